@@ -1,0 +1,30 @@
+# dubdeck — `make run` opens the demo job; `make test` runs every test.
+SWIFT ?= swift
+BIN = .build/debug/dubdeck
+
+.PHONY: all deps build run test bench release clean
+
+all: build
+
+deps:
+	@sh scripts/deps.sh
+
+build: deps
+	$(SWIFT) build
+
+run: build
+	$(BIN) demo ./dubdeck-demo
+
+# Unit tests, headless TUI scripts and the tmux end-to-end test, with XCTest's summary.
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --disable-swift-testing
+
+release: deps
+	$(SWIFT) build -c release
+
+bench: release
+	python3 bench/run.py --bin .build/release/dubdeck --bench .build/release/dubdeck-bench
+
+clean:
+	rm -rf .build

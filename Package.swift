@@ -1,0 +1,41 @@
+// swift-tools-version:5.10
+import PackageDescription
+
+let package = Package(
+    name: "dubdeck",
+    products: [
+        .executable(name: "dubdeck", targets: ["dubdeck"]),
+        .library(name: "DubdeckCore", targets: ["DubdeckCore"]),
+        .library(name: "DubdeckTUI", targets: ["DubdeckTUI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries, one system-library target each (module.modulemap + shim.h + pkg-config).
+        .systemLibrary(
+            name: "CNcursesw", path: "Sources/CNcursesw", pkgConfig: "ncursesw",
+            providers: [.apt(["libncurses-dev"])]),
+        .systemLibrary(
+            name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
+        // The C macros Swift cannot import (COLOR_PAIR, A_BOLD, ...) in one small shim.
+        .target(name: "CDubdeckShim", dependencies: ["CNcursesw"], path: "Sources/CDubdeckShim"),
+
+        .target(name: "DubdeckCore", dependencies: ["CCrypto"]),
+        .target(name: "DubdeckTUI", dependencies: ["DubdeckCore", "CNcursesw", "CDubdeckShim"]),
+        .executableTarget(
+            name: "dubdeck",
+            dependencies: [
+                "DubdeckCore", "DubdeckTUI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .target(name: "TestSupport", dependencies: ["DubdeckCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckCore", "TestSupport"]),
+        .testTarget(name: "DubdeckTUITests", dependencies: ["DubdeckTUI", "DubdeckCore", "TestSupport"]),
+        .testTarget(
+            name: "DubdeckCLITests", dependencies: ["DubdeckCore", "TestSupport"], exclude: ["Scripts"]),
+    ],
+    swiftLanguageVersions: [.v5]
+)

@@ -1,0 +1,75 @@
+/// The built-in keymap; keymaps/default.keys is the same text (a test keeps them equal).
+public enum DefaultKeymap {
+    public static let text = """
+# dubdeck default keymap (built into the binary; this file is a copy to start your own from).
+# Syntax: bind <context> <key> <action>     Contexts: generic list editor characters history help
+# Load your own in $XDG_CONFIG_HOME/dubdeck/keys or with --keymap FILE; later bindings win.
+
+bind generic q quit
+bind generic ? help
+bind generic <F1> help
+bind generic <C-l> redraw
+
+bind list j move-down
+bind list <Down> move-down
+bind list k move-up
+bind list <Up> move-up
+bind list <PgDn> page-down
+bind list <C-f> page-down
+bind list <Space> page-down
+bind list <PgUp> page-up
+bind list <C-b> page-up
+bind list g top
+bind list <Home> top
+bind list G bottom
+bind list <End> bottom
+bind list ] next-unapproved
+bind list <Tab> next-unapproved
+bind list [ prev-unapproved
+bind list <S-Tab> prev-unapproved
+bind list e edit
+bind list <Enter> edit
+bind list a approve
+bind list L lock
+bind list r flag-retranslate
+bind list / search
+bind list n search-next
+bind list N search-prev
+bind list f filter-next
+bind list F filter-prev
+bind list 0 filter-all
+
+bind editor <Enter> commit
+bind editor <Esc> cancel
+bind editor <C-g> cancel
+bind editor <Left> cursor-left
+bind editor <Right> cursor-right
+bind editor <M-b> word-left
+bind editor <M-f> word-right
+bind editor <Home> line-start
+bind editor <C-a> line-start
+bind editor <End> line-end
+bind editor <C-e> line-end
+bind editor <BS> delete-back
+bind editor <Del> delete-forward
+bind editor <C-d> delete-forward
+bind editor <C-w> delete-word-back
+bind editor <C-k> kill-line
+bind editor <C-u> kill-to-start
+bind editor <C-j> insert-newline
+
+bind help j move-down
+bind help <Down> move-down
+bind help k move-up
+bind help <Up> move-up
+bind help <PgDn> page-down
+bind help <Space> page-down
+bind help <PgUp> page-up
+bind help g top
+bind help G bottom
+bind help q back
+bind help <Esc> back
+bind help ? back
+
+"""
+}

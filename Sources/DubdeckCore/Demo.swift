@@ -1,0 +1,148 @@
+/// The sample job of `dubdeck demo`: a short classroom scene, four speakers, kana source text
+/// (espeak-ng's Japanese voice reads kanji badly), English dub text, diarization embeddings.
+public enum DemoJob {
+    public static let marker = "dubdeck demo"
+
+    static let lines: [(speaker: String, src: String, text: String)] = [
+        ("SPEAKER_00", "おはよう、みんな！ きょうは いい てんき だね。", "Morning, everyone! Nice weather today."),
+        ("SPEAKER_01", "おはよう、はな。はやい ね。", "Morning, Hana. You're early."),
+        ("SPEAKER_02", "みなさん、せきに ついて ください。", "Everyone, please take your seats."),
+        ("SPEAKER_00", "せんせい、しゅくだい を わすれました。", "Teacher, I forgot my homework."),
+        ("SPEAKER_02", "また ですか？ こまりました ね。", "Again? That's a problem."),
+        ("SPEAKER_01", "ぼく の を みせて あげる よ。", "I'll show you mine."),
+        ("SPEAKER_00", "ほんとう？ ありがとう、けんた！", "Really? Thanks, Kenta!"),
+        ("SPEAKER_03", "ピピッ。データ を ほぞん しました。", "Beep. Data saved."),
+        ("SPEAKER_01", "あれ？ ロボ が しゃべった！", "Huh? Robo just talked!"),
+        ("SPEAKER_03", "わたし は ロボ です。よろしく おねがいします。", "I am Robo. Pleased to meet you."),
+        ("SPEAKER_02", "しずかに！ じゅぎょう を はじめます。", "Quiet! Class is starting."),
+        ("SPEAKER_00", "ロボ、いっしょに べんきょう しよう。", "Robo, let's study together."),
+        ("SPEAKER_03", "りょうかい。けいさん は とくい です。", "Roger. Arithmetic is my specialty."),
+        ("SPEAKER_01", "じゃあ、この もんだい を といて みて。", "Then try solving this one."),
+        ("SPEAKER_03", "こたえ は よんじゅうに です。", "The answer is forty-two."),
+        ("SPEAKER_02", "せいかい です。すばらしい！", "Correct. Wonderful!"),
+        ("SPEAKER_00", "すごい！ ロボ は てんさい だね。", "Amazing! Robo is a genius."),
+        ("SPEAKER_01", "ぼく も まけない ぞ。", "I won't lose either."),
+        ("SPEAKER_02", "では、つぎ の ページ を ひらいて。", "Now, open to the next page."),
+        ("SPEAKER_03", "エラー。ページ が みつかりません。", "Error. Page not found."),
+        ("SPEAKER_00", "あはは、ロボ って おもしろい ね。", "Ha ha, Robo is funny."),
+        ("SPEAKER_01", "きょう は たのしい いちにち に なりそう。", "Today is going to be a fun day."),
+        ("SPEAKER_02", "ほうかご、みんな で そうじ を しましょう。", "After school, let's all clean up."),
+        ("SPEAKER_03", "そうじ モード、きどう します。", "Cleaning mode, starting up."),
+    ]
+
+    public static let seriesID = "dubdeck_demo_s01"
+    public static let embeddingDim = 192
+
+    /// Segment times: each line gets a slot from its length; line 9 overlaps line 8 (legal, shown).
+    public static func segmentTimes() -> [(Double, Double)] {
+        var t = 0.8
+        var out: [(Double, Double)] = []
+        for (i, line) in lines.enumerated() {
+            let slot = ((Double(line.src.count) * 0.11 + 0.6) * 10).rounded() / 10
+            var start = t
+            if i == 8 { start = max(0, t - 0.5) }
+            let s = (start * 100).rounded() / 100
+            let e = ((start + slot) * 100).rounded() / 100
+            out.append((s, e))
+            t = e + 0.45
+        }
+        return out
+    }
+
+    /// Deterministic pseudo-random unit vectors per speaker (xorshift), jittered per segment.
+    static func embedding(speaker: Int, seed: UInt64) -> [Double] {
+        var state: UInt64 = 0x9E3779B97F4A7C15 &* (UInt64(speaker) + 1) ^ seed
+        func next() -> Double {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return Double(state % 20_001) / 10_000 - 1
+        }
+        var v = (0..<embeddingDim).map { _ in next() }
+        let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        v = v.map { ($0 / norm * 10_000).rounded() / 10_000 }
+        return v
+    }
+
+    public static func translatedJSON() -> JSONValue {
+        let times = segmentTimes()
+        let segs: [JSONValue] = lines.enumerated().map { i, l in
+            .object(JSONObject([("start", .number(times[i].0)), ("end", .number(times[i].1)), ("speaker", .string(l.speaker)),
+                                ("src_text", .string(l.src)), ("text", .string(l.text))]))
+        }
+        return .object(JSONObject([("segments", .array(segs))]))
+    }
+
+    public static func jobJSON(episode: String) -> JSONValue {
+        .object(JSONObject([("stem", .string(episode)), ("series_id", .string(seriesID)), ("episode", .string(episode)),
+                            ("src_lang", .string("ja")), ("tgt_lang", .string("en")),
+                            ("generator", .string(marker))]))
+    }
+
+    public static func diarizationJSON() -> JSONValue {
+        let times = segmentTimes()
+        let speakers = Array(Set(lines.map { $0.speaker })).sorted()
+        let segs: [JSONValue] = lines.enumerated().map { i, l in
+            .object(JSONObject([("start", .number(times[i].0)), ("end", .number(times[i].1)), ("speaker", .string(l.speaker)),
+                                ("conf", .number(0.9))]))
+        }
+        var table = JSONObject()
+        for (k, s) in speakers.enumerated() {
+            table[s] = .array(embedding(speaker: k, seed: 7).map { .number($0) })
+        }
+        return .object(JSONObject([
+            ("segments", .array(segs)), ("speaker_embeddings", .object(table)),
+            ("embedding", .object(JSONObject([("type", .string("ecapa")), ("dim", .number(embeddingDim)),
+                                              ("model", .string("speechbrain/spkrec-ecapa-voxceleb"))]))),
+        ]))
+    }
+
+    /// True when DIR holds a demo job written earlier (it is reused, not overwritten).
+    public static func isDemo(_ dir: String) -> Bool {
+        guard let bytes = try? FileIO.readIfExists(dir + "/job.json"),
+              let v = try? JSONParser.parse(bytes) else { return false }
+        return v.objectValue?["generator"]?.stringValue == marker
+    }
+
+    /// Writes the demo job into DIR (created when missing). A previous demo is reused; any other
+    /// non-empty directory is refused (73).
+    @discardableResult
+    public static func write(to dir: String) throws -> Bool {
+        if FileIO.isDirectory(dir) {
+            if isDemo(dir) { return false }
+            if !DirectoryListing.isEmpty(dir) {
+                throw DubdeckError(.cannotCreate, "\(Sanitizer.display(dir)): not empty and not a dubdeck demo; refusing to write there")
+            }
+        } else if FileIO.exists(dir) {
+            throw DubdeckError(.cannotCreate, "\(Sanitizer.display(dir)): exists and is not a directory")
+        }
+        try FileIO.makeDirectories(dir)
+        let episode = String(dir.split(separator: "/").last ?? "ep01")
+        try FileIO.writeAtomically(dir + "/translated.json", JSONWriter.encodePretty(translatedJSON()))
+        try FileIO.writeAtomically(dir + "/diarization.json", JSONWriter.encodePretty(diarizationJSON()))
+        // job.json last: it marks a complete demo.
+        try FileIO.writeAtomically(dir + "/job.json", JSONWriter.encodePretty(jobJSON(episode: episode == "." ? "ep01" : episode)))
+        return true
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum DirectoryListing {
+    public static func names(_ dir: String) -> [String] {
+        guard let d = opendir(dir) else { return [] }
+        defer { closedir(d) }
+        var out: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafePointer(to: e.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { out.append(name) }
+        }
+        return out
+    }
+
+    public static func isEmpty(_ dir: String) -> Bool { names(dir).isEmpty }
+}

@@ -1,0 +1,208 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One line of transcript_versions.jsonl.
+public struct HistoryRecord: Equatable, Sendable {
+    public var ts: String
+    public var seq: Int
+    public var batch: String?
+    public var segment: Int
+    public var action: String
+    public var before: JSONValue
+    public var after: JSONValue
+    public var by: String
+
+    public init(ts: String, seq: Int, batch: String?, segment: Int, action: String, before: JSONValue, after: JSONValue, by: String) {
+        self.ts = ts
+        self.seq = seq
+        self.batch = batch
+        self.segment = segment
+        self.action = action
+        self.before = before
+        self.after = after
+        self.by = by
+    }
+
+    public static let actions = ["edit", "approve", "unapprove", "lock", "unlock", "flag", "unflag", "synth", "merge-mt",
+                                 "restore", "undo", "redo"]
+
+    public var json: JSONValue {
+        .object(JSONObject([
+            ("ts", .string(ts)), ("seq", .number(seq)), ("batch", batch.map { .string($0) } ?? .null),
+            ("segment", .number(segment)), ("action", .string(action)), ("before", before), ("after", after),
+            ("by", .string(by)),
+        ]))
+    }
+
+    public init(json: JSONValue) throws {
+        guard case .object(let o) = json else { throw HistoryLog.LineError("expected an object") }
+        guard let seq = o["seq"]?.intValue else { throw HistoryLog.LineError("missing or bad \"seq\"") }
+        guard let segment = o["segment"]?.intValue else { throw HistoryLog.LineError("missing or bad \"segment\"") }
+        guard let action = o["action"]?.stringValue else { throw HistoryLog.LineError("missing or bad \"action\"") }
+        self.seq = seq
+        self.segment = segment
+        self.action = action
+        ts = o["ts"]?.stringValue ?? ""
+        batch = o["batch"]?.stringValue
+        before = o["before"] ?? .null
+        after = o["after"] ?? .null
+        by = o["by"]?.stringValue ?? ""
+    }
+}
+
+/// The append-only history. Opening a job reads only its tail: the file can hold hundreds of
+/// thousands of lines.
+public struct HistoryLog {
+    public let path: String
+
+    public struct LineError: Error { let message: String; init(_ m: String) { message = m } }
+
+    public struct Tail {
+        /// Parsed records of the tail, oldest first.
+        public var records: [HistoryRecord]
+        /// Set when the last line was torn or unparsable (ignored).
+        public var warning: String?
+        /// Byte offset where the torn last line starts (nil when the file ends cleanly).
+        public var tornOffset: Int?
+        /// True when the tail does not reach the beginning of the file.
+        public var partial: Bool
+    }
+
+    public init(path: String) { self.path = path }
+
+    static func parseLine(_ bytes: ArraySlice<UInt8>) throws -> HistoryRecord {
+        do {
+            return try HistoryRecord(json: try JSONParser.parse(Array(bytes)))
+        } catch let e as JSONParseError {
+            throw LineError(e.message)
+        }
+    }
+
+    /// Reads at most the last `maxBytes` of the file.
+    public func readTail(maxBytes: Int = 1 << 20) throws -> Tail {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return Tail(records: [], warning: nil, tornOffset: nil, partial: false) }
+            throw DubdeckError.io(Sanitizer.display(path), "cannot open: \(errnoText())")
+        }
+        defer { close(fd) }
+        var st = stat()
+        fstat(fd, &st)
+        let size = Int(st.st_size)
+        let start = max(0, size - maxBytes)
+        var buf = [UInt8](repeating: 0, count: size - start)
+        var got = 0
+        while got < buf.count {
+            let n = buf.withUnsafeMutableBufferPointer { pread(fd, $0.baseAddress! + got, $0.count - got, off_t(start + got)) }
+            if n < 0, errno == EINTR { continue }
+            if n <= 0 { break }
+            got += n
+        }
+        buf.removeSubrange(got...)
+        return try parse(buf, fileOffset: start, fd: fd)
+    }
+
+    /// Every record of the file (the `history` command).
+    public func readAll() throws -> Tail {
+        guard let bytes = try FileIO.readIfExists(path) else {
+            return Tail(records: [], warning: nil, tornOffset: nil, partial: false)
+        }
+        return try parse(bytes, fileOffset: 0, fd: nil)
+    }
+
+    func parse(_ buf: [UInt8], fileOffset: Int, fd: Int32?) throws -> Tail {
+        var lines: [(Range<Int>)] = []
+        var i = 0
+        // A tail that starts mid-file begins with a partial line: skip it.
+        if fileOffset > 0 {
+            while i < buf.count, buf[i] != 0x0A { i += 1 }
+            i += 1
+        }
+        var lineStart = i
+        while i < buf.count {
+            if buf[i] == 0x0A {
+                lines.append(lineStart..<i)
+                lineStart = i + 1
+            }
+            i += 1
+        }
+        let endsCleanly = lineStart >= buf.count
+        if !endsCleanly { lines.append(lineStart..<buf.count) }
+        var records: [HistoryRecord] = []
+        records.reserveCapacity(lines.count)
+        var warning: String? = nil
+        var torn: Int? = nil
+        for (k, range) in lines.enumerated() {
+            let slice = buf[range]
+            if slice.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) {
+                if k == lines.count - 1 && !endsCleanly { torn = fileOffset + range.lowerBound }
+                continue
+            }
+            do {
+                records.append(try HistoryLog.parseLine(slice))
+            } catch let e as LineError {
+                let lineNo = try lineNumber(at: fileOffset + range.lowerBound, buf: buf, bufOffset: fileOffset, fd: fd)
+                if k == lines.count - 1 {
+                    warning = "\(Sanitizer.display(path)): line \(lineNo) is torn or unreadable (\(e.message)); ignored"
+                    torn = fileOffset + range.lowerBound
+                } else {
+                    throw DubdeckError.data(Sanitizer.display(path), "line \(lineNo): corrupt record (\(e.message))")
+                }
+            }
+        }
+        return Tail(records: records, warning: warning, tornOffset: torn, partial: fileOffset > 0)
+    }
+
+    /// 1-based line number of a byte offset; counts newlines before the tail only on this error path.
+    func lineNumber(at offset: Int, buf: [UInt8], bufOffset: Int, fd: Int32?) throws -> Int {
+        var count = 1
+        if bufOffset > 0, let fd {
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            var pos = 0
+            while pos < bufOffset {
+                let want = min(chunk.count, bufOffset - pos)
+                let n = chunk.withUnsafeMutableBufferPointer { pread(fd, $0.baseAddress!, want, off_t(pos)) }
+                if n <= 0 { break }
+                for b in chunk[0..<n] where b == 0x0A { count += 1 }
+                pos += n
+            }
+        }
+        for b in buf[0..<(offset - bufOffset)] where b == 0x0A { count += 1 }
+        return count
+    }
+
+    /// The highest seq in the file (0 when empty).
+    public func lastSeq() throws -> Int {
+        try readTail(maxBytes: 1 << 16).records.last?.seq ?? 0
+    }
+
+    /// Appends records in ONE write and fsyncs it. A torn last line (a crash mid-append: its
+    /// store save never happened) is cut off first so it never ends up in the middle.
+    /// Call with the job lock held.
+    public func append(_ records: [HistoryRecord]) throws {
+        guard !records.isEmpty else { return }
+        let tail = try readTail(maxBytes: 1 << 16)
+        if let torn = tail.tornOffset {
+            if truncate(path, off_t(torn)) != 0 {
+                throw DubdeckError.io(Sanitizer.display(path), "cannot cut the torn last line: \(errnoText())")
+            }
+        }
+        var bytes: [UInt8] = []
+        if tail.tornOffset == nil, let size = FileIO.statSignature(path)?.size, size > 0 {
+            // Ensure the file ends with a newline (a complete record written by a tool without one).
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            var last: UInt8 = 0x0A
+            if fd >= 0 {
+                _ = pread(fd, &last, 1, off_t(size - 1))
+                close(fd)
+            }
+            if last != 0x0A { bytes.append(0x0A) }
+        }
+        for r in records {
+            JSONWriter.write(r.json, into: &bytes, indent: nil, level: 0)
+            bytes.append(0x0A)
+        }
+        try FileIO.appendDurably(path, bytes)
+    }
+}

@@ -1,0 +1,420 @@
+// A small JSON reader/writer that keeps what dubdeck needs and Foundation does not give:
+// object member order, numbers as written (lossless round trip of unknown fields), the byte
+// range of each value (so unchanged store entries are written back without re-encoding),
+// strict rejection of NaN/Infinity and invalid UTF-8, and the path to the offending value.
+
+public enum JSONValue: Equatable, Sendable {
+    case null
+    case bool(Bool)
+    /// The number exactly as written in the source (or produced by `JSONValue.number(_:)`).
+    case number(String)
+    case string(String)
+    case array([JSONValue])
+    case object(JSONObject)
+
+    public static func number(_ value: Double) -> JSONValue { .number(formatNumber(value)) }
+    public static func number(_ value: Int) -> JSONValue { .number(String(value)) }
+
+    public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+    public var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
+    public var doubleValue: Double? { if case .number(let n) = self { return Double(n) } else { return nil } }
+    public var intValue: Int? {
+        guard case .number(let n) = self else { return nil }
+        if let i = Int(n) { return i }
+        if let d = Double(n), d.rounded() == d, abs(d) < 9.0e15 { return Int(d) }
+        return nil
+    }
+    public var objectValue: JSONObject? { if case .object(let o) = self { return o } else { return nil } }
+    public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
+    public var isNull: Bool { if case .null = self { return true } else { return false } }
+
+    public var typeName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "boolean"
+        case .number: return "number"
+        case .string: return "string"
+        case .array: return "array"
+        case .object: return "object"
+        }
+    }
+
+    /// Shortest representation that reads back as the same Double ("1.2", not "1.2000000000000002").
+    public static func formatNumber(_ value: Double) -> String {
+        if value.isFinite, value.rounded() == value, abs(value) < 1e15 {
+            return String(Int64(value))
+        }
+        return "\(value)"
+    }
+}
+
+/// An ordered JSON object. Lookups are linear: dubdeck's objects are small, except the store's
+/// segment table, which has its own index.
+public struct JSONObject: Equatable, Sendable {
+    public var members: [(key: String, value: JSONValue)]
+
+    public init(_ members: [(key: String, value: JSONValue)] = []) { self.members = members }
+
+    public subscript(key: String) -> JSONValue? {
+        get {
+            for m in members where m.key == key { return m.value }
+            return nil
+        }
+        set {
+            if let i = members.firstIndex(where: { $0.key == key }) {
+                if let v = newValue { members[i].value = v } else { members.remove(at: i) }
+            } else if let v = newValue {
+                members.append((key, v))
+            }
+        }
+    }
+
+    public var keys: [String] { members.map { $0.key } }
+
+    public static func == (a: JSONObject, b: JSONObject) -> Bool {
+        guard a.members.count == b.members.count else { return false }
+        for (x, y) in zip(a.members, b.members) where x.key != y.key || x.value != y.value { return false }
+        return true
+    }
+}
+
+public struct JSONParseError: Error, CustomStringConvertible {
+    public enum PathComponent: Sendable { case key(String), index(Int) }
+    public var message: String
+    public var offset: Int
+    public var line: Int
+    /// From the document root to the value where the error is.
+    public var path: [PathComponent] = []
+
+    public var description: String { "line \(line): \(message)" }
+
+    /// The array index directly under the given top-level key, e.g. 2 for `segments[2].text`.
+    public func index(under key: String) -> Int? {
+        guard path.count >= 2, case .key(let k) = path[0], k == key, case .index(let i) = path[1] else { return nil }
+        return i
+    }
+    /// The object key directly under the given top-level key, e.g. "12" for `segments."12".approved`.
+    public func key(under key: String) -> String? {
+        guard path.count >= 2, case .key(let k) = path[0], k == key, case .key(let sub) = path[1] else { return nil }
+        return sub
+    }
+}
+
+public struct JSONParser {
+    let bytes: [UInt8]
+    var pos: Int = 0
+    let maxDepth = 512
+
+    public init(bytes: [UInt8]) { self.bytes = bytes }
+
+    /// Parses a whole document: one value and nothing but white space after it.
+    public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+        var p = JSONParser(bytes: bytes)
+        p.skipBOM()
+        let v = try p.parseValue(depth: 0)
+        p.skipWhitespace()
+        if p.pos != bytes.count { throw p.error("unexpected data after the JSON value") }
+        return v
+    }
+
+    mutating func skipBOM() {
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { pos = 3 }
+    }
+
+    func lineNumber(at offset: Int) -> Int {
+        var line = 1
+        var i = 0
+        let end = min(offset, bytes.count)
+        while i < end {
+            if bytes[i] == 0x0A { line += 1 }
+            i += 1
+        }
+        return line
+    }
+
+    func error(_ message: String, at offset: Int? = nil) -> JSONParseError {
+        let o = offset ?? pos
+        return JSONParseError(message: message, offset: o, line: lineNumber(at: o))
+    }
+
+    mutating func skipWhitespace() {
+        while pos < bytes.count {
+            let c = bytes[pos]
+            if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { pos += 1 } else { return }
+        }
+    }
+
+    public mutating func parseValue(depth: Int) throws -> JSONValue {
+        skipWhitespace()
+        guard pos < bytes.count else { throw error("unexpected end of file") }
+        if depth > maxDepth { throw error("nesting deeper than \(maxDepth)") }
+        switch bytes[pos] {
+        case UInt8(ascii: "{"): return .object(try parseObject(depth: depth))
+        case UInt8(ascii: "["): return .array(try parseArray(depth: depth))
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "t"): try expectWord("true"); return .bool(true)
+        case UInt8(ascii: "f"): try expectWord("false"); return .bool(false)
+        case UInt8(ascii: "n"): try expectWord("null"); return .null
+        case UInt8(ascii: "N"): throw error("NaN is not valid JSON")
+        case UInt8(ascii: "I"): throw error("Infinity is not valid JSON")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
+        default: throw error("unexpected character '\(Sanitizer.display(String(decoding: [bytes[pos]], as: UTF8.self)))'")
+        }
+    }
+
+    mutating func expectWord(_ word: StaticString) throws {
+        let n = word.utf8CodeUnitCount
+        guard pos + n <= bytes.count else { throw error("unexpected end of file") }
+        let p = word.utf8Start
+        for i in 0..<n where bytes[pos + i] != p[i] { throw error("invalid literal") }
+        pos += n
+    }
+
+    mutating func parseNumber() throws -> String {
+        let start = pos
+        if bytes[pos] == UInt8(ascii: "-") {
+            pos += 1
+            if pos < bytes.count, bytes[pos] == UInt8(ascii: "I") { throw error("-Infinity is not valid JSON", at: start) }
+        }
+        func digits() -> Int {
+            let s = pos
+            while pos < bytes.count, bytes[pos] >= 0x30, bytes[pos] <= 0x39 { pos += 1 }
+            return pos - s
+        }
+        let intDigits = digits()
+        if intDigits == 0 { throw error("invalid number", at: start) }
+        if intDigits > 1, bytes[start + (bytes[start] == UInt8(ascii: "-") ? 1 : 0)] == 0x30 {
+            throw error("leading zero in number", at: start)
+        }
+        if pos < bytes.count, bytes[pos] == UInt8(ascii: ".") {
+            pos += 1
+            if digits() == 0 { throw error("invalid number", at: start) }
+        }
+        if pos < bytes.count, bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E") {
+            pos += 1
+            if pos < bytes.count, bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-") { pos += 1 }
+            if digits() == 0 { throw error("invalid number", at: start) }
+        }
+        let text = String(decoding: bytes[start..<pos], as: UTF8.self)
+        if let d = Double(text), !d.isFinite { throw error("number out of range: \(text)", at: start) }
+        return text
+    }
+
+    public mutating func parseString() throws -> String {
+        // Assumes bytes[pos] == '"'.
+        pos += 1
+        let start = pos
+        var hasEscape = false
+        var hasHigh = false
+        while true {
+            guard pos < bytes.count else { throw error("unterminated string", at: start - 1) }
+            let c = bytes[pos]
+            if c == UInt8(ascii: "\"") { break }
+            if c == UInt8(ascii: "\\") { hasEscape = true; pos += 2; continue }
+            if c < 0x20 { throw error("control character in string (must be escaped)") }
+            if c >= 0x80 { hasHigh = true }
+            pos += 1
+        }
+        let end = pos
+        pos += 1
+        if !hasEscape {
+            if !hasHigh { return String(decoding: bytes[start..<end], as: UTF8.self) }
+            guard let s = String(validating: bytes[start..<end], as: UTF8.self) else {
+                throw error("invalid UTF-8 in string", at: start)
+            }
+            return s
+        }
+        return try unescape(start, end)
+    }
+
+    func unescape(_ start: Int, _ end: Int) throws -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(end - start)
+        var i = start
+        func hex4(_ at: Int) throws -> UInt32 {
+            guard at + 4 <= end else { throw error("invalid \\u escape", at: at) }
+            var v: UInt32 = 0
+            for k in 0..<4 {
+                let c = bytes[at + k]
+                v <<= 4
+                switch c {
+                case 0x30...0x39: v |= UInt32(c - 0x30)
+                case 0x41...0x46: v |= UInt32(c - 0x41 + 10)
+                case 0x61...0x66: v |= UInt32(c - 0x61 + 10)
+                default: throw error("invalid \\u escape", at: at)
+                }
+            }
+            return v
+        }
+        func appendScalar(_ v: UInt32) {
+            let scalar = Unicode.Scalar(v) ?? "\u{FFFD}"
+            out.append(contentsOf: Array(String(Character(scalar)).utf8))
+        }
+        while i < end {
+            let c = bytes[i]
+            if c != UInt8(ascii: "\\") { out.append(c); i += 1; continue }
+            guard i + 1 < end else { throw error("invalid escape", at: i) }
+            let e = bytes[i + 1]
+            i += 2
+            switch e {
+            case UInt8(ascii: "\""): out.append(0x22)
+            case UInt8(ascii: "\\"): out.append(0x5C)
+            case UInt8(ascii: "/"): out.append(0x2F)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var v = try hex4(i)
+                i += 4
+                if v >= 0xD800, v < 0xDC00, i + 6 <= end, bytes[i] == 0x5C, bytes[i + 1] == UInt8(ascii: "u") {
+                    let low = try hex4(i + 2)
+                    if low >= 0xDC00, low < 0xE000 {
+                        v = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00)
+                        i += 6
+                    }
+                }
+                appendScalar(v)  // lone surrogates become U+FFFD
+            default: throw error("invalid escape '\\\(Character(Unicode.Scalar(e)))'", at: i - 2)
+            }
+        }
+        guard let s = String(validating: out, as: UTF8.self) else { throw error("invalid UTF-8 in string", at: start) }
+        return s
+    }
+
+    mutating func parseArray(depth: Int) throws -> [JSONValue] {
+        pos += 1
+        var items: [JSONValue] = []
+        skipWhitespace()
+        if pos < bytes.count, bytes[pos] == UInt8(ascii: "]") { pos += 1; return items }
+        while true {
+            do {
+                items.append(try parseValue(depth: depth + 1))
+            } catch var e as JSONParseError {
+                e.path.insert(.index(items.count), at: 0)
+                throw e
+            }
+            skipWhitespace()
+            guard pos < bytes.count else { throw error("unexpected end of file in array") }
+            if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
+            if bytes[pos] == UInt8(ascii: "]") { pos += 1; return items }
+            throw error("expected ',' or ']' in array")
+        }
+    }
+
+    /// Calls `body` for each member with the key and the byte range of its value in the source.
+    public mutating func parseObjectMembers(depth: Int, _ body: (String, inout JSONParser) throws -> Void) throws {
+        skipWhitespace()
+        guard pos < bytes.count, bytes[pos] == UInt8(ascii: "{") else { throw error("expected an object") }
+        pos += 1
+        skipWhitespace()
+        if pos < bytes.count, bytes[pos] == UInt8(ascii: "}") { pos += 1; return }
+        while true {
+            skipWhitespace()
+            guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { throw error("expected a member name") }
+            let key = try parseString()
+            skipWhitespace()
+            guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { throw error("expected ':' after member name") }
+            pos += 1
+            skipWhitespace()
+            do {
+                try body(key, &self)
+            } catch var e as JSONParseError {
+                e.path.insert(.key(key), at: 0)
+                throw e
+            }
+            skipWhitespace()
+            guard pos < bytes.count else { throw error("unexpected end of file in object") }
+            if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
+            if bytes[pos] == UInt8(ascii: "}") { pos += 1; return }
+            throw error("expected ',' or '}' in object")
+        }
+    }
+
+    mutating func parseObject(depth: Int) throws -> JSONObject {
+        var obj = JSONObject()
+        try parseObjectMembers(depth: depth) { key, p in
+            obj.members.append((key, try p.parseValue(depth: depth + 1)))
+        }
+        return obj
+    }
+
+    public var offset: Int { pos }
+}
+
+// MARK: - Writing
+
+public enum JSONWriter {
+    public static func encode(_ value: JSONValue) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        write(value, into: &out, indent: nil, level: 0)
+        return out
+    }
+
+    /// Two-space indented, for files people read.
+    public static func encodePretty(_ value: JSONValue) -> [UInt8] {
+        var out: [UInt8] = []
+        write(value, into: &out, indent: 2, level: 0)
+        out.append(0x0A)
+        return out
+    }
+
+    public static func write(_ value: JSONValue, into out: inout [UInt8], indent: Int?, level: Int) {
+        switch value {
+        case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        case .bool(let b): out.append(contentsOf: Array((b ? "true" : "false").utf8))
+        case .number(let n): out.append(contentsOf: Array(n.utf8))
+        case .string(let s): writeString(s, into: &out)
+        case .array(let items):
+            if items.isEmpty { out.append(contentsOf: [0x5B, 0x5D]); return }
+            out.append(0x5B)
+            for (i, item) in items.enumerated() {
+                if i > 0 { out.append(0x2C) }
+                newline(&out, indent, level + 1)
+                write(item, into: &out, indent: indent, level: level + 1)
+            }
+            newline(&out, indent, level)
+            out.append(0x5D)
+        case .object(let obj):
+            if obj.members.isEmpty { out.append(contentsOf: [0x7B, 0x7D]); return }
+            out.append(0x7B)
+            for (i, m) in obj.members.enumerated() {
+                if i > 0 { out.append(0x2C) }
+                newline(&out, indent, level + 1)
+                writeString(m.key, into: &out)
+                out.append(0x3A)
+                if indent != nil { out.append(0x20) }
+                write(m.value, into: &out, indent: indent, level: level + 1)
+            }
+            newline(&out, indent, level)
+            out.append(0x7D)
+        }
+    }
+
+    static func newline(_ out: inout [UInt8], _ indent: Int?, _ level: Int) {
+        guard let indent else { return }
+        out.append(0x0A)
+        out.append(contentsOf: repeatElement(0x20, count: indent * level))
+    }
+
+    static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    public static func writeString(_ s: String, into out: inout [UInt8]) {
+        out.append(0x22)
+        for b in s.utf8 {
+            switch b {
+            case 0x22: out.append(0x5C); out.append(0x22)
+            case 0x5C: out.append(0x5C); out.append(0x5C)
+            case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
+            case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
+            case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
+            case 0..<0x20, 0x7F:
+                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+            default: out.append(b)
+            }
+        }
+        out.append(0x22)
+    }
+}

@@ -1,0 +1,255 @@
+/// One line of the episode, as the pipeline wrote it in translated.json (read-only input).
+public struct Segment: Sendable {
+    /// 1-based position in translated.json.
+    public let number: Int
+    public let start: Double
+    public let end: Double
+    /// The episode's diarization label ("" when the pipeline gave none).
+    public let speaker: String
+    public let srcText: String
+    /// The machine translation (the target text before any review).
+    public let text: String
+    /// Set by the pipeline when it already identified the character; wins over characters.map.json.
+    public let characterID: String?
+
+    public var duration: Double { end - start }
+}
+
+public struct JobInfo: Sendable {
+    public var stem: String
+    public var seriesID: String?
+    public var episode: String
+    public var sourceAudio: String?
+    public var srcLang: String?
+    public var tgtLang: String
+}
+
+/// A job directory, loaded and validated. Inputs are never written.
+public final class Job: @unchecked Sendable {
+    public let directory: String
+    public let info: JobInfo
+    public let segments: [Segment]
+    /// Diarization labels that carry a speaker embedding (the embeddings themselves are not kept).
+    public let diarizationLabels: [String]
+    public let embeddingDim: Int?
+    /// Absolute or JOB-relative path of the source audio, when there is one.
+    public let sourceAudioPath: String?
+    /// label → character ID from characters.map.json.
+    public let characterMap: [String: String]
+    /// Segment numbers whose time range overlaps another segment's.
+    public let overlapping: Set<Int>
+    /// Segment numbers with exactly the same times as another segment.
+    public let duplicated: Set<Int>
+
+    public var translatedPath: String { directory + "/translated.json" }
+    public var storePath: String { directory + "/transcript_store.json" }
+    public var historyPath: String { directory + "/transcript_versions.jsonl" }
+    public var lockPath: String { directory + "/.dubdeck.lock" }
+
+    init(directory: String, info: JobInfo, segments: [Segment], diarizationLabels: [String], embeddingDim: Int?,
+         sourceAudioPath: String?, characterMap: [String: String]) {
+        self.directory = directory
+        self.info = info
+        self.segments = segments
+        self.diarizationLabels = diarizationLabels
+        self.embeddingDim = embeddingDim
+        self.sourceAudioPath = sourceAudioPath
+        self.characterMap = characterMap
+        (overlapping, duplicated) = Job.findOverlaps(segments)
+    }
+
+    /// The character a segment belongs to: its own `character_id`, else the episode's map.
+    public func characterID(of segment: Segment) -> String? {
+        segment.characterID ?? characterMap[segment.speaker]
+    }
+
+    static func findOverlaps(_ segments: [Segment]) -> (Set<Int>, Set<Int>) {
+        let order = segments.indices.sorted {
+            (segments[$0].start, segments[$0].end) < (segments[$1].start, segments[$1].end)
+        }
+        var overlapping = Set<Int>()
+        var duplicated = Set<Int>()
+        var maxEnd = -Double.infinity
+        var maxEndIndex = -1
+        var previous = -1
+        for i in order {
+            let s = segments[i]
+            if previous >= 0, segments[previous].start == s.start, segments[previous].end == s.end {
+                duplicated.insert(s.number)
+                duplicated.insert(segments[previous].number)
+            }
+            if maxEndIndex >= 0, s.start < maxEnd {
+                overlapping.insert(s.number)
+                overlapping.insert(segments[maxEndIndex].number)
+            }
+            if s.end > maxEnd { maxEnd = s.end; maxEndIndex = i }
+            previous = i
+        }
+        return (overlapping, duplicated)
+    }
+}
+
+public enum JobLoader {
+    public static func load(_ directory: String) throws -> Job {
+        var dir = directory
+        while dir.count > 1, dir.hasSuffix("/") { dir.removeLast() }
+        guard FileIO.isDirectory(dir) else {
+            throw DubdeckError(.noInput, "\(Sanitizer.display(dir)): no such job directory")
+        }
+        let info = try loadInfo(dir)
+        let segments = try loadSegments(dir + "/translated.json")
+        let (labels, dim) = try loadDiarization(dir + "/diarization.json")
+        let map = try loadCharacterMap(dir + "/characters.map.json")
+        var audio: String? = nil
+        if let declared = info.sourceAudio {
+            audio = declared.hasPrefix("/") ? declared : dir + "/" + declared
+        } else {
+            for name in ["audio.wav", "audio.flac"] where FileIO.exists(dir + "/" + name) {
+                audio = dir + "/" + name
+                break
+            }
+        }
+        return Job(directory: dir, info: info, segments: segments, diarizationLabels: labels, embeddingDim: dim,
+                   sourceAudioPath: audio, characterMap: map)
+    }
+
+    static func baseName(_ dir: String) -> String {
+        String(dir.split(separator: "/").last ?? Substring(dir))
+    }
+
+    /// Parses a JSON file into a value; errors name the file and the line.
+    public static func parseFile(_ path: String, bytes: [UInt8], context: (JSONParseError) -> String? = { _ in nil }) throws -> JSONValue {
+        do {
+            return try JSONParser.parse(bytes)
+        } catch let e as JSONParseError {
+            let where_ = context(e).map { "\($0): " } ?? ""
+            throw DubdeckError.data(Sanitizer.display(path), "\(where_)line \(e.line): \(e.message)")
+        }
+    }
+
+    static func loadInfo(_ dir: String) throws -> JobInfo {
+        let path = dir + "/job.json"
+        let name = baseName(dir)
+        var info = JobInfo(stem: name, seriesID: nil, episode: name, sourceAudio: nil, srcLang: nil, tgtLang: "en")
+        guard let bytes = try FileIO.readIfExists(path) else { return info }
+        guard case .object(let obj) = try parseFile(path, bytes: bytes) else {
+            throw DubdeckError.data(Sanitizer.display(path), "expected a JSON object")
+        }
+        func str(_ key: String) throws -> String? {
+            guard let v = obj[key], !v.isNull else { return nil }
+            guard let s = v.stringValue else {
+                throw DubdeckError.data(Sanitizer.display(path), "\(key) must be a string, not \(v.typeName)")
+            }
+            return s
+        }
+        if let s = try str("stem"), !s.isEmpty { info.stem = s }
+        if let s = try str("episode"), !s.isEmpty { info.episode = s }
+        if let s = try str("series_id"), !s.isEmpty { info.seriesID = s }
+        if let s = try str("source_audio"), !s.isEmpty { info.sourceAudio = s }
+        info.srcLang = try str("src_lang")
+        if let s = try str("tgt_lang"), !s.isEmpty { info.tgtLang = s }
+        return info
+    }
+
+    public static func loadSegments(_ path: String) throws -> [Segment] {
+        let shown = Sanitizer.display(path)
+        guard let bytes = try FileIO.readIfExists(path) else {
+            throw DubdeckError(.noInput, "\(shown): no such file (every job needs translated.json)")
+        }
+        let root = try parseFile(path, bytes: bytes) { e in e.index(under: "segments").map { "segment \($0 + 1)" } }
+        return try segments(from: root, file: shown)
+    }
+
+    /// Validates the `segments` array of a translated.json document (also used by merge-mt and import).
+    public static func segments(from root: JSONValue, file shown: String) throws -> [Segment] {
+        guard case .object(let obj) = root else { throw DubdeckError.data(shown, "expected a JSON object with \"segments\"") }
+        guard let list = obj["segments"] else { throw DubdeckError.data(shown, "missing \"segments\"") }
+        guard case .array(let items) = list else {
+            throw DubdeckError.data(shown, "\"segments\" must be an array, not \(list.typeName)")
+        }
+        var out: [Segment] = []
+        out.reserveCapacity(items.count)
+        for (i, item) in items.enumerated() {
+            let n = i + 1
+            func fail(_ cause: String) -> DubdeckError { .data(shown, "segment \(n): \(cause)") }
+            guard case .object(let seg) = item else { throw fail("expected an object, not \(item.typeName)") }
+            func number(_ key: String) throws -> Double {
+                guard let v = seg[key] else { throw fail("missing \"\(key)\"") }
+                guard case .number(let text) = v, let d = Double(text), d.isFinite else {
+                    throw fail("\"\(key)\" must be a number, not \(v.typeName)")
+                }
+                return d
+            }
+            func string(_ keys: [String], required: Bool) throws -> String? {
+                for key in keys {
+                    guard let v = seg[key], !v.isNull else { continue }
+                    guard let s = v.stringValue else { throw fail("\"\(key)\" must be a string, not \(v.typeName)") }
+                    return s
+                }
+                if required { throw fail("missing \"\(keys[0])\"") }
+                return nil
+            }
+            let start = try number("start")
+            let end = try number("end")
+            if start < 0 { throw fail("start \(JSONValue.formatNumber(start)) is negative") }
+            if end < start {
+                throw fail("end \(JSONValue.formatNumber(end)) is before start \(JSONValue.formatNumber(start))")
+            }
+            let text = try string(["text", "tgt_text"], required: true)!
+            let src = try string(["src_text", "source_text"], required: false) ?? ""
+            let speaker = try string(["speaker", "speaker_id"], required: false) ?? ""
+            let character = try string(["character_id"], required: false)
+            out.append(Segment(number: n, start: start, end: end, speaker: speaker, srcText: src, text: text,
+                               characterID: character?.isEmpty == true ? nil : character))
+        }
+        return out
+    }
+
+    static func loadDiarization(_ path: String) throws -> ([String], Int?) {
+        guard let bytes = try FileIO.readIfExists(path) else { return ([], nil) }
+        let shown = Sanitizer.display(path)
+        let root = try parseFile(path, bytes: bytes) { e in e.index(under: "segments").map { "segment \($0 + 1)" } }
+        guard case .object(let obj) = root else { throw DubdeckError.data(shown, "expected a JSON object") }
+        if let segs = obj["segments"] {
+            guard case .array(let items) = segs else { throw DubdeckError.data(shown, "\"segments\" must be an array") }
+            for (i, item) in items.enumerated() {
+                guard case .object(let s) = item, s["start"]?.doubleValue != nil, s["end"]?.doubleValue != nil else {
+                    throw DubdeckError.data(shown, "segment \(i + 1): expected an object with numeric start and end")
+                }
+            }
+        }
+        var labels: [String] = []
+        var dim: Int? = nil
+        if let emb = obj["speaker_embeddings"], !emb.isNull {
+            guard case .object(let table) = emb else {
+                throw DubdeckError.data(shown, "\"speaker_embeddings\" must be an object")
+            }
+            for (label, vector) in table.members {
+                guard case .array(let values) = vector, values.allSatisfy({ $0.doubleValue != nil }) else {
+                    throw DubdeckError.data(shown, "speaker_embeddings.\(Sanitizer.display(label)): expected an array of numbers")
+                }
+                if let d = dim, d != values.count {
+                    throw DubdeckError.data(shown, "speaker_embeddings.\(Sanitizer.display(label)): \(values.count) values, the others have \(d)")
+                }
+                dim = values.count
+                labels.append(label)
+            }
+        }
+        return (labels, dim)
+    }
+
+    static func loadCharacterMap(_ path: String) throws -> [String: String] {
+        guard let bytes = try FileIO.readIfExists(path) else { return [:] }
+        let shown = Sanitizer.display(path)
+        guard case .object(let obj) = try parseFile(path, bytes: bytes) else {
+            throw DubdeckError.data(shown, "expected a JSON object")
+        }
+        var map: [String: String] = [:]
+        if let labels = obj["labels"]?.objectValue {
+            for (label, entry) in labels.members {
+                if let id = entry.objectValue?["character_id"]?.stringValue { map[label] = id }
+            }
+        }
+        return map
+    }
+}

@@ -1,0 +1,484 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The review state of one segment, as the desk and the CLI see it.
+public struct ReviewState: Equatable, Sendable {
+    public var text: String
+    public var approved: Bool
+    public var locked: Bool
+    public var lockedAt: String?
+    public var lockedBy: String?
+    public var flags: [String]
+    public var audioStatus: String
+    /// True when the target text differs from the machine translation.
+    public var edited: Bool
+
+    public var flaggedForRetranslation: Bool { flags.contains(ReviewState.needsRetranslate) }
+    public static let needsRetranslate = "needs_retranslate"
+}
+
+/// What one operation does to one segment's store entry.
+public struct SegmentChange {
+    public var segment: Int
+    public var action: String
+    public var apply: (inout JSONObject) throws -> Void
+
+    public init(segment: Int, action: String, apply: @escaping (inout JSONObject) throws -> Void) {
+        self.segment = segment
+        self.action = action
+        self.apply = apply
+    }
+
+    public static func edit(_ n: Int, text: String) -> SegmentChange {
+        SegmentChange(segment: n, action: "edit") { e in
+            try refuseIfLocked(e, n)
+            e["tgt_text"] = .string(text)
+        }
+    }
+    public static func approve(_ n: Int, _ on: Bool) -> SegmentChange {
+        SegmentChange(segment: n, action: on ? "approve" : "unapprove") { e in e["approved"] = .bool(on) }
+    }
+    public static func lock(_ n: Int, _ on: Bool, by: String) -> SegmentChange {
+        SegmentChange(segment: n, action: on ? "lock" : "unlock") { e in
+            e["locked"] = .bool(on)
+            e["locked_at"] = on ? .string(Clock.isoNow()) : .null
+            e["locked_by"] = on ? .string(by) : .null
+        }
+    }
+    public static func flag(_ n: Int, _ flag: String, _ on: Bool) -> SegmentChange {
+        SegmentChange(segment: n, action: on ? "flag" : "unflag") { e in
+            var flags = e["flags"]?.arrayValue ?? []
+            let has = flags.contains(.string(flag))
+            if on, !has { flags.append(.string(flag)) }
+            if !on { flags.removeAll { $0 == .string(flag) } }
+            e["flags"] = .array(flags)
+        }
+    }
+
+    static func refuseIfLocked(_ e: JSONObject, _ n: Int) throws {
+        if e["locked"]?.boolValue == true {
+            throw DubdeckError.conflict("segment \(n) is locked: unlock first")
+        }
+    }
+}
+
+/// transcript_store.json (version 3): the review state of a job, saved durably and never over
+/// another writer's change. Unchanged entries keep their encoded bytes across saves.
+public final class TranscriptStore {
+    public static let currentVersion = 3
+
+    struct Entry {
+        var object: JSONObject
+        /// The entry's JSON as last read or written; nil when it must be (re-)encoded.
+        var raw: ArraySlice<UInt8>?
+    }
+
+    /// What was read from disk: the parts of the file and its fingerprint.
+    struct Snapshot {
+        var version: Int
+        /// Top-level members other than "version", "updated_at" and "segments", in order.
+        var extra: [(key: String, value: JSONValue)]
+        var updatedAt: String?
+        /// Index = segment number − 1.
+        var entries: [Entry?]
+        /// Entries whose key is not a segment number of this job (kept as they are).
+        var foreign: [(key: String, value: JSONValue)]
+        var fingerprint: FileFingerprint
+        var mismatch: String?
+    }
+
+    public let job: Job
+    public let by: String
+    var snapshot: Snapshot
+    public private(set) var states: [ReviewState]
+    /// Why this job cannot be changed (re-segmented under its store), or nil.
+    public var readOnlyReason: String? { snapshot.mismatch }
+    public var history: HistoryLog { HistoryLog(path: job.historyPath) }
+    /// How long an operation waits for the job lock.
+    public var lockTimeout: Double = 2.0
+
+    public init(job: Job, by: String? = nil) throws {
+        self.job = job
+        self.by = UserName.resolve(by)
+        snapshot = try TranscriptStore.read(job: job)
+        states = []
+        rebuildStates()
+    }
+
+    public var path: String { job.storePath }
+    public var fingerprint: FileFingerprint { snapshot.fingerprint }
+
+    public func state(_ n: Int) -> ReviewState { states[n - 1] }
+
+    /// The segment's whole store entry (a default one built from translated.json when absent).
+    public func entry(_ n: Int) -> JSONObject {
+        snapshot.entries[n - 1]?.object ?? TranscriptStore.defaultEntry(job.segments[n - 1])
+    }
+
+    public func hasEntry(_ n: Int) -> Bool { snapshot.entries[n - 1] != nil }
+
+    static func defaultEntry(_ s: Segment) -> JSONObject {
+        JSONObject([
+            ("start", .number(s.start)), ("end", .number(s.end)), ("tgt_text", .string(s.text)),
+            ("approved", .bool(false)), ("locked", .bool(false)), ("locked_at", .null), ("locked_by", .null),
+            ("flags", .array([])), ("audio_status", .string("none")),
+        ])
+    }
+
+    func rebuildStates() {
+        states = job.segments.map { seg in TranscriptStore.state(of: snapshot.entries[seg.number - 1]?.object, seg) }
+    }
+
+    static func state(of entry: JSONObject?, _ seg: Segment) -> ReviewState {
+        guard let e = entry else {
+            return ReviewState(text: seg.text, approved: false, locked: false, lockedAt: nil, lockedBy: nil, flags: [],
+                               audioStatus: "none", edited: false)
+        }
+        let text = e["tgt_text"]?.stringValue ?? seg.text
+        return ReviewState(
+            text: text, approved: e["approved"]?.boolValue ?? false, locked: e["locked"]?.boolValue ?? false,
+            lockedAt: e["locked_at"]?.stringValue, lockedBy: e["locked_by"]?.stringValue,
+            flags: (e["flags"]?.arrayValue ?? []).compactMap { $0.stringValue },
+            audioStatus: e["audio_status"]?.stringValue ?? "none", edited: text != seg.text)
+    }
+
+    // MARK: Reading
+
+    static func read(job: Job) throws -> Snapshot {
+        let path = job.storePath
+        guard let bytes = try FileIO.readIfExists(path) else {
+            return Snapshot(version: currentVersion, extra: [], updatedAt: nil,
+                            entries: Array(repeating: nil, count: job.segments.count), foreign: [],
+                            fingerprint: .missing, mismatch: nil)
+        }
+        var snap = try parse(bytes, job: job)
+        snap.fingerprint = FileIO.fingerprint(path: path, bytes: bytes)
+        return snap
+    }
+
+    static func parse(_ bytes: [UInt8], job: Job) throws -> Snapshot {
+        let shown = Sanitizer.display(job.storePath)
+        var snap = Snapshot(version: 0, extra: [], updatedAt: nil, entries: Array(repeating: nil, count: job.segments.count),
+                            foreign: [], fingerprint: .missing, mismatch: nil)
+        var parser = JSONParser(bytes: bytes)
+        parser.skipBOM()
+        var sawVersion = false
+        do {
+            try parser.parseObjectMembers(depth: 0) { key, p in
+                switch key {
+                case "version":
+                    let v = try p.parseValue(depth: 1)
+                    guard let n = v.intValue, n >= 1 else {
+                        throw DubdeckError.data(shown, "\"version\" must be a positive integer")
+                    }
+                    snap.version = n
+                    sawVersion = true
+                    if n > currentVersion {
+                        throw DubdeckError.data(shown, "store version \(n) is newer than this dubdeck knows (\(currentVersion)); refusing to touch it")
+                    }
+                case "updated_at":
+                    snap.updatedAt = try p.parseValue(depth: 1).stringValue
+                case "segments":
+                    try p.parseObjectMembers(depth: 1) { segKey, q in
+                        q.skipWhitespace()
+                        let start = q.offset
+                        let value = try q.parseValue(depth: 2)
+                        let raw = bytes[start..<q.offset]
+                        guard case .object(let obj) = value else {
+                            throw DubdeckError.data(shown, "segment \(Sanitizer.display(segKey)): expected an object, not \(value.typeName)")
+                        }
+                        if let n = Int(segKey), n >= 1, n <= job.segments.count, String(n) == segKey {
+                            snap.entries[n - 1] = Entry(object: obj, raw: raw)
+                        } else if let n = Int(segKey), n >= 1 {
+                            snap.foreign.append((segKey, value))
+                            if snap.mismatch == nil {
+                                snap.mismatch = "transcript_store.json has segment \(n) but translated.json has \(job.segments.count) segments (re-segmented?)"
+                            }
+                        } else {
+                            snap.foreign.append((segKey, value))
+                        }
+                    }
+                default:
+                    snap.extra.append((key, try p.parseValue(depth: 1)))
+                }
+            }
+            parser.skipWhitespace()
+            if parser.offset != bytes.count { throw parser.error("unexpected data after the JSON value") }
+        } catch let e as JSONParseError {
+            let seg = e.key(under: "segments").map { "segment \(Sanitizer.display($0)): " } ?? ""
+            throw DubdeckError.data(shown, "\(seg)line \(e.line): \(e.message)")
+        }
+        if !sawVersion { snap.version = 1 }
+        try validate(&snap, job: job, shown: shown)
+        return snap
+    }
+
+    /// Types, times against translated.json, and the upgrade of versions 1–2.
+    static func validate(_ snap: inout Snapshot, job: Job, shown: String) throws {
+        let upgrading = snap.version < currentVersion
+        for (i, slot) in snap.entries.enumerated() {
+            guard var entry = slot else { continue }
+            let n = i + 1
+            let o = entry.object
+            func check(_ key: String, _ ok: (JSONValue) -> Bool, _ want: String) throws {
+                if let v = o[key], !v.isNull, !ok(v) {
+                    throw DubdeckError.data(shown, "segment \(n): \"\(key)\" must be \(want), not \(v.typeName)")
+                }
+            }
+            try check("tgt_text", { $0.stringValue != nil }, "a string")
+            try check("approved", { $0.boolValue != nil }, "a boolean")
+            try check("locked", { $0.boolValue != nil }, "a boolean")
+            try check("flags", { $0.arrayValue?.allSatisfy { $0.stringValue != nil } == true }, "an array of strings")
+            try check("audio_status", { $0.stringValue != nil }, "a string")
+            try check("start", { $0.doubleValue != nil }, "a number")
+            try check("end", { $0.doubleValue != nil }, "a number")
+            let seg = job.segments[i]
+            if let s = o["start"]?.doubleValue, let e = o["end"]?.doubleValue {
+                if abs(s - seg.start) > 0.0005 || abs(e - seg.end) > 0.0005 {
+                    if snap.mismatch == nil {
+                        snap.mismatch = "segment \(n) is \(JSONValue.formatNumber(s))–\(JSONValue.formatNumber(e)) s in transcript_store.json but \(JSONValue.formatNumber(seg.start))–\(JSONValue.formatNumber(seg.end)) s in translated.json (re-segmented?)"
+                    }
+                }
+            } else {
+                // Written by another tool without times: taken as matching, times added on the next save.
+                entry.object["start"] = .number(seg.start)
+                entry.object["end"] = .number(seg.end)
+                entry.raw = nil
+            }
+            if upgrading {
+                for (key, value) in [("locked", JSONValue.bool(false)), ("locked_at", .null), ("locked_by", .null),
+                                     ("flags", .array([])), ("audio_status", .string("none"))] where entry.object[key] == nil {
+                    entry.object[key] = value
+                }
+                entry.raw = nil
+            }
+            snap.entries[i] = entry
+        }
+    }
+
+    // MARK: Outside changes
+
+    /// True when the file on disk is not the one this store last read or wrote (cheap stat check).
+    public func changedOnDisk() -> Bool {
+        let sig = FileIO.statSignature(path)
+        let fp = snapshot.fingerprint
+        if sig == nil { return fp != .missing }
+        return sig!.size != fp.size || sig!.mtimeNs != fp.mtimeNs
+    }
+
+    /// Re-reads the store when another writer changed it. Returns true when something changed.
+    @discardableResult
+    public func reloadIfChanged() throws -> Bool {
+        guard changedOnDisk() else { return false }
+        let bytes = try FileIO.readIfExists(path)
+        let fp = FileIO.fingerprint(path: path, bytes: bytes)
+        if fp.sha256 == snapshot.fingerprint.sha256, !fp.sha256.isEmpty {
+            snapshot.fingerprint = fp
+            return false
+        }
+        var fresh: Snapshot
+        if let bytes {
+            fresh = try TranscriptStore.parse(bytes, job: job)
+            fresh.fingerprint = fp
+        } else {
+            fresh = Snapshot(version: TranscriptStore.currentVersion, extra: [], updatedAt: nil,
+                             entries: Array(repeating: nil, count: job.segments.count), foreign: [], fingerprint: .missing, mismatch: nil)
+        }
+        snapshot = fresh
+        rebuildStates()
+        return true
+    }
+
+    // MARK: Committing
+
+    public struct CommitResult {
+        public var records: [HistoryRecord]
+        /// True when the store was re-read from disk first (another writer had changed it).
+        public var reloaded: Bool
+    }
+
+    /// One durable operation: lock → check for outside changes (merge or refuse) → history
+    /// append (fsync) → store rewrite (fsync) → unlock. Changes that change nothing are dropped.
+    @discardableResult
+    public func commit(_ changes: [SegmentChange], batch: String? = nil, historyOnly: Bool = false) throws -> CommitResult {
+        if let reason = readOnlyReason {
+            throw DubdeckError(.dataError, "\(Sanitizer.display(path)): read-only: \(reason)")
+        }
+        for c in changes where c.segment < 1 || c.segment > job.segments.count {
+            throw DubdeckError(.usage, "no segment \(c.segment) (the job has \(job.segments.count))")
+        }
+        let lock = try JobLock.acquire(job.lockPath, timeout: lockTimeout)
+        defer { lock.release() }
+
+        var reloaded = false
+        let diskBytes = try FileIO.readIfExists(path)
+        let diskFingerprint = FileIO.fingerprint(path: path, bytes: diskBytes)
+        if diskFingerprint.sha256 != snapshot.fingerprint.sha256 || diskFingerprint.size != snapshot.fingerprint.size {
+            // Another writer saved since we read: take its file and put our change on top.
+            var fresh: Snapshot
+            if let diskBytes {
+                fresh = try TranscriptStore.parse(diskBytes, job: job)
+            } else {
+                fresh = Snapshot(version: TranscriptStore.currentVersion, extra: [], updatedAt: nil,
+                                 entries: Array(repeating: nil, count: job.segments.count), foreign: [], fingerprint: .missing, mismatch: nil)
+            }
+            fresh.fingerprint = diskFingerprint
+            let old = snapshot
+            snapshot = fresh
+            rebuildStates()
+            reloaded = true
+            if let reason = fresh.mismatch {
+                throw DubdeckError(.dataError, "\(Sanitizer.display(path)): read-only: \(reason)")
+            }
+            for n in Set(changes.map { $0.segment }) {
+                let mine = old.entries[n - 1]?.object
+                let theirs = fresh.entries[n - 1]?.object
+                if !TranscriptStore.sameEntry(mine, theirs) {
+                    throw DubdeckError.conflict("segment \(n) was changed by another writer meanwhile; reloaded, change not applied")
+                }
+            }
+        } else if diskFingerprint.mtimeNs != snapshot.fingerprint.mtimeNs {
+            snapshot.fingerprint = diskFingerprint
+        }
+
+        // Apply to copies first: a refused change leaves nothing half-done.
+        var updated: [Int: JSONObject] = [:]
+        var records: [HistoryRecord] = []
+        let ts = Clock.isoNow()
+        for c in changes {
+            let before = updated[c.segment] ?? entry(c.segment)
+            var after = before
+            try c.apply(&after)
+            let seg = job.segments[c.segment - 1]
+            after["start"] = .number(seg.start)
+            after["end"] = .number(seg.end)
+            if after == before { continue }
+            updated[c.segment] = after
+            records.append(HistoryRecord(ts: ts, seq: 0, batch: nil, segment: c.segment, action: c.action,
+                                         before: .object(before), after: .object(after), by: by))
+        }
+        if records.isEmpty { return CommitResult(records: [], reloaded: reloaded) }
+        let firstSeq = try history.lastSeq() + 1
+        let batchID = batch ?? (records.count > 1 ? "b\(firstSeq)" : nil)
+        for i in records.indices {
+            records[i].seq = firstSeq + i
+            records[i].batch = batchID
+        }
+        try history.append(records)
+        if historyOnly { return CommitResult(records: records, reloaded: reloaded) }
+
+        var next = snapshot
+        for (n, obj) in updated { next.entries[n - 1] = Entry(object: obj, raw: nil) }
+        next.version = TranscriptStore.currentVersion
+        next.updatedAt = ts
+        let bytes = TranscriptStore.encode(&next)
+        try FileIO.writeAtomically(path, bytes)
+        next.fingerprint = FileIO.fingerprint(path: path, bytes: bytes)
+        snapshot = next
+        for n in updated.keys { states[n - 1] = TranscriptStore.state(of: snapshot.entries[n - 1]?.object, job.segments[n - 1]) }
+        return CommitResult(records: records, reloaded: reloaded)
+    }
+
+    static func sameEntry(_ a: JSONObject?, _ b: JSONObject?) -> Bool {
+        switch (a, b) {
+        case (nil, nil): return true
+        case let (x?, y?): return semanticallyEqual(.object(x), .object(y))
+        default: return false
+        }
+    }
+
+    /// Equality that ignores member order and number spelling (another tool may re-encode).
+    public static func semanticallyEqual(_ a: JSONValue, _ b: JSONValue) -> Bool {
+        switch (a, b) {
+        case let (.object(x), .object(y)):
+            guard x.members.count == y.members.count else { return false }
+            for m in x.members {
+                guard let other = y[m.key], semanticallyEqual(m.value, other) else { return false }
+            }
+            return true
+        case let (.array(x), .array(y)):
+            return x.count == y.count && zip(x, y).allSatisfy { semanticallyEqual($0, $1) }
+        case let (.number(x), .number(y)):
+            return x == y || Double(x) == Double(y)
+        default:
+            return a == b
+        }
+    }
+
+    /// The whole file; entries that did not change are copied as the bytes they were read as.
+    static func encode(_ snap: inout Snapshot) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(snap.entries.count * 320 + 256)
+        out.append(contentsOf: Array("{\n  \"version\": \(snap.version),\n  \"updated_at\": ".utf8))
+        JSONWriter.writeString(snap.updatedAt ?? Clock.isoNow(), into: &out)
+        for m in snap.extra {
+            out.append(contentsOf: Array(",\n  ".utf8))
+            JSONWriter.writeString(m.key, into: &out)
+            out.append(contentsOf: [0x3A, 0x20])
+            JSONWriter.write(m.value, into: &out, indent: nil, level: 0)
+        }
+        out.append(contentsOf: Array(",\n  \"segments\": {".utf8))
+        var first = true
+        for i in snap.entries.indices {
+            guard var entry = snap.entries[i] else { continue }
+            out.append(contentsOf: Array((first ? "\n    \"" : ",\n    \"").utf8))
+            first = false
+            out.append(contentsOf: Array(String(i + 1).utf8))
+            out.append(contentsOf: [0x22, 0x3A, 0x20])
+            if entry.raw == nil {
+                var encoded: [UInt8] = []
+                JSONWriter.write(.object(entry.object), into: &encoded, indent: nil, level: 0)
+                entry.raw = encoded[...]
+                snap.entries[i] = entry
+            }
+            out.append(contentsOf: entry.raw!)
+        }
+        for m in snap.foreign {
+            out.append(contentsOf: Array((first ? "\n    " : ",\n    ").utf8))
+            first = false
+            JSONWriter.writeString(m.key, into: &out)
+            out.append(contentsOf: [0x3A, 0x20])
+            JSONWriter.write(m.value, into: &out, indent: nil, level: 0)
+        }
+        out.append(contentsOf: Array((first ? "}\n}\n" : "\n  }\n}\n").utf8))
+        return out
+    }
+
+    // MARK: Counts
+
+    public struct Counts: Equatable {
+        public var segments = 0, approved = 0, locked = 0, flagged = 0, stale = 0, overflow = 0, edited = 0
+    }
+
+    public func counts() -> Counts {
+        var c = Counts()
+        c.segments = states.count
+        for s in states {
+            if s.approved { c.approved += 1 }
+            if s.locked { c.locked += 1 }
+            if !s.flags.isEmpty { c.flagged += 1 }
+            if s.audioStatus == "stale" { c.stale += 1 }
+            if s.audioStatus == "overflow" { c.overflow += 1 }
+            if s.edited { c.edited += 1 }
+        }
+        return c
+    }
+}
+
+/// The list filters of the desk and of `segments --filter`.
+public enum SegmentFilter: String, CaseIterable, Sendable {
+    case all, unapproved, unlocked, locked, flagged, stale, overflow
+
+    public func includes(_ s: ReviewState) -> Bool {
+        switch self {
+        case .all: return true
+        case .unapproved: return !s.approved
+        case .unlocked: return !s.locked
+        case .locked: return s.locked
+        case .flagged: return !s.flags.isEmpty
+        case .stale: return s.audioStatus == "stale"
+        case .overflow: return s.audioStatus == "overflow"
+        }
+    }
+}

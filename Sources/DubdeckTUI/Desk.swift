@@ -1,0 +1,445 @@
+import DubdeckCore
+
+/// What an action needs repainted. Actions change state and say this; they never draw.
+public enum Redraw: Comparable, Sendable {
+    case nothing, status, all
+}
+
+/// The review desk's state and behaviour, with no terminal in it: keys in (canonical key
+/// notation), state changes and durable commits out; `DeskView` draws it into a grid.
+public final class Desk {
+    public enum Mode: Equatable {
+        case list
+        case editor(LineEditor)
+        case search(LineEditor)
+        case help(scroll: Int)
+    }
+
+    public enum MessageKind { case info, warning, error }
+
+    public let store: TranscriptStore
+    public var job: Job { store.job }
+    public let keymap: Keymap
+    public internal(set) var mode: Mode = .list
+    public internal(set) var filter: SegmentFilter = .all
+    /// Indices (0-based) of the segments the filter shows, in order.
+    public internal(set) var visible: [Int] = []
+    /// Position in `visible` of the selected line.
+    public internal(set) var cursor = 0
+    /// Position in `visible` of the first row on screen.
+    public internal(set) var top = 0
+    public internal(set) var message = ""
+    public internal(set) var messageKind: MessageKind = .info
+    /// Warnings that stay until their cause goes (read-only job, a change waiting for the lock).
+    public internal(set) var banner: String?
+    public internal(set) var lastSearch: String?
+    public internal(set) var quitRequested = false
+    /// Changes that could not take the job lock yet; retried when idle, in order.
+    public internal(set) var pending: [SegmentChange] = []
+    public var width = 100
+    public var height = 30
+    /// Recent history (the tail read at open), newest last, for the detail pane.
+    var recentHistory: [HistoryRecord] = []
+    var searchCache: [String?] = []
+    var lastPoll = 0.0
+
+    public init(store: TranscriptStore, keymap: Keymap) {
+        self.store = store
+        self.keymap = keymap
+        searchCache = Array(repeating: nil, count: store.job.segments.count)
+        applyFilter(keepSegment: nil)
+        if let reason = store.readOnlyReason { banner = "READ-ONLY: \(reason)" }
+        do {
+            let tail = try store.history.readTail(maxBytes: 256 * 1024)
+            recentHistory = tail.records
+            if let w = tail.warning { setMessage(w, .warning) }
+        } catch let e as DubdeckError {
+            setMessage(e.message, .warning)
+        } catch {}
+    }
+
+    public var context: KeyContext {
+        switch mode {
+        case .list: return .list
+        case .editor, .search: return .editor
+        case .help: return .help
+        }
+    }
+
+    public var selectedSegment: Segment? {
+        guard cursor >= 0, cursor < visible.count else { return nil }
+        return job.segments[visible[cursor]]
+    }
+
+    func setMessage(_ text: String, _ kind: MessageKind = .info) {
+        message = text
+        messageKind = kind
+    }
+
+    // MARK: Layout numbers the actions need
+
+    public var layout: DeskLayout { DeskLayout(width: width, height: height) }
+
+    var pageSize: Int { max(1, layout.listRows) }
+
+    func keepCursorVisible() {
+        let rows = pageSize
+        if cursor < top { top = cursor }
+        if cursor >= top + rows { top = cursor - rows + 1 }
+        top = max(0, min(top, max(0, visible.count - rows)))
+    }
+
+    func applyFilter(keepSegment: Int?) {
+        let states = store.states
+        if filter == .all {
+            visible = Array(states.indices)
+        } else {
+            visible = states.indices.filter { filter.includes(states[$0]) }
+        }
+        if let keep = keepSegment {
+            // Stay on that line, or on the next one the filter shows.
+            cursor = visible.firstIndex(where: { $0 >= keep }) ?? max(0, visible.count - 1)
+        }
+        cursor = max(0, min(cursor, visible.count - 1))
+        keepCursorVisible()
+    }
+
+    // MARK: Keys
+
+    /// Handles one key in canonical notation (see `KeyNotation`).
+    @discardableResult
+    public func handle(key: String) -> Redraw {
+        switch mode {
+        case .editor(var ed):
+            if let action = keymap.action(for: key, in: .editor) { return editorAction(action, &ed, search: false) }
+            if let text = typedText(key) { ed.insert(text); mode = .editor(ed); return .all }
+            setMessage("\(key) does nothing in the editor", .warning)
+            return .status
+        case .search(var ed):
+            if let action = keymap.action(for: key, in: .editor) { return editorAction(action, &ed, search: true) }
+            if let text = typedText(key) { ed.insert(text); mode = .search(ed); return .status }
+            return .nothing
+        case .help, .list:
+            guard let action = keymap.action(for: key, in: context) else {
+                setMessage("\(key) is not bound (? for help)", .warning)
+                return .status
+            }
+            return perform(action)
+        }
+    }
+
+    /// The text a key types in the editor, if it is a printable key.
+    func typedText(_ key: String) -> String? {
+        if key == "<Space>" { return " " }
+        if key == "<lt>" { return "<" }
+        if key.hasPrefix("<"), key.count > 1 { return nil }
+        return key
+    }
+
+    /// Performs a named action from the action table.
+    @discardableResult
+    public func perform(_ action: String) -> Redraw {
+        if case .help(let scroll) = mode {
+            return helpAction(action, scroll)
+        }
+        switch action {
+        case "quit": quitRequested = true; return .nothing
+        case "help": mode = .help(scroll: 0); return .all
+        case "redraw": return .all
+        case "move-down": return move(to: cursor + 1)
+        case "move-up": return move(to: cursor - 1)
+        case "page-down": top = min(top + pageSize, max(0, visible.count - pageSize)); return move(to: cursor + pageSize)
+        case "page-up": top = max(0, top - pageSize); return move(to: cursor - pageSize)
+        case "top": return move(to: 0)
+        case "bottom": return move(to: visible.count - 1)
+        case "next-unapproved": return jumpUnapproved(forward: true)
+        case "prev-unapproved": return jumpUnapproved(forward: false)
+        case "edit": return startEditing()
+        case "approve":
+            guard let seg = selectedSegment else { return .nothing }
+            return change(.approve(seg.number, !store.state(seg.number).approved))
+        case "lock":
+            guard let seg = selectedSegment else { return .nothing }
+            return change(.lock(seg.number, !store.state(seg.number).locked, by: store.by))
+        case "flag-retranslate":
+            guard let seg = selectedSegment else { return .nothing }
+            let on = !store.state(seg.number).flaggedForRetranslation
+            return change(.flag(seg.number, ReviewState.needsRetranslate, on))
+        case "search": mode = .search(LineEditor("")); return .all
+        case "search-next": return searchAgain(forward: true)
+        case "search-prev": return searchAgain(forward: false)
+        case "filter-next", "filter-prev", "filter-all":
+            let all = SegmentFilter.allCases
+            let i = all.firstIndex(of: filter)!
+            let keep = selectedSegment.map { $0.number - 1 }
+            switch action {
+            case "filter-next": filter = all[(i + 1) % all.count]
+            case "filter-prev": filter = all[(i + all.count - 1) % all.count]
+            default: filter = .all
+            }
+            applyFilter(keepSegment: keep)
+            setMessage("filter: \(filter.rawValue) (\(visible.count) line\(visible.count == 1 ? "" : "s"))")
+            return .all
+        default:
+            setMessage("\(action) does nothing here", .warning)
+            return .status
+        }
+    }
+
+    func move(to position: Int) -> Redraw {
+        guard !visible.isEmpty else { return .nothing }
+        let p = max(0, min(position, visible.count - 1))
+        if p == cursor { return .nothing }
+        cursor = p
+        keepCursorVisible()
+        if messageKind == .info { message = "" }
+        return .all
+    }
+
+    func jumpUnapproved(forward: Bool) -> Redraw {
+        let states = store.states
+        var p = cursor
+        for _ in 0..<visible.count {
+            p = forward ? p + 1 : p - 1
+            if p < 0 || p >= visible.count { break }
+            if !states[visible[p]].approved { return move(to: p) }
+        }
+        setMessage(forward ? "no unapproved line below" : "no unapproved line above", .warning)
+        return .status
+    }
+
+    func helpAction(_ action: String, _ scroll: Int) -> Redraw {
+        let lines = DeskView.helpLines(keymap: keymap).count
+        let page = max(1, height - 3)
+        let maxScroll = max(0, lines - page)
+        var s = scroll
+        switch action {
+        case "back", "help": mode = .list; return .all
+        case "quit": quitRequested = true; return .nothing
+        case "move-down": s += 1
+        case "move-up": s -= 1
+        case "page-down": s += page
+        case "page-up": s -= page
+        case "top": s = 0
+        case "bottom": s = maxScroll
+        case "redraw": return .all
+        default: return .nothing
+        }
+        mode = .help(scroll: max(0, min(s, maxScroll)))
+        return .all
+    }
+
+    // MARK: Editing
+
+    func startEditing() -> Redraw {
+        guard let seg = selectedSegment else { return .nothing }
+        if let reason = store.readOnlyReason {
+            setMessage("read-only: \(reason)", .error)
+            return .status
+        }
+        if store.state(seg.number).locked {
+            setMessage("line \(seg.number) is locked: unlock first (L)", .error)
+            return .status
+        }
+        mode = .editor(LineEditor(store.state(seg.number).text))
+        setMessage("editing line \(seg.number): Enter saves, Esc cancels")
+        return .all
+    }
+
+    func editorAction(_ action: String, _ ed: inout LineEditor, search: Bool) -> Redraw {
+        switch action {
+        case "commit":
+            if search { return runSearch(ed.text) }
+            guard let seg = selectedSegment else { mode = .list; return .all }
+            mode = .list
+            if ed.text == store.state(seg.number).text {
+                setMessage("no change")
+                return .all
+            }
+            return change(.edit(seg.number, text: ed.text))
+        case "cancel":
+            mode = .list
+            setMessage(search ? "" : "edit cancelled")
+            return .all
+        case "cursor-left": ed.left()
+        case "cursor-right": ed.right()
+        case "word-left": ed.wordLeft()
+        case "word-right": ed.wordRight()
+        case "line-start": ed.home()
+        case "line-end": ed.end()
+        case "delete-back": ed.deleteBack()
+        case "delete-forward": ed.deleteForward()
+        case "delete-word-back": ed.deleteWordBack()
+        case "kill-line": ed.killLine()
+        case "kill-to-start": ed.killToStart()
+        case "insert-newline": if !search { ed.insert("\n") }
+        default: return .nothing
+        }
+        mode = search ? .search(ed) : .editor(ed)
+        return .all
+    }
+
+    // MARK: Durable changes
+
+    /// Commits a change (history, then store, both fsync'd) before saying it is done.
+    func change(_ c: SegmentChange) -> Redraw {
+        if let reason = store.readOnlyReason {
+            setMessage("read-only: \(reason)", .error)
+            return .status
+        }
+        if !pending.isEmpty {
+            pending.append(c)
+            setMessage("waiting for the job lock: \(pending.count) change(s) pending", .warning)
+            return .all
+        }
+        return commitNow([c], lockTimeout: store.lockTimeout)
+    }
+
+    func commitNow(_ changes: [SegmentChange], lockTimeout: Double) -> Redraw {
+        let keep = selectedSegment.map { $0.number - 1 }
+        let saved = store.lockTimeout
+        store.lockTimeout = lockTimeout
+        defer { store.lockTimeout = saved }
+        do {
+            let result = try store.commit(changes)
+            recentHistory.append(contentsOf: result.records)
+            if recentHistory.count > 4096 { recentHistory.removeFirst(recentHistory.count - 4096) }
+            for r in result.records { searchCache[r.segment - 1] = nil }
+            if result.reloaded { invalidateSearch() }
+            if let last = result.records.last {
+                setMessage("saved: \(describe(last))\(result.records.count > 1 ? " (+\(result.records.count - 1))" : "")")
+            } else {
+                setMessage("no change")
+            }
+            if banner?.hasPrefix("WAITING") == true { banner = nil }
+            pending.removeAll()
+        } catch let e as DubdeckError where e.reason == .lockBusy {
+            if pending.isEmpty { pending = changes }
+            banner = "WAITING: another dubdeck is writing this job; \(pending.count) change(s) kept, retrying"
+            setMessage(e.message, .warning)
+        } catch let e as DubdeckError {
+            pending.removeAll()
+            setMessage(e.message, .error)
+            if store.readOnlyReason != nil { banner = "READ-ONLY: \(store.readOnlyReason!)" }
+        } catch {
+            pending.removeAll()
+            setMessage("\(error)", .error)
+        }
+        applyFilter(keepSegment: keep)
+        return .all
+    }
+
+    func describe(_ r: HistoryRecord) -> String {
+        "line \(r.segment) \(r.action)"
+    }
+
+    /// Background duties between keys: retry pending changes, notice outside changes.
+    @discardableResult
+    public func tick(now: Double = Clock.monotonic()) -> Redraw {
+        var redraw = Redraw.nothing
+        if !pending.isEmpty {
+            redraw = commitNow(pending, lockTimeout: 0)
+        }
+        if now - lastPoll >= 0.5 {
+            lastPoll = now
+            redraw = max(redraw, reloadIfChangedOutside())
+        }
+        return redraw
+    }
+
+    /// True when nothing is left to do in the background (`:wait-idle`).
+    public var isIdle: Bool { pending.isEmpty }
+
+    public func reloadIfChangedOutside() -> Redraw {
+        guard case .list = mode else { return .nothing }  // never yank text from under the editor
+        do {
+            if try store.reloadIfChanged() {
+                let keep = selectedSegment.map { $0.number - 1 }
+                invalidateSearch()
+                if let tail = try? store.history.readTail(maxBytes: 256 * 1024) { recentHistory = tail.records }
+                applyFilter(keepSegment: keep)
+                banner = store.readOnlyReason.map { "READ-ONLY: \($0)" }
+                setMessage("reloaded: the store was changed outside this desk")
+                return .all
+            }
+        } catch let e as DubdeckError {
+            setMessage(e.message, .error)
+            return .status
+        } catch {}
+        return .nothing
+    }
+
+    // MARK: Search
+
+    func invalidateSearch() {
+        for i in searchCache.indices { searchCache[i] = nil }
+    }
+
+    func haystack(_ i: Int) -> String {
+        if let h = searchCache[i] { return h }
+        let seg = job.segments[i]
+        let h = (store.states[i].text + "\u{1}" + seg.srcText + "\u{1}" + seg.speaker + "\u{1}"
+            + (job.characterID(of: seg) ?? "")).lowercased()
+        searchCache[i] = h
+        return h
+    }
+
+    func runSearch(_ text: String) -> Redraw {
+        mode = .list
+        guard !text.isEmpty else { setMessage(""); return .all }
+        lastSearch = text
+        return find(text.lowercased(), from: cursor, forward: true, includeCurrent: true)
+    }
+
+    func searchAgain(forward: Bool) -> Redraw {
+        guard let s = lastSearch else {
+            setMessage("no search yet (/)", .warning)
+            return .status
+        }
+        return find(s.lowercased(), from: cursor, forward: forward, includeCurrent: false)
+    }
+
+    func find(_ needle: String, from: Int, forward: Bool, includeCurrent: Bool) -> Redraw {
+        let n = visible.count
+        guard n > 0 else { return .nothing }
+        for step in (includeCurrent ? 0 : 1)...n {
+            let p = ((forward ? from + step : from - step) % n + n) % n
+            if haystack(visible[p]).contains(needle) {
+                let wrapped = forward ? p < from : p > from
+                _ = move(to: p)
+                setMessage("/\(lastSearch ?? needle)\(wrapped ? " (wrapped)" : "")")
+                return .all
+            }
+        }
+        setMessage("not found: \(lastSearch ?? needle)", .warning)
+        return .all
+    }
+
+    // MARK: History for the detail pane
+
+    func lastChanges(of segment: Int, limit: Int) -> [HistoryRecord] {
+        var out: [HistoryRecord] = []
+        for r in recentHistory.reversed() where r.segment == segment {
+            out.append(r)
+            if out.count == limit { break }
+        }
+        return out
+    }
+}
+
+/// Where things go on a screen of a given size.
+public struct DeskLayout: Equatable {
+    public let width: Int
+    public let height: Int
+    public static let minWidth = 60
+    public static let minHeight = 12
+
+    public var tooSmall: Bool { width < DeskLayout.minWidth || height < DeskLayout.minHeight }
+    public var detailRows: Int { max(4, min(10, height / 3)) }
+    /// Rows: 0 header, 1 column titles, list, separator, detail, status.
+    public var listTop: Int { 2 }
+    public var listRows: Int { max(1, height - 2 - 1 - detailRows - 1) }
+    public var separatorRow: Int { listTop + listRows }
+    public var detailTop: Int { separatorRow + 1 }
+    public var statusRow: Int { height - 1 }
+}

@@ -1,0 +1,314 @@
+import DubdeckCore
+
+/// Draws the desk into a grid. Only the rows on screen are drawn, so a keypress costs the
+/// same on a 5,000-line job as on a 20-line one.
+public enum DeskView {
+    public static func draw(_ desk: Desk, into grid: inout CellGrid) {
+        grid.clear()
+        let layout = desk.layout
+        if layout.tooSmall {
+            drawTooSmall(layout, into: &grid)
+            return
+        }
+        if case .help(let scroll) = desk.mode {
+            drawHelp(desk, scroll: scroll, into: &grid)
+            return
+        }
+        drawHeader(desk, into: &grid)
+        drawList(desk, into: &grid)
+        drawDetail(desk, into: &grid)
+        drawStatus(desk, into: &grid)
+    }
+
+    static func drawTooSmall(_ layout: DeskLayout, into grid: inout CellGrid) {
+        let lines = ["Terminal too small", "\(layout.width)x\(layout.height), need \(DeskLayout.minWidth)x\(DeskLayout.minHeight)",
+                     "enlarge it, or q to quit"]
+        let top = max(0, grid.height / 2 - 1)
+        for (i, line) in lines.enumerated() {
+            let (shown, w) = TextWidth.prefix(line, fitting: grid.width)
+            grid.put(shown, row: top + i, col: max(0, (grid.width - w) / 2), style: i == 0 ? .error : .normal)
+        }
+    }
+
+    // MARK: Header
+
+    static func drawHeader(_ desk: Desk, into grid: inout CellGrid) {
+        let job = desk.job
+        let c = desk.store.counts()
+        grid.fill(row: 0, style: .header)
+        var name = " \(job.info.episode)"
+        if let series = job.info.seriesID { name += " · \(series)" }
+        var counts = "  \(c.segments) lines · \(c.approved) approved · \(c.locked) locked · \(c.flagged) flagged · \(c.stale) stale · \(c.overflow) overflow"
+        if TextWidth.width(of: name + counts) > grid.width {
+            counts = "  \(c.segments) lines · \(c.approved) appr · \(c.locked) lock · \(c.flagged) flag · \(c.stale) stale · \(c.overflow) over"
+        }
+        var col = 0
+        if TextWidth.width(of: name + counts) + 9 <= grid.width {
+            col = grid.put(" dubdeck ", row: 0, col: 0, style: .title)
+        }
+        col = grid.put(name, row: 0, col: col, style: .header)
+        grid.put(counts, row: 0, col: col, style: .header)
+        if let banner = desk.banner {
+            grid.fill(row: 1, style: .banner)
+            grid.put(" " + banner, row: 1, col: 0, style: .banner)
+        } else {
+            grid.fill(row: 1, style: .columns)
+            grid.put(columnTitles, row: 1, col: 0, style: .columns)
+        }
+    }
+
+    // MARK: List
+
+    /// Column widths of a list row.
+    static let numberWidth = 5, timeWidth = 8, speakerWidth = 13, stateWidth = 5, fitWidth = 5
+    static let columnTitles = pad("    #", numberWidth + 1) + " " + pad("start", timeWidth) + " " + pad("speaker", speakerWidth)
+        + " " + pad("state", stateWidth) + " " + pad("  fit", fitWidth) + "  text"
+
+    static func drawList(_ desk: Desk, into grid: inout CellGrid) {
+        let layout = desk.layout
+        if desk.visible.isEmpty {
+            grid.put("  (no line matches the filter '\(desk.filter.rawValue)'; 0 shows all)", row: layout.listTop, col: 0, style: .dim)
+            return
+        }
+        for r in 0..<layout.listRows {
+            let p = desk.top + r
+            guard p < desk.visible.count else { break }
+            drawRow(desk, index: desk.visible[p], selected: p == desk.cursor, row: layout.listTop + r, into: &grid)
+        }
+    }
+
+    static func drawRow(_ desk: Desk, index i: Int, selected: Bool, row: Int, into grid: inout CellGrid) {
+        let seg = desk.job.segments[i]
+        let st = desk.store.states[i]
+        let base: Style = selected ? .selected : .normal
+        if selected { grid.fill(row: row, style: .selected) }
+        var col = 0
+        let mark = desk.job.duplicated.contains(seg.number) ? "=" : desk.job.overlapping.contains(seg.number) ? "^" : " "
+        let num = String(seg.number)
+        col = grid.put(String(repeating: " ", count: max(0, numberWidth - num.count)) + num + mark, row: row, col: col, style: base)
+        col = grid.put(" " + pad(Clock.formatTime(seg.start), timeWidth), row: row, col: col, style: base)
+        col = grid.put(" " + pad(speakerLabel(desk, seg), speakerWidth) + " ", row: row, col: col, style: base)
+        // State glyphs: approved, locked, flagged, take.
+        col = grid.put(st.approved ? "A" : "·", row: row, col: col, style: selected ? base : (st.approved ? .approved : .dim))
+        col = grid.put(st.locked ? "L" : "·", row: row, col: col, style: selected ? base : (st.locked ? .locked : .dim))
+        col = grid.put(st.flags.isEmpty ? "·" : "R", row: row, col: col, style: selected ? base : (st.flags.isEmpty ? .dim : .flagged))
+        let take = takeGlyph(st.audioStatus)
+        col = grid.put(take, row: row, col: col, style: selected ? base : (take == "~" || take == ">" || take == "x" ? .warning : .dim))
+        col = grid.put(st.edited ? "*" : " ", row: row, col: col, style: base)
+        col = grid.put(" " + padLeft(fitText(desk, i), fitWidth) + "  ", row: row, col: col, style: base)
+        let text = st.text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: " ⏎ ")
+        grid.put(text, row: row, col: col, style: base)
+    }
+
+    static func pad(_ s: String, _ w: Int) -> String {
+        let (cut, used) = TextWidth.prefix(s, fitting: w)
+        return cut + String(repeating: " ", count: max(0, w - used))
+    }
+
+    static func padLeft(_ s: String, _ w: Int) -> String {
+        String(repeating: " ", count: max(0, w - TextWidth.width(of: s))) + s
+    }
+
+    static func speakerLabel(_ desk: Desk, _ seg: Segment) -> String {
+        if let id = desk.job.characterID(of: seg) { return id }
+        return seg.speaker.isEmpty ? "?" : seg.speaker
+    }
+
+    static func takeGlyph(_ status: String) -> String {
+        switch status {
+        case "fresh": return "+"
+        case "stale": return "~"
+        case "overflow": return ">"
+        case "failed": return "x"
+        default: return "·"
+        }
+    }
+
+    /// The take's speech against the slot: "92%", or "+0.4s" past it.
+    static func fitText(_ desk: Desk, _ i: Int) -> String {
+        let seg = desk.job.segments[i]
+        guard let preview = desk.store.entry(seg.number)["last_preview"]?.objectValue,
+              let speech = (preview["speech_s"] ?? preview["duration_s"])?.doubleValue else { return "-" }
+        if let over = preview["overflow_s"]?.doubleValue, over > 0 {
+            return "+" + String(format1(over)) + "s"
+        }
+        guard seg.duration > 0 else { return "-" }
+        return "\(Int((speech / seg.duration * 100).rounded()))%"
+    }
+
+    static func format1(_ v: Double) -> String {
+        let t = Int((v * 10).rounded())
+        return "\(t / 10).\(t % 10)"
+    }
+
+    // MARK: Detail pane
+
+    static func drawDetail(_ desk: Desk, into grid: inout CellGrid) {
+        let layout = desk.layout
+        let row0 = layout.separatorRow
+        grid.fill(row: row0, style: .columns)
+        guard let seg = desk.selectedSegment else { return }
+        let st = desk.store.state(seg.number)
+        var title = " #\(seg.number)  \(Clock.formatTime(seg.start))–\(Clock.formatTime(seg.end))  slot \(format2(seg.duration)) s"
+        title += "  \(speakerLabel(desk, seg))"
+        if desk.job.overlapping.contains(seg.number) { title += "  overlaps another line" }
+        if desk.job.duplicated.contains(seg.number) { title += "  duplicate times" }
+        if st.locked { title += "  LOCKED\(st.lockedBy.map { " by \($0)" } ?? "")" }
+        if st.approved { title += "  approved" }
+        if !st.flags.isEmpty { title += "  flags: \(st.flags.joined(separator: ","))" }
+        grid.put(title, row: row0, col: 0, style: .columns)
+
+        var row = layout.detailTop
+        let last = layout.statusRow - 1
+        let w = grid.width - 6
+        // Source text.
+        for line in TextWidth.wrap(seg.srcText.isEmpty ? "(no source text)" : seg.srcText, columns: w).prefix(2) where row <= last {
+            grid.put(row == layout.detailTop ? " src " : "     ", row: row, col: 0, style: .dim)
+            grid.put(line, row: row, col: 5, style: .dim)
+            row += 1
+        }
+        // Target text, or the editor.
+        let infoRows = 2
+        let textRows = max(1, last - row + 1 - infoRows)
+        if case .editor(let ed) = desk.mode {
+            row = drawEditor(ed, row: row, maxRows: textRows, width: w, into: &grid)
+        } else {
+            var lines = TextWidth.wrap(st.text, columns: w)
+            if lines.count > textRows { lines = Array(lines.prefix(textRows)); lines[textRows - 1] += " …" }
+            for (k, line) in lines.enumerated() {
+                grid.put(k == 0 ? " dub " : "     ", row: row, col: 0, style: .dim)
+                grid.put(line, row: row, col: 5, style: st.locked ? .locked : .normal)
+                row += 1
+            }
+        }
+        guard row <= last else { return }
+        // Timing and voice.
+        let chars = st.text.filter { !$0.isWhitespace }.count
+        let cps = seg.duration > 0 ? Double(chars) / seg.duration : 0
+        var info = "     \(format1(cps)) chars/s"
+        if let p = desk.store.entry(seg.number)["last_preview"]?.objectValue {
+            if let d = p["duration_s"]?.doubleValue { info += " · take \(format2(d)) s" }
+            if let s = p["speech_s"]?.doubleValue { info += " (speech \(format2(s)) s)" }
+            if let v = p["voice"]?.objectValue {
+                let desc = [v["engine"]?.stringValue, v["variant"]?.stringValue].compactMap { $0 }.joined(separator: " ")
+                if !desc.isEmpty { info += " · voice \(desc)" }
+            }
+        } else {
+            info += " · no take"
+        }
+        info += " · audio \(st.audioStatus)"
+        if st.edited { info += " · edited (MT: \(seg.text.count) chars)" }
+        grid.put(info, row: row, col: 0, style: .dim)
+        row += 1
+        guard row <= last else { return }
+        let changes = desk.lastChanges(of: seg.number, limit: 3)
+        let text = changes.isEmpty ? "     no recorded change"
+            : "     last: " + changes.map { "\($0.action) by \($0.by) (#\($0.seq))" }.joined(separator: " · ")
+        grid.put(text, row: row, col: 0, style: .dim)
+    }
+
+    static func format2(_ v: Double) -> String {
+        let t = Int((v * 100).rounded())
+        let frac = t % 100
+        return "\(t / 100).\(frac < 10 ? "0" : "")\(frac)"
+    }
+
+    /// The editor: explicit line breaks kept, long lines cut by width; the cursor cell reversed.
+    static func drawEditor(_ ed: LineEditor, row: Int, maxRows: Int, width: Int, into grid: inout CellGrid) -> Int {
+        var rows: [[(Character, Int)]] = [[]]  // (char, index in buffer)
+        var used = 0
+        var cursorRow = 0
+        for (i, ch) in ed.chars.enumerated() {
+            if i == ed.cursor { cursorRow = rows.count - 1 }
+            if ch == "\n" {
+                rows[rows.count - 1].append(("⏎", i))
+                rows.append([])
+                used = 0
+                continue
+            }
+            let w = max(1, TextWidth.width(of: ch))
+            if used + w > width - 1 { rows.append([]); used = 0 }
+            rows[rows.count - 1].append((ch, i))
+            used += w
+        }
+        if ed.cursor == ed.chars.count { cursorRow = rows.count - 1 }
+        let first = max(0, cursorRow - maxRows + 1)
+        var r = row
+        for (k, cells) in rows.enumerated() where k >= first && k < first + maxRows {
+            grid.put(k == 0 ? " ed> " : "     ", row: r, col: 0, style: .warning)
+            var col = 5
+            for (ch, i) in cells {
+                col = grid.put(String(ch), row: r, col: col, style: i == ed.cursor ? .cursor : (ch == "⏎" && i != ed.cursor ? .dim : .normal))
+            }
+            if ed.cursor == ed.chars.count && k == rows.count - 1 {
+                grid.put(" ", row: r, col: col, style: .cursor)
+            }
+            r += 1
+        }
+        return r
+    }
+
+    // MARK: Status line
+
+    static func drawStatus(_ desk: Desk, into grid: inout CellGrid) {
+        let row = desk.layout.statusRow
+        grid.fill(row: row, style: .status)
+        let position = desk.visible.isEmpty ? "0/0" : "\(desk.cursor + 1)/\(desk.visible.count)"
+        let right = (desk.filter == .all ? "" : " [\(desk.filter.rawValue)]") + " \(position) "
+        let rightCol = grid.width - right.count
+        if case .search(let ed) = desk.mode {
+            var col = grid.put("/", row: row, col: 0, style: .status)
+            for (i, ch) in ed.chars.enumerated() {
+                col = grid.put(String(ch), row: row, col: col, style: i == ed.cursor ? .cursor : .status, limit: rightCol - 1)
+            }
+            if ed.cursor == ed.chars.count { grid.put(" ", row: row, col: col, style: .cursor, limit: rightCol - 1) }
+        } else {
+            let style: Style = desk.messageKind == .error ? .error : desk.messageKind == .warning ? .warning : .status
+            grid.put(" " + desk.message, row: row, col: 0, style: style, limit: rightCol - 1)
+        }
+        grid.put(right, row: row, col: rightCol, style: desk.filter == .all ? .status : .warning)
+    }
+
+    // MARK: Help
+
+    /// The help text, generated from the action table and the keymap in force.
+    public static func helpLines(keymap: Keymap) -> [String] {
+        var lines: [String] = []
+        lines.append("dubdeck keys — the action table and the keymap in force (q or Esc returns)")
+        lines.append("")
+        lines.append("List glyphs: A approved · L locked · R flagged for re-translation · take: + fresh ~ stale > overflow x failed · * edited")
+        lines.append("Number marks: ^ overlaps another line · = same times as another line")
+        for context in KeyContext.allCases {
+            let rows = ActionTable.all.filter { ActionTable.allowed($0.name, in: context) && (context == .generic) == $0.contexts.contains(.generic) }
+            var entries: [(String, ActionInfo)] = []
+            for a in rows {
+                let keys = keymap.keys(for: a.name, in: context)
+                if keys.isEmpty && context == .generic && keymap.keys(for: a.name, in: .generic).isEmpty { continue }
+                if keys.isEmpty { continue }
+                entries.append((keys.joined(separator: " "), a))
+            }
+            guard !entries.isEmpty else { continue }
+            lines.append("")
+            lines.append("[\(context.rawValue)]")
+            for (keys, a) in entries {
+                lines.append("  " + pad(keys, 22) + " " + pad(a.name, 18) + " " + a.description)
+            }
+        }
+        return lines
+    }
+
+    static func drawHelp(_ desk: Desk, scroll: Int, into grid: inout CellGrid) {
+        let lines = helpLines(keymap: desk.keymap)
+        grid.fill(row: 0, style: .header)
+        grid.put(" dubdeck help", row: 0, col: 0, style: .title)
+        let rows = grid.height - 2
+        for r in 0..<rows {
+            let i = scroll + r
+            guard i < lines.count else { break }
+            let line = lines[i]
+            grid.put(line, row: r + 1, col: 0, style: line.hasPrefix("[") ? .columns : .normal)
+        }
+        grid.fill(row: grid.height - 1, style: .status)
+        grid.put(" lines \(scroll + 1)–\(min(lines.count, scroll + rows)) of \(lines.count)", row: grid.height - 1, col: 0, style: .status)
+    }
+}

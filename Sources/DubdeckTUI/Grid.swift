@@ -1,0 +1,98 @@
+import DubdeckCore
+
+/// What a cell means; each backend decides how that looks (colours, attributes, or nothing).
+public enum Style: UInt8, CaseIterable, Sendable {
+    case normal, header, columns, selected, dim, approved, locked, flagged, warning, error, status, cursor, match, banner, title
+}
+
+public struct Cell: Equatable {
+    public var ch: Character
+    public var style: Style
+    /// The right half of a double-width character drawn in the cell to the left.
+    public var continuation: Bool
+
+    public static let blank = Cell(ch: " ", style: .normal, continuation: false)
+}
+
+/// The screen as a grid of cells that dubdeck owns. Views draw here; a backend shows it
+/// (curses) or keeps it (tests, `--script`). Every string drawn is sanitized on the way in.
+public struct CellGrid: Equatable {
+    public private(set) var width: Int
+    public private(set) var height: Int
+    public private(set) var cells: [Cell]
+
+    public init(width: Int, height: Int) {
+        self.width = max(0, width)
+        self.height = max(0, height)
+        cells = Array(repeating: .blank, count: self.width * self.height)
+    }
+
+    public mutating func resize(width: Int, height: Int) {
+        self = CellGrid(width: width, height: height)
+    }
+
+    public mutating func clear() {
+        for i in cells.indices { cells[i] = .blank }
+    }
+
+    public subscript(row: Int, col: Int) -> Cell { cells[row * width + col] }
+
+    public mutating func fill(row: Int, from: Int = 0, to: Int? = nil, style: Style) {
+        guard row >= 0, row < height else { return }
+        let end = min(to ?? width, width)
+        var c = max(0, from)
+        while c < end {
+            cells[row * width + c] = Cell(ch: " ", style: style, continuation: false)
+            c += 1
+        }
+    }
+
+    public mutating func setStyle(row: Int, from: Int, to: Int, style: Style) {
+        guard row >= 0, row < height else { return }
+        for c in max(0, from)..<min(to, width) { cells[row * width + c].style = style }
+    }
+
+    /// Draws text at (row, col), clipped at `limit` (default: the right edge); returns the column
+    /// after the last cell drawn. Control and bidi characters become visible placeholders.
+    @discardableResult
+    public mutating func put(_ text: String, row: Int, col: Int, style: Style, limit: Int? = nil) -> Int {
+        guard row >= 0, row < height, col < width else { return col }
+        let end = min(limit ?? width, width)
+        var c = max(0, col)
+        for ch in text {
+            var shown = ch
+            if let first = ch.unicodeScalars.first, let p = Sanitizer.placeholder(for: first.value) {
+                shown = p
+            } else if ch.unicodeScalars.count > 1, ch.unicodeScalars.contains(where: { Sanitizer.placeholder(for: $0.value) != nil }) {
+                shown = Character(Sanitizer.display(String(ch)))
+            }
+            let w = TextWidth.width(of: shown)
+            if w == 0 { continue }
+            if c + w > end {
+                // A wide character that does not fit is not split: pad instead.
+                while c < end { cells[row * width + c] = Cell(ch: " ", style: style, continuation: false); c += 1 }
+                return c
+            }
+            cells[row * width + c] = Cell(ch: shown, style: style, continuation: false)
+            if w == 2 { cells[row * width + c + 1] = Cell(ch: " ", style: style, continuation: true) }
+            c += w
+        }
+        return c
+    }
+
+    /// One row as text (continuation cells skipped), trailing spaces kept when `trim` is false.
+    public func rowText(_ row: Int, trim: Bool = true) -> String {
+        var s = ""
+        for c in 0..<width {
+            let cell = cells[row * width + c]
+            if !cell.continuation { s.append(cell.ch) }
+        }
+        if trim { while s.last == " " { s.removeLast() } }
+        return s
+    }
+
+    /// The whole screen as text, one line per row: what `:dump` writes.
+    public func text() -> String {
+        (0..<height).map { rowText($0) }.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,92 @@
+import DubdeckCore
+
+/// The headless mode of `review --script FILE`: the real desk driven by a file of keys, with no
+/// terminal. One key per line in keymap notation, plus `:size WxH`, `:dump PATH`, `:wait-idle`,
+/// `:type TEXT` (types each character of TEXT) and `:quit`. `#` lines are comments.
+public struct ScriptRunner {
+    public let desk: Desk
+    public var grid: CellGrid
+    /// Where relative `:dump` paths go.
+    public var baseDirectory: String
+
+    public init(desk: Desk, width: Int = 100, height: Int = 30, baseDirectory: String = ".") {
+        self.desk = desk
+        desk.width = width
+        desk.height = height
+        grid = CellGrid(width: width, height: height)
+        self.baseDirectory = baseDirectory
+        DeskView.draw(desk, into: &grid)
+    }
+
+    public mutating func run(script text: String, file: String) throws {
+        var lineNo = 0
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNo += 1
+            var line = String(raw)
+            if line.hasSuffix("\r") { line.removeLast() }
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            func fail(_ m: String) -> DubdeckError {
+                DubdeckError(.usage, "\(Sanitizer.display(file)):\(lineNo): \(m)")
+            }
+            if line.hasPrefix(":") {
+                let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+                let arg = parts.count > 1 ? parts[1] : ""
+                switch parts[0] {
+                case ":size":
+                    let wh = arg.split(separator: "x").compactMap { Int($0) }
+                    guard wh.count == 2, wh[0] > 0, wh[1] > 0, wh[0] <= 1000, wh[1] <= 1000 else { throw fail("expected :size WxH") }
+                    resize(width: wh[0], height: wh[1])
+                case ":dump":
+                    guard !arg.isEmpty else { throw fail("expected :dump PATH") }
+                    let path = arg.hasPrefix("/") ? arg : baseDirectory + "/" + arg
+                    do {
+                        try FileIO.writeAtomically(path, Array(grid.text().utf8))
+                    } catch let e as DubdeckError {
+                        throw DubdeckError(.cannotCreate, e.message)
+                    }
+                case ":wait-idle":
+                    waitIdle()
+                case ":type":
+                    for ch in arg { key(ch == " " ? "<Space>" : ch == "<" ? "<lt>" : String(ch)) }
+                case ":quit":
+                    return
+                default:
+                    throw fail("unknown command \(Sanitizer.display(parts[0])) (:size, :dump, :wait-idle, :type, :quit)")
+                }
+                continue
+            }
+            guard let key = KeyNotation.canonical(line) else { throw fail("bad key '\(Sanitizer.display(line))'") }
+            self.key(key)
+            if desk.quitRequested { return }
+        }
+    }
+
+    public mutating func key(_ key: String) {
+        let redraw = desk.handle(key: key)
+        if redraw != .nothing { DeskView.draw(desk, into: &grid) }
+    }
+
+    public mutating func resize(width: Int, height: Int) {
+        desk.width = width
+        desk.height = height
+        desk.keepCursorVisible()
+        grid.resize(width: width, height: height)
+        DeskView.draw(desk, into: &grid)
+    }
+
+    /// Runs background duties until none is left (pending changes are retried for up to 5 s).
+    public mutating func waitIdle() {
+        let deadline = Clock.monotonic() + 5
+        repeat {
+            if desk.tick(now: Clock.monotonic() + 1) != .nothing { DeskView.draw(desk, into: &grid) }
+            if desk.isIdle { break }
+            usleepSeconds(0.02)
+        } while Clock.monotonic() < deadline
+        DeskView.draw(desk, into: &grid)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+func usleepSeconds(_ s: Double) { usleep(useconds_t(s * 1_000_000)) }

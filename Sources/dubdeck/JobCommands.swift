@@ -1,0 +1,181 @@
+import ArgumentParser
+import DubdeckCore
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the sample job (reused when DIR already holds it) and open it.")
+
+    @Argument(help: "Where to write it.") var dir: String = "./dubdeck-demo"
+    @Flag(name: .customLong("no-tui"), help: "Only write the job.") var noTUI = false
+
+    func run() throws {
+        try guarded {
+            let wrote = try DemoJob.write(to: dir)
+            if noTUI || !isTerminal(0) || !isTerminal(1) {
+                printOut("\(wrote ? "wrote" : "reusing") the demo job in \(Sanitizer.display(dir)); open it with: dubdeck review \(Sanitizer.display(dir))\n")
+                return
+            }
+            try openDesk(jobDir: dir, keymapFile: nil, script: nil)
+        }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Counts of a job's review state.")
+    @Argument(help: "The job directory.") var job: String
+    @Flag(help: "One JSON document on stdout.") var json = false
+
+    func run() throws {
+        try guarded {
+            let store = try openStore(job)
+            let c = store.counts()
+            if json {
+                var o = JSONObject([
+                    ("job", .string(store.job.directory)), ("episode", .string(store.job.info.episode)),
+                    ("series_id", store.job.info.seriesID.map { .string($0) } ?? .null),
+                    ("segments", .number(c.segments)), ("approved", .number(c.approved)), ("locked", .number(c.locked)),
+                    ("flagged", .number(c.flagged)), ("stale", .number(c.stale)), ("overflow", .number(c.overflow)),
+                    ("edited", .number(c.edited)),
+                    ("overlapping", .number(store.job.overlapping.count)),
+                ])
+                o["read_only"] = store.readOnlyReason.map { .string($0) } ?? .null
+                printJSON(.object(o))
+            } else {
+                var out = "\(Sanitizer.display(store.job.info.episode))"
+                if let s = store.job.info.seriesID { out += " (\(Sanitizer.display(s)))" }
+                out += ": \(c.segments) segments, \(c.approved) approved, \(c.locked) locked, \(c.flagged) flagged, \(c.stale) stale, \(c.overflow) overflow, \(c.edited) edited\n"
+                if let r = store.readOnlyReason { out += "read-only: \(Sanitizer.display(r))\n" }
+                printOut(out)
+            }
+        }
+    }
+}
+
+struct Segments: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List a job's lines with their review state.")
+    @Argument(help: "The job directory.") var job: String
+    @Option(help: "all, unapproved, unlocked, locked, flagged, stale or overflow.") var filter: String = "all"
+    @Flag(help: "One JSON document on stdout.") var json = false
+
+    func validate() throws {
+        if SegmentFilter(rawValue: filter) == nil {
+            throw ValidationError("--filter must be one of: \(SegmentFilter.allCases.map { $0.rawValue }.joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        try guarded {
+            let store = try openStore(job)
+            let f = SegmentFilter(rawValue: filter)!
+            let shown = store.job.segments.filter { f.includes(store.state($0.number)) }
+            if json {
+                printJSON(.array(shown.map { segmentJSON(store, $0) }))
+                return
+            }
+            var out = ""
+            for seg in shown {
+                let st = store.state(seg.number)
+                let glyphs = (st.approved ? "A" : ".") + (st.locked ? "L" : ".") + (st.flags.isEmpty ? "." : "R")
+                let who = store.job.characterID(of: seg) ?? (seg.speaker.isEmpty ? "?" : seg.speaker)
+                out += "\(seg.number)\t\(Clock.formatTime(seg.start))\t\(Sanitizer.display(who))\t\(glyphs)\t\(st.audioStatus)\t"
+                out += Sanitizer.display(st.text) + "\n"
+            }
+            printOut(out)
+        }
+    }
+}
+
+struct Set: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Change one line: text, approval, lock, flags (durable; recorded in the history).",
+        discussion: "Applied in this order: unlock, text, approve/unapprove, flags, lock. A locked line's text is refused (exit 75) unless --unlock is given.")
+
+    @Argument(help: "The job directory.") var job: String
+    @Argument(help: "The segment number (1-based).") var n: Int
+    @Option(help: "New target text.") var text: String?
+    @Flag(help: "Approve the line.") var approve = false
+    @Flag(help: "Unapprove the line.") var unapprove = false
+    @Flag(help: "Lock the line (its text becomes final).") var lock = false
+    @Flag(help: "Unlock the line.") var unlock = false
+    @Option(help: "Add a flag (e.g. needs_retranslate).") var flag: [String] = []
+    @Option(help: "Remove a flag.") var unflag: [String] = []
+    @Option(help: "Who made the change (else $USER).") var by: String?
+
+    func validate() throws {
+        if approve && unapprove { throw ValidationError("--approve and --unapprove exclude each other") }
+        if lock && unlock { throw ValidationError("--lock and --unlock exclude each other") }
+        if text == nil && !approve && !unapprove && !lock && !unlock && flag.isEmpty && unflag.isEmpty {
+            throw ValidationError("nothing to change: give --text, --approve, --unapprove, --lock, --unlock, --flag or --unflag")
+        }
+        if n < 1 { throw ValidationError("N counts from 1") }
+        for f in flag + unflag where f.isEmpty || f.contains(where: { $0.isWhitespace }) {
+            throw ValidationError("a flag is one word")
+        }
+    }
+
+    func run() throws {
+        try guarded {
+            let store = try openStore(job, by: by)
+            guard n <= store.job.segments.count else {
+                throw DubdeckError(.usage, "\(Sanitizer.display(store.job.translatedPath)): no segment \(n) (the job has \(store.job.segments.count))")
+            }
+            var changes: [SegmentChange] = []
+            if unlock { changes.append(.lock(n, false, by: store.by)) }
+            if let text { changes.append(.edit(n, text: text)) }
+            if approve { changes.append(.approve(n, true)) }
+            if unapprove { changes.append(.approve(n, false)) }
+            for f in flag { changes.append(.flag(n, f, true)) }
+            for f in unflag { changes.append(.flag(n, f, false)) }
+            if lock { changes.append(.lock(n, true, by: store.by)) }
+            let result = try store.commit(changes)
+            if result.records.isEmpty {
+                printOut("segment \(n): no change\n")
+            } else {
+                printOut("segment \(n): \(result.records.map { $0.action }.joined(separator: ", ")) (history seq \(result.records.map { String($0.seq) }.joined(separator: ",")))\n")
+            }
+        }
+    }
+}
+
+struct History: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The change history of a job, or of one line.")
+    @Argument(help: "The job directory.") var job: String
+    @Argument(help: "Only this segment.") var n: Int?
+    @Flag(help: "One JSON document on stdout.") var json = false
+
+    func run() throws {
+        try guarded {
+            let loaded = try JobLoader.load(job)
+            let log = HistoryLog(path: loaded.historyPath)
+            let all = try log.readAll()
+            if let w = all.warning { printError("warning: " + w) }
+            let records = all.records.filter { n == nil || $0.segment == n }
+            if json {
+                printJSON(.array(records.map { $0.json }))
+                return
+            }
+            var out = ""
+            for r in records {
+                out += "\(r.seq)\t\(r.ts)\t\(Sanitizer.display(r.by))\tsegment \(r.segment)\t\(r.action)"
+                if let b = r.batch { out += "\tbatch \(Sanitizer.display(b))" }
+                if r.action == "edit" || r.action == "restore" || r.action == "merge-mt",
+                   let before = r.before.objectValue?["tgt_text"]?.stringValue,
+                   let after = r.after.objectValue?["tgt_text"]?.stringValue {
+                    out += "\t\"\(Sanitizer.display(before))\" → \"\(Sanitizer.display(after))\""
+                }
+                out += "\n"
+            }
+            printOut(out)
+        }
+    }
+}
+
+/// Prints the action table (the source of docs/KEYMAPS.md's table).
+struct Actions: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the table of desk actions and their default keys (Markdown).", shouldDisplay: false)
+
+    func run() throws {
+        printOut(ActionTable.markdown(keymap: Keymap.builtIn()))
+    }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import DubdeckCore
+import DubdeckTUI
+
+struct Review: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Open the review desk on a job (the default command).",
+        discussion: "Keys: ? shows them all. --script FILE drives the desk headless (one key per line, :size WxH, :dump PATH, :wait-idle, :type TEXT, :quit).")
+
+    @Argument(help: "The job directory.") var job: String
+    @Option(help: "Series ID (else job.json's series_id).") var series: String?
+    @Option(help: "A keymap file loaded after the built-in and user keymaps.") var keymap: String?
+    @Option(help: "ALSA PCM for playback (else DUBDECK_AUDIO_DEVICE, else default).") var device: String?
+    @Option(help: "Character store (else DUBDECK_STORE, else data/characters.json).") var store: String?
+    @Option(help: "Speech engine: espeak or command.") var engine: String?
+    @Option(help: "Run headless: keys from this file, no terminal.") var script: String?
+
+    func validate() throws {
+        if let e = engine, e != "espeak", e != "command" {
+            throw ValidationError("--engine must be espeak or command")
+        }
+    }
+
+    func run() throws {
+        try guarded {
+            try openDesk(jobDir: job, keymapFile: keymap, script: script)
+        }
+    }
+}
+
+/// Loads the keymaps in order: built-in, then the user's file, then --keymap.
+func loadKeymap(_ extra: String?) throws -> Keymap {
+    var keymap = Keymap.builtIn()
+    let config = Environment.get("XDG_CONFIG_HOME").flatMap { $0.isEmpty ? nil : $0 }
+        ?? ((Environment.get("HOME") ?? ".") + "/.config")
+    let userFile = config + "/dubdeck/keys"
+    if let bytes = try FileIO.readIfExists(userFile) {
+        try keymap.load(String(decoding: bytes, as: UTF8.self), file: userFile)
+    }
+    if let extra {
+        let bytes = try FileIO.read(extra)
+        try keymap.load(String(decoding: bytes, as: UTF8.self), file: extra)
+    }
+    return keymap
+}
+
+func openDesk(jobDir: String, keymapFile: String?, script: String?) throws {
+    let keymap = try loadKeymap(keymapFile)
+    let store = try openStore(jobDir)
+    let desk = Desk(store: store, keymap: keymap)
+    if let script {
+        let text = String(decoding: try FileIO.read(script), as: UTF8.self)
+        var runner = ScriptRunner(desk: desk, baseDirectory: ".")
+        try runner.run(script: text, file: script)
+        return
+    }
+    guard isTerminal(0), isTerminal(1) else {
+        throw DubdeckError(.usage, "the review desk needs a terminal (use --script FILE to run it headless)")
+    }
+    DeskApp.run(desk)
+}

@@ -1,0 +1,165 @@
+import Foundation
+import TestSupport
+import XCTest
+
+final class CommandLineTests: XCTestCase {
+    func json(_ r: DubdeckBinary.Result) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(r.stdout.utf8))
+    }
+
+    func testStatusSegmentsSetHistory() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        var r = DubdeckBinary.run(["set", job, "2", "--text", "Hey", "--approve", "--flag", "needs_retranslate"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = DubdeckBinary.run(["set", job, "2", "--lock", "--by", "alice"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = DubdeckBinary.run(["status", job, "--json"])
+        let status = try json(r) as! [String: Any]
+        for key in ["segments", "approved", "locked", "flagged", "stale", "overflow"] { XCTAssertNotNil(status[key], key) }
+        XCTAssertEqual(status["segments"] as? Int, 5)
+        XCTAssertEqual(status["approved"] as? Int, 1)
+        XCTAssertEqual(status["locked"] as? Int, 1)
+        XCTAssertEqual(status["flagged"] as? Int, 1)
+
+        r = DubdeckBinary.run(["segments", job, "--json", "--filter", "locked"])
+        let rows = try json(r) as! [[String: Any]]
+        XCTAssertEqual(rows.count, 1)
+        let row = rows[0]
+        XCTAssertEqual(Set(row.keys), ["n", "start", "end", "speaker", "character", "character_name", "src_text", "tgt_text",
+                                       "approved", "locked", "flags", "audio_status"])
+        XCTAssertEqual(row["n"] as? Int, 2)
+        XCTAssertEqual(row["tgt_text"] as? String, "Hey")
+        XCTAssertEqual(row["flags"] as? [String], ["needs_retranslate"])
+        XCTAssertEqual(row["audio_status"] as? String, "none")
+        XCTAssertTrue(row["character"] is NSNull)
+
+        r = DubdeckBinary.run(["history", job, "2", "--json"])
+        let hist = try json(r) as! [[String: Any]]
+        XCTAssertEqual(hist.map { $0["action"] as? String }, ["edit", "approve", "flag", "lock"])
+        XCTAssertEqual(hist.last?["by"] as? String, "alice")
+        XCTAssertEqual(hist.first?["by"] as? String, "tester", "by defaults to $USER")
+        r = DubdeckBinary.run(["history", job])
+        XCTAssertTrue(r.stdout.contains("\"Hello there\" → \"Hey\""), r.stdout)
+    }
+
+    func testLockedLineRefusesTextWith75() {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        XCTAssertEqual(DubdeckBinary.run(["set", job, "1", "--lock"]).status, 0)
+        let before = dir.read("ep01/transcript_store.json")
+        let r = DubdeckBinary.run(["set", job, "1", "--text", "changed"])
+        XCTAssertEqual(r.status, 75)
+        XCTAssertTrue(r.stderr.contains("unlock first"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "one error line")
+        XCTAssertEqual(dir.read("ep01/transcript_store.json"), before)
+        XCTAssertEqual(DubdeckBinary.run(["set", job, "1", "--unlock", "--text", "changed"]).status, 0)
+    }
+
+    func testUsageErrorsAre64() {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        XCTAssertEqual(DubdeckBinary.run(["set", job, "1"]).status, 64)
+        XCTAssertEqual(DubdeckBinary.run(["set", job, "9", "--approve"]).status, 64)
+        XCTAssertEqual(DubdeckBinary.run(["set", job, "1", "--lock", "--unlock"]).status, 64)
+        XCTAssertEqual(DubdeckBinary.run(["segments", job, "--filter", "bogus"]).status, 64)
+        XCTAssertEqual(DubdeckBinary.run(["status"]).status, 64)
+    }
+
+    func testBadInputsGiveOneLineAndTheDocumentedCode() {
+        let dir = TempDir()
+        dir.write("broken/translated.json", "{\"segments\": [{\"start\": 0, \"end\": 1, \"text\": \"a\"}, {\"start\": 2, \"end\": NaN}]}")
+        var r = DubdeckBinary.run(["status", dir.file("broken")])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertTrue(r.stderr.contains("translated.json") && r.stderr.contains("segment 2"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1)
+        r = DubdeckBinary.run(["status", dir.file("missing")])
+        XCTAssertEqual(r.status, 66)
+        let job = Fixtures.job(in: dir)
+        let future = "{\"version\": 9, \"segments\": {}}"
+        dir.write("ep01/transcript_store.json", future)
+        r = DubdeckBinary.run(["set", job, "1", "--approve"])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertTrue(r.stderr.contains("version 9"), r.stderr)
+        XCTAssertEqual(dir.read("ep01/transcript_store.json"), future)
+    }
+
+    func testErrorMessagesDoNotEchoEscapeSequences() {
+        let dir = TempDir()
+        dir.write("evil\u{1b}[2J/translated.json", "{\"segments\": 5}")
+        let r = DubdeckBinary.run(["status", dir.file("evil\u{1b}[2J")])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertFalse(r.stderr.contains("\u{1b}"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("evil␛[2J"), r.stderr)
+    }
+
+    func testTwoWritersNeverLoseAnUpdate() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        // Two CLI processes at once, each toggling different lines many times.
+        let group = DispatchGroup()
+        var failures = [Int32]()
+        let lock = NSLock()
+        for worker in 0..<2 {
+            group.enter()
+            DispatchQueue.global().async {
+                for i in 0..<8 {
+                    let n = worker == 0 ? 1 + i % 2 : 4 + i % 2
+                    let r = DubdeckBinary.run(["set", job, String(n), "--text", "w\(worker) #\(i)"])
+                    if r.status != 0 { lock.lock(); failures.append(r.status); lock.unlock() }
+                }
+                group.leave()
+            }
+        }
+        group.wait()
+        XCTAssertTrue(failures.allSatisfy { $0 == 75 }, "only conflicts may fail: \(failures)")
+        let rows = try json(DubdeckBinary.run(["segments", job, "--json"])) as! [[String: Any]]
+        let hist = try json(DubdeckBinary.run(["history", job, "--json"])) as! [[String: Any]]
+        XCTAssertEqual(hist.count, 16 - failures.count)
+        XCTAssertEqual(hist.map { $0["seq"] as! Int }, Array(1...hist.count), "seq is unique and gapless")
+        // The store holds, for each line, the last text the history records for it.
+        for n in [1, 2, 4, 5] {
+            let last = hist.last { ($0["segment"] as! Int) == n }
+            let after = (last?["after"] as? [String: Any])?["tgt_text"] as? String
+            XCTAssertEqual(rows[n - 1]["tgt_text"] as? String, after, "line \(n)")
+        }
+    }
+
+    func testDemoWritesReusesAndRefuses() throws {
+        let dir = TempDir()
+        var r = DubdeckBinary.run(["demo", dir.file("demo"), "--no-tui"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rows = try json(DubdeckBinary.run(["segments", dir.file("demo"), "--json"])) as! [[String: Any]]
+        XCTAssertGreaterThanOrEqual(rows.count, 20)
+        XCTAssertGreaterThanOrEqual(Set(rows.map { $0["speaker"] as! String }).count, 3)
+        for row in rows {
+            let src = row["src_text"] as! String
+            XCTAssertTrue(src.unicodeScalars.allSatisfy { !(0x4E00...0x9FFF).contains($0.value) }, "kana only: \(src)")
+        }
+        XCTAssertEqual(DubdeckBinary.run(["set", dir.file("demo"), "1", "--approve"]).status, 0)
+        r = DubdeckBinary.run(["demo", dir.file("demo"), "--no-tui"])
+        XCTAssertEqual(r.status, 0)
+        XCTAssertTrue(r.stdout.contains("reusing"))
+        XCTAssertNotNil(dir.read("demo/transcript_store.json"), "a reused demo keeps its review state")
+        dir.write("other/notes.txt", "mine")
+        r = DubdeckBinary.run(["demo", dir.file("other"), "--no-tui"])
+        XCTAssertEqual(r.status, 73)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.file("other")), ["notes.txt"])
+    }
+
+    func testHelpOnEveryCommand() {
+        for cmd in ["review", "demo", "status", "segments", "set", "history"] {
+            let r = DubdeckBinary.run([cmd, "--help"])
+            XCTAssertEqual(r.status, 0, cmd)
+            XCTAssertTrue(r.stdout.contains("USAGE"), cmd)
+        }
+    }
+
+    func testDeskWithoutTerminalSaysSo() {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        let r = DubdeckBinary.run([job])
+        XCTAssertEqual(r.status, 64, "review is the default command; without a terminal it explains --script")
+        XCTAssertTrue(r.stderr.contains("--script"), r.stderr)
+    }
+}

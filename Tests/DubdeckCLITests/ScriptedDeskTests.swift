@@ -1,0 +1,110 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Headless TUI scripts: keys in (Scripts/NAME.keys), screen dumps out, each compared with the
+/// expected Scripts/NAME-K.ref. Run with DUBDECK_UPDATE_REFS=1 to rewrite the refs (then review them).
+final class ScriptedDeskTests: XCTestCase {
+    static let scripts = DubdeckBinary.packageRoot + "/Tests/DubdeckCLITests/Scripts"
+
+    /// The job every script runs on: the sample lines plus wide and hostile text.
+    static func makeJob(in dir: TempDir) -> String {
+        Fixtures.job(in: dir, lines: Fixtures.sample + [
+            .init(12, 14.5, "SPEAKER_03", "にほんご です", "日本語のテキスト 😀 wide"),
+            .init(15, 16, "SPEAKER_04\u{1b}]0;title\u{07}", "\u{202e}reversed", "clear\u{1b}[2J osc\u{1b}]52;c;aGk=\u{07} c1\u{9b}1m"),
+        ])
+    }
+
+    func runScript(_ name: String) throws {
+        let dir = TempDir()
+        let job = ScriptedDeskTests.makeJob(in: dir)
+        let keys = ScriptedDeskTests.scripts + "/\(name).keys"
+        let r = DubdeckBinary.run(["review", job, "--script", keys], cwd: dir.path)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let refs = try FileManager.default.contentsOfDirectory(atPath: ScriptedDeskTests.scripts)
+            .filter { $0.hasPrefix(name + "-") && $0.hasSuffix(".ref") }.sorted()
+        let dumps = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+            .filter { $0.hasPrefix(name + "-") && $0.hasSuffix(".txt") }.sorted()
+        if ProcessInfo.processInfo.environment["DUBDECK_UPDATE_REFS"] != nil {
+            for d in dumps {
+                try FileManager.default.copyItem(atPath: dir.file(d), toPath: ScriptedDeskTests.scripts + "/" + d.replacingOccurrences(of: ".txt", with: ".ref"))
+            }
+            return
+        }
+        XCTAssertFalse(refs.isEmpty, "no .ref files for \(name)")
+        XCTAssertEqual(refs.map { $0.replacingOccurrences(of: ".ref", with: "") }, dumps.map { $0.replacingOccurrences(of: ".txt", with: "") })
+        for ref in refs {
+            let expected = try String(contentsOfFile: ScriptedDeskTests.scripts + "/" + ref, encoding: .utf8)
+            let got = dir.read(ref.replacingOccurrences(of: ".ref", with: ".txt")) ?? ""
+            XCTAssertEqual(got, expected, "\(ref) differs:\n\(got)")
+        }
+    }
+
+    func testEditCommit() throws {
+        try runScript("edit_commit")
+    }
+
+    func testLockRefusesEdit() throws {
+        try runScript("lock_refuses_edit")
+    }
+
+    func testFilters() throws {
+        try runScript("filters")
+    }
+
+    func testSearch() throws {
+        try runScript("search")
+    }
+
+    func testHelp() throws {
+        try runScript("help")
+    }
+
+    func testResize() throws {
+        try runScript("resize")
+    }
+
+    func testWideAndHostileText() throws {
+        try runScript("wide_and_hostile")
+    }
+
+    func testScriptErrorsNameTheLine() {
+        let dir = TempDir()
+        let job = ScriptedDeskTests.makeJob(in: dir)
+        dir.write("bad.keys", "j\n<Bogus>\n")
+        let r = DubdeckBinary.run(["review", job, "--script", dir.file("bad.keys")])
+        XCTAssertEqual(r.status, 64)
+        XCTAssertTrue(r.stderr.contains("bad.keys:2"), r.stderr)
+    }
+
+    func testScriptEditsAreOnDisk() throws {
+        let dir = TempDir()
+        let job = ScriptedDeskTests.makeJob(in: dir)
+        dir.write("s.keys", "j\ne\n<C-u>\n:type Scripted\n<Enter>\nL\n:quit\n")
+        let r = DubdeckBinary.run(["review", job, "--script", dir.file("s.keys")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let seg = DubdeckBinary.run(["segments", job, "--json"])
+        let list = try JSONSerialization.jsonObject(with: Data(seg.stdout.utf8)) as! [[String: Any]]
+        XCTAssertEqual(list[1]["tgt_text"] as? String, "Scripted")
+        XCTAssertEqual(list[1]["locked"] as? Bool, true)
+    }
+
+    func testKeymapOptionAndUserKeymap() throws {
+        let dir = TempDir()
+        let job = ScriptedDeskTests.makeJob(in: dir)
+        dir.write("config/dubdeck/keys", "bind list x approve\n")
+        dir.write("extra.keys", "bind list y lock\n")
+        dir.write("s.keys", "x\ny\n:quit\n")
+        let r = DubdeckBinary.run(["review", job, "--keymap", dir.file("extra.keys"), "--script", dir.file("s.keys")],
+                                  env: ["XDG_CONFIG_HOME": dir.file("config")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let st = DubdeckBinary.run(["status", job, "--json"])
+        let o = try JSONSerialization.jsonObject(with: Data(st.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(o["approved"] as? Int, 1)
+        XCTAssertEqual(o["locked"] as? Int, 1)
+        dir.write("broken.keys", "bind list x approve\nbind list y explode\n")
+        let bad = DubdeckBinary.run(["review", job, "--keymap", dir.file("broken.keys"), "--script", dir.file("s.keys")])
+        XCTAssertEqual(bad.status, 65)
+        XCTAssertTrue(bad.stderr.contains("broken.keys:2: unknown action 'explode'"), bad.stderr)
+    }
+}

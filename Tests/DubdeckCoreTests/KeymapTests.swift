@@ -1,0 +1,104 @@
+import XCTest
+import TestSupport
+@testable import DubdeckCore
+
+final class KeymapTests: XCTestCase {
+    func testKeyNotation() {
+        XCTAssertEqual(KeyNotation.canonical("j"), "j")
+        XCTAssertEqual(KeyNotation.canonical("<enter>"), "<Enter>")
+        XCTAssertEqual(KeyNotation.canonical("<CR>"), "<Enter>")
+        XCTAssertEqual(KeyNotation.canonical("<C-R>"), "<C-r>")
+        XCTAssertEqual(KeyNotation.canonical("<C-m>"), "<Enter>")
+        XCTAssertEqual(KeyNotation.canonical("<C-i>"), "<Tab>")
+        XCTAssertEqual(KeyNotation.canonical("<M-x>"), "<M-x>")
+        XCTAssertEqual(KeyNotation.canonical("<M-Enter>"), "<M-Enter>")
+        XCTAssertEqual(KeyNotation.canonical("<M-<>"), "<M-lt>")
+        XCTAssertEqual(KeyNotation.canonical("<PageDown>"), "<PgDn>")
+        XCTAssertEqual(KeyNotation.canonical("<F12>"), "<F12>")
+        XCTAssertEqual(KeyNotation.canonical(" "), "<Space>")
+        XCTAssertEqual(KeyNotation.canonical("<"), "<lt>")
+        XCTAssertEqual(KeyNotation.canonical("é"), "é")
+        XCTAssertNil(KeyNotation.canonical("<F13>"))
+        XCTAssertNil(KeyNotation.canonical("<C-1>"))
+        XCTAssertNil(KeyNotation.canonical("<Nope>"))
+        XCTAssertNil(KeyNotation.canonical("jj"))
+        XCTAssertNil(KeyNotation.canonical("\u{1b}"))
+    }
+
+    func testBindingsAndContextFallback() throws {
+        var k = Keymap.builtIn()
+        XCTAssertEqual(k.action(for: "j", in: .list), "move-down")
+        XCTAssertEqual(k.action(for: "q", in: .list), "quit", "generic bindings apply in the list")
+        XCTAssertNil(k.action(for: "q", in: .editor), "in the editor q types q")
+        XCTAssertEqual(k.action(for: "<C-j>", in: .editor), "insert-newline")
+        try k.load("# mine\nbind list x approve   # trailing comment\nbind generic <F2> help\n", file: "mine.keys")
+        XCTAssertEqual(k.action(for: "x", in: .list), "approve")
+        XCTAssertEqual(k.action(for: "<F2>", in: .help), "help")
+        XCTAssertEqual(k.action(for: "a", in: .list), "approve", "the built-in keys stay")
+    }
+
+    func testErrorsNameFileAndLineAndApplyNothing() {
+        let cases: [(String, Int, String)] = [
+            ("bind list j move-down\nbind lst j move-down\n", 2, "unknown context"),
+            ("\n\nbind list <Nope> approve\n", 3, "bad key"),
+            ("bind list j fly\n", 1, "unknown action 'fly'"),
+            ("bind editor j approve\n", 1, "does not apply"),
+            ("bind list j\n", 1, "expected 'bind"),
+            ("map list j approve\n", 1, "unknown command"),
+        ]
+        for (text, line, cause) in cases {
+            var k = Keymap.builtIn()
+            XCTAssertThrowsError(try k.load(text, file: "/x/my.keys")) { e in
+                let e = e as! KeymapError
+                XCTAssertEqual(e.line, line, text)
+                XCTAssertTrue(e.description.hasPrefix("/x/my.keys:\(line): "), e.description)
+                XCTAssertTrue(e.message.contains(cause), e.message)
+            }
+            XCTAssertEqual(k.action(for: "j", in: .list), "move-down", "a bad file applies nothing")
+        }
+    }
+
+    func testShippedKeymapsMatchAndParse() throws {
+        let root = DubdeckBinary.packageRoot
+        let shipped = try String(contentsOfFile: root + "/keymaps/default.keys", encoding: .utf8)
+        XCTAssertEqual(shipped, DefaultKeymap.text, "keymaps/default.keys must equal the built-in keymap")
+        var k = Keymap.builtIn()
+        try k.load(try String(contentsOfFile: root + "/keymaps/emacs.keys", encoding: .utf8), file: "emacs.keys")
+        XCTAssertEqual(k.action(for: "<C-n>", in: .list), "move-down")
+        XCTAssertEqual(k.action(for: "<M-lt>", in: .list), "top")
+    }
+
+    func testEveryActionHasADefaultKeyAndTheDocsShowTheTable() throws {
+        let k = Keymap.builtIn()
+        for a in ActionTable.all {
+            let keys = a.contexts.flatMap { k.keys(for: a.name, in: $0) }
+            XCTAssertFalse(keys.isEmpty, "\(a.name) has no default key")
+        }
+        let docs = try String(contentsOfFile: DubdeckBinary.packageRoot + "/docs/KEYMAPS.md", encoding: .utf8)
+        XCTAssertTrue(docs.contains(ActionTable.markdown(keymap: k)),
+                      "docs/KEYMAPS.md is out of date: paste the output of `dubdeck actions`")
+    }
+}
+
+final class SanitizerTests: XCTestCase {
+    func testControlsBecomeVisiblePlaceholders() {
+        let hostile = "a\u{1b}[2Jb\u{1b}]52;c;ZXZpbA==\u{07}c\u{9b}31md\u{202e}e\u{2066}f\u{7f}g\u{200f}h\u{61c}"
+        let shown = Sanitizer.display(hostile)
+        for u in shown.unicodeScalars {
+            XCTAssertFalse(u.value < 0x20 || (0x7F...0x9F).contains(u.value) || Sanitizer.isBidiControl(u.value), "raw U+\(String(u.value, radix: 16))")
+        }
+        XCTAssertTrue(shown.hasPrefix("a␛[2Jb␛]52"))
+        XCTAssertEqual(Sanitizer.display("日本語 ok"), "日本語 ok")
+    }
+
+    func testWidths() {
+        XCTAssertEqual(TextWidth.width(of: "abc"), 3)
+        XCTAssertEqual(TextWidth.width(of: "日本"), 4)
+        XCTAssertEqual(TextWidth.width(of: "😀"), 2)
+        XCTAssertEqual(TextWidth.width(of: "e\u{301}"), 1)
+        XCTAssertEqual(TextWidth.prefix("日本語", fitting: 5).0, "日本")
+        XCTAssertEqual(TextWidth.wrap("one two three", columns: 7), ["one two", "three"])
+        XCTAssertEqual(TextWidth.wrap("あいうえおか", columns: 4), ["あい", "うえ", "おか"])
+        XCTAssertEqual(TextWidth.wrap("a\nb", columns: 4), ["a", "b"])
+    }
+}

@@ -1,0 +1,195 @@
+import XCTest
+import TestSupport
+@testable import DubdeckCore
+@testable import DubdeckTUI
+
+final class DeskTests: XCTestCase {
+    var dir: TempDir!
+    var runner: ScriptRunner!
+    var desk: Desk { runner.desk }
+
+    override func setUp() {
+        dir = TempDir()
+        let jobDir = Fixtures.job(in: dir, lines: Fixtures.sample + [.init(12, 14, "SPEAKER_03", "にほんご", "日本語のテキスト 😀 wide")])
+        let store = try! TranscriptStore(job: try! JobLoader.load(jobDir), by: "tester")
+        runner = ScriptRunner(desk: Desk(store: store, keymap: .builtIn()), width: 90, height: 24)
+    }
+
+    func keys(_ ks: String...) { for k in ks { runner.key(KeyNotation.canonical(k)!) } }
+    func type(_ s: String) { for ch in s { runner.key(KeyNotation.canonical(String(ch))!) } }
+    func screen() -> String { runner.grid.text() }
+    func reopen() throws -> TranscriptStore { try TranscriptStore(job: try JobLoader.load(dir.file("ep01"))) }
+
+    func testMovingAndPaging() {
+        XCTAssertEqual(desk.selectedSegment?.number, 1)
+        keys("j", "j")
+        XCTAssertEqual(desk.selectedSegment?.number, 3)
+        keys("k")
+        XCTAssertEqual(desk.selectedSegment?.number, 2)
+        keys("G")
+        XCTAssertEqual(desk.selectedSegment?.number, 6)
+        keys("g")
+        XCTAssertEqual(desk.selectedSegment?.number, 1)
+        keys("k")
+        XCTAssertEqual(desk.selectedSegment?.number, 1, "stops at the top")
+    }
+
+    func testEditCommitIsDurableAndRecorded() throws {
+        keys("j", "e", "<C-u>")
+        type("Hi, Kenta")
+        keys("<Left>", "<Left>", "<Left>", "<Left>", "<Left>", "<Left>", "<BS>", "<C-e>")
+        type("!")
+        keys("<Enter>")
+        XCTAssertEqual(desk.mode, .list)
+        XCTAssertEqual(try reopen().state(2).text, "Hi Kenta!")
+        let records = try HistoryLog(path: desk.job.historyPath).readAll().records
+        XCTAssertEqual(records.count, 1, "one commit, one record")
+        XCTAssertEqual(records[0].action, "edit")
+        XCTAssertTrue(screen().contains("Hi Kenta!"))
+        XCTAssertTrue(desk.message.hasPrefix("saved"))
+    }
+
+    func testEscCancelsWithoutWriting() throws {
+        keys("e")
+        type("xyz")
+        keys("<Esc>")
+        XCTAssertEqual(desk.mode, .list)
+        XCTAssertFalse(FileIO.exists(desk.job.storePath))
+        XCTAssertEqual(desk.store.state(1).text, "Good morning")
+    }
+
+    func testLineBreakKeyMakesTwoLineSubtitles() throws {
+        keys("e", "<C-a>", "<C-k>")
+        type("Line one")
+        keys("<C-j>")
+        type("Line two")
+        keys("<Enter>")
+        XCTAssertEqual(try reopen().state(1).text, "Line one\nLine two")
+        XCTAssertTrue(screen().contains("Line one ⏎ Line two"))
+    }
+
+    func testLockRefusesEditAndApproveToggles() throws {
+        keys("L")
+        XCTAssertTrue(desk.store.state(1).locked)
+        keys("e")
+        XCTAssertEqual(desk.mode, .list, "a locked line does not open the editor")
+        XCTAssertTrue(desk.message.contains("unlock first"))
+        keys("a")
+        XCTAssertTrue(try reopen().state(1).approved)
+        keys("a")
+        XCTAssertFalse(try reopen().state(1).approved)
+        keys("L", "e")
+        XCTAssertNotEqual(desk.mode, .list)
+    }
+
+    func testFiltersAndNextUnapproved() throws {
+        keys("a", "j", "r")
+        keys("f")  // unapproved
+        XCTAssertEqual(desk.filter, .unapproved)
+        XCTAssertEqual(desk.visible.map { $0 + 1 }, [2, 3, 4, 5, 6])
+        keys("f", "f", "f")  // unlocked, locked, flagged
+        XCTAssertEqual(desk.filter, .flagged)
+        XCTAssertEqual(desk.visible.map { $0 + 1 }, [2])
+        keys("0")
+        XCTAssertEqual(desk.filter, .all)
+        keys("g", "]")
+        XCTAssertEqual(desk.selectedSegment?.number, 2)
+        keys("[")
+        XCTAssertEqual(desk.selectedSegment?.number, 2, "no unapproved line above")
+        XCTAssertTrue(desk.message.contains("no unapproved"))
+    }
+
+    func testSearchNextPreviousAndWrap() {
+        keys("/")
+        type("bye")
+        keys("<Enter>")
+        XCTAssertEqual(desk.selectedSegment?.number, 3)
+        keys("/")
+        type("speaker_01")
+        keys("<Enter>")
+        XCTAssertEqual(desk.selectedSegment?.number, 5, "searches the speaker too, from the current line")
+        keys("n")
+        XCTAssertEqual(desk.selectedSegment?.number, 2, "wraps around")
+        keys("N")
+        XCTAssertEqual(desk.selectedSegment?.number, 5)
+        keys("/")
+        type("にほん")
+        keys("<Enter>")
+        XCTAssertEqual(desk.selectedSegment?.number, 6, "source text is searched")
+        keys("/")
+        type("zzz")
+        keys("<Enter>")
+        XCTAssertTrue(desk.message.contains("not found"))
+    }
+
+    func testWideCharactersTakeTwoColumns() {
+        keys("G")
+        let row = runner.grid.text().split(separator: "\n").first { $0.contains("日本語") }!
+        XCTAssertTrue(row.contains("日本語のテキスト 😀 wide"))
+        // Every row of the dump is at most the grid's width in columns.
+        for line in screen().split(separator: "\n") {
+            XCTAssertLessThanOrEqual(TextWidth.width(of: String(line)), 90, String(line))
+        }
+    }
+
+    func testHelpIsGeneratedFromTheActionTable() {
+        runner.resize(width: 120, height: 70)
+        keys("?")
+        let s = screen()
+        XCTAssertTrue(s.contains("[list]"))
+        for a in ["move-down", "approve", "lock", "flag-retranslate", "search"] {
+            XCTAssertTrue(s.contains(a), a)
+        }
+        XCTAssertTrue(s.contains(ActionTable.info("approve")!.description))
+        keys("q")
+        XCTAssertEqual(desk.mode, .list)
+        XCTAssertFalse(desk.quitRequested, "q in help closes help")
+    }
+
+    func testResizeAndTooSmall() {
+        runner.resize(width: 40, height: 10)
+        XCTAssertTrue(screen().contains("Terminal too small"))
+        runner.resize(width: 120, height: 40)
+        XCTAssertFalse(screen().contains("too small"))
+        XCTAssertEqual(runner.grid.width, 120)
+        XCTAssertTrue(screen().contains("Good morning"))
+    }
+
+    func testHostileTextIsSanitizedWhenDrawnNotWhenStored() throws {
+        let d = TempDir()
+        let jobDir = Fixtures.job(in: d, lines: [.init(0, 1, "S\u{1b}]0;owned\u{07}", "\u{202e}evil", "clear\u{1b}[2J\u{9b}1m")])
+        let store = try TranscriptStore(job: try JobLoader.load(jobDir), by: "t")
+        var r = ScriptRunner(desk: Desk(store: store, keymap: .builtIn()), width: 80, height: 20)
+        r.key("e")
+        r.key("<Enter>")
+        for cell in r.grid.cells {
+            for u in cell.ch.unicodeScalars {
+                XCTAssertFalse(u.value < 0x20 || (0x7F...0x9F).contains(u.value) || Sanitizer.isBidiControl(u.value))
+            }
+        }
+        XCTAssertTrue(r.grid.text().contains("clear␛[2J"))
+        XCTAssertEqual(store.state(1).text, "clear\u{1b}[2J\u{9b}1m", "stored as is")
+    }
+
+    func testBusyLockKeepsTheChangePendingThenSavesIt() throws {
+        desk.store.lockTimeout = 0.05
+        let held = try JobLock.acquire(desk.job.lockPath)
+        keys("a")
+        XCTAssertFalse(desk.isIdle)
+        XCTAssertNotNil(desk.banner)
+        XCTAssertFalse(FileIO.exists(desk.job.storePath))
+        held.release()
+        runner.waitIdle()
+        XCTAssertTrue(desk.isIdle)
+        XCTAssertNil(desk.banner)
+        XCTAssertTrue(try reopen().state(1).approved)
+    }
+
+    func testOutsideChangesAreReloaded() throws {
+        let other = try reopen()
+        try other.commit([.edit(4, text: "changed by the CLI")])
+        desk.tick(now: 1e9)
+        XCTAssertEqual(desk.store.state(4).text, "changed by the CLI")
+        XCTAssertTrue(desk.message.contains("reloaded"))
+    }
+}

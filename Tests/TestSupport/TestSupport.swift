@@ -1,0 +1,131 @@
+import DubdeckCore
+import Foundation
+
+/// A temporary directory removed when the test ends (keep it with DUBDECK_KEEP_TMP=1).
+public final class TempDir {
+    public let path: String
+
+    public init(_ name: String = "dubdeck-test") {
+        var template = Array((NSTemporaryDirectory() + "/\(name).XXXXXX").utf8CString)
+        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        path = String(cString: p!)
+    }
+
+    deinit {
+        if ProcessInfo.processInfo.environment["DUBDECK_KEEP_TMP"] == nil {
+            try? FileManager.default.removeItem(atPath: path)
+        }
+    }
+
+    public func file(_ name: String) -> String { path + "/" + name }
+
+    public func write(_ name: String, _ text: String) {
+        let full = file(name)
+        try? FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: full, contents: Data(text.utf8))
+    }
+
+    public func writeBytes(_ name: String, _ bytes: [UInt8]) {
+        FileManager.default.createFile(atPath: file(name), contents: Data(bytes))
+    }
+
+    public func read(_ name: String) -> String? {
+        guard let d = FileManager.default.contents(atPath: file(name)) else { return nil }
+        return String(decoding: d, as: UTF8.self)
+    }
+
+    public func bytes(_ name: String) -> [UInt8]? {
+        FileManager.default.contents(atPath: file(name)).map { Array($0) }
+    }
+}
+
+/// Builds job directories for tests.
+public enum Fixtures {
+    public struct Line {
+        public var start: Double, end: Double, speaker: String, src: String, text: String
+        public init(_ start: Double, _ end: Double, _ speaker: String, _ src: String, _ text: String) {
+            self.start = start
+            self.end = end
+            self.speaker = speaker
+            self.src = src
+            self.text = text
+        }
+    }
+
+    public static let sample: [Line] = [
+        Line(1.0, 3.0, "SPEAKER_00", "おはよう", "Good morning"),
+        Line(3.5, 5.0, "SPEAKER_01", "こんにちは", "Hello there"),
+        Line(5.5, 8.0, "SPEAKER_00", "さようなら", "Goodbye for now"),
+        Line(7.5, 9.0, "SPEAKER_02", "ありがとう", "Thank you"),
+        Line(9.5, 11.0, "SPEAKER_01", "すみません", "Excuse me"),
+    ]
+
+    public static func translatedJSON(_ lines: [Line]) -> String {
+        let segs = lines.map { l in
+            JSONValue.object(JSONObject([("start", .number(l.start)), ("end", .number(l.end)), ("speaker", .string(l.speaker)),
+                                         ("src_text", .string(l.src)), ("text", .string(l.text))]))
+        }
+        return String(decoding: JSONWriter.encodePretty(.object(JSONObject([("segments", .array(segs))]))), as: UTF8.self)
+    }
+
+    /// A job in `dir/name` with the given lines (and a job.json naming the series).
+    @discardableResult
+    public static func job(in dir: TempDir, name: String = "ep01", lines: [Line] = sample, series: String? = "test_series") -> String {
+        dir.write("\(name)/translated.json", translatedJSON(lines))
+        if let series {
+            dir.write("\(name)/job.json", "{\"series_id\": \"\(series)\", \"episode\": \"\(name)\"}")
+        }
+        return dir.file(name)
+    }
+}
+
+/// Runs the real `dubdeck` binary.
+public enum DubdeckBinary {
+    public static var path: String {
+        let fm = FileManager.default
+        let candidates = [
+            (CommandLine.arguments[0] as NSString).deletingLastPathComponent + "/dubdeck",
+            ((CommandLine.arguments[0] as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent + "/dubdeck",
+            packageRoot + "/.build/debug/dubdeck",
+        ]
+        for c in candidates where fm.isExecutableFile(atPath: c) { return c }
+        return candidates.last!
+    }
+
+    public static var packageRoot: String {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }
+
+    public struct Result {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Runs with a clean, isolated environment (temporary XDG_CONFIG_HOME and DUBDECK_STORE).
+    public static func run(_ args: [String], env extra: [String: String] = [:], cwd: String? = nil) -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        let isolated = NSTemporaryDirectory() + "/dubdeck-isolated-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: isolated + "/config", withIntermediateDirectories: true)
+        env["XDG_CONFIG_HOME"] = isolated + "/config"
+        env["DUBDECK_STORE"] = isolated + "/characters.json"
+        env["USER"] = "tester"
+        for (k, v) in extra { env[k] = v }
+        p.environment = env
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        do { try p.run() } catch { return Result(status: -1, stdout: "", stderr: "cannot run \(path): \(error)") }
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+}
