@@ -117,11 +117,10 @@ public enum DemoJob {
             throw DubdeckError(.cannotCreate, "\(Sanitizer.display(dir)): exists and is not a directory")
         }
         try FileIO.makeDirectories(dir)
-        let episode = String(dir.split(separator: "/").last ?? "ep01")
         try FileIO.writeAtomically(dir + "/translated.json", JSONWriter.encodePretty(translatedJSON()))
         try FileIO.writeAtomically(dir + "/diarization.json", JSONWriter.encodePretty(diarizationJSON()))
         // job.json last: it marks a complete demo.
-        try FileIO.writeAtomically(dir + "/job.json", JSONWriter.encodePretty(jobJSON(episode: episode == "." ? "ep01" : episode)))
+        try FileIO.writeAtomically(dir + "/job.json", JSONWriter.encodePretty(jobJSON(episode: "ep01")))
         return true
     }
 }
