@@ -31,6 +31,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // Benchmark workloads and in-process figures for `make bench` (bench/run.py drives it).
+        .executableTarget(name: "dubdeck-bench", dependencies: ["DubdeckCore", "DubdeckTUI"]),
+
         .target(name: "TestSupport", dependencies: ["DubdeckCore"], path: "Tests/TestSupport"),
         .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckCore", "TestSupport"]),
         .testTarget(name: "DubdeckTUITests", dependencies: ["DubdeckTUI", "DubdeckCore", "TestSupport"]),

@@ -90,13 +90,15 @@ public final class Job: @unchecked Sendable {
 }
 
 public enum JobLoader {
-    public static func load(_ directory: String) throws -> Job {
+    /// `series` (the command line's --series) wins over job.json's series_id.
+    public static func load(_ directory: String, series: String? = nil) throws -> Job {
         var dir = directory
         while dir.count > 1, dir.hasSuffix("/") { dir.removeLast() }
         guard FileIO.isDirectory(dir) else {
             throw DubdeckError(.noInput, "\(Sanitizer.display(dir)): no such job directory")
         }
-        let info = try loadInfo(dir)
+        var info = try loadInfo(dir)
+        if let series, !series.isEmpty { info.seriesID = series }
         let segments = try loadSegments(dir + "/translated.json")
         let (labels, dim) = try loadDiarization(dir + "/diarization.json")
         let map = try loadCharacterMap(dir + "/characters.map.json")

@@ -23,7 +23,7 @@ struct Review: ParsableCommand {
 
     func run() throws {
         try guarded {
-            try openDesk(jobDir: job, keymapFile: keymap, script: script)
+            try openDesk(jobDir: job, keymapFile: keymap, script: script, series: series)
         }
     }
 }
@@ -44,9 +44,9 @@ func loadKeymap(_ extra: String?) throws -> Keymap {
     return keymap
 }
 
-func openDesk(jobDir: String, keymapFile: String?, script: String?) throws {
+func openDesk(jobDir: String, keymapFile: String?, script: String?, series: String? = nil) throws {
     let keymap = try loadKeymap(keymapFile)
-    let store = try openStore(jobDir)
+    let store = try openStore(jobDir, series: series)
     let desk = Desk(store: store, keymap: keymap)
     if let script {
         let text = String(decoding: try FileIO.read(script), as: UTF8.self)

@@ -32,8 +32,8 @@ func printJSON(_ value: JSONValue) {
 
 func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 
-func openStore(_ jobDir: String, by: String? = nil) throws -> TranscriptStore {
-    let job = try JobLoader.load(jobDir)
+func openStore(_ jobDir: String, by: String? = nil, series: String? = nil) throws -> TranscriptStore {
+    let job = try JobLoader.load(jobDir, series: series)
     return try TranscriptStore(job: job, by: by)
 }
 

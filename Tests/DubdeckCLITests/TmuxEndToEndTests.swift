@@ -80,4 +80,22 @@ final class TmuxEndToEndTests: XCTestCase {
         let actions = try lines.map { (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["action"] as! String }
         XCTAssertEqual(actions, ["edit", "lock"])
     }
+
+    func testNoColorDrawsWithAttributesOnly() throws {
+        let dir = TempDir()
+        let demo = dir.file("ep01")
+        XCTAssertEqual(DubdeckBinary.run(["demo", demo, "--no-tui"]).status, 0)
+        for (noColor, expectColor) in [("", true), ("1", false)] {
+            let command = "env NO_COLOR=\(noColor) XDG_CONFIG_HOME=\(dir.path)/config TERM=xterm-256color \(DubdeckBinary.path) review \(demo) --series other_s02"
+            XCTAssertEqual(tmux(["new-session", "-d", "-s", "desk", "-x", "100", "-y", "30", command]).0, 0)
+            XCTAssertTrue(waitFor("other_s02"), capture())
+            let styled = tmux(["capture-pane", "-p", "-e", "-t", "desk"]).1
+            // A colour is SGR 30–37 / 40–47 / 38;5 / 48;5 (39 and 49 are "default", which tmux always emits).
+            let regex = try NSRegularExpression(pattern: "\u{1b}\\[(?:[0-9]+;)*(?:3[0-7]|4[0-7]|38;5|48;5)(?:;[0-9]+)*m")
+            let colour = regex.firstMatch(in: styled, range: NSRange(styled.startIndex..., in: styled)) != nil
+            XCTAssertEqual(colour, expectColor, "NO_COLOR=\(noColor):\n\(styled.prefix(400))")
+            XCTAssertTrue(styled.contains("\u{1b}[7m") || styled.contains(";7m") || expectColor, "reverse video marks the selection without colour")
+            tmux(["kill-session", "-t", "desk"])
+        }
+    }
 }

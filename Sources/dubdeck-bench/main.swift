@@ -1,0 +1,135 @@
+// dubdeck-bench: builds the benchmark workloads reproducibly and measures the in-process figures
+// of SPEC §9 (P2, P4) with their same-run baselines. bench/run.py runs it and the process figures.
+import DubdeckCore
+import DubdeckTUI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct LCG {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return state >> 33
+    }
+    mutating func pick<T>(_ xs: [T]) -> T { xs[Int(next() % UInt64(xs.count))] }
+}
+
+let words = ["the", "ship", "sails", "at", "dawn", "we", "must", "hurry", "captain", "said", "no", "way", "I", "will",
+             "never", "give", "up", "my", "dream", "treasure", "island", "friends", "wait", "for", "me", "ramen", "tonight"]
+let kana = ["おれ", "は", "かいぞく", "おう", "に", "なる", "おとこ", "だ", "まって", "くれ", "いくぞ", "みんな", "ほんとう", "です"]
+
+func sentence(_ r: inout LCG, _ pool: [String], _ n: Int, sep: String) -> String {
+    (0..<n).map { _ in r.pick(pool) }.joined(separator: sep)
+}
+
+/// The 5,000-segment job: translated.json, a store with every segment edited, a 20,000-line history.
+func generate(_ dir: String, segments: Int = 5000, history: Int = 20_000) throws {
+    try FileIO.makeDirectories(dir)
+    var r = LCG(state: 42)
+    var segs: [JSONValue] = []
+    var entries: [(Int, JSONObject)] = []
+    var t = 1.0
+    for n in 1...segments {
+        let dur = Double(15 + Int(r.next() % 35)) / 10
+        let start = (t * 100).rounded() / 100, end = ((t + dur) * 100).rounded() / 100
+        t += dur + Double(Int(r.next() % 10)) / 10
+        let text = sentence(&r, words, 4 + Int(r.next() % 8), sep: " ")
+        segs.append(.object(JSONObject([
+            ("start", .number(start)), ("end", .number(end)), ("speaker", .string("SPEAKER_0\(r.next() % 6)")),
+            ("src_text", .string(sentence(&r, kana, 3 + Int(r.next() % 5), sep: ""))), ("text", .string(text)),
+        ])))
+        entries.append((n, JSONObject([
+            ("start", .number(start)), ("end", .number(end)), ("tgt_text", .string(text + " (reviewed)")),
+            ("approved", .bool(n % 3 == 0)), ("locked", .bool(n % 7 == 0)),
+            ("locked_at", n % 7 == 0 ? .string("2026-01-01T00:00:00Z") : .null), ("locked_by", n % 7 == 0 ? .string("bench") : .null),
+            ("flags", .array(n % 11 == 0 ? [.string("needs_retranslate")] : [])), ("audio_status", .string("none")),
+        ])))
+    }
+    try FileIO.writeAtomically(dir + "/translated.json", JSONWriter.encodePretty(.object(JSONObject([("segments", .array(segs))]))))
+    try FileIO.writeAtomically(dir + "/job.json", Array(#"{"series_id": "bench_s01", "episode": "ep01"}"#.utf8))
+    var store: [UInt8] = Array("{\n  \"version\": 3,\n  \"updated_at\": \"2026-01-01T00:00:00Z\",\n  \"segments\": {".utf8)
+    for (i, (n, e)) in entries.enumerated() {
+        store += Array((i == 0 ? "\n    \"\(n)\": " : ",\n    \"\(n)\": ").utf8)
+        JSONWriter.write(.object(e), into: &store, indent: nil, level: 0)
+    }
+    store += Array("\n  }\n}\n".utf8)
+    try FileIO.writeAtomically(dir + "/transcript_store.json", store)
+    var hist: [UInt8] = []
+    for seq in 1...history {
+        let n = 1 + seq % segments
+        let e = entries[n - 1].1
+        let rec = HistoryRecord(ts: "2026-01-01T00:00:00Z", seq: seq, batch: nil, segment: n, action: "edit",
+                                before: .object(e), after: .object(e), by: "bench")
+        JSONWriter.write(rec.json, into: &hist, indent: nil, level: 0)
+        hist.append(0x0A)
+    }
+    try FileIO.writeAtomically(dir + "/transcript_versions.jsonl", hist)
+}
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+func time(_ body: () throws -> Void) rethrows -> Double {
+    let t0 = Clock.monotonic()
+    try body()
+    return Clock.monotonic() - t0
+}
+
+/// P2: one move/page/search keypress to a redrawn grid; baseline: the redraw alone.
+/// P4: one durable toggle; baseline: the same durable I/O (append + fsync, atomic rewrite of a file
+/// of the store's size + fsyncs) without dubdeck's logic.
+func inProcess(_ dir: String, runs: Int) throws {
+    let store = try TranscriptStore(job: try JobLoader.load(dir), by: "bench")
+    let desk = Desk(store: store, keymap: .builtIn())
+    var runner = ScriptRunner(desk: desk, width: 120, height: 40)
+    var keyTimes: [Double] = []
+    var drawTimes: [Double] = []
+    let pattern = ["j", "j", "<PgDn>", "k", "<PgUp>", "n", "G", "g"]
+    runner.desk.handle(key: "/")
+    for ch in "treasure island" { runner.key(ch == " " ? "<Space>" : String(ch)) }
+    runner.key("<Enter>")
+    for i in 0..<max(runs * 20, 200) {
+        let k = pattern[i % pattern.count]
+        keyTimes.append(time { runner.key(k) })
+        var grid = runner.grid
+        drawTimes.append(time { DeskView.draw(desk, into: &grid) })
+    }
+    var commitTimes: [Double] = []
+    for i in 0..<max(runs, 10) {
+        let n = 2 + (i % 2)
+        commitTimes.append(try time { try store.commit([.approve(n, !store.state(n).approved)]) })
+    }
+    let size = FileIO.statSignature(store.path)?.size ?? 1_000_000
+    let payload = [UInt8](repeating: 0x20, count: size)
+    let line = [UInt8](repeating: 0x41, count: 700) + [0x0A]
+    var ioTimes: [Double] = []
+    for _ in 0..<max(runs, 10) {
+        ioTimes.append(try time {
+            try FileIO.appendDurably(dir + "/bench-floor.jsonl", line)
+            try FileIO.writeAtomically(dir + "/bench-floor.json", payload)
+        })
+    }
+    unlink(dir + "/bench-floor.jsonl")
+    unlink(dir + "/bench-floor.json")
+    print("P2 \(median(keyTimes) * 1000) \(median(drawTimes) * 1000)")
+    print("P4 \(median(commitTimes) * 1000) \(median(ioTimes) * 1000)")
+}
+
+let args = CommandLine.arguments
+guard args.count >= 3 else {
+    print("usage: dubdeck-bench generate DIR | inprocess DIR [RUNS]")
+    exit(64)
+}
+do {
+    switch args[1] {
+    case "generate": try generate(args[2])
+    case "inprocess": try inProcess(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
+    default: print("unknown command \(args[1])"); exit(64)
+    }
+} catch {
+    fputs("dubdeck-bench: \(error)\n", stderr)
+    exit(1)
+}
