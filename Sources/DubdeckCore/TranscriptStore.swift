@@ -145,12 +145,16 @@ public final class TranscriptStore {
 
     // MARK: Reading
 
+    /// The state of a job with no store file yet.
+    static func emptySnapshot(_ job: Job) -> Snapshot {
+        Snapshot(version: currentVersion, extra: [], updatedAt: nil, entries: Array(repeating: nil, count: job.segments.count),
+                 foreign: [], fingerprint: .missing, mismatch: nil)
+    }
+
     static func read(job: Job) throws -> Snapshot {
         let path = job.storePath
         guard let bytes = try FileIO.readIfExists(path) else {
-            return Snapshot(version: currentVersion, extra: [], updatedAt: nil,
-                            entries: Array(repeating: nil, count: job.segments.count), foreign: [],
-                            fingerprint: .missing, mismatch: nil)
+            return emptySnapshot(job)
         }
         var snap = try parse(bytes, job: job)
         snap.fingerprint = FileIO.fingerprint(path: path, bytes: bytes)
@@ -282,8 +286,7 @@ public final class TranscriptStore {
             fresh = try TranscriptStore.parse(bytes, job: job)
             fresh.fingerprint = fp
         } else {
-            fresh = Snapshot(version: TranscriptStore.currentVersion, extra: [], updatedAt: nil,
-                             entries: Array(repeating: nil, count: job.segments.count), foreign: [], fingerprint: .missing, mismatch: nil)
+            fresh = TranscriptStore.emptySnapshot(job)
         }
         snapshot = fresh
         rebuildStates()
@@ -320,8 +323,7 @@ public final class TranscriptStore {
             if let diskBytes {
                 fresh = try TranscriptStore.parse(diskBytes, job: job)
             } else {
-                fresh = Snapshot(version: TranscriptStore.currentVersion, extra: [], updatedAt: nil,
-                                 entries: Array(repeating: nil, count: job.segments.count), foreign: [], fingerprint: .missing, mismatch: nil)
+                fresh = TranscriptStore.emptySnapshot(job)
             }
             fresh.fingerprint = diskFingerprint
             let old = snapshot
