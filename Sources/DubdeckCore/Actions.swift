@@ -32,6 +32,14 @@ public enum ActionTable {
         .init(name: "approve", description: "Approve / unapprove this line", contexts: [.list]),
         .init(name: "lock", description: "Lock / unlock this line (a locked text is final)", contexts: [.list]),
         .init(name: "flag-retranslate", description: "Flag / unflag this line for re-translation", contexts: [.list]),
+        // sound
+        .init(name: "synthesize", description: "Regenerate this line's speech, fitted to its slot, and play it", contexts: [.list]),
+        .init(name: "synthesize-approved", description: "Synthesize every approved line in the background", contexts: [.list]),
+        .init(name: "cancel-batch", description: "Cancel the running batch after the current line", contexts: [.list]),
+        .init(name: "play-take", description: "Play this line's current take", contexts: [.list]),
+        .init(name: "play-original", description: "Play the original line from the source audio", contexts: [.list]),
+        .init(name: "play-previous-take", description: "Play an earlier take (again: one further back)", contexts: [.list]),
+        .init(name: "stop-playback", description: "Stop playing", contexts: [.list]),
         // finding
         .init(name: "search", description: "Search the texts and speakers (/)", contexts: [.list]),
         .init(name: "search-next", description: "Next match of the last search", contexts: [.list]),

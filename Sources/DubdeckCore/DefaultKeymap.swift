@@ -32,6 +32,13 @@ bind list <Enter> edit
 bind list a approve
 bind list L lock
 bind list r flag-retranslate
+bind list s synthesize
+bind list S synthesize-approved
+bind list X cancel-batch
+bind list p play-take
+bind list o play-original
+bind list P play-previous-take
+bind list x stop-playback
 bind list / search
 bind list n search-next
 bind list N search-prev

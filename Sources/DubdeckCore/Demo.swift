@@ -33,20 +33,40 @@ public enum DemoJob {
     public static let seriesID = "dubdeck_demo_s01"
     public static let embeddingDim = 192
 
-    /// Segment times: each line gets a slot from its length; line 9 overlaps line 8 (legal, shown).
-    public static func segmentTimes() -> [(Double, Double)] {
+    /// Segment times from the spoken source lines: each line's slot is its Japanese speech, lines
+    /// 0.45 s apart; line 9 starts 0.3 s before line 8 ends (overlaps are legal and shown).
+    public static func segmentTimes(durations: [Double]) -> [(Double, Double)] {
         var t = 0.8
         var out: [(Double, Double)] = []
-        for (i, line) in lines.enumerated() {
-            let slot = ((Double(line.src.count) * 0.11 + 0.6) * 10).rounded() / 10
+        for (i, d) in durations.enumerated() {
             var start = t
-            if i == 8 { start = max(0, t - 0.5) }
+            if i == 8 { start = max(0, t - 0.45 - 0.3) }
             let s = (start * 100).rounded() / 100
-            let e = ((start + slot) * 100).rounded() / 100
+            let e = ((start + d) * 100).rounded(.up) / 100
             out.append((s, e))
             t = e + 0.45
         }
         return out
+    }
+
+    /// The source audio: each kana line spoken by espeak-ng's Japanese voice (one variant per
+    /// speaker) at its segment time, 48 kHz mono.
+    static func sourceAudio() throws -> (AudioBuffer, [(Double, Double)]) {
+        let engine = try EspeakEngine()
+        var spoken: [AudioBuffer] = []
+        for line in lines {
+            let voice = Voice.deterministic(for: line.speaker)
+            let raw = try engine.synthesize(SpeechRequest(text: line.src, voice: voice, lang: "ja", speakerName: line.speaker))
+            spoken.append(try Resampler.resample(raw.trimmedSilence(), to: 48_000))
+        }
+        let times = segmentTimes(durations: spoken.map { $0.duration })
+        let total = Int(((times.map { $0.1 }.max() ?? 0) + 1.0) * 48_000)
+        var mix = [Float](repeating: 0, count: total)
+        for (i, audio) in spoken.enumerated() {
+            let at = Int((times[i].0 * 48_000).rounded())
+            for (k, v) in audio.samples.enumerated() where at + k < total { mix[at + k] = max(-1, min(1, mix[at + k] + v * 0.9)) }
+        }
+        return (AudioBuffer(samples: mix, rate: 48_000), times)
     }
 
     /// Deterministic pseudo-random unit vectors per speaker (xorshift), jittered per segment.
@@ -64,8 +84,7 @@ public enum DemoJob {
         return v
     }
 
-    public static func translatedJSON() -> JSONValue {
-        let times = segmentTimes()
+    public static func translatedJSON(_ times: [(Double, Double)]) -> JSONValue {
         let segs: [JSONValue] = lines.enumerated().map { i, l in
             .object(JSONObject([("start", .number(times[i].0)), ("end", .number(times[i].1)), ("speaker", .string(l.speaker)),
                                 ("src_text", .string(l.src)), ("text", .string(l.text))]))
@@ -75,12 +94,11 @@ public enum DemoJob {
 
     public static func jobJSON(episode: String) -> JSONValue {
         .object(JSONObject([("stem", .string(episode)), ("series_id", .string(seriesID)), ("episode", .string(episode)),
-                            ("src_lang", .string("ja")), ("tgt_lang", .string("en")),
+                            ("source_audio", .string("audio.wav")), ("src_lang", .string("ja")), ("tgt_lang", .string("en")),
                             ("generator", .string(marker))]))
     }
 
-    public static func diarizationJSON() -> JSONValue {
-        let times = segmentTimes()
+    public static func diarizationJSON(_ times: [(Double, Double)]) -> JSONValue {
         let speakers = Array(Set(lines.map { $0.speaker })).sorted()
         let segs: [JSONValue] = lines.enumerated().map { i, l in
             .object(JSONObject([("start", .number(times[i].0)), ("end", .number(times[i].1)), ("speaker", .string(l.speaker)),
@@ -117,8 +135,10 @@ public enum DemoJob {
             throw DubdeckError(.cannotCreate, "\(Sanitizer.display(dir)): exists and is not a directory")
         }
         try FileIO.makeDirectories(dir)
-        try FileIO.writeAtomically(dir + "/translated.json", JSONWriter.encodePretty(translatedJSON()))
-        try FileIO.writeAtomically(dir + "/diarization.json", JSONWriter.encodePretty(diarizationJSON()))
+        let (audio, times) = try sourceAudio()
+        try AudioFile.writeWAV16Atomically(audio, to: dir + "/audio.wav")
+        try FileIO.writeAtomically(dir + "/translated.json", JSONWriter.encodePretty(translatedJSON(times)))
+        try FileIO.writeAtomically(dir + "/diarization.json", JSONWriter.encodePretty(diarizationJSON(times)))
         // job.json last: it marks a complete demo.
         try FileIO.writeAtomically(dir + "/job.json", JSONWriter.encodePretty(jobJSON(episode: "ep01")))
         return true

@@ -22,32 +22,49 @@ public struct ReviewState: Equatable, Sendable {
 public struct SegmentChange {
     public var segment: Int
     public var action: String
+    /// The entry fields this change means to set. When another writer changed the same segment
+    /// meanwhile, the change still applies on top unless that writer changed one of these fields.
+    /// Derived fields (a take going stale) are recomputed by applying the change to the fresh entry.
+    public var fields: [String]
     public var apply: (inout JSONObject) throws -> Void
 
-    public init(segment: Int, action: String, apply: @escaping (inout JSONObject) throws -> Void) {
+    public init(segment: Int, action: String, fields: [String] = [], apply: @escaping (inout JSONObject) throws -> Void) {
         self.segment = segment
         self.action = action
+        self.fields = fields
         self.apply = apply
     }
 
     public static func edit(_ n: Int, text: String) -> SegmentChange {
-        SegmentChange(segment: n, action: "edit") { e in
+        SegmentChange(segment: n, action: "edit", fields: ["tgt_text"]) { e in
             try refuseIfLocked(e, n)
             e["tgt_text"] = .string(text)
+            markTakeAgainstText(&e, text)
+        }
+    }
+
+    /// A take made from other text is stale; editing back to the take's text makes it current again.
+    public static func markTakeAgainstText(_ e: inout JSONObject, _ text: String) {
+        guard let preview = e["last_preview"]?.objectValue, let sha = preview["text_sha256"]?.stringValue,
+              let status = e["audio_status"]?.stringValue, ["fresh", "stale", "overflow"].contains(status) else { return }
+        if SHA256.hex(Array(text.utf8)) != sha {
+            e["audio_status"] = .string("stale")
+        } else {
+            e["audio_status"] = .string((preview["overflow_s"]?.doubleValue ?? 0) > 0 ? "overflow" : "fresh")
         }
     }
     public static func approve(_ n: Int, _ on: Bool) -> SegmentChange {
-        SegmentChange(segment: n, action: on ? "approve" : "unapprove") { e in e["approved"] = .bool(on) }
+        SegmentChange(segment: n, action: on ? "approve" : "unapprove", fields: ["approved"]) { e in e["approved"] = .bool(on) }
     }
     public static func lock(_ n: Int, _ on: Bool, by: String) -> SegmentChange {
-        SegmentChange(segment: n, action: on ? "lock" : "unlock") { e in
+        SegmentChange(segment: n, action: on ? "lock" : "unlock", fields: ["locked"]) { e in
             e["locked"] = .bool(on)
             e["locked_at"] = on ? .string(Clock.isoNow()) : .null
             e["locked_by"] = on ? .string(by) : .null
         }
     }
     public static func flag(_ n: Int, _ flag: String, _ on: Bool) -> SegmentChange {
-        SegmentChange(segment: n, action: on ? "flag" : "unflag") { e in
+        SegmentChange(segment: n, action: on ? "flag" : "unflag", fields: ["flags"]) { e in
             var flags = e["flags"]?.arrayValue ?? []
             let has = flags.contains(.string(flag))
             if on, !has { flags.append(.string(flag)) }
@@ -304,7 +321,10 @@ public final class TranscriptStore {
     /// One durable operation: lock → check for outside changes (merge or refuse) → history
     /// append (fsync) → store rewrite (fsync) → unlock. Changes that change nothing are dropped.
     @discardableResult
-    public func commit(_ changes: [SegmentChange], batch: String? = nil, historyOnly: Bool = false) throws -> CommitResult {
+    /// `whileLocked` runs under the job lock after the changes were applied and before the history
+    /// record (synthesis rotates the take files there).
+    public func commit(_ changes: [SegmentChange], batch: String? = nil, historyOnly: Bool = false,
+                       whileLocked: (() throws -> Void)? = nil) throws -> CommitResult {
         if let reason = readOnlyReason {
             throw DubdeckError(.dataError, "\(Sanitizer.display(path)): read-only: \(reason)")
         }
@@ -333,10 +353,15 @@ public final class TranscriptStore {
             if let reason = fresh.mismatch {
                 throw DubdeckError(.dataError, "\(Sanitizer.display(path)): read-only: \(reason)")
             }
-            for n in Set(changes.map { $0.segment }) {
-                let mine = old.entries[n - 1]?.object
-                let theirs = fresh.entries[n - 1]?.object
-                if !TranscriptStore.sameEntry(mine, theirs) {
+            for c in changes {
+                let n = c.segment
+                let mine = old.entries[n - 1]?.object ?? TranscriptStore.defaultEntry(job.segments[n - 1])
+                let theirs = fresh.entries[n - 1]?.object ?? TranscriptStore.defaultEntry(job.segments[n - 1])
+                // A change without declared fields conflicts with any change to its segment.
+                let clash = c.fields.isEmpty
+                    ? !TranscriptStore.sameEntry(mine, theirs)
+                    : c.fields.contains { !TranscriptStore.semanticallyEqual(mine[$0] ?? .null, theirs[$0] ?? .null) }
+                if clash {
                     throw DubdeckError.conflict("segment \(n) was changed by another writer meanwhile; reloaded, change not applied")
                 }
             }
@@ -361,6 +386,7 @@ public final class TranscriptStore {
                                          before: .object(before), after: .object(after), by: by))
         }
         if records.isEmpty { return CommitResult(records: [], reloaded: reloaded) }
+        try whileLocked?()
         let firstSeq = try history.lastSeq() + 1
         let batchID = batch ?? (records.count > 1 ? "b\(firstSeq)" : nil)
         for i in records.indices {

@@ -42,10 +42,17 @@ public final class Desk {
     var recentHistory: [HistoryRecord] = []
     var searchCache: [String?] = []
     var lastPoll = 0.0
+    /// Sound: nil when the desk runs without an audio setup.
+    public let audio: DeskAudio?
+    let worker: SynthWorker?
+    /// The take `play-previous-take` played last (segment, take), to step further back.
+    var lastPreviousTake: (Int, Int)?
 
-    public init(store: TranscriptStore, keymap: Keymap) {
+    public init(store: TranscriptStore, keymap: Keymap, audio: DeskAudio? = nil) {
         self.store = store
         self.keymap = keymap
+        self.audio = audio
+        worker = audio.map { SynthWorker(job: store.job, maxSpeedup: $0.maxSpeedup, makeEngine: $0.makeEngine) }
         searchCache = Array(repeating: nil, count: store.job.segments.count)
         applyFilter(keepSegment: nil)
         if let reason = store.readOnlyReason { banner = "READ-ONLY: \(reason)" }
@@ -165,6 +172,9 @@ public final class Desk {
             guard let seg = selectedSegment else { return .nothing }
             let on = !store.state(seg.number).flaggedForRetranslation
             return change(.flag(seg.number, ReviewState.needsRetranslate, on))
+        case "synthesize", "synthesize-approved", "cancel-batch", "play-take", "play-original", "play-previous-take",
+             "stop-playback":
+            return soundAction(action)
         case "search": mode = .search(LineEditor("")); return .all
         case "search-next": return searchAgain(forward: true)
         case "search-prev": return searchAgain(forward: false)
@@ -333,13 +343,16 @@ public final class Desk {
         "line \(r.segment) \(r.action)"
     }
 
-    /// Background duties between keys: retry pending changes, notice outside changes.
+    /// Background duties between keys: retry pending changes, take in finished synthesis, notice
+    /// outside changes, keep the playback and batch progress moving.
     @discardableResult
     public func tick(now: Double = Clock.monotonic()) -> Redraw {
         var redraw = Redraw.nothing
         if !pending.isEmpty {
             redraw = commitNow(pending, lockTimeout: 0)
         }
+        redraw = max(redraw, takeInSynthesis())
+        if audio?.sink.isPlaying == true || worker?.progress != nil { redraw = max(redraw, .status) }
         if now - lastPoll >= 0.5 {
             lastPoll = now
             redraw = max(redraw, reloadIfChangedOutside())
@@ -348,7 +361,97 @@ public final class Desk {
     }
 
     /// True when nothing is left to do in the background (`:wait-idle`).
-    public var isIdle: Bool { pending.isEmpty }
+    public var isIdle: Bool { pending.isEmpty && worker?.busy != true && audio?.sink.isPlaying != true }
+
+    // MARK: Sound
+
+    func soundAction(_ action: String) -> Redraw {
+        guard let audio, let worker else {
+            setMessage("no audio in this desk", .warning)
+            return .status
+        }
+        guard let seg = selectedSegment else { return .nothing }
+        let n = seg.number
+        switch action {
+        case "synthesize":
+            worker.synthesize(n)
+            setMessage("synthesizing line \(n)…")
+        case "synthesize-approved":
+            if worker.progress != nil {
+                setMessage("a batch is running (X cancels it)", .warning)
+                return .status
+            }
+            let list = SegmentSynthesizer.batchSelection(store, approvedOnly: true)
+            if list.isEmpty {
+                setMessage("no approved line needs synthesis", .warning)
+                return .status
+            }
+            worker.batch(list)
+            setMessage("synthesizing \(list.count) approved line\(list.count == 1 ? "" : "s")… (X cancels)")
+        case "cancel-batch":
+            guard worker.progress != nil else { setMessage("no batch is running", .warning); return .status }
+            worker.cancel()
+            setMessage("cancelling the batch after the current line…")
+        case "play-take":
+            lastPreviousTake = nil
+            play(label: "take 1 of \(n)") { try PlaybackSource.take(self.store, n, take: 1) }
+        case "play-original":
+            play(label: "original \(n)") { try PlaybackSource.original(self.store, n) }
+        case "play-previous-take":
+            var k = 2
+            if let (seg, last) = lastPreviousTake, seg == n { k = last >= SegmentSynthesizer.takesKept ? 2 : last + 1 }
+            if k > 2, !FileIO.exists(store.job.directory + "/segments_preview/" + SegmentSynthesizer.takeName(n, take: k)) { k = 2 }
+            lastPreviousTake = (n, k)
+            play(label: "take \(k) of \(n)") { try PlaybackSource.take(self.store, n, take: k) }
+        case "stop-playback":
+            audio.sink.stop()
+            setMessage("stopped")
+        default:
+            return .nothing
+        }
+        return .all
+    }
+
+    func play(label: String, announce: Bool = true, _ load: () throws -> PCM16) {
+        guard let audio else { return }
+        do {
+            try audio.sink.play(try load(), label: label)
+            if announce { setMessage("▶ \(label)") }
+        } catch let e as DubdeckError {
+            setMessage(e.message, .error)
+        } catch {
+            setMessage("\(error)", .error)
+        }
+    }
+
+    /// Results of the synthesis worker: reload the store it wrote, report, play a single new take.
+    func takeInSynthesis() -> Redraw {
+        guard let worker else { return .nothing }
+        let events = worker.drain()
+        guard !events.isEmpty else { return .nothing }
+        let keep = selectedSegment.map { $0.number - 1 }
+        _ = try? store.reloadIfChanged()
+        if let tail = try? store.history.readTail(maxBytes: 256 * 1024) { recentHistory = tail.records }
+        invalidateSearch()
+        applyFilter(keepSegment: keep)
+        for e in events {
+            switch e {
+            case .done(let r, let autoplay):
+                let fit = r.overflowS > 0 ? "overflow +\(DeskView.format2(r.overflowS)) s" : "fits (×\(DeskView.format2(r.stretch)))"
+                setMessage("line \(r.segment) synthesized: \(DeskView.format2(r.speechS)) s speech, \(fit)", r.overflowS > 0 ? .warning : .info)
+                if autoplay {
+                    let n = r.segment
+                    play(label: "take 1 of \(n)", announce: false) { try PlaybackSource.take(self.store, n, take: 1) }
+                }
+            case .failed(let n, let why):
+                setMessage(n > 0 ? "line \(n): synthesis failed: \(why)" : "synthesis failed: \(why)", .error)
+            case .batchFinished(let s):
+                setMessage("batch: \(s.done) lines, \(s.fresh) fresh, \(s.overflow) overflow, \(s.failed) failed\(s.cancelled ? " (cancelled)" : "")",
+                           s.failed > 0 ? .warning : .info)
+            }
+        }
+        return .all
+    }
 
     public func reloadIfChangedOutside() -> Redraw {
         guard case .list = mode else { return .nothing }  // never yank text from under the editor

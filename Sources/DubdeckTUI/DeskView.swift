@@ -254,8 +254,15 @@ public enum DeskView {
         let row = desk.layout.statusRow
         grid.fill(row: row, style: .status)
         let position = desk.visible.isEmpty ? "0/0" : "\(desk.cursor + 1)/\(desk.visible.count)"
-        let right = (desk.filter == .all ? "" : " [\(desk.filter.rawValue)]") + " \(position) "
-        let rightCol = grid.width - right.count
+        var right = (desk.filter == .all ? "" : " [\(desk.filter.rawValue)]") + " \(position) "
+        if let p = desk.worker?.progress { right = " synth \(p.done)/\(p.total)" + right }
+        if let p = desk.audio?.sink.progress {
+            let width = 10
+            let filled = p.total > 0 ? min(width, Int(Double(width) * p.elapsed / p.total)) : 0
+            right = " ▶ \(p.label) \(format1(p.elapsed))/\(format1(p.total)) s [" + String(repeating: "=", count: filled)
+                + String(repeating: " ", count: width - filled) + "]" + right
+        }
+        let rightCol = max(0, grid.width - TextWidth.width(of: right))
         if case .search(let ed) = desk.mode {
             var col = grid.put("/", row: row, col: 0, style: .status)
             for (i, ch) in ed.chars.enumerated() {
@@ -291,7 +298,7 @@ public enum DeskView {
             lines.append("")
             lines.append("[\(context.rawValue)]")
             for (keys, a) in entries {
-                lines.append("  " + pad(keys, 22) + " " + pad(a.name, 18) + " " + a.description)
+                lines.append("  " + pad(keys, 22) + " " + pad(a.name, 20) + " " + a.description)
             }
         }
         return lines

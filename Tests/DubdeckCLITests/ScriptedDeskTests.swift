@@ -27,7 +27,9 @@ final class ScriptedDeskTests: XCTestCase {
             .filter { $0.hasPrefix(name + "-") && $0.hasSuffix(".txt") }.sorted()
         if ProcessInfo.processInfo.environment["DUBDECK_UPDATE_REFS"] != nil {
             for d in dumps {
-                try FileManager.default.copyItem(atPath: dir.file(d), toPath: ScriptedDeskTests.scripts + "/" + d.replacingOccurrences(of: ".txt", with: ".ref"))
+                let ref = ScriptedDeskTests.scripts + "/" + d.replacingOccurrences(of: ".txt", with: ".ref")
+                try? FileManager.default.removeItem(atPath: ref)
+                try FileManager.default.copyItem(atPath: dir.file(d), toPath: ref)
             }
             return
         }

@@ -1,0 +1,292 @@
+import CRubberband
+import CSndfile
+import CSoxr
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Interleaved float samples in [-1, 1] at a sample rate.
+public struct AudioBuffer: Equatable, Sendable {
+    public var samples: [Float]
+    public var rate: Int
+    public var channels: Int
+
+    public init(samples: [Float], rate: Int, channels: Int = 1) {
+        self.samples = samples
+        self.rate = rate
+        self.channels = max(1, channels)
+    }
+
+    public var frames: Int { samples.count / channels }
+    public var duration: Double { rate > 0 ? Double(frames) / Double(rate) : 0 }
+
+    /// Channels averaged into one.
+    public func mono() -> AudioBuffer {
+        if channels == 1 { return self }
+        var out = [Float](repeating: 0, count: frames)
+        let scale = 1 / Float(channels)
+        for f in 0..<frames {
+            var sum: Float = 0
+            for c in 0..<channels { sum += samples[f * channels + c] }
+            out[f] = sum * scale
+        }
+        return AudioBuffer(samples: out, rate: rate, channels: 1)
+    }
+
+    /// Frames [from, to).
+    public func slice(_ from: Int, _ to: Int) -> AudioBuffer {
+        let a = max(0, min(from, frames)), b = max(a, min(to, frames))
+        return AudioBuffer(samples: Array(samples[(a * channels)..<(b * channels)]), rate: rate, channels: channels)
+    }
+
+    /// The speech: leading and trailing frames quieter than `thresholdDB` dBFS removed.
+    public func trimmedSilence(thresholdDB: Double = -50) -> AudioBuffer {
+        let threshold = Float(pow(10, thresholdDB / 20))
+        func loud(_ f: Int) -> Bool {
+            for c in 0..<channels where abs(samples[f * channels + c]) > threshold { return true }
+            return false
+        }
+        var first = 0
+        while first < frames, !loud(first) { first += 1 }
+        if first == frames { return AudioBuffer(samples: [], rate: rate, channels: channels) }
+        var last = frames - 1
+        while last > first, !loud(last) { last -= 1 }
+        return slice(first, last + 1)
+    }
+
+    /// Silence appended up to `frames` frames (padding goes at the end).
+    public func padded(toFrames target: Int) -> AudioBuffer {
+        guard target > frames else { return self }
+        var copy = self
+        copy.samples.append(contentsOf: repeatElement(0, count: (target - frames) * channels))
+        return copy
+    }
+
+    /// Little-endian 16-bit PCM, clipped.
+    public func int16Samples() -> [Int16] {
+        samples.map { s in
+            let v = (s * 32767).rounded()
+            return Int16(max(-32768, min(32767, v)))
+        }
+    }
+
+    public var peak: Float { samples.reduce(0) { max($0, abs($1)) } }
+
+    public var rms: Float {
+        guard !samples.isEmpty else { return 0 }
+        return (samples.reduce(0) { $0 + $1 * $1 } / Float(samples.count)).squareRoot()
+    }
+}
+
+/// libsndfile: read any format it knows (a time range by seeking), write mono 16-bit WAV durably.
+public enum AudioFile {
+    public struct Info: Sendable {
+        public var frames: Int
+        public var rate: Int
+        public var channels: Int
+    }
+
+    static func open(_ path: String) throws -> (OpaquePointer, SF_INFO) {
+        var info = SF_INFO()
+        guard FileIO.exists(path) else { throw DubdeckError(.noInput, "\(Sanitizer.display(path)): no such audio file") }
+        guard let sf = sf_open(path, Int32(SFM_READ), &info) else {
+            let why = String(cString: sf_strerror(nil))
+            throw DubdeckError.data(Sanitizer.display(path), "not a readable audio file (\(why))")
+        }
+        if info.samplerate <= 0 || info.channels <= 0 {
+            sf_close(sf)
+            throw DubdeckError.data(Sanitizer.display(path), "audio file has no valid rate or channels")
+        }
+        if let why = truncation(sf) {
+            sf_close(sf)
+            throw DubdeckError.data(Sanitizer.display(path), "truncated audio file (\(why))")
+        }
+        return (sf, info)
+    }
+
+    /// libsndfile reads what is there of a cut-off file; its log says "data : 4096 (should be 3)".
+    /// A streamed file's placeholder size (0 or 0xFFFFFFFF) is not a truncation.
+    static func truncation(_ sf: OpaquePointer) -> String? {
+        var log = [CChar](repeating: 0, count: 4096)
+        _ = log.withUnsafeMutableBufferPointer { sf_command(sf, Int32(SFC_GET_LOG_INFO), $0.baseAddress, Int32($0.count)) }
+        let text = String(cString: log)
+        for line in text.split(separator: "\n") where line.hasPrefix("data") && line.contains("should be") {
+            let numbers = line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+            guard numbers.count >= 2 else { continue }
+            let declared = numbers[0], actual = numbers[1]
+            if declared != 0, declared < 0x7FFF_0000, actual < declared {
+                return "\(actual) of \(declared) data bytes"
+            }
+        }
+        return nil
+    }
+
+    public static func info(_ path: String) throws -> Info {
+        let (sf, info) = try open(path)
+        sf_close(sf)
+        return Info(frames: Int(info.frames), rate: Int(info.samplerate), channels: Int(info.channels))
+    }
+
+    /// Reads frames [from, to) (all when nil) by seeking, never the whole file.
+    public static func read(_ path: String, frames range: Range<Int>? = nil) throws -> AudioBuffer {
+        let (sf, info) = try open(path)
+        defer { sf_close(sf) }
+        let total = Int(info.frames)
+        let channels = Int(info.channels)
+        var start = 0, count = total
+        if let r = range {
+            start = max(0, min(r.lowerBound, total))
+            count = max(0, min(r.upperBound, total) - start)
+            if start > 0, sf_seek(sf, sf_count_t(start), SEEK_SET) < 0 {
+                throw DubdeckError.data(Sanitizer.display(path), "cannot seek to frame \(start)")
+            }
+        } else if total <= 0 {
+            throw DubdeckError.data(Sanitizer.display(path), "audio file has no frames")
+        }
+        var samples = [Float](repeating: 0, count: count * channels)
+        var got = 0
+        if count > 0 {
+            got = samples.withUnsafeMutableBufferPointer { Int(sf_readf_float(sf, $0.baseAddress, sf_count_t(count))) }
+        }
+        if range == nil, got < count {
+            throw DubdeckError.data(Sanitizer.display(path), "truncated audio file (\(got) of \(count) frames)")
+        }
+        samples.removeSubrange((got * channels)...)
+        return AudioBuffer(samples: samples, rate: Int(info.samplerate), channels: channels)
+    }
+
+    /// 16-bit samples exactly as stored (no float round trip), frames [from, to) by seeking.
+    public static func readPCM16(_ path: String, frames range: Range<Int>? = nil) throws -> PCM16 {
+        let (sf, info) = try open(path)
+        defer { sf_close(sf) }
+        let total = Int(info.frames), channels = Int(info.channels)
+        var start = 0, count = total
+        if let r = range {
+            start = max(0, min(r.lowerBound, total))
+            count = max(0, min(r.upperBound, total) - start)
+            if start > 0, sf_seek(sf, sf_count_t(start), SEEK_SET) < 0 {
+                throw DubdeckError.data(Sanitizer.display(path), "cannot seek to frame \(start)")
+            }
+        } else if total <= 0 {
+            throw DubdeckError.data(Sanitizer.display(path), "audio file has no frames")
+        }
+        var samples = [Int16](repeating: 0, count: count * channels)
+        let got = count == 0 ? 0 : samples.withUnsafeMutableBufferPointer { Int(sf_readf_short(sf, $0.baseAddress, sf_count_t(count))) }
+        if range == nil, got < count {
+            throw DubdeckError.data(Sanitizer.display(path), "truncated audio file (\(got) of \(count) frames)")
+        }
+        samples.removeSubrange((got * channels)...)
+        return PCM16(samples: samples, rate: Int(info.samplerate), channels: channels)
+    }
+
+    /// Writes 16-bit WAV to `path` through an open descriptor and fsyncs it (no rename: callers
+    /// write to a temporary name and rename).
+    public static func writeWAV16(_ buffer: AudioBuffer, to path: String) throws {
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw DubdeckError(.cannotCreate, "\(Sanitizer.display(path)): cannot create: \(errnoText())") }
+        defer { close(fd) }
+        var info = SF_INFO()
+        info.samplerate = Int32(buffer.rate)
+        info.channels = Int32(buffer.channels)
+        info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_16)
+        guard let sf = sf_open_fd(fd, Int32(SFM_WRITE), &info, 0) else {
+            throw DubdeckError.io(Sanitizer.display(path), "cannot write WAV: \(String(cString: sf_strerror(nil)))")
+        }
+        let pcm = buffer.int16Samples()
+        let written = pcm.withUnsafeBufferPointer { sf_writef_short(sf, $0.baseAddress, sf_count_t(buffer.frames)) }
+        sf_close(sf)
+        if written != buffer.frames || FileIO.faults.failWrite {
+            throw DubdeckError.io(Sanitizer.display(path), "short write (\(written) of \(buffer.frames) frames)")
+        }
+        if FileIO.faults.failFsync || fsync(fd) != 0 {
+            throw DubdeckError.io(Sanitizer.display(path), "fsync failed: \(errnoText(FileIO.faults.failFsync ? EIO : errno))")
+        }
+    }
+
+    /// A whole WAV file replaced atomically (tmp, fsync, rename, directory fsync).
+    public static func writeWAV16Atomically(_ buffer: AudioBuffer, to path: String) throws {
+        let tmp = "\(path).tmp-\(getpid())"
+        do {
+            try writeWAV16(buffer, to: tmp)
+        } catch {
+            unlink(tmp)
+            throw error
+        }
+        guard rename(tmp, path) == 0 else {
+            let e = errnoText()
+            unlink(tmp)
+            throw DubdeckError.io(Sanitizer.display(path), "rename failed: \(e)")
+        }
+        try FileIO.fsyncDirectory(FileIO.directory(of: path))
+    }
+}
+
+/// libsoxr, high quality.
+public enum Resampler {
+    public static func resample(_ buffer: AudioBuffer, to rate: Int) throws -> AudioBuffer {
+        if buffer.rate == rate || buffer.frames == 0 { return AudioBuffer(samples: buffer.samples, rate: rate, channels: buffer.channels) }
+        let outFrames = Int((Double(buffer.frames) * Double(rate) / Double(buffer.rate)).rounded(.up)) + 16
+        var out = [Float](repeating: 0, count: outFrames * buffer.channels)
+        var done = 0
+        var io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I)
+        var q = soxr_quality_spec(UInt(SOXR_HQ), 0)
+        let err = buffer.samples.withUnsafeBufferPointer { inp in
+            out.withUnsafeMutableBufferPointer { o in
+                soxr_oneshot(Double(buffer.rate), Double(rate), UInt32(buffer.channels), inp.baseAddress, buffer.frames, nil,
+                             o.baseAddress, outFrames, &done, &io, &q, nil)
+            }
+        }
+        if let err { throw DubdeckError(.ioError, "resampling failed: \(String(cString: err))") }
+        out.removeSubrange((done * buffer.channels)...)
+        return AudioBuffer(samples: out, rate: rate, channels: buffer.channels)
+    }
+}
+
+/// librubberband, offline, pitch preserved. `speedup` > 1 makes the audio shorter.
+public enum TimeStretch {
+    public static func stretch(_ buffer: AudioBuffer, speedup: Double) -> AudioBuffer {
+        guard speedup > 0, abs(speedup - 1) > 1e-4, buffer.frames > 0 else { return buffer }
+        let mono = buffer.mono()
+        let options = Int32(RubberBandOptionProcessOffline.rawValue | RubberBandOptionPitchHighConsistency.rawValue)
+        guard let rb = rubberband_new(UInt32(mono.rate), 1, options, 1 / speedup, 1.0) else { return mono }
+        defer { rubberband_delete(rb) }
+        rubberband_set_expected_input_duration(rb, UInt32(mono.frames))
+        var out: [Float] = []
+        out.reserveCapacity(Int(Double(mono.frames) / speedup) + 1024)
+        mono.samples.withUnsafeBufferPointer { inp in
+            var p: UnsafePointer<Float>? = inp.baseAddress
+            rubberband_study(rb, &p, UInt32(mono.frames), 1)
+            let block = 4096
+            var offset = 0
+            var chunk = [Float](repeating: 0, count: block)
+            func drain() {
+                while true {
+                    let avail = Int(rubberband_available(rb))
+                    if avail <= 0 { break }
+                    let n = min(avail, block)
+                    let got = chunk.withUnsafeMutableBufferPointer { c -> Int in
+                        var cp: UnsafeMutablePointer<Float>? = c.baseAddress
+                        return Int(rubberband_retrieve(rb, &cp, UInt32(n)))
+                    }
+                    out.append(contentsOf: chunk[0..<got])
+                }
+            }
+            while offset < mono.frames {
+                let n = min(block, mono.frames - offset)
+                var ip: UnsafePointer<Float>? = inp.baseAddress! + offset
+                offset += n
+                rubberband_process(rb, &ip, UInt32(n), offset >= mono.frames ? 1 : 0)
+                drain()
+            }
+            // The offline stretcher may still hold output after the final block.
+            var spins = 0
+            while rubberband_available(rb) >= 0, spins < 1000 {
+                let before = out.count
+                drain()
+                if out.count == before { break }
+                spins += 1
+            }
+        }
+        return AudioBuffer(samples: out, rate: mono.rate, channels: 1)
+    }
+}

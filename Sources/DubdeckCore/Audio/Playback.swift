@@ -1,0 +1,216 @@
+import CAlsa
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// 16-bit interleaved PCM ready for a device.
+public struct PCM16: Sendable {
+    public var samples: [Int16]
+    public var rate: Int
+    public var channels: Int
+    public var frames: Int { samples.count / max(1, channels) }
+    public var duration: Double { Double(frames) / Double(max(1, rate)) }
+
+    public init(samples: [Int16], rate: Int, channels: Int) {
+        self.samples = samples
+        self.rate = rate
+        self.channels = max(1, channels)
+    }
+
+    public init(_ buffer: AudioBuffer) {
+        self.init(samples: buffer.int16Samples(), rate: buffer.rate, channels: buffer.channels)
+    }
+}
+
+/// Where sound goes. A new `play` replaces (stops) the one before.
+public protocol AudioSink: AnyObject {
+    func play(_ pcm: PCM16, label: String) throws
+    func stop()
+    var isPlaying: Bool { get }
+    /// (elapsed, total) seconds of the current sound, for a progress display.
+    var progress: (elapsed: Double, total: Double, label: String)? { get }
+    /// Blocks until the current sound has finished (or was stopped).
+    func wait()
+}
+
+/// Shared bookkeeping of the sinks: one background player at a time, a stop flag, progress.
+public class ThreadedSink {
+    let state = Mutex()
+    var generation = 0
+    var playing = false
+    var framesDone = 0
+    var current: PCM16?
+    var currentLabel = ""
+    let done = DispatchSemaphore(value: 0)
+    var waiting = 0
+
+    func begin(_ pcm: PCM16, label: String) -> Int {
+        state.locked {
+            generation += 1
+            playing = true
+            framesDone = 0
+            current = pcm
+            currentLabel = label
+            return generation
+        }
+    }
+
+    func isCurrent(_ gen: Int) -> Bool { state.locked { generation == gen && playing } }
+
+    func advance(_ gen: Int, frames: Int) { state.locked { if generation == gen { framesDone += frames } } }
+
+    func finish(_ gen: Int) {
+        let wake: Int = state.locked {
+            guard generation == gen else { return 0 }
+            playing = false
+            let w = waiting
+            waiting = 0
+            return w
+        }
+        for _ in 0..<wake { done.signal() }
+    }
+
+    public func stop() {
+        let wake: Int = state.locked {
+            generation += 1
+            playing = false
+            let w = waiting
+            waiting = 0
+            return w
+        }
+        for _ in 0..<wake { done.signal() }
+    }
+
+    public var isPlaying: Bool { state.locked { playing } }
+
+    public var progress: (elapsed: Double, total: Double, label: String)? {
+        state.locked {
+            guard playing, let pcm = current else { return nil }
+            return (Double(framesDone) / Double(pcm.rate), pcm.duration, currentLabel)
+        }
+    }
+
+    public func wait() {
+        let mustWait: Bool = state.locked {
+            if !playing { return false }
+            waiting += 1
+            return true
+        }
+        if mustWait { done.wait() }
+    }
+}
+
+/// ALSA playback on a background thread. Device: --device, else DUBDECK_AUDIO_DEVICE, else
+/// "default". `file:FILE=/tmp/x.wav,FORMAT=wav` records what was played (tests).
+public final class ALSASink: ThreadedSink, AudioSink {
+    public let device: String
+    let queue = DispatchQueue(label: "dubdeck.alsa")
+
+    /// Also waits until the device is closed (drained or dropped).
+    public override func wait() {
+        super.wait()
+        queue.sync {}
+    }
+
+    public init(device: String? = nil) {
+        self.device = device ?? Environment.get("DUBDECK_AUDIO_DEVICE").flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+    }
+
+    public func play(_ pcm: PCM16, label: String) throws {
+        stop()
+        queue.sync {}  // the previous player has released the device
+        var handle: OpaquePointer?
+        var rc = snd_pcm_open(&handle, device, SND_PCM_STREAM_PLAYBACK, 0)
+        guard rc >= 0, let h = handle else {
+            throw DubdeckError(.ioError, "cannot open audio device '\(Sanitizer.display(device))': \(String(cString: snd_strerror(rc)))")
+        }
+        rc = snd_pcm_set_params(h, SND_PCM_FORMAT_S16_LE, SND_PCM_ACCESS_RW_INTERLEAVED, UInt32(pcm.channels),
+                                UInt32(pcm.rate), 1, 100_000)
+        guard rc >= 0 else {
+            snd_pcm_close(h)
+            throw DubdeckError(.ioError, "audio device '\(Sanitizer.display(device))' refuses \(pcm.rate) Hz × \(pcm.channels): \(String(cString: snd_strerror(rc)))")
+        }
+        let gen = begin(pcm, label: label)
+        queue.async { [self] in
+            let chunk = max(256, pcm.rate / 50)
+            var offset = 0
+            var stopped = false
+            pcm.samples.withUnsafeBufferPointer { buf in
+                while offset < pcm.frames {
+                    if !isCurrent(gen) { stopped = true; break }
+                    let n = min(chunk, pcm.frames - offset)
+                    let w = snd_pcm_writei(h, buf.baseAddress! + offset * pcm.channels, snd_pcm_uframes_t(n))
+                    if w < 0 {
+                        if snd_pcm_recover(h, Int32(w), 1) < 0 { break }
+                        continue
+                    }
+                    offset += Int(w)
+                    advance(gen, frames: Int(w))
+                }
+            }
+            if stopped { snd_pcm_drop(h) } else { snd_pcm_drain(h) }
+            snd_pcm_close(h)
+            finish(gen)
+        }
+    }
+}
+
+/// A sink that keeps real time without a device, recording what it played: stop, replace and
+/// progress are testable with it (ALSA's file PCM plays faster than real time).
+public final class PacedSink: ThreadedSink, AudioSink {
+    public private(set) var played: [Int16] = []
+    public private(set) var playCount = 0
+    let queue = DispatchQueue(label: "dubdeck.paced")
+    /// Playback speed: 1 is real time; tests may speed it up.
+    public var speed: Double
+
+    public init(speed: Double = 1) { self.speed = speed }
+
+    public func play(_ pcm: PCM16, label: String) throws {
+        stop()
+        queue.sync {}
+        let gen = begin(pcm, label: label)
+        state.locked { played = []; playCount += 1 }
+        queue.async { [self] in
+            let chunk = max(1, pcm.rate / 100)
+            let start = Clock.monotonic()
+            var offset = 0
+            while offset < pcm.frames, isCurrent(gen) {
+                let n = min(chunk, pcm.frames - offset)
+                state.locked { played.append(contentsOf: pcm.samples[(offset * pcm.channels)..<((offset + n) * pcm.channels)]) }
+                offset += n
+                advance(gen, frames: n)
+                let due = start + Double(offset) / Double(pcm.rate) / speed
+                let now = Clock.monotonic()
+                if due > now { usleep(useconds_t((due - now) * 1_000_000)) }
+            }
+            finish(gen)
+        }
+    }
+
+    public var recorded: [Int16] { state.locked { played } }
+}
+
+/// What the desk and `play` can play.
+public enum PlaybackSource {
+    /// Take K (1 = current) of segment N.
+    public static func take(_ store: TranscriptStore, _ n: Int, take k: Int) throws -> PCM16 {
+        let path = store.job.directory + "/segments_preview/" + SegmentSynthesizer.takeName(n, take: k)
+        guard FileIO.exists(path) else {
+            throw DubdeckError(.noInput, k == 1 ? "segment \(n) has no take yet (synthesize it first)" : "segment \(n) has no take \(k)")
+        }
+        return try AudioFile.readPCM16(path)
+    }
+
+    /// The original line: source audio frames round(start·rate) to round(end·rate), by seeking.
+    public static func original(_ store: TranscriptStore, _ n: Int) throws -> PCM16 {
+        guard let src = store.job.sourceAudioPath else {
+            throw DubdeckError(.noInput, "\(Sanitizer.display(store.job.directory)): no source audio (job.json source_audio, audio.wav or audio.flac)")
+        }
+        let seg = store.job.segments[n - 1]
+        let info = try AudioFile.info(src)
+        let a = Int((seg.start * Double(info.rate)).rounded()), b = Int((seg.end * Double(info.rate)).rounded())
+        return try AudioFile.readPCM16(src, frames: a..<b)
+    }
+}

@@ -1,0 +1,188 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Regenerates the speech of one segment, fitted to its slot: text → engine → fit (speed up to
+/// `maxSpeedup`, else overflow; pad at the end) → resample → a new take, rotated in durably, and
+/// `last_preview` + `audio_status` + a `synth` history record in the store.
+public final class SegmentSynthesizer {
+    public let store: TranscriptStore
+    public let engine: SpeechEngine
+    public var maxSpeedup: Double
+    /// Voices by character ID (from the character store); absent: a voice from the diarization label.
+    public var characterVoices: [String: Voice] = [:]
+    /// Reference recordings by character ID, for voice-cloning engines.
+    public var referenceWavs: [String: String] = [:]
+    lazy var outputRate: Int = {
+        if let src = store.job.sourceAudioPath, let info = try? AudioFile.info(src) { return info.rate }
+        return 48_000
+    }()
+
+    public static let takesKept = 5
+
+    public init(store: TranscriptStore, engine: SpeechEngine, maxSpeedup: Double = 1.30) {
+        self.store = store
+        self.engine = engine
+        self.maxSpeedup = max(1, maxSpeedup)
+    }
+
+    public struct Result: Equatable {
+        public var segment: Int
+        public var status: String
+        public var durationS: Double
+        public var speechS: Double
+        public var stretch: Double
+        public var overflowS: Double
+        public var wav: String
+    }
+
+    public var previewDirectory: String { store.job.directory + "/segments_preview" }
+
+    /// `segments_preview/0001.wav` (take 1, the current one) or `0001.take-K.wav`.
+    public static func takeName(_ n: Int, take: Int = 1) -> String {
+        let digits = String(n)
+        let padded = String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+        return take <= 1 ? "\(padded).wav" : "\(padded).take-\(take).wav"
+    }
+
+    public func takePath(_ n: Int, take: Int = 1) -> String { previewDirectory + "/" + SegmentSynthesizer.takeName(n, take: take) }
+
+    public func voice(for seg: Segment) -> Voice {
+        if let id = store.job.characterID(of: seg), let v = characterVoices[id] { return v }
+        let key = store.job.characterID(of: seg) ?? (seg.speaker.isEmpty ? "segment-\(seg.number)" : seg.speaker)
+        return Voice.deterministic(for: key)
+    }
+
+    /// The fitted take, in memory (no file written): what `synthesize` writes.
+    public func render(_ n: Int) throws -> (AudioBuffer, Result, Voice, String) {
+        let seg = store.job.segments[n - 1]
+        let text = store.state(n).text  // a locked line's text is its store text
+        guard text.contains(where: { !$0.isWhitespace }) else {
+            throw DubdeckError(.dataError, "segment \(n) has no text to speak")
+        }
+        let voice = voice(for: seg)
+        let who = store.job.characterID(of: seg) ?? seg.speaker
+        var request = SpeechRequest(text: text, voice: voice, lang: store.job.info.tgtLang,
+                                    referenceWav: store.job.characterID(of: seg).flatMap { referenceWavs[$0] }, speakerName: who)
+        let natural = try engine.synthesize(request).trimmedSilence()
+        guard natural.frames > 0 else { throw DubdeckError(.ioError, "the engine produced no speech for segment \(n)") }
+        let slot = seg.duration
+        let naturalS = natural.duration
+        var speech = natural
+        if naturalS > slot + 0.001, slot > 0 {
+            let need = naturalS / slot
+            if engine.canChangeRate {
+                // espeak: speak faster, once; a small remainder is stretched within the limit.
+                request.rateFactor = min(need, maxSpeedup) * 1.02
+                speech = try engine.synthesize(request).trimmedSilence()
+                let achieved = naturalS / max(speech.duration, 1e-6)
+                if speech.duration > slot + 0.001, achieved < maxSpeedup {
+                    let more = min(speech.duration / slot, maxSpeedup / achieved)
+                    speech = TimeStretch.stretch(speech, speedup: more).trimmedSilence()
+                }
+            } else {
+                speech = TimeStretch.stretch(natural, speedup: min(need, maxSpeedup)).trimmedSilence()
+            }
+        }
+        var out = try Resampler.resample(speech, to: outputRate)
+        let speechS = out.duration
+        let slotFrames = Int((slot * Double(outputRate)).rounded())
+        let overflow = max(0, speechS - slot)
+        out = out.padded(toFrames: slotFrames)
+        let result = Result(segment: n, status: overflow > 0.001 ? "overflow" : "fresh", durationS: out.duration, speechS: speechS,
+                            stretch: naturalS / max(speechS, 1e-9), overflowS: overflow > 0.001 ? overflow : 0,
+                            wav: "segments_preview/" + SegmentSynthesizer.takeName(n))
+        return (out, result, voice, text)
+    }
+
+    /// Synthesizes segment N and makes it the current take (earlier ones rotate to take-2 … take-5).
+    @discardableResult
+    public func synthesize(_ n: Int, batch: String? = nil) throws -> Result {
+        guard n >= 1, n <= store.job.segments.count else {
+            throw DubdeckError(.usage, "no segment \(n) (the job has \(store.job.segments.count))")
+        }
+        let (audio, result, voice, text): (AudioBuffer, Result, Voice, String)
+        do {
+            (audio, result, voice, text) = try render(n)
+        } catch let e as DubdeckError {
+            try? store.commit([SegmentChange(segment: n, action: "synth", fields: ["last_preview"]) { $0["audio_status"] = .string("failed") }], batch: batch)
+            throw e
+        }
+        try FileIO.makeDirectories(previewDirectory)
+        let tmp = takePath(n) + ".tmp-\(getpid())"
+        try AudioFile.writeWAV16(audio, to: tmp)
+        let preview = JSONObject([
+            ("wav", .string(result.wav)), ("duration_s", .number(round3(result.durationS))),
+            ("speech_s", .number(round3(result.speechS))), ("stretch", .number(round3(result.stretch))),
+            ("overflow_s", .number(round3(result.overflowS))), ("engine", .string(engine.name)), ("voice", voice.json),
+            ("text_sha256", .string(SHA256.hex(Array(text.utf8)))), ("created_at", .string(Clock.isoNow())),
+        ])
+        let change = SegmentChange(segment: n, action: "synth", fields: ["last_preview"]) { e in
+            e["last_preview"] = .object(preview)
+            e["audio_status"] = .string(result.status)
+            // The text may have been edited while this take was being made: then it is stale at once.
+            if let current = e["tgt_text"]?.stringValue { SegmentChange.markTakeAgainstText(&e, current) }
+        }
+        do {
+            try store.commit([change], batch: batch) { try self.rotate(n, newTake: tmp) }
+        } catch {
+            unlink(tmp)
+            throw error
+        }
+        return result
+    }
+
+    /// take-4 → take-5, …, current → take-2, new → current; then the directory is fsync'd.
+    func rotate(_ n: Int, newTake tmp: String) throws {
+        for k in stride(from: SegmentSynthesizer.takesKept - 1, through: 1, by: -1) where FileIO.exists(takePath(n, take: k)) {
+            if rename(takePath(n, take: k), takePath(n, take: k + 1)) != 0 {
+                throw DubdeckError.io(Sanitizer.display(takePath(n, take: k)), "cannot rotate take: \(errnoText())")
+            }
+        }
+        if rename(tmp, takePath(n)) != 0 {
+            throw DubdeckError.io(Sanitizer.display(takePath(n)), "cannot install the new take: \(errnoText())")
+        }
+        try FileIO.fsyncDirectory(previewDirectory)
+    }
+
+    func round3(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
+
+    /// Which lines a batch synthesizes: approved (or all) lines, skipping locked lines whose take is fresh.
+    public static func batchSelection(_ store: TranscriptStore, approvedOnly: Bool) -> [Int] {
+        store.job.segments.compactMap { seg in
+            let st = store.state(seg.number)
+            if approvedOnly && !st.approved { return nil }
+            if st.locked && st.audioStatus == "fresh" { return nil }
+            return seg.number
+        }
+    }
+
+    public struct BatchSummary: Equatable {
+        public var done = 0, fresh = 0, overflow = 0, failed = 0, cancelled = false
+        public var failures: [String] = []
+    }
+
+    /// Synthesizes each line in turn; a failure is counted and the batch goes on; `cancelled()` is
+    /// checked between lines (every finished take is already durable).
+    public func batch(_ numbers: [Int], cancelled: () -> Bool = { false },
+                      progress: (Int, Int, Int) -> Void = { _, _, _ in }) -> BatchSummary {
+        var summary = BatchSummary()
+        let batchID = "synth-\(Clock.isoNow())-\(getpid())"  // one batch: undone as one
+        for (i, n) in numbers.enumerated() {
+            if cancelled() { summary.cancelled = true; break }
+            progress(i, numbers.count, n)
+            do {
+                let r = try synthesize(n, batch: batchID)
+                if r.status == "overflow" { summary.overflow += 1 } else { summary.fresh += 1 }
+            } catch let e as DubdeckError {
+                summary.failed += 1
+                summary.failures.append("segment \(n): \(e.message)")
+            } catch {
+                summary.failed += 1
+            }
+            summary.done += 1
+        }
+        progress(summary.done, numbers.count, 0)
+        return summary
+    }
+}

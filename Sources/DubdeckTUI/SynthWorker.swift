@@ -1,0 +1,113 @@
+import Dispatch
+import DubdeckCore
+
+/// Synthesis off the UI thread. The worker has its own `TranscriptStore` on the same job, so its
+/// commits are like another writer's: durable on their own, merged by the desk on reload. The desk
+/// polls `drain()` between keys.
+public final class SynthWorker {
+    public enum Event {
+        case done(SegmentSynthesizer.Result, autoplay: Bool)
+        case failed(Int, String)
+        case batchFinished(SegmentSynthesizer.BatchSummary)
+    }
+
+    let job: Job
+    let makeEngine: () throws -> SpeechEngine
+    let maxSpeedup: Double
+    let queue = DispatchQueue(label: "dubdeck.synth")
+    let state = Mutex()
+    var events: [Event] = []
+    var queued = 0
+    var cancelRequested = false
+    var batchProgress: (done: Int, total: Int)?
+    var synthesizer: SegmentSynthesizer?
+
+    public init(job: Job, maxSpeedup: Double, makeEngine: @escaping () throws -> SpeechEngine) {
+        self.job = job
+        self.maxSpeedup = maxSpeedup
+        self.makeEngine = makeEngine
+    }
+
+    /// Runs on the worker queue: the synthesizer is made there, once.
+    func withSynthesizer(_ body: (SegmentSynthesizer) throws -> Void) throws {
+        if synthesizer == nil {
+            let store = try TranscriptStore(job: job)
+            synthesizer = SegmentSynthesizer(store: store, engine: try makeEngine(), maxSpeedup: maxSpeedup)
+        }
+        _ = try synthesizer!.store.reloadIfChanged()
+        try body(synthesizer!)
+    }
+
+    func post(_ e: Event) { state.locked { events.append(e) } }
+
+    /// Synthesizes one line; the desk plays it when it is done.
+    public func synthesize(_ n: Int) {
+        state.locked { queued += 1 }
+        queue.async { [self] in
+            do {
+                try withSynthesizer { s in post(.done(try s.synthesize(n), autoplay: true)) }
+            } catch let e as DubdeckError {
+                post(.failed(n, e.message))
+            } catch {
+                post(.failed(n, "\(error)"))
+            }
+            state.locked { queued -= 1 }
+        }
+    }
+
+    /// Synthesizes lines in turn until done or cancelled; progress is readable meanwhile.
+    public func batch(_ numbers: [Int]) {
+        state.locked {
+            queued += 1
+            cancelRequested = false
+            batchProgress = (0, numbers.count)
+        }
+        queue.async { [self] in
+            do {
+                try withSynthesizer { s in
+                    let summary = s.batch(numbers, cancelled: { state.locked { cancelRequested } }) { done, total, _ in
+                        state.locked { batchProgress = (done, total) }
+                    }
+                    post(.batchFinished(summary))
+                }
+            } catch let e as DubdeckError {
+                post(.failed(0, e.message))
+            } catch {
+                post(.failed(0, "\(error)"))
+            }
+            state.locked {
+                batchProgress = nil
+                queued -= 1
+            }
+        }
+    }
+
+    public func cancel() { state.locked { cancelRequested = true } }
+
+    public var busy: Bool { state.locked { queued > 0 || !events.isEmpty } }
+    public var progress: (done: Int, total: Int)? { state.locked { batchProgress } }
+
+    public func drain() -> [Event] {
+        state.locked {
+            let out = events
+            events.removeAll()
+            return out
+        }
+    }
+
+    /// Blocks until everything queued so far has run.
+    public func waitUntilIdle() { queue.sync {} }
+}
+
+/// How the desk makes sound: the engine, the fitting limit and the playback sink.
+public struct DeskAudio {
+    public var makeEngine: () throws -> SpeechEngine
+    public var maxSpeedup: Double
+    public var sink: AudioSink
+
+    public init(makeEngine: @escaping () throws -> SpeechEngine, maxSpeedup: Double = 1.30, sink: AudioSink) {
+        self.makeEngine = makeEngine
+        self.maxSpeedup = maxSpeedup
+        self.sink = sink
+    }
+}

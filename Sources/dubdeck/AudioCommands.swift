@@ -1,0 +1,136 @@
+import ArgumentParser
+import DubdeckCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The speech engine named on the command line (or by DUBDECK_ENGINE_COMMAND for `command`).
+func makeEngine(_ name: String?, template: [String], timeout: Double) throws -> SpeechEngine {
+    if !template.isEmpty { return try CommandEngine(template: template, timeout: timeout) }
+    switch name ?? "espeak" {
+    case "espeak": return try EspeakEngine()
+    case "command":
+        guard let t = try CommandEngine.templateFromEnvironment() else {
+            throw DubdeckError(.usage, "--engine command needs --engine-command ARGV... or DUBDECK_ENGINE_COMMAND (a JSON array)")
+        }
+        return try CommandEngine(template: t, timeout: timeout)
+    default:
+        throw DubdeckError(.usage, "unknown engine '\(Sanitizer.display(name ?? ""))' (espeak or command)")
+    }
+}
+
+struct Synth: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Regenerate the speech of lines, fitted to their time slots.",
+        discussion: """
+        Named lines are always synthesized (locked ones with their locked text). --approved and --all skip \
+        locked lines whose take is fresh. --engine-command takes the rest of the command line as the argv \
+        template ({text_file} {out} {ref_wav} {lang} {voice}) and implies --engine command, e.g.
+          dubdeck synth JOB 5 --engine-command espeak-ng -v en -w {out} -f {text_file}
+        """)
+
+    @Argument(help: "The job directory.") var job: String
+    @Argument(help: "Segment numbers.") var numbers: [Int] = []
+    @Flag(help: "Every approved line.") var approved = false
+    @Flag(help: "Every line.") var all = false
+    @Option(help: "espeak (default) or command.") var engine: String?
+    @Option(name: .customLong("max-speedup"), help: "Largest speed-up to fit a slot (default 1.30).") var maxSpeedup: Double = 1.30
+    @Option(help: "Seconds an engine command may take (default 60).") var timeout: Double = 60
+    @Option(help: "Character store (else DUBDECK_STORE, else data/characters.json).") var store: String?
+    @Option(name: .customLong("engine-command"), parsing: .remaining, help: "The argv template (the rest of the line).")
+    var engineCommand: [String] = []
+
+    func validate() throws {
+        let modes = (numbers.isEmpty ? 0 : 1) + (approved ? 1 : 0) + (all ? 1 : 0)
+        if modes != 1 { throw ValidationError("give segment numbers, --approved or --all (one of them)") }
+        if maxSpeedup < 1 || maxSpeedup > 4 { throw ValidationError("--max-speedup must be between 1 and 4") }
+        if timeout <= 0 { throw ValidationError("--timeout must be positive") }
+        if let e = engine, e != "espeak", e != "command" { throw ValidationError("--engine must be espeak or command") }
+    }
+
+    func run() throws {
+        try guarded {
+            let transcript = try openStore(job)
+            let synth = SegmentSynthesizer(store: transcript, engine: try makeEngine(engine, template: engineCommand, timeout: timeout),
+                                           maxSpeedup: maxSpeedup)
+            for n in numbers where n < 1 || n > transcript.job.segments.count {
+                throw DubdeckError(.usage, "no segment \(n) (the job has \(transcript.job.segments.count))")
+            }
+            if numbers.count == 1 {
+                let r = try synth.synthesize(numbers[0])
+                printOut(describe(r) + "\n")
+                return
+            }
+            let list = numbers.isEmpty ? SegmentSynthesizer.batchSelection(transcript, approvedOnly: approved) : numbers
+            let tty = isTerminal(2)
+            let summary = synth.batch(list, cancelled: { interrupted }) { done, total, n in
+                guard tty, total > 0 else { return }
+                let width = 30
+                let filled = done * width / total
+                let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+                fputs("\r[\(bar)] \(done)/\(total)\(n > 0 ? " segment \(n)" : "")   ", stderr)
+            }
+            if tty { fputs("\n", stderr) }
+            for f in summary.failures { printError(f) }
+            printOut("synthesized \(summary.done) of \(list.count) lines: \(summary.fresh) fresh, \(summary.overflow) overflow, \(summary.failed) failed\(summary.cancelled ? " (interrupted)" : "")\n")
+            if summary.failed > 0 { throw DubdeckError(.ioError, "\(summary.failed) line(s) failed") }
+            if summary.cancelled { throw ExitCode(130) }
+        }
+    }
+
+    func describe(_ r: SegmentSynthesizer.Result) -> String {
+        "segment \(r.segment): \(r.status), speech \(fmt(r.speechS)) s in a \(fmt(r.durationS)) s take, stretch \(fmt(r.stretch))"
+            + (r.overflowS > 0 ? ", overflow \(fmt(r.overflowS)) s" : "") + " → \(r.wav)"
+    }
+}
+
+func fmt(_ v: Double) -> String {
+    let t = Int((v * 100).rounded())
+    let f = abs(t % 100)
+    return "\(t / 100).\(f < 10 ? "0" : "")\(f)"
+}
+
+nonisolated(unsafe) var interrupted = false
+
+/// Ctrl-C sets a flag; the command stops its work cleanly and exits.
+func catchInterrupt() {
+    signal(SIGINT) { _ in interrupted = true }
+}
+
+struct Play: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Play a line's take (or the original line) and return when it has finished.",
+        discussion: "Ctrl-C stops the device cleanly. --device file:FILE=/tmp/x.wav,FORMAT=wav records instead of playing.")
+
+    @Argument(help: "The job directory.") var job: String
+    @Argument(help: "The segment number.") var n: Int
+    @Flag(help: "The original line, cut from the source audio.") var original = false
+    @Option(help: "Take K: 1 (current) … 5.") var take: Int?
+    @Option(help: "ALSA PCM (else DUBDECK_AUDIO_DEVICE, else default).") var device: String?
+
+    func validate() throws {
+        if original && take != nil { throw ValidationError("--original and --take exclude each other") }
+        if let k = take, k < 1 || k > SegmentSynthesizer.takesKept { throw ValidationError("--take is 1 … 5") }
+    }
+
+    func run() throws {
+        try guarded {
+            let store = try openStore(job)
+            guard n >= 1, n <= store.job.segments.count else {
+                throw DubdeckError(.usage, "no segment \(n) (the job has \(store.job.segments.count))")
+            }
+            let pcm = original ? try PlaybackSource.original(store, n) : try PlaybackSource.take(store, n, take: take ?? 1)
+            let sink = ALSASink(device: device)
+            catchInterrupt()
+            try sink.play(pcm, label: original ? "original \(n)" : "take \(take ?? 1) of \(n)")
+            while sink.isPlaying {
+                if interrupted {
+                    sink.stop()
+                    sink.wait()
+                    throw ExitCode(130)
+                }
+                usleep(20_000)
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import XCTest
+import TestSupport
+@testable import DubdeckCore
+
+final class CommandEngineTests: XCTestCase {
+    func request(_ text: String, ref: String? = nil) -> SpeechRequest {
+        SpeechRequest(text: text, voice: Voice(variant: "Alex", pitch: 50, rate: 175), lang: "en", referenceWav: ref, speakerName: "SPEAKER_07")
+    }
+
+    func testRealEspeakBinaryThroughTheTemplate() throws {
+        let engine = try CommandEngine(template: ["espeak-ng", "-v", "{voice}", "-w", "{out}", "-f", "{text_file}"])
+        let audio = try engine.synthesize(request("Testing the command engine."))
+        XCTAssertGreaterThan(audio.trimmedSilence().duration, 0.8)
+        XCTAssertGreaterThan(audio.rms, 0.01)
+    }
+
+    func testHostileTextNeverReachesAShell() throws {
+        let dir = TempDir()
+        // The engine copies the text file it was given next to the output, and writes a tone.
+        dir.write("tts.sh", "#!/bin/sh\ncp \"$1\" \(dir.file("seen.txt"))\nsox -n -r 16000 -c 1 -b 16 \"$2\" synth 0.5 sine 440\n")
+        chmod(dir.file("tts.sh"), 0o755)
+        let engine = try CommandEngine(template: [dir.file("tts.sh"), "{text_file}", "{out}"])
+        let hostile = "-rf $(touch \(dir.file("pwned"))) `touch \(dir.file("pwned2"))`; \"quoted\" 'single'\nsecond line --help"
+        let audio = try engine.synthesize(request(hostile))
+        XCTAssertEqual(audio.duration, 0.5, accuracy: 0.01)
+        XCTAssertEqual(dir.read("seen.txt"), hostile, "the text arrives intact, through the file")
+        XCTAssertFalse(FileIO.exists(dir.file("pwned")))
+        XCTAssertFalse(FileIO.exists(dir.file("pwned2")))
+    }
+
+    func testPlaceholdersAreSubstitutedInsideArguments() throws {
+        let dir = TempDir()
+        dir.write("args.sh", "#!/bin/sh\nprintf '%s\\n' \"$@\" > \(dir.file("args.txt"))\nsox -n -r 16000 -c 1 -b 16 \"$4\" synth 0.2 sine 300\n")
+        chmod(dir.file("args.sh"), 0o755)
+        let engine = try CommandEngine(template: [dir.file("args.sh"), "--lang={lang}", "--voice", "{voice}", "{out}", "--ref={ref_wav}"])
+        _ = try engine.synthesize(request("x", ref: "/refs/a.wav"))
+        let args = dir.read("args.txt")!.split(separator: "\n").map(String.init)
+        XCTAssertEqual(args[0], "--lang=en")
+        XCTAssertEqual(args[2], "en+Alex")
+        XCTAssertEqual(args[4], "--ref=/refs/a.wav")
+    }
+
+    func testHangingEngineTimesOut() throws {
+        let dir = TempDir()
+        dir.write("hang.sh", "#!/bin/sh\nsleep 30\n")
+        chmod(dir.file("hang.sh"), 0o755)
+        let engine = try CommandEngine(template: [dir.file("hang.sh"), "{out}"], timeout: 0.5)
+        let t0 = Clock.monotonic()
+        XCTAssertThrowsError(try engine.synthesize(request("x"))) { e in
+            XCTAssertTrue((e as! DubdeckError).message.contains("timed out"), (e as! DubdeckError).message)
+        }
+        XCTAssertLessThan(Clock.monotonic() - t0, 10)
+    }
+
+    func testMissingReferenceIsAnErrorNamingTheCharacter() throws {
+        let engine = try CommandEngine(template: ["xtts", "--ref", "{ref_wav}", "-o", "{out}", "{text_file}"])
+        XCTAssertThrowsError(try engine.synthesize(request("x"))) { e in
+            XCTAssertTrue((e as! DubdeckError).message.contains("SPEAKER_07"), (e as! DubdeckError).message)
+        }
+    }
+
+    func testTemplateErrors() {
+        XCTAssertThrowsError(try CommandEngine(template: []))
+        XCTAssertThrowsError(try CommandEngine(template: ["espeak-ng", "{text_file}"]), "a template must write {out}")
+        XCTAssertThrowsError(try CommandEngine(template: ["/no/such/tts", "{out}"]).synthesize(request("x")))
+    }
+}

@@ -1,0 +1,186 @@
+import XCTest
+import TestSupport
+@testable import DubdeckCore
+
+final class SynthesisTests: XCTestCase {
+    var dir: TempDir!
+
+    override func setUp() { dir = TempDir() }
+
+    func job(_ lines: [Fixtures.Line], audioRate: Int? = nil) throws -> TranscriptStore {
+        let path = Fixtures.job(in: dir, lines: lines)
+        if let rate = audioRate {
+            // A stereo source with a distinct ramp in each channel, so a cut can be checked sample by sample.
+            let frames = rate * 12
+            var samples = [Float](repeating: 0, count: frames * 2)
+            for f in 0..<frames {
+                samples[2 * f] = Float(f % 2000) / 4000
+                samples[2 * f + 1] = -Float(f % 3000) / 6000
+            }
+            try AudioFile.writeWAV16Atomically(AudioBuffer(samples: samples, rate: rate, channels: 2), to: path + "/audio.wav")
+        }
+        return try TranscriptStore(job: try JobLoader.load(path), by: "tester")
+    }
+
+    func testEspeakProducesSpeechLengthAudio() throws {
+        let engine = try EspeakEngine()
+        let short = try engine.synthesize(SpeechRequest(text: "Hello.", voice: Voice.deterministic(for: "A"), lang: "en", speakerName: "A"))
+        let long = try engine.synthesize(SpeechRequest(text: "Hello there, this is a much longer sentence that takes a while to say.",
+                                                       voice: Voice.deterministic(for: "A"), lang: "en", speakerName: "A"))
+        XCTAssertGreaterThan(short.trimmedSilence().duration, 0.2)
+        XCTAssertLessThan(short.trimmedSilence().duration, 1.5)
+        XCTAssertGreaterThan(long.trimmedSilence().duration, 2.5)
+        XCTAssertLessThan(long.trimmedSilence().duration, 9)
+        XCTAssertGreaterThan(long.rms, 0.01, "not silent")
+        // Safe for repeated use: the same request gives the same audio.
+        let again = try engine.synthesize(SpeechRequest(text: "Hello.", voice: Voice.deterministic(for: "A"), lang: "en", speakerName: "A"))
+        XCTAssertEqual(Double(again.frames), Double(short.frames), accuracy: Double(short.frames) * 0.05)
+        let faster = try engine.synthesize(SpeechRequest(text: "Hello there, this is a much longer sentence that takes a while to say.",
+                                                         voice: Voice.deterministic(for: "A"), lang: "en", rateFactor: 1.3, speakerName: "A"))
+        XCTAssertLessThan(faster.trimmedSilence().duration, long.trimmedSilence().duration * 0.9)
+    }
+
+    func testVoicesAreDeterministicAndNamedByLanguage() {
+        XCTAssertEqual(Voice.deterministic(for: "SPEAKER_03"), Voice.deterministic(for: "SPEAKER_03"))
+        XCTAssertTrue(Voice.variants.contains(Voice.deterministic(for: "x").variant))
+        XCTAssertEqual(Voice(variant: "Alex", pitch: 50, rate: 170).name(lang: "en"), "en+Alex")
+        let distinct = Set((0..<6).map { Voice.deterministic(for: "SPEAKER_0\($0)").variant })
+        XCTAssertGreaterThan(distinct.count, 3, "different speakers mostly get different variants")
+    }
+
+    func testShortLineIsPaddedToTheSlotAtTheSourceRate() throws {
+        let store = try job([.init(0, 4.0, "S", "", "Hi.")], audioRate: 44_100)
+        let synth = SegmentSynthesizer(store: store, engine: try EspeakEngine())
+        let r = try synth.synthesize(1)
+        XCTAssertEqual(r.status, "fresh")
+        XCTAssertEqual(r.overflowS, 0)
+        XCTAssertLessThan(r.speechS, 1.5)
+        let take = try AudioFile.read(synth.takePath(1))
+        XCTAssertEqual(take.rate, 44_100, "output at the source audio's rate")
+        XCTAssertEqual(take.channels, 1)
+        XCTAssertEqual(take.frames, 4 * 44_100, "exactly the slot")
+        let tail = take.slice(take.frames - 22_050, take.frames)
+        XCTAssertEqual(tail.peak, 0, "padding goes at the end")
+        XCTAssertGreaterThan(take.slice(0, 22_050).peak, 0.01, "speech at the start")
+        let entry = store.entry(1)
+        let preview = entry["last_preview"]!.objectValue!
+        XCTAssertEqual(preview["wav"], .string("segments_preview/0001.wav"))
+        XCTAssertEqual(preview["engine"], .string("espeak"))
+        XCTAssertNotNil(preview["voice"]?.objectValue?["variant"])
+        XCTAssertEqual(preview["text_sha256"], .string(SHA256.hex(Array("Hi.".utf8))))
+        for key in ["duration_s", "speech_s", "stretch", "overflow_s", "created_at"] { XCTAssertNotNil(preview[key], key) }
+        XCTAssertEqual(entry["audio_status"], .string("fresh"))
+        let history = try HistoryLog(path: store.job.historyPath).readAll().records
+        XCTAssertEqual(history.map { $0.action }, ["synth"])
+    }
+
+    func testLongLineIsSpedUpWithinTheLimit() throws {
+        let text = "We have to leave right now, the storm is coming."
+        let natural = try EspeakEngine().synthesize(SpeechRequest(text: text, voice: Voice.deterministic(for: "S"), lang: "en", speakerName: "S"))
+            .trimmedSilence().duration
+        let slot = (natural / 1.15 * 100).rounded() / 100
+        let store = try job([.init(1, 1 + slot, "S", "", text)])
+        let synth = SegmentSynthesizer(store: store, engine: try EspeakEngine(), maxSpeedup: 1.3)
+        let r = try synth.synthesize(1)
+        XCTAssertEqual(r.status, "fresh", "\(r)")
+        XCTAssertLessThanOrEqual(r.speechS, slot + 0.001)
+        XCTAssertGreaterThan(r.stretch, 1.05)
+        XCTAssertLessThanOrEqual(r.stretch, 1.3 + 0.02)
+        let take = try AudioFile.read(synth.takePath(1))
+        XCTAssertEqual(take.rate, 48_000, "48 kHz without source audio")
+        XCTAssertEqual(take.frames, Int((slot * 48_000).rounded()))
+    }
+
+    func testTooLongLineIsOverflowNeverCut() throws {
+        let text = "This sentence is far too long to ever fit into the tiny slot that it was given by the pipeline."
+        let store = try job([.init(0, 1.0, "S", "", text)])
+        let synth = SegmentSynthesizer(store: store, engine: try EspeakEngine(), maxSpeedup: 1.3)
+        let r = try synth.synthesize(1)
+        XCTAssertEqual(r.status, "overflow")
+        XCTAssertGreaterThan(r.overflowS, 1)
+        XCTAssertEqual(r.speechS, 1.0 + r.overflowS, accuracy: 0.01)
+        XCTAssertLessThanOrEqual(r.stretch, 1.3 + 0.02)
+        XCTAssertGreaterThan(r.stretch, 1.15, "the full speed-up was used")
+        let take = try AudioFile.read(synth.takePath(1))
+        XCTAssertEqual(take.duration, r.speechS, accuracy: 0.01, "the whole speech is kept")
+        XCTAssertEqual(store.state(1).audioStatus, "overflow")
+        XCTAssertEqual(store.entry(1)["last_preview"]?.objectValue?["overflow_s"]?.doubleValue ?? 0, r.overflowS, accuracy: 0.002)
+    }
+
+    func testCommandEngineIsStretchedByRubberband() throws {
+        let text = "We have to leave right now, the storm is coming."
+        let store = try job([.init(0, 2.2, "S", "", text)])
+        let engine = try CommandEngine(template: ["espeak-ng", "-v", "{voice}", "-w", "{out}", "-f", "{text_file}"])
+        let synth = SegmentSynthesizer(store: store, engine: engine, maxSpeedup: 1.5)
+        let r = try synth.synthesize(1)
+        XCTAssertGreaterThan(r.stretch, 1.05, "\(r)")
+        XCTAssertEqual(store.entry(1)["last_preview"]?.objectValue?["engine"], .string("command"))
+    }
+
+    func testTakesRotateAndKeepFive() throws {
+        let store = try job([.init(0, 3, "S", "", "One.")])
+        let synth = SegmentSynthesizer(store: store, engine: try EspeakEngine())
+        var takes: [[Float]] = []
+        for i in 1...6 {
+            try store.commit([.edit(1, text: "Take number \(i).")])
+            try synth.synthesize(1)
+            takes.append(try AudioFile.read(synth.takePath(1)).samples)
+        }
+        let names = DirectoryListing.names(synth.previewDirectory).sorted()
+        XCTAssertEqual(names, ["0001.take-2.wav", "0001.take-3.wav", "0001.take-4.wav", "0001.take-5.wav", "0001.wav"])
+        for k in 1...5 {
+            XCTAssertTrue(try AudioFile.read(synth.takePath(1, take: k)).samples == takes[6 - k], "take \(k)")
+        }
+        XCTAssertEqual(SegmentSynthesizer.takeName(12345), "12345.wav")
+        XCTAssertEqual(SegmentSynthesizer.takeName(7, take: 3), "0007.take-3.wav")
+    }
+
+    func testEditMakesTheTakeStaleAndEditingBackMakesItFresh() throws {
+        let store = try job([.init(0, 3, "S", "", "Original words.")])
+        let synth = SegmentSynthesizer(store: store, engine: try EspeakEngine())
+        try synth.synthesize(1)
+        XCTAssertEqual(store.state(1).audioStatus, "fresh")
+        try store.commit([.edit(1, text: "Other words.")])
+        XCTAssertEqual(store.state(1).audioStatus, "stale")
+        XCTAssertEqual(store.counts().stale, 1)
+        try store.commit([.edit(1, text: "Original words.")])
+        XCTAssertEqual(store.state(1).audioStatus, "fresh")
+    }
+
+    func testLockedLineUsesItsTextAndBatchSkipsFreshLockedLines() throws {
+        let store = try job([.init(0, 3, "S", "", "First."), .init(3, 6, "T", "", "Second."), .init(6, 9, "S", "", "Third.")])
+        try store.commit([.edit(1, text: "Locked text."), .lock(1, true, by: "t"), .approve(1, true), .approve(2, true)])
+        let synth = SegmentSynthesizer(store: store, engine: try EspeakEngine())
+        XCTAssertEqual(SegmentSynthesizer.batchSelection(store, approvedOnly: true), [1, 2])
+        try synth.synthesize(1)
+        XCTAssertEqual(store.entry(1)["last_preview"]?.objectValue?["text_sha256"], .string(SHA256.hex(Array("Locked text.".utf8))))
+        XCTAssertEqual(SegmentSynthesizer.batchSelection(store, approvedOnly: true), [2], "a locked line with a fresh take is skipped")
+        XCTAssertEqual(SegmentSynthesizer.batchSelection(store, approvedOnly: false), [2, 3])
+    }
+
+    func testCancelledBatchKeepsEveryFinishedTakeAsOneBatch() throws {
+        let store = try job((0..<5).map { .init(Double($0) * 3, Double($0) * 3 + 2.5, "S", "", "Line \($0).") })
+        let synth = SegmentSynthesizer(store: store, engine: try EspeakEngine())
+        var seen = 0
+        // progress(i) comes before line i+1 starts: cancelling once line 2 has started stops after it.
+        let summary = synth.batch([1, 2, 3, 4, 5], cancelled: { seen >= 1 }) { done, _, _ in seen = done }
+        XCTAssertTrue(summary.cancelled)
+        XCTAssertEqual(summary.done, 2)
+        let reopened = try TranscriptStore(job: try JobLoader.load(store.job.directory))
+        XCTAssertEqual((1...5).map { reopened.state($0).audioStatus }, ["fresh", "fresh", "none", "none", "none"])
+        let records = try HistoryLog(path: store.job.historyPath).readAll().records
+        XCTAssertEqual(Set(records.compactMap { $0.batch }).count, 1, "one batch id")
+    }
+
+    func testEngineFailureMarksTheLineFailed() throws {
+        let store = try job([.init(0, 3, "S", "", "Words.")])
+        dir.write("fail.sh", "#!/bin/sh\necho 'model not found: xtts' >&2\nexit 3\n")
+        chmod(dir.file("fail.sh"), 0o755)
+        let synth = SegmentSynthesizer(store: store, engine: try CommandEngine(template: [dir.file("fail.sh"), "{out}"]))
+        XCTAssertThrowsError(try synth.synthesize(1)) { e in
+            let e = e as! DubdeckError
+            XCTAssertTrue(e.message.contains("exit 3") && e.message.contains("model not found"), e.message)
+        }
+        XCTAssertEqual(store.state(1).audioStatus, "failed")
+    }
+}
