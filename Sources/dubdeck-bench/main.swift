@@ -118,15 +118,57 @@ func inProcess(_ dir: String, runs: Int) throws {
     print("P4 \(median(commitTimes) * 1000) \(median(ioTimes) * 1000)")
 }
 
+/// The P3 line: natural espeak speech a little longer than its 3-second slot, so the fit
+/// re-synthesizes once.
+let p3Text = "Everyone get ready, the ship leaves the harbour at dawn and we cannot be late again."
+
+/// P3: regenerate one 3-second line in-process (espeak, fit with one re-synthesis, resample to
+/// 48 kHz, durable take + store + history); baseline: one raw in-process espeak synthesis of the
+/// same text plus the three durable writes alone.
+func p3(_ dir: String, runs: Int) throws {
+    let engine = try EspeakEngine()
+    var voice = Voice.deterministic(for: "SPEAKER_00")
+    let first = try engine.synthesize(SpeechRequest(text: p3Text, voice: voice, lang: "en", speakerName: "x")).trimmedSilence().duration
+    let slot = 3.0
+    // A speaking rate that makes the natural speech about 10% longer than the slot.
+    voice.rate = Int((Double(voice.rate) * first / (slot * 1.1)).rounded())
+    let natural = try engine.synthesize(SpeechRequest(text: p3Text, voice: voice, lang: "en", speakerName: "x")).trimmedSilence().duration
+    let job = dir + "/p3"
+    try FileIO.makeDirectories(job)
+    // Speak at a rate that makes the natural speech about 10% longer than the slot.
+    let line = #"{"segments":[{"start":1.0,"end":4.0,"speaker":"SPEAKER_00","character_id":"SPEAKER_00","src_text":"x","text":""# + p3Text + #""}]}"#
+    try FileIO.writeAtomically(job + "/translated.json", Array(line.utf8))
+    let store = try TranscriptStore(job: try JobLoader.load(job), by: "bench")
+    let synth = SegmentSynthesizer(store: store, engine: engine, maxSpeedup: 1.3)
+    synth.characterVoices = ["SPEAKER_00": voice]
+    var values: [Double] = []
+    var last: SegmentSynthesizer.Result?
+    for _ in 0..<max(runs, 10) { values.append(try time { last = try synth.synthesize(1) }) }
+    var raw: [Double] = []
+    let takeBytes = [UInt8](repeating: 1, count: Int(slot * 48_000) * 2 + 44)
+    let storeBytes = try FileIO.read(store.path)
+    let record = [UInt8](repeating: 0x41, count: 900) + [0x0A]
+    for _ in 0..<max(runs, 10) {
+        raw.append(try time {
+            _ = try engine.synthesize(SpeechRequest(text: p3Text, voice: voice, lang: "en", speakerName: "x"))
+            try FileIO.writeAtomically(job + "/floor-take.wav", takeBytes)
+            try FileIO.appendDurably(job + "/floor-history.jsonl", record)
+            try FileIO.writeAtomically(job + "/floor-store.json", storeBytes)
+        })
+    }
+    print("P3 \(median(values) * 1000) \(median(raw) * 1000) natural=\(natural) stretch=\(last?.stretch ?? 0) status=\(last?.status ?? "")")
+}
+
 let args = CommandLine.arguments
 guard args.count >= 3 else {
-    print("usage: dubdeck-bench generate DIR | inprocess DIR [RUNS]")
+    print("usage: dubdeck-bench generate DIR | inprocess DIR [RUNS] | p3 DIR [RUNS]")
     exit(64)
 }
 do {
     switch args[1] {
     case "generate": try generate(args[2])
     case "inprocess": try inProcess(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
+    case "p3": try p3(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     default: print("unknown command \(args[1])"); exit(64)
     }
 } catch {
