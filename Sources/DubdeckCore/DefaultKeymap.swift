@@ -39,6 +39,7 @@ bind list p play-take
 bind list o play-original
 bind list P play-previous-take
 bind list x stop-playback
+bind list C characters
 bind list / search
 bind list n search-next
 bind list N search-prev
@@ -64,6 +65,20 @@ bind editor <C-w> delete-word-back
 bind editor <C-k> kill-line
 bind editor <C-u> kill-to-start
 bind editor <C-j> insert-newline
+
+bind characters j move-down
+bind characters <Down> move-down
+bind characters k move-up
+bind characters <Up> move-up
+bind characters g top
+bind characters G bottom
+bind characters <Tab> series-next
+bind characters p play-reference
+bind characters R rename-character
+bind characters m merge-character
+bind characters u use-line-audio
+bind characters q back
+bind characters <Esc> back
 
 bind help j move-down
 bind help <Down> move-down

@@ -105,7 +105,19 @@ public struct JSONParser {
     var pos: Int = 0
     let maxDepth = 512
 
-    public init(bytes: [UInt8]) { self.bytes = bytes }
+    /// Parsing stops at `end` (the plaintext inside a decrypted envelope).
+    var end: Int
+
+    public init(bytes: [UInt8]) {
+        self.bytes = bytes
+        end = bytes.count
+    }
+
+    public init(bytes: [UInt8], start: Int, end: Int) {
+        self.bytes = bytes
+        pos = start
+        self.end = end
+    }
 
     /// Parses a whole document: one value and nothing but white space after it.
     public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
@@ -113,7 +125,7 @@ public struct JSONParser {
         p.skipBOM()
         let v = try p.parseValue(depth: 0)
         p.skipWhitespace()
-        if p.pos != bytes.count { throw p.error("unexpected data after the JSON value") }
+        if p.pos != p.end { throw p.error("unexpected data after the JSON value") }
         return v
     }
 
@@ -138,15 +150,42 @@ public struct JSONParser {
     }
 
     mutating func skipWhitespace() {
-        while pos < bytes.count {
+        while pos < end {
             let c = bytes[pos]
             if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { pos += 1 } else { return }
         }
     }
 
+    /// Snapshots: an array of objects whose "embedding" member is decoded by `embedding`.
+    public mutating func parseValueSkippingEmbeddings(depth: Int, _ embedding: (inout JSONParser) throws -> [Float]) throws -> [EmbeddingSnapshot] {
+        var out: [EmbeddingSnapshot] = []
+        skipWhitespace()
+        pos += 1  // '['
+        skipWhitespace()
+        if pos < end, bytes[pos] == UInt8(ascii: "]") { pos += 1; return out }
+        while true {
+            var snap = EmbeddingSnapshot(series: "", episode: "", embedding: [], at: "")
+            try parseObjectMembers(depth: depth + 1) { key, p in
+                switch key {
+                case "embedding": snap.embedding = try embedding(&p)
+                case "series": snap.series = try p.parseValue(depth: depth + 2).stringValue ?? ""
+                case "episode": snap.episode = try p.parseValue(depth: depth + 2).stringValue ?? ""
+                case "at": snap.at = try p.parseValue(depth: depth + 2).stringValue ?? ""
+                default: try p.skipValue(depth: depth + 2)
+                }
+            }
+            out.append(snap)
+            skipWhitespace()
+            guard pos < end else { throw error("unexpected end of file in array") }
+            if bytes[pos] == UInt8(ascii: ",") { pos += 1; skipWhitespace(); continue }
+            if bytes[pos] == UInt8(ascii: "]") { pos += 1; return out }
+            throw error("expected ',' or ']' in array")
+        }
+    }
+
     public mutating func parseValue(depth: Int) throws -> JSONValue {
         skipWhitespace()
-        guard pos < bytes.count else { throw error("unexpected end of file") }
+        guard pos < end else { throw error("unexpected end of file") }
         if depth > maxDepth { throw error("nesting deeper than \(maxDepth)") }
         switch bytes[pos] {
         case UInt8(ascii: "{"): return .object(try parseObject(depth: depth))
@@ -164,7 +203,7 @@ public struct JSONParser {
 
     mutating func expectWord(_ word: StaticString) throws {
         let n = word.utf8CodeUnitCount
-        guard pos + n <= bytes.count else { throw error("unexpected end of file") }
+        guard pos + n <= end else { throw error("unexpected end of file") }
         let p = word.utf8Start
         for i in 0..<n where bytes[pos + i] != p[i] { throw error("invalid literal") }
         pos += n
@@ -174,11 +213,11 @@ public struct JSONParser {
         let start = pos
         if bytes[pos] == UInt8(ascii: "-") {
             pos += 1
-            if pos < bytes.count, bytes[pos] == UInt8(ascii: "I") { throw error("-Infinity is not valid JSON", at: start) }
+            if pos < end, bytes[pos] == UInt8(ascii: "I") { throw error("-Infinity is not valid JSON", at: start) }
         }
         func digits() -> Int {
             let s = pos
-            while pos < bytes.count, bytes[pos] >= 0x30, bytes[pos] <= 0x39 { pos += 1 }
+            while pos < end, bytes[pos] >= 0x30, bytes[pos] <= 0x39 { pos += 1 }
             return pos - s
         }
         let intDigits = digits()
@@ -186,13 +225,13 @@ public struct JSONParser {
         if intDigits > 1, bytes[start + (bytes[start] == UInt8(ascii: "-") ? 1 : 0)] == 0x30 {
             throw error("leading zero in number", at: start)
         }
-        if pos < bytes.count, bytes[pos] == UInt8(ascii: ".") {
+        if pos < end, bytes[pos] == UInt8(ascii: ".") {
             pos += 1
             if digits() == 0 { throw error("invalid number", at: start) }
         }
-        if pos < bytes.count, bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E") {
+        if pos < end, bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E") {
             pos += 1
-            if pos < bytes.count, bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-") { pos += 1 }
+            if pos < end, bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-") { pos += 1 }
             if digits() == 0 { throw error("invalid number", at: start) }
         }
         let text = String(decoding: bytes[start..<pos], as: UTF8.self)
@@ -207,7 +246,7 @@ public struct JSONParser {
         var hasEscape = false
         var hasHigh = false
         while true {
-            guard pos < bytes.count else { throw error("unterminated string", at: start - 1) }
+            guard pos < end else { throw error("unterminated string", at: start - 1) }
             let c = bytes[pos]
             if c == UInt8(ascii: "\"") { break }
             if c == UInt8(ascii: "\\") { hasEscape = true; pos += 2; continue }
@@ -287,7 +326,7 @@ public struct JSONParser {
         pos += 1
         var items: [JSONValue] = []
         skipWhitespace()
-        if pos < bytes.count, bytes[pos] == UInt8(ascii: "]") { pos += 1; return items }
+        if pos < end, bytes[pos] == UInt8(ascii: "]") { pos += 1; return items }
         while true {
             do {
                 items.append(try parseValue(depth: depth + 1))
@@ -296,7 +335,7 @@ public struct JSONParser {
                 throw e
             }
             skipWhitespace()
-            guard pos < bytes.count else { throw error("unexpected end of file in array") }
+            guard pos < end else { throw error("unexpected end of file in array") }
             if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
             if bytes[pos] == UInt8(ascii: "]") { pos += 1; return items }
             throw error("expected ',' or ']' in array")
@@ -306,16 +345,16 @@ public struct JSONParser {
     /// Calls `body` for each member with the key and the byte range of its value in the source.
     public mutating func parseObjectMembers(depth: Int, _ body: (String, inout JSONParser) throws -> Void) throws {
         skipWhitespace()
-        guard pos < bytes.count, bytes[pos] == UInt8(ascii: "{") else { throw error("expected an object") }
+        guard pos < end, bytes[pos] == UInt8(ascii: "{") else { throw error("expected an object") }
         pos += 1
         skipWhitespace()
-        if pos < bytes.count, bytes[pos] == UInt8(ascii: "}") { pos += 1; return }
+        if pos < end, bytes[pos] == UInt8(ascii: "}") { pos += 1; return }
         while true {
             skipWhitespace()
-            guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { throw error("expected a member name") }
+            guard pos < end, bytes[pos] == UInt8(ascii: "\"") else { throw error("expected a member name") }
             let key = try parseString()
             skipWhitespace()
-            guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { throw error("expected ':' after member name") }
+            guard pos < end, bytes[pos] == UInt8(ascii: ":") else { throw error("expected ':' after member name") }
             pos += 1
             skipWhitespace()
             do {
@@ -325,7 +364,7 @@ public struct JSONParser {
                 throw e
             }
             skipWhitespace()
-            guard pos < bytes.count else { throw error("unexpected end of file in object") }
+            guard pos < end else { throw error("unexpected end of file in object") }
             if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
             if bytes[pos] == UInt8(ascii: "}") { pos += 1; return }
             throw error("expected ',' or '}' in object")
@@ -341,6 +380,60 @@ public struct JSONParser {
     }
 
     public var offset: Int { pos }
+
+    /// The next non-space byte, without consuming it.
+    public mutating func peek() -> UInt8? {
+        skipWhitespace()
+        return pos < end ? bytes[pos] : nil
+    }
+
+    /// Skips one value without building it (validates its syntax, not its strings' UTF-8).
+    public mutating func skipValue(depth: Int) throws {
+        skipWhitespace()
+        guard pos < end else { throw error("unexpected end of file") }
+        switch bytes[pos] {
+        case UInt8(ascii: "\""):
+            _ = try rawString()
+        case UInt8(ascii: "{"):
+            try parseObjectMembers(depth: depth) { _, p in try p.skipValue(depth: depth + 1) }
+        case UInt8(ascii: "["):
+            pos += 1
+            skipWhitespace()
+            if pos < end, bytes[pos] == UInt8(ascii: "]") { pos += 1; return }
+            while true {
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                guard pos < end else { throw error("unexpected end of file in array") }
+                if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
+                if bytes[pos] == UInt8(ascii: "]") { pos += 1; return }
+                throw error("expected ',' or ']' in array")
+            }
+        default:
+            _ = try parseValue(depth: depth)
+        }
+    }
+
+    /// The UTF-8 bytes of a string value, without building a String (a slice of the source when the
+    /// string has no escapes, as base64 never has).
+    public mutating func rawString() throws -> ArraySlice<UInt8> {
+        skipWhitespace()
+        guard pos < end, bytes[pos] == UInt8(ascii: "\"") else { throw error("expected a string") }
+        var i = pos + 1
+        while i < end {
+            let c = bytes[i]
+            if c == UInt8(ascii: "\"") {
+                let slice = bytes[(pos + 1)..<i]
+                pos = i + 1
+                return slice
+            }
+            if c == UInt8(ascii: "\\") {
+                return ArraySlice(Array(try parseString().utf8))  // escapes: the slow way
+            }
+            if c < 0x20 { throw error("control character in string (must be escaped)", at: i) }
+            i += 1
+        }
+        throw error("unterminated string")
+    }
 }
 
 // MARK: - Writing

@@ -144,10 +144,26 @@ public final class TranscriptStore {
     }
 
     func rebuildStates() {
-        states = job.segments.map { seg in TranscriptStore.state(of: snapshot.entries[seg.number - 1]?.object, seg) }
+        states = job.segments.map { seg in state(of: snapshot.entries[seg.number - 1]?.object, seg) }
     }
 
-    static func state(of entry: JSONObject?, _ seg: Segment) -> ReviewState {
+    /// The voice each line should be spoken with now (set when the character voices are known):
+    /// a take made with another voice is stale.
+    public var expectedVoice: ((Segment) -> Voice)? {
+        didSet { rebuildStates() }
+    }
+
+    func state(of entry: JSONObject?, _ seg: Segment) -> ReviewState {
+        var st = TranscriptStore.storedState(of: entry, seg)
+        if let expectedVoice, st.audioStatus == "fresh" || st.audioStatus == "overflow",
+           let used = entry?["last_preview"]?.objectValue?["voice"], Voice(json: used) != nil,
+           Voice(json: used) != expectedVoice(seg) {
+            st.audioStatus = "stale"
+        }
+        return st
+    }
+
+    static func storedState(of entry: JSONObject?, _ seg: Segment) -> ReviewState {
         guard let e = entry else {
             return ReviewState(text: seg.text, approved: false, locked: false, lockedAt: nil, lockedBy: nil, flags: [],
                                audioStatus: "none", edited: false)
@@ -404,7 +420,7 @@ public final class TranscriptStore {
         try FileIO.writeAtomically(path, bytes)
         next.fingerprint = FileIO.fingerprint(path: path, bytes: bytes)
         snapshot = next
-        for n in updated.keys { states[n - 1] = TranscriptStore.state(of: snapshot.entries[n - 1]?.object, job.segments[n - 1]) }
+        for n in updated.keys { states[n - 1] = state(of: snapshot.entries[n - 1]?.object, job.segments[n - 1]) }
         return CommitResult(records: records, reloaded: reloaded)
     }
 

@@ -11,8 +11,24 @@ public final class Desk {
     public enum Mode: Equatable {
         case list
         case editor(LineEditor)
-        case search(LineEditor)
+        case prompt(Prompt, LineEditor)
         case help(scroll: Int)
+        case characters
+    }
+
+    /// What a one-line prompt in the status line is for.
+    public enum Prompt: Equatable {
+        case search
+        case rename(String)
+        case merge(String)
+
+        var label: String {
+            switch self {
+            case .search: return "/"
+            case .rename(let id): return "name for \(id): "
+            case .merge(let id): return "merge \(id) into (ID): "
+            }
+        }
     }
 
     public enum MessageKind { case info, warning, error }
@@ -47,12 +63,22 @@ public final class Desk {
     let worker: SynthWorker?
     /// The take `play-previous-take` played last (segment, take), to step further back.
     var lastPreviousTake: (Int, Int)?
+    /// The character store's path (nil: the desk shows no characters).
+    public let characterStorePath: String?
+    /// The characters (names, series, voices; never embeddings), nil without a readable store.
+    public internal(set) var cast: CharacterStore?
+    /// Characters screen: the selected row and the series shown (nil = all).
+    var castSelection = 0
+    var castSeries: String?
 
-    public init(store: TranscriptStore, keymap: Keymap, audio: DeskAudio? = nil) {
+    public init(store: TranscriptStore, keymap: Keymap, audio: DeskAudio? = nil, characterStorePath: String? = nil) {
         self.store = store
         self.keymap = keymap
         self.audio = audio
+        self.characterStorePath = characterStorePath
         worker = audio.map { SynthWorker(job: store.job, maxSpeedup: $0.maxSpeedup, makeEngine: $0.makeEngine) }
+        castSeries = store.job.info.seriesID
+        loadCast()
         searchCache = Array(repeating: nil, count: store.job.segments.count)
         applyFilter(keepSegment: nil)
         if let reason = store.readOnlyReason { banner = "READ-ONLY: \(reason)" }
@@ -68,8 +94,9 @@ public final class Desk {
     public var context: KeyContext {
         switch mode {
         case .list: return .list
-        case .editor, .search: return .editor
+        case .editor, .prompt: return .editor
         case .help: return .help
+        case .characters: return .characters
         }
     }
 
@@ -118,14 +145,20 @@ public final class Desk {
     public func handle(key: String) -> Redraw {
         switch mode {
         case .editor(var ed):
-            if let action = keymap.action(for: key, in: .editor) { return editorAction(action, &ed, search: false) }
+            if let action = keymap.action(for: key, in: .editor) { return editorAction(action, &ed, prompt: nil) }
             if let text = typedText(key) { ed.insert(text); mode = .editor(ed); return .all }
             setMessage("\(key) does nothing in the editor", .warning)
             return .status
-        case .search(var ed):
-            if let action = keymap.action(for: key, in: .editor) { return editorAction(action, &ed, search: true) }
-            if let text = typedText(key) { ed.insert(text); mode = .search(ed); return .status }
+        case .prompt(let prompt, var ed):
+            if let action = keymap.action(for: key, in: .editor) { return editorAction(action, &ed, prompt: prompt) }
+            if let text = typedText(key) { ed.insert(text); mode = .prompt(prompt, ed); return .status }
             return .nothing
+        case .characters:
+            guard let action = keymap.action(for: key, in: .characters) else {
+                setMessage("\(key) is not bound here (? for help)", .warning)
+                return .status
+            }
+            return charactersAction(action)
         case .help, .list:
             guard let action = keymap.action(for: key, in: context) else {
                 setMessage("\(key) is not bound (? for help)", .warning)
@@ -175,7 +208,8 @@ public final class Desk {
         case "synthesize", "synthesize-approved", "cancel-batch", "play-take", "play-original", "play-previous-take",
              "stop-playback":
             return soundAction(action)
-        case "search": mode = .search(LineEditor("")); return .all
+        case "search": mode = .prompt(.search, LineEditor("")); return .all
+        case "characters": return openCharacters()
         case "search-next": return searchAgain(forward: true)
         case "search-prev": return searchAgain(forward: false)
         case "filter-next", "filter-prev", "filter-all":
@@ -256,10 +290,16 @@ public final class Desk {
         return .all
     }
 
-    func editorAction(_ action: String, _ ed: inout LineEditor, search: Bool) -> Redraw {
+    func editorAction(_ action: String, _ ed: inout LineEditor, prompt: Prompt?) -> Redraw {
+        let search = prompt != nil
         switch action {
         case "commit":
-            if search { return runSearch(ed.text) }
+            switch prompt {
+            case .search: return runSearch(ed.text)
+            case .rename(let id): return renameCharacter(id, ed.text)
+            case .merge(let id): return mergeCharacter(id, ed.text)
+            case nil: break
+            }
             guard let seg = selectedSegment else { mode = .list; return .all }
             mode = .list
             if ed.text == store.state(seg.number).text {
@@ -268,7 +308,7 @@ public final class Desk {
             }
             return change(.edit(seg.number, text: ed.text))
         case "cancel":
-            mode = .list
+            mode = prompt == nil || prompt == .search ? .list : .characters
             setMessage(search ? "" : "edit cancelled")
             return .all
         case "cursor-left": ed.left()
@@ -285,7 +325,7 @@ public final class Desk {
         case "insert-newline": if !search { ed.insert("\n") }
         default: return .nothing
         }
-        mode = search ? .search(ed) : .editor(ed)
+        mode = prompt.map { .prompt($0, ed) } ?? .editor(ed)
         return .all
     }
 

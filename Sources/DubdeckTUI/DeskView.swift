@@ -14,6 +14,11 @@ public enum DeskView {
             drawHelp(desk, scroll: scroll, into: &grid)
             return
         }
+        if desk.mode == .characters || desk.isCharacterPrompt {
+            drawCharacters(desk, into: &grid)
+            drawStatus(desk, into: &grid)
+            return
+        }
         drawHeader(desk, into: &grid)
         drawList(desk, into: &grid)
         drawDetail(desk, into: &grid)
@@ -109,10 +114,7 @@ public enum DeskView {
         String(repeating: " ", count: max(0, w - TextWidth.width(of: s))) + s
     }
 
-    static func speakerLabel(_ desk: Desk, _ seg: Segment) -> String {
-        if let id = desk.job.characterID(of: seg) { return id }
-        return seg.speaker.isEmpty ? "?" : seg.speaker
-    }
+    static func speakerLabel(_ desk: Desk, _ seg: Segment) -> String { desk.speakerName(seg) }
 
     static func takeGlyph(_ status: String) -> String {
         switch status {
@@ -151,6 +153,8 @@ public enum DeskView {
         let st = desk.store.state(seg.number)
         var title = " #\(seg.number)  \(Clock.formatTime(seg.start))–\(Clock.formatTime(seg.end))  slot \(format2(seg.duration)) s"
         title += "  \(speakerLabel(desk, seg))"
+        if let id = desk.job.characterID(of: seg), desk.speakerName(seg) != id { title += " (\(id))" }
+        if !seg.speaker.isEmpty, desk.job.characterID(of: seg) != nil { title += " [\(seg.speaker)]" }
         if desk.job.overlapping.contains(seg.number) { title += "  overlaps another line" }
         if desk.job.duplicated.contains(seg.number) { title += "  duplicate times" }
         if st.locked { title += "  LOCKED\(st.lockedBy.map { " by \($0)" } ?? "")" }
@@ -263,8 +267,8 @@ public enum DeskView {
                 + String(repeating: " ", count: width - filled) + "]" + right
         }
         let rightCol = max(0, grid.width - TextWidth.width(of: right))
-        if case .search(let ed) = desk.mode {
-            var col = grid.put("/", row: row, col: 0, style: .status)
+        if case .prompt(let prompt, let ed) = desk.mode {
+            var col = grid.put(prompt.label, row: row, col: 0, style: .status)
             for (i, ch) in ed.chars.enumerated() {
                 col = grid.put(String(ch), row: row, col: col, style: i == ed.cursor ? .cursor : .status, limit: rightCol - 1)
             }
@@ -274,6 +278,34 @@ public enum DeskView {
             grid.put(" " + desk.message, row: row, col: 0, style: style, limit: rightCol - 1)
         }
         grid.put(right, row: row, col: rightCol, style: desk.filter == .all ? .status : .warning)
+    }
+
+    // MARK: Characters
+
+    static func drawCharacters(_ desk: Desk, into grid: inout CellGrid) {
+        grid.fill(row: 0, style: .header)
+        var col = grid.put(" characters ", row: 0, col: 0, style: .title)
+        col = grid.put(" series: \(desk.castSeries ?? "all") (Tab switches) · \(desk.castRows.count) characters", row: 0, col: col, style: .header)
+        grid.fill(row: 1, style: .columns)
+        let titles = pad("ID", 12) + " " + pad("name", 18) + " " + padLeft("eps", 4) + " " + pad("last seen", 12) + " "
+            + padLeft("lines", 5) + "  ref  voice"
+        grid.put(titles, row: 1, col: 0, style: .columns)
+        let rows = desk.castRows
+        let visible = max(1, grid.height - 3)
+        let top = max(0, desk.castSelection - visible + 1)
+        for (k, c) in rows.enumerated() where k >= top && k < top + visible {
+            let row = 2 + k - top
+            let selected = k == desk.castSelection
+            if selected { grid.fill(row: row, style: .selected) }
+            let info = desk.castSeries.flatMap { c.seriesInfo($0) }
+            let episodes = info?.seen ?? c.series.reduce(0) { $0 + $1.info.seen }
+            let last = info?.lastEpisode ?? c.series.last?.info.lastEpisode ?? "-"
+            let voice = c.voice.map { "\($0.variant) p\($0.pitch) r\($0.rate)" } ?? "-"
+            let text = pad(c.id, 12) + " " + pad(c.name.isEmpty ? "(unnamed)" : c.name, 18) + " " + padLeft(String(episodes), 4) + " "
+                + pad(last, 12) + " " + padLeft(String(desk.linesInEpisode(c.id)), 5) + "  " + (c.speakerWavs.isEmpty ? " -   " : "yes  ") + voice
+            grid.put(text, row: row, col: 0, style: selected ? .selected : .normal)
+        }
+        if rows.isEmpty { grid.put("  no characters in this series (Tab shows the others)", row: 2, col: 0, style: .dim) }
     }
 
     // MARK: Help

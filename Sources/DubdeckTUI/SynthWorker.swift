@@ -21,6 +21,8 @@ public final class SynthWorker {
     var cancelRequested = false
     var batchProgress: (done: Int, total: Int)?
     var synthesizer: SegmentSynthesizer?
+    var voices: [String: Voice] = [:]
+    var references: [String: String] = [:]
 
     public init(job: Job, maxSpeedup: Double, makeEngine: @escaping () throws -> SpeechEngine) {
         self.job = job
@@ -34,6 +36,8 @@ public final class SynthWorker {
             let store = try TranscriptStore(job: job)
             synthesizer = SegmentSynthesizer(store: store, engine: try makeEngine(), maxSpeedup: maxSpeedup)
         }
+        synthesizer!.characterVoices = voices
+        synthesizer!.referenceWavs = references
         _ = try synthesizer!.store.reloadIfChanged()
         try body(synthesizer!)
     }
@@ -79,6 +83,14 @@ public final class SynthWorker {
                 batchProgress = nil
                 queued -= 1
             }
+        }
+    }
+
+    /// The characters' persisted voices and references (the synthesis uses them).
+    public func setVoices(_ v: [String: Voice], references r: [String: String]) {
+        queue.async { [self] in
+            voices = v
+            references = r
         }
     }
 

@@ -53,6 +53,12 @@ struct Synth: ParsableCommand {
             let transcript = try openStore(job)
             let synth = SegmentSynthesizer(store: transcript, engine: try makeEngine(engine, template: engineCommand, timeout: timeout),
                                            maxSpeedup: maxSpeedup)
+            // Each character speaks with its persisted voice.
+            if let cast = openCast(store) {
+                synth.characterVoices = cast.voices()
+                synth.referenceWavs = cast.referenceWavs()
+                applyVoices(cast, to: transcript)
+            }
             for n in numbers where n < 1 || n > transcript.job.segments.count {
                 throw DubdeckError(.usage, "no segment \(n) (the job has \(transcript.job.segments.count))")
             }

@@ -24,10 +24,13 @@ struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Counts of a job's review state.")
     @Argument(help: "The job directory.") var job: String
     @Flag(help: "One JSON document on stdout.") var json = false
+    @Option(help: "Character store, for voices (else DUBDECK_STORE, else data/characters.json).") var store: String?
 
     func run() throws {
         try guarded {
-            let store = try openStore(job)
+            let transcript = try openStore(job)
+            applyVoices(openCast(self.store), to: transcript)
+            let store = transcript
             let c = store.counts()
             if json {
                 var o = JSONObject([
@@ -56,6 +59,7 @@ struct Segments: ParsableCommand {
     @Argument(help: "The job directory.") var job: String
     @Option(help: "all, unapproved, unlocked, locked, flagged, stale or overflow.") var filter: String = "all"
     @Flag(help: "One JSON document on stdout.") var json = false
+    @Option(help: "Character store for names (else DUBDECK_STORE, else data/characters.json).") var store: String?
 
     func validate() throws {
         if SegmentFilter(rawValue: filter) == nil {
@@ -65,18 +69,22 @@ struct Segments: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let store = try openStore(job)
+            let transcript = try openStore(job)
+            let cast = openCast(store)
+            applyVoices(cast, to: transcript)
+            let store = transcript
             let f = SegmentFilter(rawValue: filter)!
             let shown = store.job.segments.filter { f.includes(store.state($0.number)) }
             if json {
-                printJSON(.array(shown.map { segmentJSON(store, $0) }))
+                printJSON(.array(shown.map { segmentJSON(store, $0, cast: cast) }))
                 return
             }
             var out = ""
             for seg in shown {
                 let st = store.state(seg.number)
                 let glyphs = (st.approved ? "A" : ".") + (st.locked ? "L" : ".") + (st.flags.isEmpty ? "." : "R")
-                let who = store.job.characterID(of: seg) ?? (seg.speaker.isEmpty ? "?" : seg.speaker)
+                let id = store.job.characterID(of: seg)
+                let who = id.flatMap { cast?.resolve($0)?.name }.flatMap { $0.isEmpty ? nil : $0 } ?? id ?? (seg.speaker.isEmpty ? "?" : seg.speaker)
                 out += "\(seg.number)\t\(Clock.formatTime(seg.start))\t\(Sanitizer.display(who))\t\(glyphs)\t\(st.audioStatus)\t"
                 out += Sanitizer.display(st.text) + "\n"
             }

@@ -23,7 +23,7 @@ struct Review: ParsableCommand {
 
     func run() throws {
         try guarded {
-            try openDesk(jobDir: job, keymapFile: keymap, script: script, series: series, engine: engine, device: device)
+            try openDesk(jobDir: job, keymapFile: keymap, script: script, series: series, engine: engine, device: device, store: store)
         }
     }
 }
@@ -45,13 +45,13 @@ func loadKeymap(_ extra: String?) throws -> Keymap {
 }
 
 func openDesk(jobDir: String, keymapFile: String?, script: String?, series: String? = nil, engine: String? = nil,
-              device: String? = nil) throws {
+              device: String? = nil, store storeOption: String? = nil) throws {
     let keymap = try loadKeymap(keymapFile)
     let store = try openStore(jobDir, series: series)
     // The engine is made on first use (by the synthesis worker), so a desk opens even without one.
     let engineName = engine ?? ((try? CommandEngine.templateFromEnvironment()) != nil ? "command" : "espeak")
     let audio = DeskAudio(makeEngine: { try makeEngine(engineName, template: [], timeout: 60) }, sink: ALSASink(device: device))
-    let desk = Desk(store: store, keymap: keymap, audio: audio)
+    let desk = Desk(store: store, keymap: keymap, audio: audio, characterStorePath: CharacterStore.defaultPath(storeOption))
     if let script {
         let text = String(decoding: try FileIO.read(script), as: UTF8.self)
         var runner = ScriptRunner(desk: desk, baseDirectory: ".")

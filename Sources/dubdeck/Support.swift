@@ -37,14 +37,31 @@ func openStore(_ jobDir: String, by: String? = nil, series: String? = nil) throw
     return try TranscriptStore(job: job, by: by)
 }
 
+/// The character store without embeddings, for names and voices; nil when there is none or it
+/// cannot be opened (a listing still works without names).
+func openCast(_ explicit: String?) -> CharacterStore? {
+    let path = CharacterStore.defaultPath(explicit)
+    guard FileIO.exists(path) else { return nil }
+    return try? CharacterStore.open(path, withEmbeddings: false)
+}
+
+/// Makes the store judge takes against the characters' current voices (a changed voice is stale).
+func applyVoices(_ cast: CharacterStore?, to store: TranscriptStore) {
+    guard let cast else { return }
+    let voices = cast.voices()
+    let job = store.job
+    store.expectedVoice = { seg in Voice.forSegment(seg, job: job, characterVoices: voices) }
+}
+
 /// A `segments --json` row (SPEC §8).
-func segmentJSON(_ store: TranscriptStore, _ seg: Segment) -> JSONValue {
+func segmentJSON(_ store: TranscriptStore, _ seg: Segment, cast: CharacterStore? = nil) -> JSONValue {
     let st = store.state(seg.number)
     let character = store.job.characterID(of: seg)
+    let name = character.flatMap { cast?.resolve($0)?.name }.flatMap { $0.isEmpty ? nil : $0 }
     return .object(JSONObject([
         ("n", .number(seg.number)), ("start", .number(seg.start)), ("end", .number(seg.end)),
         ("speaker", .string(seg.speaker)), ("character", character.map { .string($0) } ?? .null),
-        ("character_name", .null), ("src_text", .string(seg.srcText)), ("tgt_text", .string(st.text)),
+        ("character_name", name.map { .string($0) } ?? .null), ("src_text", .string(seg.srcText)), ("tgt_text", .string(st.text)),
         ("approved", .bool(st.approved)), ("locked", .bool(st.locked)),
         ("flags", .array(st.flags.map { .string($0) })), ("audio_status", .string(st.audioStatus)),
     ]))

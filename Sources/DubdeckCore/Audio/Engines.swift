@@ -51,6 +51,14 @@ public struct Voice: Equatable, Sendable {
                   rate: o["rate"]?.intValue ?? 175)
     }
 
+    /// A line's voice: its character's persisted voice, else a deterministic one from the character
+    /// ID or the diarization label.
+    public static func forSegment(_ seg: Segment, job: Job, characterVoices: [String: Voice]) -> Voice {
+        if let id = job.characterID(of: seg), let v = characterVoices[id] { return v }
+        let key = job.characterID(of: seg) ?? (seg.speaker.isEmpty ? "segment-\(seg.number)" : seg.speaker)
+        return deterministic(for: key)
+    }
+
     /// The engine voice name, `<lang>+<variant>`.
     public func name(lang: String) -> String { "\(lang)+\(variant)" }
 }

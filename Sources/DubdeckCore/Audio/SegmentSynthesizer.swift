@@ -48,9 +48,7 @@ public final class SegmentSynthesizer {
     public func takePath(_ n: Int, take: Int = 1) -> String { previewDirectory + "/" + SegmentSynthesizer.takeName(n, take: take) }
 
     public func voice(for seg: Segment) -> Voice {
-        if let id = store.job.characterID(of: seg), let v = characterVoices[id] { return v }
-        let key = store.job.characterID(of: seg) ?? (seg.speaker.isEmpty ? "segment-\(seg.number)" : seg.speaker)
-        return Voice.deterministic(for: key)
+        Voice.forSegment(seg, job: store.job, characterVoices: characterVoices)
     }
 
     /// The fitted take, in memory (no file written): what `synthesize` writes.

@@ -1,0 +1,437 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct SeriesInfo: Equatable, Sendable {
+    public var episodes: [String]
+    public var lastSeenAt: String?
+    public var lastEpisode: String?
+    public var seen: Int { episodes.count }
+}
+
+public struct EmbeddingSnapshot: Equatable, Sendable {
+    public var series: String
+    public var episode: String
+    public var embedding: [Float]
+    public var at: String
+}
+
+/// One character of the voice memory.
+public struct CharacterRecord: Equatable, Sendable {
+    public var id: String
+    public var name: String
+    /// Empty when the store was opened without embeddings (the desk).
+    public var embeddingAvg: [Float]
+    public var embeddingCount: Int
+    public var snapshots: [EmbeddingSnapshot]
+    /// series id → info, in the order first seen.
+    public var series: [(id: String, info: SeriesInfo)]
+    public var speakerWavs: [String]
+    public var voice: Voice?
+    public var mergedInto: String?
+    public var notes: String
+    public var createdAt: String
+    public var updatedAt: String
+    /// Fields this dubdeck does not know, kept as they are.
+    public var extra: JSONObject
+
+    public static let maxSnapshots = 8
+
+    public func seriesInfo(_ id: String) -> SeriesInfo? { series.first { $0.id == id }?.info }
+
+    public mutating func setSeries(_ id: String, _ info: SeriesInfo) {
+        if let i = series.firstIndex(where: { $0.id == id }) { series[i].info = info } else { series.append((id, info)) }
+    }
+
+    public var displayName: String { name.isEmpty ? id : name }
+
+    public static func == (a: CharacterRecord, b: CharacterRecord) -> Bool {
+        a.id == b.id && a.name == b.name && a.embeddingAvg == b.embeddingAvg && a.embeddingCount == b.embeddingCount
+            && a.snapshots == b.snapshots && a.series.map { $0.id } == b.series.map { $0.id }
+            && a.series.map { $0.info } == b.series.map { $0.info } && a.speakerWavs == b.speakerWavs && a.voice == b.voice
+            && a.mergedInto == b.mergedInto && a.notes == b.notes && a.extra == b.extra
+    }
+}
+
+/// The canonical, persistent character voice memory, encrypted at rest (see `Envelope`).
+/// Opened `withEmbeddings: false` (the desk) it keeps names, series and voices only.
+public final class CharacterStore {
+    public static let schemaVersion = 2
+
+    public let path: String
+    public let withEmbeddings: Bool
+    public internal(set) var nextN = 1
+    /// {"type","dim","model","encoding","updated_at"}, nil for a store with no embedding yet.
+    public internal(set) var embeddingMeta: JSONObject?
+    var extraTop: [(key: String, value: JSONValue)] = []
+    public internal(set) var characters: [CharacterRecord] = []
+    var index: [String: Int] = [:]
+    /// Each character's JSON as read; nil once it changed (re-encoded on save).
+    var raw: [ArraySlice<UInt8>?] = []
+    var fingerprint = FileFingerprint.missing
+    var key: [UInt8] = []
+    var kdf: Envelope.KDF = .raw
+    var matrixCache: EmbeddingMatrix?
+
+    public var exists: Bool { fingerprint != .missing }
+    public var dim: Int? { embeddingMeta?["dim"]?.intValue }
+    public var embeddingType: String? { embeddingMeta?["type"]?.stringValue }
+
+    /// The store path: --store, else DUBDECK_STORE, else data/characters.json.
+    public static func defaultPath(_ explicit: String?) -> String {
+        if let e = explicit, !e.isEmpty { return e }
+        if let env = Environment.get("DUBDECK_STORE"), !env.isEmpty { return env }
+        return "data/characters.json"
+    }
+
+    public var directory: String { FileIO.directory(of: path) }
+    public var lockPath: String { path + ".lock" }
+
+    init(path: String, withEmbeddings: Bool) {
+        self.path = path
+        self.withEmbeddings = withEmbeddings
+    }
+
+    /// Opens the store; a missing file is an empty store (no key needed until it is saved).
+    public static func open(_ path: String, withEmbeddings: Bool = true) throws -> CharacterStore {
+        let store = CharacterStore(path: path, withEmbeddings: withEmbeddings)
+        try store.load()
+        return store
+    }
+
+    func load() throws {
+        guard var bytes = try FileIO.readIfExists(path) else {
+            reset()
+            fingerprint = .missing
+            return
+        }
+        let fp = FileIO.fingerprint(path: path, bytes: bytes)
+        let header = try Envelope.header(bytes, file: path)
+        let (k, source) = try resolveKey(header)
+        let range = try Envelope.open(&bytes, key: k, file: path)
+        try parse(bytes, range)
+        key = k
+        kdf = header.kdf
+        fingerprint = fp
+        if case .keyFile(let p) = source.kind, p.hasSuffix(".new") { finishRotation(p) }
+    }
+
+    func reset() {
+        nextN = 1
+        embeddingMeta = nil
+        extraTop = []
+        characters = []
+        index = [:]
+        raw = []
+        matrixCache = nil
+    }
+
+    /// The key for this file; after an interrupted `key rotate` the new key file is tried too.
+    func resolveKey(_ header: Envelope.Header) throws -> ([UInt8], KeySource) {
+        guard let source = try KeySource.find() else {
+            throw DubdeckError(.keyError, "\(Sanitizer.display(path)): no key (set DUBDECK_STORE_KEY or DUBDECK_STORE_PASSPHRASE, or restore the key file \(Sanitizer.display(KeySource.keyFilePath())))")
+        }
+        let k = try source.key(for: header.kdf)
+        if Envelope.keyCheck(k) == header.keyCheck { return (k, source) }
+        if case .keyFile(let p) = source.kind, let newKey = try KeySource.readKeyFile(p + ".new"),
+           Envelope.keyCheck(newKey) == header.keyCheck {
+            return (newKey, KeySource(kind: .keyFile(p + ".new"), secret: newKey))
+        }
+        throw DubdeckError(.keyError, "\(Sanitizer.display(path)): wrong key (the key check does not match)")
+    }
+
+    /// An interrupted rotate left the store re-encrypted with store.key.new: make it the key.
+    func finishRotation(_ newPath: String) {
+        let final = String(newPath.dropLast(4))
+        if Glibc.rename(newPath, final) == 0 { try? FileIO.fsyncDirectory(FileIO.directory(of: final)) }
+    }
+
+    // MARK: Parsing
+
+    func parse(_ bytes: [UInt8], _ range: Range<Int>) throws {
+        reset()
+        let shown = Sanitizer.display(path)
+        // Parse the plaintext slice in place: a parser over the whole buffer starting at the range.
+        var parser = JSONParser(bytes: bytes, start: range.lowerBound, end: range.upperBound)
+        var sawVersion = false
+        do {
+            try parser.parseObjectMembers(depth: 0) { key, p in
+                switch key {
+                case "version":
+                    guard let v = try p.parseValue(depth: 1).intValue else { throw DubdeckError.data(shown, "\"version\" must be an integer") }
+                    guard v <= CharacterStore.schemaVersion else {
+                        throw DubdeckError.data(shown, "character store schema version \(v) is newer than this dubdeck knows (\(CharacterStore.schemaVersion))")
+                    }
+                    sawVersion = true
+                case "next_n":
+                    guard let n = try p.parseValue(depth: 1).intValue, n >= 0 else { throw DubdeckError.data(shown, "\"next_n\" must be an integer") }
+                    nextN = n
+                case "embedding":
+                    let v = try p.parseValue(depth: 1)
+                    embeddingMeta = v.isNull ? nil : v.objectValue
+                case "characters":
+                    try p.parseObjectMembers(depth: 1) { id, q in
+                        q.skipWhitespace()
+                        let start = q.offset
+                        let c = try parseCharacter(id: id, &q, shown: shown)
+                        index[id] = characters.count
+                        characters.append(c)
+                        raw.append(withEmbeddings ? bytes[start..<q.offset] : nil)
+                    }
+                default:
+                    extraTop.append((key, try p.parseValue(depth: 1)))
+                }
+            }
+        } catch let e as JSONParseError {
+            throw DubdeckError.data(shown, "line \(e.line): \(e.message)")
+        }
+        if !sawVersion { throw DubdeckError.data(shown, "missing \"version\"") }
+        if let d = dim {
+            for c in characters where !c.embeddingAvg.isEmpty && c.embeddingAvg.count != d {
+                throw DubdeckError.data(shown, "character \(Sanitizer.display(c.id)): embedding has \(c.embeddingAvg.count) values, the store's dim is \(d)")
+            }
+        }
+    }
+
+    func parseFloats(_ p: inout JSONParser, what: String, shown: String) throws -> [Float] {
+        if p.peek() == UInt8(ascii: "n") { _ = try p.parseValue(depth: 4); return [] }
+        let text = try p.rawString()
+        guard let v = Base64.decodeFloats(text) else {
+            throw DubdeckError.data(shown, "\(what): not base64 of little-endian float32")
+        }
+        return v
+    }
+
+    func parseCharacter(id: String, _ p: inout JSONParser, shown: String) throws -> CharacterRecord {
+        var c = CharacterRecord(id: id, name: "", embeddingAvg: [], embeddingCount: 0, snapshots: [], series: [], speakerWavs: [],
+                                voice: nil, mergedInto: nil, notes: "", createdAt: "", updatedAt: "", extra: JSONObject())
+        let who = "character \(Sanitizer.display(id))"
+        try p.parseObjectMembers(depth: 2) { key, q in
+            switch key {
+            case "embedding_avg":
+                if withEmbeddings { c.embeddingAvg = try parseFloats(&q, what: "\(who) embedding_avg", shown: shown) } else { try q.skipValue(depth: 3) }
+            case "snapshots":
+                if !withEmbeddings { try q.skipValue(depth: 3); return }
+                guard q.peek() == UInt8(ascii: "[") else { throw DubdeckError.data(shown, "\(who): snapshots must be an array") }
+                let v = try q.parseValueSkippingEmbeddings(depth: 3) { inner in try parseFloats(&inner, what: "\(who) snapshot", shown: shown) }
+                c.snapshots = v
+            default:
+                let v = try q.parseValue(depth: 3)
+                switch key {
+                case "name": c.name = v.stringValue ?? ""
+                case "embedding_count": c.embeddingCount = v.intValue ?? 0
+                case "series":
+                    for (sid, info) in v.objectValue?.members ?? [] {
+                        let o = info.objectValue
+                        c.series.append((sid, SeriesInfo(episodes: (o?["episodes"]?.arrayValue ?? []).compactMap { $0.stringValue },
+                                                         lastSeenAt: o?["last_seen_at"]?.stringValue, lastEpisode: o?["last_episode"]?.stringValue)))
+                    }
+                case "speaker_wavs": c.speakerWavs = (v.arrayValue ?? []).compactMap { $0.stringValue }
+                case "voice": c.voice = Voice(json: v)
+                case "merged_into": c.mergedInto = v.stringValue
+                case "notes": c.notes = v.stringValue ?? ""
+                case "created_at": c.createdAt = v.stringValue ?? ""
+                case "updated_at": c.updatedAt = v.stringValue ?? ""
+                default: c.extra.members.append((key, v))
+                }
+            }
+        }
+        return c
+    }
+
+    // MARK: Encoding
+
+    func characterJSON(_ c: CharacterRecord) -> JSONValue {
+        var o = JSONObject([
+            ("name", .string(c.name)),
+            ("embedding_avg", c.embeddingAvg.isEmpty ? .null : .string(Base64.encodeFloats(c.embeddingAvg))),
+            ("embedding_count", .number(c.embeddingCount)),
+            ("snapshots", .array(c.snapshots.map { s in
+                .object(JSONObject([("series", .string(s.series)), ("episode", .string(s.episode)),
+                                    ("embedding", .string(Base64.encodeFloats(s.embedding))), ("at", .string(s.at))]))
+            })),
+            ("series", .object(JSONObject(c.series.map { s in
+                (s.id, JSONValue.object(JSONObject([
+                    ("seen", .number(s.info.seen)), ("episodes", .array(s.info.episodes.map { .string($0) })),
+                    ("last_seen_at", s.info.lastSeenAt.map { .string($0) } ?? .null),
+                    ("last_episode", s.info.lastEpisode.map { .string($0) } ?? .null),
+                ])))
+            }))),
+            ("speaker_wavs", .array(c.speakerWavs.map { .string($0) })),
+            ("voice", c.voice?.json ?? .null),
+            ("merged_into", c.mergedInto.map { .string($0) } ?? .null),
+            ("notes", .string(c.notes)), ("created_at", .string(c.createdAt)), ("updated_at", .string(c.updatedAt)),
+        ])
+        o.members += c.extra.members
+        return .object(o)
+    }
+
+    /// The plaintext JSON; unchanged characters are copied as the bytes they were read as.
+    func plaintext() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(raw.reduce(0) { $0 + ($1?.count ?? 2048) } + 1024)
+        out += Array("{\"version\": \(CharacterStore.schemaVersion), \"next_n\": \(nextN), \"embedding\": ".utf8)
+        JSONWriter.write(embeddingMeta.map { .object($0) } ?? .null, into: &out, indent: nil, level: 0)
+        for m in extraTop {
+            out += Array(", ".utf8)
+            JSONWriter.writeString(m.key, into: &out)
+            out += Array(": ".utf8)
+            JSONWriter.write(m.value, into: &out, indent: nil, level: 0)
+        }
+        out += Array(", \"characters\": {".utf8)
+        for (i, c) in characters.enumerated() {
+            out += Array((i == 0 ? "\n" : ",\n").utf8)
+            JSONWriter.writeString(c.id, into: &out)
+            out += Array(": ".utf8)
+            if let r = raw[i] { out += r } else { JSONWriter.write(characterJSON(c), into: &out, indent: nil, level: 0) }
+        }
+        out += Array("\n}}\n".utf8)
+        return out
+    }
+
+    // MARK: Saving
+
+    /// One writer at a time: lock, re-read when the file changed since it was read (then `change`
+    /// runs on the fresh state: no lost update), apply, encrypt, write atomically, unlock.
+    public func update(_ change: (CharacterStore) throws -> Void) throws {
+        guard withEmbeddings else { throw DubdeckError(.usage, "internal: the store was opened without embeddings") }
+        try FileIO.makeDirectories(directory)
+        let lock = try JobLock.acquire(lockPath)
+        defer { lock.release() }
+        let disk = try FileIO.readIfExists(path)
+        let fp = FileIO.fingerprint(path: path, bytes: disk)
+        if fp.sha256 != fingerprint.sha256 || fp.size != fingerprint.size { try load() }
+        if !exists { try prepareNewStore() }
+        try change(self)
+        try save()
+    }
+
+    /// A new store: the key from the environment, or a new key file (only ever made here or by `key init`).
+    func prepareNewStore() throws {
+        if let source = try KeySource.find() {
+            switch source.kind {
+            case .passphrase:
+                let salt = try Crypto.randomBytes(16)
+                let d = Envelope.defaultScrypt
+                kdf = .scrypt(log2N: d.log2N, r: d.r, p: d.p, salt: salt)
+                key = try source.key(for: kdf)
+            default:
+                kdf = .raw
+                key = source.secret
+            }
+        } else {
+            key = try Crypto.randomBytes(32)
+            kdf = .raw
+            try KeySource.writeKeyFile(KeySource.keyFilePath(), key: key)
+        }
+    }
+
+    func save() throws {
+        let sealed = try Envelope.seal(plaintext(), key: key, kdf: kdf)
+        try FileIO.writeAtomically(path, sealed, mode: 0o600)
+        fingerprint = FileIO.fingerprint(path: path, bytes: sealed)
+        for i in raw.indices where raw[i] == nil {
+            // Keep encoded bytes for the next save.
+            var one: [UInt8] = []
+            JSONWriter.write(characterJSON(characters[i]), into: &one, indent: nil, level: 0)
+            raw[i] = one[...]
+        }
+    }
+
+    /// Re-encrypts everything with a new key (key rotate).
+    func reencrypt(newKey: [UInt8]) throws {
+        key = newKey
+        kdf = .raw
+        try save()
+    }
+
+    // MARK: Characters
+
+    public func character(_ id: String) -> CharacterRecord? { index[id].map { characters[$0] } }
+
+    /// Follows merge tombstones: an old ID still resolves to the character it became.
+    public func resolve(_ id: String) -> CharacterRecord? {
+        var seen = Set<String>()
+        var current = character(id)
+        while let c = current, let next = c.mergedInto, seen.insert(c.id).inserted {
+            current = character(next)
+        }
+        return current
+    }
+
+    public var active: [CharacterRecord] { characters.filter { $0.mergedInto == nil } }
+
+    func modify(_ id: String, _ body: (inout CharacterRecord) throws -> Void) rethrows {
+        guard let i = index[id] else { return }
+        try body(&characters[i])
+        characters[i].updatedAt = Clock.isoNow()
+        raw[i] = nil
+        matrixCache = nil
+    }
+
+    @discardableResult
+    func create(name: String = "", now: String = Clock.isoNow()) -> String {
+        let digits = String(nextN)
+        let id = "SPEAKER_" + (digits.count < 2 ? "0" + digits : digits)
+        nextN += 1
+        let c = CharacterRecord(id: id, name: name, embeddingAvg: [], embeddingCount: 0, snapshots: [], series: [],
+                                speakerWavs: [], voice: Voice.deterministic(for: id), mergedInto: nil, notes: "", createdAt: now,
+                                updatedAt: now, extra: JSONObject())
+        index[id] = characters.count
+        characters.append(c)
+        raw.append(nil)
+        matrixCache = nil
+        return id
+    }
+
+    public func rename(_ id: String, to name: String) throws {
+        guard let c = resolve(id) else { throw DubdeckError(.usage, "no character \(Sanitizer.display(id))") }
+        modify(c.id) { $0.name = name }
+    }
+
+    /// FROM becomes a tombstone pointing at INTO; INTO takes its embeddings, series and references.
+    public func merge(_ from: String, into: String) throws {
+        guard let a = character(from) else { throw DubdeckError(.usage, "no character \(Sanitizer.display(from))") }
+        guard a.mergedInto == nil else { throw DubdeckError(.usage, "\(Sanitizer.display(from)) was already merged into \(Sanitizer.display(a.mergedInto!))") }
+        guard let b = resolve(into) else { throw DubdeckError(.usage, "no character \(Sanitizer.display(into))") }
+        guard a.id != b.id else { throw DubdeckError(.usage, "cannot merge \(Sanitizer.display(from)) into itself") }
+        modify(b.id) { t in
+            let na = a.embeddingCount, nb = t.embeddingCount
+            if !a.embeddingAvg.isEmpty, !t.embeddingAvg.isEmpty, na + nb > 0 {
+                let wa = Float(na) / Float(na + nb), wb = Float(nb) / Float(na + nb)
+                t.embeddingAvg = zip(t.embeddingAvg, a.embeddingAvg).map { $0 * wb + $1 * wa }
+            } else if t.embeddingAvg.isEmpty {
+                t.embeddingAvg = a.embeddingAvg
+            }
+            t.embeddingCount = na + nb
+            t.snapshots = Array((t.snapshots + a.snapshots).sorted { $0.at < $1.at }.suffix(CharacterRecord.maxSnapshots))
+            for s in a.series {
+                var info = t.seriesInfo(s.id) ?? SeriesInfo(episodes: [], lastSeenAt: nil, lastEpisode: nil)
+                for e in s.info.episodes where !info.episodes.contains(e) { info.episodes.append(e) }
+                if (s.info.lastSeenAt ?? "") > (info.lastSeenAt ?? "") {
+                    info.lastSeenAt = s.info.lastSeenAt
+                    info.lastEpisode = s.info.lastEpisode
+                }
+                t.setSeries(s.id, info)
+            }
+            for w in a.speakerWavs where !t.speakerWavs.contains(w) { t.speakerWavs.append(w) }
+            if t.name.isEmpty { t.name = a.name }
+        }
+        modify(a.id) { $0.mergedInto = b.id }
+    }
+
+    /// Voices by character ID (merged IDs map to their target's voice).
+    public func voices() -> [String: Voice] {
+        var out: [String: Voice] = [:]
+        for c in characters {
+            if let target = resolve(c.id), let v = target.voice { out[c.id] = v }
+        }
+        return out
+    }
+
+    public func referenceWavs() -> [String: String] {
+        var out: [String: String] = [:]
+        for c in characters { if let t = resolve(c.id), let w = t.speakerWavs.first { out[c.id] = w } }
+        return out
+    }
+}

@@ -1,0 +1,138 @@
+import CCrypto
+
+/// OpenSSL libcrypto, in the few shapes the character store needs.
+public enum Crypto {
+    public static func randomBytes(_ n: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: n)
+        guard RAND_bytes(&out, Int32(n)) == 1 else { throw DubdeckError(.keyError, "the random number generator failed") }
+        return out
+    }
+
+    public static func hmacSHA256(key: [UInt8], _ data: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        var len: UInt32 = 32
+        _ = HMAC(EVP_sha256(), key, Int32(key.count), data, data.count, &out, &len)
+        return out
+    }
+
+    /// scrypt; `maxmem` is raised to what N and r need (OpenSSL's 32 MiB default refuses N=2^17, r=8).
+    public static func scrypt(passphrase: [UInt8], salt: [UInt8], log2N: Int, r: Int, p: Int) throws -> [UInt8] {
+        var key = [UInt8](repeating: 0, count: 32)
+        let n = UInt64(1) << UInt64(log2N)
+        let maxmem = 128 * UInt64(r) * n * UInt64(max(1, p)) + (64 << 20)
+        let ok = passphrase.withUnsafeBufferPointer { pw in
+            pw.withMemoryRebound(to: CChar.self) { pwc in
+                EVP_PBE_scrypt(pwc.baseAddress, pw.count, salt, salt.count, n, UInt64(r), UInt64(p), maxmem, &key, 32)
+            }
+        }
+        guard ok == 1 else { throw DubdeckError(.keyError, "scrypt key derivation failed (N=2^\(log2N), r=\(r), p=\(p))") }
+        return key
+    }
+
+    /// AES-256-GCM in place: the buffer's plaintext becomes ciphertext; returns the 16-byte tag.
+    public static func sealInPlace(_ buffer: inout [UInt8], range: Range<Int>, key: [UInt8], nonce: [UInt8], aad: [UInt8]) throws -> [UInt8] {
+        guard let ctx = EVP_CIPHER_CTX_new() else { throw DubdeckError(.keyError, "cannot create a cipher context") }
+        defer { EVP_CIPHER_CTX_free(ctx) }
+        var outl: Int32 = 0
+        var ok = EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nil, nil, nil) == 1
+        ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, Int32(nonce.count), nil) == 1
+        ok = ok && EVP_EncryptInit_ex(ctx, nil, nil, key, nonce) == 1
+        ok = ok && EVP_EncryptUpdate(ctx, nil, &outl, aad, Int32(aad.count)) == 1
+        ok = ok && buffer.withUnsafeMutableBufferPointer { b in
+            try! process(ctx, b.baseAddress! + range.lowerBound, range.count, encrypt: true)
+        }
+        var final = [UInt8](repeating: 0, count: 32)
+        ok = ok && EVP_EncryptFinal_ex(ctx, &final, &outl) == 1
+        var tag = [UInt8](repeating: 0, count: 16)
+        ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, &tag) == 1
+        guard ok else { throw DubdeckError(.keyError, "encryption failed") }
+        return tag
+    }
+
+    /// AES-256-GCM in place; false when the tag does not verify (then the buffer holds garbage).
+    public static func openInPlace(_ buffer: inout [UInt8], range: Range<Int>, key: [UInt8], nonce: [UInt8], aad: [UInt8], tag: [UInt8]) -> Bool {
+        guard let ctx = EVP_CIPHER_CTX_new() else { return false }
+        defer { EVP_CIPHER_CTX_free(ctx) }
+        var outl: Int32 = 0
+        var ok = EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nil, nil, nil) == 1
+        ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, Int32(nonce.count), nil) == 1
+        ok = ok && EVP_DecryptInit_ex(ctx, nil, nil, key, nonce) == 1
+        ok = ok && EVP_DecryptUpdate(ctx, nil, &outl, aad, Int32(aad.count)) == 1
+        ok = ok && buffer.withUnsafeMutableBufferPointer { b in
+            (try? process(ctx, b.baseAddress! + range.lowerBound, range.count, encrypt: false)) ?? false
+        }
+        var t = tag
+        ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, &t) == 1
+        var final = [UInt8](repeating: 0, count: 32)
+        return ok && EVP_DecryptFinal_ex(ctx, &final, &outl) == 1
+    }
+
+    static func process(_ ctx: OpaquePointer, _ p: UnsafeMutablePointer<UInt8>, _ count: Int, encrypt: Bool) throws -> Bool {
+        var offset = 0
+        let chunk = 1 << 30
+        while offset < count {
+            let n = min(chunk, count - offset)
+            var outl: Int32 = 0
+            let r = encrypt ? EVP_EncryptUpdate(ctx, p + offset, &outl, p + offset, Int32(n))
+                : EVP_DecryptUpdate(ctx, p + offset, &outl, p + offset, Int32(n))
+            if r != 1 || Int(outl) != n { return false }
+            offset += n
+        }
+        return true
+    }
+}
+
+/// Base64 through OpenSSL's block coder.
+public enum Base64 {
+    public static func encode(_ bytes: [UInt8]) -> String {
+        String(decoding: encodeBytes(bytes), as: UTF8.self)
+    }
+
+    public static func encodeBytes(_ bytes: [UInt8]) -> [UInt8] {
+        if bytes.isEmpty { return [] }
+        var out = [UInt8](repeating: 0, count: (bytes.count + 2) / 3 * 4 + 1)
+        let n = EVP_EncodeBlock(&out, bytes, Int32(bytes.count))
+        out.removeSubrange(Int(n)...)
+        return out
+    }
+
+    /// Decodes standard padded base64 (no white space); nil when it is not that.
+    public static func decode<C: Collection>(_ text: C) -> [UInt8]? where C.Element == UInt8 {
+        let input = Array(text)
+        if input.isEmpty { return [] }
+        guard input.count % 4 == 0 else { return nil }
+        var out = [UInt8](repeating: 0, count: input.count / 4 * 3)
+        let n = EVP_DecodeBlock(&out, input, Int32(input.count))
+        guard n >= 0 else { return nil }
+        var padding = 0
+        if input.last == UInt8(ascii: "=") { padding += 1 }
+        if input.count >= 2, input[input.count - 2] == UInt8(ascii: "=") { padding += 1 }
+        out.removeSubrange((Int(n) - padding)...)
+        return out
+    }
+
+    public static func decode(_ text: String) -> [UInt8]? { decode(Array(text.utf8)) }
+
+    /// Little-endian float32 vectors (the store's embedding encoding).
+    public static func encodeFloats(_ v: [Float]) -> String {
+        var bytes = [UInt8](repeating: 0, count: v.count * 4)
+        for (i, f) in v.enumerated() {
+            let bits = f.bitPattern.littleEndian
+            bytes[4 * i] = UInt8(bits & 0xFF)
+            bytes[4 * i + 1] = UInt8((bits >> 8) & 0xFF)
+            bytes[4 * i + 2] = UInt8((bits >> 16) & 0xFF)
+            bytes[4 * i + 3] = UInt8(bits >> 24)
+        }
+        return encode(bytes)
+    }
+
+    public static func decodeFloats<C: Collection>(_ text: C) -> [Float]? where C.Element == UInt8 {
+        guard let bytes = decode(text), bytes.count % 4 == 0 else { return nil }
+        var out = [Float](repeating: 0, count: bytes.count / 4)
+        for i in 0..<out.count {
+            let bits = UInt32(bytes[4 * i]) | UInt32(bytes[4 * i + 1]) << 8 | UInt32(bytes[4 * i + 2]) << 16 | UInt32(bytes[4 * i + 3]) << 24
+            out[i] = Float(bitPattern: bits)
+        }
+        return out
+    }
+}

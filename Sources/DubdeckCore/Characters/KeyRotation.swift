@@ -1,0 +1,23 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `key rotate`: store.key.new is written first, then the store re-encrypted with it, then it
+/// replaces store.key. Interrupted anywhere, the store opens: with the old key before the store
+/// was rewritten, with store.key.new after (an open tries both).
+public enum KeyRotation {
+    public static func rotate(storePath: String, keyPath: String) throws {
+        let newPath = keyPath + ".new"
+        try FileIO.makeDirectories(FileIO.directory(of: storePath))
+        let lock = try JobLock.acquire(storePath + ".lock")
+        defer { lock.release() }
+        let store = try CharacterStore.open(storePath)  // under the lock: nobody writes meanwhile
+        let newKey = try Crypto.randomBytes(32)
+        try KeySource.writeKeyFile(newPath, key: newKey)
+        if store.exists { try store.reencrypt(newKey: newKey) }
+        guard rename(newPath, keyPath) == 0 else {
+            throw DubdeckError.io(Sanitizer.display(keyPath), "cannot replace the key file: \(errnoText())")
+        }
+        try FileIO.fsyncDirectory(FileIO.directory(of: keyPath))
+    }
+}

@@ -1,0 +1,300 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Every comparable vector of the store (each active character's average and snapshots),
+/// L2-normalized, in one contiguous block: a match is one pass of dot products.
+struct EmbeddingMatrix {
+    let dim: Int
+    var rows: [Float] = []
+    /// Row → index into `CharacterStore.characters`.
+    var owner: [Int] = []
+
+    init(store: CharacterStore, dim: Int) {
+        self.dim = dim
+        for (i, c) in store.characters.enumerated() where c.mergedInto == nil {
+            if c.embeddingAvg.count == dim { append(c.embeddingAvg, owner: i) }
+            for s in c.snapshots where s.embedding.count == dim { append(s.embedding, owner: i) }
+        }
+    }
+
+    mutating func append(_ v: [Float], owner i: Int) {
+        let n = Matching.norm(v)
+        guard n > 0 else { return }
+        rows.append(contentsOf: v.map { $0 / n })
+        owner.append(i)
+    }
+
+    /// Best cosine per character index, for a normalized query.
+    func bestPerCharacter(_ q: [Float], count: Int) -> [Float] {
+        var best = [Float](repeating: -2, count: count)
+        rows.withUnsafeBufferPointer { r in
+            q.withUnsafeBufferPointer { qp in
+                for row in 0..<owner.count {
+                    let s = Matching.dot(r.baseAddress! + row * dim, qp.baseAddress!, dim)
+                    let o = owner[row]
+                    if s > best[o] { best[o] = s }
+                }
+            }
+        }
+        return best
+    }
+}
+
+public enum Matching {
+    public static let defaultThreshold = 0.70
+    /// Updates (moving an average, joining labels, matching across series) need match + 0.10.
+    public static let updateMargin = 0.10
+    /// A running mean over at most this many embeddings: a character cannot drift over a season.
+    public static let countCap = 50
+    /// Tie-break towards characters already seen in the episode's series.
+    static let seriesBonus: Float = 0.05
+
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD8<Float>(repeating: 0)
+        var i = 0
+        while i + 8 <= n {
+            let x = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+            let y = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+            acc = acc.addingProduct(x, y)
+            i += 8
+        }
+        var s = acc.sum()
+        while i < n { s += a[i] * b[i]; i += 1 }
+        return s
+    }
+
+    public static func norm(_ v: [Float]) -> Float {
+        v.withUnsafeBufferPointer { dot($0.baseAddress!, $0.baseAddress!, v.count).squareRoot() }
+    }
+
+    public static func normalized(_ v: [Float]) -> [Float] {
+        let n = norm(v)
+        return n > 0 ? v.map { $0 / n } : v
+    }
+
+    public static func cosine(_ a: [Float], _ b: [Float]) -> Float {
+        guard a.count == b.count, !a.isEmpty else { return 0 }
+        let na = norm(a), nb = norm(b)
+        guard na > 0, nb > 0 else { return 0 }
+        return a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in dot(x.baseAddress!, y.baseAddress!, a.count) } } / (na * nb)
+    }
+
+    /// Maximum-weight one-to-one assignment (Hungarian algorithm on costs = −weight). `weights` is
+    /// rows × cols with rows ≤ cols; nil entries may not be assigned. Returns the column per row or nil.
+    public static func assign(_ weights: [[Float?]]) -> [Int?] {
+        let n = weights.count
+        guard n > 0 else { return [] }
+        let m = weights[0].count
+        guard m > 0 else { return Array(repeating: nil, count: n) }
+        // Pad with dummy columns so every row can stay unassigned at zero gain.
+        let cols = m + n
+        let big: Double = 1e6
+        func cost(_ i: Int, _ j: Int) -> Double {
+            if j >= m { return 0 }
+            guard let w = weights[i][j] else { return big }
+            return -Double(w) - 1  // any real match beats a dummy
+        }
+        var u = [Double](repeating: 0, count: n + 1), v = [Double](repeating: 0, count: cols + 1)
+        var p = [Int](repeating: 0, count: cols + 1), way = [Int](repeating: 0, count: cols + 1)
+        for i in 1...n {
+            p[0] = i
+            var j0 = 0
+            var minv = [Double](repeating: .infinity, count: cols + 1)
+            var used = [Bool](repeating: false, count: cols + 1)
+            repeat {
+                used[j0] = true
+                let i0 = p[j0]
+                var delta = Double.infinity
+                var j1 = 0
+                for j in 1...cols where !used[j] {
+                    let cur = cost(i0 - 1, j - 1) - u[i0] - v[j]
+                    if cur < minv[j] { minv[j] = cur; way[j] = j0 }
+                    if minv[j] < delta { delta = minv[j]; j1 = j }
+                }
+                for j in 0...cols {
+                    if used[j] { u[p[j]] += delta; v[j] -= delta } else { minv[j] -= delta }
+                }
+                j0 = j1
+            } while p[j0] != 0
+            repeat {
+                let j1 = way[j0]
+                p[j0] = p[j1]
+                j0 = j1
+            } while j0 != 0
+        }
+        var result = [Int?](repeating: nil, count: n)
+        for j in 1...cols where p[j] != 0 {
+            let col = j - 1
+            if col < m, weights[p[j] - 1][col] != nil { result[p[j] - 1] = col }
+        }
+        return result
+    }
+}
+
+/// Who each diarization label of an episode is.
+public struct LabelAssignment: Equatable {
+    public var label: String
+    public var characterID: String
+    public var similarity: Double
+    public var created: Bool
+}
+
+extension CharacterStore {
+    func matrix() -> EmbeddingMatrix? {
+        guard let d = dim else { return nil }
+        if let m = matrixCache, m.dim == d { return m }
+        let m = EmbeddingMatrix(store: self, dim: d)
+        matrixCache = m
+        return m
+    }
+
+    /// Checks an input embedding's type and dim against the store's (setting them on a new store).
+    public func checkEmbedding(type: String, dim d: Int, model: String?, file: String) throws {
+        if let have = dim, let t = embeddingType {
+            guard have == d, t == type else {
+                throw DubdeckError.data(Sanitizer.display(file), "embedding \(type)/\(d) does not match the character store's \(t)/\(have); refusing to mix them")
+            }
+            return
+        }
+        var meta = JSONObject([("type", .string(type)), ("dim", .number(d))])
+        meta["model"] = model.map { .string($0) } ?? .null
+        meta["encoding"] = .string("f32le-base64")
+        meta["updated_at"] = .string(Clock.isoNow())
+        embeddingMeta = meta
+        matrixCache = nil
+    }
+
+    /// Best similarity of one embedding to every active character (index-aligned with `characters`).
+    public func similarities(_ embedding: [Float]) -> [Float] {
+        guard let m = matrix() else { return Array(repeating: -2, count: characters.count) }
+        return m.bestPerCharacter(Matching.normalized(embedding), count: characters.count)
+    }
+
+    /// The best match for one embedding under the series rules, or nil.
+    public func match(_ embedding: [Float], series: String, threshold: Double = Matching.defaultThreshold) -> (String, Double)? {
+        let sims = similarities(embedding)
+        var best: (Int, Float)? = nil
+        for (i, s) in sims.enumerated() where s > -2 {
+            let c = characters[i]
+            let local = c.seriesInfo(series) != nil
+            let need = local ? threshold : threshold + Matching.updateMargin
+            guard Double(s) >= need else { continue }
+            let score = s + (local ? Matching.seriesBonus : 0)
+            if best == nil || score > best!.1 { best = (i, score) }
+        }
+        guard let (i, _) = best else { return nil }
+        return (characters[i].id, Double(sims[i]))
+    }
+
+    /// Assigns all labels of one episode jointly (one-to-one), merging labels that are one speaker,
+    /// and records the episode. `update` false: only look (nothing counted, no average moved).
+    public func identify(labels: [(String, [Float])], series: String, episode: String, threshold: Double = Matching.defaultThreshold,
+                         update: Bool = true) -> [LabelAssignment] {
+        let updateThreshold = threshold + Matching.updateMargin
+        // Labels whose mutual cosine reaches the update threshold are one speaker (diarization split).
+        var parent = Array(labels.indices)
+        func find(_ x: Int) -> Int { parent[x] == x ? x : find(parent[x]) }
+        for a in labels.indices {
+            for b in labels.indices where b > a {
+                if Double(Matching.cosine(labels[a].1, labels[b].1)) >= updateThreshold { parent[find(b)] = find(a) }
+            }
+        }
+        var groups: [Int: [Int]] = [:]
+        for i in labels.indices { groups[find(i), default: []].append(i) }
+        let groupList = groups.keys.sorted().map { groups[$0]! }
+        let groupEmbeddings: [[Float]] = groupList.map { members in
+            var sum = [Float](repeating: 0, count: labels[members[0]].1.count)
+            for m in members { for (k, x) in Matching.normalized(labels[m].1).enumerated() { sum[k] += x } }
+            return Matching.normalized(sum)
+        }
+        // Eligible candidates per group, then a joint assignment over the characters any group could be.
+        let sims = groupEmbeddings.map { similarities($0) }
+        var candidates: [Int] = []
+        var weights: [[Float?]] = []
+        var candidateSet = Set<Int>()
+        for g in groupList.indices {
+            for (i, s) in sims[g].enumerated() where s > -2 {
+                let local = characters[i].seriesInfo(series) != nil
+                if Double(s) >= (local ? threshold : updateThreshold), candidateSet.insert(i).inserted { candidates.append(i) }
+            }
+        }
+        for g in groupList.indices {
+            weights.append(candidates.map { i in
+                let s = sims[g][i]
+                let local = characters[i].seriesInfo(series) != nil
+                guard Double(s) >= (local ? threshold : updateThreshold) else { return nil }
+                return s + (local ? Matching.seriesBonus : 0)
+            })
+        }
+        let chosen = candidates.isEmpty ? Array(repeating: nil, count: groupList.count) : Matching.assign(weights)
+        var result: [LabelAssignment] = []
+        let now = Clock.isoNow()
+        for (g, members) in groupList.enumerated() {
+            var id: String
+            var similarity: Double
+            var created = false
+            if let col = chosen[g] {
+                let i = candidates[col]
+                id = characters[i].id
+                similarity = Double(sims[g][i])
+                if update {
+                    let e = groupEmbeddings[g]
+                    let moves = similarity >= updateThreshold
+                    modify(id) { c in
+                        if moves {
+                            // Running mean, the count capped: late episodes cannot drag the voice away.
+                            let n = Float(min(c.embeddingCount, Matching.countCap - 1))
+                            if c.embeddingAvg.count == e.count {
+                                c.embeddingAvg = zip(c.embeddingAvg, e).map { ($0 * n + $1) / (n + 1) }
+                            } else {
+                                c.embeddingAvg = e
+                            }
+                            c.embeddingCount += 1
+                            c.snapshots.append(EmbeddingSnapshot(series: series, episode: episode, embedding: e, at: now))
+                            if c.snapshots.count > CharacterRecord.maxSnapshots { c.snapshots.removeFirst(c.snapshots.count - CharacterRecord.maxSnapshots) }
+                        }
+                        CharacterStore.recordEpisode(&c, series: series, episode: episode, now: now)
+                    }
+                }
+            } else {
+                similarity = 1
+                created = true
+                if update {
+                    id = create(now: now)
+                    let e = groupEmbeddings[g]
+                    modify(id) { c in
+                        c.embeddingAvg = e
+                        c.embeddingCount = 1
+                        c.snapshots = [EmbeddingSnapshot(series: series, episode: episode, embedding: e, at: now)]
+                        CharacterStore.recordEpisode(&c, series: series, episode: episode, now: now)
+                    }
+                } else {
+                    id = ""
+                }
+            }
+            for m in members {
+                result.append(LabelAssignment(label: labels[m].0, characterID: id, similarity: similarity.rounded3, created: created))
+            }
+        }
+        return result.sorted { $0.label < $1.label }
+    }
+
+    static func recordEpisode(_ c: inout CharacterRecord, series: String, episode: String, now: String) {
+        var info = c.seriesInfo(series) ?? SeriesInfo(episodes: [], lastSeenAt: nil, lastEpisode: nil)
+        if !info.episodes.contains(episode) { info.episodes.append(episode) }
+        info.lastSeenAt = now
+        info.lastEpisode = episode
+        c.setSeries(series, info)
+    }
+
+    /// True when some character already lists this episode in this series.
+    public func episodeIdentified(series: String, episode: String) -> Bool {
+        characters.contains { $0.seriesInfo(series)?.episodes.contains(episode) == true }
+    }
+}
+
+extension Double {
+    var rounded3: Double { (self * 1000).rounded() / 1000 }
+}

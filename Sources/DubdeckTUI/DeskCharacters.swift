@@ -1,0 +1,160 @@
+import DubdeckCore
+
+/// The characters screen and the character names in the list.
+extension Desk {
+    /// Reads the character store without embeddings (the desk holds none). A store that cannot be
+    /// opened (no key, damaged) leaves the desk working, with a message.
+    func loadCast() {
+        guard let path = characterStorePath, FileIO.exists(path) else { cast = nil; return }
+        do {
+            let c = try CharacterStore.open(path, withEmbeddings: false)
+            cast = c
+            let voices = c.voices()
+            let job = store.job
+            store.expectedVoice = { seg in Voice.forSegment(seg, job: job, characterVoices: voices) }
+            worker?.setVoices(voices, references: c.referenceWavs())
+        } catch let e as DubdeckError {
+            cast = nil
+            setMessage("characters unavailable: \(e.message)", .warning)
+        } catch {}
+    }
+
+    /// The name shown for a line's speaker: the character's name, else its ID, else the label.
+    func speakerName(_ seg: Segment) -> String {
+        guard let id = job.characterID(of: seg) else { return seg.speaker.isEmpty ? "?" : seg.speaker }
+        if let c = cast?.resolve(id) { return c.displayName }
+        return id
+    }
+
+    /// Characters of the series shown (or all), the job's characters first.
+    var castRows: [CharacterRecord] {
+        guard let cast else { return [] }
+        let rows = cast.active.filter { castSeries == nil || $0.seriesInfo(castSeries!) != nil }
+        let here = Set(job.segments.compactMap { job.characterID(of: $0) }.compactMap { cast.resolve($0)?.id })
+        return rows.filter { here.contains($0.id) } + rows.filter { !here.contains($0.id) }
+    }
+
+    /// Lines of this episode spoken by a character (through old, merged IDs too).
+    func linesInEpisode(_ id: String) -> Int {
+        job.segments.filter { seg in job.characterID(of: seg).flatMap { cast?.resolve($0)?.id } == id }.count
+    }
+
+    var allSeries: [String] {
+        var out: [String] = []
+        if let s = job.info.seriesID { out.append(s) }
+        for c in cast?.active ?? [] { for s in c.series where !out.contains(s.id) { out.append(s.id) } }
+        return out
+    }
+
+    func openCharacters() -> Redraw {
+        guard characterStorePath != nil else { setMessage("no character store", .warning); return .status }
+        loadCast()
+        guard cast != nil else {
+            if messageKind == .info { setMessage("no character store yet: run `dubdeck characters identify JOB`", .warning) }
+            return .status
+        }
+        castSelection = 0
+        mode = .characters
+        return .all
+    }
+
+    /// A rename or merge prompt is drawn over the characters screen.
+    public var isCharacterPrompt: Bool {
+        if case .prompt(let p, _) = mode, p != .search { return true }
+        return false
+    }
+
+    var selectedCharacter: CharacterRecord? {
+        let rows = castRows
+        return castSelection >= 0 && castSelection < rows.count ? rows[castSelection] : nil
+    }
+
+    func charactersAction(_ action: String) -> Redraw {
+        let rows = castRows
+        switch action {
+        case "back": mode = .list; return .all
+        case "quit": quitRequested = true; return .nothing
+        case "help": mode = .help(scroll: 0); return .all
+        case "redraw": return .all
+        case "move-down": castSelection = min(castSelection + 1, max(0, rows.count - 1))
+        case "move-up": castSelection = max(0, castSelection - 1)
+        case "top": castSelection = 0
+        case "bottom": castSelection = max(0, rows.count - 1)
+        case "series-next":
+            let series: [String?] = allSeries.map { Optional($0) } + [nil]
+            let i = series.firstIndex(where: { $0 == castSeries }) ?? 0
+            castSeries = series[(i + 1) % series.count]
+            castSelection = 0
+            setMessage("series: \(castSeries ?? "all")")
+        case "play-reference":
+            guard let c = selectedCharacter else { return .nothing }
+            guard let wav = c.speakerWavs.first else { setMessage("\(c.displayName) has no reference recording", .warning); return .status }
+            play(label: "reference of \(c.displayName)") { PCM16(try AudioFile.read(wav)) }
+        case "rename-character":
+            guard let c = selectedCharacter else { return .nothing }
+            mode = .prompt(.rename(c.id), LineEditor(c.name))
+        case "merge-character":
+            guard let c = selectedCharacter else { return .nothing }
+            mode = .prompt(.merge(c.id), LineEditor(""))
+        case "use-line-audio":
+            return useLineAudio()
+        default:
+            return .nothing
+        }
+        return .all
+    }
+
+    /// Writes to the character store (opened whole for the change, then read again without embeddings).
+    func changeCast(_ done: String, _ body: (CharacterStore) throws -> Void) -> Redraw {
+        guard let path = characterStorePath else { return .nothing }
+        do {
+            let full = try CharacterStore.open(path)
+            try full.update(body)
+            loadCast()
+            setMessage(done)
+        } catch let e as DubdeckError {
+            setMessage(e.message, .error)
+        } catch {
+            setMessage("\(error)", .error)
+        }
+        mode = .characters
+        return .all
+    }
+
+    func renameCharacter(_ id: String, _ name: String) -> Redraw {
+        changeCast("\(id) is now \(name)") { try $0.rename(id, to: name) }
+    }
+
+    func mergeCharacter(_ id: String, _ into: String) -> Redraw {
+        let target = into.trimmingCharacters()
+        guard !target.isEmpty else { mode = .characters; return .all }
+        let r = changeCast("\(id) merged into \(target)") { try $0.merge(id, into: target) }
+        castSelection = 0
+        return r
+    }
+
+    /// The selected list line's original audio becomes the selected character's reference.
+    func useLineAudio() -> Redraw {
+        guard let c = selectedCharacter, let seg = selectedSegment else { return .nothing }
+        let audio: PCM16
+        do {
+            audio = try PlaybackSource.original(store, seg.number)
+        } catch let e as DubdeckError {
+            setMessage(e.message, .error)
+            return .status
+        } catch { return .nothing }
+        let buffer = AudioBuffer(samples: audio.samples.map { Float($0) / 32768 }, rate: audio.rate, channels: audio.channels)
+        return changeCast("line \(seg.number)'s original audio is now the reference of \(c.displayName)") { s in
+            try ReferenceVoice.set(buffer, for: c.id, in: s)
+        }
+    }
+}
+
+extension String {
+    func trimmingCharacters() -> String {
+        var s = Substring(self)
+        while s.first?.isWhitespace == true { s.removeFirst() }
+        while s.last?.isWhitespace == true { s.removeLast() }
+        return String(s)
+    }
+}

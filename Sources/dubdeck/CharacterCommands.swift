@@ -1,0 +1,225 @@
+import ArgumentParser
+import DubdeckCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Characters: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The character voice memory: who is who across the episodes of a series.",
+        subcommands: [CharList.self, CharShow.self, CharRename.self, CharMerge.self, CharIdentify.self, CharImportLegacy.self])
+}
+
+struct StoreOption: ParsableArguments {
+    @Option(help: "Character store (else DUBDECK_STORE, else data/characters.json).") var store: String?
+    var path: String { CharacterStore.defaultPath(store) }
+}
+
+/// A character as `characters list --json` shows it: never embeddings (biometric data).
+func characterJSON(_ c: CharacterRecord, detail: Bool = false) -> JSONValue {
+    var o = JSONObject([
+        ("id", .string(c.id)), ("name", .string(c.name)),
+        ("series", .object(JSONObject(c.series.map { s in
+            (s.id, JSONValue.object(JSONObject([
+                ("seen", .number(s.info.seen)), ("episodes", .array(s.info.episodes.map { .string($0) })),
+                ("last_seen_at", s.info.lastSeenAt.map { .string($0) } ?? .null),
+                ("last_episode", s.info.lastEpisode.map { .string($0) } ?? .null),
+            ])))
+        }))),
+        ("speaker_wavs", .array(c.speakerWavs.map { .string($0) })), ("voice", c.voice?.json ?? .null),
+        ("embedding_count", .number(c.embeddingCount)),
+    ])
+    if detail {
+        o["merged_into"] = c.mergedInto.map { .string($0) } ?? .null
+        o["notes"] = .string(c.notes)
+        o["created_at"] = .string(c.createdAt)
+        o["updated_at"] = .string(c.updatedAt)
+    }
+    return .object(o)
+}
+
+struct CharList: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Known characters (of one series, or all).")
+    @Option(help: "Only characters seen in this series.") var series: String?
+    @Flag(help: "One JSON document on stdout (no embeddings, ever).") var json = false
+    @OptionGroup var store: StoreOption
+
+    func run() throws {
+        try guarded {
+            let s = try CharacterStore.open(store.path, withEmbeddings: false)
+            let shown = s.active.filter { series == nil || $0.seriesInfo(series!) != nil }
+            if json { printJSON(.array(shown.map { characterJSON($0) })); return }
+            var out = ""
+            for c in shown {
+                let seen = c.series.map { "\($0.id): \($0.info.seen) ep, last \($0.info.lastEpisode ?? "-")" }.joined(separator: "; ")
+                let voice = c.voice.map { "\($0.variant) p\($0.pitch) r\($0.rate)" } ?? "-"
+                out += "\(c.id)\t\(Sanitizer.display(c.name.isEmpty ? "(unnamed)" : c.name))\t\(Sanitizer.display(seen))\tvoice \(voice)\t\(c.speakerWavs.isEmpty ? "no reference" : "reference")\n"
+            }
+            if shown.isEmpty { out = s.exists ? "no characters\(series.map { " in \(Sanitizer.display($0))" } ?? "")\n" : "no character store yet (\(Sanitizer.display(store.path)))\n" }
+            printOut(out)
+        }
+    }
+}
+
+struct CharShow: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "One character (an old, merged ID shows what it became).")
+    @Argument var id: String
+    @Flag(help: "One JSON document on stdout.") var json = false
+    @OptionGroup var store: StoreOption
+
+    func run() throws {
+        try guarded {
+            let s = try CharacterStore.open(store.path, withEmbeddings: false)
+            guard let c = s.character(id) else { throw DubdeckError(.usage, "no character \(Sanitizer.display(id))") }
+            let target = s.resolve(id) ?? c
+            if json { printJSON(characterJSON(c.mergedInto == nil ? c : target, detail: true).merging(mergedFrom: c)); return }
+            var out = c.mergedInto != nil ? "\(c.id) was merged into \(target.id)\n" : ""
+            out += "\(target.id)  \(Sanitizer.display(target.displayName))\n"
+            for sr in target.series {
+                out += "  \(Sanitizer.display(sr.id)): \(sr.info.seen) episodes (\(Sanitizer.display(sr.info.episodes.joined(separator: ", ")))), last \(Sanitizer.display(sr.info.lastEpisode ?? "-")) at \(sr.info.lastSeenAt ?? "-")\n"
+            }
+            if let v = target.voice { out += "  voice: \(v.engine) \(Sanitizer.display(v.variant)) pitch \(v.pitch) rate \(v.rate)\n" }
+            out += "  references: \(target.speakerWavs.isEmpty ? "none" : Sanitizer.display(target.speakerWavs.joined(separator: ", ")))\n"
+            out += "  embeddings averaged: \(target.embeddingCount)\n"
+            printOut(out)
+        }
+    }
+}
+
+extension JSONValue {
+    /// `show` of an old ID: the character it became, plus the ID that was asked for.
+    func merging(mergedFrom c: CharacterRecord) -> JSONValue {
+        guard var o = objectValue, c.mergedInto != nil else { return self }
+        o["requested_id"] = .string(c.id)
+        return .object(o)
+    }
+}
+
+struct CharRename: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rename", abstract: "Name a character.")
+    @Argument var id: String
+    @Argument var name: String
+    @OptionGroup var store: StoreOption
+
+    func run() throws {
+        try guarded {
+            let s = try CharacterStore.open(store.path)
+            guard s.exists else { throw DubdeckError(.noInput, "\(Sanitizer.display(store.path)): no character store yet") }
+            try s.update { try $0.rename(id, to: name) }
+            printOut("\(Sanitizer.display(s.resolve(id)?.id ?? id)) is now \(Sanitizer.display(name))\n")
+        }
+    }
+}
+
+struct CharMerge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge", abstract: "Merge FROM into INTO (FROM stays as a tombstone, so old references resolve).")
+    @Argument var from: String
+    @Argument var into: String
+    @OptionGroup var store: StoreOption
+
+    func run() throws {
+        try guarded {
+            let s = try CharacterStore.open(store.path)
+            guard s.exists else { throw DubdeckError(.noInput, "\(Sanitizer.display(store.path)): no character store yet") }
+            try s.update { try $0.merge(from, into: into) }
+            printOut("\(Sanitizer.display(from)) merged into \(Sanitizer.display(s.resolve(into)?.id ?? into))\n")
+        }
+    }
+}
+
+struct CharIdentify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "identify",
+        abstract: "Assign the episode's diarization labels to characters; writes JOB/characters.map.json.",
+        discussion: "Re-identifying an episode already recorded reuses its map, counts nothing twice and moves no average (unless --force).")
+    @Argument var job: String
+    @Option(help: "Series ID (else job.json's series_id).") var series: String?
+    @Option(help: "Match threshold (cosine, default 0.70; updates need +0.10).") var threshold: Double = Matching.defaultThreshold
+    @Flag(help: "Identify again even if the episode was identified before.") var force = false
+    @OptionGroup var store: StoreOption
+
+    func validate() throws {
+        if !(threshold > 0 && threshold < 1) { throw ValidationError("--threshold must be between 0 and 1") }
+    }
+
+    func run() throws {
+        try guarded {
+            let j = try JobLoader.load(job, series: series)
+            let s = try CharacterStore.open(store.path)
+            let outcome = try CharacterIdentifier.identify(job: j, store: s, threshold: threshold, force: force)
+            var out = outcome.reused ? "\(Sanitizer.display(outcome.episode)) was identified before: reusing characters.map.json (nothing counted)\n" : ""
+            for a in outcome.assignments {
+                let name = s.resolve(a.characterID)?.displayName ?? a.characterID
+                out += "\(Sanitizer.display(a.label)) → \(Sanitizer.display(a.characterID)) \(Sanitizer.display(name)) (\(a.created ? "new" : "similarity \(a.similarity)"))\n"
+            }
+            printOut(out)
+        }
+    }
+}
+
+struct CharImportLegacy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import-legacy",
+        abstract: "Import the legacy plaintext registry (DIR/voices/registry.json + embeddings/*.npy), all or nothing.")
+    @Argument var dir: String
+    @OptionGroup var store: StoreOption
+
+    func run() throws {
+        try guarded {
+            let s = try CharacterStore.open(store.path)
+            let report = try LegacyImport.run(dir: dir, store: s)
+            var out = ""
+            for (label, id) in report.imported { out += "imported \(Sanitizer.display(label)) as \(id)\n" }
+            for label in report.skipped { out += "skipped \(Sanitizer.display(label)) (imported before)\n" }
+            for (label, why) in report.refused { out += "refused \(Sanitizer.display(label)): \(Sanitizer.display(why))\n" }
+            out += "\(report.imported.count) imported, \(report.skipped.count) skipped, \(report.refused.count) refused\n"
+            printOut(out)
+        }
+    }
+}
+
+struct Key: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The character store's key file.", subcommands: [KeyInit.self, KeyRotate.self])
+}
+
+struct KeyInit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init", abstract: "Create the key file (never over an existing one, never while a store exists).")
+    @OptionGroup var store: StoreOption
+
+    func run() throws {
+        try guarded {
+            if let source = try? KeySource.find(), source.fromEnvironment {
+                throw DubdeckError(.usage, "the key comes from the environment (DUBDECK_STORE_KEY / DUBDECK_STORE_PASSPHRASE); no key file needed")
+            }
+            let path = KeySource.keyFilePath()
+            if FileIO.exists(path) { throw DubdeckError(.cannotCreate, "\(Sanitizer.display(path)): a key file exists already") }
+            if FileIO.exists(store.path) {
+                throw DubdeckError(.cannotCreate, "\(Sanitizer.display(store.path)) exists: a new key could not open it (restore its key file instead)")
+            }
+            try KeySource.writeKeyFile(path, key: try Crypto.randomBytes(32))
+            printOut("created \(Sanitizer.display(path)) (mode 0600); keep a copy somewhere safe\n")
+        }
+    }
+}
+
+struct KeyRotate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rotate", abstract: "Re-encrypt the store with a new key file (safe to interrupt).")
+    @OptionGroup var store: StoreOption
+
+    func run() throws {
+        try guarded {
+            guard let source = try KeySource.find() else {
+                throw DubdeckError(.keyError, "no key file at \(Sanitizer.display(KeySource.keyFilePath()))")
+            }
+            guard case .keyFile(let keyPath) = source.kind else {
+                throw DubdeckError(.usage, "the key comes from the environment: rotate it there (key rotate manages the key file)")
+            }
+            try KeyRotation.rotate(storePath: store.path, keyPath: keyPath)
+            printOut("rotated: \(Sanitizer.display(store.path)) is encrypted with the new key in \(Sanitizer.display(keyPath))\n")
+        }
+    }
+}
