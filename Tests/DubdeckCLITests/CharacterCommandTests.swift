@@ -1,0 +1,97 @@
+import Foundation
+import TestSupport
+import XCTest
+
+final class CharacterCommandTests: XCTestCase {
+    func env(_ dir: TempDir) -> [String: String] {
+        ["XDG_CONFIG_HOME": dir.file("config"), "DUBDECK_STORE": dir.file("data/characters.json")]
+    }
+
+    func testIdentifyListShowRenameMergeAndNoEmbeddingsInJSON() throws {
+        let dir = TempDir()
+        let e = env(dir)
+        XCTAssertEqual(DubdeckBinary.run(["demo", dir.file("ep01"), "--no-tui"], env: e).status, 0)
+        var r = DubdeckBinary.run(["characters", "identify", dir.file("ep01")], env: e)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.split(separator: "\n").count, 4, r.stdout)
+        r = DubdeckBinary.run(["characters", "list", "--json", "--series", "dubdeck_demo_s01"], env: e)
+        let list = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
+        XCTAssertEqual(list.count, 4)
+        XCTAssertEqual(Set(list[0].keys), ["id", "name", "series", "speaker_wavs", "voice", "embedding_count"])
+        XCTAssertFalse(r.stdout.contains("embedding_avg") || r.stdout.contains("snapshots"), "never embeddings")
+        XCTAssertLessThan(r.stdout.components(separatedBy: "\n").map { $0.count }.max()!, 200, "no long base64 anywhere")
+        XCTAssertEqual(DubdeckBinary.run(["characters", "rename", "SPEAKER_01", "Hana"], env: e).status, 0)
+        XCTAssertEqual(DubdeckBinary.run(["characters", "merge", "SPEAKER_04", "SPEAKER_03"], env: e).status, 0)
+        r = DubdeckBinary.run(["characters", "show", "SPEAKER_04", "--json"], env: e)
+        let shown = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(shown["id"] as? String, "SPEAKER_03", "an old ID resolves")
+        XCTAssertEqual(shown["requested_id"] as? String, "SPEAKER_04")
+        r = DubdeckBinary.run(["segments", dir.file("ep01"), "--json"], env: e)
+        let rows = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
+        XCTAssertEqual(rows[0]["character"] as? String, "SPEAKER_01")
+        XCTAssertEqual(rows[0]["character_name"] as? String, "Hana")
+        XCTAssertEqual(DubdeckBinary.run(["characters", "show", "SPEAKER_99"], env: e).status, 64)
+    }
+
+    func testKeyErrorsAndTamperingLeaveTheFileUntouched() throws {
+        let dir = TempDir()
+        let e = env(dir)
+        XCTAssertEqual(DubdeckBinary.run(["demo", dir.file("ep01"), "--no-tui"], env: e).status, 0)
+        XCTAssertEqual(DubdeckBinary.run(["characters", "identify", dir.file("ep01")], env: e).status, 0)
+        let store = dir.file("data/characters.json")
+        let original = try Data(contentsOf: URL(fileURLWithPath: store))
+
+        var wrong = e
+        wrong["DUBDECK_STORE_KEY"] = Data(repeating: 7, count: 32).base64EncodedString()
+        var r = DubdeckBinary.run(["characters", "rename", "SPEAKER_01", "X"], env: wrong)
+        XCTAssertEqual(r.status, 77, r.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: store)), original)
+
+        var tampered = original
+        tampered[tampered.count - 40] ^= 0xFF
+        try tampered.write(to: URL(fileURLWithPath: store))
+        r = DubdeckBinary.run(["characters", "rename", "SPEAKER_01", "X"], env: e)
+        XCTAssertEqual(r.status, 65, r.stderr)
+        XCTAssertTrue(r.stderr.contains("authentication failed"), r.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: store)), tampered, "never replaced")
+        try original.write(to: URL(fileURLWithPath: store))
+
+        try FileManager.default.removeItem(atPath: dir.file("config/dubdeck/store.key"))
+        r = DubdeckBinary.run(["characters", "list"], env: e)
+        XCTAssertEqual(r.status, 77, "no key")
+        r = DubdeckBinary.run(["key", "init"], env: e)
+        XCTAssertEqual(r.status, 73, "no new key while a store exists: \(r.stderr)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("config/dubdeck/store.key")))
+        var fromEnv = e
+        fromEnv["DUBDECK_STORE_KEY"] = Data(repeating: 1, count: 32).base64EncodedString()
+        XCTAssertEqual(DubdeckBinary.run(["key", "rotate"], env: fromEnv).status, 64)
+    }
+
+    func testKeyInitAndRotate() throws {
+        let dir = TempDir()
+        let e = env(dir)
+        var r = DubdeckBinary.run(["key", "init"], env: e)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(DubdeckBinary.run(["key", "init"], env: e).status, 73, "never over an existing key file")
+        XCTAssertEqual(DubdeckBinary.run(["demo", dir.file("ep01"), "--no-tui"], env: e).status, 0)
+        XCTAssertEqual(DubdeckBinary.run(["characters", "identify", dir.file("ep01")], env: e).status, 0)
+        let key1 = try String(contentsOfFile: dir.file("config/dubdeck/store.key"), encoding: .utf8)
+        r = DubdeckBinary.run(["key", "rotate"], env: e)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertNotEqual(try String(contentsOfFile: dir.file("config/dubdeck/store.key"), encoding: .utf8), key1)
+        XCTAssertEqual(DubdeckBinary.run(["characters", "list"], env: e).status, 0)
+    }
+
+    func testIdentifyNeedsASeriesAndEmbeddings() {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir, series: nil)
+        var r = DubdeckBinary.run(["characters", "identify", job, "--series", "s1"], env: env(dir))
+        XCTAssertEqual(r.status, 66, "no diarization.json: \(r.stderr)")
+        dir.write("ep01/diarization.json", #"{"speaker_embeddings": {"A": [1, 0, 0]}}"#)
+        r = DubdeckBinary.run(["characters", "identify", job], env: env(dir))
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.contains("--series"), r.stderr)
+        r = DubdeckBinary.run(["characters", "identify", job, "--series", "s1"], env: env(dir))
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+}

@@ -1,0 +1,257 @@
+import XCTest
+import TestSupport
+@testable import DubdeckCore
+
+/// Deterministic Gaussian-ish noise.
+struct Noise {
+    var state: UInt64
+    mutating func next() -> Float {
+        var sum: Float = 0
+        for _ in 0..<4 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            sum += Float(state >> 40) / Float(1 << 24) - 0.5
+        }
+        return sum  // roughly normal, sd ~0.58
+    }
+    mutating func vector(_ dim: Int) -> [Float] { (0..<dim).map { _ in next() } }
+}
+
+final class MatchingTests: KeyEnvironmentTestCase {
+    let dim = 192
+
+    func newStore() throws -> CharacterStore {
+        _ = useRawKey()
+        return try CharacterStore.open(dir.file("data/characters.json"))
+    }
+
+    /// An episode job with the given label embeddings.
+    func episode(_ name: String, series: String = "show_s01", labels: [(String, [Float])]) -> Job {
+        let path = Fixtures.job(in: dir, name: name, lines: [.init(0, 1, labels[0].0, "", "x")], series: series)
+        let table = JSONObject(labels.map { ($0.0, JSONValue.array($0.1.map { .number(Double($0)) })) })
+        let doc = JSONValue.object(JSONObject([("speaker_embeddings", .object(table)),
+                                               ("embedding", .object(JSONObject([("type", .string("ecapa")), ("dim", .number(dim))])))]))
+        dir.write("\(name)/diarization.json", String(decoding: JSONWriter.encode(doc), as: UTF8.self))
+        return try! JobLoader.load(path)
+    }
+
+    func testSeasonKeepsIdentitiesWithoutCollapseOrDrift() throws {
+        let store = try newStore()
+        var noise = Noise(state: 11)
+        let centers = (0..<5).map { _ in Matching.normalized(noise.vector(dim)) }
+        var firstIDs: [Int: String] = [:]
+        for ep in 1...10 {
+            // Each episode: labels in a shuffled order, each a noisy copy of its speaker's voice.
+            let order = (0..<5).sorted { ($0 * 7 + ep * 3) % 5 < ($1 * 7 + ep * 3) % 5 }
+            let labels = order.enumerated().map { k, spk -> (String, [Float]) in
+                ("SPEAKER_0\(k)", zip(centers[spk], noise.vector(dim)).map { $0 + 0.035 * $1 })
+            }
+            let job = episode(String(format: "ep%02d", ep), labels: labels)
+            let outcome = try CharacterIdentifier.identify(job: job, store: store, threshold: 0.70, force: false)
+            XCTAssertEqual(Set(outcome.assignments.map { $0.characterID }).count, 5, "episode \(ep): no two speakers collapsed")
+            for (k, spk) in order.enumerated() {
+                let id = outcome.assignments.first { $0.label == "SPEAKER_0\(k)" }!.characterID
+                if ep == 1 { firstIDs[spk] = id } else { XCTAssertEqual(id, firstIDs[spk], "episode \(ep): speaker \(spk) kept its ID") }
+            }
+        }
+        let reopened = try CharacterStore.open(dir.file("data/characters.json"))
+        XCTAssertEqual(reopened.active.count, 5)
+        for (spk, id) in firstIDs {
+            let c = reopened.character(id)!
+            XCTAssertGreaterThan(Matching.cosine(c.embeddingAvg, centers[spk]), 0.97, "no drift")
+            XCTAssertEqual(c.seriesInfo("show_s01")?.seen, 10)
+            XCTAssertEqual(c.seriesInfo("show_s01")?.lastEpisode, "ep10")
+            XCTAssertEqual(c.snapshots.count, 8, "the last 8 snapshots")
+            XCTAssertEqual(c.embeddingCount, 10)
+        }
+    }
+
+    func testJointAssignmentBeatsGreedy() {
+        // x is a little closer to A than to B; y can only be A. Greedy takes A for x and leaves y
+        // without a match (a new, duplicate character); the joint assignment gives both a match.
+        let weights: [[Float?]] = [[0.95, 0.90], [0.91, nil]]
+        let joint = Matching.assign(weights)
+        XCTAssertEqual(joint, [1, 0])
+        XCTAssertEqual(Matching.assign([[0.9, 0.1, 0.2], [0.8, 0.7, nil], [nil, nil, 0.75]]), [0, 1, 2])
+        XCTAssertEqual(Matching.assign([[nil, nil]]), [nil])
+    }
+
+    func testJointAssignmentInIdentify() throws {
+        let store = try newStore()
+        var noise = Noise(state: 3)
+        let a = Matching.normalized(noise.vector(dim)), n1 = Matching.normalized(noise.vector(dim)), n2 = Matching.normalized(noise.vector(dim))
+        func mix(_ parts: [(Float, [Float])]) -> [Float] {
+            var v = [Float](repeating: 0, count: dim)
+            for (w, p) in parts { for i in 0..<dim { v[i] += w * p[i] } }
+            return v
+        }
+        // Characters A and B; B is close to A (cos ≈ 0.75, below the split threshold).
+        let b = mix([(0.75, a), (0.661, n1)])
+        _ = try CharacterIdentifier.identify(job: episode("ep01", labels: [("L0", a), ("L1", b)]), store: store, threshold: 0.7, force: false)
+        let ids = try CharacterStore.open(dir.file("data/characters.json")).active.map { $0.id }
+        XCTAssertEqual(ids.count, 2)
+        // x: cos(x,A) ≈ 0.92 > cos(x,B) ≈ 0.90; y: cos(y,A) ≈ 0.86, cos(y,B) ≈ 0.45 (not eligible);
+        // cos(x,y) ≈ 0.6 (two speakers). Greedy gives A to x and leaves y without a character.
+        let x = mix([(0.92, a), (0.3177, n1), (0.2295, n2)])
+        let y = mix([(0.86, a), (-0.3, n1), (-0.412, n2)])
+        XCTAssertGreaterThan(Matching.cosine(x, a), Matching.cosine(x, b), "the case is built so that greedy fails")
+        let out = try CharacterIdentifier.identify(job: episode("ep02", labels: [("x", x), ("y", y)]), store: store, threshold: 0.7, force: false)
+        let got = Dictionary(uniqueKeysWithValues: out.assignments.map { ($0.label, $0.characterID) })
+        XCTAssertEqual(got["y"], ids[0], "y is A")
+        XCTAssertEqual(got["x"], ids[1], "x takes B rather than leaving y unmatched")
+        XCTAssertFalse(out.assignments.contains { $0.created })
+    }
+
+    func testSplitLabelsAreOneSpeakerAndOtherSeriesNeedsTheUpdateThreshold() throws {
+        let store = try newStore()
+        var noise = Noise(state: 5)
+        let v = Matching.normalized(noise.vector(dim))
+        let near = zip(v, noise.vector(dim)).map { $0 + 0.02 * $1 }
+        let out = try CharacterIdentifier.identify(job: episode("ep01", labels: [("A", v), ("B", near)]), store: store, threshold: 0.7, force: false)
+        XCTAssertEqual(Set(out.assignments.map { $0.characterID }).count, 1, "a diarization split is one character")
+        // Another series: a 0.75 match is not enough (needs 0.80).
+        let w = Matching.normalized(noise.vector(dim))
+        let other = zip(v, w).map { 0.75 * $0 + 0.66 * $1 }
+        let out2 = try CharacterIdentifier.identify(job: episode("x01", series: "other_s01", labels: [("A", other)]), store: store, threshold: 0.7, force: false)
+        XCTAssertTrue(out2.assignments[0].created)
+    }
+
+    func testReidentifyCountsNothingTwiceAndMovesNothingUnlessForced() throws {
+        let store = try newStore()
+        var noise = Noise(state: 9)
+        let v = noise.vector(dim)
+        let job = episode("ep01", labels: [("S", v)])
+        _ = try CharacterIdentifier.identify(job: job, store: store, threshold: 0.7, force: false)
+        let before = try CharacterStore.open(dir.file("data/characters.json")).characters
+        let bytes = dir.bytes("data/characters.json")
+        let again = try CharacterIdentifier.identify(job: job, store: try CharacterStore.open(dir.file("data/characters.json")), threshold: 0.7, force: false)
+        XCTAssertTrue(again.reused)
+        XCTAssertEqual(dir.bytes("data/characters.json"), bytes, "nothing written")
+        let forced = try CharacterIdentifier.identify(job: job, store: try CharacterStore.open(dir.file("data/characters.json")), threshold: 0.7, force: true)
+        XCTAssertFalse(forced.reused)
+        let after = try CharacterStore.open(dir.file("data/characters.json")).characters
+        XCTAssertEqual(after[0].seriesInfo("show_s01")?.seen, 1, "the episode is never counted twice")
+        XCTAssertEqual(after[0].embeddingCount, before[0].embeddingCount + 1, "--force moves the average")
+    }
+
+    func testMixedDimsAndTypesAreRefused() throws {
+        let store = try newStore()
+        var noise = Noise(state: 1)
+        _ = try CharacterIdentifier.identify(job: episode("ep01", labels: [("S", noise.vector(dim))]), store: store, threshold: 0.7, force: false)
+        let path = Fixtures.job(in: dir, name: "ep02", series: "show_s01")
+        dir.write("ep02/diarization.json", #"{"speaker_embeddings": {"S": [0.1, 0.2, 0.3]}, "embedding": {"type": "ecapa", "dim": 3}}"#)
+        let before = dir.bytes("data/characters.json")
+        XCTAssertThrowsError(try CharacterIdentifier.identify(job: try JobLoader.load(path), store: store, threshold: 0.7, force: false)) { e in
+            XCTAssertEqual((e as! DubdeckError).status, .dataError)
+            XCTAssertTrue((e as! DubdeckError).message.contains("ecapa/3"), (e as! DubdeckError).message)
+        }
+        XCTAssertEqual(dir.bytes("data/characters.json"), before)
+        XCTAssertFalse(FileIO.exists(path + "/characters.map.json"))
+    }
+
+    func testMergeKeepsOldIDsResolvable() throws {
+        let store = try newStore()
+        try store.update { s in
+            let a = s.create(name: "Chopper")
+            let b = s.create(name: "")
+            try s.merge(b, into: a)
+        }
+        let s = try CharacterStore.open(dir.file("data/characters.json"))
+        XCTAssertEqual(s.resolve("SPEAKER_02")?.id, "SPEAKER_01")
+        XCTAssertEqual(s.character("SPEAKER_02")?.mergedInto, "SPEAKER_01")
+        XCTAssertEqual(s.active.map { $0.id }, ["SPEAKER_01"])
+        XCTAssertEqual(s.voices()["SPEAKER_02"], s.character("SPEAKER_01")?.voice, "an old reference speaks with the voice it became")
+        try s.update { _ = $0.create() }
+        XCTAssertEqual(try CharacterStore.open(dir.file("data/characters.json")).characters.last?.id, "SPEAKER_03", "IDs are never reused")
+        XCTAssertThrowsError(try s.merge("SPEAKER_01", into: "SPEAKER_01"))
+    }
+
+    func testConcurrentWritersLoseNothing() throws {
+        let a = try newStore()
+        try a.update { _ = $0.create(); _ = $0.create() }
+        let one = try CharacterStore.open(dir.file("data/characters.json"))
+        let two = try CharacterStore.open(dir.file("data/characters.json"))
+        try one.update { try $0.rename("SPEAKER_01", to: "Robin") }
+        try two.update { try $0.rename("SPEAKER_02", to: "Franky") }  // re-reads first: Robin survives
+        let s = try CharacterStore.open(dir.file("data/characters.json"))
+        XCTAssertEqual(s.characters.map { $0.name }, ["Robin", "Franky"])
+    }
+
+    func testUnknownFieldsRoundTripAndUnchangedCharactersKeepTheirBytes() throws {
+        let store = try newStore()
+        try store.update { s in
+            let id = s.create(name: "Brook")
+            s.modify(id) { $0.extra["custom"] = .object(JSONObject([("k", .number("1.50"))])) }
+            _ = s.create(name: "Jinbe")
+        }
+        let s = try CharacterStore.open(dir.file("data/characters.json"))
+        XCTAssertEqual(s.character("SPEAKER_01")?.extra["custom"], .object(JSONObject([("k", .number("1.50"))])))
+        let rawBefore = s.raw[0]
+        try s.update { try $0.rename("SPEAKER_02", to: "Jimbei") }
+        XCTAssertEqual(s.raw[0], rawBefore)
+    }
+}
+
+final class LegacyImportTests: KeyEnvironmentTestCase {
+    func npy(_ version: UInt8, dtype: String, shape: String, values: [Double]) -> [UInt8] {
+        var header = "{'descr': '\(dtype)', 'fortran_order': False, 'shape': \(shape), }"
+        while (header.count + 1 + (version == 1 ? 10 : 12)) % 64 != 0 { header += " " }
+        header += "\n"
+        var b: [UInt8] = [0x93] + Array("NUMPY".utf8) + [version, 0]
+        let n = header.utf8.count
+        b += version == 1 ? [UInt8(n & 0xFF), UInt8(n >> 8)] : [UInt8(n & 0xFF), UInt8((n >> 8) & 0xFF), 0, 0]
+        b += Array(header.utf8)
+        let big = dtype.hasPrefix(">"), size = dtype.hasSuffix("8") ? 8 : 4
+        for v in values {
+            var bits: [UInt8] = []
+            let raw: UInt64 = size == 8 ? v.bitPattern : UInt64(Float(v).bitPattern)
+            for k in 0..<size { bits.append(UInt8((raw >> (8 * UInt64(k))) & 0xFF)) }
+            b += big ? bits.reversed() : bits
+        }
+        return b
+    }
+
+    func testImportAllFormatsAndReport() throws {
+        _ = useRawKey()
+        try FileIO.makeDirectories(dir.file("legacy/voices/embeddings"))
+        dir.writeBytes("legacy/voices/embeddings/a.npy", npy(1, dtype: "<f4", shape: "(4,)", values: [1, 0, 0, 0]))
+        dir.writeBytes("legacy/voices/embeddings/b.npy", npy(2, dtype: ">f8", shape: "(1, 4)", values: [0, 1, 0, 0]))
+        dir.writeBytes("legacy/voices/embeddings/c.npy", npy(3, dtype: "<f8", shape: "(2, 4)", values: [0, 0, 1, 0, 0, 0, 3, 0]))
+        dir.writeBytes("legacy/voices/embeddings/d.npy", npy(1, dtype: ">f4", shape: "(4,)", values: [0, 0, 0, 2]))
+        dir.writeBytes("legacy/voices/embeddings/wrongdim.npy", npy(1, dtype: "<f4", shape: "(3,)", values: [1, 2, 3]))
+        dir.write("legacy/voices/embeddings/garbage.npy", "not numpy")
+        let tone = AudioBuffer(samples: (0..<8000).map { Float(sin(Double($0) * 0.1)) * 0.2 }, rate: 16_000)
+        try AudioFile.writeWAV16Atomically(tone, to: dir.file("legacy/voices/a.wav"))
+        dir.write("legacy/voices/registry.json", """
+        {"speakers": {"a": {"name": "Luffy", "wavs": ["a.wav"], "show": "one_piece"},
+                      "b": {"embedding": "embeddings/b.npy"}, "c": {"name": "Zoro"}, "d": {},
+                      "wrongdim": {}, "garbage": {}, "missing": {}}}
+        """)
+        let store = try CharacterStore.open(dir.file("data/characters.json"))
+        let report = try LegacyImport.run(dir: dir.file("legacy"), store: store)
+        XCTAssertEqual(report.imported.map { $0.label }, ["a", "b", "c", "d"])
+        XCTAssertEqual(Set(report.refused.map { $0.label }), ["wrongdim", "garbage", "missing"])
+        let s = try CharacterStore.open(dir.file("data/characters.json"))
+        XCTAssertEqual(s.characters.map { $0.name }, ["Luffy", "b", "Zoro", "d"])
+        XCTAssertEqual(s.characters[0].embeddingAvg, [1, 0, 0, 0])
+        XCTAssertEqual(s.characters[1].embeddingAvg, [0, 1, 0, 0])
+        XCTAssertEqual(s.characters[2].embeddingAvg, [0, 0, 2, 0], "(N,D) → mean")
+        XCTAssertEqual(s.characters[3].embeddingAvg, [0, 0, 0, 2])
+        XCTAssertEqual(s.characters[0].seriesInfo("one_piece")?.seen, 0)
+        let ref = s.characters[0].speakerWavs.first!
+        XCTAssertTrue(ref.hasSuffix("voices/SPEAKER_01/ref.wav"), ref)
+        XCTAssertEqual(Double(try AudioFile.read(ref).peak), pow(10, -1.0 / 20), accuracy: 0.01, "normalized")
+        XCTAssertNotNil(s.characters[0].voice)
+        // Importing again takes nothing twice.
+        let again = try LegacyImport.run(dir: dir.file("legacy"), store: s)
+        XCTAssertTrue(again.imported.isEmpty)
+        XCTAssertEqual(again.skipped.count, 4)
+    }
+
+    func testNothingImportedLeavesNoStore() throws {
+        _ = useRawKey()
+        dir.write("legacy/voices/registry.json", #"{"speakers": {"x": {}}}"#)
+        let report = try LegacyImport.run(dir: dir.file("legacy"), store: try CharacterStore.open(dir.file("data/characters.json")))
+        XCTAssertEqual(report.refused.count, 1)
+        XCTAssertFalse(FileIO.exists(dir.file("data/characters.json")))
+    }
+}
