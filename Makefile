@@ -24,6 +24,7 @@ release: deps
 	$(SWIFT) build -c release
 
 bench: release
+	@python3 -c "import cryptography, numpy, scipy" 2>/dev/null || python3 -m pip install --quiet cryptography numpy scipy
 	python3 bench/run.py --bin .build/release/dubdeck --bench .build/release/dubdeck-bench
 
 clean:

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 // A small JSON reader/writer that keeps what dubdeck needs and Foundation does not give:
 // object member order, numbers as written (lossless round trip of unknown fields), the byte
 // range of each value (so unchanged store entries are written back without re-encoding),
@@ -418,6 +422,27 @@ public struct JSONParser {
     public mutating func rawString() throws -> ArraySlice<UInt8> {
         skipWhitespace()
         guard pos < end, bytes[pos] == UInt8(ascii: "\"") else { throw error("expected a string") }
+        // Long strings (base64 embeddings): find the closing quote with memchr, then make sure no
+        // escape or control character is inside; otherwise take the byte-by-byte path.
+        if let q = bytes.withUnsafeBufferPointer({ b -> Int? in
+            guard let p = memchr(b.baseAddress! + pos + 1, 0x22, end - pos - 1) else { return nil }
+            return b.baseAddress!.distance(to: p.assumingMemoryBound(to: UInt8.self))
+        }) {
+            let clean = bytes.withUnsafeBufferPointer { b -> Bool in
+                var k = pos + 1
+                while k < q {
+                    let c = b[k]
+                    if c == 0x5C || c < 0x20 { return false }
+                    k += 1
+                }
+                return true
+            }
+            if clean {
+                let slice = bytes[(pos + 1)..<q]
+                pos = q + 1
+                return slice
+            }
+        }
         var i = pos + 1
         while i < end {
             let c = bytes[i]

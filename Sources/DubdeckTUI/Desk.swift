@@ -70,6 +70,7 @@ public final class Desk {
     /// Characters screen: the selected row and the series shown (nil = all).
     var castSelection = 0
     var castSeries: String?
+    let castLoad = CastLoad()
 
     public init(store: TranscriptStore, keymap: Keymap, audio: DeskAudio? = nil, characterStorePath: String? = nil) {
         self.store = store
@@ -78,7 +79,7 @@ public final class Desk {
         self.characterStorePath = characterStorePath
         worker = audio.map { SynthWorker(job: store.job, maxSpeedup: $0.maxSpeedup, makeEngine: $0.makeEngine) }
         castSeries = store.job.info.seriesID
-        loadCast()
+        startLoadingCast()
         searchCache = Array(repeating: nil, count: store.job.segments.count)
         applyFilter(keepSegment: nil)
         if let reason = store.readOnlyReason { banner = "READ-ONLY: \(reason)" }
@@ -392,6 +393,7 @@ public final class Desk {
             redraw = commitNow(pending, lockTimeout: 0)
         }
         redraw = max(redraw, takeInSynthesis())
+        redraw = max(redraw, takeInCast())
         if audio?.sink.isPlaying == true || worker?.progress != nil { redraw = max(redraw, .status) }
         if now - lastPoll >= 0.5 {
             lastPoll = now
@@ -401,7 +403,7 @@ public final class Desk {
     }
 
     /// True when nothing is left to do in the background (`:wait-idle`).
-    public var isIdle: Bool { pending.isEmpty && worker?.busy != true && audio?.sink.isPlaying != true }
+    public var isIdle: Bool { pending.isEmpty && worker?.busy != true && audio?.sink.isPlaying != true && !castLoading }
 
     // MARK: Sound
 

@@ -1,4 +1,12 @@
+import Dispatch
 import DubdeckCore
+
+/// A background load of the character store, handed over between keys.
+final class CastLoad {
+    let state = Mutex()
+    var pending = false
+    var result: Result<CharacterStore, Error>?
+}
 
 /// The characters screen and the character names in the list.
 extension Desk {
@@ -6,18 +14,52 @@ extension Desk {
     /// opened (no key, damaged) leaves the desk working, with a message.
     func loadCast() {
         guard let path = characterStorePath, FileIO.exists(path) else { cast = nil; return }
-        do {
-            let c = try CharacterStore.open(path, withEmbeddings: false)
+        adoptCast(Result { try CharacterStore.open(path, withEmbeddings: false) })
+    }
+
+    func adoptCast(_ result: Result<CharacterStore, Error>) {
+        switch result {
+        case .success(let c):
             cast = c
             let voices = c.voices()
             let job = store.job
             store.expectedVoice = { seg in Voice.forSegment(seg, job: job, characterVoices: voices) }
             worker?.setVoices(voices, references: c.referenceWavs())
-        } catch let e as DubdeckError {
+        case .failure(let e):
             cast = nil
-            setMessage("characters unavailable: \(e.message)", .warning)
-        } catch {}
+            setMessage("characters unavailable: \((e as? DubdeckError)?.message ?? "\(e)")", .warning)
+        }
     }
+
+    /// At open, the names load in the background: the first screen does not wait for the
+    /// decryption of a large store (a job without characters never reads it).
+    func startLoadingCast() {
+        guard let path = characterStorePath, FileIO.exists(path),
+              job.segments.contains(where: { job.characterID(of: $0) != nil }) else { return }
+        let box = castLoad
+        box.state.locked { box.pending = true }
+        DispatchQueue.global().async {
+            let r = Result { try CharacterStore.open(path, withEmbeddings: false) }
+            box.state.locked {
+                box.result = r
+            }
+        }
+    }
+
+    /// Takes in a background load that finished.
+    func takeInCast() -> Redraw {
+        let box = castLoad
+        guard let r: Result<CharacterStore, Error> = box.state.locked({
+            let r = box.result
+            if r != nil { box.result = nil; box.pending = false }
+            return r
+        }) else { return .nothing }
+        adoptCast(r)
+        invalidateSearch()
+        return .all
+    }
+
+    var castLoading: Bool { castLoad.state.locked { castLoad.pending } }
 
     /// The name shown for a line's speaker: the character's name, else its ID, else the label.
     func speakerName(_ seg: Segment) -> String {

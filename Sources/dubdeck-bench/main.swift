@@ -65,6 +65,10 @@ func generate(_ dir: String, segments: Int = 5000, history: Int = 20_000) throws
         hist.append(0x0A)
     }
     try FileIO.writeAtomically(dir + "/transcript_versions.jsonl", hist)
+    // The episode's labels are characters of the P5 store: the desk loads their names (M1).
+    let labels = (0..<6).map { k in "\"SPEAKER_0\(k)\": {\"character_id\": \"SPEAKER_0\(k + 1)\", \"similarity\": 0.9, \"created\": false}" }
+    let map = "{\"series_id\": \"bench_s01\", \"episode\": \"ep01\", \"embedding\": {\"type\": \"ecapa\", \"dim\": 192}, \"labels\": {" + labels.joined(separator: ", ") + "}}"
+    try FileIO.writeAtomically(dir + "/characters.map.json", Array(map.utf8))
 }
 
 func median(_ xs: [Double]) -> Double {
@@ -159,6 +163,51 @@ func p3(_ dir: String, runs: Int) throws {
     print("P3 \(median(values) * 1000) \(median(raw) * 1000) natural=\(natural) stretch=\(last?.stretch ?? 0) status=\(last?.status ?? "")")
 }
 
+/// The P5 store: 2,000 characters, 192-d, 8 snapshots each, in 5 series.
+func generateStore(_ path: String) throws -> [[Float]] {
+    var r = LCG(state: 7)
+    func vector() -> [Float] { (0..<192).map { _ in Float(Int(r.next() % 20001) - 10000) / 10000 } }
+    let store = try CharacterStore.open(path)
+    var centers: [[Float]] = []
+    try store.update { s in
+        try s.checkEmbedding(type: "ecapa", dim: 192, model: "speechbrain/spkrec-ecapa-voxceleb", file: "bench")
+        for i in 0..<2000 {
+            let center = vector()
+            centers.append(center)
+            let labels = [("L", center)]
+            _ = labels
+            let id = s.createForBench(name: "Character \(i)")
+            s.fillForBench(id, avg: center, snapshots: (0..<8).map { k in
+                EmbeddingSnapshot(series: "series_\(i % 5)", episode: "ep\(k + 1)", embedding: center.map { $0 + Float(Int(r.next() % 2001) - 1000) / 10000 },
+                                  at: "2026-01-0\(k + 1)T00:00:00Z")
+            }, series: "series_\(i % 5)")
+        }
+    }
+    return centers
+}
+
+/// P5: open+decrypt, one match, identify 20 labels, save, on the 2,000-character store (raw key).
+func p5(_ dir: String, runs: Int) throws {
+    let path = dir + "/characters.json"
+    let centers = try generateStore(path)
+    var r = LCG(state: 99)
+    func noisy(_ c: [Float]) -> [Float] { c.map { $0 + Float(Int(r.next() % 2001) - 1000) / 20000 } }
+    var open: [Double] = [], match: [Double] = [], identify: [Double] = [], save: [Double] = []
+    for i in 0..<max(runs, 10) {
+        var store: CharacterStore!
+        open.append(try time { store = try CharacterStore.open(path) })
+        let q = noisy(centers[i * 37 % centers.count])
+        match.append(time { _ = store.match(q, series: "series_\((i * 37 % centers.count) % 5)") })
+        let labels = (0..<20).map { k in ("SPEAKER_\(k)", noisy(centers[(i * 101 + k * 53) % centers.count])) }
+        identify.append(time { _ = store.identify(labels: labels, series: "series_1", episode: "bench\(i)") })
+        save.append(try time { try store.save() })
+    }
+    // Leave the file as generated for the Python baseline.
+    _ = try generateStore(path + ".tmp-gen")
+    rename(path + ".tmp-gen", path)
+    print("P5 \(median(open) * 1000) \(median(match) * 1000) \(median(identify) * 1000) \(median(save) * 1000)")
+}
+
 let args = CommandLine.arguments
 guard args.count >= 3 else {
     print("usage: dubdeck-bench generate DIR | inprocess DIR [RUNS] | p3 DIR [RUNS]")
@@ -169,6 +218,7 @@ do {
     case "generate": try generate(args[2])
     case "inprocess": try inProcess(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     case "p3": try p3(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
+    case "p5": try p5(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     default: print("unknown command \(args[1])"); exit(64)
     }
 } catch {

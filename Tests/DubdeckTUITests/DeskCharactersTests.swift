@@ -26,6 +26,7 @@ final class DeskCharactersTests: XCTestCase {
         try s.update { try $0.rename("SPEAKER_01", to: "Hana") }
         let store = try TranscriptStore(job: try JobLoader.load(dir.file("ep01")), by: "t")
         var r = ScriptRunner(desk: Desk(store: store, keymap: .builtIn(), characterStorePath: storePath), width: 100, height: 30)
+        r.waitIdle()  // the names load in the background
         XCTAssertTrue(r.grid.rowText(2).contains("Hana"), r.grid.rowText(2))
         XCTAssertTrue(r.grid.text().contains("Hana (SPEAKER_01) [SPEAKER_00]"))
         XCTAssertNil(r.desk.cast?.characters.first { !$0.embeddingAvg.isEmpty }, "the desk holds no embeddings")
@@ -62,6 +63,8 @@ final class DeskCharactersTests: XCTestCase {
         try synth.synthesize(1)
         XCTAssertEqual(store.entry(1)["last_preview"]?.objectValue?["voice"], cast.character("SPEAKER_01")?.voice?.json, "the character's persisted voice")
         let desk = Desk(store: store, keymap: .builtIn(), characterStorePath: storePath)
+        var r = ScriptRunner(desk: desk)
+        r.waitIdle()
         XCTAssertEqual(desk.store.state(1).audioStatus, "fresh")
         let full = try CharacterStore.open(storePath)
         try full.update { $0.modify("SPEAKER_01") { $0.voice = Voice(variant: "Annie", pitch: 40, rate: 160) } }

@@ -14,6 +14,13 @@ public struct EmbeddingSnapshot: Equatable, Sendable {
     public var episode: String
     public var embedding: [Float]
     public var at: String
+
+    public init(series: String, episode: String, embedding: [Float], at: String) {
+        self.series = series
+        self.episode = episode
+        self.embedding = embedding
+        self.at = at
+    }
 }
 
 /// One character of the voice memory.
@@ -110,6 +117,7 @@ public final class CharacterStore {
         let (k, source) = try resolveKey(header)
         let range = try Envelope.open(&bytes, key: k, file: path)
         try parse(bytes, range)
+        if withEmbeddings { matrixCache = matrix() }  // ready for matching
         key = k
         kdf = header.kdf
         fingerprint = fp
@@ -326,7 +334,7 @@ public final class CharacterStore {
         }
     }
 
-    func save() throws {
+    public func save() throws {
         let sealed = try Envelope.seal(plaintext(), key: key, kdf: kdf)
         try FileIO.writeAtomically(path, sealed, mode: 0o600)
         fingerprint = FileIO.fingerprint(path: path, bytes: sealed)
@@ -382,6 +390,17 @@ public final class CharacterStore {
         raw.append(nil)
         matrixCache = nil
         return id
+    }
+
+    /// Benchmark workloads (dubdeck-bench) build large stores through these.
+    public func createForBench(name: String) -> String { create(name: name) }
+    public func fillForBench(_ id: String, avg: [Float], snapshots: [EmbeddingSnapshot], series: String) {
+        modify(id) { c in
+            c.embeddingAvg = avg
+            c.embeddingCount = snapshots.count
+            c.snapshots = snapshots
+            c.setSeries(series, SeriesInfo(episodes: snapshots.map { $0.episode }, lastSeenAt: snapshots.last?.at, lastEpisode: snapshots.last?.episode))
+        }
     }
 
     public func rename(_ id: String, to name: String) throws {

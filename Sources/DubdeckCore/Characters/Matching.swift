@@ -2,42 +2,69 @@
 import Glibc
 #endif
 
-/// Every comparable vector of the store (each active character's average and snapshots),
-/// L2-normalized, in one contiguous block: a match is one pass of dot products.
+/// Every comparable vector of the store, L2-normalized, in contiguous blocks: the averages of the
+/// active characters (small: one pass per query) and each character's snapshots with the largest
+/// angle between them and the average. A query compares snapshots only where that angle could lift
+/// the similarity to the floor (spherical triangle inequality), so the result is exact for every
+/// decision while a query reads the averages alone almost always.
 struct EmbeddingMatrix {
     let dim: Int
-    var rows: [Float] = []
-    /// Row → index into `CharacterStore.characters`.
-    var owner: [Int] = []
+    /// Characters with an average: index into `CharacterStore.characters`, row in `averages`.
+    var owners: [Int] = []
+    var averages: [Float] = []
+    /// Per owner: its snapshot rows [start, end) in `snapshots`, and the largest snapshot angle.
+    var snapshotRange: [Range<Int>] = []
+    var spread: [Float] = []
+    var snapshots: [Float] = []
 
     init(store: CharacterStore, dim: Int) {
         self.dim = dim
-        for (i, c) in store.characters.enumerated() where c.mergedInto == nil {
-            if c.embeddingAvg.count == dim { append(c.embeddingAvg, owner: i) }
-            for s in c.snapshots where s.embedding.count == dim { append(s.embedding, owner: i) }
+        for (i, c) in store.characters.enumerated() where c.mergedInto == nil && c.embeddingAvg.count == dim {
+            let avg = Matching.normalized(c.embeddingAvg)
+            guard Matching.norm(c.embeddingAvg) > 0 else { continue }
+            owners.append(i)
+            averages.append(contentsOf: avg)
+            let first = snapshots.count / dim
+            var widest: Float = 0
+            for s in c.snapshots where s.embedding.count == dim && Matching.norm(s.embedding) > 0 {
+                let v = Matching.normalized(s.embedding)
+                snapshots.append(contentsOf: v)
+                let cosine = max(-1, min(1, Matching.cosine(avg, v)))
+                widest = max(widest, acos(cosine))
+            }
+            snapshotRange.append(first..<(snapshots.count / dim))
+            spread.append(widest + 1e-4)
         }
     }
 
-    mutating func append(_ v: [Float], owner i: Int) {
-        let n = Matching.norm(v)
-        guard n > 0 else { return }
-        rows.append(contentsOf: v.map { $0 / n })
-        owner.append(i)
-    }
-
-    /// Best cosine per character index, for a normalized query.
-    func bestPerCharacter(_ q: [Float], count: Int) -> [Float] {
-        var best = [Float](repeating: -2, count: count)
-        rows.withUnsafeBufferPointer { r in
-            q.withUnsafeBufferPointer { qp in
-                for row in 0..<owner.count {
-                    let s = Matching.dot(r.baseAddress! + row * dim, qp.baseAddress!, dim)
-                    let o = owner[row]
-                    if s > best[o] { best[o] = s }
+    /// Best cosine per character index for each normalized query. Exact wherever the best is at
+    /// or above `floor`; below it a character may show its average's similarity instead.
+    func bestPerCharacter(_ queries: [[Float]], count: Int, floor: Float) -> [[Float]] {
+        var out: [[Float]] = []
+        out.reserveCapacity(queries.count)
+        averages.withUnsafeBufferPointer { avg in
+            snapshots.withUnsafeBufferPointer { snaps in
+                for q in queries {
+                    var best = [Float](repeating: -2, count: count)
+                    q.withUnsafeBufferPointer { qp in
+                        for (k, o) in owners.enumerated() {
+                            var b = Matching.dot(avg.baseAddress! + k * dim, qp.baseAddress!, dim)
+                            let range = snapshotRange[k]
+                            if !range.isEmpty {
+                                let angle = acos(max(-1, min(1, b)))
+                                let bound = angle <= spread[k] ? 1 : cos(angle - spread[k])
+                                if bound >= floor {
+                                    for r in range { b = max(b, Matching.dot(snaps.baseAddress! + r * dim, qp.baseAddress!, dim)) }
+                                }
+                            }
+                            best[o] = b
+                        }
+                    }
+                    out.append(best)
                 }
             }
         }
-        return best
+        return out
     }
 }
 
@@ -50,6 +77,7 @@ public enum Matching {
     /// Tie-break towards characters already seen in the episode's series.
     static let seriesBonus: Float = 0.05
 
+    /// Multiply and add, not `addingProduct`: without an FMA target that is a library call per lane.
     @inline(__always)
     static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
         var acc = SIMD8<Float>(repeating: 0)
@@ -57,10 +85,10 @@ public enum Matching {
         while i + 8 <= n {
             let x = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
             let y = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
-            acc = acc.addingProduct(x, y)
+            acc = acc + x * y
             i += 8
         }
-        var s = acc.sum()
+        var s = acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7]
         while i < n { s += a[i] * b[i]; i += 1 }
         return s
     }
@@ -166,15 +194,23 @@ extension CharacterStore {
         matrixCache = nil
     }
 
-    /// Best similarity of one embedding to every active character (index-aligned with `characters`).
-    public func similarities(_ embedding: [Float]) -> [Float] {
-        guard let m = matrix() else { return Array(repeating: -2, count: characters.count) }
-        return m.bestPerCharacter(Matching.normalized(embedding), count: characters.count)
+    /// Best similarity (average or snapshots) of one embedding to every active character,
+    /// index-aligned with `characters`; exact at or above `floor`.
+    public func similarities(_ embedding: [Float], floor: Double = 0) -> [Float] {
+        similarities(batch: [embedding], floor: floor)[0]
+    }
+
+    /// The same for several embeddings.
+    public func similarities(batch: [[Float]], floor: Double = 0) -> [[Float]] {
+        guard let m = matrix(), batch.allSatisfy({ $0.count == m.dim }) else {
+            return batch.map { _ in Array(repeating: -2, count: characters.count) }
+        }
+        return m.bestPerCharacter(batch.map { Matching.normalized($0) }, count: characters.count, floor: Float(floor))
     }
 
     /// The best match for one embedding under the series rules, or nil.
     public func match(_ embedding: [Float], series: String, threshold: Double = Matching.defaultThreshold) -> (String, Double)? {
-        let sims = similarities(embedding)
+        let sims = similarities(embedding, floor: threshold)
         var best: (Int, Float)? = nil
         for (i, s) in sims.enumerated() where s > -2 {
             let c = characters[i]
@@ -210,7 +246,7 @@ extension CharacterStore {
             return Matching.normalized(sum)
         }
         // Eligible candidates per group, then a joint assignment over the characters any group could be.
-        let sims = groupEmbeddings.map { similarities($0) }
+        let sims = similarities(batch: groupEmbeddings, floor: threshold)
         var candidates: [Int] = []
         var weights: [[Float?]] = []
         var candidateSet = Set<Int>()
