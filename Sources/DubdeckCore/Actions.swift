@@ -17,15 +17,15 @@ public enum ActionTable {
         .init(name: "quit", description: "Leave the desk (every change is already saved)", contexts: [.generic]),
         .init(name: "help", description: "Show the keys of every context", contexts: [.generic]),
         .init(name: "redraw", description: "Repaint the whole terminal", contexts: [.generic]),
-        .init(name: "back", description: "Close this screen and return to the list", contexts: [.help, .characters]),
+        .init(name: "back", description: "Close this screen and return to the list", contexts: [.help, .characters, .history]),
         .init(name: "characters", description: "The characters of this series: names, voices, references", contexts: [.list]),
         // moving
-        .init(name: "move-down", description: "Next line", contexts: [.list, .help, .characters]),
-        .init(name: "move-up", description: "Previous line", contexts: [.list, .help, .characters]),
+        .init(name: "move-down", description: "Next line", contexts: [.list, .help, .characters, .history]),
+        .init(name: "move-up", description: "Previous line", contexts: [.list, .help, .characters, .history]),
         .init(name: "page-down", description: "One screen down", contexts: [.list, .help]),
         .init(name: "page-up", description: "One screen up", contexts: [.list, .help]),
-        .init(name: "top", description: "First line", contexts: [.list, .help, .characters]),
-        .init(name: "bottom", description: "Last line", contexts: [.list, .help, .characters]),
+        .init(name: "top", description: "First line", contexts: [.list, .help, .characters, .history]),
+        .init(name: "bottom", description: "Last line", contexts: [.list, .help, .characters, .history]),
         .init(name: "next-unapproved", description: "Next line that is not approved", contexts: [.list]),
         .init(name: "prev-unapproved", description: "Previous line that is not approved", contexts: [.list]),
         // review
@@ -41,6 +41,11 @@ public enum ActionTable {
         .init(name: "play-original", description: "Play the original line from the source audio", contexts: [.list]),
         .init(name: "play-previous-take", description: "Play an earlier take (again: one further back)", contexts: [.list]),
         .init(name: "stop-playback", description: "Stop playing", contexts: [.list]),
+        // undo and history
+        .init(name: "undo", description: "Undo the last change (a batch as one), also one made elsewhere", contexts: [.list]),
+        .init(name: "redo", description: "Redo the last undone change", contexts: [.list]),
+        .init(name: "history", description: "The change history of this line, with restore", contexts: [.list]),
+        .init(name: "restore-version", description: "Give the line the text of the selected version", contexts: [.history]),
         // characters
         .init(name: "series-next", description: "Show the next series' characters (then all)", contexts: [.characters]),
         .init(name: "play-reference", description: "Play the character's reference recording", contexts: [.characters]),

@@ -39,6 +39,9 @@ bind list p play-take
 bind list o play-original
 bind list P play-previous-take
 bind list x stop-playback
+bind list u undo
+bind list <C-r> redo
+bind list h history
 bind list C characters
 bind list / search
 bind list n search-next
@@ -79,6 +82,16 @@ bind characters m merge-character
 bind characters u use-line-audio
 bind characters q back
 bind characters <Esc> back
+
+bind history j move-down
+bind history <Down> move-down
+bind history k move-up
+bind history <Up> move-up
+bind history g top
+bind history G bottom
+bind history <Enter> restore-version
+bind history q back
+bind history <Esc> back
 
 bind help j move-down
 bind help <Down> move-down

@@ -12,6 +12,8 @@ public struct HistoryRecord: Equatable, Sendable {
     public var before: JSONValue
     public var after: JSONValue
     public var by: String
+    /// Fields beyond the standard ones (undo/redo records carry `reverts`).
+    public var extra: [String: JSONValue] = [:]
 
     public init(ts: String, seq: Int, batch: String?, segment: Int, action: String, before: JSONValue, after: JSONValue, by: String) {
         self.ts = ts
@@ -32,7 +34,7 @@ public struct HistoryRecord: Equatable, Sendable {
             ("ts", .string(ts)), ("seq", .number(seq)), ("batch", batch.map { .string($0) } ?? .null),
             ("segment", .number(segment)), ("action", .string(action)), ("before", before), ("after", after),
             ("by", .string(by)),
-        ]))
+        ] + extra.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
     }
 
     public init(json: JSONValue) throws {
@@ -48,6 +50,9 @@ public struct HistoryRecord: Equatable, Sendable {
         before = o["before"] ?? .null
         after = o["after"] ?? .null
         by = o["by"]?.stringValue ?? ""
+        for m in o.members where !["ts", "seq", "batch", "segment", "action", "before", "after", "by"].contains(m.key) {
+            extra[m.key] = m.value
+        }
     }
 }
 

@@ -73,7 +73,7 @@ public struct SegmentChange {
         }
     }
 
-    static func refuseIfLocked(_ e: JSONObject, _ n: Int) throws {
+    public static func refuseIfLocked(_ e: JSONObject, _ n: Int) throws {
         if e["locked"]?.boolValue == true {
             throw DubdeckError.conflict("segment \(n) is locked: unlock first")
         }
@@ -340,7 +340,7 @@ public final class TranscriptStore {
     /// `whileLocked` runs under the job lock after the changes were applied and before the history
     /// record (synthesis rotates the take files there).
     public func commit(_ changes: [SegmentChange], batch: String? = nil, historyOnly: Bool = false,
-                       whileLocked: (() throws -> Void)? = nil) throws -> CommitResult {
+                       extraFields: [String: JSONValue] = [:], whileLocked: (() throws -> Void)? = nil) throws -> CommitResult {
         if let reason = readOnlyReason {
             throw DubdeckError(.dataError, "\(Sanitizer.display(path)): read-only: \(reason)")
         }
@@ -408,6 +408,7 @@ public final class TranscriptStore {
         for i in records.indices {
             records[i].seq = firstSeq + i
             records[i].batch = batchID
+            records[i].extra = extraFields
         }
         try history.append(records)
         if historyOnly { return CommitResult(records: records, reloaded: reloaded) }

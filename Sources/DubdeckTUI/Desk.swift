@@ -14,6 +14,8 @@ public final class Desk {
         case prompt(Prompt, LineEditor)
         case help(scroll: Int)
         case characters
+        /// The change history of one line, newest first; `selection` is the highlighted record.
+        case history(segment: Int, records: [HistoryRecord], selection: Int)
     }
 
     /// What a one-line prompt in the status line is for.
@@ -98,6 +100,7 @@ public final class Desk {
         case .editor, .prompt: return .editor
         case .help: return .help
         case .characters: return .characters
+        case .history: return .history
         }
     }
 
@@ -154,6 +157,12 @@ public final class Desk {
             if let action = keymap.action(for: key, in: .editor) { return editorAction(action, &ed, prompt: prompt) }
             if let text = typedText(key) { ed.insert(text); mode = .prompt(prompt, ed); return .status }
             return .nothing
+        case .history(let n, let records, let sel):
+            guard let action = keymap.action(for: key, in: .history) else {
+                setMessage("\(key) is not bound here (? for help)", .warning)
+                return .status
+            }
+            return historyAction(action, n, records, sel)
         case .characters:
             guard let action = keymap.action(for: key, in: .characters) else {
                 setMessage("\(key) is not bound here (? for help)", .warning)
@@ -211,6 +220,9 @@ public final class Desk {
             return soundAction(action)
         case "search": mode = .prompt(.search, LineEditor("")); return .all
         case "characters": return openCharacters()
+        case "undo": return undoRedo(.undo)
+        case "redo": return undoRedo(.redo)
+        case "history": return openHistory()
         case "search-next": return searchAgain(forward: true)
         case "search-prev": return searchAgain(forward: false)
         case "filter-next", "filter-prev", "filter-all":
@@ -512,6 +524,67 @@ public final class Desk {
             return .status
         } catch {}
         return .nothing
+    }
+
+    // MARK: Undo, redo, history
+
+    func undoRedo(_ d: UndoRedo.Direction) -> Redraw {
+        if let reason = store.readOnlyReason { setMessage("read-only: \(reason)", .error); return .status }
+        let keep = selectedSegment.map { $0.number - 1 }
+        do {
+            _ = try store.reloadIfChanged()
+            let records = try UndoRedo.run(d, store: store)
+            recentHistory.append(contentsOf: records)
+            invalidateSearch()
+            let lines = Array(Swift.Set(records.map { $0.segment })).sorted()
+            setMessage("\(d.rawValue): line\(lines.count == 1 ? "" : "s") \(lines.map(String.init).joined(separator: ", "))")
+            if let first = lines.first { applyFilter(keepSegment: first - 1); return .all }
+        } catch let e as DubdeckError {
+            setMessage(e.message, e.status == .usage ? .warning : .error)
+        } catch {
+            setMessage("\(error)", .error)
+        }
+        applyFilter(keepSegment: keep)
+        return .all
+    }
+
+    func openHistory() -> Redraw {
+        guard let seg = selectedSegment else { return .nothing }
+        do {
+            let records = try store.history.readAll().records.filter { $0.segment == seg.number }
+            mode = .history(segment: seg.number, records: records.reversed(), selection: 0)
+            if records.isEmpty { setMessage("line \(seg.number) has no recorded change") }
+            return .all
+        } catch let e as DubdeckError {
+            setMessage(e.message, .error)
+            return .status
+        } catch { return .nothing }
+    }
+
+    func historyAction(_ action: String, _ n: Int, _ records: [HistoryRecord], _ sel: Int) -> Redraw {
+        switch action {
+        case "back": mode = .list; return .all
+        case "quit": quitRequested = true; return .nothing
+        case "help": mode = .help(scroll: 0); return .all
+        case "move-down": mode = .history(segment: n, records: records, selection: min(sel + 1, max(0, records.count - 1)))
+        case "move-up": mode = .history(segment: n, records: records, selection: max(0, sel - 1))
+        case "top": mode = .history(segment: n, records: records, selection: 0)
+        case "bottom": mode = .history(segment: n, records: records, selection: max(0, records.count - 1))
+        case "restore-version":
+            guard sel < records.count else { return .nothing }
+            do {
+                let done = try UndoRedo.restore(seq: records[sel].seq, store: store)
+                recentHistory.append(contentsOf: done)
+                searchCache[n - 1] = nil
+                setMessage(done.isEmpty ? "line \(n) already has that text" : "line \(n): restored the text of #\(records[sel].seq)")
+                mode = .list
+                applyFilter(keepSegment: n - 1)
+            } catch let e as DubdeckError {
+                setMessage(e.message, .error)
+            } catch {}
+        default: return .nothing
+        }
+        return .all
     }
 
     // MARK: Search

@@ -14,6 +14,11 @@ public enum DeskView {
             drawHelp(desk, scroll: scroll, into: &grid)
             return
         }
+        if case .history(let n, let records, let sel) = desk.mode {
+            drawHistory(desk, n, records, sel, into: &grid)
+            drawStatus(desk, into: &grid)
+            return
+        }
         if desk.mode == .characters || desk.isCharacterPrompt {
             drawCharacters(desk, into: &grid)
             drawStatus(desk, into: &grid)
@@ -306,6 +311,32 @@ public enum DeskView {
             grid.put(text, row: row, col: 0, style: selected ? .selected : .normal)
         }
         if rows.isEmpty { grid.put("  no characters in this series (Tab shows the others)", row: 2, col: 0, style: .dim) }
+    }
+
+    // MARK: History of a line
+
+    static func drawHistory(_ desk: Desk, _ n: Int, _ records: [HistoryRecord], _ sel: Int, into grid: inout CellGrid) {
+        grid.fill(row: 0, style: .header)
+        let col = grid.put(" history ", row: 0, col: 0, style: .title)
+        grid.put(" line \(n) · \(records.count) change\(records.count == 1 ? "" : "s") · Enter restores the selected text · q returns", row: 0, col: col, style: .header)
+        grid.fill(row: 1, style: .columns)
+        grid.put(pad("   #", 7) + " " + pad("when", 20) + " " + pad("who", 10) + " " + pad("action", 10) + " text after", row: 1, col: 0, style: .columns)
+        let visible = max(1, grid.height - 3)
+        let top = max(0, sel - visible + 1)
+        for (k, r) in records.enumerated() where k >= top && k < top + visible {
+            let row = 2 + k - top
+            let selected = k == sel
+            if selected { grid.fill(row: row, style: .selected) }
+            let after = r.after.objectValue
+            var what = (after?["tgt_text"]?.stringValue ?? "").split(separator: "\n", omittingEmptySubsequences: false).joined(separator: " ⏎ ")
+            if r.action != "edit" && r.action != "restore" && r.action != "merge-mt" {
+                let flags: [String] = [after?["approved"]?.boolValue == true ? "approved" : "", after?["locked"]?.boolValue == true ? "locked" : ""].filter { !$0.isEmpty }
+                what = "[" + (flags.isEmpty ? "-" : flags.joined(separator: ", ")) + "] " + what
+            }
+            let line = padLeft(String(r.seq), 7) + " " + pad(r.ts, 20) + " " + pad(r.by, 10) + " " + pad(r.action, 10) + " " + what
+            grid.put(line, row: row, col: 0, style: selected ? .selected : .normal)
+        }
+        if records.isEmpty { grid.put("  no recorded change", row: 2, col: 0, style: .dim) }
     }
 
     // MARK: Help

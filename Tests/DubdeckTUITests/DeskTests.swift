@@ -193,3 +193,27 @@ final class DeskTests: XCTestCase {
         XCTAssertTrue(desk.message.contains("reloaded"))
     }
 }
+
+final class DeskHistoryTests: XCTestCase {
+    func testUndoRedoAndRestoreInTheDesk() throws {
+        let dir = TempDir()
+        let jobDir = Fixtures.job(in: dir)
+        let store = try TranscriptStore(job: try JobLoader.load(jobDir), by: "t")
+        var r = ScriptRunner(desk: Desk(store: store, keymap: .builtIn()), width: 100, height: 30)
+        r.key("e"); r.key("<C-u>"); for ch in "First" { r.key(String(ch)) }; r.key("<Enter>")
+        r.key("e"); r.key("<C-u>"); for ch in "Second" { r.key(String(ch)) }; r.key("<Enter>")
+        r.key("u")
+        XCTAssertEqual(store.state(1).text, "First")
+        r.key("<C-r>")
+        XCTAssertEqual(store.state(1).text, "Second")
+        r.key("h")
+        guard case .history(_, let records, _) = r.desk.mode else { return XCTFail("no history view") }
+        XCTAssertEqual(records.map { $0.action }, ["redo", "undo", "edit", "edit"])
+        XCTAssertTrue(r.grid.text().contains("history"))
+        r.key("G")  // the first edit
+        r.key("<Enter>")
+        XCTAssertEqual(store.state(1).text, "First")
+        XCTAssertEqual(try store.history.readAll().records.last?.action, "restore")
+        XCTAssertEqual(r.desk.mode, .list)
+    }
+}

@@ -1,0 +1,196 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The job ↔ pipeline and job ↔ subtitle-tool round trips: import, export, apply, merge-mt.
+public enum RoundTrip {
+    /// translated.json as a value (the loader keeps only what the desk needs; these keep all fields).
+    static func translatedDocument(_ job: Job) throws -> JSONObject {
+        let bytes = try FileIO.read(job.translatedPath)
+        guard let obj = try JobLoader.parseFile(job.translatedPath, bytes: bytes).objectValue else {
+            throw DubdeckError.data(Sanitizer.display(job.translatedPath), "expected a JSON object")
+        }
+        return obj
+    }
+
+    // MARK: import / export
+
+    /// Creates a job from a subtitle file: the text becomes the target text, an ASS actor or a
+    /// WebVTT voice the speaker; what export needs to write the file back is kept in translated.json.
+    public static func importSubtitles(_ path: String, into dir: String, audio: String?, series: String?) throws -> Int {
+        guard let format = SubtitleFormat.of(path: path) else {
+            throw DubdeckError(.usage, "\(Sanitizer.display(path)): unknown subtitle type (.srt, .vtt, .ass or .ssa)")
+        }
+        let bytes = try FileIO.read(path)
+        let doc: SubtitleDocument
+        do {
+            doc = try SubtitleParser.parse(bytes, format: format)
+        } catch let e as SubtitleError {
+            throw DubdeckError.data(Sanitizer.display(path), e.line > 0 ? "line \(e.line): \(e.message)" : e.message)
+        }
+        guard !doc.cues.isEmpty else { throw DubdeckError.data(Sanitizer.display(path), "no subtitles in the file") }
+        if FileIO.exists(dir + "/translated.json") {
+            throw DubdeckError(.cannotCreate, "\(Sanitizer.display(dir)): already holds a job (translated.json); refusing to overwrite it")
+        }
+        try FileIO.makeDirectories(dir)
+        let segments: [JSONValue] = doc.cues.map { c in
+            var sub = JSONObject([("raw", .string(c.raw))])
+            if !c.fields.isEmpty { sub["fields"] = .object(JSONObject(c.fields.map { ($0.0, JSONValue.string($0.1)) })) }
+            if !c.vttSettings.isEmpty { sub["vtt_settings"] = .string(c.vttSettings) }
+            var o = JSONObject([("start", .number(Double(c.startMs) / 1000)), ("end", .number(Double(c.endMs) / 1000))])
+            if !c.speaker.isEmpty { o["speaker"] = .string(c.speaker) }
+            o["src_text"] = .string("")
+            o["text"] = .string(c.text)
+            o["subtitle"] = .object(sub)
+            return .object(o)
+        }
+        var root = JSONObject([("segments", .array(segments))])
+        root["subtitle_source"] = .object(JSONObject([
+            ("format", .string(format.rawValue)), ("file", .string(path)),
+            ("script_info", .array(doc.scriptInfo.map { .string($0) })), ("styles", .array(doc.styles.map { .string($0) })),
+            ("event_format", .array(doc.eventFormat.map { .string($0) })),
+        ]))
+        var stem = String(path.split(separator: "/").last ?? "subs")
+        if let dot = stem.lastIndex(of: ".") { stem = String(stem[..<dot]) }
+        var info = JSONObject([("stem", .string(stem)), ("episode", .string(stem))])
+        if let series { info["series_id"] = .string(series) }
+        if let audio {
+            guard FileIO.exists(audio) else { throw DubdeckError(.noInput, "\(Sanitizer.display(audio)): no such audio file") }
+            info["source_audio"] = .string(audio.hasPrefix("/") ? audio : currentDirectory() + "/" + audio)
+        }
+        try FileIO.writeAtomically(dir + "/job.json", JSONWriter.encodePretty(.object(info)))
+        try FileIO.writeAtomically(dir + "/translated.json", JSONWriter.encodePretty(.object(root)))
+        return doc.cues.count
+    }
+
+    static func currentDirectory() -> String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        return getcwd(&buf, buf.count) != nil ? String(cString: buf) : "."
+    }
+
+    static func cue(from seg: JSONObject) -> SubtitleCue? {
+        guard let sub = seg["subtitle"]?.objectValue else { return nil }
+        let fields = (sub["fields"]?.objectValue?.members ?? []).map { ($0.key, $0.value.stringValue ?? "") }
+        var c = SubtitleCue(startMs: 0, endMs: 0, text: "", raw: sub["raw"]?.stringValue ?? "", fields: fields)
+        c.vttSettings = sub["vtt_settings"]?.stringValue ?? ""
+        return c
+    }
+
+    /// The current target texts as a subtitle file. Times are ms = round(s·1000).
+    public static func export(_ store: TranscriptStore, format: SubtitleFormat, include: (Int) -> Bool = { _ in true }) throws -> String {
+        let root = try translatedDocument(store.job)
+        let segs = root["segments"]?.arrayValue ?? []
+        var cues: [SubtitleCue] = []
+        var originals: [SubtitleCue?] = []
+        for seg in store.job.segments where include(seg.number) {
+            let obj = segs[seg.number - 1].objectValue ?? JSONObject()
+            var original = cue(from: obj)
+            let sourceFormat = root["subtitle_source"]?.objectValue?["format"]?.stringValue
+            if sourceFormat != format.rawValue { original = nil }  // raw text is only reusable in its own format
+            original?.text = seg.text
+            var c = SubtitleCue(startMs: Int((seg.start * 1000).rounded()), endMs: Int((seg.end * 1000).rounded()),
+                                text: store.state(seg.number).text, raw: "", speaker: seg.speaker)
+            if let o = cue(from: obj) {
+                c.fields = o.fields
+                c.vttSettings = format == .vtt ? o.vttSettings : ""
+            }
+            cues.append(c)
+            originals.append(original)
+        }
+        var header: SubtitleDocument? = nil
+        if let src = root["subtitle_source"]?.objectValue, src["format"]?.stringValue == "ass", format == .ass {
+            header = SubtitleDocument(format: .ass, cues: [],
+                                      scriptInfo: (src["script_info"]?.arrayValue ?? []).compactMap { $0.stringValue },
+                                      styles: (src["styles"]?.arrayValue ?? []).compactMap { $0.stringValue },
+                                      eventFormat: (src["event_format"]?.arrayValue ?? []).compactMap { $0.stringValue })
+        }
+        return SubtitleWriter.write(cues, format: format, originals: originals, assHeader: header)
+    }
+
+    // MARK: apply
+
+    public struct ApplyResult {
+        public var json: String
+        public var srt: String
+        public var segments: Int
+        public var silenced: Int
+    }
+
+    /// translated.edited.json (the store's text, locked text winning, plus "locked" and "approved";
+    /// approved-only: the others get "silence": true, their timing kept) and <stem>.edited.srt.
+    public static func apply(_ store: TranscriptStore, approvedOnly: Bool, outDir: String?) throws -> ApplyResult {
+        var root = try translatedDocument(store.job)
+        var segs = root["segments"]?.arrayValue ?? []
+        var silenced = 0
+        for seg in store.job.segments {
+            let st = store.state(seg.number)
+            guard var o = segs[seg.number - 1].objectValue else { continue }
+            o["text"] = .string(st.text)
+            if o["tgt_text"] != nil { o["tgt_text"] = .string(st.text) }
+            o["locked"] = .bool(st.locked)
+            o["approved"] = .bool(st.approved)
+            if approvedOnly && !st.approved {
+                o["silence"] = .bool(true)
+                silenced += 1
+            }
+            segs[seg.number - 1] = .object(o)
+        }
+        root["segments"] = .array(segs)
+        let out = outDir ?? store.job.directory
+        try FileIO.makeDirectories(out)
+        let jsonPath = out + "/translated.edited.json"
+        let srtPath = out + "/" + store.job.info.stem + ".edited.srt"
+        try FileIO.writeAtomically(jsonPath, JSONWriter.encodePretty(.object(root)))
+        let srt = try export(store, format: .srt) { n in !(approvedOnly && !store.state(n).approved) }
+        try FileIO.writeAtomically(srtPath, Array(srt.utf8))
+        return ApplyResult(json: jsonPath, srt: srtPath, segments: store.job.segments.count, silenced: silenced)
+    }
+
+    // MARK: merge-mt
+
+    public struct MergeResult {
+        public var changed = 0, skippedLocked = 0, unchanged = 0, notFlagged = 0
+    }
+
+    /// A machine-translation refresh: NEW must have the same segments (number and times); every
+    /// unlocked line (or only flagged ones, clearing the flag) gets the new text; never a locked one.
+    public static func mergeMT(_ store: TranscriptStore, newPath: String, onlyFlagged: Bool) throws -> MergeResult {
+        let shown = Sanitizer.display(newPath)
+        let bytes = try FileIO.read(newPath)
+        let root = try JobLoader.parseFile(newPath, bytes: bytes) { e in e.index(under: "segments").map { "segment \($0 + 1)" } }
+        let fresh = try JobLoader.segments(from: root, file: shown)
+        let old = store.job.segments
+        guard fresh.count == old.count else {
+            throw DubdeckError.data(shown, "\(fresh.count) segments, the job has \(old.count) (segment \(min(fresh.count, old.count) + 1) differs)")
+        }
+        for (a, b) in zip(old, fresh) where abs(a.start - b.start) > 0.0005 || abs(a.end - b.end) > 0.0005 {
+            throw DubdeckError.data(shown, "segment \(a.number) is \(JSONValue.formatNumber(b.start))–\(JSONValue.formatNumber(b.end)) s, the job's is \(JSONValue.formatNumber(a.start))–\(JSONValue.formatNumber(a.end)) s")
+        }
+        var result = MergeResult()
+        var changes: [SegmentChange] = []
+        for seg in fresh {
+            let st = store.state(seg.number)
+            if onlyFlagged && !st.flaggedForRetranslation { result.notFlagged += 1; continue }
+            if st.locked { result.skippedLocked += 1; continue }
+            if st.text == seg.text && !onlyFlagged { result.unchanged += 1; continue }
+            let text = seg.text
+            let n = seg.number
+            changes.append(SegmentChange(segment: n, action: "merge-mt", fields: ["tgt_text"]) { e in
+                // Checked again on the entry as it is under the lock: a line locked meanwhile is kept.
+                if e["locked"]?.boolValue == true { return }
+                e["tgt_text"] = .string(text)
+                SegmentChange.markTakeAgainstText(&e, text)
+                if onlyFlagged {
+                    let flags = (e["flags"]?.arrayValue ?? []).filter { $0 != .string(ReviewState.needsRetranslate) }
+                    e["flags"] = .array(flags)
+                }
+            })
+        }
+        if !changes.isEmpty {
+            let r = try store.commit(changes, batch: "merge-mt-\(Clock.isoNow())-\(getpid())")
+            result.changed = r.records.count
+            result.unchanged += changes.count - r.records.count
+        }
+        return result
+    }
+}
