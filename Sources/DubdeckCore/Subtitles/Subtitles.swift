@@ -142,9 +142,26 @@ public enum SubtitleParser {
                 i += 1
             }
             let raw = text.joined(separator: "\n")
-            cues.append(SubtitleCue(startMs: start, endMs: end, text: stripHTMLTags(raw), raw: raw))
+            // Aegisub writes ASS override blocks ({\an8}) into SRT too: they are not text.
+            cues.append(SubtitleCue(startMs: start, endMs: end, text: stripHTMLTags(stripOverrideBlocks(raw)), raw: raw))
         }
         return cues
+    }
+
+    /// ASS override blocks "{\…}" removed (other braces are text).
+    static func stripOverrideBlocks(_ s: String) -> String {
+        guard s.contains("{\\") else { return s }
+        var out = ""
+        var i = s.startIndex
+        while i < s.endIndex {
+            if s[i] == "{", s[s.index(after: i)...].first == "\\", let close = s[i...].firstIndex(of: "}") {
+                i = s.index(after: close)
+                continue
+            }
+            out.append(s[i])
+            i = s.index(after: i)
+        }
+        return out
     }
 
     /// <i>, <b>, <u>, <font …>, </…> and WebVTT <c.x>, <v Name>, <00:01.000> timestamps removed.
@@ -298,7 +315,7 @@ public enum SubtitleParser {
             if c == "\\", raw.index(after: i) < raw.endIndex {
                 let next = raw[raw.index(after: i)]
                 if next == "N" || next == "n" { out.append("\n"); i = raw.index(i, offsetBy: 2); continue }
-                if next == "h" { out.append("\u{00A0}"); i = raw.index(i, offsetBy: 2); continue }
+                if next == "h" { out.append(" "); i = raw.index(i, offsetBy: 2); continue }
             }
             out.append(c)
             i = raw.index(after: i)

@@ -98,6 +98,13 @@ final class SubtitleParserTests: XCTestCase {
         XCTAssertThrowsError(try SubtitleParser.parse([0xFF, 0xFE, 0x00], format: .srt))
     }
 
+    func testOverrideBlocksInSRTAndHardSpacesInASS() throws {
+        let srt = try parse("1\n00:00:01,000 --> 00:00:02,000\n{\\an8}Top {not a tag}\n", .srt)
+        XCTAssertEqual(srt.cues[0].text, "Top {not a tag}", "as pysubs2 reads it")
+        let ass = try parse("[Script Info]\n[Events]\nFormat: Start, End, Text\nDialogue: 0:00:01.00,0:00:02.00,a\\hb\\nc\n", .ass)
+        XCTAssertEqual(ass.cues[0].text, "a b\nc")
+    }
+
     func testTimesFormatting() {
         XCTAssertEqual(SubtitleWriter.srtTime(3_723_004), "01:02:03,004")
         XCTAssertEqual(SubtitleWriter.vttTime(1200), "00:00:01.200")
