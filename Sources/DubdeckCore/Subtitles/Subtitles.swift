@@ -99,7 +99,7 @@ public enum SubtitleParser {
             }
             frac = f * [1, 100, 10, 1][digits.count]
         }
-        guard let minutes = Int(parts[parts.count - 2]), minutes >= 0 else {
+        guard let minutes = Int(parts[parts.count - 2]), minutes >= 0, minutes < 60 else {
             throw SubtitleError(line: line, message: "bad time '\(Sanitizer.display(String(t)))'")
         }
         let hours = parts.count == 3 ? Int(parts[0]) : 0
