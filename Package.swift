@@ -40,6 +40,9 @@ let package = Package(
         // Benchmark workloads and in-process figures for `make bench` (bench/run.py drives it).
         .executableTarget(name: "dubdeck-bench", dependencies: ["DubdeckCore", "DubdeckTUI"]),
 
+        // A child process for the crash-consistency test (killed at random moments).
+        .executableTarget(name: "dubdeck-torture", dependencies: ["DubdeckCore"], path: "Tests/Torture"),
+
         .target(name: "TestSupport", dependencies: ["DubdeckCore"], path: "Tests/TestSupport"),
         .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckCore", "TestSupport"]),
         .testTarget(name: "DubdeckTUITests", dependencies: ["DubdeckTUI", "DubdeckCore", "TestSupport"]),

@@ -108,7 +108,12 @@ public final class SegmentSynthesizer {
         }
         try FileIO.makeDirectories(previewDirectory)
         let tmp = takePath(n) + ".tmp-\(getpid())"
-        try AudioFile.writeWAV16(audio, to: tmp)
+        do {
+            try AudioFile.writeWAV16(audio, to: tmp)
+        } catch {
+            unlink(tmp)
+            throw error
+        }
         let preview = JSONObject([
             ("wav", .string(result.wav)), ("duration_s", .number(round3(result.durationS))),
             ("speech_s", .number(round3(result.speechS))), ("stretch", .number(round3(result.stretch))),

@@ -1,0 +1,201 @@
+import Foundation
+import TestSupport
+import XCTest
+@testable import DubdeckCore
+
+/// Crash consistency, concurrent writers and failing writes.
+final class CrashConsistencyTests: XCTestCase {
+    func testSIGKILLAtRandomMomentsLosesNothingReported() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        let torture = (DubdeckBinary.path as NSString).deletingLastPathComponent + "/dubdeck-torture"
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: torture), torture)
+        let log = dir.file("saved.log")
+        FileManager.default.createFile(atPath: log, contents: nil)
+        var rng = SystemRandomNumberGenerator()
+        var next = 0
+        var kills = 0
+        var torn = 0
+        for round in 0..<200 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: torture)
+            p.arguments = [job, String(next)]
+            let out = FileHandle(forWritingAtPath: log)!
+            out.seekToEndOfFile()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            usleep(useconds_t(Int.random(in: 3_000...45_000, using: &rng)))
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            try out.close()
+            if p.terminationReason == .uncaughtSignal { kills += 1 }
+
+            // The store parses; the history reads (a torn last line is only a warning).
+            let store = try TranscriptStore(job: try JobLoader.load(job))
+            let history = try store.history.readAll()
+            if history.warning != nil { torn += 1 }
+            let records = history.records
+            XCTAssertEqual(records.map { $0.seq }, Array((0..<records.count).map { $0 + 1 }), "round \(round): seq gapless")
+            // The store is a state the history explains: each line's entry is the last record's
+            // "after", or its "before" when that record is the very last one (killed between the
+            // history append and the store save).
+            for seg in store.job.segments {
+                guard let last = records.last(where: { $0.segment == seg.number }) else {
+                    XCTAssertFalse(store.hasEntry(seg.number), "round \(round): an entry without history")
+                    continue
+                }
+                let entry = JSONValue.object(store.entry(seg.number))
+                let ok = TranscriptStore.semanticallyEqual(entry, last.after)
+                    || (last.seq == records.last?.seq && TranscriptStore.semanticallyEqual(entry, last.before))
+                XCTAssertTrue(ok, "round \(round): line \(seg.number) is in no state the history reaches")
+            }
+            // Every edit the child reported as saved is there (or a later one of the same line).
+            let lines = (try String(contentsOfFile: log, encoding: .utf8)).split(separator: "\n")
+            var lastSaved: [Int: Int] = [:]
+            for l in lines {
+                let f = l.split(separator: " ")
+                guard f.count == 3, f[0] == "saved", let i = Int(f[1]), let n = Int(f[2]) else { continue }
+                if i % 5 != 4 { lastSaved[n] = max(lastSaved[n] ?? -1, i) }
+                next = max(next, i + 1)
+            }
+            for (n, i) in lastSaved {
+                let text = store.state(n).text
+                let have = text.hasPrefix("v") ? Int(text.dropFirst()) ?? -1 : -1
+                XCTAssertGreaterThanOrEqual(have, i, "round \(round): line \(n) lost saved edit v\(i) (has \(text))")
+            }
+            next += 1000  // texts stay unique across rounds even when a commit was not reported
+        }
+        XCTAssertGreaterThanOrEqual(kills, 190, "the child was killed mid-work")
+        print("crash test: \(kills) kills, \(torn) torn history tails seen")
+    }
+}
+
+final class ConcurrencyTests: XCTestCase {
+    func testDeskScriptAndCLIAtOnce() throws {
+        let dir = TempDir()
+        let lines = (0..<40).map { Fixtures.Line(Double($0) * 2, Double($0) * 2 + 1.5, "S", "", "line \($0 + 1)") }
+        let job = Fixtures.job(in: dir, lines: lines)
+        // The desk approves the odd lines; a CLI edits the even ones, at the same time.
+        var script = ":size 100x30\n"
+        for _ in 0..<20 { script += "a\nj\nj\n" }
+        script += ":wait-idle\n:quit\n"
+        dir.write("desk.keys", script)
+        let group = DispatchGroup()
+        var deskResult: DubdeckBinary.Result?
+        group.enter()
+        DispatchQueue.global().async {
+            deskResult = DubdeckBinary.run(["review", job, "--script", dir.file("desk.keys")])
+            group.leave()
+        }
+        var cliFailures: [Int32] = []
+        for n in stride(from: 2, through: 40, by: 2) {
+            let r = DubdeckBinary.run(["set", job, String(n), "--text", "cli \(n)"])
+            if r.status != 0 { cliFailures.append(r.status) }
+        }
+        group.wait()
+        XCTAssertEqual(deskResult?.status, 0, deskResult?.stderr ?? "")
+        XCTAssertTrue(cliFailures.allSatisfy { $0 == 75 }, "\(cliFailures)")
+        let store = try TranscriptStore(job: try JobLoader.load(job))
+        for n in stride(from: 1, through: 39, by: 2) { XCTAssertTrue(store.state(n).approved, "desk approval of line \(n) kept") }
+        for n in stride(from: 2, through: 40, by: 2) where cliFailures.isEmpty {
+            XCTAssertEqual(store.state(n).text, "cli \(n)", "CLI edit of line \(n) kept")
+        }
+    }
+
+    func testTwoProcessesOnTheCharacterStore() throws {
+        let dir = TempDir()
+        let env = ["XDG_CONFIG_HOME": dir.file("config"), "DUBDECK_STORE": dir.file("data/characters.json")]
+        XCTAssertEqual(DubdeckBinary.run(["demo", dir.file("ep01"), "--no-tui"], env: env).status, 0)
+        XCTAssertEqual(DubdeckBinary.run(["characters", "identify", dir.file("ep01")], env: env).status, 0)
+        let group = DispatchGroup()
+        let lock = NSLock()
+        var failures: [Int32] = []
+        for id in ["SPEAKER_01", "SPEAKER_02"] {
+            group.enter()
+            DispatchQueue.global().async {
+                for k in 0..<6 {
+                    let r = DubdeckBinary.run(["characters", "rename", id, "\(id)-\(k)"], env: env)
+                    if r.status != 0 { lock.lock(); failures.append(r.status); lock.unlock() }
+                }
+                group.leave()
+            }
+        }
+        group.wait()
+        XCTAssertTrue(failures.allSatisfy { $0 == 75 }, "\(failures)")
+        let out = DubdeckBinary.run(["characters", "list", "--json"], env: env)
+        let list = try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as! [[String: Any]]
+        let names = Dictionary(uniqueKeysWithValues: list.map { ($0["id"] as! String, $0["name"] as! String) })
+        if failures.isEmpty {
+            XCTAssertEqual(names["SPEAKER_01"], "SPEAKER_01-5", "no lost update")
+            XCTAssertEqual(names["SPEAKER_02"], "SPEAKER_02-5", "no lost update")
+        }
+        XCTAssertEqual(list.count, 4)
+    }
+}
+
+final class FaultTests: XCTestCase {
+    override func tearDown() { FileIO.faults = FileFaults() }
+
+    func testFailedHistoryAppendWritesNoStore() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        let store = try TranscriptStore(job: try JobLoader.load(job))
+        try store.commit([.edit(1, text: "kept")])
+        let before = (dir.read("ep01/transcript_store.json"), dir.read("ep01/transcript_versions.jsonl"))
+        FileIO.faults.failWrite = true
+        XCTAssertThrowsError(try store.commit([.edit(2, text: "lost")])) { XCTAssertEqual(($0 as! DubdeckError).status, .ioError) }
+        FileIO.faults = FileFaults()
+        XCTAssertEqual(dir.read("ep01/transcript_store.json"), before.0)
+        XCTAssertEqual(dir.read("ep01/transcript_versions.jsonl"), before.1)
+        XCTAssertEqual(try TranscriptStore(job: try JobLoader.load(job)).state(2).text, "Hello there")
+    }
+
+    func testFailedCharacterStoreSaveKeepsTheOldFile() throws {
+        let dir = TempDir()
+        let saved = Environment.get("DUBDECK_STORE_KEY")
+        setenv("DUBDECK_STORE_KEY", Base64.encode([UInt8](repeating: 8, count: 32)), 1)
+        defer { if let saved { setenv("DUBDECK_STORE_KEY", saved, 1) } else { unsetenv("DUBDECK_STORE_KEY") } }
+        let path = dir.file("characters.json")
+        let s = try CharacterStore.open(path)
+        try s.update { _ = $0.create(name: "Nami") }
+        let before = dir.bytes("characters.json")
+        FileIO.faults.failFsync = true
+        XCTAssertThrowsError(try s.update { try $0.rename("SPEAKER_01", to: "Lost") })
+        FileIO.faults = FileFaults()
+        XCTAssertEqual(dir.bytes("characters.json"), before)
+        XCTAssertEqual(try CharacterStore.open(path).characters.first?.name, "Nami")
+        XCTAssertFalse(DirectoryListing.names(dir.path).contains { $0.contains(".tmp-") })
+    }
+
+    func testFailedTakeWriteKeepsTheOldTake() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        let store = try TranscriptStore(job: try JobLoader.load(job))
+        let synth = SegmentSynthesizer(store: store, engine: try EspeakEngine())
+        try synth.synthesize(1)
+        let take = dir.bytes("ep01/segments_preview/0001.wav")
+        let entry = store.entry(1)
+        try store.commit([.edit(1, text: "Something else entirely.")])
+        FileIO.faults.failFsync = true
+        XCTAssertThrowsError(try synth.synthesize(1))
+        FileIO.faults = FileFaults()
+        XCTAssertEqual(dir.bytes("ep01/segments_preview/0001.wav"), take, "the old take stays")
+        XCTAssertFalse(FileIO.exists(dir.file("ep01/segments_preview/0001.take-2.wav")), "nothing rotated")
+        XCTAssertEqual(try TranscriptStore(job: try JobLoader.load(job)).entry(1)["last_preview"], entry["last_preview"])
+        XCTAssertFalse(DirectoryListing.names(dir.file("ep01/segments_preview")).contains { $0.contains(".tmp-") })
+    }
+
+    func testAFullFileSystemIsReportedAndTheOldFilesStay() throws {
+        // A short write (ENOSPC) on the store's temporary file: reported, the store untouched.
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        let store = try TranscriptStore(job: try JobLoader.load(job))
+        try store.commit([.approve(1, true)])
+        let before = dir.read("ep01/transcript_store.json")
+        FileIO.faults.failRename = true
+        XCTAssertThrowsError(try store.commit([.approve(2, true)])) { XCTAssertEqual(($0 as! DubdeckError).status, .ioError) }
+        FileIO.faults = FileFaults()
+        XCTAssertEqual(dir.read("ep01/transcript_store.json"), before)
+    }
+}
