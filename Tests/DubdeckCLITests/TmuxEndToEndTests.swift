@@ -98,4 +98,36 @@ final class TmuxEndToEndTests: XCTestCase {
             tmux(["kill-session", "-t", "desk"])
         }
     }
+
+    func testEscapeSequencesInTextsNeverReachTheTerminal() throws {
+        let dir = TempDir()
+        let hostile: [Fixtures.Line] = [
+            .init(0, 1, "SPEAKER_00\u{1b}]0;pwned-title\u{07}", "\u{202e}evil source", "clear\u{1b}[2J\u{1b}[H screen"),
+            .init(1, 2, "S", "", "clip\u{1b}]52;c;cHduZWQ=\u{07}board"),
+            .init(2, 3, "S", "", "c1\u{9b}31mred\u{9d}0;t\u{9c} and \u{202e}bidi\u{2066}x\u{200f}"),
+            .init(3, 4, "S", "", "bell\u{07}\u{7f} del"),
+        ]
+        let job = Fixtures.job(in: dir, lines: hostile)
+        tmux(["new-session", "-d", "-s", "probe", "-x", "20", "-y", "5", "sleep 60"])
+        let titleBefore = tmux(["display-message", "-p", "-t", "probe", "#{pane_title}"]).1
+        tmux(["kill-session", "-t", "probe"])
+        let command = "env XDG_CONFIG_HOME=\(dir.path)/config TERM=xterm-256color \(DubdeckBinary.path) review \(job)"
+        XCTAssertEqual(tmux(["new-session", "-d", "-s", "desk", "-x", "120", "-y", "30", command]).0, 0)
+        XCTAssertTrue(waitFor("test_series"), capture())
+        tmux(["send-keys", "-t", "desk", "j", "j"])
+        usleep(300_000)
+        let screen = capture()
+        XCTAssertTrue(screen.contains("clear␛[2J␛[H screen"), screen)
+        XCTAssertTrue(screen.contains("clip␛]52;c;cHduZWQ=␇board"), screen)
+        XCTAssertTrue(screen.contains("SPEAKER_00␛]0"), screen)
+        XCTAssertTrue(screen.contains("c1\u{FFFD}31mred"), screen)
+        XCTAssertTrue(screen.contains("bell␇␡ del"), screen)
+        XCTAssertTrue(screen.contains("dubdeck"), "the screen was not cleared: \(screen)")
+        let title = tmux(["display-message", "-p", "-t", "desk", "#{pane_title}"]).1
+        XCTAssertFalse(title.contains("pwned"), "the window title changed: \(title)")
+        XCTAssertEqual(title.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, titleBefore.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+        XCTAssertFalse(tmux(["list-buffers"]).1.contains("pwned"), "the clipboard was written")
+        XCTAssertFalse(screen.unicodeScalars.contains { $0.value == 0x202E || $0.value == 0x2066 }, "a bidi control reached the screen")
+        tmux(["send-keys", "-t", "desk", "q"])
+    }
 }
