@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN = .build/debug/dubdeck
 
-.PHONY: all deps build run test bench release clean
+.PHONY: all deps build run test bench release fuzz clean
 
 all: build
 
@@ -26,6 +26,11 @@ release: deps
 bench: release
 	@python3 -c "import cryptography, numpy, scipy" 2>/dev/null || python3 -m pip install --quiet cryptography numpy scipy
 	python3 bench/run.py --bin .build/release/dubdeck --bench .build/release/dubdeck-bench
+
+# libFuzzer over the parsers (JSON, translated.json, store, history, SRT/VTT/ASS, envelope, .npy,
+# keymaps, sanitizer); FUZZ_SECONDS per target (default 20).
+fuzz: deps
+	sh scripts/fuzz.sh
 
 clean:
 	rm -rf .build

@@ -1,0 +1,82 @@
+// libFuzzer entry point for dubdeck's parsers (built by `make fuzz` with -sanitize=fuzzer, compiled
+// into the same module as DubdeckCore's sources). FUZZ_TARGET picks the parser:
+// json, translated, store, history, srt, vtt, ass, envelope, npy, keymap, sanitizer.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+nonisolated(unsafe) var fuzzTarget: String = {
+    if let v = getenv("FUZZ_TARGET") { return String(cString: v) }
+    return "json"
+}()
+
+let fuzzDir: String = {
+    var t = Array("/tmp/dubdeck-fuzz.XXXXXX".utf8CString)
+    return String(cString: t.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!)! })
+}()
+
+func fuzzJob() -> Job {
+    let bytes = Array(#"{"segments":[{"start":0,"end":1,"text":"a"},{"start":1,"end":2,"text":"b"}]}"#.utf8)
+    try! FileIO.writeAtomically(fuzzDir + "/translated.json", bytes)
+    return try! JobLoader.load(fuzzDir)
+}
+
+let fuzzJobOnce = fuzzJob()
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    switch fuzzTarget {
+    case "json":
+        if let v = try? JSONParser.parse(bytes) {
+            // What we write must read back the same.
+            let again = try! JSONParser.parse(JSONWriter.encode(v))
+            precondition(again == v, "JSON round trip changed the value")
+        }
+    case "translated":
+        if let v = try? JSONParser.parse(bytes) { _ = try? JobLoader.segments(from: v, file: "fuzz") }
+    case "store":
+        _ = try? TranscriptStore.parse(bytes, job: fuzzJobOnce)
+    case "history":
+        _ = try? HistoryLog(path: "/nonexistent").parse(bytes, fileOffset: 0, fd: nil)
+    case "srt", "vtt", "ass":
+        if let doc = try? SubtitleParser.parse(bytes, format: SubtitleFormat(rawValue: fuzzTarget)!) {
+            let out = SubtitleWriter.write(doc.cues, format: doc.format, originals: doc.cues.map { Optional($0) })
+            _ = try? SubtitleParser.parse(Array(out.utf8), format: doc.format)
+        }
+    case "envelope":
+        var copy = bytes
+        _ = try? Envelope.open(&copy, key: [UInt8](repeating: 1, count: 32), file: "fuzz")
+    case "npy":
+        try? FileIO.writeAtomically(fuzzDir + "/x.npy", bytes)
+        _ = try? NPY.readMean(fuzzDir + "/x.npy")
+    case "keymap":
+        var k = Keymap.builtIn()
+        try? k.load(String(decoding: bytes, as: UTF8.self), file: "fuzz")
+    case "sanitizer":
+        let s = Sanitizer.display(String(decoding: bytes, as: UTF8.self))
+        for u in s.unicodeScalars {
+            precondition(!(u.value < 0x20 || (0x7F...0x9F).contains(u.value) || Sanitizer.isBidiControl(u.value)),
+                         "a control or bidi character survived the sanitizer")
+        }
+        var grid = CellGridProbe(width: 40)
+        grid.put(String(decoding: bytes, as: UTF8.self))
+    default:
+        break
+    }
+    return 0
+}
+
+/// The sanitizer as the grid uses it: every cell's character is checked.
+struct CellGridProbe {
+    let width: Int
+    mutating func put(_ s: String) {
+        for ch in s {
+            if let first = ch.unicodeScalars.first, Sanitizer.placeholder(for: first.value) != nil { continue }
+            let shown = Sanitizer.display(String(ch))
+            for u in shown.unicodeScalars {
+                precondition(!(u.value < 0x20 || (0x7F...0x9F).contains(u.value) || Sanitizer.isBidiControl(u.value)))
+            }
+        }
+    }
+}

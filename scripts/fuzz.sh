@@ -1,0 +1,28 @@
+#!/bin/sh
+# make fuzz: builds one libFuzzer binary over DubdeckCore's sources and runs each parser target for
+# FUZZ_SECONDS (default 20) seconds. Crashes are written to .build-fuzz/crash-* and fail the run.
+set -eu
+cd "$(dirname "$0")/.."
+SECONDS_EACH="${FUZZ_SECONDS:-20}"
+OUT=.build-fuzz
+mkdir -p "$OUT"
+INC=""
+for m in CCrypto CSndfile CAlsa CEspeak CRubberband CSoxr; do INC="$INC -I Sources/$m"; done
+# shellcheck disable=SC2086
+swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name DubdeckCore $INC \
+    Sources/DubdeckCore/*.swift Sources/DubdeckCore/*/*.swift Fuzz/FuzzTargets.swift \
+    -lcrypto -lsndfile -lasound -lespeak-ng -lrubberband -lsoxr -o "$OUT/fuzz-dubdeck"
+status=0
+for t in json translated store history srt vtt ass envelope npy keymap sanitizer; do
+    mkdir -p "$OUT/corpus-$t"
+    echo "fuzz: $t (${SECONDS_EACH}s)"
+    if ! FUZZ_TARGET=$t "$OUT/fuzz-dubdeck" -max_total_time="$SECONDS_EACH" -max_len=4096 \
+        -artifact_prefix="$OUT/crash-$t-" "$OUT/corpus-$t" > "$OUT/$t.log" 2>&1; then
+        echo "fuzz: $t FOUND A CRASH (see $OUT/$t.log)"
+        tail -30 "$OUT/$t.log"
+        status=1
+    else
+        grep -E "^#[0-9]+.*(DONE|pulse)" "$OUT/$t.log" | tail -1 || true
+    fi
+done
+exit $status
