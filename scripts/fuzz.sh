@@ -15,6 +15,7 @@ swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name DubdeckCore $I
 status=0
 for t in json translated store history srt vtt ass envelope npy keymap sanitizer; do
     mkdir -p "$OUT/corpus-$t"
+    if [ -d "Fuzz/seeds/$t" ]; then cp -n Fuzz/seeds/"$t"/* "$OUT/corpus-$t/" 2>/dev/null || true; fi
     echo "fuzz: $t (${SECONDS_EACH}s)"
     if ! FUZZ_TARGET=$t "$OUT/fuzz-dubdeck" -max_total_time="$SECONDS_EACH" -max_len=4096 \
         -artifact_prefix="$OUT/crash-$t-" "$OUT/corpus-$t" > "$OUT/$t.log" 2>&1; then

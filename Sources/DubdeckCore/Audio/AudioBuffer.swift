@@ -127,56 +127,53 @@ public enum AudioFile {
         return Info(frames: Int(info.frames), rate: Int(info.samplerate), channels: Int(info.channels))
     }
 
+    /// Where a read starts and how many frames it takes: [from, to) by seeking, or the whole file.
+    static func window(_ sf: OpaquePointer, _ info: SF_INFO, _ range: Range<Int>?, _ path: String) throws -> Int {
+        let total = Int(info.frames)
+        guard let r = range else {
+            if total <= 0 { throw DubdeckError.data(Sanitizer.display(path), "audio file has no frames") }
+            return total
+        }
+        let start = max(0, min(r.lowerBound, total))
+        if start > 0, sf_seek(sf, sf_count_t(start), SEEK_SET) < 0 {
+            throw DubdeckError.data(Sanitizer.display(path), "cannot seek to frame \(start)")
+        }
+        return max(0, min(r.upperBound, total) - start)
+    }
+
+    /// Reads `count` frames with `readf` into a buffer of T; a whole-file read that comes up short
+    /// is a truncated file.
+    static func readFrames<T: Numeric>(_ sf: OpaquePointer, count: Int, channels: Int, whole: Bool, path: String,
+                                       _ readf: (OpaquePointer, UnsafeMutablePointer<T>, sf_count_t) -> sf_count_t) throws -> [T] {
+        var samples = [T](repeating: 0, count: count * channels)
+        let got = count == 0 ? 0 : samples.withUnsafeMutableBufferPointer { Int(readf(sf, $0.baseAddress!, sf_count_t(count))) }
+        if whole, got < count {
+            throw DubdeckError.data(Sanitizer.display(path), "truncated audio file (\(got) of \(count) frames)")
+        }
+        samples.removeSubrange((got * channels)...)
+        return samples
+    }
+
     /// Reads frames [from, to) (all when nil) by seeking, never the whole file.
     public static func read(_ path: String, frames range: Range<Int>? = nil) throws -> AudioBuffer {
         let (sf, info) = try open(path)
         defer { sf_close(sf) }
-        let total = Int(info.frames)
-        let channels = Int(info.channels)
-        var start = 0, count = total
-        if let r = range {
-            start = max(0, min(r.lowerBound, total))
-            count = max(0, min(r.upperBound, total) - start)
-            if start > 0, sf_seek(sf, sf_count_t(start), SEEK_SET) < 0 {
-                throw DubdeckError.data(Sanitizer.display(path), "cannot seek to frame \(start)")
-            }
-        } else if total <= 0 {
-            throw DubdeckError.data(Sanitizer.display(path), "audio file has no frames")
+        let count = try window(sf, info, range, path)
+        let samples: [Float] = try readFrames(sf, count: count, channels: Int(info.channels), whole: range == nil, path: path) {
+            sf_readf_float($0, $1, $2)
         }
-        var samples = [Float](repeating: 0, count: count * channels)
-        var got = 0
-        if count > 0 {
-            got = samples.withUnsafeMutableBufferPointer { Int(sf_readf_float(sf, $0.baseAddress, sf_count_t(count))) }
-        }
-        if range == nil, got < count {
-            throw DubdeckError.data(Sanitizer.display(path), "truncated audio file (\(got) of \(count) frames)")
-        }
-        samples.removeSubrange((got * channels)...)
-        return AudioBuffer(samples: samples, rate: Int(info.samplerate), channels: channels)
+        return AudioBuffer(samples: samples, rate: Int(info.samplerate), channels: Int(info.channels))
     }
 
     /// 16-bit samples exactly as stored (no float round trip), frames [from, to) by seeking.
     public static func readPCM16(_ path: String, frames range: Range<Int>? = nil) throws -> PCM16 {
         let (sf, info) = try open(path)
         defer { sf_close(sf) }
-        let total = Int(info.frames), channels = Int(info.channels)
-        var start = 0, count = total
-        if let r = range {
-            start = max(0, min(r.lowerBound, total))
-            count = max(0, min(r.upperBound, total) - start)
-            if start > 0, sf_seek(sf, sf_count_t(start), SEEK_SET) < 0 {
-                throw DubdeckError.data(Sanitizer.display(path), "cannot seek to frame \(start)")
-            }
-        } else if total <= 0 {
-            throw DubdeckError.data(Sanitizer.display(path), "audio file has no frames")
+        let count = try window(sf, info, range, path)
+        let samples: [Int16] = try readFrames(sf, count: count, channels: Int(info.channels), whole: range == nil, path: path) {
+            sf_readf_short($0, $1, $2)
         }
-        var samples = [Int16](repeating: 0, count: count * channels)
-        let got = count == 0 ? 0 : samples.withUnsafeMutableBufferPointer { Int(sf_readf_short(sf, $0.baseAddress, sf_count_t(count))) }
-        if range == nil, got < count {
-            throw DubdeckError.data(Sanitizer.display(path), "truncated audio file (\(got) of \(count) frames)")
-        }
-        samples.removeSubrange((got * channels)...)
-        return PCM16(samples: samples, rate: Int(info.samplerate), channels: channels)
+        return PCM16(samples: samples, rate: Int(info.samplerate), channels: Int(info.channels))
     }
 
     /// Writes 16-bit WAV to `path` through an open descriptor and fsyncs it (no rename: callers

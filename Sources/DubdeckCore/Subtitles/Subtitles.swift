@@ -118,6 +118,17 @@ public enum SubtitleParser {
         return (start, end, settings)
     }
 
+    /// A cue's text lines: from `start` to the next blank line; `next` is set past them.
+    static func cueText(_ lines: [String], from start: Int, next: inout Int) -> String {
+        var text: [String] = []
+        next = start
+        while next < lines.count, !lines[next].trimmingCharacters().isEmpty {
+            text.append(lines[next])
+            next += 1
+        }
+        return text.joined(separator: "\n")
+    }
+
     // MARK: SRT
 
     static func parseSRT(_ lines: [String]) throws -> [SubtitleCue] {
@@ -135,13 +146,7 @@ public enum SubtitleParser {
                 guard timingLine < lines.count else { throw SubtitleError(line: i + 1, message: "cue number without a timing line") }
             }
             let (start, end, _) = try timing(lines[timingLine], at: timingLine + 1)
-            var text: [String] = []
-            i = timingLine + 1
-            while i < lines.count, !lines[i].trimmingCharacters().isEmpty {
-                text.append(lines[i])
-                i += 1
-            }
-            let raw = text.joined(separator: "\n")
+            let raw = cueText(lines, from: timingLine + 1, next: &i)
             // Aegisub writes ASS override blocks ({\an8}) into SRT too: they are not text.
             cues.append(SubtitleCue(startMs: start, endMs: end, text: stripHTMLTags(stripOverrideBlocks(raw)), raw: raw))
         }
@@ -209,13 +214,7 @@ public enum SubtitleParser {
                 }
             }
             let (start, end, settings) = try timing(lines[timingLine], at: timingLine + 1)
-            var text: [String] = []
-            i = timingLine + 1
-            while i < lines.count, !lines[i].trimmingCharacters().isEmpty {
-                text.append(lines[i])
-                i += 1
-            }
-            let raw = text.joined(separator: "\n")
+            let raw = cueText(lines, from: timingLine + 1, next: &i)
             var speaker = ""
             if let v = raw.range(ofArrow: "<v "), let close = raw[v.upperBound...].firstIndex(of: ">") {
                 speaker = String(raw[v.upperBound..<close]).trimmingCharacters()
