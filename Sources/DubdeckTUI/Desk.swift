@@ -73,6 +73,7 @@ public final class Desk {
     var castSelection = 0
     var castSeries: String?
     let castLoad = CastLoad()
+    var helpReturn: Mode = .list
 
     public init(store: TranscriptStore, keymap: Keymap, audio: DeskAudio? = nil, characterStorePath: String? = nil) {
         self.store = store
@@ -194,7 +195,7 @@ public final class Desk {
         }
         switch action {
         case "quit": quitRequested = true; return .nothing
-        case "help": mode = .help(scroll: 0); return .all
+        case "help": return openHelp()
         case "redraw": return .all
         case "move-down": return move(to: cursor + 1)
         case "move-up": return move(to: cursor - 1)
@@ -243,6 +244,13 @@ public final class Desk {
         }
     }
 
+    /// Help remembers the screen it was opened from and goes back there.
+    func openHelp() -> Redraw {
+        if case .help = mode {} else { helpReturn = mode }
+        mode = .help(scroll: 0)
+        return .all
+    }
+
     func move(to position: Int) -> Redraw {
         guard !visible.isEmpty else { return .nothing }
         let p = max(0, min(position, visible.count - 1))
@@ -271,7 +279,7 @@ public final class Desk {
         let maxScroll = max(0, lines - page)
         var s = scroll
         switch action {
-        case "back", "help": mode = .list; return .all
+        case "back", "help": mode = helpReturn; return .all
         case "quit": quitRequested = true; return .nothing
         case "move-down": s += 1
         case "move-up": s -= 1
@@ -565,7 +573,7 @@ public final class Desk {
         switch action {
         case "back": mode = .list; return .all
         case "quit": quitRequested = true; return .nothing
-        case "help": mode = .help(scroll: 0); return .all
+        case "help": return openHelp()
         case "move-down": mode = .history(segment: n, records: records, selection: min(sel + 1, max(0, records.count - 1)))
         case "move-up": mode = .history(segment: n, records: records, selection: max(0, sel - 1))
         case "top": mode = .history(segment: n, records: records, selection: 0)

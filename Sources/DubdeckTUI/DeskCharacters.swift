@@ -116,7 +116,7 @@ extension Desk {
         switch action {
         case "back": mode = .list; return .all
         case "quit": quitRequested = true; return .nothing
-        case "help": mode = .help(scroll: 0); return .all
+        case "help": return openHelp()
         case "redraw": return .all
         case "move-down": castSelection = min(castSelection + 1, max(0, rows.count - 1))
         case "move-up": castSelection = max(0, castSelection - 1)

@@ -42,7 +42,14 @@ func openStore(_ jobDir: String, by: String? = nil, series: String? = nil) throw
 func openCast(_ explicit: String?) -> CharacterStore? {
     let path = CharacterStore.defaultPath(explicit)
     guard FileIO.exists(path) else { return nil }
-    return try? CharacterStore.open(path, withEmbeddings: false)
+    do {
+        return try CharacterStore.open(path, withEmbeddings: false)
+    } catch let e as DubdeckError {
+        printError("warning: character names and voices unavailable: " + e.message)
+        return nil
+    } catch {
+        return nil
+    }
 }
 
 /// Makes the store judge takes against the characters' current voices (a changed voice is stale).

@@ -210,6 +210,9 @@ final class DeskHistoryTests: XCTestCase {
         guard case .history(_, let records, _) = r.desk.mode else { return XCTFail("no history view") }
         XCTAssertEqual(records.map { $0.action }, ["redo", "undo", "edit", "edit"])
         XCTAssertTrue(r.grid.text().contains("history"))
+        r.key("?")
+        r.key("q")
+        if case .history = r.desk.mode {} else { XCTFail("help returns to the screen it was opened from") }
         r.key("G")  // the first edit
         r.key("<Enter>")
         XCTAssertEqual(store.state(1).text, "First")
