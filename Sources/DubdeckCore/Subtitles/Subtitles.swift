@@ -146,9 +146,25 @@ public enum SubtitleParser {
                 guard timingLine < lines.count else { throw SubtitleError(line: i + 1, message: "cue number without a timing line") }
             }
             let (start, end, _) = try timing(lines[timingLine], at: timingLine + 1)
-            let raw = cueText(lines, from: timingLine + 1, next: &i)
+            // The text runs to a blank line, or to the next cue when the blank line is missing
+            // (a timing line, with its number just before it).
+            var text: [String] = []
+            i = timingLine + 1
+            while i < lines.count, !lines[i].trimmingCharacters().isEmpty {
+                if lines[i].contains("-->"), (try? timing(lines[i], at: i + 1)) != nil {
+                    if let last = text.last, Int(last.trimmingCharacters()) != nil {
+                        text.removeLast()
+                        i -= 1
+                    }
+                    break
+                }
+                text.append(lines[i])
+                i += 1
+            }
+            let raw = text.joined(separator: "\n")
             // Aegisub writes ASS override blocks ({\an8}) into SRT too: they are not text.
-            cues.append(SubtitleCue(startMs: start, endMs: end, text: stripHTMLTags(stripOverrideBlocks(raw)), raw: raw))
+            let shown = stripHTMLTags(stripOverrideBlocks(raw)).trimmingCharacters()
+            cues.append(SubtitleCue(startMs: start, endMs: end, text: shown, raw: raw))
         }
         return cues
     }

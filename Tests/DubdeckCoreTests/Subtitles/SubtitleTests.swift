@@ -98,6 +98,12 @@ final class SubtitleParserTests: XCTestCase {
         XCTAssertThrowsError(try SubtitleParser.parse([0xFF, 0xFE, 0x00], format: .srt))
     }
 
+    func testSRTWithoutBlankLinesBetweenCuesReadsLikePysubs2() throws {
+        let doc = try parse("1\n00:00:01,000 --> 00:00:02,000\nFirst\n2\n00:00:03,000 --> 00:00:04,000\nSecond\n\n3\n00:00:05.500 --> 00:00:06.250\n42\nanswer\n\n\n4\n00:00:07,000-->00:00:08,000\n  spaced  \n", .srt)
+        XCTAssertEqual(doc.cues.map { $0.text }, ["First", "Second", "42\nanswer", "spaced"])
+        XCTAssertEqual(doc.cues.map { $0.startMs }, [1000, 3000, 5500, 7000])
+    }
+
     func testOverrideBlocksInSRTAndHardSpacesInASS() throws {
         let srt = try parse("1\n00:00:01,000 --> 00:00:02,000\n{\\an8}Top {not a tag}\n", .srt)
         XCTAssertEqual(srt.cues[0].text, "Top {not a tag}", "as pysubs2 reads it")
