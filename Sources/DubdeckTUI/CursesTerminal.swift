@@ -186,18 +186,24 @@ public final class CursesTerminal {
     }
 }
 
+/// Set by SIGTERM/SIGHUP: the loop leaves at the next turn (at most 100 ms later) and restores
+/// the terminal; every change is already on disk.
+nonisolated(unsafe) var terminationRequested: sig_atomic_t = 0
+
 /// Runs the desk on the terminal until the reviewer quits.
 public enum DeskApp {
     public static func run(_ desk: Desk) {
         let term = CursesTerminal()
         defer { term.close() }
+        signal(SIGTERM) { _ in terminationRequested = 1 }
+        signal(SIGHUP) { _ in terminationRequested = 1 }
         var grid = CellGrid(width: term.size.width, height: term.size.height)
         desk.width = grid.width
         desk.height = grid.height
         desk.keepCursorVisible()
         var redraw = Redraw.all
         var force = false
-        while !desk.quitRequested {
+        while !desk.quitRequested && terminationRequested == 0 {
             if redraw != .nothing {
                 DeskView.draw(desk, into: &grid)
                 term.present(grid, force: force)

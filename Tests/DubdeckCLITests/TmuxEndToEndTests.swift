@@ -130,4 +130,21 @@ final class TmuxEndToEndTests: XCTestCase {
         XCTAssertFalse(screen.unicodeScalars.contains { $0.value == 0x202E || $0.value == 0x2066 }, "a bidi control reached the screen")
         tmux(["send-keys", "-t", "desk", "q"])
     }
+
+    func testSIGTERMRestoresTheTerminal() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        let command = "env XDG_CONFIG_HOME=\(dir.path)/config TERM=xterm-256color \(DubdeckBinary.path) review \(job); echo DESK-EXITED-$?; sleep 30"
+        XCTAssertEqual(tmux(["new-session", "-d", "-s", "desk", "-x", "100", "-y", "30", command]).0, 0)
+        XCTAssertTrue(waitFor("test_series"), capture())
+        let pids = tmux(["list-panes", "-t", "desk", "-F", "#{pane_pid}"]).1.trimmingCharacters(in: .whitespacesAndNewlines)
+        // The desk is the shell's child: signal every dubdeck under the pane's shell.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
+        p.arguments = ["-TERM", "-P", pids, "-f", "dubdeck review"]
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertTrue(waitFor("DESK-EXITED-0"), capture())
+        XCTAssertFalse(capture().contains("test_series"), "the desk's screen is gone (endwin ran)")
+    }
 }
