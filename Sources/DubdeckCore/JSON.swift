@@ -233,13 +233,19 @@ public struct JSONParser {
             pos += 1
             if digits() == 0 { throw error("invalid number", at: start) }
         }
+        var hasExponent = false
         if pos < end, bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E") {
+            hasExponent = true
             pos += 1
             if pos < end, bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-") { pos += 1 }
             if digits() == 0 { throw error("invalid number", at: start) }
         }
         let text = String(decoding: bytes[start..<pos], as: UTF8.self)
-        if let d = Double(text), !d.isFinite { throw error("number out of range: \(text)", at: start) }
+        // Without an exponent a number of fewer than 300 digits is always finite: only the others
+        // need the (costly) conversion to check.
+        if hasExponent || pos - start >= 300, let d = Double(text), !d.isFinite {
+            throw error("number out of range: \(text)", at: start)
+        }
         return text
     }
 
@@ -377,6 +383,7 @@ public struct JSONParser {
 
     mutating func parseObject(depth: Int) throws -> JSONObject {
         var obj = JSONObject()
+        obj.members.reserveCapacity(8)  // most objects here are small: fewer regrowths
         try parseObjectMembers(depth: depth) { key, p in
             obj.members.append((key, try p.parseValue(depth: depth + 1)))
         }

@@ -56,6 +56,9 @@ public final class Desk {
     public internal(set) var pending: [SegmentChange] = []
     public var width = 100
     public var height = 30
+    /// How much of the history the desk reads at open (the detail pane's "last changes"): enough
+    /// for the recent records, never the whole file.
+    static let historyTailBytes = 96 * 1024
     /// Recent history (the tail read at open), newest last, for the detail pane.
     var recentHistory: [HistoryRecord] = []
     var searchCache: [String?] = []
@@ -87,7 +90,7 @@ public final class Desk {
         applyFilter(keepSegment: nil)
         if let reason = store.readOnlyReason { banner = "READ-ONLY: \(reason)" }
         do {
-            let tail = try store.history.readTail(maxBytes: 256 * 1024)
+            let tail = try store.history.readTail(maxBytes: Desk.historyTailBytes)
             recentHistory = tail.records
             if let w = tail.warning { setMessage(w, .warning) }
         } catch let e as DubdeckError {
@@ -493,7 +496,7 @@ public final class Desk {
         guard !events.isEmpty else { return .nothing }
         let keep = selectedSegment.map { $0.number - 1 }
         _ = try? store.reloadIfChanged()
-        if let tail = try? store.history.readTail(maxBytes: 256 * 1024) { recentHistory = tail.records }
+        if let tail = try? store.history.readTail(maxBytes: Desk.historyTailBytes) { recentHistory = tail.records }
         invalidateSearch()
         applyFilter(keepSegment: keep)
         for e in events {
@@ -521,7 +524,7 @@ public final class Desk {
             if try store.reloadIfChanged() {
                 let keep = selectedSegment.map { $0.number - 1 }
                 invalidateSearch()
-                if let tail = try? store.history.readTail(maxBytes: 256 * 1024) { recentHistory = tail.records }
+                if let tail = try? store.history.readTail(maxBytes: Desk.historyTailBytes) { recentHistory = tail.records }
                 applyFilter(keepSegment: keep)
                 banner = store.readOnlyReason.map { "READ-ONLY: \($0)" }
                 setMessage("reloaded: the store was changed outside this desk")

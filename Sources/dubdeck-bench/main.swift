@@ -218,6 +218,19 @@ do {
     case "generate": try generate(args[2])
     case "inprocess": try inProcess(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     case "p3": try p3(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
+    case "phases":
+        // Where opening the job goes (P1 is these, plus process start and exit).
+        for _ in 0..<3 {
+            var job: Job!
+            let t1 = try time { job = try JobLoader.load(args[2]) }
+            var store: TranscriptStore!
+            let t2 = try time { store = try TranscriptStore(job: job, by: "bench") }
+            var desk: Desk!
+            let t3 = time { desk = Desk(store: store, keymap: .builtIn()) }
+            var grid = CellGrid(width: 120, height: 40)
+            let t4 = time { desk.width = 120; desk.height = 40; DeskView.draw(desk, into: &grid) }
+            print("load \(t1 * 1000) store \(t2 * 1000) desk \(t3 * 1000) draw \(t4 * 1000)")
+        }
     case "p5": try p5(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     default: print("unknown command \(args[1])"); exit(64)
     }
