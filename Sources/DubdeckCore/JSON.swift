@@ -527,8 +527,11 @@ public enum JSONWriter {
     static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     public static func writeString(_ s: String, into out: inout [UInt8]) {
+        let opening = out.count
         out.append(0x22)
-        for b in s.utf8 {
+        var utf8 = s.utf8.makeIterator()
+        var hasHigh = false
+        while let b = utf8.next() {
             switch b {
             case 0x22: out.append(0x5C); out.append(0x22)
             case 0x5C: out.append(0x5C); out.append(0x5C)
@@ -537,9 +540,43 @@ public enum JSONWriter {
             case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
             case 0..<0x20, 0x7F:
                 out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
-            default: out.append(b)
+            default:
+                if b >= 0x80 { hasHigh = true }
+                out.append(b)
             }
         }
         out.append(0x22)
+        // C1 controls and bidi controls are written as \u escapes: the same value, but a terminal
+        // showing the JSON (dubdeck … --json, cat) never meets them raw.
+        if hasHigh, s.unicodeScalars.contains(where: { ($0.value >= 0x80 && $0.value <= 0x9F) || Sanitizer.isBidiControl($0.value) }) {
+            out.removeSubrange((opening + 1)...)
+            for u in s.unicodeScalars {
+                let v = u.value
+                if (v >= 0x80 && v <= 0x9F) || Sanitizer.isBidiControl(v) {
+                    out.append(contentsOf: [0x5C, UInt8(ascii: "u")])
+                    for shift in [12, 8, 4, 0] { out.append(hex[Int((v >> UInt32(shift)) & 0xF)]) }
+                } else {
+                    var tmp: [UInt8] = []
+                    writeScalar(u, into: &tmp)
+                    out.append(contentsOf: tmp)
+                }
+            }
+            out.append(0x22)
+        }
+    }
+
+    /// One scalar with the escapes of `writeString`.
+    static func writeScalar(_ u: Unicode.Scalar, into out: inout [UInt8]) {
+        switch u.value {
+        case 0x22: out += [0x5C, 0x22]
+        case 0x5C: out += [0x5C, 0x5C]
+        case 0x0A: out += [0x5C, UInt8(ascii: "n")]
+        case 0x0D: out += [0x5C, UInt8(ascii: "r")]
+        case 0x09: out += [0x5C, UInt8(ascii: "t")]
+        case 0..<0x20, 0x7F:
+            out += [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(u.value >> 4)], hex[Int(u.value & 0xF)]]
+        default:
+            out += Array(String(Character(u)).utf8)
+        }
     }
 }

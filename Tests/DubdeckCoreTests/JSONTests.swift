@@ -34,6 +34,13 @@ final class JSONTests: XCTestCase {
         XCTAssertEqual(String(decoding: JSONWriter.encode(v), as: UTF8.self), "\"é😀\\t\\u0001\"")
     }
 
+    func testC1AndBidiControlsAreWrittenEscapedAndReadBackTheSame() throws {
+        let value = JSONValue.string("a\u{9b}31m \u{202e}evil\u{2066} 日本 \"q\"\n")
+        let text = String(decoding: JSONWriter.encode(value), as: UTF8.self)
+        XCTAssertEqual(text, #""a\u009b31m \u202eevil\u2066 日本 \"q\"\n""#)
+        XCTAssertEqual(try parse(text), value)
+    }
+
     func testRejectsTrailingGarbageAndDeepNesting() {
         XCTAssertThrowsError(try parse("{} x"))
         XCTAssertThrowsError(try parse(String(repeating: "[", count: 600) + String(repeating: "]", count: 600)))
