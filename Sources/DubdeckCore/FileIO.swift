@@ -39,7 +39,12 @@ public func errnoText(_ code: Int32 = errno) -> String { String(cString: strerro
 /// Injected failures for the durable-write layer (tests only): lets a test make an fsync,
 /// a write or a rename fail without needing a full disk.
 public struct FileFaults: Sendable {
+    /// write(2) fails at once (ENOSPC: a full disk).
     public var failWrite = false
+    /// write(2) stores half of the bytes, then fails (ENOSPC): a short write.
+    public var shortWrite = false
+    /// Opening a file for writing fails (EROFS: a read-only file system).
+    public var readOnly = false
     public var failFsync = false
     public var failRename = false
     public init() {}
@@ -120,6 +125,11 @@ public enum FileIO {
 
     static func writeAll(fd: Int32, _ bytes: [UInt8], path: String) throws {
         if faults.failWrite { throw DubdeckError.io(path, "write failed: \(errnoText(ENOSPC))") }
+        if faults.shortWrite {
+            let half = bytes.count / 2
+            _ = bytes.withUnsafeBufferPointer { write(fd, $0.baseAddress!, half) }
+            throw DubdeckError.io(path, "short write (\(half) of \(bytes.count) bytes): \(errnoText(ENOSPC))")
+        }
         var done = 0
         try bytes.withUnsafeBufferPointer { buf in
             while done < buf.count {
@@ -156,7 +166,8 @@ public enum FileIO {
     /// directory, fsync, rename over NAME, fsync the directory. On any failure the old file stays.
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
         let tmp = "\(path).tmp-\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        let fd = faults.readOnly ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        if faults.readOnly { errno = EROFS }
         guard fd >= 0 else { throw DubdeckError(.cannotCreate, "\(tmp): cannot create: \(errnoText())") }
         do {
             try writeAll(fd: fd, bytes, path: tmp)
@@ -177,7 +188,8 @@ public enum FileIO {
 
     /// One write(2) with O_APPEND, then fsync: a record is either all there or a torn last line.
     public static func appendDurably(_ path: String, _ bytes: [UInt8]) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        let fd = faults.readOnly ? -1 : open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        if faults.readOnly { errno = EROFS }
         guard fd >= 0 else { throw DubdeckError(.cannotCreate, "\(path): cannot open for append: \(errnoText())") }
         defer { close(fd) }
         try writeAll(fd: fd, bytes, path: path)

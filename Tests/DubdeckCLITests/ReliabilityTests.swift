@@ -186,8 +186,46 @@ final class FaultTests: XCTestCase {
         XCTAssertFalse(DirectoryListing.names(dir.file("ep01/segments_preview")).contains { $0.contains(".tmp-") })
     }
 
+    func testShortWriteOfTheHistoryIsATornTailThatIsCutNextTime() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        let store = try TranscriptStore(job: try JobLoader.load(job))
+        try store.commit([.edit(1, text: "first")])
+        let storeBefore = dir.read("ep01/transcript_store.json")
+        FileIO.faults.shortWrite = true
+        XCTAssertThrowsError(try store.commit([.edit(2, text: "half")])) { e in
+            XCTAssertEqual((e as! DubdeckError).status, .ioError)
+            XCTAssertTrue((e as! DubdeckError).message.contains("short write"), (e as! DubdeckError).message)
+        }
+        FileIO.faults = FileFaults()
+        XCTAssertEqual(dir.read("ep01/transcript_store.json"), storeBefore, "no store save after a failed append")
+        let torn = try store.history.readAll()
+        XCTAssertNotNil(torn.warning, "the half record is a torn last line")
+        XCTAssertEqual(torn.records.count, 1)
+        try store.commit([.edit(2, text: "whole")])
+        let healed = try store.history.readAll()
+        XCTAssertNil(healed.warning, "the torn line was cut before the next append")
+        XCTAssertEqual(healed.records.map { $0.seq }, [1, 2])
+        XCTAssertEqual(try TranscriptStore(job: try JobLoader.load(job)).state(2).text, "whole")
+    }
+
+    func testReadOnlyFileSystemIsReportedAndNothingChanges() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        let store = try TranscriptStore(job: try JobLoader.load(job))
+        try store.commit([.approve(1, true)])
+        let before = (dir.read("ep01/transcript_store.json"), dir.read("ep01/transcript_versions.jsonl"))
+        FileIO.faults.readOnly = true
+        XCTAssertThrowsError(try store.commit([.approve(2, true)])) { e in
+            XCTAssertTrue((e as! DubdeckError).message.contains("Read-only file system"), (e as! DubdeckError).message)
+        }
+        FileIO.faults = FileFaults()
+        XCTAssertEqual(dir.read("ep01/transcript_store.json"), before.0)
+        XCTAssertEqual(dir.read("ep01/transcript_versions.jsonl"), before.1)
+    }
+
     func testAFullFileSystemIsReportedAndTheOldFilesStay() throws {
-        // A short write (ENOSPC) on the store's temporary file: reported, the store untouched.
+        // The rename over the store fails: reported, the store untouched.
         let dir = TempDir()
         let job = Fixtures.job(in: dir)
         let store = try TranscriptStore(job: try JobLoader.load(job))
