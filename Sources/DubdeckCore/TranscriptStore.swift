@@ -35,8 +35,9 @@ public struct SegmentChange {
         self.apply = apply
     }
 
-    public static func edit(_ n: Int, text: String) -> SegmentChange {
-        SegmentChange(segment: n, action: "edit", fields: ["tgt_text"]) { e in
+    /// New target text (refused on a locked line); `action` is "edit", or "restore" from the history.
+    public static func edit(_ n: Int, text: String, action: String = "edit") -> SegmentChange {
+        SegmentChange(segment: n, action: action, fields: ["tgt_text"]) { e in
             try refuseIfLocked(e, n)
             e["tgt_text"] = .string(text)
             markTakeAgainstText(&e, text)
@@ -339,7 +340,7 @@ public final class TranscriptStore {
     @discardableResult
     /// `whileLocked` runs under the job lock after the changes were applied and before the history
     /// record (synthesis rotates the take files there).
-    public func commit(_ changes: [SegmentChange], batch: String? = nil, historyOnly: Bool = false,
+    public func commit(_ changes: [SegmentChange], batch: String? = nil,
                        extraFields: [String: JSONValue] = [:], whileLocked: (() throws -> Void)? = nil) throws -> CommitResult {
         if let reason = readOnlyReason {
             throw DubdeckError(.dataError, "\(Sanitizer.display(path)): read-only: \(reason)")
@@ -411,7 +412,6 @@ public final class TranscriptStore {
             records[i].extra = extraFields
         }
         try history.append(records)
-        if historyOnly { return CommitResult(records: records, reloaded: reloaded) }
 
         var next = snapshot
         for (n, obj) in updated { next.entries[n - 1] = Entry(object: obj, raw: nil) }

@@ -89,12 +89,7 @@ public enum UndoRedo {
         guard let text = r.after.objectValue?["tgt_text"]?.stringValue else {
             throw DubdeckError(.usage, "history record \(seq) holds no text")
         }
-        let n = r.segment
-        let change = SegmentChange(segment: n, action: "restore", fields: ["tgt_text"]) { e in
-            try SegmentChange.refuseIfLocked(e, n)
-            e["tgt_text"] = .string(text)
-            SegmentChange.markTakeAgainstText(&e, text)
-        }
+        let change = SegmentChange.edit(r.segment, text: text, action: "restore")
         return try store.commit([change]).records
     }
 }

@@ -60,7 +60,6 @@ public final class CursesTerminal {
             .error: (Int16(COLOR_RED), -1, bold, bold | und),
             .status: (Int16(COLOR_WHITE), Int16(COLOR_BLUE), 0, rev),
             .cursor: (-1, -1, rev, rev),
-            .match: (Int16(COLOR_BLACK), Int16(COLOR_GREEN), 0, und),
             .banner: (Int16(COLOR_WHITE), Int16(COLOR_RED), bold, rev | bold),
         ]
         for (style, spec) in table {

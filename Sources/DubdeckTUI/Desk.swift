@@ -49,7 +49,11 @@ public final class Desk {
     public internal(set) var message = ""
     public internal(set) var messageKind: MessageKind = .info
     /// Warnings that stay until their cause goes (read-only job, a change waiting for the lock).
-    public internal(set) var banner: String?
+    public var banner: String? {
+        if let reason = store.readOnlyReason { return "READ-ONLY: \(reason)" }
+        if !pending.isEmpty { return "WAITING: another dubdeck is writing this job; \(pending.count) change(s) kept, retrying" }
+        return nil
+    }
     public internal(set) var lastSearch: String?
     public internal(set) var quitRequested = false
     /// Changes that could not take the job lock yet; retried when idle, in order.
@@ -88,7 +92,6 @@ public final class Desk {
         startLoadingCast()
         searchCache = Array(repeating: nil, count: store.job.segments.count)
         applyFilter(keepSegment: nil)
-        if let reason = store.readOnlyReason { banner = "READ-ONLY: \(reason)" }
         do {
             let tail = try store.history.readTail(maxBytes: Desk.historyTailBytes)
             recentHistory = tail.records
@@ -385,16 +388,13 @@ public final class Desk {
             } else {
                 setMessage("no change")
             }
-            if banner?.hasPrefix("WAITING") == true { banner = nil }
             pending.removeAll()
         } catch let e as DubdeckError where e.reason == .lockBusy {
             if pending.isEmpty { pending = changes }
-            banner = "WAITING: another dubdeck is writing this job; \(pending.count) change(s) kept, retrying"
             setMessage(e.message, .warning)
         } catch let e as DubdeckError {
             pending.removeAll()
             setMessage(e.message, .error)
-            if store.readOnlyReason != nil { banner = "READ-ONLY: \(store.readOnlyReason!)" }
         } catch {
             pending.removeAll()
             setMessage("\(error)", .error)
@@ -526,7 +526,6 @@ public final class Desk {
                 invalidateSearch()
                 if let tail = try? store.history.readTail(maxBytes: Desk.historyTailBytes) { recentHistory = tail.records }
                 applyFilter(keepSegment: keep)
-                banner = store.readOnlyReason.map { "READ-ONLY: \($0)" }
                 setMessage("reloaded: the store was changed outside this desk")
                 return .all
             }

@@ -2,7 +2,7 @@ import DubdeckCore
 
 /// What a cell means; each backend decides how that looks (colours, attributes, or nothing).
 public enum Style: UInt8, CaseIterable, Sendable {
-    case normal, header, columns, selected, dim, approved, locked, flagged, warning, error, status, cursor, match, banner, title
+    case normal, header, columns, selected, dim, approved, locked, flagged, warning, error, status, cursor, banner, title
 }
 
 public struct Cell: Equatable {

@@ -174,8 +174,6 @@ func generateStore(_ path: String) throws -> [[Float]] {
         for i in 0..<2000 {
             let center = vector()
             centers.append(center)
-            let labels = [("L", center)]
-            _ = labels
             let id = s.createForBench(name: "Character \(i)")
             s.fillForBench(id, avg: center, snapshots: (0..<8).map { k in
                 EmbeddingSnapshot(series: "series_\(i % 5)", episode: "ep\(k + 1)", embedding: center.map { $0 + Float(Int(r.next() % 2001) - 1000) / 10000 },

@@ -13,6 +13,14 @@ struct Characters: ParsableCommand {
 struct StoreOption: ParsableArguments {
     @Option(help: "Character store (else DUBDECK_STORE, else data/characters.json).") var store: String?
     var path: String { CharacterStore.defaultPath(store) }
+
+    /// One change to an existing store (66 when there is none yet); returns the store as saved.
+    func updateExisting(_ change: (CharacterStore) throws -> Void) throws -> CharacterStore {
+        let s = try CharacterStore.open(path)
+        guard s.exists else { throw DubdeckError(.noInput, "\(Sanitizer.display(path)): no character store yet") }
+        try s.update(change)
+        return s
+    }
 }
 
 /// A character as `characters list --json` shows it: never embeddings (biometric data).
@@ -103,9 +111,7 @@ struct CharRename: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let s = try CharacterStore.open(store.path)
-            guard s.exists else { throw DubdeckError(.noInput, "\(Sanitizer.display(store.path)): no character store yet") }
-            try s.update { try $0.rename(id, to: name) }
+            let s = try store.updateExisting { try $0.rename(id, to: name) }
             printOut("\(Sanitizer.display(s.resolve(id)?.id ?? id)) is now \(Sanitizer.display(name))\n")
         }
     }
@@ -120,9 +126,7 @@ struct CharMerge: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let s = try CharacterStore.open(store.path)
-            guard s.exists else { throw DubdeckError(.noInput, "\(Sanitizer.display(store.path)): no character store yet") }
-            try s.update { try $0.merge(from, into: into) }
+            let s = try store.updateExisting { try $0.merge(from, into: into) }
             printOut("\(Sanitizer.display(from)) merged into \(Sanitizer.display(s.resolve(into)?.id ?? into))\n")
         }
     }

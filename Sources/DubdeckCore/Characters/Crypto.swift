@@ -31,54 +31,45 @@ public enum Crypto {
 
     /// AES-256-GCM in place: the buffer's plaintext becomes ciphertext; returns the 16-byte tag.
     public static func sealInPlace(_ buffer: inout [UInt8], range: Range<Int>, key: [UInt8], nonce: [UInt8], aad: [UInt8]) throws -> [UInt8] {
-        guard let ctx = EVP_CIPHER_CTX_new() else { throw DubdeckError(.keyError, "cannot create a cipher context") }
-        defer { EVP_CIPHER_CTX_free(ctx) }
-        var outl: Int32 = 0
-        var ok = EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nil, nil, nil) == 1
-        ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, Int32(nonce.count), nil) == 1
-        ok = ok && EVP_EncryptInit_ex(ctx, nil, nil, key, nonce) == 1
-        ok = ok && EVP_EncryptUpdate(ctx, nil, &outl, aad, Int32(aad.count)) == 1
-        ok = ok && buffer.withUnsafeMutableBufferPointer { b in
-            try! process(ctx, b.baseAddress! + range.lowerBound, range.count, encrypt: true)
+        guard let tag = gcm(&buffer, range: range, key: key, nonce: nonce, aad: aad, tag: nil) else {
+            throw DubdeckError(.keyError, "encryption failed")
         }
-        var final = [UInt8](repeating: 0, count: 32)
-        ok = ok && EVP_EncryptFinal_ex(ctx, &final, &outl) == 1
-        var tag = [UInt8](repeating: 0, count: 16)
-        ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, &tag) == 1
-        guard ok else { throw DubdeckError(.keyError, "encryption failed") }
         return tag
     }
 
     /// AES-256-GCM in place; false when the tag does not verify (then the buffer holds garbage).
     public static func openInPlace(_ buffer: inout [UInt8], range: Range<Int>, key: [UInt8], nonce: [UInt8], aad: [UInt8], tag: [UInt8]) -> Bool {
-        guard let ctx = EVP_CIPHER_CTX_new() else { return false }
-        defer { EVP_CIPHER_CTX_free(ctx) }
-        var outl: Int32 = 0
-        var ok = EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nil, nil, nil) == 1
-        ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, Int32(nonce.count), nil) == 1
-        ok = ok && EVP_DecryptInit_ex(ctx, nil, nil, key, nonce) == 1
-        ok = ok && EVP_DecryptUpdate(ctx, nil, &outl, aad, Int32(aad.count)) == 1
-        ok = ok && buffer.withUnsafeMutableBufferPointer { b in
-            (try? process(ctx, b.baseAddress! + range.lowerBound, range.count, encrypt: false)) ?? false
-        }
-        var t = tag
-        ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, &t) == 1
-        var final = [UInt8](repeating: 0, count: 32)
-        return ok && EVP_DecryptFinal_ex(ctx, &final, &outl) == 1
+        gcm(&buffer, range: range, key: key, nonce: nonce, aad: aad, tag: tag) != nil
     }
 
-    static func process(_ ctx: OpaquePointer, _ p: UnsafeMutablePointer<UInt8>, _ count: Int, encrypt: Bool) throws -> Bool {
-        var offset = 0
-        let chunk = 1 << 30
-        while offset < count {
-            let n = min(chunk, count - offset)
-            var outl: Int32 = 0
-            let r = encrypt ? EVP_EncryptUpdate(ctx, p + offset, &outl, p + offset, Int32(n))
-                : EVP_DecryptUpdate(ctx, p + offset, &outl, p + offset, Int32(n))
-            if r != 1 || Int(outl) != n { return false }
-            offset += n
+    /// One pass of AES-256-GCM over `range`: encrypts when `tag` is nil (returning the new tag),
+    /// otherwise decrypts and verifies `tag` (returning it, or nil when it does not verify).
+    static func gcm(_ buffer: inout [UInt8], range: Range<Int>, key: [UInt8], nonce: [UInt8], aad: [UInt8], tag: [UInt8]?) -> [UInt8]? {
+        guard let ctx = EVP_CIPHER_CTX_new() else { return nil }
+        defer { EVP_CIPHER_CTX_free(ctx) }
+        let enc: Int32 = tag == nil ? 1 : 0
+        var outl: Int32 = 0
+        var ok = EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), nil, nil, nil, enc) == 1
+        ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, Int32(nonce.count), nil) == 1
+        ok = ok && EVP_CipherInit_ex(ctx, nil, nil, key, nonce, enc) == 1
+        ok = ok && EVP_CipherUpdate(ctx, nil, &outl, aad, Int32(aad.count)) == 1
+        ok = ok && buffer.withUnsafeMutableBufferPointer { b in
+            // In chunks: the length argument is an Int32.
+            var offset = range.lowerBound
+            while offset < range.upperBound {
+                let n = min(1 << 30, range.upperBound - offset)
+                let p = b.baseAddress! + offset
+                guard EVP_CipherUpdate(ctx, p, &outl, p, Int32(n)) == 1, Int(outl) == n else { return false }
+                offset += n
+            }
+            return true
         }
-        return true
+        var t = tag ?? [UInt8](repeating: 0, count: 16)
+        if tag != nil { ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, &t) == 1 }
+        var final = [UInt8](repeating: 0, count: 32)
+        ok = ok && EVP_CipherFinal_ex(ctx, &final, &outl) == 1
+        if tag == nil { ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, &t) == 1 }
+        return ok ? t : nil
     }
 }
 

@@ -169,14 +169,15 @@ public enum SubtitleParser {
         return cues
     }
 
-    /// ASS override blocks "{\…}" removed (other braces are text).
-    static func stripOverrideBlocks(_ s: String) -> String {
-        guard s.contains("{\\") else { return s }
+    /// The text with every `open`…`close` block for which `drop` says yes removed (the one place
+    /// tags are taken out: ASS override blocks, SRT/WebVTT markup).
+    static func removingBlocks(_ s: String, open: Character, close: Character, drop: (Substring) -> Bool) -> String {
+        guard s.contains(open) else { return s }
         var out = ""
         var i = s.startIndex
         while i < s.endIndex {
-            if s[i] == "{", s[s.index(after: i)...].first == "\\", let close = s[i...].firstIndex(of: "}") {
-                i = s.index(after: close)
+            if s[i] == open, let end = s[i...].firstIndex(of: close), drop(s[s.index(after: i)..<end]) {
+                i = s.index(after: end)
                 continue
             }
             out.append(s[i])
@@ -185,26 +186,20 @@ public enum SubtitleParser {
         return out
     }
 
+    /// ASS override blocks "{\…}" removed (other braces are text).
+    static func stripOverrideBlocks(_ s: String) -> String {
+        removingBlocks(s, open: "{", close: "}") { $0.first == "\\" }
+    }
+
+    static let markupTags: Swift.Set<String> = ["i", "b", "u", "s", "font", "c", "v", "lang", "ruby", "rt"]
+
     /// <i>, <b>, <u>, <font …>, </…> and WebVTT <c.x>, <v Name>, <00:01.000> timestamps removed.
     static func stripHTMLTags(_ s: String) -> String {
-        guard s.contains("<") else { return s }
-        var out = ""
-        var i = s.startIndex
-        while i < s.endIndex {
-            if s[i] == "<", let close = s[i...].firstIndex(of: ">") {
-                let inner = s[s.index(after: i)..<close].lowercased()
-                let name = inner.drop { $0 == "/" }.prefix { $0.isLetter || $0.isNumber || $0 == ":" || $0 == "." }
-                let known = ["i", "b", "u", "s", "font", "c", "v", "lang", "ruby", "rt"]
-                let base = String(name.split(separator: ".").first ?? "")
-                if known.contains(base) || (name.first?.isNumber ?? false) {
-                    i = s.index(after: close)
-                    continue
-                }
-            }
-            out.append(s[i])
-            i = s.index(after: i)
+        removingBlocks(s, open: "<", close: ">") { inner in
+            let name = inner.lowercased().drop { $0 == "/" }.prefix { $0.isLetter || $0.isNumber || $0 == ":" || $0 == "." }
+            let base = String(name.split(separator: ".").first ?? "")
+            return markupTags.contains(base) || (name.first?.isNumber ?? false)
         }
-        return out
     }
 
     // MARK: WebVTT
@@ -319,21 +314,18 @@ public enum SubtitleParser {
 
     /// Override blocks {…} removed; \N and \n are line breaks, \h a hard space.
     static func assPlainText(_ raw: String) -> String {
+        let text = removingBlocks(raw, open: "{", close: "}") { _ in true }
         var out = ""
-        var i = raw.startIndex
-        while i < raw.endIndex {
-            let c = raw[i]
-            if c == "{", let close = raw[i...].firstIndex(of: "}") {
-                i = raw.index(after: close)
-                continue
-            }
-            if c == "\\", raw.index(after: i) < raw.endIndex {
-                let next = raw[raw.index(after: i)]
-                if next == "N" || next == "n" { out.append("\n"); i = raw.index(i, offsetBy: 2); continue }
-                if next == "h" { out.append(" "); i = raw.index(i, offsetBy: 2); continue }
+        var i = text.startIndex
+        while i < text.endIndex {
+            let c = text[i]
+            if c == "\\", text.index(after: i) < text.endIndex {
+                let next = text[text.index(after: i)]
+                if next == "N" || next == "n" { out.append("\n"); i = text.index(i, offsetBy: 2); continue }
+                if next == "h" { out.append(" "); i = text.index(i, offsetBy: 2); continue }
             }
             out.append(c)
-            i = raw.index(after: i)
+            i = text.index(after: i)
         }
         return out
     }
