@@ -28,7 +28,10 @@ let package = Package(
         // The C macros Swift cannot import (COLOR_PAIR, A_BOLD, ...) in one small shim.
         .target(name: "CDubdeckShim", dependencies: ["CNcursesw"], path: "Sources/CDubdeckShim"),
 
-        .target(name: "DubdeckCore", dependencies: ["CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr"]),
+        // Ctrl-C handling (an async-signal-safe handler: kill children, remove temporaries, exit 130).
+        .target(name: "CInterrupt", path: "Sources/CInterrupt"),
+
+        .target(name: "DubdeckCore", dependencies: ["CInterrupt", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr"]),
         .target(name: "DubdeckTUI", dependencies: ["DubdeckCore", "CNcursesw", "CDubdeckShim"]),
         .executableTarget(
             name: "dubdeck",

@@ -8,6 +8,8 @@ public enum ExitStatus: Int32, Sendable {
     case ioError = 74
     case conflict = 75
     case keyError = 77
+    /// Stopped by Ctrl-C (128 + SIGINT).
+    case interrupted = 130
 }
 
 /// Every error a user can meet: one line naming the file and the cause, and its exit code.

@@ -8,8 +8,20 @@ public struct FileFingerprint: Equatable, Sendable {
     public var size: Int
     public var mtimeNs: Int
     public var sha256: [UInt8]
+    /// The inode: an atomic save by anyone gives the file a new one.
+    public var inode: UInt64 = 0
 
     public static let missing = FileFingerprint(size: -1, mtimeNs: 0, sha256: [])
+
+    /// Hex of the SHA-256, or "none" for a missing file (history records name the store they
+    /// were applied to with it).
+    public var shaHex: String {
+        if sha256.isEmpty { return "none" }
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for b in sha256 { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 0xF)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
 }
 
 public enum SHA256 {
@@ -47,6 +59,13 @@ public struct FileFaults: Sendable {
     public var readOnly = false
     public var failFsync = false
     public var failRename = false
+    /// Cutting an appended history record off again fails (the worst case of a failed commit).
+    public var failTruncate = false
+    /// link(2) fails (re-pointing the current take).
+    public var failLink = false
+    /// The store write fails (ENOSPC) but other writes work: the realistic full disk where a short
+    /// history append fits and a large store rewrite does not.
+    public var failStoreWrite = false
     public init() {}
 }
 
@@ -63,34 +82,98 @@ public enum FileIO {
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
-    /// Reads a whole file; nil when it does not exist.
-    public static func readIfExists(_ path: String) throws -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// Size caps on what dubdeck reads (SPEC §10.1): no input may cost more than a few hundred MB.
+    public static let jsonLimit = 512 << 20
+    public static let subtitleLimit = 64 << 20
+    public static let engineAudioLimit = 1 << 30
+
+    /// Who wrote a file decides what an unexpected kind means: a pipeline input that is a FIFO or
+    /// a device is a missing input (66); a file dubdeck itself writes (store, history, map, take,
+    /// lock, key) that is a link, FIFO or device was planted, and is refused (65), never followed.
+    public enum Owner: Sendable { case input, own }
+
+    /// Reads a whole file; nil when it does not exist. Never blocks on a FIFO, never reads past `limit`.
+    public static func readIfExists(_ path: String, limit: Int = jsonLimit, owner: Owner = .input) throws -> [UInt8]? {
+        let flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | (owner == .own ? O_NOFOLLOW : 0)
+        let fd = open(path, flags)
         if fd < 0 {
             if errno == ENOENT { return nil }
-            throw DubdeckError.io(path, "cannot open: \(errnoText())")
+            if errno == ELOOP, owner == .own {
+                throw DubdeckError.data(Sanitizer.display(path), "is a symbolic link; refusing to follow it")
+            }
+            throw DubdeckError.io(Sanitizer.display(path), "cannot open: \(errnoText())")
         }
         defer { close(fd) }
-        return try readAll(fd: fd, path: path)
+        try requireRegular(fd: fd, path: path, owner: owner)
+        return try readAll(fd: fd, path: path, limit: limit)
     }
 
-    public static func read(_ path: String) throws -> [UInt8] {
-        guard let bytes = try readIfExists(path) else {
-            throw DubdeckError(.noInput, "\(path): no such file")
+    public static func read(_ path: String, limit: Int = jsonLimit, owner: Owner = .input) throws -> [UInt8] {
+        guard let bytes = try readIfExists(path, limit: limit, owner: owner) else {
+            throw DubdeckError(.noInput, "\(Sanitizer.display(path)): no such file")
         }
         return bytes
     }
 
-    static func readAll(fd: Int32, path: String) throws -> [UInt8] {
+    static func kindName(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: return "a directory"
+        case S_IFIFO: return "a FIFO"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFSOCK: return "a socket"
+        case S_IFLNK: return "a symbolic link"
+        default: return "not a regular file"
+        }
+    }
+
+    static func requireRegular(fd: Int32, path: String, owner: Owner) throws {
         var st = stat()
-        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
-            throw DubdeckError.io(path, "is a directory")
+        guard fstat(fd, &st) == 0 else { throw DubdeckError.io(Sanitizer.display(path), "cannot stat: \(errnoText())") }
+        if (st.st_mode & S_IFMT) == S_IFREG { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw DubdeckError.io(Sanitizer.display(path), "is a directory") }
+        let cause = "not a regular file (\(kindName(st.st_mode)))"
+        throw owner == .own ? DubdeckError.data(Sanitizer.display(path), cause + "; refusing to use it")
+                            : DubdeckError(.noInput, "\(Sanitizer.display(path)): \(cause)")
+    }
+
+    /// An input path that a library (libsndfile) will open: it must be a regular file (following
+    /// links is fine for inputs), so a FIFO cannot hang the reader and a device cannot feed it forever.
+    public static func requireRegularInput(_ path: String) throws {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            if errno == ENOENT { throw DubdeckError(.noInput, "\(Sanitizer.display(path)): no such file") }
+            throw DubdeckError.io(Sanitizer.display(path), "cannot stat: \(errnoText())")
+        }
+        if (st.st_mode & S_IFMT) != S_IFREG {
+            throw DubdeckError(.noInput, "\(Sanitizer.display(path)): not a regular file (\(kindName(st.st_mode)))")
+        }
+    }
+
+    /// A file dubdeck is about to replace or append to must be a regular file or absent: a planted
+    /// link, FIFO or device is refused (65), never followed, truncated or replaced.
+    public static func refuseIfNotRegular(_ path: String) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        let kind = st.st_mode & S_IFMT
+        if kind == S_IFREG { return }
+        throw DubdeckError.data(Sanitizer.display(path), "is \(kindName(st.st_mode)), not a regular file; refusing to replace it")
+    }
+
+    static func readAll(fd: Int32, path: String, limit: Int = jsonLimit) throws -> [UInt8] {
+        var st = stat()
+        _ = fstat(fd, &st)
+        if Int(st.st_size) > limit {
+            throw DubdeckError.data(Sanitizer.display(path), "too large (\(st.st_size) bytes; the limit is \(limit))")
         }
         var capacity = max(Int(st.st_size), 0) + 1
         var out = [UInt8](repeating: 0, count: capacity)
         var count = 0
         while true {
             if count == capacity {
+                if count > limit {
+                    throw DubdeckError.data(Sanitizer.display(path), "too large (more than \(limit) bytes)")
+                }
                 capacity *= 2
                 out.append(contentsOf: repeatElement(0, count: capacity - out.count))
             }
@@ -99,28 +182,29 @@ public enum FileIO {
             }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw DubdeckError.io(path, "read failed: \(errnoText())")
+                throw DubdeckError.io(Sanitizer.display(path), "read failed: \(errnoText())")
             }
             if n == 0 { break }
             count += n
         }
+        if count > limit { throw DubdeckError.data(Sanitizer.display(path), "too large (more than \(limit) bytes)") }
         out.removeSubrange(count...)
         return out
     }
 
     public static func fingerprint(path: String, bytes: [UInt8]?) -> FileFingerprint {
         var st = stat()
-        guard stat(path, &st) == 0, let bytes else { return .missing }
+        guard lstat(path, &st) == 0, let bytes else { return .missing }
         return FileFingerprint(
             size: Int(st.st_size), mtimeNs: Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec),
-            sha256: SHA256.digest(bytes))
+            sha256: SHA256.digest(bytes), inode: UInt64(st.st_ino))
     }
 
-    /// size and mtime only: the cheap poll the desk runs to notice outside changes.
-    public static func statSignature(_ path: String) -> (size: Int, mtimeNs: Int)? {
+    /// size, mtime and inode only: the cheap poll the desk runs to notice outside changes.
+    public static func statSignature(_ path: String) -> (size: Int, mtimeNs: Int, inode: UInt64)? {
         var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        return (Int(st.st_size), Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec))
+        guard lstat(path, &st) == 0 else { return nil }
+        return (Int(st.st_size), Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec), UInt64(st.st_ino))
     }
 
     static func writeAll(fd: Int32, _ bytes: [UInt8], path: String) throws {
@@ -162,38 +246,137 @@ public enum FileIO {
         try sync(fd: fd, path: dir)
     }
 
-    /// Whole-file replacement that survives a crash at any point: NAME.tmp-<pid> in the same
-    /// directory, fsync, rename over NAME, fsync the directory. On any failure the old file stays.
-    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
-        let tmp = "\(path).tmp-\(getpid())"
-        let fd = faults.readOnly ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+    /// An unpredictable temporary name beside `path`: NAME.tmp-<pid>-<random>. The pid lets a later
+    /// writer remove what a killed one left; the random part defeats a link planted in advance.
+    public static func temporaryName(for path: String) -> String {
+        "\(path).tmp-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
+    }
+
+    /// Creates a new file that did not exist (O_EXCL), never through a link (O_NOFOLLOW).
+    public static func createExclusive(_ path: String, mode: mode_t) throws -> Int32 {
+        let fd = faults.readOnly ? -1 : open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         if faults.readOnly { errno = EROFS }
-        guard fd >= 0 else { throw DubdeckError(.cannotCreate, "\(tmp): cannot create: \(errnoText())") }
-        do {
-            try writeAll(fd: fd, bytes, path: tmp)
-            try sync(fd: fd, path: tmp)
-        } catch {
-            close(fd)
-            unlink(tmp)
-            throw error
+        guard fd >= 0 else { throw DubdeckError(.cannotCreate, "\(Sanitizer.display(path)): cannot create: \(errnoText())") }
+        return fd
+    }
+
+    /// Removes temporary files of `path` left by a process that no longer runs (a kill -9 during a
+    /// save). Files of a live process are its own business.
+    public static func removeStaleTemporaries(of path: String) {
+        let dir = directory(of: path)
+        let prefix = String(path.split(separator: "/").last ?? "") + ".tmp-"
+        for name in DirectoryListing.names(dir) where name.hasPrefix(prefix) {
+            let rest = name.dropFirst(prefix.count)
+            guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid > 0 else { continue }
+            if pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH { continue }
+            var st = stat()
+            let full = dir + "/" + name
+            if lstat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG { unlink(full) }
         }
-        close(fd)
+    }
+
+    /// Whole-file replacement that survives a crash at any point: a new temporary file in the same
+    /// directory (exclusive, no-follow, `mode`), fsync, rename over NAME, fsync the directory. On any
+    /// failure the old file stays. NAME itself must be a regular file or absent.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws {
+        try refuseIfNotRegular(path)
+        removeStaleTemporaries(of: path)
+        let tmp = temporaryName(for: path)
+        try Interrupt.removingOnInterrupt(tmp) {
+            let fd = try createExclusive(tmp, mode: mode)
+            do {
+                try writeAll(fd: fd, bytes, path: tmp)
+                try sync(fd: fd, path: tmp)
+            } catch {
+                close(fd)
+                unlink(tmp)
+                throw error
+            }
+            close(fd)
+            try renameDurably(tmp, over: path)
+        }
+    }
+
+    /// rename(2) then fsync of the directory; the temporary is removed when the rename fails.
+    public static func renameDurably(_ tmp: String, over path: String) throws {
         if faults.failRename || rename(tmp, path) != 0 {
             let code = faults.failRename ? EXDEV : errno
             unlink(tmp)
-            throw DubdeckError.io(path, "rename failed: \(errnoText(code))")
+            throw DubdeckError.io(Sanitizer.display(path), "rename failed: \(errnoText(code))")
         }
         try fsyncDirectory(directory(of: path))
     }
 
+    /// An explicit `--out`: "-" is standard output; an existing path that is not a regular file (a
+    /// FIFO, a device, a link such as /dev/stdout) is written through, never renamed over; a regular
+    /// file (or a new one) is replaced atomically.
+    public static func writeOutput(_ path: String, _ bytes: [UInt8]) throws {
+        if path == "-" {
+            try writeAll(fd: 1, bytes, path: "standard output")
+            return
+        }
+        var st = stat()
+        if lstat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
+            if (st.st_mode & S_IFMT) == S_IFDIR { throw DubdeckError(.cannotCreate, "\(Sanitizer.display(path)): is a directory") }
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw DubdeckError(.cannotCreate, "\(Sanitizer.display(path)): cannot open: \(errnoText())") }
+            defer { close(fd) }
+            var target = stat()
+            if fstat(fd, &target) == 0, (target.st_mode & S_IFMT) == S_IFREG { _ = ftruncate(fd, 0) }
+            try writeAll(fd: fd, bytes, path: path)
+            return
+        }
+        try writeAtomically(path, bytes, mode: 0o644)
+    }
+
     /// One write(2) with O_APPEND, then fsync: a record is either all there or a torn last line.
-    public static func appendDurably(_ path: String, _ bytes: [UInt8]) throws {
-        let fd = faults.readOnly ? -1 : open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+    /// Returns the file's length before the append (to cut the record off again on a later failure).
+    @discardableResult
+    public static func appendDurably(_ path: String, _ bytes: [UInt8]) throws -> Int {
+        let fd = faults.readOnly ? -1 : open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o600)
         if faults.readOnly { errno = EROFS }
-        guard fd >= 0 else { throw DubdeckError(.cannotCreate, "\(path): cannot open for append: \(errnoText())") }
+        guard fd >= 0 else {
+            if errno == ELOOP { throw DubdeckError.data(Sanitizer.display(path), "is a symbolic link; refusing to follow it") }
+            throw DubdeckError(.cannotCreate, "\(Sanitizer.display(path)): cannot open for append: \(errnoText())")
+        }
         defer { close(fd) }
-        try writeAll(fd: fd, bytes, path: path)
+        try requireRegular(fd: fd, path: path, owner: .own)
+        var st = stat()
+        _ = fstat(fd, &st)
+        let oldSize = Int(st.st_size)
+        do {
+            try writeAll(fd: fd, bytes, path: path)
+            try sync(fd: fd, path: path)
+        } catch {
+            // A short write leaves part of a record: cut it at once when we can (else the next
+            // writer cuts the torn tail).
+            _ = ftruncate(fd, off_t(oldSize))
+            _ = fsync(fd)
+            throw error
+        }
+        return oldSize
+    }
+
+    /// Cuts a file back to `size` bytes and fsyncs it (undoes an append whose transaction failed).
+    public static func truncateDurably(_ path: String, to size: Int) throws {
+        let fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw DubdeckError.io(Sanitizer.display(path), "cannot open to cut: \(errnoText())") }
+        defer { close(fd) }
+        try requireRegular(fd: fd, path: path, owner: .own)
+        if faults.failTruncate || ftruncate(fd, off_t(size)) != 0 {
+            throw DubdeckError.io(Sanitizer.display(path), "cannot cut back to \(size) bytes: \(errnoText(faults.failTruncate ? EIO : errno))")
+        }
         try sync(fd: fd, path: path)
+    }
+
+    /// A directory dubdeck writes into (segments_preview, data/voices/<ID>): created when missing;
+    /// one that is a link or not a directory is refused (65).
+    public static func ensureDirectory(_ path: String) throws {
+        try makeDirectories(path)
+        var st = stat()
+        if lstat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFDIR {
+            throw DubdeckError.data(Sanitizer.display(path), "is \(kindName(st.st_mode)), not a directory; refusing to write into it")
+        }
     }
 
     public static func makeDirectories(_ path: String) throws {

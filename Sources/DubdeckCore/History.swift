@@ -27,7 +27,7 @@ public struct HistoryRecord: Equatable, Sendable {
     }
 
     public static let actions = ["edit", "approve", "unapprove", "lock", "unlock", "flag", "unflag", "synth", "merge-mt",
-                                 "restore", "undo", "redo"]
+                                 "restore", "undo", "redo", "take", "speaker"]
 
     public var json: JSONValue {
         .object(JSONObject([
@@ -86,17 +86,38 @@ public struct HistoryLog {
 
     /// Reads at most the last `maxBytes` of the file.
     public func readTail(maxBytes: Int = 1 << 20) throws -> Tail {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard let fd = try openForReading() else { return Tail(records: [], warning: nil, tornOffset: nil, partial: false) }
+        defer { close(fd) }
+        let size = fileSize(fd)
+        let start = max(0, size - maxBytes)
+        return try parse(readRange(fd, start, size), fileOffset: start, fd: fd)
+    }
+
+    /// The history is ours: a link, FIFO or device in its place is refused, never followed.
+    func openForReading() throws -> Int32? {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         if fd < 0 {
-            if errno == ENOENT { return Tail(records: [], warning: nil, tornOffset: nil, partial: false) }
+            if errno == ENOENT { return nil }
+            if errno == ELOOP { throw DubdeckError.data(Sanitizer.display(path), "is a symbolic link; refusing to follow it") }
             throw DubdeckError.io(Sanitizer.display(path), "cannot open: \(errnoText())")
         }
-        defer { close(fd) }
+        do {
+            try FileIO.requireRegular(fd: fd, path: path, owner: .own)
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    func fileSize(_ fd: Int32) -> Int {
         var st = stat()
         fstat(fd, &st)
-        let size = Int(st.st_size)
-        let start = max(0, size - maxBytes)
-        var buf = [UInt8](repeating: 0, count: size - start)
+        return Int(st.st_size)
+    }
+
+    func readRange(_ fd: Int32, _ start: Int, _ end: Int) -> [UInt8] {
+        var buf = [UInt8](repeating: 0, count: end - start)
         var got = 0
         while got < buf.count {
             let n = buf.withUnsafeMutableBufferPointer { pread(fd, $0.baseAddress! + got, $0.count - got, off_t(start + got)) }
@@ -105,12 +126,93 @@ public struct HistoryLog {
             got += n
         }
         buf.removeSubrange(got...)
-        return try parse(buf, fileOffset: start, fd: fd)
+        return buf
+    }
+
+    /// What a commit needs from the end of the history, read once: the torn tail (of any length),
+    /// the last complete records back to where `sameGroup` stops (at least one, and the one
+    /// before the group), and so the next seq whatever the length of the last record.
+    public struct EndScan {
+        /// Complete records at the end, oldest first.
+        public var records: [HistoryRecord] = []
+        /// Byte offset of each record's line.
+        public var offsets: [Int] = []
+        /// Where a torn or unparsable last line starts; nil when the file ends with a complete record.
+        public var tornOffset: Int? = nil
+        public var warning: String? = nil
+        public var size = 0
+        public var lastSeq: Int { records.last?.seq ?? 0 }
+    }
+
+    /// Reads backwards from the end in growing chunks until the records asked for are complete.
+    public func scanEnd(sameGroup: (HistoryRecord, HistoryRecord) -> Bool = { _, _ in false }) throws -> EndScan {
+        guard let fd = try openForReading() else { return EndScan() }
+        defer { close(fd) }
+        let size = fileSize(fd)
+        var chunk = 1 << 16
+        while true {
+            let start = max(0, size - chunk)
+            let buf = readRange(fd, start, size)
+            if let scan = try scanBackwards(buf, fileOffset: start, fd: fd, sameGroup: sameGroup) {
+                return scan
+            }
+            if start == 0 { return EndScan(size: size) }  // cannot happen: the whole file was there
+            if chunk > FileIO.jsonLimit {
+                throw DubdeckError.data(Sanitizer.display(path), "the last records are longer than \(FileIO.jsonLimit) bytes")
+            }
+            chunk *= 4
+        }
+    }
+
+    /// nil when the buffer does not reach far enough back (the caller reads a larger chunk).
+    /// Collects the newest record, the records `sameGroup` with it, and the one record before them.
+    func scanBackwards(_ buf: [UInt8], fileOffset: Int, fd: Int32, sameGroup: (HistoryRecord, HistoryRecord) -> Bool) throws -> EndScan? {
+        var scan = EndScan(size: fileOffset + buf.count)
+        var pos = buf.count
+        var lastLineOfFile = true
+        while pos > 0 {
+            let terminated = buf[pos - 1] == 0x0A
+            let lineEnd = terminated ? pos - 1 : pos
+            var k = lineEnd
+            while k > 0, buf[k - 1] != 0x0A { k -= 1 }
+            if k == 0, fileOffset > 0 { return nil }  // the line may begin before this chunk
+            let slice = buf[k..<lineEnd]
+            let isLast = lastLineOfFile
+            lastLineOfFile = false
+            pos = k
+            let blank = slice.allSatisfy { $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }
+            if !terminated {
+                // An append cut short: its store save never happened (the append comes first).
+                if !slice.isEmpty { scan.tornOffset = fileOffset + k }
+                if !blank {
+                    let lineNo = try lineNumber(at: fileOffset + k, buf: buf, bufOffset: fileOffset, fd: fd)
+                    scan.warning = "\(Sanitizer.display(path)): line \(lineNo) is torn (no newline at its end); ignored"
+                }
+                continue
+            }
+            if blank { continue }
+            let record: HistoryRecord
+            do {
+                record = try HistoryLog.parseLine(slice)
+            } catch let e as LineError {
+                let lineNo = try lineNumber(at: fileOffset + k, buf: buf, bufOffset: fileOffset, fd: fd)
+                if isLast {
+                    scan.warning = "\(Sanitizer.display(path)): line \(lineNo) is torn or unreadable (\(e.message)); ignored"
+                    scan.tornOffset = fileOffset + k
+                    continue
+                }
+                throw DubdeckError.data(Sanitizer.display(path), "line \(lineNo): corrupt record (\(e.message))")
+            }
+            scan.records.insert(record, at: 0)
+            scan.offsets.insert(fileOffset + k, at: 0)
+            if scan.records.count > 1, !sameGroup(record, scan.records.last!) { return scan }
+        }
+        return scan
     }
 
     /// Every record of the file (the `history` command).
     public func readAll() throws -> Tail {
-        guard let bytes = try FileIO.readIfExists(path) else {
+        guard let bytes = try FileIO.readIfExists(path, owner: .own) else {
             return Tail(records: [], warning: nil, tornOffset: nil, partial: false)
         }
         return try parse(bytes, fileOffset: 0, fd: nil)
@@ -145,7 +247,9 @@ public struct HistoryLog {
                 continue
             }
             do {
-                records.append(try HistoryLog.parseLine(slice))
+                let r = try HistoryLog.parseLine(slice)
+                if k == lines.count - 1 && !endsCleanly { throw LineError("no newline at its end") }
+                records.append(r)
             } catch let e as LineError {
                 let lineNo = try lineNumber(at: fileOffset + range.lowerBound, buf: buf, bufOffset: fileOffset, fd: fd)
                 if k == lines.count - 1 {
@@ -177,29 +281,34 @@ public struct HistoryLog {
         return count
     }
 
-    /// The highest seq in the file (0 when empty).
-    public func lastSeq() throws -> Int {
-        try readTail(maxBytes: 1 << 16).records.last?.seq ?? 0
+    /// The record with this seq, read backwards from the end only as far as it lies (seqs grow
+    /// along the file).
+    public func record(seq: Int) throws -> HistoryRecord? {
+        try scanEnd { older, _ in older.seq > seq }.records.first { $0.seq == seq }
     }
 
-    /// Appends records in ONE write and fsyncs it. A torn last line (a crash mid-append: its
-    /// store save never happened) is cut off first so it never ends up in the middle.
-    /// Call with the job lock held.
-    public func append(_ records: [HistoryRecord]) throws {
-        guard !records.isEmpty else { return }
-        let tail = try readTail(maxBytes: 1 << 16)
-        if let torn = tail.tornOffset {
-            if truncate(path, off_t(torn)) != 0 {
-                throw DubdeckError.io(Sanitizer.display(path), "cannot cut the torn last line: \(errnoText())")
-            }
-        }
+    /// The seq of the last complete record (0 when empty), however long that record is.
+    public func lastSeq() throws -> Int {
+        try scanEnd().lastSeq
+    }
+
+    /// Appends records in ONE write and fsyncs it. A torn last line (a crash mid-append: its store
+    /// save never happened) is cut off first so it never ends up in the middle. Returns the length
+    /// of the file before the append, to cut the records off again when the commit fails later.
+    /// Call with the job lock held, after `scanEnd` (the commit reads the end once).
+    @discardableResult
+    public func append(_ records: [HistoryRecord], after scan: EndScan? = nil) throws -> Int {
+        guard !records.isEmpty else { return scan?.size ?? 0 }
+        let end = try scan ?? scanEnd()
         var bytes: [UInt8] = []
-        if tail.tornOffset == nil, let size = FileIO.statSignature(path)?.size, size > 0 {
+        if let torn = end.tornOffset {
+            try FileIO.truncateDurably(path, to: torn)
+        } else if end.size > 0 {
             // Ensure the file ends with a newline (a complete record written by a tool without one).
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
             var last: UInt8 = 0x0A
             if fd >= 0 {
-                _ = pread(fd, &last, 1, off_t(size - 1))
+                _ = pread(fd, &last, 1, off_t(end.size - 1))
                 close(fd)
             }
             if last != 0x0A { bytes.append(0x0A) }
@@ -208,6 +317,6 @@ public struct HistoryLog {
             JSONWriter.write(r.json, into: &bytes, indent: nil, level: 0)
             bytes.append(0x0A)
         }
-        try FileIO.appendDurably(path, bytes)
+        return try FileIO.appendDurably(path, bytes)
     }
 }

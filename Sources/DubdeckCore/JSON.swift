@@ -24,10 +24,13 @@ public enum JSONValue: Equatable, Sendable {
     public var doubleValue: Double? { if case .number(let n) = self { return Double(n) } else { return nil } }
     public var intValue: Int? {
         guard case .number(let n) = self else { return nil }
-        if let i = Int(n) { return i }
-        if let d = Double(n), d.rounded() == d, abs(d) < 9.0e15 { return Int(d) }
+        // Integers must fit in 2^53 (what every JSON reader holds exactly): a seq or a count past it
+        // is bad data, not a number to overflow on.
+        if let i = Int(n) { return i.magnitude <= JSONValue.maxExactInteger ? i : nil }
+        if let d = Double(n), d.rounded() == d, d.magnitude <= Double(JSONValue.maxExactInteger) { return Int(d) }
         return nil
     }
+    public static let maxExactInteger: UInt = 1 << 53
     public var objectValue: JSONObject? { if case .object(let o) = self { return o } else { return nil } }
     public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
     public var isNull: Bool { if case .null = self { return true } else { return false } }
@@ -353,16 +356,22 @@ public struct JSONParser {
     }
 
     /// Calls `body` for each member with the key and the byte range of its value in the source.
+    /// A key that appears twice in one object is refused: readers disagree on which one counts
+    /// (this one kept the first, Python keeps the last), so a duplicate could smuggle an approval.
     public mutating func parseObjectMembers(depth: Int, _ body: (String, inout JSONParser) throws -> Void) throws {
         skipWhitespace()
+        if depth > maxDepth { throw error("nesting deeper than \(maxDepth)") }
         guard pos < end, bytes[pos] == UInt8(ascii: "{") else { throw error("expected an object") }
         pos += 1
         skipWhitespace()
         if pos < end, bytes[pos] == UInt8(ascii: "}") { pos += 1; return }
+        var seen = DuplicateKeyCheck()
         while true {
             skipWhitespace()
             guard pos < end, bytes[pos] == UInt8(ascii: "\"") else { throw error("expected a member name") }
+            let keyStart = pos
             let key = try parseString()
+            if !seen.insert(key) { throw error("duplicate key \"\(Sanitizer.display(key))\"", at: keyStart) }
             skipWhitespace()
             guard pos < end, bytes[pos] == UInt8(ascii: ":") else { throw error("expected ':' after member name") }
             pos += 1
@@ -408,6 +417,7 @@ public struct JSONParser {
         case UInt8(ascii: "{"):
             try parseObjectMembers(depth: depth) { _, p in try p.skipValue(depth: depth + 1) }
         case UInt8(ascii: "["):
+            if depth > maxDepth { throw error("nesting deeper than \(maxDepth)") }
             pos += 1
             skipWhitespace()
             if pos < end, bytes[pos] == UInt8(ascii: "]") { pos += 1; return }
@@ -469,6 +479,25 @@ public struct JSONParser {
 }
 
 // MARK: - Writing
+
+/// The keys of one object seen so far: a linear scan while the object is small (most are), a set
+/// beyond that (the store's segment table).
+struct DuplicateKeyCheck {
+    var few: [String] = []
+    var many: Set<String>? = nil
+
+    /// False when the key was already there.
+    mutating func insert(_ key: String) -> Bool {
+        if many != nil { return many!.insert(key).inserted }
+        if few.contains(key) { return false }
+        few.append(key)
+        if few.count > 16 {
+            many = Set(few)
+            few = []
+        }
+        return true
+    }
+}
 
 public enum JSONWriter {
     public static func encode(_ value: JSONValue) -> [UInt8] {

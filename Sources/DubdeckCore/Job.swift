@@ -98,7 +98,7 @@ public enum JobLoader {
             throw DubdeckError(.noInput, "\(Sanitizer.display(dir)): no such job directory")
         }
         var info = try loadInfo(dir)
-        if let series, !series.isEmpty { info.seriesID = series }
+        if let series, !series.isEmpty { info.seriesID = try SafeName.checkArgument(series, option: "--series") }
         let segments = try loadSegments(dir + "/translated.json")
         let (labels, dim) = try loadDiarization(dir + "/diarization.json")
         let map = try loadCharacterMap(dir + "/characters.map.json")
@@ -144,12 +144,20 @@ public enum JobLoader {
             }
             return s
         }
-        if let s = try str("stem"), !s.isEmpty { info.stem = s }
-        if let s = try str("episode"), !s.isEmpty { info.episode = s }
-        if let s = try str("series_id"), !s.isEmpty { info.seriesID = s }
-        if let s = try str("source_audio"), !s.isEmpty { info.sourceAudio = s }
-        info.srcLang = try str("src_lang")
-        if let s = try str("tgt_lang"), !s.isEmpty { info.tgtLang = s }
+        // Names that become paths (stem → <stem>.edited.srt) or library arguments (languages → espeak-ng).
+        func safe(_ key: String) throws -> String? {
+            guard let s = try str(key) else { return nil }
+            return try SafeName.check(s, file: path, field: key)
+        }
+        if let s = try safe("stem") { info.stem = s }
+        if let s = try safe("episode") { info.episode = s }
+        if let s = try safe("series_id") { info.seriesID = s }
+        if let s = try str("source_audio"), !s.isEmpty {
+            if s.utf8.contains(0) { throw DubdeckError.data(Sanitizer.display(path), "source_audio holds a NUL byte") }
+            info.sourceAudio = s
+        }
+        info.srcLang = try safe("src_lang")
+        if let s = try safe("tgt_lang") { info.tgtLang = s }
         return info
     }
 
@@ -194,6 +202,9 @@ public enum JobLoader {
             let start = try number("start")
             let end = try number("end")
             if start < 0 { throw fail("start \(JSONValue.formatNumber(start)) is negative") }
+            for (key, t) in [("start", start), ("end", end)] where t > Bounds.maxTime {
+                throw fail("\(key) \(JSONValue.formatNumber(t)) is past 48 hours (\(Int(Bounds.maxTime)) s)")
+            }
             if end < start {
                 throw fail("end \(JSONValue.formatNumber(end)) is before start \(JSONValue.formatNumber(start))")
             }
@@ -201,6 +212,9 @@ public enum JobLoader {
             let src = try string(["src_text", "source_text"], required: false) ?? ""
             let speaker = try string(["speaker", "speaker_id"], required: false) ?? ""
             let character = try string(["character_id"], required: false)
+            if let c = character, !c.isEmpty, !SafeName.isValid(c) {
+                throw fail("character_id \"\(Sanitizer.display(String(c.prefix(80))))\" is not a safe name (\(SafeName.rule))")
+            }
             out.append(Segment(number: n, start: start, end: end, speaker: speaker, srcText: src, text: text,
                                characterID: character?.isEmpty == true ? nil : character))
         }
@@ -215,8 +229,9 @@ public enum JobLoader {
         if let segs = obj["segments"] {
             guard case .array(let items) = segs else { throw DubdeckError.data(shown, "\"segments\" must be an array") }
             for (i, item) in items.enumerated() {
-                guard case .object(let s) = item, s["start"]?.doubleValue != nil, s["end"]?.doubleValue != nil else {
-                    throw DubdeckError.data(shown, "segment \(i + 1): expected an object with numeric start and end")
+                guard case .object(let s) = item, let a = s["start"]?.doubleValue, let b = s["end"]?.doubleValue,
+                      Bounds.isTime(a), Bounds.isTime(b) else {
+                    throw DubdeckError.data(shown, "segment \(i + 1): expected an object with numeric start and end within 0–\(Int(Bounds.maxTime)) s")
                 }
             }
         }
@@ -241,7 +256,7 @@ public enum JobLoader {
     }
 
     static func loadCharacterMap(_ path: String) throws -> [String: String] {
-        guard let bytes = try FileIO.readIfExists(path) else { return [:] }
+        guard let bytes = try FileIO.readIfExists(path, owner: .own) else { return [:] }
         let shown = Sanitizer.display(path)
         guard case .object(let obj) = try parseFile(path, bytes: bytes) else {
             throw DubdeckError.data(shown, "expected a JSON object")
@@ -249,7 +264,9 @@ public enum JobLoader {
         var map: [String: String] = [:]
         if let labels = obj["labels"]?.objectValue {
             for (label, entry) in labels.members {
-                if let id = entry.objectValue?["character_id"]?.stringValue { map[label] = id }
+                if let id = entry.objectValue?["character_id"]?.stringValue {
+                    map[label] = try SafeName.check(id, file: path, field: "labels.\(label).character_id")
+                }
             }
         }
         return map

@@ -15,8 +15,17 @@ public final class JobLock {
 
     /// Waits up to `timeout` seconds, then fails with exit 75.
     public static func acquire(_ path: String, timeout: Double = 2.0) throws -> JobLock {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw DubdeckError(.cannotCreate, "\(Sanitizer.display(path)): cannot open lock file: \(errnoText())") }
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            if errno == ELOOP { throw DubdeckError.data(Sanitizer.display(path), "is a symbolic link; refusing to follow it") }
+            throw DubdeckError(.cannotCreate, "\(Sanitizer.display(path)): cannot open lock file: \(errnoText())")
+        }
+        do {
+            try FileIO.requireRegular(fd: fd, path: path, owner: .own)
+        } catch {
+            close(fd)
+            throw error
+        }
         let deadline = Clock.monotonic() + timeout
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             if errno != EWOULDBLOCK && errno != EINTR {

@@ -2,15 +2,21 @@
 /// a control or bidi character could move the cursor, set the window title, write the clipboard
 /// (OSC 52) or reorder what the reviewer reads. Each becomes a visible placeholder.
 public enum Sanitizer {
-    /// Placeholder for a scalar that must not reach the terminal, or nil when it is safe.
+    /// Placeholder for a scalar that must not reach the terminal, or nil when it is safe. Each is
+    /// visible and distinct (never U+FFFD, which looks like broken encoding): ␀ … ␟ for C0 (␛ for
+    /// ESC, ␇ for BEL), ␡ for DEL, `⟨U+009B⟩` for C1 and bidi controls.
     @inline(__always)
-    public static func placeholder(for v: UInt32) -> Character? {
-        if v < 0x20 { return Character(Unicode.Scalar(0x2400 + v)!) }  // ␀ … ␟ (␛ for ESC)
+    public static func placeholder(for v: UInt32) -> String? {
+        if v < 0x20 { return String(Character(Unicode.Scalar(0x2400 + v)!)) }
         if v < 0x7F { return nil }
-        if v == 0x7F { return "\u{2421}" }  // ␡
-        if v <= 0x9F { return "\u{FFFD}" }  // C1 controls (CSI 0x9B, OSC 0x9D, …)
-        if isBidiControl(v) { return "\u{FFFD}" }
+        if v == 0x7F { return "\u{2421}" }
+        if v <= 0x9F || isBidiControl(v) { return codePoint(v) }  // C1 (CSI 0x9B, OSC 0x9D, …), bidi
         return nil
+    }
+
+    static func codePoint(_ v: UInt32) -> String {
+        let hex = String(v, radix: 16, uppercase: true)
+        return "\u{27E8}U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex + "\u{27E9}"
     }
 
     @inline(__always)
@@ -21,6 +27,25 @@ public enum Sanitizer {
     public static func needsSanitizing(_ s: String) -> Bool {
         for u in s.unicodeScalars where placeholder(for: u.value) != nil { return true }
         return false
+    }
+
+    /// Human-readable command output: like `display`, but line breaks and tabs stay (the layout).
+    public static func displayKeepingLayout(_ s: String) -> String {
+        var needs = false
+        for u in s.unicodeScalars where u.value != 0x0A && u.value != 0x09 && placeholder(for: u.value) != nil {
+            needs = true
+            break
+        }
+        if !needs { return s }
+        var out = String.UnicodeScalarView()
+        for u in s.unicodeScalars {
+            if u.value != 0x0A, u.value != 0x09, let p = placeholder(for: u.value) {
+                out.append(contentsOf: p.unicodeScalars)
+            } else {
+                out.append(u)
+            }
+        }
+        return String(out)
     }
 
     /// The text with every unsafe scalar replaced by its placeholder.

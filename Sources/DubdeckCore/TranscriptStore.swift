@@ -187,7 +187,7 @@ public final class TranscriptStore {
 
     static func read(job: Job) throws -> Snapshot {
         let path = job.storePath
-        guard let bytes = try FileIO.readIfExists(path) else {
+        guard let bytes = try FileIO.readIfExists(path, owner: .own) else {
             return emptySnapshot(job)
         }
         var snap = try parse(bytes, job: job)
@@ -271,6 +271,15 @@ public final class TranscriptStore {
             try check("audio_status", { $0.stringValue != nil }, "a string")
             try check("start", { $0.doubleValue != nil }, "a number")
             try check("end", { $0.doubleValue != nil }, "a number")
+            if let preview = o["last_preview"], !preview.isNull {
+                guard let p = preview.objectValue else {
+                    throw DubdeckError.data(shown, "segment \(n): \"last_preview\" must be an object, not \(preview.typeName)")
+                }
+                // A take name becomes a path: only one of this segment's take files.
+                if let take = p["take"], !(take.stringValue.map { Takes.isTakePath($0, n) } ?? false) {
+                    throw DubdeckError.data(shown, "segment \(n): last_preview.take is not a take file of this segment")
+                }
+            }
             let seg = job.segments[i]
             if let s = o["start"]?.doubleValue, let e = o["end"]?.doubleValue {
                 if abs(s - seg.start) > 0.0005 || abs(e - seg.end) > 0.0005 {
@@ -302,14 +311,14 @@ public final class TranscriptStore {
         let sig = FileIO.statSignature(path)
         let fp = snapshot.fingerprint
         if sig == nil { return fp != .missing }
-        return sig!.size != fp.size || sig!.mtimeNs != fp.mtimeNs
+        return sig!.size != fp.size || sig!.mtimeNs != fp.mtimeNs || (fp.inode != 0 && sig!.inode != fp.inode)
     }
 
     /// Re-reads the store when another writer changed it. Returns true when something changed.
     @discardableResult
     public func reloadIfChanged() throws -> Bool {
         guard changedOnDisk() else { return false }
-        let bytes = try FileIO.readIfExists(path)
+        let bytes = try FileIO.readIfExists(path, owner: .own)
         let fp = FileIO.fingerprint(path: path, bytes: bytes)
         if fp.sha256 == snapshot.fingerprint.sha256, !fp.sha256.isEmpty {
             snapshot.fingerprint = fp
@@ -333,15 +342,23 @@ public final class TranscriptStore {
         public var records: [HistoryRecord]
         /// True when the store was re-read from disk first (another writer had changed it).
         public var reloaded: Bool
+        /// Repairs made on the way (a torn history tail cut, records of an interrupted save cut).
+        public var warnings: [String] = []
     }
 
-    /// One durable operation: lock → check for outside changes (merge or refuse) → history
-    /// append (fsync) → store rewrite (fsync) → unlock. Changes that change nothing are dropped.
+    /// The history field naming the store file a record's change was applied to (hex SHA-256, or
+    /// "none"): a trailing record whose base is still the store on disk never reached the store.
+    public static let baseField = "base_sha256"
+
+    /// One change = one transaction (SPEC §10.2), under the job lock: check for outside changes
+    /// (merge or refuse) → repair the history's end → apply → `prepare` (synthesis installs its
+    /// immutable take) → append the history records (fsync) → write the store (atomic) → re-point
+    /// the current takes → release. A failure after the append cuts the records off again, so the
+    /// history never holds a change the store does not show. Changes that change nothing are dropped.
+    /// `prepare` gets the first seq and returns what undoes it.
     @discardableResult
-    /// `whileLocked` runs under the job lock after the changes were applied and before the history
-    /// record (synthesis rotates the take files there).
-    public func commit(_ changes: [SegmentChange], batch: String? = nil,
-                       extraFields: [String: JSONValue] = [:], whileLocked: (() throws -> Void)? = nil) throws -> CommitResult {
+    public func commit(_ changes: [SegmentChange], batch: String? = nil, extraFields: [String: JSONValue] = [:],
+                       prepare: ((_ firstSeq: Int) throws -> (() -> Void))? = nil) throws -> CommitResult {
         if let reason = readOnlyReason {
             throw DubdeckError(.dataError, "\(Sanitizer.display(path)): read-only: \(reason)")
         }
@@ -351,78 +368,182 @@ public final class TranscriptStore {
         let lock = try JobLock.acquire(job.lockPath, timeout: lockTimeout)
         defer { lock.release() }
 
-        var reloaded = false
-        let diskBytes = try FileIO.readIfExists(path)
-        let diskFingerprint = FileIO.fingerprint(path: path, bytes: diskBytes)
-        if diskFingerprint.sha256 != snapshot.fingerprint.sha256 || diskFingerprint.size != snapshot.fingerprint.size {
-            // Another writer saved since we read: take its file and put our change on top.
-            var fresh: Snapshot
-            if let diskBytes {
-                fresh = try TranscriptStore.parse(diskBytes, job: job)
-            } else {
-                fresh = TranscriptStore.emptySnapshot(job)
-            }
-            fresh.fingerprint = diskFingerprint
-            let old = snapshot
-            snapshot = fresh
-            rebuildStates()
-            reloaded = true
-            if let reason = fresh.mismatch {
-                throw DubdeckError(.dataError, "\(Sanitizer.display(path)): read-only: \(reason)")
-            }
-            for c in changes {
-                let n = c.segment
-                let mine = old.entries[n - 1]?.object ?? TranscriptStore.defaultEntry(job.segments[n - 1])
-                let theirs = fresh.entries[n - 1]?.object ?? TranscriptStore.defaultEntry(job.segments[n - 1])
-                // A change without declared fields conflicts with any change to its segment.
-                let clash = c.fields.isEmpty
-                    ? !TranscriptStore.sameEntry(mine, theirs)
-                    : c.fields.contains { !TranscriptStore.semanticallyEqual(mine[$0] ?? .null, theirs[$0] ?? .null) }
-                if clash {
-                    throw DubdeckError.conflict("segment \(n) was changed by another writer meanwhile; reloaded, change not applied")
-                }
-            }
-        } else if diskFingerprint.mtimeNs != snapshot.fingerprint.mtimeNs {
-            snapshot.fingerprint = diskFingerprint
-        }
+        let reloaded = try takeOutsideChanges(changes)
+        var warnings: [String] = []
+        let base = snapshot.fingerprint.shaHex
+        let historyEnd = try repairHistoryEnd(storeBase: base, warnings: &warnings)
+
+        let firstSeq = historyEnd.lastSeq + 1
+        let undoPrepare = try prepare?(firstSeq)
+        var prepared = undoPrepare != nil
 
         // Apply to copies first: a refused change leaves nothing half-done.
         var updated: [Int: JSONObject] = [:]
+        var original: [Int: JSONObject] = [:]
         var records: [HistoryRecord] = []
         let ts = Clock.isoNow()
-        for c in changes {
-            let before = updated[c.segment] ?? entry(c.segment)
-            var after = before
-            try c.apply(&after)
-            let seg = job.segments[c.segment - 1]
-            after["start"] = .number(seg.start)
-            after["end"] = .number(seg.end)
-            if after == before { continue }
-            updated[c.segment] = after
-            records.append(HistoryRecord(ts: ts, seq: 0, batch: nil, segment: c.segment, action: c.action,
-                                         before: .object(before), after: .object(after), by: by))
+        do {
+            for c in changes {
+                let before = updated[c.segment] ?? entry(c.segment)
+                if original[c.segment] == nil { original[c.segment] = before }
+                var after = before
+                try c.apply(&after)
+                let seg = job.segments[c.segment - 1]
+                after["start"] = .number(seg.start)
+                after["end"] = .number(seg.end)
+                if after == before { continue }
+                updated[c.segment] = after
+                records.append(HistoryRecord(ts: ts, seq: 0, batch: nil, segment: c.segment, action: c.action,
+                                             before: .object(before), after: .object(after), by: by))
+            }
+        } catch {
+            undoPrepare?()
+            throw error
         }
-        if records.isEmpty { return CommitResult(records: [], reloaded: reloaded) }
-        try whileLocked?()
-        let firstSeq = try history.lastSeq() + 1
+        if records.isEmpty {
+            undoPrepare?()
+            prepared = false
+            return CommitResult(records: [], reloaded: reloaded, warnings: warnings)
+        }
+        _ = prepared
         let batchID = batch ?? (records.count > 1 ? "b\(firstSeq)" : nil)
         for i in records.indices {
             records[i].seq = firstSeq + i
             records[i].batch = batchID
             records[i].extra = extraFields
+            records[i].extra[TranscriptStore.baseField] = .string(base)
         }
-        try history.append(records)
+
+        let oldLength: Int
+        do {
+            oldLength = try history.append(records, after: historyEnd)
+        } catch {
+            undoPrepare?()
+            throw error
+        }
+        /// Cuts the appended records off again; a failure to do so is reported with the cause.
+        func rollBack(_ cause: Error) -> Error {
+            undoPrepare?()
+            do {
+                try FileIO.truncateDurably(history.path, to: oldLength)
+            } catch let e as DubdeckError {
+                return DubdeckError(.ioError, "\(Sanitizer.display(String(describing: cause))); and the history record could not be cut off again (\(e.message)): the next writer will cut it")
+            } catch {}
+            return cause
+        }
 
         var next = snapshot
         for (n, obj) in updated { next.entries[n - 1] = Entry(object: obj, raw: nil) }
         next.version = TranscriptStore.currentVersion
         next.updatedAt = ts
         let bytes = TranscriptStore.encode(&next)
-        try FileIO.writeAtomically(path, bytes)
+        do {
+            if FileIO.faults.failStoreWrite {
+                throw DubdeckError.io(Sanitizer.display(path), "write failed: \(errnoText(ENOSPC))")
+            }
+            try FileIO.writeAtomically(path, bytes)
+        } catch {
+            throw rollBack(error)
+        }
+
+        // Re-point NNNN.wav wherever the current take changed.
+        var repointed: [Int] = []
+        do {
+            for n in updated.keys.sorted() {
+                let was = Takes.current(of: original[n], n), now = Takes.current(of: updated[n], n)
+                if was != now {
+                    try Takes.repoint(job: job.directory, n, to: now)
+                    repointed.append(n)
+                }
+            }
+        } catch {
+            // Put the store and the takes back as they were, then cut the records.
+            var old = snapshot
+            let oldBytes = TranscriptStore.encode(&old)
+            try? FileIO.writeAtomically(path, oldBytes)
+            for n in repointed { try? Takes.repoint(job: job.directory, n, to: Takes.current(of: original[n], n)) }
+            snapshot.fingerprint = FileIO.fingerprint(path: path, bytes: oldBytes)
+            throw rollBack(error)
+        }
+
         next.fingerprint = FileIO.fingerprint(path: path, bytes: bytes)
         snapshot = next
         for n in updated.keys { states[n - 1] = state(of: snapshot.entries[n - 1]?.object, job.segments[n - 1]) }
-        return CommitResult(records: records, reloaded: reloaded)
+        return CommitResult(records: records, reloaded: reloaded, warnings: warnings)
+    }
+
+    /// Under the lock: the store as it is on disk now. Unchanged since this store read or wrote it
+    /// (same size, mtime and inode): nothing to read. Otherwise it is read and hashed once; another
+    /// writer's change is taken and ours goes on top, or refused (75) when both changed the same thing.
+    func takeOutsideChanges(_ changes: [SegmentChange]) throws -> Bool {
+        let fp = snapshot.fingerprint
+        let sig = FileIO.statSignature(path)
+        if let sig, fp != .missing, fp.inode != 0, sig.size == fp.size, sig.mtimeNs == fp.mtimeNs, sig.inode == fp.inode {
+            return false
+        }
+        if sig == nil, fp == .missing { return false }
+        let diskBytes = try FileIO.readIfExists(path, owner: .own)
+        let diskFingerprint = FileIO.fingerprint(path: path, bytes: diskBytes)
+        if diskFingerprint.sha256 == fp.sha256, diskFingerprint.size == fp.size {
+            snapshot.fingerprint = diskFingerprint
+            return false
+        }
+        // Another writer saved since we read: take its file and put our change on top.
+        var fresh: Snapshot
+        if let diskBytes {
+            fresh = try TranscriptStore.parse(diskBytes, job: job)
+        } else {
+            fresh = TranscriptStore.emptySnapshot(job)
+        }
+        fresh.fingerprint = diskFingerprint
+        let old = snapshot
+        snapshot = fresh
+        rebuildStates()
+        if let reason = fresh.mismatch {
+            throw DubdeckError(.dataError, "\(Sanitizer.display(path)): read-only: \(reason)")
+        }
+        for c in changes {
+            let n = c.segment
+            let mine = old.entries[n - 1]?.object ?? TranscriptStore.defaultEntry(job.segments[n - 1])
+            let theirs = fresh.entries[n - 1]?.object ?? TranscriptStore.defaultEntry(job.segments[n - 1])
+            // A change without declared fields conflicts with any change to its segment.
+            let clash = c.fields.isEmpty
+                ? !TranscriptStore.sameEntry(mine, theirs)
+                : c.fields.contains { !TranscriptStore.semanticallyEqual(mine[$0] ?? .null, theirs[$0] ?? .null) }
+            if clash {
+                throw DubdeckError.conflict("segment \(n) was changed by another writer meanwhile; reloaded, change not applied")
+            }
+        }
+        return true
+    }
+
+    /// Under the lock, the history's end read once: a torn tail is cut, and so are the records of
+    /// a save that was interrupted between its append and its store write (their base is still the
+    /// store on disk). Returns the end as it is afterwards (the next seq, where to append).
+    func repairHistoryEnd(storeBase: String, warnings: inout [String]) throws -> HistoryLog.EndScan {
+        let baseOf = { (r: HistoryRecord) in r.extra[TranscriptStore.baseField]?.stringValue }
+        var end = try history.scanEnd { older, newest in
+            baseOf(older) != nil && baseOf(older) == baseOf(newest)
+        }
+        if let w = end.warning { warnings.append(w) }
+        if let newest = end.records.last, let newestBase = baseOf(newest), newestBase == storeBase {
+            // The whole trailing group (the records of one commit) never reached the store.
+            var first = end.records.count - 1
+            while first > 0, baseOf(end.records[first - 1]) == newestBase { first -= 1 }
+            let cutAt = end.offsets[first]
+            try FileIO.truncateDurably(history.path, to: cutAt)
+            let seqs = end.records[first...].map { $0.seq }
+            warnings.append("\(Sanitizer.display(history.path)): cut \(seqs.count) record\(seqs.count == 1 ? "" : "s") (seq \(seqs.first!)\(seqs.count > 1 ? "–\(seqs.last!)" : "")) that the store never got (an interrupted save)")
+            end.records.removeSubrange(first...)
+            end.offsets.removeSubrange(first...)
+            end.tornOffset = nil
+            end.size = cutAt
+            if end.records.isEmpty, cutAt > 0 {
+                // The record before the group lies further back: read the end again.
+                end = try history.scanEnd()
+            }
+        }
+        return end
     }
 
     static func sameEntry(_ a: JSONObject?, _ b: JSONObject?) -> Bool {

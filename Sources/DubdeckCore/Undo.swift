@@ -1,13 +1,15 @@
-/// Undo and redo across processes, driven by transcript_versions.jsonl. An operation is one record
-/// or one batch. Undo reverts the last operation still in effect; redo reverts the last undo. Both
-/// write records (action `undo`/`redo`, `reverts`: the first seq of the operation reverted) that set
-/// each line back to the entry it had before that operation.
+/// Undo and redo across processes, driven by transcript_versions.jsonl (SPEC §10.4). An operation is
+/// one record or one batch. Undo reverts the reviewer's newest operation still in effect (`any`:
+/// anyone's); redo reverts their newest undo. Both write records (action `undo`/`redo`, `reverts`:
+/// the first seq of the operation reverted) that put back the fields the operation changed, and
+/// only those: a later change by someone else to another field of the line stays.
 public enum UndoRedo {
     struct Operation {
         var records: [HistoryRecord]
         var kind: String  // "normal", "undo", "redo"
         var reverts: Int?
         var firstSeq: Int { records.first?.seq ?? 0 }
+        var owner: String { records.first?.by ?? "" }
     }
 
     /// Groups records into operations (a batch is one) in file order.
@@ -24,8 +26,8 @@ public enum UndoRedo {
         return ops
     }
 
-    /// The operation an undo would revert, and the one a redo would revert.
-    static func targets(_ ops: [Operation]) -> (undo: Operation?, redo: Operation?) {
+    /// The operation an undo would revert, and the one a redo would revert, for `owner` (nil: anyone).
+    static func targets(_ ops: [Operation], owner: String? = nil) -> (undo: Operation?, redo: Operation?) {
         var done: [Operation] = []
         var undone: [Operation] = []
         for op in ops {
@@ -38,10 +40,12 @@ public enum UndoRedo {
                 done.append(op)
             default:
                 done.append(op)
-                undone.removeAll()
+                // A new change ends its author's redo chain; other reviewers' stay.
+                undone.removeAll { $0.owner == op.owner }
             }
         }
-        return (done.last, undone.last)
+        guard let owner else { return (done.last, undone.last) }
+        return (done.last { $0.owner == owner }, undone.last { $0.owner == owner })
     }
 
     /// `reverts` of each undo/redo record (a field the history keeps beside the standard ones).
@@ -54,31 +58,65 @@ public enum UndoRedo {
 
     public enum Direction: String { case undo, redo }
 
-    /// Reverts the last operation (undo) or the last undo (redo). Refuses (75) when a line it would
-    /// change was locked since and the operation is not itself a lock change.
+    /// Entry fields an operation does not own: the segment's times.
+    static let fixedFields: Swift.Set<String> = ["start", "end"]
+
+    /// Puts back, in `e`, every field that differs between `from` and `to` (the record's after and
+    /// before). The take state follows: a text put back re-judges the take, a take that no longer
+    /// exists (pruned) leaves the line without one.
+    static func revert(_ e: inout JSONObject, from after: JSONObject, to before: JSONObject, segment n: Int, job: String) {
+        var keys: [String] = []
+        for m in before.members + after.members where !fixedFields.contains(m.key) && !keys.contains(m.key) {
+            keys.append(m.key)
+        }
+        var touched = false
+        for key in keys where !TranscriptStore.semanticallyEqual(before[key] ?? .null, after[key] ?? .null) {
+            e[key] = before[key]
+            if key == "tgt_text" || key == "last_preview" { touched = true }
+        }
+        if let take = Takes.current(of: e, n), !FileIO.exists(job + "/" + take) {
+            e["last_preview"] = nil
+            e["audio_status"] = .string("none")
+        } else if touched, let text = e["tgt_text"]?.stringValue {
+            SegmentChange.markTakeAgainstText(&e, text)
+        }
+    }
+
+    /// Reverts the reviewer's last operation (undo) or last undo (redo); `any` takes anyone's.
+    /// Refused (75) only when it would change the TEXT of a line that is locked now and stays
+    /// locked; a batch is reverted whole or not at all, and the refusal names the line.
     @discardableResult
-    public static func run(_ direction: Direction, store: TranscriptStore) throws -> [HistoryRecord] {
+    public static func run(_ direction: Direction, store: TranscriptStore, any: Bool = false) throws -> [HistoryRecord] {
+        try runWithResult(direction, store: store, any: any).records
+    }
+
+    public static func runWithResult(_ direction: Direction, store: TranscriptStore, any: Bool = false) throws -> TranscriptStore.CommitResult {
         let (records, reverts) = try readHistory(store)
         let ops = operations(records, reverts: reverts)
-        let (undoTarget, redoTarget) = targets(ops)
+        let (undoTarget, redoTarget) = targets(ops, owner: any ? nil : store.by)
         guard let target = direction == .undo ? undoTarget : redoTarget else {
-            throw DubdeckError(.usage, direction == .undo ? "nothing to undo" : "nothing to redo")
+            let whose = any ? "" : " by \(Sanitizer.display(store.by))"
+            throw DubdeckError(.usage, direction == .undo ? "nothing to undo\(whose)" : "nothing to redo\(whose)")
         }
         var changes: [SegmentChange] = []
+        let job = store.job.directory
         for r in target.records.reversed() {
-            guard case .object(let before) = r.before else { continue }
-            let touchesLock = r.before.objectValue?["locked"] != r.after.objectValue?["locked"]
+            guard case .object(let before) = r.before, case .object(let after) = r.after else { continue }
             let n = r.segment
+            guard n >= 1, n <= store.job.segments.count else {
+                throw DubdeckError.data(Sanitizer.display(store.history.path), "record \(r.seq) names segment \(n); the job has \(store.job.segments.count)")
+            }
             changes.append(SegmentChange(segment: n, action: direction.rawValue) { e in
-                if e["locked"]?.boolValue == true, !touchesLock {
-                    throw DubdeckError.conflict("line \(n) was locked since: unlock it first to \(direction.rawValue)")
+                let lockedNow = e["locked"]?.boolValue == true
+                let textNow = e["tgt_text"]
+                revert(&e, from: after, to: before, segment: n, job: job)
+                if lockedNow, e["locked"]?.boolValue == true, e["tgt_text"] != textNow {
+                    throw DubdeckError.conflict("line \(n) is locked: unlock it first to \(direction.rawValue) its text (nothing was \(direction == .undo ? "undone" : "redone"))")
                 }
-                e = before
             })
         }
         let batch = changes.count > 1 ? "\(direction.rawValue)-\(target.firstSeq)-\(Clock.isoNow())" : nil
-        let result = try store.commit(changes, batch: batch, extraFields: ["reverts": .number(target.firstSeq)])
-        return result.records
+        return try store.commit(changes, batch: batch, extraFields: ["reverts": .number(target.firstSeq)])
     }
 
     /// Sets a line's text back to what it was after history record `seq` (recorded as `restore`).

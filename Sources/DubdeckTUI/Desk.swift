@@ -465,7 +465,7 @@ public final class Desk {
         case "play-previous-take":
             var k = 2
             if let (seg, last) = lastPreviousTake, seg == n { k = last >= SegmentSynthesizer.takesKept ? 2 : last + 1 }
-            if k > 2, !FileIO.exists(store.job.directory + "/segments_preview/" + SegmentSynthesizer.takeName(n, take: k)) { k = 2 }
+            if k > 2, (try? PlaybackSource.takePath(store, n, take: k)) == nil { k = 2 }
             lastPreviousTake = (n, k)
             play(label: "take \(k) of \(n)") { try PlaybackSource.take(self.store, n, take: k) }
         case "stop-playback":

@@ -59,23 +59,22 @@ public struct CellGrid: Equatable {
         guard row >= 0, row < height, col < width else { return col }
         let end = min(limit ?? width, width)
         var c = max(0, col)
-        for ch in text {
-            var shown = ch
-            if let first = ch.unicodeScalars.first, let p = Sanitizer.placeholder(for: first.value) {
-                shown = p
-            } else if ch.unicodeScalars.count > 1, ch.unicodeScalars.contains(where: { Sanitizer.placeholder(for: $0.value) != nil }) {
-                shown = Character(Sanitizer.display(String(ch)))
+        for original in text {
+            // An unsafe scalar becomes its placeholder, drawn as the characters it is made of.
+            let pieces: [Character] = original.unicodeScalars.contains { Sanitizer.placeholder(for: $0.value) != nil }
+                ? Array(Sanitizer.display(String(original))) : [original]
+            for shown in pieces {
+                let w = TextWidth.width(of: shown)
+                if w == 0 { continue }
+                if c + w > end {
+                    // A wide character that does not fit is not split: pad instead.
+                    while c < end { cells[row * width + c] = Cell(ch: " ", style: style, continuation: false); c += 1 }
+                    return c
+                }
+                cells[row * width + c] = Cell(ch: shown, style: style, continuation: false)
+                if w == 2 { cells[row * width + c + 1] = Cell(ch: " ", style: style, continuation: true) }
+                c += w
             }
-            let w = TextWidth.width(of: shown)
-            if w == 0 { continue }
-            if c + w > end {
-                // A wide character that does not fit is not split: pad instead.
-                while c < end { cells[row * width + c] = Cell(ch: " ", style: style, continuation: false); c += 1 }
-                return c
-            }
-            cells[row * width + c] = Cell(ch: shown, style: style, continuation: false)
-            if w == 2 { cells[row * width + c + 1] = Cell(ch: " ", style: style, continuation: true) }
-            c += w
         }
         return c
     }

@@ -43,8 +43,8 @@ struct Synth: ParsableCommand {
     func validate() throws {
         let modes = (numbers.isEmpty ? 0 : 1) + (approved ? 1 : 0) + (all ? 1 : 0)
         if modes != 1 { throw ValidationError("give segment numbers, --approved or --all (one of them)") }
-        if maxSpeedup < 1 || maxSpeedup > 4 { throw ValidationError("--max-speedup must be between 1 and 4") }
-        if timeout <= 0 { throw ValidationError("--timeout must be positive") }
+        try checkRange(maxSpeedup, 1...4, "--max-speedup")
+        try checkRange(timeout, 0...86_400, "--timeout", open: true)
         if let e = engine, e != "espeak", e != "command" { throw ValidationError("--engine must be espeak or command") }
     }
 
@@ -63,24 +63,27 @@ struct Synth: ParsableCommand {
                 throw DubdeckError(.usage, "no segment \(n) (the job has \(transcript.job.segments.count))")
             }
             if numbers.count == 1 {
+                // Ctrl-C here: the handler removes the temporaries and exits 130.
                 let r = try synth.synthesize(numbers[0])
+                printWarnings(synth.lastWarnings)
                 printOut(describe(r) + "\n")
                 return
             }
             let list = numbers.isEmpty ? SegmentSynthesizer.batchSelection(transcript, approvedOnly: approved) : numbers
             let tty = isTerminal(2)
-            let summary = synth.batch(list, cancelled: { interrupted }) { done, total, n in
+            // Ctrl-C stops the batch after the current line; what was done is printed.
+            let summary = Interrupt.polling { synth.batch(list, cancelled: { Interrupt.requested }) { done, total, n in
                 guard tty, total > 0 else { return }
                 let width = 30
                 let filled = done * width / total
                 let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
                 fputs("\r[\(bar)] \(done)/\(total)\(n > 0 ? " segment \(n)" : "")   ", stderr)
-            }
+            } }
             if tty { fputs("\n", stderr) }
-            for f in summary.failures { printError(f) }
+            for f in summary.failures where !Interrupt.requested || !f.hasSuffix("interrupted") { printError(f) }
             printOut("synthesized \(summary.done) of \(list.count) lines: \(summary.fresh) fresh, \(summary.overflow) overflow, \(summary.failed) failed\(summary.cancelled ? " (interrupted)" : "")\n")
+            if summary.cancelled || Interrupt.requested { throw ExitCode(130) }
             if summary.failed > 0 { throw DubdeckError(.ioError, "\(summary.failed) line(s) failed") }
-            if summary.cancelled { throw ExitCode(130) }
         }
     }
 
@@ -94,13 +97,6 @@ func fmt(_ v: Double) -> String {
     let t = Int((v * 100).rounded())
     let f = abs(t % 100)
     return "\(t / 100).\(f < 10 ? "0" : "")\(f)"
-}
-
-nonisolated(unsafe) var interrupted = false
-
-/// Ctrl-C sets a flag; the command stops its work cleanly and exits.
-func catchInterrupt() {
-    signal(SIGINT) { _ in interrupted = true }
 }
 
 struct Play: ParsableCommand {
@@ -127,16 +123,42 @@ struct Play: ParsableCommand {
             }
             let pcm = original ? try PlaybackSource.original(store, n) : try PlaybackSource.take(store, n, take: take ?? 1)
             let sink = ALSASink(device: device)
-            catchInterrupt()
-            try sink.play(pcm, label: original ? "original \(n)" : "take \(take ?? 1) of \(n)")
-            while sink.isPlaying {
-                if interrupted {
-                    sink.stop()
-                    sink.wait()
-                    throw ExitCode(130)
+            try Interrupt.polling {
+                try sink.play(pcm, label: original ? "original \(n)" : "take \(take ?? 1) of \(n)")
+                while sink.isPlaying {
+                    if Interrupt.requested {
+                        sink.stop()
+                        sink.wait()
+                        throw ExitCode(130)
+                    }
+                    usleep(20_000)
                 }
-                usleep(20_000)
             }
+        }
+    }
+}
+
+struct Take: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make take K (1 = newest) of a line the current one (recorded in the history; undoable).")
+
+    @Argument(help: "The job directory.") var job: String
+    @Argument(help: "The segment number.") var n: Int
+    @Argument(help: "The take: 1 (newest) … 5.") var k: Int
+
+    func validate() throws {
+        if n < 1 { throw ValidationError("N counts from 1") }
+        if k < 1 || k > SegmentSynthesizer.takesKept { throw ValidationError("K is 1 (newest) … \(SegmentSynthesizer.takesKept)") }
+    }
+
+    func run() throws {
+        try guarded {
+            let store = try openStore(job)
+            let result = try TakeChoice.choose(store, n, k)
+            printWarnings(result.warnings)
+            let current = Takes.current(of: store.entry(n), n) ?? "-"
+            printOut(result.records.isEmpty ? "segment \(n): take \(k) is already the current one (\(current))\n"
+                                            : "segment \(n): take \(k) is now current (\(current)); history seq \(result.records[0].seq)\n")
         }
     }
 }

@@ -1,12 +1,40 @@
 import ArgumentParser
 import DubdeckCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
-@main
 struct Dubdeck: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dubdeck",
         abstract: "A full-screen terminal review desk for machine-dubbed episodes.",
         discussion: "Exit codes: 0 ok, 64 usage, 65 bad input data, 66 missing input, 73 cannot create output, 74 I/O error, 75 conflict (locked line, another writer), 77 key/crypto failure.",
-        subcommands: [Review.self, Demo.self, Status.self, Segments.self, Set.self, Synth.self, Play.self, History.self, Undo.self, Redo.self, Apply.self, MergeMT.self, Import.self, Export.self, Characters.self, Key.self, Actions.self],
+        subcommands: [Review.self, Demo.self, Status.self, Segments.self, Set.self, Synth.self, Play.self, Take.self, History.self, Undo.self, Redo.self, Apply.self, MergeMT.self, Import.self, Export.self, Characters.self, Key.self, Actions.self],
         defaultSubcommand: Review.self)
+}
+
+/// The entry point: the argument parser's own messages pass through the sanitizer (they echo
+/// arguments), Ctrl-C stops cleanly (exit 130), and a failed write to standard output is exit 74.
+@main
+enum DubdeckMain {
+    static func main() {
+        Interrupt.install()
+        var code: Int32 = 0
+        do {
+            var command = try Dubdeck.parseAsRoot()
+            try command.run()
+        } catch {
+            code = Dubdeck.exitCode(for: error).rawValue
+            let message = Dubdeck.fullMessage(for: error)
+            if !message.isEmpty {
+                let text = Sanitizer.displayKeepingLayout(message) + "\n"
+                if code == 0 { printOut(text) } else { fputs(text, stderr) }
+            }
+        }
+        if fflush(stdout) != 0 || ferror(stdout) != 0 {
+            fputs("dubdeck: standard output: write failed: \(errnoText())\n", stderr)
+            exit(ExitStatus.ioError.rawValue)
+        }
+        exit(code)
+    }
 }

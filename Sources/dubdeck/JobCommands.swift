@@ -136,6 +136,7 @@ struct Set: ParsableCommand {
             for f in unflag { changes.append(.flag(n, f, false)) }
             if lock { changes.append(.lock(n, true, by: store.by)) }
             let result = try store.commit(changes)
+            printWarnings(result.warnings)
             if result.records.isEmpty {
                 printOut("segment \(n): no change\n")
             } else {

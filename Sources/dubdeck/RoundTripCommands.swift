@@ -55,7 +55,7 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Write the current target texts as subtitles.")
     @Argument(help: "The job directory.") var job: String
     @Option(help: "srt, ass or vtt.") var format: String
-    @Option(help: "The file to write (default: standard output).") var out: String?
+    @Option(help: "The file to write; - or none: standard output (raw: a data stream).") var out: String?
 
     func validate() throws {
         if SubtitleFormat(rawValue: format) == nil { throw ValidationError("--format must be srt, ass or vtt") }
@@ -65,36 +65,45 @@ struct Export: ParsableCommand {
         try guarded {
             let store = try openStore(job)
             let text = try RoundTrip.export(store, format: SubtitleFormat(rawValue: format)!)
-            if let out {
-                try FileIO.writeAtomically(out, Array(text.utf8))
+            // A FIFO, a device or a link such as /dev/stdout is written through, a regular file replaced atomically.
+            if let out, out != "-" {
+                try FileIO.writeOutput(out, Array(text.utf8))
             } else {
-                printOut(text)
+                try printRaw(Array(text.utf8))
             }
         }
     }
 }
 
 struct Undo: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Undo the last change (a batch as one), across processes.")
+    static let configuration = CommandConfiguration(
+        abstract: "Undo your last change (a batch as one), across processes.",
+        discussion: "Yours: made with the same --by (else $USER). Refused (75) only when it would change the text of a line that is locked now.")
     @Argument(help: "The job directory.") var job: String
+    @Flag(help: "Undo the newest change by anyone.") var any = false
+    @Option(help: "Whose change (else $USER).") var by: String?
 
     func run() throws {
-        try guarded { try runUndoRedo(.undo, job) }
+        try guarded { try runUndoRedo(.undo, job, any: any, by: by) }
     }
 }
 
 struct Redo: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Redo the last undone change.")
+    static let configuration = CommandConfiguration(abstract: "Redo your last undone change.")
     @Argument(help: "The job directory.") var job: String
+    @Flag(help: "Redo the newest undo by anyone.") var any = false
+    @Option(help: "Whose undo (else $USER).") var by: String?
 
     func run() throws {
-        try guarded { try runUndoRedo(.redo, job) }
+        try guarded { try runUndoRedo(.redo, job, any: any, by: by) }
     }
 }
 
-func runUndoRedo(_ d: UndoRedo.Direction, _ job: String) throws {
-    let store = try openStore(job)
-    let records = try UndoRedo.run(d, store: store)
+func runUndoRedo(_ d: UndoRedo.Direction, _ job: String, any: Bool, by: String?) throws {
+    let store = try openStore(job, by: by)
+    let result = try UndoRedo.runWithResult(d, store: store, any: any)
+    printWarnings(result.warnings)
+    let records = result.records
     let lines = Array(Swift.Set(records.map { $0.segment })).sorted().map(String.init).joined(separator: ", ")
     printOut("\(d.rawValue): \(records.count) change\(records.count == 1 ? "" : "s") (line \(lines))\n")
 }

@@ -22,12 +22,32 @@ func printError(_ message: String) {
     fputs(line, stderr)
 }
 
+/// Human-readable output: every byte passes the sanitizer (only line breaks and tabs stay).
 func printOut(_ text: String) {
-    fputs(text, stdout)
+    fputs(Sanitizer.displayKeepingLayout(text), stdout)
 }
 
+/// JSON output: the writer escapes every control, C1 and bidi character as \u.
 func printJSON(_ value: JSONValue) {
-    printOut(String(decoding: JSONWriter.encodePretty(value), as: UTF8.self))
+    fputs(String(decoding: JSONWriter.encodePretty(value), as: UTF8.self), stdout)
+}
+
+/// A data stream (export to standard output): written raw, as documented.
+func printRaw(_ bytes: [UInt8]) throws {
+    if fflush(stdout) != 0 { throw DubdeckError.io("standard output", "write failed: \(errnoText())") }
+    try FileIO.writeOutput("-", bytes)
+}
+
+/// One warning line each (repairs a commit made on the way).
+func printWarnings(_ warnings: [String]) {
+    for w in warnings { printError("warning: " + w) }
+}
+
+/// A number option must be finite and in range (NaN passes every comparison: check it first).
+func checkRange(_ value: Double, _ range: ClosedRange<Double>, _ option: String, open lower: Bool = false) throws {
+    guard value.isFinite, range.contains(value), !(lower && value == range.lowerBound) else {
+        throw ValidationError("\(option) must be a number \(lower ? "above" : "from") \(JSONValue.formatNumber(range.lowerBound)) \(lower ? "up " : "")to \(JSONValue.formatNumber(range.upperBound))")
+    }
 }
 
 func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }

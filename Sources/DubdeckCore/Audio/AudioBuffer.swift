@@ -89,6 +89,7 @@ public enum AudioFile {
     static func open(_ path: String) throws -> (OpaquePointer, SF_INFO) {
         var info = SF_INFO()
         guard FileIO.exists(path) else { throw DubdeckError(.noInput, "\(Sanitizer.display(path)): no such audio file") }
+        try FileIO.requireRegularInput(path)  // a FIFO or a device would hang or never end
         guard let sf = sf_open(path, Int32(SFM_READ), &info) else {
             let why = String(cString: sf_strerror(nil))
             throw DubdeckError.data(Sanitizer.display(path), "not a readable audio file (\(why))")
@@ -96,6 +97,17 @@ public enum AudioFile {
         if info.samplerate <= 0 || info.channels <= 0 {
             sf_close(sf)
             throw DubdeckError.data(Sanitizer.display(path), "audio file has no valid rate or channels")
+        }
+        if !Bounds.sampleRates.contains(Int(info.samplerate)) || info.channels > 64 {
+            sf_close(sf)
+            throw DubdeckError.data(Sanitizer.display(path),
+                                    "audio file claims \(info.samplerate) Hz and \(info.channels) channels (8000–384000 Hz, at most 64 channels)")
+        }
+        // frames × channels × 4 bytes must fit what we are willing to hold (a lying header).
+        let (product, overflow) = Int(info.frames).multipliedReportingOverflow(by: Int(info.channels))
+        if info.frames < 0 || overflow || product > (1 << 30) {
+            sf_close(sf)
+            throw DubdeckError.data(Sanitizer.display(path), "audio file claims \(info.frames) frames: too long")
         }
         if let why = truncation(sf) {
             sf_close(sf)
@@ -178,9 +190,9 @@ public enum AudioFile {
 
     /// Writes 16-bit WAV to `path` through an open descriptor and fsyncs it (no rename: callers
     /// write to a temporary name and rename).
+    /// `path` must not exist yet: it is created exclusively, never through a link (a temporary name).
     public static func writeWAV16(_ buffer: AudioBuffer, to path: String) throws {
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw DubdeckError(.cannotCreate, "\(Sanitizer.display(path)): cannot create: \(errnoText())") }
+        let fd = try FileIO.createExclusive(path, mode: 0o644)
         defer { close(fd) }
         var info = SF_INFO()
         info.samplerate = Int32(buffer.rate)
@@ -202,7 +214,8 @@ public enum AudioFile {
 
     /// A whole WAV file replaced atomically (tmp, fsync, rename, directory fsync).
     public static func writeWAV16Atomically(_ buffer: AudioBuffer, to path: String) throws {
-        let tmp = "\(path).tmp-\(getpid())"
+        try FileIO.refuseIfNotRegular(path)
+        let tmp = FileIO.temporaryName(for: path)
         do {
             try writeWAV16(buffer, to: tmp)
         } catch {

@@ -1,4 +1,5 @@
 import CEspeak
+import CInterrupt
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -117,6 +118,14 @@ public final class EspeakEngine: SpeechEngine {
     public func synthesize(_ request: SpeechRequest) throws -> AudioBuffer {
         let text = request.text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).joined(separator: " ")
         return try EspeakEngine.lock.locked {
+            // A language or variant from a file must be a plain name espeak-ng lists: espeak-ng opens
+            // a voice name with a path in it as a file (and aborts on what it reads).
+            guard SafeName.isValid(request.lang), EspeakEngine.languages().contains(request.lang.lowercased()) else {
+                throw DubdeckError.data("job.json", "tgt_lang \"\(Sanitizer.display(String(request.lang.prefix(80))))\" is not a language espeak-ng lists")
+            }
+            guard SafeName.isValid(request.voice.variant) else {
+                throw DubdeckError.data("voice", "variant \"\(Sanitizer.display(String(request.voice.variant.prefix(80))))\" is not a safe name")
+            }
             if espeak_SetVoiceByName(request.voice.name(lang: request.lang)) != EE_OK,
                espeak_SetVoiceByName(request.lang) != EE_OK {
                 throw DubdeckError(.dataError, "espeak-ng has no voice for language '\(Sanitizer.display(request.lang))'")
@@ -135,6 +144,33 @@ public final class EspeakEngine: SpeechEngine {
             EspeakEngine.collected.removeAll(keepingCapacity: true)
             return AudioBuffer(samples: samples, rate: Int(EspeakEngine.sampleRate), channels: 1)
         }
+    }
+}
+
+extension EspeakEngine {
+    nonisolated(unsafe) static var languageCache: Swift.Set<String>? = nil
+
+    /// The languages espeak-ng lists (voice files' language entries, lower case). Call under `lock`.
+    static func languages() -> Swift.Set<String> {
+        if let cached = languageCache { return cached }
+        var out = Swift.Set<String>()
+        if let list = espeak_ListVoices(nil) {
+            var i = 0
+            while let voice = list[i] {
+                // `languages`: repeated (priority byte, NUL-terminated name), ended by a 0 byte.
+                if var p = voice.pointee.languages {
+                    while p.pointee != 0 {
+                        p += 1  // priority
+                        let name = String(cString: p)
+                        if !name.isEmpty { out.insert(name.lowercased()) }
+                        p += name.utf8.count + 1
+                    }
+                }
+                i += 1
+            }
+        }
+        languageCache = out
+        return out
     }
 }
 
@@ -190,11 +226,15 @@ public final class CommandEngine: SpeechEngine {
             throw DubdeckError(.cannotCreate, "cannot create a temporary directory: \(errnoText())")
         }
         let dir = String(cString: dirPtr)
+        let textFile = dir + "/text.txt", out = dir + "/out.wav", errFile = dir + "/stderr.txt"
+        // Ctrl-C removes the directory and what is in it (the line's text): registered before use.
+        var slots: [Int32] = [dd_cleanup_register(dir, 1)]
+        for f in [textFile, out, errFile] { slots.append(dd_cleanup_register(f, 0)) }
         defer {
             for name in DirectoryListing.names(dir) { unlink(dir + "/" + name) }
             rmdir(dir)
+            for s in slots { dd_cleanup_unregister(s) }
         }
-        let textFile = dir + "/text.txt", out = dir + "/out.wav", errFile = dir + "/stderr.txt"
         try FileIO.writeAtomically(textFile, Array(request.text.utf8))
         let argv = template.map { arg in
             arg.replacingPlaceholders([
@@ -203,11 +243,13 @@ public final class CommandEngine: SpeechEngine {
             ])
         }
         let status = try Subprocess.run(argv, stdoutPath: "/dev/null", stderrPath: errFile, timeout: timeout)
-        let stderrText = ((try? FileIO.readIfExists(errFile)) ?? nil).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let stderrText = ((try? FileIO.readIfExists(errFile, limit: 1 << 20)) ?? nil).map { String(decoding: $0, as: UTF8.self) } ?? ""
         let lastLines = stderrText.split(separator: "\n").suffix(3).joined(separator: " | ")
         switch status {
         case .timedOut:
             throw DubdeckError(.ioError, "engine command timed out after \(JSONValue.formatNumber(timeout)) s: \(Sanitizer.display(argv[0]))")
+        case .interrupted:
+            throw Interrupt.error
         case .exited(let code) where code != 0:
             throw DubdeckError(.ioError, "engine command failed (exit \(code)): \(Sanitizer.display(argv[0]))\(lastLines.isEmpty ? "" : ": " + Sanitizer.display(lastLines))")
         case .signaled(let sig):
@@ -217,6 +259,10 @@ public final class CommandEngine: SpeechEngine {
         }
         guard FileIO.exists(out) else {
             throw DubdeckError(.ioError, "engine command wrote no audio to {out}\(lastLines.isEmpty ? "" : ": " + Sanitizer.display(lastLines))")
+        }
+        var st = stat()
+        if lstat(out, &st) == 0, Int(st.st_size) > FileIO.engineAudioLimit {
+            throw DubdeckError.data("the engine's audio", "\(st.st_size) bytes is over the \(FileIO.engineAudioLimit)-byte limit")
         }
         return try AudioFile.read(out).mono()
     }
@@ -243,7 +289,7 @@ extension String {
 /// Runs a program without a shell (posix_spawn), in its own process group so a timeout kills
 /// everything it started.
 public enum Subprocess {
-    public enum Status: Equatable { case exited(Int32), signaled(Int32), timedOut }
+    public enum Status: Equatable { case exited(Int32), signaled(Int32), timedOut, interrupted }
 
     public static func run(_ argv: [String], stdoutPath: String, stderrPath: String, timeout: Double) throws -> Status {
         var actions = posix_spawn_file_actions_t()
@@ -264,16 +310,23 @@ public enum Subprocess {
         guard rc == 0 else {
             throw DubdeckError(.noInput, "cannot run \(Sanitizer.display(argv[0])): \(errnoText(rc))")
         }
+        let childSlot = Interrupt.registerChild(pid)
+        defer {
+            // Whatever the engine left running in its group (a background child) ends with it.
+            kill(-pid, SIGKILL)
+            Interrupt.unregisterChild(childSlot)
+        }
         let deadline = Clock.monotonic() + timeout
         var status: Int32 = 0
         while true {
             let r = waitpid(pid, &status, WNOHANG)
             if r == pid { break }
             if r < 0 && errno != EINTR { return .exited(-1) }
-            if Clock.monotonic() >= deadline {
+            let stop: Status? = Interrupt.requested ? .interrupted : Clock.monotonic() >= deadline ? .timedOut : nil
+            if let stop {
                 kill(-pid, SIGKILL)
                 while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                return .timedOut
+                return stop
             }
             usleep(5_000)
         }

@@ -194,13 +194,32 @@ public final class PacedSink: ThreadedSink, AudioSink {
 
 /// What the desk and `play` can play.
 public enum PlaybackSource {
+    /// The take files of segment N on disk, newest first (a first-edition segment not yet
+    /// converted lists its old files).
+    public static func takes(_ store: TranscriptStore, _ n: Int) -> [Takes.Take] {
+        let entry = store.entry(n)
+        let converted = FileIO.exists(store.job.directory + "/" + Takes.directoryName + "/" + Takes.takeName(n, seq: 0))
+        return Takes.list(job: store.job.directory, n, legacy: Takes.isLegacy(entry) && !converted)
+    }
+
+    /// The file of take K of segment N: 1 is the current take (`NNNN.wav`); 2, 3, … the others,
+    /// newest first.
+    public static func takePath(_ store: TranscriptStore, _ n: Int, take k: Int) throws -> String {
+        let dir = store.job.directory + "/" + Takes.directoryName
+        if k == 1 {
+            let path = dir + "/" + Takes.currentName(n)
+            guard FileIO.exists(path) else { throw DubdeckError(.noInput, "segment \(n) has no take yet (synthesize it first)") }
+            return path
+        }
+        let current = Takes.current(of: store.entry(n), n)
+        let others = takes(store, n).filter { $0.relativePath != current && $0.name != Takes.currentName(n) }
+        guard k >= 2, k - 2 < others.count else { throw DubdeckError(.noInput, "segment \(n) has no take \(k)") }
+        return dir + "/" + others[k - 2].name
+    }
+
     /// Take K (1 = current) of segment N.
     public static func take(_ store: TranscriptStore, _ n: Int, take k: Int) throws -> PCM16 {
-        let path = store.job.directory + "/segments_preview/" + SegmentSynthesizer.takeName(n, take: k)
-        guard FileIO.exists(path) else {
-            throw DubdeckError(.noInput, k == 1 ? "segment \(n) has no take yet (synthesize it first)" : "segment \(n) has no take \(k)")
-        }
-        return try AudioFile.readPCM16(path)
+        try AudioFile.readPCM16(try takePath(store, n, take: k))
     }
 
     /// The original line: source audio frames round(start·rate) to round(end·rate), by seeking.

@@ -1,3 +1,4 @@
+import CInterrupt
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,18 +35,14 @@ public final class SegmentSynthesizer {
         public var stretch: Double
         public var overflowS: Double
         public var wav: String
+        /// The immutable take file's name (`NNNN.take-<seq>.wav`).
+        public var take: String = ""
     }
 
     public var previewDirectory: String { store.job.directory + "/segments_preview" }
 
-    /// `segments_preview/0001.wav` (take 1, the current one) or `0001.take-K.wav`.
-    public static func takeName(_ n: Int, take: Int = 1) -> String {
-        let digits = String(n)
-        let padded = String(repeating: "0", count: max(0, 4 - digits.count)) + digits
-        return take <= 1 ? "\(padded).wav" : "\(padded).take-\(take).wav"
-    }
-
-    public func takePath(_ n: Int, take: Int = 1) -> String { previewDirectory + "/" + SegmentSynthesizer.takeName(n, take: take) }
+    /// `segments_preview/0001.wav`: the current take, for the pipeline.
+    public func currentPath(_ n: Int) -> String { previewDirectory + "/" + Takes.currentName(n) }
 
     public func voice(for seg: Segment) -> Voice {
         Voice.forSegment(seg, job: store.job, characterVoices: characterVoices)
@@ -54,6 +51,9 @@ public final class SegmentSynthesizer {
     /// The fitted take, in memory (no file written): what `synthesize` writes.
     public func render(_ n: Int) throws -> (AudioBuffer, Result, Voice, String) {
         let seg = store.job.segments[n - 1]
+        if seg.duration > Bounds.maxSynthSlot {
+            throw DubdeckError(.dataError, "\(Sanitizer.display(store.job.translatedPath)): segment \(n): a \(JSONValue.formatNumber(seg.duration)) s slot is longer than \(Int(Bounds.maxSynthSlot)) s; not synthesized")
+        }
         let text = store.state(n).text  // a locked line's text is its store text
         guard text.contains(where: { !$0.isWhitespace }) else {
             throw DubdeckError(.dataError, "segment \(n) has no text to speak")
@@ -66,6 +66,10 @@ public final class SegmentSynthesizer {
         guard natural.frames > 0 else { throw DubdeckError(.ioError, "the engine produced no speech for segment \(n)") }
         let slot = seg.duration
         let naturalS = natural.duration
+        // An engine's audio far longer than its slot is refused before it costs more memory.
+        if naturalS > 4 * slot + 30 {
+            throw DubdeckError(.dataError, "segment \(n): the engine's audio is \(Int(naturalS)) s for a \(JSONValue.formatNumber(slot)) s slot (more than 4 × slot + 30 s)")
+        }
         var speech = natural
         if naturalS > slot + 0.001, slot > 0 {
             let need = naturalS / slot
@@ -89,64 +93,78 @@ public final class SegmentSynthesizer {
         out = out.padded(toFrames: slotFrames)
         let result = Result(segment: n, status: overflow > 0.001 ? "overflow" : "fresh", durationS: out.duration, speechS: speechS,
                             stretch: naturalS / max(speechS, 1e-9), overflowS: overflow > 0.001 ? overflow : 0,
-                            wav: "segments_preview/" + SegmentSynthesizer.takeName(n))
+                            wav: Takes.directoryName + "/" + Takes.currentName(n))
         return (out, result, voice, text)
     }
 
-    /// Synthesizes segment N and makes it the current take (earlier ones rotate to take-2 … take-5).
+    /// Synthesizes segment N as a new immutable take and makes it the current one, in one
+    /// transaction (SPEC §10.2–§10.3): the take file is installed under the job lock with the seq of
+    /// its `synth` record, the store then names it, and `NNNN.wav` is re-pointed to it.
     @discardableResult
     public func synthesize(_ n: Int, batch: String? = nil) throws -> Result {
         guard n >= 1, n <= store.job.segments.count else {
             throw DubdeckError(.usage, "no segment \(n) (the job has \(store.job.segments.count))")
         }
-        let (audio, result, voice, text): (AudioBuffer, Result, Voice, String)
+        let (audio, rendered, voice, text): (AudioBuffer, Result, Voice, String)
         do {
-            (audio, result, voice, text) = try render(n)
+            (audio, rendered, voice, text) = try render(n)
         } catch let e as DubdeckError {
-            try? store.commit([SegmentChange(segment: n, action: "synth", fields: ["last_preview"]) { $0["audio_status"] = .string("failed") }], batch: batch)
+            if e.status != .usage {
+                try? store.commit([SegmentChange(segment: n, action: "synth", fields: ["last_preview"]) { $0["audio_status"] = .string("failed") }], batch: batch)
+            }
             throw e
         }
-        try FileIO.makeDirectories(previewDirectory)
-        let tmp = takePath(n) + ".tmp-\(getpid())"
+        var result = rendered
+        try FileIO.ensureDirectory(previewDirectory)
+        let tmp = FileIO.temporaryName(for: previewDirectory + "/" + Takes.padded(n) + ".take")
         do {
             try AudioFile.writeWAV16(audio, to: tmp)
         } catch {
             unlink(tmp)
             throw error
         }
-        let preview = JSONObject([
-            ("wav", .string(result.wav)), ("duration_s", .number(round3(result.durationS))),
-            ("speech_s", .number(round3(result.speechS))), ("stretch", .number(round3(result.stretch))),
-            ("overflow_s", .number(round3(result.overflowS))), ("engine", .string(engine.name)), ("voice", voice.json),
-            ("text_sha256", .string(SHA256.hex(Array(text.utf8)))), ("created_at", .string(Clock.isoNow())),
-        ])
+        defer { unlink(tmp) }  // renamed away on success; gone in every other case
+        var takeSeq = 0
+        let job = store.job.directory
         let change = SegmentChange(segment: n, action: "synth", fields: ["last_preview"]) { e in
+            let preview = JSONObject([
+                ("wav", .string(result.wav)), ("take", .string(Takes.directoryName + "/" + Takes.takeName(n, seq: takeSeq))),
+                ("duration_s", .number(self.round3(result.durationS))),
+                ("speech_s", .number(self.round3(result.speechS))), ("stretch", .number(self.round3(result.stretch))),
+                ("overflow_s", .number(self.round3(result.overflowS))), ("engine", .string(self.engine.name)), ("voice", voice.json),
+                ("text_sha256", .string(SHA256.hex(Array(text.utf8)))), ("created_at", .string(Clock.isoNow())),
+            ])
             e["last_preview"] = .object(preview)
             e["audio_status"] = .string(result.status)
             // The text may have been edited while this take was being made: then it is stale at once.
             if let current = e["tgt_text"]?.stringValue { SegmentChange.markTakeAgainstText(&e, current) }
         }
-        do {
-            try store.commit([change], batch: batch) { try self.rotate(n, newTake: tmp) }
-        } catch {
-            unlink(tmp)
-            throw error
+        let tmpSlot = dd_cleanup_register(tmp, 0)
+        var takeSlot: Int32 = -1
+        defer {
+            dd_cleanup_unregister(tmpSlot)
+            dd_cleanup_unregister(takeSlot)
         }
+        let outcome = try store.commit([change], batch: batch) { seq in
+            takeSeq = seq
+            if Takes.isLegacy(self.store.entry(n)) { try Takes.convertLegacy(job: job, n) }
+            let take = self.previewDirectory + "/" + Takes.takeName(n, seq: seq)
+            try FileIO.refuseIfNotRegular(take)
+            takeSlot = dd_cleanup_register(take, 0)  // not yet named by the store: Ctrl-C removes it
+            if rename(tmp, take) != 0 {
+                throw DubdeckError.io(Sanitizer.display(take), "cannot install the new take: \(errnoText())")
+            }
+            try FileIO.fsyncDirectory(self.previewDirectory)
+            return { unlink(take) }
+        }
+        lastWarnings = outcome.warnings
+        Takes.prune(job: job, n, keepingCurrent: Takes.current(of: store.entry(n), n))
+        result.take = Takes.takeName(n, seq: takeSeq)
         return result
     }
 
-    /// take-4 → take-5, …, current → take-2, new → current; then the directory is fsync'd.
-    func rotate(_ n: Int, newTake tmp: String) throws {
-        for k in stride(from: SegmentSynthesizer.takesKept - 1, through: 1, by: -1) where FileIO.exists(takePath(n, take: k)) {
-            if rename(takePath(n, take: k), takePath(n, take: k + 1)) != 0 {
-                throw DubdeckError.io(Sanitizer.display(takePath(n, take: k)), "cannot rotate take: \(errnoText())")
-            }
-        }
-        if rename(tmp, takePath(n)) != 0 {
-            throw DubdeckError.io(Sanitizer.display(takePath(n)), "cannot install the new take: \(errnoText())")
-        }
-        try FileIO.fsyncDirectory(previewDirectory)
-    }
+    /// Repairs the last commit made on the way (shown by the CLI and the desk).
+    public var lastWarnings: [String] = []
 
     func round3(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
 

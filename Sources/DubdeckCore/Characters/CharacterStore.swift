@@ -214,6 +214,8 @@ public final class CharacterStore {
         var c = CharacterRecord(id: id, name: "", embeddingAvg: [], embeddingCount: 0, snapshots: [], series: [], speakerWavs: [],
                                 voice: nil, mergedInto: nil, notes: "", createdAt: "", updatedAt: "", extra: JSONObject())
         let who = "character \(Sanitizer.display(id))"
+        // IDs become paths (data/voices/<ID>/ref.wav), variants and engines library arguments.
+        try SafeName.check(id, file: path, field: "character ID")
         try p.parseObjectMembers(depth: 2) { key, q in
             switch key {
             case "embedding_avg":
@@ -230,13 +232,25 @@ public final class CharacterStore {
                 case "embedding_count": c.embeddingCount = v.intValue ?? 0
                 case "series":
                     for (sid, info) in v.objectValue?.members ?? [] {
+                        try SafeName.check(sid, file: path, field: "\(who) series")
                         let o = info.objectValue
                         c.series.append((sid, SeriesInfo(episodes: (o?["episodes"]?.arrayValue ?? []).compactMap { $0.stringValue },
                                                          lastSeenAt: o?["last_seen_at"]?.stringValue, lastEpisode: o?["last_episode"]?.stringValue)))
                     }
-                case "speaker_wavs": c.speakerWavs = (v.arrayValue ?? []).compactMap { $0.stringValue }
-                case "voice": c.voice = Voice(json: v)
-                case "merged_into": c.mergedInto = v.stringValue
+                case "speaker_wavs":
+                    c.speakerWavs = (v.arrayValue ?? []).compactMap { $0.stringValue }
+                    for w in c.speakerWavs where w.split(separator: "/").contains("..") || Sanitizer.needsSanitizing(w) || w.utf8.contains(0) {
+                        throw DubdeckError.data(shown, "\(who): speaker_wavs holds an unsafe path")
+                    }
+                case "voice":
+                    c.voice = Voice(json: v)
+                    if let voice = c.voice {
+                        try SafeName.check(voice.variant, file: path, field: "\(who) voice.variant")
+                        try SafeName.check(voice.engine, file: path, field: "\(who) voice.engine")
+                    }
+                case "merged_into":
+                    c.mergedInto = v.stringValue
+                    if let m = c.mergedInto { try SafeName.check(m, file: path, field: "\(who) merged_into") }
                 case "notes": c.notes = v.stringValue ?? ""
                 case "created_at": c.createdAt = v.stringValue ?? ""
                 case "updated_at": c.updatedAt = v.stringValue ?? ""

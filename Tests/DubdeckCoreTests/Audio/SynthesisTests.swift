@@ -1,4 +1,7 @@
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 import TestSupport
 @testable import DubdeckCore
 
@@ -55,7 +58,7 @@ final class SynthesisTests: XCTestCase {
         XCTAssertEqual(r.status, "fresh")
         XCTAssertEqual(r.overflowS, 0)
         XCTAssertLessThan(r.speechS, 1.5)
-        let take = try AudioFile.read(synth.takePath(1))
+        let take = try AudioFile.read(synth.currentPath(1))
         XCTAssertEqual(take.rate, 44_100, "output at the source audio's rate")
         XCTAssertEqual(take.channels, 1)
         XCTAssertEqual(take.frames, 4 * 44_100, "exactly the slot")
@@ -86,7 +89,7 @@ final class SynthesisTests: XCTestCase {
         XCTAssertLessThanOrEqual(r.speechS, slot + 0.001)
         XCTAssertGreaterThan(r.stretch, 1.05)
         XCTAssertLessThanOrEqual(r.stretch, 1.3 + 0.02)
-        let take = try AudioFile.read(synth.takePath(1))
+        let take = try AudioFile.read(synth.currentPath(1))
         XCTAssertEqual(take.rate, 48_000, "48 kHz without source audio")
         XCTAssertEqual(take.frames, Int((slot * 48_000).rounded()))
     }
@@ -101,7 +104,7 @@ final class SynthesisTests: XCTestCase {
         XCTAssertEqual(r.speechS, 1.0 + r.overflowS, accuracy: 0.01)
         XCTAssertLessThanOrEqual(r.stretch, 1.3 + 0.02)
         XCTAssertGreaterThan(r.stretch, 1.15, "the full speed-up was used")
-        let take = try AudioFile.read(synth.takePath(1))
+        let take = try AudioFile.read(synth.currentPath(1))
         XCTAssertEqual(take.duration, r.speechS, accuracy: 0.01, "the whole speech is kept")
         XCTAssertEqual(store.state(1).audioStatus, "overflow")
         XCTAssertEqual(store.entry(1)["last_preview"]?.objectValue?["overflow_s"]?.doubleValue ?? 0, r.overflowS, accuracy: 0.002)
@@ -117,22 +120,47 @@ final class SynthesisTests: XCTestCase {
         XCTAssertEqual(store.entry(1)["last_preview"]?.objectValue?["engine"], .string("command"))
     }
 
-    func testTakesRotateAndKeepFive() throws {
+    func testTakesAreImmutableAndTheNewestFiveAreKept() throws {
         let store = try job([.init(0, 3, "S", "", "One.")])
         let synth = SegmentSynthesizer(store: store, engine: try EspeakEngine())
         var takes: [[Float]] = []
+        var seqs: [Int] = []
         for i in 1...6 {
             try store.commit([.edit(1, text: "Take number \(i).")])
-            try synth.synthesize(1)
-            takes.append(try AudioFile.read(synth.takePath(1)).samples)
+            let r = try synth.synthesize(1)
+            takes.append(try AudioFile.read(synth.currentPath(1)).samples)
+            seqs.append(try store.history.lastSeq())
+            XCTAssertEqual(r.take, "0001.take-\(seqs.last!).wav")
+            XCTAssertEqual(store.entry(1)["last_preview"]?.objectValue?["take"], .string("segments_preview/" + r.take))
         }
         let names = DirectoryListing.names(synth.previewDirectory).sorted()
-        XCTAssertEqual(names, ["0001.take-2.wav", "0001.take-3.wav", "0001.take-4.wav", "0001.take-5.wav", "0001.wav"])
-        for k in 1...5 {
-            XCTAssertTrue(try AudioFile.read(synth.takePath(1, take: k)).samples == takes[6 - k], "take \(k)")
+        let expected = (["0001.wav"] + seqs.suffix(5).map { "0001.take-\($0).wav" }).sorted()
+        XCTAssertEqual(names, expected, "the oldest take is deleted, the newest five stay")
+        // Each take file still holds the audio it was made with (nothing was renamed over another).
+        for (i, seq) in seqs.enumerated().dropFirst() {
+            XCTAssertTrue(try AudioFile.read(synth.previewDirectory + "/0001.take-\(seq).wav").samples == takes[i], "take seq \(seq)")
         }
-        XCTAssertEqual(SegmentSynthesizer.takeName(12345), "12345.wav")
-        XCTAssertEqual(SegmentSynthesizer.takeName(7, take: 3), "0007.take-3.wav")
+        // NNNN.wav is the same file as the current take (a hard link).
+        var a = stat(), b = stat()
+        stat(synth.currentPath(1), &a)
+        stat(synth.previewDirectory + "/0001.take-\(seqs.last!).wav", &b)
+        XCTAssertEqual(a.st_ino, b.st_ino)
+        // Take K of playback: 1 is the current one, 2… the others newest first.
+        XCTAssertTrue(try PlaybackSource.take(store, 1, take: 2).samples.count > 0)
+        XCTAssertEqual(try PlaybackSource.takePath(store, 1, take: 2), synth.previewDirectory + "/0001.take-\(seqs[4]).wav")
+        XCTAssertEqual(Takes.currentName(12345), "12345.wav")
+        XCTAssertEqual(Takes.takeName(7, seq: 3), "0007.take-3.wav")
+    }
+
+    func testTwoSynthesesInOneSecondAreTwoTakesAndLeaveNoTemporaryFile() throws {
+        let store = try job([.init(0, 3, "S", "", "Same words.")])
+        let synth = SegmentSynthesizer(store: store, engine: try EspeakEngine())
+        let a = try synth.synthesize(1)
+        let b = try synth.synthesize(1)
+        XCTAssertNotEqual(a.take, b.take)
+        let names = DirectoryListing.names(synth.previewDirectory).sorted()
+        XCTAssertEqual(names, ["0001.take-1.wav", "0001.take-2.wav", "0001.wav"])
+        XCTAssertFalse(DirectoryListing.names(store.job.directory).contains { $0.contains(".tmp-") })
     }
 
     func testEditMakesTheTakeStaleAndEditingBackMakesItFresh() throws {

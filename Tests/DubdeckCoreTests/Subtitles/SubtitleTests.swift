@@ -314,7 +314,7 @@ final class UndoRedoTests: XCTestCase {
         let s = try open()
         XCTAssertThrowsError(try UndoRedo.run(.undo, store: s)) { e in
             XCTAssertEqual((e as! DubdeckError).status, .conflict)
-            XCTAssertTrue((e as! DubdeckError).message.contains("locked since"), (e as! DubdeckError).message)
+            XCTAssertTrue((e as! DubdeckError).message.contains("line 2 is locked"), (e as! DubdeckError).message)
         }
         XCTAssertEqual(try open().state(2).text, "X")
     }

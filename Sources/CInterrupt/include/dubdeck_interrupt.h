@@ -1,0 +1,24 @@
+#ifndef DUBDECK_INTERRUPT_H
+#define DUBDECK_INTERRUPT_H
+#include <sys/types.h>
+
+/* Ctrl-C (SIGINT) for the command line, in C because a signal handler may only do
+ * async-signal-safe things. Two modes:
+ *  - immediate: the handler kills the registered child process groups, removes the registered
+ *    temporary files and directories, says so on stderr and exits 130;
+ *  - polling (long loops that report what they did): the handler only sets a flag that the loop
+ *    and the subprocess waiter check, and they stop cleanly. */
+void dd_interrupt_install(void);
+void dd_interrupt_set_polling(int on);
+int dd_interrupt_requested(void);
+void dd_interrupt_clear(void);
+
+/* Temporary paths to remove if the process is interrupted; a slot number, or -1 when full. */
+int dd_cleanup_register(const char *path, int is_directory);
+void dd_cleanup_unregister(int slot);
+
+/* Process groups to kill if the process is interrupted. */
+int dd_child_register(pid_t pgid);
+void dd_child_unregister(int slot);
+
+#endif

@@ -1,0 +1,192 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The take files of a job (SPEC §10.3). Each synthesis writes an immutable
+/// `segments_preview/NNNN.take-<seq>.wav` (seq of its `synth` history record); `last_preview.take`
+/// names the current one, and `NNNN.wav`, the file the pipeline reads, is a hard link to it,
+/// re-pointed atomically whenever the current take changes.
+///
+/// The first edition rotated `NNNN.wav` → `NNNN.take-2.wav` … `take-5`. Such a segment (its
+/// `last_preview` has no `take`) is converted on its next synthesis: `NNNN.wav` becomes
+/// `NNNN.take-0.wav` and the old `take-K` become `NNNN.take-0-K.wav`, older than every new take.
+public enum Takes {
+    public static let kept = 5
+    public static let directoryName = "segments_preview"
+
+    public static func padded(_ n: Int) -> String {
+        let digits = String(n)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
+
+    /// `NNNN.wav`: the current take, for the pipeline.
+    public static func currentName(_ n: Int) -> String { "\(padded(n)).wav" }
+    /// `NNNN.take-<seq>.wav`.
+    public static func takeName(_ n: Int, seq: Int) -> String { "\(padded(n)).take-\(seq).wav" }
+
+    /// One take file on disk; ordered newest first by (seq, then legacy rank).
+    public struct Take: Equatable, Sendable {
+        public var name: String
+        public var seq: Int
+        /// 0 for a take of this edition; 2…5 for a converted first-edition rank.
+        public var legacyRank: Int
+        public var relativePath: String { directoryName + "/" + name }
+    }
+
+    /// Parses `NNNN.take-<seq>.wav` or `NNNN.take-0-K.wav` for segment n.
+    static func parse(_ name: String, n: Int) -> Take? {
+        let prefix = "\(padded(n)).take-"
+        guard name.hasPrefix(prefix), name.hasSuffix(".wav") else { return nil }
+        let middle = name.dropFirst(prefix.count).dropLast(4)
+        let parts = middle.split(separator: "-", omittingEmptySubsequences: false)
+        guard let seq = Int(parts[0]), seq >= 0, String(seq) == parts[0] else { return nil }
+        if parts.count == 1 { return Take(name: name, seq: seq, legacyRank: 0) }
+        guard parts.count == 2, seq == 0, let k = Int(parts[1]), (2...kept).contains(k) else { return nil }
+        return Take(name: name, seq: 0, legacyRank: k)
+    }
+
+    /// The take a store entry names as current: `last_preview.take`; a first-edition entry (a
+    /// `last_preview` without `take`) names its converted current take; no preview, no take.
+    public static func current(of entry: JSONObject?, _ n: Int) -> String? {
+        guard let preview = entry?["last_preview"]?.objectValue else { return nil }
+        if let take = preview["take"]?.stringValue { return take }
+        return directoryName + "/" + takeName(n, seq: 0)
+    }
+
+    /// True when the entry is of the first edition's layout (its files need converting).
+    public static func isLegacy(_ entry: JSONObject?) -> Bool {
+        guard let preview = entry?["last_preview"]?.objectValue else { return false }
+        return preview["take"] == nil
+    }
+
+    /// Takes of segment n, newest first. A first-edition segment not yet converted lists its
+    /// `NNNN.wav` and rank files in their old order.
+    public static func list(job: String, _ n: Int, legacy: Bool = false) -> [Take] {
+        let dir = job + "/" + directoryName
+        let names = DirectoryListing.names(dir)
+        if legacy {
+            var out: [Take] = []
+            if names.contains(currentName(n)) { out.append(Take(name: currentName(n), seq: 0, legacyRank: 1)) }
+            for k in 2...kept where names.contains("\(padded(n)).take-\(k).wav") {
+                out.append(Take(name: "\(padded(n)).take-\(k).wav", seq: 0, legacyRank: k))
+            }
+            return out
+        }
+        return names.compactMap { parse($0, n: n) }.sorted { a, b in
+            a.seq != b.seq ? a.seq > b.seq : a.legacyRank < b.legacyRank
+        }
+    }
+
+    /// Converts a first-edition segment's files (call under the job lock, before its synthesis).
+    public static func convertLegacy(job: String, _ n: Int) throws {
+        let dir = job + "/" + directoryName
+        for k in 2...kept {
+            let old = "\(dir)/\(padded(n)).take-\(k).wav"
+            var st = stat()
+            guard lstat(old, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+            if rename(old, "\(dir)/\(padded(n)).take-0-\(k).wav") != 0 {
+                throw DubdeckError.io(Sanitizer.display(old), "cannot convert the old take: \(errnoText())")
+            }
+        }
+        let current = "\(dir)/\(currentName(n))"
+        var st = stat()
+        if lstat(current, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG {
+            let target = "\(dir)/\(takeName(n, seq: 0))"
+            unlink(target)
+            if link(current, target) != 0 {
+                throw DubdeckError.io(Sanitizer.display(current), "cannot convert the current take: \(errnoText())")
+            }
+        }
+        try FileIO.fsyncDirectory(dir)
+    }
+
+    /// Makes `NNNN.wav` the take `relative` names (a hard link under a temporary name, renamed over
+    /// it), or removes it when there is no take. A planted link or FIFO is refused, never followed.
+    public static func repoint(job: String, _ n: Int, to relative: String?) throws {
+        let dir = job + "/" + directoryName
+        let current = dir + "/" + currentName(n)
+        try FileIO.refuseIfNotRegular(current)
+        guard let relative else {
+            if unlink(current) != 0, errno != ENOENT {
+                throw DubdeckError.io(Sanitizer.display(current), "cannot remove: \(errnoText())")
+            }
+            if FileIO.isDirectory(dir) { try FileIO.fsyncDirectory(dir) }
+            return
+        }
+        let source = job + "/" + relative
+        var st = stat()
+        guard lstat(source, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            throw DubdeckError.io(Sanitizer.display(source), "the take is missing")
+        }
+        let tmp = FileIO.temporaryName(for: current)
+        if FileIO.faults.failLink || link(source, tmp) != 0 {
+            throw DubdeckError.io(Sanitizer.display(current), "cannot point at \(Sanitizer.display(relative)): \(errnoText(FileIO.faults.failLink ? EIO : errno))")
+        }
+        try FileIO.renameDurably(tmp, over: current)
+    }
+
+    /// Deletes all but the newest `kept` takes of segment n, never the current one.
+    public static func prune(job: String, _ n: Int, keepingCurrent current: String?) {
+        let dir = job + "/" + directoryName
+        for take in list(job: job, n).dropFirst(kept) where take.relativePath != current {
+            unlink(dir + "/" + take.name)
+        }
+    }
+
+    /// The take is a regular file inside segments_preview (a name from a store or a history is
+    /// untrusted: it must be one of ours).
+    public static func isTakePath(_ relative: String, _ n: Int) -> Bool {
+        guard relative.hasPrefix(directoryName + "/") else { return false }
+        return parse(String(relative.dropFirst(directoryName.count + 1)), n: n) != nil
+    }
+}
+
+/// `take JOB N K` and the desk's take key: make take K (1 = newest) the current one, recorded as
+/// a `take` history record (undoable like any change).
+public enum TakeChoice {
+    @discardableResult
+    public static func choose(_ store: TranscriptStore, _ n: Int, _ k: Int) throws -> TranscriptStore.CommitResult {
+        guard n >= 1, n <= store.job.segments.count else {
+            throw DubdeckError(.usage, "no segment \(n) (the job has \(store.job.segments.count))")
+        }
+        let list = PlaybackSource.takes(store, n)
+        guard !list.isEmpty else { throw DubdeckError(.noInput, "segment \(n) has no take yet (synthesize it first)") }
+        guard k >= 1, k <= list.count else {
+            throw DubdeckError(.usage, "segment \(n) has \(list.count) take\(list.count == 1 ? "" : "s"); K is 1 (newest) … \(list.count)")
+        }
+        let chosen = list[k - 1]
+        let legacyUnconverted = Takes.isLegacy(store.entry(n)) && chosen.legacyRank >= 1 && chosen.seq == 0
+            && !FileIO.exists(store.job.directory + "/" + Takes.directoryName + "/" + Takes.takeName(n, seq: 0))
+        // After conversion a first-edition file has its new name.
+        let name = !legacyUnconverted ? chosen.name
+            : chosen.legacyRank == 1 ? Takes.takeName(n, seq: 0) : "\(Takes.padded(n)).take-0-\(chosen.legacyRank).wav"
+        let relative = Takes.directoryName + "/" + name
+        var preview: JSONObject
+        var known = false
+        if chosen.seq > 0, let r = try store.history.record(seq: chosen.seq), r.segment == n,
+           let p = r.after.objectValue?["last_preview"]?.objectValue, p["take"]?.stringValue == relative {
+            preview = p
+            known = true
+        } else {
+            // A first-edition take: what the file says (its text is unknown, so it counts as stale).
+            let info = try AudioFile.info(store.job.directory + "/" + Takes.directoryName + "/" + chosen.name)
+            preview = JSONObject([("wav", .string(Takes.directoryName + "/" + Takes.currentName(n))),
+                                  ("duration_s", .number((Double(info.frames) / Double(info.rate) * 1000).rounded() / 1000))])
+        }
+        preview["take"] = .string(relative)
+        let change = SegmentChange(segment: n, action: "take", fields: ["last_preview"]) { e in
+            e["last_preview"] = .object(preview)
+            if known {
+                e["audio_status"] = .string((preview["overflow_s"]?.doubleValue ?? 0) > 0.001 ? "overflow" : "fresh")
+                if let text = e["tgt_text"]?.stringValue { SegmentChange.markTakeAgainstText(&e, text) }
+            } else {
+                e["audio_status"] = .string("stale")
+            }
+        }
+        let job = store.job.directory
+        return try store.commit([change]) { _ in
+            if legacyUnconverted { try Takes.convertLegacy(job: job, n) }
+            return {}
+        }
+    }
+}

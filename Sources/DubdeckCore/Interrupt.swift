@@ -1,0 +1,30 @@
+import CInterrupt
+
+/// Ctrl-C in a command (SPEC §10.1): stop cleanly, leave no temporary file, exit 130. Temporary
+/// files and child process groups are registered while they exist; a long loop that reports what
+/// it did switches to polling and checks `requested` between steps.
+public enum Interrupt {
+    public static func install() { dd_interrupt_install() }
+    public static var requested: Bool { dd_interrupt_requested() != 0 }
+    public static func clear() { dd_interrupt_clear() }
+
+    /// Runs `body` with Ctrl-C only setting the flag (the body stops at its next check).
+    public static func polling<T>(_ body: () throws -> T) rethrows -> T {
+        dd_interrupt_set_polling(1)
+        defer { dd_interrupt_set_polling(0) }
+        return try body()
+    }
+
+    /// Keeps `path` registered for removal on Ctrl-C while `body` runs.
+    public static func removingOnInterrupt<T>(_ path: String, directory: Bool = false, _ body: () throws -> T) rethrows -> T {
+        let slot = dd_cleanup_register(path, directory ? 1 : 0)
+        defer { dd_cleanup_unregister(slot) }
+        return try body()
+    }
+
+    static func registerChild(_ pgid: Int32) -> Int32 { dd_child_register(pgid) }
+    static func unregisterChild(_ slot: Int32) { dd_child_unregister(slot) }
+
+    /// The error a polling loop throws when it stops for Ctrl-C.
+    public static var error: DubdeckError { DubdeckError(.interrupted, "interrupted") }
+}

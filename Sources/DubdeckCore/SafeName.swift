@@ -1,0 +1,54 @@
+/// Names that become paths or library arguments (`stem`, `episode`, `series_id`, character IDs,
+/// voice variants and engines, languages) come from files other programs and people write. Each
+/// must match `[A-Za-z0-9][A-Za-z0-9._+-]{0,63}`: no `/`, no `..` at the start, no NUL, no control,
+/// so no value from a file can point a write or a library outside its place (SPEC §10.1).
+public enum SafeName {
+    public static let maxLength = 64
+    public static let rule = "[A-Za-z0-9][A-Za-z0-9._+-]{0,63}"
+
+    public static func isValid(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        guard !u.isEmpty, u.count <= maxLength, isAlnum(u[0]) else { return false }
+        for c in u.dropFirst() where !(isAlnum(c) || c == UInt8(ascii: ".") || c == UInt8(ascii: "_")
+                                       || c == UInt8(ascii: "+") || c == UInt8(ascii: "-")) {
+            return false
+        }
+        return true
+    }
+
+    @inline(__always)
+    static func isAlnum(_ c: UInt8) -> Bool {
+        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+    }
+
+    /// The value, or exit 65 naming the file and the field.
+    @discardableResult
+    public static func check(_ value: String, file: String, field: String) throws -> String {
+        guard isValid(value) else {
+            throw DubdeckError.data(Sanitizer.display(file),
+                                    "\(field) \"\(Sanitizer.display(String(value.prefix(80))))\" is not a safe name (\(rule))")
+        }
+        return value
+    }
+
+    /// A value given on the command line (exit 64).
+    @discardableResult
+    public static func checkArgument(_ value: String, option: String) throws -> String {
+        guard isValid(value) else {
+            throw DubdeckError(.usage, "\(option) \"\(Sanitizer.display(String(value.prefix(80))))\" is not a safe name (\(rule))")
+        }
+        return value
+    }
+}
+
+/// Bounds on numbers read from files (SPEC §10.1): no input may crash dubdeck on a conversion or
+/// make it allocate without limit.
+public enum Bounds {
+    /// Times are finite and within 0 … 48 h.
+    public static let maxTime = 172_800.0
+    /// A slot longer than this is not synthesized.
+    public static let maxSynthSlot = 600.0
+    public static let sampleRates = 8_000...384_000
+
+    public static func isTime(_ t: Double) -> Bool { t.isFinite && t >= 0 && t <= maxTime }
+}
