@@ -21,6 +21,17 @@ public enum SafeName {
         (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
     }
 
+    /// A safe name made from any text (a file name): other characters become `_`.
+    public static func make(_ text: String) -> String {
+        var out = String(text.unicodeScalars.prefix(maxLength).map { u -> Character in
+            let c = u.isASCII ? UInt8(u.value) : 0
+            return isAlnum(c) || c == UInt8(ascii: ".") || c == UInt8(ascii: "_") || c == UInt8(ascii: "+") || c == UInt8(ascii: "-")
+                ? Character(u) : "_"
+        })
+        if let first = out.utf8.first, !isAlnum(first) { out = "x" + out.dropFirst() }
+        return out.isEmpty ? "subs" : out
+    }
+
     /// The value, or exit 65 naming the file and the field.
     @discardableResult
     public static func check(_ value: String, file: String, field: String) throws -> String {

@@ -425,7 +425,12 @@ public final class TranscriptStore {
         func rollBack(_ cause: Error) -> Error {
             undoPrepare?()
             do {
-                try FileIO.truncateDurably(history.path, to: oldLength)
+                if oldLength == 0, historyEnd.size == 0, historyEnd.records.isEmpty, historyEnd.tornOffset == nil {
+                    unlink(history.path)  // this append created it
+                    try FileIO.fsyncDirectory(job.directory)
+                } else {
+                    try FileIO.truncateDurably(history.path, to: oldLength)
+                }
             } catch let e as DubdeckError {
                 return DubdeckError(.ioError, "\(Sanitizer.display(String(describing: cause))); and the history record could not be cut off again (\(e.message)): the next writer will cut it")
             } catch {}
@@ -458,11 +463,16 @@ public final class TranscriptStore {
             }
         } catch {
             // Put the store and the takes back as they were, then cut the records.
-            var old = snapshot
-            let oldBytes = TranscriptStore.encode(&old)
-            try? FileIO.writeAtomically(path, oldBytes)
+            if snapshot.fingerprint == .missing {
+                unlink(path)
+                try? FileIO.fsyncDirectory(job.directory)
+            } else {
+                var old = snapshot
+                let oldBytes = TranscriptStore.encode(&old)
+                try? FileIO.writeAtomically(path, oldBytes)
+                snapshot.fingerprint = FileIO.fingerprint(path: path, bytes: oldBytes)
+            }
             for n in repointed { try? Takes.repoint(job: job.directory, n, to: Takes.current(of: original[n], n)) }
-            snapshot.fingerprint = FileIO.fingerprint(path: path, bytes: oldBytes)
             throw rollBack(error)
         }
 

@@ -27,8 +27,15 @@ enum DubdeckMain {
             code = Dubdeck.exitCode(for: error).rawValue
             let message = Dubdeck.fullMessage(for: error)
             if !message.isEmpty {
-                let text = Sanitizer.displayKeepingLayout(message) + "\n"
-                if code == 0 { printOut(text) } else { fputs(text, stderr) }
+                if code == 0 {
+                    printOut(message + "\n")  // --help, --version
+                } else {
+                    // One line, as every error: the usage lines the parser adds are what --help shows.
+                    let first = message.split(separator: "\n").first.map(String.init) ?? message
+                    let name = (CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") }).map { " \($0)" } ?? ""
+                    let hint = first.hasPrefix("Error: ") ? " (see 'dubdeck\(Dubdeck.configuration.subcommands.contains { $0._commandName == name.dropFirst() } ? name : "") --help')" : ""
+                    fputs(Sanitizer.display(first) + hint + "\n", stderr)
+                }
             }
         }
         if fflush(stdout) != 0 || ferror(stdout) != 0 {

@@ -10,7 +10,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 KEY = bytes(range(32))
 KEY_B64 = base64.b64encode(KEY).decode()
 
-def case(name, files, args, exit, msg, env=None, base="sample"):
+def case(name, files, args, exit, msg, env=None, base="sample", setup=None):
     d = os.path.join(HERE, name)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
@@ -20,7 +20,10 @@ def case(name, files, args, exit, msg, env=None, base="sample"):
         with open(p, "wb") as f:
             f.write(content if isinstance(content, bytes) else content.encode())
     with open(os.path.join(d, "case.json"), "w") as f:
-        json.dump({"args": args, "exit": exit, "stderr": msg, "env": env or {}, "base": base}, f, indent=1, ensure_ascii=False)
+        doc = {"args": args, "exit": exit, "stderr": msg, "env": env or {}, "base": base}
+        if setup:
+            doc["setup"] = setup  # made by the test: links, FIFOs and sparse files git cannot hold
+        json.dump(doc, f, indent=1, ensure_ascii=False)
         f.write("\n")
 
 def seg(*extra):
@@ -126,4 +129,151 @@ case("keymap-wrong-context", dict(QUIT, **{"my.keys": "bind editor x approve\n"}
 case("keymap-escape-in-name", dict(QUIT, **{"my.keys": "bind list x \x1b]0;pwned\x07\n"}), KM(), 65, "unknown action '\u241b]0;pwned\u2407'")
 case("script-bad-key", {"s.keys": "j\n<Nope>\n"}, ["review", "{job}", "--script", "{case}/s.keys"], 64, "s.keys:2: bad key")
 case("script-bad-size", {"s.keys": ":size 0x0\n"}, ["review", "{job}", "--script", "{case}/s.keys"], 64, "s.keys:1: expected :size WxH")
+
+# ---- Second edition (SPEC §10.1): every class of hostile input ----
+# Names that become paths or library arguments.
+J = "job/job.json"
+BAD_NAMES = {"dotdot": "../../x", "slash": "a/b", "nul": "a\\u0000b", "escape": "a\\u001b]0;t\\u0007", "long": "x" * 65,
+             "dot-first": ".hidden", "empty": "", "space": "a b"}
+for field, cmd in [("stem", ["apply", "{job}"]), ("episode", ST), ("series_id", ST), ("src_lang", ST), ("tgt_lang", ST)]:
+    for tag, value in BAD_NAMES.items():
+        if field in ("src_lang", "episode") and tag in ("long", "empty", "space", "dot-first"):
+            continue
+        case("name-%s-%s" % (field.replace("_", ""), tag), {J: '{"%s": "%s"}' % (field, value)}, cmd, 65,
+             "job.json: %s " % field)
+case("name-series-option", {}, ["characters", "identify", "{job}", "--series", "../up"], 64, "--series")
+case("name-character-id-path", {T: seg('{"start": 1, "end": 2, "text": "x", "character_id": "../../dir/evil"}')}, ST, 65,
+     "segment 2: character_id")
+case("name-character-id-slash", {T: seg('{"start": 1, "end": 2, "text": "x", "character_id": "a/b"}')}, ST, 65, "character_id")
+case("name-map-character-id", {"job/characters.map.json": '{"labels": {"SPEAKER_00": {"character_id": "../../evil"}}}'}, ST, 65,
+     "characters.map.json: labels.SPEAKER_00.character_id")
+case("name-tgt-lang-unlisted", {J: '{"tgt_lang": "zz9"}'}, ["synth", "{job}", "1"], 65, "not a language espeak-ng lists")
+case("name-tgt-lang-path-synth", {J: '{"tgt_lang": "/etc/passwd"}'}, ["synth", "{job}", "1"], 65, "tgt_lang")
+case("store-take-path", {S: '{"version": 3, "segments": {"1": {"last_preview": {"take": "../../../etc/passwd"}}}}'}, ST, 65,
+     "last_preview.take is not a take file")
+case("store-take-other-segment", {S: '{"version": 3, "segments": {"1": {"last_preview": {"take": "segments_preview/0002.take-1.wav"}}}}'},
+     ST, 65, "segment 1: last_preview.take")
+case("store-preview-not-object", {S: '{"version": 3, "segments": {"1": {"last_preview": 5}}}'}, ST, 65, '"last_preview" must be an object')
+# Duplicate keys: readers disagree on which one counts.
+case("dup-translated-text", {T: '{"segments": [{"start": 0, "end": 1, "text": "A", "text": "B"}]}'}, ST, 65, 'duplicate key "text"')
+case("dup-translated-segments", {T: '{"segments": [], "segments": [{"start": 0, "end": 1, "text": "A"}]}'}, ST, 65, 'duplicate key "segments"')
+case("dup-store-approved", {S: '{"version": 3, "segments": {"1": {"approved": false, "approved": true}}}'}, ST, 65, 'duplicate key "approved"')
+case("dup-store-segment", {S: '{"version": 3, "segments": {"1": {"approved": false}, "1": {"approved": true}}}'}, ST, 65, 'duplicate key "1"')
+case("dup-jobjson-stem", {J: '{"stem": "a", "stem": "b"}'}, ST, 65, 'duplicate key "stem"')
+case("dup-diarization", {"job/diarization.json": '{"speaker_embeddings": {"A": [1], "A": [2]}}'}, ST, 65, 'duplicate key "A"')
+case("dup-map-labels", {"job/characters.map.json": '{"labels": {}, "labels": {}}'}, ST, 65, 'duplicate key "labels"')
+case("dup-history-middle", {H: REC % 1 + "\n" + REC.replace('"by":"x"', '"by":"x","by":"y"') % 2 + "\n" + REC % 3 + "\n"},
+     ["history", "{job}"], 65, "line 2: corrupt record")
+case("dup-merge-mt", {"new.json": '{"segments": [{"start": 0, "end": 1, "text": "A", "text": "B"}]}'},
+     ["merge-mt", "{job}", "{case}/new.json"], 65, 'duplicate key "text"')
+many = ", ".join('"k%d": %d' % (i, i) for i in range(40))
+case("dup-large-object", {T: '{"segments": [{"start": 0, "end": 1, "text": "A", %s, "k7": 0}]}' % many}, ST, 65, 'duplicate key "k7"')
+# Numbers: bounds, overflow.
+BIG = seg('{"start": 1e17, "end": 1e17, "text": "x"}')
+for cmd in [ST, ["segments", "{job}"], ["export", "{job}", "--format", "srt"], ["apply", "{job}"], ["play", "{job}", "1", "--device", "null"],
+            ["review", "{job}", "--script", "{case}/q.keys"]]:
+    case("number-time-1e17-" + cmd[0], {T: BIG, "q.keys": ":quit\n"}, cmd, 65, "past 48 hours")
+case("number-time-48h-plus", {T: seg('{"start": 172800, "end": 172800.5, "text": "x"}')}, ST, 65, "end 172800.5 is past 48 hours")
+case("number-slot-long", {T: seg('{"start": 1, "end": 1000001, "text": "x"}')}, ST, 65, "past 48 hours")
+case("number-slot-over-600", {T: '{"segments": [{"start": 0, "end": 700, "text": "a long line"}]}'}, ["synth", "{job}", "1"], 65,
+     "longer than 600 s; not synthesized")
+case("number-diarization-time", {"job/diarization.json": '{"segments": [{"start": 0, "end": 1e300, "speaker": "A"}]}'}, ST, 65,
+     "segment 1: expected an object with numeric start and end")
+case("number-history-seq-huge", {H: REC % 1 + "\n" + REC % 9223372036854775807 + "\n" + REC % 3 + "\n"}, ["history", "{job}"], 65,
+     'line 2: corrupt record (missing or bad "seq")')
+case("number-history-segment-huge", {H: REC.replace('"segment":1', '"segment":1e300') % 1 + "\n" + REC % 2 + "\n"}, ["history", "{job}"], 65,
+     'missing or bad "segment"')
+case("number-srt-huge-hours", {"x.srt": "1\n9999999999999999:00:01,000 --> 9999999999999999:00:02,000\nx\n"}, IMP("x.srt"), 65,
+     "line 2: bad time", base="none")
+case("number-srt-49-hours", {"x.srt": "1\n49:00:01,000 --> 49:00:02,000\nx\n"}, IMP("x.srt"), 65, "0 to 48 hours", base="none")
+case("number-vtt-huge-hours", {"x.vtt": "WEBVTT\n\n99999999999999999999:00:01.000 --> 99999999999999999999:00:02.000\nx\n"}, IMP("x.vtt"), 65,
+     "bad time", base="none")
+def wav(rate, frames=16, channels=1, bits=16):
+    data = b"\0" * (frames * channels * bits // 8)
+    return (b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " +
+            struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * channels * bits // 8 % (1 << 32), channels * bits // 8, bits) +
+            b"data" + struct.pack("<I", len(data)) + data)
+case("number-wav-rate-2e9", {"job/audio.wav": wav(2000000000)}, PLAY, 65, "2000000000 Hz")
+case("number-wav-rate-1", {"job/audio.wav": wav(1)}, PLAY, 65, "claims 1 Hz")
+ENGINE_1HZ = ("import struct,sys\nd=b'\\0'*64\nopen(sys.argv[1],'wb').write(b'RIFF'+struct.pack('<I',36+len(d))+b'WAVEfmt '"
+              "+struct.pack('<IHHIIHH',16,1,1,1,2,2,16)+b'data'+struct.pack('<I',len(d))+d)\n")
+case("number-engine-wav-1hz", {"engine.py": ENGINE_1HZ}, ["synth", "{job}", "1", "--engine-command", "python3", "{case}/engine.py", "{out}"], 65,
+     "claims 1 Hz")
+ENGINE_LONG = ("import struct,sys\nn=48000*60\nd=b'\\0\\x40'*n\nopen(sys.argv[1],'wb').write(b'RIFF'+struct.pack('<I',36+len(d))+b'WAVEfmt '"
+               "+struct.pack('<IHHIIHH',16,1,1,48000,96000,2,16)+b'data'+struct.pack('<I',len(d))+d)\n")
+case("number-engine-wav-too-long", {"engine.py": ENGINE_LONG}, ["synth", "{job}", "1", "--engine-command", "python3", "{case}/engine.py", "{out}"],
+     65, "more than 4 × slot + 30 s")
+def npy(shape, dtype="<f4", payload=b""):
+    header = ("{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (dtype, shape)).encode()
+    header += b" " * ((64 - (10 + len(header) + 1) % 64) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + payload
+REG = '{"speakers": {"A": {"name": "A"}}}'
+LEG = ["characters", "import-legacy", "{case}/legacy", "--store", "{tmp}/store/characters.json"]
+for tag, shape in [("2e62", "(4611686018427387904, 192)"), ("cols-huge", "(1, 9223372036854775807)"), ("product", "(4294967296, 4294967296)")]:
+    case("number-npy-shape-" + tag, {"legacy/voices/registry.json": REG, "legacy/voices/embeddings/A.npy": npy(shape, payload=b"\0" * 64)},
+         LEG, 0, "refused A", ENV, base="none")
+case("number-store-nested-embedding",
+     {"characters.json": envelope(('{"version": 2, "next_n": 2, "embedding": null, "characters": {"SPEAKER_01": {"name": "x", "snapshots": [{"embedding": '
+                                   + "[" * 100000 + "]" * 100000 + '}]}}}').encode())},
+     CL, 65, "nesting deeper", ENV, base="none")
+case("number-store-nested-skipped",
+     {"characters.json": envelope(('{"version": 2, "next_n": 2, "embedding": null, "characters": {"SPEAKER_01": {"name": "x", "embedding_avg": '
+                                   + "[" * 100000 + "]" * 100000 + '}}}').encode())},
+     CL, 65, "nesting deeper", ENV, base="none")
+case("depth-store", {S: '{"version": 3, "segments": {"1": {"x": ' + "[" * 5000 + "]" * 5000 + '}}}'}, ST, 65, "nesting deeper")
+case("depth-history", {H: REC % 1 + "\n" + '{"seq": 2, "x": ' + "[" * 5000 + "]" * 5000 + "}\n" + REC % 3 + "\n"}, ["history", "{job}"], 65,
+     "nesting deeper")
+case("depth-diarization", {"job/diarization.json": '{"x": ' + "{\"a\": " * 5000 + "1" + "}" * 5000 + "}"}, ST, 65, "nesting deeper")
+case("depth-map", {"job/characters.map.json": '{"labels": ' + "[" * 5000 + "]" * 5000 + "}"}, ST, 65, "nesting deeper")
+# Character store names: IDs become paths, variants library arguments.
+def store_with(characters):
+    return envelope(json.dumps({"version": 2, "next_n": 2, "embedding": None, "characters": characters}).encode())
+case("name-store-id-path", {"characters.json": store_with({"../../dir/evil": {"name": "x"}})}, CL, 65, "character ID", ENV, base="none")
+case("name-store-variant-path", {"characters.json": store_with({"SPEAKER_01": {"name": "x", "voice": {"engine": "espeak", "variant": "/etc/passwd", "pitch": 50, "rate": 170}}})},
+     CL, 65, "voice.variant", ENV, base="none")
+case("name-store-engine-escape", {"characters.json": store_with({"SPEAKER_01": {"name": "x", "voice": {"engine": "e\x1b]0;x", "variant": "Alex", "pitch": 50, "rate": 170}}})},
+     CL, 65, "voice.engine", ENV, base="none")
+case("name-store-merged-into-path", {"characters.json": store_with({"SPEAKER_01": {"name": "x", "merged_into": "../x"}})}, CL, 65,
+     "merged_into", ENV, base="none")
+case("name-store-series-path", {"characters.json": store_with({"SPEAKER_01": {"name": "x", "series": {"../s": {"episodes": []}}}})}, CL, 65,
+     "series", ENV, base="none")
+case("name-store-speaker-wav-dotdot", {"characters.json": store_with({"SPEAKER_01": {"name": "x", "speaker_wavs": ["../../../etc/shadow"]}})},
+     CL, 65, "speaker_wavs holds an unsafe path", ENV, base="none")
+# Links, FIFOs and devices (made by the test): never followed, truncated or replaced; no hang.
+SET1 = ["set", "{job}", "1", "--approve"]
+case("link-history", {}, SET1, 65, "transcript_versions.jsonl: is a symbolic link", setup=[["symlink", "job/transcript_versions.jsonl", "{tmp}/victim"]])
+case("link-store", {}, SET1, 65, "transcript_store.json: is a symbolic link", setup=[["symlink", "job/transcript_store.json", "{tmp}/victim"]])
+case("link-lock", {}, SET1, 65, ".dubdeck.lock: is a symbolic link", setup=[["symlink", "job/.dubdeck.lock", "{tmp}/victim"]])
+case("link-map", {}, ST, 65, "characters.map.json: is a symbolic link", setup=[["symlink", "job/characters.map.json", "{tmp}/victim"]])
+case("link-preview-dir", {}, ["synth", "{job}", "1"], 65, "segments_preview: is a symbolic link", setup=[["mkdir", "outside"], ["symlink", "job/segments_preview", "{tmp}/outside"]])
+case("link-current-take", {}, ["synth", "{job}", "1"], 65, "0001.wav: is a symbolic link", setup=[["mkdir", "job/segments_preview"], ["symlink", "job/segments_preview/0001.wav", "{tmp}/victim"]])
+case("link-history-dangling", {}, SET1, 65, "is a symbolic link", setup=[["symlink", "job/transcript_versions.jsonl", "{tmp}/nowhere/x"]])
+case("fifo-translated", {}, ST, 66, "translated.json: not a regular file (a FIFO)", setup=[["fifo", "job/translated.json"]])
+case("fifo-jobjson", {}, ST, 66, "job.json: not a regular file (a FIFO)", setup=[["fifo", "job/job.json"]])
+case("fifo-diarization", {}, ST, 66, "diarization.json: not a regular file", setup=[["fifo", "job/diarization.json"]])
+case("fifo-store", {}, ST, 65, "transcript_store.json: not a regular file (a FIFO)", setup=[["fifo", "job/transcript_store.json"]])
+case("fifo-history", {}, ["history", "{job}"], 65, "transcript_versions.jsonl: not a regular file", setup=[["fifo", "job/transcript_versions.jsonl"]])
+case("fifo-history-set", {}, SET1, 65, "transcript_versions.jsonl: not a regular file", setup=[["fifo", "job/transcript_versions.jsonl"]])
+case("fifo-map", {}, ST, 65, "characters.map.json: not a regular file", setup=[["fifo", "job/characters.map.json"]])
+case("fifo-subtitle", {}, IMP("x.srt"), 66, "x.srt: not a regular file", base="none", setup=[["fifo", "case/x.srt"]])
+case("fifo-audio", {}, PLAY, 66, "audio.wav: not a regular file", setup=[["fifo", "job/audio.wav"]])
+case("fifo-merge-mt", {}, ["merge-mt", "{job}", "{case}/new.json"], 66, "not a regular file", setup=[["fifo", "case/new.json"]])
+case("fifo-keymap", {"q.keys": ":quit\n"}, ["review", "{job}", "--keymap", "{case}/k.keys", "--script", "{case}/q.keys"], 66, "not a regular file",
+     setup=[["fifo", "case/k.keys"]])
+case("fifo-character-store", {}, CL, 65, "characters.json: not a regular file", ENV, base="none", setup=[["fifo", "case/characters.json"]])
+case("device-translated", {}, ST, 66, "not a regular file (a character device)", setup=[["symlink", "job/translated.json", "/dev/zero"]])
+case("device-audio", {}, PLAY, 66, "not a regular file (a character device)", setup=[["symlink", "job/audio.wav", "/dev/zero"]])
+case("device-subtitle", {}, IMP("x.srt"), 66, "character device", base="none", setup=[["symlink", "case/x.srt", "/dev/urandom"]])
+# Size caps (sparse files: no disk used).
+case("size-translated", {}, ST, 65, "too large", setup=[["sparse", "job/translated.json", 600000000]])
+case("size-subtitle", {}, IMP("x.srt"), 65, "too large", base="none", setup=[["sparse", "case/x.srt", 70000000]])
+case("size-store", {}, ST, 65, "too large", setup=[["sparse", "job/transcript_store.json", 600000000]])
+# Output places and exit codes.
+case("out-dev-full", {}, ["export", "{job}", "--format", "srt", "--out", "/dev/full"], 74, "No space left on device")
+case("out-apply-not-directory", {"file": "x"}, ["apply", "{job}", "--out", "{case}/file"], 73, "cannot create")
+for opt, value in [("--timeout", "nan"), ("--timeout", "inf"), ("--timeout", "-1"), ("--max-speedup", "nan"), ("--max-speedup", "0.5")]:
+    case("option-%s-%s" % (opt.strip("-"), value.replace("-", "minus").replace(".", "")), {}, ["synth", "{job}", "1", opt + "=" + value], 64, opt)
+case("option-threshold-nan", {}, ["characters", "identify", "{job}", "--threshold", "nan"], 64, "--threshold")
+case("option-echo-escape", {}, ["status", "{job}", "--x\u001b]0;pwn\u0007"], 64, "Unknown option '--x\u241b]0;pwn\u2407'")
+
 print(len([d for d in os.listdir(HERE) if os.path.isdir(os.path.join(HERE, d))]), "cases")

@@ -105,7 +105,8 @@ public enum DubdeckBinary {
     }
 
     /// Runs with a clean, isolated environment (temporary XDG_CONFIG_HOME and DUBDECK_STORE).
-    public static func run(_ args: [String], env extra: [String: String] = [:], cwd: String? = nil) -> Result {
+    /// A command that has not ended after `timeout` seconds is killed (a hang is a failure, not a stuck suite).
+    public static func run(_ args: [String], env extra: [String: String] = [:], cwd: String? = nil, timeout: Double = 60) -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = args
@@ -123,6 +124,8 @@ public enum DubdeckBinary {
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
         do { try p.run() } catch { return Result(status: -1, stdout: "", stderr: "cannot run \(path): \(error)") }
+        let pid = p.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { if p.isRunning { kill(pid, SIGKILL) } }
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()

@@ -109,13 +109,15 @@ public final class SegmentSynthesizer {
         do {
             (audio, rendered, voice, text) = try render(n)
         } catch let e as DubdeckError {
-            if e.status != .usage {
+            // An engine that failed is recorded on the line; bad input changes no file.
+            if e.status == .ioError {
                 try? store.commit([SegmentChange(segment: n, action: "synth", fields: ["last_preview"]) { $0["audio_status"] = .string("failed") }], batch: batch)
             }
             throw e
         }
         var result = rendered
         try FileIO.ensureDirectory(previewDirectory)
+        try FileIO.refuseIfNotRegular(currentPath(n))  // a planted link or FIFO: refused before anything is written
         let tmp = FileIO.temporaryName(for: previewDirectory + "/" + Takes.padded(n) + ".take")
         do {
             try AudioFile.writeWAV16(audio, to: tmp)

@@ -76,7 +76,7 @@ public enum CharacterIdentifier {
     }
 
     static func readMap(_ path: String) throws -> [LabelAssignment]? {
-        guard let bytes = try FileIO.readIfExists(path) else { return nil }
+        guard let bytes = try FileIO.readIfExists(path, owner: .own) else { return nil }
         let root = try JobLoader.parseFile(path, bytes: bytes)
         return (root.objectValue?["labels"]?.objectValue?.members ?? []).map { label, v in
             LabelAssignment(label: label, characterID: v.objectValue?["character_id"]?.stringValue ?? "",
@@ -106,8 +106,10 @@ public enum ReferenceVoice {
     /// Stores `audio` as the character's reference (call inside `CharacterStore.update`).
     public static func set(_ audio: AudioBuffer, for id: String, in store: CharacterStore) throws {
         guard let c = store.resolve(id) else { throw DubdeckError(.usage, "no character \(Sanitizer.display(id))") }
+        try SafeName.check(c.id, file: store.path, field: "character ID")  // it becomes a directory name
         let target = path(store: store, id: c.id)
-        try FileIO.makeDirectories(FileIO.directory(of: target))
+        try FileIO.ensureDirectory(store.directory + "/voices")
+        try FileIO.ensureDirectory(FileIO.directory(of: target))
         try AudioFile.writeWAV16Atomically(normalized(audio), to: target)
         store.modify(c.id) { r in
             r.speakerWavs.removeAll { $0 == target }
@@ -232,7 +234,11 @@ public enum NPY {
         let size = dtype.hasSuffix("8") ? 8 : 4
         let big = dtype.hasPrefix(">")
         let data = start + headerLen
-        guard data + rows * cols * size <= b.count else { throw DubdeckError.data(shown, "truncated .npy data") }
+        // Every product used for a size is overflow-checked: a header may claim 2^62 rows.
+        let (cells, o1) = rows.multipliedReportingOverflow(by: cols)
+        let (bytes, o2) = cells.multipliedReportingOverflow(by: size)
+        let (end, o3) = data.addingReportingOverflow(bytes)
+        guard !o1, !o2, !o3, end <= b.count else { throw DubdeckError.data(shown, "truncated .npy data (shape \(rows)×\(cols))") }
         var mean = [Double](repeating: 0, count: cols)
         for r in 0..<rows {
             for c in 0..<cols {

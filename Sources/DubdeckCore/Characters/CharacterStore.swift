@@ -107,7 +107,7 @@ public final class CharacterStore {
     }
 
     func load() throws {
-        guard var bytes = try FileIO.readIfExists(path) else {
+        guard var bytes = try FileIO.readIfExists(path, owner: .own) else {
             reset()
             fingerprint = .missing
             return
@@ -320,7 +320,7 @@ public final class CharacterStore {
         try FileIO.makeDirectories(directory)
         let lock = try JobLock.acquire(lockPath)
         defer { lock.release() }
-        let disk = try FileIO.readIfExists(path)
+        let disk = try FileIO.readIfExists(path, owner: .own)
         let fp = FileIO.fingerprint(path: path, bytes: disk)
         if fp.sha256 != fingerprint.sha256 || fp.size != fingerprint.size { try load() }
         if !exists { try prepareNewStore() }

@@ -21,7 +21,7 @@ public enum RoundTrip {
         guard let format = SubtitleFormat.of(path: path) else {
             throw DubdeckError(.usage, "\(Sanitizer.display(path)): unknown subtitle type (.srt, .vtt, .ass or .ssa)")
         }
-        let bytes = try FileIO.read(path)
+        let bytes = try FileIO.read(path, limit: FileIO.subtitleLimit)
         let doc: SubtitleDocument
         do {
             doc = try SubtitleParser.parse(bytes, format: format)
@@ -52,14 +52,16 @@ public enum RoundTrip {
         ]))
         var stem = String(path.split(separator: "/").last ?? "subs")
         if let dot = stem.lastIndex(of: ".") { stem = String(stem[..<dot]) }
+        stem = SafeName.make(stem)
+        if let series { try SafeName.checkArgument(series, option: "--series") }
         var info = JSONObject([("stem", .string(stem)), ("episode", .string(stem))])
         if let series { info["series_id"] = .string(series) }
         if let audio {
             guard FileIO.exists(audio) else { throw DubdeckError(.noInput, "\(Sanitizer.display(audio)): no such audio file") }
             info["source_audio"] = .string(audio.hasPrefix("/") ? audio : currentDirectory() + "/" + audio)
         }
-        try FileIO.writeAtomically(dir + "/job.json", JSONWriter.encodePretty(.object(info)))
-        try FileIO.writeAtomically(dir + "/translated.json", JSONWriter.encodePretty(.object(root)))
+        try FileIO.writeAtomically(dir + "/job.json", JSONWriter.encodePretty(.object(info)), mode: 0o644)
+        try FileIO.writeAtomically(dir + "/translated.json", JSONWriter.encodePretty(.object(root)), mode: 0o644)
         return doc.cues.count
     }
 
@@ -140,9 +142,9 @@ public enum RoundTrip {
         try FileIO.makeDirectories(out)
         let jsonPath = out + "/translated.edited.json"
         let srtPath = out + "/" + store.job.info.stem + ".edited.srt"
-        try FileIO.writeAtomically(jsonPath, JSONWriter.encodePretty(.object(root)))
+        try FileIO.writeAtomically(jsonPath, JSONWriter.encodePretty(.object(root)), mode: 0o644)
         let srt = try export(store, format: .srt) { n in !(approvedOnly && !store.state(n).approved) }
-        try FileIO.writeAtomically(srtPath, Array(srt.utf8))
+        try FileIO.writeAtomically(srtPath, Array(srt.utf8), mode: 0o644)
         return ApplyResult(json: jsonPath, srt: srtPath, segments: store.job.segments.count, silenced: silenced)
     }
 

@@ -103,7 +103,7 @@ public enum SubtitleParser {
             throw SubtitleError(line: line, message: "bad time '\(Sanitizer.display(String(t)))'")
         }
         let hours = parts.count == 3 ? Int(parts[0]) : 0
-        guard let h = hours, h >= 0 else { throw SubtitleError(line: line, message: "bad time '\(Sanitizer.display(String(t)))'") }
+        guard let h = hours, h >= 0, h <= 48 else { throw SubtitleError(line: line, message: "bad time '\(Sanitizer.display(String(t)))' (0 to 48 hours)") }
         return ((h * 60 + minutes) * 60 + sec) * 1000 + frac
     }
 
