@@ -66,6 +66,8 @@ public struct FileFaults: Sendable {
     /// The store write fails (ENOSPC) but other writes work: the realistic full disk where a short
     /// history append fits and a large store rewrite does not.
     public var failStoreWrite = false
+    /// The history append fails (ENOSPC) but other writes work.
+    public var failAppend = false
     public init() {}
 }
 
@@ -345,6 +347,7 @@ public enum FileIO {
         _ = fstat(fd, &st)
         let oldSize = Int(st.st_size)
         do {
+            if faults.failAppend { throw DubdeckError.io(Sanitizer.display(path), "write failed: \(errnoText(ENOSPC))") }
             try writeAll(fd: fd, bytes, path: path)
             try sync(fd: fd, path: path)
         } catch {

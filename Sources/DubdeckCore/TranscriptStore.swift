@@ -104,6 +104,8 @@ public final class TranscriptStore {
         var foreign: [(key: String, value: JSONValue)]
         var fingerprint: FileFingerprint
         var mismatch: String?
+        /// The file as last read or written (the next commit compares the disk with it).
+        var bytes: [UInt8]? = nil
     }
 
     public let job: Job
@@ -192,6 +194,7 @@ public final class TranscriptStore {
         }
         var snap = try parse(bytes, job: job)
         snap.fingerprint = FileIO.fingerprint(path: path, bytes: bytes)
+        snap.bytes = bytes
         return snap
     }
 
@@ -328,6 +331,7 @@ public final class TranscriptStore {
         if let bytes {
             fresh = try TranscriptStore.parse(bytes, job: job)
             fresh.fingerprint = fp
+            fresh.bytes = bytes
         } else {
             fresh = TranscriptStore.emptySnapshot(job)
         }
@@ -471,12 +475,14 @@ public final class TranscriptStore {
                 let oldBytes = TranscriptStore.encode(&old)
                 try? FileIO.writeAtomically(path, oldBytes)
                 snapshot.fingerprint = FileIO.fingerprint(path: path, bytes: oldBytes)
+                snapshot.bytes = oldBytes
             }
             for n in repointed { try? Takes.repoint(job: job.directory, n, to: Takes.current(of: original[n], n)) }
             throw rollBack(error)
         }
 
         next.fingerprint = FileIO.fingerprint(path: path, bytes: bytes)
+        next.bytes = bytes
         snapshot = next
         for n in updated.keys { states[n - 1] = state(of: snapshot.entries[n - 1]?.object, job.segments[n - 1]) }
         return CommitResult(records: records, reloaded: reloaded, warnings: warnings)
@@ -487,15 +493,15 @@ public final class TranscriptStore {
     /// writer's change is taken and ours goes on top, or refused (75) when both changed the same thing.
     func takeOutsideChanges(_ changes: [SegmentChange]) throws -> Bool {
         let fp = snapshot.fingerprint
-        let sig = FileIO.statSignature(path)
-        if let sig, fp != .missing, fp.inode != 0, sig.size == fp.size, sig.mtimeNs == fp.mtimeNs, sig.inode == fp.inode {
-            return false
-        }
-        if sig == nil, fp == .missing { return false }
+        // Always read: size, mtime and inode cannot prove a file unchanged (timestamps are coarse,
+        // inodes are reused). The same bytes as last read or written need no hash.
         let diskBytes = try FileIO.readIfExists(path, owner: .own)
+        if diskBytes == nil, fp == .missing { return false }
+        if let diskBytes, let known = snapshot.bytes, diskBytes == known { return false }
         let diskFingerprint = FileIO.fingerprint(path: path, bytes: diskBytes)
         if diskFingerprint.sha256 == fp.sha256, diskFingerprint.size == fp.size {
             snapshot.fingerprint = diskFingerprint
+            snapshot.bytes = diskBytes
             return false
         }
         // Another writer saved since we read: take its file and put our change on top.
@@ -506,6 +512,7 @@ public final class TranscriptStore {
             fresh = TranscriptStore.emptySnapshot(job)
         }
         fresh.fingerprint = diskFingerprint
+        fresh.bytes = diskBytes
         let old = snapshot
         snapshot = fresh
         rebuildStates()
