@@ -488,6 +488,19 @@ public final class TranscriptStore {
         return CommitResult(records: records, reloaded: reloaded, warnings: warnings)
     }
 
+    /// Repairs the history's end now (under the lock), for readers that act on the history
+    /// (undo, redo, take choice): they must never act on a record the store never got.
+    @discardableResult
+    public func repairHistory() throws -> [String] {
+        if readOnlyReason != nil { return [] }
+        let lock = try JobLock.acquire(job.lockPath, timeout: lockTimeout)
+        defer { lock.release() }
+        _ = try takeOutsideChanges([])
+        var warnings: [String] = []
+        _ = try repairHistoryEnd(storeBase: snapshot.fingerprint.shaHex, warnings: &warnings)
+        return warnings
+    }
+
     /// Under the lock: the store as it is on disk now. Unchanged since this store read or wrote it
     /// (same size, mtime and inode): nothing to read. Otherwise it is read and hashed once; another
     /// writer's change is taken and ours goes on top, or refused (75) when both changed the same thing.
@@ -536,20 +549,24 @@ public final class TranscriptStore {
 
     /// Under the lock, the history's end read once: a torn tail is cut, and so are the records of
     /// a save that was interrupted between its append and its store write (their base is still the
-    /// store on disk). Returns the end as it is afterwards (the next seq, where to append).
+    /// store on disk). The takes of the last commit are then made what the store names (a kill may
+    /// have come between the store write and re-pointing NNNN.wav). Returns the end as it is
+    /// afterwards (the next seq, where to append).
     func repairHistoryEnd(storeBase: String, warnings: inout [String]) throws -> HistoryLog.EndScan {
         let baseOf = { (r: HistoryRecord) in r.extra[TranscriptStore.baseField]?.stringValue }
         var end = try history.scanEnd { older, newest in
             baseOf(older) != nil && baseOf(older) == baseOf(newest)
         }
         if let w = end.warning { warnings.append(w) }
-        if let newest = end.records.last, let newestBase = baseOf(newest), newestBase == storeBase {
+        guard let newest = end.records.last, let newestBase = baseOf(newest) else { return end }
+        var first = end.records.count - 1
+        while first > 0, baseOf(end.records[first - 1]) == newestBase { first -= 1 }
+        let lastCommit = Array(end.records[first...])
+        if newestBase == storeBase {
             // The whole trailing group (the records of one commit) never reached the store.
-            var first = end.records.count - 1
-            while first > 0, baseOf(end.records[first - 1]) == newestBase { first -= 1 }
             let cutAt = end.offsets[first]
             try FileIO.truncateDurably(history.path, to: cutAt)
-            let seqs = end.records[first...].map { $0.seq }
+            let seqs = lastCommit.map { $0.seq }
             warnings.append("\(Sanitizer.display(history.path)): cut \(seqs.count) record\(seqs.count == 1 ? "" : "s") (seq \(seqs.first!)\(seqs.count > 1 ? "–\(seqs.last!)" : "")) that the store never got (an interrupted save)")
             end.records.removeSubrange(first...)
             end.offsets.removeSubrange(first...)
@@ -559,6 +576,11 @@ public final class TranscriptStore {
                 // The record before the group lies further back: read the end again.
                 end = try history.scanEnd()
             }
+        }
+        for r in lastCommit where r.segment >= 1 && r.segment <= job.segments.count {
+            let was = Takes.current(of: r.before.objectValue, r.segment), now = Takes.current(of: r.after.objectValue, r.segment)
+            // Best effort: a take file removed by hand must not block every later change.
+            if was != now { try? Takes.ensureCurrent(job: job.directory, r.segment, Takes.current(of: entry(r.segment), r.segment)) }
         }
         return end
     }

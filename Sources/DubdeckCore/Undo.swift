@@ -91,6 +91,7 @@ public enum UndoRedo {
     }
 
     public static func runWithResult(_ direction: Direction, store: TranscriptStore, any: Bool = false) throws -> TranscriptStore.CommitResult {
+        let repaired = try store.repairHistory()
         let (records, reverts) = try readHistory(store)
         let ops = operations(records, reverts: reverts)
         let (undoTarget, redoTarget) = targets(ops, owner: any ? nil : store.by)
@@ -116,7 +117,9 @@ public enum UndoRedo {
             })
         }
         let batch = changes.count > 1 ? "\(direction.rawValue)-\(target.firstSeq)-\(Clock.isoNow())" : nil
-        return try store.commit(changes, batch: batch, extraFields: ["reverts": .number(target.firstSeq)])
+        var result = try store.commit(changes, batch: batch, extraFields: ["reverts": .number(target.firstSeq)])
+        result.warnings = repaired + result.warnings
+        return result
     }
 
     /// Sets a line's text back to what it was after history record `seq` (recorded as `restore`).

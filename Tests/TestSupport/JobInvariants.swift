@@ -6,6 +6,13 @@ import Foundation
 /// names it; a line no record names has no entry), and `NNNN.wav` has the bytes of the take that
 /// `last_preview.take` names, with its duration.
 public enum JobInvariants {
+    /// True when records of an interrupted save trail the history.
+    public static func hasPhantom(job path: String) -> Bool {
+        guard let store = try? TranscriptStore(job: try JobLoader.load(path)),
+              let last = try? store.history.readAll().records.last else { return false }
+        return last.extra[TranscriptStore.baseField]?.stringValue == store.fingerprint.shaHex
+    }
+
     /// The problems found; empty when everything holds. `allowPhantom`: records of one interrupted
     /// save may still trail the history (the next writer cuts them).
     public static func problems(job path: String, allowPhantom: Bool = false) -> [String] {

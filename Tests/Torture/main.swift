@@ -1,6 +1,7 @@
-// dubdeck-torture: a child for the crash-consistency test. It edits lines of a job as fast as it
-// can, each edit a durable commit, and after each one writes "saved <i> <segment>" to stdout. The
-// test kills it with SIGKILL at random moments and checks the job on disk.
+// dubdeck-torture: a child for the crash-consistency tests, killed with SIGKILL at random moments.
+//   dubdeck-torture JOB START          edits and approvals as fast as it can, each a durable commit;
+//                                      after each one "saved <i> <segment>" on stdout
+//   dubdeck-torture JOB START mixed    edits, approvals, locks, syntheses, undo, redo, take choices
 import DubdeckCore
 #if canImport(Glibc)
 import Glibc
@@ -9,16 +10,34 @@ import Glibc
 setvbuf(stdout, nil, _IONBF, 0)
 let args = CommandLine.arguments
 guard args.count >= 3, let start = Int(args[2]) else {
-    fputs("usage: dubdeck-torture JOB START\n", stderr)
+    fputs("usage: dubdeck-torture JOB START [mixed]\n", stderr)
     exit(64)
 }
+let mixed = args.count > 3 && args[3] == "mixed"
 do {
     let store = try TranscriptStore(job: try JobLoader.load(args[1]), by: "torture")
     let count = store.job.segments.count
+    let synth = mixed ? SegmentSynthesizer(store: store, engine: try EspeakEngine()) : nil
     var i = start
     while true {
         let n = i % count + 1
-        try store.commit(i % 5 == 4 ? [.approve(n, !store.state(n).approved)] : [.edit(n, text: "v\(i)")])
+        if let synth {
+            do {
+                switch i % 7 {
+                case 0, 3: try store.commit([.edit(n, text: "v\(i)")])
+                case 1: try synth.synthesize(n)
+                case 2: try UndoRedo.run(.undo, store: store)
+                case 4: try UndoRedo.run(.redo, store: store)
+                case 5: try TakeChoice.choose(store, n, 2)
+                default: try store.commit([.lock(n, !store.state(n).locked, by: "torture")])
+                }
+            } catch let e as DubdeckError where e.status == .usage || e.status == .conflict || e.status == .noInput {
+                // nothing to undo, a locked line, no second take: refusals, not failures
+            }
+            try store.reloadIfChanged()
+        } else {
+            try store.commit(i % 5 == 4 ? [.approve(n, !store.state(n).approved)] : [.edit(n, text: "v\(i)")])
+        }
         print("saved \(i) \(n)")
         i += 1
     }

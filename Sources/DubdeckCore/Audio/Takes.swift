@@ -125,6 +125,20 @@ public enum Takes {
         try FileIO.renameDurably(tmp, over: current)
     }
 
+    /// Re-points `NNNN.wav` only when it is not already the take `relative` names (the same file).
+    public static func ensureCurrent(job: String, _ n: Int, _ relative: String?) throws {
+        let current = job + "/" + directoryName + "/" + currentName(n)
+        FileIO.removeStaleTemporaries(of: current)
+        var a = stat(), b = stat()
+        let has = lstat(current, &a) == 0
+        if let relative {
+            if has, lstat(job + "/" + relative, &b) == 0, a.st_dev == b.st_dev, a.st_ino == b.st_ino { return }
+        } else if !has {
+            return
+        }
+        try repoint(job: job, n, to: relative)
+    }
+
     /// Deletes all but the newest `kept` takes of segment n, never the current one.
     public static func prune(job: String, _ n: Int, keepingCurrent current: String?) {
         let dir = job + "/" + directoryName
@@ -149,6 +163,7 @@ public enum TakeChoice {
         guard n >= 1, n <= store.job.segments.count else {
             throw DubdeckError(.usage, "no segment \(n) (the job has \(store.job.segments.count))")
         }
+        let repaired = try store.repairHistory()  // take metadata comes from the history: never from a phantom
         let list = PlaybackSource.takes(store, n)
         guard !list.isEmpty else { throw DubdeckError(.noInput, "segment \(n) has no take yet (synthesize it first)") }
         guard k >= 1, k <= list.count else {
@@ -184,9 +199,11 @@ public enum TakeChoice {
             }
         }
         let job = store.job.directory
-        return try store.commit([change]) { _ in
+        var result = try store.commit([change]) { _ in
             if legacyUnconverted { try Takes.convertLegacy(job: job, n) }
             return {}
         }
+        result.warnings = repaired + result.warnings
+        return result
     }
 }
