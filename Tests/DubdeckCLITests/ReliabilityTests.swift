@@ -267,3 +267,75 @@ final class FaultTests: XCTestCase {
         XCTAssertEqual(dir.read("ep01/transcript_store.json"), before)
     }
 }
+
+/// The realistic full disk, on a real small file system (tmpfs, mounted by the test as root): a
+/// history record of a few hundred bytes fits, the 1.5 MB store rewrite does not.
+final class FullDiskTests: XCTestCase {
+    func testAFullDiskLeavesNoHistoryRecordTheStoreNeverGot() throws {
+        let dir = TempDir()
+        let mnt = dir.file("mnt")
+        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["-t", "tmpfs", "-o", "size=6m", "tmpfs", mnt]
+        try mount.run()
+        mount.waitUntilExit()
+        guard mount.terminationStatus == 0 else {
+            XCTFail("this test needs root to mount a small tmpfs (mount exited \(mount.terminationStatus))")
+            return
+        }
+        defer {
+            let umount = Process()
+            umount.executableURL = URL(fileURLWithPath: "/bin/umount")
+            umount.arguments = [mnt]
+            try? umount.run()
+            umount.waitUntilExit()
+        }
+        // 3,000 lines, every one edited in a store another tool wrote: about 1.5 MB.
+        let lines = (0..<3000).map { Fixtures.Line(Double($0) * 2, Double($0) * 2 + 1.5, "SPEAKER_0\($0 % 4)", "", "machine line \($0)") }
+        let sub = TempDir()
+        let src = Fixtures.job(in: sub, lines: lines)
+        let job = mnt + "/ep01"
+        try FileManager.default.copyItem(atPath: src, toPath: job)
+        var entries: [(String, JSONValue)] = []
+        for (i, l) in lines.enumerated() {
+            entries.append((String(i + 1), .object(JSONObject([
+                ("start", .number(l.start)), ("end", .number(l.end)),
+                ("tgt_text", .string("reviewed line \(i) " + String(repeating: "words ", count: 60))), ("approved", .bool(false)),
+                ("locked", .bool(false)), ("locked_at", .null), ("locked_by", .null), ("flags", .array([])), ("audio_status", .string("none")),
+            ]))))
+        }
+        let store = JSONWriter.encode(.object(JSONObject([("version", .number(3)), ("segments", .object(JSONObject(entries)))])))
+        XCTAssertGreaterThan(store.count, 1_000_000)
+        FileManager.default.createFile(atPath: job + "/transcript_store.json", contents: Data(store))
+        XCTAssertEqual(DubdeckBinary.run(["set", job, "1", "--text", "a real change"]).status, 0)
+
+        // Fill the disk to about 64 KB free: an append fits, the store's temporary copy does not.
+        var fs = statvfs()
+        statvfs(mnt, &fs)
+        let free = Int(fs.f_bavail) * Int(fs.f_bsize)
+        let filler = mnt + "/filler"
+        FileManager.default.createFile(atPath: filler, contents: Data(repeating: 7, count: max(0, free - 64 * 1024)))
+        statvfs(mnt, &fs)
+        XCTAssertLessThan(Int(fs.f_bavail) * Int(fs.f_bsize), store.count, "the store no longer fits")
+
+        let history = FileManager.default.contents(atPath: job + "/transcript_versions.jsonl")
+        let storeBefore = FileManager.default.contents(atPath: job + "/transcript_store.json")
+        let r = DubdeckBinary.run(["set", job, "5", "--approve"])
+        XCTAssertEqual(r.status, 74, r.stderr)
+        XCTAssertTrue(r.stderr.contains("No space left on device"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertEqual(FileManager.default.contents(atPath: job + "/transcript_versions.jsonl"), history, "the record was cut off again")
+        XCTAssertEqual(FileManager.default.contents(atPath: job + "/transcript_store.json"), storeBefore)
+        XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: job).contains { $0.contains(".tmp-") }, "no temporary left")
+        // Undo is not stuck on a change the store never got: it undoes the real one.
+        try FileManager.default.removeItem(atPath: filler)
+        let u = DubdeckBinary.run(["undo", job])
+        XCTAssertEqual(u.status, 0, u.stderr)
+        XCTAssertTrue(u.stdout.contains("line 1"), u.stdout)
+        let after = try TranscriptStore(job: try JobLoader.load(job))
+        XCTAssertTrue(after.state(1).text.hasPrefix("reviewed line 0 "), "the real change was undone")
+        XCTAssertFalse(after.state(5).approved)
+        XCTAssertEqual(try after.history.readAll().records.map { $0.action }, ["edit", "undo"])
+    }
+}
