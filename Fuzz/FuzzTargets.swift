@@ -1,6 +1,7 @@
 // libFuzzer entry point for dubdeck's parsers (built by `make fuzz` with -sanitize=fuzzer, compiled
 // into the same module as DubdeckCore's sources). FUZZ_TARGET picks the parser:
-// json, translated, store, history, srt, vtt, ass, envelope, npy, keymap, sanitizer.
+// json, translated, store, history, historyend, srt, vtt, ass, envelope, charstore, npy, keymap,
+// sanitizer, names.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,6 +40,24 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         _ = try? TranscriptStore.parse(bytes, job: fuzzJobOnce)
     case "history":
         _ = try? HistoryLog(path: "/nonexistent").parse(bytes, fileOffset: 0, fd: nil)
+    case "historyend":
+        // The backward scan a commit uses: any torn tail, any record length, no crash.
+        if let scan = try? HistoryLog(path: "/nonexistent").scanBackwards(bytes, fileOffset: 0, fd: -1, sameGroup: { _, _ in true }) {
+            precondition(scan.records.count == scan.offsets.count)
+            if let torn = scan.tornOffset { precondition(torn >= 0 && torn <= bytes.count) }
+        }
+    case "charstore":
+        let store = CharacterStore(path: fuzzDir + "/characters.json", withEmbeddings: size % 2 == 0)
+        _ = try? store.parse(bytes, 0..<bytes.count)
+    case "names":
+        let text = String(decoding: bytes, as: UTF8.self)
+        if SafeName.isValid(text) {
+            precondition(!text.contains("/") && !text.hasPrefix(".") && text.utf8.count <= 64 && !text.utf8.contains(0))
+        }
+        precondition(SafeName.isValid(SafeName.make(text)), "make() must give a safe name")
+        for n in [1, 42, 12345] {
+            if Takes.parse(text, n: n) != nil { precondition(!text.contains("/") && text.hasPrefix(Takes.padded(n) + ".take-")) }
+        }
     case "srt", "vtt", "ass":
         if let doc = try? SubtitleParser.parse(bytes, format: SubtitleFormat(rawValue: fuzzTarget)!) {
             let out = SubtitleWriter.write(doc.cues, format: doc.format, originals: doc.cues.map { Optional($0) })

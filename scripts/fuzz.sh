@@ -8,12 +8,14 @@ OUT=.build-fuzz
 mkdir -p "$OUT"
 INC=""
 for m in CCrypto CSndfile CAlsa CEspeak CRubberband CSoxr; do INC="$INC -I Sources/$m"; done
+INC="$INC -I Sources/CInterrupt/include"
+clang -O1 -fsanitize=address -c Sources/CInterrupt/interrupt.c -I Sources/CInterrupt/include -o "$OUT/interrupt.o"
 # shellcheck disable=SC2086
 swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name DubdeckCore $INC \
-    Sources/DubdeckCore/*.swift Sources/DubdeckCore/*/*.swift Fuzz/FuzzTargets.swift \
+    Sources/DubdeckCore/*.swift Sources/DubdeckCore/*/*.swift Fuzz/FuzzTargets.swift "$OUT/interrupt.o" \
     -lcrypto -lsndfile -lasound -lespeak-ng -lrubberband -lsoxr -o "$OUT/fuzz-dubdeck"
 status=0
-for t in json translated store history srt vtt ass envelope npy keymap sanitizer; do
+for t in json translated store history historyend srt vtt ass envelope charstore npy keymap sanitizer names; do
     mkdir -p "$OUT/corpus-$t"
     if [ -d "Fuzz/seeds/$t" ]; then cp -n Fuzz/seeds/"$t"/* "$OUT/corpus-$t/" 2>/dev/null || true; fi
     echo "fuzz: $t (${SECONDS_EACH}s)"

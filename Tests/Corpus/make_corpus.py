@@ -185,6 +185,8 @@ case("number-history-segment-huge", {H: REC.replace('"segment":1', '"segment":1e
      'missing or bad "segment"')
 case("number-srt-huge-hours", {"x.srt": "1\n9999999999999999:00:01,000 --> 9999999999999999:00:02,000\nx\n"}, IMP("x.srt"), 65,
      "line 2: bad time", base="none")
+case("number-srt-negative-seconds", {"x.srt": "1\n00:01:-80000000008000000,300 --> 00:01:02,000\nx\n"}, IMP("x.srt"), 65,
+     "line 2: bad time", base="none")  # found by make fuzz: (m·60 + s)·1000 overflowed
 case("number-srt-49-hours", {"x.srt": "1\n49:00:01,000 --> 49:00:02,000\nx\n"}, IMP("x.srt"), 65, "0 to 48 hours", base="none")
 case("number-vtt-huge-hours", {"x.vtt": "WEBVTT\n\n99999999999999999999:00:01.000 --> 99999999999999999999:00:02.000\nx\n"}, IMP("x.vtt"), 65,
      "bad time", base="none")

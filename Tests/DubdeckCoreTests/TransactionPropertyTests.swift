@@ -80,3 +80,41 @@ final class TransactionPropertyTests: XCTestCase {
         _ = phantomPending
     }
 }
+
+/// Every fuzz target of `make fuzz` starts from seeds (a target without them missed the .npy shape
+/// overflow), and the hostile seeds give errors, never a crash.
+final class FuzzSeedTests: XCTestCase {
+    static let root = DubdeckBinary.packageRoot
+
+    func testEveryFuzzTargetHasSeeds() throws {
+        let script = try String(contentsOfFile: FuzzSeedTests.root + "/scripts/fuzz.sh", encoding: .utf8)
+        guard let line = script.split(separator: "\n").first(where: { $0.hasPrefix("for t in ") }) else {
+            return XCTFail("no target list in scripts/fuzz.sh")
+        }
+        let targets = line.dropFirst("for t in ".count).split(separator: ";")[0].split(separator: " ")
+        XCTAssertGreaterThanOrEqual(targets.count, 14)
+        for t in targets {
+            let seeds = (try? FileManager.default.contentsOfDirectory(atPath: FuzzSeedTests.root + "/Fuzz/seeds/\(t)")) ?? []
+            XCTAssertFalse(seeds.isEmpty, "fuzz target \(t) has no seeds")
+        }
+    }
+
+    func testHostileNpySeedsAreRefusedNotCrashed() throws {
+        let dir = FuzzSeedTests.root + "/Fuzz/seeds/npy"
+        XCTAssertEqual(try NPY.readMean(dir + "/d.npy"), [1, 2, 3, 4])
+        for name in ["huge-shape.npy", "overflow.npy"] {
+            XCTAssertThrowsError(try NPY.readMean(dir + "/" + name), name) { e in
+                XCTAssertEqual((e as? DubdeckError)?.status, .dataError)
+            }
+        }
+    }
+
+    func testHistorySeedsScanBackwards() throws {
+        let dir = FuzzSeedTests.root + "/Fuzz/seeds/historyend"
+        XCTAssertEqual(try HistoryLog(path: dir + "/clean.jsonl").scanEnd().lastSeq, 4)
+        let torn = try HistoryLog(path: dir + "/torn.jsonl").scanEnd()
+        XCTAssertEqual(torn.lastSeq, 3)
+        XCTAssertNotNil(torn.tornOffset)
+        XCTAssertEqual(try HistoryLog(path: dir + "/blank.jsonl").scanEnd().lastSeq, 2)
+    }
+}

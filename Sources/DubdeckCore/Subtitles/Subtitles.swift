@@ -86,9 +86,14 @@ public enum SubtitleParser {
         let t = text.trimmingCharacters()
         let parts = t.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2 || parts.count == 3 else { throw SubtitleError(line: line, message: "bad time '\(Sanitizer.display(String(t)))'") }
+        // Digits only (no sign, no spaces inside), and few of them: no product below can overflow.
+        func digits<S: StringProtocol>(_ p: S) -> Bool { !p.isEmpty && p.count <= 4 && p.allSatisfy { $0.isASCII && $0.isNumber } }
         let secPart = parts.last!.replacingComma()
         let secPieces = secPart.split(separator: ".", omittingEmptySubsequences: false)
-        guard secPieces.count <= 2, let sec = Int(secPieces[0]), sec < 60 else {
+        guard parts.dropLast().allSatisfy({ digits($0) }), digits(secPieces[0]) else {
+            throw SubtitleError(line: line, message: "bad time '\(Sanitizer.display(String(t)))'")
+        }
+        guard secPieces.count <= 2, let sec = Int(secPieces[0]), sec >= 0, sec < 60 else {
             throw SubtitleError(line: line, message: "bad time '\(Sanitizer.display(String(t)))'")
         }
         var frac = 0
