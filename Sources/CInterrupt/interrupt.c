@@ -1,5 +1,7 @@
+#define _GNU_SOURCE
 #include "dubdeck_interrupt.h"
 #include <signal.h>
+#include <spawn.h>
 #include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -73,4 +75,8 @@ int dd_child_register(pid_t pgid) {
 
 void dd_child_unregister(int slot) {
     if (slot >= 0 && slot < DD_SLOTS) children[slot] = 0;
+}
+
+int dd_spawn_close_from(posix_spawn_file_actions_t *actions, int fd) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, fd);
 }

@@ -379,11 +379,17 @@ public final class Desk {
         defer { store.lockTimeout = saved }
         do {
             let result = try store.commit(changes)
-            recentHistory.append(contentsOf: result.records)
+            if !result.warnings.isEmpty, let tail = try? store.history.readTail(maxBytes: Desk.historyTailBytes) {
+                recentHistory = tail.records  // records of an interrupted save were cut: read what is there
+            } else {
+                recentHistory.append(contentsOf: result.records)
+            }
             if recentHistory.count > 4096 { recentHistory.removeFirst(recentHistory.count - 4096) }
             for r in result.records { searchCache[r.segment - 1] = nil }
             if result.reloaded { invalidateSearch() }
-            if let last = result.records.last {
+            if let warning = result.warnings.last {
+                setMessage("saved, and repaired: \(warning)", .warning)
+            } else if let last = result.records.last {
                 setMessage("saved: \(describe(last))\(result.records.count > 1 ? " (+\(result.records.count - 1))" : "")")
             } else {
                 setMessage("no change")
@@ -543,8 +549,13 @@ public final class Desk {
         let keep = selectedSegment.map { $0.number - 1 }
         do {
             _ = try store.reloadIfChanged()
-            let records = try UndoRedo.run(d, store: store)
-            recentHistory.append(contentsOf: records)
+            let result = try UndoRedo.runWithResult(d, store: store)
+            let records = result.records
+            if !result.warnings.isEmpty, let tail = try? store.history.readTail(maxBytes: Desk.historyTailBytes) {
+                recentHistory = tail.records
+            } else {
+                recentHistory.append(contentsOf: records)
+            }
             invalidateSearch()
             let lines = Array(Swift.Set(records.map { $0.segment })).sorted()
             setMessage("\(d.rawValue): line\(lines.count == 1 ? "" : "s") \(lines.map(String.init).joined(separator: ", "))")

@@ -80,7 +80,7 @@ struct Synth: ParsableCommand {
                 fputs("\r[\(bar)] \(done)/\(total)\(n > 0 ? " segment \(n)" : "")   ", stderr)
             } }
             if tty { fputs("\n", stderr) }
-            for f in summary.failures where !Interrupt.requested || !f.hasSuffix("interrupted") { printError(f) }
+            for f in summary.failures { printError(f) }
             printOut("synthesized \(summary.done) of \(list.count) lines: \(summary.fresh) fresh, \(summary.overflow) overflow, \(summary.failed) failed\(summary.cancelled ? " (interrupted)" : "")\n")
             if summary.cancelled || Interrupt.requested { throw ExitCode(130) }
             if summary.failed > 0 { throw DubdeckError(.ioError, "\(summary.failed) line(s) failed") }

@@ -82,3 +82,114 @@ final class OutputScanTests: XCTestCase {
         XCTAssertEqual(json[0]["src_text"] as? String, "src " + h)
     }
 }
+
+/// Exit codes that a script relies on (SPEC §10.1): a failed standard output, Ctrl-C, an engine that
+/// leaves a child behind.
+final class ExitCodeTests: XCTestCase {
+    /// Running: it exists and is not a zombie waiting for a parent that does not reap it.
+    func isRunning(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return !stat[close...].hasPrefix(") Z")
+    }
+
+    func runTo(_ output: String, _ args: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: DubdeckBinary.path)
+        p.arguments = args
+        if !FileManager.default.fileExists(atPath: output) { FileManager.default.createFile(atPath: output, contents: nil) }
+        guard let handle = FileHandle(forWritingAtPath: output) else { throw DubdeckError(.noInput, "cannot open \(output)") }
+        p.standardOutput = handle
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, e)
+    }
+
+    func testAFullStandardOutputIsExit74() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        for args in [["segments", job], ["export", job, "--format", "srt"], ["history", job, "--json"], ["status", job], ["--help"]] {
+            let (status, stderr) = try runTo("/dev/full", args)
+            XCTAssertEqual(status, 74, "\(args): \(stderr)")
+            XCTAssertTrue(stderr.contains("standard output"), stderr)
+        }
+        // And to a FIFO or /dev/stdout as --out: written through, never replaced.
+        let (status, _) = try runTo(dir.file("out.srt"), ["export", job, "--format", "srt", "--out", "/dev/stdout"])
+        XCTAssertEqual(status, 0)
+        XCTAssertTrue(dir.read("out.srt")?.contains("Good morning") == true)
+        var st = stat()
+        XCTAssertEqual(lstat("/dev/stdout", &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFLNK, "/dev/stdout is still the link it was")
+    }
+
+    /// A slow engine that starts a background child: Ctrl-C kills both, removes the temporary
+    /// directory holding the line's text, and exits 130; a batch says what it did first.
+    func testCtrlCStopsCleanlyAndNoEngineChildOutlivesIt() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        let pidFile = dir.file("child.pid")
+        let script = "(sleep 30; touch \(dir.file("survived"))) & echo $! > \(pidFile); sleep 30"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: DubdeckBinary.path)
+        p.arguments = ["synth", job, "1", "--engine-command", "sh", "-c", script, "sh", "{out}", "{text_file}"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        let before = Set((try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("dubdeck-tts.") } ?? [])
+        try p.run()
+        var waited = 0
+        while !FileManager.default.fileExists(atPath: pidFile) && waited < 200 { usleep(50_000); waited += 1 }
+        usleep(100_000)
+        let childText = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
+        let child = Int32(childText.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        XCTAssertGreaterThan(child, 0)
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 130)
+        usleep(200_000)
+        XCTAssertFalse(isRunning(child), "the engine's background child was killed")
+        let after = Set((try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("dubdeck-tts.") } ?? [])
+        XCTAssertEqual(after.subtracting(before), [], "no temporary directory left")
+        XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: job).contains { $0.contains(".tmp-") })
+        XCTAssertNil(dir.read("ep01/transcript_versions.jsonl"), "nothing recorded")
+
+        // An engine that exits at once but leaves a child running: the child is killed with it.
+        let quick = "(sleep 30) & echo $! > \(pidFile).2; espeak-ng -w \"$1\" -f \"$2\""
+        let q = Process()
+        q.executableURL = URL(fileURLWithPath: DubdeckBinary.path)
+        q.arguments = ["synth", job, "2", "--engine-command", "sh", "-c", quick, "sh", "{out}", "{text_file}"]
+        q.standardOutput = FileHandle.nullDevice
+        q.standardError = FileHandle.nullDevice
+        try q.run()
+        q.waitUntilExit()
+        XCTAssertEqual(q.terminationStatus, 0)
+        let quickChild = Int32(((try? String(contentsOfFile: pidFile + ".2", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        XCTAssertGreaterThan(quickChild, 0)
+        usleep(100_000)
+        XCTAssertFalse(isRunning(quickChild), "no background child outlives the engine")
+    }
+
+    func testCtrlCInABatchStopsAfterTheCurrentLineAndSaysWhatWasDone() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: DubdeckBinary.path)
+        // Each line takes at least 0.4 s.
+        p.arguments = ["synth", job, "--all", "--engine-command", "sh", "-c", "sleep 0.4; espeak-ng -w \"$1\" -f \"$2\"", "sh", "{out}", "{text_file}"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        usleep(900_000)
+        kill(p.processIdentifier, SIGINT)
+        let said = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 130)
+        XCTAssertTrue(said.contains("(interrupted)"), said)
+        XCTAssertTrue(said.hasPrefix("synthesized "), said)
+        XCTAssertEqual(JobInvariants.problems(job: job), [])
+    }
+}

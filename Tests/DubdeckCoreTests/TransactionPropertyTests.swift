@@ -102,7 +102,7 @@ final class FuzzSeedTests: XCTestCase {
     func testHostileNpySeedsAreRefusedNotCrashed() throws {
         let dir = FuzzSeedTests.root + "/Fuzz/seeds/npy"
         XCTAssertEqual(try NPY.readMean(dir + "/d.npy"), [1, 2, 3, 4])
-        for name in ["huge-shape.npy", "overflow.npy"] {
+        for name in ["huge-shape.npy", "overflow.npy", "close-before-open.npy"] {
             XCTAssertThrowsError(try NPY.readMean(dir + "/" + name), name) { e in
                 XCTAssertEqual((e as? DubdeckError)?.status, .dataError)
             }

@@ -1,6 +1,7 @@
 #ifndef DUBDECK_INTERRUPT_H
 #define DUBDECK_INTERRUPT_H
 #include <sys/types.h>
+#include <spawn.h>
 
 /* Ctrl-C (SIGINT) for the command line, in C because a signal handler may only do
  * async-signal-safe things. Two modes:
@@ -20,5 +21,9 @@ void dd_cleanup_unregister(int slot);
 /* Process groups to kill if the process is interrupted. */
 int dd_child_register(pid_t pgid);
 void dd_child_unregister(int slot);
+
+/* Closes every descriptor from `fd` up in a spawned child (posix_spawn_file_actions_addclosefrom_np,
+ * which Swift does not see without _GNU_SOURCE): an engine inherits nothing of ours. */
+int dd_spawn_close_from(posix_spawn_file_actions_t *actions, int fd);
 
 #endif

@@ -197,6 +197,9 @@ public final class SegmentSynthesizer {
             do {
                 let r = try synthesize(n, batch: batchID)
                 if r.status == "overflow" { summary.overflow += 1 } else { summary.fresh += 1 }
+            } catch let e as DubdeckError where e.status == .interrupted {
+                summary.cancelled = true  // Ctrl-C during this line: it was not made, nothing failed
+                break
             } catch let e as DubdeckError {
                 summary.failed += 1
                 summary.failures.append("segment \(n): \(e.message)")

@@ -220,7 +220,8 @@ public enum NPY {
         let dtype = String(descr[descr.index(after: descr.startIndex)..<q1])
         guard ["<f4", "<f8", ">f4", ">f8"].contains(dtype) else { throw DubdeckError.data(shown, "unsupported dtype \(Sanitizer.display(dtype))") }
         if let fo = field("fortran_order"), fo.hasPrefix("True") { throw DubdeckError.data(shown, "Fortran-ordered arrays are not supported") }
-        guard let shapeText = field("shape"), let open = shapeText.firstIndex(of: "("), let close = shapeText.firstIndex(of: ")") else {
+        guard let shapeText = field("shape"), let open = shapeText.firstIndex(of: "("),
+              let close = shapeText[open...].firstIndex(of: ")") else {  // the ")" after the "(" (found by make fuzz)
             throw DubdeckError.data(shown, "no shape in .npy header")
         }
         let dims = shapeText[shapeText.index(after: open)..<close].split(separator: ",").compactMap { Int(String($0).trimmingWhitespace()) }
