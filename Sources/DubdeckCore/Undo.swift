@@ -126,9 +126,19 @@ public enum UndoRedo {
     @discardableResult
     public static func restore(seq: Int, store: TranscriptStore) throws -> [HistoryRecord] {
         let all = try store.history.readAll().records
-        guard let r = all.first(where: { $0.seq == seq }) else { throw DubdeckError(.usage, "no history record \(seq)") }
+        guard let r = all.last(where: { $0.seq == seq }) else { throw DubdeckError(.usage, "no history record \(seq)") }
+        return try restore(record: r, store: store)
+    }
+
+    /// Sets the line the record names back to the text it had after that record: the segment comes
+    /// from the record itself, never from a position in a list.
+    @discardableResult
+    public static func restore(record r: HistoryRecord, store: TranscriptStore) throws -> [HistoryRecord] {
         guard let text = r.after.objectValue?["tgt_text"]?.stringValue else {
-            throw DubdeckError(.usage, "history record \(seq) holds no text")
+            throw DubdeckError(.usage, "history record \(r.seq) holds no text")
+        }
+        guard r.segment >= 1, r.segment <= store.job.segments.count else {
+            throw DubdeckError.data(Sanitizer.display(store.history.path), "record \(r.seq) names segment \(r.segment); the job has \(store.job.segments.count)")
         }
         let change = SegmentChange.edit(r.segment, text: text, action: "restore")
         return try store.commit([change]).records

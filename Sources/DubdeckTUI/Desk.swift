@@ -593,11 +593,13 @@ public final class Desk {
         case "bottom": mode = .history(segment: n, records: records, selection: max(0, records.count - 1))
         case "restore-version":
             guard sel < records.count else { return .nothing }
+            let record = records[sel]
+            guard record.segment == n else { setMessage("record #\(record.seq) is not of line \(n)", .error); return .status }
             do {
-                let done = try UndoRedo.restore(seq: records[sel].seq, store: store)
+                let done = try UndoRedo.restore(record: record, store: store)
                 recentHistory.append(contentsOf: done)
                 searchCache[n - 1] = nil
-                setMessage(done.isEmpty ? "line \(n) already has that text" : "line \(n): restored the text of #\(records[sel].seq)")
+                setMessage(done.isEmpty ? "line \(n) already has that text" : "line \(n): restored the text of #\(record.seq)")
                 mode = .list
                 applyFilter(keepSegment: n - 1)
             } catch let e as DubdeckError {
