@@ -5,11 +5,27 @@ import XCTest
 
 /// Crash consistency, concurrent writers and failing writes.
 final class CrashConsistencyTests: XCTestCase {
+    static var torture: String { (DubdeckBinary.path as NSString).deletingLastPathComponent + "/dubdeck-torture" }
+
+    /// Runs the torture child from `start` and SIGKILLs it after a random number of microseconds.
+    static func killAtRandom(_ job: String, from start: Int, mode: String? = nil, output: Any, within micros: ClosedRange<Int>,
+                             _ rng: inout SystemRandomNumberGenerator) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: torture)
+        p.arguments = [job, String(start)] + (mode.map { [$0] } ?? [])
+        p.standardOutput = output
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        usleep(useconds_t(Int.random(in: micros, using: &rng)))
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        return p
+    }
+
     func testSIGKILLAtRandomMomentsLosesNothingReported() throws {
         let dir = TempDir()
         let job = Fixtures.job(in: dir)
-        let torture = (DubdeckBinary.path as NSString).deletingLastPathComponent + "/dubdeck-torture"
-        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: torture), torture)
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: CrashConsistencyTests.torture), CrashConsistencyTests.torture)
         let log = dir.file("saved.log")
         FileManager.default.createFile(atPath: log, contents: nil)
         var rng = SystemRandomNumberGenerator()
@@ -17,17 +33,9 @@ final class CrashConsistencyTests: XCTestCase {
         var kills = 0
         var torn = 0
         for round in 0..<200 {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: torture)
-            p.arguments = [job, String(next)]
             let out = FileHandle(forWritingAtPath: log)!
             out.seekToEndOfFile()
-            p.standardOutput = out
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            usleep(useconds_t(Int.random(in: 3_000...45_000, using: &rng)))
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
+            let p = try CrashConsistencyTests.killAtRandom(job, from: next, output: out, within: 3_000...45_000, &rng)
             try out.close()
             if p.terminationReason == .uncaughtSignal { kills += 1 }
 
@@ -76,21 +84,12 @@ final class CrashConsistencyTests: XCTestCase {
     func testSIGKILLDuringMixedOperationsLeavesAJobTheNextWriterRepairs() throws {
         let dir = TempDir()
         let job = Fixtures.job(in: dir)
-        let torture = (DubdeckBinary.path as NSString).deletingLastPathComponent + "/dubdeck-torture"
         var rng = SystemRandomNumberGenerator()
         var next = 0
         var phantoms = 0
         for round in 0..<60 {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: torture)
-            p.arguments = [job, String(next), "mixed"]
             let out = Pipe()
-            p.standardOutput = out
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            usleep(useconds_t(Int.random(in: 5_000...80_000, using: &rng)))
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
+            _ = try CrashConsistencyTests.killAtRandom(job, from: next, mode: "mixed", output: out, within: 5_000...80_000, &rng)
             let said = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             next += said.split(separator: "\n").count + 1
             // Killed: at most an interrupted save trails the history; NNNN.wav may lag one commit.

@@ -8,7 +8,8 @@ import TestSupport
 /// One change = one transaction (SPEC §10.2): every step after the history append that fails cuts
 /// the record off again; an interrupted save is repaired by the next writer; seq and torn tails are
 /// found whatever the length of a record.
-final class TransactionTests: XCTestCase {
+/// A sample job in a temporary directory, opened fresh for each step (as another process would).
+class JobTestCase: XCTestCase {
     var dir: TempDir!
     var jobPath: String!
 
@@ -25,10 +26,11 @@ final class TransactionTests: XCTestCase {
     var storeBytes: [UInt8]? { dir.bytes("ep01/transcript_store.json") }
 
     func assertInvariants(allowPhantom: Bool = false, file: StaticString = #filePath, line: UInt = #line) {
-        let problems = JobInvariants.problems(job: jobPath, allowPhantom: allowPhantom)
-        XCTAssertEqual(problems, [], file: file, line: line)
+        XCTAssertEqual(JobInvariants.problems(job: jobPath, allowPhantom: allowPhantom), [], file: file, line: line)
     }
+}
 
+final class TransactionTests: JobTestCase {
     func testAFailedStoreWriteLeavesNoHistoryRecordAndUndoIsNotStuck() throws {
         let store = try open()
         try store.commit([.edit(1, text: "first")])
@@ -204,22 +206,7 @@ final class TransactionTests: XCTestCase {
 }
 
 /// Immutable takes, re-pointed NNNN.wav, take choice, undo of takes, the old layout (SPEC §10.3–§10.4).
-final class TakeAndUndoTests: XCTestCase {
-    var dir: TempDir!
-    var jobPath: String!
-
-    override func setUp() {
-        dir = TempDir()
-        jobPath = Fixtures.job(in: dir)
-        FileIO.faults = FileFaults()
-    }
-
-    func open(_ by: String = "tester") throws -> TranscriptStore { try TranscriptStore(job: try JobLoader.load(jobPath), by: by) }
-
-    func assertInvariants(file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(JobInvariants.problems(job: jobPath), [], file: file, line: line)
-    }
-
+final class TakeAndUndoTests: JobTestCase {
     func testUndoAndRedoOfASynthesisRepointTheCurrentTake() throws {
         let store = try open()
         let synth = SegmentSynthesizer(store: store, engine: try EspeakEngine())
