@@ -111,6 +111,11 @@ public struct JSONParser {
     let bytes: [UInt8]
     var pos: Int = 0
     let maxDepth = 512
+    /// Values a document may build: each costs tens of bytes in memory, so a 512 MB file of `[0,0,…`
+    /// would cost gigabytes. Ten million is far above any job (5,000 segments ≈ 50,000 values) and
+    /// keeps the tree within a few hundred MB. The skipping reader builds nothing and counts nothing.
+    public static let maxValues = 10_000_000
+    var valuesLeft = JSONParser.maxValues
 
     /// Parsing stops at `end` (the plaintext inside a decrypted envelope).
     var end: Int
@@ -194,6 +199,8 @@ public struct JSONParser {
         skipWhitespace()
         guard pos < end else { throw error("unexpected end of file") }
         if depth > maxDepth { throw error("nesting deeper than \(maxDepth)") }
+        valuesLeft -= 1
+        if valuesLeft < 0 { throw error("more than \(JSONParser.maxValues) values") }
         switch bytes[pos] {
         case UInt8(ascii: "{"): return .object(try parseObject(depth: depth))
         case UInt8(ascii: "["): return .array(try parseArray(depth: depth))

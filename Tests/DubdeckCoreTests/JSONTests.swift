@@ -59,4 +59,43 @@ final class JSONTests: XCTestCase {
         XCTAssertEqual(JSONValue.formatNumber(3), "3")
         XCTAssertEqual(JSONValue.formatNumber(0.1 + 0.2), "0.30000000000000004")
     }
+
+    func testDuplicateKeysAreRefusedInSmallAndLargeObjects() {
+        XCTAssertThrowsError(try parse(#"{"text":"A","text":"B"}"#)) { e in
+            XCTAssertTrue((e as! JSONParseError).message.contains("duplicate key \"text\""))
+        }
+        let many = (0..<40).map { "\"k\($0)\": \($0)" }.joined(separator: ", ")
+        XCTAssertThrowsError(try parse("{\(many), \"k39\": 0}"))
+        XCTAssertNoThrow(try parse("{\(many)}"))
+        XCTAssertNoThrow(try parse(#"[{"a":1},{"a":2}]"#), "the same key in two objects is fine")
+    }
+
+    func testIntegersPast2To53AreNotIntegers() throws {
+        XCTAssertEqual(try parse("9007199254740992").intValue, 9_007_199_254_740_992)
+        XCTAssertNil(try parse("9007199254740993").intValue)
+        XCTAssertNil(try parse("9223372036854775807").intValue)
+        XCTAssertNil(try parse("1e300").intValue)
+    }
+
+    func testTheSkippingReaderHasADepthLimitToo() {
+        var p = JSONParser(bytes: Array(("[" + String(repeating: "[", count: 100_000)).utf8))
+        XCTAssertThrowsError(try p.skipValue(depth: 0)) { e in
+            XCTAssertTrue((e as! JSONParseError).message.contains("nesting deeper"))
+        }
+    }
+
+    func testADocumentOfTooManyValuesIsRefusedBeforeItCostsGigabytes() {
+        // "[0,0,…,0]" with one value more than allowed (built as bytes: 20 MB).
+        let n = JSONParser.maxValues
+        var bytes = [UInt8](repeating: 0x2C, count: 2 * n + 1)
+        bytes.withUnsafeMutableBufferPointer { b in
+            b[0] = 0x5B
+            var i = 1
+            while i < b.count { b[i] = 0x30; i += 2 }
+        }
+        bytes.append(0x5D)
+        XCTAssertThrowsError(try JSONParser.parse(bytes)) { e in
+            XCTAssertTrue((e as! JSONParseError).message.contains("more than 10000000 values"), "\(e)")
+        }
+    }
 }
