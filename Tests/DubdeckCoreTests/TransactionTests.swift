@@ -224,6 +224,27 @@ final class TakeAndUndoTests: JobTestCase {
         assertInvariants()
     }
 
+    func testTakesAreNeverWrittenThroughALinkedPreviewDirectory() throws {
+        let store = try open()
+        let synth = SegmentSynthesizer(store: store, engine: try EspeakEngine())
+        try synth.synthesize(1)
+        try synth.synthesize(1)
+        // segments_preview replaced by a link to a copy elsewhere: undo would re-point NNNN.wav there.
+        let outside = dir.file("outside")
+        try FileManager.default.moveItem(atPath: synth.previewDirectory, toPath: outside)
+        symlink(outside, synth.previewDirectory)
+        let before = DirectoryListing.names(outside).sorted()
+        let current = dir.bytes("outside/0001.wav")
+        XCTAssertThrowsError(try UndoRedo.run(.undo, store: try open())) { e in
+            XCTAssertEqual((e as? DubdeckError)?.status, .dataError)
+            XCTAssertTrue("\(e)".contains("segments_preview: is a symbolic link"), "\(e)")
+        }
+        XCTAssertThrowsError(try synth.synthesize(1))
+        XCTAssertEqual(DirectoryListing.names(outside).sorted(), before)
+        XCTAssertEqual(dir.bytes("outside/0001.wav"), current)
+        XCTAssertEqual(try open().history.readAll().records.count, 2, "nothing recorded")
+    }
+
     func testChoosingAnEarlierTakeIsARecordAndUndoable() throws {
         let store = try open()
         let synth = SegmentSynthesizer(store: store, engine: try EspeakEngine())

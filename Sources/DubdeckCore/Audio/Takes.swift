@@ -14,6 +14,17 @@ public enum Takes {
     public static let kept = 5
     public static let directoryName = "segments_preview"
 
+    /// `JOB/segments_preview` when it is a real directory (or absent); a link or anything else there
+    /// is refused (65): every take operation would otherwise act wherever it points.
+    public static func directory(job: String) throws -> String {
+        let dir = job + "/" + directoryName
+        var st = stat()
+        if lstat(dir, &st) == 0, (st.st_mode & S_IFMT) != S_IFDIR {
+            throw DubdeckError.data(Sanitizer.display(dir), "is \(FileIO.kindName(st.st_mode)), not a directory; refusing to use it")
+        }
+        return dir
+    }
+
     public static func padded(_ n: Int) -> String {
         let digits = String(n)
         return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
@@ -62,7 +73,7 @@ public enum Takes {
     /// Takes of segment n, newest first. A first-edition segment not yet converted lists its
     /// `NNNN.wav` and rank files in their old order.
     public static func list(job: String, _ n: Int, legacy: Bool = false) -> [Take] {
-        let dir = job + "/" + directoryName
+        guard let dir = try? directory(job: job) else { return [] }
         let names = DirectoryListing.names(dir)
         if legacy {
             var out: [Take] = []
@@ -79,7 +90,7 @@ public enum Takes {
 
     /// Converts a first-edition segment's files (call under the job lock, before its synthesis).
     public static func convertLegacy(job: String, _ n: Int) throws {
-        let dir = job + "/" + directoryName
+        let dir = try directory(job: job)
         for k in 2...kept {
             let old = "\(dir)/\(padded(n)).take-\(k).wav"
             var st = stat()
@@ -103,7 +114,7 @@ public enum Takes {
     /// Makes `NNNN.wav` the take `relative` names (a hard link under a temporary name, renamed over
     /// it), or removes it when there is no take. A planted link or FIFO is refused, never followed.
     public static func repoint(job: String, _ n: Int, to relative: String?) throws {
-        let dir = job + "/" + directoryName
+        let dir = try directory(job: job)
         let current = dir + "/" + currentName(n)
         try FileIO.refuseIfNotRegular(current)
         guard let relative else {
@@ -127,7 +138,7 @@ public enum Takes {
 
     /// Re-points `NNNN.wav` only when it is not already the take `relative` names (the same file).
     public static func ensureCurrent(job: String, _ n: Int, _ relative: String?) throws {
-        let current = job + "/" + directoryName + "/" + currentName(n)
+        let current = try directory(job: job) + "/" + currentName(n)
         FileIO.removeStaleTemporaries(of: current)
         var a = stat(), b = stat()
         let has = lstat(current, &a) == 0
@@ -141,7 +152,7 @@ public enum Takes {
 
     /// Deletes all but the newest `kept` takes of segment n, never the current one.
     public static func prune(job: String, _ n: Int, keepingCurrent current: String?) {
-        let dir = job + "/" + directoryName
+        guard let dir = try? directory(job: job) else { return }
         for take in list(job: job, n).dropFirst(kept) where take.relativePath != current {
             unlink(dir + "/" + take.name)
         }
