@@ -23,12 +23,14 @@ public final class Desk {
         case search
         case rename(String)
         case merge(String)
+        case confirmMerge(String, String)
 
         var label: String {
             switch self {
             case .search: return "/"
             case .rename(let id): return "name for \(id): "
             case .merge(let id): return "merge \(id) into (ID): "
+            case .confirmMerge(let id, let into): return "merge \(id) into \(into)? (y/n) "
             }
         }
     }
@@ -65,6 +67,16 @@ public final class Desk {
     static let historyTailBytes = 96 * 1024
     /// Recent history (the tail read at open), newest last, for the detail pane.
     var recentHistory: [HistoryRecord] = []
+    /// True when `recentHistory` reaches the start of the file (no older record can exist).
+    var recentHistoryComplete = true
+    /// The text the editor started from: a commit finding another text on disk keeps the editor
+    /// open with the reviewer's words and says what changed (SPEC §10.5).
+    var editBase: String?
+    /// Playback was running at the last tick (its end clears the progress).
+    var wasPlaying = false
+    var playingLabel: String?
+    /// The character store file as last loaded (size, mtime, inode): a change reloads the names.
+    var castSignature: (size: Int, mtimeNs: Int, inode: UInt64)?
     var searchCache: [String?] = []
     var lastPoll = 0.0
     /// Sound: nil when the desk runs without an audio setup.
@@ -87,18 +99,27 @@ public final class Desk {
         self.keymap = keymap
         self.audio = audio
         self.characterStorePath = characterStorePath
-        worker = audio.map { SynthWorker(job: store.job, maxSpeedup: $0.maxSpeedup, makeEngine: $0.makeEngine) }
+        worker = audio.map { SynthWorker(job: store.job, by: store.by, maxSpeedup: $0.maxSpeedup, makeEngine: $0.makeEngine) }
         castSeries = store.job.info.seriesID
         startLoadingCast()
         searchCache = Array(repeating: nil, count: store.job.segments.count)
         applyFilter(keepSegment: nil)
+        let help = keymap.keys(for: "help", in: .list).first ?? "?"
+        let quit = keymap.keys(for: "quit", in: .list).first ?? "q"
+        setMessage("\(help) help · \(quit) quit")
         do {
-            let tail = try store.history.readTail(maxBytes: Desk.historyTailBytes)
-            recentHistory = tail.records
-            if let w = tail.warning { setMessage(w, .warning) }
+            try readRecentHistory()
         } catch let e as DubdeckError {
             setMessage(e.message, .warning)
         } catch {}
+    }
+
+    /// The tail of the history for the detail pane's "last changes".
+    func readRecentHistory() throws {
+        let tail = try store.history.readTail(maxBytes: Desk.historyTailBytes)
+        recentHistory = tail.records
+        recentHistoryComplete = !tail.partial
+        if let w = tail.warning { setMessage(w, .warning) }
     }
 
     public var context: KeyContext {
@@ -123,7 +144,19 @@ public final class Desk {
 
     // MARK: Layout numbers the actions need
 
-    public var layout: DeskLayout { DeskLayout(width: width, height: height) }
+    public var layout: DeskLayout { DeskLayout(width: width, height: height, detailRows: detailRowsNeeded) }
+
+    /// Rows the detail pane needs for the selected line (source, text or editor, timing, changes):
+    /// the list takes all the others, so no blank band is left above the status line.
+    var detailRowsNeeded: Int {
+        let cap = max(4, min(12, height / 2))
+        guard let seg = selectedSegment else { return 4 }
+        let w = max(10, width - 6)
+        let src = min(2, TextWidth.wrap(seg.srcText.isEmpty ? "(no source text)" : seg.srcText, columns: w).count)
+        let text: Int
+        if case .editor(let ed) = mode { text = DeskView.editorRows(ed, width: w).count } else { text = TextWidth.wrap(store.state(seg.number).text, columns: w).count }
+        return max(4, min(cap, src + max(1, text) + 2))
+    }
 
     var pageSize: Int { max(1, layout.listRows) }
 
@@ -154,6 +187,13 @@ public final class Desk {
     /// Handles one key in canonical notation (see `KeyNotation`).
     @discardableResult
     public func handle(key: String) -> Redraw {
+        if layout.tooSmall {
+            // Nothing is visible: only quit works (a key typed now must not land in a hidden editor).
+            if keymap.action(for: key, in: .list) == "quit" || keymap.action(for: key, in: .generic) == "quit" {
+                quitRequested = true
+            }
+            return .nothing
+        }
         switch mode {
         case .editor(var ed):
             if let action = keymap.action(for: key, in: .editor) { return editorAction(action, &ed, prompt: nil) }
@@ -313,6 +353,7 @@ public final class Desk {
             return .status
         }
         mode = .editor(LineEditor(store.state(seg.number).text))
+        editBase = store.state(seg.number).text
         setMessage("editing line \(seg.number): Enter saves, Esc cancels")
         return .all
     }
@@ -325,16 +366,37 @@ public final class Desk {
             case .search: return runSearch(ed.text)
             case .rename(let id): return renameCharacter(id, ed.text)
             case .merge(let id): return mergeCharacter(id, ed.text)
+            case .confirmMerge(let id, let into): return confirmMerge(id, into, ed.text)
             case nil: break
             }
             guard let seg = selectedSegment else { mode = .list; return .all }
+            let n = seg.number
+            if (try? store.reloadIfChanged()) == true { try? readRecentHistory() }
+            let now = store.state(n)
+            if let base = editBase, now.text != base || now.locked {
+                // Changed underneath: keep the reviewer's words, say who changed it and to what.
+                let who = (try? store.history.scanEnd { older, _ in older.segment != n }.records.last { $0.segment == n }?.by) ?? nil
+                let quoted = String(now.text.prefix(40)) + (now.text.count > 40 ? "…" : "")
+                editBase = now.text
+                mode = .editor(ed)
+                if now.locked {
+                    setMessage("line \(n) was locked\(who.map { " by \($0)" } ?? "") meanwhile: Esc discards your text (it cannot be saved while locked)", .warning)
+                } else {
+                    setMessage("line \(n) was changed\(who.map { " by \($0)" } ?? "") to \"\(quoted)\": Enter saves yours over it (theirs stays in the history), Esc discards yours", .warning)
+                }
+                invalidateSearch()
+                applyFilter(keepSegment: n - 1)
+                return .all
+            }
             mode = .list
+            editBase = nil
             if ed.text == store.state(seg.number).text {
                 setMessage("no change")
                 return .all
             }
             return change(.edit(seg.number, text: ed.text))
         case "cancel":
+            if prompt == nil { editBase = nil }
             mode = prompt == nil || prompt == .search ? .list : .characters
             setMessage(search ? "" : "edit cancelled")
             return .all
@@ -369,8 +431,12 @@ public final class Desk {
             setMessage("waiting for the job lock: \(pending.count) change(s) pending", .warning)
             return .all
         }
-        return commitNow([c], lockTimeout: store.lockTimeout)
+        return commitNow([c], lockTimeout: Desk.lockTry)
     }
+
+    /// How long a keypress may wait for the job lock before its change is kept pending (and retried
+    /// between keys): short, so keys never freeze.
+    static let lockTry = 0.05
 
     func commitNow(_ changes: [SegmentChange], lockTimeout: Double) -> Redraw {
         let keep = selectedSegment.map { $0.number - 1 }
@@ -379,8 +445,8 @@ public final class Desk {
         defer { store.lockTimeout = saved }
         do {
             let result = try store.commit(changes)
-            if !result.warnings.isEmpty, let tail = try? store.history.readTail(maxBytes: Desk.historyTailBytes) {
-                recentHistory = tail.records  // records of an interrupted save were cut: read what is there
+            if !result.warnings.isEmpty {
+                try? readRecentHistory()  // records of an interrupted save were cut: read what is there
             } else {
                 recentHistory.append(contentsOf: result.records)
             }
@@ -409,6 +475,9 @@ public final class Desk {
         return .all
     }
 
+    /// How many takes line n has on disk (the current one counts).
+    func takeCount(_ n: Int) -> Int { PlaybackSource.takes(store, n).count }
+
     func describe(_ r: HistoryRecord) -> String {
         "line \(r.segment) \(r.action)"
     }
@@ -423,7 +492,20 @@ public final class Desk {
         }
         redraw = max(redraw, takeInSynthesis())
         redraw = max(redraw, takeInCast())
-        if audio?.sink.isPlaying == true || worker?.progress != nil { redraw = max(redraw, .status) }
+        if audio != nil, let said = ALSAMessages.take() {
+            // ALSA's own words, as one message instead of lines over the screen.
+            setMessage("audio device: \(said) — pick one with --device or DUBDECK_AUDIO_DEVICE", .warning)
+            redraw = max(redraw, .status)
+        }
+        let playing = audio?.sink.isPlaying == true
+        if playing || worker?.progress != nil { redraw = max(redraw, .status) }
+        if wasPlaying && !playing {
+            // The progress goes with the sound; the status line says what was played.
+            if messageKind == .info, message.isEmpty, let label = playingLabel { setMessage("played \(label)") }
+            playingLabel = nil
+            redraw = max(redraw, .status)
+        }
+        wasPlaying = playing
         if now - lastPoll >= 0.5 {
             lastPoll = now
             redraw = max(redraw, reloadIfChangedOutside())
@@ -465,15 +547,17 @@ public final class Desk {
             setMessage("cancelling the batch after the current line…")
         case "play-take":
             lastPreviousTake = nil
-            play(label: "take 1 of \(n)") { try PlaybackSource.take(self.store, n, take: 1) }
+            play(label: "line \(n): take 1 of \(takeCount(n))") { try PlaybackSource.take(self.store, n, take: 1) }
         case "play-original":
             play(label: "original \(n)") { try PlaybackSource.original(self.store, n) }
         case "play-previous-take":
+            // Takes newest first after the current one: 2, 3, … N, then 2 again.
+            let count = takeCount(n)
+            guard count >= 2 else { setMessage("line \(n) has \(count == 0 ? "no take" : "one take only")", .warning); return .status }
             var k = 2
-            if let (seg, last) = lastPreviousTake, seg == n { k = last >= SegmentSynthesizer.takesKept ? 2 : last + 1 }
-            if k > 2, (try? PlaybackSource.takePath(store, n, take: k)) == nil { k = 2 }
+            if let (seg, last) = lastPreviousTake, seg == n { k = last >= count ? 2 : last + 1 }
             lastPreviousTake = (n, k)
-            play(label: "take \(k) of \(n)") { try PlaybackSource.take(self.store, n, take: k) }
+            play(label: "line \(n): take \(k) of \(count)") { try PlaybackSource.take(self.store, n, take: k) }
         case "stop-playback":
             audio.sink.stop()
             setMessage("stopped")
@@ -487,7 +571,9 @@ public final class Desk {
         guard let audio else { return }
         do {
             try audio.sink.play(try load(), label: label)
-            if announce { setMessage("▶ \(label)") }
+            // The status line's progress names what plays; its end says what was played.
+            playingLabel = label
+            if announce { setMessage("") }
         } catch let e as DubdeckError {
             setMessage(e.message, .error)
         } catch {
@@ -502,7 +588,7 @@ public final class Desk {
         guard !events.isEmpty else { return .nothing }
         let keep = selectedSegment.map { $0.number - 1 }
         _ = try? store.reloadIfChanged()
-        if let tail = try? store.history.readTail(maxBytes: Desk.historyTailBytes) { recentHistory = tail.records }
+        try? readRecentHistory()
         invalidateSearch()
         applyFilter(keepSegment: keep)
         for e in events {
@@ -512,7 +598,7 @@ public final class Desk {
                 setMessage("line \(r.segment) synthesized: \(DeskView.format2(r.speechS)) s speech, \(fit)", r.overflowS > 0 ? .warning : .info)
                 if autoplay {
                     let n = r.segment
-                    play(label: "take 1 of \(n)", announce: false) { try PlaybackSource.take(self.store, n, take: 1) }
+                    play(label: "line \(n): take 1 of \(takeCount(n))", announce: false) { try PlaybackSource.take(self.store, n, take: 1) }
                 }
             case .failed(let n, let why):
                 setMessage(n > 0 ? "line \(n): synthesis failed: \(why)" : "synthesis failed: \(why)", .error)
@@ -525,21 +611,29 @@ public final class Desk {
     }
 
     public func reloadIfChangedOutside() -> Redraw {
-        guard case .list = mode else { return .nothing }  // never yank text from under the editor
+        // Every screen shows the disk; the editor keeps the reviewer's words (its commit checks).
+        if case .editor = mode { return .nothing }
+        if case .prompt(.search, _) = mode { return .nothing }
+        let redraw = reloadCastIfChanged()
         do {
             if try store.reloadIfChanged() {
                 let keep = selectedSegment.map { $0.number - 1 }
                 invalidateSearch()
-                if let tail = try? store.history.readTail(maxBytes: Desk.historyTailBytes) { recentHistory = tail.records }
+                try? readRecentHistory()
                 applyFilter(keepSegment: keep)
-                setMessage("reloaded: the store was changed outside this desk")
+                if case .history(let n, _, let sel) = mode {
+                    let records = ((try? store.history.readAll().records) ?? []).filter { $0.segment == n }
+                    mode = .history(segment: n, records: records.reversed(), selection: min(sel, max(0, records.count - 1)))
+                }
+                // The desk's own batch writes through its worker: that is not another writer.
+                if worker?.busy != true { setMessage("reloaded: the store was changed outside this desk") }
                 return .all
             }
         } catch let e as DubdeckError {
             setMessage(e.message, .error)
             return .status
         } catch {}
-        return .nothing
+        return redraw
     }
 
     // MARK: Undo, redo, history
@@ -551,8 +645,8 @@ public final class Desk {
             _ = try store.reloadIfChanged()
             let result = try UndoRedo.runWithResult(d, store: store)
             let records = result.records
-            if !result.warnings.isEmpty, let tail = try? store.history.readTail(maxBytes: Desk.historyTailBytes) {
-                recentHistory = tail.records
+            if !result.warnings.isEmpty {
+                try? readRecentHistory()
             } else {
                 recentHistory.append(contentsOf: records)
             }
@@ -676,7 +770,13 @@ public struct DeskLayout: Equatable {
     public static let minHeight = 12
 
     public var tooSmall: Bool { width < DeskLayout.minWidth || height < DeskLayout.minHeight }
-    public var detailRows: Int { max(4, min(10, height / 3)) }
+    public let detailRows: Int
+
+    public init(width: Int, height: Int, detailRows: Int? = nil) {
+        self.width = width
+        self.height = height
+        self.detailRows = detailRows ?? max(4, min(10, height / 3))
+    }
     /// Rows: 0 header, 1 column titles, list, separator, detail, status.
     public var listTop: Int { 2 }
     public var listRows: Int { max(1, height - 2 - 1 - detailRows - 1) }

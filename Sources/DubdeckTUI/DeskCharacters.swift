@@ -33,7 +33,18 @@ extension Desk {
 
     /// At open, the names load in the background: the first screen does not wait for the
     /// decryption of a large store (a job without characters never reads it).
+    /// Another process changed the character store (rename, merge, identify): load it again.
+    func reloadCastIfChanged() -> Redraw {
+        guard let path = characterStorePath, !castLoading else { return .nothing }
+        let sig = FileIO.statSignature(path)
+        if let a = sig, let b = castSignature, a.size == b.size, a.mtimeNs == b.mtimeNs, a.inode == b.inode { return .nothing }
+        if sig == nil, castSignature == nil { return .nothing }
+        startLoadingCast()
+        return .nothing
+    }
+
     func startLoadingCast() {
+        castSignature = characterStorePath.flatMap { FileIO.statSignature($0) }
         guard let path = characterStorePath, FileIO.exists(path),
               job.segments.contains(where: { job.characterID(of: $0) != nil }) else { return }
         let box = castLoad
@@ -62,10 +73,11 @@ extension Desk {
     var castLoading: Bool { castLoad.state.locked { castLoad.pending } }
 
     /// The name shown for a line's speaker: the character's name, else its ID, else the label.
+    /// A character without a name shows its ID marked `◆`, so it is never taken for a diarization label.
     func speakerName(_ seg: Segment) -> String {
         guard let id = job.characterID(of: seg) else { return seg.speaker.isEmpty ? "?" : seg.speaker }
-        if let c = cast?.resolve(id) { return c.displayName }
-        return id
+        if let c = cast?.resolve(id) { return c.name.isEmpty ? "◆" + c.id : c.name }
+        return "◆" + id
     }
 
     /// Characters of the series shown (or all), the job's characters first.
@@ -164,20 +176,48 @@ extension Desk {
     }
 
     func renameCharacter(_ id: String, _ name: String) -> Redraw {
-        changeCast("\(id) is now \(name)") { try $0.rename(id, to: name) }
+        let trimmed = name.trimmingCharacters()
+        guard !trimmed.isEmpty else {
+            setMessage("a name cannot be empty (Esc keeps \(id)'s name)", .warning)
+            mode = .prompt(.rename(id), LineEditor(name))
+            return .all
+        }
+        return changeCast("\(id) is now \(trimmed)") { try $0.rename(id, to: trimmed) }
     }
 
+    /// First the target, then a confirmation: a merge folds one character into another for good.
     func mergeCharacter(_ id: String, _ into: String) -> Redraw {
         let target = into.trimmingCharacters()
         guard !target.isEmpty else { mode = .characters; return .all }
-        let r = changeCast("\(id) merged into \(target)") { try $0.merge(id, into: target) }
+        guard let to = cast?.resolve(target) else {
+            setMessage("no character \(target)", .warning)
+            mode = .prompt(.merge(id), LineEditor(into))
+            return .all
+        }
+        mode = .prompt(.confirmMerge(id, to.id), LineEditor(""))
+        setMessage("merge \(id) into \(to.id) \(to.displayName)? type y and Enter (Esc keeps both)", .warning)
+        return .all
+    }
+
+    func confirmMerge(_ id: String, _ into: String, _ answer: String) -> Redraw {
+        guard answer.trimmingCharacters().lowercased() == "y" else {
+            setMessage("not merged")
+            mode = .characters
+            return .all
+        }
+        let r = changeCast("\(id) merged into \(into)") { try $0.merge(id, into: into) }
         castSelection = 0
         return r
     }
 
-    /// The selected list line's original audio becomes the selected character's reference.
+    /// The selected list line's original audio becomes the reference of THAT LINE's character
+    /// (never of whichever character happens to be selected on this screen).
     func useLineAudio() -> Redraw {
-        guard let c = selectedCharacter, let seg = selectedSegment else { return .nothing }
+        guard let seg = selectedSegment else { return .nothing }
+        guard let id = job.characterID(of: seg), let c = cast?.resolve(id) else {
+            setMessage("line \(seg.number) has no character yet (run `dubdeck characters identify`)", .warning)
+            return .status
+        }
         let audio: PCM16
         do {
             audio = try PlaybackSource.original(store, seg.number)

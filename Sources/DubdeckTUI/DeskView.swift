@@ -110,9 +110,14 @@ public enum DeskView {
         grid.put(text, row: row, col: col, style: base)
     }
 
+    /// `s` in exactly `w` columns: padded, or cut with "…" at the end.
     static func pad(_ s: String, _ w: Int) -> String {
-        let (cut, used) = TextWidth.prefix(s, fitting: w)
-        return cut + String(repeating: " ", count: max(0, w - used))
+        if TextWidth.width(of: Sanitizer.display(s)) <= w {
+            let (cut, used) = TextWidth.prefix(Sanitizer.display(s), fitting: w)
+            return cut + String(repeating: " ", count: max(0, w - used))
+        }
+        let (cut, used) = TextWidth.prefix(Sanitizer.display(s), fitting: max(0, w - 1))
+        return cut + "…" + String(repeating: " ", count: max(0, w - 1 - used))
     }
 
     static func padLeft(_ s: String, _ w: Int) -> String {
@@ -157,9 +162,13 @@ public enum DeskView {
         guard let seg = desk.selectedSegment else { return }
         let st = desk.store.state(seg.number)
         var title = " #\(seg.number)  \(Clock.formatTime(seg.start))–\(Clock.formatTime(seg.end))  slot \(format2(seg.duration)) s"
-        title += "  \(speakerLabel(desk, seg))"
-        if let id = desk.job.characterID(of: seg), desk.speakerName(seg) != id { title += " (\(id))" }
-        if !seg.speaker.isEmpty, desk.job.characterID(of: seg) != nil { title += " [\(seg.speaker)]" }
+        if let id = desk.job.characterID(of: seg) {
+            // label → character: the two namespaces never look alike.
+            let name = desk.cast?.resolve(id).map { $0.name } ?? ""
+            title += "  label \(seg.speaker.isEmpty ? "?" : seg.speaker) → character \(id)\(name.isEmpty ? "" : " \(name)")"
+        } else {
+            title += "  \(speakerLabel(desk, seg))"
+        }
         if desk.job.overlapping.contains(seg.number) { title += "  overlaps another line" }
         if desk.job.duplicated.contains(seg.number) { title += "  duplicate times" }
         if st.locked { title += "  LOCKED\(st.lockedBy.map { " by \($0)" } ?? "")" }
@@ -211,7 +220,8 @@ public enum DeskView {
         row += 1
         guard row <= last else { return }
         let changes = desk.lastChanges(of: seg.number, limit: 3)
-        let text = changes.isEmpty ? "     no recorded change"
+        let none = desk.recentHistoryComplete ? "     no recorded change" : "     no change among the recent ones (h shows them all)"
+        let text = changes.isEmpty ? none
             : "     last: " + changes.map { "\($0.action) by \($0.by) (#\($0.seq))" }.joined(separator: " · ")
         grid.put(text, row: row, col: 0, style: .dim)
     }
@@ -222,13 +232,12 @@ public enum DeskView {
         return "\(t / 100).\(frac < 10 ? "0" : "")\(frac)"
     }
 
-    /// The editor: explicit line breaks kept, long lines cut by width; the cursor cell reversed.
-    static func drawEditor(_ ed: LineEditor, row: Int, maxRows: Int, width: Int, into grid: inout CellGrid) -> Int {
-        var rows: [[(Character, Int)]] = [[]]  // (char, index in buffer)
+    /// The editor's rows: explicit line breaks kept, wrapped at word boundaries (a word longer than
+    /// the row is cut); each cell with its index in the buffer.
+    static func editorRows(_ ed: LineEditor, width: Int) -> [[(Character, Int)]] {
+        var rows: [[(Character, Int)]] = [[]]
         var used = 0
-        var cursorRow = 0
         for (i, ch) in ed.chars.enumerated() {
-            if i == ed.cursor { cursorRow = rows.count - 1 }
             if ch == "\n" {
                 rows[rows.count - 1].append(("⏎", i))
                 rows.append([])
@@ -236,11 +245,29 @@ public enum DeskView {
                 continue
             }
             let w = max(1, TextWidth.width(of: ch))
-            if used + w > width - 1 { rows.append([]); used = 0 }
+            if used + w > width - 1 {
+                let current = rows[rows.count - 1]
+                if ch != " ", let space = current.lastIndex(where: { $0.0 == " " }), space < current.count - 1 {
+                    rows[rows.count - 1] = Array(current[...space])
+                    let moved = Array(current[(space + 1)...])
+                    rows.append(moved)
+                    used = moved.reduce(0) { $0 + max(1, TextWidth.width(of: $1.0)) }
+                } else {
+                    rows.append([])
+                    used = 0
+                }
+            }
             rows[rows.count - 1].append((ch, i))
             used += w
         }
-        if ed.cursor == ed.chars.count { cursorRow = rows.count - 1 }
+        return rows
+    }
+
+    /// The editor, the cursor cell reversed.
+    static func drawEditor(_ ed: LineEditor, row: Int, maxRows: Int, width: Int, into grid: inout CellGrid) -> Int {
+        let rows = editorRows(ed, width: width)
+        var cursorRow = rows.count - 1
+        if ed.cursor < ed.chars.count, let r = rows.firstIndex(where: { $0.contains { $0.1 == ed.cursor } }) { cursorRow = r }
         let first = max(0, cursorRow - maxRows + 1)
         var r = row
         for (k, cells) in rows.enumerated() where k >= first && k < first + maxRows {
@@ -352,10 +379,9 @@ public enum DeskView {
             let rows = ActionTable.all.filter { ActionTable.allowed($0.name, in: context) && (context == .generic) == $0.contexts.contains(.generic) }
             var entries: [(String, ActionInfo)] = []
             for a in rows {
+                // Every action of the screen is listed; one without a key says so (never dropped).
                 let keys = keymap.keys(for: a.name, in: context)
-                if keys.isEmpty && context == .generic && keymap.keys(for: a.name, in: .generic).isEmpty { continue }
-                if keys.isEmpty { continue }
-                entries.append((keys.joined(separator: " "), a))
+                entries.append((keys.isEmpty ? "(no key)" : keys.joined(separator: " "), a))
             }
             guard !entries.isEmpty else { continue }
             lines.append("")

@@ -67,8 +67,9 @@ public struct CellGrid: Equatable {
                 let w = TextWidth.width(of: shown)
                 if w == 0 { continue }
                 if c + w > end {
-                    // A wide character that does not fit is not split: pad instead.
+                    // Cut here: a wide character is not split, and the cut is marked with "…".
                     while c < end { cells[row * width + c] = Cell(ch: " ", style: style, continuation: false); c += 1 }
+                    markCut(row: row, start: max(0, col), end: end, style: style)
                     return c
                 }
                 cells[row * width + c] = Cell(ch: shown, style: style, continuation: false)
@@ -77,6 +78,20 @@ public struct CellGrid: Equatable {
             }
         }
         return c
+    }
+
+    /// The last cell before `end` becomes "…" (the left half of a wide character there becomes a space).
+    mutating func markCut(row: Int, start: Int, end: Int, style: Style) {
+        let last = end - 1
+        guard last >= start, last < width else { return }
+        var at = last
+        if cells[row * width + at].continuation, at - 1 >= start {
+            cells[row * width + at] = Cell(ch: " ", style: style, continuation: false)
+            at -= 1
+        } else if at + 1 < width, cells[row * width + at + 1].continuation {
+            cells[row * width + at + 1] = Cell(ch: " ", style: cells[row * width + at + 1].style, continuation: false)
+        }
+        cells[row * width + at] = Cell(ch: "…", style: style, continuation: false)
     }
 
     /// One row as text (continuation cells skipped), trailing spaces kept when `trim` is false.
@@ -93,5 +108,19 @@ public struct CellGrid: Equatable {
     /// The whole screen as text, one line per row: what `:dump` writes.
     public func text() -> String {
         (0..<height).map { rowText($0) }.joined(separator: "\n") + "\n"
+    }
+
+    /// The screen with what plain text cannot show: a `>` gutter on rows drawn as the selection,
+    /// and a last line naming where the cursor cell is (tests compare these).
+    public func annotatedText() -> String {
+        var out = ""
+        var cursor: (Int, Int)? = nil
+        for r in 0..<height {
+            let selected = (0..<width).contains { cells[r * width + $0].style == .selected }
+            if cursor == nil, let c = (0..<width).first(where: { cells[r * width + $0].style == .cursor }) { cursor = (r, c) }
+            out += (selected ? ">" : " ") + rowText(r) + "\n"
+        }
+        out += cursor.map { "-- cursor at row \($0.0 + 1), column \($0.1 + 1)\n" } ?? "-- no cursor\n"
+        return out
     }
 }

@@ -24,8 +24,12 @@ public final class SynthWorker {
     var voices: [String: Voice] = [:]
     var references: [String: String] = [:]
 
-    public init(job: Job, maxSpeedup: Double, makeEngine: @escaping () throws -> SpeechEngine) {
+    /// Who the takes are recorded by: the desk's reviewer.
+    let by: String
+
+    public init(job: Job, by: String, maxSpeedup: Double, makeEngine: @escaping () throws -> SpeechEngine) {
         self.job = job
+        self.by = by
         self.maxSpeedup = maxSpeedup
         self.makeEngine = makeEngine
     }
@@ -33,7 +37,7 @@ public final class SynthWorker {
     /// Runs on the worker queue: the synthesizer is made there, once.
     func withSynthesizer(_ body: (SegmentSynthesizer) throws -> Void) throws {
         if synthesizer == nil {
-            let store = try TranscriptStore(job: job)
+            let store = try TranscriptStore(job: job, by: by)
             synthesizer = SegmentSynthesizer(store: store, engine: try makeEngine(), maxSpeedup: maxSpeedup)
         }
         synthesizer!.characterVoices = voices

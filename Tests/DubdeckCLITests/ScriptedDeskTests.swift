@@ -42,32 +42,12 @@ final class ScriptedDeskTests: XCTestCase {
         }
     }
 
-    func testEditCommit() throws {
-        try runScript("edit_commit")
-    }
-
-    func testLockRefusesEdit() throws {
-        try runScript("lock_refuses_edit")
-    }
-
-    func testFilters() throws {
-        try runScript("filters")
-    }
-
-    func testSearch() throws {
-        try runScript("search")
-    }
-
-    func testHelp() throws {
-        try runScript("help")
-    }
-
-    func testResize() throws {
-        try runScript("resize")
-    }
-
-    func testWideAndHostileText() throws {
-        try runScript("wide_and_hostile")
+    /// Every Scripts/NAME.keys, found by glob (no test method per script).
+    func testEveryScript() throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: ScriptedDeskTests.scripts)
+            .filter { $0.hasSuffix(".keys") }.map { String($0.dropLast(5)) }.sorted()
+        XCTAssertGreaterThanOrEqual(names.count, 7)
+        for name in names { try runScript(name) }
     }
 
     func testScriptErrorsNameTheLine() {

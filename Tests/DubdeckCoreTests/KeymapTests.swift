@@ -101,4 +101,14 @@ final class SanitizerTests: XCTestCase {
         XCTAssertEqual(TextWidth.wrap("あいうえおか", columns: 4), ["あい", "うえ", "おか"])
         XCTAssertEqual(TextWidth.wrap("a\nb", columns: 4), ["a", "b"])
     }
+
+    /// keymaps/emacs.keys takes <C-r> for search: redo must keep a key all the same.
+    func testTheEmacsKeymapKeepsUndoAndRedo() throws {
+        var k = Keymap.builtIn()
+        let path = DubdeckBinary.packageRoot + "/keymaps/emacs.keys"
+        try k.load(try String(contentsOfFile: path, encoding: .utf8), file: path)
+        for action in ["undo", "redo", "help", "quit", "edit", "approve", "lock"] {
+            XCTAssertFalse(k.keys(for: action, in: .list).isEmpty && k.keys(for: action, in: .generic).isEmpty, "\(action) has no key with emacs.keys")
+        }
+    }
 }

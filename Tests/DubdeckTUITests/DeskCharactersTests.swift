@@ -28,7 +28,7 @@ final class DeskCharactersTests: XCTestCase {
         var r = ScriptRunner(desk: Desk(store: store, keymap: .builtIn(), characterStorePath: storePath), width: 100, height: 30)
         r.waitIdle()  // the names load in the background
         XCTAssertTrue(r.grid.rowText(2).contains("Hana"), r.grid.rowText(2))
-        XCTAssertTrue(r.grid.text().contains("Hana (SPEAKER_01) [SPEAKER_00]"))
+        XCTAssertTrue(r.grid.text().contains("label SPEAKER_00 → character SPEAKER_01 Hana"), r.grid.text())
         XCTAssertNil(r.desk.cast?.characters.first { !$0.embeddingAvg.isEmpty }, "the desk holds no embeddings")
         r.key("j")
         r.key("C")
@@ -70,5 +70,48 @@ final class DeskCharactersTests: XCTestCase {
         try full.update { $0.modify("SPEAKER_01") { $0.voice = Voice(variant: "Annie", pitch: 40, rate: 160) } }
         desk.loadCast()
         XCTAssertEqual(desk.store.state(1).audioStatus, "stale", "a take made with another voice is stale")
+    }
+
+    /// "use line audio" takes the LINE's character whatever row is selected; an empty name is
+    /// refused; a merge asks first.
+    func testLineAudioNamesAndMergeConfirmation() throws {
+        try DemoJob.write(to: dir.file("ep01"))
+        let storePath = dir.file("data/characters.json")
+        _ = try CharacterIdentifier.identify(job: try JobLoader.load(dir.file("ep01")), store: try CharacterStore.open(storePath),
+                                             threshold: 0.7, force: false)
+        let store = try TranscriptStore(job: try JobLoader.load(dir.file("ep01")), by: "t")
+        var r = ScriptRunner(desk: Desk(store: store, keymap: .builtIn(), characterStorePath: storePath), width: 100, height: 30)
+        r.waitIdle()
+        let lineCharacter = store.job.characterID(of: store.job.segments[0])!
+        r.key("C")
+        // Select a character that is not line 1's.
+        while r.desk.selectedCharacter?.id == lineCharacter { r.key("j") }
+        let other = r.desk.selectedCharacter!.id
+        r.key("u")
+        let cast = try CharacterStore.open(storePath)
+        XCTAssertEqual(cast.character(lineCharacter)?.speakerWavs.first?.hasSuffix("voices/\(lineCharacter)/ref.wav"), true)
+        XCTAssertTrue(cast.character(other)?.speakerWavs.isEmpty ?? false, "the selected row's character was left alone")
+        XCTAssertTrue(r.desk.message.contains(lineCharacter) || r.desk.message.contains(cast.character(lineCharacter)!.displayName), r.desk.message)
+        // An empty name is refused and the prompt stays.
+        r.key("R")
+        r.key("<C-u>")
+        r.key("<Enter>")
+        XCTAssertTrue(r.desk.message.contains("cannot be empty"), r.desk.message)
+        XCTAssertTrue(r.desk.isCharacterPrompt)
+        r.key("<Esc>")
+        // A merge names its target, then asks; anything but y keeps both.
+        r.key("m")
+        for ch in lineCharacter { r.key(String(ch)) }
+        r.key("<Enter>")
+        XCTAssertTrue(r.desk.message.contains("merge \(other) into \(lineCharacter)"), r.desk.message)
+        r.key("n")
+        r.key("<Enter>")
+        XCTAssertNil(try CharacterStore.open(storePath).character(other)?.mergedInto, "not merged")
+        r.key("m")
+        for ch in lineCharacter { r.key(String(ch)) }
+        r.key("<Enter>")
+        r.key("y")
+        r.key("<Enter>")
+        XCTAssertEqual(try CharacterStore.open(storePath).character(other)?.mergedInto, lineCharacter)
     }
 }

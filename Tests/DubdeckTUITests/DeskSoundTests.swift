@@ -43,7 +43,7 @@ final class DeskSoundTests: XCTestCase {
         let original = try PlaybackSource.original(desk.store, 2)
         XCTAssertTrue(sink.recorded == original.samples)
         runner.key("P")
-        XCTAssertTrue(desk.message.contains("no take 2"), desk.message)
+        XCTAssertTrue(desk.message.contains("line 2 has no take"), desk.message)
         runner.key("s")
         runner.waitIdle()
         runner.key("e")

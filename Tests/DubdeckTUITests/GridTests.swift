@@ -1,4 +1,5 @@
 import XCTest
+@testable import DubdeckCore
 @testable import DubdeckTUI
 
 final class GridTests: XCTestCase {
@@ -6,7 +7,7 @@ final class GridTests: XCTestCase {
         var g = CellGrid(width: 5, height: 1)
         let end = g.put("ab日本", row: 0, col: 0, style: .normal)
         XCTAssertEqual(end, 5)
-        XCTAssertEqual(g.rowText(0), "ab日", "the second wide char does not fit and is not split")
+        XCTAssertEqual(g.rowText(0), "ab日…", "the second wide char does not fit, is not split, and the cut is marked")
         XCTAssertTrue(g[0, 3].continuation)
     }
 
@@ -29,5 +30,20 @@ final class GridTests: XCTestCase {
         e.left()
         e.killLine()
         XCTAssertEqual(e.text, "hellonext", "kill at end of line joins lines")
+    }
+}
+
+final class HelpTests: XCTestCase {
+    /// The help lists every action of every screen; one without a key says "(no key)", never drops it.
+    func testHelpNeverDropsAnAction() throws {
+        var k = Keymap.builtIn()
+        k.bind(.list, "x", "approve")
+        // An action that lost its only key in a context is still listed.
+        for key in k.keys(for: "redo", in: .list) { k.bind(.list, key, "search-prev") }
+        let lines = DeskView.helpLines(keymap: k)
+        for a in ActionTable.all {
+            XCTAssertTrue(lines.contains { $0.contains(" " + a.name + " ") }, "\(a.name) is missing from the help")
+        }
+        XCTAssertTrue(lines.contains { $0.contains("(no key)") && $0.contains(" redo ") }, lines.joined(separator: "\n"))
     }
 }

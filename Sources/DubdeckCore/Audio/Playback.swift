@@ -1,4 +1,5 @@
 import CAlsa
+import CAlsaQuiet
 import Dispatch
 #if canImport(Glibc)
 import Glibc
@@ -103,6 +104,24 @@ public class ThreadedSink {
 
 /// ALSA playback on a background thread. Device: --device, else DUBDECK_AUDIO_DEVICE, else
 /// "default". `file:FILE=/tmp/x.wav,FORMAT=wav` records what was played (tests).
+/// ALSA's own error output, kept out of the terminal (SPEC §10.5): installed once, taken as one
+/// message naming the device.
+public enum ALSAMessages {
+    nonisolated(unsafe) static var installed = false  // set once on the main thread before any sink opens
+    public static func quiet() {
+        if installed { return }
+        installed = true
+        dd_alsa_quiet_install()
+    }
+
+    /// What ALSA said since the last call, or nil.
+    public static func take() -> String? {
+        var buf = [CChar](repeating: 0, count: 512)
+        let n = buf.withUnsafeMutableBufferPointer { dd_alsa_take_message($0.baseAddress, $0.count) }
+        return n > 0 ? String(cString: buf) : nil
+    }
+}
+
 public final class ALSASink: ThreadedSink, AudioSink {
     public let device: String
     let queue = DispatchQueue(label: "dubdeck.alsa")
@@ -115,6 +134,7 @@ public final class ALSASink: ThreadedSink, AudioSink {
 
     public init(device: String? = nil) {
         self.device = device ?? Environment.get("DUBDECK_AUDIO_DEVICE").flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+        ALSAMessages.quiet()
     }
 
     public func play(_ pcm: PCM16, label: String) throws {
@@ -123,7 +143,8 @@ public final class ALSASink: ThreadedSink, AudioSink {
         var handle: OpaquePointer?
         var rc = snd_pcm_open(&handle, device, SND_PCM_STREAM_PLAYBACK, 0)
         guard rc >= 0, let h = handle else {
-            throw DubdeckError(.ioError, "cannot open audio device '\(Sanitizer.display(device))': \(String(cString: snd_strerror(rc)))")
+            let said = ALSAMessages.take().map { " — ALSA: \($0)" } ?? ""
+            throw DubdeckError(.ioError, "cannot open audio device '\(Sanitizer.display(device))': \(String(cString: snd_strerror(rc)))\(said); choose one with --device (e.g. --device null)")
         }
         rc = snd_pcm_set_params(h, SND_PCM_FORMAT_S16_LE, SND_PCM_ACCESS_RW_INTERLEAVED, UInt32(pcm.channels),
                                 UInt32(pcm.rate), 1, 100_000)

@@ -72,18 +72,24 @@ public final class SegmentSynthesizer {
         }
         var speech = natural
         if naturalS > slot + 0.001, slot > 0 {
-            let need = naturalS / slot
+            let target = min(naturalS / slot, maxSpeedup)
             if engine.canChangeRate {
                 // espeak: speak faster, once; a small remainder is stretched within the limit.
-                request.rateFactor = min(need, maxSpeedup) * 1.02
+                request.rateFactor = target
                 speech = try engine.synthesize(request).trimmedSilence()
                 let achieved = naturalS / max(speech.duration, 1e-6)
-                if speech.duration > slot + 0.001, achieved < maxSpeedup {
-                    let more = min(speech.duration / slot, maxSpeedup / achieved)
-                    speech = TimeStretch.stretch(speech, speedup: more).trimmedSilence()
+                if speech.duration > slot + 0.001, achieved < target {
+                    speech = TimeStretch.stretch(speech, speedup: min(speech.duration / slot, target / achieved)).trimmedSilence()
                 }
             } else {
-                speech = TimeStretch.stretch(natural, speedup: min(need, maxSpeedup)).trimmedSilence()
+                speech = TimeStretch.stretch(natural, speedup: target).trimmedSilence()
+            }
+            // --max-speedup is a hard cap: espeak's rate is not linear and trimming shortens a little
+            // more, so whatever went past it is slowed back (at most twice, each a small correction).
+            for _ in 0..<2 {
+                let final = naturalS / max(speech.duration, 1e-6)
+                if final <= maxSpeedup * 1.001 || speech.frames == 0 { break }
+                speech = TimeStretch.stretch(speech, speedup: maxSpeedup / final).trimmedSilence()
             }
         }
         var out = try Resampler.resample(speech, to: outputRate)

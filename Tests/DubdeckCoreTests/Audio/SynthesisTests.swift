@@ -110,6 +110,20 @@ final class SynthesisTests: XCTestCase {
         XCTAssertEqual(store.entry(1)["last_preview"]?.objectValue?["overflow_s"]?.doubleValue ?? 0, r.overflowS, accuracy: 0.002)
     }
 
+    func testMaxSpeedupIsAHardCap() throws {
+        let text = "This line is far too long for its tiny slot, so it has to be spoken as fast as allowed."
+        for cap in [1.1, 1.3, 1.5] {
+            let store = try job([.init(0, 2, "S", "", text)])
+            for engine in [try EspeakEngine() as SpeechEngine,
+                           try CommandEngine(template: ["espeak-ng", "-v", "{voice}", "-w", "{out}", "-f", "{text_file}"])] {
+                let r = try SegmentSynthesizer(store: store, engine: engine, maxSpeedup: cap).synthesize(1)
+                XCTAssertEqual(r.status, "overflow")
+                XCTAssertLessThanOrEqual(r.stretch, cap + 0.003, "cap \(cap), \(engine.name): \(r)")
+                XCTAssertGreaterThan(r.stretch, cap - 0.08, "cap \(cap), \(engine.name): it does speed up: \(r)")
+            }
+        }
+    }
+
     func testCommandEngineIsStretchedByRubberband() throws {
         let text = "We have to leave right now, the storm is coming."
         let store = try job([.init(0, 2.2, "S", "", text)])

@@ -1,0 +1,165 @@
+import Foundation
+import XCTest
+import TestSupport
+@testable import DubdeckCore
+@testable import DubdeckTUI
+
+/// The desk's scripted tests, one file each in Tests/DubdeckTUITests/Desk/*.desk, discovered by glob:
+/// the job, the keys and the expected screens together, read like tig's and vis's test files.
+///
+///     # what this shows
+///     @job sample              the fixture: sample (seven lines, wide and hostile text), charids
+///                              (lines the pipeline gave character IDs) or long N
+///     @audio                   sound: source audio, espeak, a paced sink (50× real time)
+///     @hold-lock / @release-lock   another writer holds the job lock
+///     @size 90x24
+///     j                        a key in keymap notation (also :type TEXT)
+///     @outside set 2 text Hi   another writer: set N text T | approve N | lock N | unlock N
+///     @tick                    one background poll (a second later)
+///     @wait-idle               background work finished
+///     @screen                  the screen as it is now, until @end: a `>` gutter marks the
+///     …                        selected row, the last line says where the cursor is
+///     @end
+///     @disk 2 text Hi          what the store on disk says (text T | approved | locked | unlocked)
+///
+/// DUBDECK_UPDATE_REFS=1 rewrites the @screen blocks with what the desk shows (review the diff).
+final class DeskScriptTests: XCTestCase {
+    static let folder = DubdeckBinary.packageRoot + "/Tests/DubdeckTUITests/Desk"
+
+    static func fixture(_ name: String, in dir: TempDir) -> String {
+        switch name {
+        case "charids":
+            let path = Fixtures.job(in: dir, lines: Fixtures.sample)
+            var root = try! JSONParser.parse(Array(Fixtures.translatedJSON(Fixtures.sample).utf8)).objectValue!
+            var segs = root["segments"]!.arrayValue!
+            for (i, id) in [(1, "SPEAKER_07"), (3, "SPEAKER_09")] {
+                var o = segs[i].objectValue!
+                o["character_id"] = .string(id)
+                segs[i] = .object(o)
+            }
+            root["segments"] = .array(segs)
+            dir.writeBytes("ep01/translated.json", JSONWriter.encodePretty(.object(root)))
+            return path
+        case let n where n.hasPrefix("long "):
+            let count = Int(n.dropFirst(5)) ?? 100
+            return Fixtures.job(in: dir, lines: (0..<count).map {
+                Fixtures.Line(Double($0) * 2, Double($0) * 2 + 1.5, "SPEAKER_0\($0 % 3)", "げんご \($0)", "line \($0 + 1) of the long job")
+            })
+        default:
+            return Fixtures.job(in: dir, lines: Fixtures.sample + [
+                .init(12, 14.5, "SPEAKER_03", "にほんご です", "日本語のテキスト 😀 wide"),
+                .init(15, 16, "SPEAKER_04\u{1b}]0;title\u{07}", "\u{202e}reversed", "clear\u{1b}[2J osc\u{1b}]52;c;aGk=\u{07} c1\u{9b}1m"),
+            ])
+        }
+    }
+
+    func testEveryDeskScript() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: DeskScriptTests.folder).filter { $0.hasSuffix(".desk") }.sorted()
+        XCTAssertGreaterThanOrEqual(files.count, 10)
+        for f in files { try run(f) }
+    }
+
+    func run(_ file: String) throws {
+        let path = DeskScriptTests.folder + "/" + file
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let dir = TempDir()
+        var job = ""
+        var runner: ScriptRunner? = nil
+        var size = (90, 24)
+        var out: [String] = []
+        var now = Clock.monotonic()
+        var i = 0
+        var withAudio = false
+        var held: JobLock? = nil
+        defer { held?.release() }
+        func start() throws {
+            if runner != nil { return }
+            if job.isEmpty { job = DeskScriptTests.fixture("sample", in: dir) }
+            let store = try TranscriptStore(job: try JobLoader.load(job), by: "tester")
+            var audio: DeskAudio? = nil
+            if withAudio {
+                let source = AudioBuffer(samples: (0..<(48_000 * 20)).map { Float(sin(Double($0) * 0.03)) * 0.3 }, rate: 48_000)
+                try AudioFile.writeWAV16Atomically(source, to: job + "/audio.wav")
+                audio = DeskAudio(makeEngine: { try EspeakEngine() }, sink: PacedSink(speed: 50))
+            }
+            runner = ScriptRunner(desk: Desk(store: try TranscriptStore(job: try JobLoader.load(job), by: "tester"), keymap: .builtIn(), audio: audio),
+                                  width: size.0, height: size.1)
+            _ = store
+        }
+        func other() throws -> TranscriptStore { try TranscriptStore(job: try JobLoader.load(job), by: "other") }
+        while i < lines.count {
+            let line = lines[i]
+            i += 1
+            out.append(line)
+            let where_ = "\(file):\(i)"
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let words = line.split(separator: " ").map(String.init)
+            switch words[0] {
+            case "@job": job = DeskScriptTests.fixture(words.dropFirst().joined(separator: " "), in: dir)
+            case "@size":
+                let wh = words[1].split(separator: "x").compactMap { Int($0) }
+                size = (wh[0], wh[1])
+                if runner != nil { runner!.resize(width: size.0, height: size.1) }
+            case "@outside":
+                try start()
+                let n = Int(words[2])!
+                switch words[1] {
+                case "set": try other().commit([.edit(n, text: words.dropFirst(4).joined(separator: " "))])
+                case "approve": try other().commit([.approve(n, true)])
+                case "lock": try other().commit([.lock(n, true, by: "other")])
+                case "unlock": try other().commit([.lock(n, false, by: "other")])
+                default: XCTFail("\(where_): unknown @outside \(words[1])")
+                }
+            case "@audio": withAudio = true
+            case "@hold-lock":
+                try start()
+                held = try JobLock.acquire(job + "/.dubdeck.lock")
+            case "@release-lock":
+                held?.release()
+                held = nil
+            case "@tick":
+                try start()
+                now += 1
+                if runner!.desk.tick(now: now) != .nothing { DeskView.draw(runner!.desk, into: &runner!.grid) }
+            case "@wait-idle":
+                try start()
+                runner!.waitIdle()
+            case "@disk":
+                try start()
+                let st = try other().state(Int(words[1])!)
+                switch words[2] {
+                case "text": XCTAssertEqual(st.text, words.dropFirst(3).joined(separator: " "), where_)
+                case "approved": XCTAssertTrue(st.approved, where_)
+                case "locked": XCTAssertTrue(st.locked, where_)
+                case "unlocked": XCTAssertFalse(st.locked, where_)
+                default: XCTFail("\(where_): unknown @disk \(words[2])")
+                }
+            case "@screen":
+                try start()
+                var expected: [String] = []
+                while i < lines.count, lines[i] != "@end" { expected.append(lines[i]); i += 1 }
+                i += 1
+                // What changes from run to run: the temporary directory and clock times.
+                let shown = runner!.grid.annotatedText().replacingOccurrences(of: dir.path, with: "<tmp>")
+                    .replacingOccurrences(of: #"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"#, with: "<time··············>", options: .regularExpression)
+                let got = shown.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+                out.append(contentsOf: got)
+                out.append("@end")
+                if ProcessInfo.processInfo.environment["DUBDECK_UPDATE_REFS"] == nil {
+                    XCTAssertEqual(got.joined(separator: "\n"), expected.joined(separator: "\n"), "\(where_): the screen differs:\n\(got.joined(separator: "\n"))")
+                }
+            case ":type":
+                try start()
+                for ch in line.dropFirst(6) { runner!.key(ch == " " ? "<Space>" : ch == "<" ? "<lt>" : String(ch)) }
+            default:
+                try start()
+                guard let key = KeyNotation.canonical(line) else { XCTFail("\(where_): bad key \(line)"); continue }
+                runner!.key(key)
+            }
+        }
+        if ProcessInfo.processInfo.environment["DUBDECK_UPDATE_REFS"] != nil {
+            try out.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        }
+    }
+}
