@@ -34,3 +34,5 @@ void dd_screen_size(int *rows, int *cols) {
     *rows = LINES;
     *cols = COLS;
 }
+
+void dd_keypad(int on) { keypad(stdscr, on ? TRUE : FALSE); }

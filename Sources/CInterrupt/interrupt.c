@@ -80,3 +80,17 @@ void dd_child_unregister(int slot) {
 int dd_spawn_close_from(posix_spawn_file_actions_t *actions, int fd) {
     return posix_spawn_file_actions_addclosefrom_np(actions, fd);
 }
+
+static volatile sig_atomic_t termination = 0;
+static void on_termination(int sig) { (void)sig; termination = 1; }
+
+void dd_termination_install(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_termination;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+int dd_termination_requested(void) { return termination; }

@@ -25,6 +25,10 @@ public enum Interrupt {
     static func registerChild(_ pgid: Int32) -> Int32 { dd_child_register(pgid) }
     static func unregisterChild(_ slot: Int32) { dd_child_unregister(slot) }
 
+    /// SIGTERM/SIGHUP set a flag (a C volatile sig_atomic_t: no Swift global is touched in a handler).
+    public static func installTermination() { dd_termination_install() }
+    public static var terminationRequested: Bool { dd_termination_requested() != 0 }
+
     /// The error a polling loop throws when it stops for Ctrl-C.
     public static var error: DubdeckError { DubdeckError(.interrupted, "interrupted") }
 }

@@ -25,7 +25,7 @@ public struct JobInfo: Sendable {
 }
 
 /// A job directory, loaded and validated. Inputs are never written.
-public final class Job: @unchecked Sendable {
+public final class Job: Sendable {
     public let directory: String
     public let info: JobInfo
     public let segments: [Segment]

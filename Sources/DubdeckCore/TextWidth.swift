@@ -8,20 +8,20 @@ import Glibc
 /// Terminal column widths (Japanese and emoji take two columns), from the C library's wcwidth.
 /// wcwidth needs a UTF-8 LC_CTYPE; `prepareLocale()` sets one when the environment has none.
 public enum TextWidth {
-    nonisolated(unsafe) private static var prepared = false
-
-    public static func prepareLocale() {
-        if prepared { return }
-        prepared = true
-        if let current = setlocale(LC_CTYPE, ""), String(cString: current).uppercased().contains("UTF") { return }
+    /// A lazy static runs once, thread-safely (setlocale is not safe to race).
+    private static let prepared: Bool = {
+        if let current = setlocale(LC_CTYPE, ""), String(cString: current).uppercased().contains("UTF") { return true }
         if setlocale(LC_CTYPE, "C.UTF-8") == nil { _ = setlocale(LC_CTYPE, "C.utf8") }
-    }
+        return true
+    }()
+
+    public static func prepareLocale() { _ = prepared }
 
     @inline(__always)
     public static func width(of scalar: Unicode.Scalar) -> Int {
         let v = scalar.value
         if v >= 0x20 && v < 0x7F { return 1 }
-        if !prepared { prepareLocale() }
+        prepareLocale()
         let w = c_wcwidth(wchar_t(bitPattern: v))
         return w < 0 ? 1 : Int(w)
     }

@@ -15,13 +15,12 @@ public final class CursesTerminal {
 
     public init() {
         TextWidth.prepareLocale()
-        setenv("ESCDELAY", "25", 1)  // Esc must be instant in the editor
         initscr()
         raw()
         noecho()
         nonl()  // Enter arrives as CR, so <C-j> (LF) can be its own key
-        keypad(stdscr, true)
-        set_escdelay(25)
+        dd_keypad(1)
+        set_escdelay(25)  // Esc must be instant in the editor (no setenv: another thread may getenv)
         curs_set(0)
         setupStyles()
     }
@@ -185,24 +184,22 @@ public final class CursesTerminal {
     }
 }
 
-/// Set by SIGTERM/SIGHUP: the loop leaves at the next turn (at most 100 ms later) and restores
-/// the terminal; every change is already on disk.
-nonisolated(unsafe) var terminationRequested: sig_atomic_t = 0
 
 /// Runs the desk on the terminal until the reviewer quits.
 public enum DeskApp {
     public static func run(_ desk: Desk) {
         let term = CursesTerminal()
         defer { term.close() }
-        signal(SIGTERM) { _ in terminationRequested = 1 }
-        signal(SIGHUP) { _ in terminationRequested = 1 }
+        // SIGTERM/SIGHUP: the loop leaves at the next turn (at most 100 ms later) and restores the
+        // terminal; every change is already on disk.
+        Interrupt.installTermination()
         var grid = CellGrid(width: term.size.width, height: term.size.height)
         desk.width = grid.width
         desk.height = grid.height
         desk.keepCursorVisible()
         var redraw = Redraw.all
         var force = false
-        while !desk.quitRequested && terminationRequested == 0 {
+        while !desk.quitRequested && !Interrupt.terminationRequested {
             if redraw != .nothing {
                 DeskView.draw(desk, into: &grid)
                 term.present(grid, force: force)

@@ -2,7 +2,8 @@ import Dispatch
 import DubdeckCore
 
 /// A background load of the character store, handed over between keys.
-final class CastLoad {
+/// Sendable: `pending` and `result` are used only under `state`.
+final class CastLoad: @unchecked Sendable {
     let state = Mutex()
     var pending = false
     var result: Result<CharacterStore, Error>?

@@ -5,7 +5,7 @@ public enum Style: UInt8, CaseIterable, Sendable {
     case normal, header, columns, selected, dim, approved, locked, flagged, warning, error, status, cursor, banner, title
 }
 
-public struct Cell: Equatable {
+public struct Cell: Equatable, Sendable {
     public var ch: Character
     public var style: Style
     /// The right half of a double-width character drawn in the cell to the left.

@@ -4,7 +4,9 @@ import DubdeckCore
 /// Synthesis off the UI thread. The worker has its own `TranscriptStore` on the same job, so its
 /// commits are like another writer's: durable on their own, merged by the desk on reload. The desk
 /// polls `drain()` between keys.
-public final class SynthWorker {
+/// Sendable: `events`, `queued`, `cancelRequested`, `batchProgress` are used only under `state`;
+/// `synthesizer`, `voices`, `references` only on `queue`; everything else is immutable.
+public final class SynthWorker: @unchecked Sendable {
     public enum Event {
         case done(SegmentSynthesizer.Result, autoplay: Bool)
         case failed(Int, String)

@@ -233,6 +233,6 @@ do {
     default: print("unknown command \(args[1])"); exit(64)
     }
 } catch {
-    fputs("dubdeck-bench: \(error)\n", stderr)
+    Console.err("dubdeck-bench: \(error)\n")
     exit(1)
 }

@@ -77,9 +77,9 @@ struct Synth: ParsableCommand {
                 let width = 30
                 let filled = done * width / total
                 let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
-                fputs("\r[\(bar)] \(done)/\(total)\(n > 0 ? " segment \(n)" : "")   ", stderr)
+                Console.err("\r[\(bar)] \(done)/\(total)\(n > 0 ? " segment \(n)" : "")   ")
             } }
-            if tty { fputs("\n", stderr) }
+            if tty { Console.err("\n") }
             for f in summary.failures { printError(f) }
             printOut("synthesized \(summary.done) of \(list.count) lines: \(summary.fresh) fresh, \(summary.overflow) overflow, \(summary.failed) failed\(summary.cancelled ? " (interrupted)" : "")\n")
             if summary.cancelled || Interrupt.requested { throw ExitCode(130) }

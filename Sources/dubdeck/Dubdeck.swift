@@ -34,12 +34,12 @@ enum DubdeckMain {
                     let first = message.split(separator: "\n").first.map(String.init) ?? message
                     let name = (CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") }).map { " \($0)" } ?? ""
                     let hint = first.hasPrefix("Error: ") ? " (see 'dubdeck\(Dubdeck.configuration.subcommands.contains { $0._commandName == name.dropFirst() } ? name : "") --help')" : ""
-                    fputs(Sanitizer.display(first) + hint + "\n", stderr)
+                    Console.err(Sanitizer.display(first) + hint + "\n")
                 }
             }
         }
-        if fflush(stdout) != 0 || ferror(stdout) != 0 {
-            fputs("dubdeck: standard output: write failed: \(errnoText())\n", stderr)
+        if let e = Console.outputFailed {
+            Console.err("dubdeck: standard output: write failed: \(errnoText(e))\n")
             exit(ExitStatus.ioError.rawValue)
         }
         exit(code)

@@ -19,22 +19,22 @@ func guarded(_ body: () throws -> Void) throws {
 
 func printError(_ message: String) {
     let line = "dubdeck: " + Sanitizer.display(message) + "\n"
-    fputs(line, stderr)
+    Console.err(line)
 }
 
 /// Human-readable output: every byte passes the sanitizer (only line breaks and tabs stay).
 func printOut(_ text: String) {
-    fputs(Sanitizer.displayKeepingLayout(text), stdout)
+    Console.out(Sanitizer.displayKeepingLayout(text))
 }
 
 /// JSON output: the writer escapes every control, C1 and bidi character as \u.
 func printJSON(_ value: JSONValue) {
-    fputs(String(decoding: JSONWriter.encodePretty(value), as: UTF8.self), stdout)
+    Console.out(String(decoding: JSONWriter.encodePretty(value), as: UTF8.self))
 }
 
 /// A data stream (export to standard output): written raw, as documented.
 func printRaw(_ bytes: [UInt8]) throws {
-    if fflush(stdout) != 0 { throw DubdeckError.io("standard output", "write failed: \(errnoText())") }
+    if let e = Console.outputFailed { throw DubdeckError.io("standard output", "write failed: \(errnoText(e))") }
     try FileIO.writeOutput("-", bytes)
 }
 

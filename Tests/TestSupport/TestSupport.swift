@@ -41,7 +41,7 @@ public final class TempDir {
 
 /// Builds job directories for tests.
 public enum Fixtures {
-    public struct Line {
+    public struct Line: Sendable {
         public var start: Double, end: Double, speaker: String, src: String, text: String
         public init(_ start: Double, _ end: Double, _ speaker: String, _ src: String, _ text: String) {
             self.start = start

@@ -7,10 +7,9 @@ import DubdeckCore
 import Glibc
 #endif
 
-setvbuf(stdout, nil, _IONBF, 0)
 let args = CommandLine.arguments
 guard args.count >= 3, let start = Int(args[2]) else {
-    fputs("usage: dubdeck-torture JOB START [mixed]\n", stderr)
+    Console.err("usage: dubdeck-torture JOB START [mixed]\n")
     exit(64)
 }
 let mixed = args.count > 3 && args[3] == "mixed"
@@ -38,10 +37,10 @@ do {
         } else {
             try store.commit(i % 5 == 4 ? [.approve(n, !store.state(n).approved)] : [.edit(n, text: "v\(i)")])
         }
-        print("saved \(i) \(n)")
+        Console.out("saved \(i) \(n)\n")
         i += 1
     }
 } catch {
-    fputs("torture: \(error)\n", stderr)
+    Console.err("torture: \(error)\n")
     exit(1)
 }

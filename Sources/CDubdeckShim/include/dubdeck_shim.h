@@ -16,4 +16,6 @@ int dd_err(void);
 int dd_put_wide(int row, int col, const int32_t *chars, int count, unsigned int attrs, int pair);
 // Terminal size as curses sees it after a resize.
 void dd_screen_size(int *rows, int *cols);
+// keypad(stdscr, on): stdscr is a C global Swift 6 cannot prove safe.
+void dd_keypad(int on);
 #endif

@@ -14,6 +14,10 @@ void dd_interrupt_set_polling(int on);
 int dd_interrupt_requested(void);
 void dd_interrupt_clear(void);
 
+/* SIGTERM/SIGHUP for the desk: a flag the loop reads (it restores the terminal and leaves). */
+void dd_termination_install(void);
+int dd_termination_requested(void);
+
 /* Temporary paths to remove if the process is interrupted; a slot number, or -1 when full. */
 int dd_cleanup_register(const char *path, int is_directory);
 void dd_cleanup_unregister(int slot);

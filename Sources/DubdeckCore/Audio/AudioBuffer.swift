@@ -121,7 +121,7 @@ public enum AudioFile {
     static func truncation(_ sf: OpaquePointer) -> String? {
         var log = [CChar](repeating: 0, count: 4096)
         _ = log.withUnsafeMutableBufferPointer { sf_command(sf, Int32(SFC_GET_LOG_INFO), $0.baseAddress, Int32($0.count)) }
-        let text = String(cString: log)
+        let text = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         for line in text.split(separator: "\n") where line.hasPrefix("data") && line.contains("should be") {
             let numbers = line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
             guard numbers.count >= 2 else { continue }

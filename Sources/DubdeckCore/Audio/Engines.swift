@@ -98,6 +98,7 @@ public final class EspeakEngine: SpeechEngine {
     public let name = "espeak"
     public let canChangeRate = true
 
+    // espeak-ng's global state, and what its callback collects: used only under `lock`.
     nonisolated(unsafe) static var sampleRate: Int32 = 0
     nonisolated(unsafe) static var collected: [Int16] = []
     static let lock = Mutex()
@@ -148,7 +149,7 @@ public final class EspeakEngine: SpeechEngine {
 }
 
 extension EspeakEngine {
-    nonisolated(unsafe) static var languageCache: Swift.Set<String>? = nil
+    nonisolated(unsafe) static var languageCache: Swift.Set<String>? = nil  // used only under `lock`
 
     /// The languages espeak-ng lists (voice files' language entries, lower case). Call under `lock`.
     static func languages() -> Swift.Set<String> {
@@ -174,14 +175,27 @@ extension EspeakEngine {
     }
 }
 
-/// A small pthread mutex (Core does not use Foundation).
+/// A small pthread mutex (Core does not use Foundation). The pthread_mutex_t lives on the heap at
+/// a fixed address (a value stored inline in a class must not be passed by `&`: Swift may move it).
+/// Sendable: the lock is the synchronization.
 public final class Mutex: @unchecked Sendable {
-    var m = pthread_mutex_t()
-    public init() { pthread_mutex_init(&m, nil) }
-    deinit { pthread_mutex_destroy(&m) }
+    private let m: UnsafeMutablePointer<pthread_mutex_t>
+
+    public init() {
+        m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        m.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(m, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(m)
+        m.deinitialize(count: 1)
+        m.deallocate()
+    }
+
     public func locked<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&m)
-        defer { pthread_mutex_unlock(&m) }
+        pthread_mutex_lock(m)
+        defer { pthread_mutex_unlock(m) }
         return try body()
     }
 }

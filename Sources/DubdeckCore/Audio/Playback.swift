@@ -36,7 +36,8 @@ public protocol AudioSink: AnyObject {
 }
 
 /// Shared bookkeeping of the sinks: one background player at a time, a stop flag, progress.
-public class ThreadedSink {
+/// Sendable: every mutable field is read and written only inside `state.locked`.
+public class ThreadedSink: @unchecked Sendable {
     let state = Mutex()
     var generation = 0
     var playing = false
@@ -107,22 +108,28 @@ public class ThreadedSink {
 /// ALSA's own error output, kept out of the terminal (SPEC §10.5): installed once, taken as one
 /// message naming the device.
 public enum ALSAMessages {
-    nonisolated(unsafe) static var installed = false  // set once on the main thread before any sink opens
-    public static func quiet() {
-        if installed { return }
-        installed = true
+    /// A lazy static is initialized once, thread-safely.
+    static let installed: Bool = {
         dd_alsa_quiet_install()
-    }
+        return true
+    }()
+    public static func quiet() { _ = installed }
 
     /// What ALSA said since the last call, or nil.
     public static func take() -> String? {
         var buf = [CChar](repeating: 0, count: 512)
         let n = buf.withUnsafeMutableBufferPointer { dd_alsa_take_message($0.baseAddress, $0.count) }
-        return n > 0 ? String(cString: buf) : nil
+        return n > 0 ? String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
     }
 }
 
-public final class ALSASink: ThreadedSink, AudioSink {
+/// An open PCM handed from `play` to the sink's serial queue, which alone uses it from then on.
+struct PCMDevice: @unchecked Sendable {
+    let handle: OpaquePointer
+}
+
+/// Sendable as ThreadedSink: `device` and `queue` are immutable.
+public final class ALSASink: ThreadedSink, AudioSink, @unchecked Sendable {
     public let device: String
     let queue = DispatchQueue(label: "dubdeck.alsa")
 
@@ -153,7 +160,9 @@ public final class ALSASink: ThreadedSink, AudioSink {
             throw DubdeckError(.ioError, "audio device '\(Sanitizer.display(device))' refuses \(pcm.rate) Hz × \(pcm.channels): \(String(cString: snd_strerror(rc)))")
         }
         let gen = begin(pcm, label: label)
+        let device = PCMDevice(handle: h)
         queue.async { [self] in
+            let h = device.handle
             let chunk = max(256, pcm.rate / 50)
             var offset = 0
             var stopped = false
@@ -179,20 +188,27 @@ public final class ALSASink: ThreadedSink, AudioSink {
 
 /// A sink that keeps real time without a device, recording what it played: stop, replace and
 /// progress are testable with it (ALSA's file PCM plays faster than real time).
-public final class PacedSink: ThreadedSink, AudioSink {
-    public private(set) var played: [Int16] = []
-    public private(set) var playCount = 0
+/// Sendable as ThreadedSink: `played`, `playCount` and `speed` are used only inside `state.locked`.
+public final class PacedSink: ThreadedSink, AudioSink, @unchecked Sendable {
+    private var played: [Int16] = []
+    private var plays = 0
+    private var pace: Double
     let queue = DispatchQueue(label: "dubdeck.paced")
-    /// Playback speed: 1 is real time; tests may speed it up.
-    public var speed: Double
 
-    public init(speed: Double = 1) { self.speed = speed }
+    /// Playback speed: 1 is real time; tests may speed it up.
+    public var speed: Double {
+        get { state.locked { pace } }
+        set { state.locked { pace = newValue } }
+    }
+    public var playCount: Int { state.locked { plays } }
+
+    public init(speed: Double = 1) { pace = speed }
 
     public func play(_ pcm: PCM16, label: String) throws {
         stop()
         queue.sync {}
         let gen = begin(pcm, label: label)
-        state.locked { played = []; playCount += 1 }
+        state.locked { played = []; plays += 1 }
         queue.async { [self] in
             let chunk = max(1, pcm.rate / 100)
             let start = Clock.monotonic()
@@ -202,7 +218,7 @@ public final class PacedSink: ThreadedSink, AudioSink {
                 state.locked { played.append(contentsOf: pcm.samples[(offset * pcm.channels)..<((offset + n) * pcm.channels)]) }
                 offset += n
                 advance(gen, frames: n)
-                let due = start + Double(offset) / Double(pcm.rate) / speed
+                let due = start + Double(offset) / Double(pcm.rate) / speed  // `speed` reads under the lock
                 let now = Clock.monotonic()
                 if due > now { usleep(useconds_t((due - now) * 1_000_000)) }
             }

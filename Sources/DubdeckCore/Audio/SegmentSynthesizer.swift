@@ -117,7 +117,7 @@ public final class SegmentSynthesizer {
         } catch let e as DubdeckError {
             // An engine that failed is recorded on the line; bad input changes no file.
             if e.status == .ioError {
-                try? store.commit([SegmentChange(segment: n, action: "synth", fields: ["last_preview"]) { $0["audio_status"] = .string("failed") }], batch: batch)
+                _ = try? store.commit([SegmentChange(segment: n, action: "synth", fields: ["last_preview"]) { $0["audio_status"] = .string("failed") }], batch: batch)
             }
             throw e
         }

@@ -149,7 +149,13 @@ public final class CharacterStore {
     }
 
     /// An interrupted rotate left the store re-encrypted with store.key.new: make it the key.
+    /// Under the store's lock, and only when store.key.new is still the key that opens the store
+    /// (a rotation running in another process right now has the lock, so this waits or gives up).
     func finishRotation(_ newPath: String) {
+        guard let lock = try? JobLock.acquire(lockPath, timeout: 0.5) else { return }
+        defer { lock.release() }
+        guard let bytes = try? FileIO.readIfExists(path, owner: .own), let header = try? Envelope.header(bytes, file: path),
+              let newKey = try? KeySource.readKeyFile(newPath), Envelope.keyCheck(newKey) == header.keyCheck else { return }
         let final = String(newPath.dropLast(4))
         if Glibc.rename(newPath, final) == 0 { try? FileIO.fsyncDirectory(FileIO.directory(of: final)) }
     }

@@ -67,7 +67,7 @@ public enum RoundTrip {
 
     static func currentDirectory() -> String {
         var buf = [CChar](repeating: 0, count: 4096)
-        return getcwd(&buf, buf.count) != nil ? String(cString: buf) : "."
+        return getcwd(&buf, buf.count) != nil ? String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "."
     }
 
     static func cue(from seg: JSONObject) -> SubtitleCue? {
