@@ -11,8 +11,12 @@ for m in CCrypto CSndfile CAlsa CEspeak CRubberband CSoxr; do INC="$INC -I Sourc
 INC="$INC -I Sources/CInterrupt/include"
 clang -O1 -fsanitize=address -c Sources/CInterrupt/interrupt.c -I Sources/CInterrupt/include -o "$OUT/interrupt.o"
 # shellcheck disable=SC2086
-swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name DubdeckCore $INC \
-    Sources/DubdeckCore/*.swift Sources/DubdeckCore/*/*.swift Fuzz/FuzzTargets.swift "$OUT/interrupt.o" \
+clang -O1 -fsanitize=address -c Sources/CAlsaQuiet/alsa_quiet.c -I Sources/CAlsaQuiet/include -o "$OUT/alsa_quiet.o"
+INC="$INC -I Sources/CAlsaQuiet/include"
+# The keymap parser lives in DubdeckTUI; -D FUZZ compiles it into the same module.
+swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name DubdeckCore -D FUZZ $INC \
+    Sources/DubdeckCore/*.swift Sources/DubdeckCore/*/*.swift Sources/DubdeckTUI/Keys/*.swift Fuzz/FuzzTargets.swift \
+    "$OUT/interrupt.o" "$OUT/alsa_quiet.o" \
     -lcrypto -lsndfile -lasound -lespeak-ng -lrubberband -lsoxr -o "$OUT/fuzz-dubdeck"
 status=0
 for t in json translated store history historyend srt vtt ass envelope charstore npy keymap sanitizer names; do

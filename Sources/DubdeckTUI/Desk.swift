@@ -104,8 +104,8 @@ public final class Desk {
         startLoadingCast()
         searchCache = Array(repeating: nil, count: store.job.segments.count)
         applyFilter(keepSegment: nil)
-        let help = keymap.keys(for: "help", in: .list).first ?? "?"
-        let quit = keymap.keys(for: "quit", in: .list).first ?? "q"
+        let help = (keymap.keys(for: .help, in: .list) + keymap.keys(for: .help, in: .generic)).first ?? "?"
+        let quit = (keymap.keys(for: .quit, in: .list) + keymap.keys(for: .quit, in: .generic)).first ?? "q"
         setMessage("\(help) help · \(quit) quit")
         do {
             try readRecentHistory()
@@ -189,7 +189,7 @@ public final class Desk {
     public func handle(key: String) -> Redraw {
         if layout.tooSmall {
             // Nothing is visible: only quit works (a key typed now must not land in a hidden editor).
-            if keymap.action(for: key, in: .list) == "quit" || keymap.action(for: key, in: .generic) == "quit" {
+            if keymap.action(for: key, in: .list) == .quit || keymap.action(for: key, in: .generic) == .quit {
                 quitRequested = true
             }
             return .nothing
@@ -235,56 +235,61 @@ public final class Desk {
 
     /// Performs a named action from the action table.
     @discardableResult
-    public func perform(_ action: String) -> Redraw {
+    public func perform(_ action: Action) -> Redraw {
         if case .help(let scroll) = mode {
             return helpAction(action, scroll)
         }
         switch action {
-        case "quit": quitRequested = true; return .nothing
-        case "help": return openHelp()
-        case "redraw": return .all
-        case "move-down": return move(to: cursor + 1)
-        case "move-up": return move(to: cursor - 1)
-        case "page-down": top = min(top + pageSize, max(0, visible.count - pageSize)); return move(to: cursor + pageSize)
-        case "page-up": top = max(0, top - pageSize); return move(to: cursor - pageSize)
-        case "top": return move(to: 0)
-        case "bottom": return move(to: visible.count - 1)
-        case "next-unapproved": return jumpUnapproved(forward: true)
-        case "prev-unapproved": return jumpUnapproved(forward: false)
-        case "edit": return startEditing()
-        case "approve":
+        case .quit: quitRequested = true; return .nothing
+        case .help: return openHelp()
+        case .redraw: return .all
+        case .moveDown: return move(to: cursor + 1)
+        case .moveUp: return move(to: cursor - 1)
+        case .pageDown: top = min(top + pageSize, max(0, visible.count - pageSize)); return move(to: cursor + pageSize)
+        case .pageUp: top = max(0, top - pageSize); return move(to: cursor - pageSize)
+        case .top: return move(to: 0)
+        case .bottom: return move(to: visible.count - 1)
+        case .nextUnapproved: return jumpUnapproved(forward: true)
+        case .prevUnapproved: return jumpUnapproved(forward: false)
+        case .edit: return startEditing()
+        case .approve:
             guard let seg = selectedSegment else { return .nothing }
             return change(.approve(seg.number, !store.state(seg.number).approved))
-        case "lock":
+        case .lock:
             guard let seg = selectedSegment else { return .nothing }
             return change(.lock(seg.number, !store.state(seg.number).locked, by: store.by))
-        case "flag-retranslate":
+        case .flagRetranslate:
             guard let seg = selectedSegment else { return .nothing }
             let on = !store.state(seg.number).flaggedForRetranslation
             return change(.flag(seg.number, ReviewState.needsRetranslate, on))
-        case "synthesize", "synthesize-approved", "cancel-batch", "play-take", "play-original", "play-previous-take",
-             "stop-playback":
+        case .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal, .playPreviousTake, .stopPlayback:
             return soundAction(action)
-        case "search": mode = .prompt(.search, LineEditor("")); return .all
-        case "characters": return openCharacters()
-        case "undo": return undoRedo(.undo)
-        case "redo": return undoRedo(.redo)
-        case "history": return openHistory()
-        case "search-next": return searchAgain(forward: true)
-        case "search-prev": return searchAgain(forward: false)
-        case "filter-next", "filter-prev", "filter-all":
+        case .search: mode = .prompt(.search, LineEditor("")); return .all
+        case .characters: return openCharacters()
+        case .undo: return undoRedo(.undo)
+        case .redo: return undoRedo(.redo)
+        case .history: return openHistory()
+        case .searchNext: return searchAgain(forward: true)
+        case .searchPrev: return searchAgain(forward: false)
+        case .filterNext, .filterPrev, .filterAll:
             let all = SegmentFilter.allCases
             let i = all.firstIndex(of: filter)!
             let keep = selectedSegment.map { $0.number - 1 }
-            switch action {
-            case "filter-next": filter = all[(i + 1) % all.count]
-            case "filter-prev": filter = all[(i + all.count - 1) % all.count]
-            default: filter = .all
+            if action == .filterNext {
+                filter = all[(i + 1) % all.count]
+            } else if action == .filterPrev {
+                filter = all[(i + all.count - 1) % all.count]
+            } else {
+                filter = .all
             }
             applyFilter(keepSegment: keep)
             setMessage("filter: \(filter.rawValue) (\(visible.count) line\(visible.count == 1 ? "" : "s"))")
             return .all
-        default:
+        // Not this screen's: decided here, not dropped silently.
+        case .back, .restoreVersion, .seriesNext, .playReference, .renameCharacter, .mergeCharacter,
+             .useLineAudio, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft, .wordRight, .lineStart,
+             .lineEnd, .deleteBack, .deleteForward, .deleteWordBack, .killLine, .killToStart,
+             .insertNewline:
             setMessage("\(action) does nothing here", .warning)
             return .status
         }
@@ -319,22 +324,29 @@ public final class Desk {
         return .status
     }
 
-    func helpAction(_ action: String, _ scroll: Int) -> Redraw {
+    func helpAction(_ action: Action, _ scroll: Int) -> Redraw {
         let lines = DeskView.helpLines(keymap: keymap).count
         let page = max(1, height - 3)
         let maxScroll = max(0, lines - page)
         var s = scroll
         switch action {
-        case "back", "help": mode = helpReturn; return .all
-        case "quit": quitRequested = true; return .nothing
-        case "move-down": s += 1
-        case "move-up": s -= 1
-        case "page-down": s += page
-        case "page-up": s -= page
-        case "top": s = 0
-        case "bottom": s = maxScroll
-        case "redraw": return .all
-        default: return .nothing
+        case .back, .help: mode = helpReturn; return .all
+        case .quit: quitRequested = true; return .nothing
+        case .moveDown: s += 1
+        case .moveUp: s -= 1
+        case .pageDown: s += page
+        case .pageUp: s -= page
+        case .top: s = 0
+        case .bottom: s = maxScroll
+        case .redraw: return .all
+        // Not this screen's: decided here, not dropped silently.
+        case .characters, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock, .flagRetranslate,
+             .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal, .playPreviousTake,
+             .stopPlayback, .undo, .redo, .history, .restoreVersion, .seriesNext, .playReference,
+             .renameCharacter, .mergeCharacter, .useLineAudio, .search, .searchNext, .searchPrev,
+             .filterNext, .filterPrev, .filterAll, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft,
+             .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward, .deleteWordBack, .killLine,
+             .killToStart, .insertNewline: return .nothing
         }
         mode = .help(scroll: max(0, min(s, maxScroll)))
         return .all
@@ -358,10 +370,10 @@ public final class Desk {
         return .all
     }
 
-    func editorAction(_ action: String, _ ed: inout LineEditor, prompt: Prompt?) -> Redraw {
+    func editorAction(_ action: Action, _ ed: inout LineEditor, prompt: Prompt?) -> Redraw {
         let search = prompt != nil
         switch action {
-        case "commit":
+        case .commit:
             switch prompt {
             case .search: return runSearch(ed.text)
             case .rename(let id): return renameCharacter(id, ed.text)
@@ -395,24 +407,30 @@ public final class Desk {
                 return .all
             }
             return change(.edit(seg.number, text: ed.text))
-        case "cancel":
+        case .cancel:
             if prompt == nil { editBase = nil }
             mode = prompt == nil || prompt == .search ? .list : .characters
             setMessage(search ? "" : "edit cancelled")
             return .all
-        case "cursor-left": ed.left()
-        case "cursor-right": ed.right()
-        case "word-left": ed.wordLeft()
-        case "word-right": ed.wordRight()
-        case "line-start": ed.home()
-        case "line-end": ed.end()
-        case "delete-back": ed.deleteBack()
-        case "delete-forward": ed.deleteForward()
-        case "delete-word-back": ed.deleteWordBack()
-        case "kill-line": ed.killLine()
-        case "kill-to-start": ed.killToStart()
-        case "insert-newline": if !search { ed.insert("\n") }
-        default: return .nothing
+        case .cursorLeft: ed.left()
+        case .cursorRight: ed.right()
+        case .wordLeft: ed.wordLeft()
+        case .wordRight: ed.wordRight()
+        case .lineStart: ed.home()
+        case .lineEnd: ed.end()
+        case .deleteBack: ed.deleteBack()
+        case .deleteForward: ed.deleteForward()
+        case .deleteWordBack: ed.deleteWordBack()
+        case .killLine: ed.killLine()
+        case .killToStart: ed.killToStart()
+        case .insertNewline: if !search { ed.insert("\n") }
+        // Not this screen's: decided here, not dropped silently.
+        case .quit, .help, .redraw, .back, .characters, .moveDown, .moveUp, .pageDown, .pageUp, .top,
+             .bottom, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock, .flagRetranslate,
+             .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal, .playPreviousTake,
+             .stopPlayback, .undo, .redo, .history, .restoreVersion, .seriesNext, .playReference,
+             .renameCharacter, .mergeCharacter, .useLineAudio, .search, .searchNext, .searchPrev, .filterNext,
+             .filterPrev, .filterAll: return .nothing
         }
         mode = prompt.map { .prompt($0, ed) } ?? .editor(ed)
         return .all
@@ -518,7 +536,7 @@ public final class Desk {
 
     // MARK: Sound
 
-    func soundAction(_ action: String) -> Redraw {
+    func soundAction(_ action: Action) -> Redraw {
         guard let audio, let worker else {
             setMessage("no audio in this desk", .warning)
             return .status
@@ -526,10 +544,10 @@ public final class Desk {
         guard let seg = selectedSegment else { return .nothing }
         let n = seg.number
         switch action {
-        case "synthesize":
+        case .synthesize:
             worker.synthesize(n)
             setMessage("synthesizing line \(n)…")
-        case "synthesize-approved":
+        case .synthesizeApproved:
             if worker.progress != nil {
                 setMessage("a batch is running (X cancels it)", .warning)
                 return .status
@@ -541,16 +559,16 @@ public final class Desk {
             }
             worker.batch(list)
             setMessage("synthesizing \(list.count) approved line\(list.count == 1 ? "" : "s")… (X cancels)")
-        case "cancel-batch":
+        case .cancelBatch:
             guard worker.progress != nil else { setMessage("no batch is running", .warning); return .status }
             worker.cancel()
             setMessage("cancelling the batch after the current line…")
-        case "play-take":
+        case .playTake:
             lastPreviousTake = nil
             play(label: "line \(n): take 1 of \(takeCount(n))") { try PlaybackSource.take(self.store, n, take: 1) }
-        case "play-original":
+        case .playOriginal:
             play(label: "original \(n)") { try PlaybackSource.original(self.store, n) }
-        case "play-previous-take":
+        case .playPreviousTake:
             // Takes newest first after the current one: 2, 3, … N, then 2 again.
             let count = takeCount(n)
             guard count >= 2 else { setMessage("line \(n) has \(count == 0 ? "no take" : "one take only")", .warning); return .status }
@@ -558,10 +576,17 @@ public final class Desk {
             if let (seg, last) = lastPreviousTake, seg == n { k = last >= count ? 2 : last + 1 }
             lastPreviousTake = (n, k)
             play(label: "line \(n): take \(k) of \(count)") { try PlaybackSource.take(self.store, n, take: k) }
-        case "stop-playback":
+        case .stopPlayback:
             audio.sink.stop()
             setMessage("stopped")
-        default:
+        // Not this screen's: decided here, not dropped silently.
+        case .quit, .help, .redraw, .back, .characters, .moveDown, .moveUp, .pageDown, .pageUp, .top,
+             .bottom, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock, .flagRetranslate, .undo,
+             .redo, .history, .restoreVersion, .seriesNext, .playReference, .renameCharacter,
+             .mergeCharacter, .useLineAudio, .search, .searchNext, .searchPrev, .filterNext, .filterPrev,
+             .filterAll, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft, .wordRight, .lineStart,
+             .lineEnd, .deleteBack, .deleteForward, .deleteWordBack, .killLine, .killToStart,
+             .insertNewline:
             return .nothing
         }
         return .all
@@ -676,16 +701,16 @@ public final class Desk {
         } catch { return .nothing }
     }
 
-    func historyAction(_ action: String, _ n: Int, _ records: [HistoryRecord], _ sel: Int) -> Redraw {
+    func historyAction(_ action: Action, _ n: Int, _ records: [HistoryRecord], _ sel: Int) -> Redraw {
         switch action {
-        case "back": mode = .list; return .all
-        case "quit": quitRequested = true; return .nothing
-        case "help": return openHelp()
-        case "move-down": mode = .history(segment: n, records: records, selection: min(sel + 1, max(0, records.count - 1)))
-        case "move-up": mode = .history(segment: n, records: records, selection: max(0, sel - 1))
-        case "top": mode = .history(segment: n, records: records, selection: 0)
-        case "bottom": mode = .history(segment: n, records: records, selection: max(0, records.count - 1))
-        case "restore-version":
+        case .back: mode = .list; return .all
+        case .quit: quitRequested = true; return .nothing
+        case .help: return openHelp()
+        case .moveDown: mode = .history(segment: n, records: records, selection: min(sel + 1, max(0, records.count - 1)))
+        case .moveUp: mode = .history(segment: n, records: records, selection: max(0, sel - 1))
+        case .top: mode = .history(segment: n, records: records, selection: 0)
+        case .bottom: mode = .history(segment: n, records: records, selection: max(0, records.count - 1))
+        case .restoreVersion:
             guard sel < records.count else { return .nothing }
             let record = records[sel]
             guard record.segment == n else { setMessage("record #\(record.seq) is not of line \(n)", .error); return .status }
@@ -699,7 +724,15 @@ public final class Desk {
             } catch let e as DubdeckError {
                 setMessage(e.message, .error)
             } catch {}
-        default: return .nothing
+        case .redraw: return .all  // <C-l> repaints here too
+        // Not this screen's: decided here, not dropped silently.
+        case .characters, .pageDown, .pageUp, .nextUnapproved, .prevUnapproved, .edit, .approve,
+             .lock, .flagRetranslate, .synthesize, .synthesizeApproved, .cancelBatch, .playTake,
+             .playOriginal, .playPreviousTake, .stopPlayback, .undo, .redo, .history, .seriesNext,
+             .playReference, .renameCharacter, .mergeCharacter, .useLineAudio, .search, .searchNext,
+             .searchPrev, .filterNext, .filterPrev, .filterAll, .commit, .cancel, .cursorLeft,
+             .cursorRight, .wordLeft, .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward,
+             .deleteWordBack, .killLine, .killToStart, .insertNewline: return .nothing
         }
         return .all
     }

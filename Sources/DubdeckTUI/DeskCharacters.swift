@@ -124,36 +124,42 @@ extension Desk {
         return castSelection >= 0 && castSelection < rows.count ? rows[castSelection] : nil
     }
 
-    func charactersAction(_ action: String) -> Redraw {
+    func charactersAction(_ action: Action) -> Redraw {
         let rows = castRows
         switch action {
-        case "back": mode = .list; return .all
-        case "quit": quitRequested = true; return .nothing
-        case "help": return openHelp()
-        case "redraw": return .all
-        case "move-down": castSelection = min(castSelection + 1, max(0, rows.count - 1))
-        case "move-up": castSelection = max(0, castSelection - 1)
-        case "top": castSelection = 0
-        case "bottom": castSelection = max(0, rows.count - 1)
-        case "series-next":
+        case .back: mode = .list; return .all
+        case .quit: quitRequested = true; return .nothing
+        case .help: return openHelp()
+        case .redraw: return .all
+        case .moveDown: castSelection = min(castSelection + 1, max(0, rows.count - 1))
+        case .moveUp: castSelection = max(0, castSelection - 1)
+        case .top: castSelection = 0
+        case .bottom: castSelection = max(0, rows.count - 1)
+        case .seriesNext:
             let series: [String?] = allSeries.map { Optional($0) } + [nil]
             let i = series.firstIndex(where: { $0 == castSeries }) ?? 0
             castSeries = series[(i + 1) % series.count]
             castSelection = 0
             setMessage("series: \(castSeries ?? "all")")
-        case "play-reference":
+        case .playReference:
             guard let c = selectedCharacter else { return .nothing }
             guard let wav = c.speakerWavs.first else { setMessage("\(c.displayName) has no reference recording", .warning); return .status }
             play(label: "reference of \(c.displayName)") { PCM16(try AudioFile.read(wav)) }
-        case "rename-character":
+        case .renameCharacter:
             guard let c = selectedCharacter else { return .nothing }
             mode = .prompt(.rename(c.id), LineEditor(c.name))
-        case "merge-character":
+        case .mergeCharacter:
             guard let c = selectedCharacter else { return .nothing }
             mode = .prompt(.merge(c.id), LineEditor(""))
-        case "use-line-audio":
+        case .useLineAudio:
             return useLineAudio()
-        default:
+        // Not this screen's: decided here, not dropped silently.
+        case .characters, .pageDown, .pageUp, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock,
+             .flagRetranslate, .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal,
+             .playPreviousTake, .stopPlayback, .undo, .redo, .history, .restoreVersion, .search,
+             .searchNext, .searchPrev, .filterNext, .filterPrev, .filterAll, .commit, .cancel, .cursorLeft,
+             .cursorRight, .wordLeft, .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward,
+             .deleteWordBack, .killLine, .killToStart, .insertNewline:
             return .nothing
         }
         return .all

@@ -376,11 +376,11 @@ public enum DeskView {
         lines.append("List glyphs: A approved · L locked · R flagged for re-translation · take: + fresh ~ stale > overflow x failed · * edited")
         lines.append("Number marks: ^ overlaps another line · = same times as another line")
         for context in KeyContext.allCases {
-            let rows = ActionTable.all.filter { ActionTable.allowed($0.name, in: context) && (context == .generic) == $0.contexts.contains(.generic) }
-            var entries: [(String, ActionInfo)] = []
+            let rows = Action.allCases.filter { $0.allowed(in: context) && (context == .generic) == $0.contexts.contains(.generic) }
+            var entries: [(String, Action)] = []
             for a in rows {
                 // Every action of the screen is listed; one without a key says so (never dropped).
-                let keys = keymap.keys(for: a.name, in: context)
+                let keys = keymap.keys(for: a, in: context)
                 entries.append((keys.isEmpty ? "(no key)" : keys.joined(separator: " "), a))
             }
             guard !entries.isEmpty else { continue }

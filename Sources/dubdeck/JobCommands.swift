@@ -1,5 +1,6 @@
 import ArgumentParser
 import DubdeckCore
+import DubdeckTUI
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -185,6 +186,6 @@ struct Actions: ParsableCommand {
         abstract: "Print the table of desk actions and their default keys (Markdown).", shouldDisplay: false)
 
     func run() throws {
-        printOut(ActionTable.markdown(keymap: Keymap.builtIn()))
+        printOut(Action.markdown(keymap: Keymap.builtIn()))
     }
 }

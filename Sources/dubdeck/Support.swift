@@ -1,5 +1,6 @@
 import ArgumentParser
 import DubdeckCore
+import DubdeckTUI
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -140,7 +140,7 @@ final class DeskTests: XCTestCase {
         for a in ["move-down", "approve", "lock", "flag-retranslate", "search"] {
             XCTAssertTrue(s.contains(a), a)
         }
-        XCTAssertTrue(s.contains(ActionTable.info("approve")!.description))
+        XCTAssertTrue(s.contains(Action.approve.description))
         keys("q")
         XCTAssertEqual(desk.mode, .list)
         XCTAssertFalse(desk.quitRequested, "q in help closes help")

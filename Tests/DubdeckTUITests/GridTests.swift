@@ -37,11 +37,11 @@ final class HelpTests: XCTestCase {
     /// The help lists every action of every screen; one without a key says "(no key)", never drops it.
     func testHelpNeverDropsAnAction() throws {
         var k = Keymap.builtIn()
-        k.bind(.list, "x", "approve")
+        k.bind(.list, "x", .approve)
         // An action that lost its only key in a context is still listed.
-        for key in k.keys(for: "redo", in: .list) { k.bind(.list, key, "search-prev") }
+        for key in k.keys(for: .redo, in: .list) { k.bind(.list, key, .searchPrev) }
         let lines = DeskView.helpLines(keymap: k)
-        for a in ActionTable.all {
+        for a in Action.allCases {
             XCTAssertTrue(lines.contains { $0.contains(" " + a.name + " ") }, "\(a.name) is missing from the help")
         }
         XCTAssertTrue(lines.contains { $0.contains("(no key)") && $0.contains(" redo ") }, lines.joined(separator: "\n"))

@@ -1,6 +1,7 @@
 import XCTest
 import TestSupport
 @testable import DubdeckCore
+@testable import DubdeckTUI
 
 final class KeymapTests: XCTestCase {
     func testKeyNotation() {
@@ -27,14 +28,14 @@ final class KeymapTests: XCTestCase {
 
     func testBindingsAndContextFallback() throws {
         var k = Keymap.builtIn()
-        XCTAssertEqual(k.action(for: "j", in: .list), "move-down")
-        XCTAssertEqual(k.action(for: "q", in: .list), "quit", "generic bindings apply in the list")
+        XCTAssertEqual(k.action(for: "j", in: .list), Action(rawValue: "move-down"))
+        XCTAssertEqual(k.action(for: "q", in: .list), Action(rawValue: "quit"), "generic bindings apply in the list")
         XCTAssertNil(k.action(for: "q", in: .editor), "in the editor q types q")
-        XCTAssertEqual(k.action(for: "<C-j>", in: .editor), "insert-newline")
+        XCTAssertEqual(k.action(for: "<C-j>", in: .editor), Action(rawValue: "insert-newline"))
         try k.load("# mine\nbind list x approve   # trailing comment\nbind generic <F2> help\n", file: "mine.keys")
-        XCTAssertEqual(k.action(for: "x", in: .list), "approve")
-        XCTAssertEqual(k.action(for: "<F2>", in: .help), "help")
-        XCTAssertEqual(k.action(for: "a", in: .list), "approve", "the built-in keys stay")
+        XCTAssertEqual(k.action(for: "x", in: .list), Action(rawValue: "approve"))
+        XCTAssertEqual(k.action(for: "<F2>", in: .help), Action(rawValue: "help"))
+        XCTAssertEqual(k.action(for: "a", in: .list), Action(rawValue: "approve"), "the built-in keys stay")
     }
 
     func testErrorsNameFileAndLineAndApplyNothing() {
@@ -54,7 +55,7 @@ final class KeymapTests: XCTestCase {
                 XCTAssertTrue(e.description.hasPrefix("/x/my.keys:\(line): "), e.description)
                 XCTAssertTrue(e.message.contains(cause), e.message)
             }
-            XCTAssertEqual(k.action(for: "j", in: .list), "move-down", "a bad file applies nothing")
+            XCTAssertEqual(k.action(for: "j", in: .list), Action(rawValue: "move-down"), "a bad file applies nothing")
         }
     }
 
@@ -64,42 +65,19 @@ final class KeymapTests: XCTestCase {
         XCTAssertEqual(shipped, DefaultKeymap.text, "keymaps/default.keys must equal the built-in keymap")
         var k = Keymap.builtIn()
         try k.load(try String(contentsOfFile: root + "/keymaps/emacs.keys", encoding: .utf8), file: "emacs.keys")
-        XCTAssertEqual(k.action(for: "<C-n>", in: .list), "move-down")
-        XCTAssertEqual(k.action(for: "<M-lt>", in: .list), "top")
+        XCTAssertEqual(k.action(for: "<C-n>", in: .list), Action(rawValue: "move-down"))
+        XCTAssertEqual(k.action(for: "<M-lt>", in: .list), Action(rawValue: "top"))
     }
 
     func testEveryActionHasADefaultKeyAndTheDocsShowTheTable() throws {
         let k = Keymap.builtIn()
-        for a in ActionTable.all {
-            let keys = a.contexts.flatMap { k.keys(for: a.name, in: $0) }
+        for a in Action.allCases {
+            let keys = a.contexts.flatMap { k.keys(for: a, in: $0) }
             XCTAssertFalse(keys.isEmpty, "\(a.name) has no default key")
         }
         let docs = try String(contentsOfFile: DubdeckBinary.packageRoot + "/docs/KEYMAPS.md", encoding: .utf8)
-        XCTAssertTrue(docs.contains(ActionTable.markdown(keymap: k)),
+        XCTAssertTrue(docs.contains(Action.markdown(keymap: k)),
                       "docs/KEYMAPS.md is out of date: paste the output of `dubdeck actions`")
-    }
-}
-
-final class SanitizerTests: XCTestCase {
-    func testControlsBecomeVisiblePlaceholders() {
-        let hostile = "a\u{1b}[2Jb\u{1b}]52;c;ZXZpbA==\u{07}c\u{9b}31md\u{202e}e\u{2066}f\u{7f}g\u{200f}h\u{61c}"
-        let shown = Sanitizer.display(hostile)
-        for u in shown.unicodeScalars {
-            XCTAssertFalse(u.value < 0x20 || (0x7F...0x9F).contains(u.value) || Sanitizer.isBidiControl(u.value), "raw U+\(String(u.value, radix: 16))")
-        }
-        XCTAssertTrue(shown.hasPrefix("a␛[2Jb␛]52"))
-        XCTAssertEqual(Sanitizer.display("日本語 ok"), "日本語 ok")
-    }
-
-    func testWidths() {
-        XCTAssertEqual(TextWidth.width(of: "abc"), 3)
-        XCTAssertEqual(TextWidth.width(of: "日本"), 4)
-        XCTAssertEqual(TextWidth.width(of: "😀"), 2)
-        XCTAssertEqual(TextWidth.width(of: "e\u{301}"), 1)
-        XCTAssertEqual(TextWidth.prefix("日本語", fitting: 5).0, "日本")
-        XCTAssertEqual(TextWidth.wrap("one two three", columns: 7), ["one two", "three"])
-        XCTAssertEqual(TextWidth.wrap("あいうえおか", columns: 4), ["あい", "うえ", "おか"])
-        XCTAssertEqual(TextWidth.wrap("a\nb", columns: 4), ["a", "b"])
     }
 
     /// keymaps/emacs.keys takes <C-r> for search: redo must keep a key all the same.
@@ -107,8 +85,25 @@ final class SanitizerTests: XCTestCase {
         var k = Keymap.builtIn()
         let path = DubdeckBinary.packageRoot + "/keymaps/emacs.keys"
         try k.load(try String(contentsOfFile: path, encoding: .utf8), file: path)
-        for action in ["undo", "redo", "help", "quit", "edit", "approve", "lock"] {
+        for action in [Action.undo, .redo, .help, .quit, .edit, .approve, .lock] {
             XCTAssertFalse(k.keys(for: action, in: .list).isEmpty && k.keys(for: action, in: .generic).isEmpty, "\(action) has no key with emacs.keys")
         }
+    }
+}
+
+final class ScreenActionTests: XCTestCase {
+    /// Every screen answers the generic actions: <C-l> (redraw) repaints the history view too.
+    func testRedrawAndHelpWorkOnEveryScreen() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        let store = try TranscriptStore(job: try JobLoader.load(job), by: "t")
+        try store.commit([.edit(1, text: "changed")])
+        let desk = Desk(store: store, keymap: .builtIn())
+        desk.handle(key: "h")
+        guard case .history = desk.mode else { return XCTFail("not in the history view") }
+        XCTAssertEqual(desk.handle(key: "<C-l>"), .all)
+        desk.handle(key: "?")
+        guard case .help = desk.mode else { return XCTFail("help did not open from the history view") }
+        XCTAssertEqual(desk.handle(key: "<C-l>"), .all)
     }
 }

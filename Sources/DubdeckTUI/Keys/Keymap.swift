@@ -1,3 +1,7 @@
+#if !FUZZ
+import DubdeckCore
+#endif
+
 /// Key notation: a printable character stands for itself (`j`, `G`, `/`); named keys are in
 /// angle brackets (`<Enter>`, `<Esc>`, `<Tab>`, `<S-Tab>`, `<Space>`, `<BS>`, `<Del>`, `<Ins>`, `<Up>`,
 /// `<Down>`, `<Left>`, `<Right>`, `<Home>`, `<End>`, `<PgUp>`, `<PgDn>`, `<F1>`…`<F12>`, `<lt>` for `<`);
@@ -67,7 +71,7 @@ public struct KeymapError: Error, CustomStringConvertible {
 
 public struct Keymap: Sendable {
     /// context → canonical key → action name.
-    public private(set) var bindings: [KeyContext: [String: String]] = [:]
+    public private(set) var bindings: [KeyContext: [String: Action]] = [:]
 
     public init() {}
 
@@ -77,7 +81,7 @@ public struct Keymap: Sendable {
         return k
     }
 
-    public mutating func bind(_ context: KeyContext, _ key: String, _ action: String) {
+    public mutating func bind(_ context: KeyContext, _ key: String, _ action: Action) {
         bindings[context, default: [:]][key] = action
     }
 
@@ -103,10 +107,11 @@ public struct Keymap: Sendable {
             guard let key = KeyNotation.canonical(String(rest[1])) else {
                 throw fail("bad key '\(Sanitizer.display(String(rest[1])))'")
             }
-            let action = String(rest[2])
-            guard ActionTable.info(action) != nil else { throw fail("unknown action '\(Sanitizer.display(action))'") }
-            guard ActionTable.allowed(action, in: context) else {
-                throw fail("action '\(action)' does not apply in context '\(context.rawValue)'")
+            guard let action = Action(rawValue: String(rest[2])) else {
+                throw fail("unknown action '\(Sanitizer.display(String(rest[2])))'")
+            }
+            guard action.allowed(in: context) else {
+                throw fail("action '\(action.name)' does not apply in context '\(context.rawValue)'")
             }
             staged.bind(context, key, action)
         }
@@ -114,14 +119,14 @@ public struct Keymap: Sendable {
     }
 
     /// The action for a key: the context's own binding, else the generic one.
-    public func action(for key: String, in context: KeyContext) -> String? {
+    public func action(for key: String, in context: KeyContext) -> Action? {
         if let a = bindings[context]?[key] { return a }
         if context == .editor { return nil }  // in the editor, unbound keys type themselves
         return bindings[.generic]?[key]
     }
 
     /// Keys bound to an action in a context (sorted, for help and docs).
-    public func keys(for action: String, in context: KeyContext) -> [String] {
+    public func keys(for action: Action, in context: KeyContext) -> [String] {
         (bindings[context] ?? [:]).filter { $0.value == action }.map { $0.key }.sorted { a, b in
             (a.count, a) < (b.count, b)
         }

@@ -1,0 +1,208 @@
+#if !FUZZ
+import DubdeckCore
+#endif
+
+/// Where a key binding applies. `generic` bindings work in every context unless overridden.
+public enum KeyContext: String, CaseIterable, Sendable {
+    case generic, list, editor, characters, history, help
+}
+
+/// One thing a reviewer can ask for: the one table that the keymap parser (valid names), the help
+/// screen and docs/KEYMAPS.md read (tig's request.h). Screens switch over it exhaustively, so an
+/// action a screen ignores is a decision written down, never a silent drop.
+public enum Action: String, CaseIterable, Sendable {
+    case quit
+    case help
+    case redraw
+    case back
+    case characters
+    case moveDown = "move-down"
+    case moveUp = "move-up"
+    case pageDown = "page-down"
+    case pageUp = "page-up"
+    case top
+    case bottom
+    case nextUnapproved = "next-unapproved"
+    case prevUnapproved = "prev-unapproved"
+    case edit
+    case approve
+    case lock
+    case flagRetranslate = "flag-retranslate"
+    case synthesize
+    case synthesizeApproved = "synthesize-approved"
+    case cancelBatch = "cancel-batch"
+    case playTake = "play-take"
+    case playOriginal = "play-original"
+    case playPreviousTake = "play-previous-take"
+    case stopPlayback = "stop-playback"
+    case undo
+    case redo
+    case history
+    case restoreVersion = "restore-version"
+    case seriesNext = "series-next"
+    case playReference = "play-reference"
+    case renameCharacter = "rename-character"
+    case mergeCharacter = "merge-character"
+    case useLineAudio = "use-line-audio"
+    case search
+    case searchNext = "search-next"
+    case searchPrev = "search-prev"
+    case filterNext = "filter-next"
+    case filterPrev = "filter-prev"
+    case filterAll = "filter-all"
+    case commit
+    case cancel
+    case cursorLeft = "cursor-left"
+    case cursorRight = "cursor-right"
+    case wordLeft = "word-left"
+    case wordRight = "word-right"
+    case lineStart = "line-start"
+    case lineEnd = "line-end"
+    case deleteBack = "delete-back"
+    case deleteForward = "delete-forward"
+    case deleteWordBack = "delete-word-back"
+    case killLine = "kill-line"
+    case killToStart = "kill-to-start"
+    case insertNewline = "insert-newline"
+
+    /// The name in keymaps and docs.
+    public var name: String { rawValue }
+
+    public var description: String {
+        switch self {
+        case .quit: return "Leave the desk (every change is already saved)"
+        case .help: return "Show the keys of every context"
+        case .redraw: return "Repaint the whole terminal"
+        case .back: return "Close this screen and return to the list"
+        case .characters: return "The characters of this series: names, voices, references"
+        case .moveDown: return "Next line"
+        case .moveUp: return "Previous line"
+        case .pageDown: return "One screen down"
+        case .pageUp: return "One screen up"
+        case .top: return "First line"
+        case .bottom: return "Last line"
+        case .nextUnapproved: return "Next line that is not approved"
+        case .prevUnapproved: return "Previous line that is not approved"
+        case .edit: return "Edit the target text of this line"
+        case .approve: return "Approve / unapprove this line"
+        case .lock: return "Lock / unlock this line (a locked text is final)"
+        case .flagRetranslate: return "Flag / unflag this line for re-translation"
+        case .synthesize: return "Regenerate this line's speech, fitted to its slot, and play it"
+        case .synthesizeApproved: return "Synthesize every approved line in the background"
+        case .cancelBatch: return "Cancel the running batch after the current line"
+        case .playTake: return "Play this line's current take"
+        case .playOriginal: return "Play the original line from the source audio"
+        case .playPreviousTake: return "Play an earlier take (again: one further back)"
+        case .stopPlayback: return "Stop playing"
+        case .undo: return "Undo the last change (a batch as one), also one made elsewhere"
+        case .redo: return "Redo the last undone change"
+        case .history: return "The change history of this line, with restore"
+        case .restoreVersion: return "Give the line the text of the selected version"
+        case .seriesNext: return "Show the next series' characters (then all)"
+        case .playReference: return "Play the character's reference recording"
+        case .renameCharacter: return "Name the character"
+        case .mergeCharacter: return "Merge the character into another (by ID)"
+        case .useLineAudio: return "Make the current line's original audio the character's reference"
+        case .search: return "Search the texts and speakers (/)"
+        case .searchNext: return "Next match of the last search"
+        case .searchPrev: return "Previous match of the last search"
+        case .filterNext: return "Next filter: all, unapproved, unlocked, locked, flagged, stale, overflow"
+        case .filterPrev: return "Previous filter"
+        case .filterAll: return "Show every line"
+        case .commit: return "Save the text (one history record)"
+        case .cancel: return "Leave the editor without saving"
+        case .cursorLeft: return "Cursor one character left"
+        case .cursorRight: return "Cursor one character right"
+        case .wordLeft: return "Cursor to the previous word"
+        case .wordRight: return "Cursor to the next word"
+        case .lineStart: return "Cursor to the start of the line"
+        case .lineEnd: return "Cursor to the end of the line"
+        case .deleteBack: return "Delete the character before the cursor"
+        case .deleteForward: return "Delete the character under the cursor"
+        case .deleteWordBack: return "Delete the word before the cursor"
+        case .killLine: return "Delete from the cursor to the end of the line"
+        case .killToStart: return "Delete from the start of the line to the cursor"
+        case .insertNewline: return "Insert a line break (two-line subtitles)"
+        }
+    }
+
+    /// The contexts the action may be bound in (generic: anywhere).
+    public var contexts: [KeyContext] {
+        switch self {
+        case .quit: return [.generic]
+        case .help: return [.generic]
+        case .redraw: return [.generic]
+        case .back: return [.help, .characters, .history]
+        case .characters: return [.list]
+        case .moveDown: return [.list, .help, .characters, .history]
+        case .moveUp: return [.list, .help, .characters, .history]
+        case .pageDown: return [.list, .help]
+        case .pageUp: return [.list, .help]
+        case .top: return [.list, .help, .characters, .history]
+        case .bottom: return [.list, .help, .characters, .history]
+        case .nextUnapproved: return [.list]
+        case .prevUnapproved: return [.list]
+        case .edit: return [.list]
+        case .approve: return [.list]
+        case .lock: return [.list]
+        case .flagRetranslate: return [.list]
+        case .synthesize: return [.list]
+        case .synthesizeApproved: return [.list]
+        case .cancelBatch: return [.list]
+        case .playTake: return [.list]
+        case .playOriginal: return [.list]
+        case .playPreviousTake: return [.list]
+        case .stopPlayback: return [.list]
+        case .undo: return [.list]
+        case .redo: return [.list]
+        case .history: return [.list]
+        case .restoreVersion: return [.history]
+        case .seriesNext: return [.characters]
+        case .playReference: return [.characters]
+        case .renameCharacter: return [.characters]
+        case .mergeCharacter: return [.characters]
+        case .useLineAudio: return [.characters]
+        case .search: return [.list]
+        case .searchNext: return [.list]
+        case .searchPrev: return [.list]
+        case .filterNext: return [.list]
+        case .filterPrev: return [.list]
+        case .filterAll: return [.list]
+        case .commit: return [.editor]
+        case .cancel: return [.editor]
+        case .cursorLeft: return [.editor]
+        case .cursorRight: return [.editor]
+        case .wordLeft: return [.editor]
+        case .wordRight: return [.editor]
+        case .lineStart: return [.editor]
+        case .lineEnd: return [.editor]
+        case .deleteBack: return [.editor]
+        case .deleteForward: return [.editor]
+        case .deleteWordBack: return [.editor]
+        case .killLine: return [.editor]
+        case .killToStart: return [.editor]
+        case .insertNewline: return [.editor]
+        }
+    }
+
+    /// True when the action may be bound in `context` (generic actions may be bound anywhere).
+    public func allowed(in context: KeyContext) -> Bool {
+        if contexts.contains(.generic) { return true }
+        if context == .generic { return false }
+        return contexts.contains(context)
+    }
+
+    /// The action table as docs/KEYMAPS.md shows it (a test keeps the two the same).
+    public static func markdown(keymap: Keymap) -> String {
+        var out = "| action | contexts | default keys | what it does |\n|---|---|---|---|\n"
+        for a in allCases {
+            var keys: [String] = []
+            for ctx in a.contexts { keys += keymap.keys(for: a, in: ctx) }
+            var seen = Set<String>()
+            keys = keys.filter { seen.insert($0).inserted }
+            let shown = keys.map { "`\($0 == "|" ? "\\|" : $0)`" }.joined(separator: " ")
+            out += "| `\(a.name)` | \(a.contexts.map { $0.rawValue }.joined(separator: ", ")) | \(shown) | \(a.description) |\n"
+        }
+        return out
+    }
+}
