@@ -1,0 +1,75 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `characters import-legacy DIR`: the legacy plaintext registry (voices/registry.json and
+/// voices/embeddings/*.npy) into the store, all or nothing.
+public enum LegacyImport {
+    public struct Report {
+        public var imported: [(label: String, id: String)] = []
+        public var refused: [(label: String, why: String)] = []
+        public var skipped: [String] = []
+    }
+
+    public static func run(dir: String, store: CharacterStore) throws -> Report {
+        let registryPath = dir + "/voices/registry.json"
+        guard let bytes = try FileIO.readIfExists(registryPath) else {
+            throw DubdeckError(.noInput, "\(Sanitizer.display(registryPath)): no such file")
+        }
+        let root = try JobLoader.parseFile(registryPath, bytes: bytes)
+        guard let speakers = root.objectValue?["speakers"]?.objectValue else {
+            throw DubdeckError.data(Sanitizer.display(registryPath), "expected {\"speakers\": {…}}")
+        }
+        // Read and check everything before the store is touched.
+        var accepted: [(label: String, name: String, embedding: [Float], wavs: [String], show: String?)] = []
+        var report = Report()
+        var dim = store.dim
+        for (label, v) in speakers.members {
+            guard let o = v.objectValue else { report.refused.append((label, "not an object")); continue }
+            if store.characters.contains(where: { $0.extra["legacy_label"]?.stringValue == label }) {
+                report.skipped.append(label)
+                continue
+            }
+            let rel = o["embedding"]?.stringValue ?? "embeddings/\(label).npy"
+            let npyPath = rel.hasPrefix("/") ? rel : dir + "/voices/" + rel
+            let embedding: [Float]
+            do {
+                embedding = try NPY.readMean(npyPath)
+            } catch let e as DubdeckError {
+                report.refused.append((label, e.message))
+                continue
+            }
+            if let d = dim, d != embedding.count {
+                report.refused.append((label, "embedding has \(embedding.count) values, the store's dim is \(d)"))
+                continue
+            }
+            dim = embedding.count
+            let wavs = (o["wavs"]?.arrayValue ?? []).compactMap { $0.stringValue }.map { $0.hasPrefix("/") ? $0 : dir + "/voices/" + $0 }
+            accepted.append((label, o["name"]?.stringValue ?? label, embedding, wavs, o["show"]?.stringValue))
+        }
+        guard !accepted.isEmpty else { return report }
+        try store.update { s in
+            try s.checkEmbedding(type: s.embeddingType ?? "ecapa", dim: dim!, model: nil, file: registryPath)
+            for a in accepted {
+                let id = s.create(name: a.name)
+                var reference: String? = nil
+                if let first = a.wavs.first(where: { FileIO.exists($0) }), let audio = try? AudioFile.read(first) {
+                    let target = ReferenceVoice.path(store: s, id: id)
+                    try FileIO.makeDirectories(FileIO.directory(of: target))
+                    try AudioFile.writeWAV16Atomically(ReferenceVoice.normalized(audio), to: target)
+                    reference = target
+                }
+                s.modify(id) { c in
+                    c.embeddingAvg = a.embedding
+                    c.embeddingCount = 1
+                    c.speakerWavs = (reference.map { [$0] } ?? []) + a.wavs
+                    if let show = a.show { c.setSeries(show, SeriesInfo(episodes: [], lastSeenAt: nil, lastEpisode: nil)) }
+                    c.notes = "imported from the legacy registry"
+                    c.extra["legacy_label"] = .string(a.label)
+                }
+                report.imported.append((a.label, id))
+            }
+        }
+        return report
+    }
+}

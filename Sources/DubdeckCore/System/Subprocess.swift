@@ -1,0 +1,55 @@
+import CInterrupt
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a program without a shell (posix_spawn), in its own process group so a timeout kills
+/// everything it started.
+public enum Subprocess {
+    public enum Status: Equatable { case exited(Int32), signaled(Int32), timedOut, interrupted }
+
+    public static func run(_ argv: [String], stdoutPath: String, stderrPath: String, timeout: Double) throws -> Status {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        // Nothing else of ours reaches the engine (a pipe it kept open would outlive it).
+        dd_spawn_close_from(&actions, 3)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attr, 0)
+        var cargs = argv.map { strdup($0) } + [nil]
+        defer { for a in cargs { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawnp(&pid, argv[0], &actions, &attr, &cargs, environ)
+        guard rc == 0 else {
+            throw DubdeckError(.noInput, "cannot run \(Sanitizer.display(argv[0])): \(errnoText(rc))")
+        }
+        let childSlot = Interrupt.registerChild(pid)
+        defer {
+            // Whatever the engine left running in its group (a background child) ends with it.
+            kill(-pid, SIGKILL)
+            Interrupt.unregisterChild(childSlot)
+        }
+        let deadline = Clock.monotonic() + timeout
+        var status: Int32 = 0
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { break }
+            if r < 0 && errno != EINTR { return .exited(-1) }
+            let stop: Status? = Interrupt.requested ? .interrupted : Clock.monotonic() >= deadline ? .timedOut : nil
+            if let stop {
+                kill(-pid, SIGKILL)
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                return stop
+            }
+            usleep(5_000)
+        }
+        if status & 0x7f == 0 { return .exited((status >> 8) & 0xff) }
+        return .signaled(status & 0x7f)
+    }
+}
