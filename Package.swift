@@ -52,7 +52,7 @@ let package = Package(
 
         .target(name: "TestSupport", dependencies: ["DubdeckCore"], path: "Tests/TestSupport", swiftSettings: swift5),
         .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckCore", "TestSupport"], swiftSettings: swift5),
-        .testTarget(name: "DubdeckTUITests", dependencies: ["DubdeckTUI", "DubdeckCore", "TestSupport"], exclude: ["Desk"],
+        .testTarget(name: "DubdeckTUITests", dependencies: ["DubdeckTUI", "DubdeckCore", "TestSupport", "CNcursesw"], exclude: ["Desk"],
                     swiftSettings: swift5),
         .testTarget(
             name: "DubdeckCLITests", dependencies: ["DubdeckCore", "TestSupport"], exclude: ["Scripts"], swiftSettings: swift5),

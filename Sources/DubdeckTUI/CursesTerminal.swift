@@ -125,24 +125,40 @@ public final class CursesTerminal {
         if r == dd_err() { return .none }
         if r == dd_key_code_yes() {
             if Int32(ch) == dd_key_resize() { return .resize }
-            return CursesTerminal.functionKey(Int32(ch)).map { .key($0) } ?? .none
+            return KeyDecoder.decode(.function(Int32(ch))) { nil }.map { .key($0) } ?? .none
         }
-        let v = UInt32(ch)
-        if v == 27 {
-            // Esc alone, or Meta: Esc followed at once by a key.
+        return KeyDecoder.decode(.char(UInt32(ch))) {
             timeout(0)
             var next: wint_t = 0
             let r2 = get_wch(&next)
-            if r2 == dd_err() { return .key("<Esc>") }
-            if r2 == dd_key_code_yes() {
-                guard let name = CursesTerminal.functionKey(Int32(next)) else { return .key("<Esc>") }
-                return .key("<M-\(name.dropFirst().dropLast())>")
+            if r2 == dd_err() { return nil }
+            return r2 == dd_key_code_yes() ? .function(Int32(next)) : .char(UInt32(next))
+        }.map { .key($0) } ?? .none
+    }
+}
+
+/// Terminal input → canonical key notation, apart from curses so it can be tested: a character or
+/// a function-key code, and for Esc the input that follows at once (Meta is Esc + key).
+public enum KeyDecoder {
+    public enum Raw: Equatable { case char(UInt32), function(Int32) }
+
+    public static func decode(_ first: Raw, next: () -> Raw?) -> String? {
+        switch first {
+        case .function(let code): return functionKey(code)
+        case .char(27):
+            // Esc alone, or Meta: Esc followed at once by a key.
+            switch next() {
+            case nil: return "<Esc>"
+            case .function(let code)?:
+                guard let name = functionKey(code) else { return "<Esc>" }
+                return "<M-\(name.dropFirst().dropLast())>"
+            case .char(let v)?:
+                guard let k = plainKey(v) else { return "<Esc>" }
+                let bare = k.hasPrefix("<") && k.count > 1 ? String(k.dropFirst().dropLast()) : k
+                return "<M-\(bare)>"
             }
-            guard let k = CursesTerminal.plainKey(UInt32(next)) else { return .key("<Esc>") }
-            let bare = k.hasPrefix("<") && k.count > 1 ? String(k.dropFirst().dropLast()) : k
-            return .key("<M-\(bare)>")
+        case .char(let v): return plainKey(v)
         }
-        return CursesTerminal.plainKey(v).map { .key($0) } ?? .none
     }
 
     /// A character code as key notation.

@@ -2,6 +2,7 @@ import XCTest
 import TestSupport
 @testable import DubdeckCore
 @testable import DubdeckTUI
+import CNcursesw
 
 final class KeymapTests: XCTestCase {
     func testKeyNotation() {
@@ -105,5 +106,31 @@ final class ScreenActionTests: XCTestCase {
         desk.handle(key: "?")
         guard case .help = desk.mode else { return XCTFail("help did not open from the history view") }
         XCTAssertEqual(desk.handle(key: "<C-l>"), .all)
+    }
+}
+
+/// The terminal key decoder: what curses delivers → the canonical notation keymaps use.
+final class KeyDecoderTests: XCTestCase {
+    func decode(_ seq: [KeyDecoder.Raw]) -> String? {
+        var rest = Array(seq.dropFirst())
+        return KeyDecoder.decode(seq[0]) { rest.isEmpty ? nil : rest.removeFirst() }
+    }
+
+    func testKeysDecodeToTheirCanonicalNotation() {
+        let cases: [([KeyDecoder.Raw], String?)] = [
+            ([.char(106)], "j"), ([.char(71)], "G"), ([.char(13)], "<Enter>"), ([.char(10)], "<C-j>"),
+            ([.char(9)], "<Tab>"), ([.char(127)], "<BS>"), ([.char(8)], "<BS>"), ([.char(32)], "<Space>"),
+            ([.char(60)], "<lt>"), ([.char(1)], "<C-a>"), ([.char(18)], "<C-r>"), ([.char(0x3042)], "あ"),
+            ([.char(27)], "<Esc>"), ([.char(27), .char(120)], "<M-x>"), ([.char(27), .char(60)], "<M-lt>"),
+            ([.char(27), .char(13)], "<M-Enter>"), ([.char(27), .function(KEY_DOWN)], "<M-Down>"),
+            ([.function(KEY_NPAGE)], "<PgDn>"), ([.function(KEY_F0 + 5)], "<F5>"), ([.function(KEY_BTAB)], "<S-Tab>"),
+            ([.function(KEY_DC)], "<Del>"), ([.char(0)], nil), ([.char(28)], nil), ([.function(99999)], nil),
+            ([.char(27), .char(0)], "<Esc>"),
+        ]
+        for (seq, want) in cases {
+            let got = decode(seq)
+            XCTAssertEqual(got, want, "\(seq)")
+            if let got { XCTAssertEqual(KeyNotation.canonical(got), got, "\(got) is canonical") }
+        }
     }
 }
