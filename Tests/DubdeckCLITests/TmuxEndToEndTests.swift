@@ -45,6 +45,24 @@ final class TmuxEndToEndTests: XCTestCase {
         tmux(["kill-server"])
     }
 
+    /// No sound card, or a device that does not exist: ALSA's own "ALSA lib …" lines never reach
+    /// the screen; the status line says what failed and how to pick a device.
+    func testALSAErrorsNeverScrollOverTheDesk() throws {
+        let dir = TempDir()
+        let demo = dir.file("ep01")
+        XCTAssertEqual(DubdeckBinary.run(["demo", demo, "--no-tui"]).status, 0)
+        let command = "env XDG_CONFIG_HOME=\(dir.path)/config DUBDECK_STORE=\(dir.path)/chars.json DUBDECK_AUDIO_DEVICE=nosuchdevice "
+            + "TERM=xterm-256color \(DubdeckBinary.path) review \(demo)"
+        XCTAssertEqual(tmux(["new-session", "-d", "-s", "desk", "-x", "120", "-y", "30", command]).0, 0)
+        XCTAssertTrue(waitFor("dubdeck_demo_s01"), capture())
+        tmux(["send-keys", "-t", "desk", "o"])
+        XCTAssertTrue(waitFor("nosuchdevice"), capture())
+        let screen = capture()
+        XCTAssertFalse(screen.contains("ALSA lib"), screen)
+        XCTAssertTrue(screen.contains("--device"), screen)
+        XCTAssertTrue(screen.contains("dubdeck_demo_s01"), "the desk is still drawn: \(screen)")
+    }
+
     func testEditAndLockInTheRealDesk() throws {
         let dir = TempDir()
         let demo = dir.file("ep01")

@@ -150,8 +150,8 @@ public final class ALSASink: ThreadedSink, AudioSink, @unchecked Sendable {
         var handle: OpaquePointer?
         var rc = snd_pcm_open(&handle, device, SND_PCM_STREAM_PLAYBACK, 0)
         guard rc >= 0, let h = handle else {
-            let said = ALSAMessages.take().map { " — ALSA: \($0)" } ?? ""
-            throw DubdeckError(.ioError, "cannot open audio device '\(Sanitizer.display(device))': \(String(cString: snd_strerror(rc)))\(said); choose one with --device (e.g. --device null)")
+            let said = ALSAMessages.take() ?? String(cString: snd_strerror(rc))
+            throw DubdeckError(.ioError, "audio device '\(Sanitizer.display(device))' cannot be opened (pick one with --device): \(said)")
         }
         rc = snd_pcm_set_params(h, SND_PCM_FORMAT_S16_LE, SND_PCM_ACCESS_RW_INTERLEAVED, UInt32(pcm.channels),
                                 UInt32(pcm.rate), 1, 100_000)

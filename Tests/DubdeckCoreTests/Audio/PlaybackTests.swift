@@ -50,7 +50,7 @@ final class PlaybackTests: XCTestCase {
     func testUnopenableDeviceIsAnErrorNotACrash() {
         let sink = ALSASink(device: "hw:99,0")
         XCTAssertThrowsError(try sink.play(PCM16(tone(0.1)), label: "x")) { e in
-            XCTAssertTrue((e as! DubdeckError).message.contains("cannot open audio device"), (e as! DubdeckError).message)
+            XCTAssertTrue((e as! DubdeckError).message.contains("cannot be opened (pick one with --device)"), (e as! DubdeckError).message)
         }
         XCTAssertFalse(sink.isPlaying)
     }
