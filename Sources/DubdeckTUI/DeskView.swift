@@ -102,7 +102,7 @@ public enum DeskView {
         col = grid.put(st.approved ? "A" : "·", row: row, col: col, style: selected ? base : (st.approved ? .approved : .dim))
         col = grid.put(st.locked ? "L" : "·", row: row, col: col, style: selected ? base : (st.locked ? .locked : .dim))
         col = grid.put(st.flags.isEmpty ? "·" : "R", row: row, col: col, style: selected ? base : (st.flags.isEmpty ? .dim : .flagged))
-        let take = takeGlyph(st.audioStatus)
+        let take = takeGlyph(st.takeStatus)
         col = grid.put(take, row: row, col: col, style: selected ? base : (take == "~" || take == ">" || take == "x" ? .warning : .dim))
         col = grid.put(st.edited ? "*" : " ", row: row, col: col, style: base)
         col = grid.put(" " + padLeft(fitText(desk, i), fitWidth) + "  ", row: row, col: col, style: base)
@@ -126,23 +126,22 @@ public enum DeskView {
 
     static func speakerLabel(_ desk: Desk, _ seg: Segment) -> String { desk.speakerName(seg) }
 
-    static func takeGlyph(_ status: String) -> String {
+    static func takeGlyph(_ status: TakeStatus) -> String {
         switch status {
-        case "fresh": return "+"
-        case "stale": return "~"
-        case "overflow": return ">"
-        case "failed": return "x"
-        default: return "·"
+        case .fresh: return "+"
+        case .stale: return "~"
+        case .overflow: return ">"
+        case .failed: return "x"
+        case .none, .unknown: return "·"
         }
     }
 
     /// The take's speech against the slot: "92%", or "+0.4s" past it.
     static func fitText(_ desk: Desk, _ i: Int) -> String {
         let seg = desk.job.segments[i]
-        guard let preview = desk.store.entry(seg.number)["last_preview"]?.objectValue,
-              let speech = (preview["speech_s"] ?? preview["duration_s"])?.doubleValue else { return "-" }
-        if let over = preview["overflow_s"]?.doubleValue, over > 0 {
-            return "+" + String(format1(over)) + "s"
+        guard let preview = desk.store.states[i].preview, let speech = preview.speechS ?? preview.durationS else { return "-" }
+        if preview.overflowS > 0 {
+            return "+" + String(format1(preview.overflowS)) + "s"
         }
         guard seg.duration > 0 else { return "-" }
         return "\(Int((speech / seg.duration * 100).rounded()))%"
@@ -204,13 +203,11 @@ public enum DeskView {
         let chars = st.text.filter { !$0.isWhitespace }.count
         let cps = seg.duration > 0 ? Double(chars) / seg.duration : 0
         var info = "     \(format1(cps)) chars/s"
-        if let p = desk.store.entry(seg.number)["last_preview"]?.objectValue {
-            if let d = p["duration_s"]?.doubleValue { info += " · take \(format2(d)) s" }
-            if let s = p["speech_s"]?.doubleValue { info += " (speech \(format2(s)) s)" }
-            if let v = p["voice"]?.objectValue {
-                let desc = [v["engine"]?.stringValue, v["variant"]?.stringValue].compactMap { $0 }.joined(separator: " ")
-                if !desc.isEmpty { info += " · voice \(desc)" }
-            }
+        if let p = st.preview {
+            if let d = p.durationS { info += " · take \(format2(d)) s" }
+            if let s = p.speechS { info += " (speech \(format2(s)) s)" }
+            let desc = [p.voiceEngine, p.voiceVariant].compactMap { $0 }.joined(separator: " ")
+            if !desc.isEmpty { info += " · voice \(desc)" }
         } else {
             info += " · no take"
         }
@@ -354,10 +351,9 @@ public enum DeskView {
             let row = 2 + k - top
             let selected = k == sel
             if selected { grid.fill(row: row, style: .selected) }
-            let after = r.after.objectValue
-            var what = (after?["tgt_text"]?.stringValue ?? "").split(separator: "\n", omittingEmptySubsequences: false).joined(separator: " ⏎ ")
+            var what = r.textAfter.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: " ⏎ ")
             if r.action != "edit" && r.action != "restore" && r.action != "merge-mt" {
-                let flags: [String] = [after?["approved"]?.boolValue == true ? "approved" : "", after?["locked"]?.boolValue == true ? "locked" : ""].filter { !$0.isEmpty }
+                let flags: [String] = [r.approvedAfter ? "approved" : "", r.lockedAfter ? "locked" : ""].filter { !$0.isEmpty }
                 what = "[" + (flags.isEmpty ? "-" : flags.joined(separator: ", ")) + "] " + what
             }
             let line = padLeft(String(r.seq), 7) + " " + pad(r.ts, 20) + " " + pad(r.by, 10) + " " + pad(r.action, 10) + " " + what

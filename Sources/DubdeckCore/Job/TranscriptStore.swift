@@ -14,8 +14,45 @@ public struct ReviewState: Equatable, Sendable {
     /// True when the target text differs from the machine translation.
     public var edited: Bool
 
+    /// The current take as the views need it (nil: no take), typed: no view reads store JSON.
+    public var preview: TakePreview? = nil
+
     public var flaggedForRetranslation: Bool { flags.contains(ReviewState.needsRetranslate) }
     public static let needsRetranslate = "needs_retranslate"
+    public var takeStatus: TakeStatus { TakeStatus(rawValue: audioStatus) ?? .unknown }
+}
+
+/// `audio_status`, typed (a value another tool wrote that we do not know is `unknown`).
+public enum TakeStatus: String, Sendable {
+    case none, fresh, stale, overflow, failed, unknown
+}
+
+/// What `last_preview` says of the current take.
+public struct TakePreview: Equatable, Sendable {
+    public var durationS: Double?
+    public var speechS: Double?
+    public var overflowS: Double
+    public var voiceEngine: String?
+    public var voiceVariant: String?
+    /// The immutable take file (`segments_preview/NNNN.take-<seq>.wav`), nil for a first-edition take.
+    public var take: String?
+
+    init(_ p: JSONObject) {
+        durationS = p["duration_s"]?.doubleValue
+        speechS = p["speech_s"]?.doubleValue
+        overflowS = p["overflow_s"]?.doubleValue ?? 0
+        voiceEngine = p["voice"]?.objectValue?["engine"]?.stringValue
+        voiceVariant = p["voice"]?.objectValue?["variant"]?.stringValue
+        take = p["take"]?.stringValue
+    }
+}
+
+/// A history record as the views show it.
+public extension HistoryRecord {
+    /// The line's text after the change ("" when the record holds none).
+    var textAfter: String { after.objectValue?["tgt_text"]?.stringValue ?? "" }
+    var approvedAfter: Bool { after.objectValue?["approved"]?.boolValue == true }
+    var lockedAfter: Bool { after.objectValue?["locked"]?.boolValue == true }
 }
 
 /// What one operation does to one segment's store entry.
@@ -176,7 +213,8 @@ public final class TranscriptStore {
             text: text, approved: e["approved"]?.boolValue ?? false, locked: e["locked"]?.boolValue ?? false,
             lockedAt: e["locked_at"]?.stringValue, lockedBy: e["locked_by"]?.stringValue,
             flags: (e["flags"]?.arrayValue ?? []).compactMap { $0.stringValue },
-            audioStatus: e["audio_status"]?.stringValue ?? "none", edited: text != seg.text)
+            audioStatus: e["audio_status"]?.stringValue ?? "none", edited: text != seg.text,
+            preview: e["last_preview"]?.objectValue.map(TakePreview.init))
     }
 
     // MARK: Reading
