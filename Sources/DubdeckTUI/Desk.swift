@@ -77,6 +77,8 @@ public final class Desk {
     var playingLabel: String?
     /// The character store file as last loaded (size, mtime, inode): a change reloads the names.
     var castSignature: (size: Int, mtimeNs: Int, inode: UInt64)?
+    /// The last merge made on the characters screen (U undoes it).
+    var lastMerge: (from: String, into: String)?
     var searchCache: [String?] = []
     var lastPoll = 0.0
     /// Sound: nil when the desk runs without an audio setup.
@@ -287,7 +289,7 @@ public final class Desk {
             return .all
         // Not this screen's: decided here, not dropped silently.
         case .back, .restoreVersion, .seriesNext, .playReference, .renameCharacter, .mergeCharacter,
-             .useLineAudio, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft, .wordRight, .lineStart,
+             .useLineAudio, .undoMerge, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft, .wordRight, .lineStart,
              .lineEnd, .deleteBack, .deleteForward, .deleteWordBack, .killLine, .killToStart,
              .insertNewline:
             setMessage("\(action) does nothing here", .warning)
@@ -343,7 +345,7 @@ public final class Desk {
         case .characters, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock, .flagRetranslate,
              .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal, .playPreviousTake,
              .stopPlayback, .undo, .redo, .history, .restoreVersion, .seriesNext, .playReference,
-             .renameCharacter, .mergeCharacter, .useLineAudio, .search, .searchNext, .searchPrev,
+             .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .search, .searchNext, .searchPrev,
              .filterNext, .filterPrev, .filterAll, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft,
              .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward, .deleteWordBack, .killLine,
              .killToStart, .insertNewline: return .nothing
@@ -429,7 +431,7 @@ public final class Desk {
              .bottom, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock, .flagRetranslate,
              .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal, .playPreviousTake,
              .stopPlayback, .undo, .redo, .history, .restoreVersion, .seriesNext, .playReference,
-             .renameCharacter, .mergeCharacter, .useLineAudio, .search, .searchNext, .searchPrev, .filterNext,
+             .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .search, .searchNext, .searchPrev, .filterNext,
              .filterPrev, .filterAll: return .nothing
         }
         mode = prompt.map { .prompt($0, ed) } ?? .editor(ed)
@@ -583,7 +585,7 @@ public final class Desk {
         case .quit, .help, .redraw, .back, .characters, .moveDown, .moveUp, .pageDown, .pageUp, .top,
              .bottom, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock, .flagRetranslate, .undo,
              .redo, .history, .restoreVersion, .seriesNext, .playReference, .renameCharacter,
-             .mergeCharacter, .useLineAudio, .search, .searchNext, .searchPrev, .filterNext, .filterPrev,
+             .mergeCharacter, .useLineAudio, .undoMerge, .search, .searchNext, .searchPrev, .filterNext, .filterPrev,
              .filterAll, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft, .wordRight, .lineStart,
              .lineEnd, .deleteBack, .deleteForward, .deleteWordBack, .killLine, .killToStart,
              .insertNewline:
@@ -729,7 +731,7 @@ public final class Desk {
         case .characters, .pageDown, .pageUp, .nextUnapproved, .prevUnapproved, .edit, .approve,
              .lock, .flagRetranslate, .synthesize, .synthesizeApproved, .cancelBatch, .playTake,
              .playOriginal, .playPreviousTake, .stopPlayback, .undo, .redo, .history, .seriesNext,
-             .playReference, .renameCharacter, .mergeCharacter, .useLineAudio, .search, .searchNext,
+             .playReference, .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .search, .searchNext,
              .searchPrev, .filterNext, .filterPrev, .filterAll, .commit, .cancel, .cursorLeft,
              .cursorRight, .wordLeft, .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward,
              .deleteWordBack, .killLine, .killToStart, .insertNewline: return .nothing

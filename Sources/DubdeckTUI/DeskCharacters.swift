@@ -153,6 +153,11 @@ extension Desk {
             mode = .prompt(.merge(c.id), LineEditor(""))
         case .useLineAudio:
             return useLineAudio()
+        case .undoMerge:
+            guard let (from, into) = lastMerge else { setMessage("no merge to undo here", .warning); return .status }
+            let r = changeCast("\(from) is a character again (merge into \(into) undone)") { try $0.unmerge(from) }
+            if messageKind != .error { lastMerge = nil }
+            return r
         // Not this screen's: decided here, not dropped silently.
         case .characters, .pageDown, .pageUp, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock,
              .flagRetranslate, .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal,
@@ -212,7 +217,8 @@ extension Desk {
             mode = .characters
             return .all
         }
-        let r = changeCast("\(id) merged into \(into)") { try $0.merge(id, into: into) }
+        let r = changeCast("\(id) merged into \(into) (U undoes it)") { try $0.merge(id, into: into) }
+        if messageKind != .error { lastMerge = (id, into) }
         castSelection = 0
         return r
     }

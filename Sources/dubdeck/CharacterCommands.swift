@@ -7,7 +7,7 @@ import Glibc
 struct Characters: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The character voice memory: who is who across the episodes of a series.",
-        subcommands: [CharList.self, CharShow.self, CharRename.self, CharMerge.self, CharIdentify.self, CharImportLegacy.self])
+        subcommands: [CharList.self, CharShow.self, CharRename.self, CharMerge.self, CharUnmerge.self, CharIdentify.self, CharImportLegacy.self])
 }
 
 struct StoreOption: ParsableArguments {
@@ -128,6 +128,20 @@ struct CharMerge: ParsableCommand {
         try guarded {
             let s = try store.updateExisting { try $0.merge(from, into: into) }
             printOut("\(Sanitizer.display(from)) merged into \(Sanitizer.display(s.resolve(into)?.id ?? into))\n")
+        }
+    }
+}
+
+struct CharUnmerge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unmerge", abstract: "Undo a merge: FROM is a character again and INTO what it was (refused when INTO changed since).")
+    @Argument var from: String
+    @OptionGroup var store: StoreOption
+
+    func run() throws {
+        try guarded {
+            _ = try store.updateExisting { try $0.unmerge(from) }
+            printOut("\(Sanitizer.display(from)) is a character again\n")
         }
     }
 }

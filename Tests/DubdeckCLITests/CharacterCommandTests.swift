@@ -95,3 +95,32 @@ final class CharacterCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
     }
 }
+
+final class UnmergeCommandTests: XCTestCase {
+    func testMergeThenUnmergeGivesBothBackAndIsRefusedOnceTheTargetChanged() throws {
+        let dir = TempDir()
+        let e = ["XDG_CONFIG_HOME": dir.file("config"), "DUBDECK_STORE": dir.file("data/characters.json")]
+        XCTAssertEqual(DubdeckBinary.run(["demo", dir.file("ep01"), "--no-tui"], env: e).status, 0)
+        XCTAssertEqual(DubdeckBinary.run(["characters", "identify", dir.file("ep01")], env: e).status, 0)
+        func list() throws -> [[String: Any]] {
+            try JSONSerialization.jsonObject(with: Data(DubdeckBinary.run(["characters", "list", "--json"], env: e).stdout.utf8)) as! [[String: Any]]
+        }
+        let before = try list()
+        XCTAssertEqual(DubdeckBinary.run(["characters", "merge", "SPEAKER_04", "SPEAKER_03"], env: e).status, 0)
+        XCTAssertEqual(try list().count, before.count - 1)
+        var r = DubdeckBinary.run(["characters", "unmerge", "SPEAKER_04"], env: e)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let again = try list()
+        XCTAssertEqual(again.count, before.count)
+        let b3 = before.first { $0["id"] as? String == "SPEAKER_03" }!, a3 = again.first { $0["id"] as? String == "SPEAKER_03" }!
+        XCTAssertEqual(a3["embedding_count"] as? Int, b3["embedding_count"] as? Int, "the target is as it was")
+        XCTAssertEqual(DubdeckBinary.run(["characters", "unmerge", "SPEAKER_04"], env: e).status, 64, "not merged any more")
+        // Merged, then the target changes: undoing would lose that, so it is refused.
+        XCTAssertEqual(DubdeckBinary.run(["characters", "merge", "SPEAKER_04", "SPEAKER_03"], env: e).status, 0)
+        sleep(1)  // store times have one-second resolution
+        XCTAssertEqual(DubdeckBinary.run(["characters", "rename", "SPEAKER_03", "Robo"], env: e).status, 0)
+        r = DubdeckBinary.run(["characters", "unmerge", "SPEAKER_04"], env: e)
+        XCTAssertEqual(r.status, 75, r.stderr)
+        XCTAssertTrue(r.stderr.contains("changed since the merge"), r.stderr)
+    }
+}

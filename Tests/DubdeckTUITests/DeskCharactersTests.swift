@@ -113,5 +113,15 @@ final class DeskCharactersTests: XCTestCase {
         r.key("y")
         r.key("<Enter>")
         XCTAssertEqual(try CharacterStore.open(storePath).character(other)?.mergedInto, lineCharacter)
+        let merged = try CharacterStore.open(storePath).character(lineCharacter)!
+        // The merge is undoable: both characters as they were before.
+        r.key("U")
+        XCTAssertTrue(r.desk.message.contains("is a character again"), r.desk.message)
+        let after = try CharacterStore.open(storePath)
+        XCTAssertNil(after.character(other)?.mergedInto)
+        XCTAssertNotEqual(after.character(lineCharacter)!.embeddingCount, merged.embeddingCount, "the target's merged data is gone")
+        XCTAssertEqual(Set(after.active.map { $0.id }).contains(other), true)
+        r.key("U")
+        XCTAssertTrue(r.desk.message.contains("no merge to undo"), r.desk.message)
     }
 }

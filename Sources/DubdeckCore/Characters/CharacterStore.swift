@@ -434,6 +434,7 @@ public final class CharacterStore {
         guard a.mergedInto == nil else { throw DubdeckError(.usage, "\(Sanitizer.display(from)) was already merged into \(Sanitizer.display(a.mergedInto!))") }
         guard let b = resolve(into) else { throw DubdeckError(.usage, "no character \(Sanitizer.display(into))") }
         guard a.id != b.id else { throw DubdeckError(.usage, "cannot merge \(Sanitizer.display(from)) into itself") }
+        let intoBefore = characterJSON(b)
         modify(b.id) { t in
             let na = a.embeddingCount, nb = t.embeddingCount
             if !a.embeddingAvg.isEmpty, !t.embeddingAvg.isEmpty, na + nb > 0 {
@@ -456,7 +457,38 @@ public final class CharacterStore {
             for w in a.speakerWavs where !t.speakerWavs.contains(w) { t.speakerWavs.append(w) }
             if t.name.isEmpty { t.name = a.name }
         }
-        modify(a.id) { $0.mergedInto = b.id }
+        let mergedAt = character(b.id)?.updatedAt ?? ""
+        // The tombstone keeps what INTO was, so the merge can be undone while INTO is unchanged.
+        modify(a.id) {
+            $0.mergedInto = b.id
+            $0.extra["unmerge"] = .object(JSONObject([("into_before", intoBefore), ("into_updated_at", .string(mergedAt))]))
+        }
+    }
+
+    /// Undoes a merge: FROM is active again and INTO is what it was before. Refused when INTO changed
+    /// since (another episode identified, a rename): undoing would lose that.
+    public func unmerge(_ from: String) throws {
+        guard let a = character(from) else { throw DubdeckError(.usage, "no character \(Sanitizer.display(from))") }
+        guard let into = a.mergedInto else { throw DubdeckError(.usage, "\(Sanitizer.display(from)) is not merged") }
+        guard let saved = a.extra["unmerge"]?.objectValue, let before = saved["into_before"],
+              let at = saved["into_updated_at"]?.stringValue else {
+            throw DubdeckError(.usage, "the merge of \(Sanitizer.display(from)) into \(Sanitizer.display(into)) was made without what undoing it needs")
+        }
+        guard let b = character(into) else { throw DubdeckError(.usage, "no character \(Sanitizer.display(into))") }
+        guard b.updatedAt == at, b.mergedInto == nil else {
+            throw DubdeckError.conflict("\(Sanitizer.display(into)) changed since the merge (\(Sanitizer.display(b.updatedAt))): undoing it would lose that")
+        }
+        let bytes = JSONWriter.encode(before)
+        var parser = JSONParser(bytes: bytes)
+        let restored = try parseCharacter(id: b.id, &parser, shown: Sanitizer.display(path))
+        if let i = index[b.id] {
+            characters[i] = restored
+            raw[i] = nil  // re-encoded on save
+        }
+        modify(a.id) {
+            $0.mergedInto = nil
+            $0.extra["unmerge"] = nil
+        }
     }
 
     /// Voices by character ID (merged IDs map to their target's voice).

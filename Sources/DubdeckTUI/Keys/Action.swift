@@ -44,6 +44,7 @@ public enum Action: String, CaseIterable, Sendable {
     case renameCharacter = "rename-character"
     case mergeCharacter = "merge-character"
     case useLineAudio = "use-line-audio"
+    case undoMerge = "undo-merge"
     case search
     case searchNext = "search-next"
     case searchPrev = "search-prev"
@@ -103,6 +104,7 @@ public enum Action: String, CaseIterable, Sendable {
         case .renameCharacter: return "Name the character"
         case .mergeCharacter: return "Merge the character into another (by ID)"
         case .useLineAudio: return "Make the current line's original audio the character's reference"
+        case .undoMerge: return "Undo the last merge made here (while its target is unchanged)"
         case .search: return "Search the texts and speakers (/)"
         case .searchNext: return "Next match of the last search"
         case .searchPrev: return "Previous match of the last search"
@@ -162,6 +164,7 @@ public enum Action: String, CaseIterable, Sendable {
         case .renameCharacter: return [.characters]
         case .mergeCharacter: return [.characters]
         case .useLineAudio: return [.characters]
+        case .undoMerge: return [.characters]
         case .search: return [.list]
         case .searchNext: return [.list]
         case .searchPrev: return [.list]

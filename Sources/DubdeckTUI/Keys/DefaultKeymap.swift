@@ -80,6 +80,7 @@ bind characters p play-reference
 bind characters R rename-character
 bind characters m merge-character
 bind characters u use-line-audio
+bind characters U undo-merge
 bind characters q back
 bind characters <Esc> back
 
