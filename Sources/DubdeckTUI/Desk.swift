@@ -37,7 +37,8 @@ public final class Desk {
 
     public enum MessageKind { case info, warning, error }
 
-    public let store: TranscriptStore
+    /// Replaced when characters.map.json changes underneath (`characters identify` elsewhere).
+    public private(set) var store: TranscriptStore
     public var job: Job { store.job }
     public let keymap: Keymap
     public internal(set) var mode: Mode = .list
@@ -77,6 +78,8 @@ public final class Desk {
     var playingLabel: String?
     /// The character store file as last loaded (size, mtime, inode): a change reloads the names.
     var castSignature: (size: Int, mtimeNs: Int, inode: UInt64)?
+    /// characters.map.json as last read (size, mtime, inode).
+    var mapSignature: (size: Int, mtimeNs: Int, inode: UInt64)?
     /// The last merge made on the characters screen (U undoes it).
     var lastMerge: (from: String, into: String)?
     var searchCache: [String?] = []
@@ -103,6 +106,7 @@ public final class Desk {
         self.characterStorePath = characterStorePath
         worker = audio.map { SynthWorker(job: store.job, by: store.by, maxSpeedup: $0.maxSpeedup, makeEngine: $0.makeEngine) }
         castSeries = store.job.info.seriesID
+        mapSignature = FileIO.statSignature(store.job.directory + "/characters.map.json")
         startLoadingCast()
         searchCache = Array(repeating: nil, count: store.job.segments.count)
         applyFilter(keepSegment: nil)
@@ -641,7 +645,8 @@ public final class Desk {
         // Every screen shows the disk; the editor keeps the reviewer's words (its commit checks).
         if case .editor = mode { return .nothing }
         if case .prompt(.search, _) = mode { return .nothing }
-        let redraw = reloadCastIfChanged()
+        var redraw = reloadCastIfChanged()
+        redraw = max(redraw, reloadMapIfChanged())
         do {
             if try store.reloadIfChanged() {
                 let keep = selectedSegment.map { $0.number - 1 }
@@ -661,6 +666,33 @@ public final class Desk {
             return .status
         } catch {}
         return redraw
+    }
+
+    /// `characters identify` (or an assign) in another process rewrote this episode's label →
+    /// character map: the job is read again so the speaker column and the detail pane follow.
+    func reloadMapIfChanged() -> Redraw {
+        let path = job.directory + "/characters.map.json"
+        let sig = FileIO.statSignature(path)
+        if let a = sig, let b = mapSignature, a.size == b.size, a.mtimeNs == b.mtimeNs, a.inode == b.inode { return .nothing }
+        if sig == nil, mapSignature == nil { return .nothing }
+        mapSignature = sig
+        do {
+            let fresh = try TranscriptStore(job: try JobLoader.load(job.directory, series: job.info.seriesID), by: store.by)
+            guard fresh.job.segments.count == job.segments.count else {
+                setMessage("the job changed underneath (translated.json): reopen it", .warning)
+                return .status
+            }
+            let keep = selectedSegment.map { $0.number - 1 }
+            store = fresh
+            if let cast { adoptCast(.success(cast)) }
+            invalidateSearch()
+            applyFilter(keepSegment: keep)
+            setMessage("characters of this episode changed outside this desk: names updated")
+            return .all
+        } catch let e as DubdeckError {
+            setMessage(e.message, .error)
+            return .status
+        } catch { return .nothing }
     }
 
     // MARK: Undo, redo, history

@@ -14,7 +14,8 @@ import TestSupport
 ///     @hold-lock / @release-lock   another writer holds the job lock
 ///     @size 90x24
 ///     j                        a key in keymap notation (also :type TEXT)
-///     @outside set 2 text Hi   another writer: set N text T | approve N | lock N | unlock N
+///     @outside set 2 text Hi   another writer: set N text T | approve N | lock N | unlock N |
+///                              identify 0 LABEL ID (characters.map.json)
 ///     @tick                    one background poll (a second later)
 ///     @wait-idle               background work finished
 ///     @screen                  the screen as it is now, until @end: a `>` gutter marks the
@@ -109,6 +110,10 @@ final class DeskScriptTests: XCTestCase {
                 case "approve": try other().commit([.approve(n, true)])
                 case "lock": try other().commit([.lock(n, true, by: "other")])
                 case "unlock": try other().commit([.lock(n, false, by: "other")])
+                case "identify":
+                    // words: @outside identify 0 LABEL ID — another process wrote the episode's map.
+                    let map = #"{"series_id": "test_series", "episode": "ep01", "labels": {"\#(words[3])": {"character_id": "\#(words[4])"}}}"#
+                    try FileIO.writeAtomically(job + "/characters.map.json", Array(map.utf8))
                 default: XCTFail("\(where_): unknown @outside \(words[1])")
                 }
             case "@audio": withAudio = true
