@@ -78,6 +78,7 @@ public final class Desk {
     var playingLabel: String?
     /// The character store file as last loaded (size, mtime, inode): a change reloads the names.
     var castSignature: (size: Int, mtimeNs: Int, inode: UInt64)?
+    var detailRowsCache: (key: [Int], rows: Int)?
     /// characters.map.json as last read (size, mtime, inode).
     var mapSignature: (size: Int, mtimeNs: Int, inode: UInt64)?
     /// The last merge made on the characters screen (U undoes it).
@@ -157,6 +158,17 @@ public final class Desk {
     var detailRowsNeeded: Int {
         let cap = max(4, min(12, height / 2))
         guard let seg = selectedSegment else { return 4 }
+        // Asked several times per keypress: the wrap is computed once per line, size and text.
+        let editing: Int
+        if case .editor(let ed) = mode { editing = ed.chars.count &* 31 &+ ed.cursor } else { editing = -1 }
+        let key = [seg.number, width, height, editing, store.state(seg.number).text.utf8.count]
+        if let c = detailRowsCache, c.key == key { return c.rows }
+        let rows = computeDetailRows(seg, cap: cap)
+        detailRowsCache = (key, rows)
+        return rows
+    }
+
+    func computeDetailRows(_ seg: Segment, cap: Int) -> Int {
         let w = max(10, width - 6)
         let src = min(2, TextWidth.wrap(seg.srcText.isEmpty ? "(no source text)" : seg.srcText, columns: w).count)
         let text: Int

@@ -112,12 +112,11 @@ public enum DeskView {
 
     /// `s` in exactly `w` columns: padded, or cut with "…" at the end.
     static func pad(_ s: String, _ w: Int) -> String {
-        if TextWidth.width(of: Sanitizer.display(s)) <= w {
-            let (cut, used) = TextWidth.prefix(Sanitizer.display(s), fitting: w)
-            return cut + String(repeating: " ", count: max(0, w - used))
-        }
-        let (cut, used) = TextWidth.prefix(Sanitizer.display(s), fitting: max(0, w - 1))
-        return cut + "…" + String(repeating: " ", count: max(0, w - 1 - used))
+        let shown = Sanitizer.display(s)
+        let (cut, used) = TextWidth.prefix(shown, fitting: w)
+        if cut.utf8.count == shown.utf8.count { return cut + String(repeating: " ", count: max(0, w - used)) }
+        let (shorter, usedShorter) = TextWidth.prefix(shown, fitting: max(0, w - 1))
+        return shorter + "…" + String(repeating: " ", count: max(0, w - 1 - usedShorter))
     }
 
     static func padLeft(_ s: String, _ w: Int) -> String {

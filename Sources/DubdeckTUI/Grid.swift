@@ -60,24 +60,34 @@ public struct CellGrid: Equatable {
         let end = min(limit ?? width, width)
         var c = max(0, col)
         for original in text {
-            // An unsafe scalar becomes its placeholder, drawn as the characters it is made of.
-            let pieces: [Character] = original.unicodeScalars.contains { Sanitizer.placeholder(for: $0.value) != nil }
-                ? Array(Sanitizer.display(String(original))) : [original]
-            for shown in pieces {
-                let w = TextWidth.width(of: shown)
-                if w == 0 { continue }
-                if c + w > end {
-                    // Cut here: a wide character is not split, and the cut is marked with "…".
-                    while c < end { cells[row * width + c] = Cell(ch: " ", style: style, continuation: false); c += 1 }
-                    markCut(row: row, start: max(0, col), end: end, style: style)
-                    return c
+            // An unsafe scalar becomes its placeholder, drawn as the characters it is made of (the
+            // common case, a safe character, takes no allocation).
+            if original.unicodeScalars.contains(where: { Sanitizer.placeholder(for: $0.value) != nil }) {
+                for shown in Sanitizer.display(String(original)) {
+                    if !putCell(shown, row: row, c: &c, end: end, style: style) { markCut(row: row, start: max(0, col), end: end, style: style); return c }
                 }
-                cells[row * width + c] = Cell(ch: shown, style: style, continuation: false)
-                if w == 2 { cells[row * width + c + 1] = Cell(ch: " ", style: style, continuation: true) }
-                c += w
+            } else if !putCell(original, row: row, c: &c, end: end, style: style) {
+                markCut(row: row, start: max(0, col), end: end, style: style)
+                return c
             }
         }
         return c
+    }
+
+    /// Draws one character at column c (advancing it); false when it does not fit before `end`
+    /// (the rest of the row up to `end` is then blank).
+    @inline(__always)
+    mutating func putCell(_ shown: Character, row: Int, c: inout Int, end: Int, style: Style) -> Bool {
+        let w = TextWidth.width(of: shown)
+        if w == 0 { return true }
+        if c + w > end {
+            while c < end { cells[row * width + c] = Cell(ch: " ", style: style, continuation: false); c += 1 }
+            return false
+        }
+        cells[row * width + c] = Cell(ch: shown, style: style, continuation: false)
+        if w == 2 { cells[row * width + c + 1] = Cell(ch: " ", style: style, continuation: true) }
+        c += w
+        return true
     }
 
     /// The last cell before `end` becomes "…" (the left half of a wide character there becomes a space).

@@ -74,8 +74,9 @@ public final class SegmentSynthesizer {
         if naturalS > slot + 0.001, slot > 0 {
             let target = min(naturalS / slot, maxSpeedup)
             if engine.canChangeRate {
-                // espeak: speak faster, once; a small remainder is stretched within the limit.
-                request.rateFactor = target
+                // espeak: speak faster, once (2% more than needed, never past the cap, so the rate
+                // lands inside the slot without a stretch); a small remainder is stretched within the limit.
+                request.rateFactor = min(target * 1.02, maxSpeedup)
                 speech = try engine.synthesize(request).trimmedSilence()
                 let achieved = naturalS / max(speech.duration, 1e-6)
                 if speech.duration > slot + 0.001, achieved < target {
