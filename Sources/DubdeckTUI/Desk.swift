@@ -12,10 +12,10 @@ public final class Desk {
         case list
         case editor(LineEditor)
         case prompt(Prompt, LineEditor)
-        case help(scroll: Int)
+        case help(HelpScreen)
         case characters
-        /// The change history of one line, newest first; `selection` is the highlighted record.
-        case history(segment: Int, records: [HistoryRecord], selection: Int)
+        /// The change history of one line, newest first.
+        case history(HistoryScreen)
     }
 
     /// What a one-line prompt in the status line is for.
@@ -222,19 +222,29 @@ public final class Desk {
             if let action = keymap.action(for: key, in: .editor) { return editorAction(action, &ed, prompt: prompt) }
             if let text = typedText(key) { ed.insert(text); mode = .prompt(prompt, ed); return .status }
             return .nothing
-        case .history(let n, let records, let sel):
+        case .history(var screen):
             guard let action = keymap.action(for: key, in: .history) else {
                 setMessage("\(key) is not bound here (? for help)", .warning)
                 return .status
             }
-            return historyAction(action, n, records, sel)
+            let redraw = screen.handle(action, desk: self)
+            if case .history = mode { mode = .history(screen) }  // still there: keep what moved
+            return redraw
+        case .help(var screen):
+            guard let action = keymap.action(for: key, in: .help) else {
+                setMessage("\(key) is not bound (? for help)", .warning)
+                return .status
+            }
+            let redraw = screen.handle(action, desk: self)
+            if case .help = mode { mode = .help(screen) }
+            return redraw
         case .characters:
             guard let action = keymap.action(for: key, in: .characters) else {
                 setMessage("\(key) is not bound here (? for help)", .warning)
                 return .status
             }
             return charactersAction(action)
-        case .help, .list:
+        case .list:
             guard let action = keymap.action(for: key, in: context) else {
                 setMessage("\(key) is not bound (? for help)", .warning)
                 return .status
@@ -254,9 +264,6 @@ public final class Desk {
     /// Performs a named action from the action table.
     @discardableResult
     public func perform(_ action: Action) -> Redraw {
-        if case .help(let scroll) = mode {
-            return helpAction(action, scroll)
-        }
         switch action {
         case .quit: quitRequested = true; return .nothing
         case .help: return openHelp()
@@ -316,7 +323,7 @@ public final class Desk {
     /// Help remembers the screen it was opened from and goes back there.
     func openHelp() -> Redraw {
         if case .help = mode {} else { helpReturn = mode }
-        mode = .help(scroll: 0)
+        mode = .help(HelpScreen())
         return .all
     }
 
@@ -342,33 +349,6 @@ public final class Desk {
         return .status
     }
 
-    func helpAction(_ action: Action, _ scroll: Int) -> Redraw {
-        let lines = DeskView.helpLines(keymap: keymap).count
-        let page = max(1, height - 3)
-        let maxScroll = max(0, lines - page)
-        var s = scroll
-        switch action {
-        case .back, .help: mode = helpReturn; return .all
-        case .quit: quitRequested = true; return .nothing
-        case .moveDown: s += 1
-        case .moveUp: s -= 1
-        case .pageDown: s += page
-        case .pageUp: s -= page
-        case .top: s = 0
-        case .bottom: s = maxScroll
-        case .redraw: return .all
-        // Not this screen's: decided here, not dropped silently.
-        case .characters, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock, .flagRetranslate,
-             .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal, .playPreviousTake,
-             .stopPlayback, .undo, .redo, .history, .restoreVersion, .seriesNext, .playReference,
-             .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .search, .searchNext, .searchPrev,
-             .filterNext, .filterPrev, .filterAll, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft,
-             .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward, .deleteWordBack, .killLine,
-             .killToStart, .insertNewline: return .nothing
-        }
-        mode = .help(scroll: max(0, min(s, maxScroll)))
-        return .all
-    }
 
     // MARK: Editing
 
@@ -665,9 +645,11 @@ public final class Desk {
                 invalidateSearch()
                 try? readRecentHistory()
                 applyFilter(keepSegment: keep)
-                if case .history(let n, _, let sel) = mode {
-                    let records = ((try? store.history.readAll().records) ?? []).filter { $0.segment == n }
-                    mode = .history(segment: n, records: records.reversed(), selection: min(sel, max(0, records.count - 1)))
+                if case .history(var h) = mode {
+                    let records = ((try? store.history.readAll().records) ?? []).filter { $0.segment == h.segment }
+                    h.records = records.reversed()
+                    h.selection = min(h.selection, max(0, records.count - 1))
+                    mode = .history(h)
                 }
                 // The desk's own batch writes through its worker: that is not another writer.
                 if worker?.busy != true { setMessage("reloaded: the store was changed outside this desk") }
@@ -738,7 +720,7 @@ public final class Desk {
         guard let seg = selectedSegment else { return .nothing }
         do {
             let records = try store.history.readAll().records.filter { $0.segment == seg.number }
-            mode = .history(segment: seg.number, records: records.reversed(), selection: 0)
+            mode = .history(HistoryScreen(segment: seg.number, records: records.reversed()))
             if records.isEmpty { setMessage("line \(seg.number) has no recorded change") }
             return .all
         } catch let e as DubdeckError {
@@ -747,39 +729,20 @@ public final class Desk {
         } catch { return .nothing }
     }
 
-    func historyAction(_ action: Action, _ n: Int, _ records: [HistoryRecord], _ sel: Int) -> Redraw {
-        switch action {
-        case .back: mode = .list; return .all
-        case .quit: quitRequested = true; return .nothing
-        case .help: return openHelp()
-        case .moveDown: mode = .history(segment: n, records: records, selection: min(sel + 1, max(0, records.count - 1)))
-        case .moveUp: mode = .history(segment: n, records: records, selection: max(0, sel - 1))
-        case .top: mode = .history(segment: n, records: records, selection: 0)
-        case .bottom: mode = .history(segment: n, records: records, selection: max(0, records.count - 1))
-        case .restoreVersion:
-            guard sel < records.count else { return .nothing }
-            let record = records[sel]
-            guard record.segment == n else { setMessage("record #\(record.seq) is not of line \(n)", .error); return .status }
-            do {
-                let done = try UndoRedo.restore(record: record, store: store)
-                recentHistory.append(contentsOf: done)
-                searchCache[n - 1] = nil
-                setMessage(done.isEmpty ? "line \(n) already has that text" : "line \(n): restored the text of #\(record.seq)")
-                mode = .list
-                applyFilter(keepSegment: n - 1)
-            } catch let e as DubdeckError {
-                setMessage(e.message, .error)
-            } catch {}
-        case .redraw: return .all  // <C-l> repaints here too
-        // Not this screen's: decided here, not dropped silently.
-        case .characters, .pageDown, .pageUp, .nextUnapproved, .prevUnapproved, .edit, .approve,
-             .lock, .flagRetranslate, .synthesize, .synthesizeApproved, .cancelBatch, .playTake,
-             .playOriginal, .playPreviousTake, .stopPlayback, .undo, .redo, .history, .seriesNext,
-             .playReference, .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .search, .searchNext,
-             .searchPrev, .filterNext, .filterPrev, .filterAll, .commit, .cancel, .cursorLeft,
-             .cursorRight, .wordLeft, .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward,
-             .deleteWordBack, .killLine, .killToStart, .insertNewline: return .nothing
-        }
+    /// Gives line n the text of a history record (the history screen's restore): the segment is the
+    /// record's own.
+    func restoreVersion(_ record: HistoryRecord, line n: Int) -> Redraw {
+        guard record.segment == n else { setMessage("record #\(record.seq) is not of line \(n)", .error); return .status }
+        do {
+            let done = try UndoRedo.restore(record: record, store: store)
+            recentHistory.append(contentsOf: done)
+            searchCache[n - 1] = nil
+            setMessage(done.isEmpty ? "line \(n) already has that text" : "line \(n): restored the text of #\(record.seq)")
+            mode = .list
+            applyFilter(keepSegment: n - 1)
+        } catch let e as DubdeckError {
+            setMessage(e.message, .error)
+        } catch {}
         return .all
     }
 

@@ -10,13 +10,12 @@ public enum DeskView {
             drawTooSmall(layout, into: &grid)
             return
         }
-        if case .help(let scroll) = desk.mode {
-            drawHelp(desk, scroll: scroll, into: &grid)
+        if case .help(let screen) = desk.mode {
+            screen.draw(desk, into: &grid)
             return
         }
-        if case .history(let n, let records, let sel) = desk.mode {
-            drawHistory(desk, n, records, sel, into: &grid)
-            drawStatus(desk, into: &grid)
+        if case .history(let screen) = desk.mode {
+            screen.draw(desk, into: &grid)
             return
         }
         if desk.mode == .characters || desk.isCharacterPrompt {
@@ -336,31 +335,6 @@ public enum DeskView {
         if rows.isEmpty { grid.put("  no characters in this series (Tab shows the others)", row: 2, col: 0, style: .dim) }
     }
 
-    // MARK: History of a line
-
-    static func drawHistory(_ desk: Desk, _ n: Int, _ records: [HistoryRecord], _ sel: Int, into grid: inout CellGrid) {
-        grid.fill(row: 0, style: .header)
-        let col = grid.put(" history ", row: 0, col: 0, style: .title)
-        grid.put(" line \(n) · \(records.count) change\(records.count == 1 ? "" : "s") · Enter restores the selected text · q returns", row: 0, col: col, style: .header)
-        grid.fill(row: 1, style: .columns)
-        grid.put(pad("   #", 7) + " " + pad("when", 20) + " " + pad("who", 10) + " " + pad("action", 10) + " text after", row: 1, col: 0, style: .columns)
-        let visible = max(1, grid.height - 3)
-        let top = max(0, sel - visible + 1)
-        for (k, r) in records.enumerated() where k >= top && k < top + visible {
-            let row = 2 + k - top
-            let selected = k == sel
-            if selected { grid.fill(row: row, style: .selected) }
-            var what = r.textAfter.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: " ⏎ ")
-            if r.action != "edit" && r.action != "restore" && r.action != "merge-mt" {
-                let flags: [String] = [r.approvedAfter ? "approved" : "", r.lockedAfter ? "locked" : ""].filter { !$0.isEmpty }
-                what = "[" + (flags.isEmpty ? "-" : flags.joined(separator: ", ")) + "] " + what
-            }
-            let line = padLeft(String(r.seq), 7) + " " + pad(r.ts, 20) + " " + pad(r.by, 10) + " " + pad(r.action, 10) + " " + what
-            grid.put(line, row: row, col: 0, style: selected ? .selected : .normal)
-        }
-        if records.isEmpty { grid.put("  no recorded change", row: 2, col: 0, style: .dim) }
-    }
-
     // MARK: Help
 
     /// The help text, generated from the action table and the keymap in force.
@@ -388,18 +362,4 @@ public enum DeskView {
         return lines
     }
 
-    static func drawHelp(_ desk: Desk, scroll: Int, into grid: inout CellGrid) {
-        let lines = helpLines(keymap: desk.keymap)
-        grid.fill(row: 0, style: .header)
-        grid.put(" dubdeck help", row: 0, col: 0, style: .title)
-        let rows = grid.height - 2
-        for r in 0..<rows {
-            let i = scroll + r
-            guard i < lines.count else { break }
-            let line = lines[i]
-            grid.put(line, row: r + 1, col: 0, style: line.hasPrefix("[") ? .columns : .normal)
-        }
-        grid.fill(row: grid.height - 1, style: .status)
-        grid.put(" lines \(scroll + 1)–\(min(lines.count, scroll + rows)) of \(lines.count)", row: grid.height - 1, col: 0, style: .status)
-    }
 }

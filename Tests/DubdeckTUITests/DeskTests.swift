@@ -207,7 +207,8 @@ final class DeskHistoryTests: XCTestCase {
         r.key("<C-r>")
         XCTAssertEqual(store.state(1).text, "Second")
         r.key("h")
-        guard case .history(_, let records, _) = r.desk.mode else { return XCTFail("no history view") }
+        guard case .history(let screen) = r.desk.mode else { return XCTFail("no history view") }
+        let records = screen.records
         XCTAssertEqual(records.map { $0.action }, ["redo", "undo", "edit", "edit"])
         XCTAssertTrue(r.grid.text().contains("history"))
         r.key("?")
