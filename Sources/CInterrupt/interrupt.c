@@ -33,13 +33,15 @@ static void on_interrupt(int sig) {
     _exit(130);
 }
 
-void dd_interrupt_install(void) {
+static void install(int sig, void (*handler)(int)) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_interrupt;
+    sa.sa_handler = handler;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
+    sigaction(sig, &sa, NULL);
 }
+
+void dd_interrupt_install(void) { install(SIGINT, on_interrupt); }
 
 void dd_interrupt_set_polling(int on) { polling = on ? 1 : 0; }
 int dd_interrupt_requested(void) { return requested; }
@@ -85,12 +87,8 @@ static volatile sig_atomic_t termination = 0;
 static void on_termination(int sig) { (void)sig; termination = 1; }
 
 void dd_termination_install(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_termination;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    install(SIGTERM, on_termination);
+    install(SIGHUP, on_termination);
 }
 
 int dd_termination_requested(void) { return termination; }

@@ -13,15 +13,21 @@ final class DeskCharactersTests: XCTestCase {
         setenv("DUBDECK_STORE_KEY", Base64.encode([UInt8](repeating: 4, count: 32)), 1)
     }
 
+    /// The demo job, identified into a fresh character store; returns the store's path.
+    func identifiedDemo() throws -> String {
+        try DemoJob.write(to: dir.file("ep01"))
+        let storePath = dir.file("data/characters.json")
+        _ = try CharacterIdentifier.identify(job: try JobLoader.load(dir.file("ep01")), store: try CharacterStore.open(storePath),
+                                             threshold: 0.7, force: false)
+        return storePath
+    }
+
     override func tearDown() {
         if let saved { setenv("DUBDECK_STORE_KEY", saved, 1) } else { unsetenv("DUBDECK_STORE_KEY") }
     }
 
     func testNamesCharactersScreenRenameAndReference() throws {
-        try DemoJob.write(to: dir.file("ep01"))
-        let storePath = dir.file("data/characters.json")
-        _ = try CharacterIdentifier.identify(job: try JobLoader.load(dir.file("ep01")), store: try CharacterStore.open(storePath),
-                                             threshold: 0.7, force: false)
+        let storePath = try identifiedDemo()
         let s = try CharacterStore.open(storePath)
         try s.update { try $0.rename("SPEAKER_01", to: "Hana") }
         let store = try TranscriptStore(job: try JobLoader.load(dir.file("ep01")), by: "t")
@@ -52,10 +58,7 @@ final class DeskCharactersTests: XCTestCase {
     }
 
     func testChangedVoiceMakesTheTakeStale() throws {
-        try DemoJob.write(to: dir.file("ep01"))
-        let storePath = dir.file("data/characters.json")
-        _ = try CharacterIdentifier.identify(job: try JobLoader.load(dir.file("ep01")), store: try CharacterStore.open(storePath),
-                                             threshold: 0.7, force: false)
+        let storePath = try identifiedDemo()
         let store = try TranscriptStore(job: try JobLoader.load(dir.file("ep01")), by: "t")
         let cast = try CharacterStore.open(storePath, withEmbeddings: false)
         let synth = SegmentSynthesizer(store: store, engine: try EspeakEngine())
@@ -75,10 +78,7 @@ final class DeskCharactersTests: XCTestCase {
     /// "use line audio" takes the LINE's character whatever row is selected; an empty name is
     /// refused; a merge asks first.
     func testLineAudioNamesAndMergeConfirmation() throws {
-        try DemoJob.write(to: dir.file("ep01"))
-        let storePath = dir.file("data/characters.json")
-        _ = try CharacterIdentifier.identify(job: try JobLoader.load(dir.file("ep01")), store: try CharacterStore.open(storePath),
-                                             threshold: 0.7, force: false)
+        let storePath = try identifiedDemo()
         let store = try TranscriptStore(job: try JobLoader.load(dir.file("ep01")), by: "t")
         var r = ScriptRunner(desk: Desk(store: store, keymap: .builtIn(), characterStorePath: storePath), width: 100, height: 30)
         r.waitIdle()
