@@ -15,9 +15,8 @@ let package = Package(
     ],
     targets: [
         // C libraries, one system-library target each (module.modulemap + shim.h + pkg-config).
-        .systemLibrary(
-            name: "CNcursesw", path: "Sources/CNcursesw", pkgConfig: "ncursesw",
-            providers: [.apt(["libncurses-dev"])]),
+        // No pkgConfig: ncursesw.pc's -D flags are refused by SwiftPM with a warning; shim.h defines them.
+        .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw", providers: [.apt(["libncurses-dev"])]),
         .systemLibrary(
             name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]),

@@ -678,6 +678,7 @@ public final class Desk {
             }
             let keep = selectedSegment.map { $0.number - 1 }
             store = fresh
+            worker?.setJob(fresh.job)  // its voices follow the new map too
             if let cast { adoptCast(.success(cast)) }
             invalidateSearch()
             applyFilter(keepSegment: keep)

@@ -5,7 +5,7 @@ import DubdeckCore
 /// commits are like another writer's: durable on their own, merged by the desk on reload. The desk
 /// polls `drain()` between keys.
 /// Sendable: `events`, `queued`, `cancelRequested`, `batchProgress` are used only under `state`;
-/// `synthesizer`, `voices`, `references` only on `queue`; everything else is immutable.
+/// `job`, `synthesizer`, `voices`, `references` only on `queue` (after init); everything else is immutable.
 public final class SynthWorker: @unchecked Sendable {
     public enum Event {
         case done(SegmentSynthesizer.Result, autoplay: Bool)
@@ -13,7 +13,7 @@ public final class SynthWorker: @unchecked Sendable {
         case batchFinished(SegmentSynthesizer.BatchSummary)
     }
 
-    let job: Job
+    var job: Job
     let makeEngine: () throws -> SpeechEngine
     let maxSpeedup: Double
     let queue = DispatchQueue(label: "dubdeck.synth")
@@ -89,6 +89,14 @@ public final class SynthWorker: @unchecked Sendable {
                 batchProgress = nil
                 queued -= 1
             }
+        }
+    }
+
+    /// The job read again (its label → character map changed): the next synthesis uses it.
+    public func setJob(_ fresh: Job) {
+        queue.async { [self] in
+            job = fresh
+            synthesizer = nil
         }
     }
 
