@@ -8,7 +8,8 @@ import TestSupport
 /// the job, the keys and the expected screens together, read like tig's and vis's test files.
 ///
 ///     # what this shows
-///     @job sample              the fixture: sample (seven lines, wide and hostile text), charids
+///     @job sample              the fixture: sample (seven lines, wide and hostile text), charids,
+///                              demo-identified (the demo episode with a character store)
 ///                              (lines the pipeline gave character IDs) or long N
 ///     @audio                   sound: source audio, espeak, a paced sink (50× real time)
 ///     @hold-lock / @release-lock   another writer holds the job lock
@@ -29,6 +30,12 @@ final class DeskScriptTests: XCTestCase {
 
     static func fixture(_ name: String, in dir: TempDir) -> String {
         switch name {
+        case "demo-identified":
+            // The demo episode, identified into a character store under the test's own key.
+            try! DemoJob.write(to: dir.file("ep01"))
+            _ = try! CharacterIdentifier.identify(job: try! JobLoader.load(dir.file("ep01")),
+                                                  store: try! CharacterStore.open(dir.file("data/characters.json")), threshold: 0.7, force: false)
+            return dir.file("ep01")
         case "charids":
             let path = Fixtures.job(in: dir, lines: Fixtures.sample)
             var root = try! JSONParser.parse(Array(Fixtures.translatedJSON(Fixtures.sample).utf8)).objectValue!
@@ -55,6 +62,10 @@ final class DeskScriptTests: XCTestCase {
     }
 
     func testEveryDeskScript() throws {
+        // The character store of a fixture is sealed with a key of the test's own.
+        let saved = Environment.get("DUBDECK_STORE_KEY")
+        setenv("DUBDECK_STORE_KEY", Base64.encode([UInt8](repeating: 9, count: 32)), 1)
+        defer { if let saved { setenv("DUBDECK_STORE_KEY", saved, 1) } else { unsetenv("DUBDECK_STORE_KEY") } }
         let files = try FileManager.default.contentsOfDirectory(atPath: DeskScriptTests.folder).filter { $0.hasSuffix(".desk") }.sorted()
         XCTAssertGreaterThanOrEqual(files.count, 10)
         for f in files { try run(f) }
@@ -84,7 +95,9 @@ final class DeskScriptTests: XCTestCase {
                 try AudioFile.writeWAV16Atomically(source, to: job + "/audio.wav")
                 audio = DeskAudio(makeEngine: { try EspeakEngine() }, sink: PacedSink(speed: 50))
             }
-            runner = ScriptRunner(desk: Desk(store: try TranscriptStore(job: try JobLoader.load(job), by: "tester"), keymap: .builtIn(), audio: audio),
+            let castPath = dir.file("data/characters.json")
+            runner = ScriptRunner(desk: Desk(store: try TranscriptStore(job: try JobLoader.load(job), by: "tester"), keymap: .builtIn(), audio: audio,
+                                             characterStorePath: FileIO.exists(castPath) ? castPath : nil),
                                   width: size.0, height: size.1)
             _ = store
         }
