@@ -1,8 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
-
 let package = Package(
     name: "dubdeck",
     products: [
@@ -49,14 +47,12 @@ let package = Package(
         // A child process for the crash-consistency test (killed at random moments).
         .executableTarget(name: "dubdeck-torture", dependencies: ["DubdeckCore"], path: "Tests/Torture"),
 
-        .target(name: "TestSupport", dependencies: ["DubdeckCore"], path: "Tests/TestSupport", swiftSettings: swift5),
-        .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckCore", "TestSupport"], swiftSettings: swift5),
-        .testTarget(name: "DubdeckTUITests", dependencies: ["DubdeckTUI", "DubdeckCore", "TestSupport", "CNcursesw"], exclude: ["Desk"],
-                    swiftSettings: swift5),
+        .target(name: "TestSupport", dependencies: ["DubdeckCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckCore", "TestSupport"]),
+        .testTarget(name: "DubdeckTUITests", dependencies: ["DubdeckTUI", "DubdeckCore", "TestSupport", "CNcursesw"], exclude: ["Desk"]),
         .testTarget(
-            name: "DubdeckCLITests", dependencies: ["DubdeckCore", "TestSupport"], exclude: ["Scripts"], swiftSettings: swift5),
+            name: "DubdeckCLITests", dependencies: ["DubdeckCore", "TestSupport"], exclude: ["Scripts"]),
     ],
-    // The product in Swift 6 mode with complete concurrency checking; the test targets stay in
-    // Swift 5 mode for now (their concurrent helpers share captured state the old way).
+    // Swift 6 language mode, complete concurrency checking, for the product and the tests.
     swiftLanguageModes: [.v6]
 )

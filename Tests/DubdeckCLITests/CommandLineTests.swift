@@ -98,20 +98,20 @@ final class CommandLineTests: XCTestCase {
         let job = Fixtures.job(in: dir)
         // Two CLI processes at once, each toggling different lines many times.
         let group = DispatchGroup()
-        var failures = [Int32]()
-        let lock = NSLock()
+        let collected = Collected<Int32>()
         for worker in 0..<2 {
             group.enter()
             DispatchQueue.global().async {
                 for i in 0..<8 {
                     let n = worker == 0 ? 1 + i % 2 : 4 + i % 2
                     let r = DubdeckBinary.run(["set", job, String(n), "--text", "w\(worker) #\(i)"])
-                    if r.status != 0 { lock.lock(); failures.append(r.status); lock.unlock() }
+                    if r.status != 0 { collected.append(r.status) }
                 }
                 group.leave()
             }
         }
         group.wait()
+        let failures = collected.values
         XCTAssertTrue(failures.allSatisfy { $0 == 75 }, "only conflicts may fail: \(failures)")
         let rows = try json(DubdeckBinary.run(["segments", job, "--json"])) as! [[String: Any]]
         let hist = try json(DubdeckBinary.run(["history", job, "--json"])) as! [[String: Any]]

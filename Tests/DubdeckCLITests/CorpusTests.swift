@@ -62,7 +62,7 @@ final class CorpusTests: XCTestCase {
                 let target = step[2].text.replacingOccurrences(of: "{tmp}", with: dir.path)
                 try? FileManager.default.removeItem(atPath: path)
                 if target.hasPrefix(dir.path), !target.contains("nowhere"), !FileManager.default.fileExists(atPath: target) {
-                    FileManager.default.createFile(atPath: target, contents: Data("keep\n".utf8))
+                    _ = FileManager.default.createFile(atPath: target, contents: Data("keep\n".utf8))
                 }
                 XCTAssertEqual(symlink(target, path), 0)
             case "fifo":
@@ -70,7 +70,7 @@ final class CorpusTests: XCTestCase {
                 XCTAssertEqual(mkfifo(path, 0o644), 0)
             case "sparse":
                 try? FileManager.default.removeItem(atPath: path)
-                FileManager.default.createFile(atPath: path, contents: nil)
+                _ = FileManager.default.createFile(atPath: path, contents: nil)
                 XCTAssertEqual(truncate(path, off_t(step[2].number)), 0)
             case "mkdir":
                 try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

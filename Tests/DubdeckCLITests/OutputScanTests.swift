@@ -98,7 +98,7 @@ final class ExitCodeTests: XCTestCase {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: DubdeckBinary.path)
         p.arguments = args
-        if !FileManager.default.fileExists(atPath: output) { FileManager.default.createFile(atPath: output, contents: nil) }
+        if !FileManager.default.fileExists(atPath: output) { _ = FileManager.default.createFile(atPath: output, contents: nil) }
         guard let handle = FileHandle(forWritingAtPath: output) else { throw DubdeckError(.noInput, "cannot open \(output)") }
         p.standardOutput = handle
         let err = Pipe()

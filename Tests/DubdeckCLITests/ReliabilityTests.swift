@@ -27,7 +27,7 @@ final class CrashConsistencyTests: XCTestCase {
         let job = Fixtures.job(in: dir)
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: CrashConsistencyTests.torture), CrashConsistencyTests.torture)
         let log = dir.file("saved.log")
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         var rng = SystemRandomNumberGenerator()
         var next = 0
         var kills = 0
@@ -112,10 +112,11 @@ final class ConcurrencyTests: XCTestCase {
         script += ":wait-idle\n:quit\n"
         dir.write("desk.keys", script)
         let group = DispatchGroup()
-        var deskResult: DubdeckBinary.Result?
+        let desk = Collected<DubdeckBinary.Result>()
+        let keys = dir.file("desk.keys")
         group.enter()
         DispatchQueue.global().async {
-            deskResult = DubdeckBinary.run(["review", job, "--script", dir.file("desk.keys")])
+            desk.append(DubdeckBinary.run(["review", job, "--script", keys]))
             group.leave()
         }
         var cliFailures: [Int32] = []
@@ -124,6 +125,7 @@ final class ConcurrencyTests: XCTestCase {
             if r.status != 0 { cliFailures.append(r.status) }
         }
         group.wait()
+        let deskResult = desk.values.first
         XCTAssertEqual(deskResult?.status, 0, deskResult?.stderr ?? "")
         XCTAssertTrue(cliFailures.allSatisfy { $0 == 75 }, "\(cliFailures)")
         let store = try TranscriptStore(job: try JobLoader.load(job))
@@ -139,19 +141,19 @@ final class ConcurrencyTests: XCTestCase {
         XCTAssertEqual(DubdeckBinary.run(["demo", dir.file("ep01"), "--no-tui"], env: env).status, 0)
         XCTAssertEqual(DubdeckBinary.run(["characters", "identify", dir.file("ep01")], env: env).status, 0)
         let group = DispatchGroup()
-        let lock = NSLock()
-        var failures: [Int32] = []
+        let collected = Collected<Int32>()
         for id in ["SPEAKER_01", "SPEAKER_02"] {
             group.enter()
             DispatchQueue.global().async {
                 for k in 0..<6 {
                     let r = DubdeckBinary.run(["characters", "rename", id, "\(id)-\(k)"], env: env)
-                    if r.status != 0 { lock.lock(); failures.append(r.status); lock.unlock() }
+                    if r.status != 0 { collected.append(r.status) }
                 }
                 group.leave()
             }
         }
         group.wait()
+        let failures = collected.values
         XCTAssertTrue(failures.allSatisfy { $0 == 75 }, "\(failures)")
         let out = DubdeckBinary.run(["characters", "list", "--json"], env: env)
         let list = try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as! [[String: Any]]
@@ -306,7 +308,7 @@ final class FullDiskTests: XCTestCase {
         }
         let store = JSONWriter.encode(.object(JSONObject([("version", .number(3)), ("segments", .object(JSONObject(entries)))])))
         XCTAssertGreaterThan(store.count, 1_000_000)
-        FileManager.default.createFile(atPath: job + "/transcript_store.json", contents: Data(store))
+        _ = FileManager.default.createFile(atPath: job + "/transcript_store.json", contents: Data(store))
         XCTAssertEqual(DubdeckBinary.run(["set", job, "1", "--text", "a real change"]).status, 0)
 
         // Fill the disk to about 64 KB free: an append fits, the store's temporary copy does not.
@@ -314,7 +316,7 @@ final class FullDiskTests: XCTestCase {
         statvfs(mnt, &fs)
         let free = Int(fs.f_bavail) * Int(fs.f_bsize)
         let filler = mnt + "/filler"
-        FileManager.default.createFile(atPath: filler, contents: Data(repeating: 7, count: max(0, free - 64 * 1024)))
+        _ = FileManager.default.createFile(atPath: filler, contents: Data(repeating: 7, count: max(0, free - 64 * 1024)))
         statvfs(mnt, &fs)
         XCTAssertLessThan(Int(fs.f_bavail) * Int(fs.f_bsize), store.count, "the store no longer fits")
 

@@ -9,7 +9,7 @@ import TestSupport
 ///
 ///     # what this shows
 ///     @job sample              the fixture: sample (seven lines, wide and hostile text), charids,
-///                              demo-identified (the demo episode with a character store)
+///                              identified (the sample with a character store)
 ///                              (lines the pipeline gave character IDs) or long N
 ///     @audio                   sound: source audio, espeak, a paced sink (50× real time)
 ///     @hold-lock / @release-lock   another writer holds the job lock
@@ -30,12 +30,16 @@ final class DeskScriptTests: XCTestCase {
 
     static func fixture(_ name: String, in dir: TempDir) -> String {
         switch name {
-        case "demo-identified":
-            // The demo episode, identified into a character store under the test's own key.
-            try! DemoJob.write(to: dir.file("ep01"))
-            _ = try! CharacterIdentifier.identify(job: try! JobLoader.load(dir.file("ep01")),
+        case "identified":
+            // The sample lines, their three labels identified into a character store under the test's
+            // own key (fixed embeddings: the screens do not depend on speech synthesis).
+            let path = Fixtures.job(in: dir, lines: Fixtures.sample)
+            let vectors = ["SPEAKER_00": [1, 0, 0, 0.1], "SPEAKER_01": [0, 1, 0, 0.1], "SPEAKER_02": [0, 0, 1, 0.1]]
+            let table = JSONObject(vectors.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.array($0.value.map { .number($0) })) })
+            dir.writeBytes("ep01/diarization.json", JSONWriter.encode(.object(JSONObject([("speaker_embeddings", .object(table))]))))
+            _ = try! CharacterIdentifier.identify(job: try! JobLoader.load(path),
                                                   store: try! CharacterStore.open(dir.file("data/characters.json")), threshold: 0.7, force: false)
-            return dir.file("ep01")
+            return path
         case "charids":
             let path = Fixtures.job(in: dir, lines: Fixtures.sample)
             var root = try! JSONParser.parse(Array(Fixtures.translatedJSON(Fixtures.sample).utf8)).objectValue!

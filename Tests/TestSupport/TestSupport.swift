@@ -132,3 +132,23 @@ public enum DubdeckBinary {
         return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 }
+
+/// Values collected from concurrent test workers. Sendable: `values` is used only under `lock`.
+public final class Collected<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [T] = []
+
+    public init() {}
+
+    public func append(_ v: T) {
+        lock.lock()
+        items.append(v)
+        lock.unlock()
+    }
+
+    public var values: [T] {
+        lock.lock()
+        defer { lock.unlock() }
+        return items
+    }
+}
