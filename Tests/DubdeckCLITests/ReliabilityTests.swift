@@ -167,7 +167,6 @@ final class ConcurrencyTests: XCTestCase {
 }
 
 final class FaultTests: XCTestCase {
-    override func tearDown() { FileIO.faults = FileFaults() }
 
     func testFailedHistoryAppendWritesNoStore() throws {
         let dir = TempDir()
@@ -175,9 +174,11 @@ final class FaultTests: XCTestCase {
         let store = try TranscriptStore(job: try JobLoader.load(job))
         try store.commit([.edit(1, text: "kept")])
         let before = (dir.read("ep01/transcript_store.json"), dir.read("ep01/transcript_versions.jsonl"))
-        FileIO.faults.failWrite = true
-        XCTAssertThrowsError(try store.commit([.edit(2, text: "lost")])) { XCTAssertEqual(($0 as! DubdeckError).status, .ioError) }
-        FileIO.faults = FileFaults()
+        var faults = FileFaults()
+        faults.failWrite = true
+        try FileIO.$faults.withValue(faults) {
+            XCTAssertThrowsError(try store.commit([.edit(2, text: "lost")])) { XCTAssertEqual(($0 as! DubdeckError).status, .ioError) }
+        }
         XCTAssertEqual(dir.read("ep01/transcript_store.json"), before.0)
         XCTAssertEqual(dir.read("ep01/transcript_versions.jsonl"), before.1)
         XCTAssertEqual(try TranscriptStore(job: try JobLoader.load(job)).state(2).text, "Hello there")
@@ -192,9 +193,11 @@ final class FaultTests: XCTestCase {
         let s = try CharacterStore.open(path)
         try s.update { _ = $0.create(name: "Nami") }
         let before = dir.bytes("characters.json")
-        FileIO.faults.failFsync = true
-        XCTAssertThrowsError(try s.update { try $0.rename("SPEAKER_01", to: "Lost") })
-        FileIO.faults = FileFaults()
+        var faults = FileFaults()
+        faults.failFsync = true
+        try FileIO.$faults.withValue(faults) {
+            XCTAssertThrowsError(try s.update { try $0.rename("SPEAKER_01", to: "Lost") })
+        }
         XCTAssertEqual(dir.bytes("characters.json"), before)
         XCTAssertEqual(try CharacterStore.open(path).characters.first?.name, "Nami")
         XCTAssertFalse(DirectoryListing.names(dir.path).contains { $0.contains(".tmp-") })
@@ -209,9 +212,11 @@ final class FaultTests: XCTestCase {
         let take = dir.bytes("ep01/segments_preview/0001.wav")
         let entry = store.entry(1)
         try store.commit([.edit(1, text: "Something else entirely.")])
-        FileIO.faults.failFsync = true
-        XCTAssertThrowsError(try synth.synthesize(1))
-        FileIO.faults = FileFaults()
+        var faults = FileFaults()
+        faults.failFsync = true
+        try FileIO.$faults.withValue(faults) {
+            XCTAssertThrowsError(try synth.synthesize(1))
+        }
         XCTAssertEqual(dir.bytes("ep01/segments_preview/0001.wav"), take, "the old take stays")
         XCTAssertFalse(FileIO.exists(dir.file("ep01/segments_preview/0001.take-2.wav")), "nothing rotated")
         XCTAssertEqual(try TranscriptStore(job: try JobLoader.load(job)).entry(1)["last_preview"], entry["last_preview"])
@@ -225,12 +230,14 @@ final class FaultTests: XCTestCase {
         try store.commit([.edit(1, text: "first")])
         let storeBefore = dir.read("ep01/transcript_store.json")
         let historyBefore = dir.read("ep01/transcript_versions.jsonl")
-        FileIO.faults.shortWrite = true
-        XCTAssertThrowsError(try store.commit([.edit(2, text: "half")])) { e in
-            XCTAssertEqual((e as! DubdeckError).status, .ioError)
-            XCTAssertTrue((e as! DubdeckError).message.contains("short write"), (e as! DubdeckError).message)
+        var faults = FileFaults()
+        faults.shortWrite = true
+        try FileIO.$faults.withValue(faults) {
+            XCTAssertThrowsError(try store.commit([.edit(2, text: "half")])) { e in
+                XCTAssertEqual((e as! DubdeckError).status, .ioError)
+                XCTAssertTrue((e as! DubdeckError).message.contains("short write"), (e as! DubdeckError).message)
+            }
         }
-        FileIO.faults = FileFaults()
         XCTAssertEqual(dir.read("ep01/transcript_store.json"), storeBefore, "no store save after a failed append")
         XCTAssertEqual(dir.read("ep01/transcript_versions.jsonl"), historyBefore, "the half record was cut off at once")
         try store.commit([.edit(2, text: "whole")])
@@ -246,11 +253,13 @@ final class FaultTests: XCTestCase {
         let store = try TranscriptStore(job: try JobLoader.load(job))
         try store.commit([.approve(1, true)])
         let before = (dir.read("ep01/transcript_store.json"), dir.read("ep01/transcript_versions.jsonl"))
-        FileIO.faults.readOnly = true
-        XCTAssertThrowsError(try store.commit([.approve(2, true)])) { e in
-            XCTAssertTrue((e as! DubdeckError).message.contains("Read-only file system"), (e as! DubdeckError).message)
+        var faults = FileFaults()
+        faults.readOnly = true
+        try FileIO.$faults.withValue(faults) {
+            XCTAssertThrowsError(try store.commit([.approve(2, true)])) { e in
+                XCTAssertTrue((e as! DubdeckError).message.contains("Read-only file system"), (e as! DubdeckError).message)
+            }
         }
-        FileIO.faults = FileFaults()
         XCTAssertEqual(dir.read("ep01/transcript_store.json"), before.0)
         XCTAssertEqual(dir.read("ep01/transcript_versions.jsonl"), before.1)
     }
@@ -262,9 +271,11 @@ final class FaultTests: XCTestCase {
         let store = try TranscriptStore(job: try JobLoader.load(job))
         try store.commit([.approve(1, true)])
         let before = dir.read("ep01/transcript_store.json")
-        FileIO.faults.failRename = true
-        XCTAssertThrowsError(try store.commit([.approve(2, true)])) { XCTAssertEqual(($0 as! DubdeckError).status, .ioError) }
-        FileIO.faults = FileFaults()
+        var faults = FileFaults()
+        faults.failRename = true
+        try FileIO.$faults.withValue(faults) {
+            XCTAssertThrowsError(try store.commit([.approve(2, true)])) { XCTAssertEqual(($0 as! DubdeckError).status, .ioError) }
+        }
         XCTAssertEqual(dir.read("ep01/transcript_store.json"), before)
     }
 }

@@ -19,7 +19,6 @@ struct SplitMix64: RandomNumberGenerator {
 /// history append and the store write): after each step the store is the history's replay and
 /// NNNN.wav is the take the store names (SPEC §10.2–§10.4).
 final class TransactionPropertyTests: XCTestCase {
-    override func tearDown() { FileIO.faults = FileFaults() }
 
     func testRandomSequencesKeepTheStoreTheReplayOfTheHistory() throws {
         for seed: UInt64 in [1, 2, 3, 4, 5] {
@@ -52,25 +51,27 @@ final class TransactionPropertyTests: XCTestCase {
             let op = Int.random(in: 0..<9, using: &rng)
             let name = ["edit", "approve", "lock", "unlock", "synth", "undo", "redo", "take", "flag"][op]
             log.append("\(step): \(by) \(name) \(n)\(faults.failAppend || faults.failStoreWrite || faults.failLink ? " (fault\(crash ? ", crash" : ""))" : "")")
-            FileIO.faults = faults
             var committed = false
+            // The faults hold for this step only (bound to the operation, not a global).
+            let anyRandom = Bool.random(using: &rng), k = Int.random(in: 1...3, using: &rng)
             do {
+                try FileIO.$faults.withValue(faults) {
                 switch op {
                 case 0: committed = try !store.commit([.edit(n, text: "text \(step)")]).records.isEmpty
                 case 1: committed = try !store.commit([.approve(n, !store.state(n).approved)]).records.isEmpty
                 case 2: committed = try !store.commit([.lock(n, true, by: by)]).records.isEmpty
                 case 3: committed = try !store.commit([.lock(n, false, by: by)]).records.isEmpty
                 case 4: try SegmentSynthesizer(store: store, engine: engine).synthesize(n); committed = true
-                case 5: committed = try !UndoRedo.run(.undo, store: store, any: Bool.random(using: &rng)).isEmpty
-                case 6: committed = try !UndoRedo.run(.redo, store: store, any: Bool.random(using: &rng)).isEmpty
-                case 7: committed = try !TakeChoice.choose(store, n, Int.random(in: 1...3, using: &rng)).records.isEmpty
+                case 5: committed = try !UndoRedo.run(.undo, store: store, any: anyRandom).isEmpty
+                case 6: committed = try !UndoRedo.run(.redo, store: store, any: anyRandom).isEmpty
+                case 7: committed = try !TakeChoice.choose(store, n, k).records.isEmpty
                 default: committed = try !store.commit([.flag(n, ReviewState.needsRetranslate, !store.state(n).flaggedForRetranslation)]).records.isEmpty
+                }
                 }
             } catch let e as DubdeckError {
                 // Refusals (locked, nothing to undo, no such take) and the injected faults.
                 XCTAssertTrue([.usage, .conflict, .ioError, .noInput].contains(e.status), "seed \(seed) step \(step): \(e)")
             }
-            FileIO.faults = FileFaults()
             // A phantom may stay only until the next commit (a refused operation does not commit).
             let problems = JobInvariants.problems(job: job, allowPhantom: crash || (phantomPending && !committed))
             XCTAssertEqual(problems, [], "seed \(seed) step \(step)\n" + log.suffix(8).joined(separator: "\n"))

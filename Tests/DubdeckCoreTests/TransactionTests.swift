@@ -16,10 +16,8 @@ class JobTestCase: XCTestCase {
     override func setUp() {
         dir = TempDir()
         jobPath = Fixtures.job(in: dir)
-        FileIO.faults = FileFaults()
     }
 
-    override func tearDown() { FileIO.faults = FileFaults() }
 
     func open(_ by: String = "tester") throws -> TranscriptStore { try TranscriptStore(job: try JobLoader.load(jobPath), by: by) }
     var historyBytes: [UInt8]? { dir.bytes("ep01/transcript_versions.jsonl") }
@@ -35,11 +33,13 @@ final class TransactionTests: JobTestCase {
         let store = try open()
         try store.commit([.edit(1, text: "first")])
         let (h, s) = (historyBytes, storeBytes)
-        FileIO.faults.failStoreWrite = true
-        XCTAssertThrowsError(try store.commit([.edit(2, text: "lost")])) { e in
-            XCTAssertEqual((e as? DubdeckError)?.status, .ioError)
+        var faults = FileFaults()
+        faults.failStoreWrite = true
+        try FileIO.$faults.withValue(faults) {
+            XCTAssertThrowsError(try store.commit([.edit(2, text: "lost")])) { e in
+                XCTAssertEqual((e as? DubdeckError)?.status, .ioError)
+            }
         }
-        FileIO.faults = FileFaults()
         XCTAssertEqual(historyBytes, h, "the record was cut off again")
         XCTAssertEqual(storeBytes, s)
         assertInvariants()
@@ -55,9 +55,11 @@ final class TransactionTests: JobTestCase {
         try synth.synthesize(1)
         let before = DirectoryListing.names(synth.previewDirectory).sorted()
         let (h, s) = (historyBytes, storeBytes)
-        FileIO.faults.failAppend = true
-        XCTAssertThrowsError(try synth.synthesize(1))
-        FileIO.faults = FileFaults()
+        var faults = FileFaults()
+        faults.failAppend = true
+        try FileIO.$faults.withValue(faults) {
+            XCTAssertThrowsError(try synth.synthesize(1))
+        }
         XCTAssertEqual(DirectoryListing.names(synth.previewDirectory).sorted(), before, "no take moved, none added")
         XCTAssertEqual(historyBytes, h)
         XCTAssertEqual(storeBytes, s)
@@ -74,11 +76,13 @@ final class TransactionTests: JobTestCase {
         let (h2, s2) = (historyBytes, storeBytes)
         XCTAssertNotEqual(h2, h)
         XCTAssertNotEqual(s2, s)
-        FileIO.faults.failLink = true
-        XCTAssertThrowsError(try synth.synthesize(2)) { e in
-            XCTAssertTrue("\(e)".contains("cannot point at"), "\(e)")
+        var faults = FileFaults()
+        faults.failLink = true
+        try FileIO.$faults.withValue(faults) {
+            XCTAssertThrowsError(try synth.synthesize(2)) { e in
+                XCTAssertTrue("\(e)".contains("cannot point at"), "\(e)")
+            }
         }
-        FileIO.faults = FileFaults()
         XCTAssertEqual(historyBytes, h2)
         XCTAssertEqual(storeBytes.map { try? JSONParser.parse($0) }, s2.map { try? JSONParser.parse($0) }, "the store is as it was")
         XCTAssertEqual(dir.bytes("ep01/segments_preview/0002.wav"), current, "NNNN.wav still the old take")
@@ -89,12 +93,14 @@ final class TransactionTests: JobTestCase {
     func testARecordThatCannotBeCutIsRepairedByTheNextWriter() throws {
         let store = try open()
         try store.commit([.approve(3, true)])
-        FileIO.faults.failStoreWrite = true
-        FileIO.faults.failTruncate = true
-        XCTAssertThrowsError(try store.commit([.edit(1, text: "phantom")])) { e in
-            XCTAssertTrue((e as! DubdeckError).message.contains("the next writer will cut it"), "\(e)")
+        var faults = FileFaults()
+        faults.failStoreWrite = true
+        faults.failTruncate = true
+        try FileIO.$faults.withValue(faults) {
+            XCTAssertThrowsError(try store.commit([.edit(1, text: "phantom")])) { e in
+                XCTAssertTrue((e as! DubdeckError).message.contains("the next writer will cut it"), "\(e)")
+            }
         }
-        FileIO.faults = FileFaults()
         XCTAssertEqual(try open().history.readAll().records.count, 2, "the phantom is still there")
         assertInvariants(allowPhantom: true)
         // The next writer, in another process's shoes (a fresh store), cuts it with one warning.

@@ -11,7 +11,6 @@ final class TranscriptStoreTests: XCTestCase {
         jobDir = Fixtures.job(in: dir)
     }
 
-    override func tearDown() { FileIO.faults = FileFaults() }
 
     func open(by: String = "tester") throws -> TranscriptStore {
         try TranscriptStore(job: try JobLoader.load(jobDir), by: by)
@@ -192,11 +191,13 @@ final class TranscriptStoreTests: XCTestCase {
         let store = try open()
         try store.commit([.edit(1, text: "kept")])
         let before = storeText()
-        FileIO.faults.failFsync = true
-        XCTAssertThrowsError(try store.commit([.edit(2, text: "lost")])) { e in
-            XCTAssertEqual((e as! DubdeckError).status, .ioError)
+        var faults = FileFaults()
+        faults.failFsync = true
+        try FileIO.$faults.withValue(faults) {
+            XCTAssertThrowsError(try store.commit([.edit(2, text: "lost")])) { e in
+                XCTAssertEqual((e as! DubdeckError).status, .ioError)
+            }
         }
-        FileIO.faults = FileFaults()
         XCTAssertEqual(storeText(), before)
         XCTAssertTrue(DirectoryListing.names(jobDir).allSatisfy { !$0.contains(".tmp-") }, "no temporary file left")
     }
@@ -205,9 +206,11 @@ final class TranscriptStoreTests: XCTestCase {
         let store = try open()
         try store.commit([.edit(1, text: "kept")])
         let before = storeText()
-        FileIO.faults.failRename = true
-        XCTAssertThrowsError(try store.commit([.edit(2, text: "lost")]))
-        FileIO.faults = FileFaults()
+        var faults = FileFaults()
+        faults.failRename = true
+        try FileIO.$faults.withValue(faults) {
+            XCTAssertThrowsError(try store.commit([.edit(2, text: "lost")]))
+        }
         XCTAssertEqual(storeText(), before)
     }
 

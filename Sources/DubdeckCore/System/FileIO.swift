@@ -48,9 +48,9 @@ public struct FileFaults: Sendable {
 }
 
 public enum FileIO {
-    /// Test-only: set by a test before the writes it checks and reset after (tests of one process
-    /// run one at a time); production code never sets it, so it only ever reads the default.
-    nonisolated(unsafe) public static var faults = FileFaults()
+    /// Injected failures, bound by a test around the operation it checks
+    /// (`FileIO.$faults.withValue(f) { … }`); everywhere else the default: no fault.
+    @TaskLocal public static var faults = FileFaults()
 
     public static func exists(_ path: String) -> Bool {
         var st = stat()
