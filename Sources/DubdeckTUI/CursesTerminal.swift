@@ -204,6 +204,10 @@ public enum KeyDecoder {
 /// Runs the desk on the terminal until the reviewer quits.
 public enum DeskApp {
     public static func run(_ desk: Desk) {
+        // What a library prints on stderr (espeak-ng, ALSA plugins, …) would scroll over the screen:
+        // while the desk runs, stderr goes to a pipe whose lines become status messages.
+        let capture = StderrCapture()
+        defer { capture.restore() }
         let term = CursesTerminal()
         defer { term.close() }
         // SIGTERM/SIGHUP: the loop leaves at the next turn (at most 100 ms later) and restores the
@@ -235,7 +239,56 @@ public enum DeskApp {
                 force = true
             case .none:
                 redraw = desk.tick()
+                if let said = capture.take() {
+                    desk.showOutsideOutput(said)
+                    redraw = max(redraw, .status)
+                }
             }
         }
+    }
+}
+
+/// Standard error redirected into a non-blocking pipe while the desk owns the terminal; `restore`
+/// puts the original back (what was captured and not shown is written there then).
+final class StderrCapture {
+    private var saved: Int32 = -1
+    private var readEnd: Int32 = -1
+    private var pending: [UInt8] = []
+
+    init() {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return }
+        saved = dup(2)
+        guard saved >= 0, dup2(fds[1], 2) >= 0 else { close(fds[0]); close(fds[1]); saved = -1; return }
+        close(fds[1])
+        readEnd = fds[0]
+        _ = fcntl(readEnd, F_SETFL, fcntl(readEnd, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
+    }
+
+    /// The last complete line printed since the last call, or nil.
+    func take() -> String? {
+        guard readEnd >= 0 else { return nil }
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buf.withUnsafeMutableBufferPointer { read(readEnd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            pending.append(contentsOf: buf[0..<n])
+            if pending.count > 65536 { pending.removeFirst(pending.count - 65536) }
+        }
+        guard let nl = pending.lastIndex(of: 0x0A) else { return nil }
+        let lines = pending[..<nl].split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) }
+        pending.removeSubrange(...nl)
+        return lines.last { !$0.trimmingCharacters().isEmpty }
+    }
+
+    func restore() {
+        guard saved >= 0 else { return }
+        _ = take()
+        dup2(saved, 2)
+        close(saved)
+        if !pending.isEmpty { _ = Console.write(fd: 2, pending) }
+        if readEnd >= 0 { close(readEnd) }
+        saved = -1
     }
 }

@@ -144,6 +144,11 @@ public final class Desk {
         return job.segments[visible[cursor]]
     }
 
+    /// A line another library printed on standard error while the desk ran (never drawn raw).
+    public func showOutsideOutput(_ line: String) {
+        setMessage("stderr: " + line, .warning)
+    }
+
     func setMessage(_ text: String, _ kind: MessageKind = .info) {
         message = text
         messageKind = kind

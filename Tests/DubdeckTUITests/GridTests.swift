@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 @testable import DubdeckCore
 @testable import DubdeckTUI
 
@@ -45,5 +46,31 @@ final class HelpTests: XCTestCase {
             XCTAssertTrue(lines.contains { $0.contains(" " + a.name + " ") }, "\(a.name) is missing from the help")
         }
         XCTAssertTrue(lines.contains { $0.contains("(no key)") && $0.contains(" redo ") }, lines.joined(separator: "\n"))
+    }
+}
+
+final class StderrCaptureTests: XCTestCase {
+    /// While the desk runs, what a library prints on stderr becomes a message, never raw output on
+    /// the terminal; afterwards stderr is what it was.
+    func testLinesPrintedOnStderrAreTakenAndStderrIsRestored() throws {
+        var before = stat(), after = stat()
+        fstat(2, &before)
+        let capture = StderrCapture()
+        _ = Console.write(fd: 2, Array("ALSA lib pcm.c:2666:(snd_pcm_open_noupdate) Unknown PCM x\n\u{1b}[2Jsecond line\n".utf8))
+        XCTAssertEqual(capture.take(), "\u{1b}[2Jsecond line")
+        XCTAssertNil(capture.take(), "each line is taken once")
+        _ = Console.write(fd: 2, Array("no newline yet".utf8))
+        XCTAssertNil(capture.take(), "a line is shown once it is complete")
+        capture.restore()
+        fstat(2, &after)
+        XCTAssertEqual(before.st_ino, after.st_ino)
+        XCTAssertEqual(before.st_dev, after.st_dev)
+        // The message goes through the grid's sanitizer like any text.
+        let dir = TempDir()
+        let desk = Desk(store: try TranscriptStore(job: try JobLoader.load(Fixtures.job(in: dir))), keymap: .builtIn())
+        desk.showOutsideOutput("\u{1b}[2Jboom")
+        var grid = CellGrid(width: 100, height: 30)
+        DeskView.draw(desk, into: &grid)
+        XCTAssertTrue(grid.text().contains("stderr: ␛[2Jboom"), grid.text())
     }
 }
