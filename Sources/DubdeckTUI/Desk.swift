@@ -77,10 +77,10 @@ public final class Desk {
     var wasPlaying = false
     var playingLabel: String?
     /// The character store file as last loaded (size, mtime, inode): a change reloads the names.
-    var castSignature: (size: Int, mtimeNs: Int, inode: UInt64)?
+    var castSignature: FileIO.StatSignature?
     var detailRowsCache: (key: [Int], rows: Int)?
     /// characters.map.json as last read (size, mtime, inode).
-    var mapSignature: (size: Int, mtimeNs: Int, inode: UInt64)?
+    var mapSignature: FileIO.StatSignature?
     /// The last merge made on the characters screen (U undoes it).
     var lastMerge: (from: String, into: String)?
     var searchCache: [String?] = []
@@ -672,8 +672,7 @@ public final class Desk {
     func reloadMapIfChanged() -> Redraw {
         let path = job.directory + "/characters.map.json"
         let sig = FileIO.statSignature(path)
-        if let a = sig, let b = mapSignature, a.size == b.size, a.mtimeNs == b.mtimeNs, a.inode == b.inode { return .nothing }
-        if sig == nil, mapSignature == nil { return .nothing }
+        if sig == mapSignature { return .nothing }
         mapSignature = sig
         do {
             let fresh = try TranscriptStore(job: try JobLoader.load(job.directory, series: job.info.seriesID), by: store.by)

@@ -37,9 +37,7 @@ extension Desk {
     /// Another process changed the character store (rename, merge, identify): load it again.
     func reloadCastIfChanged() -> Redraw {
         guard let path = characterStorePath, !castLoading else { return .nothing }
-        let sig = FileIO.statSignature(path)
-        if let a = sig, let b = castSignature, a.size == b.size, a.mtimeNs == b.mtimeNs, a.inode == b.inode { return .nothing }
-        if sig == nil, castSignature == nil { return .nothing }
+        if FileIO.statSignature(path) == castSignature { return .nothing }
         startLoadingCast()
         return .nothing
     }

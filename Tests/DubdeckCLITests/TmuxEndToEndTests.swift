@@ -47,14 +47,22 @@ final class TmuxEndToEndTests: XCTestCase {
 
     /// No sound card, or a device that does not exist: ALSA's own "ALSA lib …" lines never reach
     /// the screen; the status line says what failed and how to pick a device.
-    func testALSAErrorsNeverScrollOverTheDesk() throws {
-        let dir = TempDir()
+    /// The demo job in `dir`, opened in the real desk in a tmux session "desk" (extra environment first).
+    @discardableResult
+    func openDemo(in dir: TempDir, env: String, height: Int) -> String {
         let demo = dir.file("ep01")
         XCTAssertEqual(DubdeckBinary.run(["demo", demo, "--no-tui"]).status, 0)
-        let command = "env XDG_CONFIG_HOME=\(dir.path)/config DUBDECK_STORE=\(dir.path)/chars.json DUBDECK_AUDIO_DEVICE=nosuchdevice "
-            + "TERM=xterm-256color \(DubdeckBinary.path) review \(demo)"
-        XCTAssertEqual(tmux(["new-session", "-d", "-s", "desk", "-x", "120", "-y", "30", command]).0, 0)
-        XCTAssertTrue(waitFor("dubdeck_demo_s01"), capture())
+        let command = "env XDG_CONFIG_HOME=\(dir.path)/config DUBDECK_STORE=\(dir.path)/chars.json \(env) TERM=xterm-256color "
+            + "\(DubdeckBinary.path) review \(demo)"
+        let (status, out) = tmux(["new-session", "-d", "-s", "desk", "-x", "120", "-y", String(height), command])
+        XCTAssertEqual(status, 0, out)
+        XCTAssertTrue(waitFor("dubdeck_demo_s01"), "the desk did not come up:\n\(capture())")
+        return demo
+    }
+
+    func testALSAErrorsNeverScrollOverTheDesk() throws {
+        let dir = TempDir()
+        openDemo(in: dir, env: "DUBDECK_AUDIO_DEVICE=nosuchdevice", height: 30)
         tmux(["send-keys", "-t", "desk", "o"])
         XCTAssertTrue(waitFor("nosuchdevice"), capture())
         let screen = capture()
@@ -65,13 +73,7 @@ final class TmuxEndToEndTests: XCTestCase {
 
     func testEditAndLockInTheRealDesk() throws {
         let dir = TempDir()
-        let demo = dir.file("ep01")
-        XCTAssertEqual(DubdeckBinary.run(["demo", demo, "--no-tui"]).status, 0)
-        let command = "env XDG_CONFIG_HOME=\(dir.path)/config DUBDECK_STORE=\(dir.path)/chars.json USER=e2e TERM=xterm-256color "
-            + "\(DubdeckBinary.path) review \(demo)"
-        let (status, out) = tmux(["new-session", "-d", "-s", "desk", "-x", "120", "-y", "40", command])
-        XCTAssertEqual(status, 0, out)
-        XCTAssertTrue(waitFor("dubdeck_demo_s01"), "the desk did not come up:\n\(capture())")
+        let demo = openDemo(in: dir, env: "USER=e2e", height: 40)
         XCTAssertTrue(capture().contains("Morning, everyone!"))
         tmux(["send-keys", "-t", "desk", "j", "j", "e", "C-u"])
         XCTAssertTrue(waitFor("ed>"), capture())

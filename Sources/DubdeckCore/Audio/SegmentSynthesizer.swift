@@ -19,7 +19,7 @@ public final class SegmentSynthesizer {
         return 48_000
     }()
 
-    public static let takesKept = 5
+    public static let takesKept = Takes.kept
 
     public init(store: TranscriptStore, engine: SpeechEngine, maxSpeedup: Double = 1.30) {
         self.store = store

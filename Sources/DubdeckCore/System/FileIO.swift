@@ -181,10 +181,17 @@ public enum FileIO {
     }
 
     /// size, mtime and inode only: the cheap poll the desk runs to notice outside changes.
-    public static func statSignature(_ path: String) -> (size: Int, mtimeNs: Int, inode: UInt64)? {
+    public struct StatSignature: Equatable, Sendable {
+        public var size: Int
+        public var mtimeNs: Int
+        public var inode: UInt64
+    }
+
+    public static func statSignature(_ path: String) -> StatSignature? {
         var st = stat()
         guard lstat(path, &st) == 0 else { return nil }
-        return (Int(st.st_size), Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec), UInt64(st.st_ino))
+        return StatSignature(size: Int(st.st_size), mtimeNs: Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec),
+                             inode: UInt64(st.st_ino))
     }
 
     static func writeAll(fd: Int32, _ bytes: [UInt8], path: String) throws {

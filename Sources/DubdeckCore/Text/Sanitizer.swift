@@ -30,30 +30,18 @@ public enum Sanitizer {
     }
 
     /// Human-readable command output: like `display`, but line breaks and tabs stay (the layout).
-    public static func displayKeepingLayout(_ s: String) -> String {
-        var needs = false
-        for u in s.unicodeScalars where u.value != 0x0A && u.value != 0x09 && placeholder(for: u.value) != nil {
-            needs = true
-            break
-        }
-        if !needs { return s }
-        var out = String.UnicodeScalarView()
-        for u in s.unicodeScalars {
-            if u.value != 0x0A, u.value != 0x09, let p = placeholder(for: u.value) {
-                out.append(contentsOf: p.unicodeScalars)
-            } else {
-                out.append(u)
-            }
-        }
-        return String(out)
-    }
+    public static func displayKeepingLayout(_ s: String) -> String { display(s, keepingLayout: true) }
 
-    /// The text with every unsafe scalar replaced by its placeholder.
-    public static func display(_ s: String) -> String {
-        if !needsSanitizing(s) { return s }
+    /// The text with every unsafe scalar replaced by its placeholder (with `keepingLayout`, line
+    /// breaks and tabs stay).
+    public static func display(_ s: String, keepingLayout: Bool = false) -> String {
+        @inline(__always) func unsafe(_ v: UInt32) -> String? {
+            keepingLayout && (v == 0x0A || v == 0x09) ? nil : placeholder(for: v)
+        }
+        guard s.unicodeScalars.contains(where: { unsafe($0.value) != nil }) else { return s }
         var out = String.UnicodeScalarView()
         for u in s.unicodeScalars {
-            if let p = placeholder(for: u.value) { out.append(contentsOf: p.unicodeScalars) } else { out.append(u) }
+            if let p = unsafe(u.value) { out.append(contentsOf: p.unicodeScalars) } else { out.append(u) }
         }
         return String(out)
     }
