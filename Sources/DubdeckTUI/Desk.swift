@@ -8,29 +8,24 @@ public enum Redraw: Comparable, Sendable {
 /// The review desk's state and behaviour, with no terminal in it: keys in (canonical key
 /// notation), state changes and durable commits out; `DeskView` draws it into a grid.
 public final class Desk {
+    /// The screen showing, with its own state; each kind is a `DeskScreen` type.
     public enum Mode: Equatable {
-        case list
-        case editor(LineEditor)
-        case prompt(Prompt, LineEditor)
+        case list(ListScreen)
+        case editor(EditorScreen)
         case help(HelpScreen)
-        case characters
+        case characters(CharactersScreen)
         /// The change history of one line, newest first.
         case history(HistoryScreen)
-    }
 
-    /// What a one-line prompt in the status line is for.
-    public enum Prompt: Equatable {
-        case search
-        case rename(String)
-        case merge(String)
-        case confirmMerge(String, String)
+        public enum Kind: Sendable { case list, editor, help, characters, history }
 
-        var label: String {
+        public var kind: Kind {
             switch self {
-            case .search: return "/"
-            case .rename(let id): return "name for \(id): "
-            case .merge(let id): return "merge \(id) into (ID): "
-            case .confirmMerge(let id, let into): return "merge \(id) into \(into)? (y/n) "
+            case .list: return .list
+            case .editor: return .editor
+            case .help: return .help
+            case .characters: return .characters
+            case .history: return .history
             }
         }
     }
@@ -41,7 +36,7 @@ public final class Desk {
     public private(set) var store: TranscriptStore
     public var job: Job { store.job }
     public let keymap: Keymap
-    public internal(set) var mode: Mode = .list
+    public internal(set) var mode: Mode = .list(ListScreen())
     public internal(set) var filter: SegmentFilter = .all
     /// Indices (0-based) of the segments the filter shows, in order.
     public internal(set) var visible: [Int] = []
@@ -70,9 +65,6 @@ public final class Desk {
     var recentHistory: [HistoryRecord] = []
     /// True when `recentHistory` reaches the start of the file (no older record can exist).
     var recentHistoryComplete = true
-    /// The text the editor started from: a commit finding another text on disk keeps the editor
-    /// open with the reviewer's words and says what changed (SPEC §10.5).
-    var editBase: String?
     /// Playback was running at the last tick (its end clears the progress).
     var wasPlaying = false
     var playingLabel: String?
@@ -94,11 +86,8 @@ public final class Desk {
     public let characterStorePath: String?
     /// The characters (names, series, voices; never embeddings), nil without a readable store.
     public internal(set) var cast: CharacterStore?
-    /// Characters screen: the selected row and the series shown (nil = all).
-    var castSelection = 0
-    var castSeries: String?
     let castLoad = CastLoad()
-    var helpReturn: Mode = .list
+    var helpReturn: Mode = .list(ListScreen())
 
     public init(store: TranscriptStore, keymap: Keymap, audio: DeskAudio? = nil, characterStorePath: String? = nil) {
         self.store = store
@@ -106,7 +95,6 @@ public final class Desk {
         self.audio = audio
         self.characterStorePath = characterStorePath
         worker = audio.map { SynthWorker(job: store.job, by: store.by, maxSpeedup: $0.maxSpeedup, makeEngine: $0.makeEngine) }
-        castSeries = store.job.info.seriesID
         mapSignature = FileIO.statSignature(store.job.directory + "/characters.map.json")
         startLoadingCast()
         searchCache = Array(repeating: nil, count: store.job.segments.count)
@@ -129,13 +117,25 @@ public final class Desk {
         if let w = tail.warning { setMessage(w, .warning) }
     }
 
+    /// The keymap context the keys are read in now.
     public var context: KeyContext {
         switch mode {
-        case .list: return .list
-        case .editor, .prompt: return .editor
-        case .help: return .help
-        case .characters: return .characters
-        case .history: return .history
+        case .list(let s): return s.keyContext
+        case .editor(let s): return s.keyContext
+        case .help(let s): return s.keyContext
+        case .characters(let s): return s.keyContext
+        case .history(let s): return s.keyContext
+        }
+    }
+
+    /// The one-line prompt open in the status line (search, rename, merge), if any.
+    var statusPrompt: (label: String, editor: LineEditor)? {
+        switch mode {
+        case .list(let s): return s.prompt
+        case .editor(let s): return s.prompt
+        case .help(let s): return s.prompt
+        case .characters(let s): return s.prompt
+        case .history(let s): return s.prompt
         }
     }
 
@@ -162,10 +162,10 @@ public final class Desk {
     /// the list takes all the others, so no blank band is left above the status line.
     var detailRowsNeeded: Int {
         let cap = max(4, min(12, height / 2))
-        guard let seg = selectedSegment else { return 4 }
+        guard let seg = detailSegment else { return 4 }
         // Asked several times per keypress: the wrap is computed once per line, size and text.
-        let editing: Int
-        if case .editor(let ed) = mode { editing = ed.chars.count &* 31 &+ ed.cursor } else { editing = -1 }
+        var editing = -1
+        if case .editor(let e) = mode { var h = Hasher(); h.combine(e.editor); editing = h.finalize() }
         let key = [seg.number, width, height, editing, store.state(seg.number).text.utf8.count]
         if let c = detailRowsCache, c.key == key { return c.rows }
         let rows = computeDetailRows(seg, cap: cap)
@@ -173,11 +173,17 @@ public final class Desk {
         return rows
     }
 
+    /// The line the detail pane shows: the one being edited, else the selected one.
+    var detailSegment: Segment? {
+        if case .editor(let e) = mode { return job.segments[e.segment - 1] }
+        return selectedSegment
+    }
+
     func computeDetailRows(_ seg: Segment, cap: Int) -> Int {
         let w = max(10, width - 6)
         let src = min(2, TextWidth.wrap(seg.srcText.isEmpty ? "(no source text)" : seg.srcText, columns: w).count)
         let text: Int
-        if case .editor(let ed) = mode { text = DeskView.editorRows(ed, width: w).count } else { text = TextWidth.wrap(store.state(seg.number).text, columns: w).count }
+        if case .editor(let e) = mode { text = DeskView.editorRows(e.editor, width: w).count } else { text = TextWidth.wrap(store.state(seg.number).text, columns: w).count }
         return max(4, min(cap, src + max(1, text) + 2))
     }
 
@@ -218,44 +224,33 @@ public final class Desk {
             return .nothing
         }
         switch mode {
-        case .editor(var ed):
-            if let action = keymap.action(for: key, in: .editor) { return editorAction(action, &ed, prompt: nil) }
-            if let text = typedText(key) { ed.insert(text); mode = .editor(ed); return .all }
-            setMessage("\(key) does nothing in the editor", .warning)
-            return .status
-        case .prompt(let prompt, var ed):
-            if let action = keymap.action(for: key, in: .editor) { return editorAction(action, &ed, prompt: prompt) }
-            if let text = typedText(key) { ed.insert(text); mode = .prompt(prompt, ed); return .status }
-            return .nothing
-        case .history(var screen):
-            guard let action = keymap.action(for: key, in: .history) else {
-                setMessage("\(key) is not bound here (? for help)", .warning)
-                return .status
-            }
-            let redraw = screen.handle(action, desk: self)
-            if case .history = mode { mode = .history(screen) }  // still there: keep what moved
-            return redraw
-        case .help(var screen):
-            guard let action = keymap.action(for: key, in: .help) else {
-                setMessage("\(key) is not bound (? for help)", .warning)
-                return .status
-            }
-            let redraw = screen.handle(action, desk: self)
-            if case .help = mode { mode = .help(screen) }
-            return redraw
-        case .characters:
-            guard let action = keymap.action(for: key, in: .characters) else {
-                setMessage("\(key) is not bound here (? for help)", .warning)
-                return .status
-            }
-            return charactersAction(action)
-        case .list:
-            guard let action = keymap.action(for: key, in: context) else {
-                setMessage("\(key) is not bound (? for help)", .warning)
-                return .status
-            }
-            return perform(action)
+        case .list(let s): return dispatch(key, to: s) { .list($0) }
+        case .editor(let s): return dispatch(key, to: s) { .editor($0) }
+        case .help(let s): return dispatch(key, to: s) { .help($0) }
+        case .characters(let s): return dispatch(key, to: s) { .characters($0) }
+        case .history(let s): return dispatch(key, to: s) { .history($0) }
         }
+    }
+
+    /// One key to the screen showing: its action in the screen's context, else the text it types.
+    /// The changed screen is kept when the screen stayed (it left if `mode` is of another kind now).
+    func dispatch<S: DeskScreen>(_ key: String, to screen: S, as wrap: (S) -> Mode) -> Redraw {
+        var screen = screen
+        let kind = mode.kind
+        let context = screen.keyContext
+        let redraw: Redraw
+        if let action = keymap.action(for: key, in: context) {
+            redraw = screen.handle(action, desk: self)
+        } else if let text = typedText(key), let r = screen.type(text, desk: self) {
+            redraw = r
+        } else if screen.prompt != nil {
+            return .nothing  // a prompt ignores what it cannot type
+        } else {
+            setMessage(context == .editor ? "\(key) does nothing in the editor" : "\(key) is not bound here (? for help)", .warning)
+            return .status
+        }
+        if mode.kind == kind { mode = wrap(screen) }
+        return redraw
     }
 
     /// The text a key types in the editor, if it is a printable key.
@@ -294,7 +289,6 @@ public final class Desk {
             return change(.flag(seg.number, ReviewState.needsRetranslate, on))
         case .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal, .playPreviousTake, .stopPlayback:
             return soundAction(action)
-        case .search: mode = .prompt(.search, LineEditor("")); return .all
         case .characters: return openCharacters()
         case .undo: return undoRedo(.undo)
         case .redo: return undoRedo(.redo)
@@ -316,7 +310,7 @@ public final class Desk {
             setMessage("filter: \(filter.rawValue) (\(visible.count) line\(visible.count == 1 ? "" : "s"))")
             return .all
         // Not this screen's: decided here, not dropped silently.
-        case .back, .restoreVersion, .seriesNext, .playReference, .renameCharacter, .mergeCharacter,
+        case .search, .back, .restoreVersion, .seriesNext, .playReference, .renameCharacter, .mergeCharacter,
              .useLineAudio, .undoMerge, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft, .wordRight, .lineStart,
              .lineEnd, .deleteBack, .deleteForward, .deleteWordBack, .killLine, .killToStart,
              .insertNewline:
@@ -367,75 +361,8 @@ public final class Desk {
             setMessage("line \(seg.number) is locked: unlock first (L)", .error)
             return .status
         }
-        mode = .editor(LineEditor(store.state(seg.number).text))
-        editBase = store.state(seg.number).text
+        mode = .editor(EditorScreen(segment: seg.number, text: store.state(seg.number).text))
         setMessage("editing line \(seg.number): Enter saves, Esc cancels")
-        return .all
-    }
-
-    func editorAction(_ action: Action, _ ed: inout LineEditor, prompt: Prompt?) -> Redraw {
-        let search = prompt != nil
-        switch action {
-        case .commit:
-            switch prompt {
-            case .search: return runSearch(ed.text)
-            case .rename(let id): return renameCharacter(id, ed.text)
-            case .merge(let id): return mergeCharacter(id, ed.text)
-            case .confirmMerge(let id, let into): return confirmMerge(id, into, ed.text)
-            case nil: break
-            }
-            guard let seg = selectedSegment else { mode = .list; return .all }
-            let n = seg.number
-            if (try? store.reloadIfChanged()) == true { try? readRecentHistory() }
-            let now = store.state(n)
-            if let base = editBase, now.text != base || now.locked {
-                // Changed underneath: keep the reviewer's words, say who changed it and to what.
-                let who = (try? store.history.scanEnd { older, _ in older.segment != n }.records.last { $0.segment == n }?.by) ?? nil
-                let quoted = String(now.text.prefix(40)) + (now.text.count > 40 ? "…" : "")
-                editBase = now.text
-                mode = .editor(ed)
-                if now.locked {
-                    setMessage("line \(n) was locked\(who.map { " by \($0)" } ?? "") meanwhile: Esc discards your text (it cannot be saved while locked)", .warning)
-                } else {
-                    setMessage("line \(n) was changed\(who.map { " by \($0)" } ?? "") to \"\(quoted)\": Enter saves yours over it (theirs stays in the history), Esc discards yours", .warning)
-                }
-                invalidateSearch()
-                applyFilter(keepSegment: n - 1)
-                return .all
-            }
-            mode = .list
-            editBase = nil
-            if ed.text == store.state(seg.number).text {
-                setMessage("no change")
-                return .all
-            }
-            return change(.edit(seg.number, text: ed.text))
-        case .cancel:
-            if prompt == nil { editBase = nil }
-            mode = prompt == nil || prompt == .search ? .list : .characters
-            setMessage(search ? "" : "edit cancelled")
-            return .all
-        case .cursorLeft: ed.left()
-        case .cursorRight: ed.right()
-        case .wordLeft: ed.wordLeft()
-        case .wordRight: ed.wordRight()
-        case .lineStart: ed.home()
-        case .lineEnd: ed.end()
-        case .deleteBack: ed.deleteBack()
-        case .deleteForward: ed.deleteForward()
-        case .deleteWordBack: ed.deleteWordBack()
-        case .killLine: ed.killLine()
-        case .killToStart: ed.killToStart()
-        case .insertNewline: if !search { ed.insert("\n") }
-        // Not this screen's: decided here, not dropped silently.
-        case .quit, .help, .redraw, .back, .characters, .moveDown, .moveUp, .pageDown, .pageUp, .top,
-             .bottom, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock, .flagRetranslate,
-             .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal, .playPreviousTake,
-             .stopPlayback, .undo, .redo, .history, .restoreVersion, .seriesNext, .playReference,
-             .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .search, .searchNext, .searchPrev, .filterNext,
-             .filterPrev, .filterAll: return .nothing
-        }
-        mode = prompt.map { .prompt($0, ed) } ?? .editor(ed)
         return .all
     }
 
@@ -641,7 +568,7 @@ public final class Desk {
     public func reloadIfChangedOutside() -> Redraw {
         // Every screen shows the disk; the editor keeps the reviewer's words (its commit checks).
         if case .editor = mode { return .nothing }
-        if case .prompt(.search, _) = mode { return .nothing }
+        if case .list(let s) = mode, s.search != nil { return .nothing }
         var redraw = reloadCastIfChanged()
         redraw = max(redraw, reloadMapIfChanged())
         do {
@@ -743,7 +670,7 @@ public final class Desk {
             recentHistory.append(contentsOf: done)
             searchCache[n - 1] = nil
             setMessage(done.isEmpty ? "line \(n) already has that text" : "line \(n): restored the text of #\(record.seq)")
-            mode = .list
+            mode = .list(ListScreen())
             applyFilter(keepSegment: n - 1)
         } catch let e as DubdeckError {
             setMessage(e.message, .error)
@@ -767,7 +694,6 @@ public final class Desk {
     }
 
     func runSearch(_ text: String) -> Redraw {
-        mode = .list
         guard !text.isEmpty else { setMessage(""); return .all }
         lastSearch = text
         return find(text.lowercased(), from: cursor, forward: true, includeCurrent: true)

@@ -79,10 +79,10 @@ extension Desk {
         return "◆" + id
     }
 
-    /// Characters of the series shown (or all), the job's characters first.
-    var castRows: [CharacterRecord] {
+    /// Characters of a series (nil: all), the job's characters first.
+    func castRows(series: String?) -> [CharacterRecord] {
         guard let cast else { return [] }
-        let rows = cast.active.filter { castSeries == nil || $0.seriesInfo(castSeries!) != nil }
+        let rows = cast.active.filter { series == nil || $0.seriesInfo(series!) != nil }
         let here = Set(job.segments.compactMap { job.characterID(of: $0) }.compactMap { cast.resolve($0)?.id })
         return rows.filter { here.contains($0.id) } + rows.filter { !here.contains($0.id) }
     }
@@ -99,6 +99,12 @@ extension Desk {
         return out
     }
 
+    /// The character selected on the characters screen, when it shows.
+    var selectedCharacter: CharacterRecord? {
+        if case .characters(let s) = mode { return s.selected(self) }
+        return nil
+    }
+
     func openCharacters() -> Redraw {
         guard characterStorePath != nil else { setMessage("no character store", .warning); return .status }
         loadCast()
@@ -106,65 +112,7 @@ extension Desk {
             if messageKind == .info { setMessage("no character store yet: run `dubdeck characters identify JOB`", .warning) }
             return .status
         }
-        castSelection = 0
-        mode = .characters
-        return .all
-    }
-
-    /// A rename or merge prompt is drawn over the characters screen.
-    public var isCharacterPrompt: Bool {
-        if case .prompt(let p, _) = mode, p != .search { return true }
-        return false
-    }
-
-    var selectedCharacter: CharacterRecord? {
-        let rows = castRows
-        return castSelection >= 0 && castSelection < rows.count ? rows[castSelection] : nil
-    }
-
-    func charactersAction(_ action: Action) -> Redraw {
-        let rows = castRows
-        switch action {
-        case .back: mode = .list; return .all
-        case .quit: quitRequested = true; return .nothing
-        case .help: return openHelp()
-        case .redraw: return .all
-        case .moveDown: castSelection = min(castSelection + 1, max(0, rows.count - 1))
-        case .moveUp: castSelection = max(0, castSelection - 1)
-        case .top: castSelection = 0
-        case .bottom: castSelection = max(0, rows.count - 1)
-        case .seriesNext:
-            let series: [String?] = allSeries.map { Optional($0) } + [nil]
-            let i = series.firstIndex(where: { $0 == castSeries }) ?? 0
-            castSeries = series[(i + 1) % series.count]
-            castSelection = 0
-            setMessage("series: \(castSeries ?? "all")")
-        case .playReference:
-            guard let c = selectedCharacter else { return .nothing }
-            guard let wav = c.speakerWavs.first else { setMessage("\(c.displayName) has no reference recording", .warning); return .status }
-            play(label: "reference of \(c.displayName)") { PCM16(try AudioFile.read(wav)) }
-        case .renameCharacter:
-            guard let c = selectedCharacter else { return .nothing }
-            mode = .prompt(.rename(c.id), LineEditor(c.name))
-        case .mergeCharacter:
-            guard let c = selectedCharacter else { return .nothing }
-            mode = .prompt(.merge(c.id), LineEditor(""))
-        case .useLineAudio:
-            return useLineAudio()
-        case .undoMerge:
-            guard let (from, into) = lastMerge else { setMessage("no merge to undo here", .warning); return .status }
-            let r = changeCast("\(from) is a character again (merge into \(into) undone)") { try $0.unmerge(from) }
-            if messageKind != .error { lastMerge = nil }
-            return r
-        // Not this screen's: decided here, not dropped silently.
-        case .characters, .pageDown, .pageUp, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock,
-             .flagRetranslate, .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal,
-             .playPreviousTake, .stopPlayback, .undo, .redo, .history, .restoreVersion, .search,
-             .searchNext, .searchPrev, .filterNext, .filterPrev, .filterAll, .commit, .cancel, .cursorLeft,
-             .cursorRight, .wordLeft, .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward,
-             .deleteWordBack, .killLine, .killToStart, .insertNewline:
-            return .nothing
-        }
+        mode = .characters(CharactersScreen(series: job.info.seriesID))
         return .all
     }
 
@@ -181,43 +129,20 @@ extension Desk {
         } catch {
             setMessage("\(error)", .error)
         }
-        mode = .characters
         return .all
     }
 
-    func renameCharacter(_ id: String, _ name: String) -> Redraw {
-        let trimmed = name.trimmingCharacters()
-        guard !trimmed.isEmpty else {
-            setMessage("a name cannot be empty (Esc keeps \(id)'s name)", .warning)
-            mode = .prompt(.rename(id), LineEditor(name))
-            return .all
-        }
-        return changeCast("\(id) is now \(trimmed)") { try $0.rename(id, to: trimmed) }
-    }
-
-    /// First the target, then a confirmation: a merge folds one character into another for good.
-    func mergeCharacter(_ id: String, _ into: String) -> Redraw {
-        let target = into.trimmingCharacters()
-        guard !target.isEmpty else { mode = .characters; return .all }
-        guard let to = cast?.resolve(target) else {
-            setMessage("no character \(target)", .warning)
-            mode = .prompt(.merge(id), LineEditor(into))
-            return .all
-        }
-        mode = .prompt(.confirmMerge(id, to.id), LineEditor(""))
-        setMessage("merge \(id) into \(to.id) \(to.displayName)? type y and Enter (Esc keeps both)", .warning)
-        return .all
-    }
-
-    func confirmMerge(_ id: String, _ into: String, _ answer: String) -> Redraw {
-        guard answer.trimmingCharacters().lowercased() == "y" else {
-            setMessage("not merged")
-            mode = .characters
-            return .all
-        }
+    /// Folds one character into another for good (the screen asked for confirmation); U undoes it.
+    func mergeCharacter(_ id: String, into: String) -> Redraw {
         let r = changeCast("\(id) merged into \(into) (U undoes it)") { try $0.merge(id, into: into) }
         if messageKind != .error { lastMerge = (id, into) }
-        castSelection = 0
+        return r
+    }
+
+    func undoLastMerge() -> Redraw {
+        guard let (from, into) = lastMerge else { setMessage("no merge to undo here", .warning); return .status }
+        let r = changeCast("\(from) is a character again (merge into \(into) undone)") { try $0.unmerge(from) }
+        if messageKind != .error { lastMerge = nil }
         return r
     }
 

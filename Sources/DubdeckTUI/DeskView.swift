@@ -10,23 +10,13 @@ public enum DeskView {
             drawTooSmall(layout, into: &grid)
             return
         }
-        if case .help(let screen) = desk.mode {
-            screen.draw(desk, into: &grid)
-            return
+        switch desk.mode {
+        case .list(let screen): screen.draw(desk, into: &grid)
+        case .editor(let screen): screen.draw(desk, into: &grid)
+        case .help(let screen): screen.draw(desk, into: &grid)
+        case .characters(let screen): screen.draw(desk, into: &grid)
+        case .history(let screen): screen.draw(desk, into: &grid)
         }
-        if case .history(let screen) = desk.mode {
-            screen.draw(desk, into: &grid)
-            return
-        }
-        if desk.mode == .characters || desk.isCharacterPrompt {
-            drawCharacters(desk, into: &grid)
-            drawStatus(desk, into: &grid)
-            return
-        }
-        drawHeader(desk, into: &grid)
-        drawList(desk, into: &grid)
-        drawDetail(desk, into: &grid)
-        drawStatus(desk, into: &grid)
     }
 
     static func drawTooSmall(_ layout: DeskLayout, into grid: inout CellGrid) {
@@ -152,11 +142,14 @@ public enum DeskView {
 
     // MARK: Detail pane
 
-    static func drawDetail(_ desk: Desk, into grid: inout CellGrid) {
+    /// The detail pane of line `number` (the selected one, or the one being edited), with the
+    /// editor in place of the text while editing.
+    static func drawDetail(_ desk: Desk, segment number: Int?, editor: LineEditor?, into grid: inout CellGrid) {
         let layout = desk.layout
         let row0 = layout.separatorRow
         grid.fill(row: row0, style: .columns)
-        guard let seg = desk.selectedSegment else { return }
+        guard let number, number >= 1, number <= desk.job.segments.count else { return }
+        let seg = desk.job.segments[number - 1]
         let st = desk.store.state(seg.number)
         var title = " #\(seg.number)  \(Clock.formatTime(seg.start))–\(Clock.formatTime(seg.end))  slot \(format2(seg.duration)) s"
         if let id = desk.job.characterID(of: seg) {
@@ -185,7 +178,7 @@ public enum DeskView {
         // Target text, or the editor.
         let infoRows = 2
         let textRows = max(1, last - row + 1 - infoRows)
-        if case .editor(let ed) = desk.mode {
+        if let ed = editor {
             row = drawEditor(ed, row: row, maxRows: textRows, width: w, into: &grid)
         } else {
             var lines = TextWidth.wrap(st.text, columns: w)
@@ -294,8 +287,8 @@ public enum DeskView {
                 + String(repeating: " ", count: width - filled) + "]" + right
         }
         let rightCol = max(0, grid.width - TextWidth.width(of: right))
-        if case .prompt(let prompt, let ed) = desk.mode {
-            var col = grid.put(prompt.label, row: row, col: 0, style: .status)
+        if let (label, ed) = desk.statusPrompt {
+            var col = grid.put(label, row: row, col: 0, style: .status)
             for (i, ch) in ed.chars.enumerated() {
                 col = grid.put(String(ch), row: row, col: col, style: i == ed.cursor ? .cursor : .status, limit: rightCol - 1)
             }
@@ -305,34 +298,6 @@ public enum DeskView {
             grid.put(" " + desk.message, row: row, col: 0, style: style, limit: rightCol - 1)
         }
         grid.put(right, row: row, col: rightCol, style: desk.filter == .all ? .status : .warning)
-    }
-
-    // MARK: Characters
-
-    static func drawCharacters(_ desk: Desk, into grid: inout CellGrid) {
-        grid.fill(row: 0, style: .header)
-        var col = grid.put(" characters ", row: 0, col: 0, style: .title)
-        col = grid.put(" series: \(desk.castSeries ?? "all") (Tab switches) · \(desk.castRows.count) characters", row: 0, col: col, style: .header)
-        grid.fill(row: 1, style: .columns)
-        let titles = pad("ID", 12) + " " + pad("name", 18) + " " + padLeft("eps", 4) + " " + pad("last seen", 12) + " "
-            + padLeft("lines", 5) + "  ref  voice"
-        grid.put(titles, row: 1, col: 0, style: .columns)
-        let rows = desk.castRows
-        let visible = max(1, grid.height - 3)
-        let top = max(0, desk.castSelection - visible + 1)
-        for (k, c) in rows.enumerated() where k >= top && k < top + visible {
-            let row = 2 + k - top
-            let selected = k == desk.castSelection
-            if selected { grid.fill(row: row, style: .selected) }
-            let info = desk.castSeries.flatMap { c.seriesInfo($0) }
-            let episodes = info?.seen ?? c.series.reduce(0) { $0 + $1.info.seen }
-            let last = info?.lastEpisode ?? c.series.last?.info.lastEpisode ?? "-"
-            let voice = c.voice.map { "\($0.variant) p\($0.pitch) r\($0.rate)" } ?? "-"
-            let text = pad(c.id, 12) + " " + pad(c.name.isEmpty ? "(unnamed)" : c.name, 18) + " " + padLeft(String(episodes), 4) + " "
-                + pad(last, 12) + " " + padLeft(String(desk.linesInEpisode(c.id)), 5) + "  " + (c.speakerWavs.isEmpty ? " -   " : "yes  ") + voice
-            grid.put(text, row: row, col: 0, style: selected ? .selected : .normal)
-        }
-        if rows.isEmpty { grid.put("  no characters in this series (Tab shows the others)", row: 2, col: 0, style: .dim) }
     }
 
     // MARK: Help

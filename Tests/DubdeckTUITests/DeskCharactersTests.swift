@@ -38,7 +38,7 @@ final class DeskCharactersTests: XCTestCase {
         XCTAssertNil(r.desk.cast?.characters.first { !$0.embeddingAvg.isEmpty }, "the desk holds no embeddings")
         r.key("j")
         r.key("C")
-        XCTAssertEqual(r.desk.mode, .characters)
+        XCTAssertEqual(r.desk.mode.kind, .characters)
         XCTAssertTrue(r.grid.text().contains("series: dubdeck_demo_s01"))
         r.key("j")
         r.key("R")
@@ -53,7 +53,7 @@ final class DeskCharactersTests: XCTestCase {
         r.key("<Tab>")
         XCTAssertTrue(r.grid.text().contains("series: all"))
         r.key("q")
-        XCTAssertEqual(r.desk.mode, .list)
+        XCTAssertEqual(r.desk.mode.kind, .list)
         XCTAssertTrue(r.grid.text().contains("Kenta"), "names in the list follow the rename")
     }
 
@@ -97,7 +97,7 @@ final class DeskCharactersTests: XCTestCase {
         r.key("<C-u>")
         r.key("<Enter>")
         XCTAssertTrue(r.desk.message.contains("cannot be empty"), r.desk.message)
-        XCTAssertTrue(r.desk.isCharacterPrompt)
+        XCTAssertNotNil(r.desk.statusPrompt, "the prompt stays open")
         r.key("<Esc>")
         // A merge names its target, then asks; anything but y keeps both.
         r.key("m")

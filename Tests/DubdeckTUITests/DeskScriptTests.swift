@@ -23,6 +23,8 @@ import TestSupport
 ///     …                        selected row, the last line says where the cursor is
 ///     @end
 ///     @disk 2 text Hi          what the store on disk says (text T | approved | locked | unlocked)
+///     @cast ID merged-into ID2 what the character store on disk says (merged-into X | active |
+///                              reference | no-reference)
 ///
 /// DUBDECK_UPDATE_REFS=1 rewrites the @screen blocks with what the desk shows (review the diff).
 final class DeskScriptTests: XCTestCase {
@@ -156,6 +158,16 @@ final class DeskScriptTests: XCTestCase {
                 case "locked": XCTAssertTrue(st.locked, where_)
                 case "unlocked": XCTAssertFalse(st.locked, where_)
                 default: XCTFail("\(where_): unknown @disk \(words[2])")
+                }
+            case "@cast":
+                let cast = try CharacterStore.open(dir.file("data/characters.json"))
+                guard let c = cast.character(words[1]) else { XCTFail("\(where_): no character \(words[1]) on disk"); continue }
+                switch words[2] {
+                case "merged-into": XCTAssertEqual(c.mergedInto, words[3], where_)
+                case "active": XCTAssertNil(c.mergedInto, where_)
+                case "reference": XCTAssertFalse(c.speakerWavs.isEmpty, where_)
+                case "no-reference": XCTAssertTrue(c.speakerWavs.isEmpty, where_)
+                default: XCTFail("\(where_): unknown @cast \(words[2])")
                 }
             case "@screen":
                 try start()

@@ -40,7 +40,7 @@ final class DeskTests: XCTestCase {
         keys("<Left>", "<Left>", "<Left>", "<Left>", "<Left>", "<Left>", "<BS>", "<C-e>")
         type("!")
         keys("<Enter>")
-        XCTAssertEqual(desk.mode, .list)
+        XCTAssertEqual(desk.mode.kind, .list)
         XCTAssertEqual(try reopen().state(2).text, "Hi Kenta!")
         let records = try HistoryLog(path: desk.job.historyPath).readAll().records
         XCTAssertEqual(records.count, 1, "one commit, one record")
@@ -53,7 +53,7 @@ final class DeskTests: XCTestCase {
         keys("e")
         type("xyz")
         keys("<Esc>")
-        XCTAssertEqual(desk.mode, .list)
+        XCTAssertEqual(desk.mode.kind, .list)
         XCTAssertFalse(FileIO.exists(desk.job.storePath))
         XCTAssertEqual(desk.store.state(1).text, "Good morning")
     }
@@ -72,14 +72,14 @@ final class DeskTests: XCTestCase {
         keys("L")
         XCTAssertTrue(desk.store.state(1).locked)
         keys("e")
-        XCTAssertEqual(desk.mode, .list, "a locked line does not open the editor")
+        XCTAssertEqual(desk.mode.kind, .list, "a locked line does not open the editor")
         XCTAssertTrue(desk.message.contains("unlock first"))
         keys("a")
         XCTAssertTrue(try reopen().state(1).approved)
         keys("a")
         XCTAssertFalse(try reopen().state(1).approved)
         keys("L", "e")
-        XCTAssertNotEqual(desk.mode, .list)
+        XCTAssertNotEqual(desk.mode.kind, .list)
     }
 
     func testFiltersAndNextUnapproved() throws {
@@ -142,7 +142,7 @@ final class DeskTests: XCTestCase {
         }
         XCTAssertTrue(s.contains(Action.approve.description))
         keys("q")
-        XCTAssertEqual(desk.mode, .list)
+        XCTAssertEqual(desk.mode.kind, .list)
         XCTAssertFalse(desk.quitRequested, "q in help closes help")
     }
 
@@ -218,6 +218,6 @@ final class DeskHistoryTests: XCTestCase {
         r.key("<Enter>")
         XCTAssertEqual(store.state(1).text, "First")
         XCTAssertEqual(try store.history.readAll().records.last?.action, "restore")
-        XCTAssertEqual(r.desk.mode, .list)
+        XCTAssertEqual(r.desk.mode.kind, .list)
     }
 }

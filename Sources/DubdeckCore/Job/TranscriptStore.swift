@@ -352,6 +352,7 @@ public final class TranscriptStore {
         let sig = FileIO.statSignature(path)
         let fp = snapshot.fingerprint
         if sig == nil { return fp != .missing }
+        if fp.racy { return true }  // read in the tick of its last write: compare the bytes
         return sig!.size != fp.size || sig!.mtimeNs != fp.mtimeNs || (fp.inode != 0 && sig!.inode != fp.inode)
     }
 

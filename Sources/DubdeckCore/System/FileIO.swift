@@ -10,6 +10,14 @@ public struct FileFingerprint: Equatable, Sendable {
     public var sha256: [UInt8]
     /// The inode: an atomic save by anyone gives the file a new one.
     public var inode: UInt64 = 0
+    /// Modified within the last second when read: a write in the same timestamp tick with the same
+    /// size (and a reused inode) would look unchanged, so the poll compares bytes until it is older
+    /// (git's "racily clean"). Not part of the identity.
+    public var racy = false
+
+    public static func == (a: FileFingerprint, b: FileFingerprint) -> Bool {
+        a.size == b.size && a.mtimeNs == b.mtimeNs && a.sha256 == b.sha256 && a.inode == b.inode
+    }
 
     public static let missing = FileFingerprint(size: -1, mtimeNs: 0, sha256: [])
 
@@ -175,9 +183,12 @@ public enum FileIO {
     public static func fingerprint(path: String, bytes: [UInt8]?) -> FileFingerprint {
         var st = stat()
         guard lstat(path, &st) == 0, let bytes else { return .missing }
-        return FileFingerprint(
-            size: Int(st.st_size), mtimeNs: Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec),
-            sha256: SHA256.digest(bytes), inode: UInt64(st.st_ino))
+        let mtimeNs = Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec)
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let nowNs = Int(now.tv_sec) * 1_000_000_000 + Int(now.tv_nsec)
+        return FileFingerprint(size: Int(st.st_size), mtimeNs: mtimeNs, sha256: SHA256.digest(bytes), inode: UInt64(st.st_ino),
+                               racy: mtimeNs > nowNs - 1_000_000_000)
     }
 
     /// size, mtime and inode only: the cheap poll the desk runs to notice outside changes.

@@ -18,6 +18,36 @@ final class TranscriptStoreTests: XCTestCase {
 
     func storeText() -> String? { dir.read("ep01/transcript_store.json") }
 
+    /// A write in the same timestamp tick, of the same size, to the same inode (an editor writing in
+    /// place, or a reused inode) looks unchanged to size+mtime+inode: read that recently, the poll
+    /// compares the bytes.
+    func testARacySameSizeSameMtimeWriteIsStillNoticed() throws {
+        let writer = try open(by: "other")
+        try writer.commit([.edit(2, text: "AAAA")])
+        let reader = try open()
+        XCTAssertEqual(reader.state(2).text, "AAAA")
+        XCTAssertTrue(reader.fingerprint.racy, "read within a second of its write")
+        let path = dir.file("ep01/transcript_store.json")
+        var st = stat()
+        XCTAssertEqual(lstat(path, &st), 0)
+        // The same bytes with one text changed, written in place; the old mtime put back.
+        let changed = Array(dir.read("ep01/transcript_store.json")!.replacingOccurrences(of: "AAAA", with: "BBBB").utf8)
+        let fd = Glibc.open(path, O_WRONLY | O_TRUNC)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        XCTAssertEqual(changed.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }, changed.count)
+        var times = [st.st_atim, st.st_mtim]
+        XCTAssertEqual(futimens(fd, &times), 0)
+        close(fd)
+        var after = stat()
+        XCTAssertEqual(lstat(path, &after), 0)
+        XCTAssertEqual([Int(after.st_size), after.st_mtim.tv_sec, after.st_mtim.tv_nsec, Int(after.st_ino)],
+                       [Int(st.st_size), st.st_mtim.tv_sec, st.st_mtim.tv_nsec, Int(st.st_ino)], "the write is invisible to stat")
+        XCTAssertTrue(try reader.reloadIfChanged())
+        XCTAssertEqual(reader.state(2).text, "BBBB")
+        // An unchanged store, once read, is not reported changed.
+        XCTAssertFalse(try reader.reloadIfChanged())
+    }
+
     func testEditApproveLockRoundTripAndHistory() throws {
         let store = try open()
         try store.commit([.edit(2, text: "Hi!")])

@@ -1,5 +1,5 @@
 /// The inline text editor's buffer: grapheme clusters and a cursor between them.
-public struct LineEditor: Equatable {
+public struct LineEditor: Hashable {
     public private(set) var chars: [Character]
     public private(set) var cursor: Int
 
@@ -73,5 +73,35 @@ public struct LineEditor: Equatable {
         let start = lineStart
         chars.removeSubrange(start..<cursor)
         cursor = start
+    }
+}
+
+extension LineEditor {
+    /// Applies an editing action to the buffer; false when the action is not an edit (the screen
+    /// holding the editor decides about those). `multiline`: a line break may be typed.
+    mutating func apply(_ action: Action, multiline: Bool) -> Bool {
+        switch action {
+        case .cursorLeft: left()
+        case .cursorRight: right()
+        case .wordLeft: wordLeft()
+        case .wordRight: wordRight()
+        case .lineStart: home()
+        case .lineEnd: end()
+        case .deleteBack: deleteBack()
+        case .deleteForward: deleteForward()
+        case .deleteWordBack: deleteWordBack()
+        case .killLine: killLine()
+        case .killToStart: killToStart()
+        case .insertNewline: if multiline { insert("\n") }
+        // Not edits of the buffer: the holder's (commit, cancel) or not an editor's at all.
+        case .commit, .cancel, .quit, .help, .redraw, .back, .characters, .moveDown, .moveUp, .pageDown,
+             .pageUp, .top, .bottom, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock,
+             .flagRetranslate, .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal,
+             .playPreviousTake, .stopPlayback, .undo, .redo, .history, .restoreVersion, .seriesNext,
+             .playReference, .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .search,
+             .searchNext, .searchPrev, .filterNext, .filterPrev, .filterAll:
+            return false
+        }
+        return true
     }
 }

@@ -1,68 +1,8 @@
 import DubdeckCore
 
-/// A screen of the desk behind one protocol: it answers the typed actions of its key context (an
-/// exhaustive switch: what it ignores is written down) and draws itself into the grid. Help and the
-/// line history are such types; the list, the editor and the characters screen are next.
-protocol DeskScreen: Equatable {
-    static var context: KeyContext { get }
-    /// Changes this screen, or the desk (leaving the screen); returns what to redraw.
-    mutating func handle(_ action: Action, desk: Desk) -> Redraw
-    func draw(_ desk: Desk, into grid: inout CellGrid)
-}
-
-/// The keys of every screen, generated from the action table and the keymap in force.
-public struct HelpScreen: DeskScreen {
-    static let context = KeyContext.help
-    public var scroll = 0
-
-    public init() {}
-
-    mutating func handle(_ action: Action, desk: Desk) -> Redraw {
-        let lines = DeskView.helpLines(keymap: desk.keymap).count
-        let page = max(1, desk.height - 3)
-        let maxScroll = max(0, lines - page)
-        switch action {
-        case .back, .help: desk.mode = desk.helpReturn; return .all
-        case .quit: desk.quitRequested = true; return .nothing
-        case .moveDown: scroll += 1
-        case .moveUp: scroll -= 1
-        case .pageDown: scroll += page
-        case .pageUp: scroll -= page
-        case .top: scroll = 0
-        case .bottom: scroll = maxScroll
-        case .redraw: return .all
-        // Not this screen's: decided here, not dropped silently.
-        case .characters, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock, .flagRetranslate,
-             .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal, .playPreviousTake,
-             .stopPlayback, .undo, .redo, .history, .restoreVersion, .seriesNext, .playReference,
-             .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .search, .searchNext, .searchPrev,
-             .filterNext, .filterPrev, .filterAll, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft,
-             .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward, .deleteWordBack, .killLine,
-             .killToStart, .insertNewline: return .nothing
-        }
-        scroll = max(0, min(scroll, maxScroll))
-        return .all
-    }
-
-    func draw(_ desk: Desk, into grid: inout CellGrid) {
-        let lines = DeskView.helpLines(keymap: desk.keymap)
-        grid.fill(row: 0, style: .header)
-        grid.put(" dubdeck help", row: 0, col: 0, style: .title)
-        let rows = grid.height - 2
-        for r in 0..<rows {
-            let i = scroll + r
-            guard i < lines.count else { break }
-            let line = lines[i]
-            grid.put(line, row: r + 1, col: 0, style: line.hasPrefix("[") ? .columns : .normal)
-        }
-        grid.fill(row: grid.height - 1, style: .status)
-        grid.put(" lines \(scroll + 1)–\(min(lines.count, scroll + rows)) of \(lines.count)", row: grid.height - 1, col: 0, style: .status)
-    }
-}
-
 /// The change history of one line, newest first, with restore.
 public struct HistoryScreen: DeskScreen {
-    static let context = KeyContext.history
+    var keyContext: KeyContext { .history }
     public let segment: Int
     public var records: [HistoryRecord]
     /// The highlighted record.
@@ -76,7 +16,7 @@ public struct HistoryScreen: DeskScreen {
     mutating func handle(_ action: Action, desk: Desk) -> Redraw {
         let last = max(0, records.count - 1)
         switch action {
-        case .back: desk.mode = .list; return .all
+        case .back: desk.mode = .list(ListScreen()); return .all
         case .quit: desk.quitRequested = true; return .nothing
         case .help: return desk.openHelp()
         case .moveDown: selection = min(selection + 1, last)

@@ -1,0 +1,162 @@
+import DubdeckCore
+
+/// The characters of the series (names, episodes, lines here, reference, voice), with rename,
+/// merge (confirmed, undoable), reference playback and "use line audio". Rename and merge ask in a
+/// prompt in the status line; the screen stays under it.
+public struct CharactersScreen: DeskScreen {
+    /// What the status-line prompt asks.
+    public enum Question: Equatable {
+        case rename(String)
+        case merge(String)
+        case confirmMerge(String, String)
+
+        var label: String {
+            switch self {
+            case .rename(let id): return "name for \(id): "
+            case .merge(let id): return "merge \(id) into (ID): "
+            case .confirmMerge(let id, let into): return "merge \(id) into \(into)? (y/n) "
+            }
+        }
+    }
+
+    /// The selected row.
+    public var selection = 0
+    /// The series shown (nil: all).
+    public var series: String?
+    /// The open prompt and what is typed in it.
+    var question: (Question, LineEditor)? {
+        get { asked.map { ($0, answer) } }
+        set { asked = newValue?.0; answer = newValue?.1 ?? LineEditor("") }
+    }
+    var asked: Question?
+    var answer = LineEditor("")
+
+    public init(series: String?) { self.series = series }
+
+    var keyContext: KeyContext { asked == nil ? .characters : .editor }
+
+    var prompt: (label: String, editor: LineEditor)? { asked.map { ($0.label, answer) } }
+
+    func rows(_ desk: Desk) -> [CharacterRecord] { desk.castRows(series: series) }
+
+    func selected(_ desk: Desk) -> CharacterRecord? {
+        let rows = rows(desk)
+        return selection >= 0 && selection < rows.count ? rows[selection] : nil
+    }
+
+    mutating func type(_ text: String, desk: Desk) -> Redraw? {
+        guard asked != nil else { return nil }
+        answer.insert(text)
+        return .status
+    }
+
+    mutating func handle(_ action: Action, desk: Desk) -> Redraw {
+        if let q = asked { return answer(q, action, desk) }
+        let count = rows(desk).count
+        switch action {
+        case .back: desk.mode = .list(ListScreen()); return .all
+        case .quit: desk.quitRequested = true; return .nothing
+        case .help: return desk.openHelp()
+        case .redraw: return .all
+        case .moveDown: selection = min(selection + 1, max(0, count - 1))
+        case .moveUp: selection = max(0, selection - 1)
+        case .top: selection = 0
+        case .bottom: selection = max(0, count - 1)
+        case .seriesNext:
+            let all: [String?] = desk.allSeries.map { Optional($0) } + [nil]
+            let i = all.firstIndex(where: { $0 == series }) ?? 0
+            series = all[(i + 1) % all.count]
+            selection = 0
+            desk.setMessage("series: \(series ?? "all")")
+        case .playReference:
+            guard let c = selected(desk) else { return .nothing }
+            guard let wav = c.speakerWavs.first else { desk.setMessage("\(c.displayName) has no reference recording", .warning); return .status }
+            desk.play(label: "reference of \(c.displayName)") { PCM16(try AudioFile.read(wav)) }
+        case .renameCharacter:
+            guard let c = selected(desk) else { return .nothing }
+            question = (.rename(c.id), LineEditor(c.name))
+        case .mergeCharacter:
+            guard let c = selected(desk) else { return .nothing }
+            question = (.merge(c.id), LineEditor(""))
+        case .useLineAudio:
+            return desk.useLineAudio()
+        case .undoMerge:
+            return desk.undoLastMerge()
+        // Not this screen's: decided here, not dropped silently.
+        case .characters, .pageDown, .pageUp, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock,
+             .flagRetranslate, .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal,
+             .playPreviousTake, .stopPlayback, .undo, .redo, .history, .restoreVersion, .search,
+             .searchNext, .searchPrev, .filterNext, .filterPrev, .filterAll, .commit, .cancel, .cursorLeft,
+             .cursorRight, .wordLeft, .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward,
+             .deleteWordBack, .killLine, .killToStart, .insertNewline:
+            return .nothing
+        }
+        return .all
+    }
+
+    /// Keys while the prompt is open: Enter answers, Esc closes it, the rest edits the answer.
+    mutating func answer(_ q: Question, _ action: Action, _ desk: Desk) -> Redraw {
+        if action == .cancel {
+            asked = nil
+            desk.setMessage("")
+            return .all
+        }
+        guard action == .commit else { return answer.apply(action, multiline: false) ? .status : .nothing }
+        let text = answer.text.trimmingCharacters()
+        switch q {
+        case .rename(let id):
+            guard !text.isEmpty else {
+                desk.setMessage("a name cannot be empty (Esc keeps \(id)'s name)", .warning)
+                return .all
+            }
+            asked = nil
+            return desk.changeCast("\(id) is now \(text)") { try $0.rename(id, to: text) }
+        case .merge(let id):
+            // First the target, then a confirmation: a merge folds one character into another.
+            guard !text.isEmpty else { asked = nil; return .all }
+            guard let to = desk.cast?.resolve(text) else {
+                desk.setMessage("no character \(text)", .warning)
+                return .all
+            }
+            question = (.confirmMerge(id, to.id), LineEditor(""))
+            desk.setMessage("merge \(id) into \(to.id) \(to.displayName)? type y and Enter (Esc keeps both)", .warning)
+            return .all
+        case .confirmMerge(let id, let into):
+            asked = nil
+            guard text.lowercased() == "y" else {
+                desk.setMessage("not merged")
+                return .all
+            }
+            selection = 0
+            return desk.mergeCharacter(id, into: into)
+        }
+    }
+
+    func draw(_ desk: Desk, into grid: inout CellGrid) {
+        let pad = DeskView.pad, padLeft = DeskView.padLeft
+        let rows = rows(desk)
+        grid.fill(row: 0, style: .header)
+        var col = grid.put(" characters ", row: 0, col: 0, style: .title)
+        col = grid.put(" series: \(series ?? "all") (Tab switches) · \(rows.count) characters", row: 0, col: col, style: .header)
+        grid.fill(row: 1, style: .columns)
+        let titles = pad("ID", 12) + " " + pad("name", 18) + " " + padLeft("eps", 4) + " " + pad("last seen", 12) + " "
+            + padLeft("lines", 5) + "  ref  voice"
+        grid.put(titles, row: 1, col: 0, style: .columns)
+        let visible = max(1, grid.height - 3)
+        let top = max(0, selection - visible + 1)
+        for (k, c) in rows.enumerated() where k >= top && k < top + visible {
+            let row = 2 + k - top
+            let isSelected = k == selection
+            if isSelected { grid.fill(row: row, style: .selected) }
+            let info = series.flatMap { c.seriesInfo($0) }
+            let episodes = info?.seen ?? c.series.reduce(0) { $0 + $1.info.seen }
+            let last = info?.lastEpisode ?? c.series.last?.info.lastEpisode ?? "-"
+            let voice = c.voice.map { "\($0.variant) p\($0.pitch) r\($0.rate)" } ?? "-"
+            let text = pad(c.id, 12) + " " + pad(c.name.isEmpty ? "(unnamed)" : c.name, 18) + " " + padLeft(String(episodes), 4) + " "
+                + pad(last, 12) + " " + padLeft(String(desk.linesInEpisode(c.id)), 5) + "  " + (c.speakerWavs.isEmpty ? " -   " : "yes  ") + voice
+            grid.put(text, row: row, col: 0, style: isSelected ? .selected : .normal)
+        }
+        if rows.isEmpty { grid.put("  no characters in this series (Tab shows the others)", row: 2, col: 0, style: .dim) }
+        DeskView.drawStatus(desk, into: &grid)
+    }
+}
