@@ -300,6 +300,28 @@ public enum DeskView {
         grid.put(right, row: row, col: rightCol, style: desk.filter == .all ? .status : .warning)
     }
 
+    // MARK: Full-screen tables
+
+    /// A full-screen table (history, characters): a title bar, column titles, then the rows around
+    /// the selection, the selected one highlighted; `empty` when there is none.
+    static func drawTable(title: String, info: String, columns: String, count: Int, selection: Int, empty: String,
+                          into grid: inout CellGrid, row text: (Int) -> String) {
+        grid.fill(row: 0, style: .header)
+        let col = grid.put(title, row: 0, col: 0, style: .title)
+        grid.put(info, row: 0, col: col, style: .header)
+        grid.fill(row: 1, style: .columns)
+        grid.put(columns, row: 1, col: 0, style: .columns)
+        let visible = max(1, grid.height - 3)
+        let top = max(0, selection - visible + 1)
+        for k in top..<min(count, top + visible) {
+            let row = 2 + k - top
+            let selected = k == selection
+            if selected { grid.fill(row: row, style: .selected) }
+            grid.put(text(k), row: row, col: 0, style: selected ? .selected : .normal)
+        }
+        if count == 0 { grid.put(empty, row: 2, col: 0, style: .dim) }
+    }
+
     // MARK: Help
 
     /// The help text, generated from the action table and the keymap in force.

@@ -135,28 +135,19 @@ public struct CharactersScreen: DeskScreen {
     func draw(_ desk: Desk, into grid: inout CellGrid) {
         let pad = DeskView.pad, padLeft = DeskView.padLeft
         let rows = rows(desk)
-        grid.fill(row: 0, style: .header)
-        var col = grid.put(" characters ", row: 0, col: 0, style: .title)
-        col = grid.put(" series: \(series ?? "all") (Tab switches) · \(rows.count) characters", row: 0, col: col, style: .header)
-        grid.fill(row: 1, style: .columns)
         let titles = pad("ID", 12) + " " + pad("name", 18) + " " + padLeft("eps", 4) + " " + pad("last seen", 12) + " "
             + padLeft("lines", 5) + "  ref  voice"
-        grid.put(titles, row: 1, col: 0, style: .columns)
-        let visible = max(1, grid.height - 3)
-        let top = max(0, selection - visible + 1)
-        for (k, c) in rows.enumerated() where k >= top && k < top + visible {
-            let row = 2 + k - top
-            let isSelected = k == selection
-            if isSelected { grid.fill(row: row, style: .selected) }
+        DeskView.drawTable(title: " characters ", info: " series: \(series ?? "all") (Tab switches) · \(rows.count) characters",
+                           columns: titles, count: rows.count, selection: selection,
+                           empty: "  no characters in this series (Tab shows the others)", into: &grid) { k in
+            let c = rows[k]
             let info = series.flatMap { c.seriesInfo($0) }
             let episodes = info?.seen ?? c.series.reduce(0) { $0 + $1.info.seen }
             let last = info?.lastEpisode ?? c.series.last?.info.lastEpisode ?? "-"
             let voice = c.voice.map { "\($0.variant) p\($0.pitch) r\($0.rate)" } ?? "-"
-            let text = pad(c.id, 12) + " " + pad(c.name.isEmpty ? "(unnamed)" : c.name, 18) + " " + padLeft(String(episodes), 4) + " "
+            return pad(c.id, 12) + " " + pad(c.name.isEmpty ? "(unnamed)" : c.name, 18) + " " + padLeft(String(episodes), 4) + " "
                 + pad(last, 12) + " " + padLeft(String(desk.linesInEpisode(c.id)), 5) + "  " + (c.speakerWavs.isEmpty ? " -   " : "yes  ") + voice
-            grid.put(text, row: row, col: 0, style: isSelected ? .selected : .normal)
         }
-        if rows.isEmpty { grid.put("  no characters in this series (Tab shows the others)", row: 2, col: 0, style: .dim) }
         DeskView.drawStatus(desk, into: &grid)
     }
 }

@@ -41,27 +41,19 @@ public struct HistoryScreen: DeskScreen {
 
     func draw(_ desk: Desk, into grid: inout CellGrid) {
         let pad = DeskView.pad, padLeft = DeskView.padLeft
-        let n = segment, sel = selection
-        grid.fill(row: 0, style: .header)
-        let col = grid.put(" history ", row: 0, col: 0, style: .title)
-        grid.put(" line \(n) · \(records.count) change\(records.count == 1 ? "" : "s") · Enter restores the selected text · q returns", row: 0, col: col, style: .header)
-        grid.fill(row: 1, style: .columns)
-        grid.put(pad("   #", 7) + " " + pad("when", 20) + " " + pad("who", 10) + " " + pad("action", 10) + " text after", row: 1, col: 0, style: .columns)
-        let visible = max(1, grid.height - 3)
-        let top = max(0, sel - visible + 1)
-        for (k, r) in records.enumerated() where k >= top && k < top + visible {
-            let row = 2 + k - top
-            let selected = k == sel
-            if selected { grid.fill(row: row, style: .selected) }
+        let n = segment
+        DeskView.drawTable(title: " history ",
+                           info: " line \(n) · \(records.count) change\(records.count == 1 ? "" : "s") · Enter restores the selected text · q returns",
+                           columns: pad("   #", 7) + " " + pad("when", 20) + " " + pad("who", 10) + " " + pad("action", 10) + " text after",
+                           count: records.count, selection: selection, empty: "  no recorded change", into: &grid) { k in
+            let r = records[k]
             var what = r.textAfter.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: " ⏎ ")
             if r.action != "edit" && r.action != "restore" && r.action != "merge-mt" {
                 let flags: [String] = [r.approvedAfter ? "approved" : "", r.lockedAfter ? "locked" : ""].filter { !$0.isEmpty }
                 what = "[" + (flags.isEmpty ? "-" : flags.joined(separator: ", ")) + "] " + what
             }
-            let line = padLeft(String(r.seq), 7) + " " + pad(r.ts, 20) + " " + pad(r.by, 10) + " " + pad(r.action, 10) + " " + what
-            grid.put(line, row: row, col: 0, style: selected ? .selected : .normal)
+            return padLeft(String(r.seq), 7) + " " + pad(r.ts, 20) + " " + pad(r.by, 10) + " " + pad(r.action, 10) + " " + what
         }
-        if records.isEmpty { grid.put("  no recorded change", row: 2, col: 0, style: .dim) }
         DeskView.drawStatus(desk, into: &grid)
     }
 }
