@@ -80,8 +80,11 @@ public final class Desk {
     /// Sound: nil when the desk runs without an audio setup.
     public let audio: DeskAudio?
     let worker: SynthWorker?
-    /// The take `play-previous-take` played last (segment, take), to step further back.
-    var lastPreviousTake: (Int, Int)?
+    /// The take of a line heard last (segment, listed take k, 1 = newest): the next older one, the
+    /// take A/B returns to and the one `keep-take` keeps.
+    var lastTakeHeard: (segment: Int, k: Int)?
+    /// True when the last thing heard of `lastTakeHeard`'s line… was its original (A/B alternates).
+    var lastHeardOriginal: Int?
     /// The character store's path (nil: the desk shows no characters).
     public let characterStorePath: String?
     /// The characters (names, series, voices; never embeddings), nil without a readable store.
@@ -287,7 +290,8 @@ public final class Desk {
             guard let seg = selectedSegment else { return .nothing }
             let on = !store.state(seg.number).flaggedForRetranslation
             return change(.flag(seg.number, ReviewState.needsRetranslate, on))
-        case .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal, .playPreviousTake, .stopPlayback:
+        case .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal, .playPreviousTake, .stopPlayback,
+             .playContext, .playAB, .keepTake:
             return soundAction(action)
         case .characters: return openCharacters()
         case .undo: return undoRedo(.undo)
@@ -494,18 +498,33 @@ public final class Desk {
             worker.cancel()
             setMessage("cancelling the batch after the current line…")
         case .playTake:
-            lastPreviousTake = nil
-            play(label: "line \(n): take 1 of \(takeCount(n))") { try PlaybackSource.take(self.store, n, take: 1) }
+            guard let k = PlaybackSource.currentListed(store, n) else { setMessage("line \(n) has no take yet (s synthesizes it)", .warning); return .status }
+            playTake(n, k)
         case .playOriginal:
-            play(label: "original \(n)") { try PlaybackSource.original(self.store, n) }
+            playOriginal(n)
         case .playPreviousTake:
-            // Takes newest first after the current one: 2, 3, … N, then 2 again.
+            // Newest → oldest: after take k of this line comes k+1, after the oldest the newest.
             let count = takeCount(n)
-            guard count >= 2 else { setMessage("line \(n) has \(count == 0 ? "no take" : "one take only")", .warning); return .status }
-            var k = 2
-            if let (seg, last) = lastPreviousTake, seg == n { k = last >= count ? 2 : last + 1 }
-            lastPreviousTake = (n, k)
-            play(label: "line \(n): take \(k) of \(count)") { try PlaybackSource.take(self.store, n, take: k) }
+            guard count >= 1 else { setMessage("line \(n) has no take yet (s synthesizes it)", .warning); return .status }
+            var k = 1
+            if let last = lastTakeHeard, last.segment == n, lastHeardOriginal != n { k = last.k >= count ? 1 : last.k + 1 }
+            playTake(n, k)
+        case .playAB:
+            if lastHeardOriginal == n {
+                let k = lastTakeHeard.flatMap { $0.segment == n ? $0.k : nil } ?? PlaybackSource.currentListed(store, n)
+                guard let k else { setMessage("line \(n) has no take to compare (s synthesizes it)", .warning); return .status }
+                playTake(n, k)
+            } else {
+                playOriginal(n)
+            }
+        case .playContext:
+            play(label: "line \(n) in context") { try ContextMix.mix(self.store, n).pcm }
+        case .keepTake:
+            guard let last = lastTakeHeard, last.segment == n else {
+                setMessage("play a take of line \(n) first (p, P or b), then K keeps it", .warning)
+                return .status
+            }
+            return keepTake(n, last.k)
         case .stopPlayback:
             audio.sink.stop()
             setMessage("stopped")
@@ -519,6 +538,42 @@ public final class Desk {
              .insertNewline:
             return .nothing
         }
+        return .all
+    }
+
+    /// Listed take k (1 = newest) of line n, named "take k of N" (and "current" when it is).
+    func playTake(_ n: Int, _ k: Int, announce: Bool = true) {
+        let count = takeCount(n)
+        let current = PlaybackSource.currentListed(store, n) == k ? ", current" : ""
+        lastTakeHeard = (n, k)
+        lastHeardOriginal = nil
+        play(label: "line \(n): take \(k) of \(count)\(current)", announce: announce) { try PlaybackSource.listedTake(self.store, n, k) }
+    }
+
+    func playOriginal(_ n: Int) {
+        lastHeardOriginal = n
+        play(label: "original \(n)") { try PlaybackSource.original(self.store, n) }
+    }
+
+    /// Makes listed take k the current one: a `take` record, undoable, under the job lock (tried
+    /// briefly: a busy lock says so and the key can be pressed again).
+    func keepTake(_ n: Int, _ k: Int) -> Redraw {
+        if let reason = store.readOnlyReason { setMessage("read-only: \(reason)", .error); return .status }
+        let keep = selectedSegment.map { $0.number - 1 }
+        let saved = store.lockTimeout
+        store.lockTimeout = Desk.lockTry
+        defer { store.lockTimeout = saved }
+        do {
+            let result = try TakeChoice.choose(store, n, k)
+            recentHistory.append(contentsOf: result.records)
+            searchCache[n - 1] = nil
+            setMessage(result.records.isEmpty ? "line \(n): take \(k) is already the current one" : "line \(n): take \(k) of \(takeCount(n)) is now the current one (u undoes it)")
+        } catch let e as DubdeckError {
+            setMessage(e.message, e.reason == .lockBusy ? .warning : .error)
+        } catch {
+            setMessage("\(error)", .error)
+        }
+        applyFilter(keepSegment: keep)
         return .all
     }
 
@@ -553,7 +608,7 @@ public final class Desk {
                 setMessage("line \(r.segment) synthesized: \(DeskView.format2(r.speechS)) s speech, \(fit)", r.overflowS > 0 ? .warning : .info)
                 if autoplay {
                     let n = r.segment
-                    play(label: "line \(n): take 1 of \(takeCount(n))", announce: false) { try PlaybackSource.take(self.store, n, take: 1) }
+                    playTake(n, PlaybackSource.currentListed(store, n) ?? 1, announce: false)
                 }
             case .failed(let n, let why):
                 setMessage(n > 0 ? "line \(n): synthesis failed: \(why)" : "synthesis failed: \(why)", .error)

@@ -101,18 +101,25 @@ func fmt(_ v: Double) -> String {
 
 struct Play: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Play a line's take (or the original line) and return when it has finished.",
-        discussion: "Ctrl-C stops the device cleanly. --device file:FILE=/tmp/x.wav,FORMAT=wav records instead of playing.")
+        abstract: "Play a line's take (or the original line, or the line in context) and return when it has finished.",
+        discussion: "--context plays the previous, current and next lines at their real times (takes that match their text, else the original) over the source ducked by --duck dB, from --before seconds before to --after seconds after; mixed by dubdeck, sample-exact (docs/FORMATS.md). Ctrl-C stops the device cleanly. --device file:FILE=/tmp/x.wav,FORMAT=wav records instead of playing.")
 
     @Argument(help: "The job directory.") var job: String
     @Argument(help: "The segment number.") var n: Int
     @Flag(help: "The original line, cut from the source audio.") var original = false
     @Option(help: "Take K: 1 (current) … 5.") var take: Int?
+    @Flag(help: "The previous, current and next lines at their real times over the ducked source.") var context = false
+    @Option(help: "With --context: seconds before the first line (0 … 30).") var before: Double = 1
+    @Option(help: "With --context: seconds after the last line (0 … 30).") var after: Double = 1
+    @Option(help: "With --context: how far the source is lowered under the lines, in dB (0 … 96).") var duck: Double = 12
     @Option(help: "ALSA PCM (else DUBDECK_AUDIO_DEVICE, else default).") var device: String?
 
     func validate() throws {
-        if original && take != nil { throw ValidationError("--original and --take exclude each other") }
+        if [original, take != nil, context].filter({ $0 }).count > 1 { throw ValidationError("--original, --take and --context exclude each other") }
         if let k = take, k < 1 || k > SegmentSynthesizer.takesKept { throw ValidationError("--take is 1 … 5") }
+        try checkRange(before, 0...ContextMix.Options.maxPadding, "--before")
+        try checkRange(after, 0...ContextMix.Options.maxPadding, "--after")
+        try checkRange(duck, 0...ContextMix.Options.maxDuck, "--duck")
     }
 
     func run() throws {
@@ -121,10 +128,18 @@ struct Play: ParsableCommand {
             guard n >= 1, n <= store.job.segments.count else {
                 throw DubdeckError(.usage, "no segment \(n) (the job has \(store.job.segments.count))")
             }
-            let pcm = original ? try PlaybackSource.original(store, n) : try PlaybackSource.take(store, n, take: take ?? 1)
+            let pcm: PCM16, label: String
+            if context {
+                pcm = try ContextMix.mix(store, n, .init(before: before, after: after, duckDB: duck)).pcm
+                label = "line \(n) in context"
+            } else if original {
+                (pcm, label) = (try PlaybackSource.original(store, n), "original \(n)")
+            } else {
+                (pcm, label) = (try PlaybackSource.take(store, n, take: take ?? 1), "take \(take ?? 1) of \(n)")
+            }
             let sink = ALSASink(device: device)
             try Interrupt.polling {
-                try sink.play(pcm, label: original ? "original \(n)" : "take \(take ?? 1) of \(n)")
+                try sink.play(pcm, label: label)
                 while sink.isPlaying {
                     if Interrupt.requested {
                         sink.stop()

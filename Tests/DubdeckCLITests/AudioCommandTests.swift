@@ -35,6 +35,45 @@ final class AudioCommandTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("cannot be opened (pick one with --device)") && !r.stderr.contains("ALSA lib"), r.stderr)
     }
 
+    /// `play --context` recorded through ALSA's file PCM equals the mix computed here, independently:
+    /// line 2 and 4 as the original (full level in their slots), line 3's take over the source
+    /// ducked by 12 dB, from 1 s before line 2 to 1 s after line 4.
+    func testContextPlaybackIsTheSampleExactMix() throws {
+        let dir = TempDir()
+        XCTAssertEqual(DubdeckBinary.run(["demo", dir.file("ep01"), "--no-tui"]).status, 0)
+        let job = dir.file("ep01")
+        XCTAssertEqual(DubdeckBinary.run(["synth", job, "3"]).status, 0)
+        for duck in ["12", "0"] {
+            let heard = dir.file("context-\(duck).wav")
+            let r = DubdeckBinary.run(["play", job, "3", "--context", "--duck", duck, "--device", "file:FILE=\(heard),FORMAT=wav"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let rows = try JSONSerialization.jsonObject(with: Data(DubdeckBinary.run(["segments", job, "--json"]).stdout.utf8)) as! [[String: Any]]
+            func frame(_ row: Int, _ key: String) -> Int { Int(((rows[row][key] as! Double) * 48_000).rounded()) }
+            let source = try AudioFile.readPCM16(job + "/audio.wav")
+            let take = try AudioFile.readPCM16(job + "/segments_preview/0003.wav")
+            XCTAssertEqual(source.channels, 1)
+            let a = max(0, frame(1, "start") - 48_000), b = min(source.frames, frame(3, "end") + 48_000)
+            let g = pow(10, -Double(duck)! / 20)
+            var expected: [Int16] = []
+            for i in a..<b {
+                let original = (frame(1, "start")..<frame(1, "end")).contains(i) || (frame(3, "start")..<frame(3, "end")).contains(i)
+                var v = Double(source.samples[i]) * (original ? 1 : g)
+                let t = i - frame(2, "start")
+                if t >= 0, t < take.samples.count { v += Double(take.samples[t]) }
+                expected.append(Int16(max(-32768, min(32767, v.rounded()))))
+            }
+            let recorded = try AudioFile.readPCM16(heard)
+            XCTAssertGreaterThanOrEqual(recorded.samples.count, expected.count)
+            XCTAssertTrue(Array(recorded.samples.prefix(expected.count)) == expected, "duck \(duck): the recorded mix differs")
+            XCTAssertTrue(recorded.samples.dropFirst(expected.count).allSatisfy { $0 == 0 }, "only the device's padding after it")
+        }
+        // Bounds: NaN, negative, past the limits; the options exclude each other.
+        for args in [["--before", "nan"], ["--after", "-1"], ["--duck", "97"], ["--before", "31"], ["--original"], ["--take", "1"]] {
+            XCTAssertEqual(DubdeckBinary.run(["play", job, "3", "--context", "--device", "null"] + args).status, 64, "\(args)")
+        }
+        XCTAssertEqual(DubdeckBinary.run(["play", job, "99", "--context", "--device", "null"]).status, 64)
+    }
+
     func testBatchAndEngineCommandTakesTheRestOfTheLine() throws {
         let dir = TempDir()
         let job = Fixtures.job(in: dir)

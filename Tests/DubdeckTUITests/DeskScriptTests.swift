@@ -22,7 +22,8 @@ import TestSupport
 ///     @screen                  the screen as it is now, until @end: a `>` gutter marks the
 ///     …                        selected row, the last line says where the cursor is
 ///     @end
-///     @disk 2 text Hi          what the store on disk says (text T | approved | locked | unlocked)
+///     @disk 2 text Hi          what the store on disk says (text T | approved | locked | unlocked |
+///                              take K: the current take is K of the takes listed newest first)
 ///     @cast ID merged-into ID2 what the character store on disk says (merged-into X | active |
 ///                              reference | no-reference)
 ///
@@ -157,6 +158,7 @@ final class DeskScriptTests: XCTestCase {
                 case "approved": XCTAssertTrue(st.approved, where_)
                 case "locked": XCTAssertTrue(st.locked, where_)
                 case "unlocked": XCTAssertFalse(st.locked, where_)
+                case "take": XCTAssertEqual(PlaybackSource.currentListed(try other(), Int(words[1])!), Int(words[3]), "\(where_): the current take")
                 default: XCTFail("\(where_): unknown @disk \(words[2])")
                 }
             case "@cast":

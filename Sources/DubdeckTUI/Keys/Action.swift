@@ -35,6 +35,9 @@ public enum Action: String, CaseIterable, Sendable {
     case playOriginal = "play-original"
     case playPreviousTake = "play-previous-take"
     case stopPlayback = "stop-playback"
+    case playContext = "play-context"
+    case playAB = "play-ab"
+    case keepTake = "keep-take"
     case undo
     case redo
     case history
@@ -93,7 +96,10 @@ public enum Action: String, CaseIterable, Sendable {
         case .cancelBatch: return "Cancel the running batch after the current line"
         case .playTake: return "Play this line's current take"
         case .playOriginal: return "Play the original line from the source audio"
-        case .playPreviousTake: return "Play an earlier take (again: one further back)"
+        case .playPreviousTake: return "Play the takes newest → oldest (again: the next older; then the newest)"
+        case .playContext: return "Play the previous, this and the next line at their real times over the ducked source"
+        case .playAB: return "A/B: alternate the original and the take of this line"
+        case .keepTake: return "Make the take being heard the current one (a take record; undoable)"
         case .stopPlayback: return "Stop playing"
         case .undo: return "Undo the last change (a batch as one), also one made elsewhere"
         case .redo: return "Redo the last undone change"
@@ -155,6 +161,9 @@ public enum Action: String, CaseIterable, Sendable {
         case .playOriginal: return [.list]
         case .playPreviousTake: return [.list]
         case .stopPlayback: return [.list]
+        case .playContext: return [.list]
+        case .playAB: return [.list]
+        case .keepTake: return [.list]
         case .undo: return [.list]
         case .redo: return [.list]
         case .history: return [.list]

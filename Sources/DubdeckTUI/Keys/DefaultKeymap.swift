@@ -39,6 +39,9 @@ bind list p play-take
 bind list o play-original
 bind list P play-previous-take
 bind list x stop-playback
+bind list c play-context
+bind list b play-ab
+bind list K keep-take
 bind list u undo
 bind list <C-r> redo
 bind list h history

@@ -99,7 +99,7 @@ extension LineEditor {
              .flagRetranslate, .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal,
              .playPreviousTake, .stopPlayback, .undo, .redo, .history, .restoreVersion, .seriesNext,
              .playReference, .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .search,
-             .searchNext, .searchPrev, .filterNext, .filterPrev, .filterAll:
+             .searchNext, .searchPrev, .filterNext, .filterPrev, .filterAll, .playContext, .playAB, .keepTake:
             return false
         }
         return true
