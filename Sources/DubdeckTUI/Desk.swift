@@ -71,6 +71,7 @@ public final class Desk {
     /// The character store file as last loaded (size, mtime, inode): a change reloads the names.
     var castSignature: FileIO.StatSignature?
     var detailRowsCache: (key: [Int], rows: Int)?
+    var stripCache: (key: [Int], strip: TimingStrip)?
     /// characters.map.json as last read (size, mtime, inode).
     var mapSignature: FileIO.StatSignature?
     /// The last merge made on the characters screen (U undoes it).
@@ -176,6 +177,17 @@ public final class Desk {
         return rows
     }
 
+    /// The timing strip of line n, computed once per line, width and take file (it reads audio).
+    func timingStrip(_ n: Int, columns: Int) -> TimingStrip? {
+        guard job.sourceAudioPath != nil || store.state(n).preview != nil else { return nil }
+        let take = FileIO.statSignature(job.directory + "/" + Takes.directoryName + "/" + Takes.currentName(n))
+        let key = [n, columns, Int(take?.inode ?? 0), take?.mtimeNs ?? 0, take?.size ?? -1]
+        if let c = stripCache, c.key == key { return c.strip }
+        let strip = TimingStrip.build(store, n, columns: columns)
+        stripCache = (key, strip)
+        return strip
+    }
+
     /// The line the detail pane shows: the one being edited, else the selected one.
     var detailSegment: Segment? {
         if case .editor(let e) = mode { return job.segments[e.segment - 1] }
@@ -187,7 +199,8 @@ public final class Desk {
         let src = min(2, TextWidth.wrap(seg.srcText.isEmpty ? "(no source text)" : seg.srcText, columns: w).count)
         let text: Int
         if case .editor(let e) = mode { text = DeskView.editorRows(e.editor, width: w).count } else { text = TextWidth.wrap(store.state(seg.number).text, columns: w).count }
-        return max(4, min(cap, src + max(1, text) + 2))
+        let strip = job.sourceAudioPath != nil || store.state(seg.number).preview != nil ? 2 : 0
+        return max(4, min(cap, src + max(1, text) + 2 + strip))
     }
 
     var pageSize: Int { max(1, layout.listRows) }

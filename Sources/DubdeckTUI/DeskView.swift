@@ -203,15 +203,34 @@ public enum DeskView {
             info += " · no take"
         }
         info += " · audio \(st.audioStatus)"
+        info += " · " + gaps(desk.job, seg.number)
         if st.edited { info += " · edited (MT: \(seg.text.count) chars)" }
         grid.put(info, row: row, col: 0, style: .dim)
         row += 1
+        // The timing strip: the original's and the take's loudness across the slot and its margins.
+        if let strip = desk.timingStrip(seg.number, columns: w), row + 1 < last {
+            grid.put("orig ", row: row, col: 0, style: .dim)
+            grid.put(strip.original.map { strip.row($0) } ?? "(no source audio)", row: row, col: 5, style: strip.original == nil ? .dim : .normal)
+            grid.put("take ", row: row + 1, col: 0, style: .dim)
+            grid.put(strip.take.map { strip.row($0) } ?? "(no take)", row: row + 1, col: 5,
+                     style: strip.take == nil ? .dim : st.takeStatus == .overflow ? .warning : .normal)
+            row += 2
+        }
         guard row <= last else { return }
         let changes = desk.lastChanges(of: seg.number, limit: 3)
         let none = desk.recentHistoryComplete ? "     no recorded change" : "     no change among the recent ones (h shows them all)"
         let text = changes.isEmpty ? none
             : "     last: " + changes.map { "\($0.action) by \($0.by) (#\($0.seq))" }.joined(separator: " · ")
         grid.put(text, row: row, col: 0, style: .dim)
+    }
+
+    /// The gaps to the neighbours: "gaps ◂0.50 0.30▸" (negative: an overlap).
+    static func gaps(_ job: Job, _ n: Int) -> String {
+        let seg = job.segments[n - 1]
+        func shown(_ g: Double) -> String { g < 0 ? "-" + format2(-g) : format2(g) }
+        let before = n > 1 ? shown(seg.start - job.segments[n - 2].end) : "-"
+        let after = n < job.segments.count ? shown(job.segments[n].start - seg.end) : "-"
+        return "gaps ◂\(before) \(after)▸"
     }
 
     static func format2(_ v: Double) -> String {

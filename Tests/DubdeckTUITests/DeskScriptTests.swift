@@ -11,7 +11,8 @@ import TestSupport
 ///     @job sample              the fixture: sample (seven lines, wide and hostile text), charids,
 ///                              identified (the sample with a character store)
 ///                              (lines the pipeline gave character IDs) or long N
-///     @audio                   sound: source audio, espeak, a paced sink (50× real time)
+///     @audio [bursts]          sound: source audio (a steady tone; bursts: silence but for a loud
+///                              second at 1.5 s and a quiet 0.4 s at 3.6 s), espeak, a paced sink (50×)
 ///     @hold-lock / @release-lock   another writer holds the job lock
 ///     @size 90x24
 ///     j                        a key in keymap notation (also :type TEXT)
@@ -90,6 +91,7 @@ final class DeskScriptTests: XCTestCase {
         var now = Clock.monotonic()
         var i = 0
         var withAudio = false
+        var bursts = false
         var held: JobLock? = nil
         defer { held?.release() }
         func start() throws {
@@ -98,7 +100,12 @@ final class DeskScriptTests: XCTestCase {
             let store = try TranscriptStore(job: try JobLoader.load(job), by: "tester")
             var audio: DeskAudio? = nil
             if withAudio {
-                let source = AudioBuffer(samples: (0..<(48_000 * 20)).map { Float(sin(Double($0) * 0.03)) * 0.3 }, rate: 48_000)
+                // A steady tone, or (bursts) silence but for a loud second at 1.5 s and a quiet 0.4 s at 3.6 s.
+                let source = AudioBuffer(samples: (0..<(48_000 * 20)).map { i -> Float in
+                    let t = Double(i) / 48_000
+                    let amplitude: Float = !bursts ? 0.3 : (1.5..<2.5).contains(t) ? 0.5 : (3.6..<4.0).contains(t) ? 0.05 : 0
+                    return Float(sin(Double(i) * 0.03)) * amplitude
+                }, rate: 48_000)
                 try AudioFile.writeWAV16Atomically(source, to: job + "/audio.wav")
                 audio = DeskAudio(makeEngine: { try EspeakEngine() }, sink: PacedSink(speed: 50))
             }
@@ -136,7 +143,9 @@ final class DeskScriptTests: XCTestCase {
                     try FileIO.writeAtomically(job + "/characters.map.json", Array(map.utf8))
                 default: XCTFail("\(where_): unknown @outside \(words[1])")
                 }
-            case "@audio": withAudio = true
+            case "@audio":
+                withAudio = true
+                bursts = words.count > 1 && words[1] == "bursts"
             case "@hold-lock":
                 try start()
                 held = try JobLock.acquire(job + "/.dubdeck.lock")
