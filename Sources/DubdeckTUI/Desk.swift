@@ -755,8 +755,8 @@ public final class Desk {
     func haystack(_ i: Int) -> String {
         if let h = searchCache[i] { return h }
         let seg = job.segments[i]
-        let h = (store.states[i].text + "\u{1}" + seg.srcText + "\u{1}" + seg.speaker + "\u{1}"
-            + (job.characterID(of: seg) ?? "")).lowercased()
+        let h = (store.states[i].text + "\u{1}" + seg.srcText + "\u{1}" + store.segment(i + 1).speaker + "\u{1}"
+            + (store.characterID(seg.number) ?? "")).lowercased()
         searchCache[i] = h
         return h
     }

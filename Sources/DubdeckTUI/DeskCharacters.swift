@@ -45,7 +45,7 @@ extension Desk {
     func startLoadingCast() {
         castSignature = characterStorePath.flatMap { FileIO.statSignature($0) }
         guard let path = characterStorePath, FileIO.exists(path),
-              job.segments.contains(where: { job.characterID(of: $0) != nil }) else { return }
+              job.segments.contains(where: { store.characterID($0.number) != nil }) else { return }
         let box = castLoad
         box.state.locked { box.pending = true }
         DispatchQueue.global().async {
@@ -74,7 +74,10 @@ extension Desk {
     /// The name shown for a line's speaker: the character's name, else its ID, else the label.
     /// A character without a name shows its ID marked `◆`, so it is never taken for a diarization label.
     func speakerName(_ seg: Segment) -> String {
-        guard let id = job.characterID(of: seg) else { return seg.speaker.isEmpty ? "?" : seg.speaker }
+        guard let id = store.characterID(seg.number) else {
+            let label = store.segment(seg.number).speaker
+            return label.isEmpty ? "?" : label
+        }
         if let c = cast?.resolve(id) { return c.name.isEmpty ? "◆" + c.id : c.name }
         return "◆" + id
     }
@@ -83,13 +86,13 @@ extension Desk {
     func castRows(series: String?) -> [CharacterRecord] {
         guard let cast else { return [] }
         let rows = cast.active.filter { series == nil || $0.seriesInfo(series!) != nil }
-        let here = Set(job.segments.compactMap { job.characterID(of: $0) }.compactMap { cast.resolve($0)?.id })
+        let here = Set(job.segments.compactMap { store.characterID($0.number) }.compactMap { cast.resolve($0)?.id })
         return rows.filter { here.contains($0.id) } + rows.filter { !here.contains($0.id) }
     }
 
     /// Lines of this episode spoken by a character (through old, merged IDs too).
     func linesInEpisode(_ id: String) -> Int {
-        job.segments.filter { seg in job.characterID(of: seg).flatMap { cast?.resolve($0)?.id } == id }.count
+        job.segments.filter { seg in store.characterID(seg.number).flatMap { cast?.resolve($0)?.id } == id }.count
     }
 
     var allSeries: [String] {
@@ -150,7 +153,7 @@ extension Desk {
     /// (never of whichever character happens to be selected on this screen).
     func useLineAudio() -> Redraw {
         guard let seg = selectedSegment else { return .nothing }
-        guard let id = job.characterID(of: seg), let c = cast?.resolve(id) else {
+        guard let id = store.characterID(seg.number), let c = cast?.resolve(id) else {
             setMessage("line \(seg.number) has no character yet (run `dubdeck characters identify`)", .warning)
             return .status
         }

@@ -149,15 +149,16 @@ public enum DeskView {
         let row0 = layout.separatorRow
         grid.fill(row: row0, style: .columns)
         guard let number, number >= 1, number <= desk.job.segments.count else { return }
-        let seg = desk.job.segments[number - 1]
+        let seg = desk.store.segment(number)  // with the reviewer's speaker label
         let st = desk.store.state(seg.number)
         var title = " #\(seg.number)  \(Clock.formatTime(seg.start))–\(Clock.formatTime(seg.end))  slot \(format2(seg.duration)) s"
+        let fixed = st.speakerOverride != nil ? " (fixed; pipeline: \(desk.job.segments[number - 1].speaker))" : ""
         if let id = desk.job.characterID(of: seg) {
             // label → character: the two namespaces never look alike.
             let name = desk.cast?.resolve(id).map { $0.name } ?? ""
-            title += "  label \(seg.speaker.isEmpty ? "?" : seg.speaker) → character \(id)\(name.isEmpty ? "" : " \(name)")"
+            title += "  label \(seg.speaker.isEmpty ? "?" : seg.speaker)\(fixed) → character \(id)\(name.isEmpty ? "" : " \(name)")"
         } else {
-            title += "  \(speakerLabel(desk, seg))"
+            title += "  \(speakerLabel(desk, seg))\(fixed)"
         }
         if desk.job.overlapping.contains(seg.number) { title += "  overlaps another line" }
         if desk.job.duplicated.contains(seg.number) { title += "  duplicate times" }

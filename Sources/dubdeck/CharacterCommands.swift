@@ -7,7 +7,7 @@ import Glibc
 struct Characters: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The character voice memory: who is who across the episodes of a series.",
-        subcommands: [CharList.self, CharShow.self, CharRename.self, CharMerge.self, CharUnmerge.self, CharIdentify.self, CharImportLegacy.self])
+        subcommands: [CharList.self, CharShow.self, CharRename.self, CharMerge.self, CharUnmerge.self, CharIdentify.self, CharAssign.self, CharImportLegacy.self])
 }
 
 struct StoreOption: ParsableArguments {
@@ -172,6 +172,33 @@ struct CharIdentify: ParsableCommand {
                 out += "\(Sanitizer.display(a.label)) → \(Sanitizer.display(a.characterID)) \(Sanitizer.display(name)) (\(a.created ? "new" : "similarity \(a.similarity)"))\n"
             }
             printOut(out)
+        }
+    }
+}
+
+struct CharAssign: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "assign",
+        abstract: "Make this episode's diarization LABEL character ID (a reviewer's fix that re-identify keeps).",
+        discussion: "Writes JOB/characters.map.json with \"override\": true for the label. The lines of that label are spoken with the character's voice from then on (their takes go stale). Assigning the previous character again undoes it.")
+    @Argument(help: "The job directory.") var job: String
+    @Argument(help: "A diarization label of the episode.") var label: String
+    @Argument(help: "A character ID of the store.") var id: String
+    @OptionGroup var store: StoreOption
+
+    func validate() throws {
+        try checkName(label, "LABEL")
+        try checkName(id, "ID")
+    }
+
+    func run() throws {
+        try guarded {
+            let transcript = try openStore(job)
+            let cast = try CharacterStore.open(store.path)
+            guard cast.exists else { throw DubdeckError(.noInput, "\(Sanitizer.display(store.path)): no character store yet") }
+            let r = try CharacterIdentifier.assign(transcript, label: label, to: id, in: cast)
+            let was = r.previous.map { "was \(Sanitizer.display($0.characterID))\($0.override ? " (assigned)" : "")" } ?? "had no character"
+            printOut("\(Sanitizer.display(label)) → \(Sanitizer.display(r.characterID)) (\(was))\n")
         }
     }
 }

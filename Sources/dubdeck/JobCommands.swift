@@ -58,7 +58,8 @@ struct Status: ParsableCommand {
 struct Segments: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List a job's lines with their review state.")
     @Argument(help: "The job directory.") var job: String
-    @Option(help: "all, unapproved, unlocked, locked, flagged, stale or overflow.") var filter: String = "all"
+    @Option(help: "all, unapproved, unlocked, locked, flagged, stale, overflow, too-fast or problems (unapproved, flagged, stale, overflow or too fast).") var filter: String = "all"
+    @Option(help: "Reading-speed limit in characters per second (1 … 100; else job.json max_cps, else the target language's).") var maxCps: Double?
     @Flag(help: "One JSON document on stdout.") var json = false
     @Option(help: "Character store for names (else DUBDECK_STORE, else data/characters.json).") var store: String?
 
@@ -66,6 +67,7 @@ struct Segments: ParsableCommand {
         if SegmentFilter(rawValue: filter) == nil {
             throw ValidationError("--filter must be one of: \(SegmentFilter.allCases.map { $0.rawValue }.joined(separator: ", "))")
         }
+        if let maxCps { try checkRange(maxCps, ReadingSpeed.limitRange, "--max-cps") }
     }
 
     func run() throws {
@@ -73,6 +75,7 @@ struct Segments: ParsableCommand {
             let transcript = try openStore(job)
             let cast = openCast(store)
             applyVoices(cast, to: transcript)
+            if let maxCps { transcript.cpsLimit = maxCps }
             let store = transcript
             let f = SegmentFilter(rawValue: filter)!
             let shown = store.job.segments.filter { f.includes(store.state($0.number)) }
@@ -83,9 +86,10 @@ struct Segments: ParsableCommand {
             var out = ""
             for seg in shown {
                 let st = store.state(seg.number)
-                let glyphs = (st.approved ? "A" : ".") + (st.locked ? "L" : ".") + (st.flags.isEmpty ? "." : "R")
-                let id = store.job.characterID(of: seg)
-                let who = id.flatMap { cast?.resolve($0)?.name }.flatMap { $0.isEmpty ? nil : $0 } ?? id ?? (seg.speaker.isEmpty ? "?" : seg.speaker)
+                let glyphs = (st.approved ? "A" : ".") + (st.locked ? "L" : ".") + (st.flags.isEmpty ? "." : "R") + (st.tooFast ? "!" : ".")
+                let id = store.characterID(seg.number)
+                let label = store.segment(seg.number).speaker
+                let who = id.flatMap { cast?.resolve($0)?.name }.flatMap { $0.isEmpty ? nil : $0 } ?? id ?? (label.isEmpty ? "?" : label)
                 out += "\(seg.number)\t\(Clock.formatTime(seg.start))\t\(Sanitizer.display(who))\t\(glyphs)\t\(st.audioStatus)\t"
                 out += Sanitizer.display(st.text) + "\n"
             }
@@ -108,14 +112,16 @@ struct Set: ParsableCommand {
     @Flag(help: "Unlock the line.") var unlock = false
     @Option(help: "Add a flag (e.g. needs_retranslate).") var flag: [String] = []
     @Option(help: "Remove a flag.") var unflag: [String] = []
+    @Option(help: "The line's diarization label (a diarization error fixed; the pipeline's label removes the fix).") var speaker: String?
     @Option(help: "Who made the change (else $USER).") var by: String?
 
     func validate() throws {
         if approve && unapprove { throw ValidationError("--approve and --unapprove exclude each other") }
         if lock && unlock { throw ValidationError("--lock and --unlock exclude each other") }
-        if text == nil && !approve && !unapprove && !lock && !unlock && flag.isEmpty && unflag.isEmpty {
-            throw ValidationError("nothing to change: give --text, --approve, --unapprove, --lock, --unlock, --flag or --unflag")
+        if text == nil && !approve && !unapprove && !lock && !unlock && flag.isEmpty && unflag.isEmpty && speaker == nil {
+            throw ValidationError("nothing to change: give --text, --approve, --unapprove, --lock, --unlock, --flag, --unflag or --speaker")
         }
+        if let speaker { try checkName(speaker, "--speaker") }
         if n < 1 { throw ValidationError("N counts from 1") }
         for f in flag + unflag where f.isEmpty || f.contains(where: { $0.isWhitespace }) {
             throw ValidationError("a flag is one word")
@@ -131,6 +137,7 @@ struct Set: ParsableCommand {
             var changes: [SegmentChange] = []
             if unlock { changes.append(.lock(n, false, by: store.by)) }
             if let text { changes.append(.edit(n, text: text)) }
+            if let speaker { changes.append(store.speakerChange(n, speaker)) }
             if approve { changes.append(.approve(n, true)) }
             if unapprove { changes.append(.approve(n, false)) }
             for f in flag { changes.append(.flag(n, f, true)) }

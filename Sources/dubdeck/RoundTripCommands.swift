@@ -4,16 +4,17 @@ import DubdeckCore
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write translated.edited.json and <stem>.edited.srt for the pipeline.",
-        discussion: "Each segment's text comes from the review (locked text wins), with \"locked\" and \"approved\". With --approved-only, segments that are not approved get \"silence\": true and keep their timing.")
+        discussion: "Each segment's text comes from the review (locked text wins), with \"locked\" and \"approved\", and the reviewer's speaker label where one was fixed. With --approved-only, segments that are not approved get \"silence\": true and keep their timing. voice_map.json gives every label of the episode its character_id, name, voice and speaker_wav for the pipeline's TTS.")
     @Argument(help: "The job directory.") var job: String
     @Flag(name: .customLong("approved-only"), help: "Silence the lines that are not approved.") var approvedOnly = false
     @Option(help: "Where to write (default: the job directory).") var out: String?
+    @Option(help: "Character store, for voice_map.json's names, voices and references (else DUBDECK_STORE, else data/characters.json).") var store: String?
 
     func run() throws {
         try guarded {
-            let store = try openStore(job)
-            let r = try RoundTrip.apply(store, approvedOnly: approvedOnly, outDir: out)
-            printOut("wrote \(Sanitizer.display(r.json)) (\(r.segments) segments\(approvedOnly ? ", \(r.silenced) silenced" : "")) and \(Sanitizer.display(r.srt))\n")
+            let transcript = try openStore(job)
+            let r = try RoundTrip.apply(transcript, approvedOnly: approvedOnly, outDir: out, cast: openCast(store))
+            printOut("wrote \(Sanitizer.display(r.json)) (\(r.segments) segments\(approvedOnly ? ", \(r.silenced) silenced" : "")), \(Sanitizer.display(r.srt)) and \(Sanitizer.display(r.voiceMap))\n")
         }
     }
 }

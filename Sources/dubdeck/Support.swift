@@ -44,6 +44,15 @@ func printWarnings(_ warnings: [String]) {
     for w in warnings { printError("warning: " + w) }
 }
 
+/// A name argument that becomes a path or a key must be a safe name (a usage error, exit 64).
+func checkName(_ value: String, _ option: String) throws {
+    do {
+        _ = try SafeName.checkArgument(value, option: option)
+    } catch let e as DubdeckError {
+        throw ValidationError(e.message)
+    }
+}
+
 /// A number option must be finite and in range (NaN passes every comparison: check it first).
 func checkRange(_ value: Double, _ range: ClosedRange<Double>, _ option: String, open lower: Bool = false) throws {
     guard value.isFinite, range.contains(value), !(lower && value == range.lowerBound) else {
@@ -84,13 +93,19 @@ func applyVoices(_ cast: CharacterStore?, to store: TranscriptStore) {
 /// A `segments --json` row (SPEC §8).
 func segmentJSON(_ store: TranscriptStore, _ seg: Segment, cast: CharacterStore? = nil) -> JSONValue {
     let st = store.state(seg.number)
-    let character = store.job.characterID(of: seg)
+    let character = store.characterID(seg.number)
+    let label = store.segment(seg.number).speaker
+    let takes = PlaybackSource.takes(store, seg.number)
+    let k = PlaybackSource.currentListed(store, seg.number)
     let name = character.flatMap { cast?.resolve($0)?.name }.flatMap { $0.isEmpty ? nil : $0 }
     return .object(JSONObject([
         ("n", .number(seg.number)), ("start", .number(seg.start)), ("end", .number(seg.end)),
-        ("speaker", .string(seg.speaker)), ("character", character.map { .string($0) } ?? .null),
+        ("speaker", .string(label)), ("label_override", .bool(st.speakerOverride != nil && st.speakerOverride != seg.speaker)),
+        ("character", character.map { .string($0) } ?? .null),
         ("character_name", name.map { .string($0) } ?? .null), ("src_text", .string(seg.srcText)), ("tgt_text", .string(st.text)),
         ("approved", .bool(st.approved)), ("locked", .bool(st.locked)),
         ("flags", .array(st.flags.map { .string($0) })), ("audio_status", .string(st.audioStatus)),
+        ("cps", .number((st.cps * 100).rounded() / 100)), ("too_fast", .bool(st.tooFast)),
+        ("take", k.map { .object(JSONObject([("k", .number($0)), ("of", .number(takes.count))])) } ?? .null),
     ]))
 }

@@ -33,6 +33,79 @@ final class CharacterCommandTests: XCTestCase {
         XCTAssertEqual(DubdeckBinary.run(["characters", "show", "SPEAKER_99"], env: e).status, 64)
     }
 
+    /// Diarization errors fixed: one line's label (`set --speaker`, undoable, the take goes stale when
+    /// the voice changes), a label's character (`characters assign`, kept by re-identify), and what
+    /// `segments --json` and `apply`'s voice_map.json say of them.
+    func testSpeakerFixesThroughIdentifyUndoAndApply() throws {
+        let dir = TempDir()
+        let e = env(dir)
+        let job = dir.file("ep01")
+        XCTAssertEqual(DubdeckBinary.run(["demo", job, "--no-tui"], env: e).status, 0)
+        XCTAssertEqual(DubdeckBinary.run(["characters", "identify", job], env: e).status, 0)
+        func rows() throws -> [[String: Any]] {
+            let r = DubdeckBinary.run(["segments", job, "--json"], env: e)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
+        }
+        let before = try rows()
+        let (l1, c1) = (before[0]["speaker"] as! String, before[0]["character"] as! String)
+        let other = before.first { ($0["character"] as? String) != c1 }!
+        let (l2, c2) = (other["speaker"] as! String, other["character"] as! String)
+        XCTAssertEqual(before[0]["label_override"] as? Bool, false)
+        XCTAssertTrue(before[0]["take"] is NSNull)
+        XCTAssertNotNil(before[0]["cps"] as? Double)
+        XCTAssertEqual(DubdeckBinary.run(["synth", job, "1"], env: e).status, 0)
+        XCTAssertEqual((try rows()[0]["take"] as? [String: Any])?["of"] as? Int, 1)
+
+        // One line's label: history-recorded, the take stale, the character follows.
+        var r = DubdeckBinary.run(["set", job, "1", "--speaker", l2], env: e)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("speaker"), r.stdout)
+        var row = try rows()[0]
+        XCTAssertEqual(row["speaker"] as? String, l2)
+        XCTAssertEqual(row["label_override"] as? Bool, true)
+        XCTAssertEqual(row["character"] as? String, c2)
+        XCTAssertEqual(row["audio_status"] as? String, "stale", "another voice: the take is stale")
+        XCTAssertEqual(DubdeckBinary.run(["undo", job], env: e).status, 0)
+        row = try rows()[0]
+        XCTAssertEqual(row["speaker"] as? String, l1)
+        XCTAssertEqual(row["label_override"] as? Bool, false)
+        XCTAssertEqual(row["character"] as? String, c1)
+        XCTAssertEqual(row["audio_status"] as? String, "fresh", "undone: the take is right again")
+        for bad in ["../x", "", "a b", String(repeating: "x", count: 65)] {
+            XCTAssertEqual(DubdeckBinary.run(["set", job, "1", "--speaker", bad], env: e).status, 64, bad)
+        }
+
+        // A label's character: an override that re-identify keeps.
+        r = DubdeckBinary.run(["characters", "assign", job, l1, c2], env: e)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "\(l1) → \(c2) (was \(c1))\n")
+        XCTAssertEqual(try rows()[0]["character"] as? String, c2)
+        for args in [[], ["--force"]] {
+            XCTAssertEqual(DubdeckBinary.run(["characters", "identify", job] + args, env: e).status, 0)
+            let map = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: job + "/characters.map.json"))) as! [String: Any]
+            let entry = (map["labels"] as! [String: Any])[l1] as! [String: Any]
+            XCTAssertEqual(entry["character_id"] as? String, c2, "re-identify \(args) keeps the override")
+            XCTAssertEqual(entry["override"] as? Bool, true)
+        }
+        XCTAssertEqual(DubdeckBinary.run(["characters", "assign", job, "NO_SUCH_LABEL", c2], env: e).status, 64)
+        XCTAssertEqual(DubdeckBinary.run(["characters", "assign", job, l1, "SPEAKER_99"], env: e).status, 64)
+        XCTAssertEqual(DubdeckBinary.run(["characters", "assign", job, "../x", c2], env: e).status, 64)
+
+        // apply: the reviewer's label in translated.edited.json, every label in voice_map.json.
+        XCTAssertEqual(DubdeckBinary.run(["set", job, "2", "--speaker", l1], env: e).status, 0)
+        r = DubdeckBinary.run(["apply", job], env: e)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let edited = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: job + "/translated.edited.json"))) as! [String: Any]
+        let seg2 = (edited["segments"] as! [[String: Any]])[1]
+        XCTAssertEqual((seg2["speaker"] ?? seg2["speaker_id"]) as? String, l1)
+        let voices = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: job + "/voice_map.json"))) as! [String: [String: Any]]
+        XCTAssertEqual(voices[l1]?["character_id"] as? String, c2)
+        XCTAssertEqual(Set(voices[l1]!.keys), ["character_id", "name", "voice", "speaker_wav"])
+        XCTAssertNotNil(voices[l1]?["voice"] as? [String: Any])
+        XCTAssertTrue(voices.keys.contains(l2))
+    }
+
     func testKeyErrorsAndTamperingLeaveTheFileUntouched() throws {
         let dir = TempDir()
         let e = env(dir)

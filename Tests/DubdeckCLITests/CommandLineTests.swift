@@ -26,8 +26,8 @@ final class CommandLineTests: XCTestCase {
         let rows = try json(r) as! [[String: Any]]
         XCTAssertEqual(rows.count, 1)
         let row = rows[0]
-        XCTAssertEqual(Set(row.keys), ["n", "start", "end", "speaker", "character", "character_name", "src_text", "tgt_text",
-                                       "approved", "locked", "flags", "audio_status"])
+        XCTAssertEqual(Set(row.keys), ["n", "start", "end", "speaker", "label_override", "character", "character_name", "src_text", "tgt_text",
+                                       "approved", "locked", "flags", "audio_status", "cps", "too_fast", "take"])
         XCTAssertEqual(row["n"] as? Int, 2)
         XCTAssertEqual(row["tgt_text"] as? String, "Hey")
         XCTAssertEqual(row["flags"] as? [String], ["needs_retranslate"])
@@ -41,6 +41,45 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(hist.first?["by"] as? String, "tester", "by defaults to $USER")
         r = DubdeckBinary.run(["history", job])
         XCTAssertTrue(r.stdout.contains("\"Hello there\" → \"Hey\""), r.stdout)
+    }
+
+    /// Reading speed: cps without spaces, the language's limit (17 for English, 4 for Japanese),
+    /// job.json's max_cps and --max-cps over it, the too-fast and problems filters.
+    func testReadingSpeedLimitsAndFilters() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        func rows(_ extra: [String] = []) throws -> [[String: Any]] {
+            let r = DubdeckBinary.run(["segments", job, "--json"] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return try json(r) as! [[String: Any]]
+        }
+        let all = try rows()
+        // "Good morning" in a 2 s slot: 11 characters without the space.
+        XCTAssertEqual(all[0]["cps"] as? Double, 5.5)
+        XCTAssertTrue(all.allSatisfy { ($0["too_fast"] as? Bool) == false }, "English allows 17")
+        let limit = 6.0
+        let fast = all.filter { ($0["cps"] as! Double) > limit }.map { $0["n"] as! Int }
+        XCTAssertFalse(fast.isEmpty)
+        XCTAssertLessThan(fast.count, all.count, "the limit splits the sample")
+        XCTAssertEqual(try rows(["--filter", "too-fast", "--max-cps", "6"]).map { $0["n"] as! Int }, fast)
+        dir.write("ep01/job.json", #"{"series_id": "test_series", "episode": "ep01", "max_cps": 6}"#)
+        XCTAssertEqual(try rows(["--filter", "too-fast"]).map { $0["n"] as! Int }, fast)
+        XCTAssertEqual(try rows(["--filter", "too-fast", "--max-cps", "100"]).count, 0, "the command line wins")
+        dir.write("ep01/job.json", #"{"series_id": "test_series", "episode": "ep01", "tgt_lang": "ja"}"#)
+        XCTAssertEqual(try rows(["--filter", "too-fast"]).map { $0["n"] as! Int }, all.filter { ($0["cps"] as! Double) > 4 }.map { $0["n"] as! Int })
+        // Problems: what is not approved, flagged, stale, overflow or too fast.
+        dir.write("ep01/job.json", #"{"series_id": "test_series", "episode": "ep01"}"#)
+        XCTAssertEqual(DubdeckBinary.run(["set", job, "1", "--approve"]).status, 0)
+        XCTAssertEqual(DubdeckBinary.run(["set", job, "3", "--approve", "--flag", "needs_retranslate"]).status, 0)
+        XCTAssertEqual(try rows(["--filter", "problems"]).map { $0["n"] as! Int }, all.map { $0["n"] as! Int }.filter { $0 != 1 })
+        // Bounds: NaN, zero, past 100; a bad max_cps in job.json is bad input data.
+        for bad in ["nan", "0", "101", "-3", "inf"] {
+            XCTAssertEqual(DubdeckBinary.run(["segments", job, "--max-cps", bad]).status, 64, bad)
+        }
+        for bad in [#""fast""#, "0", "1e9", "null"] {
+            dir.write("ep01/job.json", #"{"series_id": "test_series", "episode": "ep01", "max_cps": "# + bad + "}")
+            XCTAssertEqual(DubdeckBinary.run(["segments", job]).status, bad == "null" ? 0 : 65, bad)
+        }
     }
 
     func testLockedLineRefusesTextWith75() {

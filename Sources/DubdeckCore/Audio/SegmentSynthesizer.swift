@@ -50,7 +50,7 @@ public final class SegmentSynthesizer {
 
     /// The fitted take, in memory (no file written): what `synthesize` writes.
     public func render(_ n: Int) throws -> (AudioBuffer, Result, Voice, String) {
-        let seg = store.job.segments[n - 1]
+        let seg = store.segment(n)  // with the reviewer's speaker label, if any
         if seg.duration > Bounds.maxSynthSlot {
             throw DubdeckError(.dataError, "\(Sanitizer.display(store.job.translatedPath)): segment \(n): a \(JSONValue.formatNumber(seg.duration)) s slot is longer than \(Int(Bounds.maxSynthSlot)) s; not synthesized")
         }

@@ -167,6 +167,8 @@ public struct LabelAssignment: Equatable {
     public var characterID: String
     public var similarity: Double
     public var created: Bool
+    /// Set by a reviewer (`characters assign`): identify keeps it.
+    public var override = false
 }
 
 extension CharacterStore {

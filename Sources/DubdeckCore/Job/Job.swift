@@ -5,12 +5,12 @@ public struct Segment: Sendable {
     public let start: Double
     public let end: Double
     /// The episode's diarization label ("" when the pipeline gave none).
-    public let speaker: String
+    public internal(set) var speaker: String
     public let srcText: String
     /// The machine translation (the target text before any review).
     public let text: String
     /// Set by the pipeline when it already identified the character; wins over characters.map.json.
-    public let characterID: String?
+    public internal(set) var characterID: String?
 
     public var duration: Double { end - start }
 }
@@ -22,6 +22,8 @@ public struct JobInfo: Sendable {
     public var sourceAudio: String?
     public var srcLang: String?
     public var tgtLang: String
+    /// The reading-speed limit (characters per second), overriding the language's.
+    public var maxCPS: Double? = nil
 }
 
 /// A job directory, loaded and validated. Inputs are never written.
@@ -158,6 +160,12 @@ public enum JobLoader {
         }
         info.srcLang = try safe("src_lang")
         if let s = try safe("tgt_lang") { info.tgtLang = s }
+        if let v = obj["max_cps"], !v.isNull {
+            guard let x = v.doubleValue, x.isFinite, ReadingSpeed.limitRange.contains(x) else {
+                throw DubdeckError.data(Sanitizer.display(path), "max_cps must be a number from 1 to 100 (characters per second)")
+            }
+            info.maxCPS = x
+        }
         return info
     }
 

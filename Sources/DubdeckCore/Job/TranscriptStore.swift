@@ -14,8 +14,18 @@ public struct ReviewState: Equatable, Sendable {
     /// True when the target text differs from the machine translation.
     public var edited: Bool
 
+    /// The diarization label a reviewer gave this line (`set --speaker`), nil: the pipeline's.
+    public var speakerOverride: String? = nil
+
     /// The current take as the views need it (nil: no take), typed: no view reads store JSON.
     public var preview: TakePreview? = nil
+
+    /// Characters per second of slot (spaces and line breaks not counted), and over the limit?
+    public var cps: Double = 0
+    public var tooFast = false
+
+    /// Needs a reviewer: unapproved, flagged, a stale or overflowing take, or read too fast.
+    public var isProblem: Bool { !approved || !flags.isEmpty || audioStatus == "stale" || audioStatus == "overflow" || tooFast }
 
     public var flaggedForRetranslation: Bool { flags.contains(ReviewState.needsRetranslate) }
     public static let needsRetranslate = "needs_retranslate"
@@ -91,6 +101,15 @@ public struct SegmentChange {
             e["audio_status"] = .string((preview["overflow_s"]?.doubleValue ?? 0) > 0 ? "overflow" : "fresh")
         }
     }
+    /// The line's diarization label (a reviewer fixing diarization); the pipeline's label removes
+    /// the override. `voiceChanges`: the take was spoken by another voice, so it goes stale.
+    public static func speaker(_ n: Int, _ label: String, original: String, voiceChanges: Bool) -> SegmentChange {
+        SegmentChange(segment: n, action: "speaker", fields: ["speaker"]) { e in
+            e["speaker"] = label == original ? nil : .string(label)
+            if voiceChanges, let s = e["audio_status"]?.stringValue, s == "fresh" || s == "overflow" { e["audio_status"] = .string("stale") }
+        }
+    }
+
     public static func approve(_ n: Int, _ on: Bool) -> SegmentChange {
         SegmentChange(segment: n, action: on ? "approve" : "unapprove", fields: ["approved"]) { e in e["approved"] = .bool(on) }
     }
@@ -160,6 +179,7 @@ public final class TranscriptStore {
         self.by = UserName.resolve(by)
         snapshot = try TranscriptStore.read(job: job)
         states = []
+        cpsLimit = ReadingSpeed.limit(job)
         rebuildStates()
     }
 
@@ -193,8 +213,43 @@ public final class TranscriptStore {
         didSet { rebuildStates() }
     }
 
-    func state(of entry: JSONObject?, _ seg: Segment) -> ReviewState {
-        var st = TranscriptStore.storedState(of: entry, seg)
+    /// The reading-speed limit in force (characters per second): the language's, job.json's
+    /// `max_cps`, or a command line's `--max-cps`.
+    public var cpsLimit: Double {
+        didSet { rebuildStates() }
+    }
+
+    /// Line n as the review has it: with the reviewer's speaker label, if one was given (the
+    /// pipeline's `character_id` then yields to the label's character).
+    public func segment(_ n: Int) -> Segment {
+        TranscriptStore.effective(job.segments[n - 1], states.isEmpty ? nil : states[n - 1].speakerOverride)
+    }
+
+    static func effective(_ seg: Segment, _ label: String?) -> Segment {
+        guard let label, label != seg.speaker else { return seg }
+        var s = seg
+        s.speaker = label
+        s.characterID = nil
+        return s
+    }
+
+    /// Gives line n the diarization label `label` (the pipeline's label removes the override); its
+    /// take goes stale when the voice changes (another character, or another label without one).
+    public func speakerChange(_ n: Int, _ label: String) -> SegmentChange {
+        let before = segment(n), after = TranscriptStore.effective(job.segments[n - 1], label)
+        let (a, b) = (job.characterID(of: before), job.characterID(of: after))
+        let voiceChanges = a != b || (a == nil && before.speaker != after.speaker)
+        return .speaker(n, label, original: job.segments[n - 1].speaker, voiceChanges: voiceChanges)
+    }
+
+    /// The character of line n (through the reviewer's label, the pipeline's ID or the map).
+    public func characterID(_ n: Int) -> String? { job.characterID(of: segment(n)) }
+
+    func state(of entry: JSONObject?, _ pipelineSegment: Segment) -> ReviewState {
+        let seg = TranscriptStore.effective(pipelineSegment, entry?["speaker"]?.stringValue)
+        var st = TranscriptStore.storedState(of: entry, pipelineSegment)
+        st.cps = ReadingSpeed.cps(st.text, duration: seg.duration)
+        st.tooFast = st.cps > cpsLimit + 1e-9
         if let expectedVoice, st.audioStatus == "fresh" || st.audioStatus == "overflow",
            let used = entry?["last_preview"]?.objectValue?["voice"], Voice(json: used) != nil,
            Voice(json: used) != expectedVoice(seg) {
@@ -214,7 +269,7 @@ public final class TranscriptStore {
             lockedAt: e["locked_at"]?.stringValue, lockedBy: e["locked_by"]?.stringValue,
             flags: (e["flags"]?.arrayValue ?? []).compactMap { $0.stringValue },
             audioStatus: e["audio_status"]?.stringValue ?? "none", edited: text != seg.text,
-            preview: e["last_preview"]?.objectValue.map(TakePreview.init))
+            speakerOverride: e["speaker"]?.stringValue, preview: e["last_preview"]?.objectValue.map(TakePreview.init))
     }
 
     // MARK: Reading
@@ -310,6 +365,11 @@ public final class TranscriptStore {
             try check("locked", { $0.boolValue != nil }, "a boolean")
             try check("flags", { $0.arrayValue?.allSatisfy { $0.stringValue != nil } == true }, "an array of strings")
             try check("audio_status", { $0.stringValue != nil }, "a string")
+            if let v = o["speaker"], !v.isNull {
+                // A label becomes a key of voice_map.json and selects a voice: a safe name only.
+                guard let label = v.stringValue else { throw DubdeckError.data(shown, "segment \(n): \"speaker\" must be a string, not \(v.typeName)") }
+                _ = try SafeName.check(label, file: shown, field: "segment \(n) speaker")
+            }
             try check("start", { $0.doubleValue != nil }, "a number")
             try check("end", { $0.doubleValue != nil }, "a number")
             if let preview = o["last_preview"], !preview.isNull {
@@ -692,7 +752,7 @@ public final class TranscriptStore {
     // MARK: Counts
 
     public struct Counts: Equatable {
-        public var segments = 0, approved = 0, locked = 0, flagged = 0, stale = 0, overflow = 0, edited = 0
+        public var segments = 0, approved = 0, locked = 0, flagged = 0, stale = 0, overflow = 0, edited = 0, tooFast = 0
     }
 
     public func counts() -> Counts {
@@ -705,6 +765,7 @@ public final class TranscriptStore {
             if s.audioStatus == "stale" { c.stale += 1 }
             if s.audioStatus == "overflow" { c.overflow += 1 }
             if s.edited { c.edited += 1 }
+            if s.tooFast { c.tooFast += 1 }
         }
         return c
     }
@@ -713,6 +774,9 @@ public final class TranscriptStore {
 /// The list filters of the desk and of `segments --filter`.
 public enum SegmentFilter: String, CaseIterable, Sendable {
     case all, unapproved, unlocked, locked, flagged, stale, overflow
+    case tooFast = "too-fast"
+    /// Lines that need attention: unapproved, flagged, stale, overflow or too fast.
+    case problems
 
     public func includes(_ s: ReviewState) -> Bool {
         switch self {
@@ -723,6 +787,8 @@ public enum SegmentFilter: String, CaseIterable, Sendable {
         case .flagged: return !s.flags.isEmpty
         case .stale: return s.audioStatus == "stale"
         case .overflow: return s.audioStatus == "overflow"
+        case .tooFast: return s.tooFast
+        case .problems: return s.isProblem
         }
     }
 }

@@ -116,11 +116,12 @@ public enum RoundTrip {
         public var srt: String
         public var segments: Int
         public var silenced: Int
+        public var voiceMap: String = ""
     }
 
     /// translated.edited.json (the store's text, locked text winning, plus "locked" and "approved";
     /// approved-only: the others get "silence": true, their timing kept) and <stem>.edited.srt.
-    public static func apply(_ store: TranscriptStore, approvedOnly: Bool, outDir: String?) throws -> ApplyResult {
+    public static func apply(_ store: TranscriptStore, approvedOnly: Bool, outDir: String?, cast: CharacterStore? = nil) throws -> ApplyResult {
         var root = try translatedDocument(store.job)
         var segs = root["segments"]?.arrayValue ?? []
         var silenced = 0
@@ -131,6 +132,11 @@ public enum RoundTrip {
             if o["tgt_text"] != nil { o["tgt_text"] = .string(st.text) }
             o["locked"] = .bool(st.locked)
             o["approved"] = .bool(st.approved)
+            if let label = st.speakerOverride, label != seg.speaker {
+                // The reviewer's label; the pipeline's character_id was for the old one.
+                if o["speaker_id"] != nil, o["speaker"] == nil { o["speaker_id"] = .string(label) } else { o["speaker"] = .string(label) }
+                o["character_id"] = nil
+            }
             if approvedOnly && !st.approved {
                 o["silence"] = .bool(true)
                 silenced += 1
@@ -145,7 +151,9 @@ public enum RoundTrip {
         try FileIO.writeAtomically(jsonPath, JSONWriter.encodePretty(.object(root)), mode: 0o644)
         let srt = try export(store, format: .srt) { n in !(approvedOnly && !store.state(n).approved) }
         try FileIO.writeAtomically(srtPath, Array(srt.utf8), mode: 0o644)
-        return ApplyResult(json: jsonPath, srt: srtPath, segments: store.job.segments.count, silenced: silenced)
+        let voicePath = out + "/voice_map.json"
+        try FileIO.writeAtomically(voicePath, JSONWriter.encodePretty(CharacterIdentifier.voiceMap(store, cast: cast)), mode: 0o644)
+        return ApplyResult(json: jsonPath, srt: srtPath, segments: store.job.segments.count, silenced: silenced, voiceMap: voicePath)
     }
 
     // MARK: merge-mt
