@@ -11,8 +11,9 @@ import TestSupport
 ///     @job sample              the fixture: sample (seven lines, wide and hostile text), charids,
 ///                              identified (the sample with a character store)
 ///                              (lines the pipeline gave character IDs) or long N
-///     @audio [bursts]          sound: source audio (a steady tone; bursts: silence but for a loud
-///                              second at 1.5 s and a quiet 0.4 s at 3.6 s), espeak, a paced sink (50×)
+///     @audio [bursts] [tone]   sound: source audio (a steady tone; bursts: silence but for a loud
+///                              second at 1.5 s and a quiet 0.4 s at 3.6 s), espeak-ng (tone: the
+///                              ToneEngine, whose takes are known to the sample), a paced sink (50×)
 ///     @hold-lock / @release-lock   another writer holds the job lock
 ///     @size 90x24
 ///     j                        a key in keymap notation (also :type TEXT)
@@ -92,6 +93,7 @@ final class DeskScriptTests: XCTestCase {
         var i = 0
         var withAudio = false
         var bursts = false
+        var tone = false
         var held: JobLock? = nil
         defer { held?.release() }
         func start() throws {
@@ -107,7 +109,7 @@ final class DeskScriptTests: XCTestCase {
                     return Float(sin(Double(i) * 0.03)) * amplitude
                 }, rate: 48_000)
                 try AudioFile.writeWAV16Atomically(source, to: job + "/audio.wav")
-                audio = DeskAudio(makeEngine: { try EspeakEngine() }, sink: PacedSink(speed: 50))
+                audio = DeskAudio(makeEngine: { tone ? ToneEngine() as SpeechEngine : try EspeakEngine() }, sink: PacedSink(speed: 50))
             }
             let castPath = dir.file("data/characters.json")
             runner = ScriptRunner(desk: Desk(store: try TranscriptStore(job: try JobLoader.load(job), by: "tester"), keymap: .builtIn(), audio: audio,
@@ -145,7 +147,8 @@ final class DeskScriptTests: XCTestCase {
                 }
             case "@audio":
                 withAudio = true
-                bursts = words.count > 1 && words[1] == "bursts"
+                bursts = words.contains("bursts")
+                tone = words.contains("tone")
             case "@hold-lock":
                 try start()
                 held = try JobLock.acquire(job + "/.dubdeck.lock")
