@@ -16,8 +16,10 @@ public final class Desk {
         case characters(CharactersScreen)
         /// The change history of one line, newest first.
         case history(HistoryScreen)
+        /// A line's speaker label or a label's character, picked from a list.
+        case picker(PickerScreen)
 
-        public enum Kind: Sendable { case list, editor, help, characters, history }
+        public enum Kind: Sendable { case list, editor, help, characters, history, picker }
 
         public var kind: Kind {
             switch self {
@@ -26,6 +28,7 @@ public final class Desk {
             case .help: return .help
             case .characters: return .characters
             case .history: return .history
+            case .picker: return .picker
             }
         }
     }
@@ -74,6 +77,9 @@ public final class Desk {
     var stripCache: (key: [Int], strip: TimingStrip)?
     /// characters.map.json as last read (size, mtime, inode).
     var mapSignature: FileIO.StatSignature?
+    /// The last label → character assignment made here, with what the label had before: `u` undoes
+    /// it while no other change was made since.
+    var lastAssign: (label: String, previous: LabelAssignment?)?
     /// The last merge made on the characters screen (U undoes it).
     var lastMerge: (from: String, into: String)?
     var searchCache: [String?] = []
@@ -129,6 +135,7 @@ public final class Desk {
         case .help(let s): return s.keyContext
         case .characters(let s): return s.keyContext
         case .history(let s): return s.keyContext
+        case .picker(let s): return s.keyContext
         }
     }
 
@@ -140,6 +147,7 @@ public final class Desk {
         case .help(let s): return s.prompt
         case .characters(let s): return s.prompt
         case .history(let s): return s.prompt
+        case .picker(let s): return s.prompt
         }
     }
 
@@ -245,6 +253,7 @@ public final class Desk {
         case .help(let s): return dispatch(key, to: s) { .help($0) }
         case .characters(let s): return dispatch(key, to: s) { .characters($0) }
         case .history(let s): return dispatch(key, to: s) { .history($0) }
+        case .picker(let s): return dispatch(key, to: s) { .picker($0) }
         }
     }
 
@@ -292,6 +301,10 @@ public final class Desk {
         case .bottom: return move(to: visible.count - 1)
         case .nextUnapproved: return jumpUnapproved(forward: true)
         case .prevUnapproved: return jumpUnapproved(forward: false)
+        case .nextProblem: return jumpProblem(forward: true)
+        case .prevProblem: return jumpProblem(forward: false)
+        case .setSpeaker: return openSpeakerPicker()
+        case .assignCharacter: return openCharacterPicker()
         case .edit: return startEditing()
         case .approve:
             guard let seg = selectedSegment else { return .nothing }
@@ -307,7 +320,7 @@ public final class Desk {
              .playContext, .playAB, .keepTake:
             return soundAction(action)
         case .characters: return openCharacters()
-        case .undo: return undoRedo(.undo)
+        case .undo: return lastAssign != nil ? undoAssign() : undoRedo(.undo)
         case .redo: return undoRedo(.redo)
         case .history: return openHistory()
         case .searchNext: return searchAgain(forward: true)
@@ -327,7 +340,7 @@ public final class Desk {
             setMessage("filter: \(filter.rawValue) (\(visible.count) line\(visible.count == 1 ? "" : "s"))")
             return .all
         // Not this screen's: decided here, not dropped silently.
-        case .search, .back, .restoreVersion, .seriesNext, .playReference, .renameCharacter, .mergeCharacter,
+        case .search, .gotoLine, .pick, .back, .restoreVersion, .seriesNext, .playReference, .renameCharacter, .mergeCharacter,
              .useLineAudio, .undoMerge, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft, .wordRight, .lineStart,
              .lineEnd, .deleteBack, .deleteForward, .deleteWordBack, .killLine, .killToStart,
              .insertNewline:
@@ -350,6 +363,48 @@ public final class Desk {
         cursor = p
         keepCursorVisible()
         if messageKind == .info { message = "" }
+        return .all
+    }
+
+    /// The next line (in the filter's order) that needs attention, wrapping; says why it does.
+    func jumpProblem(forward: Bool) -> Redraw {
+        let states = store.states, n = visible.count
+        guard n > 0 else { return .nothing }
+        for step in 1...n {
+            let p = ((forward ? cursor + step : cursor - step) % n + n) % n
+            let st = states[visible[p]]
+            guard st.isProblem else { continue }
+            let wrapped = forward ? p <= cursor : p >= cursor
+            _ = move(to: p)
+            var why: [String] = []
+            if !st.approved { why.append("unapproved") }
+            if !st.flags.isEmpty { why.append("flagged") }
+            if st.audioStatus == "stale" || st.audioStatus == "overflow" { why.append(st.audioStatus) }
+            if st.tooFast { why.append("too fast (\(DeskView.format1(st.cps)) chars/s)") }
+            setMessage("line \(visible[p] + 1): \(why.joined(separator: ", "))\(wrapped ? " (wrapped)" : "")")
+            return .all
+        }
+        setMessage("no line needs attention\(filter == .all ? "" : " in this filter")")
+        return .status
+    }
+
+    /// `:N`: line N, shown even when the filter hid it (the filter is then cleared).
+    func goToLine(_ text: String) -> Redraw {
+        let t = text.trimmingCharacters()
+        guard !t.isEmpty else { setMessage(""); return .all }
+        guard let n = Int(t), n >= 1, n <= job.segments.count else {
+            setMessage("no line \(t) (1 … \(job.segments.count))", .warning)
+            return .all
+        }
+        if !visible.contains(n - 1) {
+            filter = .all
+            applyFilter(keepSegment: n - 1)
+            setMessage("line \(n) (the filter is cleared to show it)")
+        } else {
+            setMessage("line \(n)")
+        }
+        cursor = visible.firstIndex(of: n - 1) ?? cursor
+        keepCursorVisible()
         return .all
     }
 
@@ -426,6 +481,7 @@ public final class Desk {
                 setMessage("no change")
             }
             pending.removeAll()
+            if !result.records.isEmpty { lastAssign = nil }  // u now undoes this change
         } catch let e as DubdeckError where e.reason == .lockBusy {
             if pending.isEmpty { pending = changes }
             setMessage(e.message, .warning)
@@ -548,6 +604,7 @@ public final class Desk {
              .mergeCharacter, .useLineAudio, .undoMerge, .search, .searchNext, .searchPrev, .filterNext, .filterPrev,
              .filterAll, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft, .wordRight, .lineStart,
              .lineEnd, .deleteBack, .deleteForward, .deleteWordBack, .killLine, .killToStart,
+             .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick,
              .insertNewline:
             return .nothing
         }
@@ -578,6 +635,7 @@ public final class Desk {
         defer { store.lockTimeout = saved }
         do {
             let result = try TakeChoice.choose(store, n, k)
+            if !result.records.isEmpty { lastAssign = nil }
             recentHistory.append(contentsOf: result.records)
             searchCache[n - 1] = nil
             setMessage(result.records.isEmpty ? "line \(n): take \(k) is already the current one" : "line \(n): take \(k) of \(takeCount(n)) is now the current one (u undoes it)")
@@ -697,6 +755,7 @@ public final class Desk {
         do {
             _ = try store.reloadIfChanged()
             let result = try UndoRedo.runWithResult(d, store: store)
+            lastAssign = nil
             let records = result.records
             if !result.warnings.isEmpty {
                 try? readRecentHistory()
@@ -783,7 +842,13 @@ public final class Desk {
             if haystack(visible[p]).contains(needle) {
                 let wrapped = forward ? p < from : p > from
                 _ = move(to: p)
-                setMessage("/\(lastSearch ?? needle)\(wrapped ? " (wrapped)" : "")")
+                // match k/n among the lines the filter shows.
+                var k = 0, total = 0
+                for q in 0..<n where haystack(visible[q]).contains(needle) {
+                    total += 1
+                    if q == p { k = total }
+                }
+                setMessage("/\(lastSearch ?? needle)  match \(k)/\(total)\(wrapped ? " (wrapped)" : "")")
                 return .all
             }
         }

@@ -149,6 +149,81 @@ extension Desk {
         return r
     }
 
+    // MARK: Speaker fixes
+
+    /// Picks the selected line's diarization label from the episode's labels.
+    func openSpeakerPicker() -> Redraw {
+        guard let seg = selectedSegment else { return .nothing }
+        if let reason = store.readOnlyReason { setMessage("read-only: \(reason)", .error); return .status }
+        let current = store.segment(seg.number).speaker
+        let choices = CharacterIdentifier.episodeLabels(store).map { label -> PickerScreen.Choice in
+            let id = job.characterMap[label]
+            let who = id.map { id in cast?.resolve(id).map { $0.name.isEmpty ? "◆" + $0.id : "\($0.name) (\($0.id))" } ?? "◆" + id } ?? "no character"
+            let marks = (label == current ? "  ← now" : "") + (label == seg.speaker && label != current ? "  ← the pipeline's" : "")
+            return .init(value: label, text: DeskView.pad(label, 16) + " " + who + marks)
+        }
+        guard !choices.isEmpty else { setMessage("this episode has no diarization labels", .warning); return .status }
+        mode = .picker(PickerScreen(purpose: .lineSpeaker(seg.number), title: "speaker of line \(seg.number)", choices: choices, selected: current))
+        return .all
+    }
+
+    /// Picks the character of the selected line's label from the series' characters.
+    func openCharacterPicker() -> Redraw {
+        guard let seg = selectedSegment else { return .nothing }
+        guard characterStorePath != nil, job.info.seriesID != nil else { setMessage("no character store or no series for this job", .warning); return .status }
+        if cast == nil { loadCast() }
+        guard cast != nil else {
+            if messageKind == .info { setMessage("no character store yet: run `dubdeck characters identify JOB`", .warning) }
+            return .status
+        }
+        let label = store.segment(seg.number).speaker
+        guard !label.isEmpty else { setMessage("line \(seg.number) has no diarization label (w gives it one)", .warning); return .status }
+        let choices = castRows(series: nil).map { c in
+            PickerScreen.Choice(value: c.id, text: DeskView.pad(c.id, 14) + " " + (c.name.isEmpty ? "(unnamed)" : c.name))
+        }
+        mode = .picker(PickerScreen(purpose: .labelCharacter(label), title: "character of \(label) in this episode", choices: choices,
+                                    selected: store.characterID(seg.number).flatMap { cast?.resolve($0)?.id }))
+        return .all
+    }
+
+    func picked(_ purpose: PickerScreen.Purpose, _ value: String) -> Redraw {
+        switch purpose {
+        case .lineSpeaker(let n):
+            if store.segment(n).speaker == value { setMessage("line \(n) is already \(value)"); return .all }
+            return change(store.speakerChange(n, value))
+        case .labelCharacter(let label):
+            return assign(label, to: value, restoring: nil)
+        }
+    }
+
+    /// Writes the episode's label → character map (opening the whole store for its lock), then
+    /// reads the job again so names and voices follow at once.
+    func assign(_ label: String, to id: String?, restoring previous: LabelAssignment?) -> Redraw {
+        guard let path = characterStorePath else { return .nothing }
+        do {
+            let full = try CharacterStore.open(path)
+            let r = try CharacterIdentifier.assign(store, label: label, to: id, in: full, restoring: previous)
+            _ = reloadMapIfChanged()
+            if id != nil {
+                lastAssign = (label, r.previous)
+                setMessage("\(label) → \(r.characterID) in this episode (was \(r.previous?.characterID ?? "none")) · u undoes it")
+            } else {
+                lastAssign = nil
+                setMessage("\(label) is \(previous?.characterID ?? "without a character") again (assignment undone)")
+            }
+        } catch let e as DubdeckError {
+            setMessage(e.message, .error)
+        } catch {
+            setMessage("\(error)", .error)
+        }
+        return .all
+    }
+
+    func undoAssign() -> Redraw {
+        guard let (label, previous) = lastAssign else { return .nothing }
+        return assign(label, to: nil, restoring: previous)
+    }
+
     /// The selected list line's original audio becomes the reference of THAT LINE's character
     /// (never of whichever character happens to be selected on this screen).
     func useLineAudio() -> Redraw {

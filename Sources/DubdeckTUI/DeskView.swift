@@ -16,6 +16,7 @@ public enum DeskView {
         case .help(let screen): screen.draw(desk, into: &grid)
         case .characters(let screen): screen.draw(desk, into: &grid)
         case .history(let screen): screen.draw(desk, into: &grid)
+        case .picker(let screen): screen.draw(desk, into: &grid)
         }
     }
 
@@ -37,9 +38,9 @@ public enum DeskView {
         grid.fill(row: 0, style: .header)
         var name = " \(job.info.episode)"
         if let series = job.info.seriesID { name += " · \(series)" }
-        var counts = "  \(c.segments) lines · \(c.approved) approved · \(c.locked) locked · \(c.flagged) flagged · \(c.stale) stale · \(c.overflow) overflow"
+        var counts = "  \(c.segments) lines · \(c.approved) approved · \(c.locked) locked · \(c.flagged) flagged · \(c.stale) stale · \(c.overflow) overflow · \(c.tooFast) too fast"
         if TextWidth.width(of: name + counts) > grid.width {
-            counts = "  \(c.segments) lines · \(c.approved) appr · \(c.locked) lock · \(c.flagged) flag · \(c.stale) stale · \(c.overflow) over"
+            counts = "  \(c.segments) lines · \(c.approved) appr · \(c.locked) lock · \(c.flagged) flag · \(c.stale) stale · \(c.overflow) over · \(c.tooFast) fast"
         }
         var col = 0
         if TextWidth.width(of: name + counts) + 9 <= grid.width {
@@ -59,7 +60,7 @@ public enum DeskView {
     // MARK: List
 
     /// Column widths of a list row.
-    static let numberWidth = 5, timeWidth = 8, speakerWidth = 13, stateWidth = 5, fitWidth = 5
+    static let numberWidth = 5, timeWidth = 8, speakerWidth = 13, stateWidth = 6, fitWidth = 5
     static let columnTitles = pad("    #", numberWidth + 1) + " " + pad("start", timeWidth) + " " + pad("speaker", speakerWidth)
         + " " + pad("state", stateWidth) + " " + pad("  fit", fitWidth) + "  text"
 
@@ -94,6 +95,7 @@ public enum DeskView {
         let take = takeGlyph(st.takeStatus)
         col = grid.put(take, row: row, col: col, style: selected ? base : (take == "~" || take == ">" || take == "x" ? .warning : .dim))
         col = grid.put(st.edited ? "*" : " ", row: row, col: col, style: base)
+        col = grid.put(st.tooFast ? "!" : " ", row: row, col: col, style: selected ? base : .warning)
         col = grid.put(" " + padLeft(fitText(desk, i), fitWidth) + "  ", row: row, col: col, style: base)
         let text = st.text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: " ⏎ ")
         grid.put(text, row: row, col: col, style: base)
@@ -350,7 +352,11 @@ public enum DeskView {
         lines.append("dubdeck keys — the action table and the keymap in force (q or Esc returns)")
         lines.append("")
         lines.append("List glyphs: A approved · L locked · R flagged for re-translation · take: + fresh ~ stale > overflow x failed · * edited")
+        lines.append("             ! too fast: over the reading-speed limit (chars/s without spaces; en 17, ja 4, zh 9, ko 12; job.json max_cps)")
         lines.append("Number marks: ^ overlaps another line · = same times as another line")
+        lines.append("fit: the take's speech as a share of the slot (92%), or how far it runs past it (+0.4s); - no take")
+        lines.append("Timing strip: orig and take loudness from 1 s before the slot to 1 s after it (or the take's end):")
+        lines.append("             inside the slot · silence ▁…█ louder; outside it ░ ▒ ▓ — a late start or an overflow shows")
         for context in KeyContext.allCases {
             let rows = Action.allCases.filter { $0.allowed(in: context) && (context == .generic) == $0.contexts.contains(.generic) }
             var entries: [(String, Action)] = []

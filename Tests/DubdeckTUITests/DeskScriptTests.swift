@@ -25,7 +25,8 @@ import TestSupport
 ///     …                        selected row, the last line says where the cursor is
 ///     @end
 ///     @disk 2 text Hi          what the store on disk says (text T | approved | locked | unlocked |
-///                              take K: the current take is K of the takes listed newest first)
+///                              take K: the current take is K of the takes listed newest first |
+///                              speaker LABEL | character ID, as the job and its map give them now)
 ///     @cast ID merged-into ID2 what the character store on disk says (merged-into X | active |
 ///                              reference | no-reference)
 ///
@@ -170,6 +171,8 @@ final class DeskScriptTests: XCTestCase {
                 case "approved": XCTAssertTrue(st.approved, where_)
                 case "locked": XCTAssertTrue(st.locked, where_)
                 case "unlocked": XCTAssertFalse(st.locked, where_)
+                case "speaker": XCTAssertEqual(try other().segment(Int(words[1])!).speaker, words[3], where_)
+                case "character": XCTAssertEqual(try other().characterID(Int(words[1])!), words[3], where_)
                 case "take": XCTAssertEqual(PlaybackSource.currentListed(try other(), Int(words[1])!), Int(words[3]), "\(where_): the current take")
                 default: XCTFail("\(where_): unknown @disk \(words[2])")
                 }

@@ -92,11 +92,17 @@ final class DeskTests: XCTestCase {
         XCTAssertEqual(desk.visible.map { $0 + 1 }, [2])
         keys("0")
         XCTAssertEqual(desk.filter, .all)
-        keys("g", "]")
+        keys("g", "<Tab>")
         XCTAssertEqual(desk.selectedSegment?.number, 2)
-        keys("[")
+        keys("<S-Tab>")
         XCTAssertEqual(desk.selectedSegment?.number, 2, "no unapproved line above")
         XCTAssertTrue(desk.message.contains("no unapproved"))
+        // ] and [ find problems and wrap: line 1 is approved, the others need attention.
+        keys("[")
+        XCTAssertEqual(desk.selectedSegment?.number, 6, "wrapped to the last problem")
+        XCTAssertTrue(desk.message.contains("(wrapped)"), desk.message)
+        keys("]")
+        XCTAssertEqual(desk.selectedSegment?.number, 2, "wrapped past the approved line 1")
     }
 
     func testSearchNextPreviousAndWrap() {

@@ -5,6 +5,8 @@ import DubdeckCore
 /// Where a key binding applies. `generic` bindings work in every context unless overridden.
 public enum KeyContext: String, CaseIterable, Sendable {
     case generic, list, editor, characters, history, help
+    /// A list to pick one from (a line's speaker label, a label's character).
+    case picker
 }
 
 /// One thing a reviewer can ask for: the one table that the keymap parser (valid names), the help
@@ -24,6 +26,12 @@ public enum Action: String, CaseIterable, Sendable {
     case bottom
     case nextUnapproved = "next-unapproved"
     case prevUnapproved = "prev-unapproved"
+    case nextProblem = "next-problem"
+    case prevProblem = "prev-problem"
+    case gotoLine = "goto-line"
+    case setSpeaker = "set-speaker"
+    case assignCharacter = "assign-character"
+    case pick
     case edit
     case approve
     case lock
@@ -87,6 +95,12 @@ public enum Action: String, CaseIterable, Sendable {
         case .bottom: return "Last line"
         case .nextUnapproved: return "Next line that is not approved"
         case .prevUnapproved: return "Previous line that is not approved"
+        case .nextProblem: return "Next line that needs attention: unapproved, flagged, stale, overflow, too fast (wraps)"
+        case .prevProblem: return "Previous line that needs attention (wraps)"
+        case .gotoLine: return "Go to line N (:N)"
+        case .setSpeaker: return "Fix this line's diarization label (pick one of the episode's; undoable)"
+        case .assignCharacter: return "Make this line's label another character of the series (u undoes it)"
+        case .pick: return "Take the selected entry"
         case .edit: return "Edit the target text of this line"
         case .approve: return "Approve / unapprove this line"
         case .lock: return "Lock / unlock this line (a locked text is final)"
@@ -140,16 +154,22 @@ public enum Action: String, CaseIterable, Sendable {
         case .quit: return [.generic]
         case .help: return [.generic]
         case .redraw: return [.generic]
-        case .back: return [.help, .characters, .history]
+        case .back: return [.help, .characters, .history, .picker]
         case .characters: return [.list]
-        case .moveDown: return [.list, .help, .characters, .history]
-        case .moveUp: return [.list, .help, .characters, .history]
+        case .moveDown: return [.list, .help, .characters, .history, .picker]
+        case .moveUp: return [.list, .help, .characters, .history, .picker]
         case .pageDown: return [.list, .help]
         case .pageUp: return [.list, .help]
-        case .top: return [.list, .help, .characters, .history]
-        case .bottom: return [.list, .help, .characters, .history]
+        case .top: return [.list, .help, .characters, .history, .picker]
+        case .bottom: return [.list, .help, .characters, .history, .picker]
         case .nextUnapproved: return [.list]
         case .prevUnapproved: return [.list]
+        case .nextProblem: return [.list]
+        case .prevProblem: return [.list]
+        case .gotoLine: return [.list]
+        case .setSpeaker: return [.list]
+        case .assignCharacter: return [.list]
+        case .pick: return [.picker]
         case .edit: return [.list]
         case .approve: return [.list]
         case .lock: return [.list]

@@ -2,7 +2,7 @@
 public enum DefaultKeymap {
     public static let text = """
 # dubdeck default keymap (built into the binary; this file is a copy to start your own from).
-# Syntax: bind <context> <key> <action>     Contexts: generic list editor characters history help
+# Syntax: bind <context> <key> <action>     Contexts: generic list editor characters history help picker
 # Load your own in $XDG_CONFIG_HOME/dubdeck/keys or with --keymap FILE; later bindings win.
 
 bind generic q quit
@@ -23,10 +23,13 @@ bind list g top
 bind list <Home> top
 bind list G bottom
 bind list <End> bottom
-bind list ] next-unapproved
+bind list ] next-problem
 bind list <Tab> next-unapproved
-bind list [ prev-unapproved
+bind list [ prev-problem
 bind list <S-Tab> prev-unapproved
+bind list : goto-line
+bind list w set-speaker
+bind list W assign-character
 bind list e edit
 bind list <Enter> edit
 bind list a approve
@@ -109,6 +112,16 @@ bind help G bottom
 bind help q back
 bind help <Esc> back
 bind help ? back
+
+bind picker j move-down
+bind picker <Down> move-down
+bind picker k move-up
+bind picker <Up> move-up
+bind picker g top
+bind picker G bottom
+bind picker <Enter> pick
+bind picker q back
+bind picker <Esc> back
 
 """
 }

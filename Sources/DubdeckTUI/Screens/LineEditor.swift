@@ -99,7 +99,8 @@ extension LineEditor {
              .flagRetranslate, .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal,
              .playPreviousTake, .stopPlayback, .undo, .redo, .history, .restoreVersion, .seriesNext,
              .playReference, .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .search,
-             .searchNext, .searchPrev, .filterNext, .filterPrev, .filterAll, .playContext, .playAB, .keepTake:
+             .searchNext, .searchPrev, .filterNext, .filterPrev, .filterAll, .playContext, .playAB, .keepTake,
+             .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick:
             return false
         }
         return true

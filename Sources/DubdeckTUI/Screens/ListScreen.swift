@@ -1,41 +1,51 @@
 import DubdeckCore
 
-/// The lines of the episode with the detail pane of the selected one; `/` opens a search prompt
-/// in the status line. The selection itself (cursor, filter) is the desk's: the editor, the
-/// history and the characters screen's "use line audio" work on it too.
+/// The lines of the episode with the detail pane of the selected one; `/` (search) and `:` (go to
+/// line) ask in a prompt in the status line. The selection itself (cursor, filter) is the desk's:
+/// the editor, the history, the pickers and the characters screen work on it too.
 public struct ListScreen: DeskScreen {
-    /// The search being typed, while the prompt is open.
-    public var search: LineEditor?
+    /// What the status-line prompt asks for.
+    public enum Ask: Equatable, Sendable {
+        case search, goto
 
-    public init(search: LineEditor? = nil) { self.search = search }
+        var label: String { self == .search ? "/" : ":" }
+    }
 
-    var keyContext: KeyContext { search == nil ? .list : .editor }
+    /// The open prompt, if any, and what is typed in it.
+    public var asking: Ask?
+    var answer = LineEditor("")
 
-    var prompt: (label: String, editor: LineEditor)? { search.map { ("/", $0) } }
+    public init(asking: Ask? = nil) { self.asking = asking }
+
+    /// The search being typed, while the search prompt is open.
+    public var search: LineEditor? { asking == .search ? answer : nil }
+
+    var keyContext: KeyContext { asking == nil ? .list : .editor }
+
+    var prompt: (label: String, editor: LineEditor)? { asking.map { ($0.label, answer) } }
 
     mutating func type(_ text: String, desk: Desk) -> Redraw? {
-        guard search != nil else { return nil }
-        search?.insert(text)
+        guard asking != nil else { return nil }
+        answer.insert(text)
         return .status
     }
 
     mutating func handle(_ action: Action, desk: Desk) -> Redraw {
-        if var line = search {
+        if let ask = asking {
             if action == .commit {
-                search = nil
-                return desk.runSearch(line.text)
+                asking = nil
+                return ask == .search ? desk.runSearch(answer.text) : desk.goToLine(answer.text)
             }
             if action == .cancel {
-                search = nil
+                asking = nil
                 desk.setMessage("")
                 return .all
             }
-            guard line.apply(action, multiline: false) else { return .nothing }
-            search = line
-            return .status
+            return answer.apply(action, multiline: false) ? .status : .nothing
         }
-        if action == .search {
-            search = LineEditor("")
+        if action == .search || action == .gotoLine {
+            asking = action == .search ? .search : .goto
+            answer = LineEditor("")
             return .all
         }
         return desk.perform(action)

@@ -1,0 +1,67 @@
+import DubdeckCore
+
+/// A list to pick one entry from: the label of a line (a diarization error fixed) or the character
+/// of a label. Enter takes the selected entry; q or Esc returns to the list unchanged.
+public struct PickerScreen: DeskScreen {
+    public enum Purpose: Equatable, Sendable {
+        /// The diarization label of line N.
+        case lineSpeaker(Int)
+        /// The character of this episode's label.
+        case labelCharacter(String)
+    }
+
+    public struct Choice: Equatable, Sendable {
+        /// What is picked (a label, a character ID).
+        public var value: String
+        /// How the row reads.
+        public var text: String
+    }
+
+    public let purpose: Purpose
+    public let title: String
+    public let choices: [Choice]
+    public var selection: Int
+
+    init(purpose: Purpose, title: String, choices: [Choice], selected: String?) {
+        self.purpose = purpose
+        self.title = title
+        self.choices = choices
+        selection = choices.firstIndex { $0.value == selected } ?? 0
+    }
+
+    var keyContext: KeyContext { .picker }
+
+    mutating func handle(_ action: Action, desk: Desk) -> Redraw {
+        let last = max(0, choices.count - 1)
+        switch action {
+        case .back: desk.mode = .list(ListScreen()); return .all
+        case .quit: desk.quitRequested = true; return .nothing
+        case .help: return desk.openHelp()
+        case .redraw: return .all
+        case .moveDown: selection = min(selection + 1, last)
+        case .moveUp: selection = max(0, selection - 1)
+        case .top: selection = 0
+        case .bottom: selection = last
+        case .pick:
+            guard selection < choices.count else { return .nothing }
+            desk.mode = .list(ListScreen())
+            return desk.picked(purpose, choices[selection].value)
+        // Not this screen's: decided here, not dropped silently.
+        case .characters, .pageDown, .pageUp, .nextUnapproved, .prevUnapproved, .nextProblem, .prevProblem, .gotoLine,
+             .setSpeaker, .assignCharacter, .edit, .approve, .lock, .flagRetranslate, .synthesize, .synthesizeApproved,
+             .cancelBatch, .playTake, .playOriginal, .playPreviousTake, .stopPlayback, .playContext, .playAB, .keepTake,
+             .undo, .redo, .history, .restoreVersion, .seriesNext, .playReference, .renameCharacter, .mergeCharacter,
+             .useLineAudio, .undoMerge, .search, .searchNext, .searchPrev, .filterNext, .filterPrev, .filterAll, .commit,
+             .cancel, .cursorLeft, .cursorRight, .wordLeft, .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward,
+             .deleteWordBack, .killLine, .killToStart, .insertNewline:
+            return .nothing
+        }
+        return .all
+    }
+
+    func draw(_ desk: Desk, into grid: inout CellGrid) {
+        DeskView.drawTable(title: " pick ", info: " " + title + " · Enter takes it · q returns", columns: "", count: choices.count,
+                           selection: selection, empty: "  nothing to pick from", into: &grid) { "  " + choices[$0].text }
+        DeskView.drawStatus(desk, into: &grid)
+    }
+}
