@@ -6,6 +6,13 @@ import Glibc
 
 /// The speech engine named on the command line (or by DUBDECK_ENGINE_COMMAND for `command`).
 func makeEngine(_ name: String?, template: [String], timeout: Double) throws -> SpeechEngine {
+    if name == "server" {
+        // A persistent process: the command is started once and spoken to in JSON lines.
+        guard let argv = template.isEmpty ? try CommandEngine.templateFromEnvironment() : template else {
+            throw DubdeckError(.usage, "--engine server needs --engine-command ARGV... or DUBDECK_ENGINE_COMMAND (a JSON array)")
+        }
+        return try ServerEngine(argv: argv, timeout: timeout)
+    }
     if !template.isEmpty { return try CommandEngine(template: template, timeout: timeout) }
     switch name ?? "espeak" {
     case "espeak": return try EspeakEngine()
@@ -15,7 +22,7 @@ func makeEngine(_ name: String?, template: [String], timeout: Double) throws -> 
         }
         return try CommandEngine(template: t, timeout: timeout)
     default:
-        throw DubdeckError(.usage, "unknown engine '\(Sanitizer.display(name ?? ""))' (espeak or command)")
+        throw DubdeckError(.usage, "unknown engine '\(Sanitizer.display(name ?? ""))' (espeak, command or server)")
     }
 }
 
@@ -27,13 +34,17 @@ struct Synth: ParsableCommand {
         locked lines whose take is fresh. --engine-command takes the rest of the command line as the argv \
         template ({text_file} {out} {ref_wav} {lang} {voice}) and implies --engine command, e.g.
           dubdeck synth JOB 5 --engine-command espeak-ng -v en -w {out} -f {text_file}
+        --engine server starts the command once and talks JSON lines with it (a neural TTS loads its \
+        model once), e.g.
+          dubdeck synth JOB --all --engine server --engine-command python3 scripts/tts_server.py
+        --timeout is then per line; a server that dies is started again once (docs/ENGINES.md).
         """)
 
     @Argument(help: "The job directory.") var job: String
     @Argument(help: "Segment numbers.") var numbers: [Int] = []
     @Flag(help: "Every approved line.") var approved = false
     @Flag(help: "Every line.") var all = false
-    @Option(help: "espeak (default) or command.") var engine: String?
+    @Option(help: "espeak (default), command (one process per line) or server (one process, JSON lines).") var engine: String?
     @Option(name: .customLong("max-speedup"), help: "Largest speed-up to fit a slot (default 1.30).") var maxSpeedup: Double = 1.30
     @Option(help: "Seconds an engine command may take (default 60).") var timeout: Double = 60
     @Option(help: "Character store (else DUBDECK_STORE, else data/characters.json).") var store: String?
@@ -45,7 +56,7 @@ struct Synth: ParsableCommand {
         if modes != 1 { throw ValidationError("give segment numbers, --approved or --all (one of them)") }
         try checkRange(maxSpeedup, 1...4, "--max-speedup")
         try checkRange(timeout, 0...86_400, "--timeout", open: true)
-        if let e = engine, e != "espeak", e != "command" { throw ValidationError("--engine must be espeak or command") }
+        if let e = engine, !["espeak", "command", "server"].contains(e) { throw ValidationError("--engine must be espeak, command or server") }
     }
 
     func run() throws {
@@ -102,7 +113,7 @@ func fmt(_ v: Double) -> String {
 struct Play: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Play a line's take (or the original line, or the line in context) and return when it has finished.",
-        discussion: "--context plays the previous, current and next lines at their real times (takes that match their text, else the original) over the source ducked by --duck dB, from --before seconds before to --after seconds after; mixed by dubdeck, sample-exact (docs/FORMATS.md). Ctrl-C stops the device cleanly. --device file:FILE=/tmp/x.wav,FORMAT=wav records instead of playing.")
+        discussion: "--context plays the previous, current and next lines at their real times (takes that match their text, else the original) over the source ducked by --duck dB, from --before seconds before to --after seconds after; mixed by dubdeck, sample-exact (docs/AUDIO.md). Ctrl-C stops the device cleanly. --device file:FILE=/tmp/x.wav,FORMAT=wav records instead of playing.")
 
     @Argument(help: "The job directory.") var job: String
     @Argument(help: "The segment number.") var n: Int

@@ -12,12 +12,12 @@ struct Review: ParsableCommand {
     @Option(help: "A keymap file loaded after the built-in and user keymaps.") var keymap: String?
     @Option(help: "ALSA PCM for playback (else DUBDECK_AUDIO_DEVICE, else default).") var device: String?
     @Option(help: "Character store (else DUBDECK_STORE, else data/characters.json).") var store: String?
-    @Option(help: "Speech engine: espeak or command.") var engine: String?
+    @Option(help: "Speech engine: espeak, command (DUBDECK_ENGINE_COMMAND per line) or server (DUBDECK_ENGINE_COMMAND started once).") var engine: String?
     @Option(help: "Run headless: keys from this file, no terminal.") var script: String?
 
     func validate() throws {
-        if let e = engine, e != "espeak", e != "command" {
-            throw ValidationError("--engine must be espeak or command")
+        if let e = engine, !["espeak", "command", "server"].contains(e) {
+            throw ValidationError("--engine must be espeak, command or server")
         }
     }
 

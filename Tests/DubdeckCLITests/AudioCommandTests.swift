@@ -74,6 +74,24 @@ final class AudioCommandTests: XCTestCase {
         XCTAssertEqual(DubdeckBinary.run(["play", job, "99", "--context", "--device", "null"]).status, 64)
     }
 
+    /// `--engine server`: one process for the whole batch, the reference server (espeak-ng inside).
+    func testABatchThroughThePersistentReferenceServer() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        let r = DubdeckBinary.run(["synth", job, "--all", "--engine", "server", "--engine-command", "python3",
+                                   DubdeckBinary.packageRoot + "/scripts/tts_server.py"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("synthesized 5 of 5 lines"), r.stdout)
+        let store = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: job + "/transcript_store.json"))) as! [String: Any]
+        let entry = (store["segments"] as! [String: Any])["1"] as! [String: Any]
+        XCTAssertEqual((entry["last_preview"] as? [String: Any])?["engine"] as? String, "server")
+        XCTAssertEqual(DubdeckBinary.run(["synth", job, "1", "--engine", "server"]).status, 64, "a server needs its command")
+        XCTAssertEqual(DubdeckBinary.run(["synth", job, "1", "--engine", "bogus"]).status, 64)
+        let dead = DubdeckBinary.run(["synth", job, "1", "--engine", "server", "--engine-command", "python3", "-c", "import sys; sys.exit(2)"])
+        XCTAssertEqual(dead.status, 74, dead.stderr)
+        XCTAssertTrue(dead.stderr.contains("died again after a restart"), dead.stderr)
+    }
+
     func testBatchAndEngineCommandTakesTheRestOfTheLine() throws {
         let dir = TempDir()
         let job = Fixtures.job(in: dir)

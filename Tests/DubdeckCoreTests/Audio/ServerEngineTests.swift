@@ -1,0 +1,88 @@
+import Foundation
+import TestSupport
+import XCTest
+@testable import DubdeckCore
+
+/// The persistent-engine protocol against servers that behave and servers that do not.
+final class ServerEngineTests: XCTestCase {
+    static let script = DubdeckBinary.packageRoot + "/Tests/Fixtures/misbehaving_server.py"
+    let request = SpeechRequest(text: "hello there", voice: Voice.deterministic(for: "SPEAKER_00"), lang: "en", speakerName: "SPEAKER_00")
+
+    func engine(_ mode: String, _ extra: [String] = [], timeout: Double = 10) throws -> ServerEngine {
+        try ServerEngine(argv: ["python3", ServerEngineTests.script, mode] + extra, timeout: timeout)
+    }
+
+    func message(_ body: () throws -> Void) -> String {
+        do { try body() } catch let e as DubdeckError { return e.message } catch { return "\(error)" }
+        return ""
+    }
+
+    func testOneProcessAnswersEveryLine() throws {
+        let e = try engine("good")
+        for text in ["hello there", "a", "ünïcode \"quoted\" \\ and\nnewline"] {
+            var r = request
+            r.text = text
+            let audio = try e.synthesize(r)
+            XCTAssertEqual(audio.frames, max(1, text.count) * 16000 / 50, "20 ms per character: \(text)")
+        }
+        XCTAssertEqual(e.starts, 1, "started once for all three lines")
+    }
+
+    func testAnswersWithAnotherIdAreSkipped() throws {
+        let e = try engine("out-of-order")
+        XCTAssertEqual(try e.synthesize(request).frames, 11 * 16000 / 50)
+        XCTAssertEqual(try e.synthesize(request).frames, 11 * 16000 / 50)
+        XCTAssertEqual(e.starts, 1)
+    }
+
+    func testAHungServerTimesOutAndIsReplaced() throws {
+        let e = try engine("hang", timeout: 0.5)
+        let t0 = Date()
+        let m = message { _ = try e.synthesize(request) }
+        XCTAssertTrue(m.contains("no answer within 0.5 s"), m)
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 10, "the timeout holds")
+        _ = message { _ = try e.synthesize(request) }
+        XCTAssertEqual(e.starts, 2, "the hung server was killed; the next line starts a new one")
+    }
+
+    func testADeadServerIsRestartedOnceThenReported() throws {
+        let dir = TempDir()
+        let once = try engine("die-once", [dir.file("marker")])
+        XCTAssertEqual(try once.synthesize(request).frames, 11 * 16000 / 50, "restarted once, the line is spoken")
+        XCTAssertEqual(once.starts, 2)
+        let always = try engine("die-always")
+        let m = message { _ = try always.synthesize(request) }
+        XCTAssertTrue(m.contains("died again after a restart"), m)
+        XCTAssertTrue(m.contains("test server: dying now"), "its last words: \(m)")
+        XCTAssertEqual(always.starts, 2, "restarted once, not forever")
+    }
+
+    func testGarbageRefusalsAndMissingAudioAreErrors() throws {
+        var m = message { _ = try engine("garbage").synthesize(request) }
+        XCTAssertTrue(m.contains("not a JSON line"), m)
+        m = message { _ = try engine("refuse").synthesize(request) }
+        XCTAssertTrue(m.contains("could not speak") && m.contains("no voice for"), m)
+        XCTAssertFalse(m.contains("\u{1b}"), "the server's words are sanitized: \(m)")
+        m = message { _ = try engine("no-audio").synthesize(request) }
+        XCTAssertTrue(m.contains("wrote no audio"), m)
+    }
+
+    func testTheTextTravelsOnlyInsideTheJSON() throws {
+        var r = request
+        r.text = "secret line of dialogue"
+        let m = message { _ = try engine("echo-args").synthesize(r) }
+        XCTAssertTrue(m.contains("args:"), m)
+        XCTAssertFalse(m.contains("secret"), "never in an argument: \(m)")
+    }
+
+    func testTheReferenceServerSpeaksThroughEspeak() throws {
+        let e = try ServerEngine(argv: ["python3", DubdeckBinary.packageRoot + "/scripts/tts_server.py"], timeout: 30)
+        let a = try e.synthesize(request)
+        XCTAssertGreaterThan(a.duration, 0.3)
+        var r = request
+        r.text = "A second line, from the same process."
+        XCTAssertGreaterThan(try e.synthesize(r).duration, a.duration)
+        XCTAssertEqual(e.starts, 1)
+        e.close()
+    }
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""A TTS server for the protocol tests: speaks a sine of 20 ms per character (standard library),
+and misbehaves as argv[1] says:
+
+  good          answers every request
+  hang          never answers
+  die-once      exits on its first request (the marker file argv[2] remembers it), then is good
+  die-always    exits on every request
+  out-of-order  answers each request first with an id that is not the request's, then rightly
+  garbage       answers with a line that is not JSON
+  refuse        answers ok:false with a reason
+  no-audio      answers ok:true without writing the file
+  echo-args     writes its argv to stderr and dies (the text must not be there)
+"""
+import json
+import math
+import os
+import struct
+import sys
+import wave
+
+mode = sys.argv[1]
+marker = sys.argv[2] if len(sys.argv) > 2 else None
+print(f"test server: {mode} ready", file=sys.stderr, flush=True)
+
+
+def write_wav(path, text):
+    rate = 16000
+    frames = max(1, len(text)) * rate // 50
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 220 * i / rate))) for i in range(frames)))
+
+
+def answer(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+for line in sys.stdin:
+    req = json.loads(line)
+    if mode == "hang":
+        continue
+    if mode == "die-always" or (mode == "die-once" and not os.path.exists(marker)):
+        if marker:
+            open(marker, "w").close()
+        print("test server: dying now", file=sys.stderr, flush=True)
+        sys.exit(3)
+    if mode == "echo-args":
+        print("args:", sys.argv, file=sys.stderr, flush=True)
+        sys.exit(4)
+    if mode == "garbage":
+        sys.stdout.write("this is not json\n")
+        sys.stdout.flush()
+        continue
+    if mode == "refuse":
+        answer({"id": req["id"], "ok": False, "error": "no voice for \x1b[31mthat\x1b[0m"})
+        continue
+    if mode == "no-audio":
+        answer({"id": req["id"], "ok": True})
+        continue
+    if mode == "out-of-order":
+        answer({"id": req["id"] + 1000, "ok": True})
+    write_wav(req["out"], req["text"])
+    answer({"id": req["id"], "ok": True})

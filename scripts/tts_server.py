@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""dubdeck's reference TTS server: espeak-ng behind the JSON-lines protocol of `--engine server`.
+
+dubdeck starts this once (`--engine server --engine-command python3 scripts/tts_server.py`) and
+writes one request per line on its standard input:
+
+    {"id": 1, "text": "…", "lang": "en", "voice": "en+m3", "ref_wav": null, "out": "/abs/path.wav"}
+
+It writes the audio to "out" and answers on standard output, one line per request:
+
+    {"id": 1, "ok": true}        or        {"id": 1, "ok": false, "error": "…"}
+
+The text never appears in an argument: it is handed to espeak-ng on its standard input. Anything
+for a person goes to standard error (dubdeck shows its last lines when the server fails). To wrap
+a neural TTS (Piper, Coqui XTTS), load the model once before the loop and replace speak(); see
+docs/ENGINES.md. Standard library only.
+"""
+import json
+import subprocess
+import sys
+
+
+def speak(request):
+    """Writes request["out"]; raises on failure."""
+    voice = request.get("voice") or request.get("lang") or "en"
+    result = subprocess.run(
+        ["espeak-ng", "-v", str(voice), "-w", request["out"], "--stdin"],
+        input=request["text"].encode("utf-8"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr.decode("utf-8", "replace").strip() or f"espeak-ng exited {result.returncode}")
+
+
+def main():
+    print("tts_server: ready (espeak-ng)", file=sys.stderr, flush=True)
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        rid = None
+        try:
+            request = json.loads(line)
+            rid = request["id"]
+            if not isinstance(request.get("text"), str) or not isinstance(request.get("out"), str):
+                raise ValueError("a request needs a text and an out path")
+            speak(request)
+            answer = {"id": rid, "ok": True}
+        except Exception as e:  # every failure is an answer, never a crash
+            answer = {"id": rid, "ok": False, "error": str(e)[:500]}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
