@@ -91,6 +91,8 @@ def main():
 
         p3 = subprocess.check_output([a.bench, "p3", work, str(runs)], env=env).decode().split()
         p3_value, p3_raw = float(p3[1]), float(p3[2])
+        p6 = subprocess.check_output([a.bench, "p6", work], env=env).decode().split()
+        p7 = subprocess.check_output([a.bench, "p7", work, str(runs)], env=env).decode().split()
         text = "Everyone get ready, the ship leaves the harbour at dawn and we cannot be late again."
         wav, out48 = os.path.join(work, "shell.wav"), os.path.join(work, "shell48.wav")
         shell = []
@@ -117,6 +119,12 @@ def main():
         print("    baseline: the same step in Python with cryptography (AES-GCM) + json + numpy (+ scipy assignment)")
         line("P4", figures["P4"][0], "<= 30 ms", figures["P4"][1], "ms")
         print("    baseline: the durable I/O alone (append+fsync a line, atomic fsync'd rewrite of a store-sized file)")
+        line("P6", float(p6[1]), ">= 120 lines/s", float(p6[2]), "l/s")
+        print("    300 three-second lines synthesized durably on %d cores (%s);" % (os.cpu_count() or 1, " ".join(p6[3:])))
+        print("    baseline: the same 300 texts through raw in-process espeak-ng alone (no fit, no files, one thread)")
+        line("P7", float(p7[1]), "<= 15 ms", float(p7[2]), "ms")
+        print("    from the p key to the take handed to the sink (the selected take decoded between keys);")
+        print("    baseline: decoding that take from disk alone")
         line("M1", max(desk_rss), "<= 60 MB", max(py_rss), "MB")
         print("    baseline: peak RSS of the Python json.load process above; value: peak RSS of the desk opening the job")
         print("    with the 2,000-character store present (the desk decrypts it for names and voices, keeps no embeddings)")

@@ -87,6 +87,9 @@ public final class Desk {
     /// Sound: nil when the desk runs without an audio setup.
     public let audio: DeskAudio?
     let worker: SynthWorker?
+    /// The selected line's current take, decoded between keys (path, file signature, samples), so
+    /// `p` hands it to the sink without reading the disk (SPEC §10.10 P7).
+    var decodedTake: (path: String, signature: FileIO.StatSignature, pcm: PCM16)?
     /// The take of a line heard last (segment, listed take k, 1 = newest): the next older one, the
     /// take A/B returns to and the one `keep-take` keeps.
     var lastTakeHeard: (segment: Int, k: Int)?
@@ -527,6 +530,7 @@ public final class Desk {
             redraw = max(redraw, .status)
         }
         wasPlaying = playing
+        prefetchSelectedTake()
         if now - lastPoll >= 0.5 {
             lastPoll = now
             redraw = max(redraw, reloadIfChangedOutside())
@@ -614,10 +618,29 @@ public final class Desk {
     /// Listed take k (1 = newest) of line n, named "take k of N" (and "current" when it is).
     func playTake(_ n: Int, _ k: Int, announce: Bool = true) {
         let count = takeCount(n)
-        let current = PlaybackSource.currentListed(store, n) == k ? ", current" : ""
+        let isCurrent = PlaybackSource.currentListed(store, n) == k
         lastTakeHeard = (n, k)
         lastHeardOriginal = nil
-        play(label: "line \(n): take \(k) of \(count)\(current)", announce: announce) { try PlaybackSource.listedTake(self.store, n, k) }
+        play(label: "line \(n): take \(k) of \(count)\(isCurrent ? ", current" : "")", announce: announce) {
+            if isCurrent, let cached = self.decodedTake(of: n) { return cached }
+            return try PlaybackSource.listedTake(self.store, n, k)
+        }
+    }
+
+    /// The decoded current take of line n, if the file is still the one decoded.
+    func decodedTake(of n: Int) -> PCM16? {
+        let path = job.directory + "/" + Takes.directoryName + "/" + Takes.currentName(n)
+        guard let d = decodedTake, d.path == path, FileIO.statSignature(path) == d.signature else { return nil }
+        return d.pcm
+    }
+
+    /// Between keys: decode the selected line's current take, so playing it starts at once.
+    func prefetchSelectedTake() {
+        guard audio != nil, let seg = selectedSegment else { return }
+        let path = job.directory + "/" + Takes.directoryName + "/" + Takes.currentName(seg.number)
+        guard let sig = FileIO.statSignature(path), sig.size <= 64 << 20 else { return }
+        if let d = decodedTake, d.path == path, d.signature == sig { return }
+        if let pcm = try? AudioFile.readPCM16(path) { decodedTake = (path, sig, pcm) }
     }
 
     func playOriginal(_ n: Int) {

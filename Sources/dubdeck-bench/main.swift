@@ -163,6 +163,76 @@ func p3(_ dir: String, runs: Int) throws {
     print("P3 \(median(values) * 1000) \(median(raw) * 1000) natural=\(natural) stretch=\(last?.stretch ?? 0) status=\(last?.status ?? "")")
 }
 
+/// P6: a durable batch of 300 three-second lines on the cores there are (espeak, fit, 48 kHz takes,
+/// one history record per line); baseline: the same 300 texts through raw in-process espeak alone
+/// (no fit, no files) — the engine's own ceiling.
+func p6(_ dir: String) throws {
+    var r = LCG(state: 6)
+    let job = dir + "/p6"
+    try? FileIO.makeDirectories(job)
+    for name in DirectoryListing.names(job) where name != "translated.json" { unlink(job + "/" + name) }
+    if FileIO.exists(job + "/segments_preview") {
+        for name in DirectoryListing.names(job + "/segments_preview") { unlink(job + "/segments_preview/" + name) }
+    }
+    let texts = (0..<300).map { _ in sentence(&r, words, 7, sep: " ").capitalized(first: true) + "." }
+    let segs = texts.enumerated().map { i, t in
+        JSONValue.object(JSONObject([("start", .number(Double(i) * 3.5)), ("end", .number(Double(i) * 3.5 + 3)),
+                                     ("speaker", .string("SPEAKER_0\(i % 4)")), ("src_text", .string("x")), ("text", .string(t))]))
+    }
+    try FileIO.writeAtomically(job + "/translated.json", JSONWriter.encode(.object(JSONObject([("segments", .array(segs))]))))
+    let store = try TranscriptStore(job: try JobLoader.load(job), by: "bench")
+    let engine = try EspeakEngine()
+    let synth = SegmentSynthesizer(store: store, engine: engine, maxSpeedup: 1.3)
+    var summary: SegmentSynthesizer.BatchSummary?
+    let t = time { summary = synth.batch(Array(1...300)) }
+    let raw = try time {
+        for text in texts { _ = try engine.synthesize(SpeechRequest(text: text, voice: Voice.deterministic(for: "SPEAKER_00"), lang: "en", speakerName: "x")) }
+    }
+    print("P6 \(300 / t) \(300 / raw) done=\(summary?.done ?? 0) failed=\(summary?.failed ?? 0) overflow=\(summary?.overflow ?? 0)")
+}
+
+/// A sink that only notes when it was handed a sound (P7 times the desk up to that moment).
+final class TimingSink: AudioSink {
+    var handedAt = 0.0
+    var frames = 0
+    func play(_ pcm: PCM16, label: String) throws {
+        handedAt = Clock.monotonic()
+        frames = pcm.frames
+    }
+    func stop() {}
+    var isPlaying: Bool { false }
+    var progress: (elapsed: Double, total: Double, label: String)? { nil }
+    func wait() {}
+}
+
+/// P7: from the `p` key to the take handed to the sink, on the P6 job (takes on disk), the line
+/// selected a moment before (the desk decodes the selected take between keys); baseline: decoding
+/// that take from disk alone.
+func p7(_ dir: String, runs: Int) throws {
+    let job = dir + "/p6"
+    let store = try TranscriptStore(job: try JobLoader.load(job), by: "bench")
+    let sink = TimingSink()
+    let desk = Desk(store: store, keymap: .builtIn(), audio: DeskAudio(makeEngine: { try EspeakEngine() }, sink: sink))
+    var runner = ScriptRunner(desk: desk, width: 120, height: 40)
+    var values: [Double] = [], decode: [Double] = []
+    for i in 0..<max(runs * 5, 50) {
+        runner.key("j")
+        _ = desk.tick(now: Double(i))
+        let t0 = Clock.monotonic()
+        runner.key("p")
+        guard sink.frames > 0 else { throw DubdeckError(.ioError, "the desk played nothing") }
+        values.append(sink.handedAt - t0)
+        sink.frames = 0
+        let n = desk.selectedSegment!.number
+        decode.append(try time { _ = try AudioFile.readPCM16(job + "/segments_preview/" + Takes.currentName(n)) })
+    }
+    print("P7 \(median(values) * 1000) \(median(decode) * 1000)")
+}
+
+extension String {
+    func capitalized(first: Bool) -> String { prefix(1).uppercased() + dropFirst() }
+}
+
 /// The P5 store: 2,000 characters, 192-d, 8 snapshots each, in 5 series.
 func generateStore(_ path: String) throws -> [[Float]] {
     var r = LCG(state: 7)
@@ -230,6 +300,8 @@ do {
             print("load \(t1 * 1000) store \(t2 * 1000) desk \(t3 * 1000) draw \(t4 * 1000)")
         }
     case "p5": try p5(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
+    case "p6": try p6(args[2])
+    case "p7": try p7(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     default: print("unknown command \(args[1])"); exit(64)
     }
 } catch {

@@ -1,4 +1,5 @@
 import CInterrupt
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -48,8 +49,18 @@ public final class SegmentSynthesizer {
         Voice.forSegment(seg, job: store.job, characterVoices: characterVoices)
     }
 
-    /// The fitted take, in memory (no file written): what `synthesize` writes.
-    public func render(_ n: Int) throws -> (AudioBuffer, Result, Voice, String) {
+    /// What rendering line n needs, read from the store (on the thread that owns it): rendering
+    /// itself then touches no store and may run on another core.
+    struct RenderInput: @unchecked Sendable {
+        // Sendable: value types only; `request` holds strings and a Voice.
+        var n: Int
+        var slot: Double
+        var text: String
+        var voice: Voice
+        var request: SpeechRequest
+    }
+
+    func prepare(_ n: Int) throws -> RenderInput {
         let seg = store.segment(n)  // with the reviewer's speaker label, if any
         if seg.duration > Bounds.maxSynthSlot {
             throw DubdeckError(.dataError, "\(Sanitizer.display(store.job.translatedPath)): segment \(n): a \(JSONValue.formatNumber(seg.duration)) s slot is longer than \(Int(Bounds.maxSynthSlot)) s; not synthesized")
@@ -60,11 +71,26 @@ public final class SegmentSynthesizer {
         }
         let voice = voice(for: seg)
         let who = store.job.characterID(of: seg) ?? seg.speaker
-        var request = SpeechRequest(text: text, voice: voice, lang: store.job.info.tgtLang,
+        let request = SpeechRequest(text: text, voice: voice, lang: store.job.info.tgtLang,
                                     referenceWav: store.job.characterID(of: seg).flatMap { referenceWavs[$0] }, speakerName: who)
+        _ = outputRate  // decided here, on the store's thread
+        return RenderInput(n: n, slot: seg.duration, text: text, voice: voice, request: request)
+    }
+
+    /// The fitted take, in memory (no file written): what `synthesize` writes.
+    public func render(_ n: Int) throws -> (AudioBuffer, Result, Voice, String) {
+        let input = try prepare(n)
+        let (audio, result) = try render(input, rate: outputRate)
+        return (audio, result, input.voice, input.text)
+    }
+
+    /// Engine, fit, resample, pad: no store access (thread-safe as the engine is).
+    func render(_ input: RenderInput, rate outputRate: Int) throws -> (AudioBuffer, Result) {
+        let n = input.n
+        var request = input.request
         let natural = try engine.synthesize(request).trimmedSilence()
         guard natural.frames > 0 else { throw DubdeckError(.ioError, "the engine produced no speech for segment \(n)") }
-        let slot = seg.duration
+        let slot = input.slot
         let naturalS = natural.duration
         // An engine's audio far longer than its slot is refused before it costs more memory.
         if naturalS > 4 * slot + 30 {
@@ -101,7 +127,35 @@ public final class SegmentSynthesizer {
         let result = Result(segment: n, status: overflow > 0.001 ? "overflow" : "fresh", durationS: out.duration, speechS: speechS,
                             stretch: naturalS / max(speechS, 1e-9), overflowS: overflow > 0.001 ? overflow : 0,
                             wav: Takes.directoryName + "/" + Takes.currentName(n))
-        return (out, result, voice, text)
+        return (out, result)
+    }
+
+    /// A rendered line waiting to be installed: its take already in a temporary file.
+    struct Rendered: @unchecked Sendable {
+        // Sendable: value types only (the audio is written out; only its path travels).
+        var input: RenderInput
+        var result: Result
+        var tmp: String
+        var tmpSlot: Int32
+    }
+
+    /// Renders and writes the take to a temporary file next to the takes (registered for Ctrl-C).
+    func renderToFile(_ input: RenderInput, rate: Int) throws -> Rendered {
+        let (audio, result) = try render(input, rate: rate)
+        return try writeTemporary(input, audio, result)
+    }
+
+    func writeTemporary(_ input: RenderInput, _ audio: AudioBuffer, _ result: Result) throws -> Rendered {
+        let tmp = FileIO.temporaryName(for: previewDirectory + "/" + Takes.padded(input.n) + ".take")
+        let slot = dd_cleanup_register(tmp, 0)
+        do {
+            try AudioFile.writeWAV16(audio, to: tmp)
+        } catch {
+            unlink(tmp)
+            dd_cleanup_unregister(slot)
+            throw error
+        }
+        return Rendered(input: input, result: result, tmp: tmp, tmpSlot: slot)
     }
 
     /// Synthesizes segment N as a new immutable take and makes it the current one, in one
@@ -112,27 +166,35 @@ public final class SegmentSynthesizer {
         guard n >= 1, n <= store.job.segments.count else {
             throw DubdeckError(.usage, "no segment \(n) (the job has \(store.job.segments.count))")
         }
-        let (audio, rendered, voice, text): (AudioBuffer, Result, Voice, String)
+        let input = try prepare(n)
+        let (audio, result): (AudioBuffer, Result)
         do {
-            (audio, rendered, voice, text) = try render(n)
+            (audio, result) = try render(input, rate: outputRate)
         } catch let e as DubdeckError {
-            // An engine that failed is recorded on the line; bad input changes no file.
-            if e.status == .ioError {
-                _ = try? store.commit([SegmentChange(segment: n, action: "synth", fields: ["last_preview"]) { $0["audio_status"] = .string("failed") }], batch: batch)
-            }
+            recordFailure(e, n, batch: batch)
             throw e
         }
-        var result = rendered
         try FileIO.ensureDirectory(previewDirectory)
         try FileIO.refuseIfNotRegular(currentPath(n))  // a planted link or FIFO: refused before anything is written
-        let tmp = FileIO.temporaryName(for: previewDirectory + "/" + Takes.padded(n) + ".take")
-        do {
-            try AudioFile.writeWAV16(audio, to: tmp)
-        } catch {
-            unlink(tmp)
-            throw error
+        return try install(try writeTemporary(input, audio, result), batch: batch)
+    }
+
+    /// An engine that failed is recorded on the line; bad input changes no file.
+    func recordFailure(_ e: DubdeckError, _ n: Int, batch: String?) {
+        if e.status == .ioError {
+            _ = try? store.commit([SegmentChange(segment: n, action: "synth", fields: ["last_preview"]) { $0["audio_status"] = .string("failed") }], batch: batch)
         }
-        defer { unlink(tmp) }  // renamed away on success; gone in every other case
+    }
+
+    /// The commit of a rendered take: the record, the take under its seq, the store, `NNNN.wav`.
+    func install(_ rendered: Rendered, batch: String?) throws -> Result {
+        let n = rendered.input.n, voice = rendered.input.voice, text = rendered.input.text, tmp = rendered.tmp
+        var result = rendered.result
+        defer {
+            unlink(tmp)  // renamed away on success; gone in every other case
+            dd_cleanup_unregister(rendered.tmpSlot)
+        }
+        try FileIO.refuseIfNotRegular(currentPath(n))
         var takeSeq = 0
         let job = store.job.directory
         let change = SegmentChange(segment: n, action: "synth", fields: ["last_preview"]) { e in
@@ -148,12 +210,8 @@ public final class SegmentSynthesizer {
             // The text may have been edited while this take was being made: then it is stale at once.
             if let current = e["tgt_text"]?.stringValue { SegmentChange.markTakeAgainstText(&e, current) }
         }
-        let tmpSlot = dd_cleanup_register(tmp, 0)
         var takeSlot: Int32 = -1
-        defer {
-            dd_cleanup_unregister(tmpSlot)
-            dd_cleanup_unregister(takeSlot)
-        }
+        defer { dd_cleanup_unregister(takeSlot) }
         let outcome = try store.commit([change], batch: batch) { seq in
             takeSeq = seq
             if Takes.isLegacy(self.store.entry(n)) { try Takes.convertLegacy(job: job, n) }
@@ -192,22 +250,53 @@ public final class SegmentSynthesizer {
         public var failures: [String] = []
     }
 
-    /// Synthesizes each line in turn; a failure is counted and the batch goes on; `cancelled()` is
-    /// checked between lines (every finished take is already durable).
+    /// Synthesizes the lines on every core: workers render takes ahead (engine, fit, resample, WAV
+    /// into a temporary file) while this thread installs them in order, one transaction per line
+    /// under the job lock (commits stay serialized). A failure is counted and the batch goes on;
+    /// `cancelled()` is checked between lines (every installed take is already durable; rendered
+    /// ones not yet installed are removed).
     public func batch(_ numbers: [Int], cancelled: () -> Bool = { false },
                       progress: (Int, Int, Int) -> Void = { _, _, _ in }) -> BatchSummary {
         var summary = BatchSummary()
         let batchID = "synth-\(Clock.isoNow())-\(getpid())"  // one batch: undone as one
-        for (i, n) in numbers.enumerated() {
-            if cancelled() { summary.cancelled = true; break }
-            progress(i, numbers.count, n)
+        // What each line needs is read from the store here, on its thread.
+        let inputs: [Swift.Result<RenderInput, Error>] = numbers.map { n in Swift.Result { try prepare(n) } }
+        if inputs.contains(where: { (try? $0.get()) != nil }) {
             do {
-                let r = try synthesize(n, batch: batchID)
+                try FileIO.ensureDirectory(previewDirectory)
+            } catch {
+                return batchFailedAtOnce(numbers, error, progress: progress)
+            }
+        }
+        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let shared = BatchPipeline(count: numbers.count, window: 2 * cores + 2)
+        // Sendable proof: workers call only render/writeTemporary, which read immutable settings
+        // (engine, maxSpeedup, the output rate fixed above) and no store; every engine is safe to
+        // call from several threads (espeak under its static lock, a command per call, a server
+        // under its own lock).
+        let me = UncheckedSendable(self), rate = outputRate, work = UncheckedSendable(inputs)
+        for _ in 0..<min(cores, max(1, numbers.count)) {
+            DispatchQueue.global().async {
+                while let i = shared.claim() {
+                    let r = work.value[i].flatMap { input in Swift.Result { try me.value.renderToFile(input, rate: rate) } }
+                    shared.finish(i, r)
+                }
+            }
+        }
+        var installed = 0
+        for (i, n) in numbers.enumerated() {
+            if cancelled() || Interrupt.requested { summary.cancelled = true; break }
+            progress(i, numbers.count, n)
+            let outcome = shared.take(i)
+            installed = i + 1
+            do {
+                let r = try install(try outcome.get(), batch: batchID)
                 if r.status == "overflow" { summary.overflow += 1 } else { summary.fresh += 1 }
             } catch let e as DubdeckError where e.status == .interrupted {
                 summary.cancelled = true  // Ctrl-C during this line: it was not made, nothing failed
                 break
             } catch let e as DubdeckError {
+                if case .failure = outcome { recordFailure(e, n, batch: batchID) }
                 summary.failed += 1
                 summary.failures.append("segment \(n): \(e.message)")
             } catch {
@@ -215,7 +304,94 @@ public final class SegmentSynthesizer {
             }
             summary.done += 1
         }
+        // Rendered ahead but not installed (cancelled): their temporary files go.
+        for r in shared.stopAndDrain(from: installed) {
+            unlink(r.tmp)
+            dd_cleanup_unregister(r.tmpSlot)
+        }
         progress(summary.done, numbers.count, 0)
         return summary
     }
+
+    func batchFailedAtOnce(_ numbers: [Int], _ error: Error, progress: (Int, Int, Int) -> Void) -> BatchSummary {
+        var summary = BatchSummary()
+        summary.done = numbers.count
+        summary.failed = numbers.count
+        summary.failures = numbers.map { "segment \($0): \((error as? DubdeckError)?.message ?? "\(error)")" }
+        progress(summary.done, numbers.count, 0)
+        return summary
+    }
+}
+
+/// Hands lines from the batch's workers to its installing thread, in order, at most `window` ahead.
+/// Sendable: every mutable field is used only under `state`.
+final class BatchPipeline: @unchecked Sendable {
+    let state = Mutex()
+    let ready = DispatchSemaphore(value: 0)
+    let room = DispatchSemaphore(value: 0)
+    let count: Int, window: Int
+    var next = 0, taken = 0, stopped = false
+    var results: [Swift.Result<SegmentSynthesizer.Rendered, Error>?]
+
+    init(count: Int, window: Int) {
+        self.count = count
+        self.window = window
+        results = Array(repeating: nil, count: count)
+    }
+
+    /// The next line to render, once it is within the window; nil when none is left or stopped.
+    func claim() -> Int? {
+        while true {
+            let answer: Int?? = state.locked {
+                if stopped || next >= count { return .some(nil) }
+                if next >= taken + window { return nil }  // wait for room
+                next += 1
+                return .some(next - 1)
+            }
+            if let a = answer { return a }
+            room.wait()
+        }
+    }
+
+    func finish(_ i: Int, _ r: Swift.Result<SegmentSynthesizer.Rendered, Error>) {
+        state.locked { results[i] = r }
+        ready.signal()
+    }
+
+    /// Waits for line i's outcome and moves the window on.
+    func take(_ i: Int) -> Swift.Result<SegmentSynthesizer.Rendered, Error> {
+        while true {
+            if let r = state.locked({ () -> Swift.Result<SegmentSynthesizer.Rendered, Error>? in
+                guard let r = results[i] else { return nil }
+                results[i] = nil
+                taken = i + 1
+                return r
+            }) {
+                room.signal()
+                return r
+            }
+            ready.wait()
+        }
+    }
+
+    /// Stops the workers, waits for the lines they are rendering, and returns what was rendered
+    /// from line `from` on (never installed).
+    func stopAndDrain(from: Int) -> [SegmentSynthesizer.Rendered] {
+        let inFlight: Int = state.locked {
+            stopped = true
+            return next
+        }
+        for _ in 0..<64 { room.signal() }  // wake workers waiting for room: they see `stopped`
+        var out: [SegmentSynthesizer.Rendered] = []
+        for i in from..<inFlight {
+            if case .success(let r) = take(i) { out.append(r) }
+        }
+        return out
+    }
+}
+
+/// A value handed to another thread with a written proof at the use site.
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

@@ -212,6 +212,31 @@ final class SynthesisTests: XCTestCase {
         XCTAssertEqual((1...5).map { reopened.state($0).audioStatus }, ["fresh", "fresh", "none", "none", "none"])
         let records = try HistoryLog(path: store.job.historyPath).readAll().records
         XCTAssertEqual(Set(records.compactMap { $0.batch }).count, 1, "one batch id")
+        XCTAssertEqual(DirectoryListing.names(store.job.directory + "/segments_preview").filter { $0.contains(".tmp-") }, [],
+                       "takes rendered ahead but never installed are removed")
+    }
+
+    /// The batch renders on every core but installs in line order, one record per line; a line
+    /// that fails (an empty text, an engine error) is counted and the batch goes on.
+    func testParallelBatchInstallsInOrderAndKeepsGoing() throws {
+        let lines = (0..<24).map { i in Fixtures.Line(Double(i) * 3, Double(i) * 3 + 2.5, "S\(i % 3)", "", i == 7 ? " " : "Line number \(i).") }
+        let store = try job(lines)
+        let synth = SegmentSynthesizer(store: store, engine: ToneEngine())
+        var order: [Int] = []
+        let summary = synth.batch(Array(1...24), progress: { _, _, n in if n > 0 { order.append(n) } })
+        XCTAssertEqual(order, Array(1...24), "progress in line order")
+        XCTAssertEqual(summary.done, 24)
+        XCTAssertEqual(summary.failed, 1)
+        XCTAssertTrue(summary.failures.first?.hasPrefix("segment 8: ") == true, "\(summary.failures)")
+        let records = try HistoryLog(path: store.job.historyPath).readAll().records
+        XCTAssertEqual(records.map { $0.segment }, (1...24).filter { $0 != 8 }, "installed in order, the empty line skipped")
+        XCTAssertEqual(JobInvariants.problems(job: store.job.directory), [])
+        for n in (1...24) where n != 8 {
+            // ToneEngine: 60 ms per character; 16 characters fit 2.5 s, fresh and at the source rate.
+            let take = try AudioFile.readPCM16(store.job.directory + "/segments_preview/" + Takes.currentName(n))
+            XCTAssertEqual(take.frames, Int(2.5 * 48_000), "line \(n)")
+        }
+        XCTAssertEqual(DirectoryListing.names(store.job.directory + "/segments_preview").filter { $0.contains(".tmp-") }, [])
     }
 
     func testEngineFailureMarksTheLineFailed() throws {
