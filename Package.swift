@@ -24,6 +24,8 @@ let package = Package(
         .systemLibrary(
             name: "CRubberband", path: "Sources/CRubberband", pkgConfig: "rubberband", providers: [.apt(["librubberband-dev"])]),
         .systemLibrary(name: "CSoxr", path: "Sources/CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
+        // Subtitle files' character sets: libuchardet guesses (iconv, in glibc, converts).
+        .systemLibrary(name: "CUchardet", path: "Sources/CUchardet", pkgConfig: "uchardet", providers: [.apt(["libuchardet-dev"])]),
         // The C macros Swift cannot import (COLOR_PAIR, A_BOLD, ...) in one small shim.
         .target(name: "CDubdeckShim", dependencies: ["CNcursesw"], path: "Sources/CDubdeckShim"),
 
@@ -32,7 +34,7 @@ let package = Package(
         // ALSA's own error printing routed into a message (its handler is variadic: C).
         .target(name: "CAlsaQuiet", dependencies: ["CAlsa"], path: "Sources/CAlsaQuiet"),
 
-        .target(name: "DubdeckCore", dependencies: ["CInterrupt", "CAlsaQuiet", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr"]),
+        .target(name: "DubdeckCore", dependencies: ["CInterrupt", "CAlsaQuiet", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CUchardet"]),
         .target(name: "DubdeckTUI", dependencies: ["DubdeckCore", "CNcursesw", "CDubdeckShim"]),
         .executableTarget(
             name: "dubdeck",

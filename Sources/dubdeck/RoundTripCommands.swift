@@ -38,16 +38,20 @@ struct MergeMT: ParsableCommand {
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Create a job from subtitles (SRT, WebVTT, ASS/SSA): their text becomes the target text.")
-    @Argument(help: "The subtitle file.") var subs: String
+        abstract: "Create a job from subtitles (SRT, WebVTT, ASS/SSA): their text becomes the target text.",
+        discussion: "The character set: --encoding NAME (an iconv name), else a byte-order mark, else UTF-8, else libuchardet's guess (named in a warning). A cue that cannot be read is skipped with one warning line naming its line; --strict makes it an error (65).")
+    @Argument(help: "The subtitle file (.srt, .vtt, .webvtt, .ass, .ssa).") var subs: String
     @Option(help: "The job directory to create.") var out: String
     @Option(help: "The episode's audio (becomes the job's source audio).") var audio: String?
     @Option(help: "Series ID.") var series: String?
+    @Option(help: "The file's character set (iconv names: UTF-16, WINDOWS-1251, GB2312, …).") var encoding: String?
+    @Flag(help: "Refuse the file when any cue cannot be read.") var strict = false
 
     func run() throws {
         try guarded {
-            let n = try RoundTrip.importSubtitles(subs, into: out, audio: audio, series: series)
-            printOut("imported \(n) subtitles into \(Sanitizer.display(out))\n")
+            let r = try RoundTrip.importSubtitles(subs, into: out, audio: audio, series: series, encoding: encoding, strict: strict)
+            for w in r.warnings { printError("warning: \(Sanitizer.display(subs)): \(Sanitizer.display(w))") }
+            printOut("imported \(r.cues) subtitles into \(Sanitizer.display(out))\n")
         }
     }
 }
@@ -57,6 +61,9 @@ struct Export: ParsableCommand {
     @Argument(help: "The job directory.") var job: String
     @Option(help: "srt, ass or vtt.") var format: String
     @Option(help: "The file to write; - or none: standard output (raw: a data stream).") var out: String?
+    @Option(help: "The character set to write (iconv names; default UTF-8).") var encoding: String = "UTF-8"
+    @Flag(help: "Windows line ends (CRLF).") var crlf = false
+    @Flag(help: "Begin with a byte-order mark.") var bom = false
 
     func validate() throws {
         if SubtitleFormat(rawValue: format) == nil { throw ValidationError("--format must be srt, ass or vtt") }
@@ -66,11 +73,17 @@ struct Export: ParsableCommand {
         try guarded {
             let store = try openStore(job)
             let text = try RoundTrip.export(store, format: SubtitleFormat(rawValue: format)!)
+            let bytes: [UInt8]
+            do {
+                bytes = try TextEncoding.encode(text, to: encoding, bom: bom, crlf: crlf)
+            } catch let e as TextEncoding.Failure {
+                throw DubdeckError(e.message.hasPrefix("unknown") ? .usage : .dataError, "--encoding \(Sanitizer.display(encoding)): \(e.message)")
+            }
             // A FIFO, a device or a link such as /dev/stdout is written through, a regular file replaced atomically.
             if let out, out != "-" {
-                try FileIO.writeOutput(out, Array(text.utf8))
+                try FileIO.writeOutput(out, bytes)
             } else {
-                try printRaw(Array(text.utf8))
+                try printRaw(bytes)
             }
         }
     }

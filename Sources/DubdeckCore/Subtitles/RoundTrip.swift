@@ -15,28 +15,41 @@ public enum RoundTrip {
 
     // MARK: import / export
 
+    public struct ImportResult {
+        public var cues: Int
+        /// One line per skipped cue, and the encoding guess if the file was not UTF-8.
+        public var warnings: [String]
+    }
+
     /// Creates a job from a subtitle file: the text becomes the target text, an ASS actor or a
-    /// WebVTT voice the speaker; what export needs to write the file back is kept in translated.json.
-    public static func importSubtitles(_ path: String, into dir: String, audio: String?, series: String?) throws -> Int {
+    /// WebVTT voice the speaker; the file's whole layout is kept in translated.json, so an export in
+    /// the same format writes it back as it was but for edited texts.
+    public static func importSubtitles(_ path: String, into dir: String, audio: String?, series: String?,
+                                       encoding: String? = nil, strict: Bool = false) throws -> ImportResult {
         guard let format = SubtitleFormat.of(path: path) else {
-            throw DubdeckError(.usage, "\(Sanitizer.display(path)): unknown subtitle type (.srt, .vtt, .ass or .ssa)")
+            throw DubdeckError(.usage, "\(Sanitizer.display(path)): unknown subtitle type (.srt, .vtt, .webvtt, .ass or .ssa)")
         }
+        if let series { try SafeName.checkArgument(series, option: "--series") }
         let bytes = try FileIO.read(path, limit: FileIO.subtitleLimit)
         let doc: SubtitleDocument
         do {
-            doc = try SubtitleParser.parse(bytes, format: format)
+            doc = try SubtitleParser.parse(bytes, format: format, encoding: encoding, strict: strict)
         } catch let e as SubtitleError {
+            if e.message.hasPrefix("unknown character set") { throw DubdeckError(.usage, "--encoding: \(e.message)") }
             throw DubdeckError.data(Sanitizer.display(path), e.line > 0 ? "line \(e.line): \(e.message)" : e.message)
         }
         guard !doc.cues.isEmpty else { throw DubdeckError.data(Sanitizer.display(path), "no subtitles in the file") }
         if FileIO.exists(dir + "/translated.json") {
             throw DubdeckError(.cannotCreate, "\(Sanitizer.display(dir)): already holds a job (translated.json); refusing to overwrite it")
         }
-        try FileIO.makeDirectories(dir)
         let segments: [JSONValue] = doc.cues.map { c in
             var sub = JSONObject([("raw", .string(c.raw))])
             if !c.fields.isEmpty { sub["fields"] = .object(JSONObject(c.fields.map { ($0.0, JSONValue.string($0.1)) })) }
             if !c.vttSettings.isEmpty { sub["vtt_settings"] = .string(c.vttSettings) }
+            if !c.id.isEmpty { sub["id"] = .string(c.id) }
+            if !c.voice.isEmpty { sub["voice"] = .string(c.voice) }
+            sub["lines"] = .array(c.lines.map { .string($0) })
+            sub["line"] = .number(c.line)
             var o = JSONObject([("start", .number(Double(c.startMs) / 1000)), ("end", .number(Double(c.endMs) / 1000))])
             if !c.speaker.isEmpty { o["speaker"] = .string(c.speaker) }
             o["src_text"] = .string("")
@@ -44,25 +57,31 @@ public enum RoundTrip {
             o["subtitle"] = .object(sub)
             return .object(o)
         }
+        let layout: [JSONValue] = doc.items.map { item in
+            switch item {
+            case .lines(let l): return .object(JSONObject([("lines", .array(l.map { .string($0) }))]))
+            case .cue(let k): return .object(JSONObject([("cue", .number(k))]))
+            }
+        }
         var root = JSONObject([("segments", .array(segments))])
         root["subtitle_source"] = .object(JSONObject([
-            ("format", .string(format.rawValue)), ("file", .string(path)),
+            ("format", .string(format.rawValue)), ("file", .string(path)), ("encoding", .string(doc.encoding)),
             ("script_info", .array(doc.scriptInfo.map { .string($0) })), ("styles", .array(doc.styles.map { .string($0) })),
-            ("event_format", .array(doc.eventFormat.map { .string($0) })),
+            ("event_format", .array(doc.eventFormat.map { .string($0) })), ("layout", .array(layout)),
         ]))
         var stem = String(path.split(separator: "/").last ?? "subs")
         if let dot = stem.lastIndex(of: ".") { stem = String(stem[..<dot]) }
         stem = SafeName.make(stem)
-        if let series { try SafeName.checkArgument(series, option: "--series") }
         var info = JSONObject([("stem", .string(stem)), ("episode", .string(stem))])
         if let series { info["series_id"] = .string(series) }
         if let audio {
             guard FileIO.exists(audio) else { throw DubdeckError(.noInput, "\(Sanitizer.display(audio)): no such audio file") }
             info["source_audio"] = .string(audio.hasPrefix("/") ? audio : currentDirectory() + "/" + audio)
         }
+        try FileIO.makeDirectories(dir)
         try FileIO.writeAtomically(dir + "/job.json", JSONWriter.encodePretty(.object(info)), mode: 0o644)
         try FileIO.writeAtomically(dir + "/translated.json", JSONWriter.encodePretty(.object(root)), mode: 0o644)
-        return doc.cues.count
+        return ImportResult(cues: doc.cues.count, warnings: doc.warnings)
     }
 
     static func currentDirectory() -> String {
@@ -70,43 +89,53 @@ public enum RoundTrip {
         return getcwd(&buf, buf.count) != nil ? String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "."
     }
 
-    static func cue(from seg: JSONObject) -> SubtitleCue? {
+    /// The cue a segment was imported from (its text: the imported one), or nil.
+    static func importedCue(_ seg: JSONObject, text: String) -> SubtitleCue? {
         guard let sub = seg["subtitle"]?.objectValue else { return nil }
         let fields = (sub["fields"]?.objectValue?.members ?? []).map { ($0.key, $0.value.stringValue ?? "") }
-        var c = SubtitleCue(startMs: 0, endMs: 0, text: "", raw: sub["raw"]?.stringValue ?? "", fields: fields)
+        var c = SubtitleCue(startMs: 0, endMs: 0, text: text, raw: sub["raw"]?.stringValue ?? "",
+                            speaker: seg["speaker"]?.stringValue ?? "", fields: fields)
         c.vttSettings = sub["vtt_settings"]?.stringValue ?? ""
+        c.id = sub["id"]?.stringValue ?? ""
+        c.voice = sub["voice"]?.stringValue ?? ""
+        c.lines = (sub["lines"]?.arrayValue ?? []).compactMap { $0.stringValue }
         return c
     }
 
-    /// The current target texts as a subtitle file. Times are ms = round(s·1000).
+    /// The current target texts as a subtitle file: in the file's own format with its layout (all
+    /// but edited texts as read), else a fresh file with styling carried over. Times are
+    /// ms = round(s·1000).
     public static func export(_ store: TranscriptStore, format: SubtitleFormat, include: (Int) -> Bool = { _ in true }) throws -> String {
         let root = try translatedDocument(store.job)
         let segs = root["segments"]?.arrayValue ?? []
-        var cues: [SubtitleCue] = []
-        var originals: [SubtitleCue?] = []
-        for seg in store.job.segments where include(seg.number) {
+        let source = root["subtitle_source"]?.objectValue
+        let sourceFormat = source?["format"]?.stringValue.flatMap(SubtitleFormat.init(rawValue:))
+        var entries: [SubtitleWriter.Entry?] = []
+        for seg in store.job.segments {
+            guard include(seg.number) else { entries.append(nil); continue }
             let obj = segs[seg.number - 1].objectValue ?? JSONObject()
-            var original = cue(from: obj)
-            let sourceFormat = root["subtitle_source"]?.objectValue?["format"]?.stringValue
-            if sourceFormat != format.rawValue { original = nil }  // raw text is only reusable in its own format
-            original?.text = seg.text
-            var c = SubtitleCue(startMs: Int((seg.start * 1000).rounded()), endMs: Int((seg.end * 1000).rounded()),
-                                text: store.state(seg.number).text, raw: "", speaker: seg.speaker)
-            if let o = cue(from: obj) {
-                c.fields = o.fields
-                c.vttSettings = format == .vtt ? o.vttSettings : ""
+            entries.append(SubtitleWriter.Entry(
+                startMs: Int((seg.start * 1000).rounded()), endMs: Int((seg.end * 1000).rounded()),
+                text: store.state(seg.number).text, speaker: store.segment(seg.number).speaker,
+                original: importedCue(obj, text: seg.text), originalFormat: sourceFormat))
+        }
+        let eventFormat = (source?["event_format"]?.arrayValue ?? []).compactMap { $0.stringValue }
+        if let layout = source?["layout"]?.arrayValue, sourceFormat == format {
+            let items: [SubtitleItem] = layout.compactMap { v in
+                guard let o = v.objectValue else { return nil }
+                if let k = o["cue"]?.intValue { return .cue(k) }
+                return .lines((o["lines"]?.arrayValue ?? []).compactMap { $0.stringValue })
             }
-            cues.append(c)
-            originals.append(original)
+            return SubtitleWriter.writeLayout(items, entries: entries, format: format, eventFormat: eventFormat)
         }
         var header: SubtitleDocument? = nil
-        if let src = root["subtitle_source"]?.objectValue, src["format"]?.stringValue == "ass", format == .ass {
+        if let src = source, sourceFormat == .ass, format == .ass {
             header = SubtitleDocument(format: .ass, cues: [],
                                       scriptInfo: (src["script_info"]?.arrayValue ?? []).compactMap { $0.stringValue },
                                       styles: (src["styles"]?.arrayValue ?? []).compactMap { $0.stringValue },
-                                      eventFormat: (src["event_format"]?.arrayValue ?? []).compactMap { $0.stringValue })
+                                      eventFormat: eventFormat)
         }
-        return SubtitleWriter.write(cues, format: format, originals: originals, assHeader: header)
+        return SubtitleWriter.write(entries.compactMap { $0 }, format: format, assHeader: header)
     }
 
     // MARK: apply

@@ -1,22 +1,45 @@
-/// Subtitle files in and out: SRT, WebVTT and ASS/SSA. Hand-written (no maintained Swift library
-/// for them here); compared against pysubs2's reading in the tests' expectations.
+/// Subtitle files in and out: SRT, WebVTT and ASS/SSA (SPEC §8, §10.7). Hand-written (no
+/// maintained Swift library for them here); compared against pysubs2's reading in the tests.
+///
+/// A parsed file keeps its layout: every line is either part of a cue or kept as written (headers,
+/// NOTE/STYLE/REGION blocks, ASS sections, `Comment:` lines, drawings, blank lines, cues that could
+/// not be read), so a file written back in its own format is the same file but for edited texts.
 public struct SubtitleCue: Equatable, Sendable {
     /// Milliseconds (ASS: centisecond precision).
     public var startMs: Int
     public var endMs: Int
     /// The text as shown: formatting tags removed, line breaks as "\n".
     public var text: String
-    /// The text as written in the file (tags kept), for export when the text did not change.
+    /// The text as written in the file (tags kept).
     public var raw: String
     /// ASS Name/actor, or a WebVTT <v Speaker> voice.
     public var speaker: String = ""
-    /// ASS fields of the Dialogue line (Layer, Style, MarginL, …) by Format name; WebVTT cue settings.
+    /// ASS fields of the Dialogue line (Layer, Style, MarginL, …) by Format name.
     public var fields: [(String, String)] = []
+    /// WebVTT cue settings (`line:0 align:start`).
     public var vttSettings: String = ""
+    /// WebVTT cue identifier / SRT cue number, as written ("" when none).
+    public var id: String = ""
+    /// WebVTT opening voice tag as written (`<v.loud Joe>`), kept on an edited line.
+    public var voice: String = ""
+    /// The cue's lines as written, for a file written back in its own format.
+    public var lines: [String] = []
+    /// The file's line number where the cue starts.
+    public var line: Int = 0
+
+    public init(startMs: Int, endMs: Int, text: String, raw: String, speaker: String = "", fields: [(String, String)] = []) {
+        self.startMs = startMs
+        self.endMs = endMs
+        self.text = text
+        self.raw = raw
+        self.speaker = speaker
+        self.fields = fields
+    }
 
     public static func == (a: SubtitleCue, b: SubtitleCue) -> Bool {
         a.startMs == b.startMs && a.endMs == b.endMs && a.text == b.text && a.raw == b.raw && a.speaker == b.speaker
             && a.vttSettings == b.vttSettings && a.fields.map { $0.0 } == b.fields.map { $0.0 } && a.fields.map { $0.1 } == b.fields.map { $0.1 }
+            && a.id == b.id && a.voice == b.voice && a.lines == b.lines
     }
 }
 
@@ -26,10 +49,16 @@ public enum SubtitleFormat: String, CaseIterable, Sendable {
     public static func of(path: String) -> SubtitleFormat? {
         let lower = path.lowercased()
         if lower.hasSuffix(".srt") { return .srt }
-        if lower.hasSuffix(".vtt") { return .vtt }
+        if lower.hasSuffix(".vtt") || lower.hasSuffix(".webvtt") { return .vtt }
         if lower.hasSuffix(".ass") || lower.hasSuffix(".ssa") { return .ass }
         return nil
     }
+}
+
+/// One piece of a file's layout: lines kept as written, or the place of cue K.
+public enum SubtitleItem: Equatable, Sendable {
+    case lines([String])
+    case cue(Int)
 }
 
 public struct SubtitleDocument: Sendable {
@@ -39,44 +68,73 @@ public struct SubtitleDocument: Sendable {
     public var scriptInfo: [String] = []
     public var styles: [String] = []
     public var eventFormat: [String] = []
+    /// The whole file: kept lines and cue places, in order.
+    public var items: [SubtitleItem] = []
+    /// One line per cue that was skipped (tolerant reading), and the encoding guess if any.
+    public var warnings: [String] = []
+    /// The character set the file was decoded from.
+    public var encoding = "UTF-8"
+
+    public init(format: SubtitleFormat, cues: [SubtitleCue], scriptInfo: [String] = [], styles: [String] = [], eventFormat: [String] = []) {
+        self.format = format
+        self.cues = cues
+        self.scriptInfo = scriptInfo
+        self.styles = styles
+        self.eventFormat = eventFormat
+    }
 }
 
-public struct SubtitleError: Error {
+public struct SubtitleError: Error, Equatable {
     public let line: Int
     public let message: String
+
+    public init(line: Int, message: String) {
+        self.line = line
+        self.message = message
+    }
 }
 
 public enum SubtitleParser {
-    /// Decodes the file (UTF-8, BOM stripped; invalid UTF-8 is an error), lines split on LF/CRLF/CR.
-    public static func lines(_ bytes: [UInt8]) throws -> [String] {
-        var b = bytes[...]
-        if b.starts(with: [0xEF, 0xBB, 0xBF]) { b = b.dropFirst(3) }
-        guard let text = String(validating: b, as: UTF8.self) else { throw SubtitleError(line: 0, message: "not UTF-8 text") }
+    /// Lines split on LF, CRLF or CR.
+    public static func splitLines(_ text: String) -> [String] {
         var out: [String] = []
-        var current = ""
+        var current = String.UnicodeScalarView()
         var lastWasCR = false
         for scalar in text.unicodeScalars {
-            if scalar == "\r" { out.append(current); current = ""; lastWasCR = true; continue }
+            if scalar == "\r" { out.append(String(current)); current = .init(); lastWasCR = true; continue }
             if scalar == "\n" {
-                if !lastWasCR { out.append(current) }
-                current = ""
+                if !lastWasCR { out.append(String(current)) }
+                current = .init()
                 lastWasCR = false
                 continue
             }
             lastWasCR = false
-            current.unicodeScalars.append(scalar)
+            current.append(scalar)
         }
-        if !current.isEmpty { out.append(current) }
+        if !current.isEmpty { out.append(String(current)) }
         return out
     }
 
-    public static func parse(_ bytes: [UInt8], format: SubtitleFormat) throws -> SubtitleDocument {
-        let l = try lines(bytes)
-        switch format {
-        case .srt: return SubtitleDocument(format: .srt, cues: try parseSRT(l))
-        case .vtt: return SubtitleDocument(format: .vtt, cues: try parseVTT(l))
-        case .ass: return try parseASS(l)
+    /// Decodes the file (TextEncoding: BOM, UTF-8, else a guess; or `encoding`) and reads it.
+    /// Tolerant: a cue that cannot be read is skipped with a warning naming its line (kept as written
+    /// in the layout); `strict` makes that an error. Nothing readable left is an error.
+    public static func parse(_ bytes: [UInt8], format: SubtitleFormat, encoding: String? = nil, strict: Bool = false) throws -> SubtitleDocument {
+        let decoded: TextEncoding.Decoded
+        do {
+            decoded = try TextEncoding.decode(bytes, encoding: encoding)
+        } catch let e as TextEncoding.Failure {
+            throw SubtitleError(line: 0, message: e.message)
         }
+        var reader = Reader(lines: splitLines(decoded.text), strict: strict)
+        var doc: SubtitleDocument
+        switch format {
+        case .srt: doc = try reader.srt()
+        case .vtt: doc = try reader.vtt()
+        case .ass: doc = try reader.ass()
+        }
+        doc.encoding = decoded.encoding
+        if let w = decoded.warning { doc.warnings.insert(w, at: 0) }
+        return doc
     }
 
     // MARK: Times
@@ -84,31 +142,26 @@ public enum SubtitleParser {
     /// "hh:mm:ss,mmm" / "hh:mm:ss.mmm" / "mm:ss.mmm" / ASS "h:mm:ss.cc" → milliseconds.
     static func time(_ text: Substring, line: Int) throws -> Int {
         let t = text.trimmingCharacters()
+        let bad = SubtitleError(line: line, message: "bad time '\(Sanitizer.display(String(t.prefix(40))))'")
         let parts = t.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2 || parts.count == 3 else { throw SubtitleError(line: line, message: "bad time '\(Sanitizer.display(String(t)))'") }
+        guard parts.count == 2 || parts.count == 3 else { throw bad }
         // Digits only (no sign, no spaces inside), and few of them: no product below can overflow.
         func digits<S: StringProtocol>(_ p: S) -> Bool { !p.isEmpty && p.count <= 4 && p.allSatisfy { $0.isASCII && $0.isNumber } }
         let secPart = parts.last!.replacingComma()
         let secPieces = secPart.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.dropLast().allSatisfy({ digits($0) }), digits(secPieces[0]) else {
-            throw SubtitleError(line: line, message: "bad time '\(Sanitizer.display(String(t)))'")
-        }
-        guard secPieces.count <= 2, let sec = Int(secPieces[0]), sec >= 0, sec < 60 else {
-            throw SubtitleError(line: line, message: "bad time '\(Sanitizer.display(String(t)))'")
-        }
+        guard parts.dropLast().allSatisfy({ digits($0) }), digits(secPieces[0]) else { throw bad }
+        guard secPieces.count <= 2, let sec = Int(secPieces[0]), sec >= 0, sec < 60 else { throw bad }
         var frac = 0
         if secPieces.count == 2 {
             let digits = secPieces[1]
-            guard !digits.isEmpty, digits.count <= 3, let f = Int(digits), digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
-                throw SubtitleError(line: line, message: "bad time '\(Sanitizer.display(String(t)))'")
-            }
+            guard !digits.isEmpty, digits.count <= 3, let f = Int(digits), digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { throw bad }
             frac = f * [1, 100, 10, 1][digits.count]
         }
-        guard let minutes = Int(parts[parts.count - 2]), minutes >= 0, minutes < 60 else {
-            throw SubtitleError(line: line, message: "bad time '\(Sanitizer.display(String(t)))'")
-        }
+        guard let minutes = Int(parts[parts.count - 2]), minutes >= 0, minutes < 60 else { throw bad }
         let hours = parts.count == 3 ? Int(parts[0]) : 0
-        guard let h = hours, h >= 0, h <= 48 else { throw SubtitleError(line: line, message: "bad time '\(Sanitizer.display(String(t)))' (0 to 48 hours)") }
+        guard let h = hours, h >= 0, h <= 48 else {
+            throw SubtitleError(line: line, message: "bad time '\(Sanitizer.display(String(t.prefix(40))))' (0 to 48 hours)")
+        }
         return ((h * 60 + minutes) * 60 + sec) * 1000 + frac
     }
 
@@ -123,300 +176,263 @@ public enum SubtitleParser {
         return (start, end, settings)
     }
 
-    /// A cue's text lines: from `start` to the next blank line; `next` is set past them.
-    static func cueText(_ lines: [String], from start: Int, next: inout Int) -> String {
-        var text: [String] = []
-        next = start
-        while next < lines.count, !lines[next].trimmingCharacters().isEmpty {
-            text.append(lines[next])
-            next += 1
-        }
-        return text.joined(separator: "\n")
+    static func isTiming(_ line: String, at n: Int) -> Bool {
+        line.contains("-->") && (try? timing(line, at: n)) != nil
     }
 
-    // MARK: SRT
+    // MARK: Reading, with the layout
 
-    static func parseSRT(_ lines: [String]) throws -> [SubtitleCue] {
-        var cues: [SubtitleCue] = []
-        var i = 0
-        while i < lines.count {
-            if lines[i].trimmingCharacters().isEmpty { i += 1; continue }
-            var timingLine = i
-            if !lines[i].contains("-->") {
-                // The cue number; the timing comes next.
-                guard Int(lines[i].trimmingCharacters()) != nil else {
-                    throw SubtitleError(line: i + 1, message: "expected a cue number or a timing line")
+    struct Reader {
+        let lines: [String]
+        let strict: Bool
+        var doc = SubtitleDocument(format: .srt, cues: [])
+        var kept: [String] = []
+        /// The first cue skipped: the error when nothing readable is left.
+        var firstSkip: SubtitleError?
+
+        init(lines: [String], strict: Bool) {
+            self.lines = lines
+            self.strict = strict
+        }
+
+        static func blank(_ s: String) -> Bool { s.allSatisfy { $0 == " " || $0 == "\t" } }
+
+        mutating func keep(_ l: ArraySlice<String>) { kept.append(contentsOf: l) }
+
+        mutating func flush() {
+            if !kept.isEmpty { doc.items.append(.lines(kept)) }
+            kept = []
+        }
+
+        mutating func add(_ cue: SubtitleCue) {
+            flush()
+            doc.items.append(.cue(doc.cues.count))
+            doc.cues.append(cue)
+        }
+
+        /// A cue that cannot be read: an error when strict, else a warning and its lines kept.
+        mutating func skip(_ e: SubtitleError, lines range: Range<Int>) throws {
+            if strict { throw e }
+            if firstSkip == nil { firstSkip = e }
+            doc.warnings.append("line \(e.line): \(e.message) (cue skipped)")
+            keep(lines[range])
+        }
+
+        mutating func finish() throws -> SubtitleDocument {
+            flush()
+            if doc.cues.isEmpty, let first = firstSkip { throw first }  // nothing readable is left
+            return doc
+        }
+
+        /// The index past a block of non-blank lines from `i`.
+        func blockEnd(_ i: Int) -> Int {
+            var j = i
+            while j < lines.count, !Reader.blank(lines[j]) { j += 1 }
+            return j
+        }
+
+        /// Cue text from `i`: to a blank line, or to the next cue when the blank line is missing (a
+        /// timing line, its number or id just before it when that is a number).
+        func cueTextEnd(_ i: Int) -> Int {
+            var j = i
+            while j < lines.count, !Reader.blank(lines[j]) {
+                if SubtitleParser.isTiming(lines[j], at: j + 1) {
+                    if j > i, Int(lines[j - 1].trimmingCharacters()) != nil { return j - 1 }
+                    return j
                 }
-                timingLine = i + 1
-                guard timingLine < lines.count else { throw SubtitleError(line: i + 1, message: "cue number without a timing line") }
+                j += 1
             }
-            let (start, end, _) = try timing(lines[timingLine], at: timingLine + 1)
-            // The text runs to a blank line, or to the next cue when the blank line is missing
-            // (a timing line, with its number just before it).
-            var text: [String] = []
-            i = timingLine + 1
-            while i < lines.count, !lines[i].trimmingCharacters().isEmpty {
-                if lines[i].contains("-->"), (try? timing(lines[i], at: i + 1)) != nil {
-                    if let last = text.last, Int(last.trimmingCharacters()) != nil {
-                        text.removeLast()
-                        i -= 1
+            return j
+        }
+
+        // MARK: SRT
+
+        mutating func srt() throws -> SubtitleDocument {
+            doc = SubtitleDocument(format: .srt, cues: [])
+            var i = 0
+            while i < lines.count {
+                if Reader.blank(lines[i]) { keep(lines[i...i]); i += 1; continue }
+                let start = i
+                var timingLine = i
+                if !lines[i].contains("-->") {
+                    let number = Int(lines[i].trimmingCharacters()) != nil
+                    guard number, i + 1 < lines.count, lines[i + 1].contains("-->") else {
+                        let end = blockEnd(i)
+                        let e = number && i + 1 < lines.count && !Reader.blank(lines[i + 1])
+                            ? SubtitleError(line: i + 2, message: "expected 'start --> end'")
+                            : SubtitleError(line: i + 1, message: "expected a cue number or a timing line ('start --> end')")
+                        try skip(e, lines: i..<end)
+                        i = end
+                        continue
                     }
-                    break
+                    timingLine = i + 1
                 }
-                text.append(lines[i])
-                i += 1
-            }
-            let raw = text.joined(separator: "\n")
-            // Aegisub writes ASS override blocks ({\an8}) into SRT too: they are not text.
-            let shown = stripHTMLTags(stripOverrideBlocks(raw)).trimmingCharacters()
-            cues.append(SubtitleCue(startMs: start, endMs: end, text: shown, raw: raw))
-        }
-        return cues
-    }
-
-    /// The text with every `open`…`close` block for which `drop` says yes removed (the one place
-    /// tags are taken out: ASS override blocks, SRT/WebVTT markup).
-    static func removingBlocks(_ s: String, open: Character, close: Character, drop: (Substring) -> Bool) -> String {
-        guard s.contains(open) else { return s }
-        var out = ""
-        var i = s.startIndex
-        while i < s.endIndex {
-            if s[i] == open, let end = s[i...].firstIndex(of: close), drop(s[s.index(after: i)..<end]) {
-                i = s.index(after: end)
-                continue
-            }
-            out.append(s[i])
-            i = s.index(after: i)
-        }
-        return out
-    }
-
-    /// ASS override blocks "{\…}" removed (other braces are text).
-    static func stripOverrideBlocks(_ s: String) -> String {
-        removingBlocks(s, open: "{", close: "}") { $0.first == "\\" }
-    }
-
-    static let markupTags: Swift.Set<String> = ["i", "b", "u", "s", "font", "c", "v", "lang", "ruby", "rt"]
-
-    /// <i>, <b>, <u>, <font …>, </…> and WebVTT <c.x>, <v Name>, <00:01.000> timestamps removed.
-    static func stripHTMLTags(_ s: String) -> String {
-        removingBlocks(s, open: "<", close: ">") { inner in
-            let name = inner.lowercased().drop { $0 == "/" }.prefix { $0.isLetter || $0.isNumber || $0 == ":" || $0 == "." }
-            let base = String(name.split(separator: ".").first ?? "")
-            return markupTags.contains(base) || (name.first?.isNumber ?? false)
-        }
-    }
-
-    // MARK: WebVTT
-
-    static func parseVTT(_ lines: [String]) throws -> [SubtitleCue] {
-        guard let first = lines.first, first.hasPrefix("WEBVTT") else {
-            throw SubtitleError(line: 1, message: "a WebVTT file starts with WEBVTT")
-        }
-        var cues: [SubtitleCue] = []
-        var i = 1
-        while i < lines.count {
-            let line = lines[i]
-            if line.trimmingCharacters().isEmpty { i += 1; continue }
-            if line.hasPrefix("NOTE") || line.hasPrefix("STYLE") || line.hasPrefix("REGION") {
-                while i < lines.count, !lines[i].trimmingCharacters().isEmpty { i += 1 }
-                continue
-            }
-            var timingLine = i
-            if !line.contains("-->") {
-                timingLine = i + 1  // a cue identifier
-                guard timingLine < lines.count, lines[timingLine].contains("-->") else {
-                    throw SubtitleError(line: i + 1, message: "expected a cue timing ('start --> end')")
-                }
-            }
-            let (start, end, settings) = try timing(lines[timingLine], at: timingLine + 1)
-            let raw = cueText(lines, from: timingLine + 1, next: &i)
-            var speaker = ""
-            if let v = raw.range(ofArrow: "<v "), let close = raw[v.upperBound...].firstIndex(of: ">") {
-                speaker = String(raw[v.upperBound..<close]).trimmingCharacters()
-            }
-            var cue = SubtitleCue(startMs: start, endMs: end, text: decodeEntities(stripHTMLTags(raw)), raw: raw, speaker: speaker)
-            cue.vttSettings = settings
-            cues.append(cue)
-        }
-        return cues
-    }
-
-    static func decodeEntities(_ s: String) -> String {
-        guard s.contains("&") else { return s }
-        var out = s
-        for (e, c) in [("&lt;", "<"), ("&gt;", ">"), ("&nbsp;", "\u{00A0}"), ("&lrm;", "\u{200E}"), ("&rlm;", "\u{200F}"), ("&amp;", "&")] {
-            out = out.replacingAll(e, with: c)
-        }
-        return out
-    }
-
-    // MARK: ASS / SSA
-
-    static func parseASS(_ lines: [String]) throws -> SubtitleDocument {
-        var doc = SubtitleDocument(format: .ass, cues: [])
-        var section = ""
-        var sawScriptInfo = false
-        for (k, line) in lines.enumerated() {
-            let n = k + 1
-            let t = line.trimmingCharacters()
-            if t.hasPrefix("[") && t.hasSuffix("]") {
-                section = t.lowercased()
-                if section == "[script info]" {
-                    sawScriptInfo = true
-                    doc.scriptInfo.append(t)
-                } else if section.contains("styles") {
-                    doc.styles.append(t)
-                }
-                continue
-            }
-            switch section {
-            case "[script info]":
-                doc.scriptInfo.append(line)
-            case "[v4+ styles]", "[v4 styles]", "[v4 styles+]":
-                doc.styles.append(line)
-            case "[events]":
-                if t.isEmpty || t.hasPrefix(";") { continue }
-                guard let colon = t.firstIndex(of: ":") else { throw SubtitleError(line: n, message: "expected 'Key: value' in [Events]") }
-                let key = t[..<colon].trimmingCharacters().lowercased()
-                let value = t[t.index(after: colon)...].trimmingLeadingSpaces()
-                if key == "format" {
-                    doc.eventFormat = value.split(separator: ",").map { String($0).trimmingCharacters() }
-                    guard doc.eventFormat.contains(where: { $0.lowercased() == "text" }), doc.eventFormat.last?.lowercased() == "text" else {
-                        throw SubtitleError(line: n, message: "the [Events] Format must end with Text")
-                    }
+                let times: (Int, Int, String)
+                do {
+                    times = try SubtitleParser.timing(lines[timingLine], at: timingLine + 1)
+                } catch let e as SubtitleError {
+                    let end = blockEnd(i)
+                    try skip(e, lines: i..<end)
+                    i = end
                     continue
                 }
-                if key == "comment" { continue }
-                guard key == "dialogue" else { continue }  // Picture, Sound, Movie, Command lines
-                guard !doc.eventFormat.isEmpty else { throw SubtitleError(line: n, message: "Dialogue before the [Events] Format line") }
-                let values = value.split(separator: ",", maxSplits: doc.eventFormat.count - 1, omittingEmptySubsequences: false).map(String.init)
-                guard values.count == doc.eventFormat.count else {
-                    throw SubtitleError(line: n, message: "Dialogue has \(values.count) fields, the Format has \(doc.eventFormat.count)")
+                let end = cueTextEnd(timingLine + 1)
+                let raw = lines[(timingLine + 1)..<end].joined(separator: "\n")
+                var cue = SubtitleCue(startMs: times.0, endMs: times.1, text: Markup.plain(raw, format: .srt), raw: raw)
+                cue.id = timingLine > start ? lines[start] : ""
+                cue.lines = Array(lines[start..<end])
+                cue.line = start + 1
+                add(cue)
+                i = end
+            }
+            return try finish()
+        }
+
+        // MARK: WebVTT
+
+        mutating func vtt() throws -> SubtitleDocument {
+            doc = SubtitleDocument(format: .vtt, cues: [])
+            guard let first = lines.first, first.hasPrefix("WEBVTT"),
+                  first.count == 6 || first.dropFirst(6).first == " " || first.dropFirst(6).first == "\t" else {
+                throw SubtitleError(line: 1, message: "a WebVTT file starts with WEBVTT")
+            }
+            // The header: WEBVTT and any lines up to the first blank one (X-TIMESTAMP-MAP, Kind, Language…).
+            var i = blockEnd(0)
+            keep(lines[0..<i])
+            while i < lines.count {
+                if Reader.blank(lines[i]) { keep(lines[i...i]); i += 1; continue }
+                let word = lines[i].prefix { !$0.isWhitespace }
+                if ["NOTE", "STYLE", "REGION"].contains(String(word)), !lines[i].contains("-->") {
+                    let end = blockEnd(i)
+                    keep(lines[i..<end])
+                    i = end
+                    continue
                 }
-                var fields: [(String, String)] = []
-                var start = 0, end = 0, raw = "", name = ""
+                let start = i
+                var timingLine = i
+                if !lines[i].contains("-->") {
+                    guard i + 1 < lines.count, lines[i + 1].contains("-->") else {
+                        let end = blockEnd(i)
+                        try skip(SubtitleError(line: i + 1, message: "expected a cue timing ('start --> end')"), lines: i..<end)
+                        i = end
+                        continue
+                    }
+                    timingLine = i + 1
+                }
+                let times: (Int, Int, String)
+                do {
+                    times = try SubtitleParser.timing(lines[timingLine], at: timingLine + 1)
+                } catch let e as SubtitleError {
+                    let end = blockEnd(i)
+                    try skip(e, lines: i..<end)
+                    i = end
+                    continue
+                }
+                let end = cueTextEnd(timingLine + 1)
+                let raw = lines[(timingLine + 1)..<end].joined(separator: "\n")
+                var cue = SubtitleCue(startMs: times.0, endMs: times.1, text: Markup.plain(raw, format: .vtt), raw: raw)
+                (cue.voice, cue.speaker) = Markup.voice(raw)
+                cue.vttSettings = times.2
+                cue.id = timingLine > start ? lines[start] : ""
+                cue.lines = Array(lines[start..<end])
+                cue.line = start + 1
+                add(cue)
+                i = end
+            }
+            return try finish()
+        }
+
+        // MARK: ASS / SSA
+
+        mutating func ass() throws -> SubtitleDocument {
+            doc = SubtitleDocument(format: .ass, cues: [])
+            var section = ""
+            var sawScriptInfo = false
+            for (k, line) in lines.enumerated() {
+                let n = k + 1
+                let t = line.trimmingCharacters()
+                if t.hasPrefix("[") && t.hasSuffix("]") {
+                    section = t.lowercased()
+                    if section == "[script info]" {
+                        sawScriptInfo = true
+                        doc.scriptInfo.append(t)
+                    } else if section.contains("styles") {
+                        doc.styles.append(t)
+                    }
+                    keep(lines[k...k])
+                    continue
+                }
+                switch section {
+                case "[script info]":
+                    doc.scriptInfo.append(line)
+                case "[v4+ styles]", "[v4 styles]", "[v4 styles+]":
+                    doc.styles.append(line)
+                case "[events]":
+                    if let cue = try dialogue(t, n: n) {
+                        var c = cue
+                        c.lines = [line]
+                        c.line = n
+                        add(c)
+                        continue
+                    }
+                default:
+                    if !sawScriptInfo, !t.isEmpty, section.isEmpty, !t.hasPrefix(";") {
+                        throw SubtitleError(line: n, message: "not an ASS/SSA file (expected [Script Info])")
+                    }
+                }
+                keep(lines[k...k])
+            }
+            guard sawScriptInfo || !doc.eventFormat.isEmpty else {
+                throw SubtitleError(line: 1, message: "not an ASS/SSA file (no [Script Info] or [Events])")
+            }
+            return try finish()
+        }
+
+        /// A line of [Events]: a cue for a readable Dialogue line that is not a drawing; nil for every
+        /// other line (kept as written: Format, Comment, Picture, Sound, drawings, skipped ones).
+        mutating func dialogue(_ t: String, n: Int) throws -> SubtitleCue? {
+            if t.isEmpty || t.hasPrefix(";") { return nil }
+            guard let colon = t.firstIndex(of: ":") else { return nil }
+            let key = t[..<colon].trimmingCharacters().lowercased()
+            let value = t[t.index(after: colon)...].trimmingLeadingSpaces()
+            if key == "format" {
+                doc.eventFormat = value.split(separator: ",").map { String($0).trimmingCharacters() }
+                guard doc.eventFormat.last?.lowercased() == "text" else {
+                    throw SubtitleError(line: n, message: "the [Events] Format must end with Text")
+                }
+                return nil
+            }
+            guard key == "dialogue" else { return nil }  // Comment, Picture, Sound, Movie, Command
+            guard !doc.eventFormat.isEmpty else {
+                try skip(SubtitleError(line: n, message: "Dialogue before the [Events] Format line"), lines: 0..<0)
+                return nil
+            }
+            let values = value.split(separator: ",", maxSplits: doc.eventFormat.count - 1, omittingEmptySubsequences: false).map(String.init)
+            guard values.count == doc.eventFormat.count else {
+                try skip(SubtitleError(line: n, message: "Dialogue has \(values.count) fields, the Format has \(doc.eventFormat.count)"), lines: 0..<0)
+                return nil
+            }
+            var fields: [(String, String)] = []
+            var start = 0, end = 0, raw = "", name = ""
+            do {
                 for (f, v) in zip(doc.eventFormat, values) {
                     switch f.lowercased() {
-                    case "start": start = try time(Substring(v), line: n)
-                    case "end": end = try time(Substring(v), line: n)
+                    case "start": start = try SubtitleParser.time(Substring(v), line: n)
+                    case "end": end = try SubtitleParser.time(Substring(v), line: n)
                     case "text": raw = v
                     case "name", "actor": name = v.trimmingCharacters(); fields.append((f, v))
                     default: fields.append((f, v))
                     }
                 }
                 guard end >= start else { throw SubtitleError(line: n, message: "end is before start") }
-                doc.cues.append(SubtitleCue(startMs: start, endMs: end, text: assPlainText(raw), raw: raw, speaker: name, fields: fields))
-            default:
-                if !sawScriptInfo, !t.isEmpty, section.isEmpty, !t.hasPrefix(";") {
-                    throw SubtitleError(line: n, message: "not an ASS/SSA file (expected [Script Info])")
-                }
+            } catch let e as SubtitleError {
+                try skip(e, lines: 0..<0)
+                return nil
             }
+            // A drawing (\p1 …) is a shape, not words: never a segment, never spoken, kept as written.
+            if Markup.isDrawing(raw) { return nil }
+            return SubtitleCue(startMs: start, endMs: end, text: Markup.plain(raw, format: .ass), raw: raw, speaker: name, fields: fields)
         }
-        guard sawScriptInfo || !doc.eventFormat.isEmpty else { throw SubtitleError(line: 1, message: "not an ASS/SSA file (no [Script Info] or [Events])") }
-        return doc
-    }
-
-    /// Override blocks {…} removed; \N and \n are line breaks, \h a hard space.
-    static func assPlainText(_ raw: String) -> String {
-        let text = removingBlocks(raw, open: "{", close: "}") { _ in true }
-        var out = ""
-        var i = text.startIndex
-        while i < text.endIndex {
-            let c = text[i]
-            if c == "\\", text.index(after: i) < text.endIndex {
-                let next = text[text.index(after: i)]
-                if next == "N" || next == "n" { out.append("\n"); i = text.index(i, offsetBy: 2); continue }
-                if next == "h" { out.append(" "); i = text.index(i, offsetBy: 2); continue }
-            }
-            out.append(c)
-            i = text.index(after: i)
-        }
-        return out
-    }
-}
-
-public enum SubtitleWriter {
-    static func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
-    static func three(_ v: Int) -> String { v < 10 ? "00\(v)" : v < 100 ? "0\(v)" : "\(v)" }
-
-    public static func srtTime(_ ms: Int) -> String {
-        "\(two(ms / 3_600_000)):\(two(ms / 60_000 % 60)):\(two(ms / 1000 % 60)),\(three(ms % 1000))"
-    }
-
-    public static func vttTime(_ ms: Int) -> String {
-        "\(two(ms / 3_600_000)):\(two(ms / 60_000 % 60)):\(two(ms / 1000 % 60)).\(three(ms % 1000))"
-    }
-
-    public static func assTime(_ ms: Int) -> String {
-        let cs = Int((Double(ms) / 10).rounded())
-        return "\(cs / 360_000):\(two(cs / 6000 % 60)):\(two(cs / 100 % 60)).\(two(cs % 100))"
-    }
-
-    /// A cue's text for the file: the original (with its tags) when the text is unchanged;
-    /// otherwise the new text, keeping a leading ASS override block.
-    static func textForFile(_ cue: SubtitleCue, format: SubtitleFormat, original: SubtitleCue?) -> String {
-        if let o = original, o.text == cue.text, !o.raw.isEmpty { return o.raw }
-        switch format {
-        case .ass:
-            var prefix = ""
-            if let raw = original?.raw, raw.hasPrefix("{"), let close = raw.firstIndex(of: "}") { prefix = String(raw[...close]) }
-            return prefix + cue.text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\\N")
-        case .vtt:
-            return cue.text.replacingAll("&", with: "&amp;").replacingAll("<", with: "&lt;").replacingAll(">", with: "&gt;")
-        case .srt:
-            return cue.text
-        }
-    }
-
-    public static func write(_ cues: [SubtitleCue], format: SubtitleFormat, originals: [SubtitleCue?], assHeader: SubtitleDocument? = nil) -> String {
-        var out = ""
-        switch format {
-        case .srt:
-            for (k, c) in cues.enumerated() {
-                out += "\(k + 1)\n\(srtTime(c.startMs)) --> \(srtTime(c.endMs))\n\(textForFile(c, format: .srt, original: originals[k]))\n\n"
-            }
-        case .vtt:
-            out = "WEBVTT\n\n"
-            for (k, c) in cues.enumerated() {
-                let settings = c.vttSettings.isEmpty ? "" : " " + c.vttSettings
-                var text = textForFile(c, format: .vtt, original: originals[k])
-                if originals[k]?.text != c.text, !c.speaker.isEmpty { text = "<v \(c.speaker)>" + text }
-                out += "\(vttTime(c.startMs)) --> \(vttTime(c.endMs))\(settings)\n\(text)\n\n"
-            }
-        case .ass:
-            let info = assHeader?.scriptInfo.isEmpty == false ? assHeader!.scriptInfo
-                : ["[Script Info]", "; written by dubdeck", "ScriptType: v4.00+", "PlayResX: 1920", "PlayResY: 1080"]
-            let styles = assHeader?.styles.isEmpty == false ? assHeader!.styles
-                : ["[V4+ Styles]",
-                   "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding",
-                   "Style: Default,Arial,48,&H00FFFFFF,&H000000FF,&H00000000,&H64000000,0,0,0,0,100,100,0,0,1,2,1,2,60,60,40,1"]
-            var lines = info
-            if lines.last?.isEmpty == false { lines.append("") }
-            lines += styles
-            if lines.last?.isEmpty == false { lines.append("") }
-            let format = assHeader?.eventFormat.isEmpty == false ? assHeader!.eventFormat
-                : ["Layer", "Start", "End", "Style", "Name", "MarginL", "MarginR", "MarginV", "Effect", "Text"]
-            lines.append("[Events]")
-            lines.append("Format: " + format.joined(separator: ", "))
-            for (k, c) in cues.enumerated() {
-                let values: [String] = format.map { f in
-                    switch f.lowercased() {
-                    case "start": return assTime(c.startMs)
-                    case "end": return assTime(c.endMs)
-                    case "text": return textForFile(c, format: .ass, original: originals[k])
-                    case "name", "actor": return c.speaker
-                    case "layer": return c.fields.first { $0.0.lowercased() == "layer" }?.1 ?? "0"
-                    case "style": return c.fields.first { $0.0.lowercased() == "style" }?.1 ?? "Default"
-                    case "marginl", "marginr", "marginv": return c.fields.first { $0.0.lowercased() == f.lowercased() }?.1 ?? "0"
-                    default: return c.fields.first { $0.0.lowercased() == f.lowercased() }?.1 ?? ""
-                    }
-                }
-                lines.append("Dialogue: " + values.joined(separator: ","))
-            }
-            out = lines.joined(separator: "\n") + "\n"
-        }
-        return out
     }
 }
 

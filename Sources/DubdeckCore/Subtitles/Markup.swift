@@ -1,0 +1,362 @@
+/// Formatting inside cue texts, read and written on Unicode scalars (never grapheme clusters: a
+/// combining mark right after `}` or `>` is text, not part of the tag's end).
+///
+/// - ASS: `{…}` blocks are overrides (all removed from the shown text); `\N` `\n` line breaks, `\h` a
+///   space; `\{` `\}` literal braces (dubdeck writes them; libass reads them).
+/// - SRT: `<i> <b> <u> <s> <font …>` and their ends are tags, as are ASS `{\…}` blocks Aegisub writes;
+///   `<` followed by anything else (a digit, a space) is text; `&lt; &gt; &amp;` are `< > &`.
+/// - WebVTT: `<c.x> <i> <b> <u> <v …> <lang …> <ruby> <rt>` and `<00:01.000>` timestamps are tags;
+///   `&lt; &gt; &amp; &nbsp; &lrm; &rlm;` entities.
+public enum Markup {
+    typealias Scalars = [Unicode.Scalar]
+
+    static let srtTags: Swift.Set<String> = ["i", "b", "u", "s", "font"]
+    static let vttTags: Swift.Set<String> = ["c", "i", "b", "u", "v", "lang", "ruby", "rt"]
+
+    /// The length (in scalars) of the tag starting at `s[i]`, or nil when it is text there.
+    static func tagLength(_ s: Scalars, _ i: Int, format: SubtitleFormat) -> Int? {
+        let c = s[i]
+        switch format {
+        case .ass:
+            guard c == "{" else { return nil }
+            if i > 0, s[i - 1] == "\\", !(i > 1 && s[i - 2] == "\\") { return nil }  // `\{` is a brace
+            guard let close = s[(i + 1)...].firstIndex(of: "}") else { return nil }
+            return close - i + 1
+        case .srt, .vtt:
+            if c == "{", format == .srt {
+                // Aegisub's override blocks in SRT ({\an8}); other braces are text.
+                guard i + 1 < s.count, s[i + 1] == "\\", let close = s[(i + 1)...].firstIndex(of: "}") else { return nil }
+                return close - i + 1
+            }
+            guard c == "<", let close = s[(i + 1)...].firstIndex(of: ">") else { return nil }
+            var j = i + 1
+            if j < close, s[j] == "/" { j += 1 }
+            let nameEnd = s[j..<close].firstIndex { !($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == ":" || $0 == ".") } ?? close
+            let name = String(String.UnicodeScalarView(s[j..<nameEnd])).lowercased()
+            if format == .vtt, let first = name.unicodeScalars.first, ("0"..."9").contains(first) {
+                // A karaoke timestamp <00:01.000>: a tag only when it is one.
+                return (try? SubtitleParser.time(Substring(name), line: 0)) != nil && nameEnd == close ? close - i + 1 : nil
+            }
+            let base = String(name.split(separator: ".").first ?? "")
+            let known = format == .srt ? srtTags.contains(base) : vttTags.contains(base)
+            // After the name: the end, or attributes after a space (<font color="…">, <v Joe>).
+            guard known, nameEnd == close || s[nameEnd] == " " || s[nameEnd] == "\t" || s[nameEnd] == "." else { return nil }
+            return close - i + 1
+        }
+    }
+
+    /// The text as shown.
+    public static func plain(_ raw: String, format: SubtitleFormat) -> String {
+        var out = String.UnicodeScalarView()
+        for piece in pieces(raw, format: format) {
+            switch piece {
+            case .tag: break
+            case .text(let t): out.append(contentsOf: t.unicodeScalars)
+            case .newline: out.append("\n")
+            }
+        }
+        let text = String(out)
+        return format == .srt ? text.trimmingCharacters() : text
+    }
+
+    enum Piece: Equatable {
+        case text(String)
+        case newline
+        case tag(String)
+    }
+
+    /// The raw text as tags, text and line breaks (entities and escapes decoded in the text).
+    static func pieces(_ raw: String, format: SubtitleFormat) -> [Piece] {
+        let s = Scalars(raw.unicodeScalars)
+        var out: [Piece] = []
+        var text = String.UnicodeScalarView()
+        func flush() {
+            if !text.isEmpty { out.append(.text(String(text))) }
+            text = .init()
+        }
+        var i = 0
+        while i < s.count {
+            let c = s[i]
+            if let n = tagLength(s, i, format: format) {
+                flush()
+                out.append(.tag(String(String.UnicodeScalarView(s[i..<(i + n)]))))
+                i += n
+                continue
+            }
+            if c == "\n" { flush(); out.append(.newline); i += 1; continue }
+            if format == .ass, c == "\\", i + 1 < s.count {
+                let next = s[i + 1]
+                if next == "N" || next == "n" { flush(); out.append(.newline); i += 2; continue }
+                if next == "h" { text.append(" "); i += 2; continue }
+                if next == "{" || next == "}" { text.append(next); i += 2; continue }
+            }
+            if format != .ass, c == "&" {
+                let entities: [(String, Unicode.Scalar)] = format == .srt
+                    ? [("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&")]
+                    : [("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"), ("&nbsp;", "\u{00A0}"), ("&lrm;", "\u{200E}"), ("&rlm;", "\u{200F}")]
+                if let (e, r) = entities.first(where: { e in
+                    let es = Scalars(e.0.unicodeScalars)
+                    return i + es.count <= s.count && Array(s[i..<(i + es.count)]) == es
+                }) {
+                    text.append(r)
+                    i += e.unicodeScalars.count
+                    continue
+                }
+            }
+            text.append(c)
+            i += 1
+        }
+        flush()
+        return out
+    }
+
+    /// A WebVTT cue's opening voice tag as written and the speaker it names (`<v.loud Joe>` → Joe).
+    static func voice(_ raw: String) -> (String, String) {
+        for case .tag(let t) in pieces(raw, format: .vtt) {
+            let inner = t.dropFirst().dropLast()
+            guard inner.hasPrefix("v"), inner.count > 1, inner.dropFirst().first == " " || inner.dropFirst().first == "." || inner.dropFirst().first == "\t" else { continue }
+            let afterClasses = inner.drop { !($0 == " " || $0 == "\t") }
+            return (t, afterClasses.trimmingCharacters())
+        }
+        return ("", "")
+    }
+
+    /// An ASS drawing: an override block switches drawing mode on (`\p1`…), so the "text" is a shape.
+    static func isDrawing(_ raw: String) -> Bool {
+        for case .tag(let t) in pieces(raw, format: .ass) {
+            let s = Scalars(t.unicodeScalars)
+            for i in 0..<max(0, s.count - 2) where s[i] == "\\" && s[i + 1] == "p" {
+                if ("1"..."9").contains(s[i + 2]) { return true }
+            }
+        }
+        return false
+    }
+
+    // MARK: Styling across formats
+
+    /// Italic, bold and underline switches, text and line breaks: what carries across formats.
+    enum Run: Equatable {
+        case text(String)
+        case newline
+        case italic(Bool), bold(Bool), underline(Bool)
+    }
+
+    struct Styled: Equatable {
+        var runs: [Run]
+        /// At the top of the picture (ASS \an7–9, SRT {\an8}, WebVTT line:0).
+        var top: Bool
+    }
+
+    /// A cue's raw text as runs (tags of no other format dropped).
+    static func styled(_ raw: String, format: SubtitleFormat, vttSettings: String = "") -> Styled {
+        var runs: [Run] = []
+        var top = format == .vtt && vttSettings.split(separator: " ").contains { $0 == "line:0" || $0 == "line:0%" }
+        for piece in pieces(raw, format: format) {
+            switch piece {
+            case .text(let t): runs.append(.text(t))
+            case .newline: runs.append(.newline)
+            case .tag(let t):
+                if t.hasPrefix("{") {
+                    // ASS override tags: \i1 \i0 \b1 \b0 \u1 \u0 \an7-9.
+                    let s = Scalars(t.unicodeScalars)
+                    var i = 0
+                    while i < s.count {
+                        guard s[i] == "\\" else { i += 1; continue }
+                        var j = i + 1
+                        while j < s.count, s[j].properties.isAlphabetic { j += 1 }
+                        var k = j
+                        while k < s.count, ("0"..."9").contains(s[k]) { k += 1 }
+                        let name = String(String.UnicodeScalarView(s[(i + 1)..<j]))
+                        let value = Int(String(String.UnicodeScalarView(s[j..<k])))
+                        switch name {
+                        case "i": runs.append(.italic(value.map { $0 != 0 } ?? false))
+                        case "b": runs.append(.bold(value.map { $0 != 0 } ?? false))
+                        case "u": runs.append(.underline(value.map { $0 != 0 } ?? false))
+                        case "an": if let v = value { top = (7...9).contains(v) }
+                        default: break
+                        }
+                        i = max(k, i + 1)
+                    }
+                } else {
+                    let closing = t.hasPrefix("</")
+                    let name = t.dropFirst(closing ? 2 : 1).prefix { $0.isLetter }.lowercased()
+                    switch name {
+                    case "i": runs.append(.italic(!closing))
+                    case "b": runs.append(.bold(!closing))
+                    case "u": runs.append(.underline(!closing))
+                    default: break
+                    }
+                }
+            }
+        }
+        return Styled(runs: runs, top: top)
+    }
+
+    /// Plain text (a reviewer's) as runs, with the style the original cue had throughout.
+    static func styled(plain: String, like original: Styled?) -> Styled {
+        var open: [Run] = []
+        if let o = original {
+            // A switch before any text applies to the whole line.
+            for r in o.runs {
+                if case .text(let t) = r, !t.isEmpty { break }
+                if case .newline = r { break }
+                if [.italic(true), .bold(true), .underline(true)].contains(r) { open.append(r) }
+            }
+        }
+        var runs = open
+        for (k, line) in plain.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if k > 0 { runs.append(.newline) }
+            if !line.isEmpty { runs.append(.text(String(line))) }
+        }
+        for r in open.reversed() {
+            switch r {
+            case .italic: runs.append(.italic(false))
+            case .bold: runs.append(.bold(false))
+            case .underline: runs.append(.underline(false))
+            default: break
+            }
+        }
+        return Styled(runs: runs, top: original?.top ?? false)
+    }
+
+    /// Runs written as a cue text of `format` that its own reader gives back as the same text: blank
+    /// lines collapsed in SRT/WebVTT (a blank line ends a cue there), characters that would read as
+    /// markup escaped.
+    static func render(_ styled: Styled, to format: SubtitleFormat) -> String {
+        var lines: [String] = [""]
+        func tag(_ r: Run) -> String {
+            switch (format, r) {
+            case (.ass, .italic(let on)): return "{\\i\(on ? 1 : 0)}"
+            case (.ass, .bold(let on)): return "{\\b\(on ? 1 : 0)}"
+            case (.ass, .underline(let on)): return "{\\u\(on ? 1 : 0)}"
+            case (_, .italic(let on)): return on ? "<i>" : "</i>"
+            case (_, .bold(let on)): return on ? "<b>" : "</b>"
+            case (_, .underline(let on)): return on ? "<u>" : "</u>"
+            default: return ""
+            }
+        }
+        for r in styled.runs {
+            switch r {
+            case .text(let t): lines[lines.count - 1] += escape(t, for: format)
+            case .newline: lines.append("")
+            default: lines[lines.count - 1] += tag(r)
+            }
+        }
+        switch format {
+        case .ass:
+            return (styled.top ? "{\\an8}" : "") + lines.joined(separator: "\\N")
+        case .srt, .vtt:
+            // A line with no visible text would end the cue: its tags move to a neighbour.
+            var kept: [String] = []
+            var carried = ""
+            for line in lines {
+                let visible = plain(line, format: format)
+                if visible.allSatisfy({ $0 == " " || $0 == "\t" }) {
+                    carried += stripVisible(line, format: format)
+                    continue
+                }
+                kept.append(carried + line)
+                carried = ""
+            }
+            if !carried.isEmpty {
+                if kept.isEmpty { kept.append(carried) } else { kept[kept.count - 1] += carried }
+            }
+            var text = kept.joined(separator: "\n")
+            if format == .srt, styled.top { text = "{\\an8}" + text }
+            return text
+        }
+    }
+
+    /// Only the tags of a line (its text was blank).
+    static func stripVisible(_ line: String, format: SubtitleFormat) -> String {
+        pieces(line, format: format).compactMap { if case .tag(let t) = $0 { return t } else { return nil } }.joined()
+    }
+
+    /// Text written so that the format's reader gives it back.
+    static func escape(_ text: String, for format: SubtitleFormat) -> String {
+        switch format {
+        case .ass:
+            return text.replacingAll("{", with: "\\{").replacingAll("}", with: "\\}")
+        case .vtt:
+            return text.replacingAll("&", with: "&amp;").replacingAll("<", with: "&lt;").replacingAll(">", with: "&gt;")
+        case .srt:
+            // Only what SRT would read as markup: an entity, a tag, an override block.
+            let s = Scalars(text.unicodeScalars)
+            var out = String.UnicodeScalarView()
+            for (i, c) in s.enumerated() {
+                if c == "&", ["lt;", "gt;", "amp;"].contains(where: { e in
+                    let es = Scalars(e.unicodeScalars)
+                    return i + 1 + es.count <= s.count && Array(s[(i + 1)..<(i + 1 + es.count)]) == es
+                }) {
+                    out.append(contentsOf: "&amp;".unicodeScalars)
+                } else if c == "<", tagLength(s, i, format: .srt) != nil {
+                    out.append(contentsOf: "&lt;".unicodeScalars)
+                } else {
+                    out.append(c)
+                }
+            }
+            return String(out)
+        }
+    }
+
+    // MARK: An edited line keeps its tags
+
+    /// The new plain text written in `format` with the original's tags kept where the words they
+    /// precede still exist (karaoke timing, colours, positions): tags before any text stay first,
+    /// tags after all text stay last, the others go before their word if it is still there.
+    static func merge(original raw: String, edited plain: String, format: SubtitleFormat) -> String {
+        let ps = pieces(raw, format: format)
+        var leading = "", trailing = ""
+        var anchors: [(tags: String, word: String)] = []
+        var pending = ""
+        var seenText = false
+        for p in ps {
+            switch p {
+            case .tag(let t): pending += t
+            case .newline:
+                if !pending.isEmpty, seenText { anchors.append((pending, "\n")) } else if !pending.isEmpty { leading += pending }
+                pending = ""
+                seenText = true
+            case .text(let t):
+                let word = String(t.unicodeScalars.drop { $0 == " " }.prefix { $0 != " " && $0 != "\n" }.map(Character.init))
+                if !pending.isEmpty {
+                    if !seenText { leading += pending } else { anchors.append((pending, word)) }
+                }
+                pending = ""
+                if !t.isEmpty { seenText = true }
+            }
+        }
+        trailing = pending
+        // The new text, written as the format writes text; tags go in front of their words.
+        let body = Scalars(escapedBody(plain, format: format).unicodeScalars)
+        var cursor = 0
+        var insertions: [(Int, String)] = []
+        for a in anchors where !a.word.isEmpty && a.word != "\n" {
+            let w = Scalars(escapedBody(a.word, format: format).unicodeScalars)
+            guard !w.isEmpty, w.count <= body.count else { continue }
+            var at = cursor
+            while at + w.count <= body.count, Array(body[at..<(at + w.count)]) != w { at += 1 }
+            if at + w.count <= body.count {
+                insertions.append((at, a.tags))
+                cursor = at + w.count
+            }
+        }
+        var out = String.UnicodeScalarView()
+        var k = 0
+        for (i, c) in body.enumerated() {
+            while k < insertions.count, insertions[k].0 == i { out.append(contentsOf: insertions[k].1.unicodeScalars); k += 1 }
+            out.append(c)
+        }
+        while k < insertions.count { out.append(contentsOf: insertions[k].1.unicodeScalars); k += 1 }
+        let merged = String(out)
+        return leading + merged + trailing
+    }
+
+    static func escapedBody(_ plain: String, format: SubtitleFormat) -> String {
+        let lines = plain.split(separator: "\n", omittingEmptySubsequences: false).map { escape(String($0), for: format) }
+        switch format {
+        case .ass: return lines.joined(separator: "\\N")
+        case .srt, .vtt: return lines.filter { !$0.allSatisfy { $0 == " " || $0 == "\t" } }.joined(separator: "\n")
+        }
+    }
+}

@@ -1,0 +1,194 @@
+/// Writing subtitle files. In the file's own format with its layout, everything but an edited text
+/// is written as it was read; across formats, italic/bold/underline and "top" are carried over.
+/// Whatever is written reads back with the same texts and times (a property test checks it).
+public enum SubtitleWriter {
+    static func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+    static func three(_ v: Int) -> String { v < 10 ? "00\(v)" : v < 100 ? "0\(v)" : "\(v)" }
+
+    public static func srtTime(_ ms: Int) -> String {
+        "\(two(ms / 3_600_000)):\(two(ms / 60_000 % 60)):\(two(ms / 1000 % 60)),\(three(ms % 1000))"
+    }
+
+    public static func vttTime(_ ms: Int) -> String {
+        "\(two(ms / 3_600_000)):\(two(ms / 60_000 % 60)):\(two(ms / 1000 % 60)).\(three(ms % 1000))"
+    }
+
+    public static func assTime(_ ms: Int) -> String {
+        let cs = Int((Double(ms) / 10).rounded())
+        return "\(cs / 360_000):\(two(cs / 6000 % 60)):\(two(cs / 100 % 60)).\(two(cs % 100))"
+    }
+
+    /// One cue to write: its times and current text, and what the import kept of it.
+    public struct Entry: Sendable {
+        public var startMs: Int
+        public var endMs: Int
+        /// The text now (plain).
+        public var text: String
+        public var speaker: String
+        /// The cue as imported, and the format it was read from.
+        public var original: SubtitleCue?
+        public var originalFormat: SubtitleFormat?
+
+        public init(startMs: Int, endMs: Int, text: String, speaker: String = "", original: SubtitleCue? = nil, originalFormat: SubtitleFormat? = nil) {
+            self.startMs = startMs
+            self.endMs = endMs
+            self.text = text
+            self.speaker = speaker
+            self.original = original
+            self.originalFormat = originalFormat
+        }
+
+        var changed: Bool { original.map { $0.text != text } ?? true }
+    }
+
+    /// The text of a cue as the file holds it.
+    static func cueText(_ e: Entry, format: SubtitleFormat) -> String {
+        guard let o = e.original, let from = e.originalFormat else {
+            return Markup.render(Markup.styled(plain: e.text, like: nil), to: format)
+        }
+        if from == format {
+            return e.changed ? Markup.merge(original: o.raw, edited: e.text, format: format) : o.raw
+        }
+        let source = Markup.styled(o.raw, format: from, vttSettings: o.vttSettings)
+        return Markup.render(e.changed ? Markup.styled(plain: e.text, like: source) : source, to: format)
+    }
+
+    static func isTop(_ e: Entry) -> Bool {
+        guard let o = e.original, let from = e.originalFormat else { return false }
+        return Markup.styled(o.raw, format: from, vttSettings: o.vttSettings).top
+    }
+
+    // MARK: A fresh file
+
+    public static func write(_ entries: [Entry], format: SubtitleFormat, assHeader: SubtitleDocument? = nil) -> String {
+        switch format {
+        case .srt:
+            var out = ""
+            for (k, e) in entries.enumerated() {
+                out += "\(k + 1)\n\(srtTime(e.startMs)) --> \(srtTime(e.endMs))\n\(cueText(e, format: .srt))\n\n"
+            }
+            return out
+        case .vtt:
+            var out = "WEBVTT\n\n"
+            for e in sortedByStart(entries) { out += vttCue(e).joined(separator: "\n") + "\n\n" }
+            return out
+        case .ass:
+            let info = assHeader?.scriptInfo.isEmpty == false ? assHeader!.scriptInfo
+                : ["[Script Info]", "; written by dubdeck", "ScriptType: v4.00+", "PlayResX: 1920", "PlayResY: 1080"]
+            let styles = assHeader?.styles.isEmpty == false ? assHeader!.styles
+                : ["[V4+ Styles]",
+                   "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding",
+                   "Style: Default,Arial,48,&H00FFFFFF,&H000000FF,&H00000000,&H64000000,0,0,0,0,100,100,0,0,1,2,1,2,60,60,40,1"]
+            var lines = info
+            if lines.last?.isEmpty == false { lines.append("") }
+            lines += styles
+            if lines.last?.isEmpty == false { lines.append("") }
+            let format = assHeader?.eventFormat.isEmpty == false ? assHeader!.eventFormat : defaultEventFormat
+            lines.append("[Events]")
+            lines.append("Format: " + format.joined(separator: ", "))
+            for e in entries { lines.append(dialogue(e, format: format)) }
+            return lines.joined(separator: "\n") + "\n"
+        }
+    }
+
+    static let defaultEventFormat = ["Layer", "Start", "End", "Style", "Name", "MarginL", "MarginR", "MarginV", "Effect", "Text"]
+
+    static func sortedByStart(_ entries: [Entry]) -> [Entry] {
+        entries.enumerated().sorted { ($0.element.startMs, $0.offset) < ($1.element.startMs, $1.offset) }.map(\.element)
+    }
+
+    /// A WebVTT cue's lines: id (from a WebVTT source), timing with settings, text.
+    static func vttCue(_ e: Entry) -> [String] {
+        var settings = e.originalFormat == .vtt ? e.original?.vttSettings ?? "" : ""
+        if e.originalFormat != .vtt, isTop(e) { settings = "line:0" }
+        var text = cueText(e, format: .vtt)
+        if e.originalFormat != .vtt, !e.speaker.isEmpty {
+            let name = String(e.speaker.unicodeScalars.filter { $0 != ">" && $0 != "<" && $0 != "\n" }.map(Character.init))
+            text = "<v \(name)>" + text
+        }
+        var lines: [String] = []
+        if e.originalFormat == .vtt, let id = e.original?.id, !id.isEmpty { lines.append(id) }
+        lines.append("\(vttTime(e.startMs)) --> \(vttTime(e.endMs))" + (settings.isEmpty ? "" : " " + settings))
+        if !text.isEmpty { lines.append(text) }
+        return lines
+    }
+
+    /// A Dialogue line in the given Format.
+    static func dialogue(_ e: Entry, format: [String]) -> String {
+        let fields = e.originalFormat == .ass ? e.original?.fields ?? [] : []
+        let values: [String] = format.map { f in
+            switch f.lowercased() {
+            case "start": return assTime(e.startMs)
+            case "end": return assTime(e.endMs)
+            case "text": return cueText(e, format: .ass)
+            case "name", "actor": return e.speaker.replacingAll(",", with: ";")
+            case "layer": return fields.first { $0.0.lowercased() == "layer" }?.1 ?? "0"
+            case "style": return fields.first { $0.0.lowercased() == "style" }?.1 ?? "Default"
+            case "marginl", "marginr", "marginv": return fields.first { $0.0.lowercased() == f.lowercased() }?.1 ?? "0"
+            default: return fields.first { $0.0.lowercased() == f.lowercased() }?.1 ?? ""
+            }
+        }
+        return "Dialogue: " + values.joined(separator: ",")
+    }
+
+    // MARK: The file's own format, its layout kept
+
+    /// `items` as read; `entries[k]` the cue in place K (nil: left out, e.g. not approved). WebVTT
+    /// cues are written in start order (the places are filled in that order).
+    public static func writeLayout(_ items: [SubtitleItem], entries: [Entry?], format: SubtitleFormat, eventFormat: [String]) -> String {
+        var queue: [Entry] = entries.compactMap { $0 }
+        if format == .vtt { queue = sortedByStart(queue) }
+        let inPlace = format != .vtt
+        var out: [String] = []
+        var next = 0
+        for item in items {
+            switch item {
+            case .lines(let l): out += l
+            case .cue(let k):
+                let e: Entry?
+                if inPlace {
+                    e = k < entries.count ? entries[k] : nil
+                } else {
+                    e = next < queue.count ? queue[next] : nil
+                    next += 1
+                }
+                guard let e else { continue }
+                out += cueLines(e, format: format, eventFormat: eventFormat)
+            }
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    /// A cue's lines: as read when its text is unchanged; else its number or id and timing line as
+    /// read, with the new text (its tags kept where their words remain).
+    static func cueLines(_ e: Entry, format: SubtitleFormat, eventFormat: [String]) -> [String] {
+        guard let o = e.original, e.originalFormat == format, !o.lines.isEmpty else {
+            switch format {
+            case .srt: return ["0", "\(srtTime(e.startMs)) --> \(srtTime(e.endMs))", cueText(e, format: .srt)]
+            case .vtt: return vttCue(e)
+            case .ass: return [dialogue(e, format: eventFormat.isEmpty ? defaultEventFormat : eventFormat)]
+            }
+        }
+        if !e.changed { return o.lines }
+        let text = cueText(e, format: format)
+        switch format {
+        case .srt, .vtt:
+            let head = Array(o.lines.prefix(o.id.isEmpty ? 1 : 2))
+            return head + (text.isEmpty ? [] : text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
+        case .ass:
+            return [replacingText(o.lines[0], fieldCount: max(1, eventFormat.count), with: text)]
+        }
+    }
+
+    /// A Dialogue line with its Text field (the last, after fieldCount − 1 commas) replaced.
+    static func replacingText(_ line: String, fieldCount: Int, with text: String) -> String {
+        guard let colon = line.firstIndex(of: ":") else { return line }
+        var commas = 0
+        var i = line.index(after: colon)
+        while i < line.endIndex, commas < fieldCount - 1 {
+            if line[i] == "," { commas += 1 }
+            i = line.index(after: i)
+        }
+        return String(line[..<i]) + text
+    }
+}

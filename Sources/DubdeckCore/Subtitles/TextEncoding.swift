@@ -1,0 +1,128 @@
+import CUchardet
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Character sets of subtitle files (SPEC §10.7): decoding through iconv (glibc), guessing through
+/// libuchardet. Order without `--encoding`: a byte-order mark (UTF-8, UTF-16/32 LE/BE), else strict
+/// UTF-8, else the detector's guess, named in a warning; nothing decodable is an error naming the
+/// best guess.
+public enum TextEncoding {
+    public struct Decoded: Equatable, Sendable {
+        public var text: String
+        /// The character set used (as iconv names it).
+        public var encoding: String
+        /// Said when the encoding was guessed.
+        public var warning: String?
+        public var hadBOM: Bool
+    }
+
+    public struct Failure: Error, Equatable {
+        public var message: String
+    }
+
+    static let boms: [(bytes: [UInt8], name: String)] = [
+        ([0x00, 0x00, 0xFE, 0xFF], "UTF-32BE"), ([0xFF, 0xFE, 0x00, 0x00], "UTF-32LE"),  // before UTF-16LE: same start
+        ([0xEF, 0xBB, 0xBF], "UTF-8"), ([0xFE, 0xFF], "UTF-16BE"), ([0xFF, 0xFE], "UTF-16LE"),
+    ]
+
+    public static func decode(_ bytes: [UInt8], encoding: String? = nil) throws -> Decoded {
+        if let encoding {
+            var body = bytes[...]
+            var bom = false
+            // A BOM of the named Unicode form is not text.
+            for b in boms where normalized(encoding).hasPrefix(normalized(b.name)) && body.starts(with: b.bytes) {
+                body = body.dropFirst(b.bytes.count)
+                bom = true
+                break
+            }
+            guard let text = try convert(Array(body), from: encoding) else {
+                throw Failure(message: "not valid \(Sanitizer.display(encoding)) text")
+            }
+            return Decoded(text: text, encoding: encoding, warning: nil, hadBOM: bom)
+        }
+        for b in boms where bytes.starts(with: b.bytes) {
+            let body = Array(bytes.dropFirst(b.bytes.count))
+            if b.name == "UTF-8" {
+                guard let text = String(validating: body, as: UTF8.self) else { throw Failure(message: "a UTF-8 byte-order mark, but not UTF-8 text") }
+                return Decoded(text: text, encoding: "UTF-8", warning: nil, hadBOM: true)
+            }
+            guard let text = try convert(body, from: b.name) else { throw Failure(message: "a \(b.name) byte-order mark, but not \(b.name) text") }
+            return Decoded(text: text, encoding: b.name, warning: nil, hadBOM: true)
+        }
+        if let text = String(validating: bytes, as: UTF8.self) {
+            return Decoded(text: text, encoding: "UTF-8", warning: nil, hadBOM: false)
+        }
+        let guess = detect(bytes)
+        if let guess, guess.uppercased() != "UTF-8", let text = try? convert(bytes, from: guess) {
+            return Decoded(text: text, encoding: guess,
+                           warning: "not UTF-8: decoded as \(guess) (a guess; --encoding NAME to be sure)", hadBOM: false)
+        }
+        throw Failure(message: "not UTF-8 text, and no character set decodes it (best guess: \(guess.map { Sanitizer.display($0) } ?? "none"); try --encoding NAME)")
+    }
+
+    /// libuchardet's guess, as an iconv name; nil when it has none.
+    public static func detect(_ bytes: [UInt8]) -> String? {
+        guard let d = uchardet_new() else { return nil }
+        defer { uchardet_delete(d) }
+        let rc = bytes.withUnsafeBufferPointer { p in
+            p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(1, p.count)) { uchardet_handle_data(d, $0, p.count) }
+        }
+        guard rc == 0 else { return nil }
+        uchardet_data_end(d)
+        guard let name = uchardet_get_charset(d) else { return nil }
+        let s = String(cString: name)
+        return s.isEmpty || s == "ASCII" ? nil : s
+    }
+
+    static func normalized(_ name: String) -> String {
+        String(name.uppercased().filter { $0.isLetter || $0.isNumber })
+    }
+
+    /// bytes in `encoding` → a Swift string (nil: not valid in that encoding); an unknown name throws.
+    static func convert(_ bytes: [UInt8], from encoding: String) throws -> String? {
+        guard let out = try iconv(bytes, from: encoding, to: "UTF-8") else { return nil }
+        return String(validating: out, as: UTF8.self)
+    }
+
+    /// Text → bytes in `encoding`; throws naming what cannot be represented.
+    public static func encode(_ text: String, to encoding: String, bom: Bool, crlf: Bool = false) throws -> [UInt8] {
+        let text = crlf ? text.replacingAll("\n", with: "\r\n") : text
+        let key = normalized(encoding)
+        var out: [UInt8] = []
+        if key == "UTF8" {
+            out = Array(text.utf8)
+            return (bom ? [0xEF, 0xBB, 0xBF] : []) + out
+        }
+        // iconv's plain UTF-16/32 write their own BOM; the LE/BE forms get ours when asked for.
+        let explicit = ["UTF16": "UTF-16LE", "UTF32": "UTF-32LE"][key] ?? encoding
+        guard let bytes = try iconv(Array(text.utf8), from: "UTF-8", to: explicit) else {
+            throw Failure(message: "the text has characters \(Sanitizer.display(encoding)) cannot represent")
+        }
+        if bom, let mark = boms.first(where: { normalized($0.name) == normalized(explicit) }) { out = mark.bytes }
+        return out + bytes
+    }
+
+    static func iconv(_ bytes: [UInt8], from: String, to: String) throws -> [UInt8]? {
+        let cd = iconv_open(to, from)
+        guard cd != iconv_t(bitPattern: -1) else {
+            throw Failure(message: "unknown character set \(Sanitizer.display(from == "UTF-8" ? to : from)) (iconv --list names them)")
+        }
+        defer { iconv_close(cd) }
+        var input = bytes
+        var output = [UInt8](repeating: 0, count: max(16, bytes.count * 4 + 16))
+        var inLeft = input.count
+        var outLeft = output.count
+        let ok: Bool = input.withUnsafeMutableBufferPointer { inBuf in
+            output.withUnsafeMutableBufferPointer { outBuf in
+                var inPtr: UnsafeMutablePointer<CChar>? = inBuf.baseAddress.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: CChar.self) }
+                var outPtr: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(outBuf.baseAddress!).assumingMemoryBound(to: CChar.self)
+                if inLeft > 0, Glibc.iconv(cd, &inPtr, &inLeft, &outPtr, &outLeft) == size_t.max { return false }
+                // Flush a stateful encoding's shift sequence.
+                return Glibc.iconv(cd, nil, nil, &outPtr, &outLeft) != size_t.max
+            }
+        }
+        guard ok, inLeft == 0 else { return nil }
+        return Array(output[0..<(output.count - outLeft)])
+    }
+}
