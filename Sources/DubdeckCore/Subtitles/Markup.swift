@@ -3,14 +3,14 @@
 ///
 /// - ASS: `{…}` blocks are overrides (all removed from the shown text); `\N` `\n` line breaks, `\h` a
 ///   space; `\{` `\}` literal braces (dubdeck writes them; libass reads them).
-/// - SRT: `<i> <b> <u> <s> <font …>` and their ends are tags, as are ASS `{\…}` blocks Aegisub writes;
-///   `<` followed by anything else (a digit, a space) is text; `&lt; &gt; &amp;` are `< > &`.
+/// - SRT: `<` (maybe `/`) and an ASCII letter up to `>` is a tag (`<i> <font …> </b>`, as pysubs2 reads
+///   them), as are ASS `{\…}` blocks Aegisub writes; `<` followed by anything else (a digit, a
+///   space) is text; `&lt; &gt; &amp;` are `< > &`.
 /// - WebVTT: `<c.x> <i> <b> <u> <v …> <lang …> <ruby> <rt>` and `<00:01.000>` timestamps are tags;
 ///   `&lt; &gt; &amp; &nbsp; &lrm; &rlm;` entities.
 public enum Markup {
     typealias Scalars = [Unicode.Scalar]
 
-    static let srtTags: Swift.Set<String> = ["i", "b", "u", "s", "font"]
     static let vttTags: Swift.Set<String> = ["c", "i", "b", "u", "v", "lang", "ruby", "rt"]
 
     /// The length (in scalars) of the tag starting at `s[i]`, or nil when it is text there.
@@ -38,7 +38,12 @@ public enum Markup {
                 return (try? SubtitleParser.time(Substring(name), line: 0)) != nil && nameEnd == close ? close - i + 1 : nil
             }
             let base = String(name.split(separator: ".").first ?? "")
-            let known = format == .srt ? srtTags.contains(base) : vttTags.contains(base)
+            if format == .srt {
+                // As players and pysubs2 read SRT: `<`, maybe `/`, a letter … `>` is a tag; `<3`, `< x` are text.
+                guard j < close, s[j].properties.isAlphabetic, s[j].isASCII else { return nil }
+                return close - i + 1
+            }
+            let known = vttTags.contains(base)
             // After the name: the end, or attributes after a space (<font color="…">, <v Joe>).
             guard known, nameEnd == close || s[nameEnd] == " " || s[nameEnd] == "\t" || s[nameEnd] == "." else { return nil }
             return close - i + 1
@@ -145,6 +150,24 @@ public enum Markup {
         var runs: [Run]
         /// At the top of the picture (ASS \an7–9, SRT {\an8}, WebVTT line:0).
         var top: Bool
+
+        /// Without whitespace or line breaks before the first visible character and after the last.
+        func trimmed() -> Styled {
+            var r = runs
+            func visible(_ run: Run) -> Bool {
+                if case .text(let t) = run { return t.contains { !$0.isWhitespace } }
+                return false
+            }
+            guard let first = r.firstIndex(where: visible), let last = r.lastIndex(where: visible) else {
+                return Styled(runs: r.filter { if case .text = $0 { return false }; return $0 != .newline }, top: top)
+            }
+            for i in r.indices where i < first || i > last {
+                if case .text = r[i] { r[i] = .text("") } else if r[i] == .newline { r[i] = .text("") }
+            }
+            if case .text(let t) = r[first] { r[first] = .text(String(t.drop { $0.isWhitespace })) }
+            if case .text(let t) = r[last] { r[last] = .text(String(t.reversed().drop { $0.isWhitespace }.reversed())) }
+            return Styled(runs: r.filter { $0 != .text("") }, top: top)
+        }
     }
 
     /// A cue's raw text as runs (tags of no other format dropped).
@@ -189,7 +212,8 @@ public enum Markup {
                 }
             }
         }
-        return Styled(runs: runs, top: top)
+        let styled = Styled(runs: runs, top: top)
+        return format == .srt ? styled.trimmed() : styled  // SRT readers trim the text
     }
 
     /// Plain text (a reviewer's) as runs, with the style the original cue had throughout.
@@ -305,40 +329,69 @@ public enum Markup {
     /// precede still exist (karaoke timing, colours, positions): tags before any text stay first,
     /// tags after all text stay last, the others go before their word if it is still there.
     static func merge(original raw: String, edited plain: String, format: SubtitleFormat) -> String {
-        let ps = pieces(raw, format: format)
-        var leading = "", trailing = ""
-        var anchors: [(tags: String, word: String)] = []
-        var pending = ""
-        var seenText = false
-        for p in ps {
+        // Each tag between words is glued to the word before it (no space between: `king{\i0} of`)
+        // or to the word after it (`{\k20}ka`); it goes back next to that word.
+        enum Anchor { case before(String), after(String) }
+        var leading = "", pending = ""
+        var anchors: [(tags: String, at: Anchor)] = []
+        var lastWord: String?
+        var previousEndsWord = false
+        func words(_ t: String) -> [String] {
+            t.unicodeScalars.split { $0 == " " || $0 == "\t" }.map { String(String.UnicodeScalarView($0)) }
+        }
+        for p in pieces(raw, format: format) {
             switch p {
             case .tag(let t): pending += t
             case .newline:
-                if !pending.isEmpty, seenText { anchors.append((pending, "\n")) } else if !pending.isEmpty { leading += pending }
-                pending = ""
-                seenText = true
-            case .text(let t):
-                let word = String(t.unicodeScalars.drop { $0 == " " }.prefix { $0 != " " && $0 != "\n" }.map(Character.init))
                 if !pending.isEmpty {
-                    if !seenText { leading += pending } else { anchors.append((pending, word)) }
+                    if let w = lastWord { anchors.append((pending, .after(w))) } else { leading += pending }
                 }
                 pending = ""
-                if !t.isEmpty { seenText = true }
+                previousEndsWord = false
+            case .text(let t):
+                let ws = words(t)
+                if !pending.isEmpty {
+                    let gluedAfter = t.unicodeScalars.first.map { $0 != " " && $0 != "\t" } ?? false
+                    if lastWord == nil, anchors.isEmpty {
+                        leading += pending
+                    } else if previousEndsWord, !gluedAfter || ws.isEmpty, let w = lastWord {
+                        anchors.append((pending, .after(w)))
+                    } else if let first = ws.first {
+                        anchors.append((pending, .before(first)))
+                    } else if let w = lastWord {
+                        anchors.append((pending, .after(w)))
+                    }
+                    pending = ""
+                }
+                if let last = ws.last { lastWord = last }
+                previousEndsWord = t.unicodeScalars.last.map { $0 != " " && $0 != "\t" } ?? previousEndsWord
             }
         }
-        trailing = pending
-        // The new text, written as the format writes text; tags go in front of their words.
+        let trailing = pending
+        // The new text, written as the format writes text; the tags go back beside their words.
         let body = Scalars(escapedBody(plain, format: format).unicodeScalars)
+        func find(_ word: String, from: Int) -> Int? {
+            let w = Scalars(escapedBody(word, format: format).unicodeScalars)
+            guard !w.isEmpty else { return nil }
+            var at = from
+            while at + w.count <= body.count {
+                if Array(body[at..<(at + w.count)]) == w { return at }
+                at += 1
+            }
+            return nil
+        }
         var cursor = 0
         var insertions: [(Int, String)] = []
-        for a in anchors where !a.word.isEmpty && a.word != "\n" {
-            let w = Scalars(escapedBody(a.word, format: format).unicodeScalars)
-            guard !w.isEmpty, w.count <= body.count else { continue }
-            var at = cursor
-            while at + w.count <= body.count, Array(body[at..<(at + w.count)]) != w { at += 1 }
-            if at + w.count <= body.count {
-                insertions.append((at, a.tags))
-                cursor = at + w.count
+        for a in anchors {
+            switch a.at {
+            case .before(let w):
+                if let at = find(w, from: cursor) { insertions.append((at, a.tags)); cursor = at }
+            case .after(let w):
+                if let at = find(w, from: cursor) {
+                    let end = at + Scalars(escapedBody(w, format: format).unicodeScalars).count
+                    insertions.append((end, a.tags))
+                    cursor = end
+                }
             }
         }
         var out = String.UnicodeScalarView()
@@ -348,8 +401,7 @@ public enum Markup {
             out.append(c)
         }
         while k < insertions.count { out.append(contentsOf: insertions[k].1.unicodeScalars); k += 1 }
-        let merged = String(out)
-        return leading + merged + trailing
+        return leading + String(out) + trailing
     }
 
     static func escapedBody(_ plain: String, format: SubtitleFormat) -> String {

@@ -182,13 +182,14 @@ public enum SubtitleWriter {
 
     /// A Dialogue line with its Text field (the last, after fieldCount − 1 commas) replaced.
     static func replacingText(_ line: String, fieldCount: Int, with text: String) -> String {
-        guard let colon = line.firstIndex(of: ":") else { return line }
+        let s = Array(line.unicodeScalars)
+        guard let colon = s.firstIndex(of: ":") else { return line }
         var commas = 0
-        var i = line.index(after: colon)
-        while i < line.endIndex, commas < fieldCount - 1 {
-            if line[i] == "," { commas += 1 }
-            i = line.index(after: i)
+        var i = colon + 1
+        while i < s.count, commas < fieldCount - 1 {
+            if s[i] == "," { commas += 1 }
+            i += 1
         }
-        return String(line[..<i]) + text
+        return String(String.UnicodeScalarView(s[..<i])) + text
     }
 }

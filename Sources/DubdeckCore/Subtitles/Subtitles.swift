@@ -368,7 +368,7 @@ public enum SubtitleParser {
                 case "[v4+ styles]", "[v4 styles]", "[v4 styles+]":
                     doc.styles.append(line)
                 case "[events]":
-                    if let cue = try dialogue(t, n: n) {
+                    if let cue = try dialogue(String(line.drop { $0 == " " || $0 == "\t" }), n: n) {
                         var c = cue
                         c.lines = [line]
                         c.line = n
@@ -391,7 +391,7 @@ public enum SubtitleParser {
         /// A line of [Events]: a cue for a readable Dialogue line that is not a drawing; nil for every
         /// other line (kept as written: Format, Comment, Picture, Sound, drawings, skipped ones).
         mutating func dialogue(_ t: String, n: Int) throws -> SubtitleCue? {
-            if t.isEmpty || t.hasPrefix(";") { return nil }
+            if t.trimmingCharacters().isEmpty || t.hasPrefix(";") { return nil }
             guard let colon = t.firstIndex(of: ":") else { return nil }
             let key = t[..<colon].trimmingCharacters().lowercased()
             let value = t[t.index(after: colon)...].trimmingLeadingSpaces()
@@ -407,7 +407,9 @@ public enum SubtitleParser {
                 try skip(SubtitleError(line: n, message: "Dialogue before the [Events] Format line"), lines: 0..<0)
                 return nil
             }
-            let values = value.split(separator: ",", maxSplits: doc.eventFormat.count - 1, omittingEmptySubsequences: false).map(String.init)
+            // Split on scalars: a comma followed by a combining mark is still a separator.
+            let values = value.unicodeScalars.split(separator: ",", maxSplits: doc.eventFormat.count - 1, omittingEmptySubsequences: false)
+                .map { String(String.UnicodeScalarView($0)) }
             guard values.count == doc.eventFormat.count else {
                 try skip(SubtitleError(line: n, message: "Dialogue has \(values.count) fields, the Format has \(doc.eventFormat.count)"), lines: 0..<0)
                 return nil

@@ -53,13 +53,24 @@ public enum TextEncoding {
         if let text = String(validating: bytes, as: UTF8.self) {
             return Decoded(text: text, encoding: "UTF-8", warning: nil, hadBOM: false)
         }
-        let guess = detect(bytes)
+        var guess = detect(bytes)
+        // As browsers do: an ISO-8859 guess whose text has C1 control characters is the Windows code
+        // page of the same script (0x80–0x9F are letters and quotes there: Š, ť, €, “).
+        if let g = guess, let windows = windowsSibling[g.uppercased()],
+           let text = try? convert(bytes, from: g), text.unicodeScalars.contains(where: { (0x80...0x9F).contains($0.value) }),
+           (try? convert(bytes, from: windows)) != nil {
+            guess = windows
+        }
         if let guess, guess.uppercased() != "UTF-8", let text = try? convert(bytes, from: guess) {
             return Decoded(text: text, encoding: guess,
                            warning: "not UTF-8: decoded as \(guess) (a guess; --encoding NAME to be sure)", hadBOM: false)
         }
         throw Failure(message: "not UTF-8 text, and no character set decodes it (best guess: \(guess.map { Sanitizer.display($0) } ?? "none"); try --encoding NAME)")
     }
+
+    static let windowsSibling = ["ISO-8859-1": "WINDOWS-1252", "ISO-8859-15": "WINDOWS-1252", "ISO-8859-2": "WINDOWS-1250",
+                                 "ISO-8859-5": "WINDOWS-1251", "ISO-8859-7": "WINDOWS-1253", "ISO-8859-9": "WINDOWS-1254",
+                                 "ISO-8859-8": "WINDOWS-1255", "ISO-8859-13": "WINDOWS-1257"]
 
     /// libuchardet's guess, as an iconv name; nil when it has none.
     public static func detect(_ bytes: [UInt8]) -> String? {
