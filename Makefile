@@ -17,6 +17,8 @@ run: build
 
 # Unit tests, headless TUI scripts and the tmux end-to-end test, with XCTest's summary.
 test: deps
+	@python3 -c "import pysubs2" 2>/dev/null || PYTHONPATH=.build/pylib python3 -c "import pysubs2" 2>/dev/null \
+		|| python3 -m pip install --quiet --target .build/pylib pysubs2==1.8.1
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing
 

@@ -60,8 +60,14 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         }
     case "srt", "vtt", "ass":
         if let doc = try? SubtitleParser.parse(bytes, format: SubtitleFormat(rawValue: fuzzTarget)!) {
-            let out = SubtitleWriter.write(doc.cues, format: doc.format, originals: doc.cues.map { Optional($0) })
-            _ = try? SubtitleParser.parse(Array(out.utf8), format: doc.format)
+            let entries = doc.cues.map { SubtitleWriter.Entry(startMs: $0.startMs, endMs: $0.endMs, text: $0.text, original: $0, originalFormat: doc.format) }
+            // Whatever was read is written in every format so that it reads back: as many cues.
+            for target in SubtitleFormat.allCases {
+                let out = SubtitleWriter.write(entries, format: target)
+                let back = try? SubtitleParser.parse(Array(out.utf8), format: target)
+                precondition(back?.cues.count ?? 0 == entries.count || entries.isEmpty, "export of \(target) does not read back")
+            }
+            _ = SubtitleWriter.writeLayout(doc.items, entries: entries, format: doc.format, eventFormat: doc.eventFormat)
         }
     case "envelope":
         var copy = bytes

@@ -7,7 +7,7 @@ SECONDS_EACH="${FUZZ_SECONDS:-20}"
 OUT=.build-fuzz
 mkdir -p "$OUT"
 INC=""
-for m in CCrypto CSndfile CAlsa CEspeak CRubberband CSoxr; do INC="$INC -I Sources/$m"; done
+for m in CCrypto CSndfile CAlsa CEspeak CRubberband CSoxr CUchardet; do INC="$INC -I Sources/$m"; done
 INC="$INC -I Sources/CInterrupt/include"
 clang -O1 -fsanitize=address -c Sources/CInterrupt/interrupt.c -I Sources/CInterrupt/include -o "$OUT/interrupt.o"
 # shellcheck disable=SC2086
@@ -17,7 +17,7 @@ INC="$INC -I Sources/CAlsaQuiet/include"
 swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name DubdeckCore -D FUZZ $INC \
     Sources/DubdeckCore/*/*.swift Sources/DubdeckTUI/Keys/*.swift Fuzz/FuzzTargets.swift \
     "$OUT/interrupt.o" "$OUT/alsa_quiet.o" \
-    -lcrypto -lsndfile -lasound -lespeak-ng -lrubberband -lsoxr -o "$OUT/fuzz-dubdeck"
+    -lcrypto -lsndfile -lasound -lespeak-ng -lrubberband -lsoxr -luchardet -o "$OUT/fuzz-dubdeck"
 status=0
 for t in json translated store history historyend srt vtt ass envelope charstore npy keymap sanitizer names; do
     mkdir -p "$OUT/corpus-$t"

@@ -1,4 +1,4 @@
 #ifndef DUBDECK_CUCHARDET_SHIM_H
 #define DUBDECK_CUCHARDET_SHIM_H
-#include <uchardet.h>
+#include <uchardet/uchardet.h>
 #endif

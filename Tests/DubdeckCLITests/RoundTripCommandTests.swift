@@ -46,4 +46,46 @@ final class RoundTripCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 65)
         XCTAssertTrue(r.stderr.contains("broken.vtt: line 3"), r.stderr)
     }
+
+    /// Subtitles as people have them, through the real binary: a guessed code page named in a
+    /// warning, skipped cues named, --strict refusing, a file written back in its own format
+    /// unchanged but for an edited line, and --encoding/--crlf/--bom on the way out.
+    func testImportEncodingsToleranceAndLosslessExport() throws {
+        let dir = TempDir()
+        let fixtures = DubdeckBinary.packageRoot + "/Tests/Fixtures/subtitles"
+        var r = DubdeckBinary.run(["import", fixtures + "/enc-cp1251.srt", "--out", dir.file("ru")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stderr, "dubdeck: warning: \(fixtures)/enc-cp1251.srt: not UTF-8: decoded as WINDOWS-1251 (a guess; --encoding NAME to be sure)\n")
+        r = DubdeckBinary.run(["export", dir.file("ru"), "--format", "srt", "--encoding", "WINDOWS-1251", "--out", dir.file("ru.srt")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(dir.bytes("ru.srt"), Array(FileManager.default.contents(atPath: fixtures + "/enc-cp1251.srt")!), "the same file back, in its code page")
+        r = DubdeckBinary.run(["export", dir.file("ru"), "--format", "srt", "--crlf", "--bom"])
+        XCTAssertTrue(r.stdout.hasPrefix("\u{FEFF}1\r\n00:00:01,000 --> 00:00:03,000\r\n"), r.stdout.debugDescription)
+        XCTAssertEqual(DubdeckBinary.run(["export", dir.file("ru"), "--format", "srt", "--encoding", "ASCII"]).status, 65, "Cyrillic is not ASCII")
+        XCTAssertEqual(DubdeckBinary.run(["export", dir.file("ru"), "--format", "srt", "--encoding", "NOPE"]).status, 64)
+
+        r = DubdeckBinary.run(["import", fixtures + "/srt-malformed.srt", "--out", dir.file("bad")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 2, "one warning per skipped cue: \(r.stderr)")
+        XCTAssertTrue(r.stderr.contains("srt-malformed.srt: line 6: expected 'start --> end' (cue skipped)"), r.stderr)
+        r = DubdeckBinary.run(["import", fixtures + "/srt-malformed.srt", "--out", dir.file("strict"), "--strict"])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("strict")), "a refused import writes nothing")
+
+        // ASS → job → ASS: byte for byte, but for the edited line.
+        XCTAssertEqual(DubdeckBinary.run(["import", fixtures + "/ass-full.ass", "--out", dir.file("ass")]).status, 0)
+        let original = String(decoding: FileManager.default.contents(atPath: fixtures + "/ass-full.ass")!, as: UTF8.self)
+        XCTAssertEqual(DubdeckBinary.run(["export", dir.file("ass"), "--format", "ass"]).stdout, original)
+        XCTAssertEqual(DubdeckBinary.run(["set", dir.file("ass"), "3", "--text", "Where are they?\nNo idea."]).status, 0)
+        let edited = DubdeckBinary.run(["export", dir.file("ass"), "--format", "ass"]).stdout
+        XCTAssertEqual(edited, original.replacingOccurrences(of: "{\\c}\u{20}we?", with: "{\\c} they?"))
+        // VTT → job → VTT keeps every block and id; apply's SRT reads back.
+        XCTAssertEqual(DubdeckBinary.run(["import", fixtures + "/vtt-headers.vtt", "--out", dir.file("vtt")]).status, 0)
+        XCTAssertEqual(DubdeckBinary.run(["export", dir.file("vtt"), "--format", "vtt"]).stdout,
+                       String(decoding: FileManager.default.contents(atPath: fixtures + "/vtt-headers.vtt")!, as: UTF8.self))
+        XCTAssertEqual(DubdeckBinary.run(["apply", dir.file("vtt")]).status, 0)
+        r = DubdeckBinary.run(["import", dir.file("vtt/vtt-headers.edited.srt"), "--out", dir.file("again"), "--strict"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(DubdeckBinary.run(["segments", dir.file("again")]).stdout.split(separator: "\n").count, 4)
+    }
 }

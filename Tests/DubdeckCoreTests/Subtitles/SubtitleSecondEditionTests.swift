@@ -168,6 +168,55 @@ final class SubtitleSecondEditionTests: XCTestCase {
         XCTAssertTrue(SubtitleWriter.write(edited, format: .ass).contains(",{\\an8}{\\i1}Down there{\\i0}\n"))
     }
 
+    // MARK: Against pysubs2
+
+    /// pysubs2 (`make test` installs 1.8.1) reads every fixture as dubdeck does — same events, same
+    /// milliseconds, same text — except where pysubs2 is wrong; those places are listed and checked
+    /// to still differ (docs/FORMATS.md names them).
+    func testTheSameEventsAsPysubs2ButWherePysubs2IsWrong() throws {
+        let files: [(String, String)] = [
+            ("enc-utf8-bom.srt", "utf-8-sig"), ("enc-utf16le-bom.srt", "utf-16"), ("enc-utf16be-bom.srt", "utf-16"),
+            ("enc-utf32le-bom.srt", "utf-32"), ("enc-cp1251.srt", "cp1251"), ("enc-cp1250.srt", "cp1250"), ("enc-cp1252.srt", "cp1252"),
+            ("enc-gb2312.srt", "gb2312"), ("srt-tags.srt", "utf-8"), ("srt-malformed.srt", "utf-8"), ("vtt-headers.vtt", "utf-8"),
+            ("vtt-unsorted.webvtt", "utf-8"), ("ass-full.ass", "utf-8"),
+        ]
+        // Where pysubs2 is wrong (file → what it does).
+        let pysubs2Wrong: [String: String] = [
+            "srt-tags.srt": "drops `{not a tag}`: in SRT only `{\\…}` blocks are overrides",
+            "srt-malformed.srt": "glues a cue with a `->` arrow and one with a bad time into the previous one's text",
+            "vtt-headers.vtt": "keeps `&amp;` and `<00:00:05.700>` as text and takes the next cue's id into the text",
+            "ass-full.ass": "reads `-0:00:01.00` as a negative start (dubdeck skips the line with a warning)",
+        ]
+        for (name, encoding) in files {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["python3", Self.folder + "/pysubs2_events.py", Self.folder + "/" + name, encoding]
+            var env = ProcessInfo.processInfo.environment
+            env["PYTHONPATH"] = DubdeckBinary.packageRoot + "/.build/pylib" + (env["PYTHONPATH"].map { ":" + $0 } ?? "")
+            p.environment = env
+            let out = Pipe(), err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 0, "pysubs2 must be installed (make test does it): \(errText)")
+            guard p.terminationStatus == 0, let theirs = try JSONSerialization.jsonObject(with: data) as? [[Any]] else { continue }
+            let ours = try parse(name).cues
+            let same = theirs.count == ours.count && zip(theirs, ours).allSatisfy { t, o in
+                (t[0] as? Int) == o.startMs && (t[1] as? Int) == o.endMs && (t[2] as? String) == o.text
+            }
+            if let why = pysubs2Wrong[name] {
+                XCTAssertFalse(same, "\(name): pysubs2 no longer \(why); drop the exception")
+                // Every event of ours that pysubs2 also has, it has with the same times.
+                for o in ours { XCTAssertTrue(theirs.contains { ($0[0] as? Int) == o.startMs && ($0[1] as? Int) == o.endMs }, "\(name) \(o.startMs)") }
+            } else {
+                XCTAssertTrue(same, "\(name): pysubs2 reads \(theirs), dubdeck \(ours.map { [$0.startMs, $0.endMs, $0.text] as [Any] })")
+            }
+        }
+    }
+
     // MARK: Helpers
 
     func entries(_ doc: SubtitleDocument) -> [SubtitleWriter.Entry] {
