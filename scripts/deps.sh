@@ -9,13 +9,18 @@ for p in $PACKAGES; do
         missing="$missing $p"
     fi
 done
-if [ -z "$missing" ]; then
-    exit 0
+if [ -n "$missing" ]; then
+    echo "deps: installing$missing"
+    SUDO=""
+    if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    # shellcheck disable=SC2086
+    $SUDO apt-get install -y -qq --no-install-recommends $missing
 fi
-echo "deps: installing$missing"
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing
+# The GE2E speaker encoder's weights: converted once from the resemblyzer 0.1.4 wheel (PyPI), never
+# committed. Without them the features that need speaker embeddings say how to get them.
+MODEL="${XDG_DATA_HOME:-$HOME/.local/share}/dubdeck/models/ge2e-resemblyzer-0.1.4.f32"
+if [ ! -f "$MODEL" ]; then
+    python3 "$(dirname "$0")/ge2e_convert.py" || echo "deps: warning: the speaker encoder's model could not be made (scripts/ge2e_convert.py)"
+fi

@@ -229,6 +229,22 @@ func p7(_ dir: String, runs: Int) throws {
     print("P7 \(median(values) * 1000) \(median(decode) * 1000)")
 }
 
+/// P8: the GE2E embedding of a 3-second line (16 kHz speech from espeak-ng), in-process; baseline:
+/// the mel spectrogram alone (the part before the network).
+func p8(_ dir: String, runs: Int) throws {
+    let encoder = try SpeakerEncoder()
+    let engine = try EspeakEngine()
+    var speech = try engine.synthesize(SpeechRequest(text: p3Text, voice: Voice.deterministic(for: "SPEAKER_01"), lang: "en", speakerName: "x"))
+    speech = try Resampler.resample(speech, to: 16_000)
+    let three = AudioBuffer(samples: Array(speech.samples.prefix(48_000)) + [Float](repeating: 0, count: max(0, 48_000 - speech.samples.count)), rate: 16_000)
+    var values: [Double] = [], mel: [Double] = []
+    for _ in 0..<max(runs, 10) {
+        values.append(try time { _ = try encoder.embed(three) })
+        mel.append(time { _ = encoder.melSpectrogram(three.samples) })
+    }
+    print("P8 \(median(values) * 1000) \(median(mel) * 1000)")
+}
+
 extension String {
     func capitalized(first: Bool) -> String { prefix(1).uppercased() + dropFirst() }
 }
@@ -301,6 +317,7 @@ do {
         }
     case "p5": try p5(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     case "p6": try p6(args[2])
+    case "p8": try p8(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     case "p7": try p7(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     default: print("unknown command \(args[1])"); exit(64)
     }

@@ -7,7 +7,7 @@ import Glibc
 struct Characters: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The character voice memory: who is who across the episodes of a series.",
-        subcommands: [CharList.self, CharShow.self, CharRename.self, CharMerge.self, CharUnmerge.self, CharIdentify.self, CharAssign.self, CharImportLegacy.self])
+        subcommands: [CharList.self, CharShow.self, CharRename.self, CharMerge.self, CharUnmerge.self, CharIdentify.self, CharAssign.self, CharEmbed.self, CharImportLegacy.self])
 }
 
 struct StoreOption: ParsableArguments {
@@ -199,6 +199,47 @@ struct CharAssign: ParsableCommand {
             let r = try CharacterIdentifier.assign(transcript, label: label, to: id, in: cast)
             let was = r.previous.map { "was \(Sanitizer.display($0.characterID))\($0.override ? " (assigned)" : "")" } ?? "had no character"
             printOut("\(Sanitizer.display(label)) → \(Sanitizer.display(r.characterID)) (\(was))\n")
+        }
+    }
+}
+
+struct CharEmbed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed",
+        abstract: "The GE2E speaker embedding of an audio file (or of a part of it).",
+        discussion: "Prints {\"type\":\"ge2e\",\"dim\":256,\"model\":\"resemblyzer-0.1.4\",\"embedding\":[…]} with --json (for the pipeline, or to check the encoder against a reference). At most 30 minutes of audio. The model comes from `make deps` (scripts/ge2e_convert.py).")
+    @Argument(help: "The audio file (any rate or channel count libsndfile reads).") var audio: String
+    @Option(help: "Seconds from the start of the file.") var start: Double?
+    @Option(help: "Seconds where the part ends.") var end: Double?
+    @Flag(help: "Print the embedding as JSON.") var json = false
+
+    static let maxSeconds = 30.0 * 60
+
+    func validate() throws {
+        if let start { try checkRange(start, 0...Bounds.maxTime, "--start") }
+        if let end { try checkRange(end, 0...Bounds.maxTime, "--end") }
+        if let start, let end, end <= start { throw ValidationError("--end must be after --start") }
+    }
+
+    func run() throws {
+        try guarded {
+            let info = try AudioFile.info(audio)
+            let a = Int(((start ?? 0) * Double(info.rate)).rounded())
+            let b = end.map { Int(($0 * Double(info.rate)).rounded()) } ?? info.frames
+            guard a < min(b, info.frames) else { throw DubdeckError(.usage, "\(Sanitizer.display(audio)): nothing between --start and --end (the file has \(JSONValue.formatNumber(Double(info.frames) / Double(info.rate))) s)") }
+            let seconds = Double(min(b, info.frames) - a) / Double(info.rate)
+            if seconds > CharEmbed.maxSeconds { throw DubdeckError(.usage, "\(Sanitizer.display(audio)): \(Int(seconds)) s is more than the 30 minutes one embedding takes") }
+            let encoder = try SpeakerEncoder()
+            let buffer = try AudioFile.read(audio, frames: a..<min(b, info.frames))
+            let e = try encoder.embed(buffer)
+            if json {
+                printJSON(.object(JSONObject([
+                    ("type", .string(SpeakerEncoder.type)), ("dim", .number(SpeakerEncoder.dim)), ("model", .string(SpeakerEncoder.model)),
+                    ("embedding", .array(e.map { .number((Double($0) * 1e7).rounded() / 1e7) })),
+                ])))
+            } else {
+                printOut("\(Sanitizer.display(audio)): a \(SpeakerEncoder.dim)-d \(SpeakerEncoder.type) embedding of \(JSONValue.formatNumber((seconds * 100).rounded() / 100)) s (--json prints it)\n")
+            }
         }
     }
 }
