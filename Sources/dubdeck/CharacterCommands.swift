@@ -7,7 +7,7 @@ import Glibc
 struct Characters: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The character voice memory: who is who across the episodes of a series.",
-        subcommands: [CharList.self, CharShow.self, CharRename.self, CharMerge.self, CharUnmerge.self, CharIdentify.self, CharAssign.self, CharEmbed.self, CharImportLegacy.self])
+        subcommands: [CharList.self, CharShow.self, CharRename.self, CharMerge.self, CharUnmerge.self, CharIdentify.self, CharAssign.self, CharSuggest.self, CharEmbed.self, CharImportLegacy.self])
 }
 
 struct StoreOption: ParsableArguments {
@@ -199,6 +199,41 @@ struct CharAssign: ParsableCommand {
             let r = try CharacterIdentifier.assign(transcript, label: label, to: id, in: cast)
             let was = r.previous.map { "was \(Sanitizer.display($0.characterID))\($0.override ? " (assigned)" : "")" } ?? "had no character"
             printOut("\(Sanitizer.display(label)) → \(Sanitizer.display(r.characterID)) (\(was))\n")
+        }
+    }
+}
+
+struct CharSuggest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "suggest",
+        abstract: "The 3 characters of this episode whose voice is closest to line N's original audio (GE2E).",
+        discussion: "Each comes with the episode's labels mapped to it: `dubdeck set JOB N --speaker LABEL` moves the line there. Needs a character store of GE2E embeddings (episodes identified from their audio) and the model from `make deps`.")
+    @Argument(help: "The job directory.") var job: String
+    @Argument(help: "The line number.") var n: Int
+    @Flag(help: "One JSON document on stdout.") var json = false
+    @OptionGroup var store: StoreOption
+
+    func run() throws {
+        try guarded {
+            let transcript = try openStore(job)
+            guard n >= 1, n <= transcript.job.segments.count else {
+                throw DubdeckError(.usage, "no segment \(n) (the job has \(transcript.job.segments.count))")
+            }
+            let cast = try CharacterStore.open(store.path)
+            guard cast.exists else { throw DubdeckError(.noInput, "\(Sanitizer.display(store.path)): no character store yet") }
+            let list = try CharacterIdentifier.suggest(transcript, n, cast: cast, encoder: try SpeakerEncoder())
+            if json {
+                printJSON(.array(list.map { s in
+                    .object(JSONObject([("character_id", .string(s.characterID)), ("name", .string(s.name)), ("similarity", .number(s.similarity)),
+                                        ("labels", .array(s.labels.map { .string($0) }))]))
+                }))
+                return
+            }
+            if list.isEmpty { printOut("no character of this episode to compare with\n") }
+            for (k, s) in list.enumerated() {
+                let name = s.name.isEmpty ? "" : " " + Sanitizer.display(s.name)
+                printOut("\(k + 1). \(Sanitizer.display(s.characterID))\(name) \(s.similarity)\(s.labels.isEmpty ? "" : " (label " + s.labels.map { Sanitizer.display($0) }.joined(separator: ", ") + ")")\n")
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import XCTest
+@testable import DubdeckCore
 
 final class CharacterCommandTests: XCTestCase {
     func env(_ dir: TempDir) -> [String: String] {
@@ -106,6 +107,67 @@ final class CharacterCommandTests: XCTestCase {
         XCTAssertTrue(voices.keys.contains(l2))
     }
 
+    /// A job whose diarization has no embeddings: identify computes GE2E embeddings from the source
+    /// audio (two espeak-ng voices: two characters), and suggest puts each line's own character first.
+    func testIdentifyFromAudioAndSuggest() throws {
+        let dir = TempDir()
+        let e = env(dir)
+        let voices = [("SPEAKER_00", "en+m3"), ("SPEAKER_01", "en+f4")]
+        let texts = ["The ship leaves the harbour at dawn.", "Nobody knows where the captain went.", "We will find the treasure together.",
+                     "Everyone please take your seats now.", "I forgot my homework again today.", "Then try solving this one instead."]
+        var lines: [Fixtures.Line] = []
+        var pieces: [String] = []
+        var t = 0.0
+        for (k, text) in texts.enumerated() {
+            let (label, voice) = voices[k % 2]
+            let wav = dir.file("line\(k).wav")
+            XCTAssertEqual(SpeakerEncoderRunner.run(["espeak-ng", "-v", voice, "-w", wav, text]), 0)
+            let info = try AudioFile.info(wav)
+            let seconds = Double(info.frames) / Double(info.rate)
+            lines.append(Fixtures.Line(t + 0.2, t + 0.2 + seconds, label, "x", text))
+            pieces.append(wav)
+            t += seconds + 0.5
+        }
+        let job = Fixtures.job(in: dir, lines: lines)
+        // The source audio: each line at its time, silence between (sox pads and joins).
+        var soxArgs = ["sox"]
+        for (k, wav) in pieces.enumerated() {
+            let padded = dir.file("pad\(k).wav")
+            XCTAssertEqual(SpeakerEncoderRunner.run(["sox", wav, "-r", "48000", "-c", "1", padded, "pad", "0.2", "0.3"]), 0)
+            soxArgs.append(padded)
+        }
+        soxArgs.append(job + "/audio.wav")
+        XCTAssertEqual(SpeakerEncoderRunner.run(soxArgs), 0)
+        dir.write("ep01/diarization.json", #"{"segments": []}"#)
+        var r = DubdeckBinary.run(["characters", "identify", job], env: e)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let map = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: job + "/characters.map.json"))) as! [String: Any]
+        XCTAssertEqual((map["embedding"] as? [String: Any])?["type"] as? String, "ge2e")
+        let labels = map["labels"] as! [String: [String: Any]]
+        let a = labels["SPEAKER_00"]?["character_id"] as? String, b = labels["SPEAKER_01"]?["character_id"] as? String
+        XCTAssertNotNil(a)
+        XCTAssertNotNil(b)
+        XCTAssertNotEqual(a, b, "two voices, two characters")
+        for n in 1...4 {
+            r = DubdeckBinary.run(["characters", "suggest", job, "\(n)", "--json"], env: e)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let list = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
+            XCTAssertEqual(list.first?["character_id"] as? String, n % 2 == 1 ? a : b, "line \(n): \(list)")
+            XCTAssertEqual(list.first?["labels"] as? [String], [n % 2 == 1 ? "SPEAKER_00" : "SPEAKER_01"])
+        }
+        XCTAssertEqual(DubdeckBinary.run(["characters", "suggest", job, "99"], env: e).status, 64)
+        // The embedding of a part of a file, as JSON.
+        r = DubdeckBinary.run(["characters", "embed", job + "/audio.wav", "--start", "0.2", "--end", "2", "--json"], env: e)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let doc = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(doc["type"] as? String, "ge2e")
+        XCTAssertEqual(doc["model"] as? String, "resemblyzer-0.1.4")
+        XCTAssertEqual((doc["embedding"] as? [Double])?.count, 256)
+        XCTAssertEqual(DubdeckBinary.run(["characters", "embed", job + "/audio.wav", "--start", "5", "--end", "2"], env: e).status, 64)
+        XCTAssertEqual(DubdeckBinary.run(["characters", "embed", job + "/audio.wav", "--start", "nan"], env: e).status, 64)
+        XCTAssertEqual(DubdeckBinary.run(["characters", "embed", job + "/audio.wav", "--start", "9999"], env: e).status, 64)
+    }
+
     func testKeyErrorsAndTamperingLeaveTheFileUntouched() throws {
         let dir = TempDir()
         let e = env(dir)
@@ -195,5 +257,18 @@ final class UnmergeCommandTests: XCTestCase {
         r = DubdeckBinary.run(["characters", "unmerge", "SPEAKER_04"], env: e)
         XCTAssertEqual(r.status, 75, r.stderr)
         XCTAssertTrue(r.stderr.contains("changed since the merge"), r.stderr)
+    }
+}
+
+enum SpeakerEncoderRunner {
+    static func run(_ argv: [String]) -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = argv
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return -1 }
+        p.waitUntilExit()
+        return p.terminationStatus
     }
 }

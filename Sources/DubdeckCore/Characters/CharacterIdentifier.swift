@@ -12,14 +12,18 @@ public enum CharacterIdentifier {
         public var episode: String
     }
 
-    public static func labels(of job: Job) throws -> (labels: [(String, [Float])], type: String, dim: Int, model: String?) {
+    /// The episode's labels with their embeddings: diarization.json's `speaker_embeddings`, or —
+    /// when it has none — GE2E embeddings computed here from the source audio (per label, the mean
+    /// of its segments' embeddings; the segments of diarization.json, else the job's lines).
+    public static func labels(of job: Job, encoder: (() throws -> SpeakerEncoder)? = nil) throws -> (labels: [(String, [Float])], type: String, dim: Int, model: String?) {
         let path = job.directory + "/diarization.json"
-        guard let bytes = try FileIO.readIfExists(path) else {
-            throw DubdeckError(.noInput, "\(Sanitizer.display(path)): no such file (identify needs the episode's speaker embeddings)")
-        }
-        let root = try JobLoader.parseFile(path, bytes: bytes)
-        guard let table = root.objectValue?["speaker_embeddings"]?.objectValue, !table.members.isEmpty else {
-            throw DubdeckError.data(Sanitizer.display(path), "no \"speaker_embeddings\"")
+        let bytes = try FileIO.readIfExists(path)
+        let root = try bytes.map { try JobLoader.parseFile(path, bytes: $0) }
+        guard let table = root?.objectValue?["speaker_embeddings"]?.objectValue, !table.members.isEmpty else {
+            guard let encoder else {
+                throw DubdeckError.data(Sanitizer.display(path), "no \"speaker_embeddings\"")
+            }
+            return try labelsFromAudio(job, diarization: root, encoder: try encoder())
         }
         var labels: [(String, [Float])] = []
         for (label, v) in table.members {
@@ -32,11 +36,74 @@ public enum CharacterIdentifier {
         for (label, v) in labels where v.count != dim {
             throw DubdeckError.data(Sanitizer.display(path), "speaker_embeddings.\(Sanitizer.display(label)): \(v.count) values, the others have \(dim)")
         }
-        let meta = root.objectValue?["embedding"]?.objectValue
+        let meta = root?.objectValue?["embedding"]?.objectValue
         if let declared = meta?["dim"]?.intValue, declared != dim {
             throw DubdeckError.data(Sanitizer.display(path), "embedding.dim is \(declared) but the vectors have \(dim) values")
         }
         return (labels, meta?["type"]?.stringValue ?? "ecapa", dim, meta?["model"]?.stringValue)
+    }
+
+    /// Per-label GE2E embeddings from the source audio: every segment of at least 0.3 s embedded,
+    /// the label's embedding the L2-normed mean, weighted by duration.
+    static func labelsFromAudio(_ job: Job, diarization: JSONValue?, encoder: SpeakerEncoder) throws -> (labels: [(String, [Float])], type: String, dim: Int, model: String?) {
+        guard let audioPath = job.sourceAudioPath else {
+            throw DubdeckError(.noInput, "\(Sanitizer.display(job.directory)): no speaker embeddings in diarization.json and no source audio to compute them from")
+        }
+        var spans: [(String, Double, Double)] = []
+        if let segs = diarization?.objectValue?["segments"]?.arrayValue, !segs.isEmpty {
+            for s in segs {
+                guard let o = s.objectValue, let a = o["start"]?.doubleValue, let b = o["end"]?.doubleValue,
+                      let label = o["speaker"]?.stringValue, Bounds.isTime(a), Bounds.isTime(b) else { continue }
+                spans.append((label, a, b))
+            }
+        } else {
+            spans = job.segments.map { ($0.speaker, $0.start, $0.end) }
+        }
+        spans = spans.filter { !$0.0.isEmpty && $0.2 - $0.1 >= 0.3 }
+        guard !spans.isEmpty else { throw DubdeckError.data(Sanitizer.display(job.directory), "no labelled speech of 0.3 s or more to embed") }
+        let info = try AudioFile.info(audioPath)
+        var sums: [String: [Float]] = [:]
+        var order: [String] = []
+        for (label, a, b) in spans {
+            let from = Int((a * Double(info.rate)).rounded()), to = min(info.frames, Int((b * Double(info.rate)).rounded()))
+            guard to > from else { continue }
+            let e = try encoder.embed(try AudioFile.read(audioPath, frames: from..<to))
+            let w = Float(b - a)
+            if sums[label] == nil { sums[label] = [Float](repeating: 0, count: e.count); order.append(label) }
+            for k in e.indices { sums[label]![k] += w * e[k] }
+        }
+        let labels = order.map { ($0, Matching.normalized(sums[$0]!)) }
+        return (labels, SpeakerEncoder.type, SpeakerEncoder.dim, SpeakerEncoder.model)
+    }
+
+    public struct Suggestion: Equatable {
+        public var characterID: String
+        public var name: String
+        public var similarity: Double
+        /// The episode's label(s) mapped to that character (picking one fixes the line's label).
+        public var labels: [String]
+    }
+
+    /// The top 3 characters of this episode for line n's original audio (GE2E; the store must hold
+    /// GE2E embeddings).
+    public static func suggest(_ store: TranscriptStore, _ n: Int, cast: CharacterStore, encoder: SpeakerEncoder) throws -> [Suggestion] {
+        guard cast.embeddingType == SpeakerEncoder.type, cast.dim == SpeakerEncoder.dim else {
+            throw DubdeckError.data("the character store", "its embeddings are \(cast.embeddingType ?? "none")/\(cast.dim ?? 0), not \(SpeakerEncoder.type)/\(SpeakerEncoder.dim): suggestions compare only the same kind (identify the episodes from audio)")
+        }
+        let pcm = try PlaybackSource.original(store, n)
+        let buffer = AudioBuffer(samples: pcm.samples.map { Float($0) / 32768 }, rate: pcm.rate, channels: pcm.channels)
+        let e = try encoder.embed(buffer)
+        let sims = cast.similarities(e)
+        var byCharacter: [String: [String]] = [:]
+        for label in episodeLabels(store) {
+            if let id = store.job.characterMap[label].flatMap({ cast.resolve($0)?.id }) { byCharacter[id, default: []].append(label) }
+        }
+        for seg in store.job.segments { if let id = store.characterID(seg.number).flatMap({ cast.resolve($0)?.id }), byCharacter[id] == nil { byCharacter[id] = [] } }
+        var out: [Suggestion] = []
+        for (i, c) in cast.characters.enumerated() where byCharacter[c.id] != nil && sims[i] > -2 {
+            out.append(Suggestion(characterID: c.id, name: c.name, similarity: (Double(sims[i]) * 1000).rounded() / 1000, labels: byCharacter[c.id]!.sorted()))
+        }
+        return Array(out.sorted { ($0.similarity, $1.characterID) > ($1.similarity, $0.characterID) }.prefix(3))
     }
 
     public static func identify(job: Job, store: CharacterStore, threshold: Double, force: Bool) throws -> Outcome {
@@ -44,7 +111,7 @@ public enum CharacterIdentifier {
             throw DubdeckError(.usage, "\(Sanitizer.display(job.directory)): no series (give --series or set series_id in job.json; a file name is never a series)")
         }
         let episode = job.info.episode
-        let (labels, type, dim, model) = try labels(of: job)
+        let (labels, type, dim, model) = try labels(of: job, encoder: { try SpeakerEncoder() })
         let mapPath = job.directory + "/characters.map.json"
         var outcome = Outcome(assignments: [], reused: false, series: series, episode: episode)
         // Already identified: reuse the map, count nothing twice, move nothing.
