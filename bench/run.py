@@ -93,6 +93,7 @@ def main():
         p3_value, p3_raw = float(p3[1]), float(p3[2])
         p6 = subprocess.check_output([a.bench, "p6", work], env=env).decode().split()
         p7 = subprocess.check_output([a.bench, "p7", work, str(runs)], env=env).decode().split()
+        p8 = subprocess.check_output([a.bench, "p8", work, str(runs)], env=env).decode().split()
         text = "Everyone get ready, the ship leaves the harbour at dawn and we cannot be late again."
         wav, out48 = os.path.join(work, "shell.wav"), os.path.join(work, "shell48.wav")
         shell = []
@@ -125,6 +126,10 @@ def main():
         line("P7", float(p7[1]), "<= 15 ms", float(p7[2]), "ms")
         print("    from the p key to the take handed to the sink (the selected take decoded between keys);")
         print("    baseline: decoding that take from disk alone")
+        line("P8a", float(p8[1]), "<= 60 ms", float(p8[2]), "ms")
+        print("    GE2E embedding of a 3-second line; baseline: its mel spectrogram alone")
+        line("P8b", float(p8[3]), "<= 30 s", 1200.0, "s")
+        print("    the per-label embeddings of a 20-minute episode (400 lines, 4 labels) from its audio; baseline: the audio's length")
         line("M1", max(desk_rss), "<= 60 MB", max(py_rss), "MB")
         print("    baseline: peak RSS of the Python json.load process above; value: peak RSS of the desk opening the job")
         print("    with the 2,000-character store present (the desk decrypts it for names and voices, keeps no embeddings)")

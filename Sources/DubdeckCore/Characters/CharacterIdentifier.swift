@@ -64,13 +64,20 @@ public enum CharacterIdentifier {
         let info = try AudioFile.info(audioPath)
         var sums: [String: [Float]] = [:]
         var order: [String] = []
-        for (label, a, b) in spans {
-            let from = Int((a * Double(info.rate)).rounded()), to = min(info.frames, Int((b * Double(info.rate)).rounded()))
-            guard to > from else { continue }
-            let e = try encoder.embed(try AudioFile.read(audioPath, frames: from..<to))
-            let w = Float(b - a)
-            if sums[label] == nil { sums[label] = [Float](repeating: 0, count: e.count); order.append(label) }
-            for k in e.indices { sums[label]![k] += w * e[k] }
+        // In chunks: the audio of a few dozen lines in memory at a time, embedded on every core.
+        let chunk = 64
+        for first in stride(from: 0, to: spans.count, by: chunk) {
+            var part: [(String, Double, AudioBuffer)] = []
+            for (label, a, b) in spans[first..<min(first + chunk, spans.count)] {
+                let from = Int((a * Double(info.rate)).rounded()), to = min(info.frames, Int((b * Double(info.rate)).rounded()))
+                guard to > from else { continue }
+                part.append((label, b - a, try AudioFile.read(audioPath, frames: from..<to)))
+            }
+            let embeddings = try encoder.embed(batch: part.map { $0.2 })
+            for ((label, seconds, _), e) in zip(part, embeddings) {
+                if sums[label] == nil { sums[label] = [Float](repeating: 0, count: e.count); order.append(label) }
+                for k in e.indices { sums[label]![k] += Float(seconds) * e[k] }
+            }
         }
         let labels = order.map { ($0, Matching.normalized(sums[$0]!)) }
         return (labels, SpeakerEncoder.type, SpeakerEncoder.dim, SpeakerEncoder.model)

@@ -139,11 +139,30 @@ public final class SpeakerEncoder: @unchecked Sendable {
     // MARK: Embedding
 
     /// The embedding of an utterance (mono samples at any rate; resampled to 16 kHz with libsoxr).
-    public func embed(_ audio: AudioBuffer) throws -> [Float] {
+    /// `parallel`: its partials on every core (false when the caller runs several embeddings at once).
+    public func embed(_ audio: AudioBuffer, parallel: Bool = true) throws -> [Float] {
         var wav = try Resampler.resample(audio.mono(), to: SpeakerEncoder.sampleRate).samples
         guard !wav.isEmpty else { throw DubdeckError(.dataError, "no audio to embed") }
         SpeakerEncoder.normalizeVolume(&wav)
-        return embed16k(wav)
+        return embed16k(wav, parallel: parallel)
+    }
+
+    /// Several utterances on every core (one each at a time), in order.
+    public func embed(batch: [AudioBuffer]) throws -> [[Float]] {
+        let results = Mutex()
+        var out = [Swift.Result<[Float], Error>?](repeating: nil, count: batch.count)
+        let me = UncheckedSendable(self), work = UncheckedSendable(batch)
+        // Sendable proof: the encoder is immutable; each index writes its own slot under `results`.
+        let slots = UncheckedSendable(UnsafeMutablePointer<[Swift.Result<[Float], Error>?]>.allocate(capacity: 1))
+        slots.value.initialize(to: out)
+        DispatchQueue.concurrentPerform(iterations: batch.count) { i in
+            let r = Swift.Result { try me.value.embed(work.value[i], parallel: false) }
+            results.locked { slots.value.pointee[i] = r }
+        }
+        out = slots.value.pointee
+        slots.value.deinitialize(count: 1)
+        slots.value.deallocate()
+        return try out.map { try $0!.get() }
     }
 
     /// Raises the volume to −30 dBFS (never lowers it), as Resemblyzer does.
@@ -173,7 +192,7 @@ public final class SpeakerEncoder: @unchecked Sendable {
     }
 
     /// The embedding of samples already at 16 kHz and normalised.
-    func embed16k(_ samples: [Float]) -> [Float] {
+    func embed16k(_ samples: [Float], parallel: Bool = true) -> [Float] {
         let starts = SpeakerEncoder.partialStarts(samples: samples.count)
         var wav = samples
         let needed = (starts.last! + SpeakerEncoder.partialFrames) * SpeakerEncoder.hop
@@ -187,7 +206,9 @@ public final class SpeakerEncoder: @unchecked Sendable {
             }
             return m
         }
-        let embeds = forward(partials)
+        let embeds = parallel ? forward(partials) : stride(from: 0, to: partials.count, by: 4).flatMap {
+            forwardGroup(Array(partials[$0..<min($0 + 4, partials.count)]))
+        }
         var mean = [Float](repeating: 0, count: SpeakerEncoder.dim)
         for e in embeds { for i in 0..<SpeakerEncoder.dim { mean[i] += e[i] } }
         for i in 0..<SpeakerEncoder.dim { mean[i] /= Float(embeds.count) }
