@@ -46,7 +46,7 @@ let package = Package(
             ]),
 
         // Benchmark workloads and in-process figures for `make bench` (bench/run.py drives it).
-        .executableTarget(name: "dubdeck-bench", dependencies: ["DubdeckCore", "DubdeckTUI"]),
+        .executableTarget(name: "dubdeck-bench", dependencies: ["DubdeckCore", "DubdeckTUI", "TestSupport"]),
 
         // A child process for the crash-consistency test (killed at random moments).
         .executableTarget(name: "dubdeck-torture", dependencies: ["DubdeckCore"], path: "Tests/Torture"),

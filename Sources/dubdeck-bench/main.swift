@@ -2,6 +2,7 @@
 // of SPEC §9 (P2, P4) with their same-run baselines. bench/run.py runs it and the process figures.
 import DubdeckCore
 import DubdeckTUI
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -261,6 +262,22 @@ func p8(_ dir: String, runs: Int) throws {
     print("P8 \(median(values) * 1000) \(median(mel) * 1000) \(t)")
 }
 
+/// The character memory on simulated seasons (TestSupport's SeasonSimulator): the first edition's
+/// one-pass matching beside the second edition's.
+func sim(seasons: Int) throws {
+    for (name, edition) in [("first edition", 1), ("second edition", 2)] {
+        var s = SeasonSimulator(seed: 2026)
+        let f = try s.measure(seasons: seasons) { store, labels, series, episode in
+            let result = edition == 1
+                ? store.identify(labels: labels.map { ($0.name, $0.embedding) }, series: series, episode: episode)
+                : store.identify(evidence: labels.map { LabelEvidence(label: $0.name, embedding: $0.embedding, utterances: $0.utterances, seconds: $0.seconds) },
+                                 series: series, episode: episode)
+            return Dictionary(result.map { ($0.label, $0.characterID) }, uniquingKeysWith: { a, _ in a })
+        }
+        print("SIM \(name): stability \(f.stability) shared/season \(f.sharedPerSeason) unassigned/season \(f.unassignedPerSeason) | same mean \(f.sameMean) min \(f.sameMin) different mean \(f.differentMean) max \(f.differentMax)")
+    }
+}
+
 extension String {
     func capitalized(first: Bool) -> String { prefix(1).uppercased() + dropFirst() }
 }
@@ -333,6 +350,7 @@ do {
         }
     case "p5": try p5(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     case "p6": try p6(args[2])
+    case "sim": try sim(seasons: Int(args[2]) ?? 20)
     case "p8": try p8(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     case "p7": try p7(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     default: print("unknown command \(args[1])"); exit(64)

@@ -43,6 +43,28 @@ public enum CharacterIdentifier {
         return (labels, meta?["type"]?.stringValue ?? "ecapa", dim, meta?["model"]?.stringValue)
     }
 
+    /// How much speech each label has: diarization.json's segments, else the job's lines.
+    static func speechPerLabel(_ job: Job) -> [String: (count: Int, seconds: Double)] {
+        var out: [String: (count: Int, seconds: Double)] = [:]
+        let path = job.directory + "/diarization.json"
+        var spans: [(String, Double)] = []
+        if let bytes = try? FileIO.readIfExists(path), let root = try? JobLoader.parseFile(path, bytes: bytes),
+           let segs = root.objectValue?["segments"]?.arrayValue, !segs.isEmpty {
+            for s in segs {
+                guard let o = s.objectValue, let a = o["start"]?.doubleValue, let b = o["end"]?.doubleValue, let label = o["speaker"]?.stringValue,
+                      Bounds.isTime(a), Bounds.isTime(b), b > a else { continue }
+                spans.append((label, b - a))
+            }
+        } else {
+            spans = job.segments.map { ($0.speaker, $0.duration) }
+        }
+        for (label, d) in spans where !label.isEmpty {
+            let c = out[label] ?? (0, 0)
+            out[label] = (c.count + 1, c.seconds + d)
+        }
+        return out
+    }
+
     /// Per-label GE2E embeddings from the source audio: every segment of at least 0.3 s embedded,
     /// the label's embedding the L2-normed mean, weighted by duration.
     static func labelsFromAudio(_ job: Job, diarization: JSONValue?, encoder: SpeakerEncoder) throws -> (labels: [(String, [Float])], type: String, dim: Int, model: String?) {
@@ -133,7 +155,12 @@ public enum CharacterIdentifier {
         try store.update { s in
             try s.checkEmbedding(type: type, dim: dim, model: model, file: job.directory + "/diarization.json")
             let again = s.episodeIdentified(series: series, episode: episode)
-            outcome.assignments = s.identify(labels: matched, series: series, episode: episode, threshold: threshold,
+            let speech = speechPerLabel(job)
+            let evidence = matched.map { l in
+                // A label nobody says how much speech it has is taken as enough (unknown, not thin).
+                LabelEvidence(label: l.0, embedding: l.1, utterances: speech[l.0]?.count, seconds: speech[l.0]?.seconds)
+            }
+            outcome.assignments = s.identify(evidence: evidence, series: series, episode: episode, threshold: threshold,
                                              update: !again || force) + overrides
             try writeMap(mapPath, outcome.assignments, series: series, episode: episode, type: type, dim: dim)
         }

@@ -74,6 +74,8 @@ public enum Matching {
     public static let updateMargin = 0.10
     /// A running mean over at most this many embeddings: a character cannot drift over a season.
     public static let countCap = 50
+    /// Second edition: a runner-up this close makes a match ambiguous (it moves nothing).
+    public static let margin = 0.05
     /// Tie-break towards characters already seen in the episode's series.
     static let seriesBonus: Float = 0.05
 
@@ -161,6 +163,25 @@ public enum Matching {
     }
 }
 
+/// One label of an episode with how much speech stands behind its embedding.
+public struct LabelEvidence: Sendable {
+    public var label: String
+    public var embedding: [Float]
+    /// Utterances and seconds of speech (nil: unknown, taken as enough).
+    public var utterances: Int?
+    public var seconds: Double?
+
+    public init(label: String, embedding: [Float], utterances: Int? = nil, seconds: Double? = nil) {
+        self.label = label
+        self.embedding = embedding
+        self.utterances = utterances
+        self.seconds = seconds
+    }
+
+    /// Too little speech to create or move a character (SPEC §10.8).
+    public var thin: Bool { (utterances.map { $0 < 2 } ?? false) || (seconds.map { $0 < 3 } ?? false) }
+}
+
 /// Who each diarization label of an episode is.
 public struct LabelAssignment: Equatable {
     public var label: String
@@ -230,6 +251,11 @@ extension CharacterStore {
     /// and records the episode. `update` false: only look (nothing counted, no average moved).
     public func identify(labels: [(String, [Float])], series: String, episode: String, threshold: Double = Matching.defaultThreshold,
                          update: Bool = true) -> [LabelAssignment] {
+        identify(labels: labels, series: series, episode: episode, threshold: threshold, update: update, rules: nil)
+    }
+
+    func identify(labels: [(String, [Float])], series: String, episode: String, threshold: Double, update: Bool,
+                  rules: SecondEditionRules?) -> [LabelAssignment] {
         let updateThreshold = threshold + Matching.updateMargin
         // Labels whose mutual cosine reaches the update threshold are one speaker (diarization split).
         var parent = Array(labels.indices)
@@ -249,20 +275,29 @@ extension CharacterStore {
         }
         // Eligible candidates per group, then a joint assignment over the characters any group could be.
         let sims = similarities(batch: groupEmbeddings, floor: threshold)
+        let thinGroup = groupList.map { members in rules.map { r in members.allSatisfy { r.thin.contains(labels[$0].0) } } ?? false }
+        /// The similarity a group needs to be character i: the threshold, or the update threshold
+        /// across series, for a provisional character (second edition) and for thin evidence.
+        func needed(_ g: Int, _ i: Int) -> Double {
+            let info = characters[i].seriesInfo(series)
+            if info == nil { return updateThreshold }
+            // A provisional character (one episode, one embedding) takes only a closer voice.
+            if let r = rules, (info?.seen ?? 0) <= 1 && characters[i].embeddingCount <= 1 { return r.provisionalThreshold }
+            return threshold
+        }
         var candidates: [Int] = []
         var weights: [[Float?]] = []
         var candidateSet = Set<Int>()
         for g in groupList.indices {
             for (i, s) in sims[g].enumerated() where s > -2 {
-                let local = characters[i].seriesInfo(series) != nil
-                if Double(s) >= (local ? threshold : updateThreshold), candidateSet.insert(i).inserted { candidates.append(i) }
+                if Double(s) >= needed(g, i), candidateSet.insert(i).inserted { candidates.append(i) }
             }
         }
         for g in groupList.indices {
             weights.append(candidates.map { i in
                 let s = sims[g][i]
                 let local = characters[i].seriesInfo(series) != nil
-                guard Double(s) >= (local ? threshold : updateThreshold) else { return nil }
+                guard Double(s) >= needed(g, i) else { return nil }
                 return s + (local ? Matching.seriesBonus : 0)
             })
         }
@@ -277,9 +312,15 @@ extension CharacterStore {
                 let i = candidates[col]
                 id = characters[i].id
                 similarity = Double(sims[g][i])
+                // Second edition: thin evidence, or a runner-up within the margin, moves nothing.
+                var ambiguous = false
+                if let r = rules {
+                    let runnerUp = sims[g].enumerated().filter { $0.offset != i && $0.element > -2 }.map { Double($0.element) }.max() ?? -2
+                    ambiguous = thinGroup[g] || similarity - runnerUp < r.margin
+                }
                 if update {
                     let e = groupEmbeddings[g]
-                    let moves = similarity >= updateThreshold
+                    let moves = similarity >= updateThreshold && !ambiguous
                     modify(id) { c in
                         if moves {
                             // Running mean, the count capped: late episodes cannot drag the voice away.
@@ -335,4 +376,28 @@ extension CharacterStore {
 
 extension Double {
     var rounded3: Double { (self * 1000).rounded() / 1000 }
+}
+
+extension CharacterStore {
+    /// The second edition's identify (SPEC §10.8): the first edition's joint assignment, with
+    /// - provisional characters: one seen in a single episode (one embedding) is matched only at
+    ///   0.74 (a guest's voice does not become the next stranger's);
+    /// - a margin rule: a match whose runner-up is within `margin` is ambiguous and moves nothing;
+    /// - thin evidence (under 2 utterances or 3 s of speech) never moves a character.
+    public func identify(evidence: [LabelEvidence], series: String, episode: String, threshold: Double = Matching.defaultThreshold,
+                         margin: Double = Matching.margin, update: Bool = true) -> [LabelAssignment] {
+        identify(labels: evidence.map { ($0.label, $0.embedding) }, series: series, episode: episode, threshold: threshold, update: update,
+                 rules: SecondEditionRules(thin: Swift.Set(evidence.filter(\.thin).map(\.label)), margin: margin))
+    }
+}
+
+/// What the second edition adds to one-pass matching (nil: the first edition's behaviour). The
+/// numbers were chosen on the season simulator (docs/CHARACTERS.md): a provisional character at
+/// 0.74 halves the characters two speakers share without losing stability; thin evidence that
+/// matches nothing still starts a (provisional) character — left without one, a cast member's thin
+/// first appearance made their next one a second character (−2 % stability).
+struct SecondEditionRules {
+    var thin: Swift.Set<String>
+    var margin: Double
+    var provisionalThreshold = 0.74
 }

@@ -28,7 +28,11 @@ final class MatchingTests: KeyEnvironmentTestCase {
     func episode(_ name: String, series: String = "show_s01", labels: [(String, [Float])]) -> Job {
         let path = Fixtures.job(in: dir, name: name, lines: [.init(0, 1, labels[0].0, "", "x")], series: series)
         let table = JSONObject(labels.map { ($0.0, JSONValue.array($0.1.map { .number(Double($0)) })) })
-        let doc = JSONValue.object(JSONObject([("speaker_embeddings", .object(table)),
+        // Each label with enough speech behind it (three 2-second turns): evidence that counts.
+        let turns: [JSONValue] = labels.enumerated().flatMap { k, l in (0..<3).map { t in
+            JSONValue.object(JSONObject([("start", .number(Double(k * 10 + t * 3))), ("end", .number(Double(k * 10 + t * 3 + 2))), ("speaker", .string(l.0))]))
+        } }
+        let doc = JSONValue.object(JSONObject([("segments", .array(turns)), ("speaker_embeddings", .object(table)),
                                                ("embedding", .object(JSONObject([("type", .string("ecapa")), ("dim", .number(dim))])))]))
         dir.write("\(name)/diarization.json", String(decoding: JSONWriter.encode(doc), as: UTF8.self))
         return try! JobLoader.load(path)
