@@ -100,6 +100,7 @@ public final class Desk {
     /// The characters (names, series, voices; never embeddings), nil without a readable store.
     public internal(set) var cast: CharacterStore?
     let castLoad = CastLoad()
+    let voiceMatchWork = VoiceMatchWork()
     var helpReturn: Mode = .list(ListScreen())
 
     public init(store: TranscriptStore, keymap: Keymap, audio: DeskAudio? = nil, characterStorePath: String? = nil) {
@@ -531,6 +532,7 @@ public final class Desk {
         }
         wasPlaying = playing
         prefetchSelectedTake()
+        redraw = max(redraw, prepareVoiceMatch())
         if now - lastPoll >= 0.5 {
             lastPoll = now
             redraw = max(redraw, reloadIfChangedOutside())

@@ -9,6 +9,25 @@ final class CastLoad: @unchecked Sendable {
     var result: Result<CharacterStore, Error>?
 }
 
+/// The voice match of the selected line, computed in the background (the encoder takes tens of
+/// milliseconds; keys never wait for it). Sendable: every field is used only under `state`.
+final class VoiceMatchWork: @unchecked Sendable {
+    let state = Mutex()
+    var running: String?
+    var done = false
+    /// Pairs that could not be embedded (damaged audio): not tried again and again.
+    var failed = Swift.Set<String>()
+    var encoder: SpeakerEncoder?
+    var encoderTried = false
+
+    func sharedEncoder() -> SpeakerEncoder? {
+        state.locked {
+            if !encoderTried { encoderTried = true; encoder = try? SpeakerEncoder() }
+            return encoder
+        }
+    }
+}
+
 /// The characters screen and the character names in the list.
 extension Desk {
     /// Reads the character store without embeddings (the desk holds none). A store that cannot be
@@ -70,6 +89,32 @@ extension Desk {
     }
 
     var castLoading: Bool { castLoad.state.locked { castLoad.pending } }
+
+    /// Between keys: start the voice match of the selected line when it is not cached yet.
+    func prepareVoiceMatch() -> Redraw {
+        let work = voiceMatchWork
+        if work.state.locked({ let d = work.done; work.done = false; return d }) { return .all }
+        guard let seg = selectedSegment, let files = VoiceMatch.inputs(store, seg.number, cast: cast),
+              VoiceMatch.score(store, seg.number, cast: cast, encoder: { nil }, compute: false) == nil,
+              FileIO.exists(SpeakerEncoder.defaultModelPath) else { return .nothing }
+        let key = files.take + "|" + files.reference
+        let start: Bool = work.state.locked {
+            guard work.running == nil, work.failed.contains(key) == false else { return false }
+            work.running = key
+            return true
+        }
+        guard start else { return .nothing }
+        DispatchQueue.global().async {
+            VoiceMatch.prepare([files.take, files.reference], encoder: { work.sharedEncoder() })
+            let ok = VoiceMatch.cachedBoth(files.take, files.reference)
+            work.state.locked {
+                work.running = nil
+                work.done = true
+                if !ok { work.failed.insert(key) }
+            }
+        }
+        return .nothing
+    }
 
     /// The name shown for a line's speaker: the character's name, else its ID, else the label.
     /// A character without a name shows its ID marked `◆`, so it is never taken for a diarization label.

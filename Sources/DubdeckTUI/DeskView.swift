@@ -206,6 +206,9 @@ public enum DeskView {
             info += " · no take"
         }
         info += " · audio \(st.audioStatus)"
+        if let match = VoiceMatch.score(desk.store, seg.number, cast: desk.cast, encoder: { nil }, compute: false) {
+            info += " · voice match \(format2(match))"
+        }
         info += " · " + gaps(desk.job, seg.number)
         if st.edited { info += " · edited (MT: \(seg.text.count) chars)" }
         grid.put(info, row: row, col: 0, style: .dim)

@@ -80,7 +80,14 @@ struct Segments: ParsableCommand {
             let f = SegmentFilter(rawValue: filter)!
             let shown = store.job.segments.filter { f.includes(store.state($0.number)) }
             if json {
-                printJSON(.array(shown.map { segmentJSON(store, $0, cast: cast) }))
+                // The encoder is loaded once, and only when some line has a take and a reference.
+                var encoder: SpeakerEncoder?
+                var loaded = false
+                let load = { () -> SpeakerEncoder? in
+                    if !loaded { loaded = true; encoder = try? SpeakerEncoder() }
+                    return encoder
+                }
+                printJSON(.array(shown.map { segmentJSON(store, $0, cast: cast, voiceMatch: VoiceMatch.score(store, $0.number, cast: cast, encoder: load)) }))
                 return
             }
             var out = ""

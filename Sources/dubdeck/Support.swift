@@ -91,7 +91,7 @@ func applyVoices(_ cast: CharacterStore?, to store: TranscriptStore) {
 }
 
 /// A `segments --json` row (SPEC §8).
-func segmentJSON(_ store: TranscriptStore, _ seg: Segment, cast: CharacterStore? = nil) -> JSONValue {
+func segmentJSON(_ store: TranscriptStore, _ seg: Segment, cast: CharacterStore? = nil, voiceMatch: Double? = nil) -> JSONValue {
     let st = store.state(seg.number)
     let character = store.characterID(seg.number)
     let label = store.segment(seg.number).speaker
@@ -107,5 +107,6 @@ func segmentJSON(_ store: TranscriptStore, _ seg: Segment, cast: CharacterStore?
         ("flags", .array(st.flags.map { .string($0) })), ("audio_status", .string(st.audioStatus)),
         ("cps", .number((st.cps * 100).rounded() / 100)), ("too_fast", .bool(st.tooFast)),
         ("take", k.map { .object(JSONObject([("k", .number($0)), ("of", .number(takes.count))])) } ?? .null),
+        ("voice_match", voiceMatch.map { .number($0) } ?? .null),
     ]))
 }

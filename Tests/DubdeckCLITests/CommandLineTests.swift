@@ -27,7 +27,7 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(rows.count, 1)
         let row = rows[0]
         XCTAssertEqual(Set(row.keys), ["n", "start", "end", "speaker", "label_override", "character", "character_name", "src_text", "tgt_text",
-                                       "approved", "locked", "flags", "audio_status", "cps", "too_fast", "take"])
+                                       "approved", "locked", "flags", "audio_status", "cps", "too_fast", "take", "voice_match"])
         XCTAssertEqual(row["n"] as? Int, 2)
         XCTAssertEqual(row["tgt_text"] as? String, "Hey")
         XCTAssertEqual(row["flags"] as? [String], ["needs_retranslate"])

@@ -155,6 +155,7 @@ public enum Takes {
         guard let dir = try? directory(job: job) else { return }
         for take in list(job: job, n).dropFirst(kept) where take.relativePath != current {
             unlink(dir + "/" + take.name)
+            unlink(dir + "/" + take.name + ".ge2e")  // its voice-match embedding, if made
         }
     }
 

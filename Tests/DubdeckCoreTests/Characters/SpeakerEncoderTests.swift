@@ -75,3 +75,39 @@ final class SpeakerEncoderTests: XCTestCase {
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
 }
+
+/// voice_match: a take against its character's reference, cached beside the immutable take.
+final class VoiceMatchTests: KeyEnvironmentTestCase {
+    func testScoreIsCachedBesideTheTakeAndADamagedCacheIsMadeAgain() throws {
+        _ = useRawKey()
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        let source = AudioBuffer(samples: (0..<(48_000 * 20)).map { Float(sin(Double($0) * 0.05)) * 0.3 }, rate: 48_000)
+        try AudioFile.writeWAV16Atomically(source, to: job + "/audio.wav")
+        let transcript = try TranscriptStore(job: try JobLoader.load(job), by: "t")
+        try SegmentSynthesizer(store: transcript, engine: try EspeakEngine()).synthesize(1)
+        let cast = try CharacterStore.open(dir.file("data/characters.json"))
+        try cast.update { s in
+            try s.checkEmbedding(type: "ge2e", dim: 256, model: nil, file: "test")
+            let id = s.create(now: Clock.isoNow())
+            let take = try AudioFile.read(job + "/segments_preview/0001.wav")
+            try ReferenceVoice.set(take, for: id, in: s)
+        }
+        let id = cast.active[0].id
+        dir.write("ep01/characters.map.json", #"{"series_id": "test_series", "episode": "ep01", "labels": {"SPEAKER_00": {"character_id": "\#(id)"}}}"#)
+        let store = try TranscriptStore(job: try JobLoader.load(job), by: "t")
+        var runs = 0
+        let encoder = { () -> SpeakerEncoder? in runs += 1; return try SpeakerEncoder() }
+        XCTAssertEqual(VoiceMatch.score(store, 1, cast: cast, encoder: encoder, compute: false), nil, "nothing cached yet")
+        let score = try XCTUnwrap(VoiceMatch.score(store, 1, cast: cast, encoder: encoder))
+        XCTAssertEqual(score, 1, accuracy: 0.03, "the reference is the take itself (louder: its peak normalised)")
+        XCTAssertEqual(VoiceMatch.score(store, 1, cast: cast, encoder: { XCTFail("no encoder needed"); return nil }, compute: false), score)
+        let cache = store.job.directory + "/" + Takes.current(of: store.entry(1), 1)! + ".ge2e"
+        XCTAssertTrue(FileIO.exists(cache))
+        dir.writeBytes(String(cache.dropFirst(dir.path.count + 1)), [UInt8](repeating: 0x41, count: 10))
+        XCTAssertNil(VoiceMatch.score(store, 1, cast: cast, encoder: encoder, compute: false), "a damaged cache is not believed")
+        XCTAssertEqual(VoiceMatch.score(store, 1, cast: cast, encoder: encoder), score, "and is made again")
+        XCTAssertNil(VoiceMatch.score(store, 2, cast: cast, encoder: encoder), "line 2 has no take")
+        XCTAssertNil(VoiceMatch.score(store, 1, cast: nil, encoder: encoder), "no store: unknown")
+    }
+}
