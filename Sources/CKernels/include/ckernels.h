@@ -17,6 +17,11 @@ void dd_lstm_layer(const float *wih, const float *whh, const float *bias, int in
 void dd_lstm_layer_batch(const float *wih, const float *whh, const float *bias, int in, int H, int T, int B,
                          const float *x, float *hseq, float *scratch);
 
+/* dd_lstm_layer_batch on `nthreads` threads, each owning a share of the hidden units (its rows of
+ * the weights stay in its cache). scratch: B × 4H × T + 2 × B × H floats. */
+void dd_lstm_layer_mt(const float *wih, const float *whh, const float *bias, int in, int H, int T, int B,
+                      const float *x, float *hseq, float *scratch, int nthreads);
+
 /* power[k] = |sum_j frame[j] e^{-2πi kj/n}|² for k in 0..<bins, from cos/sin tables (bins × n). */
 void dd_dft_power(const float *cos_table, const float *sin_table, int bins, int n, const float *frame, float *power);
 

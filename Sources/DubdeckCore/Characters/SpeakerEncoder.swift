@@ -272,35 +272,24 @@ public final class SpeakerEncoder: @unchecked Sendable {
     /// every frame first, then the recurrence; the final hidden state of the last layer → linear →
     /// ReLU → L2.
     func forward(_ partials: [[Float]]) -> [[Float]] {
-        // Up to four partials go through the network together (each weight row loaded once per
-        // step for all); groups run on the cores there are.
-        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        let size = min(4, max(1, (partials.count + cores - 1) / cores))
-        let groups = stride(from: 0, to: partials.count, by: size).map { Array(partials[$0..<min($0 + size, partials.count)]) }
-        let results = Mutex()
-        var out = [[Float]](repeating: [], count: partials.count)
-        let me = UncheckedSendable(self), work = UncheckedSendable(groups)
-        // Sendable proof: the encoder is immutable; each group writes only its own slots, under `results`.
-        let box = UncheckedSendable(UnsafeMutablePointer<[[Float]]>.allocate(capacity: 1))
-        box.value.initialize(to: out)
-        DispatchQueue.concurrentPerform(iterations: groups.count) { g in
-            let embeds = me.value.forwardGroup(work.value[g])
-            results.locked { for (k, e) in embeds.enumerated() { box.value.pointee[g * size + k] = e } }
-        }
-        out = box.value.pointee
-        box.value.deinitialize(count: 1)
-        box.value.deallocate()
-        return out
+        // Up to four partials go through each layer together, the hidden units shared out among
+        // the cores (each core keeps its rows of the weights in its cache).
+        let cores = min(8, max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        return stride(from: 0, to: partials.count, by: 4).flatMap { forwardGroup(Array(partials[$0..<min($0 + 4, partials.count)]), threads: cores) }
     }
 
     /// At most four partials through the three LSTM layers, the linear layer, ReLU and L2.
-    func forwardGroup(_ partials: [[Float]]) -> [[Float]] {
+    func forwardGroup(_ partials: [[Float]], threads: Int = 1) -> [[Float]] {
         let T = SpeakerEncoder.partialFrames, H = SpeakerEncoder.hidden, G = 4 * H, B = partials.count
         var x = partials.flatMap { $0 }
-        var scratch = [Float](repeating: 0, count: B * G * (T + 1))
+        var scratch = [Float](repeating: 0, count: B * G * (T + 1) + 2 * B * H)
         for layer in layers {
             var seq = [Float](repeating: 0, count: B * T * H)
-            dd_lstm_layer_batch(layer.wih, layer.whh, layer.bias, Int32(layer.input), Int32(H), Int32(T), Int32(B), x, &seq, &scratch)
+            if threads > 1 {
+                dd_lstm_layer_mt(layer.wih, layer.whh, layer.bias, Int32(layer.input), Int32(H), Int32(T), Int32(B), x, &seq, &scratch, Int32(threads))
+            } else {
+                dd_lstm_layer_batch(layer.wih, layer.whh, layer.bias, Int32(layer.input), Int32(H), Int32(T), Int32(B), x, &seq, &scratch)
+            }
             x = seq
         }
         let inputs = (0..<B).map { Array(x[($0 * T * H)..<(($0 + 1) * T * H)]) }
