@@ -309,6 +309,7 @@ public final class Desk {
         case .prevProblem: return jumpProblem(forward: false)
         case .setSpeaker: return openSpeakerPicker()
         case .assignCharacter: return openCharacterPicker()
+        case .suggestCharacter: return openSuggestions()
         case .edit: return startEditing()
         case .approve:
             guard let seg = selectedSegment else { return .nothing }
@@ -611,6 +612,7 @@ public final class Desk {
              .filterAll, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft, .wordRight, .lineStart,
              .lineEnd, .deleteBack, .deleteForward, .deleteWordBack, .killLine, .killToStart,
              .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick,
+             .suggestCharacter,
              .insertNewline:
             return .nothing
         }

@@ -231,6 +231,33 @@ extension Desk {
         return .all
     }
 
+    /// The episode's 3 characters closest to the selected line's original audio (GE2E), as a
+    /// picker of the labels mapped to them: Enter moves the line there (a speaker fix, undoable).
+    func openSuggestions() -> Redraw {
+        guard let seg = selectedSegment else { return .nothing }
+        if let reason = store.readOnlyReason { setMessage("read-only: \(reason)", .error); return .status }
+        guard let path = characterStorePath else { setMessage("no character store", .warning); return .status }
+        do {
+            let full = try CharacterStore.open(path)
+            let list = try CharacterIdentifier.suggest(store, seg.number, cast: full, encoder: voiceMatchWork.sharedEncoder() ?? SpeakerEncoder())
+            let choices = list.compactMap { s -> PickerScreen.Choice? in
+                guard let label = s.labels.first else { return nil }
+                return .init(value: label, text: DeskView.pad(s.characterID, 14) + " " + DeskView.pad(s.name.isEmpty ? "(unnamed)" : s.name, 18)
+                             + " " + DeskView.format2(s.similarity) + "  label " + s.labels.joined(separator: ", "))
+            }
+            guard !choices.isEmpty else { setMessage("no character of this episode to compare with", .warning); return .status }
+            mode = .picker(PickerScreen(purpose: .lineSpeaker(seg.number), title: "closest voices to line \(seg.number)", choices: choices,
+                                        selected: choices.first?.value))
+            return .all
+        } catch let e as DubdeckError {
+            setMessage(e.message, .error)
+            return .status
+        } catch {
+            setMessage("\(error)", .error)
+            return .status
+        }
+    }
+
     func picked(_ purpose: PickerScreen.Purpose, _ value: String) -> Redraw {
         switch purpose {
         case .lineSpeaker(let n):

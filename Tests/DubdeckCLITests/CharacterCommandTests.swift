@@ -112,33 +112,7 @@ final class CharacterCommandTests: XCTestCase {
     func testIdentifyFromAudioAndSuggest() throws {
         let dir = TempDir()
         let e = env(dir)
-        let voices = [("SPEAKER_00", "en+m3"), ("SPEAKER_01", "en+f4")]
-        let texts = ["The ship leaves the harbour at dawn.", "Nobody knows where the captain went.", "We will find the treasure together.",
-                     "Everyone please take your seats now.", "I forgot my homework again today.", "Then try solving this one instead."]
-        var lines: [Fixtures.Line] = []
-        var pieces: [String] = []
-        var t = 0.0
-        for (k, text) in texts.enumerated() {
-            let (label, voice) = voices[k % 2]
-            let wav = dir.file("line\(k).wav")
-            XCTAssertEqual(SpeakerEncoderRunner.run(["espeak-ng", "-v", voice, "-w", wav, text]), 0)
-            let info = try AudioFile.info(wav)
-            let seconds = Double(info.frames) / Double(info.rate)
-            lines.append(Fixtures.Line(t + 0.2, t + 0.2 + seconds, label, "x", text))
-            pieces.append(wav)
-            t += seconds + 0.5
-        }
-        let job = Fixtures.job(in: dir, lines: lines)
-        // The source audio: each line at its time, silence between (sox pads and joins).
-        var soxArgs = ["sox"]
-        for (k, wav) in pieces.enumerated() {
-            let padded = dir.file("pad\(k).wav")
-            XCTAssertEqual(SpeakerEncoderRunner.run(["sox", wav, "-r", "48000", "-c", "1", padded, "pad", "0.2", "0.3"]), 0)
-            soxArgs.append(padded)
-        }
-        soxArgs.append(job + "/audio.wav")
-        XCTAssertEqual(SpeakerEncoderRunner.run(soxArgs), 0)
-        dir.write("ep01/diarization.json", #"{"segments": []}"#)
+        let job = Fixtures.twoVoiceJob(in: dir)
         var r = DubdeckBinary.run(["characters", "identify", job], env: e)
         XCTAssertEqual(r.status, 0, r.stderr)
         let map = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: job + "/characters.map.json"))) as! [String: Any]
@@ -257,18 +231,5 @@ final class UnmergeCommandTests: XCTestCase {
         r = DubdeckBinary.run(["characters", "unmerge", "SPEAKER_04"], env: e)
         XCTAssertEqual(r.status, 75, r.stderr)
         XCTAssertTrue(r.stderr.contains("changed since the merge"), r.stderr)
-    }
-}
-
-enum SpeakerEncoderRunner {
-    static func run(_ argv: [String]) -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = argv
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return -1 }
-        p.waitUntilExit()
-        return p.terminationStatus
     }
 }

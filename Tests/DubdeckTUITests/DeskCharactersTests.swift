@@ -125,3 +125,29 @@ final class DeskCharactersTests: XCTestCase {
         XCTAssertTrue(r.desk.message.contains("no merge to undo"), r.desk.message)
     }
 }
+
+/// The desk's `I`: the closest voices for the selected line, and Enter moves the line there.
+final class DeskSuggestTests: XCTestCase {
+    func testSuggestionsPickerMovesTheLineToTheLabelPicked() throws {
+        let dir = TempDir()
+        let saved = Environment.get("DUBDECK_STORE_KEY")
+        setenv("DUBDECK_STORE_KEY", Base64.encode([UInt8](repeating: 3, count: 32)), 1)
+        defer { if let saved { setenv("DUBDECK_STORE_KEY", saved, 1) } else { unsetenv("DUBDECK_STORE_KEY") } }
+        let job = Fixtures.twoVoiceJob(in: dir)
+        let castPath = dir.file("data/characters.json")
+        _ = try CharacterIdentifier.identify(job: try JobLoader.load(job), store: try CharacterStore.open(castPath), threshold: 0.7, force: false)
+        let store = try TranscriptStore(job: try JobLoader.load(job), by: "t")
+        var r = ScriptRunner(desk: Desk(store: store, keymap: .builtIn(), characterStorePath: castPath), width: 100, height: 30)
+        r.waitIdle()
+        r.key("I")
+        guard case .picker(let picker) = r.desk.mode else { return XCTFail("no picker: \(r.desk.message)") }
+        XCTAssertEqual(picker.choices.first?.value, "SPEAKER_00", "line 1's own voice first")
+        XCTAssertEqual(picker.choices.count, 2)
+        r.key("j")
+        r.key("<Enter>")
+        XCTAssertEqual(r.desk.mode.kind, .list)
+        XCTAssertEqual(try TranscriptStore(job: try JobLoader.load(job), by: "t").segment(1).speaker, "SPEAKER_01", "moved, on disk")
+        r.key("u")
+        XCTAssertEqual(try TranscriptStore(job: try JobLoader.load(job), by: "t").segment(1).speaker, "SPEAKER_00", "undone")
+    }
+}

@@ -152,3 +152,46 @@ public final class Collected<T>: @unchecked Sendable {
         return items
     }
 }
+
+extension Fixtures {
+    /// A job of six lines spoken by two espeak-ng voices (labels SPEAKER_00: odd lines, SPEAKER_01:
+    /// even lines) with its source audio (each line at its time), and a diarization.json without
+    /// embeddings: speaker embeddings must be computed from the audio.
+    public static func twoVoiceJob(in dir: TempDir) -> String {
+        let voices = [("SPEAKER_00", "en+m3"), ("SPEAKER_01", "en+f4")]
+        let texts = ["The ship leaves the harbour at dawn.", "Nobody knows where the captain went.", "We will find the treasure together.",
+                     "Everyone please take your seats now.", "I forgot my homework again today.", "Then try solving this one instead."]
+        var lines: [Line] = []
+        var soxArgs = ["sox"]
+        var t = 0.0
+        for (k, text) in texts.enumerated() {
+            let (label, voice) = voices[k % 2]
+            let wav = dir.file("line\(k).wav"), padded = dir.file("pad\(k).wav")
+            _ = runQuietly(["espeak-ng", "-v", voice, "-w", wav, text])
+            let info = try! AudioFile.info(wav)
+            let seconds = Double(info.frames) / Double(info.rate)
+            lines.append(Line(t + 0.2, t + 0.2 + seconds, label, "x", text))
+            _ = runQuietly(["sox", wav, "-r", "48000", "-c", "1", padded, "pad", "0.2", "0.3"])
+            soxArgs.append(padded)
+            t += seconds + 0.5
+        }
+        let job = Fixtures.job(in: dir, lines: lines)
+        _ = runQuietly(soxArgs + [job + "/audio.wav"])
+        dir.write("ep01/diarization.json", #"{"segments": []}"#)
+        return job
+    }
+
+    /// Runs a program (no shell), its output discarded; its exit status.
+    @discardableResult
+    public static func runQuietly(_ argv: [String]) -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = argv
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return -1 }
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+}
+

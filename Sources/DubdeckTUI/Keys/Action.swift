@@ -31,6 +31,7 @@ public enum Action: String, CaseIterable, Sendable {
     case gotoLine = "goto-line"
     case setSpeaker = "set-speaker"
     case assignCharacter = "assign-character"
+    case suggestCharacter = "suggest-character"
     case pick
     case edit
     case approve
@@ -100,6 +101,7 @@ public enum Action: String, CaseIterable, Sendable {
         case .gotoLine: return "Go to line N (:N)"
         case .setSpeaker: return "Fix this line's diarization label (pick one of the episode's; undoable)"
         case .assignCharacter: return "Make this line's label another character of the series (u undoes it)"
+        case .suggestCharacter: return "The episode's 3 characters whose voice is closest to this line's audio; Enter moves the line to one"
         case .pick: return "Take the selected entry"
         case .edit: return "Edit the target text of this line"
         case .approve: return "Approve / unapprove this line"
@@ -169,6 +171,7 @@ public enum Action: String, CaseIterable, Sendable {
         case .gotoLine: return [.list]
         case .setSpeaker: return [.list]
         case .assignCharacter: return [.list]
+        case .suggestCharacter: return [.list]
         case .pick: return [.picker]
         case .edit: return [.list]
         case .approve: return [.list]

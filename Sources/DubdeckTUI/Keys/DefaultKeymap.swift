@@ -30,6 +30,7 @@ bind list <S-Tab> prev-unapproved
 bind list : goto-line
 bind list w set-speaker
 bind list W assign-character
+bind list I suggest-character
 bind list e edit
 bind list <Enter> edit
 bind list a approve

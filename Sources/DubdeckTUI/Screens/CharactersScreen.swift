@@ -88,7 +88,7 @@ public struct CharactersScreen: DeskScreen {
              .playPreviousTake, .stopPlayback, .undo, .redo, .history, .restoreVersion, .search,
              .searchNext, .searchPrev, .filterNext, .filterPrev, .filterAll, .commit, .cancel, .cursorLeft,
              .cursorRight, .wordLeft, .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward,
-             .deleteWordBack, .killLine, .killToStart, .playContext, .playAB, .keepTake, .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick, .insertNewline:
+             .deleteWordBack, .killLine, .killToStart, .playContext, .playAB, .keepTake, .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick, .suggestCharacter, .insertNewline:
             return .nothing
         }
         return .all

@@ -28,7 +28,7 @@ public struct HelpScreen: DeskScreen {
              .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .search, .searchNext, .searchPrev,
              .filterNext, .filterPrev, .filterAll, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft,
              .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward, .deleteWordBack, .killLine,
-             .killToStart, .playContext, .playAB, .keepTake, .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick, .insertNewline: return .nothing
+             .killToStart, .playContext, .playAB, .keepTake, .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick, .suggestCharacter, .insertNewline: return .nothing
         }
         scroll = max(0, min(scroll, maxScroll))
         return .all

@@ -34,7 +34,7 @@ public struct HistoryScreen: DeskScreen {
              .playReference, .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .search, .searchNext,
              .searchPrev, .filterNext, .filterPrev, .filterAll, .commit, .cancel, .cursorLeft,
              .cursorRight, .wordLeft, .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward,
-             .deleteWordBack, .killLine, .killToStart, .playContext, .playAB, .keepTake, .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick, .insertNewline: return .nothing
+             .deleteWordBack, .killLine, .killToStart, .playContext, .playAB, .keepTake, .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick, .suggestCharacter, .insertNewline: return .nothing
         }
         return .all
     }

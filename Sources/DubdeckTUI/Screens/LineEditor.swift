@@ -100,7 +100,7 @@ extension LineEditor {
              .playPreviousTake, .stopPlayback, .undo, .redo, .history, .restoreVersion, .seriesNext,
              .playReference, .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .search,
              .searchNext, .searchPrev, .filterNext, .filterPrev, .filterAll, .playContext, .playAB, .keepTake,
-             .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick:
+             .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick, .suggestCharacter:
             return false
         }
         return true

@@ -48,7 +48,7 @@ public struct PickerScreen: DeskScreen {
             return desk.picked(purpose, choices[selection].value)
         // Not this screen's: decided here, not dropped silently.
         case .characters, .pageDown, .pageUp, .nextUnapproved, .prevUnapproved, .nextProblem, .prevProblem, .gotoLine,
-             .setSpeaker, .assignCharacter, .edit, .approve, .lock, .flagRetranslate, .synthesize, .synthesizeApproved,
+             .setSpeaker, .assignCharacter, .suggestCharacter, .edit, .approve, .lock, .flagRetranslate, .synthesize, .synthesizeApproved,
              .cancelBatch, .playTake, .playOriginal, .playPreviousTake, .stopPlayback, .playContext, .playAB, .keepTake,
              .undo, .redo, .history, .restoreVersion, .seriesNext, .playReference, .renameCharacter, .mergeCharacter,
              .useLineAudio, .undoMerge, .search, .searchNext, .searchPrev, .filterNext, .filterPrev, .filterAll, .commit,
