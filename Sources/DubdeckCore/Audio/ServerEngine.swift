@@ -79,22 +79,12 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             throw DubdeckError(.ioError, "cannot talk to the engine server: \(errnoText())")
         }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, pair[1], 0)
-        posix_spawn_file_actions_adddup2(&actions, pair[1], 1)
-        posix_spawn_file_actions_addopen(&actions, 2, workDir + "/stderr.txt", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        dd_spawn_close_from(&actions, 3)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP))
-        posix_spawnattr_setpgroup(&attr, 0)
-        var cargs = argv.map { strdup($0) } + [nil]
-        defer { for a in cargs { free(a) } }
-        var child: pid_t = 0
-        let rc = posix_spawnp(&child, argv[0], &actions, &attr, &cargs, environ)
+        let errPath = workDir + "/stderr.txt", theirs = pair[1]
+        let (child, rc) = Subprocess.spawn(argv) { actions in
+            posix_spawn_file_actions_adddup2(&actions, theirs, 0)
+            posix_spawn_file_actions_adddup2(&actions, theirs, 1)
+            posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        }
         Glibc.close(pair[1])
         guard rc == 0 else {
             Glibc.close(pair[0])

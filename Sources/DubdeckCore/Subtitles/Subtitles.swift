@@ -245,6 +245,31 @@ public enum SubtitleParser {
             return j
         }
 
+        /// One SRT or WebVTT cue: its number or id at `start` (or none), the timing line, the text
+        /// to a blank line or the next cue. A bad timing skips the block. Returns where to go on.
+        mutating func cue(from start: Int, timing timingLine: Int, format: SubtitleFormat) throws -> Int {
+            let times: (Int, Int, String)
+            do {
+                times = try SubtitleParser.timing(lines[timingLine], at: timingLine + 1)
+            } catch let e as SubtitleError {
+                let end = blockEnd(start)
+                try skip(e, lines: start..<end)
+                return end
+            }
+            let end = cueTextEnd(timingLine + 1)
+            let raw = lines[(timingLine + 1)..<end].joined(separator: "\n")
+            var cue = SubtitleCue(startMs: times.0, endMs: times.1, text: Markup.plain(raw, format: format), raw: raw)
+            if format == .vtt {
+                (cue.voice, cue.speaker) = Markup.voice(raw)
+                cue.vttSettings = times.2
+            }
+            cue.id = timingLine > start ? lines[start] : ""
+            cue.lines = Array(lines[start..<end])
+            cue.line = start + 1
+            add(cue)
+            return end
+        }
+
         // MARK: SRT
 
         mutating func srt() throws -> SubtitleDocument {
@@ -267,23 +292,7 @@ public enum SubtitleParser {
                     }
                     timingLine = i + 1
                 }
-                let times: (Int, Int, String)
-                do {
-                    times = try SubtitleParser.timing(lines[timingLine], at: timingLine + 1)
-                } catch let e as SubtitleError {
-                    let end = blockEnd(i)
-                    try skip(e, lines: i..<end)
-                    i = end
-                    continue
-                }
-                let end = cueTextEnd(timingLine + 1)
-                let raw = lines[(timingLine + 1)..<end].joined(separator: "\n")
-                var cue = SubtitleCue(startMs: times.0, endMs: times.1, text: Markup.plain(raw, format: .srt), raw: raw)
-                cue.id = timingLine > start ? lines[start] : ""
-                cue.lines = Array(lines[start..<end])
-                cue.line = start + 1
-                add(cue)
-                i = end
+                i = try cue(from: start, timing: timingLine, format: .srt)
             }
             return try finish()
         }
@@ -319,25 +328,7 @@ public enum SubtitleParser {
                     }
                     timingLine = i + 1
                 }
-                let times: (Int, Int, String)
-                do {
-                    times = try SubtitleParser.timing(lines[timingLine], at: timingLine + 1)
-                } catch let e as SubtitleError {
-                    let end = blockEnd(i)
-                    try skip(e, lines: i..<end)
-                    i = end
-                    continue
-                }
-                let end = cueTextEnd(timingLine + 1)
-                let raw = lines[(timingLine + 1)..<end].joined(separator: "\n")
-                var cue = SubtitleCue(startMs: times.0, endMs: times.1, text: Markup.plain(raw, format: .vtt), raw: raw)
-                (cue.voice, cue.speaker) = Markup.voice(raw)
-                cue.vttSettings = times.2
-                cue.id = timingLine > start ? lines[start] : ""
-                cue.lines = Array(lines[start..<end])
-                cue.line = start + 1
-                add(cue)
-                i = end
+                i = try cue(from: start, timing: timingLine, format: .vtt)
             }
             return try finish()
         }

@@ -8,14 +8,14 @@ import Glibc
 public enum Subprocess {
     public enum Status: Equatable { case exited(Int32), signaled(Int32), timedOut, interrupted }
 
-    public static func run(_ argv: [String], stdoutPath: String, stderrPath: String, timeout: Double) throws -> Status {
+    /// Starts argv[0] (found on PATH, no shell) in a process group of its own, with descriptors
+    /// 0–2 as `streams` sets them and nothing else of ours; the pid (a spawn error from posix_spawnp).
+    static func spawn(_ argv: [String], streams: (inout posix_spawn_file_actions_t) -> Void) -> (pid: pid_t, error: Int32) {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        // Nothing else of ours reaches the engine (a pipe it kept open would outlive it).
+        streams(&actions)
+        // Nothing else of ours reaches the child (a pipe it kept open would outlive it).
         dd_spawn_close_from(&actions, 3)
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
@@ -26,6 +26,15 @@ public enum Subprocess {
         defer { for a in cargs { free(a) } }
         var pid: pid_t = 0
         let rc = posix_spawnp(&pid, argv[0], &actions, &attr, &cargs, environ)
+        return (pid, rc)
+    }
+
+    public static func run(_ argv: [String], stdoutPath: String, stderrPath: String, timeout: Double) throws -> Status {
+        let (pid, rc) = spawn(argv) { actions in
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        }
         guard rc == 0 else {
             throw DubdeckError(.noInput, "cannot run \(Sanitizer.display(argv[0])): \(errnoText(rc))")
         }
