@@ -173,12 +173,15 @@ static void dd_mt_run(dd_mt_job *job, int id) {
     float gate[4];
     float hnew[4][1024];
     dd_barrier(job);
+    const float *hv[4] = {job->h, job->h + H, job->h + 2 * H, job->h + 3 * H};
+    float dots[4][4];
     for (int t = 0; t < T; t++) {
-        for (int b = 0; b < B; b++) {
-            const float *hb = job->h + (long)b * H;
-            const float *p = job->pre + ((long)b * T + t) * G;
-            for (int j = j0; j < j1; j++) {
-                for (int q = 0; q < 4; q++) gate[q] = p[q * H + j] + dd_dot(job->whh + (long)(q * H + j) * H, hb, H);
+        for (int j = j0; j < j1; j++) {
+            /* Each of the unit's four weight rows is read once for every sequence. */
+            for (int q = 0; q < 4; q++) dd_dot_multi(job->whh + (long)(q * H + j) * H, hv, B, H, dots[q]);
+            for (int b = 0; b < B; b++) {
+                const float *p = job->pre + ((long)b * T + t) * G;
+                for (int q = 0; q < 4; q++) gate[q] = p[q * H + j] + dots[q][b];
                 float i = dd_sigmoid(gate[0]), f = dd_sigmoid(gate[1]), g = tanhf(gate[2]), o = dd_sigmoid(gate[3]);
                 float *cj = job->c + (long)b * H + j;
                 *cj = f * *cj + i * g;

@@ -48,6 +48,16 @@ final class TranscriptStoreTests: XCTestCase {
         XCTAssertFalse(try reader.reloadIfChanged())
     }
 
+    func testReadingSpeedCountsCharactersWithoutWhitespace() {
+        XCTAssertEqual(ReadingSpeed.cps("a b\tc\nd\r\n", duration: 2), 2, "ASCII: four characters")
+        XCTAssertEqual(ReadingSpeed.cps("e\u{0301} 👩‍👩‍👧 日本", duration: 1), 4, "graphemes, not scalars")
+        XCTAssertEqual(ReadingSpeed.cps("x", duration: 0), 0)
+        XCTAssertEqual(ReadingSpeed.defaultLimit(language: "ja-JP"), 4)
+        XCTAssertEqual(ReadingSpeed.defaultLimit(language: "zh_Hans"), 9)
+        XCTAssertEqual(ReadingSpeed.defaultLimit(language: "ko"), 12)
+        XCTAssertEqual(ReadingSpeed.defaultLimit(language: "pt-BR"), 17)
+    }
+
     func testEditApproveLockRoundTripAndHistory() throws {
         let store = try open()
         try store.commit([.edit(2, text: "Hi!")])
