@@ -84,6 +84,14 @@ public final class Desk {
     var lastMerge: (from: String, into: String)?
     var searchCache: [String?] = []
     var lastPoll = 0.0
+    /// The command line's reading-speed limit (kept when the store is read again).
+    public var cpsOverride: Double? {
+        didSet {
+            store.cpsLimit = cpsOverride ?? ReadingSpeed.limit(job)
+            invalidateSearch()
+            applyFilter(keepSegment: selectedSegment.map { $0.number - 1 })
+        }
+    }
     /// Sound: nil when the desk runs without an audio setup.
     public let audio: DeskAudio?
     let worker: SynthWorker?
@@ -761,6 +769,7 @@ public final class Desk {
                 return .status
             }
             let keep = selectedSegment.map { $0.number - 1 }
+            if let o = cpsOverride { fresh.cpsLimit = o }
             store = fresh
             worker?.setJob(fresh.job)  // its voices follow the new map too
             if let cast { adoptCast(.success(cast)) }

@@ -14,8 +14,10 @@ struct Review: ParsableCommand {
     @Option(help: "Character store (else DUBDECK_STORE, else data/characters.json).") var store: String?
     @Option(help: "Speech engine: espeak, command (DUBDECK_ENGINE_COMMAND per line) or server (DUBDECK_ENGINE_COMMAND started once).") var engine: String?
     @Option(help: "Run headless: keys from this file, no terminal.") var script: String?
+    @Option(help: "Reading-speed limit in characters per second (1 … 100; else job.json max_cps, else the target language's).") var maxCps: Double?
 
     func validate() throws {
+        if let maxCps { try checkRange(maxCps, ReadingSpeed.limitRange, "--max-cps") }
         if let e = engine, !["espeak", "command", "server"].contains(e) {
             throw ValidationError("--engine must be espeak, command or server")
         }
@@ -23,7 +25,8 @@ struct Review: ParsableCommand {
 
     func run() throws {
         try guarded {
-            try openDesk(jobDir: job, keymapFile: keymap, script: script, series: series, engine: engine, device: device, store: store)
+            try openDesk(jobDir: job, keymapFile: keymap, script: script, series: series, engine: engine, device: device, store: store,
+                         maxCPS: maxCps)
         }
     }
 }
@@ -45,13 +48,14 @@ func loadKeymap(_ extra: String?) throws -> Keymap {
 }
 
 func openDesk(jobDir: String, keymapFile: String?, script: String?, series: String? = nil, engine: String? = nil,
-              device: String? = nil, store storeOption: String? = nil) throws {
+              device: String? = nil, store storeOption: String? = nil, maxCPS: Double? = nil) throws {
     let keymap = try loadKeymap(keymapFile)
     let store = try openStore(jobDir, series: series)
     // The engine is made on first use (by the synthesis worker), so a desk opens even without one.
     let engineName = engine ?? ((try? CommandEngine.templateFromEnvironment()) != nil ? "command" : "espeak")
     let audio = DeskAudio(makeEngine: { try makeEngine(engineName, template: [], timeout: 60) }, sink: ALSASink(device: device))
     let desk = Desk(store: store, keymap: keymap, audio: audio, characterStorePath: CharacterStore.defaultPath(storeOption))
+    desk.cpsOverride = maxCPS
     if let script {
         let text = String(decoding: try FileIO.read(script), as: UTF8.self)
         var runner = ScriptRunner(desk: desk, baseDirectory: ".")

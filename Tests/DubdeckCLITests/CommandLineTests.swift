@@ -194,6 +194,22 @@ final class CommandLineTests: XCTestCase {
         }
     }
 
+    /// review --max-cps: the desk counts and marks lines against the command line's limit.
+    func testReviewTakesTheReadingSpeedLimit() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        dir.write("s.keys", ":size 120x30\n:dump \(dir.file("screen.txt"))\n:quit\n")
+        for (limit, some) in [("100", false), ("5", true)] {
+            let r = DubdeckBinary.run(["review", job, "--script", dir.file("s.keys"), "--max-cps", limit])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let rows = try json(DubdeckBinary.run(["segments", job, "--json", "--max-cps", limit])) as! [[String: Any]]
+            let count = rows.filter { $0["too_fast"] as? Bool == true }.count
+            XCTAssertEqual(count > 0, some, "limit \(limit): \(count)")
+            XCTAssertTrue(dir.read("screen.txt")!.contains("\(count) too fast"), dir.read("screen.txt")!)
+        }
+        XCTAssertEqual(DubdeckBinary.run(["review", job, "--script", dir.file("s.keys"), "--max-cps", "nan"]).status, 64)
+    }
+
     func testDeskWithoutTerminalSaysSo() {
         let dir = TempDir()
         let job = Fixtures.job(in: dir)
