@@ -91,7 +91,9 @@ public enum CharacterIdentifier {
         for first in stride(from: 0, to: spans.count, by: chunk) {
             var part: [(String, Double, AudioBuffer)] = []
             for (label, a, b) in spans[first..<min(first + chunk, spans.count)] {
-                let from = Int((a * Double(info.rate)).rounded()), to = min(info.frames, Int((b * Double(info.rate)).rounded()))
+                // A voice is known from its first minute: a span of hours is not read whole.
+                let from = Int((a * Double(info.rate)).rounded())
+                let to = min(info.frames, Int((min(b, a + maxEmbedSeconds) * Double(info.rate)).rounded()))
                 guard to > from else { continue }
                 part.append((label, b - a, try AudioFile.read(audioPath, frames: from..<to)))
             }
@@ -104,6 +106,9 @@ public enum CharacterIdentifier {
         let labels = order.map { ($0, Matching.normalized(sums[$0]!)) }
         return (labels, SpeakerEncoder.type, SpeakerEncoder.dim, SpeakerEncoder.model)
     }
+
+    /// The most of one span or line that is embedded (seconds).
+    public static let maxEmbedSeconds = 60.0
 
     public struct Suggestion: Equatable {
         public var characterID: String
@@ -119,8 +124,15 @@ public enum CharacterIdentifier {
         guard cast.embeddingType == SpeakerEncoder.type, cast.dim == SpeakerEncoder.dim else {
             throw DubdeckError.data("the character store", "its embeddings are \(cast.embeddingType ?? "none")/\(cast.dim ?? 0), not \(SpeakerEncoder.type)/\(SpeakerEncoder.dim): suggestions compare only the same kind (identify the episodes from audio)")
         }
-        let pcm = try PlaybackSource.original(store, n)
-        let buffer = AudioBuffer(samples: pcm.samples.map { Float($0) / 32768 }, rate: pcm.rate, channels: pcm.channels)
+        guard let src = store.job.sourceAudioPath else {
+            throw DubdeckError(.noInput, "\(Sanitizer.display(store.job.directory)): no source audio (job.json source_audio, audio.wav or audio.flac)")
+        }
+        let seg = store.job.segments[n - 1]
+        let info = try AudioFile.info(src)
+        let a = min(info.frames, Int((seg.start * Double(info.rate)).rounded()))
+        let b = min(info.frames, Int((min(seg.end, seg.start + maxEmbedSeconds) * Double(info.rate)).rounded()))
+        guard b > a else { throw DubdeckError(.dataError, "line \(n) has no audio in \(Sanitizer.display(src))") }
+        let buffer = try AudioFile.read(src, frames: a..<b)
         let e = try encoder.embed(buffer)
         let sims = cast.similarities(e)
         var byCharacter: [String: [String]] = [:]
