@@ -168,6 +168,7 @@ typedef struct {
     int in, H, T, B, nthreads;
     atomic_int arrived;
     atomic_int generation;
+    atomic_int go;  /* set once every thread is created: the count they share is final */
 } dd_mt_job;
 
 typedef struct { dd_mt_job *job; int id; } dd_mt_arg;
@@ -240,6 +241,7 @@ static void dd_mt_run(dd_mt_job *job, int id) {
 
 static void *dd_mt_thread(void *p) {
     dd_mt_arg *a = (dd_mt_arg *)p;
+    while (!atomic_load_explicit(&a->job->go, memory_order_acquire)) { }
     dd_mt_run(a->job, a->id);
     return NULL;
 }
@@ -252,12 +254,16 @@ void dd_lstm_layer_mt(const float *wih, const float *whh, const float *bias, int
                      .in = in, .H = H, .T = T, .B = B, .nthreads = nthreads};
     atomic_init(&job.arrived, 0);
     atomic_init(&job.generation, 0);
+    atomic_init(&job.go, 0);
     pthread_t threads[8];
     dd_mt_arg args[8];
+    /* A thread that cannot be created leaves its share to fewer threads: the count is fixed before
+     * any of them starts, so no barrier waits for a thread that does not exist. */
     for (int k = 1; k < nthreads; k++) {
         args[k] = (dd_mt_arg){&job, k};
-        if (pthread_create(&threads[k], NULL, dd_mt_thread, &args[k]) != 0) { nthreads = k; job.nthreads = k; break; }
+        if (pthread_create(&threads[k], NULL, dd_mt_thread, &args[k]) != 0) { job.nthreads = k; break; }
     }
+    atomic_store_explicit(&job.go, 1, memory_order_release);
     dd_mt_run(&job, 0);
     for (int k = 1; k < job.nthreads; k++) pthread_join(threads[k], NULL);
 }
