@@ -53,32 +53,6 @@ static inline __attribute__((always_inline)) void dd_tanh_array(float *v, int n)
     for (int k = 0; k < n; k++) v[k] = 2.0f / (1.0f + dd_exp(-2.0f * v[k])) - 1.0f;
 }
 
-DD_CLONES
-void dd_lstm_layer(const float *wih, const float *whh, const float *bias, int in, int H, int T,
-                   const float *x, float *hseq, float *scratch) {
-    const int G = 4 * H;
-    float *pre = scratch;               /* T × G: the input projection of every frame */
-    float *gates = scratch + (long)T * G;
-    for (int t = 0; t < T; t++) {
-        const float *xt = x + (long)t * in;
-        for (int r = 0; r < G; r++) pre[(long)t * G + r] = dd_dot(wih + (long)r * in, xt, in) + bias[r];
-    }
-    float h[1024], c[1024];
-    if (H > 1024) return;
-    for (int j = 0; j < H; j++) { h[j] = 0; c[j] = 0; }
-    for (int t = 0; t < T; t++) {
-        const float *p = pre + (long)t * G;
-        for (int r = 0; r < G; r++) gates[r] = p[r] + dd_dot(whh + (long)r * H, h, H);
-        for (int j = 0; j < H; j++) {
-            float i = dd_sigmoid(gates[j]), f = dd_sigmoid(gates[H + j]);
-            float g = tanhf(gates[2 * H + j]), o = dd_sigmoid(gates[3 * H + j]);
-            c[j] = f * c[j] + i * g;
-            h[j] = o * tanhf(c[j]);
-            hseq[(long)t * H + j] = h[j];
-        }
-    }
-}
-
 /* w · v[b] for b < NB, w loaded once: one specialised body per batch size (no branch inside). */
 #define DD_DOT_MULTI(NB)                                                                   \
     static inline __attribute__((always_inline)) void dd_dot_multi##NB(const float *w, const float *const *v, int n, float *out) { \

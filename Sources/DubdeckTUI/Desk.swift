@@ -629,13 +629,13 @@ public final class Desk {
 
     /// Listed take k (1 = newest) of line n, named "take k of N" (and "current" when it is).
     func playTake(_ n: Int, _ k: Int, announce: Bool = true) {
-        let count = takeCount(n)
-        let isCurrent = PlaybackSource.currentListed(store, n) == k
+        let list = PlaybackSource.takes(store, n)  // read once for the count, the current one and the file
+        let isCurrent = PlaybackSource.currentListed(store, n, in: list) == k
         lastTakeHeard = (n, k)
         lastHeardOriginal = nil
-        play(label: "line \(n): take \(k) of \(count)\(isCurrent ? ", current" : "")", announce: announce) {
+        play(label: "line \(n): take \(k) of \(list.count)\(isCurrent ? ", current" : "")", announce: announce) {
             if isCurrent, let cached = self.decodedTake(of: n) { return cached }
-            return try PlaybackSource.listedTake(self.store, n, k)
+            return try PlaybackSource.listedTake(self.store, n, k, in: list)
         }
     }
 

@@ -194,9 +194,7 @@ public enum DeskView {
         }
         guard row <= last else { return }
         // Timing and voice.
-        let chars = st.text.filter { !$0.isWhitespace }.count
-        let cps = seg.duration > 0 ? Double(chars) / seg.duration : 0
-        var info = "     \(format1(cps)) chars/s"
+        var info = "     \(format1(st.cps)) chars/s"
         if let p = st.preview {
             if let d = p.durationS { info += " · take \(format2(d)) s" }
             if let s = p.speechS { info += " (speech \(format2(s)) s)" }

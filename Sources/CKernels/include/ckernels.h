@@ -7,13 +7,9 @@
 /* out[r] = dot(W[r, 0..<cols], x) + (bias ? bias[r] : 0), for r in 0..<rows. */
 void dd_gemv(const float *W, int rows, int cols, const float *x, const float *bias, float *out);
 
-/* One LSTM layer (PyTorch gate order i, f, g, o) over T frames: x is T × in, wih 4H × in,
- * whh 4H × H, bias 4H (b_ih + b_hh); hseq receives T × H hidden states. scratch: 4H × (T + 1) floats. */
-void dd_lstm_layer(const float *wih, const float *whh, const float *bias, int in, int H, int T,
-                   const float *x, float *hseq, float *scratch);
-
-/* The same layer for B sequences at once (B ≤ 4): x is B × T × in, hseq B × T × H; every weight row
- * is loaded once per step for all B. scratch: B × 4H × (T + 1) floats. */
+/* One LSTM layer (PyTorch gate order i, f, g, o) over B ≤ 4 sequences of T frames at once: x is
+ * B × T × in, wih 4H × in, whh 4H × H, bias 4H (b_ih + b_hh); hseq receives B × T × H hidden states;
+ * every weight row is loaded once per step for all B. scratch: B × 4H × (T + 1) floats. */
 void dd_lstm_layer_batch(const float *wih, const float *whh, const float *bias, int in, int H, int T, int B,
                          const float *x, float *hseq, float *scratch);
 

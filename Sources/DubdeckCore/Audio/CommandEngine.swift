@@ -60,8 +60,7 @@ public final class CommandEngine: SpeechEngine {
             ])
         }
         let status = try Subprocess.run(argv, stdoutPath: "/dev/null", stderrPath: errFile, timeout: timeout)
-        let stderrText = ((try? FileIO.readIfExists(errFile, limit: 1 << 20)) ?? nil).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        let lastLines = stderrText.split(separator: "\n").suffix(3).joined(separator: " | ")
+        let lastLines = Subprocess.lastLines(of: errFile)
         switch status {
         case .timedOut:
             throw DubdeckError(.ioError, "engine command timed out after \(JSONValue.formatNumber(timeout)) s: \(Sanitizer.display(argv[0]))")

@@ -240,16 +240,17 @@ public enum PlaybackSource {
     }
 
     /// Take k of segment n as `takes` lists them (1 = newest), the way `take JOB N K` counts.
-    public static func listedTake(_ store: TranscriptStore, _ n: Int, _ k: Int) throws -> PCM16 {
-        let list = takes(store, n)
+    public static func listedTake(_ store: TranscriptStore, _ n: Int, _ k: Int, in listed: [Takes.Take]? = nil) throws -> PCM16 {
+        let list = listed ?? takes(store, n)
         guard k >= 1, k <= list.count else { throw DubdeckError(.noInput, "segment \(n) has no take \(k)") }
         return try AudioFile.readPCM16(store.job.directory + "/" + Takes.directoryName + "/" + list[k - 1].name)
     }
 
     /// Which of the listed takes (1 = newest) is the current one, if any.
-    public static func currentListed(_ store: TranscriptStore, _ n: Int) -> Int? {
+    /// `listed`: the takes already listed (a directory is read once per keypress).
+    public static func currentListed(_ store: TranscriptStore, _ n: Int, in listed: [Takes.Take]? = nil) -> Int? {
         guard let current = Takes.current(of: store.entry(n), n) else { return nil }
-        return takes(store, n).firstIndex { $0.relativePath == current }.map { $0 + 1 }
+        return (listed ?? takes(store, n)).firstIndex { $0.relativePath == current }.map { $0 + 1 }
     }
 
     /// The file of take K of segment N: 1 is the current take (`NNNN.wav`); 2, 3, … the others,

@@ -196,8 +196,7 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
 
     /// The server's last words on standard error, for the message.
     func stderrTail() -> String {
-        let text = ((try? FileIO.readIfExists(workDir + "/stderr.txt", limit: 1 << 20)) ?? nil).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        let last = text.split(separator: "\n").suffix(3).joined(separator: " | ")
+        let last = Subprocess.lastLines(of: workDir + "/stderr.txt")
         return last.isEmpty ? "" : ": " + Sanitizer.display(String(last.prefix(300)))
     }
 }

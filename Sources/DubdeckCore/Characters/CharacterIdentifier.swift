@@ -43,24 +43,34 @@ public enum CharacterIdentifier {
         return (labels, meta?["type"]?.stringValue ?? "ecapa", dim, meta?["model"]?.stringValue)
     }
 
-    /// How much speech each label has: diarization.json's segments, else the job's lines.
-    static func speechPerLabel(_ job: Job) -> [String: (count: Int, seconds: Double)] {
-        var out: [String: (count: Int, seconds: Double)] = [:]
-        let path = job.directory + "/diarization.json"
-        var spans: [(String, Double)] = []
-        if let bytes = try? FileIO.readIfExists(path), let root = try? JobLoader.parseFile(path, bytes: bytes),
-           let segs = root.objectValue?["segments"]?.arrayValue, !segs.isEmpty {
+    /// Who speaks when: diarization.json's segments (times checked, empty labels and empty spans
+    /// left out), else the job's lines — one reading for the speech counts and for the embeddings.
+    static func labelSpans(_ job: Job, diarization: JSONValue?) -> [(label: String, start: Double, end: Double)] {
+        var spans: [(label: String, start: Double, end: Double)] = []
+        if let segs = diarization?.objectValue?["segments"]?.arrayValue, !segs.isEmpty {
             for s in segs {
-                guard let o = s.objectValue, let a = o["start"]?.doubleValue, let b = o["end"]?.doubleValue, let label = o["speaker"]?.stringValue,
-                      Bounds.isTime(a), Bounds.isTime(b), b > a else { continue }
-                spans.append((label, b - a))
+                guard let o = s.objectValue, let a = o["start"]?.doubleValue, let b = o["end"]?.doubleValue,
+                      let label = o["speaker"]?.stringValue, Bounds.isTime(a), Bounds.isTime(b) else { continue }
+                spans.append((label, a, b))
             }
         } else {
-            spans = job.segments.map { ($0.speaker, $0.duration) }
+            spans = job.segments.map { ($0.speaker, $0.start, $0.end) }
         }
-        for (label, d) in spans where !label.isEmpty {
-            let c = out[label] ?? (0, 0)
-            out[label] = (c.count + 1, c.seconds + d)
+        return spans.filter { !$0.label.isEmpty && $0.end > $0.start }
+    }
+
+    static func diarizationDocument(_ job: Job) -> JSONValue? {
+        let path = job.directory + "/diarization.json"
+        guard let bytes = try? FileIO.readIfExists(path) else { return nil }
+        return try? JobLoader.parseFile(path, bytes: bytes)
+    }
+
+    /// How much speech each label has.
+    static func speechPerLabel(_ job: Job) -> [String: (count: Int, seconds: Double)] {
+        var out: [String: (count: Int, seconds: Double)] = [:]
+        for span in labelSpans(job, diarization: diarizationDocument(job)) {
+            let c = out[span.label] ?? (0, 0)
+            out[span.label] = (c.count + 1, c.seconds + span.end - span.start)
         }
         return out
     }
@@ -71,17 +81,8 @@ public enum CharacterIdentifier {
         guard let audioPath = job.sourceAudioPath else {
             throw DubdeckError(.noInput, "\(Sanitizer.display(job.directory)): no speaker embeddings in diarization.json and no source audio to compute them from")
         }
-        var spans: [(String, Double, Double)] = []
-        if let segs = diarization?.objectValue?["segments"]?.arrayValue, !segs.isEmpty {
-            for s in segs {
-                guard let o = s.objectValue, let a = o["start"]?.doubleValue, let b = o["end"]?.doubleValue,
-                      let label = o["speaker"]?.stringValue, Bounds.isTime(a), Bounds.isTime(b) else { continue }
-                spans.append((label, a, b))
-            }
-        } else {
-            spans = job.segments.map { ($0.speaker, $0.start, $0.end) }
-        }
-        spans = spans.filter { !$0.0.isEmpty && $0.2 - $0.1 >= 0.3 }
+        var spans = labelSpans(job, diarization: diarization)
+        spans = spans.filter { $0.end - $0.start >= 0.3 }
         guard !spans.isEmpty else { throw DubdeckError.data(Sanitizer.display(job.directory), "no labelled speech of 0.3 s or more to embed") }
         let info = try AudioFile.info(audioPath)
         var sums: [String: [Float]] = [:]

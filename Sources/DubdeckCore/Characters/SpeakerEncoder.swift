@@ -239,35 +239,6 @@ public final class SpeakerEncoder: @unchecked Sendable {
         return out
     }
 
-    /// a[ao..<ao+n] · b[bo..<bo+n], eight lanes at a time.
-    @inline(__always)
-    static func dot(_ a: [Float], _ ao: Int, _ b: [Float], _ bo: Int, _ n: Int) -> Float {
-        a.withUnsafeBufferPointer { pa in
-            b.withUnsafeBufferPointer { pb in dot(pa.baseAddress! + ao, pb.baseAddress! + bo, n) }
-        }
-    }
-
-    @inline(__always)
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        var i = 0
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        while i + 16 <= n {
-            acc0 += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            acc1 += ra.loadUnaligned(fromByteOffset: (i + 8) * 4, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: (i + 8) * 4, as: SIMD8<Float>.self)
-            i += 16
-        }
-        while i + 8 <= n {
-            acc0 += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            i += 8
-        }
-        var s = (acc0 + acc1).sum()
-        while i < n { s += a[i] * b[i]; i += 1 }
-        return s
-    }
-
-    static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
-
     /// The network on a batch of partials (each 160 × 40): layer by layer, the input projection of
     /// every frame first, then the recurrence; the final hidden state of the last layer → linear →
     /// ReLU → L2.
@@ -295,8 +266,9 @@ public final class SpeakerEncoder: @unchecked Sendable {
         let inputs = (0..<B).map { Array(x[($0 * T * H)..<(($0 + 1) * T * H)]) }
         return inputs.map { seq in
             let last = Array(seq[((T - 1) * H)...])
-            let y = (0..<SpeakerEncoder.dim).map { r in max(0, SpeakerEncoder.dot(linearW, r * H, last, 0, H) + linearB[r]) }
-            return SpeakerEncoder.l2(y)
+            var y = [Float](repeating: 0, count: SpeakerEncoder.dim)
+            dd_gemv(linearW, Int32(SpeakerEncoder.dim), Int32(H), last, linearB, &y)
+            return SpeakerEncoder.l2(y.map { max(0, $0) })
         }
     }
 }

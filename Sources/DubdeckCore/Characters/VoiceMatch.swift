@@ -9,10 +9,7 @@ public enum VoiceMatch {
     /// no model). `compute` false: only what is cached (never runs the encoder).
     public static func score(_ store: TranscriptStore, _ n: Int, cast: CharacterStore?, encoder: () throws -> SpeakerEncoder?,
                              compute: Bool = true) -> Double? {
-        guard let cast, let id = store.characterID(n), let c = cast.resolve(id), let reference = c.speakerWavs.first,
-              let takeRelative = Takes.current(of: store.entry(n), n) else { return nil }
-        let take = store.job.directory + "/" + takeRelative
-        guard FileIO.exists(take), FileIO.exists(reference) else { return nil }
+        guard let (take, reference) = inputs(store, n, cast: cast), FileIO.exists(take), FileIO.exists(reference) else { return nil }
         guard let t = embedding(of: take, compute: compute, encoder: encoder),
               let r = embedding(of: reference, compute: compute, encoder: encoder) else { return nil }
         return (Double(Matching.cosine(t, r)) * 1000).rounded() / 1000

@@ -8,6 +8,12 @@ import Glibc
 public enum Subprocess {
     public enum Status: Equatable { case exited(Int32), signaled(Int32), timedOut, interrupted }
 
+    /// The last three lines a program wrote to the file (its stderr), " | "-joined, for a message.
+    static func lastLines(of path: String) -> String {
+        let text = ((try? FileIO.readIfExists(path, limit: 1 << 20)) ?? nil).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return text.split(separator: "\n").suffix(3).joined(separator: " | ")
+    }
+
     /// Starts argv[0] (found on PATH, no shell) in a process group of its own, with descriptors
     /// 0–2 as `streams` sets them and nothing else of ours; the pid (a spawn error from posix_spawnp).
     static func spawn(_ argv: [String], streams: (inout posix_spawn_file_actions_t) -> Void) -> (pid: pid_t, error: Int32) {
