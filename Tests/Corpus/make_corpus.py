@@ -67,6 +67,11 @@ case("store-newer-version", {S: '{"version": 4, "segments": {}}'}, ST, 65, "newe
 case("store-invalid-json", {S: '{"version": 3, "segments": {"1": {'}, ST, 65, "transcript_store.json")
 case("store-approved-string", {S: '{"version": 3, "segments": {"2": {"approved": "yes"}}}'}, ST, 65, 'segment 2: "approved" must be a boolean')
 case("store-entry-not-object", {S: '{"version": 3, "segments": {"1": 5}}'}, ST, 65, "expected an object")
+# A reviewer's speaker label becomes a key of voice_map.json and picks a voice: a safe name only.
+case("store-speaker-path", {S: '{"version": 3, "segments": {"1": {"speaker": "../x"}}}'}, ST, 65, "segment 1 speaker")
+case("store-speaker-escape", {S: '{"version": 3, "segments": {"1": {"speaker": "A\\u001b[2J"}}}'}, ST, 65, "is not a safe name")
+case("store-speaker-number", {S: '{"version": 3, "segments": {"1": {"speaker": 7}}}'}, ST, 65, "\"speaker\" must be a string")
+case("job-max-cps-huge", {"job/job.json": '{"max_cps": 1e308}'}, ST, 65, "max_cps must be a number from 1 to 100")
 case("store-flags-numbers", {S: '{"version": 3, "segments": {"1": {"flags": [1]}}}'}, ST, 65, '"flags" must be an array of strings')
 case("store-version-string", {S: '{"version": "3", "segments": {}}'}, ST, 65, '"version" must be a positive integer')
 case("store-resegmented", {S: '{"version": 3, "segments": {"1": {"start": 9, "end": 10, "tgt_text": "x"}}}'},
