@@ -354,7 +354,7 @@ public final class Desk {
             return .all
         // Not this screen's: decided here, not dropped silently.
         case .search, .gotoLine, .pick, .back, .restoreVersion, .seriesNext, .playReference, .renameCharacter, .mergeCharacter,
-             .useLineAudio, .undoMerge, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft, .wordRight, .lineStart,
+             .useLineAudio, .undoMerge, .reconcile, .acceptProposal, .rejectProposal, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft, .wordRight, .lineStart,
              .lineEnd, .deleteBack, .deleteForward, .deleteWordBack, .killLine, .killToStart,
              .insertNewline:
             setMessage("\(action) does nothing here", .warning)
@@ -616,7 +616,7 @@ public final class Desk {
         case .quit, .help, .redraw, .back, .characters, .moveDown, .moveUp, .pageDown, .pageUp, .top,
              .bottom, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock, .flagRetranslate, .undo,
              .redo, .history, .restoreVersion, .seriesNext, .playReference, .renameCharacter,
-             .mergeCharacter, .useLineAudio, .undoMerge, .search, .searchNext, .searchPrev, .filterNext, .filterPrev,
+             .mergeCharacter, .useLineAudio, .undoMerge, .reconcile, .acceptProposal, .rejectProposal, .search, .searchNext, .searchPrev, .filterNext, .filterPrev,
              .filterAll, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft, .wordRight, .lineStart,
              .lineEnd, .deleteBack, .deleteForward, .deleteWordBack, .killLine, .killToStart,
              .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick,

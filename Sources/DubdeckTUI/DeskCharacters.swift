@@ -166,11 +166,19 @@ extension Desk {
 
     /// Writes to the character store (opened whole for the change, then read again without embeddings).
     func changeCast(_ done: String, _ body: (CharacterStore) throws -> Void) -> Redraw {
+        withFullCast(done) { try $0.update(body) }
+    }
+
+    /// Runs `body` on the whole store (embeddings too), then reads it again as the desk holds it
+    /// and the episode's map (reconcile re-writes it); an error is the message.
+    @discardableResult
+    func withFullCast(_ done: String, _ body: (CharacterStore) throws -> Void) -> Redraw {
         guard let path = characterStorePath else { return .nothing }
         do {
             let full = try CharacterStore.open(path)
-            try full.update(body)
+            try body(full)
             loadCast()
+            _ = reloadMapIfChanged()
             setMessage(done)
         } catch let e as DubdeckError {
             setMessage(e.message, .error)
@@ -192,6 +200,43 @@ extension Desk {
         let r = changeCast("\(from) is a character again (merge into \(into) undone)") { try $0.unmerge(from) }
         if messageKind != .error { lastMerge = nil }
         return r
+    }
+
+    // MARK: Reconcile
+
+    /// The series' proposals, from the store as it is on disk now (nil: it could not be read; the message says why).
+    func reconcileProposals(series: String) -> ReconcileAnalysis? {
+        guard let path = characterStorePath, FileIO.exists(path) else {
+            setMessage("no character store yet: run `dubdeck characters identify JOB`", .warning)
+            return nil
+        }
+        do {
+            return Reconcile.propose(try CharacterStore.open(path), series: series)
+        } catch {
+            setMessage("characters unavailable: \((error as? DubdeckError)?.message ?? "\(error)")", .error)
+            return nil
+        }
+    }
+
+    func acceptProposal(_ p: ReconcileProposal, series: String) {
+        withFullCast("applied: \(p.summary) (U undoes it)") { full in
+            guard try Reconcile.apply(full, series: series, keys: [p.key]) != nil else {
+                throw DubdeckError.conflict("the proposal is no longer made")
+            }
+        }
+    }
+
+    func rejectProposal(_ p: ReconcileProposal, series: String) {
+        withFullCast("rejected: \(p.summary) (not proposed again)") { try Reconcile.reject($0, series: series, key: p.key) }
+    }
+
+    func undoReconcile(series: String) {
+        var done = ""
+        withFullCast("") { full in
+            let (id, maps) = try Reconcile.undo(full, series: series)
+            done = "reconcile \(id) undone (\(maps) map\(maps == 1 ? "" : "s") put back)"
+        }
+        if messageKind != .error { setMessage(done) }
     }
 
     // MARK: Speaker fixes

@@ -263,17 +263,21 @@ func p8(_ dir: String, runs: Int) throws {
 }
 
 /// The character memory on simulated seasons (TestSupport's SeasonSimulator): the first edition's
-/// one-pass matching beside the second edition's.
-func sim(seasons: Int) throws {
-    for (name, edition) in [("first edition", 1), ("second edition", 2)] {
+/// one-pass matching, the second edition's, and the second edition's with `reconcile --apply` at
+/// the season's end. Reconcile's parameters can be given to tune them (link join apart).
+func sim(seasons: Int, parameters: ReconcileParameters) throws {
+    for (name, edition) in [("first edition", 1), ("second edition", 2), ("second edition + reconcile", 3)] {
         var s = SeasonSimulator(seed: 2026)
-        let f = try s.measure(seasons: seasons) { store, labels, series, episode in
+        let f = try s.measure(seasons: seasons, identify: { store, labels, series, episode in
             let result = edition == 1
                 ? store.identify(labels: labels.map { ($0.name, $0.embedding) }, series: series, episode: episode)
                 : store.identify(evidence: labels.map { LabelEvidence(label: $0.name, embedding: $0.embedding, utterances: $0.utterances, seconds: $0.seconds) },
                                  series: series, episode: episode)
             return Dictionary(result.map { ($0.label, $0.characterID) }, uniquingKeysWith: { a, _ in a })
-        }
+        }, reconcile: edition == 3 ? { store, series in
+            let proposals = store.reconcile(series: series, parameters: parameters).proposals
+            if !proposals.isEmpty { try Reconcile.applyInMemory(store, series: series, proposals) }
+        } : nil)
         print("SIM \(name): stability \(f.stability) shared/season \(f.sharedPerSeason) unassigned/season \(f.unassignedPerSeason) | same mean \(f.sameMean) min \(f.sameMin) different mean \(f.differentMean) max \(f.differentMax)")
     }
 }
@@ -350,7 +354,10 @@ do {
         }
     case "p5": try p5(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     case "p6": try p6(args[2])
-    case "sim": try sim(seasons: Int(args[2]) ?? 20)
+    case "sim":
+        var p = ReconcileParameters()
+        if args.count > 5, let l = Float(args[3]), let j = Double(args[4]), let a = Double(args[5]) { p.link = l; p.join = j; p.apart = a }
+        try sim(seasons: Int(args[2]) ?? 20, parameters: p)
     case "p8": try p8(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     case "p7": try p7(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     default: print("unknown command \(args[1])"); exit(64)
@@ -359,3 +366,4 @@ do {
     Console.err("dubdeck-bench: \(error)\n")
     exit(1)
 }
+

@@ -7,7 +7,7 @@ import Glibc
 struct Characters: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The character voice memory: who is who across the episodes of a series.",
-        subcommands: [CharList.self, CharShow.self, CharRename.self, CharMerge.self, CharUnmerge.self, CharIdentify.self, CharAssign.self, CharSuggest.self, CharEmbed.self, CharImportLegacy.self])
+        subcommands: [CharList.self, CharShow.self, CharRename.self, CharMerge.self, CharUnmerge.self, CharIdentify.self, CharAssign.self, CharSuggest.self, CharReconcile.self, CharEmbed.self, CharImportLegacy.self])
 }
 
 struct StoreOption: ParsableArguments {
@@ -199,6 +199,94 @@ struct CharAssign: ParsableCommand {
             let r = try CharacterIdentifier.assign(transcript, label: label, to: id, in: cast)
             let was = r.previous.map { "was \(Sanitizer.display($0.characterID))\($0.override ? " (assigned)" : "")" } ?? "had no character"
             printOut("\(Sanitizer.display(label)) → \(Sanitizer.display(r.characterID)) (\(was))\n")
+        }
+    }
+}
+
+struct CharReconcile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reconcile",
+        abstract: "Look at a whole series at once: propose merges and splits of its characters (--apply carries them out).",
+        discussion: """
+            Clusters every (episode, label) identify recorded for the series, never two labels of one episode together, and \
+            proposes where the clusters and the characters disagree, with the evidence. --apply makes the proposals not \
+            rejected (or the numbered one, --only N) one undoable change of the store and re-writes the affected episodes' \
+            characters.map.json; --undo puts the newest back. --reject N never proposes N again.
+            """)
+    @Option(help: "The series (required).") var series: String
+    @Flag(help: "Carry the proposals out.") var apply = false
+    @Option(help: "With --apply: only proposal N (as numbered in the listing).") var only: Int?
+    @Option(help: "Reject proposal N (it is not proposed again).") var reject: Int?
+    @Flag(help: "Undo the series' newest reconcile.") var undo = false
+    @Flag(help: "One JSON document on stdout.") var json = false
+    @OptionGroup var store: StoreOption
+
+    func validate() throws {
+        try checkName(series, "--series")
+        if [apply, undo, reject != nil].filter({ $0 }).count > 1 { throw ValidationError("--apply, --undo and --reject exclude each other") }
+        if only != nil && !apply { throw ValidationError("--only goes with --apply") }
+        for n in [only, reject].compactMap({ $0 }) where n < 1 || n > 100_000 { throw ValidationError("a proposal number is 1 or more") }
+    }
+
+    func run() throws {
+        try guarded {
+            let cast = try CharacterStore.open(store.path)
+            guard cast.exists else { throw DubdeckError(.noInput, "\(Sanitizer.display(store.path)): no character store yet") }
+            if undo {
+                let (id, maps) = try Reconcile.undo(cast, series: series)
+                printOut("undid reconcile \(Sanitizer.display(id)) (\(maps) map\(maps == 1 ? "" : "s") put back)\n")
+                return
+            }
+            let analysis = Reconcile.propose(cast, series: series)
+            func numbered(_ n: Int) throws -> ReconcileProposal {
+                guard n <= analysis.proposals.count else {
+                    throw DubdeckError(.usage, "no proposal \(n) (series \(Sanitizer.display(series)) has \(analysis.proposals.count))")
+                }
+                return analysis.proposals[n - 1]
+            }
+            if let n = reject {
+                let p = try numbered(n)
+                try Reconcile.reject(cast, series: series, key: p.key)
+                printOut("rejected: \(p.summary)\n")
+                return
+            }
+            if apply {
+                let keys = try only.map { [try numbered($0).key] }
+                guard let r = try Reconcile.apply(cast, series: series, keys: keys) else {
+                    printOut("nothing to reconcile in series \(Sanitizer.display(series))\n")
+                    return
+                }
+                if json {
+                    printJSON(.object(JSONObject([
+                        ("id", .string(r.id)), ("applied", .array(r.applied.map(\.json))), ("created", .array(r.created.map { .string($0) })),
+                        ("maps", .array(r.maps.map { m in
+                            .object(JSONObject([("job", .string(m.job)), ("episode", .string(m.episode)), ("written", .bool(m.written)),
+                                                ("reason", m.reason.map { .string($0) } ?? .null)]))
+                        })),
+                    ])))
+                    return
+                }
+                var out = "applied reconcile \(Sanitizer.display(r.id)) (undo: dubdeck characters reconcile --series \(Sanitizer.display(series)) --undo)\n"
+                for p in r.applied { out += "  \(p.summary)\n" }
+                for id in r.created { out += "  new character \(Sanitizer.display(id))\n" }
+                for m in r.maps {
+                    out += m.written ? "  re-wrote \(Sanitizer.display(m.job))/characters.map.json (\(Sanitizer.display(m.episode)))\n"
+                        : "  left \(Sanitizer.display(m.episode))'s map as it is: \(Sanitizer.display(m.reason ?? ""))\n"
+                }
+                printOut(out)
+                return
+            }
+            if json {
+                printJSON(.object(JSONObject([
+                    ("series", .string(series)), ("observations", .number(analysis.observations)), ("units", .number(analysis.units)),
+                    ("proposals", .array(analysis.proposals.map(\.json))), ("rejected", .array(analysis.rejected.map(\.json))),
+                ])))
+                return
+            }
+            var out = "series \(Sanitizer.display(series)): \(analysis.observations) labels, \(analysis.units) clustered, \(analysis.proposals.count) proposal\(analysis.proposals.count == 1 ? "" : "s")\(analysis.rejected.isEmpty ? "" : " (\(analysis.rejected.count) rejected before)")\n"
+            for (k, p) in analysis.proposals.enumerated() { out += "\(k + 1). \(p.summary)\n   \(p.evidence)\n" }
+            if !analysis.proposals.isEmpty { out += "apply: --apply (all) or --apply --only N; refuse one: --reject N\n" }
+            printOut(out)
         }
     }
 }

@@ -9,7 +9,8 @@ import TestSupport
 ///
 ///     # what this shows
 ///     @job sample              the fixture: sample (seven lines, wide and hostile text), charids,
-///                              identified (the sample with a character store)
+///                              identified (the sample with a character store),
+///                              reconcile (identified, and two more episodes: one merge to propose)
 ///                              (lines the pipeline gave character IDs) or long N
 ///     @audio [bursts] [tone]   sound: source audio (a steady tone; bursts: silence but for a loud
 ///                              second at 1.5 s and a quiet 0.4 s at 3.6 s), espeak-ng (tone: the
@@ -45,6 +46,18 @@ final class DeskScriptTests: XCTestCase {
             dir.writeBytes("ep01/diarization.json", JSONWriter.encode(.object(JSONObject([("speaker_embeddings", .object(table))]))))
             _ = try! CharacterIdentifier.identify(job: try! JobLoader.load(path),
                                                   store: try! CharacterStore.open(dir.file("data/characters.json")), threshold: 0.7, force: false)
+            return path
+        case "reconcile":
+            // The identified sample, then two more episodes of the series: in ep03 SPEAKER_00's voice
+            // (a little off) was taken for a stranger, so reconcile proposes merging that character back.
+            let path = fixture("identified", in: dir)
+            for (name, tilt, threshold) in [("ep02", 0.3, 0.7), ("ep03", 0.9, 0.99)] {
+                let job = Fixtures.job(in: dir, name: name, lines: [.init(1, 3, "SPEAKER_00", "a", "x"), .init(4, 6, "SPEAKER_00", "b", "y")])
+                let table = JSONObject([("SPEAKER_00", JSONValue.array([1, 0, 0, tilt].map { .number($0) }))])
+                dir.writeBytes("\(name)/diarization.json", JSONWriter.encode(.object(JSONObject([("speaker_embeddings", .object(table))]))))
+                _ = try! CharacterIdentifier.identify(job: try! JobLoader.load(job), store: try! CharacterStore.open(dir.file("data/characters.json")),
+                                                      threshold: threshold, force: false)
+            }
             return path
         case "charids":
             let path = Fixtures.job(in: dir, lines: Fixtures.sample)

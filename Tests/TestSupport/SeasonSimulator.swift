@@ -114,21 +114,33 @@ public struct SeasonSimulator {
     }
 
     /// Identity stability and shared characters over `seasons` seasons, identifying every episode
-    /// with `identify` (labels → character per label name; an empty ID: left without a character).
-    public mutating func measure(seasons: Int, identify: (CharacterStore, [Label], String, String) -> [String: String]) throws -> Figures {
+    /// with `identify` (labels → character per label name; an empty ID: left without a character),
+    /// then, when given, `reconcile` on the season's series: the figures count the characters the
+    /// store's observations say after it (merges followed).
+    public mutating func measure(seasons: Int, identify: (CharacterStore, [Label], String, String) -> [String: String],
+                                 reconcile: ((CharacterStore, String) throws -> Void)? = nil) throws -> Figures {
         var stability = 0.0, shared = 0.0, unassigned = 0.0
         var same: [Double] = [], different: [Double] = []
         for s in 0..<seasons {
             let store = try CharacterStore.open("/nonexistent/dubdeck-sim-\(s).json")
             try store.checkEmbedding(type: "sim", dim: dim, model: nil, file: "simulator")
             let episodes = season()
+            let series = "sim\(s)"
+            var maps: [[String: String]] = []
+            for (k, labels) in episodes.enumerated() { maps.append(identify(store, labels, series, "ep\(k + 1)")) }
+            if let reconcile {
+                try reconcile(store, series)
+                for o in store.observations(series: series) {
+                    if let k = Int(o.episode.dropFirst(2)), k >= 1, k <= maps.count { maps[k - 1][o.label] = o.characterID }
+                }
+            }
             var seen: [Int: [String]] = [:]  // speaker → character per appearance
             var owners: [String: Swift.Set<Int>] = [:]
             var firstEmbedding: [Int: [Float]] = [:]
             for (k, labels) in episodes.enumerated() {
-                let map = identify(store, labels, "sim\(s)", "ep\(k + 1)")
                 for l in labels {
-                    let id = map[l.name] ?? ""
+                    let raw = maps[k][l.name] ?? ""
+                    let id = raw.isEmpty ? "" : (store.resolve(raw)?.id ?? raw)
                     if id.isEmpty { unassigned += 1 }
                     seen[l.speaker, default: []].append(id)
                     if !id.isEmpty { owners[id, default: []].insert(l.speaker) }

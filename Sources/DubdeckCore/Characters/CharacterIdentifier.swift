@@ -173,8 +173,18 @@ public enum CharacterIdentifier {
                 // A label nobody says how much speech it has is taken as enough (unknown, not thin).
                 LabelEvidence(label: l.0, embedding: l.1, utterances: speech[l.0]?.count, seconds: speech[l.0]?.seconds)
             }
+            let jobPath = CharacterStore.absoluteDirectory(job.directory)
             outcome.assignments = s.identify(evidence: evidence, series: series, episode: episode, threshold: threshold,
-                                             update: !again || force) + overrides
+                                             update: !again || force, job: jobPath) + overrides
+            // A reviewer's assignment is observed too (reconcile never moves it).
+            if !again || force {
+                let now = Clock.isoNow()
+                s.recordObservations(series: series, episode: episode, overrides.compactMap { a in
+                    guard let l = labels.first(where: { $0.0 == a.label }) else { return nil }
+                    return Observation(episode: episode, label: a.label, characterID: a.characterID, embedding: l.1, utterances: speech[a.label]?.count,
+                                       seconds: speech[a.label]?.seconds, override: true, job: jobPath, at: now)
+                }, replace: false)
+            }
             try writeMap(mapPath, outcome.assignments, series: series, episode: episode, type: type, dim: dim)
         }
         return outcome
@@ -249,6 +259,8 @@ public enum CharacterIdentifier {
                 list.append(LabelAssignment(label: label, characterID: target, similarity: result.previous?.similarity ?? 0, created: false, override: true))
             }
             result.characterID = target ?? previous?.characterID ?? ""
+            s.noteAssignment(series: series, episode: job.info.episode, label: label, characterID: target ?? previous?.characterID,
+                             override: previous?.override ?? (target != nil))
             try writeMap(mapPath, list, series: series, episode: job.info.episode, type: meta.type, dim: meta.dim)
         }
         return result

@@ -79,6 +79,12 @@ public final class CharacterStore {
     var key: [UInt8] = []
     var kdf: Envelope.KDF = .raw
     var matrixCache: EmbeddingMatrix?
+    /// Per series, what identify saw of each (episode, label) (reconcile's input); withEmbeddings only.
+    var observations: [String: [Observation]] = [:]
+    var observationOrder: [String] = []
+    /// Per series, the reconciles applied (undoable) and the proposals a reviewer rejected.
+    var reconcileLog: [String: ReconcileLog] = [:]
+    var reconcileOrder: [String] = []
 
     public var exists: Bool { fingerprint != .missing }
     public var dim: Int? { embeddingMeta?["dim"]?.intValue }
@@ -132,6 +138,10 @@ public final class CharacterStore {
         index = [:]
         raw = []
         matrixCache = nil
+        observations = [:]
+        observationOrder = []
+        reconcileLog = [:]
+        reconcileOrder = []
     }
 
     /// The key for this file; after an interrupted `key rotate` the new key file is tried too.
@@ -168,6 +178,8 @@ public final class CharacterStore {
         // Parse the plaintext slice in place: a parser over the whole buffer starting at the range.
         var parser = JSONParser(bytes: bytes, start: range.lowerBound, end: range.upperBound)
         var sawVersion = false
+        var observationsValue: JSONValue?
+        var reconcileValue: JSONValue?
         do {
             try parser.parseObjectMembers(depth: 0) { key, p in
                 switch key {
@@ -192,6 +204,12 @@ public final class CharacterStore {
                         characters.append(c)
                         raw.append(withEmbeddings ? bytes[start..<q.offset] : nil)
                     }
+                case "observations" where withEmbeddings:
+                    observationsValue = try p.parseValue(depth: 1)
+                case "reconcile" where withEmbeddings:
+                    reconcileValue = try p.parseValue(depth: 1)
+                case "observations", "reconcile":
+                    try p.skipValue(depth: 1)
                 default:
                     extraTop.append((key, try p.parseValue(depth: 1)))
                 }
@@ -205,6 +223,9 @@ public final class CharacterStore {
                 throw DubdeckError.data(shown, "character \(Sanitizer.display(c.id)): embedding has \(c.embeddingAvg.count) values, the store's dim is \(d)")
             }
         }
+        // After the characters and the embedding's dim, wherever they were in the file.
+        if let v = observationsValue { try parseObservations(v) }
+        if let v = reconcileValue { try parseReconcileLog(v) }
     }
 
     func parseFloats(_ p: inout JSONParser, what: String, shown: String) throws -> [Float] {
@@ -306,6 +327,14 @@ public final class CharacterStore {
             out += Array(": ".utf8)
             JSONWriter.write(m.value, into: &out, indent: nil, level: 0)
         }
+        if !observationOrder.isEmpty {
+            out += Array(", \"observations\": ".utf8)
+            JSONWriter.write(observationsJSON, into: &out, indent: nil, level: 0)
+        }
+        if !reconcileOrder.isEmpty {
+            out += Array(", \"reconcile\": ".utf8)
+            JSONWriter.write(reconcileLogJSON, into: &out, indent: nil, level: 0)
+        }
         out += Array(", \"characters\": {".utf8)
         for (i, c) in characters.enumerated() {
             out += Array((i == 0 ? "\n" : ",\n").utf8)
@@ -321,7 +350,9 @@ public final class CharacterStore {
 
     /// One writer at a time: lock, re-read when the file changed since it was read (then `change`
     /// runs on the fresh state: no lost update), apply, encrypt, write atomically, unlock.
-    public func update(_ change: (CharacterStore) throws -> Void) throws {
+    /// `then` runs once the store is saved, still under its lock (files that follow the store:
+    /// reconcile's maps).
+    public func update(then: () throws -> Void = {}, _ change: (CharacterStore) throws -> Void) throws {
         guard withEmbeddings else { throw DubdeckError(.usage, "internal: the store was opened without embeddings") }
         try FileIO.makeDirectories(directory)
         let lock = try JobLock.acquire(lockPath)
@@ -332,6 +363,7 @@ public final class CharacterStore {
         if !exists { try prepareNewStore() }
         try change(self)
         try save()
+        try then()
     }
 
     /// A new store: the key from the environment, or a new key file (only ever made here or by `key init`).

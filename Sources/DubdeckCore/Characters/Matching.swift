@@ -385,9 +385,20 @@ extension CharacterStore {
     /// - a margin rule: a match whose runner-up is within `margin` is ambiguous and moves nothing;
     /// - thin evidence (under 2 utterances or 3 s of speech) never moves a character.
     public func identify(evidence: [LabelEvidence], series: String, episode: String, threshold: Double = Matching.defaultThreshold,
-                         margin: Double = Matching.margin, update: Bool = true) -> [LabelAssignment] {
-        identify(labels: evidence.map { ($0.label, $0.embedding) }, series: series, episode: episode, threshold: threshold, update: update,
-                 rules: SecondEditionRules(thin: Swift.Set(evidence.filter(\.thin).map(\.label)), margin: margin))
+                         margin: Double = Matching.margin, update: Bool = true, job: String? = nil) -> [LabelAssignment] {
+        let result = identify(labels: evidence.map { ($0.label, $0.embedding) }, series: series, episode: episode, threshold: threshold,
+                              update: update, rules: SecondEditionRules(thin: Swift.Set(evidence.filter(\.thin).map(\.label)), margin: margin))
+        // What reconcile will cluster: every label as seen, with the character it was given.
+        if update {
+            let now = Clock.isoNow()
+            let entries = evidence.compactMap { e -> Observation? in
+                guard let a = result.first(where: { $0.label == e.label }), !a.characterID.isEmpty else { return nil }
+                return Observation(episode: episode, label: e.label, characterID: a.characterID, embedding: e.embedding,
+                                   utterances: e.utterances, seconds: e.seconds, job: job, at: now)
+            }
+            recordObservations(series: series, episode: episode, entries, replace: true)
+        }
+        return result
     }
 }
 

@@ -57,6 +57,9 @@ public enum Action: String, CaseIterable, Sendable {
     case mergeCharacter = "merge-character"
     case useLineAudio = "use-line-audio"
     case undoMerge = "undo-merge"
+    case reconcile
+    case acceptProposal = "accept-proposal"
+    case rejectProposal = "reject-proposal"
     case search
     case searchNext = "search-next"
     case searchPrev = "search-prev"
@@ -126,7 +129,10 @@ public enum Action: String, CaseIterable, Sendable {
         case .renameCharacter: return "Name the character"
         case .mergeCharacter: return "Merge the character into another (by ID)"
         case .useLineAudio: return "Make the current line's original audio the character's reference"
-        case .undoMerge: return "Undo the last merge made here (while its target is unchanged)"
+        case .undoMerge: return "Undo the last merge made here (while its target is unchanged); in the proposals, the last reconcile"
+        case .reconcile: return "The series' reconcile proposals: merges and splits seen across all its episodes, with their evidence"
+        case .acceptProposal: return "Carry out the selected proposal (one undoable change; the episodes' maps follow)"
+        case .rejectProposal: return "Reject the selected proposal (never proposed again)"
         case .search: return "Search the texts and speakers (/)"
         case .searchNext: return "Next match of the last search"
         case .searchPrev: return "Previous match of the last search"
@@ -197,6 +203,9 @@ public enum Action: String, CaseIterable, Sendable {
         case .mergeCharacter: return [.characters]
         case .useLineAudio: return [.characters]
         case .undoMerge: return [.characters]
+        case .reconcile: return [.characters]
+        case .acceptProposal: return [.characters]
+        case .rejectProposal: return [.characters]
         case .search: return [.list]
         case .searchNext: return [.list]
         case .searchPrev: return [.list]

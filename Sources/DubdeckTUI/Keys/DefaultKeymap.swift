@@ -88,6 +88,9 @@ bind characters R rename-character
 bind characters m merge-character
 bind characters u use-line-audio
 bind characters U undo-merge
+bind characters c reconcile
+bind characters a accept-proposal
+bind characters x reject-proposal
 bind characters q back
 bind characters <Esc> back
 

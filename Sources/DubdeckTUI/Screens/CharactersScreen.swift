@@ -2,7 +2,8 @@ import DubdeckCore
 
 /// The characters of the series (names, episodes, lines here, reference, voice), with rename,
 /// merge (confirmed, undoable), reference playback and "use line audio". Rename and merge ask in a
-/// prompt in the status line; the screen stays under it.
+/// prompt in the status line; the screen stays under it. `c` shows the series' reconcile proposals
+/// instead (accept, reject, undo the last reconcile), read from the store on disk each time.
 public struct CharactersScreen: DeskScreen {
     /// What the status-line prompt asks.
     public enum Question: Equatable {
@@ -30,6 +31,9 @@ public struct CharactersScreen: DeskScreen {
     }
     var asked: Question?
     var answer = LineEditor("")
+    /// The reconcile proposals, while shown (nil: the characters).
+    var proposals: ReconcileAnalysis?
+    var proposalSelection = 0
 
     public init(series: String?) { self.series = series }
 
@@ -52,6 +56,7 @@ public struct CharactersScreen: DeskScreen {
 
     mutating func handle(_ action: Action, desk: Desk) -> Redraw {
         if let q = asked { return answer(q, action, desk) }
+        if proposals != nil { return handleProposals(action, desk) }
         let count = rows(desk).count
         switch action {
         case .back: desk.mode = .list(ListScreen()); return .all
@@ -82,6 +87,11 @@ public struct CharactersScreen: DeskScreen {
             return desk.useLineAudio()
         case .undoMerge:
             return desk.undoLastMerge()
+        case .reconcile:
+            return showProposals(desk)
+        case .acceptProposal, .rejectProposal:
+            desk.setMessage("c shows the series' reconcile proposals", .warning)
+            return .status
         // Not this screen's: decided here, not dropped silently.
         case .characters, .pageDown, .pageUp, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock,
              .flagRetranslate, .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal,
@@ -89,6 +99,51 @@ public struct CharactersScreen: DeskScreen {
              .searchNext, .searchPrev, .filterNext, .filterPrev, .filterAll, .commit, .cancel, .cursorLeft,
              .cursorRight, .wordLeft, .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward,
              .deleteWordBack, .killLine, .killToStart, .playContext, .playAB, .keepTake, .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick, .suggestCharacter, .insertNewline:
+            return .nothing
+        }
+        return .all
+    }
+
+    /// The series the proposals are of: the one shown, else the job's.
+    func proposalSeries(_ desk: Desk) -> String? { series ?? desk.job.info.seriesID }
+
+    mutating func showProposals(_ desk: Desk) -> Redraw {
+        guard let s = proposalSeries(desk) else {
+            desk.setMessage("no series: reconcile looks at one series (set series_id in job.json)", .warning)
+            return .status
+        }
+        guard let analysis = desk.reconcileProposals(series: s) else { return .all }
+        proposals = analysis
+        proposalSelection = min(proposalSelection, max(0, analysis.proposals.count - 1))
+        return .all
+    }
+
+    mutating func handleProposals(_ action: Action, _ desk: Desk) -> Redraw {
+        let list = proposals?.proposals ?? []
+        let selected = proposalSelection < list.count ? list[proposalSelection] : nil
+        switch action {
+        case .back, .cancel: proposals = nil; return .all
+        case .quit: desk.quitRequested = true; return .nothing
+        case .help: return desk.openHelp()
+        case .redraw: return .all
+        case .moveDown: proposalSelection = min(proposalSelection + 1, max(0, list.count - 1))
+        case .moveUp: proposalSelection = max(0, proposalSelection - 1)
+        case .top: proposalSelection = 0
+        case .bottom: proposalSelection = max(0, list.count - 1)
+        case .reconcile: return showProposals(desk)
+        case .acceptProposal:
+            guard let p = selected, let s = proposalSeries(desk) else { return .nothing }
+            desk.acceptProposal(p, series: s)
+            return showProposals(desk)
+        case .rejectProposal:
+            guard let p = selected, let s = proposalSeries(desk) else { return .nothing }
+            desk.rejectProposal(p, series: s)
+            return showProposals(desk)
+        case .undoMerge:
+            guard let s = proposalSeries(desk) else { return .nothing }
+            desk.undoReconcile(series: s)
+            return showProposals(desk)
+        default:
             return .nothing
         }
         return .all
@@ -133,6 +188,7 @@ public struct CharactersScreen: DeskScreen {
     }
 
     func draw(_ desk: Desk, into grid: inout CellGrid) {
+        if let analysis = proposals { return drawProposals(analysis, desk, into: &grid) }
         let pad = DeskView.pad, padLeft = DeskView.padLeft
         let rows = rows(desk)
         let titles = pad("ID", 12) + " " + pad("name", 18) + " " + padLeft("eps", 4) + " " + pad("last seen", 12) + " "
@@ -147,6 +203,18 @@ public struct CharactersScreen: DeskScreen {
             let voice = c.voice.map { "\($0.variant) p\($0.pitch) r\($0.rate)" } ?? "-"
             return pad(c.id, 12) + " " + pad(c.name.isEmpty ? "(unnamed)" : c.name, 18) + " " + padLeft(String(episodes), 4) + " "
                 + pad(last, 12) + " " + padLeft(String(desk.linesInEpisode(c.id)), 5) + "  " + (c.speakerWavs.isEmpty ? " -   " : "yes  ") + voice
+        }
+        DeskView.drawStatus(desk, into: &grid)
+    }
+
+    func drawProposals(_ a: ReconcileAnalysis, _ desk: Desk, into grid: inout CellGrid) {
+        let rejected = a.rejected.isEmpty ? "" : " (\(a.rejected.count) rejected)"
+        let list = a.proposals
+        // Two rows a proposal would halve what fits: what it does, then its evidence after it.
+        DeskView.drawTable(title: " reconcile ", info: " series: \(Sanitizer.display(a.series)) · \(a.units) clustered · \(list.count) proposal\(list.count == 1 ? "" : "s")\(rejected) · a accepts, x rejects, U undoes the last, Esc: characters",
+                           columns: "  # proposal · evidence", count: list.count, selection: proposalSelection,
+                           empty: "  nothing to reconcile: the characters agree with the whole series", into: &grid) { k in
+            DeskView.padLeft(String(k + 1), 3) + " " + list[k].summary + " · " + list[k].evidence
         }
         DeskView.drawStatus(desk, into: &grid)
     }

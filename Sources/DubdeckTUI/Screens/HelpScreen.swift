@@ -25,7 +25,7 @@ public struct HelpScreen: DeskScreen {
         case .characters, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock, .flagRetranslate,
              .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal, .playPreviousTake,
              .stopPlayback, .undo, .redo, .history, .restoreVersion, .seriesNext, .playReference,
-             .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .search, .searchNext, .searchPrev,
+             .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .reconcile, .acceptProposal, .rejectProposal, .search, .searchNext, .searchPrev,
              .filterNext, .filterPrev, .filterAll, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft,
              .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward, .deleteWordBack, .killLine,
              .killToStart, .playContext, .playAB, .keepTake, .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick, .suggestCharacter, .insertNewline: return .nothing

@@ -31,7 +31,7 @@ public struct HistoryScreen: DeskScreen {
         case .characters, .pageDown, .pageUp, .nextUnapproved, .prevUnapproved, .edit, .approve,
              .lock, .flagRetranslate, .synthesize, .synthesizeApproved, .cancelBatch, .playTake,
              .playOriginal, .playPreviousTake, .stopPlayback, .undo, .redo, .history, .seriesNext,
-             .playReference, .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .search, .searchNext,
+             .playReference, .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .reconcile, .acceptProposal, .rejectProposal, .search, .searchNext,
              .searchPrev, .filterNext, .filterPrev, .filterAll, .commit, .cancel, .cursorLeft,
              .cursorRight, .wordLeft, .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward,
              .deleteWordBack, .killLine, .killToStart, .playContext, .playAB, .keepTake, .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick, .suggestCharacter, .insertNewline: return .nothing

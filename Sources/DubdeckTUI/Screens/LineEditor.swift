@@ -98,7 +98,7 @@ extension LineEditor {
              .pageUp, .top, .bottom, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock,
              .flagRetranslate, .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal,
              .playPreviousTake, .stopPlayback, .undo, .redo, .history, .restoreVersion, .seriesNext,
-             .playReference, .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .search,
+             .playReference, .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .reconcile, .acceptProposal, .rejectProposal, .search,
              .searchNext, .searchPrev, .filterNext, .filterPrev, .filterAll, .playContext, .playAB, .keepTake,
              .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick, .suggestCharacter:
             return false

@@ -51,7 +51,7 @@ public struct PickerScreen: DeskScreen {
              .setSpeaker, .assignCharacter, .suggestCharacter, .edit, .approve, .lock, .flagRetranslate, .synthesize, .synthesizeApproved,
              .cancelBatch, .playTake, .playOriginal, .playPreviousTake, .stopPlayback, .playContext, .playAB, .keepTake,
              .undo, .redo, .history, .restoreVersion, .seriesNext, .playReference, .renameCharacter, .mergeCharacter,
-             .useLineAudio, .undoMerge, .search, .searchNext, .searchPrev, .filterNext, .filterPrev, .filterAll, .commit,
+             .useLineAudio, .undoMerge, .reconcile, .acceptProposal, .rejectProposal, .search, .searchNext, .searchPrev, .filterNext, .filterPrev, .filterAll, .commit,
              .cancel, .cursorLeft, .cursorRight, .wordLeft, .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward,
              .deleteWordBack, .killLine, .killToStart, .insertNewline:
             return .nothing

@@ -1,0 +1,129 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One (episode, label) of a series as identify saw it: its embedding, how much speech stands
+/// behind it and the character it was given. Reconcile clusters these (SPEC §10.8); they live in the
+/// encrypted store (top-level `observations`, by series), never in a job.
+public struct Observation: Equatable, Sendable {
+    public var episode: String
+    public var label: String
+    public var characterID: String
+    public var embedding: [Float]
+    public var utterances: Int?
+    public var seconds: Double?
+    /// A reviewer's assignment (`characters assign`): reconcile never moves it.
+    public var override: Bool
+    /// The job directory identify read (absolute): where reconcile re-writes the map.
+    public var job: String?
+    public var at: String
+
+    public init(episode: String, label: String, characterID: String, embedding: [Float], utterances: Int? = nil, seconds: Double? = nil,
+                override: Bool = false, job: String? = nil, at: String = Clock.isoNow()) {
+        self.episode = episode
+        self.label = label
+        self.characterID = characterID
+        self.embedding = embedding
+        self.utterances = utterances
+        self.seconds = seconds
+        self.override = override
+        self.job = job
+        self.at = at
+    }
+
+    /// Too little speech to move a character (the same rule as identify's).
+    public var thin: Bool { LabelEvidence(label: label, embedding: [], utterances: utterances, seconds: seconds).thin }
+
+    /// A series keeps at most this many (the oldest go first): reconcile stays quadratic in a bound.
+    public static let maxPerSeries = 4000
+
+    var json: JSONValue {
+        .object(JSONObject([
+            ("episode", .string(episode)), ("label", .string(label)), ("character_id", .string(characterID)),
+            ("embedding", .string(Base64.encodeFloats(embedding))),
+            ("utterances", utterances.map { .number($0) } ?? .null), ("seconds", seconds.map { .number($0) } ?? .null),
+            ("override", .bool(override)), ("job", job.map { .string($0) } ?? .null), ("at", .string(at)),
+        ]))
+    }
+
+    /// Every field checked: the store is our own output, but still input.
+    init(json v: JSONValue, file: String, dim: Int?) throws {
+        let shown = Sanitizer.display(file)
+        guard let o = v.objectValue, let episode = o["episode"]?.stringValue, let label = o["label"]?.stringValue,
+              let id = o["character_id"]?.stringValue, let e = o["embedding"]?.stringValue else {
+            throw DubdeckError.data(shown, "an observation needs episode, label, character_id and embedding")
+        }
+        try SafeName.check(id, file: file, field: "observation character_id")
+        guard let floats = Base64.decodeFloats(Array(e.utf8)[...]), !floats.isEmpty, floats.allSatisfy({ $0.isFinite }) else {
+            throw DubdeckError.data(shown, "observation \(Sanitizer.display(episode))/\(Sanitizer.display(label)): embedding is not base64 of finite float32")
+        }
+        if let d = dim, floats.count != d {
+            throw DubdeckError.data(shown, "observation \(Sanitizer.display(episode))/\(Sanitizer.display(label)): \(floats.count) values, the store's dim is \(d)")
+        }
+        let utterances = o["utterances"]?.intValue, seconds = o["seconds"]?.doubleValue
+        if let u = utterances, u < 0 { throw DubdeckError.data(shown, "observation utterances must not be negative") }
+        if let s = seconds, !(s >= 0 && s <= 1e7) { throw DubdeckError.data(shown, "observation seconds out of range") }
+        let job = o["job"]?.stringValue
+        if let j = job, !j.hasPrefix("/") || j.utf8.contains(0) || j.split(separator: "/").contains("..") {
+            throw DubdeckError.data(shown, "observation \(Sanitizer.display(episode)): job is not an absolute path without ..")
+        }
+        self.init(episode: episode, label: label, characterID: id, embedding: floats, utterances: utterances, seconds: seconds,
+                  override: o["override"]?.boolValue ?? false, job: job, at: o["at"]?.stringValue ?? "")
+    }
+}
+
+extension CharacterStore {
+    /// Parses the top-level `observations` member: {"SERIES": [observation, …]}.
+    func parseObservations(_ v: JSONValue) throws {
+        guard let o = v.objectValue else { throw DubdeckError.data(Sanitizer.display(path), "\"observations\" must be an object") }
+        for (series, list) in o.members {
+            try SafeName.check(series, file: path, field: "observations series")
+            guard let items = list.arrayValue else { throw DubdeckError.data(Sanitizer.display(path), "observations of \(Sanitizer.display(series)) must be an array") }
+            guard items.count <= Observation.maxPerSeries else {
+                throw DubdeckError.data(Sanitizer.display(path), "observations of \(Sanitizer.display(series)): \(items.count), at most \(Observation.maxPerSeries)")
+            }
+            observations[series] = try items.map { try Observation(json: $0, file: path, dim: dim) }
+            observationOrder.append(series)
+        }
+    }
+
+    var observationsJSON: JSONValue {
+        .object(JSONObject(observationOrder.compactMap { s in observations[s].map { (s, JSONValue.array($0.map(\.json))) } }))
+    }
+
+    public func observations(series: String) -> [Observation] { observations[series] ?? [] }
+
+    func setObservations(_ list: [Observation], series: String) {
+        if observations[series] == nil { observationOrder.append(series) }
+        observations[series] = Array(list.suffix(Observation.maxPerSeries))
+    }
+
+    /// What identify decided for one episode: the episode's earlier observations (an identify with
+    /// --force) are replaced, a reviewer's assignment kept as it is unless `entries` names its label.
+    func recordObservations(series: String, episode: String, _ entries: [Observation], replace: Bool) {
+        var list = observations(series: series)
+        if replace { list.removeAll { $0.episode == episode && !$0.override } }
+        for e in entries {
+            list.removeAll { $0.episode == episode && $0.label == e.label }
+            list.append(e)
+        }
+        setObservations(list, series: series)
+    }
+
+    /// A reviewer's assignment of an episode's label (nil character: the label's entry removed).
+    func noteAssignment(series: String, episode: String, label: String, characterID: String?, override: Bool) {
+        guard var list = observations[series], let i = list.firstIndex(where: { $0.episode == episode && $0.label == label }) else { return }
+        if let id = characterID {
+            list[i].characterID = id
+            list[i].override = override
+        }
+        setObservations(list, series: series)
+    }
+
+    /// The absolute form of a job directory (as recorded in an observation).
+    static func absoluteDirectory(_ dir: String) -> String? {
+        guard let p = realpath(dir, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+}

@@ -1,0 +1,160 @@
+import XCTest
+import TestSupport
+@testable import DubdeckCore
+
+/// Reconcile on simulated seasons (the goals of SPEC §10.8), its constraints one by one, and its
+/// record in the store: kept encrypted, checked when read, undone only when nothing changed since.
+final class ReconcileTests: KeyEnvironmentTestCase {
+    func testSeasonsMeetTheGoalsAndBeatOnePassMatching() throws {
+        func figures(reconcile: Bool) throws -> SeasonSimulator.Figures {
+            var s = SeasonSimulator(seed: 11)
+            return try s.measure(seasons: 100, identify: { store, labels, series, episode in
+                let r = store.identify(evidence: labels.map { LabelEvidence(label: $0.name, embedding: $0.embedding, utterances: $0.utterances, seconds: $0.seconds) },
+                                       series: series, episode: episode)
+                return Dictionary(r.map { ($0.label, $0.characterID) }, uniquingKeysWith: { a, _ in a })
+            }, reconcile: reconcile ? { store, series in
+                let proposals = Reconcile.propose(store, series: series).proposals
+                if !proposals.isEmpty { try Reconcile.applyInMemory(store, series: series, proposals) }
+            } : nil)
+        }
+        let onePass = try figures(reconcile: false), reconciled = try figures(reconcile: true)
+        XCTAssertGreaterThanOrEqual(reconciled.stability, 0.995, "\(reconciled)")
+        XCTAssertLessThanOrEqual(reconciled.sharedPerSeason, 0.05, "\(reconciled)")
+        XCTAssertLessThan(reconciled.sharedPerSeason, onePass.sharedPerSeason / 2, "one pass \(onePass), reconciled \(reconciled)")
+        XCTAssertGreaterThanOrEqual(reconciled.stability, onePass.stability)
+    }
+
+    func memoryStore(dim: Int = 4) throws -> CharacterStore {
+        let s = try CharacterStore.open("/nonexistent/dubdeck-reconcile.json")
+        try s.checkEmbedding(type: "t", dim: dim, model: nil, file: "test")
+        return s
+    }
+
+    func label(_ name: String, _ v: [Float], thin: Bool = false) -> LabelEvidence {
+        LabelEvidence(label: name, embedding: v, utterances: thin ? 1 : 5, seconds: thin ? 1 : 20)
+    }
+
+    /// Two labels of one episode are two people, however alike: no merge joins them (without the
+    /// cannot-link, their units are one cluster and a merge is proposed).
+    func testTwoLabelsOfOneEpisodeAreNeverMerged() throws {
+        let s = try memoryStore()
+        let x = s.create(), y = s.create()
+        let a: [Float] = [1, 0.1, 0, 0], b: [Float] = [1, 0.15, 0.05, 0]
+        for ep in ["e1", "e2", "e3"] {
+            s.recordObservations(series: "s", episode: ep, [Observation(episode: ep, label: "A", characterID: x, embedding: a, utterances: 5, seconds: 20),
+                                                             Observation(episode: ep, label: "B", characterID: y, embedding: b, utterances: 5, seconds: 20)],
+                                 replace: true)
+        }
+        XCTAssertEqual(Reconcile.propose(s, series: "s").proposals, [])
+        // The same two apart in time: one speaker, and a merge is proposed.
+        let t = try memoryStore()
+        let x2 = t.create(), y2 = t.create()
+        for (ep, id, v) in [("e1", x2, a), ("e2", x2, a), ("e3", y2, b), ("e4", y2, b)] {
+            t.recordObservations(series: "s", episode: ep, [Observation(episode: ep, label: "A", characterID: id, embedding: v, utterances: 5, seconds: 20)], replace: true)
+        }
+        XCTAssertEqual(Reconcile.propose(t, series: "s").proposals.map(\.kind), [.merge])
+    }
+
+    /// A character made of one thin label joins the character it is clearly closest to; thin labels
+    /// of two near characters (no margin) stay where they are.
+    func testAThinOnlyCharacterJoinsItsClearNeighbour() throws {
+        let s = try memoryStore()
+        let p: [Float] = [1, 0.2, 0, 0], q: [Float] = [0, 0, 1, 0.1]
+        _ = s.identify(evidence: [label("A", p), label("B", q)], series: "s", episode: "e1")
+        _ = s.identify(evidence: [label("A", [1, 0.3, 0, 0]), label("B", q)], series: "s", episode: "e2")
+        // Thin and a little off: identify keeps it apart (0.999 demanded).
+        let r = s.identify(evidence: [label("A", [1, 0.45, 0.05, 0], thin: true)], series: "s", episode: "e3", threshold: 0.999)
+        let stray = r[0].characterID
+        let analysis = Reconcile.propose(s, series: "s")
+        XCTAssertEqual(analysis.proposals.map(\.kind), [.merge])
+        XCTAssertEqual(analysis.proposals.first?.from, stray)
+        try Reconcile.applyInMemory(s, series: "s", analysis.proposals)
+        XCTAssertEqual(s.resolve(stray)?.id, s.observations(series: "s").first { $0.episode == "e1" && $0.label == "A" }?.characterID)
+    }
+
+    func storePath() -> String { dir.file("data/characters.json") }
+
+    /// Built through identify and reconcile on disk: a stray character (merged) and a stranger
+    /// (split off). Returns the store and the stray's ID.
+    func reconciledStore() throws -> (CharacterStore, String) {
+        _ = useRawKey()
+        let s = try CharacterStore.open(storePath())
+        var stray = ""
+        try s.update { s in
+            try s.checkEmbedding(type: "t", dim: 4, model: nil, file: "test")
+            _ = s.identify(evidence: [label("A", [1, 0.2, 0, 0])], series: "s", episode: "e1")
+            _ = s.identify(evidence: [label("A", [1, 0.4, 0, 0])], series: "s", episode: "e2")
+            stray = s.identify(evidence: [label("A", [1, 0.9, 0, 0])], series: "s", episode: "e3", threshold: 0.99)[0].characterID
+        }
+        return (s, stray)
+    }
+
+    func testApplyIsUndoneExactlyAndRefusedOnceACharacterChanged() throws {
+        let (s, stray) = try reconciledStore()
+        let before = s.characters
+        XCTAssertEqual(Reconcile.propose(s, series: "s").proposals.count, 1)
+        let applied = try XCTUnwrap(try Reconcile.apply(s, series: "s"))
+        XCTAssertEqual(applied.applied.map(\.kind), [.merge])
+        XCTAssertNotNil(try CharacterStore.open(storePath()).character(stray)?.mergedInto, "saved")
+        XCTAssertEqual(try CharacterStore.open(storePath()).reconcileHistory(series: "s").count, 1)
+        _ = try Reconcile.undo(s, series: "s")
+        let reopened = try CharacterStore.open(storePath())
+        XCTAssertEqual(reopened.characters.map(\.id), before.map(\.id))
+        for (a, b) in zip(reopened.characters, before) {
+            XCTAssertEqual(a.embeddingAvg, b.embeddingAvg)
+            XCTAssertEqual(a.mergedInto, b.mergedInto)
+            XCTAssertEqual(a.series.map(\.info), b.series.map(\.info))
+        }
+        XCTAssertTrue(reopened.reconcileHistory(series: "s").isEmpty)
+        // Applied again, then the target renamed: undoing would lose the name, so it is refused.
+        try Reconcile.apply(s, series: "s")
+        sleep(1)  // store times have one-second resolution
+        let target = s.resolve(stray)!.id
+        try s.update { try $0.rename(target, to: "Hana") }
+        XCTAssertThrowsError(try Reconcile.undo(s, series: "s")) { e in
+            XCTAssertEqual((e as? DubdeckError)?.status, .conflict)
+        }
+        XCTAssertEqual(try CharacterStore.open(storePath()).resolve(stray)?.name, "Hana", "nothing undone")
+    }
+
+    func testObservationsAreEncryptedAndCheckedWhenRead() throws {
+        let (s, _) = try reconciledStore()
+        try Reconcile.reject(s, series: "s", key: Reconcile.propose(s, series: "s").proposals[0].key)
+        let sealed = try XCTUnwrap(try FileIO.readIfExists(storePath()))
+        XCTAssertNil(String(decoding: sealed, as: UTF8.self).range(of: "observations"), "never in plaintext")
+        let again = try CharacterStore.open(storePath())
+        XCTAssertEqual(again.observations(series: "s").count, 3)
+        XCTAssertEqual(again.observations(series: "s").map(\.embedding), s.observations(series: "s").map(\.embedding))
+        XCTAssertTrue(Reconcile.propose(again, series: "s").proposals.isEmpty, "the rejection is kept")
+        XCTAssertEqual(Reconcile.propose(again, series: "s").rejected.count, 1)
+
+        // Hostile observations, sealed with the right key: each refused with the file named, 65.
+        let key = (0..<32).map { UInt8($0 * 7 % 256) }
+        let one = Base64.encodeFloats([1, 0, 0, 0])
+        func obs(_ fields: String) -> String {
+            #"{"version": 2, "next_n": 2, "embedding": {"type": "t", "dim": 4}, "observations": {"s": [\#(fields)]}, "characters": {}}"#
+        }
+        let good = #"{"episode": "e1", "label": "A", "character_id": "SPEAKER_01", "embedding": "\#(one)", "job": "/tmp/x"}"#
+        let cases = [
+            good.replacingOccurrences(of: "\"/tmp/x\"", with: "\"relative/dir\""),
+            good.replacingOccurrences(of: "\"/tmp/x\"", with: "\"/tmp/../etc\""),
+            good.replacingOccurrences(of: "SPEAKER_01", with: "../../x"),
+            good.replacingOccurrences(of: one, with: Base64.encodeFloats([1, 0, 0])),
+            good.replacingOccurrences(of: one, with: Base64.encodeFloats([.nan, 0, 0, 0])),
+            good.replacingOccurrences(of: "\"job\"", with: "\"seconds\": -4, \"job\""),
+            Array(repeating: good, count: Observation.maxPerSeries + 1).joined(separator: ","),
+        ]
+        for (k, c) in cases.enumerated() {
+            let path = dir.file("bad\(k).json")
+            try FileIO.writeAtomically(path, try Envelope.seal(Array(obs(c).utf8), key: key, kdf: .raw))
+            XCTAssertThrowsError(try CharacterStore.open(path), "case \(k)") { e in
+                let err = e as? DubdeckError
+                XCTAssertEqual(err?.status, .dataError, "case \(k): \(e)")
+                XCTAssertTrue(err?.message.hasPrefix(path) ?? false, "case \(k): \(err?.message ?? "")")
+            }
+        }
+        let fine = dir.file("fine.json")
+        try FileIO.writeAtomically(fine, try Envelope.seal(Array(obs(good).utf8), key: key, kdf: .raw))
+        XCTAssertEqual(try CharacterStore.open(fine).observations(series: "s").count, 1, "the good one reads")
+    }
+}
