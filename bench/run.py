@@ -133,6 +133,13 @@ def main():
         line("M1", max(desk_rss), "<= 60 MB", max(py_rss), "MB")
         print("    baseline: peak RSS of the Python json.load process above; value: peak RSS of the desk opening the job")
         print("    with the 2,000-character store present (the desk decrypts it for names and voices, keeps no embeddings)")
+        # Identity, not speed: the character memory on 1,000 simulated seasons, each edition beside the first.
+        sim = subprocess.check_output([a.bench, "sim", "1000"], env=env).decode()
+        print("SIM  character memory on 1,000 simulated seasons (goal: stability >= 0.995, shared <= 0.05 a season)")
+        for l in sim.splitlines():
+            name, rest = l[4:].split(": ", 1)
+            w = rest.split()
+            print("    %-28s stability %.4f  shared/season %.3f" % (name, float(w[1]), float(w[3])))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -45,19 +45,33 @@ public enum CharacterIdentifier {
 
     /// Who speaks when: diarization.json's segments (times checked, empty labels and empty spans
     /// left out), else the job's lines — one reading for the speech counts and for the embeddings.
+    /// A segment diarization is unsure of (`conf` under 0.5) is no evidence of who its label is; a
+    /// `conf` that is not a number in [0, 1] makes the segment unreadable (left out).
     static func labelSpans(_ job: Job, diarization: JSONValue?) -> [(label: String, start: Double, end: Double)] {
-        var spans: [(label: String, start: Double, end: Double)] = []
+        labelSpansWithConfidence(job, diarization: diarization).filter(\.confident).map { ($0.label, $0.start, $0.end) }
+    }
+
+    static func labelSpansWithConfidence(_ job: Job, diarization: JSONValue?) -> [(label: String, start: Double, end: Double, confident: Bool)] {
+        var spans: [(label: String, start: Double, end: Double, confident: Bool)] = []
         if let segs = diarization?.objectValue?["segments"]?.arrayValue, !segs.isEmpty {
             for s in segs {
                 guard let o = s.objectValue, let a = o["start"]?.doubleValue, let b = o["end"]?.doubleValue,
                       let label = o["speaker"]?.stringValue, Bounds.isTime(a), Bounds.isTime(b) else { continue }
-                spans.append((label, a, b))
+                var confident = true
+                if let c = o["conf"], !c.isNull {
+                    guard let conf = c.doubleValue, conf >= 0, conf <= 1 else { continue }
+                    confident = conf >= minimumConfidence
+                }
+                spans.append((label, a, b, confident))
             }
         } else {
-            spans = job.segments.map { ($0.speaker, $0.start, $0.end) }
+            spans = job.segments.map { ($0.speaker, $0.start, $0.end, true) }
         }
         return spans.filter { !$0.label.isEmpty && $0.end > $0.start }
     }
+
+    /// Diarization's confidence below which a segment says nothing of its speaker.
+    public static let minimumConfidence = 0.5
 
     static func diarizationDocument(_ job: Job) -> JSONValue? {
         let path = job.directory + "/diarization.json"
@@ -68,9 +82,10 @@ public enum CharacterIdentifier {
     /// How much speech each label has.
     static func speechPerLabel(_ job: Job) -> [String: (count: Int, seconds: Double)] {
         var out: [String: (count: Int, seconds: Double)] = [:]
-        for span in labelSpans(job, diarization: diarizationDocument(job)) {
+        // A label diarization only ever was unsure of is there, with no speech: thin, not unknown.
+        for span in labelSpansWithConfidence(job, diarization: diarizationDocument(job)) {
             let c = out[span.label] ?? (0, 0)
-            out[span.label] = (c.count + 1, c.seconds + span.end - span.start)
+            out[span.label] = span.confident ? (c.count + 1, c.seconds + span.end - span.start) : c
         }
         return out
     }

@@ -69,6 +69,26 @@ final class MatchingTests: KeyEnvironmentTestCase {
         }
     }
 
+    /// Per-label quality from diarization: a segment diarization is unsure of (conf < 0.5) is no
+    /// speech of its label; a label with only such segments is thin (no speech), not unknown; a conf
+    /// that is not a number in [0, 1] leaves its segment out.
+    func testDiarizationConfidenceDecidesWhatCountsAsSpeech() throws {
+        let path = Fixtures.job(in: dir, name: "conf", lines: [.init(0, 1, "A", "", "x")], series: "s")
+        let segs: [(String, Double, Double, JSONValue)] = [
+            ("A", 0, 4, .number(0.9)), ("A", 5, 9, .number(0.3)), ("A", 10, 12, .null), ("A", 13, 15, .string("high")),
+            ("A", 16, 18, .number(1.5)), ("B", 0, 9, .number(0.2)), ("B", 10, 19, .number(0.49)),
+        ]
+        let doc = JSONValue.object(JSONObject([("segments", .array(segs.map { l, a, b, c in
+            .object(JSONObject([("start", .number(a)), ("end", .number(b)), ("speaker", .string(l)), ("conf", c)]))
+        }))]))
+        dir.write("conf/diarization.json", String(decoding: JSONWriter.encode(doc), as: UTF8.self))
+        let speech = CharacterIdentifier.speechPerLabel(try JobLoader.load(path))
+        XCTAssertEqual(speech["A"]?.count, 2, "conf 0.9 and no conf count; 0.3 does not; a bad conf leaves its segment out")
+        XCTAssertEqual(speech["A"]?.seconds ?? 0, 6, accuracy: 1e-9)
+        XCTAssertEqual(speech["B"]?.count, 0, "only unsure segments: known to have no speech")
+        XCTAssertTrue(LabelEvidence(label: "B", embedding: [], utterances: speech["B"]?.count, seconds: speech["B"]?.seconds).thin)
+    }
+
     func testJointAssignmentBeatsGreedy() {
         // x is a little closer to A than to B; y can only be A. Greedy takes A for x and leaves y
         // without a match (a new, duplicate character); the joint assignment gives both a match.
