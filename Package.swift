@@ -26,6 +26,8 @@ let package = Package(
         .systemLibrary(name: "CSoxr", path: "Sources/CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
         // Subtitle files' character sets: libuchardet guesses (iconv, in glibc, converts).
         .systemLibrary(name: "CUchardet", path: "Sources/CUchardet", pkgConfig: "uchardet", providers: [.apt(["libuchardet-dev"])]),
+        // The shared character store of a studio: PostgreSQL's client library (no SwiftNIO stack in a terminal app).
+        .systemLibrary(name: "CLibpq", path: "Sources/CLibpq", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // The C macros Swift cannot import (COLOR_PAIR, A_BOLD, ...) in one small shim.
         .target(name: "CDubdeckShim", dependencies: ["CNcursesw"], path: "Sources/CDubdeckShim"),
 
@@ -36,7 +38,7 @@ let package = Package(
         // ALSA's own error printing routed into a message (its handler is variadic: C).
         .target(name: "CAlsaQuiet", dependencies: ["CAlsa"], path: "Sources/CAlsaQuiet"),
 
-        .target(name: "DubdeckCore", dependencies: ["CInterrupt", "CAlsaQuiet", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CUchardet", "CKernels"]),
+        .target(name: "DubdeckCore", dependencies: ["CInterrupt", "CAlsaQuiet", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CUchardet", "CKernels", "CLibpq"]),
         .target(name: "DubdeckTUI", dependencies: ["DubdeckCore", "CNcursesw", "CDubdeckShim"]),
         .executableTarget(
             name: "dubdeck",

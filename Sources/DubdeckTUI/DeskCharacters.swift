@@ -7,6 +7,12 @@ final class CastLoad: @unchecked Sendable {
     let state = Mutex()
     var pending = false
     var result: Result<CharacterStore, Error>?
+    /// A database store is polled in the background: the last rows' signature seen, whether a
+    /// check runs, whether one saw a change, and when the last one started.
+    var databaseSignature: String?
+    var checking = false
+    var changed = false
+    var lastCheck = -1e9
 }
 
 /// The voice match of the selected line, computed in the background (the encoder takes tens of
@@ -33,7 +39,7 @@ extension Desk {
     /// Reads the character store without embeddings (the desk holds none). A store that cannot be
     /// opened (no key, damaged) leaves the desk working, with a message.
     func loadCast() {
-        guard let path = characterStorePath, FileIO.exists(path) else { cast = nil; return }
+        guard let path = characterStorePath, CharacterStore.mayExist(path) else { cast = nil; return }
         adoptCast(Result { try CharacterStore.open(path, withEmbeddings: false) })
     }
 
@@ -56,14 +62,44 @@ extension Desk {
     /// Another process changed the character store (rename, merge, identify): load it again.
     func reloadCastIfChanged() -> Redraw {
         guard let path = characterStorePath, !castLoading else { return .nothing }
+        if CharacterStore.isDatabaseURL(path) { return pollDatabaseCast(path) }
         if FileIO.statSignature(path) == castSignature { return .nothing }
         startLoadingCast()
         return .nothing
     }
 
+    /// Every 2 s at most, a background query of the rows' versions; a change loads the store again.
+    /// A server that is down costs a background thread its connect timeout, never a key.
+    func pollDatabaseCast(_ path: String) -> Redraw {
+        let box = castLoad
+        let (changed, start): (Bool, Bool) = box.state.locked {
+            let c = box.changed
+            box.changed = false
+            let now = Clock.monotonic()
+            guard !box.checking, now - box.lastCheck >= 2 else { return (c, false) }
+            box.checking = true
+            box.lastCheck = now
+            return (c, true)
+        }
+        if changed { startLoadingCast() }
+        if start {
+            DispatchQueue.global().async {
+                let signature = CharacterStore.databaseSignature(path)
+                box.state.locked {
+                    if let signature, signature != box.databaseSignature {
+                        if box.databaseSignature != nil { box.changed = true }
+                        box.databaseSignature = signature
+                    }
+                    box.checking = false
+                }
+            }
+        }
+        return .nothing
+    }
+
     func startLoadingCast() {
         castSignature = characterStorePath.flatMap { FileIO.statSignature($0) }
-        guard let path = characterStorePath, FileIO.exists(path),
+        guard let path = characterStorePath, CharacterStore.mayExist(path),
               job.segments.contains(where: { store.characterID($0.number) != nil }) else { return }
         let box = castLoad
         box.state.locked { box.pending = true }
@@ -206,7 +242,7 @@ extension Desk {
 
     /// The series' proposals, from the store as it is on disk now (nil: it could not be read; the message says why).
     func reconcileProposals(series: String) -> ReconcileAnalysis? {
-        guard let path = characterStorePath, FileIO.exists(path) else {
+        guard let path = characterStorePath, CharacterStore.mayExist(path) else {
             setMessage("no character store yet: run `dubdeck characters identify JOB`", .warning)
             return nil
         }

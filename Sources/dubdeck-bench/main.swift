@@ -329,6 +329,24 @@ func p5(_ dir: String, runs: Int) throws {
     print("P5 \(median(open) * 1000) \(median(match) * 1000) \(median(identify) * 1000) \(median(save) * 1000)")
 }
 
+/// P9: the 2,000-character store of P5 in PostgreSQL (URL): open (connect, read, decrypt, parse),
+/// and identify 20 labels as `characters identify` does it (one SERIALIZABLE transaction, written).
+func p9(_ dir: String, url: String, runs: Int) throws {
+    let path = dir + "/characters.json"
+    let centers = try generateStore(path)
+    _ = try StoreMigration.copy(from: path, to: url)
+    var r = LCG(state: 99)
+    func noisy(_ c: [Float]) -> [Float] { c.map { $0 + Float(Int(r.next() % 2001) - 1000) / 20000 } }
+    var open: [Double] = [], identify: [Double] = []
+    for i in 0..<max(runs, 10) {
+        var store: CharacterStore!
+        open.append(try time { store = try CharacterStore.open(url) })
+        let labels = (0..<20).map { k in LabelEvidence(label: "SPEAKER_\(k)", embedding: noisy(centers[(i * 101 + k * 53) % centers.count]), utterances: 5, seconds: 20) }
+        identify.append(try time { try store.update { s in _ = s.identify(evidence: labels, series: "series_1", episode: "bench\(i)") } })
+    }
+    print("P9 \(median(open) * 1000) \(median(identify) * 1000)")
+}
+
 let args = CommandLine.arguments
 guard args.count >= 3 else {
     print("usage: dubdeck-bench generate DIR | inprocess DIR [RUNS] | p3 DIR [RUNS]")
@@ -358,6 +376,7 @@ do {
         var p = ReconcileParameters()
         if args.count > 5, let l = Float(args[3]), let j = Double(args[4]), let a = Double(args[5]) { p.link = l; p.join = j; p.apart = a }
         try sim(seasons: Int(args[2]) ?? 20, parameters: p)
+    case "p9": try p9(args[2], url: args[3], runs: args.count > 4 ? Int(args[4]) ?? 10 : 10)
     case "p8": try p8(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     case "p7": try p7(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     default: print("unknown command \(args[1])"); exit(64)

@@ -7,7 +7,7 @@ import Glibc
 struct Characters: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The character voice memory: who is who across the episodes of a series.",
-        subcommands: [CharList.self, CharShow.self, CharRename.self, CharMerge.self, CharUnmerge.self, CharIdentify.self, CharAssign.self, CharSuggest.self, CharReconcile.self, CharEmbed.self, CharImportLegacy.self])
+        subcommands: [CharList.self, CharShow.self, CharRename.self, CharMerge.self, CharUnmerge.self, CharIdentify.self, CharAssign.self, CharSuggest.self, CharReconcile.self, CharMigrate.self, CharEmbed.self, CharImportLegacy.self])
 }
 
 struct StoreOption: ParsableArguments {
@@ -17,7 +17,7 @@ struct StoreOption: ParsableArguments {
     /// One change to an existing store (66 when there is none yet); returns the store as saved.
     func updateExisting(_ change: (CharacterStore) throws -> Void) throws -> CharacterStore {
         let s = try CharacterStore.open(path)
-        guard s.exists else { throw DubdeckError(.noInput, "\(Sanitizer.display(path)): no character store yet") }
+        guard s.exists else { throw DubdeckError(.noInput, "\(CharacterStore.shown(path)): no character store yet") }
         try s.update(change)
         return s
     }
@@ -63,7 +63,7 @@ struct CharList: ParsableCommand {
                 let voice = c.voice.map { "\($0.variant) p\($0.pitch) r\($0.rate)" } ?? "-"
                 out += "\(c.id)\t\(Sanitizer.display(c.name.isEmpty ? "(unnamed)" : c.name))\t\(Sanitizer.display(seen))\tvoice \(voice)\t\(c.speakerWavs.isEmpty ? "no reference" : "reference")\n"
             }
-            if shown.isEmpty { out = s.exists ? "no characters\(series.map { " in \(Sanitizer.display($0))" } ?? "")\n" : "no character store yet (\(Sanitizer.display(store.path)))\n" }
+            if shown.isEmpty { out = s.exists ? "no characters\(series.map { " in \(Sanitizer.display($0))" } ?? "")\n" : "no character store yet (\(CharacterStore.shown(store.path)))\n" }
             printOut(out)
         }
     }
@@ -195,7 +195,7 @@ struct CharAssign: ParsableCommand {
         try guarded {
             let transcript = try openStore(job)
             let cast = try CharacterStore.open(store.path)
-            guard cast.exists else { throw DubdeckError(.noInput, "\(Sanitizer.display(store.path)): no character store yet") }
+            guard cast.exists else { throw DubdeckError(.noInput, "\(CharacterStore.shown(store.path)): no character store yet") }
             let r = try CharacterIdentifier.assign(transcript, label: label, to: id, in: cast)
             let was = r.previous.map { "was \(Sanitizer.display($0.characterID))\($0.override ? " (assigned)" : "")" } ?? "had no character"
             printOut("\(Sanitizer.display(label)) → \(Sanitizer.display(r.characterID)) (\(was))\n")
@@ -231,7 +231,7 @@ struct CharReconcile: ParsableCommand {
     func run() throws {
         try guarded {
             let cast = try CharacterStore.open(store.path)
-            guard cast.exists else { throw DubdeckError(.noInput, "\(Sanitizer.display(store.path)): no character store yet") }
+            guard cast.exists else { throw DubdeckError(.noInput, "\(CharacterStore.shown(store.path)): no character store yet") }
             if undo {
                 let (id, maps) = try Reconcile.undo(cast, series: series)
                 printOut("undid reconcile \(Sanitizer.display(id)) (\(maps) map\(maps == 1 ? "" : "s") put back)\n")
@@ -291,6 +291,43 @@ struct CharReconcile: ParsableCommand {
     }
 }
 
+struct CharMigrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Copy the whole character memory between this store and another (a file or postgresql:// URL).",
+        discussion: """
+            --to DEST copies this store (--store, DUBDECK_STORE, data/characters.json) into DEST; --from SRC copies SRC \
+            into this store. One change of the destination, then read back and compared: counts and a digest on both \
+            sides. Run again after an interruption, it finishes; a destination holding another store is refused (65).
+            """)
+    @Option(help: "The destination (this store is the source).") var to: String?
+    @Option(help: "The source (this store is the destination).") var from: String?
+    @Flag(help: "One JSON document on stdout.") var json = false
+    @OptionGroup var store: StoreOption
+
+    func validate() throws {
+        if (to == nil) == (from == nil) { throw ValidationError("give one of --to and --from") }
+        for v in [to, from].compactMap({ $0 }) where v.isEmpty || v.utf8.contains(0) { throw ValidationError("a store path or URL cannot be empty") }
+    }
+
+    func run() throws {
+        try guarded {
+            let (source, destination) = to.map { (store.path, $0) } ?? (from!, store.path)
+            let r = try StoreMigration.copy(from: source, to: destination)
+            if json {
+                printJSON(.object(JSONObject([
+                    ("from", .string(CharacterStore.shown(source))), ("to", .string(CharacterStore.shown(destination))),
+                    ("characters", .number(r.characters)), ("series", .number(r.series)), ("observations", .number(r.observations)),
+                    ("digest", .string(r.digest)), ("already_there", .bool(r.alreadyThere)),
+                ])))
+                return
+            }
+            let what = r.alreadyThere ? "already held" : "copied"
+            printOut("\(what): \(r.characters) characters, \(r.observations) observations in \(r.series) series, \(CharacterStore.shown(source)) → \(CharacterStore.shown(destination))\nverified: the same counts and digest \(r.digest.prefix(16)) on both sides\n")
+        }
+    }
+}
+
 struct CharSuggest: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "suggest",
@@ -308,7 +345,7 @@ struct CharSuggest: ParsableCommand {
                 throw DubdeckError(.usage, "no segment \(n) (the job has \(transcript.job.segments.count))")
             }
             let cast = try CharacterStore.open(store.path)
-            guard cast.exists else { throw DubdeckError(.noInput, "\(Sanitizer.display(store.path)): no character store yet") }
+            guard cast.exists else { throw DubdeckError(.noInput, "\(CharacterStore.shown(store.path)): no character store yet") }
             let list = try CharacterIdentifier.suggest(transcript, n, cast: cast, encoder: try SpeakerEncoder())
             if json {
                 printJSON(.array(list.map { s in
@@ -405,8 +442,8 @@ struct KeyInit: ParsableCommand {
             }
             let path = KeySource.keyFilePath()
             if FileIO.exists(path) { throw DubdeckError(.cannotCreate, "\(Sanitizer.display(path)): a key file exists already") }
-            if FileIO.exists(store.path) {
-                throw DubdeckError(.cannotCreate, "\(Sanitizer.display(store.path)) exists: a new key could not open it (restore its key file instead)")
+            if CharacterStore.mayExist(store.path), (try? CharacterStore.open(store.path, withEmbeddings: false))?.exists != false {
+                throw DubdeckError(.cannotCreate, "\(CharacterStore.shown(store.path)) exists: a new key could not open it (restore its key file instead)")
             }
             try KeySource.writeKeyFile(path, key: try Crypto.randomBytes(32))
             printOut("created \(Sanitizer.display(path)) (mode 0600); keep a copy somewhere safe\n")
@@ -428,7 +465,7 @@ struct KeyRotate: ParsableCommand {
                 throw DubdeckError(.usage, "the key comes from the environment: rotate it there (key rotate manages the key file)")
             }
             try KeyRotation.rotate(storePath: store.path, keyPath: keyPath)
-            printOut("rotated: \(Sanitizer.display(store.path)) is encrypted with the new key in \(Sanitizer.display(keyPath))\n")
+            printOut("rotated: \(CharacterStore.shown(store.path)) is encrypted with the new key in \(Sanitizer.display(keyPath))\n")
         }
     }
 }

@@ -71,7 +71,7 @@ func openStore(_ jobDir: String, by: String? = nil, series: String? = nil) throw
 /// cannot be opened (a listing still works without names).
 func openCast(_ explicit: String?) -> CharacterStore? {
     let path = CharacterStore.defaultPath(explicit)
-    guard FileIO.exists(path) else { return nil }
+    guard CharacterStore.mayExist(path) else { return nil }
     do {
         return try CharacterStore.open(path, withEmbeddings: false)
     } catch let e as DubdeckError {

@@ -13,15 +13,8 @@ final class ReconcileCommandTests: XCTestCase {
         return v
     }
 
-    /// An episode: labels A (and B) with two 2-s lines each, their embeddings in diarization.json.
     func episode(_ dir: TempDir, _ name: String, _ labels: [(String, [Float])]) -> String {
-        var lines: [Fixtures.Line] = []
-        var t = 1.0
-        for (label, _) in labels { for _ in 0..<2 { lines.append(Fixtures.Line(t, t + 2, label, "src", "text")); t += 2.5 } }
-        let job = Fixtures.job(in: dir, name: name, lines: lines, series: "s1")
-        let emb = labels.map { "\"\($0.0)\": [\($0.1.map { String($0) }.joined(separator: ", "))]" }.joined(separator: ", ")
-        dir.write("\(name)/diarization.json", "{\"embedding\": {\"type\": \"t8\", \"dim\": 8}, \"speaker_embeddings\": {\(emb)}}")
-        return job
+        Fixtures.embeddedEpisode(in: dir, name, labels)
     }
 
     func testMergeAndSplitProposedAppliedToTheMapsAndUndone() throws {

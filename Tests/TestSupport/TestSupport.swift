@@ -181,6 +181,21 @@ extension Fixtures {
         return job
     }
 
+    /// An episode of `series` whose labels each speak two 2-s lines, their embeddings given in
+    /// diarization.json (type t8): enough speech for identify to count every label.
+    @discardableResult
+    public static func embeddedEpisode(in dir: TempDir, _ name: String, series: String = "s1", _ labels: [(String, [Float])]) -> String {
+        var lines: [Line] = []
+        var t = 1.0
+        for (label, _) in labels { for _ in 0..<2 { lines.append(Line(t, t + 2, label, "src", "text")); t += 2.5 } }
+        let job = Fixtures.job(in: dir, name: name, lines: lines, series: series)
+        let emb = labels.map { "\"\($0.0)\": [\($0.1.map { String($0) }.joined(separator: ", "))]" }.joined(separator: ", ")
+        dir.write("\(name)/diarization.json", "{\"embedding\": {\"type\": \"t8\", \"dim\": \(embeddingDim(labels))}, \"speaker_embeddings\": {\(emb)}}")
+        return job
+    }
+
+    static func embeddingDim(_ labels: [(String, [Float])]) -> Int { labels.first?.1.count ?? 0 }
+
     /// Runs a program (no shell), its output discarded; its exit status.
     @discardableResult
     public static func runQuietly(_ argv: [String]) -> Int32 {

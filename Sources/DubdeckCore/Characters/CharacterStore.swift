@@ -85,8 +85,11 @@ public final class CharacterStore {
     /// Per series, the reconciles applied (undoable) and the proposals a reviewer rejected.
     var reconcileLog: [String: ReconcileLog] = [:]
     var reconcileOrder: [String] = []
+    /// The PostgreSQL backend's row versions and what was read (nil: the file store).
+    var database: DatabaseState?
+    var isDatabase: Bool { CharacterStore.isDatabaseURL(path) }
 
-    public var exists: Bool { fingerprint != .missing }
+    public var exists: Bool { isDatabase ? database?.exists == true : fingerprint != .missing }
     public var dim: Int? { embeddingMeta?["dim"]?.intValue }
     public var embeddingType: String? { embeddingMeta?["type"]?.stringValue }
 
@@ -97,7 +100,11 @@ public final class CharacterStore {
         return "data/characters.json"
     }
 
-    public var directory: String { FileIO.directory(of: path) }
+    /// Where reference recordings go: beside the file store; for a database, `data/` (they are files).
+    public var directory: String { isDatabase ? "data" : FileIO.directory(of: path) }
+
+    /// A store path as it may be printed (a database URL without its password).
+    public static func shown(_ path: String) -> String { isDatabaseURL(path) ? PGConnection.redacted(path) : Sanitizer.display(path) }
     public var lockPath: String { path + ".lock" }
 
     init(path: String, withEmbeddings: Bool) {
@@ -113,15 +120,16 @@ public final class CharacterStore {
     }
 
     func load() throws {
+        if isDatabase { return try loadFromDatabase() }
         guard var bytes = try FileIO.readIfExists(path, owner: .own) else {
             reset()
             fingerprint = .missing
             return
         }
         let fp = FileIO.fingerprint(path: path, bytes: bytes)
-        let header = try Envelope.header(bytes, file: path)
+        let header = try Envelope.header(bytes, file: shownPath)
         let (k, source) = try resolveKey(header)
-        let range = try Envelope.open(&bytes, key: k, file: path)
+        let range = try Envelope.open(&bytes, key: k, file: shownPath)
         try parse(bytes, range)
         if withEmbeddings { matrixCache = matrix() }  // ready for matching
         key = k
@@ -147,7 +155,7 @@ public final class CharacterStore {
     /// The key for this file; after an interrupted `key rotate` the new key file is tried too.
     func resolveKey(_ header: Envelope.Header) throws -> ([UInt8], KeySource) {
         guard let source = try KeySource.find() else {
-            throw DubdeckError(.keyError, "\(Sanitizer.display(path)): no key (set DUBDECK_STORE_KEY or DUBDECK_STORE_PASSPHRASE, or restore the key file \(Sanitizer.display(KeySource.keyFilePath())))")
+            throw DubdeckError(.keyError, "\(shownPath): no key (set DUBDECK_STORE_KEY or DUBDECK_STORE_PASSPHRASE, or restore the key file \(Sanitizer.display(KeySource.keyFilePath())))")
         }
         let k = try source.key(for: header.kdf)
         if Envelope.keyCheck(k) == header.keyCheck { return (k, source) }
@@ -155,16 +163,22 @@ public final class CharacterStore {
            Envelope.keyCheck(newKey) == header.keyCheck {
             return (newKey, KeySource(kind: .keyFile(p + ".new"), secret: newKey))
         }
-        throw DubdeckError(.keyError, "\(Sanitizer.display(path)): wrong key (the key check does not match)")
+        throw DubdeckError(.keyError, "\(shownPath): wrong key (the key check does not match)")
     }
 
     /// An interrupted rotate left the store re-encrypted with store.key.new: make it the key.
     /// Under the store's lock, and only when store.key.new is still the key that opens the store
     /// (a rotation running in another process right now has the lock, so this waits or gives up).
     func finishRotation(_ newPath: String) {
+        if isDatabase {
+            // The re-sealing committed in one transaction: the new key is the key.
+            let final = String(newPath.dropLast(4))
+            if Glibc.rename(newPath, final) == 0 { try? FileIO.fsyncDirectory(FileIO.directory(of: final)) }
+            return
+        }
         guard let lock = try? JobLock.acquire(lockPath, timeout: 0.5) else { return }
         defer { lock.release() }
-        guard let bytes = try? FileIO.readIfExists(path, owner: .own), let header = try? Envelope.header(bytes, file: path),
+        guard let bytes = try? FileIO.readIfExists(path, owner: .own), let header = try? Envelope.header(bytes, file: shownPath),
               let newKey = try? KeySource.readKeyFile(newPath), Envelope.keyCheck(newKey) == header.keyCheck else { return }
         let final = String(newPath.dropLast(4))
         if Glibc.rename(newPath, final) == 0 { try? FileIO.fsyncDirectory(FileIO.directory(of: final)) }
@@ -174,7 +188,7 @@ public final class CharacterStore {
 
     func parse(_ bytes: [UInt8], _ range: Range<Int>) throws {
         reset()
-        let shown = Sanitizer.display(path)
+        let shown = shownPath
         // Parse the plaintext slice in place: a parser over the whole buffer starting at the range.
         var parser = JSONParser(bytes: bytes, start: range.lowerBound, end: range.upperBound)
         var sawVersion = false
@@ -242,7 +256,7 @@ public final class CharacterStore {
                                 voice: nil, mergedInto: nil, notes: "", createdAt: "", updatedAt: "", extra: JSONObject())
         let who = "character \(Sanitizer.display(id))"
         // IDs become paths (data/voices/<ID>/ref.wav), variants and engines library arguments.
-        try SafeName.check(id, file: path, field: "character ID")
+        try SafeName.check(id, file: shownPath, field: "character ID")
         try p.parseObjectMembers(depth: 2) { key, q in
             switch key {
             case "embedding_avg":
@@ -259,7 +273,7 @@ public final class CharacterStore {
                 case "embedding_count": c.embeddingCount = v.intValue ?? 0
                 case "series":
                     for (sid, info) in v.objectValue?.members ?? [] {
-                        try SafeName.check(sid, file: path, field: "\(who) series")
+                        try SafeName.check(sid, file: shownPath, field: "\(who) series")
                         let o = info.objectValue
                         c.series.append((sid, SeriesInfo(episodes: (o?["episodes"]?.arrayValue ?? []).compactMap { $0.stringValue },
                                                          lastSeenAt: o?["last_seen_at"]?.stringValue, lastEpisode: o?["last_episode"]?.stringValue)))
@@ -272,12 +286,12 @@ public final class CharacterStore {
                 case "voice":
                     c.voice = Voice(json: v)
                     if let voice = c.voice {
-                        try SafeName.check(voice.variant, file: path, field: "\(who) voice.variant")
-                        try SafeName.check(voice.engine, file: path, field: "\(who) voice.engine")
+                        try SafeName.check(voice.variant, file: shownPath, field: "\(who) voice.variant")
+                        try SafeName.check(voice.engine, file: shownPath, field: "\(who) voice.engine")
                     }
                 case "merged_into":
                     c.mergedInto = v.stringValue
-                    if let m = c.mergedInto { try SafeName.check(m, file: path, field: "\(who) merged_into") }
+                    if let m = c.mergedInto { try SafeName.check(m, file: shownPath, field: "\(who) merged_into") }
                 case "notes": c.notes = v.stringValue ?? ""
                 case "created_at": c.createdAt = v.stringValue ?? ""
                 case "updated_at": c.updatedAt = v.stringValue ?? ""
@@ -315,10 +329,8 @@ public final class CharacterStore {
         return .object(o)
     }
 
-    /// The plaintext JSON; unchanged characters are copied as the bytes they were read as.
-    func plaintext() -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(raw.reduce(0) { $0 + ($1?.count ?? 2048) } + 1024)
+    /// `{` and the top-level members but characters, observations and reconcile (no closing brace).
+    func writeTopMembers(into out: inout [UInt8]) {
         out += Array("{\"version\": \(CharacterStore.schemaVersion), \"next_n\": \(nextN), \"embedding\": ".utf8)
         JSONWriter.write(embeddingMeta.map { .object($0) } ?? .null, into: &out, indent: nil, level: 0)
         for m in extraTop {
@@ -327,6 +339,13 @@ public final class CharacterStore {
             out += Array(": ".utf8)
             JSONWriter.write(m.value, into: &out, indent: nil, level: 0)
         }
+    }
+
+    /// The plaintext JSON; unchanged characters are copied as the bytes they were read as.
+    func plaintext() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(raw.reduce(0) { $0 + ($1?.count ?? 2048) } + 1024)
+        writeTopMembers(into: &out)
         if !observationOrder.isEmpty {
             out += Array(", \"observations\": ".utf8)
             JSONWriter.write(observationsJSON, into: &out, indent: nil, level: 0)
@@ -354,6 +373,7 @@ public final class CharacterStore {
     /// reconcile's maps).
     public func update(then: () throws -> Void = {}, _ change: (CharacterStore) throws -> Void) throws {
         guard withEmbeddings else { throw DubdeckError(.usage, "internal: the store was opened without embeddings") }
+        if isDatabase { return try updateInDatabase(then: then, change) }
         try FileIO.makeDirectories(directory)
         let lock = try JobLock.acquire(lockPath)
         defer { lock.release() }
@@ -361,9 +381,19 @@ public final class CharacterStore {
         let fp = FileIO.fingerprint(path: path, bytes: disk)
         if fp.sha256 != fingerprint.sha256 || fp.size != fingerprint.size { try load() }
         if !exists { try prepareNewStore() }
+        ensureStoreID()
         try change(self)
         try save()
         try then()
+    }
+
+    /// This store's identity (random, made once, copied by migrate): `characters migrate` tells
+    /// an earlier copy of this store from another store by it.
+    public var storeID: String? { extraTop.first { $0.key == "store_id" }?.value.stringValue }
+
+    func ensureStoreID() {
+        guard storeID == nil, let bytes = try? Crypto.randomBytes(16) else { return }
+        extraTop.append(("store_id", .string(SHA256.hex(bytes).prefix(32).description)))
     }
 
     /// A new store: the key from the environment, or a new key file (only ever made here or by `key init`).
@@ -380,16 +410,27 @@ public final class CharacterStore {
                 key = source.secret
             }
         } else {
-            key = try Crypto.randomBytes(32)
+            key = try KeySource.createKeyFile(KeySource.keyFilePath())
             kdf = .raw
-            try KeySource.writeKeyFile(KeySource.keyFilePath(), key: key)
         }
     }
 
     public func save() throws {
+        if isDatabase {
+            let c = try connect()
+            try ensureSchema(c)
+            try withRetry(c) { _ in try writeRows(c) }
+            markSaved()
+            return
+        }
         let sealed = try Envelope.seal(plaintext(), key: key, kdf: kdf)
         try FileIO.writeAtomically(path, sealed, mode: 0o600)
         fingerprint = FileIO.fingerprint(path: path, bytes: sealed)
+        markSaved()
+    }
+
+    /// What was written is what was read: each character's encoded bytes kept for the next save.
+    func markSaved() {
         for i in raw.indices where raw[i] == nil {
             // Keep encoded bytes for the next save.
             var one: [UInt8] = []
@@ -400,6 +441,7 @@ public final class CharacterStore {
 
     /// Re-encrypts everything with a new key (key rotate).
     func reencrypt(newKey: [UInt8]) throws {
+        if isDatabase { return try reencryptDatabase(newKey: newKey) }
         key = newKey
         kdf = .raw
         try save()
@@ -512,7 +554,7 @@ public final class CharacterStore {
         }
         let bytes = JSONWriter.encode(before)
         var parser = JSONParser(bytes: bytes)
-        let restored = try parseCharacter(id: b.id, &parser, shown: Sanitizer.display(path))
+        let restored = try parseCharacter(id: b.id, &parser, shown: shownPath)
         if let i = index[b.id] {
             characters[i] = restored
             raw[i] = nil  // re-encoded on save

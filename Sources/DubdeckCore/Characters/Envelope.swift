@@ -187,6 +187,23 @@ public struct KeySource {
         chmod(path, 0o600)
     }
 
+    /// A new key file — unless another process made one first (two reviewers' first identify at
+    /// the same moment): then its key. Linked into place, so it is never replaced.
+    static func createKeyFile(_ path: String) throws -> [UInt8] {
+        try FileIO.makeDirectories(FileIO.directory(of: path))
+        let key = try Crypto.randomBytes(32)
+        let tmp = FileIO.temporaryName(for: path)
+        try FileIO.writeAtomically(tmp, Array((Base64.encode(key) + "\n").utf8), mode: 0o600)
+        defer { unlink(tmp) }
+        if link(tmp, path) == 0 {
+            try FileIO.fsyncDirectory(FileIO.directory(of: path))
+            return key
+        }
+        let why = errno
+        if why == EEXIST, let existing = try readKeyFile(path) { return existing }
+        throw DubdeckError.io(Sanitizer.display(path), "cannot create the key file: \(String(cString: strerror(why)))")
+    }
+
     /// The AES key for a store with this header (a passphrase is derived with the header's salt).
     func key(for kdf: Envelope.KDF) throws -> [UInt8] {
         switch (kind, kdf) {

@@ -8,9 +8,13 @@ import Glibc
 public enum KeyRotation {
     public static func rotate(storePath: String, keyPath: String) throws {
         let newPath = keyPath + ".new"
-        try FileIO.makeDirectories(FileIO.directory(of: storePath))
-        let lock = try JobLock.acquire(storePath + ".lock")
-        defer { lock.release() }
+        // A database store re-seals every row in one transaction: no lock file.
+        var lock: JobLock?
+        if !CharacterStore.isDatabaseURL(storePath) {
+            try FileIO.makeDirectories(FileIO.directory(of: storePath))
+            lock = try JobLock.acquire(storePath + ".lock")
+        }
+        defer { lock?.release() }
         let store = try CharacterStore.open(storePath)  // under the lock: nobody writes meanwhile
         let newKey = try Crypto.randomBytes(32)
         try KeySource.writeKeyFile(newPath, key: newKey)

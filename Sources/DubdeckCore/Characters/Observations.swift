@@ -48,7 +48,7 @@ public struct Observation: Equatable, Sendable {
 
     /// Every field checked: the store is our own output, but still input.
     init(json v: JSONValue, file: String, dim: Int?) throws {
-        let shown = Sanitizer.display(file)
+        let shown = file
         guard let o = v.objectValue, let episode = o["episode"]?.stringValue, let label = o["label"]?.stringValue,
               let id = o["character_id"]?.stringValue, let e = o["embedding"]?.stringValue else {
             throw DubdeckError.data(shown, "an observation needs episode, label, character_id and embedding")
@@ -75,14 +75,14 @@ public struct Observation: Equatable, Sendable {
 extension CharacterStore {
     /// Parses the top-level `observations` member: {"SERIES": [observation, …]}.
     func parseObservations(_ v: JSONValue) throws {
-        guard let o = v.objectValue else { throw DubdeckError.data(Sanitizer.display(path), "\"observations\" must be an object") }
+        guard let o = v.objectValue else { throw DubdeckError.data(shownPath, "\"observations\" must be an object") }
         for (series, list) in o.members {
-            try SafeName.check(series, file: path, field: "observations series")
-            guard let items = list.arrayValue else { throw DubdeckError.data(Sanitizer.display(path), "observations of \(Sanitizer.display(series)) must be an array") }
+            try SafeName.check(series, file: shownPath, field: "observations series")
+            guard let items = list.arrayValue else { throw DubdeckError.data(shownPath, "observations of \(Sanitizer.display(series)) must be an array") }
             guard items.count <= Observation.maxPerSeries else {
-                throw DubdeckError.data(Sanitizer.display(path), "observations of \(Sanitizer.display(series)): \(items.count), at most \(Observation.maxPerSeries)")
+                throw DubdeckError.data(shownPath, "observations of \(Sanitizer.display(series)): \(items.count), at most \(Observation.maxPerSeries)")
             }
-            observations[series] = try items.map { try Observation(json: $0, file: path, dim: dim) }
+            observations[series] = try items.map { try Observation(json: $0, file: shownPath, dim: dim) }
             observationOrder.append(series)
         }
     }

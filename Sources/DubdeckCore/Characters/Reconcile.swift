@@ -482,7 +482,7 @@ extension CharacterStore {
         guard var log = reconcileLog[series], let last = log.applied.last?.objectValue, let id = last["id"]?.stringValue else {
             throw DubdeckError(.usage, "no reconcile to undo in series \(Sanitizer.display(series))")
         }
-        let shown = Sanitizer.display(path)
+        let shown = shownPath
         let after = last["characters_after"]?.objectValue ?? JSONObject()
         for (cid, at) in after.members {
             guard let c = character(cid), c.updatedAt == at.stringValue else {
@@ -502,7 +502,7 @@ extension CharacterStore {
         for ch in (last["observations"]?.arrayValue ?? []).compactMap(\.objectValue) {
             guard let e = ch["episode"]?.stringValue, let l = ch["label"]?.stringValue, let b = ch["before"]?.stringValue,
                   let a = ch["after"]?.stringValue else { continue }
-            try SafeName.check(b, file: path, field: "reconcile observation")
+            try SafeName.check(b, file: shownPath, field: "reconcile observation")
             if let i = list.firstIndex(where: { $0.episode == e && $0.label == l && $0.characterID == a }) { list[i].characterID = b }
         }
         setObservations(list, series: series)
@@ -532,6 +532,7 @@ extension CharacterStore {
 
     func removeCharacter(_ id: String) {
         guard let i = index[id] else { return }
+        database?.deleted.insert(id)
         characters.remove(at: i)
         raw.remove(at: i)
         index = [:]
@@ -542,10 +543,10 @@ extension CharacterStore {
     // MARK: The log in the store
 
     func parseReconcileLog(_ v: JSONValue) throws {
-        let shown = Sanitizer.display(path)
+        let shown = shownPath
         guard let o = v.objectValue else { throw DubdeckError.data(shown, "\"reconcile\" must be an object") }
         for (series, entry) in o.members {
-            try SafeName.check(series, file: path, field: "reconcile series")
+            try SafeName.check(series, file: shownPath, field: "reconcile series")
             guard let e = entry.objectValue else { throw DubdeckError.data(shown, "reconcile of \(Sanitizer.display(series)) must be an object") }
             let applied = e["applied"]?.arrayValue ?? []
             let rejected = e["rejected"]?.arrayValue ?? []

@@ -1,0 +1,385 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The character store in PostgreSQL (SPEC §10.9): the same document as the file store, cut into
+/// rows — one per character, one per series (observations and reconcile records), one for the rest
+/// — each sealed with AES-256-GCM under the store key (table, row id and version as AAD). The
+/// database sees ids, series ids, counts and timestamps only. Reading assembles the rows into the
+/// file store's plaintext and parses it with the same code; writing is a SERIALIZABLE transaction,
+/// retried when PostgreSQL reports a conflict, that re-reads everything first: two reviewers
+/// identifying at the same moment are serialized, never both creating a character for one speaker.
+struct DatabaseState {
+    var exists = false
+    /// Versions of the rows as read (absent: a new row).
+    var metaVersion: Int?
+    var characterVersions: [String: Int] = [:]
+    var seriesVersions: [String: Int] = [:]
+    /// The plaintext of the meta and series rows as read (unchanged rows are not written).
+    var meta: [UInt8] = []
+    var series: [String: [UInt8]] = [:]
+    /// Characters removed since reading (reconcile undo).
+    var deleted = Swift.Set<String>()
+    /// Every row is written (a key rotation).
+    var rewriteAll = false
+}
+
+enum RowSeal {
+    static func aad(_ table: String, _ id: String, _ version: Int) -> [UInt8] {
+        Array("dubdeck-row".utf8) + [0] + Array(table.utf8) + [0] + Array(id.utf8) + [0] + Array(String(version).utf8)
+    }
+
+    /// nonce (12) ‖ ciphertext ‖ tag (16).
+    static func seal(_ plaintext: [UInt8], key: [UInt8], table: String, id: String, version: Int) throws -> [UInt8] {
+        let nonce = try Crypto.randomBytes(12)
+        var out = nonce + plaintext
+        let tag = try Crypto.sealInPlace(&out, range: 12..<out.count, key: key, nonce: nonce, aad: aad(table, id, version))
+        return out + tag
+    }
+
+    static func open(_ sealed: [UInt8], key: [UInt8], table: String, id: String, version: Int) -> [UInt8]? {
+        guard sealed.count >= 28 else { return nil }
+        var buf = sealed
+        let nonce = Array(buf[0..<12]), tag = Array(buf[(buf.count - 16)...])
+        guard Crypto.openInPlace(&buf, range: 12..<(buf.count - 16), key: key, nonce: nonce, aad: aad(table, id, version), tag: tag) else { return nil }
+        return Array(buf[12..<(buf.count - 16)])
+    }
+}
+
+extension CharacterStore {
+    public static let databaseSchemaVersion = 1
+
+    public static func isDatabaseURL(_ path: String) -> Bool { path.hasPrefix("postgresql://") || path.hasPrefix("postgres://") }
+
+    /// Whether there may be a store at `path` to read (a database is asked when opened).
+    public static func mayExist(_ path: String) -> Bool { isDatabaseURL(path) || FileIO.exists(path) }
+
+    var shownPath: String { isDatabase ? PGConnection.redacted(path) : Sanitizer.display(path) }
+
+    static let schemaSQL = [
+        "CREATE TABLE IF NOT EXISTS dubdeck_schema (version integer NOT NULL)",
+        """
+        CREATE TABLE IF NOT EXISTS dubdeck_meta (id integer PRIMARY KEY CHECK (id = 1), version bigint NOT NULL,
+            next_n integer NOT NULL, header bytea NOT NULL, updated_at text NOT NULL, sealed bytea NOT NULL)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS dubdeck_characters (id text PRIMARY KEY, version bigint NOT NULL, merged_into text,
+            series text[] NOT NULL, embedding_count integer NOT NULL, updated_at text NOT NULL, sealed bytea NOT NULL)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS dubdeck_series (id text PRIMARY KEY, version bigint NOT NULL, observations integer NOT NULL,
+            sealed bytea NOT NULL)
+        """,
+        "INSERT INTO dubdeck_schema (version) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM dubdeck_schema)",
+    ]
+
+    func connect() throws -> PGConnection { try PGConnection(url: path) }
+
+    /// The schema's version, nil when dubdeck has not created it yet; newer than known: 65.
+    func schemaVersion(_ c: PGConnection) throws -> Int? {
+        guard try c.exec("SELECT to_regclass('dubdeck_schema') IS NOT NULL")[0][0] == "t" else { return nil }
+        let v = Int(try c.exec("SELECT coalesce(max(version), 0) FROM dubdeck_schema")[0][0] ?? "") ?? 0
+        guard v <= CharacterStore.databaseSchemaVersion else {
+            throw DubdeckError.data(shownPath, "database schema version \(v) is newer than this dubdeck knows (\(CharacterStore.databaseSchemaVersion))")
+        }
+        return v
+    }
+
+    /// Creates the tables once, serialized between processes by an advisory lock (READ COMMITTED:
+    /// the second creator sees the first one's tables once it has the lock).
+    func ensureSchema(_ c: PGConnection) throws {
+        if try schemaVersion(c) != nil { return }
+        try c.exec("BEGIN")
+        do {
+            try c.exec("SELECT pg_advisory_xact_lock(7235001)")
+            for sql in CharacterStore.schemaSQL { try c.exec(sql) }
+            try c.exec("COMMIT")
+        } catch {
+            _ = try? c.exec("ROLLBACK")
+            throw error
+        }
+        _ = try schemaVersion(c)
+    }
+
+    /// Opens one sealed row: authenticated (table, id, version), then JSON of its own, so that an
+    /// error names the row and not a line of the assembled whole.
+    func openRow(_ sealed: [UInt8]?, key k: [UInt8], _ table: String, _ id: String, _ version: Int) throws -> [UInt8] {
+        guard let sealed, let plain = RowSeal.open(sealed, key: k, table: table, id: id, version: version) else {
+            throw DubdeckError.data(shownPath, "row \(table) \(Sanitizer.display(id)) (version \(version)): authentication failed: the row was modified or damaged")
+        }
+        do { _ = try JSONParser.parse(plain) } catch let e as JSONParseError {
+            throw DubdeckError.data(shownPath, "row \(table) \(Sanitizer.display(id)): \(e.description)")
+        }
+        return plain
+    }
+
+    /// id, version and sealed bytes of a table's rows (only `ids`, when given).
+    func fetchRows(_ c: PGConnection, _ table: String, ids: [String]? = nil) throws -> [(id: String, version: Int, sealed: [UInt8]?)] {
+        let rows: [[[UInt8]?]]
+        if let list = ids {
+            rows = try c.execBinary("SELECT id, version, sealed FROM \(table) WHERE id = ANY($1::text[]) ORDER BY id", [.text(CharacterStore.textArray(list))])
+        } else {
+            rows = try c.execBinary("SELECT id, version, sealed FROM \(table) ORDER BY id")
+        }
+        return try rows.map { r in
+            guard let idBytes = r[0], let v = PGConnection.int8(r[1]) else { throw DubdeckError.data(shownPath, "row \(table): damaged (id or version)") }
+            return (String(decoding: idBytes, as: UTF8.self), v, r[2])
+        }
+    }
+
+    func versions(_ c: PGConnection, _ table: String) throws -> [String: Int] {
+        var out: [String: Int] = [:]
+        for r in try c.execBinary("SELECT id, version FROM \(table)") {
+            guard let id = r[0], let v = PGConnection.int8(r[1]) else { throw DubdeckError.data(shownPath, "row \(table): damaged (id or version)") }
+            out[String(decoding: id, as: UTF8.self)] = v
+        }
+        return out
+    }
+
+    /// A PostgreSQL array literal of safe names (store IDs: no quote or backslash can occur).
+    static func textArray(_ items: [String]) -> String {
+        "{" + items.map { "\"" + $0.filter { $0 != "\"" && $0 != "\\" } + "\"" }.joined(separator: ",") + "}"
+    }
+
+    /// Reads every row (inside the caller's transaction) into this store.
+    func loadRows(_ c: PGConnection) throws {
+        reset()
+        var state = DatabaseState()
+        guard try schemaVersion(c) != nil, let meta = try c.execBinary("SELECT version, header, sealed FROM dubdeck_meta WHERE id = 1").first else {
+            database = state
+            return
+        }
+        let shown = shownPath
+        guard let version = PGConnection.int8(meta[0]), let headerBytes = meta[1], headerBytes.count == Envelope.headerSize else {
+            throw DubdeckError.data(shown, "row dubdeck_meta 1: damaged (header or version)")
+        }
+        let header = try Envelope.header(headerBytes + [UInt8](repeating: 0, count: Envelope.tagSize), file: shown)
+        let (k, _) = try resolveKey(header)
+        let metaPlain = try openRow(meta[2], key: k, "dubdeck_meta", "1", version)
+        state.metaVersion = version
+        state.meta = metaPlain
+        var doc = Array(trimmedObject(metaPlain, shown: shown, row: "dubdeck_meta 1"))
+        var observationsOut = JSONObject(), reconcileOut = JSONObject()
+        for row in try fetchRows(c, "dubdeck_series") {
+            let plain = try openRow(row.sealed, key: k, "dubdeck_series", row.id, row.version)
+            let o = try JSONParser.parse(plain).objectValue
+            if let obs = o?["observations"], !obs.isNull { observationsOut[row.id] = obs }
+            if let rec = o?["reconcile"], !rec.isNull { reconcileOut[row.id] = rec }
+            state.seriesVersions[row.id] = row.version
+            state.series[row.id] = plain
+        }
+        if !observationsOut.members.isEmpty { doc += Array(", \"observations\": ".utf8) + JSONWriter.encode(.object(observationsOut)) }
+        if !reconcileOut.members.isEmpty { doc += Array(", \"reconcile\": ".utf8) + JSONWriter.encode(.object(reconcileOut)) }
+        doc += Array(", \"characters\": {".utf8)
+        for (n, row) in try fetchRows(c, "dubdeck_characters").enumerated() {
+            let plain = try openRow(row.sealed, key: k, "dubdeck_characters", row.id, row.version)
+            if n > 0 { doc += Array(",\n".utf8) }
+            JSONWriter.writeString(row.id, into: &doc)
+            doc += Array(": ".utf8) + plain
+            state.characterVersions[row.id] = row.version
+        }
+        doc += Array("}}".utf8)
+        try parse(doc, 0..<doc.count)
+        key = k
+        kdf = header.kdf
+        state.exists = true
+        database = state
+        if withEmbeddings { matrixCache = matrix() }
+    }
+
+    /// Inside a transaction, brings the store read earlier up to date by reading only the rows whose
+    /// version moved (identify on a 2,000-character store reads a few rows, not megabytes). Anything
+    /// unusual — the meta row changed (the key, the counters), a row deleted — reads everything again.
+    func refreshRows(_ c: PGConnection) throws {
+        guard var state = database, state.exists, let mv = state.metaVersion, withEmbeddings,
+              let row = try c.execBinary("SELECT version FROM dubdeck_meta WHERE id = 1").first, PGConnection.int8(row[0]) == mv else {
+            return try loadRows(c)
+        }
+        let characterNow = try versions(c, "dubdeck_characters"), seriesNow = try versions(c, "dubdeck_series")
+        if state.characterVersions.keys.contains(where: { characterNow[$0] == nil }) || state.seriesVersions.keys.contains(where: { seriesNow[$0] == nil }) {
+            return try loadRows(c)
+        }
+        let staleCharacters = characterNow.filter { state.characterVersions[$0.key] != $0.value }.map(\.key)
+        if !staleCharacters.isEmpty {
+            for r in try fetchRows(c, "dubdeck_characters", ids: staleCharacters) {
+                let plain = try openRow(r.sealed, key: key, "dubdeck_characters", r.id, r.version)
+                var parser = JSONParser(bytes: plain)
+                let ch = try parseCharacter(id: r.id, &parser, shown: shownPath)
+                if let d = dim, !ch.embeddingAvg.isEmpty, ch.embeddingAvg.count != d {
+                    throw DubdeckError.data(shownPath, "row dubdeck_characters \(Sanitizer.display(r.id)): embedding has \(ch.embeddingAvg.count) values, the store's dim is \(d)")
+                }
+                if let i = index[r.id] { characters[i] = ch; raw[i] = plain[...] } else {
+                    index[r.id] = characters.count
+                    characters.append(ch)
+                    raw.append(plain[...])
+                }
+                state.characterVersions[r.id] = r.version
+            }
+            matrixCache = nil
+        }
+        let staleSeries = seriesNow.filter { state.seriesVersions[$0.key] != $0.value }.map(\.key)
+        if !staleSeries.isEmpty {
+            for r in try fetchRows(c, "dubdeck_series", ids: staleSeries) {
+                let plain = try openRow(r.sealed, key: key, "dubdeck_series", r.id, r.version)
+                let o = try JSONParser.parse(plain).objectValue
+                observations[r.id] = nil
+                observationOrder.removeAll { $0 == r.id }
+                reconcileLog[r.id] = nil
+                reconcileOrder.removeAll { $0 == r.id }
+                if let obs = o?["observations"], !obs.isNull { try parseObservations(.object(JSONObject([(r.id, obs)]))) }
+                if let rec = o?["reconcile"], !rec.isNull { try parseReconcileLog(.object(JSONObject([(r.id, rec)]))) }
+                state.seriesVersions[r.id] = r.version
+                state.series[r.id] = plain
+            }
+        }
+        database = state
+    }
+
+    /// The members of a JSON object's text (its braces cut off), for the assembled document.
+    func trimmedObject(_ bytes: [UInt8], shown: String, row: String) -> ArraySlice<UInt8> {
+        var a = 0, b = bytes.count
+        while a < b, bytes[a] != UInt8(ascii: "{") { a += 1 }
+        while b > a, bytes[b - 1] != UInt8(ascii: "}") { b -= 1 }
+        return [UInt8(ascii: "{")] + bytes[(a + 1)..<max(a + 1, b - 1)]
+    }
+
+    func loadFromDatabase() throws {
+        let c = try connect()
+        try withRetry(c, readOnly: true) { _ in try loadRows(c) }
+    }
+
+    /// A transaction, again while PostgreSQL says it conflicted with another (40001, 40P01).
+    func withRetry(_ c: PGConnection, readOnly: Bool = false, _ body: (_ attempt: Int) throws -> Void) throws {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try c.exec(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN ISOLATION LEVEL SERIALIZABLE")
+                try body(attempt)
+                try c.exec("COMMIT")
+                return
+            } catch let f as PGConnection.Failure {
+                _ = try? c.exec("ROLLBACK")
+                if f.connectionLost {
+                    throw DubdeckError(.conflict, "\(shownPath): the database connection was lost (\(f.message)); the change was not made — run it again")
+                }
+                guard f.retryable, attempt < 40 else {
+                    throw DubdeckError(.conflict, "\(shownPath): the database refused the change (\(f.sqlState): \(f.message)); nothing was changed")
+                }
+                // Back off a little, more each time, at random: two writers do not collide again in step.
+                usleep(UInt32(1000 * (2 + Int.random(in: 0...(min(attempt, 10) * 8)))))
+            } catch {
+                _ = try? c.exec("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// `update` on a database: one SERIALIZABLE transaction that reads everything, applies `change`
+    /// and writes the rows that changed; retried from the start on a conflict.
+    func updateInDatabase(then: () throws -> Void, _ change: (CharacterStore) throws -> Void) throws {
+        let c = try connect()
+        try ensureSchema(c)
+        try withRetry(c) { attempt in
+            // The first try refreshes what was read at open; a retry (its change was applied to
+            // this store in memory, then rolled back) reads everything again.
+            if attempt == 1 { try refreshRows(c) } else { try loadRows(c) }
+            if database?.exists != true { try prepareNewStore() }
+            ensureStoreID()
+            try change(self)
+            try writeRows(c)
+        }
+        markSaved()
+        try then()
+    }
+
+    /// The meta row's plaintext: the top-level members but characters, observations and reconcile.
+    func metaPlaintext() -> [UInt8] {
+        var out: [UInt8] = []
+        writeTopMembers(into: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    func seriesPlaintext(_ id: String) -> [UInt8]? {
+        let obs = observations[id], rec = reconcileLog[id]
+        guard obs != nil || rec != nil else { return nil }
+        let recJSON: JSONValue = rec.map { l in
+            .object(JSONObject([("next", .number(l.next)), ("applied", .array(l.applied)), ("rejected", .array(l.rejected.map { .string($0) }))]))
+        } ?? .null
+        return JSONWriter.encode(.object(JSONObject([("observations", obs.map { .array($0.map(\.json)) } ?? .null), ("reconcile", recJSON)])))
+    }
+
+    func writeRows(_ c: PGConnection) throws {
+        var state = database ?? DatabaseState()
+        let now = Clock.isoNow()
+        let meta = metaPlaintext()
+        if state.rewriteAll || state.metaVersion == nil || meta != state.meta {
+            let v = (state.metaVersion ?? 0) + 1
+            let header = Envelope.headerBytes(kdf: kdf, key: key, nonce: [UInt8](repeating: 0, count: 12))
+            try c.exec("""
+                INSERT INTO dubdeck_meta (id, version, next_n, header, updated_at, sealed) VALUES (1, $1, $2, $3, $4, $5)
+                ON CONFLICT (id) DO UPDATE SET version = $1, next_n = $2, header = $3, updated_at = $4, sealed = $5
+                """, [.text(String(v)), .text(String(nextN)), .bytes(header), .text(now),
+                      .bytes(try RowSeal.seal(meta, key: key, table: "dubdeck_meta", id: "1", version: v))])
+            state.metaVersion = v
+            state.meta = meta
+        }
+        for (i, ch) in characters.enumerated() where raw[i] == nil || state.rewriteAll || state.characterVersions[ch.id] == nil {
+            let v = (state.characterVersions[ch.id] ?? 0) + 1
+            var plain: [UInt8] = []
+            if let r = raw[i] { plain = Array(r) } else { JSONWriter.write(characterJSON(ch), into: &plain, indent: nil, level: 0) }
+            let seriesArray = "{" + ch.series.map { "\"\($0.id)\"" }.joined(separator: ",") + "}"  // safe names: no quoting needed
+            try c.exec("""
+                INSERT INTO dubdeck_characters (id, version, merged_into, series, embedding_count, updated_at, sealed)
+                VALUES ($1, $2, $3, $4::text[], $5, $6, $7)
+                ON CONFLICT (id) DO UPDATE SET version = $2, merged_into = $3, series = $4::text[], embedding_count = $5,
+                    updated_at = $6, sealed = $7
+                """, [.text(ch.id), .text(String(v)), ch.mergedInto.map { .text($0) } ?? .null, .text(seriesArray),
+                      .text(String(ch.embeddingCount)), .text(ch.updatedAt),
+                      .bytes(try RowSeal.seal(plain, key: key, table: "dubdeck_characters", id: ch.id, version: v))])
+            state.characterVersions[ch.id] = v
+        }
+        for id in state.deleted where index[id] == nil {
+            try c.exec("DELETE FROM dubdeck_characters WHERE id = $1", [.text(id)])
+            state.characterVersions[id] = nil
+        }
+        state.deleted = []
+        for id in Swift.Set(observationOrder + reconcileOrder).sorted() {
+            guard let plain = seriesPlaintext(id), state.rewriteAll || plain != state.series[id] else { continue }
+            let v = (state.seriesVersions[id] ?? 0) + 1
+            try c.exec("""
+                INSERT INTO dubdeck_series (id, version, observations, sealed) VALUES ($1, $2, $3, $4)
+                ON CONFLICT (id) DO UPDATE SET version = $2, observations = $3, sealed = $4
+                """, [.text(id), .text(String(v)), .text(String(observations[id]?.count ?? 0)),
+                      .bytes(try RowSeal.seal(plain, key: key, table: "dubdeck_series", id: id, version: v))])
+            state.seriesVersions[id] = v
+            state.series[id] = plain
+        }
+        state.rewriteAll = false
+        state.exists = true
+        database = state
+    }
+
+    /// Re-seals every row with a new key in one transaction (key rotate).
+    func reencryptDatabase(newKey: [UInt8]) throws {
+        let c = try connect()
+        try withRetry(c) { _ in
+            try loadRows(c)
+            key = newKey
+            kdf = .raw
+            database?.rewriteAll = true
+            try writeRows(c)
+        }
+    }
+
+    /// A cheap signature of the database's content (the desk's poll): every row's version.
+    public static func databaseSignature(_ url: String) -> String? {
+        guard let c = try? PGConnection(url: url),
+              let rows = try? c.exec("""
+                SELECT (SELECT coalesce(max(version), 0) FROM dubdeck_meta), (SELECT coalesce(sum(version), 0) FROM dubdeck_characters),
+                       (SELECT count(*) FROM dubdeck_characters), (SELECT coalesce(sum(version), 0) FROM dubdeck_series)
+                """), let r = rows.first else { return nil }
+        return r.map { $0 ?? "" }.joined(separator: "/")
+    }
+}

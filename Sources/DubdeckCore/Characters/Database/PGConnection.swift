@@ -1,0 +1,197 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibpq
+
+/// One libpq connection, synchronous (a terminal tool does one thing at a time). Every query is
+/// parameterised (`$1` …): no value is ever spliced into SQL text.
+final class PGConnection {
+    let conn: OpaquePointer
+    /// The URL as it may be shown: without a password.
+    let shown: String
+
+    /// A failure of the server or the connection (not of our SQL): the operation can be tried again.
+    struct Failure: Error {
+        var sqlState: String
+        var message: String
+        /// Serialization failure or deadlock: the transaction is retried.
+        var retryable: Bool { sqlState == "40001" || sqlState == "40P01" }
+        /// The connection is gone (server restarted, network): 75, nothing was committed by us.
+        var connectionLost: Bool
+    }
+
+    init(url: String) throws {
+        shown = PGConnection.redacted(url)
+        // A server that does not answer is given 5 s (unless the environment says otherwise).
+        if getenv("PGCONNECT_TIMEOUT") == nil { setenv("PGCONNECT_TIMEOUT", "5", 0) }
+        if getenv("PGAPPNAME") == nil { setenv("PGAPPNAME", "dubdeck", 0) }
+        let c = PQconnectdb(url)
+        guard let c else { throw DubdeckError(.conflict, "\(shown): out of memory connecting") }
+        guard PQstatus(c) == CONNECTION_OK else {
+            let why = PGConnection.text(PQerrorMessage(c))
+            PQfinish(c)
+            throw DubdeckError(.conflict, "\(shown): cannot connect to the database (\(why)); nothing was changed")
+        }
+        // Server notices (CREATE TABLE IF NOT EXISTS … skipping) are not for the user's terminal.
+        PQsetNoticeProcessor(c, { _, _ in }, nil)
+        conn = c
+    }
+
+    deinit { PQfinish(conn) }
+
+    static func text(_ p: UnsafePointer<CChar>?) -> String {
+        guard let p else { return "" }
+        return Sanitizer.display(String(cString: p).trimmingWhitespaceAndNewlines())
+    }
+
+    /// postgresql://user:secret@host/db → postgresql://user@host/db (and password=… in a query).
+    static func redacted(_ url: String) -> String {
+        var out = url
+        if let scheme = out.firstRange(of: "://"), let at = out[scheme.upperBound...].firstIndex(of: "@") {
+            let auth = out[scheme.upperBound..<at]
+            if let colon = auth.firstIndex(of: ":") { out.replaceSubrange(colon..<at, with: "") }
+        }
+        if let q = out.firstRange(of: "password=") {
+            let end = out[q.upperBound...].firstIndex(of: "&") ?? out.endIndex
+            out.replaceSubrange(q.upperBound..<end, with: "***")
+        }
+        return Sanitizer.display(out)
+    }
+
+    enum Param {
+        case text(String)
+        case bytes([UInt8])
+        case null
+    }
+
+    /// Runs one statement; returns its rows as text cells (nil: SQL NULL; bytea: decoded).
+    @discardableResult
+    func exec(_ sql: String, _ params: [Param] = []) throws -> [[String?]] {
+        var buffers: [[CChar]?] = []
+        var lengths: [Int32] = []
+        var formats: [Int32] = []
+        for p in params {
+            switch p {
+            case .text(let s): buffers.append(Array(s.utf8CString)); lengths.append(0); formats.append(0)
+            case .bytes(let b): buffers.append(b.map { CChar(bitPattern: $0) }); lengths.append(Int32(b.count)); formats.append(1)
+            case .null: buffers.append(nil); lengths.append(0); formats.append(0)
+            }
+        }
+        let result: OpaquePointer? = withPointers(buffers) { values in
+            PQexecParams(conn, sql, Int32(params.count), nil, values, lengths, formats, 0)
+        }
+        guard let result else {
+            throw Failure(sqlState: "", message: PGConnection.text(PQerrorMessage(conn)), connectionLost: PQstatus(conn) != CONNECTION_OK)
+        }
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
+            throw Failure(sqlState: state, message: PGConnection.text(PQresultErrorMessage(result)),
+                          connectionLost: PQstatus(conn) != CONNECTION_OK || state.hasPrefix("08") || state == "57P01")
+        }
+        var rows: [[String?]] = []
+        let n = PQntuples(result), m = PQnfields(result)
+        for r in 0..<n {
+            var row: [String?] = []
+            for f in 0..<m {
+                if PQgetisnull(result, r, f) == 1 { row.append(nil); continue }
+                row.append(String(cString: PQgetvalue(result, r, f)))
+            }
+            rows.append(row)
+        }
+        return rows
+    }
+
+    /// The same with results in binary form: text as its bytes, bytea as is, bigint as 8 bytes
+    /// big-endian (no hex to decode: a store's rows are megabytes).
+    func execBinary(_ sql: String, _ params: [Param] = []) throws -> [[[UInt8]?]] {
+        var buffers: [[CChar]?] = []
+        var lengths: [Int32] = []
+        var formats: [Int32] = []
+        for p in params {
+            switch p {
+            case .text(let s): buffers.append(Array(s.utf8CString)); lengths.append(0); formats.append(0)
+            case .bytes(let b): buffers.append(b.map { CChar(bitPattern: $0) }); lengths.append(Int32(b.count)); formats.append(1)
+            case .null: buffers.append(nil); lengths.append(0); formats.append(0)
+            }
+        }
+        let result: OpaquePointer? = withPointers(buffers) { values in
+            PQexecParams(conn, sql, Int32(params.count), nil, values, lengths, formats, 1)
+        }
+        guard let result else {
+            throw Failure(sqlState: "", message: PGConnection.text(PQerrorMessage(conn)), connectionLost: PQstatus(conn) != CONNECTION_OK)
+        }
+        defer { PQclear(result) }
+        guard PQresultStatus(result) == PGRES_TUPLES_OK else {
+            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
+            throw Failure(sqlState: state, message: PGConnection.text(PQresultErrorMessage(result)),
+                          connectionLost: PQstatus(conn) != CONNECTION_OK || state.hasPrefix("08") || state == "57P01")
+        }
+        var rows: [[[UInt8]?]] = []
+        let n = PQntuples(result), m = PQnfields(result)
+        rows.reserveCapacity(Int(n))
+        for r in 0..<n {
+            var row: [[UInt8]?] = []
+            for f in 0..<m {
+                if PQgetisnull(result, r, f) == 1 { row.append(nil); continue }
+                let len = Int(PQgetlength(result, r, f))
+                let p = UnsafeRawPointer(PQgetvalue(result, r, f)!)
+                row.append(Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: len)))
+            }
+            rows.append(row)
+        }
+        return rows
+    }
+
+    /// A bigint in binary form.
+    static func int8(_ b: [UInt8]?) -> Int? {
+        guard let b, b.count == 8 else { return nil }
+        return Int(bitPattern: UInt(b.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }))
+    }
+
+    func withPointers<R>(_ buffers: [[CChar]?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+        var pointers: [UnsafeMutablePointer<CChar>?] = []
+        defer { for p in pointers { p?.deallocate() } }
+        for b in buffers {
+            guard let b else { pointers.append(nil); continue }
+            let p = UnsafeMutablePointer<CChar>.allocate(capacity: max(1, b.count))
+            p.initialize(from: b, count: b.count)
+            pointers.append(p)
+        }
+        return body(pointers.map { $0.map { UnsafePointer($0) } })
+    }
+
+    /// A bytea cell in PostgreSQL's hex output (`\x0a1b…`).
+    static func bytea(_ cell: String?) -> [UInt8]? {
+        guard let cell else { return nil }
+        let u = Array(cell.utf8)
+        guard u.count >= 2, u[0] == UInt8(ascii: "\\"), u[1] == UInt8(ascii: "x"), u.count % 2 == 0 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(u.count / 2 - 1)
+        var i = 2
+        while i < u.count {
+            guard let hi = nibble(u[i]), let lo = nibble(u[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+}
+
+extension String {
+    func trimmingWhitespaceAndNewlines() -> String {
+        var s = Substring(self)
+        while let c = s.first, c.isWhitespace { s.removeFirst() }
+        while let c = s.last, c.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}
