@@ -130,6 +130,22 @@ def main():
         print("    GE2E embedding of a 3-second line; baseline: its mel spectrogram alone")
         line("P8b", float(p8[3]), "<= 30 s", 1200.0, "s")
         print("    the per-label embeddings of a 20-minute episode (400 lines, 4 labels) from its audio; baseline: the audio's length")
+        # P9: the same 2,000-character store in a private PostgreSQL server (scripts/pg_cluster.sh).
+        pgdir = tempfile.mkdtemp(prefix="dubdeck-bench-pg.")
+        cluster = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "pg_cluster.sh")
+        url = subprocess.check_output(["sh", cluster, "start", pgdir]).decode().strip()
+        try:
+            subprocess.check_call(["psql", "-X", "-q", url, "-c", "CREATE DATABASE p9"])
+            os.makedirs(os.path.join(work, "p9"), exist_ok=True)
+            p9 = subprocess.check_output([a.bench, "p9", os.path.join(work, "p9"), url.replace("/postgres?", "/p9?"), str(runs)],
+                                         env=env).decode().split()
+        finally:
+            subprocess.call(["sh", cluster, "stop", pgdir])
+            shutil.rmtree(pgdir, ignore_errors=True)
+        line("P9a", float(p9[1]), "<= 500 ms", float(p5[1]), "ms")
+        print("    PostgreSQL store, 2,000 characters: open (connect, read, open every row, parse); baseline: P5a, the file store's open")
+        line("P9b", float(p9[2]), "<= 50 ms", float(p5[3]) + float(p5[4]), "ms")
+        print("    identify 20 labels as one SERIALIZABLE transaction, committed; baseline: P5c + P5d, the file store's identify and save")
         line("M1", max(desk_rss), "<= 60 MB", max(py_rss), "MB")
         print("    baseline: peak RSS of the Python json.load process above; value: peak RSS of the desk opening the job")
         print("    with the 2,000-character store present (the desk decrypts it for names and voices, keeps no embeddings)")

@@ -104,9 +104,13 @@ extension Desk {
         let box = castLoad
         box.state.locked { box.pending = true }
         DispatchQueue.global().async {
+            // A database's rows' versions as of this read: the poll compares with them (taken first,
+            // so a change during the read is noticed next time, never missed).
+            let signature = CharacterStore.isDatabaseURL(path) ? CharacterStore.databaseSignature(path) : nil
             let r = Result { try CharacterStore.open(path, withEmbeddings: false) }
             box.state.locked {
                 box.result = r
+                if let signature { box.databaseSignature = signature }
             }
         }
     }

@@ -57,6 +57,36 @@ final class DeskCharactersTests: XCTestCase {
         XCTAssertTrue(r.grid.text().contains("Kenta"), "names in the list follow the rename")
     }
 
+    /// The same desk on a PostgreSQL store: names read from the database, a rename written to it, and
+    /// a rename made elsewhere shown after the background poll notices the rows' versions moved.
+    func testTheDeskOnAPostgreSQLStore() throws {
+        let pg = try PostgresCluster()
+        defer { pg.remove() }
+        let url = pg.database("desk")
+        try DemoJob.write(to: dir.file("ep01"))
+        _ = try CharacterIdentifier.identify(job: try JobLoader.load(dir.file("ep01")), store: try CharacterStore.open(url), threshold: 0.7, force: false)
+        try CharacterStore.open(url).update { try $0.rename("SPEAKER_01", to: "Hana") }
+        let store = try TranscriptStore(job: try JobLoader.load(dir.file("ep01")), by: "t")
+        var r = ScriptRunner(desk: Desk(store: store, keymap: .builtIn(), characterStorePath: url), width: 100, height: 30)
+        r.waitIdle()
+        XCTAssertTrue(r.grid.rowText(2).contains("Hana"), r.grid.rowText(2))
+        r.key("j")
+        r.key("C")
+        r.key("j")
+        r.key("R")
+        for ch in "Kenta" { r.key(String(ch)) }
+        r.key("<Enter>")
+        XCTAssertEqual(try CharacterStore.open(url).character("SPEAKER_02")?.name, "Kenta")
+        r.key("q")
+        try CharacterStore.open(url).update { try $0.rename("SPEAKER_01", to: "Mio") }
+        let deadline = Clock.monotonic() + 10
+        while !r.grid.text().contains("Mio") && Clock.monotonic() < deadline {
+            r.waitIdle()
+            usleep(200_000)
+        }
+        XCTAssertTrue(r.grid.rowText(2).contains("Mio"), "a rename made elsewhere shows: \(r.grid.rowText(2))")
+    }
+
     func testChangedVoiceMakesTheTakeStale() throws {
         let storePath = try identifiedDemo()
         let store = try TranscriptStore(job: try JobLoader.load(dir.file("ep01")), by: "t")
