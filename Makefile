@@ -2,7 +2,15 @@
 SWIFT ?= swift
 BIN = .build/debug/dubdeck
 
-.PHONY: all deps build run test bench release fuzz clean
+.PHONY: all deps build run test bench release fuzz clean install uninstall deb staged
+
+# Installation (make install / uninstall / deb): PREFIX and DESTDIR as usual.
+PREFIX ?= /usr/local
+DESTDIR ?=
+# The installed binary links the Swift runtime statically (a reviewer's machine has no toolchain);
+# its own build folder, so the debug and benchmark builds are not rebuilt for it.
+STATIC = .build/static
+VERSION = $(shell sed -n 's/.*static let string = "\(.*\)"/\1/p' Sources/DubdeckCore/System/Version.swift)
 
 all: build
 
@@ -33,6 +41,25 @@ bench: release
 # keymaps, sanitizer); FUZZ_SECONDS per target (default 20).
 fuzz: deps
 	sh scripts/fuzz.sh
+
+# The release binary, its man page (swift-argument-parser's generate-manual, run on the binary)
+# and its completion scripts (--generate-completion-script), in $(STATIC)/out.
+staged: deps
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(STATIC) --product dubdeck
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(STATIC) --product generate-manual
+	rm -rf $(STATIC)/out && mkdir -p $(STATIC)/out/man
+	$(STATIC)/release/generate-manual $(STATIC)/release/dubdeck --date 2026-11-25 --authors "dubdeck developers" --output-directory $(STATIC)/out/man
+	for sh in bash zsh fish; do $(STATIC)/release/dubdeck --generate-completion-script $$sh > $(STATIC)/out/completion.$$sh || exit 1; done
+
+install: staged
+	sh scripts/install.sh install "$(DESTDIR)" "$(PREFIX)" $(STATIC)
+
+uninstall:
+	sh scripts/install.sh uninstall "$(DESTDIR)" "$(PREFIX)" $(STATIC)
+
+# A .deb from a staged install under /usr; its Depends computed by dpkg-shlibdeps.
+deb: staged
+	sh scripts/make_deb.sh $(STATIC) $(VERSION)
 
 clean:
 	rm -rf .build

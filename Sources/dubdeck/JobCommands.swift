@@ -43,6 +43,7 @@ struct Status: ParsableCommand {
                     ("overlapping", .number(store.job.overlapping.count)),
                 ])
                 o["read_only"] = store.readOnlyReason.map { .string($0) } ?? .null
+                o["dubdeck_version"] = .string(DubdeckVersion.string)
                 printJSON(.object(o))
             } else {
                 var out = "\(Sanitizer.display(store.job.info.episode))"

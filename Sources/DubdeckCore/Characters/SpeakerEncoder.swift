@@ -39,7 +39,7 @@ public final class SpeakerEncoder: @unchecked Sendable {
         return base + "/dubdeck/models/ge2e-resemblyzer-0.1.4.f32"
     }
 
-    public static let missingHelp = "the speaker encoder's model is missing: `make deps` (or `python3 scripts/ge2e_convert.py`) converts Resemblyzer 0.1.4's weights into it"
+    public static let missingHelp = "the speaker encoder's model is missing: `make deps` (or `python3 scripts/ge2e_convert.py`; installed: `python3 /usr/share/dubdeck/ge2e_convert.py`) converts Resemblyzer 0.1.4's weights into it"
 
     public init(modelPath: String = SpeakerEncoder.defaultModelPath) throws {
         guard FileIO.exists(modelPath) else { throw DubdeckError(.noInput, "\(Sanitizer.display(modelPath)): \(SpeakerEncoder.missingHelp)") }
