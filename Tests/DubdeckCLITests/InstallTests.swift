@@ -59,7 +59,7 @@ final class InstallTests: XCTestCase {
         let dir = TempDir()
         let root = dir.file("root")
         for d in ["var/lib/dpkg/info", "var/lib/dpkg/updates"] { try FileManager.default.createDirectory(atPath: root + "/" + d, withIntermediateDirectories: true) }
-        FileManager.default.createFile(atPath: root + "/var/lib/dpkg/status", contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: root + "/var/lib/dpkg/status", contents: Data()))
         r = PostgresCluster.run(["dpkg", "--root=\(root)", "--force-depends", "--force-script-chrootless", "--force-not-root", "-i", deb])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(PostgresCluster.run([root + "/usr/bin/dubdeck", "--version"]).stdout, DubdeckVersion.string + "\n")

@@ -41,7 +41,7 @@ final class PGConnection {
 
     static func text(_ p: UnsafePointer<CChar>?) -> String {
         guard let p else { return "" }
-        return Sanitizer.display(String(cString: p).trimmingWhitespaceAndNewlines())
+        return Sanitizer.display(String(cString: p).trimmingWhitespace())
     }
 
     /// postgresql://user:secret@host/db → postgresql://user@host/db (and password=… in a query).
@@ -64,9 +64,24 @@ final class PGConnection {
         case null
     }
 
-    /// Runs one statement; returns its rows as text cells (nil: SQL NULL; bytea: decoded).
+    /// Runs one statement; returns its rows as text cells (nil: SQL NULL; bytea in hex).
     @discardableResult
     func exec(_ sql: String, _ params: [Param] = []) throws -> [[String?]] {
+        try run(sql, params, binary: false) { result, r, f in String(cString: PQgetvalue(result, r, f)) }
+    }
+
+    /// The same with results in binary form: text as its bytes, bytea as is, bigint as 8 bytes
+    /// big-endian (no hex to decode: a store's rows are megabytes).
+    func execBinary(_ sql: String, _ params: [Param] = []) throws -> [[[UInt8]?]] {
+        try run(sql, params, binary: true) { result, r, f in
+            let p = UnsafeRawPointer(PQgetvalue(result, r, f)!).assumingMemoryBound(to: UInt8.self)
+            return Array(UnsafeBufferPointer(start: p, count: Int(PQgetlength(result, r, f))))
+        }
+    }
+
+    /// Sends one parameterised statement and reads every cell of its result with `cell`; a
+    /// failure of the statement or the connection is a `Failure` with PostgreSQL's SQLSTATE.
+    func run<Cell>(_ sql: String, _ params: [Param], binary: Bool, cell: (OpaquePointer, Int32, Int32) -> Cell) throws -> [[Cell?]] {
         var buffers: [[CChar]?] = []
         var lengths: [Int32] = []
         var formats: [Int32] = []
@@ -78,7 +93,7 @@ final class PGConnection {
             }
         }
         let result: OpaquePointer? = withPointers(buffers) { values in
-            PQexecParams(conn, sql, Int32(params.count), nil, values, lengths, formats, 0)
+            PQexecParams(conn, sql, Int32(params.count), nil, values, lengths, formats, binary ? 1 : 0)
         }
         guard let result else {
             throw Failure(sqlState: "", message: PGConnection.text(PQerrorMessage(conn)), connectionLost: PQstatus(conn) != CONNECTION_OK)
@@ -90,56 +105,11 @@ final class PGConnection {
             throw Failure(sqlState: state, message: PGConnection.text(PQresultErrorMessage(result)),
                           connectionLost: PQstatus(conn) != CONNECTION_OK || state.hasPrefix("08") || state == "57P01")
         }
-        var rows: [[String?]] = []
         let n = PQntuples(result), m = PQnfields(result)
-        for r in 0..<n {
-            var row: [String?] = []
-            for f in 0..<m {
-                if PQgetisnull(result, r, f) == 1 { row.append(nil); continue }
-                row.append(String(cString: PQgetvalue(result, r, f)))
-            }
-            rows.append(row)
-        }
-        return rows
-    }
-
-    /// The same with results in binary form: text as its bytes, bytea as is, bigint as 8 bytes
-    /// big-endian (no hex to decode: a store's rows are megabytes).
-    func execBinary(_ sql: String, _ params: [Param] = []) throws -> [[[UInt8]?]] {
-        var buffers: [[CChar]?] = []
-        var lengths: [Int32] = []
-        var formats: [Int32] = []
-        for p in params {
-            switch p {
-            case .text(let s): buffers.append(Array(s.utf8CString)); lengths.append(0); formats.append(0)
-            case .bytes(let b): buffers.append(b.map { CChar(bitPattern: $0) }); lengths.append(Int32(b.count)); formats.append(1)
-            case .null: buffers.append(nil); lengths.append(0); formats.append(0)
-            }
-        }
-        let result: OpaquePointer? = withPointers(buffers) { values in
-            PQexecParams(conn, sql, Int32(params.count), nil, values, lengths, formats, 1)
-        }
-        guard let result else {
-            throw Failure(sqlState: "", message: PGConnection.text(PQerrorMessage(conn)), connectionLost: PQstatus(conn) != CONNECTION_OK)
-        }
-        defer { PQclear(result) }
-        guard PQresultStatus(result) == PGRES_TUPLES_OK else {
-            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
-            throw Failure(sqlState: state, message: PGConnection.text(PQresultErrorMessage(result)),
-                          connectionLost: PQstatus(conn) != CONNECTION_OK || state.hasPrefix("08") || state == "57P01")
-        }
-        var rows: [[[UInt8]?]] = []
-        let n = PQntuples(result), m = PQnfields(result)
+        var rows: [[Cell?]] = []
         rows.reserveCapacity(Int(n))
         for r in 0..<n {
-            var row: [[UInt8]?] = []
-            for f in 0..<m {
-                if PQgetisnull(result, r, f) == 1 { row.append(nil); continue }
-                let len = Int(PQgetlength(result, r, f))
-                let p = UnsafeRawPointer(PQgetvalue(result, r, f)!)
-                row.append(Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: len)))
-            }
-            rows.append(row)
+            rows.append((0..<m).map { f in PQgetisnull(result, r, f) == 1 ? nil : cell(result, r, f) })
         }
         return rows
     }
@@ -184,14 +154,5 @@ final class PGConnection {
             i += 2
         }
         return out
-    }
-}
-
-extension String {
-    func trimmingWhitespaceAndNewlines() -> String {
-        var s = Substring(self)
-        while let c = s.first, c.isWhitespace { s.removeFirst() }
-        while let c = s.last, c.isWhitespace { s.removeLast() }
-        return String(s)
     }
 }
