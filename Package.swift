@@ -20,17 +20,20 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSndfile", path: "Sources/CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CAlsa", path: "Sources/CAlsa", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
-        .systemLibrary(name: "CEspeak", path: "Sources/CEspeak", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
+        // espeak-ng and libpq: headers only (no pkgConfig, so no -l flags): CLazyLibs opens them on first use.
+        .systemLibrary(name: "CEspeak", path: "Sources/CEspeak", providers: [.apt(["libespeak-ng-dev"])]),
         .systemLibrary(
             name: "CRubberband", path: "Sources/CRubberband", pkgConfig: "rubberband", providers: [.apt(["librubberband-dev"])]),
         .systemLibrary(name: "CSoxr", path: "Sources/CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
         // Subtitle files' character sets: libuchardet guesses (iconv, in glibc, converts).
         .systemLibrary(name: "CUchardet", path: "Sources/CUchardet", pkgConfig: "uchardet", providers: [.apt(["libuchardet-dev"])]),
         // The shared character store of a studio: PostgreSQL's client library (no SwiftNIO stack in a terminal app).
-        .systemLibrary(name: "CLibpq", path: "Sources/CLibpq", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CLibpq", path: "Sources/CLibpq", providers: [.apt(["libpq-dev"])]),
         // The C macros Swift cannot import (COLOR_PAIR, A_BOLD, ...) in one small shim.
         .target(name: "CDubdeckShim", dependencies: ["CNcursesw"], path: "Sources/CDubdeckShim"),
 
+        // libespeak-ng and libpq opened on first use (dlopen): not mapped by every command at start.
+        .target(name: "CLazyLibs", dependencies: ["CEspeak", "CLibpq"], path: "Sources/CLazyLibs", linkerSettings: [.linkedLibrary("dl")]),
         // The speaker encoder's inner loops, optimised in every build.
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // Ctrl-C handling (an async-signal-safe handler: kill children, remove temporaries, exit 130).
@@ -38,7 +41,7 @@ let package = Package(
         // ALSA's own error printing routed into a message (its handler is variadic: C).
         .target(name: "CAlsaQuiet", dependencies: ["CAlsa"], path: "Sources/CAlsaQuiet"),
 
-        .target(name: "DubdeckCore", dependencies: ["CInterrupt", "CAlsaQuiet", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CUchardet", "CKernels", "CLibpq"]),
+        .target(name: "DubdeckCore", dependencies: ["CInterrupt", "CAlsaQuiet", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CUchardet", "CKernels", "CLazyLibs"]),
         .target(name: "DubdeckTUI", dependencies: ["DubdeckCore", "CNcursesw", "CDubdeckShim"]),
         .executableTarget(
             name: "dubdeck",

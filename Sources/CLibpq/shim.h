@@ -1,4 +1,4 @@
 #ifndef DUBDECK_CLibpq_SHIM_H
 #define DUBDECK_CLibpq_SHIM_H
-#include <libpq-fe.h>
+#include <postgresql/libpq-fe.h>
 #endif

@@ -87,6 +87,7 @@ public final class Desk {
     /// The command line's reading-speed limit (kept when the store is read again).
     public var cpsOverride: Double? {
         didSet {
+            guard cpsOverride != oldValue else { return }
             store.cpsLimit = cpsOverride ?? ReadingSpeed.limit(job)
             invalidateSearch()
             applyFilter(keepSegment: selectedSegment.map { $0.number - 1 })

@@ -1,4 +1,5 @@
 import CEspeak
+import CLazyLibs
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,10 +17,11 @@ public final class EspeakEngine: SpeechEngine {
     public init() throws {
         try EspeakEngine.lock.locked {
             if EspeakEngine.sampleRate > 0 { return }
-            let rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 200, nil, 0)
+            if let why = dd_espeak_load() { throw DubdeckError(.ioError, "espeak-ng: \(String(cString: why)) (Debian package libespeak-ng1)") }
+            let rate = dd_espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 200, nil, 0)
             guard rate > 0 else { throw DubdeckError(.ioError, "espeak-ng: cannot initialize (is espeak-ng-data installed?)") }
             EspeakEngine.sampleRate = rate
-            espeak_SetSynthCallback { wav, count, _ in
+            dd_espeak_SetSynthCallback { wav, count, _ in
                 if let wav, count > 0 { EspeakEngine.collected.append(contentsOf: UnsafeBufferPointer(start: wav, count: Int(count))) }
                 return 0
             }
@@ -37,19 +39,19 @@ public final class EspeakEngine: SpeechEngine {
             guard SafeName.isValid(request.voice.variant) else {
                 throw DubdeckError.data("voice", "variant \"\(Sanitizer.display(String(request.voice.variant.prefix(80))))\" is not a safe name")
             }
-            if espeak_SetVoiceByName(request.voice.name(lang: request.lang)) != EE_OK,
-               espeak_SetVoiceByName(request.lang) != EE_OK {
+            if dd_espeak_SetVoiceByName(request.voice.name(lang: request.lang)) != EE_OK,
+               dd_espeak_SetVoiceByName(request.lang) != EE_OK {
                 throw DubdeckError(.dataError, "espeak-ng has no voice for language '\(Sanitizer.display(request.lang))'")
             }
             let rate = Int32(min(450, max(80, (Double(request.voice.rate) * request.rateFactor).rounded())))
-            espeak_SetParameter(espeakRATE, rate, 0)
-            espeak_SetParameter(espeakPITCH, Int32(min(100, max(0, request.voice.pitch))), 0)
+            dd_espeak_SetParameter(espeakRATE, rate, 0)
+            dd_espeak_SetParameter(espeakPITCH, Int32(min(100, max(0, request.voice.pitch))), 0)
             EspeakEngine.collected.removeAll(keepingCapacity: true)
             let bytes = Array(text.utf8) + [0]
             let err = bytes.withUnsafeBufferPointer { b in
-                espeak_Synth(b.baseAddress, b.count, 0, POS_CHARACTER, 0, UInt32(espeakCHARS_UTF8), nil, nil)
+                dd_espeak_Synth(b.baseAddress, b.count, 0, POS_CHARACTER, 0, UInt32(espeakCHARS_UTF8), nil, nil)
             }
-            espeak_Synchronize()
+            dd_espeak_Synchronize()
             guard err == EE_OK else { throw DubdeckError(.ioError, "espeak-ng: synthesis failed (\(err.rawValue))") }
             let samples = EspeakEngine.collected.map { Float($0) / 32768 }
             EspeakEngine.collected.removeAll(keepingCapacity: true)
@@ -65,7 +67,7 @@ extension EspeakEngine {
     static func languages() -> Swift.Set<String> {
         if let cached = languageCache { return cached }
         var out = Swift.Set<String>()
-        if let list = espeak_ListVoices(nil) {
+        if let list = dd_espeak_ListVoices(nil) {
             var i = 0
             while let voice = list[i] {
                 // `languages`: repeated (priority byte, NUL-terminated name), ended by a 0 byte.

@@ -121,6 +121,8 @@ public final class CharacterStore {
 
     func load() throws {
         if isDatabase { return try loadFromDatabase() }
+        // Names and voices only (the desk): never the whole decrypted store in memory.
+        if !withEmbeddings { return try loadSkimming() }
         guard var bytes = try FileIO.readIfExists(path, owner: .own) else {
             reset()
             fingerprint = .missing

@@ -216,7 +216,8 @@ public final class TranscriptStore {
     /// The reading-speed limit in force (characters per second): the language's, job.json's
     /// `max_cps`, or a command line's `--max-cps`.
     public var cpsLimit: Double {
-        didSet { rebuildStates() }
+        // The same limit again changes no state: 5,000 lines are not rebuilt for nothing.
+        didSet { if cpsLimit != oldValue { rebuildStates() } }
     }
 
     /// Line n as the review has it: with the reviewer's speaker label, if one was given (the

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CLibpq
+import CLazyLibs
 
 /// One libpq connection, synchronous (a terminal tool does one thing at a time). Every query is
 /// parameterised (`$1` …): no value is ever spliced into SQL text.
@@ -25,19 +26,20 @@ final class PGConnection {
         // A server that does not answer is given 5 s (unless the environment says otherwise).
         if getenv("PGCONNECT_TIMEOUT") == nil { setenv("PGCONNECT_TIMEOUT", "5", 0) }
         if getenv("PGAPPNAME") == nil { setenv("PGAPPNAME", "dubdeck", 0) }
-        let c = PQconnectdb(url)
+        if let why = dd_pq_load() { throw DubdeckError(.ioError, "\(shown): \(String(cString: why)) (Debian package libpq5)") }
+        let c = dd_PQconnectdb(url)
         guard let c else { throw DubdeckError(.conflict, "\(shown): out of memory connecting") }
-        guard PQstatus(c) == CONNECTION_OK else {
-            let why = PGConnection.text(PQerrorMessage(c))
-            PQfinish(c)
+        guard dd_PQstatus(c) == CONNECTION_OK else {
+            let why = PGConnection.text(dd_PQerrorMessage(c))
+            dd_PQfinish(c)
             throw DubdeckError(.conflict, "\(shown): cannot connect to the database (\(why)); nothing was changed")
         }
         // Server notices (CREATE TABLE IF NOT EXISTS … skipping) are not for the user's terminal.
-        PQsetNoticeProcessor(c, { _, _ in }, nil)
+        dd_PQsetNoticeProcessor(c, { _, _ in }, nil)
         conn = c
     }
 
-    deinit { PQfinish(conn) }
+    deinit { dd_PQfinish(conn) }
 
     static func text(_ p: UnsafePointer<CChar>?) -> String {
         guard let p else { return "" }
@@ -67,15 +69,15 @@ final class PGConnection {
     /// Runs one statement; returns its rows as text cells (nil: SQL NULL; bytea in hex).
     @discardableResult
     func exec(_ sql: String, _ params: [Param] = []) throws -> [[String?]] {
-        try run(sql, params, binary: false) { result, r, f in String(cString: PQgetvalue(result, r, f)) }
+        try run(sql, params, binary: false) { result, r, f in String(cString: dd_PQgetvalue(result, r, f)) }
     }
 
     /// The same with results in binary form: text as its bytes, bytea as is, bigint as 8 bytes
     /// big-endian (no hex to decode: a store's rows are megabytes).
     func execBinary(_ sql: String, _ params: [Param] = []) throws -> [[[UInt8]?]] {
         try run(sql, params, binary: true) { result, r, f in
-            let p = UnsafeRawPointer(PQgetvalue(result, r, f)!).assumingMemoryBound(to: UInt8.self)
-            return Array(UnsafeBufferPointer(start: p, count: Int(PQgetlength(result, r, f))))
+            let p = UnsafeRawPointer(dd_PQgetvalue(result, r, f)!).assumingMemoryBound(to: UInt8.self)
+            return Array(UnsafeBufferPointer(start: p, count: Int(dd_PQgetlength(result, r, f))))
         }
     }
 
@@ -93,23 +95,23 @@ final class PGConnection {
             }
         }
         let result: OpaquePointer? = withPointers(buffers) { values in
-            PQexecParams(conn, sql, Int32(params.count), nil, values, lengths, formats, binary ? 1 : 0)
+            dd_PQexecParams(conn, sql, Int32(params.count), nil, values, lengths, formats, binary ? 1 : 0)
         }
         guard let result else {
-            throw Failure(sqlState: "", message: PGConnection.text(PQerrorMessage(conn)), connectionLost: PQstatus(conn) != CONNECTION_OK)
+            throw Failure(sqlState: "", message: PGConnection.text(dd_PQerrorMessage(conn)), connectionLost: dd_PQstatus(conn) != CONNECTION_OK)
         }
-        defer { PQclear(result) }
-        let status = PQresultStatus(result)
+        defer { dd_PQclear(result) }
+        let status = dd_PQresultStatus(result)
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
-            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
-            throw Failure(sqlState: state, message: PGConnection.text(PQresultErrorMessage(result)),
-                          connectionLost: PQstatus(conn) != CONNECTION_OK || state.hasPrefix("08") || state == "57P01")
+            let state = dd_PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
+            throw Failure(sqlState: state, message: PGConnection.text(dd_PQresultErrorMessage(result)),
+                          connectionLost: dd_PQstatus(conn) != CONNECTION_OK || state.hasPrefix("08") || state == "57P01")
         }
-        let n = PQntuples(result), m = PQnfields(result)
+        let n = dd_PQntuples(result), m = dd_PQnfields(result)
         var rows: [[Cell?]] = []
         rows.reserveCapacity(Int(n))
         for r in 0..<n {
-            rows.append((0..<m).map { f in PQgetisnull(result, r, f) == 1 ? nil : cell(result, r, f) })
+            rows.append((0..<m).map { f in dd_PQgetisnull(result, r, f) == 1 ? nil : cell(result, r, f) })
         }
         return rows
     }
