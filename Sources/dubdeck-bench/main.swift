@@ -347,6 +347,15 @@ func p9(_ dir: String, url: String, runs: Int) throws {
     print("P9 \(median(open) * 1000) \(median(identify) * 1000)")
 }
 
+/// Commits alone (for a profiler): N durable approve toggles on the job.
+func commits(_ dir: String, count: Int) throws {
+    let store = try TranscriptStore(job: try JobLoader.load(dir), by: "bench")
+    let t = try time {
+        for i in 0..<count { let n = 2 + (i % 2); try store.commit([.approve(n, !store.state(n).approved)]) }
+    }
+    print("commits \(count) \(t / Double(count) * 1000) ms each")
+}
+
 let args = CommandLine.arguments
 guard args.count >= 3 else {
     print("usage: dubdeck-bench generate DIR | inprocess DIR [RUNS] | p3 DIR [RUNS]")
@@ -376,6 +385,7 @@ do {
         var p = ReconcileParameters()
         if args.count > 5, let l = Float(args[3]), let j = Double(args[4]), let a = Double(args[5]) { p.link = l; p.join = j; p.apart = a }
         try sim(seasons: Int(args[2]) ?? 20, parameters: p)
+    case "commits": try commits(args[2], count: args.count > 3 ? Int(args[3]) ?? 100 : 100)
     case "p9": try p9(args[2], url: args[3], runs: args.count > 4 ? Int(args[4]) ?? 10 : 10)
     case "p8": try p8(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     case "p7": try p7(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)

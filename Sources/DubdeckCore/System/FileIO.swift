@@ -60,6 +60,12 @@ public enum FileIO {
     /// (`FileIO.$faults.withValue(f) { … }`); everywhere else the default: no fault.
     @TaskLocal public static var faults = FileFaults()
 
+    /// Byte equality with memcmp (Array's == compares element by element).
+    public static func sameBytes(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        return a.withUnsafeBytes { x in b.withUnsafeBytes { y in a.isEmpty || memcmp(x.baseAddress!, y.baseAddress!, a.count) == 0 } }
+    }
+
     public static func exists(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0
