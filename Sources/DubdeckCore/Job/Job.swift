@@ -174,8 +174,64 @@ public enum JobLoader {
         guard let bytes = try FileIO.readIfExists(path) else {
             throw DubdeckError(.noInput, "\(shown): no such file (every job needs translated.json)")
         }
+        // The common case straight into Segments; anything unusual is read again the generic way,
+        // which gives the exact error (the direct reading is never less strict: it gives up instead).
+        if let direct = segmentsDirect(bytes) { return direct }
         let root = try parseFile(path, bytes: bytes) { e in e.index(under: "segments").map { "segment \($0 + 1)" } }
         return try segments(from: root, file: shown)
+    }
+
+    /// translated.json read without building a JSON tree (5,000 lines: a tenth of the desk's start).
+    /// nil whenever the file is not a plain valid one: the generic reading then decides and says why.
+    static func segmentsDirect(_ bytes: [UInt8]) -> [Segment]? {
+        struct GiveUp: Error {}
+        var p = JSONParser(bytes: bytes)
+        p.skipBOM()
+        var out: [Segment]? = nil
+        do {
+            try p.parseObjectValue(depth: 0) { key, q in
+                guard key == "segments" else { _ = try q.parseValue(depth: 1); return }
+                var list: [Segment] = []
+                list.reserveCapacity(bytes.count / 160)
+                try q.parseArrayElements(depth: 1) { r in
+                    var start: Double?, end: Double?, text: String?, tgt: String?, src: String?, source: String?
+                    var speaker: String?, speakerID: String?, character: String?
+                    func string(_ v: JSONValue) throws -> String? {
+                        if v.isNull { return nil }
+                        guard let s = v.stringValue else { throw GiveUp() }
+                        return s
+                    }
+                    try r.parseObjectValue(depth: 2) { field, f in
+                        let v = try f.parseValue(depth: 3)
+                        switch field {
+                        case "start", "end":
+                            guard case .number(let t) = v, let d = Double(t), d.isFinite else { throw GiveUp() }
+                            if field == "start" { start = d } else { end = d }
+                        case "text": text = try string(v)
+                        case "tgt_text": tgt = try string(v)
+                        case "src_text": src = try string(v)
+                        case "source_text": source = try string(v)
+                        case "speaker": speaker = try string(v)
+                        case "speaker_id": speakerID = try string(v)
+                        case "character_id": character = try string(v)
+                        default: break
+                        }
+                    }
+                    let n = list.count + 1
+                    guard let a = start, let b = end, a >= 0, a <= Bounds.maxTime, b <= Bounds.maxTime, b >= a,
+                          let t = text ?? tgt else { throw GiveUp() }
+                    if let c = character, !c.isEmpty, !SafeName.isValid(c) { throw GiveUp() }
+                    list.append(Segment(number: n, start: a, end: b, speaker: speaker ?? speakerID ?? "", srcText: src ?? source ?? "", text: t,
+                                        characterID: character?.isEmpty == true ? nil : character))
+                }
+                out = list
+            }
+            p.skipWhitespace()
+            guard p.offset == bytes.count else { return nil }
+        } catch {
+            return nil
+        }
+        return out
     }
 
     /// Validates the `segments` array of a translated.json document (also used by merge-mt and import).

@@ -204,7 +204,10 @@ public final class TranscriptStore {
     }
 
     func rebuildStates() {
-        states = job.segments.map { seg in state(of: snapshot.entries[seg.number - 1]?.object, seg) }
+        var out: [ReviewState] = []
+        out.reserveCapacity(job.segments.count)
+        for i in job.segments.indices { out.append(state(of: snapshot.entries[i]?.object, job.segments[i])) }
+        states = out
     }
 
     /// The voice each line should be spoken with now (set when the character voices are known):
@@ -247,13 +250,13 @@ public final class TranscriptStore {
     public func characterID(_ n: Int) -> String? { job.characterID(of: segment(n)) }
 
     func state(of entry: JSONObject?, _ pipelineSegment: Segment) -> ReviewState {
-        let seg = TranscriptStore.effective(pipelineSegment, entry?["speaker"]?.stringValue)
         var st = TranscriptStore.storedState(of: entry, pipelineSegment)
-        st.cps = ReadingSpeed.cps(st.text, duration: seg.duration)
+        // A reviewer's label changes who speaks, never when: the pipeline's times give the speed.
+        st.cps = ReadingSpeed.cps(st.text, duration: pipelineSegment.duration)
         st.tooFast = st.cps > cpsLimit + 1e-9
         if let expectedVoice, st.audioStatus == "fresh" || st.audioStatus == "overflow",
-           let used = entry?["last_preview"]?.objectValue?["voice"], Voice(json: used) != nil,
-           Voice(json: used) != expectedVoice(seg) {
+           let used = entry?["last_preview"]?.objectValue?["voice"], let usedVoice = Voice(json: used),
+           usedVoice != expectedVoice(TranscriptStore.effective(pipelineSegment, st.speakerOverride)) {
             st.audioStatus = "stale"
         }
         return st

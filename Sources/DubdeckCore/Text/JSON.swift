@@ -362,6 +362,45 @@ public struct JSONParser {
         }
     }
 
+    /// An array value read element by element: `body` reads exactly one value at `depth + 1`.
+    /// The same checks as `parseValue` (depth, the value count) and the same errors as `parseArray`.
+    public mutating func parseArrayElements(depth: Int, _ body: (inout JSONParser) throws -> Void) throws {
+        skipWhitespace()
+        guard pos < end else { throw error("unexpected end of file") }
+        if depth > maxDepth { throw error("nesting deeper than \(maxDepth)") }
+        valuesLeft -= 1
+        if valuesLeft < 0 { throw error("more than \(JSONParser.maxValues) values") }
+        guard bytes[pos] == UInt8(ascii: "[") else { throw error("expected an array") }
+        pos += 1
+        skipWhitespace()
+        if pos < end, bytes[pos] == UInt8(ascii: "]") { pos += 1; return }
+        var index = 0
+        while true {
+            do {
+                try body(&self)
+            } catch var e as JSONParseError {
+                e.path.insert(.index(index), at: 0)
+                throw e
+            }
+            index += 1
+            skipWhitespace()
+            guard pos < end else { throw error("unexpected end of file in array") }
+            if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
+            if bytes[pos] == UInt8(ascii: "]") { pos += 1; return }
+            throw error("expected ',' or ']' in array")
+        }
+    }
+
+    /// An object value read member by member (as `parseValue` would read it: depth and value count checked).
+    public mutating func parseObjectValue(depth: Int, _ body: (String, inout JSONParser) throws -> Void) throws {
+        skipWhitespace()
+        guard pos < end else { throw error("unexpected end of file") }
+        if depth > maxDepth { throw error("nesting deeper than \(maxDepth)") }
+        valuesLeft -= 1
+        if valuesLeft < 0 { throw error("more than \(JSONParser.maxValues) values") }
+        try parseObjectMembers(depth: depth, body)
+    }
+
     /// Calls `body` for each member with the key and the byte range of its value in the source.
     /// A key that appears twice in one object is refused: readers disagree on which one counts
     /// (this one kept the first, Python keeps the last), so a duplicate could smuggle an approval.
