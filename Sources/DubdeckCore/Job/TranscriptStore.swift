@@ -1,3 +1,4 @@
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -559,6 +560,9 @@ public final class TranscriptStore {
         snapshot.version = TranscriptStore.currentVersion
         snapshot.updatedAt = ts
         let bytes = TranscriptStore.encode(&snapshot)
+        // The file's hash (the next commit's base) is computed on the other core while this one
+        // writes and waits for the disk: the same one hash per commit, off the commit's path.
+        let hashed = BackgroundHash(bytes)
         do {
             if FileIO.faults.failStoreWrite {
                 throw DubdeckError.io(Sanitizer.display(path), "write failed: \(errnoText(ENOSPC))")
@@ -595,7 +599,7 @@ public final class TranscriptStore {
             throw rollBack(error)
         }
 
-        snapshot.fingerprint = FileIO.fingerprint(path: path, bytes: bytes)
+        snapshot.fingerprint = FileIO.fingerprint(path: path, bytes: bytes, sha256: hashed.value)
         snapshot.bytes = bytes
         for n in updated.keys { states[n - 1] = state(of: snapshot.entries[n - 1]?.object, job.segments[n - 1]) }
         return CommitResult(records: records, reloaded: reloaded, warnings: warnings)
@@ -809,5 +813,24 @@ public enum SegmentFilter: String, CaseIterable, Sendable {
         case .tooFast: return s.tooFast
         case .problems: return s.isProblem
         }
+    }
+}
+
+/// SHA-256 of a buffer computed on another thread; `value` waits for it.
+final class BackgroundHash: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var digest: [UInt8] = []  // written once before `done` is signalled
+
+    init(_ bytes: [UInt8]) {
+        DispatchQueue.global(qos: .userInitiated).async {
+            self.digest = SHA256.digest(bytes)
+            self.done.signal()
+        }
+    }
+
+    var value: [UInt8] {
+        done.wait()
+        done.signal()  // a second reader does not wait forever
+        return digest
     }
 }

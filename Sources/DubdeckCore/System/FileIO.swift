@@ -186,14 +186,14 @@ public enum FileIO {
         return out
     }
 
-    public static func fingerprint(path: String, bytes: [UInt8]?) -> FileFingerprint {
+    public static func fingerprint(path: String, bytes: [UInt8]?, sha256 known: [UInt8]? = nil) -> FileFingerprint {
         var st = stat()
         guard lstat(path, &st) == 0, let bytes else { return .missing }
         let mtimeNs = Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec)
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let nowNs = Int(now.tv_sec) * 1_000_000_000 + Int(now.tv_nsec)
-        return FileFingerprint(size: Int(st.st_size), mtimeNs: mtimeNs, sha256: SHA256.digest(bytes), inode: UInt64(st.st_ino),
+        return FileFingerprint(size: Int(st.st_size), mtimeNs: mtimeNs, sha256: known ?? SHA256.digest(bytes), inode: UInt64(st.st_ino),
                                racy: mtimeNs > nowNs - 1_000_000_000)
     }
 
