@@ -119,6 +119,17 @@ final class ReconcileCommandTests: XCTestCase {
         XCTAssertEqual(res.status, 0, res.stderr)
         XCTAssertTrue(res.stdout.contains("left ep3's map as it is: label A changed in the map since identify"), res.stdout)
         XCTAssertEqual(try String(contentsOfFile: mapPath, encoding: .utf8), edited)
+        // A map that is a link (planted): never followed, never replaced; the link's target untouched.
+        XCTAssertEqual(DubdeckBinary.run(["characters", "reconcile", "--series", "s1", "--undo"], env: e).status, 0)
+        let target = dir.file("elsewhere.json")
+        try edited.write(toFile: target, atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: mapPath)
+        try FileManager.default.createSymbolicLink(atPath: mapPath, withDestinationPath: target)
+        res = DubdeckBinary.run(["characters", "reconcile", "--series", "s1", "--apply"], env: e)
+        XCTAssertEqual(res.status, 0, res.stderr)
+        XCTAssertTrue(res.stdout.contains("left ep3's map as it is") && res.stdout.contains("symbolic link"), res.stdout)
+        XCTAssertEqual(try String(contentsOfFile: target, encoding: .utf8), edited)
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: mapPath), target)
         for bad in [["--series", "../x"], ["--series", "s1", "--only", "1"], ["--series", "s1", "--apply", "--undo"],
                     ["--series", "s1", "--reject", "0"], ["--series", "s1", "--apply", "--only", "9"], ["--series", "s1", "--reject", "3"]] {
             res = DubdeckBinary.run(["characters", "reconcile"] + bad, env: e)
