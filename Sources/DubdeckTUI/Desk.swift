@@ -84,6 +84,8 @@ public final class Desk {
     var lastMerge: (from: String, into: String)?
     var searchCache: [String?] = []
     var lastPoll = 0.0
+    /// The character store is to be read in the background at the next tick.
+    var castLoadDue = false
     /// The command line's reading-speed limit (kept when the store is read again).
     public var cpsOverride: Double? {
         didSet {
@@ -119,7 +121,9 @@ public final class Desk {
         self.characterStorePath = characterStorePath
         worker = audio.map { SynthWorker(job: store.job, by: store.by, maxSpeedup: $0.maxSpeedup, makeEngine: $0.makeEngine) }
         mapSignature = FileIO.statSignature(store.job.directory + "/characters.map.json")
-        startLoadingCast()
+        // The names are read once the first screen is out (the first tick): a second thread
+        // decrypting 20 MB while the first frame is drawn slows that frame on two cores.
+        castLoadDue = true
         searchCache = Array(repeating: nil, count: store.job.segments.count)
         applyFilter(keepSegment: nil)
         let help = (keymap.keys(for: .help, in: .list) + keymap.keys(for: .help, in: .generic)).first ?? "?"
@@ -522,6 +526,10 @@ public final class Desk {
     @discardableResult
     public func tick(now: Double = Clock.monotonic()) -> Redraw {
         var redraw = Redraw.nothing
+        if castLoadDue {
+            castLoadDue = false
+            startLoadingCast()
+        }
         if !pending.isEmpty {
             redraw = commitNow(pending, lockTimeout: 0)
         }
@@ -551,7 +559,7 @@ public final class Desk {
     }
 
     /// True when nothing is left to do in the background (`:wait-idle`).
-    public var isIdle: Bool { pending.isEmpty && worker?.busy != true && audio?.sink.isPlaying != true && !castLoading }
+    public var isIdle: Bool { pending.isEmpty && worker?.busy != true && audio?.sink.isPlaying != true && !castLoading && !castLoadDue }
 
     // MARK: Sound
 
