@@ -58,6 +58,11 @@ struct ReconcileLog {
     var next = 1
     static let maxApplied = 20
     static let maxRejected = 2000
+
+    /// As the store keeps it (file and database alike).
+    var json: JSONValue {
+        .object(JSONObject([("next", .number(next)), ("applied", .array(applied)), ("rejected", .array(rejected.map { .string($0) }))]))
+    }
 }
 
 public struct ReconcileParameters: Sendable {
@@ -562,9 +567,7 @@ extension CharacterStore {
 
     var reconcileLogJSON: JSONValue {
         .object(JSONObject(reconcileOrder.compactMap { s in
-            reconcileLog[s].map { l in
-                (s, JSONValue.object(JSONObject([("next", .number(l.next)), ("applied", .array(l.applied)), ("rejected", .array(l.rejected.map { .string($0) }))])))
-            }
+            reconcileLog[s].map { (s, $0.json) }
         }))
     }
 

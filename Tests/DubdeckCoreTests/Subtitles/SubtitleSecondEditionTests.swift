@@ -248,7 +248,7 @@ final class SubtitleRoundTripProperty: XCTestCase {
                          "ก\u{0E31}", "日本語", "-", ",", ";", "'", "\"", "<v Joe>", "<00:01.000>", "\t"]
 
     func testExportThenImportGivesTheSameTextsAndTimesForEveryPairOfFormats() throws {
-        var rng = SplitMix(seed: 20261125)
+        var rng = SplitMix64(state: 20261125)
         for round in 0..<300 {
             let count = 1 + Int(rng.next() % 6)
             var texts: [String] = []
@@ -297,15 +297,3 @@ final class SubtitleRoundTripProperty: XCTestCase {
     }
 }
 
-/// A small deterministic generator (the property runs are reproducible).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -304,9 +304,7 @@ extension CharacterStore {
     func seriesPlaintext(_ id: String) -> [UInt8]? {
         let obs = observations[id], rec = reconcileLog[id]
         guard obs != nil || rec != nil else { return nil }
-        let recJSON: JSONValue = rec.map { l in
-            .object(JSONObject([("next", .number(l.next)), ("applied", .array(l.applied)), ("rejected", .array(l.rejected.map { .string($0) }))]))
-        } ?? .null
+        let recJSON: JSONValue = rec?.json ?? .null
         return JSONWriter.encode(.object(JSONObject([("observations", obs.map { .array($0.map(\.json)) } ?? .null), ("reconcile", recJSON)])))
     }
 

@@ -20,7 +20,7 @@ public enum StoreMigration {
         doc["characters"] = .object(JSONObject(s.characters.sorted { $0.id < $1.id }.map { ($0.id, s.characterJSON($0)) }))
         doc["series"] = .object(JSONObject(Swift.Set(s.observationOrder + s.reconcileOrder).sorted().map { id in
             (id, JSONValue.array([s.observations[id].map { .array($0.map(\.json)) } ?? .null,
-                                  s.reconcileLog[id].map { l in .array([.number(l.next), .array(l.applied), .array(l.rejected.map { .string($0) })]) } ?? .null]))
+                                  s.reconcileLog[id]?.json ?? .null]))
         }))
         return SHA256.hex(SHA256.digest(JSONWriter.encode(.object(doc))))
     }
