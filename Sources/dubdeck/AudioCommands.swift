@@ -28,6 +28,7 @@ func makeEngine(_ name: String?, template: [String], timeout: Double) throws -> 
 
 struct Synth: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "synth",
         abstract: "Regenerate the speech of lines, fitted to their time slots.",
         discussion: """
         Named lines are always synthesized (locked ones with their locked text). --approved and --all skip \
@@ -112,6 +113,7 @@ func fmt(_ v: Double) -> String {
 
 struct Play: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "play",
         abstract: "Play a line's take (or the original line, or the line in context) and return when it has finished.",
         discussion: "--context plays the previous, current and next lines at their real times (takes that match their text, else the original) over the source ducked by --duck dB, from --before seconds before to --after seconds after; mixed by dubdeck, sample-exact (docs/AUDIO.md). Ctrl-C stops the device cleanly. --device file:FILE=/tmp/x.wav,FORMAT=wav records instead of playing.")
 
@@ -166,6 +168,7 @@ struct Play: ParsableCommand {
 
 struct Take: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "take",
         abstract: "Make take K (1 = newest) of a line the current one (recorded in the history; undoable).")
 
     @Argument(help: "The job directory.") var job: String

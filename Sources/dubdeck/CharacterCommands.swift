@@ -6,6 +6,7 @@ import Glibc
 
 struct Characters: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "characters",
         abstract: "The character voice memory: who is who across the episodes of a series.",
         subcommands: [CharList.self, CharShow.self, CharRename.self, CharMerge.self, CharUnmerge.self, CharIdentify.self, CharAssign.self, CharSuggest.self, CharReconcile.self, CharMigrate.self, CharEmbed.self, CharImportLegacy.self])
 }
@@ -427,6 +428,7 @@ struct CharImportLegacy: ParsableCommand {
 
 struct Key: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "key",
         abstract: "The character store's key file.", subcommands: [KeyInit.self, KeyRotate.self])
 }
 

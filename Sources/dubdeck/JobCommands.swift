@@ -4,6 +4,7 @@ import DubdeckTUI
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "demo",
         abstract: "Write the sample job (reused when DIR already holds it) and open it.")
 
     @Argument(help: "Where to write it.") var dir: String = "./dubdeck-demo"
@@ -22,7 +23,7 @@ struct Demo: ParsableCommand {
 }
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Counts of a job's review state.")
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Counts of a job's review state.")
     @Argument(help: "The job directory.") var job: String
     @Flag(help: "One JSON document on stdout.") var json = false
     @Option(help: "Character store, for voices (else DUBDECK_STORE, else data/characters.json).") var store: String?
@@ -57,7 +58,7 @@ struct Status: ParsableCommand {
 }
 
 struct Segments: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List a job's lines with their review state.")
+    static let configuration = CommandConfiguration(commandName: "segments", abstract: "List a job's lines with their review state.")
     @Argument(help: "The job directory.") var job: String
     @Option(help: "all, unapproved, unlocked, locked, flagged, stale, overflow, too-fast or problems (unapproved, flagged, stale, overflow or too fast).") var filter: String = "all"
     @Option(help: "Reading-speed limit in characters per second (1 … 100; else job.json max_cps, else the target language's).") var maxCps: Double?
@@ -108,6 +109,7 @@ struct Segments: ParsableCommand {
 
 struct Set: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "set",
         abstract: "Change one line: text, approval, lock, flags (durable; recorded in the history).",
         discussion: "Applied in this order: unlock, text, approve/unapprove, flags, lock. A locked line's text is refused (exit 75) unless --unlock is given.")
 
@@ -163,7 +165,7 @@ struct Set: ParsableCommand {
 }
 
 struct History: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The change history of a job, or of one line.")
+    static let configuration = CommandConfiguration(commandName: "history", abstract: "The change history of a job, or of one line.")
     @Argument(help: "The job directory.") var job: String
     @Argument(help: "Only this segment.") var n: Int?
     @Flag(help: "One JSON document on stdout.") var json = false
@@ -198,6 +200,7 @@ struct History: ParsableCommand {
 /// Prints the action table (the source of docs/KEYMAPS.md's table).
 struct Actions: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "actions",
         abstract: "Print the table of desk actions and their default keys (Markdown).", shouldDisplay: false)
 
     func run() throws {

@@ -4,6 +4,7 @@ import DubdeckTUI
 
 struct Review: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "review",
         abstract: "Open the review desk on a job (the default command).",
         discussion: "Keys: ? shows them all. --script FILE drives the desk headless (one key per line, :size WxH, :dump PATH, :wait-idle, :type TEXT, :quit).")
 

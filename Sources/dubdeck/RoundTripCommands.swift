@@ -3,6 +3,7 @@ import DubdeckCore
 
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "apply",
         abstract: "Write translated.edited.json and <stem>.edited.srt for the pipeline.",
         discussion: "Each segment's text comes from the review (locked text wins), with \"locked\" and \"approved\", and the reviewer's speaker label where one was fixed. With --approved-only, segments that are not approved get \"silence\": true and keep their timing. voice_map.json gives every label of the episode its character_id, name, voice and speaker_wav for the pipeline's TTS.")
     @Argument(help: "The job directory.") var job: String
@@ -38,6 +39,7 @@ struct MergeMT: ParsableCommand {
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "import",
         abstract: "Create a job from subtitles (SRT, WebVTT, ASS/SSA): their text becomes the target text.",
         discussion: "The character set: --encoding NAME (an iconv name), else a byte-order mark, else UTF-8, else libuchardet's guess (named in a warning). A cue that cannot be read is skipped with one warning line naming its line; --strict makes it an error (65).")
     @Argument(help: "The subtitle file (.srt, .vtt, .webvtt, .ass, .ssa).") var subs: String
@@ -57,7 +59,7 @@ struct Import: ParsableCommand {
 }
 
 struct Export: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Write the current target texts as subtitles.")
+    static let configuration = CommandConfiguration(commandName: "export", abstract: "Write the current target texts as subtitles.")
     @Argument(help: "The job directory.") var job: String
     @Option(help: "srt, ass or vtt.") var format: String
     @Option(help: "The file to write; - or none: standard output (raw: a data stream).") var out: String?
@@ -91,6 +93,7 @@ struct Export: ParsableCommand {
 
 struct Undo: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "undo",
         abstract: "Undo your last change (a batch as one), across processes.",
         discussion: "Yours: made with the same --by (else $USER). Refused (75) only when it would change the text of a line that is locked now.")
     @Argument(help: "The job directory.") var job: String
@@ -103,7 +106,7 @@ struct Undo: ParsableCommand {
 }
 
 struct Redo: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Redo your last undone change.")
+    static let configuration = CommandConfiguration(commandName: "redo", abstract: "Redo your last undone change.")
     @Argument(help: "The job directory.") var job: String
     @Flag(help: "Redo the newest undo by anyone.") var any = false
     @Option(help: "Whose undo (else $USER).") var by: String?
