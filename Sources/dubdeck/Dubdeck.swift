@@ -19,6 +19,7 @@ struct Dubdeck: ParsableCommand {
 @main
 enum DubdeckMain {
     static func main() {
+        OpenSSLLibrary.ready()
         Interrupt.install()
         var code: Int32 = 0
         do {
@@ -39,6 +40,7 @@ enum DubdeckMain {
                 }
             }
         }
+        BackgroundWork.finish()  // a hash begun on the other core ends before the process does
         if let e = Console.outputFailed {
             Console.err("dubdeck: standard output: write failed: \(errnoText(e))\n")
             exit(ExitStatus.ioError.rawValue)

@@ -63,8 +63,7 @@ func checkRange(_ value: Double, _ range: ClosedRange<Double>, _ option: String,
 func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 
 func openStore(_ jobDir: String, by: String? = nil, series: String? = nil) throws -> TranscriptStore {
-    let job = try JobLoader.load(jobDir, series: series)
-    return try TranscriptStore(job: job, by: by)
+    try TranscriptStore.open(jobDir, series: series, by: by)
 }
 
 /// The character store without embeddings, for names and voices; nil when there is none or it

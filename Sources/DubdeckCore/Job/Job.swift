@@ -93,9 +93,15 @@ public final class Job: Sendable {
 
 public enum JobLoader {
     /// `series` (the command line's --series) wins over job.json's series_id.
-    public static func load(_ directory: String, series: String? = nil) throws -> Job {
+    /// The directory as a job names it (no trailing slash).
+    static func normalized(_ directory: String) -> String {
         var dir = directory
         while dir.count > 1, dir.hasSuffix("/") { dir.removeLast() }
+        return dir
+    }
+
+    public static func load(_ directory: String, series: String? = nil) throws -> Job {
+        let dir = normalized(directory)
         guard FileIO.isDirectory(dir) else {
             throw DubdeckError(.noInput, "\(Sanitizer.display(dir)): no such job directory")
         }
@@ -183,6 +189,8 @@ public enum JobLoader {
 
     /// translated.json read without building a JSON tree (5,000 lines: a tenth of the desk's start).
     /// nil whenever the file is not a plain valid one: the generic reading then decides and says why.
+    static let segmentFields: [StaticString] = ["start", "end", "text", "tgt_text", "src_text", "source_text", "speaker", "speaker_id", "character_id"]
+
     static func segmentsDirect(_ bytes: [UInt8]) -> [Segment]? {
         struct GiveUp: Error {}
         var p = JSONParser(bytes: bytes)
@@ -196,24 +204,33 @@ public enum JobLoader {
                 try q.parseArrayElements(depth: 1) { r in
                     var start: Double?, end: Double?, text: String?, tgt: String?, src: String?, source: String?
                     var speaker: String?, speakerID: String?, character: String?
-                    func string(_ v: JSONValue) throws -> String? {
-                        if v.isNull { return nil }
-                        guard let s = v.stringValue else { throw GiveUp() }
-                        return s
-                    }
-                    try r.parseObjectValue(depth: 2) { field, f in
-                        let v = try f.parseValue(depth: 3)
-                        switch field {
-                        case "start", "end":
-                            guard case .number(let t) = v, let d = Double(t), d.isFinite else { throw GiveUp() }
-                            if field == "start" { start = d } else { end = d }
-                        case "text": text = try string(v)
-                        case "tgt_text": tgt = try string(v)
-                        case "src_text": src = try string(v)
-                        case "source_text": source = try string(v)
-                        case "speaker": speaker = try string(v)
-                        case "speaker_id": speakerID = try string(v)
-                        case "character_id": character = try string(v)
+                    try r.parseObjectValueRaw(depth: 2, known: segmentFields) { field, f in
+                        // Names matched as bytes, values read as what they are; a wrong type: give up.
+                        guard field.plain else { throw GiveUp() }
+                        let k = field.index
+                        guard let v = try f.parseScalar(depth: 3) else {
+                            if k != nil { throw GiveUp() }
+                            _ = try f.parseValue(depth: 3)  // an extra field: checked as the generic reading checks it
+                            return
+                        }
+                        func string() throws -> String? {
+                            switch v {
+                            case .null: return nil
+                            case .string(let s): return s
+                            default: throw GiveUp()
+                            }
+                        }
+                        switch k {
+                        case 0, 1:
+                            guard case .number(let d) = v else { throw GiveUp() }
+                            if k == 0 { start = d } else { end = d }
+                        case 2: text = try string()
+                        case 3: tgt = try string()
+                        case 4: src = try string()
+                        case 5: source = try string()
+                        case 6: speaker = try string()
+                        case 7: speakerID = try string()
+                        case 8: character = try string()
                         default: break
                         }
                     }

@@ -9,12 +9,17 @@ public enum ReadingSpeed {
         guard duration > 0 else { return 0 }
         // Every line's count is made when a store opens: ASCII text is counted by its bytes (a
         // grapheme walk over 5,000 lines costs more than the rest of opening them).
-        var count = 0
-        for b in text.utf8 {
-            if b >= 0x80 { return Double(text.reduce(0) { $1.isWhitespace ? $0 : $0 + 1 }) / duration }
-            if !(b == 0x20 || (0x09...0x0D).contains(b)) { count += 1 }
+        var utf8 = text
+        let ascii: Int? = utf8.withUTF8 { b in
+            var count = 0
+            for c in b {
+                if c >= 0x80 { return nil }
+                if !(c == 0x20 || (c >= 0x09 && c <= 0x0D)) { count += 1 }
+            }
+            return count
         }
-        return Double(count) / duration
+        if let ascii { return Double(ascii) / duration }
+        return Double(text.reduce(0) { $1.isWhitespace ? $0 : $0 + 1 }) / duration
     }
 
     /// 17 for English and other Latin scripts, 4 for Japanese, 9 for Chinese, 12 for Korean.

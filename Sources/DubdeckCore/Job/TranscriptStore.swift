@@ -11,7 +11,11 @@ public struct ReviewState: Equatable, Sendable {
     public var lockedAt: String?
     public var lockedBy: String?
     public var flags: [String]
+    /// The take's state as the line should be shown now: a take spoken with another voice than
+    /// the line has now is stale whatever the entry records.
     public var audioStatus: String
+    /// `audio_status` as the entry records it.
+    var recordedAudioStatus = "none"
     /// True when the target text differs from the machine translation.
     public var edited: Bool
 
@@ -38,15 +42,23 @@ public enum TakeStatus: String, Sendable {
     case none, fresh, stale, overflow, failed, unknown
 }
 
-/// What `last_preview` says of the current take.
-public struct TakePreview: Equatable, Sendable {
-    public var durationS: Double?
-    public var speechS: Double?
-    public var overflowS: Double
-    public var voiceEngine: String?
-    public var voiceVariant: String?
+/// What `last_preview` says of the current take. A class: a line's state holds a reference, not
+/// a hundred bytes that 5,000 lines would copy about.
+public final class TakePreview: Equatable, Sendable {
+    public let durationS: Double?
+    public let speechS: Double?
+    public let overflowS: Double
+    public let voiceEngine: String?
+    public let voiceVariant: String?
     /// The immutable take file (`segments_preview/NNNN.take-<seq>.wav`), nil for a first-edition take.
-    public var take: String?
+    public let take: String?
+    /// The voice the take was spoken with (nil when the record has none a voice can be read from).
+    public let voice: Voice?
+
+    public static func == (a: TakePreview, b: TakePreview) -> Bool {
+        a === b || (a.durationS == b.durationS && a.speechS == b.speechS && a.overflowS == b.overflowS && a.voiceEngine == b.voiceEngine
+                    && a.voiceVariant == b.voiceVariant && a.take == b.take && a.voice == b.voice)
+    }
 
     init(_ p: JSONObject) {
         durationS = p["duration_s"]?.doubleValue
@@ -55,6 +67,7 @@ public struct TakePreview: Equatable, Sendable {
         voiceEngine = p["voice"]?.objectValue?["engine"]?.stringValue
         voiceVariant = p["voice"]?.objectValue?["variant"]?.stringValue
         take = p["take"]?.stringValue
+        voice = Voice(json: p["voice"])
     }
 }
 
@@ -144,9 +157,31 @@ public final class TranscriptStore {
     public static let currentVersion = 3
 
     struct Entry {
-        var object: JSONObject
-        /// The entry's JSON as last read or written; nil when it must be (re-)encoded.
+        /// The entry as an object, once built: by a change, or by the generic reading. The direct
+        /// reading builds none (a job opens without 5,000 objects); `object` builds it from `raw`.
+        var parsed: JSONObject?
+        /// The entry's JSON as last read or written; nil when it must be (re-)encoded from `parsed`.
         var raw: ArraySlice<UInt8>?
+
+        init(object: JSONObject, raw: ArraySlice<UInt8>?) {
+            parsed = object
+            self.raw = raw
+        }
+
+        /// An entry the direct reading checked: its object is built from its bytes when asked for.
+        init(checkedRaw: ArraySlice<UInt8>) {
+            parsed = nil
+            raw = checkedRaw
+        }
+
+        var object: JSONObject {
+            if let parsed { return parsed }
+            // Bytes the direct reading accepted: the generic reading of them cannot fail.
+            guard case .object(let o)? = try? JSONParser.parse(Array(raw!)) else {
+                preconditionFailure("a store entry read once no longer parses")
+            }
+            return o
+        }
     }
 
     /// What was read from disk: the parts of the file and its fingerprint.
@@ -159,10 +194,29 @@ public final class TranscriptStore {
         var entries: [Entry?]
         /// Entries whose key is not a segment number of this job (kept as they are).
         var foreign: [(key: String, value: JSONValue)]
-        var fingerprint: FileFingerprint
+        /// The fingerprint as taken; its SHA-256 may still be computed on the other core (`pendingHash`).
+        var recordedFingerprint: FileFingerprint
         var mismatch: String?
         /// The file as last read or written (the next commit compares the disk with it).
         var bytes: [UInt8]? = nil
+        /// What each line's entry says (index = segment number − 1; absent entries: translated.json's
+        /// line), handed to the store's `states` when the snapshot is adopted (then emptied).
+        var stored: [ReviewState] = []
+        /// The file's SHA-256 while the other core computes it (a store opens while it is hashed).
+        var pendingHash: BackgroundHash? = nil
+
+        var fingerprint: FileFingerprint {
+            get {
+                guard let pendingHash else { return recordedFingerprint }
+                var fp = recordedFingerprint
+                fp.sha256 = pendingHash.value
+                return fp
+            }
+            set {
+                recordedFingerprint = newValue
+                pendingHash = nil
+            }
+        }
     }
 
     public let job: Job
@@ -175,12 +229,35 @@ public final class TranscriptStore {
     /// How long an operation waits for the job lock.
     public var lockTimeout: Double = 2.0
 
-    public init(job: Job, by: String? = nil) throws {
+    public convenience init(job: Job, by: String? = nil) throws {
+        self.init(job: job, by: by, snapshot: try TranscriptStore.read(job: job))
+    }
+
+    /// Opens a job and its store on both cores: the store is read, fingerprinted and scanned on
+    /// the other core while this one reads translated.json (the scan needs the job's lines only at
+    /// its end). The same checks and the same errors, in the same order, as `JobLoader.load` then
+    /// `init(job:)`: a bad job is reported before anything about its store.
+    public static func open(_ directory: String, series: String? = nil, by: String? = nil) throws -> TranscriptStore {
+        let early = EarlyStoreRead(path: JobLoader.normalized(directory) + "/transcript_store.json")
+        let job = try JobLoader.load(directory, series: series)
+        return TranscriptStore(job: job, by: by, snapshot: try TranscriptStore.read(job: job, early: early))
+    }
+
+    init(job: Job, by: String?, snapshot: consuming Snapshot) {
         self.job = job
         self.by = UserName.resolve(by)
-        snapshot = try TranscriptStore.read(job: job)
+        self.snapshot = snapshot
         states = []
         cpsLimit = ReadingSpeed.limit(job)
+        adopt(self.snapshot)
+    }
+
+    /// Makes a freshly read snapshot the current one: its lines' states move into `states` (the
+    /// array is handed over, not copied) and the settings of the moment are applied to them.
+    func adopt(_ fresh: consuming Snapshot) {
+        snapshot = consume fresh
+        states = snapshot.stored
+        snapshot.stored = []
         rebuildStates()
     }
 
@@ -204,11 +281,9 @@ public final class TranscriptStore {
         ])
     }
 
+    /// The settings of the moment applied to every line, in place.
     func rebuildStates() {
-        var out: [ReviewState] = []
-        out.reserveCapacity(job.segments.count)
-        for i in job.segments.indices { out.append(state(of: snapshot.entries[i]?.object, job.segments[i])) }
-        states = out
+        for i in states.indices { finish(&states[i], job.segments[i]) }
     }
 
     /// The voice each line should be spoken with now (set when the character voices are known):
@@ -250,27 +325,22 @@ public final class TranscriptStore {
     /// The character of line n (through the reviewer's label, the pipeline's ID or the map).
     public func characterID(_ n: Int) -> String? { job.characterID(of: segment(n)) }
 
-    func state(of entry: JSONObject?, _ pipelineSegment: Segment) -> ReviewState {
-        var st = TranscriptStore.storedState(of: entry, pipelineSegment)
-        // A reviewer's label changes who speaks, never when: the pipeline's times give the speed.
-        st.cps = ReadingSpeed.cps(st.text, duration: pipelineSegment.duration)
+    /// A line's stored state with the settings of the moment: the reading-speed limit, and a take
+    /// spoken with another voice than the line should have now is stale.
+    func finish(_ st: inout ReviewState, _ pipelineSegment: Segment) {
         st.tooFast = st.cps > cpsLimit + 1e-9
-        if let expectedVoice, st.audioStatus == "fresh" || st.audioStatus == "overflow",
-           let used = entry?["last_preview"]?.objectValue?["voice"], let usedVoice = Voice(json: used),
+        st.audioStatus = st.recordedAudioStatus
+        if let expectedVoice, st.audioStatus == "fresh" || st.audioStatus == "overflow", let usedVoice = st.preview?.voice,
            usedVoice != expectedVoice(TranscriptStore.effective(pipelineSegment, st.speakerOverride)) {
             st.audioStatus = "stale"
         }
-        return st
     }
 
+    /// What a line's entry says (nil: no entry), its reading speed counted.
     static func storedState(of entry: JSONObject?, _ seg: Segment) -> ReviewState {
-        guard let e = entry else {
-            return ReviewState(text: seg.text, approved: false, locked: false, lockedAt: nil, lockedBy: nil, flags: [],
-                               audioStatus: "none", edited: false)
-        }
+        var st = defaultState(seg)
+        guard let e = entry else { return counted(st, seg) }
         // One pass over the members (a lookup per field was nine scans of each of 5,000 entries).
-        var st = ReviewState(text: seg.text, approved: false, locked: false, lockedAt: nil, lockedBy: nil, flags: [],
-                             audioStatus: "none", edited: false)
         for (key, v) in e.members {
             switch key {
             case "tgt_text": if let t = v.stringValue { st.text = t }
@@ -285,7 +355,20 @@ public final class TranscriptStore {
             default: break
             }
         }
+        return counted(st, seg)
+    }
+
+    static func defaultState(_ seg: Segment) -> ReviewState {
+        ReviewState(text: seg.text, approved: false, locked: false, lockedAt: nil, lockedBy: nil, flags: [], audioStatus: "none", edited: false)
+    }
+
+    /// `edited` and the reading speed: a reviewer's label changes who speaks, never when, so the
+    /// pipeline's times give the speed.
+    static func counted(_ state: ReviewState, _ seg: Segment) -> ReviewState {
+        var st = state
         st.edited = st.text != seg.text
+        st.cps = ReadingSpeed.cps(st.text, duration: seg.duration)
+        st.recordedAudioStatus = st.audioStatus
         return st
     }
 
@@ -293,8 +376,20 @@ public final class TranscriptStore {
 
     /// The state of a job with no store file yet.
     static func emptySnapshot(_ job: Job) -> Snapshot {
-        Snapshot(version: currentVersion, extra: [], updatedAt: nil, entries: Array(repeating: nil, count: job.segments.count),
-                 foreign: [], fingerprint: .missing, mismatch: nil)
+        var snap = Snapshot(version: currentVersion, extra: [], updatedAt: nil, entries: Array(repeating: nil, count: job.segments.count),
+                            foreign: [], recordedFingerprint: .missing, mismatch: nil)
+        snap.stored = job.segments.map { storedState(of: nil, $0) }
+        return snap
+    }
+
+    static func read(job: Job, early: EarlyStoreRead) throws -> Snapshot {
+        guard early.path == job.storePath else { return try read(job: job) }
+        guard let (bytes, fingerprint, scan) = try early.wait() else { return emptySnapshot(job) }
+        var snap = try scan.flatMap { finishDirect($0, job: job) } ?? parseGeneric(bytes, job: job)
+        snap.fingerprint = fingerprint
+        snap.pendingHash = early.hash
+        snap.bytes = bytes
+        return snap
     }
 
     static func read(job: Job) throws -> Snapshot {
@@ -302,16 +397,26 @@ public final class TranscriptStore {
         guard let bytes = try FileIO.readIfExists(path, owner: .own) else {
             return emptySnapshot(job)
         }
+        // Hashed on the other core while this one parses: the hash is first needed by a commit.
+        let hash = BackgroundHash(bytes)
         var snap = try parse(bytes, job: job)
-        snap.fingerprint = FileIO.fingerprint(path: path, bytes: bytes)
+        snap.fingerprint = FileIO.fingerprint(path: path, bytes: bytes, sha256: [])
+        snap.pendingHash = hash
         snap.bytes = bytes
         return snap
     }
 
     static func parse(_ bytes: [UInt8], job: Job) throws -> Snapshot {
+        // The common case straight into states; anything unusual is read again the generic way,
+        // which gives the exact error (the direct reading is never less strict: it gives up instead).
+        if let direct = parseDirect(bytes, job: job) { return direct }
+        return try parseGeneric(bytes, job: job)
+    }
+
+    static func parseGeneric(_ bytes: [UInt8], job: Job) throws -> Snapshot {
         let shown = Sanitizer.display(job.storePath)
         var snap = Snapshot(version: 0, extra: [], updatedAt: nil, entries: Array(repeating: nil, count: job.segments.count),
-                            foreign: [], fingerprint: .missing, mismatch: nil)
+                            foreign: [], recordedFingerprint: .missing, mismatch: nil)
         var parser = JSONParser(bytes: bytes)
         parser.skipBOM()
         var sawVersion = false
@@ -362,6 +467,142 @@ public final class TranscriptStore {
         }
         if !sawVersion { snap.version = 1 }
         try validate(&snap, job: job, shown: shown)
+        snap.stored = job.segments.indices.map { storedState(of: snap.entries[$0]?.parsed, job.segments[$0]) }
+        return snap
+    }
+
+    /// Why entry n's times say it belongs to another line than translated.json's line n (nil: it does not).
+    static func timesMismatch(_ n: Int, _ start: Double, _ end: Double, _ seg: Segment) -> String? {
+        guard abs(start - seg.start) > 0.0005 || abs(end - seg.end) > 0.0005 else { return nil }
+        return "segment \(n) is \(JSONValue.formatNumber(start))–\(JSONValue.formatNumber(end)) s in transcript_store.json but \(JSONValue.formatNumber(seg.start))–\(JSONValue.formatNumber(seg.end)) s in translated.json (re-segmented?)"
+    }
+
+    static let entryFields: [StaticString] = ["start", "end", "tgt_text", "approved", "locked", "locked_at", "locked_by", "flags",
+                                              "audio_status", "speaker", "last_preview"]
+
+    /// A current (version 3) store read straight into its lines' states: each entry is checked
+    /// field by field and kept as its bytes, no object built (one is built when a change needs it).
+    /// nil whenever anything is unusual — a wrong type, an old version, an entry without times, a
+    /// foreign key, a name with an escape — so the generic reading decides and says why.
+    static func parseDirect(_ bytes: [UInt8], job: Job) -> Snapshot? {
+        scanDirect(bytes).flatMap { finishDirect($0, job: job) }
+    }
+
+    /// What the direct reading takes from the bytes alone (it needs no job: it can run while
+    /// translated.json is read on the other core).
+    struct DirectScan: @unchecked Sendable {
+        // Sendable: values only; the slices share the file's immutable buffer.
+        struct Line {
+            var n: Int
+            var start: Double, end: Double
+            var raw: ArraySlice<UInt8>
+            /// What the entry says; its text is translated.json's when `ownText` is false.
+            var state: ReviewState
+            var ownText: Bool
+        }
+        var lines: [Line] = []
+        var updatedAt: String?
+        var extra: [(key: String, value: JSONValue)] = []
+    }
+
+    static func scanDirect(_ bytes: [UInt8]) -> DirectScan? {
+        struct GiveUp: Error {}
+        var scan = DirectScan()
+        var sawVersion = false
+        var parser = JSONParser(bytes: bytes)
+        parser.skipBOM()
+        do {
+            try parser.parseObjectMembersRaw(depth: 0) { key, p in
+                guard key.plain else { throw GiveUp() }
+                if p.key(key, is: "version") {
+                    guard case .number(let v)? = try p.parseScalar(depth: 1), v == Double(currentVersion) else { throw GiveUp() }
+                    sawVersion = true
+                } else if p.key(key, is: "updated_at") {
+                    scan.updatedAt = try p.parseValue(depth: 1).stringValue
+                } else if p.key(key, is: "segments") {
+                    try p.parseObjectMembersRaw(depth: 1) { segKey, q in
+                        guard let n = q.decimalKey(segKey), n >= 1, q.peek() == UInt8(ascii: "{") else { throw GiveUp() }
+                        let start = q.offset
+                        var st = ReviewState(text: "", approved: false, locked: false, lockedAt: nil, lockedBy: nil, flags: [],
+                                             audioStatus: "none", edited: false)
+                        var ownText = false
+                        var times: (Double?, Double?) = (nil, nil)
+                        try q.parseObjectValueRaw(depth: 2, known: entryFields) { field, f in
+                            guard field.plain else { throw GiveUp() }
+                            let k = field.index
+                            guard let v = try f.parseScalar(depth: 3) else {
+                                switch k {
+                                case 7:  // flags: an array of strings
+                                    var flags: [String] = []
+                                    try f.parseArrayElements(depth: 3) { r in
+                                        guard case .string(let flag)? = try r.parseScalar(depth: 4) else { throw GiveUp() }
+                                        flags.append(flag)
+                                    }
+                                    st.flags = flags
+                                case 10:  // last_preview: its take must be one of this line's take files
+                                    guard case .object(let preview) = try f.parseValue(depth: 3) else { throw GiveUp() }
+                                    if let take = preview["take"], !(take.stringValue.map { Takes.isTakePath($0, n) } ?? false) { throw GiveUp() }
+                                    st.preview = TakePreview(preview)
+                                case 5, 6, nil:  // locked_at/by are read as strings only; others are kept as they are
+                                    _ = try f.parseValue(depth: 3)
+                                default: throw GiveUp()
+                                }
+                                return
+                            }
+                            switch (k, v) {
+                            case (_, .null) where k != 5 && k != 6: break  // a null is as good as absent
+                            case (0, .number(let t)): times.0 = t
+                            case (1, .number(let t)): times.1 = t
+                            case (2, .string(let t)): st.text = t; ownText = true
+                            case (3, .bool(let b)): st.approved = b
+                            case (4, .bool(let b)): st.locked = b
+                            case (5, _): st.lockedAt = v.stringValue
+                            case (6, _): st.lockedBy = v.stringValue
+                            case (8, .string(let a)): st.audioStatus = a
+                            case (9, .string(let label)) where SafeName.isValid(label): st.speakerOverride = label
+                            case (nil, _): break
+                            default: throw GiveUp()
+                            }
+                        }
+                        guard let s = times.0, let e = times.1 else { throw GiveUp() }  // the generic reading adds them
+                        scan.lines.append(DirectScan.Line(n: n, start: s, end: e, raw: bytes[start..<q.offset], state: st, ownText: ownText))
+                    }
+                } else {
+                    scan.extra.append((try key.string ?? p.makeString(key.span), try p.parseValue(depth: 1)))
+                }
+            }
+            parser.skipWhitespace()
+            guard parser.offset == bytes.count, sawVersion else { return nil }
+        } catch {
+            return nil
+        }
+        return scan
+    }
+
+    /// The scan put against the job's lines: each entry at its line (one this job does not have:
+    /// nil), translated.json's text where the entry has none, the reading speeds, the first line
+    /// whose times are another line's.
+    static func finishDirect(_ scan: DirectScan, job: Job) -> Snapshot? {
+        let count = job.segments.count
+        var snap = Snapshot(version: currentVersion, extra: scan.extra, updatedAt: scan.updatedAt, entries: Array(repeating: nil, count: count),
+                            foreign: [], recordedFingerprint: .missing, mismatch: nil)
+        // Every line's state, in one array (placeholders until read or defaulted at the end).
+        snap.stored = Array(repeating: ReviewState(text: "", approved: false, locked: false, lockedAt: nil, lockedBy: nil, flags: [],
+                                                   audioStatus: "", edited: false), count: count)
+        var firstMismatch: (index: Int, reason: String)?
+        for line in scan.lines {
+            guard line.n <= count else { return nil }
+            let seg = job.segments[line.n - 1]
+            var st = line.state
+            if !line.ownText { st.text = seg.text }
+            if let reason = timesMismatch(line.n, line.start, line.end, seg), firstMismatch == nil || line.n - 1 < firstMismatch!.index {
+                firstMismatch = (line.n - 1, reason)
+            }
+            snap.entries[line.n - 1] = Entry(checkedRaw: line.raw)
+            snap.stored[line.n - 1] = counted(st, seg)
+        }
+        snap.mismatch = firstMismatch?.reason
+        for i in snap.entries.indices where snap.entries[i] == nil { snap.stored[i] = storedState(of: nil, job.segments[i]) }
         return snap
     }
 
@@ -370,7 +611,7 @@ public final class TranscriptStore {
         let upgrading = snap.version < currentVersion
         for i in snap.entries.indices where snap.entries[i] != nil {
             let n = i + 1
-            let o = snap.entries[i]!.object
+            let o = snap.entries[i]!.parsed!
             // One pass over the entry's members (not a lookup per field: 5,000 entries at open).
             var start: Double?, end: Double?
             for (key, v) in o.members where !v.isNull {
@@ -404,21 +645,17 @@ public final class TranscriptStore {
             }
             let seg = job.segments[i]
             if let s = start, let e = end {
-                if abs(s - seg.start) > 0.0005 || abs(e - seg.end) > 0.0005 {
-                    if snap.mismatch == nil {
-                        snap.mismatch = "segment \(n) is \(JSONValue.formatNumber(s))–\(JSONValue.formatNumber(e)) s in transcript_store.json but \(JSONValue.formatNumber(seg.start))–\(JSONValue.formatNumber(seg.end)) s in translated.json (re-segmented?)"
-                    }
-                }
+                if snap.mismatch == nil { snap.mismatch = timesMismatch(n, s, e, seg) }
             } else {
                 // Written by another tool without times: taken as matching, times added on the next save.
-                snap.entries[i]!.object["start"] = .number(seg.start)
-                snap.entries[i]!.object["end"] = .number(seg.end)
+                snap.entries[i]!.parsed!["start"] = .number(seg.start)
+                snap.entries[i]!.parsed!["end"] = .number(seg.end)
                 snap.entries[i]!.raw = nil
             }
             if upgrading {
                 for (key, value) in [("locked", JSONValue.bool(false)), ("locked_at", .null), ("locked_by", .null),
-                                     ("flags", .array([])), ("audio_status", .string("none"))] where snap.entries[i]!.object[key] == nil {
-                    snap.entries[i]!.object[key] = value
+                                     ("flags", .array([])), ("audio_status", .string("none"))] where snap.entries[i]!.parsed![key] == nil {
+                    snap.entries[i]!.parsed![key] = value
                 }
                 snap.entries[i]!.raw = nil
             }
@@ -454,8 +691,7 @@ public final class TranscriptStore {
         } else {
             fresh = TranscriptStore.emptySnapshot(job)
         }
-        snapshot = fresh
-        rebuildStates()
+        adopt(fresh)
         return true
     }
 
@@ -613,7 +849,10 @@ public final class TranscriptStore {
 
         snapshot.fingerprint = FileIO.fingerprint(path: path, bytes: bytes, sha256: hashed.value)
         snapshot.bytes = bytes
-        for n in updated.keys { states[n - 1] = state(of: snapshot.entries[n - 1]?.object, job.segments[n - 1]) }
+        for n in updated.keys {
+            states[n - 1] = TranscriptStore.storedState(of: updated[n], job.segments[n - 1])
+            finish(&states[n - 1], job.segments[n - 1])
+        }
         return CommitResult(records: records, reloaded: reloaded, warnings: warnings)
     }
 
@@ -656,8 +895,7 @@ public final class TranscriptStore {
         fresh.fingerprint = diskFingerprint
         fresh.bytes = diskBytes
         let old = snapshot
-        snapshot = fresh
-        rebuildStates()
+        adopt(fresh)
         if let reason = fresh.mismatch {
             throw DubdeckError(.dataError, "\(Sanitizer.display(path)): read-only: \(reason)")
         }
@@ -768,7 +1006,7 @@ public final class TranscriptStore {
             out.append(contentsOf: [0x22, 0x3A, 0x20])
             if snap.entries[i]!.raw == nil {
                 var encoded: [UInt8] = []
-                JSONWriter.write(.object(snap.entries[i]!.object), into: &encoded, indent: nil, level: 0)
+                JSONWriter.write(.object(snap.entries[i]!.parsed!), into: &encoded, indent: nil, level: 0)
                 snap.entries[i]!.raw = encoded[...]
             }
             snap.entries[i]!.raw!.withUnsafeBufferPointer { out.append(contentsOf: $0) }
@@ -834,15 +1072,57 @@ final class BackgroundHash: @unchecked Sendable {
     private var digest: [UInt8] = []  // written once before `done` is signalled
 
     init(_ bytes: [UInt8]) {
-        DispatchQueue.global(qos: .userInitiated).async {
-            self.digest = SHA256.digest(bytes)
-            self.done.signal()
+        BackgroundWork.start {
+            self.fulfil(SHA256.digest(bytes))
         }
+    }
+
+    /// A digest another thread will hand over with `fulfil`.
+    init() {}
+
+    func fulfil(_ digest: [UInt8]) {
+        self.digest = digest
+        done.signal()
     }
 
     var value: [UInt8] {
         done.wait()
         done.signal()  // a second reader does not wait forever
         return digest
+    }
+}
+
+/// The store file read, fingerprinted, scanned and hashed on another core (`TranscriptStore.open`):
+/// the same reading `read(job:)` does, begun before the job is loaded. Its outcome, error included,
+/// is looked at only once the job has loaded.
+final class EarlyStoreRead: @unchecked Sendable {
+    // Sendable: `outcome` is written once before `ready` is signalled and read after waiting on it.
+    let path: String
+    let hash = BackgroundHash()
+    private let ready = DispatchSemaphore(value: 0)
+    private var outcome: Result<([UInt8], FileFingerprint, TranscriptStore.DirectScan?)?, Error> = .success(nil)
+
+    init(path: String) {
+        self.path = path
+        BackgroundWork.start { [self] in
+            var bytes: [UInt8]? = nil
+            do {
+                bytes = try FileIO.readIfExists(path, owner: .own)
+                if let bytes {
+                    outcome = .success((bytes, FileIO.fingerprint(path: path, bytes: bytes, sha256: []), TranscriptStore.scanDirect(bytes)))
+                }
+            } catch {
+                outcome = .failure(error)
+            }
+            ready.signal()
+            hash.fulfil(bytes.map(SHA256.digest) ?? [])
+        }
+    }
+
+    /// The file's bytes, fingerprint (its hash in `hash`) and direct scan; nil: there is no store.
+    func wait() throws -> ([UInt8], FileFingerprint, TranscriptStore.DirectScan?)? {
+        ready.wait()
+        ready.signal()  // a second look does not wait forever
+        return try outcome.get()
     }
 }

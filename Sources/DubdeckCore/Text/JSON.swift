@@ -21,7 +21,42 @@ public enum JSONValue: Equatable, Sendable {
 
     public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
     public var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
-    public var doubleValue: Double? { if case .number(let n) = self { return Double(n) } else { return nil } }
+    public var doubleValue: Double? {
+        guard case .number(let n) = self else { return nil }
+        var text = n
+        return text.withUTF8 { JSONValue.fastDouble($0) } ?? Double(n)
+    }
+
+    /// A decimal without an exponent, of at most 19 digits, whose digits make an integer m <= 2^53
+    /// with at most 22 after the point, is m / 10^k in one correctly rounded division — the value
+    /// strtod gives (both operands exact: Clinger's fast path). nil for anything else (strtod decides).
+    static func fastDouble(_ b: UnsafeBufferPointer<UInt8>) -> Double? {
+        var i = 0, negative = false
+        if b.count > 0, b[0] == UInt8(ascii: "-") { negative = true; i = 1 }
+        var m: UInt64 = 0, significant = 0, fraction = 0, digits = 0, point = false
+        while i < b.count {
+            let c = b[i]
+            i += 1
+            if c == UInt8(ascii: ".") {
+                if point { return nil }
+                point = true
+                continue
+            }
+            guard c >= 0x30, c <= 0x39 else { return nil }
+            digits += 1
+            if point { fraction += 1 }
+            if m == 0, c == 0x30 { continue }
+            significant += 1
+            if significant > 19 { return nil }
+            m = m &* 10 &+ UInt64(c - 0x30)
+        }
+        guard digits > 0, m <= 1 << 53, fraction <= 22 else { return nil }
+        let d = Double(m) / JSONValue.powersOfTen[fraction]
+        return negative ? -d : d
+    }
+
+    static let powersOfTen: [Double] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22]
     public var intValue: Int? {
         guard case .number(let n) = self else { return nil }
         // Integers must fit in 2^53 (what every JSON reader holds exactly): a seq or a count past it
@@ -53,6 +88,17 @@ public enum JSONValue: Equatable, Sendable {
         }
         return "\(value)"
     }
+}
+
+/// A scalar as a reader that knows its fields takes it (`JSONParser.parseScalar`).
+public enum JSONScalar: Equatable, Sendable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+
+    public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+    public var isNull: Bool { self == .null }
 }
 
 /// An ordered JSON object. Lookups are linear: dubdeck's objects are small, except the store's
@@ -162,9 +208,42 @@ public struct JSONParser {
     }
 
     mutating func skipWhitespace() {
-        while pos < end {
-            let c = bytes[pos]
-            if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { pos += 1 } else { return }
+        // Through a pointer: the parser's hottest loops without a bounds check per byte.
+        pos = bytes.withUnsafeBufferPointer { b in
+            var i = pos
+            while i < end {
+                let c = b[i]
+                if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { i += 1 } else { break }
+            }
+            return i
+        }
+    }
+
+    /// From `from`, the offset of the first byte that ends a plain run of string content — `"`,
+    /// `\\` or a control character — or `end`; and whether a byte >= 0x80 came before it. Eight
+    /// bytes at a time: the strings are most of a job's bytes.
+    func scanStringContent(from: Int) -> (stop: Int, high: Bool) {
+        bytes.withUnsafeBufferPointer { b in
+            let base = UnsafeRawPointer(b.baseAddress!)
+            var i = from
+            var seen: UInt64 = 0
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            while i + 8 <= end {
+                let w = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let quote = w ^ (0x22 &* ones), backslash = w ^ (0x5C &* ones)
+                // A byte of zero in `quote`/`backslash`, or a byte below 0x20 in `w` (exact as "any").
+                let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- 0x20 &* ones) & ~w)
+                if special & highs != 0 { break }
+                seen |= w
+                i += 8
+            }
+            while i < end {
+                let c = b[i]
+                if c == 0x22 || c == 0x5C || c < 0x20 { break }
+                seen |= UInt64(c)
+                i += 1
+            }
+            return (i, seen & highs != 0)
         }
     }
 
@@ -204,13 +283,41 @@ public struct JSONParser {
         switch bytes[pos] {
         case UInt8(ascii: "{"): return .object(try parseObject(depth: depth))
         case UInt8(ascii: "["): return .array(try parseArray(depth: depth))
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
+        default: return try parseLiteral()
+        }
+    }
+
+    /// One value read as what it is when it is a scalar (a number as its Double), counted and
+    /// depth-checked as `parseValue` counts it; nil, with nothing consumed, for an object or an
+    /// array. For readers that know their fields: no JSONValue, no number text made.
+    public mutating func parseScalar(depth: Int) throws -> JSONScalar? {
+        skipWhitespace()
+        guard pos < end else { throw error("unexpected end of file") }
+        if bytes[pos] == UInt8(ascii: "{") || bytes[pos] == UInt8(ascii: "[") { return nil }
+        if depth > maxDepth { throw error("nesting deeper than \(maxDepth)") }
+        valuesLeft -= 1
+        if valuesLeft < 0 { throw error("more than \(JSONParser.maxValues) values") }
+        switch bytes[pos] {
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumberAsDouble())
+        case UInt8(ascii: "\""): return .string(try parseString())
+        default:
+            switch try parseLiteral() {
+            case .bool(let b): return .bool(b)
+            default: return .null
+            }
+        }
+    }
+
+    /// A string, true, false or null at `pos` (or the error for what stands there instead).
+    mutating func parseLiteral() throws -> JSONValue {
+        switch bytes[pos] {
         case UInt8(ascii: "\""): return .string(try parseString())
         case UInt8(ascii: "t"): try expectWord("true"); return .bool(true)
         case UInt8(ascii: "f"): try expectWord("false"); return .bool(false)
         case UInt8(ascii: "n"): try expectWord("null"); return .null
         case UInt8(ascii: "N"): throw error("NaN is not valid JSON")
         case UInt8(ascii: "I"): throw error("Infinity is not valid JSON")
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
         default: throw error("unexpected character '\(Sanitizer.display(String(decoding: [bytes[pos]], as: UTF8.self)))'")
         }
     }
@@ -223,7 +330,8 @@ public struct JSONParser {
         pos += n
     }
 
-    mutating func parseNumber() throws -> String {
+    /// Moves past one number, checked as JSON; where it starts and whether it has an exponent.
+    mutating func scanNumber() throws -> (start: Int, exponent: Bool) {
         let start = pos
         if bytes[pos] == UInt8(ascii: "-") {
             pos += 1
@@ -250,6 +358,11 @@ public struct JSONParser {
             if pos < end, bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-") { pos += 1 }
             if digits() == 0 { throw error("invalid number", at: start) }
         }
+        return (start, hasExponent)
+    }
+
+    mutating func parseNumber() throws -> String {
+        let (start, hasExponent) = try scanNumber()
         let text = String(decoding: bytes[start..<pos], as: UTF8.self)
         // Without an exponent a number of fewer than 300 digits is always finite: only the others
         // need the (costly) conversion to check.
@@ -259,12 +372,37 @@ public struct JSONParser {
         return text
     }
 
+    /// A number as its Double (the value `parseNumber`'s text converts to), refused when it is not finite.
+    mutating func parseNumberAsDouble() throws -> Double {
+        let (start, hasExponent) = try scanNumber()
+        if !hasExponent, let d = bytes.withUnsafeBufferPointer({ JSONValue.fastDouble(UnsafeBufferPointer(rebasing: $0[start..<pos])) }) {
+            return d
+        }
+        let text = String(decoding: bytes[start..<pos], as: UTF8.self)
+        guard let d = Double(text), d.isFinite else { throw error("number out of range: \(text)", at: start) }
+        return d
+    }
+
     public mutating func parseString() throws -> String {
         // Assumes bytes[pos] == '"'.
+        let span = try scanString()
+        return try makeString(span)
+    }
+
+    /// Where a string's content stands in the source, and what making it needs.
+    struct StringSpan {
+        var start: Int, end: Int
+        var escaped: Bool, high: Bool
+    }
+
+    /// Moves past one string (bytes[pos] == '"'), checking what can be checked without making it:
+    /// termination and raw control characters. Escapes and UTF-8 are checked by `makeString`.
+    mutating func scanString() throws -> StringSpan {
         pos += 1
         let start = pos
         var hasEscape = false
-        var hasHigh = false
+        var hasHigh: Bool
+        (pos, hasHigh) = scanStringContent(from: pos)
         while true {
             guard pos < end else { throw error("unterminated string", at: start - 1) }
             let c = bytes[pos]
@@ -274,16 +412,20 @@ public struct JSONParser {
             if c >= 0x80 { hasHigh = true }
             pos += 1
         }
-        let end = pos
+        let stop = pos
         pos += 1
-        if !hasEscape {
-            if !hasHigh { return String(decoding: bytes[start..<end], as: UTF8.self) }
-            guard let s = String(validating: bytes[start..<end], as: UTF8.self) else {
-                throw error("invalid UTF-8 in string", at: start)
+        return StringSpan(start: start, end: stop, escaped: hasEscape, high: hasHigh)
+    }
+
+    func makeString(_ span: StringSpan) throws -> String {
+        if !span.escaped {
+            if !span.high { return String(decoding: bytes[span.start..<span.end], as: UTF8.self) }
+            guard let s = String(validating: bytes[span.start..<span.end], as: UTF8.self) else {
+                throw error("invalid UTF-8 in string", at: span.start)
             }
             return s
         }
-        return try unescape(start, end)
+        return try unescape(span.start, span.end)
     }
 
     func unescape(_ start: Int, _ end: Int) throws -> String {
@@ -393,31 +535,106 @@ public struct JSONParser {
 
     /// An object value read member by member (as `parseValue` would read it: depth and value count checked).
     public mutating func parseObjectValue(depth: Int, _ body: (String, inout JSONParser) throws -> Void) throws {
-        skipWhitespace()
-        guard pos < end else { throw error("unexpected end of file") }
-        if depth > maxDepth { throw error("nesting deeper than \(maxDepth)") }
-        valuesLeft -= 1
-        if valuesLeft < 0 { throw error("more than \(JSONParser.maxValues) values") }
-        try parseObjectMembers(depth: depth, body)
+        try parseObjectValueRaw(depth: depth) { key, p in try body(key.string ?? p.makeString(key.span), &p) }
     }
 
     /// Calls `body` for each member with the key and the byte range of its value in the source.
     /// A key that appears twice in one object is refused: readers disagree on which one counts
     /// (this one kept the first, Python keeps the last), so a duplicate could smuggle an approval.
     public mutating func parseObjectMembers(depth: Int, _ body: (String, inout JSONParser) throws -> Void) throws {
+        try members(depth: depth) { key, p in
+            try body(key.string ?? p.makeString(key.span), &p)
+        }
+    }
+
+    /// A member's name as it stands in the source: readers that know their keys match it byte for
+    /// byte (`is`) and make no String. `string` is set when the name had to be made (an escape or
+    /// non-ASCII bytes, validated).
+    public struct RawKey {
+        let span: StringSpan
+        public let string: String?
+        /// Its index among the names the reader gave (`known`), nil for any other name.
+        public var index: Int? = nil
+        /// False when the name has an escape or a byte >= 0x80: `is` never matches it, though the
+        /// generic reading might (Swift compares names canonically): read such an object the generic way.
+        public var plain: Bool { !span.escaped && !span.high }
+    }
+
+    /// True when the key is written exactly as `name` (no escapes).
+    public func key(_ key: RawKey, is name: StaticString) -> Bool {
+        let n = name.utf8CodeUnitCount
+        guard key.plain, key.span.end - key.span.start == n else { return false }
+        return bytes.withUnsafeBufferPointer { b in memcmp(b.baseAddress! + key.span.start, name.utf8Start, n) == 0 }
+    }
+
+    /// The index of a plain name among `names` (matched as bytes), nil for any other.
+    func keyIndex(_ span: StringSpan, in names: [StaticString]) -> Int? {
+        let count = span.end - span.start
+        return bytes.withUnsafeBufferPointer { b in
+            let key = b.baseAddress! + span.start
+            for (i, name) in names.enumerated() where name.utf8CodeUnitCount == count {
+                let p = name.utf8Start
+                var k = 0
+                while k < count, key[k] == p[k] { k += 1 }
+                if k == count { return i }
+            }
+            return nil
+        }
+    }
+
+    /// A name written as a positive decimal number without leading zeros or sign (a store's segment
+    /// number), at most 9 digits; nil for any other name.
+    public func decimalKey(_ key: RawKey) -> Int? {
+        let count = key.span.end - key.span.start
+        guard key.plain, count >= 1, count <= 9, bytes[key.span.start] != 0x30 else { return nil }
+        var n = 0
+        for i in key.span.start..<key.span.end {
+            let c = bytes[i]
+            guard c >= 0x30, c <= 0x39 else { return nil }
+            n = n * 10 + Int(c - 0x30)
+        }
+        return n
+    }
+
+    /// `parseObjectValue` with the names as they stand in the source (`parseObjectMembersRaw`).
+    public mutating func parseObjectValueRaw(depth: Int, known: [StaticString]? = nil, _ body: (RawKey, inout JSONParser) throws -> Void) throws {
+        skipWhitespace()
+        guard pos < end else { throw error("unexpected end of file") }
+        if depth > maxDepth { throw error("nesting deeper than \(maxDepth)") }
+        valuesLeft -= 1
+        if valuesLeft < 0 { throw error("more than \(JSONParser.maxValues) values") }
+        try members(depth: depth, known: known, body)
+    }
+
+    /// `parseObjectMembers` with the names handed over as they stand in the source: the same
+    /// checks (depth, duplicates, the names' UTF-8), no String made for a plain ASCII name; a name
+    /// among `known` comes with its index there.
+    public mutating func parseObjectMembersRaw(depth: Int, known: [StaticString]? = nil, _ body: (RawKey, inout JSONParser) throws -> Void) throws {
+        try members(depth: depth, known: known, body)
+    }
+
+    private mutating func members(depth: Int, known: [StaticString]? = nil, _ body: (RawKey, inout JSONParser) throws -> Void) throws {
         skipWhitespace()
         if depth > maxDepth { throw error("nesting deeper than \(maxDepth)") }
         guard pos < end, bytes[pos] == UInt8(ascii: "{") else { throw error("expected an object") }
         pos += 1
         skipWhitespace()
         if pos < end, bytes[pos] == UInt8(ascii: "}") { pos += 1; return }
-        var seen = DuplicateKeyCheck()
+        var seen = DuplicateKeyCheck(known: known)
         while true {
             skipWhitespace()
             guard pos < end, bytes[pos] == UInt8(ascii: "\"") else { throw error("expected a member name") }
             let keyStart = pos
-            let key = try parseString()
-            if !seen.insert(key) { throw error("duplicate key \"\(Sanitizer.display(key))\"", at: keyStart) }
+            let span = try scanString()
+            // A name that is not plain ASCII is made (and so validated) at once.
+            let made = span.escaped || span.high ? try makeString(span) : nil
+            // A reader's own field names are told apart by their index (one bit each), the rest by their bytes.
+            let index = known.flatMap { made == nil ? keyIndex(span, in: $0) : nil }
+            if !(index.map { seen.insertKnown($0) } ?? seen.insert(span, made, in: bytes)) {
+                let shown = try made ?? makeString(span)
+                throw error("duplicate key \"\(Sanitizer.display(shown))\"", at: keyStart)
+            }
+            let key = RawKey(span: span, string: made, index: index)
             skipWhitespace()
             guard pos < end, bytes[pos] == UInt8(ascii: ":") else { throw error("expected ':' after member name") }
             pos += 1
@@ -425,7 +642,7 @@ public struct JSONParser {
             do {
                 try body(key, &self)
             } catch var e as JSONParseError {
-                e.path.insert(.key(key), at: 0)
+                e.path.insert(.key(try key.string ?? makeString(span)), at: 0)
                 throw e
             }
             skipWhitespace()
@@ -526,22 +743,92 @@ public struct JSONParser {
 
 // MARK: - Writing
 
-/// The keys of one object seen so far: a linear scan while the object is small (most are), a set
-/// beyond that (the store's segment table).
+/// The keys of one object seen so far, compared as the bytes they are written with while every
+/// key is plain ASCII without escapes: a linear scan while the object is small (most are), a hash
+/// table of the spans beyond that (the store's segment table). Once a key has an escape or a
+/// non-ASCII byte, two spellings can be one name (an escape; canonically equivalent scalars, as
+/// Swift compares): from then on every key is compared as the String it decodes to.
 struct DuplicateKeyCheck {
-    var few: [String] = []
-    var many: Set<String>? = nil
+    /// The reader's own names, seen as bits of `knownSeen` (at most 64).
+    let known: [StaticString]?
+    var knownSeen: UInt64 = 0
+    /// The first 16 keys' spans, in place (most objects never allocate for their keys).
+    var few = InlineArray<16, (start: Int, count: Int)>(repeating: (0, 0))
+    var fewCount = 0
+    /// Past 16 keys: every span, and their indices by hash (open addressing, -1 empty).
+    var spans: [(start: Int, count: Int)] = []
+    var table: [Int32] = []
+    var strings: Set<String>? = nil
 
-    /// False when the key was already there.
-    mutating func insert(_ key: String) -> Bool {
-        if many != nil { return many!.insert(key).inserted }
-        if few.contains(key) { return false }
-        few.append(key)
-        if few.count > 16 {
-            many = Set(few)
-            few = []
-        }
+    init(known: [StaticString]? = nil) {
+        precondition((known?.count ?? 0) <= 64)
+        self.known = known
+    }
+
+    /// False when the reader's name number `index` was already there.
+    mutating func insertKnown(_ index: Int) -> Bool {
+        if strings != nil { return strings!.insert(known![index].description).inserted }
+        let bit: UInt64 = 1 << UInt64(index)
+        if knownSeen & bit != 0 { return false }
+        knownSeen |= bit
         return true
+    }
+
+    /// False when the key was already there. `made`: the key's String when it was made.
+    mutating func insert(_ span: JSONParser.StringSpan, _ made: String?, in bytes: [UInt8]) -> Bool {
+        if span.escaped || span.high || strings != nil {
+            if strings == nil {
+                var all = Set<String>()
+                for k in 0..<fewCount { all.insert(String(decoding: bytes[few[k].start..<(few[k].start + few[k].count)], as: UTF8.self)) }
+                for s in spans.dropFirst(fewCount) { all.insert(String(decoding: bytes[s.start..<(s.start + s.count)], as: UTF8.self)) }
+                for (i, name) in (known ?? []).enumerated() where knownSeen & (1 << UInt64(i)) != 0 { all.insert(name.description) }
+                strings = all
+            }
+            let key = made ?? String(decoding: bytes[span.start..<span.end], as: UTF8.self)
+            return strings!.insert(key).inserted
+        }
+        return bytes.withUnsafeBufferPointer { b in
+            let base = b.baseAddress!
+            let start = span.start, count = span.end - span.start
+            if table.isEmpty {
+                for k in 0..<fewCount where few[k].count == count && memcmp(base + few[k].start, base + start, count) == 0 { return false }
+                if fewCount < 16 {
+                    few[fewCount] = (start, count)
+                    fewCount += 1
+                    return true
+                }
+                spans = (0..<16).map { few[$0] }
+                rehash(base, capacity: 64)
+            }
+            let mask = table.count - 1
+            var i = Int(truncatingIfNeeded: hash(base + start, count)) & mask
+            while table[i] >= 0 {
+                let k = Int(table[i])
+                if spans[k].count == count && memcmp(base + spans[k].start, base + start, count) == 0 { return false }
+                i = (i + 1) & mask
+            }
+            table[i] = Int32(spans.count)
+            spans.append((start, count))
+            if spans.count * 2 > table.count { rehash(base, capacity: table.count * 2) }
+            return true
+        }
+    }
+
+    private mutating func rehash(_ base: UnsafePointer<UInt8>, capacity: Int) {
+        table = Array(repeating: -1, count: capacity)
+        let mask = capacity - 1
+        for (k, s) in spans.enumerated() {
+            var i = Int(truncatingIfNeeded: hash(base + s.start, s.count)) & mask
+            while table[i] >= 0 { i = (i + 1) & mask }
+            table[i] = Int32(k)
+        }
+    }
+
+    /// FNV-1a, 64 bits.
+    private func hash(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for k in 0..<n { h = (h ^ UInt64(p[k])) &* 0x100_0000_01b3 }
+        return h
     }
 }
 

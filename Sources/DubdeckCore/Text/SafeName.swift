@@ -7,13 +7,15 @@ public enum SafeName {
     public static let rule = "[A-Za-z0-9][A-Za-z0-9._+-]{0,63}"
 
     public static func isValid(_ s: String) -> Bool {
-        let u = Array(s.utf8)
-        guard !u.isEmpty, u.count <= maxLength, isAlnum(u[0]) else { return false }
-        for c in u.dropFirst() where !(isAlnum(c) || c == UInt8(ascii: ".") || c == UInt8(ascii: "_")
-                                       || c == UInt8(ascii: "+") || c == UInt8(ascii: "-")) {
-            return false
+        // Over the bytes in place: called for every line of a job as it opens.
+        var count = 0
+        for c in s.utf8 {
+            let ok = count == 0 ? isAlnum(c)
+                : isAlnum(c) || c == UInt8(ascii: ".") || c == UInt8(ascii: "_") || c == UInt8(ascii: "+") || c == UInt8(ascii: "-")
+            count += 1
+            if !ok || count > maxLength { return false }
         }
-        return true
+        return count > 0
     }
 
     @inline(__always)

@@ -29,6 +29,7 @@ final class DirectSegmentsTests: XCTestCase {
             #"{"segments": [{"start": 0, "end": 1}]}"#,
             #"{"segments": [{"start": "0", "end": 1, "text": "a"}]}"#,
             #"{"segments": [{"start": 0, "end": 1, "text": "a", "text": "b"}]}"#,
+            #"{"segments": [{"start": 0, "end": 1, "text": "a", "te\u0078t": "b"}]}"#,
             #"{"segments": [{"start": 0, "end": 1, "text": "a", "character_id": "../x"}]}"#,
             #"{"segments": [{"start": 0, "end": 1, "text": ["a"]}]}"#,
             #"{"segments": [[]]}"#,

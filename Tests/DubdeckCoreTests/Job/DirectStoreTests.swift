@@ -1,0 +1,148 @@
+import XCTest
+import TestSupport
+@testable import DubdeckCore
+
+/// The direct reading of transcript_store.json (states scanned from the bytes, no objects built)
+/// gives exactly what the generic reading gives, and gives up (nil) on everything the generic
+/// reading refuses — so an error is always the generic reading's exact one.
+final class DirectStoreTests: XCTestCase {
+    var dir: TempDir!
+    var job: Job!
+
+    override func setUpWithError() throws {
+        dir = TempDir()
+        job = try JobLoader.load(Fixtures.job(in: dir))
+    }
+
+    func document(_ entries: [(String, String)], version: String = "3", extra: String = "") -> [UInt8] {
+        let body = entries.map { "\n    \"\($0.0)\": \($0.1)" }.joined(separator: ",")
+        return Array("{\n  \"version\": \(version),\n  \"updated_at\": \"2026-01-01T00:00:00Z\",\(extra)\n  \"segments\": {\(body)\n  }\n}\n".utf8)
+    }
+
+    func entry(_ n: Int, _ fields: String = "") -> String {
+        let seg = job.segments[n - 1]
+        let base = "\"start\": \(JSONValue.formatNumber(seg.start)), \"end\": \(JSONValue.formatNumber(seg.end)), \"tgt_text\": \"Line \(n)\", \"approved\": true, \"locked\": false, \"locked_at\": null, \"locked_by\": null, \"flags\": [], \"audio_status\": \"none\""
+        return "{" + base + (fields.isEmpty ? "" : ", " + fields) + "}"
+    }
+
+    /// Everything a snapshot says, in one comparable text.
+    func describe(_ s: TranscriptStore.Snapshot) -> String {
+        let entries = s.entries.enumerated().map { i, e -> String in
+            guard let e else { return "\(i + 1):-" }
+            return "\(i + 1):\(String(decoding: JSONWriter.encode(.object(e.object)), as: UTF8.self)) raw=\(e.raw.map { String(decoding: $0, as: UTF8.self) } ?? "nil")"
+        }
+        let extra = s.extra.map { "\($0.key)=\(String(decoding: JSONWriter.encode($0.value), as: UTF8.self))" }
+        return "v\(s.version) at=\(s.updatedAt ?? "nil") extra=\(extra) foreign=\(s.foreign.count) mismatch=\(s.mismatch ?? "nil")\n"
+            + entries.joined(separator: "\n")
+    }
+
+    func check(_ doc: [UInt8], direct expected: Bool, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        let generic = try? TranscriptStore.parseGeneric(doc, job: job)
+        let direct = TranscriptStore.parseDirect(doc, job: job)
+        guard let generic else {
+            XCTAssertNil(direct, "refused by the generic reading, so the direct one must give up: \(what)", file: file, line: line)
+            return
+        }
+        guard let direct else {
+            XCTAssertFalse(expected, "the direct reading gave up on a plain store: \(what)", file: file, line: line)
+            return
+        }
+        XCTAssertTrue(expected, "the direct reading should have given up: \(what)", file: file, line: line)
+        XCTAssertEqual(describe(direct), describe(generic), what, file: file, line: line)
+        XCTAssertEqual(direct.stored, generic.stored, "the lines' states: \(what)", file: file, line: line)
+        XCTAssertTrue(direct.entries.allSatisfy { $0?.parsed == nil }, "no object built at open: \(what)", file: file, line: line)
+    }
+
+    func testTheSameSnapshotAsTheGenericReading() {
+        let preview = #""last_preview": {"wav": "segments_preview/0001.wav", "take": "segments_preview/0001.take-3.wav", "duration_s": 2, "speech_s": 1.75, "overflow_s": 0, "voice": {"engine": "espeak", "variant": "Alex", "pitch": 55, "rate": 175}}"#
+        let plain: [(String, [UInt8])] = [
+            ("every line", document((1...5).map { ("\($0)", entry($0)) })),
+            ("no lines", document([])),
+            ("some lines, out of order", document([("3", entry(3)), ("1", entry(1))])),
+            ("flags, a speaker, a take", document([("1", entry(1, #""flags": ["needs_retranslate", "x"], "speaker": "SPEAKER_03""#)),
+                                                   ("2", entry(1, preview).replacingOccurrences(of: "\"none\"", with: "\"fresh\"")
+                                                       .replacingOccurrences(of: "\"start\": 1, \"end\": 3", with: "\"start\": 3.5, \"end\": 5")
+                                                       .replacingOccurrences(of: "0001.take", with: "0002.take"))])),
+            ("nulls as good as absent", document([("1", #"{"start": 1, "end": 3, "tgt_text": null, "approved": null, "locked": null, "flags": null, "audio_status": null, "speaker": null, "last_preview": null}"#)])),
+            ("locked_at/by of other types (read as no string)", document([("1", entry(1).replacingOccurrences(of: "\"locked_at\": null", with: "\"locked_at\": 5")
+                                                                              .replacingOccurrences(of: "\"locked_by\": null", with: "\"locked_by\": [\"x\", {\"y\": 1}]"))])),
+            ("unknown fields kept", document([("1", entry(1, #""note": {"a": [1, 2.5e3, true, null, "ü"]}, "zz": -0.0"#))], extra: "\n  \"meta\": {\"x\": [1]},")),
+            ("times spelled otherwise", document([("1", entry(1).replacingOccurrences(of: "\"start\": 1,", with: "\"start\": 1.0000,")), ("2", entry(2))])),
+            ("unicode and escapes in values", document([("1", entry(1, #""tgt_text2": "x", "src": "日本語 \u00e9\n\"q\"""#).replacingOccurrences(of: "Line 1", with: #"Dü \"ok\"\n日本"#))])),
+            ("times of other lines (first mismatch by number)", document([("4", entry(2)), ("2", entry(3)), ("5", entry(5))])),
+            ("version written 3.0", document([("1", entry(1))], version: "3.0")),
+            ("a BOM", [0xEF, 0xBB, 0xBF] + document([("1", entry(1))])),
+            ("an empty text", document([("1", entry(1).replacingOccurrences(of: "\"Line 1\"", with: "\"\""))])),
+        ]
+        for (what, doc) in plain { check(doc, direct: true, what) }
+
+        let givesUp: [(String, [UInt8])] = [
+            ("version 2 (upgraded)", document([("1", entry(1))], version: "2")),
+            ("no version", Array(#"{"segments": {"1": {"start": 1, "end": 3}}}"#.utf8)),
+            ("an entry without times", document([("1", #"{"tgt_text": "x"}"#)])),
+            ("an entry with a null time", document([("1", #"{"start": null, "end": 3, "tgt_text": "x"}"#)])),
+            ("a segment this job does not have", document([("1", entry(1)), ("9", entry(1))])),
+            ("a key with a leading zero", document([("01", entry(1))])),
+            ("a key that is no number", document([("x", entry(1))])),
+            ("an escaped name", document([("1", entry(1, #""tgt\u005ftext2": 1"#))])),
+            ("a non-ASCII name", document([("1", entry(1, #""nöte": 1"#))])),
+        ]
+        for (what, doc) in givesUp { check(doc, direct: false, what) }
+
+        var refused: [(String, [UInt8])] = [
+            ("approved a string", document([("1", entry(1).replacingOccurrences(of: "\"approved\": true", with: "\"approved\": \"yes\""))])),
+            ("flags of numbers", document([("1", entry(1).replacingOccurrences(of: "\"flags\": []", with: "\"flags\": [1]"))])),
+            ("flags an object", document([("1", entry(1).replacingOccurrences(of: "\"flags\": []", with: "\"flags\": {}"))])),
+            ("flags with a null", document([("1", entry(1).replacingOccurrences(of: "\"flags\": []", with: "\"flags\": [null]"))])),
+            ("a speaker that is a path", document([("1", entry(1, #""speaker": "../x""#))])),
+            ("a speaker that is a number", document([("1", entry(1, #""speaker": 3"#))])),
+            ("a preview that is an array", document([("1", entry(1, #""last_preview": []"#))])),
+            ("a take of another line", document([("1", entry(1, #""last_preview": {"take": "segments_preview/0002.take-1.wav"}"#))])),
+            ("a take that is a path", document([("1", entry(1, #""last_preview": {"take": "../../x.wav"}"#))])),
+            ("a take that is null", document([("1", entry(1, #""last_preview": {"take": null}"#))])),
+            ("a text that is a number", document([("1", entry(1).replacingOccurrences(of: "\"Line 1\"", with: "5"))])),
+            ("a text that is an array", document([("1", entry(1).replacingOccurrences(of: "\"Line 1\"", with: "[\"a\"]"))])),
+            ("a time that is a string", document([("1", entry(1).replacingOccurrences(of: "\"start\": 1,", with: "\"start\": \"1\","))])),
+            ("a duplicate field", document([("1", entry(1, #""approved": false"#))])),
+            ("a duplicate field spelled with an escape", document([("1", entry(1, #""appro\u0076ed": false"#))])),
+            ("a duplicate segment", document([("1", entry(1)), ("1", entry(1))])),
+            ("an entry that is no object", document([("1", "[]")])),
+            ("a newer version", document([("1", entry(1))], version: "4")),
+            ("a version that is a string", document([("1", entry(1))], version: "\"3\"")),
+            ("data after the document", document([("1", entry(1))]) + Array("x".utf8)),
+            ("NaN", document([("1", entry(1, #""x": NaN"#))])),
+            ("a number out of range", document([("1", entry(1, #""x": 1e999"#))])),
+            ("a raw control character", document([("1", entry(1).replacingOccurrences(of: "Line 1", with: "a\u{1}b"))])),
+            ("nesting past 512", document([("1", entry(1, "\"x\": " + String(repeating: "[", count: 520) + String(repeating: "]", count: 520)))])),
+            ("a trailing comma", document([("1", entry(1) + ",")])),
+        ]
+        var invalidUTF8 = document([("1", entry(1))])
+        let at = invalidUTF8.firstIndex(of: UInt8(ascii: "L"))!
+        invalidUTF8[at] = 0xC3
+        invalidUTF8[at + 1] = 0x28
+        refused.append(("invalid UTF-8 in a text", invalidUTF8))
+        for (what, doc) in refused {
+            XCTAssertThrowsError(try TranscriptStore.parseGeneric(doc, job: job), what)
+            check(doc, direct: false, what)
+        }
+    }
+
+    /// The desk opens through the direct reading; a change then builds the entry it changes, the
+    /// others stay the bytes they were read as.
+    func testAChangeBuildsOnlyTheEntryItChanges() throws {
+        let doc = document((1...5).map { ("\($0)", entry($0, "\"note\": {\"kept\": [1, 2]}")) })
+        dir.write("ep01/transcript_store.json", String(decoding: doc, as: UTF8.self))
+        let store = try TranscriptStore(job: job, by: "tester")
+        XCTAssertTrue(store.snapshot.entries.allSatisfy { $0?.parsed == nil }, "opened without objects")
+        XCTAssertEqual(store.state(4).text, "Line 4")
+        XCTAssertEqual(store.entry(2)["note"], .object(JSONObject([("kept", .array([.number("1"), .number("2")]))])))
+        try store.commit([.approve(2, false)])
+        XCTAssertNotNil(store.snapshot.entries[1]?.parsed)
+        XCTAssertEqual(store.snapshot.entries.compactMap { $0?.parsed }.count, 1)
+        let written = dir.read("ep01/transcript_store.json")!
+        for n in [1, 3, 4, 5] { XCTAssertTrue(written.contains(entry(n, "\"note\": {\"kept\": [1, 2]}")), "entry \(n) kept as written") }
+        XCTAssertFalse(store.state(2).approved)
+        let again = try TranscriptStore(job: job, by: "tester")
+        XCTAssertEqual(again.states, store.states)
+    }
+}
