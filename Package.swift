@@ -18,28 +18,28 @@ let package = Package(
         .systemLibrary(
             name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]),
-        .systemLibrary(name: "CSndfile", path: "Sources/CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
-        .systemLibrary(name: "CAlsa", path: "Sources/CAlsa", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
-        // espeak-ng and libpq: headers only (no pkgConfig, so no -l flags): CLazyLibs opens them on first use.
+        // Headers only (no pkgConfig, so no -l flags): CLazyLibs opens these libraries on first use.
+        .systemLibrary(name: "CSndfile", path: "Sources/CSndfile", providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CAlsa", path: "Sources/CAlsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "CEspeak", path: "Sources/CEspeak", providers: [.apt(["libespeak-ng-dev"])]),
-        .systemLibrary(
-            name: "CRubberband", path: "Sources/CRubberband", pkgConfig: "rubberband", providers: [.apt(["librubberband-dev"])]),
-        .systemLibrary(name: "CSoxr", path: "Sources/CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
+        .systemLibrary(name: "CRubberband", path: "Sources/CRubberband", providers: [.apt(["librubberband-dev"])]),
+        .systemLibrary(name: "CSoxr", path: "Sources/CSoxr", providers: [.apt(["libsoxr-dev"])]),
         // Subtitle files' character sets: libuchardet guesses (iconv, in glibc, converts).
-        .systemLibrary(name: "CUchardet", path: "Sources/CUchardet", pkgConfig: "uchardet", providers: [.apt(["libuchardet-dev"])]),
+        .systemLibrary(name: "CUchardet", path: "Sources/CUchardet", providers: [.apt(["libuchardet-dev"])]),
         // The shared character store of a studio: PostgreSQL's client library (no SwiftNIO stack in a terminal app).
         .systemLibrary(name: "CLibpq", path: "Sources/CLibpq", providers: [.apt(["libpq-dev"])]),
         // The C macros Swift cannot import (COLOR_PAIR, A_BOLD, ...) in one small shim.
         .target(name: "CDubdeckShim", dependencies: ["CNcursesw"], path: "Sources/CDubdeckShim"),
 
-        // libespeak-ng and libpq opened on first use (dlopen): not mapped by every command at start.
-        .target(name: "CLazyLibs", dependencies: ["CEspeak", "CLibpq"], path: "Sources/CLazyLibs", linkerSettings: [.linkedLibrary("dl")]),
+        // The libraries not every command needs, opened on first use (dlopen): not mapped by every command at start.
+        .target(name: "CLazyLibs", dependencies: ["CEspeak", "CLibpq", "CSndfile", "CSoxr", "CRubberband", "CAlsa", "CUchardet"],
+                path: "Sources/CLazyLibs", linkerSettings: [.linkedLibrary("dl")]),
         // The speaker encoder's inner loops, optimised in every build.
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // Ctrl-C handling (an async-signal-safe handler: kill children, remove temporaries, exit 130).
         .target(name: "CInterrupt", path: "Sources/CInterrupt"),
         // ALSA's own error printing routed into a message (its handler is variadic: C).
-        .target(name: "CAlsaQuiet", dependencies: ["CAlsa"], path: "Sources/CAlsaQuiet"),
+        .target(name: "CAlsaQuiet", dependencies: ["CAlsa", "CLazyLibs"], path: "Sources/CAlsaQuiet"),
 
         .target(name: "DubdeckCore", dependencies: ["CInterrupt", "CAlsaQuiet", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CUchardet", "CKernels", "CLazyLibs"]),
         .target(name: "DubdeckTUI", dependencies: ["DubdeckCore", "CNcursesw", "CDubdeckShim"]),

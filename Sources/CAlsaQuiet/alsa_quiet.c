@@ -1,5 +1,6 @@
 #include "dubdeck_alsa_quiet.h"
 #include <alsa/asoundlib.h>
+#include "lazy_libs.h"
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,14 +20,15 @@ static void on_alsa_error(const char *file, int line, const char *function, int 
     pthread_mutex_lock(&lock);
     if (!have) {
         /* The first message of a burst is the cause; the rest repeat it from other layers. */
-        if (err) snprintf(last, sizeof last, "%s (%s)", text, snd_strerror(err));
+        if (err) snprintf(last, sizeof last, "%s (%s)", text, dd_snd_strerror(err));
         else snprintf(last, sizeof last, "%s", text);
         have = 1;
     }
     pthread_mutex_unlock(&lock);
 }
 
-void dd_alsa_quiet_install(void) { snd_lib_error_set_handler(on_alsa_error); }
+/* Called once ALSA is loaded (dd_alsa_load). */
+void dd_alsa_quiet_install(void) { dd_snd_lib_error_set_handler(on_alsa_error); }
 
 size_t dd_alsa_take_message(char *buf, size_t size) {
     size_t n = 0;

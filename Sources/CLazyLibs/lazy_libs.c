@@ -2,6 +2,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 struct lib {
     const char *soname;
@@ -10,8 +11,14 @@ struct lib {
     pthread_once_t once;
 };
 
-static struct lib espeak = {"libespeak-ng.so.1", NULL, "", PTHREAD_ONCE_INIT};
-static struct lib pq = {"libpq.so.5", NULL, "", PTHREAD_ONCE_INIT};
+#define LIB(var, so) static struct lib var = {so, NULL, "", PTHREAD_ONCE_INIT}
+LIB(espeak, "libespeak-ng.so.1");
+LIB(pq, "libpq.so.5");
+LIB(sndfile, "libsndfile.so.1");
+LIB(soxr, "libsoxr.so.0");
+LIB(rubberband, "librubberband.so.2");
+LIB(alsa, "libasound.so.2");
+LIB(uchardet, "libuchardet.so.0");
 
 static void open_lib(struct lib *l) {
     l->handle = dlopen(l->soname, RTLD_NOW | RTLD_LOCAL);
@@ -20,16 +27,33 @@ static void open_lib(struct lib *l) {
         snprintf(l->error, sizeof l->error, "%s cannot be loaded (%s)", l->soname, e ? e : "unknown error");
     }
 }
-static void open_espeak(void) { open_lib(&espeak); }
-static void open_pq(void) { open_lib(&pq); }
 
-const char *dd_espeak_load(void) { pthread_once(&espeak.once, open_espeak); return espeak.handle ? NULL : espeak.error; }
-const char *dd_pq_load(void) { pthread_once(&pq.once, open_pq); return pq.handle ? NULL : pq.error; }
+/* dd_<name>_load(): opens the library once; NULL when it is there, else why not. */
+#define LOADER(var) \
+    static void open_##var(void) { open_lib(&var); } \
+    const char *dd_##var##_load(void) { pthread_once(&var.once, open_##var); return var.handle ? NULL : var.error; }
+LOADER(espeak)
+LOADER(pq)
+LOADER(sndfile)
+LOADER(soxr)
+LOADER(rubberband)
+LOADER(alsa)
+LOADER(uchardet)
+
+/* A symbol of a loaded library; a wrapper called before its library was loaded is a bug: stop. */
+static void *need(struct lib *l, const char *symbol) {
+    void *f = l->handle ? dlsym(l->handle, symbol) : NULL;
+    if (!f) {
+        fprintf(stderr, "dubdeck: %s: %s is not available (%s)\n", l->soname, symbol, l->handle ? "no such symbol" : "library not loaded");
+        abort();
+    }
+    return f;
+}
 
 /* Each wrapper looks its symbol up once (a pointer-sized store: a race only repeats the lookup). */
 #define CALL(lib, name, ...) \
     static __typeof__(name) *fn = NULL; \
-    if (!fn) fn = (__typeof__(name) *)dlsym(lib.handle, #name); \
+    if (!fn) fn = (__typeof__(name) *)need(&lib, #name); \
     return fn(__VA_ARGS__)
 
 int dd_espeak_Initialize(espeak_AUDIO_OUTPUT o, int b, const char *p, int opt) { CALL(espeak, espeak_Initialize, o, b, p, opt); }
@@ -57,3 +81,49 @@ int dd_PQnfields(const PGresult *r) { CALL(pq, PQnfields, r); }
 int dd_PQgetisnull(const PGresult *r, int t, int f) { CALL(pq, PQgetisnull, r, t, f); }
 char *dd_PQgetvalue(const PGresult *r, int t, int f) { CALL(pq, PQgetvalue, r, t, f); }
 int dd_PQgetlength(const PGresult *r, int t, int f) { CALL(pq, PQgetlength, r, t, f); }
+
+SNDFILE *dd_sf_open(const char *path, int mode, SF_INFO *info) { CALL(sndfile, sf_open, path, mode, info); }
+SNDFILE *dd_sf_open_fd(int fd, int mode, SF_INFO *info, int close_desc) { CALL(sndfile, sf_open_fd, fd, mode, info, close_desc); }
+const char *dd_sf_strerror(SNDFILE *s) { CALL(sndfile, sf_strerror, s); }
+int dd_sf_close(SNDFILE *s) { CALL(sndfile, sf_close, s); }
+int dd_sf_command(SNDFILE *s, int command, void *data, int size) { CALL(sndfile, sf_command, s, command, data, size); }
+sf_count_t dd_sf_seek(SNDFILE *s, sf_count_t frames, int whence) { CALL(sndfile, sf_seek, s, frames, whence); }
+sf_count_t dd_sf_readf_float(SNDFILE *s, float *p, sf_count_t frames) { CALL(sndfile, sf_readf_float, s, p, frames); }
+sf_count_t dd_sf_readf_short(SNDFILE *s, short *p, sf_count_t frames) { CALL(sndfile, sf_readf_short, s, p, frames); }
+sf_count_t dd_sf_writef_short(SNDFILE *s, const short *p, sf_count_t frames) { CALL(sndfile, sf_writef_short, s, p, frames); }
+
+soxr_io_spec_t dd_soxr_io_spec(soxr_datatype_t i, soxr_datatype_t o) { CALL(soxr, soxr_io_spec, i, o); }
+soxr_quality_spec_t dd_soxr_quality_spec(unsigned long recipe, unsigned long flags) { CALL(soxr, soxr_quality_spec, recipe, flags); }
+soxr_error_t dd_soxr_oneshot(double ir, double or, unsigned ch, soxr_in_t in, size_t ilen, size_t *idone, soxr_out_t out, size_t olen,
+                             size_t *odone, soxr_io_spec_t const *io, soxr_quality_spec_t const *q, soxr_runtime_spec_t const *rt) {
+    CALL(soxr, soxr_oneshot, ir, or, ch, in, ilen, idone, out, olen, odone, io, q, rt);
+}
+
+RubberBandState dd_rubberband_new(unsigned int rate, unsigned int ch, RubberBandOptions o, double ratio, double pitch) {
+    CALL(rubberband, rubberband_new, rate, ch, o, ratio, pitch);
+}
+void dd_rubberband_delete(RubberBandState s) { CALL(rubberband, rubberband_delete, s); }
+void dd_rubberband_set_expected_input_duration(RubberBandState s, unsigned int n) { CALL(rubberband, rubberband_set_expected_input_duration, s, n); }
+void dd_rubberband_study(RubberBandState s, const float *const *in, unsigned int n, int f) { CALL(rubberband, rubberband_study, s, in, n, f); }
+void dd_rubberband_process(RubberBandState s, const float *const *in, unsigned int n, int f) { CALL(rubberband, rubberband_process, s, in, n, f); }
+int dd_rubberband_available(const RubberBandState s) { CALL(rubberband, rubberband_available, s); }
+unsigned int dd_rubberband_retrieve(const RubberBandState s, float *const *out, unsigned int n) { CALL(rubberband, rubberband_retrieve, s, out, n); }
+
+int dd_snd_pcm_open(snd_pcm_t **pcm, const char *name, snd_pcm_stream_t stream, int mode) { CALL(alsa, snd_pcm_open, pcm, name, stream, mode); }
+int dd_snd_pcm_set_params(snd_pcm_t *pcm, snd_pcm_format_t format, snd_pcm_access_t access, unsigned int channels, unsigned int rate,
+                          int soft_resample, unsigned int latency) {
+    CALL(alsa, snd_pcm_set_params, pcm, format, access, channels, rate, soft_resample, latency);
+}
+snd_pcm_sframes_t dd_snd_pcm_writei(snd_pcm_t *pcm, const void *b, snd_pcm_uframes_t n) { CALL(alsa, snd_pcm_writei, pcm, b, n); }
+int dd_snd_pcm_recover(snd_pcm_t *pcm, int err, int silent) { CALL(alsa, snd_pcm_recover, pcm, err, silent); }
+int dd_snd_pcm_drop(snd_pcm_t *pcm) { CALL(alsa, snd_pcm_drop, pcm); }
+int dd_snd_pcm_drain(snd_pcm_t *pcm) { CALL(alsa, snd_pcm_drain, pcm); }
+int dd_snd_pcm_close(snd_pcm_t *pcm) { CALL(alsa, snd_pcm_close, pcm); }
+const char *dd_snd_strerror(int e) { CALL(alsa, snd_strerror, e); }
+int dd_snd_lib_error_set_handler(snd_lib_error_handler_t h) { CALL(alsa, snd_lib_error_set_handler, h); }
+
+uchardet_t dd_uchardet_new(void) { CALL(uchardet, uchardet_new); }
+void dd_uchardet_delete(uchardet_t u) { CALL(uchardet, uchardet_delete, u); }
+int dd_uchardet_handle_data(uchardet_t u, const char *d, size_t n) { CALL(uchardet, uchardet_handle_data, u, d, n); }
+void dd_uchardet_data_end(uchardet_t u) { CALL(uchardet, uchardet_data_end, u); }
+const char *dd_uchardet_get_charset(uchardet_t u) { CALL(uchardet, uchardet_get_charset, u); }

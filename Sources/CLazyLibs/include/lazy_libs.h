@@ -1,11 +1,19 @@
 #ifndef DUBDECK_LAZY_LIBS_H
 #define DUBDECK_LAZY_LIBS_H
-/* libespeak-ng and libpq are opened when first needed (dlopen), not at start: together they bring
- * 44 more shared objects (PulseAudio, X11, Kerberos, LDAP, GnuTLS, ...) that every command would
- * otherwise map and relocate before main — most of the start-up time of `dubdeck`. The wrappers
- * have the libraries' own signatures; call dd_*_load() first (NULL: loaded, else why not). */
+/* The C libraries a command may not need are opened when first needed (dlopen), not at start:
+ * libespeak-ng and libpq (44 more shared objects: PulseAudio, X11, Kerberos, LDAP, GnuTLS, ...),
+ * libsndfile (with FLAC, Vorbis, Opus, Ogg, mpg123, LAME), librubberband and libuchardet (with
+ * the C++ runtime), libsoxr (with OpenMP) and ALSA — objects that every command would otherwise
+ * map and relocate before main, most of the start-up time of `dubdeck`. The wrappers have the
+ * libraries' own signatures; call dd_<lib>_load() first (NULL: loaded, else why not). A wrapper
+ * called without its library loaded stops the process with that reason (a programming error). */
 #include <espeak-ng/speak_lib.h>
 #include <postgresql/libpq-fe.h>
+#include <sndfile.h>
+#include <soxr.h>
+#include <rubberband/rubberband-c.h>
+#include <alsa/asoundlib.h>
+#include <uchardet/uchardet.h>
 
 const char *dd_espeak_load(void);
 int dd_espeak_Initialize(espeak_AUDIO_OUTPUT output, int buflength, const char *path, int options);
@@ -34,4 +42,51 @@ int dd_PQnfields(const PGresult *res);
 int dd_PQgetisnull(const PGresult *res, int tup_num, int field_num);
 char *dd_PQgetvalue(const PGresult *res, int tup_num, int field_num);
 int dd_PQgetlength(const PGresult *res, int tup_num, int field_num);
+
+const char *dd_sndfile_load(void);
+SNDFILE *dd_sf_open(const char *path, int mode, SF_INFO *info);
+SNDFILE *dd_sf_open_fd(int fd, int mode, SF_INFO *info, int close_desc);
+const char *dd_sf_strerror(SNDFILE *sndfile);
+int dd_sf_close(SNDFILE *sndfile);
+int dd_sf_command(SNDFILE *sndfile, int command, void *data, int datasize);
+sf_count_t dd_sf_seek(SNDFILE *sndfile, sf_count_t frames, int whence);
+sf_count_t dd_sf_readf_float(SNDFILE *sndfile, float *ptr, sf_count_t frames);
+sf_count_t dd_sf_readf_short(SNDFILE *sndfile, short *ptr, sf_count_t frames);
+sf_count_t dd_sf_writef_short(SNDFILE *sndfile, const short *ptr, sf_count_t frames);
+
+const char *dd_soxr_load(void);
+soxr_io_spec_t dd_soxr_io_spec(soxr_datatype_t itype, soxr_datatype_t otype);
+soxr_quality_spec_t dd_soxr_quality_spec(unsigned long recipe, unsigned long flags);
+soxr_error_t dd_soxr_oneshot(double input_rate, double output_rate, unsigned num_channels, soxr_in_t in, size_t ilen, size_t *idone,
+                             soxr_out_t out, size_t olen, size_t *odone, soxr_io_spec_t const *io, soxr_quality_spec_t const *q,
+                             soxr_runtime_spec_t const *rt);
+
+const char *dd_rubberband_load(void);
+RubberBandState dd_rubberband_new(unsigned int sampleRate, unsigned int channels, RubberBandOptions options, double initialTimeRatio,
+                                  double initialPitchScale);
+void dd_rubberband_delete(RubberBandState state);
+void dd_rubberband_set_expected_input_duration(RubberBandState state, unsigned int samples);
+void dd_rubberband_study(RubberBandState state, const float *const *input, unsigned int samples, int final);
+void dd_rubberband_process(RubberBandState state, const float *const *input, unsigned int samples, int final);
+int dd_rubberband_available(const RubberBandState state);
+unsigned int dd_rubberband_retrieve(const RubberBandState state, float *const *output, unsigned int samples);
+
+const char *dd_alsa_load(void);
+int dd_snd_pcm_open(snd_pcm_t **pcm, const char *name, snd_pcm_stream_t stream, int mode);
+int dd_snd_pcm_set_params(snd_pcm_t *pcm, snd_pcm_format_t format, snd_pcm_access_t access, unsigned int channels, unsigned int rate,
+                          int soft_resample, unsigned int latency);
+snd_pcm_sframes_t dd_snd_pcm_writei(snd_pcm_t *pcm, const void *buffer, snd_pcm_uframes_t size);
+int dd_snd_pcm_recover(snd_pcm_t *pcm, int err, int silent);
+int dd_snd_pcm_drop(snd_pcm_t *pcm);
+int dd_snd_pcm_drain(snd_pcm_t *pcm);
+int dd_snd_pcm_close(snd_pcm_t *pcm);
+const char *dd_snd_strerror(int errnum);
+int dd_snd_lib_error_set_handler(snd_lib_error_handler_t handler);
+
+const char *dd_uchardet_load(void);
+uchardet_t dd_uchardet_new(void);
+void dd_uchardet_delete(uchardet_t ud);
+int dd_uchardet_handle_data(uchardet_t ud, const char *data, size_t len);
+void dd_uchardet_data_end(uchardet_t ud);
+const char *dd_uchardet_get_charset(uchardet_t ud);
 #endif

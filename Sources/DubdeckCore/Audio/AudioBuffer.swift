@@ -1,6 +1,7 @@
 import CRubberband
 import CSndfile
 import CSoxr
+import CLazyLibs
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -90,27 +91,28 @@ public enum AudioFile {
         var info = SF_INFO()
         guard FileIO.exists(path) else { throw DubdeckError(.noInput, "\(Sanitizer.display(path)): no such audio file") }
         try FileIO.requireRegularInput(path)  // a FIFO or a device would hang or never end
-        guard let sf = sf_open(path, Int32(SFM_READ), &info) else {
-            let why = String(cString: sf_strerror(nil))
+        try LazyLibrary.require(dd_sndfile_load(), package: "libsndfile1")
+        guard let sf = dd_sf_open(path, Int32(SFM_READ), &info) else {
+            let why = String(cString: dd_sf_strerror(nil))
             throw DubdeckError.data(Sanitizer.display(path), "not a readable audio file (\(why))")
         }
         if info.samplerate <= 0 || info.channels <= 0 {
-            sf_close(sf)
+            dd_sf_close(sf)
             throw DubdeckError.data(Sanitizer.display(path), "audio file has no valid rate or channels")
         }
         if !Bounds.sampleRates.contains(Int(info.samplerate)) || info.channels > 64 {
-            sf_close(sf)
+            dd_sf_close(sf)
             throw DubdeckError.data(Sanitizer.display(path),
                                     "audio file claims \(info.samplerate) Hz and \(info.channels) channels (8000–384000 Hz, at most 64 channels)")
         }
         // frames × channels × 4 bytes must fit what we are willing to hold (a lying header).
         let (product, overflow) = Int(info.frames).multipliedReportingOverflow(by: Int(info.channels))
         if info.frames < 0 || overflow || product > (1 << 30) {
-            sf_close(sf)
+            dd_sf_close(sf)
             throw DubdeckError.data(Sanitizer.display(path), "audio file claims \(info.frames) frames: too long")
         }
         if let why = truncation(sf) {
-            sf_close(sf)
+            dd_sf_close(sf)
             throw DubdeckError.data(Sanitizer.display(path), "truncated audio file (\(why))")
         }
         return (sf, info)
@@ -120,7 +122,7 @@ public enum AudioFile {
     /// A streamed file's placeholder size (0 or 0xFFFFFFFF) is not a truncation.
     static func truncation(_ sf: OpaquePointer) -> String? {
         var log = [CChar](repeating: 0, count: 4096)
-        _ = log.withUnsafeMutableBufferPointer { sf_command(sf, Int32(SFC_GET_LOG_INFO), $0.baseAddress, Int32($0.count)) }
+        _ = log.withUnsafeMutableBufferPointer { dd_sf_command(sf, Int32(SFC_GET_LOG_INFO), $0.baseAddress, Int32($0.count)) }
         let text = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         for line in text.split(separator: "\n") where line.hasPrefix("data") && line.contains("should be") {
             let numbers = line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
@@ -135,7 +137,7 @@ public enum AudioFile {
 
     public static func info(_ path: String) throws -> Info {
         let (sf, info) = try open(path)
-        sf_close(sf)
+        dd_sf_close(sf)
         return Info(frames: Int(info.frames), rate: Int(info.samplerate), channels: Int(info.channels))
     }
 
@@ -147,7 +149,7 @@ public enum AudioFile {
             return total
         }
         let start = max(0, min(r.lowerBound, total))
-        if start > 0, sf_seek(sf, sf_count_t(start), SEEK_SET) < 0 {
+        if start > 0, dd_sf_seek(sf, sf_count_t(start), SEEK_SET) < 0 {
             throw DubdeckError.data(Sanitizer.display(path), "cannot seek to frame \(start)")
         }
         return max(0, min(r.upperBound, total) - start)
@@ -169,10 +171,10 @@ public enum AudioFile {
     /// Reads frames [from, to) (all when nil) by seeking, never the whole file.
     public static func read(_ path: String, frames range: Range<Int>? = nil) throws -> AudioBuffer {
         let (sf, info) = try open(path)
-        defer { sf_close(sf) }
+        defer { dd_sf_close(sf) }
         let count = try window(sf, info, range, path)
         let samples: [Float] = try readFrames(sf, count: count, channels: Int(info.channels), whole: range == nil, path: path) {
-            sf_readf_float($0, $1, $2)
+            dd_sf_readf_float($0, $1, $2)
         }
         return AudioBuffer(samples: samples, rate: Int(info.samplerate), channels: Int(info.channels))
     }
@@ -180,10 +182,10 @@ public enum AudioFile {
     /// 16-bit samples exactly as stored (no float round trip), frames [from, to) by seeking.
     public static func readPCM16(_ path: String, frames range: Range<Int>? = nil) throws -> PCM16 {
         let (sf, info) = try open(path)
-        defer { sf_close(sf) }
+        defer { dd_sf_close(sf) }
         let count = try window(sf, info, range, path)
         let samples: [Int16] = try readFrames(sf, count: count, channels: Int(info.channels), whole: range == nil, path: path) {
-            sf_readf_short($0, $1, $2)
+            dd_sf_readf_short($0, $1, $2)
         }
         return PCM16(samples: samples, rate: Int(info.samplerate), channels: Int(info.channels))
     }
@@ -192,18 +194,19 @@ public enum AudioFile {
     /// write to a temporary name and rename).
     /// `path` must not exist yet: it is created exclusively, never through a link (a temporary name).
     public static func writeWAV16(_ buffer: AudioBuffer, to path: String) throws {
+        try LazyLibrary.require(dd_sndfile_load(), package: "libsndfile1")
         let fd = try FileIO.createExclusive(path, mode: 0o644)
         defer { close(fd) }
         var info = SF_INFO()
         info.samplerate = Int32(buffer.rate)
         info.channels = Int32(buffer.channels)
         info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_16)
-        guard let sf = sf_open_fd(fd, Int32(SFM_WRITE), &info, 0) else {
-            throw DubdeckError.io(Sanitizer.display(path), "cannot write WAV: \(String(cString: sf_strerror(nil)))")
+        guard let sf = dd_sf_open_fd(fd, Int32(SFM_WRITE), &info, 0) else {
+            throw DubdeckError.io(Sanitizer.display(path), "cannot write WAV: \(String(cString: dd_sf_strerror(nil)))")
         }
         let pcm = buffer.int16Samples()
-        let written = pcm.withUnsafeBufferPointer { sf_writef_short(sf, $0.baseAddress, sf_count_t(buffer.frames)) }
-        sf_close(sf)
+        let written = pcm.withUnsafeBufferPointer { dd_sf_writef_short(sf, $0.baseAddress, sf_count_t(buffer.frames)) }
+        dd_sf_close(sf)
         if written != buffer.frames || FileIO.faults.failWrite {
             throw DubdeckError.io(Sanitizer.display(path), "short write (\(written) of \(buffer.frames) frames)")
         }
@@ -231,18 +234,27 @@ public enum AudioFile {
     }
 }
 
+/// A library opened on first use (CLazyLibs): its reason for not loading, as an I/O error naming
+/// the Debian package that has it.
+enum LazyLibrary {
+    static func require(_ failure: UnsafePointer<CChar>?, package: String) throws {
+        if let failure { throw DubdeckError(.ioError, "\(String(cString: failure)) (Debian package \(package))") }
+    }
+}
+
 /// libsoxr, high quality.
 public enum Resampler {
     public static func resample(_ buffer: AudioBuffer, to rate: Int) throws -> AudioBuffer {
         if buffer.rate == rate || buffer.frames == 0 { return AudioBuffer(samples: buffer.samples, rate: rate, channels: buffer.channels) }
+        try LazyLibrary.require(dd_soxr_load(), package: "libsoxr0")
         let outFrames = Int((Double(buffer.frames) * Double(rate) / Double(buffer.rate)).rounded(.up)) + 16
         var out = [Float](repeating: 0, count: outFrames * buffer.channels)
         var done = 0
-        var io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I)
-        var q = soxr_quality_spec(UInt(SOXR_HQ), 0)
+        var io = dd_soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I)
+        var q = dd_soxr_quality_spec(UInt(SOXR_HQ), 0)
         let err = buffer.samples.withUnsafeBufferPointer { inp in
             out.withUnsafeMutableBufferPointer { o in
-                soxr_oneshot(Double(buffer.rate), Double(rate), UInt32(buffer.channels), inp.baseAddress, buffer.frames, nil,
+                dd_soxr_oneshot(Double(buffer.rate), Double(rate), UInt32(buffer.channels), inp.baseAddress, buffer.frames, nil,
                              o.baseAddress, outFrames, &done, &io, &q, nil)
             }
         }
@@ -254,29 +266,30 @@ public enum Resampler {
 
 /// librubberband, offline, pitch preserved. `speedup` > 1 makes the audio shorter.
 public enum TimeStretch {
-    public static func stretch(_ buffer: AudioBuffer, speedup: Double) -> AudioBuffer {
+    public static func stretch(_ buffer: AudioBuffer, speedup: Double) throws -> AudioBuffer {
         guard speedup > 0, abs(speedup - 1) > 1e-4, buffer.frames > 0 else { return buffer }
+        try LazyLibrary.require(dd_rubberband_load(), package: "librubberband2")
         let mono = buffer.mono()
         let options = Int32(RubberBandOptionProcessOffline.rawValue | RubberBandOptionPitchHighConsistency.rawValue)
-        guard let rb = rubberband_new(UInt32(mono.rate), 1, options, 1 / speedup, 1.0) else { return mono }
-        defer { rubberband_delete(rb) }
-        rubberband_set_expected_input_duration(rb, UInt32(mono.frames))
+        guard let rb = dd_rubberband_new(UInt32(mono.rate), 1, options, 1 / speedup, 1.0) else { return mono }
+        defer { dd_rubberband_delete(rb) }
+        dd_rubberband_set_expected_input_duration(rb, UInt32(mono.frames))
         var out: [Float] = []
         out.reserveCapacity(Int(Double(mono.frames) / speedup) + 1024)
         mono.samples.withUnsafeBufferPointer { inp in
             var p: UnsafePointer<Float>? = inp.baseAddress
-            rubberband_study(rb, &p, UInt32(mono.frames), 1)
+            dd_rubberband_study(rb, &p, UInt32(mono.frames), 1)
             let block = 4096
             var offset = 0
             var chunk = [Float](repeating: 0, count: block)
             func drain() {
                 while true {
-                    let avail = Int(rubberband_available(rb))
+                    let avail = Int(dd_rubberband_available(rb))
                     if avail <= 0 { break }
                     let n = min(avail, block)
                     let got = chunk.withUnsafeMutableBufferPointer { c -> Int in
                         var cp: UnsafeMutablePointer<Float>? = c.baseAddress
-                        return Int(rubberband_retrieve(rb, &cp, UInt32(n)))
+                        return Int(dd_rubberband_retrieve(rb, &cp, UInt32(n)))
                     }
                     out.append(contentsOf: chunk[0..<got])
                 }
@@ -285,12 +298,12 @@ public enum TimeStretch {
                 let n = min(block, mono.frames - offset)
                 var ip: UnsafePointer<Float>? = inp.baseAddress! + offset
                 offset += n
-                rubberband_process(rb, &ip, UInt32(n), offset >= mono.frames ? 1 : 0)
+                dd_rubberband_process(rb, &ip, UInt32(n), offset >= mono.frames ? 1 : 0)
                 drain()
             }
             // The offline stretcher may still hold output after the final block.
             var spins = 0
-            while rubberband_available(rb) >= 0, spins < 1000 {
+            while dd_rubberband_available(rb) >= 0, spins < 1000 {
                 let before = out.count
                 drain()
                 if out.count == before { break }

@@ -1,5 +1,6 @@
 import CAlsa
 import CAlsaQuiet
+import CLazyLibs
 import Dispatch
 #if canImport(Glibc)
 import Glibc
@@ -141,23 +142,25 @@ public final class ALSASink: ThreadedSink, AudioSink, @unchecked Sendable {
 
     public init(device: String? = nil) {
         self.device = device ?? Environment.get("DUBDECK_AUDIO_DEVICE").flatMap { $0.isEmpty ? nil : $0 } ?? "default"
-        ALSAMessages.quiet()
     }
 
     public func play(_ pcm: PCM16, label: String) throws {
         stop()
         queue.sync {}  // the previous player has released the device
+        // libasound is opened with the first playback (a desk that plays nothing never maps it).
+        try LazyLibrary.require(dd_alsa_load(), package: "libasound2")
+        ALSAMessages.quiet()
         var handle: OpaquePointer?
-        var rc = snd_pcm_open(&handle, device, SND_PCM_STREAM_PLAYBACK, 0)
+        var rc = dd_snd_pcm_open(&handle, device, SND_PCM_STREAM_PLAYBACK, 0)
         guard rc >= 0, let h = handle else {
-            let said = ALSAMessages.take() ?? String(cString: snd_strerror(rc))
+            let said = ALSAMessages.take() ?? String(cString: dd_snd_strerror(rc))
             throw DubdeckError(.ioError, "audio device '\(Sanitizer.display(device))' cannot be opened (pick one with --device): \(said)")
         }
-        rc = snd_pcm_set_params(h, SND_PCM_FORMAT_S16_LE, SND_PCM_ACCESS_RW_INTERLEAVED, UInt32(pcm.channels),
+        rc = dd_snd_pcm_set_params(h, SND_PCM_FORMAT_S16_LE, SND_PCM_ACCESS_RW_INTERLEAVED, UInt32(pcm.channels),
                                 UInt32(pcm.rate), 1, 100_000)
         guard rc >= 0 else {
-            snd_pcm_close(h)
-            throw DubdeckError(.ioError, "audio device '\(Sanitizer.display(device))' refuses \(pcm.rate) Hz × \(pcm.channels): \(String(cString: snd_strerror(rc)))")
+            dd_snd_pcm_close(h)
+            throw DubdeckError(.ioError, "audio device '\(Sanitizer.display(device))' refuses \(pcm.rate) Hz × \(pcm.channels): \(String(cString: dd_snd_strerror(rc)))")
         }
         let gen = begin(pcm, label: label)
         let device = PCMDevice(handle: h)
@@ -170,17 +173,17 @@ public final class ALSASink: ThreadedSink, AudioSink, @unchecked Sendable {
                 while offset < pcm.frames {
                     if !isCurrent(gen) { stopped = true; break }
                     let n = min(chunk, pcm.frames - offset)
-                    let w = snd_pcm_writei(h, buf.baseAddress! + offset * pcm.channels, snd_pcm_uframes_t(n))
+                    let w = dd_snd_pcm_writei(h, buf.baseAddress! + offset * pcm.channels, snd_pcm_uframes_t(n))
                     if w < 0 {
-                        if snd_pcm_recover(h, Int32(w), 1) < 0 { break }
+                        if dd_snd_pcm_recover(h, Int32(w), 1) < 0 { break }
                         continue
                     }
                     offset += Int(w)
                     advance(gen, frames: Int(w))
                 }
             }
-            if stopped { snd_pcm_drop(h) } else { snd_pcm_drain(h) }
-            snd_pcm_close(h)
+            if stopped { dd_snd_pcm_drop(h) } else { dd_snd_pcm_drain(h) }
+            dd_snd_pcm_close(h)
             finish(gen)
         }
     }

@@ -106,17 +106,17 @@ public final class SegmentSynthesizer {
                 speech = try engine.synthesize(request).trimmedSilence()
                 let achieved = naturalS / max(speech.duration, 1e-6)
                 if speech.duration > slot + 0.001, achieved < target {
-                    speech = TimeStretch.stretch(speech, speedup: min(speech.duration / slot, target / achieved)).trimmedSilence()
+                    speech = try TimeStretch.stretch(speech, speedup: min(speech.duration / slot, target / achieved)).trimmedSilence()
                 }
             } else {
-                speech = TimeStretch.stretch(natural, speedup: target).trimmedSilence()
+                speech = try TimeStretch.stretch(natural, speedup: target).trimmedSilence()
             }
             // --max-speedup is a hard cap: espeak's rate is not linear and trimming shortens a little
             // more, so whatever went past it is slowed back (at most twice, each a small correction).
             for _ in 0..<2 {
                 let final = naturalS / max(speech.duration, 1e-6)
                 if final <= maxSpeedup * 1.001 || speech.frames == 0 { break }
-                speech = TimeStretch.stretch(speech, speedup: maxSpeedup / final).trimmedSilence()
+                speech = try TimeStretch.stretch(speech, speedup: maxSpeedup / final).trimmedSilence()
             }
         }
         var out = try Resampler.resample(speech, to: outputRate)

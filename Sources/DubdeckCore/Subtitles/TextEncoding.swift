@@ -1,4 +1,5 @@
 import CUchardet
+import CLazyLibs
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -53,7 +54,7 @@ public enum TextEncoding {
         if let text = String(validating: bytes, as: UTF8.self) {
             return Decoded(text: text, encoding: "UTF-8", warning: nil, hadBOM: false)
         }
-        var guess = detect(bytes)
+        var guess = try detect(bytes)
         // As browsers do: an ISO-8859 guess whose text has C1 control characters is the Windows code
         // page of the same script (0x80–0x9F are letters and quotes there: Š, ť, €, “).
         if let g = guess, let windows = windowsSibling[g.uppercased()],
@@ -73,15 +74,16 @@ public enum TextEncoding {
                                  "ISO-8859-8": "WINDOWS-1255", "ISO-8859-13": "WINDOWS-1257"]
 
     /// libuchardet's guess, as an iconv name; nil when it has none.
-    public static func detect(_ bytes: [UInt8]) -> String? {
-        guard let d = uchardet_new() else { return nil }
-        defer { uchardet_delete(d) }
+    public static func detect(_ bytes: [UInt8]) throws -> String? {
+        if let why = dd_uchardet_load() { throw Failure(message: "\(String(cString: why)) (Debian package libuchardet0)") }
+        guard let d = dd_uchardet_new() else { return nil }
+        defer { dd_uchardet_delete(d) }
         let rc = bytes.withUnsafeBufferPointer { p in
-            p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(1, p.count)) { uchardet_handle_data(d, $0, p.count) }
+            p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(1, p.count)) { dd_uchardet_handle_data(d, $0, p.count) }
         }
         guard rc == 0 else { return nil }
-        uchardet_data_end(d)
-        guard let name = uchardet_get_charset(d) else { return nil }
+        dd_uchardet_data_end(d)
+        guard let name = dd_uchardet_get_charset(d) else { return nil }
         let s = String(cString: name)
         return s.isEmpty || s == "ASCII" ? nil : s
     }

@@ -105,7 +105,7 @@ final class AudioFileTests: XCTestCase {
         let up = try Resampler.resample(one, to: 48_000)
         XCTAssertEqual(up.rate, 48_000)
         XCTAssertEqual(Double(up.frames), 48_000, accuracy: 48)
-        let fast = TimeStretch.stretch(up, speedup: 1.25)
+        let fast = try TimeStretch.stretch(up, speedup: 1.25)
         XCTAssertEqual(fast.duration, 0.8, accuracy: 0.02)
     }
 
