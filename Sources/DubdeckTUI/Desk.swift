@@ -63,7 +63,7 @@ public final class Desk {
     public var height = 30
     /// How much of the history the desk reads at open (the detail pane's "last changes"): enough
     /// for the recent records, never the whole file.
-    static let historyTailBytes = 96 * 1024
+    public static let historyTailBytes = 96 * 1024
     /// Recent history (the tail read at open), newest last, for the detail pane.
     var recentHistory: [HistoryRecord] = []
     /// True when `recentHistory` reaches the start of the file (no older record can exist).
@@ -138,7 +138,7 @@ public final class Desk {
 
     /// The tail of the history for the detail pane's "last changes".
     func readRecentHistory() throws {
-        let tail = try store.history.readTail(maxBytes: Desk.historyTailBytes)
+        let tail = try store.recentHistory(maxBytes: Desk.historyTailBytes)
         recentHistory = tail.records
         recentHistoryComplete = !tail.partial
         if let w = tail.warning { setMessage(w, .warning) }

@@ -54,7 +54,7 @@ nonisolated(unsafe) var heldUntilExit: [AnyObject] = []
 func openDesk(jobDir: String, keymapFile: String?, script: String?, series: String? = nil, engine: String? = nil,
               device: String? = nil, store storeOption: String? = nil, maxCPS: Double? = nil) throws {
     let keymap = try loadKeymap(keymapFile)
-    let store = try openStore(jobDir, series: series)
+    let store = try openStore(jobDir, series: series, historyTail: Desk.historyTailBytes)
     // The engine is made on first use (by the synthesis worker), so a desk opens even without one.
     let engineName = engine ?? ((try? CommandEngine.templateFromEnvironment()) != nil ? "command" : "espeak")
     let audio = DeskAudio(makeEngine: { try makeEngine(engineName, template: [], timeout: 60) }, sink: ALSASink(device: device))

@@ -62,8 +62,8 @@ func checkRange(_ value: Double, _ range: ClosedRange<Double>, _ option: String,
 
 func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 
-func openStore(_ jobDir: String, by: String? = nil, series: String? = nil) throws -> TranscriptStore {
-    try TranscriptStore.open(jobDir, series: series, by: by)
+func openStore(_ jobDir: String, by: String? = nil, series: String? = nil, historyTail: Int? = nil) throws -> TranscriptStore {
+    try TranscriptStore.open(jobDir, series: series, by: by, historyTail: historyTail)
 }
 
 /// The character store without embeddings, for names and voices; nil when there is none or it

@@ -58,7 +58,7 @@ public struct HistoryRecord: Equatable, Sendable {
 
 /// The append-only history. Opening a job reads only its tail: the file can hold hundreds of
 /// thousands of lines.
-public struct HistoryLog {
+public struct HistoryLog: Sendable {
     public let path: String
 
     public struct LineError: Error { let message: String; init(_ m: String) { message = m } }

@@ -237,10 +237,27 @@ public final class TranscriptStore {
     /// the other core while this one reads translated.json (the scan needs the job's lines only at
     /// its end). The same checks and the same errors, in the same order, as `JobLoader.load` then
     /// `init(job:)`: a bad job is reported before anything about its store.
-    public static func open(_ directory: String, series: String? = nil, by: String? = nil) throws -> TranscriptStore {
-        let early = EarlyStoreRead(path: JobLoader.normalized(directory) + "/transcript_store.json")
+    /// `historyTail`: the history's last bytes are read (and parsed) on another core too, for
+    /// `recentHistory` (the desk's first look at the history).
+    public static func open(_ directory: String, series: String? = nil, by: String? = nil, historyTail: Int? = nil) throws -> TranscriptStore {
+        let dir = JobLoader.normalized(directory)
+        let early = EarlyStoreRead(path: dir + "/transcript_store.json")
+        let tail = historyTail.map { EarlyHistoryTail(HistoryLog(path: dir + "/transcript_versions.jsonl"), maxBytes: $0) }
         let job = try JobLoader.load(directory, series: series)
-        return TranscriptStore(job: job, by: by, snapshot: try TranscriptStore.read(job: job, early: early))
+        let store = TranscriptStore(job: job, by: by, snapshot: try TranscriptStore.read(job: job, early: early))
+        if let tail, tail.log.path == job.historyPath { store.earlyHistoryTail = tail }
+        return store
+    }
+
+    var earlyHistoryTail: EarlyHistoryTail?
+
+    /// The history's last `maxBytes`, parsed (what was read while the job opened, the first time).
+    public func recentHistory(maxBytes: Int) throws -> HistoryLog.Tail {
+        if let early = earlyHistoryTail, early.maxBytes == maxBytes {
+            earlyHistoryTail = nil
+            return try early.take()
+        }
+        return try history.readTail(maxBytes: maxBytes)
     }
 
     init(job: Job, by: String?, snapshot: consuming Snapshot) {
@@ -283,7 +300,11 @@ public final class TranscriptStore {
 
     /// The settings of the moment applied to every line, in place.
     func rebuildStates() {
-        for i in states.indices { finish(&states[i], job.segments[i]) }
+        // On a local array: no exclusivity check of the class's property per line.
+        var all = states
+        states = []
+        for i in all.indices { finish(&all[i], job.segments[i]) }
+        states = all
     }
 
     /// The voice each line should be spoken with now (set when the character voices are known):
@@ -366,10 +387,14 @@ public final class TranscriptStore {
     /// pipeline's times give the speed.
     static func counted(_ state: ReviewState, _ seg: Segment) -> ReviewState {
         var st = state
+        complete(&st, seg)
+        return st
+    }
+
+    static func complete(_ st: inout ReviewState, _ seg: Segment) {
         st.edited = st.text != seg.text
         st.cps = ReadingSpeed.cps(st.text, duration: seg.duration)
         st.recordedAudioStatus = st.audioStatus
-        return st
     }
 
     // MARK: Reading
@@ -384,8 +409,10 @@ public final class TranscriptStore {
 
     static func read(job: Job, early: EarlyStoreRead) throws -> Snapshot {
         guard early.path == job.storePath else { return try read(job: job) }
-        guard let (bytes, fingerprint, scan) = try early.wait() else { return emptySnapshot(job) }
-        var snap = try scan.flatMap { finishDirect($0, job: job) } ?? parseGeneric(bytes, job: job)
+        guard let (bytes, fingerprint, scan) = try early.take() else { return emptySnapshot(job) }
+        var direct: Snapshot? = nil
+        if let scan { direct = finishDirect(scan, job: job) }
+        var snap = try direct ?? parseGeneric(bytes, job: job)
         snap.fingerprint = fingerprint
         snap.pendingHash = early.hash
         snap.bytes = bytes
@@ -485,7 +512,8 @@ public final class TranscriptStore {
     /// nil whenever anything is unusual — a wrong type, an old version, an entry without times, a
     /// foreign key, a name with an escape — so the generic reading decides and says why.
     static func parseDirect(_ bytes: [UInt8], job: Job) -> Snapshot? {
-        scanDirect(bytes).flatMap { finishDirect($0, job: job) }
+        guard let scan = scanDirect(bytes) else { return nil }
+        return finishDirect(scan, job: job)
     }
 
     /// What the direct reading takes from the bytes alone (it needs no job: it can run while
@@ -496,11 +524,12 @@ public final class TranscriptStore {
             var n: Int
             var start: Double, end: Double
             var raw: ArraySlice<UInt8>
-            /// What the entry says; its text is translated.json's when `ownText` is false.
-            var state: ReviewState
+            /// False: the entry has no text of its own (translated.json's line is its text).
             var ownText: Bool
         }
         var lines: [Line] = []
+        /// What each entry says, by the index of its line in `lines` (moved out when finishing).
+        var states: [ReviewState] = []
         var updatedAt: String?
         var extra: [(key: String, value: JSONValue)] = []
     }
@@ -565,7 +594,8 @@ public final class TranscriptStore {
                             }
                         }
                         guard let s = times.0, let e = times.1 else { throw GiveUp() }  // the generic reading adds them
-                        scan.lines.append(DirectScan.Line(n: n, start: s, end: e, raw: bytes[start..<q.offset], state: st, ownText: ownText))
+                        scan.lines.append(DirectScan.Line(n: n, start: s, end: e, raw: bytes[start..<q.offset], ownText: ownText))
+                        scan.states.append(st)
                     }
                 } else {
                     scan.extra.append((try key.string ?? p.makeString(key.span), try p.parseValue(depth: 1)))
@@ -582,24 +612,26 @@ public final class TranscriptStore {
     /// The scan put against the job's lines: each entry at its line (one this job does not have:
     /// nil), translated.json's text where the entry has none, the reading speeds, the first line
     /// whose times are another line's.
-    static func finishDirect(_ scan: DirectScan, job: Job) -> Snapshot? {
+    static func finishDirect(_ scan: consuming DirectScan, job: Job) -> Snapshot? {
         let count = job.segments.count
         var snap = Snapshot(version: currentVersion, extra: scan.extra, updatedAt: scan.updatedAt, entries: Array(repeating: nil, count: count),
                             foreign: [], recordedFingerprint: .missing, mismatch: nil)
-        // Every line's state, in one array (placeholders until read or defaulted at the end).
+        // Every line's state, in one array: placeholders, then each entry's state swapped in (a move,
+        // not a copy) and completed in place; lines without an entry get translated.json's.
         snap.stored = Array(repeating: ReviewState(text: "", approved: false, locked: false, lockedAt: nil, lockedBy: nil, flags: [],
                                                    audioStatus: "", edited: false), count: count)
         var firstMismatch: (index: Int, reason: String)?
-        for line in scan.lines {
-            guard line.n <= count else { return nil }
-            let seg = job.segments[line.n - 1]
-            var st = line.state
-            if !line.ownText { st.text = seg.text }
-            if let reason = timesMismatch(line.n, line.start, line.end, seg), firstMismatch == nil || line.n - 1 < firstMismatch!.index {
-                firstMismatch = (line.n - 1, reason)
+        for k in scan.lines.indices {
+            let n = scan.lines[k].n
+            guard n <= count else { return nil }
+            let i = n - 1
+            if let reason = timesMismatch(n, scan.lines[k].start, scan.lines[k].end, job.segments[i]), firstMismatch == nil || i < firstMismatch!.index {
+                firstMismatch = (i, reason)
             }
-            snap.entries[line.n - 1] = Entry(checkedRaw: line.raw)
-            snap.stored[line.n - 1] = counted(st, seg)
+            snap.entries[i] = Entry(checkedRaw: scan.lines[k].raw)
+            swap(&snap.stored[i], &scan.states[k])
+            if !scan.lines[k].ownText { snap.stored[i].text = job.segments[i].text }
+            complete(&snap.stored[i], job.segments[i])
         }
         snap.mismatch = firstMismatch?.reason
         for i in snap.entries.indices where snap.entries[i] == nil { snap.stored[i] = storedState(of: nil, job.segments[i]) }
@@ -1119,10 +1151,35 @@ final class EarlyStoreRead: @unchecked Sendable {
         }
     }
 
-    /// The file's bytes, fingerprint (its hash in `hash`) and direct scan; nil: there is no store.
-    func wait() throws -> ([UInt8], FileFingerprint, TranscriptStore.DirectScan?)? {
+    /// The file's bytes, fingerprint (its hash in `hash`) and direct scan, handed over once (moved,
+    /// so the scan's states are not copied); nil: there is no store.
+    func take() throws -> ([UInt8], FileFingerprint, TranscriptStore.DirectScan?)? {
         ready.wait()
-        ready.signal()  // a second look does not wait forever
+        defer { outcome = .success(nil) }
         return try outcome.get()
+    }
+}
+
+/// A history tail read on another core while the job loads (`TranscriptStore.open(historyTail:)`),
+/// handed over once; its error, if any, is the one a read then would have given.
+final class EarlyHistoryTail: @unchecked Sendable {
+    // Sendable: `outcome` is written once before `ready` is signalled and read after waiting on it.
+    let log: HistoryLog
+    let maxBytes: Int
+    private let ready = DispatchSemaphore(value: 0)
+    private var outcome: Result<HistoryLog.Tail, Error>?
+
+    init(_ log: HistoryLog, maxBytes: Int) {
+        self.log = log
+        self.maxBytes = maxBytes
+        BackgroundWork.start { [self] in
+            outcome = Result { try self.log.readTail(maxBytes: self.maxBytes) }
+            ready.signal()
+        }
+    }
+
+    func take() throws -> HistoryLog.Tail {
+        ready.wait()
+        return try outcome!.get()
     }
 }

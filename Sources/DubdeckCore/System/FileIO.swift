@@ -161,9 +161,27 @@ public enum FileIO {
             throw DubdeckError.data(Sanitizer.display(path), "too large (\(st.st_size) bytes; the limit is \(limit))")
         }
         var capacity = max(Int(st.st_size), 0) + 1
-        var out = [UInt8](repeating: 0, count: capacity)
-        var count = 0
-        while true {
+        // The file's size read straight into uninitialised memory (no zeroing pass over a megabyte
+        // first); a file that grows meanwhile is read on below.
+        var failure: Int32 = 0
+        var out = [UInt8](unsafeUninitializedCapacity: capacity) { buf, initialized in
+            var filled = 0
+            while filled < capacity {
+                let n = Glibc.read(fd, buf.baseAddress! + filled, capacity - filled)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    break
+                }
+                if n == 0 { break }
+                filled += n
+            }
+            initialized = filled
+        }
+        if failure != 0 { throw DubdeckError.io(Sanitizer.display(path), "read failed: \(errnoText(failure))") }
+        var count = out.count
+        // Filled: the file is longer than its size said (it grew): read on, growing the buffer.
+        while count == capacity || count < out.count {
             if count == capacity {
                 if count > limit {
                     throw DubdeckError.data(Sanitizer.display(path), "too large (more than \(limit) bytes)")
