@@ -263,18 +263,22 @@ public final class TranscriptStore {
     init(job: Job, by: String?, snapshot: consuming Snapshot) {
         self.job = job
         self.by = UserName.resolve(by)
+        var stored: [ReviewState] = []
+        swap(&stored, &snapshot.stored)
         self.snapshot = snapshot
         states = []
         cpsLimit = ReadingSpeed.limit(job)
-        adopt(self.snapshot)
+        swap(&states, &stored)  // moved, never shared: the settings apply in place
+        rebuildStates()
     }
 
     /// Makes a freshly read snapshot the current one: its lines' states move into `states` (the
-    /// array is handed over, not copied) and the settings of the moment are applied to them.
+    /// array is swapped out, never shared, so the settings of the moment apply in place).
     func adopt(_ fresh: consuming Snapshot) {
-        snapshot = consume fresh
-        states = snapshot.stored
-        snapshot.stored = []
+        var stored: [ReviewState] = []
+        swap(&stored, &fresh.stored)
+        snapshot = fresh
+        swap(&states, &stored)
         rebuildStates()
     }
 
@@ -537,6 +541,9 @@ public final class TranscriptStore {
     static func scanDirect(_ bytes: [UInt8]) -> DirectScan? {
         struct GiveUp: Error {}
         var scan = DirectScan()
+        // Room for an entry per ~150 bytes: no regrowth copies (untouched room costs nothing).
+        scan.lines.reserveCapacity(bytes.count / 150 + 1)
+        scan.states.reserveCapacity(bytes.count / 150 + 1)
         var sawVersion = false
         var parser = JSONParser(bytes: bytes)
         parser.skipBOM()
@@ -616,10 +623,16 @@ public final class TranscriptStore {
         let count = job.segments.count
         var snap = Snapshot(version: currentVersion, extra: scan.extra, updatedAt: scan.updatedAt, entries: Array(repeating: nil, count: count),
                             foreign: [], recordedFingerprint: .missing, mismatch: nil)
-        // Every line's state, in one array: placeholders, then each entry's state swapped in (a move,
-        // not a copy) and completed in place; lines without an entry get translated.json's.
-        snap.stored = Array(repeating: ReviewState(text: "", approved: false, locked: false, lockedAt: nil, lockedBy: nil, flags: [],
-                                                   audioStatus: "", edited: false), count: count)
+        // Every line's state, in one array: an entry for every line in order (a store a review went
+        // through) hands its states over whole; otherwise placeholders, each entry's state swapped in
+        // (a move, not a copy). Then completed in place; lines without an entry get translated.json's.
+        let inOrder = scan.lines.count == count && scan.lines.indices.allSatisfy { scan.lines[$0].n == $0 + 1 }
+        if inOrder {
+            swap(&snap.stored, &scan.states)
+        } else {
+            snap.stored = Array(repeating: ReviewState(text: "", approved: false, locked: false, lockedAt: nil, lockedBy: nil, flags: [],
+                                                       audioStatus: "", edited: false), count: count)
+        }
         var firstMismatch: (index: Int, reason: String)?
         for k in scan.lines.indices {
             let n = scan.lines[k].n
@@ -629,7 +642,7 @@ public final class TranscriptStore {
                 firstMismatch = (i, reason)
             }
             snap.entries[i] = Entry(checkedRaw: scan.lines[k].raw)
-            swap(&snap.stored[i], &scan.states[k])
+            if !inOrder { swap(&snap.stored[i], &scan.states[k]) }
             if !scan.lines[k].ownText { snap.stored[i].text = job.segments[i].text }
             complete(&snap.stored[i], job.segments[i])
         }
@@ -927,8 +940,9 @@ public final class TranscriptStore {
         fresh.fingerprint = diskFingerprint
         fresh.bytes = diskBytes
         let old = snapshot
+        let mismatch = fresh.mismatch
         adopt(fresh)
-        if let reason = fresh.mismatch {
+        if let reason = mismatch {
             throw DubdeckError(.dataError, "\(Sanitizer.display(path)): read-only: \(reason)")
         }
         for c in changes {
