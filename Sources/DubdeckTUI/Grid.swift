@@ -59,6 +59,20 @@ public struct CellGrid: Equatable {
         guard row >= 0, row < height, col < width else { return col }
         let end = min(limit ?? width, width)
         var c = max(0, col)
+        // Printable ASCII (most of a list row): a character per byte, one column each, nothing to
+        // sanitize — no grapheme walk.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            for b in text.utf8 {
+                if c + 1 > end {
+                    while c < end { cells[row * width + c] = Cell(ch: " ", style: style, continuation: false); c += 1 }
+                    markCut(row: row, start: max(0, col), end: end, style: style)
+                    return c
+                }
+                cells[row * width + c] = Cell(ch: Character(Unicode.Scalar(b)), style: style, continuation: false)
+                c += 1
+            }
+            return c
+        }
         for original in text {
             // An unsafe scalar becomes its placeholder, drawn as the characters it is made of (the
             // common case, a safe character, takes no allocation).
@@ -106,13 +120,15 @@ public struct CellGrid: Equatable {
 
     /// One row as text (continuation cells skipped), trailing spaces kept when `trim` is false.
     public func rowText(_ row: Int, trim: Bool = true) -> String {
-        var s = ""
+        // As bytes, then one String (a Character appended per cell cost more than the rest of a dump).
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(width * 2)
         for c in 0..<width {
             let cell = cells[row * width + c]
-            if !cell.continuation { s.append(cell.ch) }
+            if !cell.continuation { bytes.append(contentsOf: cell.ch.utf8) }
         }
-        if trim { while s.last == " " { s.removeLast() } }
-        return s
+        if trim { while bytes.last == 0x20 { bytes.removeLast() } }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The whole screen as text, one line per row: what `:dump` writes.
