@@ -145,4 +145,47 @@ final class DirectStoreTests: XCTestCase {
         let again = try TranscriptStore(job: job, by: "tester")
         XCTAssertEqual(again.states, store.states)
     }
+
+    /// `open` reads the store on the other core while translated.json loads: the same store as
+    /// `init(job:)` gives, the same errors in the same order (the job's before its store's), and the
+    /// desk's history tail is the tail a read then gives.
+    func testOpeningOnTwoCoresIsOpeningOnOne() throws {
+        let doc = document([("2", entry(2, #""speaker": "SPEAKER_03""#)), ("5", entry(5))])
+        dir.write("ep01/transcript_store.json", String(decoding: doc, as: UTF8.self))
+        let one = try TranscriptStore(job: job, by: "tester")
+        try one.commit([.edit(1, text: "Edited")])
+        try one.commit([.approve(3, true)])
+        let two = try TranscriptStore.open(dir.file("ep01") + "/", by: "tester", historyTail: 4096)
+        let again = try TranscriptStore(job: job, by: "tester")
+        XCTAssertEqual(two.states, again.states)
+        XCTAssertEqual(two.fingerprint, again.fingerprint, "the hash made on the other core")
+        XCTAssertEqual(try two.recentHistory(maxBytes: 4096).records.map(\.seq), try again.history.readTail(maxBytes: 4096).records.map(\.seq))
+        XCTAssertEqual(try two.recentHistory(maxBytes: 4096).records.count, 2, "asked again: read again")
+        try two.commit([.approve(4, true)])
+        XCTAssertTrue(try TranscriptStore(job: job, by: "tester").state(4).approved)
+
+        // A bad job is reported before its bad store; a bad store is refused as init(job:) refuses it.
+        let broken = TempDir()
+        broken.write("ep01/transcript_store.json", "{not json")
+        XCTAssertThrowsError(try TranscriptStore.open(broken.file("ep01"))) { e in
+            XCTAssertEqual((e as? DubdeckError)?.status, .noInput, "translated.json is missing: that is the error, \(e)")
+        }
+        Fixtures.job(in: broken)
+        XCTAssertThrowsError(try TranscriptStore.open(broken.file("ep01"))) { e in
+            XCTAssertEqual((e as? DubdeckError)?.status, .dataError)
+            XCTAssertTrue((e as? DubdeckError)?.message.contains("transcript_store.json") == true, "\(e)")
+        }
+        XCTAssertEqual(broken.read("ep01/transcript_store.json"), "{not json", "never replaced")
+        let linked = TempDir()
+        Fixtures.job(in: linked)
+        linked.write("elsewhere.json", String(decoding: doc, as: UTF8.self))
+        XCTAssertEqual(symlink(linked.file("elsewhere.json"), linked.file("ep01/transcript_store.json")), 0)
+        XCTAssertThrowsError(try TranscriptStore.open(linked.file("ep01"))) { e in
+            XCTAssertTrue((e as? DubdeckError)?.message.contains("symbolic link") == true, "\(e)")
+        }
+        let fifo = TempDir()
+        Fixtures.job(in: fifo)
+        XCTAssertEqual(mkfifo(fifo.file("ep01/transcript_store.json"), 0o600), 0)
+        XCTAssertThrowsError(try TranscriptStore.open(fifo.file("ep01")), "a FIFO is refused, never waited on")
+    }
 }
