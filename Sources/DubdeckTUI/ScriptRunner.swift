@@ -5,7 +5,17 @@ import DubdeckCore
 /// `:type TEXT` (types each character of TEXT) and `:quit`. `#` lines are comments.
 public struct ScriptRunner {
     public let desk: Desk
-    public var grid: CellGrid
+    /// The screen as drawn. The first draw waits until the screen is looked at, a key comes or
+    /// the size is set — a script that begins with `:size` draws once, not at two sizes.
+    public var grid: CellGrid {
+        mutating get {
+            drawIfPending()
+            return screen
+        }
+        set { screen = newValue }
+    }
+    var screen: CellGrid
+    var pendingDraw = true
     /// Where relative `:dump` paths go.
     public var baseDirectory: String
 
@@ -13,9 +23,17 @@ public struct ScriptRunner {
         self.desk = desk
         desk.width = width
         desk.height = height
-        grid = CellGrid(width: width, height: height)
+        screen = CellGrid(width: width, height: height)
         self.baseDirectory = baseDirectory
-        DeskView.draw(desk, into: &grid)
+    }
+
+    mutating func drawIfPending() {
+        if pendingDraw { draw() }
+    }
+
+    mutating func draw() {
+        DeskView.draw(desk, into: &screen)
+        pendingDraw = false
     }
 
     public mutating func run(script text: String, file: String) throws {
@@ -62,27 +80,29 @@ public struct ScriptRunner {
     }
 
     public mutating func key(_ key: String) {
+        drawIfPending()  // a key is handled on the layout the screen shows
         let redraw = desk.handle(key: key)
-        if redraw != .nothing { DeskView.draw(desk, into: &grid) }
+        if redraw != .nothing { draw() }
     }
 
     public mutating func resize(width: Int, height: Int) {
         desk.width = width
         desk.height = height
         desk.keepCursorVisible()
-        grid.resize(width: width, height: height)
-        DeskView.draw(desk, into: &grid)
+        screen.resize(width: width, height: height)
+        draw()
     }
 
     /// Runs background duties until none is left (pending changes are retried for up to 5 s).
     public mutating func waitIdle() {
+        drawIfPending()
         let deadline = Clock.monotonic() + 5
         repeat {
-            if desk.tick(now: Clock.monotonic() + 1) != .nothing { DeskView.draw(desk, into: &grid) }
+            if desk.tick(now: Clock.monotonic() + 1) != .nothing { draw() }
             if desk.isIdle { break }
             usleepSeconds(0.02)
         } while Clock.monotonic() < deadline
-        DeskView.draw(desk, into: &grid)
+        draw()
     }
 }
 
