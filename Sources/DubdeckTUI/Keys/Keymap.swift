@@ -90,11 +90,13 @@ public struct Keymap: Sendable {
     public mutating func load(_ text: String, file: String) throws {
         var staged = self
         var lineNo = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Split by scalars, not characters: a grapheme walk over the built-in keymap was a tenth of
+        // opening the desk, and "\r\n" is one Character (a CRLF file would have been one line).
+        for raw in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNo += 1
-            var line = Substring(raw)
-            if line.hasSuffix("\r") { line = line.dropLast() }
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            var scalars = raw
+            if scalars.last == "\r" { scalars = scalars.dropLast() }
+            let words = scalars.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { Substring($0) }
             guard let first = words.first, !first.hasPrefix("#") else { continue }
             func fail(_ m: String) -> KeymapError { KeymapError(file: file, line: lineNo, message: m) }
             guard first == "bind" else { throw fail("unknown command '\(Sanitizer.display(String(first)))' (expected 'bind')") }

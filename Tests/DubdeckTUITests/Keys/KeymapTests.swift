@@ -90,6 +90,18 @@ final class KeymapTests: XCTestCase {
             XCTAssertFalse(k.keys(for: action, in: .list).isEmpty && k.keys(for: action, in: .generic).isEmpty, "\(action) has no key with emacs.keys")
         }
     }
+
+    /// A keymap saved with CRLF line ends reads as the same lines (it used to be one long line: Swift
+    /// counts "\r\n" as one character), and a bad line in it is named by its number.
+    func testCRLFKeymapsReadLineByLine() throws {
+        var keymap = Keymap.builtIn()
+        try keymap.load("# mine\r\nbind list J move-down\r\n\r\nbind list K move-up # up\r\n", file: "k")
+        XCTAssertEqual(keymap.action(for: "J", in: .list), .moveDown)
+        XCTAssertEqual(keymap.action(for: "K", in: .list), .moveUp)
+        XCTAssertThrowsError(try keymap.load("bind list J move-down\r\nbind list K nope\r\n", file: "k")) { e in
+            XCTAssertTrue("\(e)".contains("k:2"), "\(e)")
+        }
+    }
 }
 
 final class ScreenActionTests: XCTestCase {
