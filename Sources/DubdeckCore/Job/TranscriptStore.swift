@@ -32,6 +32,10 @@ public struct ReviewState: Equatable, Sendable {
     /// Needs a reviewer: unapproved, flagged, a stale or overflowing take, or read too fast.
     public var isProblem: Bool { !approved || !flags.isEmpty || audioStatus == "stale" || audioStatus == "overflow" || tooFast }
 
+    /// A line with no entry and no text yet (filled in as the store is read).
+    static let placeholder = ReviewState(text: "", approved: false, locked: false, lockedAt: nil, lockedBy: nil, flags: [],
+                                         audioStatus: "none", edited: false)
+
     public var flaggedForRetranslation: Bool { flags.contains(ReviewState.needsRetranslate) }
     public static let needsRetranslate = "needs_retranslate"
     public var takeStatus: TakeStatus { TakeStatus(rawValue: audioStatus) ?? .unknown }
@@ -245,7 +249,7 @@ public final class TranscriptStore {
         let tail = historyTail.map { EarlyHistoryTail(HistoryLog(path: dir + "/transcript_versions.jsonl"), maxBytes: $0) }
         let job = try JobLoader.load(directory, series: series)
         let store = TranscriptStore(job: job, by: by, snapshot: try TranscriptStore.read(job: job, early: early))
-        if let tail, tail.log.path == job.historyPath { store.earlyHistoryTail = tail }
+        if let tail, tail.path == job.historyPath { store.earlyHistoryTail = tail }
         return store
     }
 
@@ -364,7 +368,10 @@ public final class TranscriptStore {
     /// What a line's entry says (nil: no entry), its reading speed counted.
     static func storedState(of entry: JSONObject?, _ seg: Segment) -> ReviewState {
         var st = defaultState(seg)
-        guard let e = entry else { return counted(st, seg) }
+        guard let e = entry else {
+            complete(&st, seg)
+            return st
+        }
         // One pass over the members (a lookup per field was nine scans of each of 5,000 entries).
         for (key, v) in e.members {
             switch key {
@@ -380,21 +387,18 @@ public final class TranscriptStore {
             default: break
             }
         }
-        return counted(st, seg)
-    }
-
-    static func defaultState(_ seg: Segment) -> ReviewState {
-        ReviewState(text: seg.text, approved: false, locked: false, lockedAt: nil, lockedBy: nil, flags: [], audioStatus: "none", edited: false)
-    }
-
-    /// `edited` and the reading speed: a reviewer's label changes who speaks, never when, so the
-    /// pipeline's times give the speed.
-    static func counted(_ state: ReviewState, _ seg: Segment) -> ReviewState {
-        var st = state
         complete(&st, seg)
         return st
     }
 
+    static func defaultState(_ seg: Segment) -> ReviewState {
+        var st = ReviewState.placeholder
+        st.text = seg.text
+        return st
+    }
+
+    /// `edited` and the reading speed: a reviewer's label changes who speaks, never when, so the
+    /// pipeline's times give the speed.
     static func complete(_ st: inout ReviewState, _ seg: Segment) {
         st.edited = st.text != seg.text
         st.cps = ReadingSpeed.cps(st.text, duration: seg.duration)
@@ -429,7 +433,7 @@ public final class TranscriptStore {
             return emptySnapshot(job)
         }
         // Hashed on the other core while this one parses: the hash is first needed by a commit.
-        let hash = BackgroundHash(bytes)
+        let hash = BackgroundHash(hashing: bytes)
         var snap = try parse(bytes, job: job)
         snap.fingerprint = FileIO.fingerprint(path: path, bytes: bytes, sha256: [])
         snap.pendingHash = hash
@@ -508,6 +512,13 @@ public final class TranscriptStore {
         return "segment \(n) is \(JSONValue.formatNumber(start))–\(JSONValue.formatNumber(end)) s in transcript_store.json but \(JSONValue.formatNumber(seg.start))–\(JSONValue.formatNumber(seg.end)) s in translated.json (re-segmented?)"
     }
 
+    /// A `last_preview` without a take, or whose take is one of segment n's take files (a take name
+    /// becomes a path).
+    static func takeIsOwn(_ preview: JSONObject, _ n: Int) -> Bool {
+        guard let take = preview["take"] else { return true }
+        return take.stringValue.map { Takes.isTakePath($0, n) } ?? false
+    }
+
     static let entryFields: [StaticString] = ["start", "end", "tgt_text", "approved", "locked", "locked_at", "locked_by", "flags",
                                               "audio_status", "speaker", "last_preview"]
 
@@ -559,8 +570,7 @@ public final class TranscriptStore {
                     try p.parseObjectMembersRaw(depth: 1) { segKey, q in
                         guard let n = q.decimalKey(segKey), n >= 1, q.peek() == UInt8(ascii: "{") else { throw GiveUp() }
                         let start = q.offset
-                        var st = ReviewState(text: "", approved: false, locked: false, lockedAt: nil, lockedBy: nil, flags: [],
-                                             audioStatus: "none", edited: false)
+                        var st = ReviewState.placeholder  // its text comes from the entry, or translated.json's
                         var ownText = false
                         var times: (Double?, Double?) = (nil, nil)
                         try q.parseObjectValueRaw(depth: 2, known: entryFields) { field, f in
@@ -577,7 +587,7 @@ public final class TranscriptStore {
                                     st.flags = flags
                                 case 10:  // last_preview: its take must be one of this line's take files
                                     guard case .object(let preview) = try f.parseValue(depth: 3) else { throw GiveUp() }
-                                    if let take = preview["take"], !(take.stringValue.map { Takes.isTakePath($0, n) } ?? false) { throw GiveUp() }
+                                    guard takeIsOwn(preview, n) else { throw GiveUp() }
                                     st.preview = TakePreview(preview)
                                 case 5, 6, nil:  // locked_at/by are read as strings only; others are kept as they are
                                     _ = try f.parseValue(depth: 3)
@@ -630,8 +640,7 @@ public final class TranscriptStore {
         if inOrder {
             swap(&snap.stored, &scan.states)
         } else {
-            snap.stored = Array(repeating: ReviewState(text: "", approved: false, locked: false, lockedAt: nil, lockedBy: nil, flags: [],
-                                                       audioStatus: "", edited: false), count: count)
+            snap.stored = Array(repeating: ReviewState.placeholder, count: count)
         }
         var firstMismatch: (index: Int, reason: String)?
         for k in scan.lines.indices {
@@ -682,7 +691,7 @@ public final class TranscriptStore {
                         throw DubdeckError.data(shown, "segment \(n): \"last_preview\" must be an object, not \(v.typeName)")
                     }
                     // A take name becomes a path: only one of this segment's take files.
-                    if let take = p["take"], !(take.stringValue.map { Takes.isTakePath($0, n) } ?? false) {
+                    if !takeIsOwn(p, n) {
                         throw DubdeckError.data(shown, "segment \(n): last_preview.take is not a take file of this segment")
                     }
                 default: break
@@ -855,7 +864,7 @@ public final class TranscriptStore {
         let bytes = TranscriptStore.encode(&snapshot)
         // The file's hash (the next commit's base) is computed on the other core while this one
         // writes and waits for the disk: the same one hash per commit, off the commit's path.
-        let hashed = BackgroundHash(bytes)
+        let hashed = BackgroundHash(hashing: bytes)
         do {
             if FileIO.faults.failStoreWrite {
                 throw DubdeckError.io(Sanitizer.display(path), "write failed: \(errnoText(ENOSPC))")
@@ -1147,88 +1156,87 @@ public enum SegmentFilter: String, CaseIterable, Sendable {
     }
 }
 
-/// SHA-256 of a buffer computed on another thread; `value` waits for it.
-final class BackgroundHash: @unchecked Sendable {
+/// A value another thread hands over once (`fulfil`): `value` waits for it and leaves it there,
+/// `take` waits and moves it out (no copy of an array shared with it).
+final class Pending<T>: @unchecked Sendable {
+    // Sendable: `stored` is written once before `done` is signalled and read only after waiting on it.
     private let done = DispatchSemaphore(value: 0)
-    private var digest: [UInt8] = []  // written once before `done` is signalled
+    private var stored: T?
 
-    init(_ bytes: [UInt8]) {
-        BackgroundWork.start {
-            self.fulfil(SHA256.digest(bytes))
-        }
+    /// `body` runs on the other core (counted by BackgroundWork until it returns).
+    convenience init(running body: @escaping @Sendable () -> T) {
+        self.init()
+        BackgroundWork.start { self.fulfil(body()) }
     }
 
-    /// A digest another thread will hand over with `fulfil`.
     init() {}
 
-    func fulfil(_ digest: [UInt8]) {
-        self.digest = digest
+    func fulfil(_ value: T) {
+        stored = value
         done.signal()
     }
 
-    var value: [UInt8] {
+    var value: T {
         done.wait()
         done.signal()  // a second reader does not wait forever
-        return digest
+        return stored!
+    }
+
+    func take() -> T {
+        done.wait()
+        defer { stored = nil }
+        return stored!
+    }
+}
+
+/// SHA-256 of a buffer computed on another thread; `value` waits for it.
+typealias BackgroundHash = Pending<[UInt8]>
+
+extension Pending where T == [UInt8] {
+    convenience init(hashing bytes: [UInt8]) {
+        self.init(running: { SHA256.digest(bytes) })
     }
 }
 
 /// The store file read, fingerprinted, scanned and hashed on another core (`TranscriptStore.open`):
 /// the same reading `read(job:)` does, begun before the job is loaded. Its outcome, error included,
 /// is looked at only once the job has loaded.
-final class EarlyStoreRead: @unchecked Sendable {
-    // Sendable: `outcome` is written once before `ready` is signalled and read after waiting on it.
+final class EarlyStoreRead: Sendable {
     let path: String
     let hash = BackgroundHash()
-    private let ready = DispatchSemaphore(value: 0)
-    private var outcome: Result<([UInt8], FileFingerprint, TranscriptStore.DirectScan?)?, Error> = .success(nil)
+    /// The file's bytes, fingerprint (its hash in `hash`) and direct scan; nil: there is no store.
+    let outcome = Pending<Result<([UInt8], FileFingerprint, TranscriptStore.DirectScan?)?, Error>>()
 
     init(path: String) {
         self.path = path
         BackgroundWork.start { [self] in
-            var bytes: [UInt8]? = nil
-            do {
-                bytes = try FileIO.readIfExists(path, owner: .own)
-                if let bytes {
-                    outcome = .success((bytes, FileIO.fingerprint(path: path, bytes: bytes, sha256: []), TranscriptStore.scanDirect(bytes)))
-                }
-            } catch {
-                outcome = .failure(error)
-            }
-            ready.signal()
-            hash.fulfil(bytes.map(SHA256.digest) ?? [])
+            let read = Result { try FileIO.readIfExists(path, owner: .own) }
+            outcome.fulfil(read.map { bytes in
+                bytes.map { ($0, FileIO.fingerprint(path: path, bytes: $0, sha256: []), TranscriptStore.scanDirect($0)) }
+            })
+            let bytes: [UInt8]? = (try? read.get()) ?? nil
+            hash.fulfil(bytes.map { SHA256.digest($0) } ?? [])
         }
     }
 
-    /// The file's bytes, fingerprint (its hash in `hash`) and direct scan, handed over once (moved,
-    /// so the scan's states are not copied); nil: there is no store.
+    /// Handed over once (moved, so the scan's states are not copied).
     func take() throws -> ([UInt8], FileFingerprint, TranscriptStore.DirectScan?)? {
-        ready.wait()
-        defer { outcome = .success(nil) }
-        return try outcome.get()
+        try outcome.take().get()
     }
 }
 
 /// A history tail read on another core while the job loads (`TranscriptStore.open(historyTail:)`),
 /// handed over once; its error, if any, is the one a read then would have given.
-final class EarlyHistoryTail: @unchecked Sendable {
-    // Sendable: `outcome` is written once before `ready` is signalled and read after waiting on it.
-    let log: HistoryLog
+final class EarlyHistoryTail: Sendable {
     let maxBytes: Int
-    private let ready = DispatchSemaphore(value: 0)
-    private var outcome: Result<HistoryLog.Tail, Error>?
+    let path: String
+    let tail: Pending<Result<HistoryLog.Tail, Error>>
 
     init(_ log: HistoryLog, maxBytes: Int) {
-        self.log = log
         self.maxBytes = maxBytes
-        BackgroundWork.start { [self] in
-            outcome = Result { try self.log.readTail(maxBytes: self.maxBytes) }
-            ready.signal()
-        }
+        path = log.path
+        tail = Pending(running: { Result { try log.readTail(maxBytes: maxBytes) } })
     }
 
-    func take() throws -> HistoryLog.Tail {
-        ready.wait()
-        return try outcome!.get()
-    }
+    func take() throws -> HistoryLog.Tail { try tail.take().get() }
 }
