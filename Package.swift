@@ -57,7 +57,7 @@ let package = Package(
         .executableTarget(name: "dubdeck-torture", dependencies: ["DubdeckCore"], path: "Tests/Torture"),
 
         .target(name: "TestSupport", dependencies: ["DubdeckCore"], path: "Tests/TestSupport"),
-        .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckCore", "TestSupport"]),
+        .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckCore", "TestSupport", "CKernels"]),
         .testTarget(name: "DubdeckTUITests", dependencies: ["DubdeckTUI", "DubdeckCore", "TestSupport", "CNcursesw"], exclude: ["Desk"]),
         .testTarget(
             name: "DubdeckCLITests", dependencies: ["DubdeckCore", "TestSupport"], exclude: ["Scripts"]),

@@ -1,34 +1,124 @@
 #include "ckernels.h"
-#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
 
 #if defined(__x86_64__) && defined(__clang__)
-#define DD_CLONES __attribute__((target_clones("avx2", "default")))
+#define DD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define DD_CLONES
 #endif
+#define DD_INLINE static inline __attribute__((always_inline))
 
-/* Eight independent partial sums: the compiler keeps them in vector lanes. */
-static inline __attribute__((always_inline)) float dd_dot(const float *a, const float *b, int n) {
-    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        for (int l = 0; l < 8; l++) s[l] += a[i + l] * b[i + l];
+/* Eight floats: AVX registers where the clone has them, two SSE (or NEON) registers elsewhere. */
+typedef float dd_v8 __attribute__((vector_size(32)));
+typedef float dd_v8u __attribute__((vector_size(32), aligned(4)));
+
+DD_INLINE dd_v8 dd_load(const float *p) { return *(const dd_v8u *)p; }
+DD_INLINE void dd_store(float *p, dd_v8 v) { *(dd_v8u *)p = v; }
+DD_INLINE dd_v8 dd_splat(float a) { return (dd_v8){a, a, a, a, a, a, a, a}; }
+
+long dd_packed_size(int N, int K) { return (long)((N + DD_PANEL - 1) / DD_PANEL) * DD_PANEL * K; }
+
+void dd_pack_panels(const float *W, int N, int K, float *packed) {
+    int panels = (N + DD_PANEL - 1) / DD_PANEL;
+    for (int p = 0; p < panels; p++)
+        for (int k = 0; k < K; k++)
+            for (int c = 0; c < DD_PANEL; c++) {
+                int n = p * DD_PANEL + c;
+                packed[((long)p * K + k) * DD_PANEL + c] = n < N ? W[(long)n * K + k] : 0.0f;
+            }
+}
+
+/* MR rows × NP panels: 2·MR·NP accumulators (≤ 12 of the 16 AVX registers), each output one sum
+ * in k order. Few rows take more panels at once, so there are always enough independent sums to
+ * hide the FMA latency. */
+#define DD_KERNEL(MR, NP)                                                                                    \
+    DD_INLINE void dd_kernel_##MR##_##NP(int K, const float *A, long lda, const float *P, const float *bias, \
+                                         const float *C0, long ldc0, float *C, long ldc) {                   \
+        dd_v8 acc[MR][2 * NP];                                                                               \
+        for (int i = 0; i < MR; i++)                                                                         \
+            for (int v = 0; v < 2 * NP; v++) acc[i][v] = dd_splat(0);                                        \
+        const long stride = (long)K * DD_PANEL;                                                              \
+        for (int k = 0; k < K; k++) {                                                                        \
+            dd_v8 w[2 * NP];                                                                                 \
+            for (int q = 0; q < NP; q++) {                                                                   \
+                w[2 * q] = dd_load(P + q * stride + (long)k * DD_PANEL);                                     \
+                w[2 * q + 1] = dd_load(P + q * stride + (long)k * DD_PANEL + 8);                             \
+            }                                                                                                \
+            for (int i = 0; i < MR; i++) {                                                                   \
+                dd_v8 a = dd_splat(A[i * lda + k]);                                                          \
+                for (int v = 0; v < 2 * NP; v++) acc[i][v] += a * w[v];                                      \
+            }                                                                                                \
+        }                                                                                                    \
+        for (int i = 0; i < MR; i++)                                                                         \
+            for (int v = 0; v < 2 * NP; v++) {                                                               \
+                dd_v8 s = acc[i][v];                                                                         \
+                if (bias) s += dd_load(bias + v * 8);                                                        \
+                if (C0) s += dd_load(C0 + i * ldc0 + v * 8);                                                 \
+                dd_store(C + i * ldc + v * 8, s);                                                            \
+            }                                                                                                \
     }
-    float t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-    for (; i < n; i++) t += a[i] * b[i];
-    return t;
+DD_KERNEL(1, 6)
+DD_KERNEL(1, 1)
+DD_KERNEL(2, 3)
+DD_KERNEL(2, 1)
+DD_KERNEL(3, 2)
+DD_KERNEL(3, 1)
+DD_KERNEL(4, 1)
+DD_KERNEL(5, 1)
+DD_KERNEL(6, 1)
+
+/* The panels p0 ..< p0 + np for MR rows (1 … 6): as many panels a call as MR leaves registers for. */
+#define DD_ROWS(MR, NP)                                                                                     \
+    case MR: {                                                                                              \
+        int p = 0;                                                                                          \
+        for (; p + NP <= np; p += NP) {                                                                     \
+            long n = (long)(p0 + p) * DD_PANEL;                                                             \
+            dd_kernel_##MR##_##NP(K, A, lda, packed + (long)(p0 + p) * K * DD_PANEL, bias ? bias + n : 0,    \
+                                  C0 ? C0 + n : 0, ldc0, C + n, ldc);                                       \
+        }                                                                                                   \
+        for (; p < np; p++) {                                                                               \
+            long n = (long)(p0 + p) * DD_PANEL;                                                             \
+            dd_kernel_##MR##_1(K, A, lda, packed + (long)(p0 + p) * K * DD_PANEL, bias ? bias + n : 0,       \
+                               C0 ? C0 + n : 0, ldc0, C + n, ldc);                                          \
+        }                                                                                                   \
+        break;                                                                                              \
+    }
+
+DD_INLINE void dd_rows(int MR, int K, const float *A, long lda, const float *packed, int p0, int np,
+                       const float *bias, const float *C0, long ldc0, float *C, long ldc) {
+    switch (MR) {
+        DD_ROWS(1, 6)
+        DD_ROWS(2, 3)
+        DD_ROWS(3, 2)
+        DD_ROWS(4, 1)
+        DD_ROWS(5, 1)
+        DD_ROWS(6, 1)
+    default: break;
+    }
+}
+
+DD_INLINE void dd_gemm(int M, int K, const float *A, long lda, const float *packed, int p0, int np,
+                       const float *bias, const float *C0, long ldc0, float *C, long ldc) {
+    /* Six rows at a time (the last block smaller); within a block every panel once. A panel of
+     * 256 inputs is 16 KiB: it stays in L1 while the rows of the block go past it. */
+    for (int m = 0; m < M; m += 6) {
+        int rows = M - m < 6 ? M - m : 6;
+        dd_rows(rows, K, A + (long)m * lda, lda, packed, p0, np, bias, C0 ? C0 + (long)m * ldc0 : 0, ldc0,
+                C + (long)m * ldc, ldc);
+    }
 }
 
 DD_CLONES
-void dd_gemv(const float *W, int rows, int cols, const float *x, const float *bias, float *out) {
-    for (int r = 0; r < rows; r++) out[r] = dd_dot(W + (long)r * cols, x, cols) + (bias ? bias[r] : 0.0f);
+void dd_gemm_panels(int M, int K, const float *A, long lda, const float *packed, int p0, int np,
+                    const float *bias, const float *C0, long ldc0, float *C, long ldc) {
+    dd_gemm(M, K, A, lda, packed, p0, np, bias, C0, ldc0, C, ldc);
 }
-
-static inline float dd_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 /* exp(x) for |x| ≤ 88 as 2^k · p(r) (Cephes' polynomial, relative error ~1e-7), branch-free so a
  * loop of it vectorises; inputs are clamped to the range where float exp is finite. */
-static inline __attribute__((always_inline)) float dd_exp(float x) {
+DD_INLINE float dd_exp(float x) {
     x = x > 88.0f ? 88.0f : (x < -88.0f ? -88.0f : x);
     float k = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
     float r = x - k * 0.693359375f + k * 2.12194440e-4f;
@@ -44,200 +134,111 @@ static inline __attribute__((always_inline)) float dd_exp(float x) {
     return p * u.f;
 }
 
-static inline __attribute__((always_inline)) void dd_sigmoid_array(float *v, int n) {
-    for (int k = 0; k < n; k++) v[k] = 1.0f / (1.0f + dd_exp(-v[k]));
-}
+DD_INLINE float dd_sigmoid(float x) { return 1.0f / (1.0f + dd_exp(-x)); }
 
 /* tanh(x) = 2σ(2x) − 1 (absolute error ~1e-7, enough: the encoder is checked to 1e-4). */
-static inline __attribute__((always_inline)) void dd_tanh_array(float *v, int n) {
-    for (int k = 0; k < n; k++) v[k] = 2.0f / (1.0f + dd_exp(-2.0f * v[k])) - 1.0f;
-}
+DD_INLINE float dd_tanh(float x) { return 2.0f / (1.0f + dd_exp(-2.0f * x)) - 1.0f; }
 
-/* w · v[b] for b < NB, w loaded once: one specialised body per batch size (no branch inside). */
-#define DD_DOT_MULTI(NB)                                                                   \
-    static inline __attribute__((always_inline)) void dd_dot_multi##NB(const float *w, const float *const *v, int n, float *out) { \
-        float s[NB][8] = {{0}};                                                            \
-        int i = 0;                                                                         \
-        for (; i + 8 <= n; i += 8)                                                         \
-            for (int b = 0; b < NB; b++)                                                   \
-                for (int l = 0; l < 8; l++) s[b][l] += w[i + l] * v[b][i + l];             \
-        for (int b = 0; b < NB; b++) {                                                     \
-            float *p = s[b];                                                               \
-            float t = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));   \
-            for (int k = i; k < n; k++) t += w[k] * v[b][k];                               \
-            out[b] = t;                                                                    \
-        }                                                                                  \
-    }
-DD_DOT_MULTI(1)
-DD_DOT_MULTI(2)
-DD_DOT_MULTI(3)
-DD_DOT_MULTI(4)
-
-static inline __attribute__((always_inline)) void dd_dot_multi(const float *w, const float *const *v, int B, int n, float *out) {
-    switch (B) {
-    case 1: dd_dot_multi1(w, v, n, out); break;
-    case 2: dd_dot_multi2(w, v, n, out); break;
-    case 3: dd_dot_multi3(w, v, n, out); break;
-    default: dd_dot_multi4(w, v, n, out); break;
+/* The cell update of units j0 ..< j0 + n of one sequence from its 4H gate pre-activations. */
+DD_INLINE void dd_lstm_cell(const float *restrict g, int H, int j0, int n, float *restrict c, float *restrict h,
+                            float *restrict hseq) {
+    for (int j = j0; j < j0 + n; j++) {
+        float i = dd_sigmoid(g[j]), f = dd_sigmoid(g[H + j]), u = dd_tanh(g[2 * H + j]), o = dd_sigmoid(g[3 * H + j]);
+        float cn = f * c[j] + i * u;
+        c[j] = cn;
+        float hn = o * dd_tanh(cn);
+        h[j] = hn;
+        hseq[j] = hn;
     }
 }
 
-DD_CLONES
-void dd_lstm_layer_batch(const float *wih, const float *whh, const float *bias, int in, int H, int T, int B,
-                         const float *x, float *hseq, float *scratch) {
-    if (B < 1 || B > 4 || H > 1024) return;
-    const int G = 4 * H;
-    float *pre = scratch;                   /* B × T × G */
-    float *gates = scratch + (long)B * T * G; /* B × G */
-    /* Input projections: each weight row against every frame of every sequence. */
-    for (int r = 0; r < G; r++) {
-        const float *w = wih + (long)r * in;
-        for (int b = 0; b < B; b++)
-            for (int t = 0; t < T; t++)
-                pre[((long)b * T + t) * G + r] = dd_dot(w, x + ((long)b * T + t) * in, in) + bias[r];
-    }
-    static __thread float h[4][1024], c[4][1024];
-    for (int b = 0; b < B; b++)
-        for (int j = 0; j < H; j++) { h[b][j] = 0; c[b][j] = 0; }
-    const float *hv[4] = {h[0], h[1], h[2], h[3]};
-    float out[4];
-    for (int t = 0; t < T; t++) {
-        for (int r = 0; r < G; r++) {
-            dd_dot_multi(whh + (long)r * H, hv, B, H, out);
-            for (int b = 0; b < B; b++) gates[(long)b * G + r] = pre[((long)b * T + t) * G + r] + out[b];
-        }
-        for (int b = 0; b < B; b++) {
-            const float *g4 = gates + (long)b * G;
-            for (int j = 0; j < H; j++) {
-                float i = dd_sigmoid(g4[j]), f = dd_sigmoid(g4[H + j]);
-                float g = tanhf(g4[2 * H + j]), o = dd_sigmoid(g4[3 * H + j]);
-                c[b][j] = f * c[b][j] + i * g;
-                h[b][j] = o * tanhf(c[b][j]);
-                hseq[((long)b * T + t) * H + j] = h[b][j];
-            }
-        }
-    }
-}
-
-DD_CLONES
-void dd_dft_power(const float *cos_table, const float *sin_table, int bins, int n, const float *frame, float *power) {
-    for (int k = 0; k < bins; k++) {
-        float re = dd_dot(cos_table + (long)k * n, frame, n);
-        float im = dd_dot(sin_table + (long)k * n, frame, n);
-        power[k] = re * re + im * im;
-    }
-}
-
-/* ---- The same layer on two threads, each owning half of the hidden units ----------------------
- * A thread computes the four gate rows (i, f, g, o) of its hidden units j for every sequence, so
- * its quarter-rows of W_hh (128 × 4 rows × 256 = 512 KiB) stay in its own cache across steps
- * instead of all 1 MiB being streamed from memory at every step. Two spin barriers per step. */
-#include <pthread.h>
-#include <stdatomic.h>
+/* ---- One layer on n threads, each owning a share of the hidden units ---------------------------
+ * A thread computes the four gates (i, f, g, o) of its units for every sequence, so its panels of
+ * W_hh (with two threads 4 × 128 outputs × 256 inputs = 512 KiB) stay in its own cache across
+ * steps. The hidden state is double-buffered (step t reads buffer t % 2 and writes the other), so
+ * one barrier a step is enough: after it, everyone has written step t and nobody reads t − 1. */
 
 typedef struct {
     const float *wih, *whh, *bias, *x;
-    float *hseq, *pre, *h;  /* h: B × H, shared */
-    float *c;               /* B × H */
+    float *hseq, *pre, *gates, *h, *c;
     int in, H, T, B, nthreads;
     atomic_int arrived;
     atomic_int generation;
-    atomic_int go;  /* set once every thread is created: the count they share is final */
-} dd_mt_job;
+    atomic_int go; /* set once every thread is created: the count they share is final */
+} dd_layer_job;
 
-typedef struct { dd_mt_job *job; int id; } dd_mt_arg;
+typedef struct { dd_layer_job *job; int id; } dd_layer_arg;
 
-static void dd_barrier(dd_mt_job *job) {
+static void dd_barrier(dd_layer_job *job) {
+    if (job->nthreads == 1) return;
     int gen = atomic_load_explicit(&job->generation, memory_order_acquire);
     if (atomic_fetch_add_explicit(&job->arrived, 1, memory_order_acq_rel) == job->nthreads - 1) {
         atomic_store_explicit(&job->arrived, 0, memory_order_relaxed);
         atomic_fetch_add_explicit(&job->generation, 1, memory_order_release);
     } else {
-        while (atomic_load_explicit(&job->generation, memory_order_acquire) == gen) { }
+        while (atomic_load_explicit(&job->generation, memory_order_acquire) == gen) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
     }
 }
+
+long dd_lstm_scratch_size(int H, int T, int B) { return (long)B * T * 4 * H + (long)B * 4 * H + 3L * B * H; }
 
 DD_CLONES
-static void dd_mt_run(dd_mt_job *job, int id) {
-    const int H = job->H, G = 4 * H, T = job->T, B = job->B, in = job->in;
-    const int per = H / job->nthreads, j0 = id * per, j1 = (id == job->nthreads - 1) ? H : j0 + per;
-    /* Input projections of this thread's rows. */
-    for (int q = 0; q < 4; q++)
-        for (int j = j0; j < j1; j++) {
-            int r = q * H + j;
-            const float *w = job->wih + (long)r * in;
-            for (int b = 0; b < B; b++)
-                for (int t = 0; t < T; t++)
-                    job->pre[((long)b * T + t) * G + r] = dd_dot(w, job->x + ((long)b * T + t) * in, in) + job->bias[r];
-        }
+static void dd_layer_run(dd_layer_job *job, int id) {
+    const int H = job->H, G = 4 * H, T = job->T, B = job->B;
+    /* Shares in whole panels: 16 units. */
+    const int per = ((H / job->nthreads + DD_PANEL - 1) / DD_PANEL) * DD_PANEL;
+    const int j0 = id * per < H ? id * per : H, j1 = j0 + per < H ? j0 + per : H, n = j1 - j0;
+    const int np = n / DD_PANEL;
+    /* Input projections of this thread's outputs, for every frame of every sequence. */
+    for (int q = 0; q < 4 && np > 0; q++)
+        dd_gemm(B * T, job->in, job->x, job->in, job->wih, (q * H + j0) / DD_PANEL, np, job->bias, 0, 0, job->pre, G);
     for (int b = 0; b < B; b++)
         for (int j = j0; j < j1; j++) { job->h[(long)b * H + j] = 0; job->c[(long)b * H + j] = 0; }
-    float hnew[4][1024];
     dd_barrier(job);
-    const float *hv[4] = {job->h, job->h + H, job->h + 2 * H, job->h + 3 * H};
-    float dots[4][4];
-    float gi[4][512], gf[4][512], gg[4][512], go[4][512];  /* this thread's units (≤ 512) per sequence */
-    const int n = j1 - j0;
-    if (n > 512) return;
     for (int t = 0; t < T; t++) {
-        for (int j = j0; j < j1; j++) {
-            /* Each of the unit's four weight rows is read once for every sequence. */
-            for (int q = 0; q < 4; q++) dd_dot_multi(job->whh + (long)(q * H + j) * H, hv, B, H, dots[q]);
-            for (int b = 0; b < B; b++) {
-                const float *p = job->pre + ((long)b * T + t) * G;
-                gi[b][j - j0] = p[j] + dots[0][b];
-                gf[b][j - j0] = p[H + j] + dots[1][b];
-                gg[b][j - j0] = p[2 * H + j] + dots[2][b];
-                go[b][j - j0] = p[3 * H + j] + dots[3][b];
-            }
-        }
-        /* The activations over whole arrays: plain loops the compiler vectorises. */
-        for (int b = 0; b < B; b++) {
-            dd_sigmoid_array(gi[b], n);
-            dd_sigmoid_array(gf[b], n);
-            dd_tanh_array(gg[b], n);
-            dd_sigmoid_array(go[b], n);
-            float *cb = job->c + (long)b * H + j0;
-            float tc[512];
-            for (int k = 0; k < n; k++) { cb[k] = gf[b][k] * cb[k] + gi[b][k] * gg[b][k]; tc[k] = cb[k]; }
-            dd_tanh_array(tc, n);
-            for (int k = 0; k < n; k++) hnew[b][j0 + k] = go[b][k] * tc[k];
-        }
-        dd_barrier(job);  /* everyone has read h of step t−1 */
+        const float *hin = job->h + (long)(t & 1) * B * H;
+        float *hout = job->h + (long)((t + 1) & 1) * B * H;
+        for (int q = 0; q < 4 && np > 0; q++)
+            dd_gemm(B, H, hin, H, job->whh, (q * H + j0) / DD_PANEL, np, 0, job->pre + (long)t * G, (long)T * G,
+                    job->gates, G);
         for (int b = 0; b < B; b++)
-            for (int j = j0; j < j1; j++) {
-                job->h[(long)b * H + j] = hnew[b][j];
-                job->hseq[((long)b * T + t) * H + j] = hnew[b][j];
-            }
-        dd_barrier(job);  /* h of step t is complete */
+            dd_lstm_cell(job->gates + (long)b * G, H, j0, n, job->c + (long)b * H, hout + (long)b * H,
+                         job->hseq + ((long)b * T + t) * H);
+        dd_barrier(job);
     }
 }
 
-static void *dd_mt_thread(void *p) {
-    dd_mt_arg *a = (dd_mt_arg *)p;
+static void *dd_layer_thread(void *p) {
+    dd_layer_arg *a = (dd_layer_arg *)p;
     while (!atomic_load_explicit(&a->job->go, memory_order_acquire)) { }
-    dd_mt_run(a->job, a->id);
+    dd_layer_run(a->job, a->id);
     return NULL;
 }
 
-void dd_lstm_layer_mt(const float *wih, const float *whh, const float *bias, int in, int H, int T, int B,
-                      const float *x, float *hseq, float *scratch, int nthreads) {
-    if (B < 1 || B > 4 || H > 1024 || nthreads < 1 || nthreads > 8) return;
-    dd_mt_job job = {.wih = wih, .whh = whh, .bias = bias, .x = x, .hseq = hseq, .pre = scratch,
-                     .h = scratch + (long)B * T * 4 * H, .c = scratch + (long)B * T * 4 * H + (long)B * H,
-                     .in = in, .H = H, .T = T, .B = B, .nthreads = nthreads};
+void dd_lstm_layer(const float *wih, const float *whh, const float *bias, int in, int H, int T, int B,
+                   const float *x, float *hseq, float *scratch, int nthreads) {
+    if (B < 1 || B > 8 || H % DD_PANEL != 0 || H > 4096 || nthreads < 1 || nthreads > 8) return;
+    const long G = 4L * H;
+    dd_layer_job job = {.wih = wih, .whh = whh, .bias = bias, .x = x, .hseq = hseq, .pre = scratch,
+                        .gates = scratch + (long)B * T * G, .h = scratch + (long)B * T * G + B * G,
+                        .c = scratch + (long)B * T * G + B * G + 2L * B * H,
+                        .in = in, .H = H, .T = T, .B = B, .nthreads = nthreads};
     atomic_init(&job.arrived, 0);
     atomic_init(&job.generation, 0);
     atomic_init(&job.go, 0);
     pthread_t threads[8];
-    dd_mt_arg args[8];
+    dd_layer_arg args[8];
     /* A thread that cannot be created leaves its share to fewer threads: the count is fixed before
      * any of them starts, so no barrier waits for a thread that does not exist. */
     for (int k = 1; k < nthreads; k++) {
-        args[k] = (dd_mt_arg){&job, k};
-        if (pthread_create(&threads[k], NULL, dd_mt_thread, &args[k]) != 0) { job.nthreads = k; break; }
+        args[k] = (dd_layer_arg){&job, k};
+        if (pthread_create(&threads[k], NULL, dd_layer_thread, &args[k]) != 0) { job.nthreads = k; break; }
     }
     atomic_store_explicit(&job.go, 1, memory_order_release);
-    dd_mt_run(&job, 0);
+    dd_layer_run(&job, 0);
     for (int k = 1; k < job.nthreads; k++) pthread_join(threads[k], NULL);
 }

@@ -19,19 +19,51 @@ public final class SpeakerEncoder: @unchecked Sendable {
     public static let sampleRate = 16_000
     static let nFFT = 400, hop = 160, melBands = 40, partialFrames = 160, frameStep = 77, hidden = 256
 
+    /// A weight matrix packed once into the kernel's panels (CKernels: `dd_pack_panels`).
+    struct Packed {
+        let values: [Float]
+        let outputs: Int, inputs: Int
+        var panels: Int { (outputs + Int(DD_PANEL) - 1) / Int(DD_PANEL) }
+        /// `matrix`: outputs × inputs, row-major.
+        init(_ matrix: [Float], outputs: Int, inputs: Int) {
+            precondition(matrix.count == outputs * inputs)
+            self.outputs = outputs
+            self.inputs = inputs
+            values = [Float](unsafeUninitializedCapacity: dd_packed_size(Int32(outputs), Int32(inputs))) { buffer, count in
+                dd_pack_panels(matrix, Int32(outputs), Int32(inputs), buffer.baseAddress)
+                count = buffer.count
+            }
+        }
+
+        /// rows × outputs: `a` (rows × inputs, rows `lda` apart) times the matrix (+ bias).
+        func apply(_ a: UnsafePointer<Float>, rows: Int, lda: Int, bias: [Float]? = nil) -> [Float] {
+            let width = panels * Int(DD_PANEL)
+            return [Float](unsafeUninitializedCapacity: rows * width) { out, count in
+                if let bias {
+                    let padded = bias + [Float](repeating: 0, count: width - bias.count)
+                    dd_gemm_panels(Int32(rows), Int32(inputs), a, lda, values, 0, Int32(panels), padded, nil, 0, out.baseAddress, width)
+                } else {
+                    dd_gemm_panels(Int32(rows), Int32(inputs), a, lda, values, 0, Int32(panels), nil, nil, 0, out.baseAddress, width)
+                }
+                count = rows * width
+            }
+        }
+    }
+
     struct Layer {
-        var wih: [Float]  // 1024 × input
-        var whh: [Float]  // 1024 × 256
+        var wih: Packed  // 1024 × input
+        var whh: Packed  // 1024 × 256
         var bias: [Float]  // b_ih + b_hh
         var input: Int
     }
 
     let layers: [Layer]
-    let linearW: [Float]  // 256 × 256
+    let linear: Packed  // 256 × 256
     let linearB: [Float]
-    let melBasis: [Float]  // 40 × 201
-    let window: [Float]
-    let cosTable: [Float], sinTable: [Float]  // 201 × 400
+    /// The windowed DFT as one matrix: outputs 0..<201 the real parts (window × cos), 201..<402 the
+    /// imaginary ones (window × sin), over the 400 samples of a frame.
+    let dft: Packed
+    let mel: Packed  // 40 × 201, Slaney
 
     /// `$XDG_DATA_HOME/dubdeck/models/ge2e-resemblyzer-0.1.4.f32` (else ~/.local/share/…).
     public static var defaultModelPath: String {
@@ -47,25 +79,27 @@ public final class SpeakerEncoder: @unchecked Sendable {
         let tensors = try SpeakerEncoder.parse(bytes, file: modelPath)
         func t(_ name: String) -> [Float] { tensors[name]! }
         func add(_ a: [Float], _ b: [Float]) -> [Float] { zip(a, b).map { $0 + $1 } }
+        let H = SpeakerEncoder.hidden
         layers = (0..<3).map { l in
-            Layer(wih: t("lstm.weight_ih_l\(l)"), whh: t("lstm.weight_hh_l\(l)"),
-                  bias: add(t("lstm.bias_ih_l\(l)"), t("lstm.bias_hh_l\(l)")), input: l == 0 ? SpeakerEncoder.melBands : SpeakerEncoder.hidden)
+            let input = l == 0 ? SpeakerEncoder.melBands : H
+            return Layer(wih: Packed(t("lstm.weight_ih_l\(l)"), outputs: 4 * H, inputs: input), whh: Packed(t("lstm.weight_hh_l\(l)"), outputs: 4 * H, inputs: H),
+                         bias: add(t("lstm.bias_ih_l\(l)"), t("lstm.bias_hh_l\(l)")), input: input)
         }
-        linearW = t("linear.weight")
+        linear = Packed(t("linear.weight"), outputs: SpeakerEncoder.dim, inputs: H)
         linearB = t("linear.bias")
         let n = SpeakerEncoder.nFFT, bins = n / 2 + 1
-        window = (0..<n).map { Float(0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(n))) }  // periodic Hann
-        var c = [Float](repeating: 0, count: bins * n), s = [Float](repeating: 0, count: bins * n)
+        // Periodic Hann; the angles 2πkj/n take only n values.
+        let window = (0..<n).map { 0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(n)) }
+        let cosines = (0..<n).map { cos(2 * Double.pi * Double($0) / Double(n)) }, sines = (0..<n).map { sin(2 * Double.pi * Double($0) / Double(n)) }
+        var matrix = [Float](repeating: 0, count: 2 * bins * n)
         for k in 0..<bins {
             for j in 0..<n {
-                let a = 2 * Double.pi * Double(k * j % n) / Double(n)
-                c[k * n + j] = Float(cos(a))
-                s[k * n + j] = Float(sin(a))
+                matrix[k * n + j] = Float(window[j] * cosines[k * j % n])
+                matrix[(bins + k) * n + j] = Float(window[j] * sines[k * j % n])
             }
         }
-        cosTable = c
-        sinTable = s
-        melBasis = SpeakerEncoder.slaneyMel(bins: bins)
+        dft = Packed(matrix, outputs: 2 * bins, inputs: n)
+        mel = Packed(SpeakerEncoder.slaneyMel(bins: bins), outputs: SpeakerEncoder.melBands, inputs: bins)
     }
 
     static let expected: [(String, [Int])] = [
@@ -139,30 +173,52 @@ public final class SpeakerEncoder: @unchecked Sendable {
     // MARK: Embedding
 
     /// The embedding of an utterance (mono samples at any rate; resampled to 16 kHz with libsoxr).
-    /// `parallel`: its partials on every core (false when the caller runs several embeddings at once).
+    /// `parallel`: each layer on every core (false when the caller runs several embeddings at once).
     public func embed(_ audio: AudioBuffer, parallel: Bool = true) throws -> [Float] {
-        var wav = try Resampler.resample(audio.mono(), to: SpeakerEncoder.sampleRate).samples
-        guard !wav.isEmpty else { throw DubdeckError(.dataError, "no audio to embed") }
-        SpeakerEncoder.normalizeVolume(&wav)
-        return embed16k(wav, parallel: parallel)
+        let threads = parallel ? min(8, max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))) : 1
+        return SpeakerEncoder.mean(forward(try partials(of: audio), threads: threads))
     }
 
-    /// Several utterances on every core (one each at a time), in order.
+    /// Several utterances on every core, in order. The partials of all of them go through the
+    /// network together, six to a group (a weight read once serves six): the same bits as one at
+    /// a time, since every partial is computed alone whatever its group.
     public func embed(batch: [AudioBuffer]) throws -> [[Float]] {
-        let results = Mutex()
-        var out = [Swift.Result<[Float], Error>?](repeating: nil, count: batch.count)
-        let me = UncheckedSendable(self), work = UncheckedSendable(batch)
-        // Sendable proof: the encoder is immutable; each index writes its own slot under `results`.
-        let slots = UncheckedSendable(UnsafeMutablePointer<[Swift.Result<[Float], Error>?]>.allocate(capacity: 1))
-        slots.value.initialize(to: out)
-        DispatchQueue.concurrentPerform(iterations: batch.count) { i in
-            let r = Swift.Result { try me.value.embed(work.value[i], parallel: false) }
-            results.locked { slots.value.pointee[i] = r }
+        let sliced = try SpeakerEncoder.parallelMap(batch.count) { try self.partials(of: batch[$0]) }
+        let owners = sliced.indices.flatMap { [Int](repeating: $0, count: sliced[$0].count) }, all = sliced.flatMap { $0 }
+        let groups = stride(from: 0, to: all.count, by: SpeakerEncoder.groupSize).map { $0..<min($0 + SpeakerEncoder.groupSize, all.count) }
+        let embedded = try SpeakerEncoder.parallelMap(groups.count) { self.forwardGroup(all[groups[$0]], threads: 1) }.flatMap { $0 }
+        var per = [[[Float]]](repeating: [], count: batch.count)
+        for (k, e) in zip(owners, embedded) { per[k].append(e) }
+        return per.map(SpeakerEncoder.mean)
+    }
+
+    /// Partials through the network together: a weight read once serves the group, and six
+    /// partials keep the kernel's twelve accumulators busy.
+    static let groupSize = 6
+
+    /// `body(i)` for i in 0..<count on every core, the results in order (the first error thrown).
+    static func parallelMap<T>(_ count: Int, _ body: @Sendable (Int) throws -> T) throws -> [T] {
+        let lock = Mutex()
+        // Sendable proof: each index writes its own slot, under `lock`; read after all have run.
+        let slots = UncheckedSendable(UnsafeMutablePointer<Swift.Result<T, Error>?>.allocate(capacity: count))
+        slots.value.initialize(repeating: nil, count: count)
+        defer {
+            slots.value.deinitialize(count: count)
+            slots.value.deallocate()
         }
-        out = slots.value.pointee
-        slots.value.deinitialize(count: 1)
-        slots.value.deallocate()
-        return try out.map { try $0!.get() }
+        DispatchQueue.concurrentPerform(iterations: count) { i in
+            let r = Swift.Result { try body(i) }
+            lock.locked { slots.value[i] = r }
+        }
+        return try (0..<count).map { try slots.value[$0]!.get() }
+    }
+
+    /// The utterance embedding: the L2-normed mean of its partials' embeddings (in order).
+    static func mean(_ embeds: [[Float]]) -> [Float] {
+        var mean = [Float](repeating: 0, count: SpeakerEncoder.dim)
+        for e in embeds { for i in 0..<SpeakerEncoder.dim { mean[i] += e[i] } }
+        for i in 0..<SpeakerEncoder.dim { mean[i] /= Float(embeds.count) }
+        return SpeakerEncoder.l2(mean)
     }
 
     /// Raises the volume to −30 dBFS (never lowers it), as Resemblyzer does.
@@ -191,28 +247,22 @@ public final class SpeakerEncoder: @unchecked Sendable {
         return starts
     }
 
-    /// The embedding of samples already at 16 kHz and normalised.
-    func embed16k(_ samples: [Float], parallel: Bool = true) -> [Float] {
-        let starts = SpeakerEncoder.partialStarts(samples: samples.count)
-        var wav = samples
+    /// The partials of an utterance (each 160 frames × 40 mel bands): at 16 kHz, its volume raised.
+    func partials(of audio: AudioBuffer) throws -> [[Float]] {
+        var wav = try Resampler.resample(audio.mono(), to: SpeakerEncoder.sampleRate).samples
+        guard !wav.isEmpty else { throw DubdeckError(.dataError, "no audio to embed") }
+        SpeakerEncoder.normalizeVolume(&wav)
+        let starts = SpeakerEncoder.partialStarts(samples: wav.count)
         let needed = (starts.last! + SpeakerEncoder.partialFrames) * SpeakerEncoder.hop
         if needed >= wav.count { wav += [Float](repeating: 0, count: needed - wav.count) }
         let mel = melSpectrogram(wav)
-        let frames = mel.count / SpeakerEncoder.melBands
-        let partials: [[Float]] = starts.map { s in
-            var m = [Float](repeating: 0, count: SpeakerEncoder.partialFrames * SpeakerEncoder.melBands)
-            for f in 0..<SpeakerEncoder.partialFrames where s + f < frames {
-                for b in 0..<SpeakerEncoder.melBands { m[f * SpeakerEncoder.melBands + b] = mel[(s + f) * SpeakerEncoder.melBands + b] }
-            }
+        let bands = SpeakerEncoder.melBands, frames = mel.count / bands
+        return starts.map { s in
+            var m = [Float](repeating: 0, count: SpeakerEncoder.partialFrames * bands)
+            let present = min(SpeakerEncoder.partialFrames, frames - s) * bands
+            if present > 0 { m.replaceSubrange(0..<present, with: mel[(s * bands)..<(s * bands + present)]) }
             return m
         }
-        let embeds = parallel ? forward(partials) : stride(from: 0, to: partials.count, by: 4).flatMap {
-            forwardGroup(Array(partials[$0..<min($0 + 4, partials.count)]))
-        }
-        var mean = [Float](repeating: 0, count: SpeakerEncoder.dim)
-        for e in embeds { for i in 0..<SpeakerEncoder.dim { mean[i] += e[i] } }
-        for i in 0..<SpeakerEncoder.dim { mean[i] /= Float(embeds.count) }
-        return SpeakerEncoder.l2(mean)
     }
 
     static func l2(_ v: [Float]) -> [Float] {
@@ -220,55 +270,52 @@ public final class SpeakerEncoder: @unchecked Sendable {
         return n > 0 ? v.map { $0 / n } : v
     }
 
-    /// Frames × 40 mel power values (centred frames, zero padding).
+    /// Frames × 40 mel power values (centred frames, zero padding): every frame through the
+    /// windowed DFT matrix at once (the frames are rows of the padded signal, `hop` apart), the
+    /// power spectrum, then the mel filters.
     public func melSpectrogram(_ wav: [Float]) -> [Float] {
-        let n = SpeakerEncoder.nFFT, hop = SpeakerEncoder.hop, bins = n / 2 + 1
+        let n = SpeakerEncoder.nFFT, hop = SpeakerEncoder.hop, bins = n / 2 + 1, bands = SpeakerEncoder.melBands
         let padded = [Float](repeating: 0, count: n / 2) + wav + [Float](repeating: 0, count: n / 2)
         let frames = 1 + wav.count / hop
-        var out = [Float](repeating: 0, count: frames * SpeakerEncoder.melBands)
-        var frame = [Float](repeating: 0, count: n)
-        var power = [Float](repeating: 0, count: bins)
-        var mel = [Float](repeating: 0, count: SpeakerEncoder.melBands)
-        for f in 0..<frames {
-            let start = f * hop
-            for j in 0..<n { frame[j] = padded[start + j] * window[j] }
-            dd_dft_power(cosTable, sinTable, Int32(bins), Int32(n), frame, &power)
-            dd_gemv(melBasis, Int32(SpeakerEncoder.melBands), Int32(bins), power, nil, &mel)
-            for b in 0..<SpeakerEncoder.melBands { out[f * SpeakerEncoder.melBands + b] = mel[b] }
+        let spectrum = padded.withUnsafeBufferPointer { dft.apply($0.baseAddress!, rows: frames, lda: hop) }
+        let width = dft.panels * Int(DD_PANEL)
+        let power = [Float](unsafeUninitializedCapacity: frames * bins) { out, count in
+            spectrum.withUnsafeBufferPointer { s in
+                for f in 0..<frames {
+                    for k in 0..<bins {
+                        let re = s[f * width + k], im = s[f * width + bins + k]
+                        out[f * bins + k] = re * re + im * im
+                    }
+                }
+            }
+            count = frames * bins
         }
-        return out
+        let filtered = power.withUnsafeBufferPointer { mel.apply($0.baseAddress!, rows: frames, lda: bins) }
+        let melWidth = mel.panels * Int(DD_PANEL)
+        return (0..<frames).flatMap { filtered[($0 * melWidth)..<($0 * melWidth + bands)] }
     }
 
-    /// The network on a batch of partials (each 160 × 40): layer by layer, the input projection of
-    /// every frame first, then the recurrence; the final hidden state of the last layer → linear →
-    /// ReLU → L2.
-    func forward(_ partials: [[Float]]) -> [[Float]] {
-        // Up to four partials go through each layer together, the hidden units shared out among
-        // the cores (each core keeps its rows of the weights in its cache).
-        let cores = min(8, max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
-        return stride(from: 0, to: partials.count, by: 4).flatMap { forwardGroup(Array(partials[$0..<min($0 + 4, partials.count)]), threads: cores) }
+    /// The network on the partials of one utterance, in balanced groups of at most six.
+    func forward(_ partials: [[Float]], threads: Int) -> [[Float]] {
+        let groups = (partials.count + SpeakerEncoder.groupSize - 1) / SpeakerEncoder.groupSize
+        let size = (partials.count + groups - 1) / groups
+        return stride(from: 0, to: partials.count, by: size).flatMap { forwardGroup(partials[$0..<min($0 + size, partials.count)], threads: threads) }
     }
 
-    /// At most four partials through the three LSTM layers, the linear layer, ReLU and L2.
-    func forwardGroup(_ partials: [[Float]], threads: Int = 1) -> [[Float]] {
-        let T = SpeakerEncoder.partialFrames, H = SpeakerEncoder.hidden, G = 4 * H, B = partials.count
+    /// At most eight partials through the three LSTM layers (each layer's hidden units shared out
+    /// among `threads` cores), then the final hidden state → linear → ReLU → L2.
+    func forwardGroup(_ partials: ArraySlice<[Float]>, threads: Int) -> [[Float]] {
+        let T = SpeakerEncoder.partialFrames, H = SpeakerEncoder.hidden, B = partials.count, D = SpeakerEncoder.dim
+        precondition(B >= 1 && B <= 8)
         var x = partials.flatMap { $0 }
-        var scratch = [Float](repeating: 0, count: B * G * (T + 1) + 2 * B * H)
+        var scratch = [Float](repeating: 0, count: dd_lstm_scratch_size(Int32(H), Int32(T), Int32(B)))
         for layer in layers {
             var seq = [Float](repeating: 0, count: B * T * H)
-            if threads > 1 {
-                dd_lstm_layer_mt(layer.wih, layer.whh, layer.bias, Int32(layer.input), Int32(H), Int32(T), Int32(B), x, &seq, &scratch, Int32(threads))
-            } else {
-                dd_lstm_layer_batch(layer.wih, layer.whh, layer.bias, Int32(layer.input), Int32(H), Int32(T), Int32(B), x, &seq, &scratch)
-            }
+            dd_lstm_layer(layer.wih.values, layer.whh.values, layer.bias, Int32(layer.input), Int32(H), Int32(T), Int32(B), x, &seq, &scratch, Int32(threads))
             x = seq
         }
-        let inputs = (0..<B).map { Array(x[($0 * T * H)..<(($0 + 1) * T * H)]) }
-        return inputs.map { seq in
-            let last = Array(seq[((T - 1) * H)...])
-            var y = [Float](repeating: 0, count: SpeakerEncoder.dim)
-            dd_gemv(linearW, Int32(SpeakerEncoder.dim), Int32(H), last, linearB, &y)
-            return SpeakerEncoder.l2(y.map { max(0, $0) })
-        }
+        // Row b: the last hidden state of sequence b.
+        let y = x.withUnsafeBufferPointer { linear.apply($0.baseAddress! + (T - 1) * H, rows: B, lda: T * H, bias: linearB) }
+        return (0..<B).map { b in SpeakerEncoder.l2(y[(b * D)..<((b + 1) * D)].map { max(0, $0) }) }
     }
 }
