@@ -38,10 +38,12 @@ let package = Package(
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // Ctrl-C handling (an async-signal-safe handler: kill children, remove temporaries, exit 130).
         .target(name: "CInterrupt", path: "Sources/CInterrupt"),
+        // A thread begun on another core than the caller's (the job's early reads).
+        .target(name: "CThreadStart", path: "Sources/CThreadStart"),
         // ALSA's own error printing routed into a message (its handler is variadic: C).
         .target(name: "CAlsaQuiet", dependencies: ["CAlsa", "CLazyLibs"], path: "Sources/CAlsaQuiet"),
 
-        .target(name: "DubdeckCore", dependencies: ["CInterrupt", "CAlsaQuiet", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CUchardet", "CKernels", "CLazyLibs"]),
+        .target(name: "DubdeckCore", dependencies: ["CInterrupt", "CAlsaQuiet", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CUchardet", "CKernels", "CLazyLibs", "CThreadStart"]),
         .target(name: "DubdeckTUI", dependencies: ["DubdeckCore", "CNcursesw", "CDubdeckShim"]),
         .executableTarget(
             name: "dubdeck",
@@ -57,7 +59,7 @@ let package = Package(
         .executableTarget(name: "dubdeck-torture", dependencies: ["DubdeckCore"], path: "Tests/Torture"),
 
         .target(name: "TestSupport", dependencies: ["DubdeckCore"], path: "Tests/TestSupport"),
-        .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckCore", "TestSupport", "CKernels"]),
+        .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckCore", "TestSupport", "CKernels", "CThreadStart"]),
         .testTarget(name: "DubdeckTUITests", dependencies: ["DubdeckTUI", "DubdeckCore", "TestSupport", "CNcursesw"], exclude: ["Desk"]),
         .testTarget(
             name: "DubdeckCLITests", dependencies: ["DubdeckCore", "TestSupport"], exclude: ["Scripts"]),

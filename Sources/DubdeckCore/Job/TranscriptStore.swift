@@ -1159,17 +1159,33 @@ public enum SegmentFilter: String, CaseIterable, Sendable {
 /// A value another thread hands over once (`fulfil`): `value` waits for it and leaves it there,
 /// `take` waits and moves it out (no copy of an array shared with it).
 final class Pending<T>: @unchecked Sendable {
-    // Sendable: `stored` is written once before `done` is signalled and read only after waiting on it.
+    // Sendable: `stored` is written once before `done` is signalled and read only after waiting on
+    // it; `work` is taken under `lock`, by one thread only.
     private let done = DispatchSemaphore(value: 0)
     private var stored: T?
+    private let lock = Mutex()
+    private var work: (@Sendable () -> T)?
 
-    /// `body` runs on the other core (counted by BackgroundWork until it returns).
-    convenience init(running body: @escaping @Sendable () -> T) {
+    /// `body` runs on another core (counted by BackgroundWork until it returns) — or here, if the
+    /// value is asked for before another core has begun it: nobody waits for work not yet started.
+    /// `lane`: after what was put on it before (the job's early reads go one after another, so the
+    /// first needed is not slowed by the others).
+    convenience init(running body: @escaping @Sendable () -> T, lane: WorkerLane? = nil) {
         self.init()
-        BackgroundWork.start { self.fulfil(body()) }
+        start(body, lane: lane)
+    }
+
+    /// As `init(running:lane:)`, for a value whose work is known only later.
+    func start(_ body: @escaping @Sendable () -> T, lane: WorkerLane? = nil) {
+        lock.locked { work = body }
+        BackgroundWork.start(on: lane) { self.runIfUnclaimed() }
     }
 
     init() {}
+
+    private func runIfUnclaimed() {
+        if let body = lock.locked({ () -> (@Sendable () -> T)? in defer { work = nil }; return work }) { fulfil(body()) }
+    }
 
     func fulfil(_ value: T) {
         stored = value
@@ -1177,12 +1193,14 @@ final class Pending<T>: @unchecked Sendable {
     }
 
     var value: T {
+        runIfUnclaimed()
         done.wait()
         done.signal()  // a second reader does not wait forever
         return stored!
     }
 
     func take() -> T {
+        runIfUnclaimed()
         done.wait()
         defer { stored = nil }
         return stored!
@@ -1209,13 +1227,17 @@ final class EarlyStoreRead: Sendable {
 
     init(path: String) {
         self.path = path
-        BackgroundWork.start { [self] in
+        BackgroundWork.start(on: BackgroundWork.early) { [self] in
             let read = Result { try FileIO.readIfExists(path, owner: .own) }
             outcome.fulfil(read.map { bytes in
                 bytes.map { ($0, FileIO.fingerprint(path: path, bytes: $0, sha256: []), TranscriptStore.scanDirect($0)) }
             })
-            let bytes: [UInt8]? = (try? read.get()) ?? nil
-            hash.fulfil(bytes.map { SHA256.digest($0) } ?? [])
+            // The hash is needed last (by a change): after the history tail on this lane.
+            if let bytes = (try? read.get()) ?? nil {
+                hash.start({ SHA256.digest(bytes) }, lane: BackgroundWork.early)
+            } else {
+                hash.fulfil([])
+            }
         }
     }
 
@@ -1235,8 +1257,9 @@ final class EarlyHistoryTail: Sendable {
     init(_ log: HistoryLog, maxBytes: Int) {
         self.maxBytes = maxBytes
         path = log.path
-        tail = Pending(running: { Result { try log.readTail(maxBytes: maxBytes) } })
+        tail = Pending(running: { Result { try log.readTail(maxBytes: maxBytes) } }, lane: BackgroundWork.early)
     }
 
     func take() throws -> HistoryLog.Tail { try tail.take().get() }
 }
+
