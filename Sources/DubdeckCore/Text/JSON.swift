@@ -31,28 +31,41 @@ public enum JSONValue: Equatable, Sendable {
     /// with at most 22 after the point, is m / 10^k in one correctly rounded division — the value
     /// strtod gives (both operands exact: Clinger's fast path). nil for anything else (strtod decides).
     static func fastDouble(_ b: UnsafeBufferPointer<UInt8>) -> Double? {
-        var i = 0, negative = false
-        if b.count > 0, b[0] == UInt8(ascii: "-") { negative = true; i = 1 }
-        var m: UInt64 = 0, significant = 0, fraction = 0, digits = 0, point = false
-        while i < b.count {
-            let c = b[i]
-            i += 1
-            if c == UInt8(ascii: ".") {
-                if point { return nil }
-                point = true
-                continue
+        guard let (d, next) = fastDecimal(b, from: 0), next == b.count else { return nil }
+        return d
+    }
+
+    /// The JSON number at `from` read and converted in one pass when it is such a decimal (JSON's
+    /// grammar: no leading zero, digits after a point, no exponent): its value and where it ends.
+    /// nil for any other spelling, valid or not: the careful reading decides (and names the error).
+    static func fastDecimal(_ b: UnsafeBufferPointer<UInt8>, from: Int) -> (Double, Int)? {
+        var i = from, negative = false
+        if i < b.count, b[i] == UInt8(ascii: "-") { negative = true; i += 1 }
+        var m: UInt64 = 0, significant = 0
+        @inline(__always) func digits(_ i: inout Int) {
+            while i < b.count {
+                let d = b[i] &- 0x30
+                guard d < 10 else { break }
+                if m != 0 || d != 0 { significant += 1 }
+                m = m &* 10 &+ UInt64(d)
+                i += 1
             }
-            guard c >= 0x30, c <= 0x39 else { return nil }
-            digits += 1
-            if point { fraction += 1 }
-            if m == 0, c == 0x30 { continue }
-            significant += 1
-            if significant > 19 { return nil }
-            m = m &* 10 &+ UInt64(c - 0x30)
         }
-        guard digits > 0, m <= 1 << 53, fraction <= 22 else { return nil }
+        let intStart = i
+        digits(&i)
+        guard i > intStart, i == intStart + 1 || b[intStart] != 0x30 else { return nil }
+        var fraction = 0
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            i += 1
+            let fractionStart = i
+            digits(&i)
+            fraction = i - fractionStart
+            guard fraction > 0 else { return nil }
+        }
+        if i < b.count, b[i] | 0x20 == UInt8(ascii: "e") { return nil }
+        guard significant <= 19, m <= 1 << 53, fraction <= 22 else { return nil }
         let d = Double(m) / JSONValue.powersOfTen[fraction]
-        return negative ? -d : d
+        return (negative ? -d : d, i)
     }
 
     static let powersOfTen: [Double] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
@@ -374,10 +387,12 @@ public struct JSONParser {
 
     /// A number as its Double (the value `parseNumber`'s text converts to), refused when it is not finite.
     mutating func parseNumberAsDouble() throws -> Double {
-        let (start, hasExponent) = try scanNumber()
-        if !hasExponent, let d = bytes.withUnsafeBufferPointer({ JSONValue.fastDouble(UnsafeBufferPointer(rebasing: $0[start..<pos])) }) {
+        let at = pos, limit = end
+        if let (d, next) = bytes.withUnsafeBufferPointer({ JSONValue.fastDecimal(UnsafeBufferPointer(rebasing: $0[..<limit]), from: at) }) {
+            pos = next
             return d
         }
+        let (start, _) = try scanNumber()
         let text = String(decoding: bytes[start..<pos], as: UTF8.self)
         guard let d = Double(text), d.isFinite else { throw error("number out of range: \(text)", at: start) }
         return d

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import DubdeckCore
 
@@ -175,6 +176,17 @@ final class JSONTests: XCTestCase {
             if case .number(let d)? = try q.parseScalar(depth: 1) { got.append(d) }
         }
         XCTAssertEqual(got.map(\.bitPattern), [2.5, -0.0, 100, 18446744073709551616].map(\.bitPattern))
+        // Every spelling through the scalar reader (one pass for plain decimals): strtod's value for
+        // what Foundation's JSON reader takes as a number, and no number for what it refuses.
+        spellings += ["01", "-01", "0.", "-.5", "1.5e", "2E3", "1.0e-2", "- 1", "0x10", "1_0", "٣"]
+        for s in spellings {
+            var q = JSONParser(bytes: Array(s.utf8))
+            var ours: Double?
+            if case .number(let d)? = try? q.parseScalar(depth: 0), q.pos == s.utf8.count { ours = d }
+            let list = (try? JSONSerialization.jsonObject(with: Data("[\(s)]".utf8))) as? [Any]  // (Linux's refuses a bare " 1")
+            let valid = list?.count == 1 && list?.first is NSNumber
+            XCTAssertEqual(ours?.bitPattern, valid ? Double(s.trimmingCharacters(in: .whitespaces))?.bitPattern : nil, "«\(s)»")
+        }
     }
 
     /// A reader's own names are told apart by their index, and still found twice however spelled.
