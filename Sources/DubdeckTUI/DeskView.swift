@@ -97,7 +97,7 @@ public enum DeskView {
         col = grid.put(st.edited ? "*" : " ", row: row, col: col, style: base)
         col = grid.put(st.tooFast ? "!" : " ", row: row, col: col, style: selected ? base : .warning)
         col = grid.put(" " + padLeft(fitText(desk, i), fitWidth) + "  ", row: row, col: col, style: base)
-        let text = st.text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: " ⏎ ")
+        let text = st.text.utf8.contains(0x0A) ? st.text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: " ⏎ ") : st.text
         grid.put(text, row: row, col: col, style: base)
     }
 

@@ -399,9 +399,10 @@ public final class TranscriptStore {
 
     /// `edited` and the reading speed: a reviewer's label changes who speaks, never when, so the
     /// pipeline's times give the speed.
-    static func complete(_ st: inout ReviewState, _ seg: Segment) {
+    /// `cpsCounted`: `st.cps` is already that of its text over the segment's duration.
+    static func complete(_ st: inout ReviewState, _ seg: Segment, cpsCounted: Bool = false) {
         st.edited = st.text != seg.text
-        st.cps = ReadingSpeed.cps(st.text, duration: seg.duration)
+        if !cpsCounted { st.cps = ReadingSpeed.cps(st.text, duration: seg.duration) }
         st.recordedAudioStatus = st.audioStatus
     }
 
@@ -611,6 +612,9 @@ public final class TranscriptStore {
                             }
                         }
                         guard let s = times.0, let e = times.1 else { throw GiveUp() }  // the generic reading adds them
+                        // Its reading speed counted here, on this core: kept if translated.json's
+                        // times are these (a line's duration is end − start, the same bits).
+                        if ownText { st.cps = ReadingSpeed.cps(st.text, duration: e - s) }
                         scan.lines.append(DirectScan.Line(n: n, start: s, end: e, raw: bytes[start..<q.offset], ownText: ownText))
                         scan.states.append(st)
                     }
@@ -653,7 +657,8 @@ public final class TranscriptStore {
             snap.entries[i] = Entry(checkedRaw: scan.lines[k].raw)
             if !inOrder { swap(&snap.stored[i], &scan.states[k]) }
             if !scan.lines[k].ownText { snap.stored[i].text = job.segments[i].text }
-            complete(&snap.stored[i], job.segments[i])
+            let counted = scan.lines[k].ownText && scan.lines[k].start == job.segments[i].start && scan.lines[k].end == job.segments[i].end
+            complete(&snap.stored[i], job.segments[i], cpsCounted: counted)
         }
         snap.mismatch = firstMismatch?.reason
         for i in snap.entries.indices where snap.entries[i] == nil { snap.stored[i] = storedState(of: nil, job.segments[i]) }
