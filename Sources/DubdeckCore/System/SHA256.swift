@@ -40,6 +40,11 @@ final class WorkerLane: @unchecked Sendable {
     private var items: [@Sendable () -> Void] = []
     private var started = false
     private let available = DispatchSemaphore(value: 0)
+    private let ownThread: Bool
+
+    /// `ownThread` false: on Dispatch's threads from the start (what happens when no thread can be
+    /// made; the tests take that road too).
+    init(ownThread: Bool = true) { self.ownThread = ownThread }
 
     func async(_ body: @escaping @Sendable () -> Void) {
         let start = lock.locked { () -> Bool in
@@ -65,9 +70,9 @@ final class WorkerLane: @unchecked Sendable {
 
     private func begin() {
         let context = Unmanaged.passRetained(self).toOpaque()
-        let made = dd_thread_start_elsewhere({ raw in
+        let made = ownThread ? dd_thread_start_elsewhere({ raw in
             Unmanaged<WorkerLane>.fromOpaque(raw!).takeRetainedValue().run()
-        }, context)
+        }, context) : -1
         if made != 0 {
             // No thread of its own: each closure on Dispatch's threads, still one after another.
             Unmanaged<WorkerLane>.fromOpaque(context).release()

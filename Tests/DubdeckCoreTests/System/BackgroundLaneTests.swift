@@ -9,7 +9,10 @@ final class BackgroundLaneTests: XCTestCase {
     /// Closures run one after another, in the order given, on one thread that is not the caller's
     /// and that may run on every core the process may (begun elsewhere, then let go).
     func testALaneRunsInOrderOnItsOwnThreadFreeToMove() {
-        let lane = WorkerLane()
+        for ownThread in [true, false] { checkLane(WorkerLane(ownThread: ownThread), ownThread: ownThread) }
+    }
+
+    func checkLane(_ lane: WorkerLane, ownThread: Bool) {
         let lock = Mutex()
         nonisolated(unsafe) var order: [Int] = [], threads = Set<UInt>(), cores: [Int32] = []
         let all = DispatchSemaphore(value: 0)
@@ -26,8 +29,8 @@ final class BackgroundLaneTests: XCTestCase {
         }
         XCTAssertEqual(all.wait(timeout: .now() + 10), .success)
         lock.locked {
-            XCTAssertEqual(order, Array(0..<200))
-            XCTAssertEqual(threads.count, 1)
+            XCTAssertEqual(order, Array(0..<200), "own thread: \(ownThread)")
+            XCTAssertEqual(threads.count, 1, "own thread: \(ownThread)")
             XCTAssertFalse(threads.contains(caller))
             XCTAssertEqual(cores, [dd_thread_cores_allowed()], "not left pinned to the core it began on")
         }
@@ -37,7 +40,10 @@ final class BackgroundLaneTests: XCTestCase {
     /// asker, once: the lane, when it gets there, does not run it again; a value the lane began is
     /// waited for, not computed twice.
     func testAValueNobodyBeganIsComputedByWhoeverNeedsItFirstAndOnlyOnce() {
-        let lane = WorkerLane()
+        for ownThread in [true, false] { checkClaims(WorkerLane(ownThread: ownThread)) }
+    }
+
+    func checkClaims(_ lane: WorkerLane) {
         let gate = DispatchSemaphore(value: 0), drained = DispatchSemaphore(value: 0)
         lane.async { gate.wait() }  // the lane is busy until the gate opens
         let lock = Mutex()
