@@ -180,7 +180,11 @@ public enum CharacterIdentifier {
         // A reviewer's assignment stands: its label is neither matched nor counted again.
         let overrides = (try readMap(mapPath) ?? []).filter(\.override)
         let matched = labels.filter { l in !overrides.contains { $0.label == l.0 } }
-        try store.update { s in
+        // The map is written once the store committed (SPEC §11.4): a store that refused the change
+        // leaves the map as it was, never naming a character the store does not hold.
+        try store.update(then: {
+            try writeMap(mapPath, outcome.assignments, series: series, episode: episode, type: type, dim: dim)
+        }) { s in
             try s.checkEmbedding(type: type, dim: dim, model: model, file: job.directory + "/diarization.json")
             let again = s.episodeIdentified(series: series, episode: episode)
             let speech = speechPerLabel(job)
@@ -200,7 +204,6 @@ public enum CharacterIdentifier {
                                        seconds: speech[a.label]?.seconds, override: true, job: jobPath, at: now)
                 }, replace: false)
             }
-            try writeMap(mapPath, outcome.assignments, series: series, episode: episode, type: type, dim: dim)
         }
         return outcome
     }
@@ -259,7 +262,11 @@ public enum CharacterIdentifier {
         }
         let mapPath = job.directory + "/characters.map.json"
         var result = Assignment(label: label, characterID: id ?? "", previous: nil)
-        try cast.update { s in
+        var mapWrite: (list: [LabelAssignment], type: String, dim: Int)?
+        try cast.update(then: {
+            if let m = mapWrite { try writeMap(mapPath, m.list, series: series, episode: job.info.episode, type: m.type, dim: m.dim) }
+        }) { s in
+            mapWrite = nil
             var target: String? = nil
             if let id {
                 guard let c = s.resolve(id) else { throw DubdeckError(.usage, "no character \(Sanitizer.display(id)) in the store") }
@@ -276,7 +283,7 @@ public enum CharacterIdentifier {
             result.characterID = target ?? previous?.characterID ?? ""
             s.noteAssignment(series: series, episode: job.info.episode, label: label, characterID: target ?? previous?.characterID,
                              override: previous?.override ?? (target != nil))
-            try writeMap(mapPath, list, series: series, episode: job.info.episode, type: meta.type, dim: meta.dim)
+            mapWrite = (list, meta.type, meta.dim)
         }
         return result
     }

@@ -41,6 +41,9 @@ public struct CharacterRecord: Equatable, Sendable {
     public var updatedAt: String
     /// Fields this dubdeck does not know, kept as they are.
     public var extra: JSONObject
+    /// Incremented by every transaction that changes this character (never a clock): what an undo
+    /// compares to know nothing changed since (SPEC §11.3). 0 for a character written before versions.
+    public var version: Int = 0
 
     public static let maxSnapshots = 8
 
@@ -56,7 +59,7 @@ public struct CharacterRecord: Equatable, Sendable {
         a.id == b.id && a.name == b.name && a.embeddingAvg == b.embeddingAvg && a.embeddingCount == b.embeddingCount
             && a.snapshots == b.snapshots && a.series.map { $0.id } == b.series.map { $0.id }
             && a.series.map { $0.info } == b.series.map { $0.info } && a.speakerWavs == b.speakerWavs && a.voice == b.voice
-            && a.mergedInto == b.mergedInto && a.notes == b.notes && a.extra == b.extra
+            && a.mergedInto == b.mergedInto && a.notes == b.notes && a.extra == b.extra && a.version == b.version
     }
 }
 
@@ -297,6 +300,9 @@ public final class CharacterStore {
                 case "notes": c.notes = v.stringValue ?? ""
                 case "created_at": c.createdAt = v.stringValue ?? ""
                 case "updated_at": c.updatedAt = v.stringValue ?? ""
+                case "version":
+                    guard let n = v.intValue, n >= 0 else { throw DubdeckError.data(shown, "\(who): \"version\" must be an integer from 0 to 2^53") }
+                    c.version = n
                 default: c.extra.members.append((key, v))
                 }
             }
@@ -326,6 +332,7 @@ public final class CharacterStore {
             ("voice", c.voice?.json ?? .null),
             ("merged_into", c.mergedInto.map { .string($0) } ?? .null),
             ("notes", .string(c.notes)), ("created_at", .string(c.createdAt)), ("updated_at", .string(c.updatedAt)),
+            ("version", .number(c.version)),
         ])
         o.members += c.extra.members
         return .object(o)
@@ -426,6 +433,7 @@ public final class CharacterStore {
             return
         }
         let sealed = try Envelope.seal(plaintext(), key: key, kdf: kdf)
+        if FileIO.faults.failCharacterStoreWrite { throw DubdeckError.io(shownPath, "write failed: \(errnoText(ENOSPC))") }
         try FileIO.writeAtomically(path, sealed, mode: 0o600)
         fingerprint = FileIO.fingerprint(path: path, bytes: sealed)
         markSaved()
@@ -469,6 +477,7 @@ public final class CharacterStore {
         guard let i = index[id] else { return }
         try body(&characters[i])
         characters[i].updatedAt = Clock.isoNow()
+        characters[i].version += 1
         raw[i] = nil
         matrixCache = nil
     }
@@ -480,7 +489,7 @@ public final class CharacterStore {
         nextN += 1
         let c = CharacterRecord(id: id, name: name, embeddingAvg: [], embeddingCount: 0, snapshots: [], series: [],
                                 speakerWavs: [], voice: Voice.deterministic(for: id), mergedInto: nil, notes: "", createdAt: now,
-                                updatedAt: now, extra: JSONObject())
+                                updatedAt: now, extra: JSONObject(), version: 1)
         index[id] = characters.count
         characters.append(c)
         raw.append(nil)
@@ -533,11 +542,13 @@ public final class CharacterStore {
             for w in a.speakerWavs where !t.speakerWavs.contains(w) { t.speakerWavs.append(w) }
             if t.name.isEmpty { t.name = a.name }
         }
-        let mergedAt = character(b.id)?.updatedAt ?? ""
-        // The tombstone keeps what INTO was, so the merge can be undone while INTO is unchanged.
+        let merged = character(b.id)!
+        // The tombstone keeps what INTO was, so the merge can be undone while INTO is unchanged:
+        // unchanged is INTO's version as this merge left it (a clock cannot tell two changes in one second apart).
         modify(a.id) {
             $0.mergedInto = b.id
-            $0.extra["unmerge"] = .object(JSONObject([("into_before", intoBefore), ("into_updated_at", .string(mergedAt))]))
+            $0.extra["unmerge"] = .object(JSONObject([("into_before", intoBefore), ("into_version", .number(merged.version)),
+                                                      ("into_updated_at", .string(merged.updatedAt))]))
         }
     }
 
@@ -547,24 +558,32 @@ public final class CharacterStore {
         guard let a = character(from) else { throw DubdeckError(.usage, "no character \(Sanitizer.display(from))") }
         guard let into = a.mergedInto else { throw DubdeckError(.usage, "\(Sanitizer.display(from)) is not merged") }
         guard let saved = a.extra["unmerge"]?.objectValue, let before = saved["into_before"],
-              let at = saved["into_updated_at"]?.stringValue else {
-            throw DubdeckError(.usage, "the merge of \(Sanitizer.display(from)) into \(Sanitizer.display(into)) was made without what undoing it needs")
+              let version = saved["into_version"]?.intValue else {
+            // A merge recorded with a time only cannot prove INTO unchanged since: refused, not guessed.
+            throw DubdeckError(.usage, "the merge of \(Sanitizer.display(from)) into \(Sanitizer.display(into)) was made without what undoing it needs (its version)")
         }
         guard let b = character(into) else { throw DubdeckError(.usage, "no character \(Sanitizer.display(into))") }
-        guard b.updatedAt == at, b.mergedInto == nil else {
-            throw DubdeckError.conflict("\(Sanitizer.display(into)) changed since the merge (\(Sanitizer.display(b.updatedAt))): undoing it would lose that")
+        guard b.version == version, b.mergedInto == nil else {
+            throw DubdeckError.conflict("\(Sanitizer.display(into)) changed since the merge (version \(version) → \(b.version)): undoing it would lose that")
         }
-        let bytes = JSONWriter.encode(before)
-        var parser = JSONParser(bytes: bytes)
-        let restored = try parseCharacter(id: b.id, &parser, shown: shownPath)
-        if let i = index[b.id] {
-            characters[i] = restored
-            raw[i] = nil  // re-encoded on save
-        }
+        try restore(b.id, to: before)
         modify(a.id) {
             $0.mergedInto = nil
             $0.extra["unmerge"] = nil
         }
+    }
+
+    /// A character put back as `json` says it was (an undo) under a NEW version: versions only go up,
+    /// so an older record that names the version it left can never match again.
+    func restore(_ id: String, to json: JSONValue) throws {
+        guard let i = index[id] else { throw DubdeckError.data(shownPath, "an undo names an unknown character \(Sanitizer.display(id))") }
+        var parser = JSONParser(bytes: JSONWriter.encode(json))
+        var restored = try parseCharacter(id: id, &parser, shown: shownPath)
+        restored.version = characters[i].version + 1
+        restored.updatedAt = Clock.isoNow()
+        characters[i] = restored
+        raw[i] = nil  // re-encoded on save
+        matrixCache = nil
     }
 
     /// Voices by character ID (merged IDs map to their target's voice).

@@ -389,12 +389,13 @@ extension CharacterStore {
             }
         }
         for i in plans.indices { plans[i] = planMap(plans[i], series: series) }
-        var afterUpdated = JSONObject()
-        for (cid, _) in before { afterUpdated[cid] = .string(character(cid)?.updatedAt ?? "") }
-        for cid in created { afterUpdated[cid] = .string(character(cid)?.updatedAt ?? "") }
+        // Each touched character's version as this reconcile leaves it: what its undo compares.
+        var afterVersions = JSONObject()
+        for (cid, _) in before { afterVersions[cid] = .number(character(cid)?.version ?? -1) }
+        for cid in created { afterVersions[cid] = .number(character(cid)?.version ?? -1) }
         let record = JSONValue.object(JSONObject([
             ("id", .string(id)), ("at", .string(now)), ("keys", .array(proposals.map { .string($0.key) })),
-            ("characters_before", .object(JSONObject(before))), ("characters_after", .object(afterUpdated)),
+            ("characters_before", .object(JSONObject(before))), ("characters_after", .object(afterVersions)),
             ("created", .array(created.map { .string($0) })),
             ("observations", .array(obsChanges.map { k, b, a in
                 .object(JSONObject([("episode", .string(k.episode)), ("label", .string(k.label)), ("before", .string(b)), ("after", .string(a))]))
@@ -489,17 +490,19 @@ extension CharacterStore {
         }
         let shown = shownPath
         let after = last["characters_after"]?.objectValue ?? JSONObject()
-        for (cid, at) in after.members {
-            guard let c = character(cid), c.updatedAt == at.stringValue else {
+        for (cid, v) in after.members {
+            // A version, never a time: a record that holds a time (older dubdeck) proves nothing and is refused.
+            guard let version = v.intValue else {
+                throw DubdeckError.conflict("reconcile \(Sanitizer.display(id)) was recorded without versions: it cannot be proven that nothing changed since")
+            }
+            guard let c = character(cid), c.version == version else {
                 throw DubdeckError.conflict("\(Sanitizer.display(cid)) changed since reconcile \(Sanitizer.display(id)): undoing it would lose that")
             }
         }
         let created = (last["created"]?.arrayValue ?? []).compactMap(\.stringValue)
         for (cid, json) in last["characters_before"]?.objectValue?.members ?? [] {
-            guard let i = index[cid] else { throw DubdeckError.data(shown, "reconcile \(Sanitizer.display(id)) names an unknown character") }
-            var parser = JSONParser(bytes: JSONWriter.encode(json))
-            characters[i] = try parseCharacter(id: cid, &parser, shown: shown)
-            raw[i] = nil
+            guard index[cid] != nil else { throw DubdeckError.data(shown, "reconcile \(Sanitizer.display(id)) names an unknown character") }
+            try restore(cid, to: json)
         }
         for cid in created { removeCharacter(cid) }
         var list = observations(series: series)
@@ -593,6 +596,9 @@ public enum Reconcile {
         var result: ReconcileResult?
         var plans: [CharacterStore.MapPlan] = []
         try store.update(then: { try CharacterStore.writeMaps(plans) }) { s in
+            // A retried transaction starts from nothing: what a rolled-back try planned is not kept.
+            result = nil
+            plans = []
             let fresh = s.reconcile(series: series, parameters: parameters)
             let chosen: [ReconcileProposal]
             if let keys {
@@ -626,6 +632,7 @@ public enum Reconcile {
         var out = ("", 0)
         var plans: [CharacterStore.MapPlan] = []
         try store.update(then: { try CharacterStore.writeMaps(plans) }) { s in
+            plans = []
             let (id, p) = try s.undoReconcile(series: series)
             plans = p
             out = (id, p.filter { $0.document != nil }.count)

@@ -52,6 +52,8 @@ public struct FileFaults: Sendable {
     public var failStoreWrite = false
     /// The history append fails (ENOSPC) but other writes work.
     public var failAppend = false
+    /// The character store's save fails (ENOSPC) but other writes work (the files that follow the store).
+    public var failCharacterStoreWrite = false
     public init() {}
 }
 

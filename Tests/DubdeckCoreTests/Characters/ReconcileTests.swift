@@ -108,7 +108,6 @@ final class ReconcileTests: KeyEnvironmentTestCase {
         XCTAssertTrue(reopened.reconcileHistory(series: "s").isEmpty)
         // Applied again, then the target renamed: undoing would lose the name, so it is refused.
         try Reconcile.apply(s, series: "s")
-        sleep(1)  // store times have one-second resolution
         let target = s.resolve(stray)!.id
         try s.update { try $0.rename(target, to: "Hana") }
         XCTAssertThrowsError(try Reconcile.undo(s, series: "s")) { e in

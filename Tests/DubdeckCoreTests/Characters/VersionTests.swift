@@ -1,0 +1,144 @@
+import XCTest
+import TestSupport
+@testable import DubdeckCore
+
+/// SPEC §11.3–§11.4: every "changed since" is a version the changing transaction incremented, never
+/// a clock (all of these happen within one second); a retried transaction starts from nothing; a
+/// map is written only once the store committed.
+final class VersionTests: KeyEnvironmentTestCase {
+    func storePath() -> String { dir.file("data/characters.json") }
+
+    func label(_ name: String, _ v: [Float]) -> LabelEvidence {
+        LabelEvidence(label: name, embedding: v, utterances: 5, seconds: 20)
+    }
+
+    /// Two characters A (SPEAKER_01) and B (SPEAKER_02) of series s, on disk.
+    func twoCharacters() throws -> CharacterStore {
+        _ = useRawKey()
+        let s = try CharacterStore.open(storePath())
+        try s.update { s in
+            try s.checkEmbedding(type: "t", dim: 4, model: nil, file: "test")
+            _ = s.identify(evidence: [label("A", [1, 0, 0, 0]), label("B", [0, 1, 0, 0])], series: "s", episode: "e1")
+        }
+        XCTAssertEqual(s.active.map(\.id), ["SPEAKER_01", "SPEAKER_02"])
+        return s
+    }
+
+    func testEveryChangeMovesTheVersionAndTheVersionIsKeptOnDisk() throws {
+        let s = try twoCharacters()
+        let v = s.character("SPEAKER_02")!.version
+        XCTAssertGreaterThan(v, 0)
+        try s.update { try $0.rename("SPEAKER_02", to: "Bo") }
+        try s.update { try $0.rename("SPEAKER_02", to: "Bo") }
+        XCTAssertEqual(s.character("SPEAKER_02")!.version, v + 2, "a change that writes the same name is still a change")
+        XCTAssertEqual(try CharacterStore.open(storePath()).character("SPEAKER_02")!.version, v + 2)
+    }
+
+    func testUnmergeIsRefusedWhenTheTargetChangedInTheSameSecond() throws {
+        let s = try twoCharacters()
+        try s.update { try $0.merge("SPEAKER_01", into: "SPEAKER_02") }
+        // identify of another episode matches B at once (same second as the merge).
+        try s.update { s in _ = s.identify(evidence: [label("X", [0.05, 1, 0, 0])], series: "s", episode: "e2") }
+        XCTAssertEqual(try CharacterStore.open(storePath()).character("SPEAKER_02")!.seriesInfo("s")?.episodes, ["e1", "e2"])
+        XCTAssertThrowsError(try s.update { try $0.unmerge("SPEAKER_01") }) { e in
+            XCTAssertEqual((e as? DubdeckError)?.status, .conflict, "\(e)")
+        }
+        let after = try CharacterStore.open(storePath())
+        XCTAssertEqual(after.character("SPEAKER_01")?.mergedInto, "SPEAKER_02", "nothing undone")
+        XCTAssertEqual(after.character("SPEAKER_02")!.seriesInfo("s")?.episodes, ["e1", "e2"], "e2 kept")
+    }
+
+    func testUndoneAndRedoneMergesNeverReuseAVersion() throws {
+        let s = try twoCharacters()
+        var seen = Swift.Set([s.character("SPEAKER_02")!.version])
+        for _ in 0..<3 {
+            try s.update { try $0.merge("SPEAKER_01", into: "SPEAKER_02") }
+            XCTAssertTrue(seen.insert(s.character("SPEAKER_02")!.version).inserted)
+            try s.update { try $0.unmerge("SPEAKER_01") }
+            XCTAssertTrue(seen.insert(s.character("SPEAKER_02")!.version).inserted, "an undo is a new version, not the old one back")
+            XCTAssertNil(s.character("SPEAKER_01")?.mergedInto)
+        }
+        // Merged, undone, merged again, then renamed: the rename is after this merge and is kept.
+        try s.update { try $0.merge("SPEAKER_01", into: "SPEAKER_02") }
+        try s.update { try $0.rename("SPEAKER_02", to: "Bo") }
+        XCTAssertThrowsError(try s.update { try $0.unmerge("SPEAKER_01") })
+        XCTAssertEqual(try CharacterStore.open(storePath()).character("SPEAKER_02")?.name, "Bo")
+    }
+
+    func testAMergeRecordedWithATimeOnlyIsNotUndoneOnTrust() throws {
+        let s = try twoCharacters()
+        try s.update { s in
+            try s.merge("SPEAKER_01", into: "SPEAKER_02")
+            s.modify("SPEAKER_01") { c in
+                var u = c.extra["unmerge"]!.objectValue!
+                u["into_version"] = nil  // as the second edition wrote it: a time, no version
+                c.extra["unmerge"] = .object(u)
+            }
+        }
+        XCTAssertThrowsError(try s.update { try $0.unmerge("SPEAKER_01") }) { e in
+            XCTAssertEqual((e as? DubdeckError)?.status, .usage, "\(e)")
+            XCTAssertTrue((e as? DubdeckError)?.message.contains("version") ?? false, "\(e)")
+        }
+    }
+
+    func testAHostileVersionIsRefusedWhenRead() throws {
+        let key = useRawKey()
+        for bad in ["-1", "1.5", "\"3\"", "9007199254740993", "1e300"] {
+            let doc = #"{"version": 2, "next_n": 2, "characters": {"SPEAKER_01": {"name": "A", "version": \#(bad)}}}"#
+            let path = dir.file("bad.json")
+            try FileIO.writeAtomically(path, try Envelope.seal(Array(doc.utf8), key: key, kdf: .raw))
+            XCTAssertThrowsError(try CharacterStore.open(path), bad) { e in
+                XCTAssertEqual((e as? DubdeckError)?.status, .dataError, "\(bad): \(e)")
+            }
+        }
+    }
+
+    /// identify then reconcile undo within one second: the undo would lose the episode, so it is refused.
+    func testReconcileUndoIsRefusedWhenACharacterChangedInTheSameSecond() throws {
+        _ = useRawKey()
+        let s = try CharacterStore.open(storePath())
+        try s.update { s in
+            try s.checkEmbedding(type: "t", dim: 4, model: nil, file: "test")
+            _ = s.identify(evidence: [label("A", [1, 0.2, 0, 0])], series: "s", episode: "e1")
+            _ = s.identify(evidence: [label("A", [1, 0.4, 0, 0])], series: "s", episode: "e2")
+            _ = s.identify(evidence: [label("A", [1, 0.9, 0, 0])], series: "s", episode: "e3", threshold: 0.99)
+        }
+        let applied = try XCTUnwrap(try Reconcile.apply(s, series: "s"))
+        let target = try XCTUnwrap(applied.applied.first?.into)
+        try s.update { s in _ = s.identify(evidence: [label("A", [1, 0.3, 0, 0])], series: "s", episode: "e4") }
+        XCTAssertEqual(s.resolve(target)?.seriesInfo("s")?.episodes.contains("e4"), true)
+        XCTAssertThrowsError(try Reconcile.undo(s, series: "s")) { e in
+            XCTAssertEqual((e as? DubdeckError)?.status, .conflict, "\(e)")
+        }
+        let again = try CharacterStore.open(storePath())
+        XCTAssertEqual(again.reconcileHistory(series: "s").count, 1, "nothing undone")
+        XCTAssertEqual(again.resolve(target)?.seriesInfo("s")?.episodes.contains("e4"), true)
+    }
+
+    /// The store refuses the change: identify's map is not written (it would name a character the
+    /// store never got), and an assignment's map entry is not either.
+    func testAMapIsWrittenOnlyAfterTheStoreCommitted() throws {
+        _ = useRawKey()
+        let jobDir = Fixtures.embeddedEpisode(in: dir, "ep1", series: "s", [("A", [1, 0, 0, 0]), ("B", [0, 1, 0, 0])])
+        let job = try JobLoader.load(jobDir)
+        let mapPath = jobDir + "/characters.map.json"
+        var faults = FileFaults()
+        faults.failCharacterStoreWrite = true
+        let s = try CharacterStore.open(storePath())
+        XCTAssertThrowsError(try FileIO.$faults.withValue(faults) {
+            try CharacterIdentifier.identify(job: job, store: s, threshold: 0.75, force: false)
+        })
+        XCTAssertFalse(FileIO.exists(mapPath), "no map for a store that was not written")
+        XCTAssertFalse(FileIO.exists(storePath()))
+
+        let fresh = try CharacterStore.open(storePath())
+        _ = try CharacterIdentifier.identify(job: job, store: fresh, threshold: 0.75, force: false)
+        let mapBefore = try FileIO.read(mapPath)
+        let store = try TranscriptStore(job: try JobLoader.load(jobDir))
+        XCTAssertThrowsError(try FileIO.$faults.withValue(faults) {
+            try CharacterIdentifier.assign(store, label: "A", to: "SPEAKER_02", in: fresh)
+        })
+        XCTAssertEqual(try FileIO.read(mapPath), mapBefore, "the map is as it was")
+        XCTAssertEqual(try CharacterStore.open(storePath()).observations(series: "s").filter(\.override).count, 0)
+    }
+}
