@@ -11,6 +11,8 @@ and misbehaves as argv[1] says:
   refuse        answers ok:false with a reason
   no-audio      answers ok:true without writing the file
   echo-args     writes its argv to stderr and dies (the text must not be there)
+  huge-ids      answers first with ids no integer holds (1e300, -1e300, 2^64, 1.5, "1"), then rightly
+  long-claim    writes a sparse WAV of an hour of silence (115 MB that take no disk), then ok
 """
 import json
 import math
@@ -59,6 +61,20 @@ for line in sys.stdin:
         answer({"id": req["id"], "ok": False, "error": "no voice for \x1b[31mthat\x1b[0m"})
         continue
     if mode == "no-audio":
+        answer({"id": req["id"], "ok": True})
+        continue
+    if mode == "huge-ids":
+        for bad in ["1e300", "-1e300", "18446744073709551616", "1.5", "\"1\"", "9007199254740993"]:
+            sys.stdout.write('{"id": ' + bad + ', "ok": true}\n')
+        sys.stdout.flush()
+    if mode == "long-claim":
+        write_wav(req["out"], "x")
+        with open(req["out"], "r+b") as f:  # data chunk size: 3600 s at 16 kHz, 16-bit
+            f.seek(40)
+            f.write(struct.pack("<I", 3600 * 16000 * 2))
+            f.seek(4)
+            f.write(struct.pack("<I", 36 + 3600 * 16000 * 2))
+            f.truncate(44 + 3600 * 16000 * 2)
         answer({"id": req["id"], "ok": True})
         continue
     if mode == "out-of-order":

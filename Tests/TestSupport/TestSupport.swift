@@ -106,10 +106,18 @@ public enum DubdeckBinary {
 
     /// Runs with a clean, isolated environment (temporary XDG_CONFIG_HOME and DUBDECK_STORE).
     /// A command that has not ended after `timeout` seconds is killed (a hang is a failure, not a stuck suite).
-    public static func run(_ args: [String], env extra: [String: String] = [:], cwd: String? = nil, timeout: Double = 60) -> Result {
+    /// `addressSpace`: the process may map at most this many bytes (prlimit --as): an input that makes
+    /// it allocate what a header claims fails instead of passing on a machine with memory to spare.
+    public static func run(_ args: [String], env extra: [String: String] = [:], cwd: String? = nil, timeout: Double = 60,
+                           addressSpace: Int? = nil) -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
+        if let limit = addressSpace {
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+            p.arguments = ["--as=\(limit)", path] + args
+        } else {
+            p.executableURL = URL(fileURLWithPath: path)
+            p.arguments = args
+        }
         var env = ProcessInfo.processInfo.environment
         let isolated = NSTemporaryDirectory() + "/dubdeck-isolated-\(getpid())"
         try? FileManager.default.createDirectory(atPath: isolated + "/config", withIntermediateDirectories: true)

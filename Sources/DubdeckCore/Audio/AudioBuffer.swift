@@ -157,21 +157,39 @@ public enum AudioFile {
 
     /// Reads `count` frames with `readf` into a buffer of T; a whole-file read that comes up short
     /// is a truncated file.
+    /// Memory follows what is decoded, never what the header claims: the buffer grows a block at a
+    /// time (a 12 KB FLAC claiming 2^27 frames × 8 channels costs what it holds).
     static func readFrames<T: Numeric>(_ sf: OpaquePointer, count: Int, channels: Int, whole: Bool, path: String,
                                        _ readf: (OpaquePointer, UnsafeMutablePointer<T>, sf_count_t) -> sf_count_t) throws -> [T] {
-        var samples = [T](repeating: 0, count: count * channels)
-        let got = count == 0 ? 0 : samples.withUnsafeMutableBufferPointer { Int(readf(sf, $0.baseAddress!, sf_count_t(count))) }
+        let block = 1 << 16
+        var samples: [T] = []
+        samples.reserveCapacity(min(count, block) * channels)
+        var got = 0
+        while got < count {
+            let want = min(block, count - got)
+            let start = samples.count
+            samples.append(contentsOf: repeatElement(0, count: want * channels))
+            let n = samples.withUnsafeMutableBufferPointer { Int(readf(sf, $0.baseAddress! + start, sf_count_t(want))) }
+            samples.removeSubrange((start + max(0, n) * channels)...)
+            if n <= 0 { break }
+            got += n
+            if Interrupt.requested { throw Interrupt.error }
+        }
         if whole, got < count {
             throw DubdeckError.data(Sanitizer.display(path), "truncated audio file (\(got) of \(count) frames)")
         }
-        samples.removeSubrange((got * channels)...)
         return samples
     }
 
     /// Reads frames [from, to) (all when nil) by seeking, never the whole file.
-    public static func read(_ path: String, frames range: Range<Int>? = nil) throws -> AudioBuffer {
+    /// `maxSeconds`: a file whose header claims more is refused (65, named `what`) before it is read.
+    public static func read(_ path: String, frames range: Range<Int>? = nil, maxSeconds: Double? = nil, what: String? = nil) throws -> AudioBuffer {
         let (sf, info) = try open(path)
         defer { dd_sf_close(sf) }
+        if let limit = maxSeconds, Double(info.frames) > limit * Double(info.samplerate) {
+            throw DubdeckError.data(what ?? Sanitizer.display(path),
+                                    "\(Int(Double(info.frames) / Double(info.samplerate))) s of audio is more than the \(JSONValue.formatNumber(limit.rounded(.up))) s taken for this slot (4 × slot + 30 s)")
+        }
         let count = try window(sf, info, range, path)
         let samples: [Float] = try readFrames(sf, count: count, channels: Int(info.channels), whole: range == nil, path: path) {
             dd_sf_readf_float($0, $1, $2)

@@ -80,7 +80,7 @@ public final class CommandEngine: SpeechEngine {
         if lstat(out, &st) == 0, Int(st.st_size) > FileIO.engineAudioLimit {
             throw DubdeckError.data("the engine's audio", "\(st.st_size) bytes is over the \(FileIO.engineAudioLimit)-byte limit")
         }
-        return try AudioFile.read(out).mono()
+        return try AudioFile.read(out, maxSeconds: request.maxSeconds, what: "the engine's audio").mono()
     }
 }
 

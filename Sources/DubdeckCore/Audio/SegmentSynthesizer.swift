@@ -71,8 +71,9 @@ public final class SegmentSynthesizer {
         }
         let voice = voice(for: seg)
         let who = store.job.characterID(of: seg) ?? seg.speaker
-        let request = SpeechRequest(text: text, voice: voice, lang: store.job.info.tgtLang,
+        var request = SpeechRequest(text: text, voice: voice, lang: store.job.info.tgtLang,
                                     referenceWav: store.job.characterID(of: seg).flatMap { referenceWavs[$0] }, speakerName: who)
+        request.maxSeconds = SpeechRequest.longestAudio(slot: seg.duration)
         _ = outputRate  // decided here, on the store's thread
         return RenderInput(n: n, slot: seg.duration, text: text, voice: voice, request: request)
     }
@@ -93,7 +94,7 @@ public final class SegmentSynthesizer {
         let slot = input.slot
         let naturalS = natural.duration
         // An engine's audio far longer than its slot is refused before it costs more memory.
-        if naturalS > 4 * slot + 30 {
+        if naturalS > SpeechRequest.longestAudio(slot: slot) {
             throw DubdeckError(.dataError, "segment \(n): the engine's audio is \(Int(naturalS)) s for a \(JSONValue.formatNumber(slot)) s slot (more than 4 × slot + 30 s)")
         }
         var speech = natural

@@ -138,10 +138,12 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
         let deadline = Clock.monotonic() + timeout
         while true {
             let answer = try readLine(deadline: deadline)
-            guard let value = try? JSONParser.parse(answer), let o = value.objectValue, let got = o["id"]?.doubleValue else {
+            guard let value = try? JSONParser.parse(answer), let o = value.objectValue, let got = o["id"] else {
                 throw ServerFailure(message: "answered something that is not a JSON line with an id: \"\(Sanitizer.display(String(decoding: answer.prefix(80), as: UTF8.self)))\"", died: false)
             }
-            if Int(got) != id { continue }  // the answer to an earlier request that timed out
+            // The answer to an earlier request that timed out, or an id no request had (1e300, 1.5,
+            // "1": range-checked as an integer, never converted unchecked).
+            if got.intValue != id { continue }
             guard let ok = o["ok"]?.boolValue else { throw ServerFailure(message: "answer \(id) has no \"ok\"", died: false) }
             if !ok {
                 let why = o["error"]?.stringValue ?? "no reason given"
@@ -154,7 +156,7 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
             if Int(st.st_size) > FileIO.engineAudioLimit {
                 throw DubdeckError.data("the engine's audio", "\(st.st_size) bytes is over the \(FileIO.engineAudioLimit)-byte limit")
             }
-            return try AudioFile.read(out).mono()
+            return try AudioFile.read(out, maxSeconds: request.maxSeconds, what: "the engine's audio").mono()
         }
     }
 

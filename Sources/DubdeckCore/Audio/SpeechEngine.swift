@@ -13,6 +13,12 @@ public struct SpeechRequest {
     public var referenceWav: String?
     /// Who speaks, for error messages.
     public var speakerName: String
+    /// The longest audio the caller takes (seconds): an engine file whose header claims more is
+    /// refused before a sample of it is read (nil: the general limits only).
+    public var maxSeconds: Double?
+
+    /// The longest audio an engine may return for a slot: 4 × slot + 30 s (SPEC §10.1).
+    public static func longestAudio(slot: Double) -> Double { 4 * slot + 30 }
 
     public init(text: String, voice: Voice, lang: String, rateFactor: Double = 1, referenceWav: String? = nil, speakerName: String) {
         self.text = text

@@ -35,6 +35,26 @@ final class ServerEngineTests: XCTestCase {
         XCTAssertEqual(e.starts, 1)
     }
 
+    /// Numbers from outside are range-checked before they become integers: ids no Int holds are
+    /// answers to some other request (skipped), never a crash.
+    func testIdsPastAnyIntegerAreSkippedNotTrapped() throws {
+        let e = try engine("huge-ids")
+        XCTAssertEqual(try e.synthesize(request).frames, 11 * 16000 / 50)
+        XCTAssertEqual(e.starts, 1)
+    }
+
+    /// A file whose header claims far more than the slot takes is refused from its header, before
+    /// a sample is read (a sparse 1 GB file would otherwise be decoded whole first).
+    func testAudioLongerThanTheSlotTakesIsRefusedFromItsHeader() throws {
+        let e = try engine("long-claim")
+        var r = request
+        r.maxSeconds = SpeechRequest.longestAudio(slot: 2)
+        let m = message { _ = try e.synthesize(r) }
+        XCTAssertTrue(m.contains("3600 s of audio is more than the 38 s"), m)
+        let good = try engine("good")
+        XCTAssertEqual(try good.synthesize(r).frames, 11 * 16000 / 50, "audio within the limit is taken")
+    }
+
     func testAHungServerTimesOutAndIsReplaced() throws {
         let e = try engine("hang", timeout: 0.5)
         let t0 = Date()
