@@ -13,22 +13,46 @@ public enum Markup {
 
     static let vttTags: Swift.Set<String> = ["c", "i", "b", "u", "v", "lang", "ruby", "rt"]
 
+    /// Where the next `>` or `}` is, for positions asked in increasing order: a search that found
+    /// the closer at c answers every later position up to c, and one that found none answers every
+    /// later position. Each scalar is looked at once per closer: `<a` × N is linear, not N².
+    struct Closers {
+        let s: Scalars
+        var from = [Int.max, Int.max], found = [Int?.none, nil]
+        /// Scalars looked at by the searches (the tests check the work is linear).
+        var looked = 0
+
+        init(_ s: Scalars) { self.s = s }
+
+        mutating func next(_ closer: Unicode.Scalar, after i: Int) -> Int? {
+            let k = closer == ">" ? 0 : 1
+            if from[k] <= i + 1 {
+                guard let f = found[k] else { return nil }  // none after from[k], so none after i
+                if f > i { return f }
+            }
+            from[k] = i + 1
+            found[k] = i + 1 < s.count ? s[(i + 1)...].firstIndex(of: closer) : nil
+            looked += (found[k] ?? s.count) - i
+            return found[k]
+        }
+    }
+
     /// The length (in scalars) of the tag starting at `s[i]`, or nil when it is text there.
-    static func tagLength(_ s: Scalars, _ i: Int, format: SubtitleFormat) -> Int? {
+    static func tagLength(_ s: Scalars, _ i: Int, format: SubtitleFormat, _ closers: inout Closers) -> Int? {
         let c = s[i]
         switch format {
         case .ass:
             guard c == "{" else { return nil }
             if i > 0, s[i - 1] == "\\", !(i > 1 && s[i - 2] == "\\") { return nil }  // `\{` is a brace
-            guard let close = s[(i + 1)...].firstIndex(of: "}") else { return nil }
+            guard let close = closers.next("}", after: i) else { return nil }
             return close - i + 1
         case .srt, .vtt:
             if c == "{", format == .srt {
                 // Aegisub's override blocks in SRT ({\an8}); other braces are text.
-                guard i + 1 < s.count, s[i + 1] == "\\", let close = s[(i + 1)...].firstIndex(of: "}") else { return nil }
+                guard i + 1 < s.count, s[i + 1] == "\\", let close = closers.next("}", after: i) else { return nil }
                 return close - i + 1
             }
-            guard c == "<", let close = s[(i + 1)...].firstIndex(of: ">") else { return nil }
+            guard c == "<", let close = closers.next(">", after: i) else { return nil }
             var j = i + 1
             if j < close, s[j] == "/" { j += 1 }
             let nameEnd = s[j..<close].firstIndex { !($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == ":" || $0 == ".") } ?? close
@@ -72,7 +96,15 @@ public enum Markup {
 
     /// The raw text as tags, text and line breaks (entities and escapes decoded in the text).
     static func pieces(_ raw: String, format: SubtitleFormat) -> [Piece] {
+        var looked = 0
+        return pieces(raw, format: format, looked: &looked)
+    }
+
+    /// `looked`: how many scalars the searches for closers looked at.
+    static func pieces(_ raw: String, format: SubtitleFormat, looked: inout Int) -> [Piece] {
         let s = Scalars(raw.unicodeScalars)
+        var closers = Closers(s)
+        defer { looked = closers.looked }
         var out: [Piece] = []
         var text = String.UnicodeScalarView()
         func flush() {
@@ -82,7 +114,7 @@ public enum Markup {
         var i = 0
         while i < s.count {
             let c = s[i]
-            if let n = tagLength(s, i, format: format) {
+            if let n = tagLength(s, i, format: format, &closers) {
                 flush()
                 out.append(.tag(String(String.UnicodeScalarView(s[i..<(i + n)]))))
                 i += n
@@ -307,13 +339,14 @@ public enum Markup {
             // Only what SRT would read as markup: an entity, a tag, an override block.
             let s = Scalars(text.unicodeScalars)
             var out = String.UnicodeScalarView()
+            var closers = Closers(s)
             for (i, c) in s.enumerated() {
                 if c == "&", ["lt;", "gt;", "amp;"].contains(where: { e in
                     let es = Scalars(e.unicodeScalars)
                     return i + 1 + es.count <= s.count && Array(s[(i + 1)..<(i + 1 + es.count)]) == es
                 }) {
                     out.append(contentsOf: "&amp;".unicodeScalars)
-                } else if c == "<", tagLength(s, i, format: .srt) != nil {
+                } else if c == "<", tagLength(s, i, format: .srt, &closers) != nil {
                     out.append(contentsOf: "&lt;".unicodeScalars)
                 } else {
                     out.append(c)
