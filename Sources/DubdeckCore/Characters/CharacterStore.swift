@@ -55,6 +55,32 @@ public struct CharacterRecord: Equatable, Sendable {
 
     public var displayName: String { name.isEmpty ? id : name }
 
+    /// A reference recording's path as the store may hold it: no `..` component, nothing the
+    /// sanitizer would change, no NUL.
+    public static func isSafeSpeakerWav(_ w: String) -> Bool {
+        !w.isEmpty && !w.split(separator: "/").contains("..") && !Sanitizer.needsSanitizing(w) && !w.utf8.contains(0)
+    }
+
+    /// The rules every character follows, checked by the reader and by every writer before it
+    /// writes (SPEC §11.1): nothing dubdeck saves can make it refuse its own store.
+    public func validate(file: String) throws {
+        let who = "character \(Sanitizer.display(id))"
+        // IDs become paths (data/voices/<ID>/ref.wav), variants and engines library arguments.
+        try SafeName.check(id, file: file, field: "character ID")
+        for s in series { try SafeName.check(s.id, file: file, field: "\(who) series") }
+        for w in speakerWavs where !CharacterRecord.isSafeSpeakerWav(w) {
+            throw DubdeckError.data(Sanitizer.display(file), "\(who): speaker_wavs holds an unsafe path")
+        }
+        if let voice {
+            try SafeName.check(voice.variant, file: file, field: "\(who) voice.variant")
+            try SafeName.check(voice.engine, file: file, field: "\(who) voice.engine")
+        }
+        if let m = mergedInto { try SafeName.check(m, file: file, field: "\(who) merged_into") }
+        guard embeddingCount >= 0, version >= 0, version <= Int(JSONValue.maxExactInteger) else {
+            throw DubdeckError.data(Sanitizer.display(file), "\(who): counts out of range")
+        }
+    }
+
     public static func == (a: CharacterRecord, b: CharacterRecord) -> Bool {
         a.id == b.id && a.name == b.name && a.embeddingAvg == b.embeddingAvg && a.embeddingCount == b.embeddingCount
             && a.snapshots == b.snapshots && a.series.map { $0.id } == b.series.map { $0.id }
@@ -260,8 +286,7 @@ public final class CharacterStore {
         var c = CharacterRecord(id: id, name: "", embeddingAvg: [], embeddingCount: 0, snapshots: [], series: [], speakerWavs: [],
                                 voice: nil, mergedInto: nil, notes: "", createdAt: "", updatedAt: "", extra: JSONObject())
         let who = "character \(Sanitizer.display(id))"
-        // IDs become paths (data/voices/<ID>/ref.wav), variants and engines library arguments.
-        try SafeName.check(id, file: shownPath, field: "character ID")
+        try SafeName.check(id, file: shownPath, field: "character ID")  // before its fields: an unsafe ID is named as such
         try p.parseObjectMembers(depth: 2) { key, q in
             switch key {
             case "embedding_avg":
@@ -275,28 +300,19 @@ public final class CharacterStore {
                 let v = try q.parseValue(depth: 3)
                 switch key {
                 case "name": c.name = v.stringValue ?? ""
-                case "embedding_count": c.embeddingCount = v.intValue ?? 0
+                case "embedding_count": c.embeddingCount = max(0, v.intValue ?? 0)
                 case "series":
                     for (sid, info) in v.objectValue?.members ?? [] {
-                        try SafeName.check(sid, file: shownPath, field: "\(who) series")
                         let o = info.objectValue
                         c.series.append((sid, SeriesInfo(episodes: (o?["episodes"]?.arrayValue ?? []).compactMap { $0.stringValue },
                                                          lastSeenAt: o?["last_seen_at"]?.stringValue, lastEpisode: o?["last_episode"]?.stringValue)))
                     }
                 case "speaker_wavs":
                     c.speakerWavs = (v.arrayValue ?? []).compactMap { $0.stringValue }
-                    for w in c.speakerWavs where w.split(separator: "/").contains("..") || Sanitizer.needsSanitizing(w) || w.utf8.contains(0) {
-                        throw DubdeckError.data(shown, "\(who): speaker_wavs holds an unsafe path")
-                    }
                 case "voice":
                     c.voice = Voice(json: v)
-                    if let voice = c.voice {
-                        try SafeName.check(voice.variant, file: shownPath, field: "\(who) voice.variant")
-                        try SafeName.check(voice.engine, file: shownPath, field: "\(who) voice.engine")
-                    }
                 case "merged_into":
                     c.mergedInto = v.stringValue
-                    if let m = c.mergedInto { try SafeName.check(m, file: shownPath, field: "\(who) merged_into") }
                 case "notes": c.notes = v.stringValue ?? ""
                 case "created_at": c.createdAt = v.stringValue ?? ""
                 case "updated_at": c.updatedAt = v.stringValue ?? ""
@@ -307,7 +323,13 @@ public final class CharacterStore {
                 }
             }
         }
+        try c.validate(file: shownPath)
         return c
+    }
+
+    /// Every character changed since it was read passes the reader's rules before anything is written.
+    func validateChanged() throws {
+        for (i, c) in characters.enumerated() where raw[i] == nil || database?.rewriteAll == true { try c.validate(file: shownPath) }
     }
 
     // MARK: Encoding
@@ -391,8 +413,14 @@ public final class CharacterStore {
         if fp.sha256 != fingerprint.sha256 || fp.size != fingerprint.size { try load() }
         if !exists { try prepareNewStore() }
         ensureStoreID()
-        try change(self)
-        try save()
+        do {
+            try change(self)
+            try save()
+        } catch {
+            // Refused or not written: this store is again what the disk holds, not the change.
+            try? load()
+            throw error
+        }
         try then()
     }
 
@@ -432,6 +460,7 @@ public final class CharacterStore {
             markSaved()
             return
         }
+        try validateChanged()
         let sealed = try Envelope.seal(plaintext(), key: key, kdf: kdf)
         if FileIO.faults.failCharacterStoreWrite { throw DubdeckError.io(shownPath, "write failed: \(errnoText(ENOSPC))") }
         try FileIO.writeAtomically(path, sealed, mode: 0o600)

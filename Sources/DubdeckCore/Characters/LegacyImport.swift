@@ -43,8 +43,17 @@ public enum LegacyImport {
                 report.refused.append((label, "embedding has \(embedding.count) values, the store's dim is \(d)"))
                 continue
             }
-            dim = embedding.count
             let wavs = (o["wavs"]?.arrayValue ?? []).compactMap { $0.stringValue }.map { $0.hasPrefix("/") ? $0 : dir + "/voices/" + $0 }
+            // The store reader's own rules, checked before anything is written (SPEC §11.1).
+            if let show = o["show"]?.stringValue, !SafeName.isValid(show) {
+                report.refused.append((label, "show \"\(Sanitizer.display(String(show.prefix(80))))\" is not a safe name (\(SafeName.rule))"))
+                continue
+            }
+            if let bad = wavs.first(where: { !CharacterRecord.isSafeSpeakerWav($0) }) {
+                report.refused.append((label, "wav path \"\(Sanitizer.display(String(bad.prefix(120))))\" is not one the store can hold (no .., no control characters)"))
+                continue
+            }
+            dim = embedding.count
             accepted.append((label, o["name"]?.stringValue ?? label, embedding, wavs, o["show"]?.stringValue))
         }
         guard !accepted.isEmpty else { return report }

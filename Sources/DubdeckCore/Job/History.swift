@@ -26,6 +26,9 @@ public struct HistoryRecord: Equatable, Sendable {
         self.by = by
     }
 
+    /// The largest seq: what every JSON reader holds exactly (2^53). A writer never goes past it.
+    public static let maxSeq = Int(JSONValue.maxExactInteger)
+
     public static let actions = ["edit", "approve", "unapprove", "lock", "unlock", "flag", "unflag", "synth", "merge-mt",
                                  "restore", "undo", "redo", "take", "speaker"]
 
@@ -39,7 +42,7 @@ public struct HistoryRecord: Equatable, Sendable {
 
     public init(json: JSONValue) throws {
         guard case .object(let o) = json else { throw HistoryLog.LineError("expected an object") }
-        guard let seq = o["seq"]?.intValue else { throw HistoryLog.LineError("missing or bad \"seq\"") }
+        guard let seq = o["seq"]?.intValue, seq >= 0 else { throw HistoryLog.LineError("missing or bad \"seq\"") }
         guard let segment = o["segment"]?.intValue else { throw HistoryLog.LineError("missing or bad \"segment\"") }
         guard let action = o["action"]?.stringValue else { throw HistoryLog.LineError("missing or bad \"action\"") }
         self.seq = seq
@@ -142,6 +145,13 @@ public struct HistoryLog: Sendable {
         public var warning: String? = nil
         public var size = 0
         public var lastSeq: Int { records.last?.seq ?? 0 }
+
+        func oldestFirst() -> EndScan {
+            var s = self
+            s.records.reverse()
+            s.offsets.reverse()
+            return s
+        }
     }
 
     /// Reads backwards from the end in growing chunks until the records asked for are complete.
@@ -169,7 +179,6 @@ public struct HistoryLog: Sendable {
     func scanBackwards(_ buf: [UInt8], fileOffset: Int, fd: Int32, sameGroup: (HistoryRecord, HistoryRecord) -> Bool) throws -> EndScan? {
         var scan = EndScan(size: fileOffset + buf.count)
         var pos = buf.count
-        var lastLineOfFile = true
         while pos > 0 {
             let terminated = buf[pos - 1] == 0x0A
             let lineEnd = terminated ? pos - 1 : pos
@@ -177,8 +186,6 @@ public struct HistoryLog: Sendable {
             while k > 0, buf[k - 1] != 0x0A { k -= 1 }
             if k == 0, fileOffset > 0 { return nil }  // the line may begin before this chunk
             let slice = buf[k..<lineEnd]
-            let isLast = lastLineOfFile
-            lastLineOfFile = false
             pos = k
             let blank = slice.allSatisfy { $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }
             if !terminated {
@@ -195,19 +202,18 @@ public struct HistoryLog: Sendable {
             do {
                 record = try HistoryLog.parseLine(slice)
             } catch let e as LineError {
+                // A line that ends with its newline was written whole: never cut as torn (only an
+                // unterminated last line is), whatever it holds.
                 let lineNo = try lineNumber(at: fileOffset + k, buf: buf, bufOffset: fileOffset, fd: fd)
-                if isLast {
-                    scan.warning = "\(Sanitizer.display(path)): line \(lineNo) is torn or unreadable (\(e.message)); ignored"
-                    scan.tornOffset = fileOffset + k
-                    continue
-                }
                 throw DubdeckError.data(Sanitizer.display(path), "line \(lineNo): corrupt record (\(e.message))")
             }
-            scan.records.insert(record, at: 0)
-            scan.offsets.insert(fileOffset + k, at: 0)
-            if scan.records.count > 1, !sameGroup(record, scan.records.last!) { return scan }
+            // Collected newest first and turned round once at the end: inserting at the front made a
+            // group of 200k records cost 200k² moves.
+            scan.records.append(record)
+            scan.offsets.append(fileOffset + k)
+            if scan.records.count > 1, !sameGroup(record, scan.records[0]) { return scan.oldestFirst() }
         }
-        return scan
+        return scan.oldestFirst()
     }
 
     /// Every record of the file (the `history` command).
@@ -252,7 +258,7 @@ public struct HistoryLog: Sendable {
                 records.append(r)
             } catch let e as LineError {
                 let lineNo = try lineNumber(at: fileOffset + range.lowerBound, buf: buf, bufOffset: fileOffset, fd: fd)
-                if k == lines.count - 1 {
+                if k == lines.count - 1 && !endsCleanly {
                     warning = "\(Sanitizer.display(path)): line \(lineNo) is torn or unreadable (\(e.message)); ignored"
                     torn = fileOffset + range.lowerBound
                 } else {

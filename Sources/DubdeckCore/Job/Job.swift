@@ -140,8 +140,16 @@ public enum JobLoader {
     static func loadInfo(_ dir: String) throws -> JobInfo {
         let path = dir + "/job.json"
         let name = baseName(dir)
+        guard let bytes = try FileIO.readIfExists(path) else {
+            return JobInfo(stem: name, seriesID: nil, episode: name, sourceAudio: nil, srcLang: nil, tgtLang: "en")
+        }
+        return try info(from: bytes, path: path, directory: dir)
+    }
+
+    /// job.json's bytes as the job reads them (also what a writer checks before it writes one).
+    public static func info(from bytes: [UInt8], path: String, directory dir: String) throws -> JobInfo {
+        let name = baseName(dir)
         var info = JobInfo(stem: name, seriesID: nil, episode: name, sourceAudio: nil, srcLang: nil, tgtLang: "en")
-        guard let bytes = try FileIO.readIfExists(path) else { return info }
         guard case .object(let obj) = try parseFile(path, bytes: bytes) else {
             throw DubdeckError.data(Sanitizer.display(path), "expected a JSON object")
         }

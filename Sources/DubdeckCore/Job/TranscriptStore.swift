@@ -767,6 +767,8 @@ public final class TranscriptStore {
     /// The history field naming the store file a record's change was applied to (hex SHA-256, or
     /// "none"): a trailing record whose base is still the store on disk never reached the store.
     public static let baseField = "base_sha256"
+    /// On the newest record of a commit: the segments whose current take the commit re-points.
+    public static let repointField = "repoint"
 
     /// One change = one transaction (SPEC §10.2), under the job lock: check for outside changes
     /// (merge or refuse) → repair the history's end → apply → `prepare` (synthesis installs its
@@ -825,12 +827,18 @@ public final class TranscriptStore {
         }
         _ = prepared
         let batchID = batch ?? (records.count > 1 ? "b\(firstSeq)" : nil)
+        guard firstSeq + records.count - 1 <= HistoryRecord.maxSeq else {
+            undoPrepare?()
+            throw DubdeckError.data(Sanitizer.display(history.path), "seq \(firstSeq + records.count - 1) would pass 2^53: no record past it can be read back")
+        }
         for i in records.indices {
             records[i].seq = firstSeq + i
             records[i].batch = batchID
             records[i].extra = extraFields
             records[i].extra[TranscriptStore.baseField] = .string(base)
         }
+        let repoints = updated.keys.sorted().filter { Takes.current(of: original[$0], $0) != Takes.current(of: updated[$0], $0) }
+        records[records.count - 1].extra[TranscriptStore.repointField] = .array(repoints.map { .number($0) })
 
         let oldLength: Int
         do {
@@ -979,12 +987,26 @@ public final class TranscriptStore {
     /// store on disk). The takes of the last commit are then made what the store names (a kill may
     /// have come between the store write and re-pointing NNNN.wav). Returns the end as it is
     /// afterwards (the next seq, where to append).
+    /// Read per record, not per commit: the newest record says whether its commit reached the store
+    /// (its base) and which takes that commit re-pointed (`repointField`); only an interrupted
+    /// commit, which must be cut whole, is read back to its first record.
     func repairHistoryEnd(storeBase: String, warnings: inout [String]) throws -> HistoryLog.EndScan {
         let baseOf = { (r: HistoryRecord) in r.extra[TranscriptStore.baseField]?.stringValue }
-        var end = try history.scanEnd { older, newest in
+        var end = try history.scanEnd()
+        if let w = end.warning { warnings.append(w) }
+        guard let newest = end.records.last, let newestBase = baseOf(newest) else { return end }
+        if newestBase != storeBase, let listed = newest.extra[TranscriptStore.repointField]?.arrayValue {
+            // Committed: the takes it re-pointed are made what the store names (a kill may have come
+            // between the store write and re-pointing NNNN.wav).
+            for n in listed.compactMap(\.intValue) where n >= 1 && n <= job.segments.count {
+                try? Takes.ensureCurrent(job: job.directory, n, Takes.current(of: entry(n), n))
+            }
+            return end
+        }
+        // Interrupted (to be cut whole), or a history written before records named their takes.
+        end = try history.scanEnd { older, newest in
             baseOf(older) != nil && baseOf(older) == baseOf(newest)
         }
-        if let w = end.warning { warnings.append(w) }
         guard let newest = end.records.last, let newestBase = baseOf(newest) else { return end }
         var first = end.records.count - 1
         while first > 0, baseOf(end.records[first - 1]) == newestBase { first -= 1 }

@@ -78,9 +78,18 @@ public enum RoundTrip {
             guard FileIO.exists(audio) else { throw DubdeckError(.noInput, "\(Sanitizer.display(audio)): no such audio file") }
             info["source_audio"] = .string(audio.hasPrefix("/") ? audio : currentDirectory() + "/" + audio)
         }
+        // What is written is read back first by the job's own readers: nothing import writes can make
+        // every later command refuse the job (SPEC §11.1).
+        let infoBytes = JSONWriter.encodePretty(.object(info)), translatedBytes = JSONWriter.encodePretty(.object(root))
+        do {
+            _ = try JobLoader.info(from: infoBytes, path: dir + "/job.json", directory: dir)
+            _ = try JobLoader.segments(from: try JSONParser.parse(translatedBytes), file: "translated.json")
+        } catch let e as DubdeckError {
+            throw DubdeckError.data(Sanitizer.display(path), "the job it would make could not be read back: \(e.message)")
+        }
         try FileIO.makeDirectories(dir)
-        try FileIO.writeAtomically(dir + "/job.json", JSONWriter.encodePretty(.object(info)), mode: 0o644)
-        try FileIO.writeAtomically(dir + "/translated.json", JSONWriter.encodePretty(.object(root)), mode: 0o644)
+        try FileIO.writeAtomically(dir + "/job.json", infoBytes, mode: 0o644)
+        try FileIO.writeAtomically(dir + "/translated.json", translatedBytes, mode: 0o644)
         return ImportResult(cues: doc.cues.count, warnings: doc.warnings)
     }
 

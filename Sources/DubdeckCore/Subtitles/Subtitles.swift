@@ -159,10 +159,13 @@ public enum SubtitleParser {
         }
         guard let minutes = Int(parts[parts.count - 2]), minutes >= 0, minutes < 60 else { throw bad }
         let hours = parts.count == 3 ? Int(parts[0]) : 0
-        guard let h = hours, h >= 0, h <= 48 else {
+        let ms = hours.map { ((($0 * 60 + minutes) * 60 + sec) * 1000 + frac) }
+        // The job reader's rule for times (Bounds.isTime): a cue it would refuse is never imported.
+        guard let h = hours, h >= 0, let ms, Bounds.isTime(Double(ms) / 1000) else {
             throw SubtitleError(line: line, message: "bad time '\(Sanitizer.display(String(t.prefix(40))))' (0 to 48 hours)")
         }
-        return ((h * 60 + minutes) * 60 + sec) * 1000 + frac
+        _ = h
+        return ms
     }
 
     static func timing(_ line: String, at n: Int) throws -> (Int, Int, String) {

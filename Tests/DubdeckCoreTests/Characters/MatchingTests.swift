@@ -217,6 +217,10 @@ final class MatchingTests: KeyEnvironmentTestCase {
 
 final class LegacyImportTests: KeyEnvironmentTestCase {
     func npy(_ version: UInt8, dtype: String, shape: String, values: [Double]) -> [UInt8] {
+        Self.npy(version, dtype: dtype, shape: shape, values: values)
+    }
+
+    static func npy(_ version: UInt8, dtype: String, shape: String, values: [Double]) -> [UInt8] {
         var header = "{'descr': '\(dtype)', 'fortran_order': False, 'shape': \(shape), }"
         while (header.count + 1 + (version == 1 ? 10 : 12)) % 64 != 0 { header += " " }
         header += "\n"
@@ -277,5 +281,50 @@ final class LegacyImportTests: KeyEnvironmentTestCase {
         let report = try LegacyImport.run(dir: dir.file("legacy"), store: try CharacterStore.open(dir.file("data/characters.json")))
         XCTAssertEqual(report.refused.count, 1)
         XCTAssertFalse(FileIO.exists(dir.file("data/characters.json")))
+    }
+}
+
+/// SPEC §11.1: a writer as strict as its reader. What import-legacy, or any change, would write
+/// that the store's reader refuses is refused before anything is written.
+final class StrictWriterTests: KeyEnvironmentTestCase {
+    func testLegacyEntriesTheStoreCouldNotReadAreRefusedAndTheStoreStaysReadable() throws {
+        _ = useRawKey()
+        try FileIO.makeDirectories(dir.file("legacy/voices/embeddings"))
+        let npy = LegacyImportTests.npy(1, dtype: "<f4", shape: "(4,)", values: [1, 0, 0, 0])
+        for l in ["ok", "spaced", "dotdot", "escape", "nul", "slash", "bell"] { dir.writeBytes("legacy/voices/embeddings/\(l).npy", npy) }
+        dir.write("legacy/voices/registry.json", #"""
+        {"speakers": {"ok": {"show": "one_piece"}, "spaced": {"show": "One Piece"}, "dotdot": {"wavs": ["../../etc/x.wav"]},
+                      "escape": {"wavs": ["a\u001b[2Jb.wav"]}, "nul": {"wavs": ["a\u0000.wav"]}, "slash": {"show": "a/b"},
+                      "bell": {"show": "x\u0007"}}}
+        """#)
+        let store = try CharacterStore.open(dir.file("data/characters.json"))
+        let report = try LegacyImport.run(dir: dir.file("legacy"), store: store)
+        XCTAssertEqual(report.imported.map(\.label), ["ok"])
+        XCTAssertEqual(Set(report.refused.map(\.label)), ["spaced", "dotdot", "escape", "nul", "slash", "bell"])
+        let again = try CharacterStore.open(dir.file("data/characters.json"))
+        XCTAssertEqual(again.characters.count, 1, "the store reads back")
+    }
+
+    /// Any path that puts an unsafe value into a character is stopped at save: nothing written.
+    func testASaveOfWhatTheReaderRefusesWritesNothing() throws {
+        _ = useRawKey()
+        let path = dir.file("data/characters.json")
+        let s = try CharacterStore.open(path)
+        try s.update { s in _ = s.create(name: "A") }
+        let before = try FileIO.read(path)
+        let hostile: [(inout CharacterRecord) -> Void] = [
+            { $0.setSeries("One Piece", SeriesInfo(episodes: [], lastSeenAt: nil, lastEpisode: nil)) },
+            { $0.speakerWavs = ["data/../../x.wav"] },
+            { $0.speakerWavs = ["a\u{1b}]52;c;x\u{07}.wav"] },
+            { $0.mergedInto = "../SPEAKER_02" },
+            { $0.voice = Voice(engine: "espeak", variant: "../x", pitch: 50, rate: 170) },
+        ]
+        for (k, h) in hostile.enumerated() {
+            XCTAssertThrowsError(try s.update { s in s.modify("SPEAKER_01", h) }, "case \(k)") { e in
+                XCTAssertEqual((e as? DubdeckError)?.status, .dataError, "case \(k): \(e)")
+            }
+            XCTAssertEqual(try FileIO.read(path), before, "case \(k): nothing written")
+            XCTAssertNoThrow(try CharacterStore.open(path), "case \(k)")
+        }
     }
 }

@@ -280,14 +280,20 @@ extension CharacterStore {
     func updateInDatabase(then: () throws -> Void, _ change: (CharacterStore) throws -> Void) throws {
         let c = try connect()
         try ensureSchema(c)
-        try withRetry(c) { attempt in
-            // The first try refreshes what was read at open; a retry (its change was applied to
-            // this store in memory, then rolled back) reads everything again.
-            if attempt == 1 { try refreshRows(c) } else { try loadRows(c) }
-            if database?.exists != true { try prepareNewStore() }
-            ensureStoreID()
-            try change(self)
-            try writeRows(c)
+        do {
+            try withRetry(c) { attempt in
+                // The first try refreshes what was read at open; a retry (its change was applied to
+                // this store in memory, then rolled back) reads everything again.
+                if attempt == 1 { try refreshRows(c) } else { try loadRows(c) }
+                if database?.exists != true { try prepareNewStore() }
+                ensureStoreID()
+                try change(self)
+                try writeRows(c)
+            }
+        } catch {
+            // Rolled back: what is in memory is not the database's; the next use reads every row.
+            database?.metaVersion = nil
+            throw error
         }
         markSaved()
         try then()
@@ -309,6 +315,7 @@ extension CharacterStore {
     }
 
     func writeRows(_ c: PGConnection) throws {
+        try validateChanged()
         var state = database ?? DatabaseState()
         let now = Clock.isoNow()
         let meta = metaPlaintext()
