@@ -5,32 +5,79 @@
 #include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <stdatomic.h>
+#include <pthread.h>
 
-#define DD_SLOTS 64
 #define DD_PATH 4096
+/* The registries of temporaries and child process groups: chunks of slots allocated as needed and
+ * never freed, so the handler can walk them at any moment (no lock: a signal handler cannot take
+ * one). A slot is claimed with a compare-and-swap (any thread), published after its path is written,
+ * and released by a plain store: thread-safe, and as large as the process needs (64 × 4096 slots). */
+#define DD_CHUNK 64
+#define DD_CHUNKS 4096
+
+enum { FREE = 0, WRITING = 1, READY = 2 };
+struct path_slot { _Atomic int state; int is_dir; char path[DD_PATH]; };
+struct child_slot { _Atomic pid_t pgid; };
+
+static struct path_slot *_Atomic path_chunks[DD_CHUNKS];
+static struct child_slot *_Atomic child_chunks[DD_CHUNKS];
 
 static volatile sig_atomic_t requested = 0;
 static volatile sig_atomic_t polling = 0;
-static char paths[DD_SLOTS][DD_PATH];
-static volatile sig_atomic_t path_used[DD_SLOTS];
-static volatile sig_atomic_t path_is_dir[DD_SLOTS];
-static volatile pid_t children[DD_SLOTS];
+
+/* Chunk c, allocated by whoever needs it first (the loser of a race frees its own). */
+static void *chunk(void *_Atomic *table, int c, size_t size) {
+    void *p = atomic_load(&table[c]);
+    if (p) return p;
+    void *fresh = calloc(DD_CHUNK, size);
+    if (!fresh) return NULL;
+    void *expected = NULL;
+    if (atomic_compare_exchange_strong(&table[c], &expected, fresh)) return fresh;
+    free(fresh);
+    return expected;
+}
+
+void dd_kill_children(void) {
+    for (int c = 0; c < DD_CHUNKS; c++) {
+        struct child_slot *k = atomic_load(&child_chunks[c]);
+        if (!k) break;
+        for (int i = 0; i < DD_CHUNK; i++) {
+            pid_t g = atomic_load(&k[i].pgid);
+            if (g > 0) kill(-g, SIGKILL);
+        }
+    }
+}
+
+static void remove_paths(int directories) {
+    for (int c = 0; c < DD_CHUNKS; c++) {
+        struct path_slot *p = atomic_load(&path_chunks[c]);
+        if (!p) break;
+        for (int i = 0; i < DD_CHUNK; i++) {
+            if (atomic_load(&p[i].state) != READY || p[i].is_dir != directories) continue;
+            if (directories) rmdir(p[i].path); else unlink(p[i].path);
+        }
+    }
+}
+
+void dd_exit_cleanup(void) {
+    dd_kill_children();
+    remove_paths(0);
+    remove_paths(1);
+}
 
 static void on_interrupt(int sig) {
-    (void)sig;
     requested = 1;
-    if (polling) return;
-    for (int i = 0; i < DD_SLOTS; i++)
-        if (children[i] > 0) kill(-children[i], SIGKILL);
+    if (polling && sig == SIGINT) return;
+    dd_kill_children();
     /* Files first, then directories (registered after their contents are gone or empty). */
-    for (int i = DD_SLOTS - 1; i >= 0; i--)
-        if (path_used[i] && !path_is_dir[i]) unlink(paths[i]);
-    for (int i = DD_SLOTS - 1; i >= 0; i--)
-        if (path_used[i] && path_is_dir[i]) rmdir(paths[i]);
+    remove_paths(0);
+    remove_paths(1);
     static const char msg[] = "dubdeck: interrupted\n";
-    ssize_t ignored = write(2, msg, sizeof msg - 1);
+    static const char term[] = "dubdeck: terminated\n";
+    ssize_t ignored = sig == SIGINT ? write(2, msg, sizeof msg - 1) : write(2, term, sizeof term - 1);
     (void)ignored;
-    _exit(130);
+    _exit(sig == SIGINT ? 130 : 128 + sig);
 }
 
 static void install(int sig, void (*handler)(int)) {
@@ -41,7 +88,12 @@ static void install(int sig, void (*handler)(int)) {
     sigaction(sig, &sa, NULL);
 }
 
-void dd_interrupt_install(void) { install(SIGINT, on_interrupt); }
+/* Ctrl-C, and SIGTERM/SIGHUP for the command line (the desk installs its own for these two). */
+void dd_interrupt_install(void) {
+    install(SIGINT, on_interrupt);
+    install(SIGTERM, on_interrupt);
+    install(SIGHUP, on_interrupt);
+}
 
 void dd_interrupt_set_polling(int on) { polling = on ? 1 : 0; }
 int dd_interrupt_requested(void) { return requested; }
@@ -50,33 +102,80 @@ void dd_interrupt_clear(void) { requested = 0; }
 int dd_cleanup_register(const char *path, int is_directory) {
     size_t n = strlen(path);
     if (n >= DD_PATH) return -1;
-    for (int i = 0; i < DD_SLOTS; i++) {
-        if (!path_used[i]) {
-            memcpy(paths[i], path, n + 1);
-            path_is_dir[i] = is_directory;
-            path_used[i] = 1;
-            return i;
+    for (int c = 0; c < DD_CHUNKS; c++) {
+        struct path_slot *p = chunk((void *_Atomic *)path_chunks, c, sizeof *p);
+        if (!p) return -1;
+        for (int i = 0; i < DD_CHUNK; i++) {
+            int expected = FREE;
+            if (!atomic_compare_exchange_strong(&p[i].state, &expected, WRITING)) continue;
+            memcpy(p[i].path, path, n + 1);
+            p[i].is_dir = is_directory;
+            atomic_store(&p[i].state, READY);
+            return c * DD_CHUNK + i;
         }
     }
     return -1;
 }
 
 void dd_cleanup_unregister(int slot) {
-    if (slot >= 0 && slot < DD_SLOTS) path_used[slot] = 0;
+    if (slot < 0 || slot >= DD_CHUNK * DD_CHUNKS) return;
+    struct path_slot *p = atomic_load(&path_chunks[slot / DD_CHUNK]);
+    if (p) atomic_store(&p[slot % DD_CHUNK].state, FREE);
+}
+
+int dd_cleanup_count(void) {
+    int n = 0;
+    for (int c = 0; c < DD_CHUNKS; c++) {
+        struct path_slot *p = atomic_load(&path_chunks[c]);
+        if (!p) break;
+        for (int i = 0; i < DD_CHUNK; i++) n += atomic_load(&p[i].state) == READY;
+    }
+    return n;
 }
 
 int dd_child_register(pid_t pgid) {
-    for (int i = 0; i < DD_SLOTS; i++) {
-        if (children[i] == 0) {
-            children[i] = pgid;
-            return i;
+    for (int c = 0; c < DD_CHUNKS; c++) {
+        struct child_slot *k = chunk((void *_Atomic *)child_chunks, c, sizeof *k);
+        if (!k) return -1;
+        for (int i = 0; i < DD_CHUNK; i++) {
+            pid_t expected = 0;
+            if (atomic_compare_exchange_strong(&k[i].pgid, &expected, pgid)) return c * DD_CHUNK + i;
         }
     }
     return -1;
 }
 
 void dd_child_unregister(int slot) {
-    if (slot >= 0 && slot < DD_SLOTS) children[slot] = 0;
+    if (slot < 0 || slot >= DD_CHUNK * DD_CHUNKS) return;
+    struct child_slot *k = atomic_load(&child_chunks[slot / DD_CHUNK]);
+    if (k) atomic_store(&k[slot % DD_CHUNK].pgid, 0);
+}
+
+/* While a child is started and registered, the signals that would kill its group are held: one
+ * that comes in between is delivered once the group is registered (so the handler finds it). */
+void dd_signals_hold(sigset_t *saved) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, saved);
+}
+
+void dd_signals_release(const sigset_t *saved) { pthread_sigmask(SIG_SETMASK, saved, NULL); }
+
+/* A spawned child starts with no signal held and the default actions (it must not inherit ours). */
+int dd_spawn_reset_signals(posix_spawnattr_t *attr) {
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGHUP);
+    sigaddset(&defaults, SIGPIPE);
+    posix_spawnattr_setsigmask(attr, &none);
+    posix_spawnattr_setsigdefault(attr, &defaults);
+    return POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
 }
 
 int dd_spawn_close_from(posix_spawn_file_actions_t *actions, int fd) {

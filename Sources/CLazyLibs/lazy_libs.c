@@ -66,6 +66,10 @@ espeak_ERROR dd_espeak_Synchronize(void) { CALL(espeak, espeak_Synchronize); }
 const espeak_VOICE **dd_espeak_ListVoices(espeak_VOICE *spec) { CALL(espeak, espeak_ListVoices, spec); }
 
 PGconn *dd_PQconnectdb(const char *c) { CALL(pq, PQconnectdb, c); }
+PGconn *dd_PQconnectdbParams(const char *const *k, const char *const *v, int expand) { CALL(pq, PQconnectdbParams, k, v, expand); }
+PQconninfoOption *dd_PQconninfoParse(const char *c, char **err) { CALL(pq, PQconninfoParse, c, err); }
+void dd_PQconninfoFree(PQconninfoOption *o) { CALL(pq, PQconninfoFree, o); }
+void dd_PQfreemem(void *p) { CALL(pq, PQfreemem, p); }
 ConnStatusType dd_PQstatus(const PGconn *c) { CALL(pq, PQstatus, c); }
 char *dd_PQerrorMessage(const PGconn *c) { CALL(pq, PQerrorMessage, c); }
 void dd_PQfinish(PGconn *c) { CALL(pq, PQfinish, c); }

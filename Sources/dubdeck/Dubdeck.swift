@@ -8,7 +8,7 @@ struct Dubdeck: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dubdeck",
         abstract: "A full-screen terminal review desk for machine-dubbed episodes.",
-        discussion: "dubdeck \(DubdeckVersion.string). Exit codes: 0 ok, 64 usage, 65 bad input data, 66 missing input, 73 cannot create output, 74 I/O error, 75 conflict (locked line, another writer), 77 key/crypto failure.",
+        discussion: "dubdeck \(DubdeckVersion.string). Exit codes: 0 ok, 64 usage, 65 bad input data, 66 missing input, 73 cannot create output, 74 I/O error, 75 conflict (locked line, another writer, a busy or unreachable database), 77 key/crypto or database access failure, 78 a database, role or schema that does not exist.",
         version: DubdeckVersion.string,
         subcommands: [Review.self, Demo.self, Status.self, Segments.self, Set.self, Synth.self, Play.self, Take.self, History.self, Undo.self, Redo.self, Apply.self, MergeMT.self, Import.self, Export.self, Characters.self, Key.self, Actions.self],
         defaultSubcommand: Review.self)
@@ -41,6 +41,7 @@ enum DubdeckMain {
             }
         }
         BackgroundWork.finish()  // a hash begun on the other core ends before the process does
+        Interrupt.cleanUpAtExit()  // q mid-batch, an error: no engine left running, no temporary left
         if let e = Console.outputFailed {
             Console.err("dubdeck: standard output: write failed: \(errnoText(e))\n")
             exit(ExitStatus.ioError.rawValue)

@@ -18,13 +18,25 @@ void dd_interrupt_clear(void);
 void dd_termination_install(void);
 int dd_termination_requested(void);
 
-/* Temporary paths to remove if the process is interrupted; a slot number, or -1 when full. */
+/* Temporary paths to remove if the process is interrupted (or terminated); a slot number, or -1
+ * only when memory runs out. Thread-safe; as many as the process needs. */
 int dd_cleanup_register(const char *path, int is_directory);
 void dd_cleanup_unregister(int slot);
+/* How many paths are registered now (the tests). */
+int dd_cleanup_count(void);
 
-/* Process groups to kill if the process is interrupted. */
+/* Process groups to kill if the process is interrupted (or terminated), and on every exit. */
 int dd_child_register(pid_t pgid);
 void dd_child_unregister(int slot);
+void dd_kill_children(void);
+/* Every exit path: the registered child groups killed, the registered temporaries removed. */
+void dd_exit_cleanup(void);
+
+/* Signals held while a child is started and registered; a spawned child's signals reset. */
+#include <signal.h>
+void dd_signals_hold(sigset_t *saved);
+void dd_signals_release(const sigset_t *saved);
+int dd_spawn_reset_signals(posix_spawnattr_t *attr);
 
 /* Closes every descriptor from `fd` up in a spawned child (posix_spawn_file_actions_addclosefrom_np,
  * which Swift does not see without _GNU_SOURCE): an engine inherits nothing of ours. */

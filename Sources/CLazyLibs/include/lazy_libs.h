@@ -27,6 +27,10 @@ const espeak_VOICE **dd_espeak_ListVoices(espeak_VOICE *voice_spec);
 
 const char *dd_pq_load(void);
 PGconn *dd_PQconnectdb(const char *conninfo);
+PGconn *dd_PQconnectdbParams(const char *const *keywords, const char *const *values, int expand_dbname);
+PQconninfoOption *dd_PQconninfoParse(const char *conninfo, char **errmsg);
+void dd_PQconninfoFree(PQconninfoOption *connOptions);
+void dd_PQfreemem(void *ptr);
 ConnStatusType dd_PQstatus(const PGconn *conn);
 char *dd_PQerrorMessage(const PGconn *conn);
 void dd_PQfinish(PGconn *conn);

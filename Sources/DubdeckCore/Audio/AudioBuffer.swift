@@ -188,7 +188,7 @@ public enum AudioFile {
         defer { dd_sf_close(sf) }
         if let limit = maxSeconds, Double(info.frames) > limit * Double(info.samplerate) {
             throw DubdeckError.data(what ?? Sanitizer.display(path),
-                                    "\(Int(Double(info.frames) / Double(info.samplerate))) s of audio is more than the \(JSONValue.formatNumber(limit.rounded(.up))) s taken for this slot (4 × slot + 30 s)")
+                                    "\(Int(Double(info.frames) / Double(info.samplerate))) s of audio is more than 4 × slot + 30 s (\(JSONValue.formatNumber(limit.rounded(.up))) s for this slot)")
         }
         let count = try window(sf, info, range, path)
         let samples: [Float] = try readFrames(sf, count: count, channels: Int(info.channels), whole: range == nil, path: path) {

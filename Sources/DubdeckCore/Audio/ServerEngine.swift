@@ -80,7 +80,7 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
             throw DubdeckError(.ioError, "cannot talk to the engine server: \(errnoText())")
         }
         let errPath = workDir + "/stderr.txt", theirs = pair[1]
-        let (child, rc) = Subprocess.spawn(argv) { actions in
+        let (child, rc, slot) = Subprocess.spawn(argv) { actions in
             posix_spawn_file_actions_adddup2(&actions, theirs, 0)
             posix_spawn_file_actions_adddup2(&actions, theirs, 1)
             posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
@@ -92,7 +92,7 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
         }
         pid = child
         fd = pair[0]
-        childSlot = Interrupt.registerChild(child)
+        childSlot = slot
         pending = []
         starts += 1
     }

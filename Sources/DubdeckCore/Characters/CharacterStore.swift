@@ -116,6 +116,8 @@ public final class CharacterStore {
     var reconcileOrder: [String] = []
     /// The PostgreSQL backend's row versions and what was read (nil: the file store).
     var database: DatabaseState?
+    /// The one connection of this store (a database store), made at the first use.
+    var connection: PGConnection?
     var isDatabase: Bool { CharacterStore.isDatabaseURL(path) }
 
     public var exists: Bool { isDatabase ? database?.exists == true : fingerprint != .missing }
@@ -455,8 +457,10 @@ public final class CharacterStore {
     public func save() throws {
         if isDatabase {
             let c = try connect()
-            try ensureSchema(c)
-            try withRetry(c) { _ in try writeRows(c) }
+            try database {
+                try ensureSchema(c)
+                try withRetry(c) { _ in try writeRows(c) }
+            }
             markSaved()
             return
         }

@@ -8,6 +8,8 @@ public enum ExitStatus: Int32, Sendable {
     case ioError = 74
     case conflict = 75
     case keyError = 77
+    /// A configuration that names what is not there (a database, role or schema).
+    case config = 78
     /// Stopped by Ctrl-C (128 + SIGINT).
     case interrupted = 130
 }

@@ -23,6 +23,12 @@ public enum Interrupt {
     }
 
     static func registerChild(_ pgid: Int32) -> Int32 { dd_child_register(pgid) }
+
+    /// Every exit path: the engines' process groups killed, the temporaries still registered removed.
+    public static func cleanUpAtExit() { dd_exit_cleanup() }
+
+    /// How many temporaries are registered now (the tests).
+    public static var registeredTemporaries: Int { Int(dd_cleanup_count()) }
     static func unregisterChild(_ slot: Int32) { dd_child_unregister(slot) }
 
     /// SIGTERM/SIGHUP set a flag (a C volatile sig_atomic_t: no Swift global is touched in a handler).

@@ -15,8 +15,10 @@ public enum Subprocess {
     }
 
     /// Starts argv[0] (found on PATH, no shell) in a process group of its own, with descriptors
-    /// 0–2 as `streams` sets them and nothing else of ours; the pid (a spawn error from posix_spawnp).
-    static func spawn(_ argv: [String], streams: (inout posix_spawn_file_actions_t) -> Void) -> (pid: pid_t, error: Int32) {
+    /// 0–2 as `streams` sets them and nothing else of ours, and registers its group to be killed on
+    /// Ctrl-C, SIGTERM, SIGHUP and exit — with those signals held in between, so none can come after
+    /// the start and before the registration. The pid and its registry slot (a spawn error from posix_spawnp).
+    static func spawn(_ argv: [String], streams: (inout posix_spawn_file_actions_t) -> Void) -> (pid: pid_t, error: Int32, slot: Int32) {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -26,17 +28,22 @@ public enum Subprocess {
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP))
+        let resets = dd_spawn_reset_signals(&attr)
+        posix_spawnattr_setflags(&attr, Int16(Int32(POSIX_SPAWN_SETPGROUP) | resets))
         posix_spawnattr_setpgroup(&attr, 0)
         var cargs = argv.map { strdup($0) } + [nil]
         defer { for a in cargs { free(a) } }
         var pid: pid_t = 0
+        var saved = sigset_t()
+        dd_signals_hold(&saved)
         let rc = posix_spawnp(&pid, argv[0], &actions, &attr, &cargs, environ)
-        return (pid, rc)
+        let slot = rc == 0 ? Interrupt.registerChild(pid) : -1
+        dd_signals_release(&saved)
+        return (pid, rc, slot)
     }
 
     public static func run(_ argv: [String], stdoutPath: String, stderrPath: String, timeout: Double) throws -> Status {
-        let (pid, rc) = spawn(argv) { actions in
+        let (pid, rc, childSlot) = spawn(argv) { actions in
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
             posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
             posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
@@ -44,7 +51,6 @@ public enum Subprocess {
         guard rc == 0 else {
             throw DubdeckError(.noInput, "cannot run \(Sanitizer.display(argv[0])): \(errnoText(rc))")
         }
-        let childSlot = Interrupt.registerChild(pid)
         defer {
             // Whatever the engine left running in its group (a background child) ends with it.
             kill(-pid, SIGKILL)

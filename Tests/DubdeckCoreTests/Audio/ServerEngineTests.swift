@@ -50,7 +50,7 @@ final class ServerEngineTests: XCTestCase {
         var r = request
         r.maxSeconds = SpeechRequest.longestAudio(slot: 2)
         let m = message { _ = try e.synthesize(r) }
-        XCTAssertTrue(m.contains("3600 s of audio is more than the 38 s"), m)
+        XCTAssertTrue(m.contains("3600 s of audio is more than 4 × slot + 30 s (38 s for this slot)"), m)
         let good = try engine("good")
         XCTAssertEqual(try good.synthesize(r).frames, 11 * 16000 / 50, "audio within the limit is taken")
     }

@@ -1,6 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLibpq
+import CLazyLibs
 
 /// The character store in PostgreSQL (SPEC §10.9): the same document as the file store, cut into
 /// rows — one per character, one per series (observations and reconcile records), one for the rest
@@ -56,29 +58,45 @@ extension CharacterStore {
 
     var shownPath: String { isDatabase ? PGConnection.redacted(path) : Sanitizer.display(path) }
 
-    static let schemaSQL = [
-        "CREATE TABLE IF NOT EXISTS dubdeck_schema (version integer NOT NULL)",
-        """
-        CREATE TABLE IF NOT EXISTS dubdeck_meta (id integer PRIMARY KEY CHECK (id = 1), version bigint NOT NULL,
-            next_n integer NOT NULL, header bytea NOT NULL, updated_at text NOT NULL, sealed bytea NOT NULL)
-        """,
-        """
-        CREATE TABLE IF NOT EXISTS dubdeck_characters (id text PRIMARY KEY, version bigint NOT NULL, merged_into text,
-            series text[] NOT NULL, embedding_count integer NOT NULL, updated_at text NOT NULL, sealed bytea NOT NULL)
-        """,
-        """
-        CREATE TABLE IF NOT EXISTS dubdeck_series (id text PRIMARY KEY, version bigint NOT NULL, observations integer NOT NULL,
-            sealed bytea NOT NULL)
-        """,
-        "INSERT INTO dubdeck_schema (version) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM dubdeck_schema)",
-    ]
+    /// The tables, in the connection's schema (never found through a search path).
+    static func schemaSQL(_ c: PGConnection) -> [String] {
+        let t = c.table
+        return [
+            "CREATE TABLE IF NOT EXISTS \(t("dubdeck_schema")) (version integer NOT NULL)",
+            """
+            CREATE TABLE IF NOT EXISTS \(t("dubdeck_meta")) (id integer PRIMARY KEY CHECK (id = 1), version bigint NOT NULL,
+                next_n integer NOT NULL, header bytea NOT NULL, updated_at text NOT NULL, sealed bytea NOT NULL)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS \(t("dubdeck_characters")) (id text PRIMARY KEY, version bigint NOT NULL, merged_into text,
+                series text[] NOT NULL, embedding_count integer NOT NULL, updated_at text NOT NULL, sealed bytea NOT NULL)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS \(t("dubdeck_series")) (id text PRIMARY KEY, version bigint NOT NULL, observations integer NOT NULL,
+                sealed bytea NOT NULL)
+            """,
+            "INSERT INTO \(t("dubdeck_schema")) (version) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM \(t("dubdeck_schema")))",
+        ]
+    }
 
-    func connect() throws -> PGConnection { try PGConnection(url: path) }
+    /// One connection per command (SPEC §11.5): made at the first use, kept while it is good.
+    func connect() throws -> PGConnection {
+        if let c = connection, dd_PQstatus(c.conn) == CONNECTION_OK { return c }
+        connection = nil
+        let c = try PGConnection(url: path)
+        connection = c
+        return c
+    }
+
+    /// A database call whose failures become one line and the exit code their SQLSTATE calls for.
+    func database<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let f as PGConnection.Failure { throw f.error(shownPath) }
+    }
 
     /// The schema's version, nil when dubdeck has not created it yet; newer than known: 65.
     func schemaVersion(_ c: PGConnection) throws -> Int? {
-        guard try c.exec("SELECT to_regclass('dubdeck_schema') IS NOT NULL")[0][0] == "t" else { return nil }
-        let v = Int(try c.exec("SELECT coalesce(max(version), 0) FROM dubdeck_schema")[0][0] ?? "") ?? 0
+        guard try c.exec("SELECT pg_catalog.to_regclass($1) IS NOT NULL", [.text(c.table("dubdeck_schema"))])[0][0] == "t" else { return nil }
+        let v = Int(try c.exec("SELECT coalesce(max(version), 0) FROM \(c.table("dubdeck_schema"))")[0][0] ?? "") ?? 0
         guard v <= CharacterStore.databaseSchemaVersion else {
             throw DubdeckError.data(shownPath, "database schema version \(v) is newer than this dubdeck knows (\(CharacterStore.databaseSchemaVersion))")
         }
@@ -91,8 +109,8 @@ extension CharacterStore {
         if try schemaVersion(c) != nil { return }
         try c.exec("BEGIN")
         do {
-            try c.exec("SELECT pg_advisory_xact_lock(7235001)")
-            for sql in CharacterStore.schemaSQL { try c.exec(sql) }
+            try c.exec("SELECT pg_catalog.pg_advisory_xact_lock(7235001)")
+            for sql in CharacterStore.schemaSQL(c) { try c.exec(sql) }
             try c.exec("COMMIT")
         } catch {
             _ = try? c.exec("ROLLBACK")
@@ -117,9 +135,9 @@ extension CharacterStore {
     func fetchRows(_ c: PGConnection, _ table: String, ids: [String]? = nil) throws -> [(id: String, version: Int, sealed: [UInt8]?)] {
         let rows: [[[UInt8]?]]
         if let list = ids {
-            rows = try c.execBinary("SELECT id, version, sealed FROM \(table) WHERE id = ANY($1::text[]) ORDER BY id", [.text(CharacterStore.textArray(list))])
+            rows = try c.execBinary("SELECT id, version, sealed FROM \(c.table(table)) WHERE id = ANY($1::text[]) ORDER BY id", [.text(CharacterStore.textArray(list))])
         } else {
-            rows = try c.execBinary("SELECT id, version, sealed FROM \(table) ORDER BY id")
+            rows = try c.execBinary("SELECT id, version, sealed FROM \(c.table(table)) ORDER BY id")
         }
         return try rows.map { r in
             guard let idBytes = r[0], let v = PGConnection.int8(r[1]) else { throw DubdeckError.data(shownPath, "row \(table): damaged (id or version)") }
@@ -129,7 +147,7 @@ extension CharacterStore {
 
     func versions(_ c: PGConnection, _ table: String) throws -> [String: Int] {
         var out: [String: Int] = [:]
-        for r in try c.execBinary("SELECT id, version FROM \(table)") {
+        for r in try c.execBinary("SELECT id, version FROM \(c.table(table))") {
             guard let id = r[0], let v = PGConnection.int8(r[1]) else { throw DubdeckError.data(shownPath, "row \(table): damaged (id or version)") }
             out[String(decoding: id, as: UTF8.self)] = v
         }
@@ -145,7 +163,7 @@ extension CharacterStore {
     func loadRows(_ c: PGConnection) throws {
         reset()
         var state = DatabaseState()
-        guard try schemaVersion(c) != nil, let meta = try c.execBinary("SELECT version, header, sealed FROM dubdeck_meta WHERE id = 1").first else {
+        guard try schemaVersion(c) != nil, let meta = try c.execBinary("SELECT version, header, sealed FROM \(c.table("dubdeck_meta")) WHERE id = 1").first else {
             database = state
             return
         }
@@ -192,7 +210,7 @@ extension CharacterStore {
     /// unusual — the meta row changed (the key, the counters), a row deleted — reads everything again.
     func refreshRows(_ c: PGConnection) throws {
         guard var state = database, state.exists, let mv = state.metaVersion, withEmbeddings,
-              let row = try c.execBinary("SELECT version FROM dubdeck_meta WHERE id = 1").first, PGConnection.int8(row[0]) == mv else {
+              let row = try c.execBinary("SELECT version FROM \(c.table("dubdeck_meta")) WHERE id = 1").first, PGConnection.int8(row[0]) == mv else {
             return try loadRows(c)
         }
         let characterNow = try versions(c, "dubdeck_characters"), seriesNow = try versions(c, "dubdeck_series")
@@ -244,8 +262,10 @@ extension CharacterStore {
     }
 
     func loadFromDatabase() throws {
-        let c = try connect()
-        try withRetry(c, readOnly: true) { _ in try loadRows(c) }
+        try database {
+            let c = try connect()
+            try withRetry(c, readOnly: true) { _ in try loadRows(c) }
+        }
     }
 
     /// A transaction, again while PostgreSQL says it conflicted with another (40001, 40P01).
@@ -263,9 +283,7 @@ extension CharacterStore {
                 if f.connectionLost {
                     throw DubdeckError(.conflict, "\(shownPath): the database connection was lost (\(f.message)); the change was not made — run it again")
                 }
-                guard f.retryable, attempt < 40 else {
-                    throw DubdeckError(.conflict, "\(shownPath): the database refused the change (\(f.sqlState): \(f.message)); nothing was changed")
-                }
+                guard f.retryable, attempt < 40 else { throw f.error(shownPath) }
                 // Back off a little, more each time, at random: two writers do not collide again in step.
                 usleep(UInt32(1000 * (2 + Int.random(in: 0...(min(attempt, 10) * 8)))))
             } catch {
@@ -279,7 +297,7 @@ extension CharacterStore {
     /// and writes the rows that changed; retried from the start on a conflict.
     func updateInDatabase(then: () throws -> Void, _ change: (CharacterStore) throws -> Void) throws {
         let c = try connect()
-        try ensureSchema(c)
+        try database { try ensureSchema(c) }
         do {
             try withRetry(c) { attempt in
                 // The first try refreshes what was read at open; a retry (its change was applied to
@@ -323,7 +341,7 @@ extension CharacterStore {
             let v = (state.metaVersion ?? 0) + 1
             let header = Envelope.headerBytes(kdf: kdf, key: key, nonce: [UInt8](repeating: 0, count: 12))
             try c.exec("""
-                INSERT INTO dubdeck_meta (id, version, next_n, header, updated_at, sealed) VALUES (1, $1, $2, $3, $4, $5)
+                INSERT INTO \(c.table("dubdeck_meta")) (id, version, next_n, header, updated_at, sealed) VALUES (1, $1, $2, $3, $4, $5)
                 ON CONFLICT (id) DO UPDATE SET version = $1, next_n = $2, header = $3, updated_at = $4, sealed = $5
                 """, [.text(String(v)), .text(String(nextN)), .bytes(header), .text(now),
                       .bytes(try RowSeal.seal(meta, key: key, table: "dubdeck_meta", id: "1", version: v))])
@@ -336,7 +354,7 @@ extension CharacterStore {
             if let r = raw[i] { plain = Array(r) } else { JSONWriter.write(characterJSON(ch), into: &plain, indent: nil, level: 0) }
             let seriesArray = "{" + ch.series.map { "\"\($0.id)\"" }.joined(separator: ",") + "}"  // safe names: no quoting needed
             try c.exec("""
-                INSERT INTO dubdeck_characters (id, version, merged_into, series, embedding_count, updated_at, sealed)
+                INSERT INTO \(c.table("dubdeck_characters")) (id, version, merged_into, series, embedding_count, updated_at, sealed)
                 VALUES ($1, $2, $3, $4::text[], $5, $6, $7)
                 ON CONFLICT (id) DO UPDATE SET version = $2, merged_into = $3, series = $4::text[], embedding_count = $5,
                     updated_at = $6, sealed = $7
@@ -346,7 +364,7 @@ extension CharacterStore {
             state.characterVersions[ch.id] = v
         }
         for id in state.deleted where index[id] == nil {
-            try c.exec("DELETE FROM dubdeck_characters WHERE id = $1", [.text(id)])
+            try c.exec("DELETE FROM \(c.table("dubdeck_characters")) WHERE id = $1", [.text(id)])
             state.characterVersions[id] = nil
         }
         state.deleted = []
@@ -354,7 +372,7 @@ extension CharacterStore {
             guard let plain = seriesPlaintext(id), state.rewriteAll || plain != state.series[id] else { continue }
             let v = (state.seriesVersions[id] ?? 0) + 1
             try c.exec("""
-                INSERT INTO dubdeck_series (id, version, observations, sealed) VALUES ($1, $2, $3, $4)
+                INSERT INTO \(c.table("dubdeck_series")) (id, version, observations, sealed) VALUES ($1, $2, $3, $4)
                 ON CONFLICT (id) DO UPDATE SET version = $2, observations = $3, sealed = $4
                 """, [.text(id), .text(String(v)), .text(String(observations[id]?.count ?? 0)),
                       .bytes(try RowSeal.seal(plain, key: key, table: "dubdeck_series", id: id, version: v))])
@@ -369,21 +387,21 @@ extension CharacterStore {
     /// Re-seals every row with a new key in one transaction (key rotate).
     func reencryptDatabase(newKey: [UInt8]) throws {
         let c = try connect()
-        try withRetry(c) { _ in
+        try database { try withRetry(c) { _ in
             try loadRows(c)
             key = newKey
             kdf = .raw
             database?.rewriteAll = true
             try writeRows(c)
-        }
+        } }
     }
 
     /// A cheap signature of the database's content (the desk's poll): every row's version.
     public static func databaseSignature(_ url: String) -> String? {
         guard let c = try? PGConnection(url: url),
               let rows = try? c.exec("""
-                SELECT (SELECT coalesce(max(version), 0) FROM dubdeck_meta), (SELECT coalesce(sum(version), 0) FROM dubdeck_characters),
-                       (SELECT count(*) FROM dubdeck_characters), (SELECT coalesce(sum(version), 0) FROM dubdeck_series)
+                SELECT (SELECT coalesce(max(version), 0) FROM \(c.table("dubdeck_meta"))), (SELECT coalesce(sum(version), 0) FROM \(c.table("dubdeck_characters"))),
+                       (SELECT count(*) FROM \(c.table("dubdeck_characters"))), (SELECT coalesce(sum(version), 0) FROM \(c.table("dubdeck_series")))
                 """), let r = rows.first else { return nil }
         return r.map { $0 ?? "" }.joined(separator: "/")
     }

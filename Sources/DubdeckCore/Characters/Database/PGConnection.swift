@@ -5,10 +5,13 @@ import CLibpq
 import CLazyLibs
 
 /// One libpq connection, synchronous (a terminal tool does one thing at a time). Every query is
-/// parameterised (`$1` …): no value is ever spliced into SQL text.
+/// parameterised (`$1` …): no value is ever spliced into SQL text. A careful client (SPEC §11.5):
+/// the URL is parsed by libpq itself (and shown from its parsed keywords, never with a password),
+/// the session's `search_path` is pinned to `pg_catalog, pg_temp` once the schema is known (every
+/// statement names its tables with the schema), and lock and statement timeouts are set.
 final class PGConnection {
     let conn: OpaquePointer
-    /// The URL as it may be shown: without a password.
+    /// The URL as it may be shown: without a password, whatever its spelling.
     let shown: String
 
     /// A failure of the server or the connection (not of our SQL): the operation can be tried again.
@@ -19,24 +22,129 @@ final class PGConnection {
         var retryable: Bool { sqlState == "40001" || sqlState == "40P01" }
         /// The connection is gone (server restarted, network): 75, nothing was committed by us.
         var connectionLost: Bool
+
+        /// One line and the exit code its class of SQLSTATE calls for.
+        func error(_ shown: String, doing what: String = "the database refused the request") -> DubdeckError {
+            let line = "\(shown): \(what) (\(Sanitizer.display(sqlState)): \(message)); nothing was changed"
+            if connectionLost || sqlState.hasPrefix("08") || sqlState == "57P01" {
+                return DubdeckError(.conflict, "\(shown): the database connection was lost (\(message)); the change was not made — run it again")
+            }
+            switch sqlState {
+            case "55P03", "57014":  // lock_not_available (lock_timeout), query_canceled (statement_timeout)
+                return DubdeckError(.conflict, "\(shown): the database is busy (\(message)); nothing was changed — try again")
+            case "42501": return DubdeckError(.keyError, line)  // insufficient_privilege
+            case "3D000", "3F000": return DubdeckError(.config, line)  // missing database / schema
+            default:
+                if sqlState.hasPrefix("28") { return DubdeckError(.keyError, line) }  // authorization
+                if sqlState.hasPrefix("40") { return DubdeckError(.conflict, line) }
+                return DubdeckError(.dataError, line)
+            }
+        }
+    }
+
+    /// The URL's keywords as libpq reads them, or nil when it is not one libpq can read.
+    static func parse(_ url: String) -> [String: String]? {
+        guard dd_pq_load() == nil else { return nil }
+        var err: UnsafeMutablePointer<CChar>? = nil
+        guard let opts = dd_PQconninfoParse(url, &err) else {
+            if let err { dd_PQfreemem(err) }
+            return nil
+        }
+        defer { dd_PQconninfoFree(opts) }
+        var out: [String: String] = [:]
+        var p = opts
+        while let k = p.pointee.keyword {
+            if let v = p.pointee.val { out[String(cString: k)] = String(cString: v) }
+            p += 1
+        }
+        return out
+    }
+
+    /// What a connection URL may show: scheme, user, hosts, ports and database from libpq's parse;
+    /// never the password, nor any query parameter (`?password=…&password=…`, `%70assword`).
+    static func redacted(_ url: String) -> String {
+        guard let k = parse(url) else { return "the PostgreSQL URL" }  // unparsable: nothing of it is shown
+        var out = "postgresql://"
+        if let u = k["user"], !u.isEmpty { out += u + "@" }
+        let host = k["host"] ?? k["hostaddr"] ?? "", port = k["port"] ?? ""
+        if host.hasPrefix("/") {
+            // A socket directory, as such URLs spell it: in the query.
+            out += "/" + (k["dbname"] ?? "") + "?host=" + host + (port.isEmpty ? "" : "&port=" + port)
+        } else {
+            out += host + (port.isEmpty ? "" : ":" + port)
+            if let db = k["dbname"], !db.isEmpty { out += "/" + db }
+        }
+        return Sanitizer.display(out)
     }
 
     init(url: String) throws {
-        shown = PGConnection.redacted(url)
-        // A server that does not answer is given 5 s (unless the environment says otherwise).
-        if getenv("PGCONNECT_TIMEOUT") == nil { setenv("PGCONNECT_TIMEOUT", "5", 0) }
-        if getenv("PGAPPNAME") == nil { setenv("PGAPPNAME", "dubdeck", 0) }
-        if let why = dd_pq_load() { throw DubdeckError(.ioError, "\(shown): \(String(cString: why)) (Debian package libpq5)") }
-        let c = dd_PQconnectdb(url)
+        if let why = dd_pq_load() { throw DubdeckError(.ioError, "the character store's database: \(String(cString: why)) (Debian package libpq5)") }
+        guard PGConnection.parse(url) != nil else {
+            throw DubdeckError(.usage, "--store: not a PostgreSQL URL libpq can read (postgresql://[user@]host[:port]/database[?…])")
+        }
+        let shown = PGConnection.redacted(url)
+        self.shown = shown
+        // Defaults before the URL (its own keywords win), and only where the environment says nothing:
+        // a server that does not answer is given 5 s. No setenv: other threads may read the environment.
+        var keys: [String] = [], values: [String] = []
+        if getenv("PGCONNECT_TIMEOUT") == nil { keys.append("connect_timeout"); values.append("5") }
+        if getenv("PGAPPNAME") == nil { keys.append("application_name"); values.append("dubdeck") }
+        keys.append("dbname")
+        values.append(url)
+        let c: OpaquePointer? = PGConnection.withCStrings(keys) { k in
+            PGConnection.withCStrings(values) { v in dd_PQconnectdbParams(k, v, 1) }
+        }
         guard let c else { throw DubdeckError(.conflict, "\(shown): out of memory connecting") }
         guard dd_PQstatus(c) == CONNECTION_OK else {
             let why = PGConnection.text(dd_PQerrorMessage(c))
             dd_PQfinish(c)
-            throw DubdeckError(.conflict, "\(shown): cannot connect to the database (\(why)); nothing was changed")
+            throw DubdeckError(PGConnection.connectFailureStatus(why), "\(shown): cannot connect to the database (\(why)); nothing was changed")
         }
         // Server notices (CREATE TABLE IF NOT EXISTS … skipping) are not for the user's terminal.
         dd_PQsetNoticeProcessor(c, { _, _ in }, nil)
         conn = c
+        do {
+            self.schemaName = try setUpSession()
+        } catch let f as Failure {
+            throw f.error(shown, doing: "the session could not be set up")
+        }
+    }
+
+    /// The schema the tables live in (the session's own first schema, before the path was pinned), quoted.
+    private(set) var schemaName = ""
+    /// `"schema".name`: a table of ours, never found through the search path.
+    func table(_ name: String) -> String { schemaName + "." + name }
+
+    /// The schema (the first of the session's search path that exists: the URL's options or the role's
+    /// setting choose it), then the path pinned so that no function, operator or type can come from a
+    /// schema someone else controls; lock and statement timeouts of 5 s unless the URL or role set them.
+    func setUpSession() throws -> String {
+        let row = try exec("SELECT pg_catalog.current_schema(), pg_catalog.current_setting('lock_timeout'), pg_catalog.current_setting('statement_timeout')")
+        guard let first = row.first, let name = first[0] ?? nil else {
+            throw Failure(sqlState: "3F000", message: "no schema: the search path names none that exists", connectionLost: false)
+        }
+        let lock = (first[1] ?? nil) == "0" ? "5s" : (first[1] ?? "5s")!
+        let statement = (first[2] ?? nil) == "0" ? "5s" : (first[2] ?? "5s")!
+        try exec("SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false), pg_catalog.set_config('lock_timeout', $1, false), pg_catalog.set_config('statement_timeout', $2, false)",
+                 [.text(lock), .text(statement)])
+        return "\"" + name.replacingAll("\"", with: "\"\"") + "\""
+    }
+
+    /// A connection refused: authentication or permission 77, a database or role that is not there 78,
+    /// anything else (unreachable, refused, timed out) 75. libpq gives no SQLSTATE here: its message says.
+    static func connectFailureStatus(_ why: String) -> ExitStatus {
+        let w = why.lowercased()
+        if w.contains("does not exist") { return .config }
+        if w.contains("password") || w.contains("authentication") || w.contains("permission denied") || w.contains("not permitted")
+            || w.contains("no pg_hba.conf entry") { return .keyError }
+        return .conflict
+    }
+
+    static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+        var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+        pointers.append(nil)
+        defer { for p in pointers { free(p) } }
+        return pointers.map { $0.map { UnsafePointer($0) } }.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 
     deinit { dd_PQfinish(conn) }
@@ -44,20 +152,6 @@ final class PGConnection {
     static func text(_ p: UnsafePointer<CChar>?) -> String {
         guard let p else { return "" }
         return Sanitizer.display(String(cString: p).trimmingWhitespace())
-    }
-
-    /// postgresql://user:secret@host/db → postgresql://user@host/db (and password=… in a query).
-    static func redacted(_ url: String) -> String {
-        var out = url
-        if let scheme = out.firstRange(of: "://"), let at = out[scheme.upperBound...].firstIndex(of: "@") {
-            let auth = out[scheme.upperBound..<at]
-            if let colon = auth.firstIndex(of: ":") { out.replaceSubrange(colon..<at, with: "") }
-        }
-        if let q = out.firstRange(of: "password=") {
-            let end = out[q.upperBound...].firstIndex(of: "&") ?? out.endIndex
-            out.replaceSubrange(q.upperBound..<end, with: "***")
-        }
-        return Sanitizer.display(out)
     }
 
     enum Param {

@@ -1,0 +1,122 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// SPEC §11.5: PostgreSQL as a careful client, on a real server: exit codes by class, the password
+/// in no spelling of the URL, a hostile search_path that runs nothing of ours, a held lock that
+/// times out instead of hanging, and SQLSTATE errors as one line.
+final class PostgresClientTests: XCTestCase {
+    nonisolated(unsafe) static var cluster: PostgresCluster?
+
+    override class func setUp() {
+        super.setUp()
+        cluster = try? PostgresCluster()
+    }
+
+    override class func tearDown() {
+        cluster?.remove()
+        cluster = nil
+        super.tearDown()
+    }
+
+    func server() throws -> PostgresCluster {
+        try XCTUnwrap(PostgresClientTests.cluster, "the test PostgreSQL server did not start (scripts/pg_cluster.sh)")
+    }
+
+    func env(_ dir: TempDir, _ store: String) -> [String: String] {
+        ["XDG_CONFIG_HOME": dir.file("config"), "DUBDECK_STORE": store]
+    }
+
+    /// A store with one character in database `name`; its URL.
+    func populated(_ pg: PostgresCluster, _ dir: TempDir, _ name: String) -> String {
+        let url = pg.database(name)
+        let job = Fixtures.embeddedEpisode(in: dir, "ep1", [("A", [1, 0, 0, 0.2])])
+        let r = DubdeckBinary.run(["characters", "identify", job], env: env(dir, url))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return url
+    }
+
+    func testExitCodesByClassAndThePasswordInNoSpelling() throws {
+        let pg = try server()
+        let dir = TempDir()
+        let url = populated(pg, dir, "codes")
+        let base = "host=\(pg.directory)&port=\(pg.port)"
+        let cases: [(String, Int32, String)] = [
+            ("postgresql://postgres@/nosuchdb?\(base)&password=REAL1", 78, "does not exist"),
+            ("postgresql://nosuchrole:REAL2@/codes?\(base)", 78, "does not exist"),
+            ("postgresql://postgres@/codes?\(base)&password=x&password=REAL3&nosuchkey=1", 64, "not a PostgreSQL URL"),
+            ("postgresql://postgres@/nosuchdb?\(base)&%70assword=REAL4", 78, "does not exist"),
+            ("postgresql://postgres@/nosuchdb?\(base)&pass%77ord=REAL5", 78, "does not exist"),
+            ("postgresql://postgres:REAL6@/codes?host=\(pg.directory)&port=1", 75, "cannot connect"),
+            ("postgresql://postgres:%52EAL7@/nosuchdb?\(base)", 78, "does not exist"),
+            ("postgresql://postgres@/codes?\(base)&options=-csearch_path%3Dnosuchschema&password=REAL8", 78, "no schema"),
+        ]
+        for (u, code, says) in cases {
+            let r = DubdeckBinary.run(["characters", "list"], env: env(dir, u))
+            XCTAssertEqual(r.status, code, "\(u): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(says), "\(u): \(r.stderr)")
+            XCTAssertFalse(r.stderr.contains("REAL"), "the password printed: \(r.stderr)")
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+            XCTAssertTrue(r.stdout.isEmpty, r.stdout)
+        }
+        // A role that may not read the tables: permission, 77, one line with its SQLSTATE.
+        pg.psql("DROP ROLE IF EXISTS outsider; CREATE ROLE outsider LOGIN", database: "codes")
+        let r = DubdeckBinary.run(["characters", "list"], env: env(dir, url.replacingOccurrences(of: "postgres@", with: "outsider@")))
+        XCTAssertEqual(r.status, 77, r.stderr)
+        XCTAssertTrue(r.stderr.contains("42501"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertFalse(r.stderr.contains("Failure("), r.stderr)
+    }
+
+    /// The role's search path puts a schema someone else controls before pg_catalog: none of its
+    /// functions or operators runs in our session.
+    func testAHostileSearchPathRunsNothingOfOurs() throws {
+        let pg = try server()
+        let dir = TempDir()
+        let url = populated(pg, dir, "hostile_path")
+        pg.psql("""
+            CREATE TABLE public.pwned (what text);
+            CREATE SCHEMA evil;
+            CREATE FUNCTION evil.to_regclass(text) RETURNS regclass LANGUAGE sql AS
+              $$ INSERT INTO public.pwned VALUES ('to_regclass'); SELECT pg_catalog.to_regclass($1) $$;
+            CREATE FUNCTION evil.current_setting(text) RETURNS text LANGUAGE sql AS
+              $$ INSERT INTO public.pwned VALUES ('current_setting'); SELECT pg_catalog.current_setting($1) $$;
+            CREATE FUNCTION evil.textanycat(text, anynonarray) RETURNS text LANGUAGE sql AS
+              $$ INSERT INTO public.pwned VALUES ('||'); SELECT $1 OPERATOR(pg_catalog.||) $2::text $$;
+            ALTER ROLE postgres IN DATABASE hostile_path SET search_path = public, evil, pg_catalog;
+            """, database: "hostile_path")
+        for args in [["characters", "list"], ["characters", "rename", "SPEAKER_01", "Hana"], ["characters", "list", "--json"]] {
+            let r = DubdeckBinary.run(args, env: env(dir, url))
+            XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
+        }
+        XCTAssertEqual(pg.psql("SELECT count(*) FROM public.pwned", database: "hostile_path").trimmingCharacters(in: .whitespacesAndNewlines), "0")
+        XCTAssertTrue(DubdeckBinary.run(["characters", "list"], env: env(dir, url)).stdout.contains("Hana"))
+    }
+
+    /// A lock someone holds: the command gives up after the lock timeout (the URL's, else 5 s) with
+    /// 75 and one line, instead of hanging; the holder's work is untouched.
+    func testAHeldLockTimesOutInsteadOfHanging() throws {
+        let pg = try server()
+        let dir = TempDir()
+        let url = populated(pg, dir, "held_lock")
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["psql", "-X", "-q", "postgresql://postgres@/held_lock?host=\(pg.directory)&port=\(pg.port)", "-c",
+                            "BEGIN; LOCK TABLE public.dubdeck_characters IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(30); COMMIT;"]
+        holder.standardOutput = FileHandle.nullDevice
+        holder.standardError = FileHandle.nullDevice
+        try holder.run()
+        defer { holder.terminate(); holder.waitUntilExit() }
+        // Wait until the lock is held.
+        for _ in 0..<100 where !pg.psql("SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND relation = 'dubdeck_characters'::regclass",
+                                         database: "held_lock").hasPrefix("1") { usleep(50_000) }
+        let quick = url + "&options=-c%20lock_timeout%3D300"
+        let r = DubdeckBinary.run(["characters", "rename", "SPEAKER_01", "Hana"], env: env(dir, quick), timeout: 20)
+        XCTAssertEqual(r.status, 75, r.stderr)
+        XCTAssertTrue(r.stderr.contains("busy"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        // No timeout in the URL: the 5-second default ends it.
+        let slow = DubdeckBinary.run(["characters", "list"], env: env(dir, url), timeout: 25)
+        XCTAssertEqual(slow.status, 75, slow.stderr)
+    }
+}
