@@ -59,7 +59,7 @@ let package = Package(
         .executableTarget(name: "dubdeck-torture", dependencies: ["DubdeckCore"], path: "Tests/Torture"),
 
         .target(name: "TestSupport", dependencies: ["DubdeckCore"], path: "Tests/TestSupport"),
-        .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckCore", "TestSupport", "CKernels", "CThreadStart"]),
+        .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckCore", "TestSupport", "CKernels", "CThreadStart", "CInterrupt"]),
         .testTarget(name: "DubdeckTUITests", dependencies: ["DubdeckTUI", "DubdeckCore", "TestSupport", "CNcursesw"], exclude: ["Desk"]),
         .testTarget(
             name: "DubdeckCLITests", dependencies: ["DubdeckCore", "TestSupport"], exclude: ["Scripts"]),

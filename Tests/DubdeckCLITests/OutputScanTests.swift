@@ -172,6 +172,40 @@ final class ExitCodeTests: XCTestCase {
         XCTAssertFalse(isRunning(quickChild), "no background child outlives the engine")
     }
 
+    /// A persistent engine (a model server that would outlive its client) and Ctrl-C, SIGTERM or
+    /// SIGHUP at moments across its start and its answers: its process group is killed every time,
+    /// no temporary directory or file is left, and the exit code says which signal it was.
+    func testEverySignalKillsTheEngineServerAndLeavesNoTemporary() throws {
+        let script = DubdeckBinary.packageRoot + "/Tests/Fixtures/misbehaving_server.py"
+        func servers() -> Set<String> { Set((try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("dubdeck-server.") } ?? []) }
+        for (sig, code) in [(SIGINT, Int32(130)), (SIGTERM, Int32(143)), (SIGHUP, Int32(129))] {
+            for delay in [40_000, 250_000, 700_000] as [UInt32] {
+                let dir = TempDir()
+                let job = Fixtures.job(in: dir)
+                let pids = dir.file("pids")
+                let before = servers()
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: DubdeckBinary.path)
+                p.arguments = ["synth", job, "--all", "--engine", "server", "--engine-command", "python3", script, "slow-pid", pids]
+                p.standardOutput = FileHandle.nullDevice
+                p.standardError = FileHandle.nullDevice
+                try p.run()
+                usleep(delay)
+                kill(p.processIdentifier, sig)
+                p.waitUntilExit()
+                XCTAssertEqual(p.terminationStatus, code, "signal \(sig) after \(delay) µs")
+                usleep(300_000)
+                let started = ((try? String(contentsOfFile: pids, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
+                for pid in started { XCTAssertFalse(isRunning(pid), "signal \(sig) after \(delay) µs: the engine server \(pid) outlived dubdeck") }
+                XCTAssertEqual(servers().subtracting(before), [], "signal \(sig) after \(delay) µs: no temporary directory left")
+                XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: job).contains { $0.contains(".tmp-") })
+                XCTAssertFalse(((try? FileManager.default.contentsOfDirectory(atPath: job + "/segments_preview")) ?? []).contains { $0.contains(".tmp-") },
+                               "signal \(sig) after \(delay) µs: no take temporary left")
+                XCTAssertEqual(JobInvariants.problems(job: job), [])
+            }
+        }
+    }
+
     func testCtrlCInABatchStopsAfterTheCurrentLineAndSaysWhatWasDone() throws {
         let dir = TempDir()
         let job = Fixtures.job(in: dir)

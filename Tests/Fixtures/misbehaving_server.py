@@ -11,6 +11,7 @@ and misbehaves as argv[1] says:
   refuse        answers ok:false with a reason
   no-audio      answers ok:true without writing the file
   echo-args     writes its argv to stderr and dies (the text must not be there)
+  slow-pid      appends its pid to argv[2], then answers each request after 0.3 s (ignores EOF)
   huge-ids      answers first with ids no integer holds (1e300, -1e300, 2^64, 1.5, "1"), then rightly
   long-claim    writes a sparse WAV of an hour of silence (115 MB that take no disk), then ok
 """
@@ -23,6 +24,9 @@ import wave
 
 mode = sys.argv[1]
 marker = sys.argv[2] if len(sys.argv) > 2 else None
+if mode == "slow-pid":  # writes its pid to the marker, then answers each request after 0.3 s
+    with open(marker, "a") as f:
+        f.write(f"{os.getpid()}\n")
 print(f"test server: {mode} ready", file=sys.stderr, flush=True)
 
 
@@ -43,6 +47,9 @@ def answer(obj):
 
 for line in sys.stdin:
     req = json.loads(line)
+    if mode == "slow-pid":
+        import time
+        time.sleep(0.3)
     if mode == "hang":
         continue
     if mode == "die-always" or (mode == "die-once" and not os.path.exists(marker)):
@@ -81,3 +88,6 @@ for line in sys.stdin:
         answer({"id": req["id"] + 1000, "ok": True})
     write_wav(req["out"], req["text"])
     answer({"id": req["id"], "ok": True})
+if mode == "slow-pid":  # a model server that outlives its client unless its group is killed
+    import time
+    time.sleep(60)

@@ -29,6 +29,7 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
     /// Where the server's stderr and the requests' audio go (0700, removed at the end).
     let workDir: String
     var dirSlot: Int32 = -1
+    var errSlot: Int32 = -1
     /// How many times the server was started (the tests read it).
     public private(set) var starts = 0
 
@@ -47,12 +48,15 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
         }
         workDir = String(cString: dirPtr)
         dirSlot = dd_cleanup_register(workDir, 1)
+        // Its files too: a signal's handler removes registered files, then registered directories.
+        errSlot = dd_cleanup_register(workDir + "/stderr.txt", 0)
     }
 
     deinit {
         stop()
         for name in DirectoryListing.names(workDir) { unlink(workDir + "/" + name) }
         rmdir(workDir)
+        dd_cleanup_unregister(errSlot)
         dd_cleanup_unregister(dirSlot)
     }
 
@@ -128,7 +132,11 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
         let id = nextID
         let out = workDir + "/take-\(id).wav"
         unlink(out)
-        defer { unlink(out) }
+        let outSlot = dd_cleanup_register(out, 0)
+        defer {
+            unlink(out)
+            dd_cleanup_unregister(outSlot)
+        }
         let line = JSONWriter.encode(.object(JSONObject([
             ("id", .number(id)), ("text", .string(request.text)), ("lang", .string(request.lang)),
             ("voice", .string(request.voice.name(lang: request.lang))),

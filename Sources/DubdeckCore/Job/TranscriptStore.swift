@@ -250,7 +250,15 @@ public final class TranscriptStore {
         let job = try JobLoader.load(directory, series: series)
         let store = TranscriptStore(job: job, by: by, snapshot: try TranscriptStore.read(job: job, early: early))
         if let tail, tail.path == job.historyPath { store.earlyHistoryTail = tail }
+        TranscriptStore.sweepTemporaries(dir)
         return store
+    }
+
+    /// Take temporaries a killed synthesis left (its process is gone) go at the next opening of the
+    /// job, off this core (SPEC §11.6); a live process's own are never touched.
+    static func sweepTemporaries(_ dir: String) {
+        let preview = dir + "/" + Takes.directoryName
+        BackgroundWork.start { FileIO.removeStaleTemporaries(in: preview) }
     }
 
     var earlyHistoryTail: EarlyHistoryTail?

@@ -287,16 +287,25 @@ public enum FileIO {
     /// Removes temporary files of `path` left by a process that no longer runs (a kill -9 during a
     /// save). Files of a live process are its own business.
     public static func removeStaleTemporaries(of path: String) {
-        let dir = directory(of: path)
         let prefix = String(path.split(separator: "/").last ?? "") + ".tmp-"
-        for name in DirectoryListing.names(dir) where name.hasPrefix(prefix) {
-            let rest = name.dropFirst(prefix.count)
+        removeStaleTemporaries(in: directory(of: path)) { $0.hasPrefix(prefix) }
+    }
+
+    /// The same for every temporary name (`*.tmp-<pid>-<random>`) in `dir` that `matching` accepts.
+    /// Returns how many were removed.
+    @discardableResult
+    public static func removeStaleTemporaries(in dir: String, matching: (String) -> Bool = { _ in true }) -> Int {
+        var removed = 0
+        for name in DirectoryListing.names(dir) where matching(name) {
+            guard let mark = name.firstRange(of: ".tmp-") else { continue }
+            let rest = name[mark.upperBound...]
             guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid > 0 else { continue }
             if pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH { continue }
             var st = stat()
             let full = dir + "/" + name
-            if lstat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG { unlink(full) }
+            if lstat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, unlink(full) == 0 { removed += 1 }
         }
+        return removed
     }
 
     /// Whole-file replacement that survives a crash at any point: a new temporary file in the same

@@ -1,5 +1,7 @@
 import XCTest
 import TestSupport
+import CInterrupt
+import Foundation
 @testable import DubdeckCore
 
 /// SPEC §11.1 for the history: a writer never writes a seq its reader refuses; a whole record is
@@ -73,5 +75,49 @@ final class HistoryBoundsTests: JobTestCase {
         let cut = try open().commit([.edit(1, text: "after the crash")])
         XCTAssertEqual(cut.records.first?.seq, 1, "all three cut")
         XCTAssertTrue(cut.warnings.contains { $0.contains("cut 3 records") }, "\(cut.warnings)")
+    }
+}
+
+/// SPEC §11.6: the registry of temporaries is thread-safe and unbounded (a 16-core batch registers
+/// about 98 at once; the second edition had 64 slots and then registered nothing, silently).
+final class CleanupRegistryTests: XCTestCase {
+    func testManyThreadsRegisterHundredsAndEveryOneIsKept() {
+        let base = Interrupt.registeredTemporaries
+        let threads = 8, each = 50
+        let slots = Mutex()
+        nonisolated(unsafe) var all: [Int32] = []
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            var mine: [Int32] = []
+            for k in 0..<each { mine.append(dd_cleanup_register("/tmp/dubdeck-registry-test-\(t)-\(k)", 0)) }
+            slots.locked { all += mine }
+        }
+        XCTAssertEqual(all.count, threads * each)
+        XCTAssertFalse(all.contains(-1), "no registration refused")
+        XCTAssertEqual(Set(all).count, threads * each, "no slot given twice")
+        XCTAssertEqual(Interrupt.registeredTemporaries, base + threads * each)
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            for k in 0..<each { dd_cleanup_unregister(all[t * each + k]) }
+        }
+        XCTAssertEqual(Interrupt.registeredTemporaries, base)
+    }
+}
+
+/// SPEC §11.6: take temporaries a SIGKILL left are removed by the next opening of the job; those of
+/// a process still running, and anything that is not a regular temporary of ours, are not.
+final class StaleTemporaryTests: JobTestCase {
+    func testTheNextOpeningRemovesWhatADeadProcessLeft() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try p.run()
+        p.waitUntilExit()
+        let dead = p.processIdentifier
+        try FileIO.makeDirectories(jobPath + "/segments_preview")
+        let names = ["0001.take.tmp-\(dead)-1f", "0002.take.tmp-\(dead)-2e", "0003.take.tmp-\(getpid())-3d", "0004.take-7.wav", "0005.take.tmp-x-1"]
+        for n in names { dir.write("ep01/segments_preview/" + n, "x") }
+        symlink("/etc/passwd", jobPath + "/segments_preview/0006.take.tmp-\(dead)-4c")
+        _ = try TranscriptStore.open(jobPath)
+        BackgroundWork.finish()
+        let left = Set(DirectoryListing.names(jobPath + "/segments_preview"))
+        XCTAssertEqual(left, Set(names.dropFirst(2) + ["0006.take.tmp-\(dead)-4c"]), "the dead process's two are gone, the rest kept")
     }
 }
