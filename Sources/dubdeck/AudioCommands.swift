@@ -161,6 +161,12 @@ struct Play: ParsableCommand {
                     }
                     usleep(20_000)
                 }
+                sink.wait()
+            }
+            // ALSA keeps going when a plugin fails (a file device that cannot be written plays into
+            // nothing): what it said is the failure, never an exit 0 with nothing played.
+            if let said = ALSAMessages.take() {
+                throw DubdeckError(.ioError, "audio device '\(Sanitizer.display(sink.device))': \(said)")
             }
         }
     }

@@ -11,6 +11,9 @@ struct Apply: ParsableCommand {
     @Option(help: "Where to write (default: the job directory).") var out: String?
     @Option(help: "Character store, for voice_map.json's names, voices and references (else DUBDECK_STORE, else data/characters.json).") var store: String?
 
+    /// An empty --out would make every write land in the current directory or / (SPEC §11.2).
+    func validate() throws { try checkOut(out) }
+
     func run() throws {
         try guarded {
             let transcript = try openStore(job)
@@ -49,6 +52,8 @@ struct Import: ParsableCommand {
     @Option(help: "The file's character set (iconv names: UTF-16, WINDOWS-1251, GB2312, …).") var encoding: String?
     @Flag(help: "Refuse the file when any cue cannot be read.") var strict = false
 
+    func validate() throws { try checkOut(out) }
+
     func run() throws {
         try guarded {
             let r = try RoundTrip.importSubtitles(subs, into: out, audio: audio, series: series, encoding: encoding, strict: strict)
@@ -68,6 +73,7 @@ struct Export: ParsableCommand {
     @Flag(help: "Begin with a byte-order mark.") var bom = false
 
     func validate() throws {
+        try checkOut(out)
         if SubtitleFormat(rawValue: format) == nil { throw ValidationError("--format must be srt, ass or vtt") }
     }
 
@@ -84,6 +90,10 @@ struct Export: ParsableCommand {
             // A FIFO, a device or a link such as /dev/stdout is written through, a regular file replaced atomically.
             if let out, out != "-" {
                 try FileIO.writeOutput(out, bytes)
+            } else if isTerminal(1) {
+                // A terminal runs what it is sent: the subtitles' text is shown sanitized there
+                // (raw bytes go only to files and pipes, SPEC §11.7).
+                printOut(text)
             } else {
                 try printRaw(bytes)
             }

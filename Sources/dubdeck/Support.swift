@@ -62,6 +62,11 @@ func checkRange(_ value: Double, _ range: ClosedRange<Double>, _ option: String,
 
 func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 
+/// --out, when given, names something: an empty one is refused (64), never taken as "here" or "/".
+func checkOut(_ out: String?) throws {
+    if let out, out.isEmpty { throw ValidationError("--out must not be empty (a file, a directory, or - for standard output)") }
+}
+
 func openStore(_ jobDir: String, by: String? = nil, series: String? = nil, historyTail: Int? = nil) throws -> TranscriptStore {
     try TranscriptStore.open(jobDir, series: series, by: by, historyTail: historyTail)
 }

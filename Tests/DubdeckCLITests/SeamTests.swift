@@ -41,3 +41,69 @@ final class OutsideNumbersTests: XCTestCase {
         }
     }
 }
+
+/// SPEC §11.7 and §11.2: audio and screen never lie; an empty --out names nothing.
+final class NeverLieTests: XCTestCase {
+    /// export to a terminal (a pseudo-terminal made by script(1)): the texts' escape sequences are
+    /// shown as placeholders, never run; to a pipe the bytes stay raw.
+    func testExportToATerminalIsSanitizedAndRawOnlyToPipes() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir, lines: [Fixtures.Line(1, 2, "A", "src", "title\u{1b}]0;owned\u{07} clip\u{1b}]52;c;ZXZpbA==\u{07} clear\u{1b}[2J")])
+        let cmd = "\(DubdeckBinary.path) export \(job) --format srt"
+        let r = PostgresCluster.run(["script", "-q", "-e", "-c", cmd, "/dev/null"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(r.stdout.contains("\u{1b}]0;") || r.stdout.contains("\u{1b}]52") || r.stdout.contains("\u{1b}[2J"), r.stdout.debugDescription)
+        XCTAssertTrue(r.stdout.contains("␛]0;owned␇"), r.stdout.debugDescription)
+        let piped = DubdeckBinary.run(["export", job, "--format", "srt"])
+        XCTAssertTrue(piped.stdout.contains("\u{1b}]52;c;"), "a data stream to a pipe is raw")
+    }
+
+    func testAnEmptyOutIsRefused() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        dir.write("a.srt", "1\n00:00:01,000 --> 00:00:02,000\nhi\n")
+        for args in [["apply", job, "--out", ""], ["import", dir.file("a.srt"), "--out", ""], ["export", job, "--format", "srt", "--out", ""]] {
+            let r = DubdeckBinary.run(args, cwd: dir.path)
+            XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("--out must not be empty"), r.stderr)
+        }
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)), ["ep01", "a.srt"], "nothing written")
+    }
+
+    /// A file device that cannot be written: 74 with ALSA's reason, not 0 with nothing played.
+    func testAFileDeviceThatCannotBeWrittenIsAnError() throws {
+        let dir = TempDir()
+        let job = dir.file("demo")
+        XCTAssertEqual(DubdeckBinary.run(["demo", job, "--no-tui"]).status, 0)
+        XCTAssertEqual(DubdeckBinary.run(["synth", job, "1"]).status, 0)
+        let bad = DubdeckBinary.run(["play", job, "1", "--device", "file:FILE=\(dir.file("no/such/dir/x.wav")),FORMAT=wav"])
+        XCTAssertEqual(bad.status, 74, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("no/such/dir/x.wav"), bad.stderr)
+        let good = DubdeckBinary.run(["play", job, "1", "--device", "file:FILE=\(dir.file("x.wav")),FORMAT=wav"])
+        XCTAssertEqual(good.status, 0, good.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.file("x.wav")))
+    }
+
+    /// espeak speaks near full scale; resampled to 48 kHz it overshot and clipped. Every take of
+    /// the demo keeps at least 1 dB below full scale.
+    func testEveryTakeKeepsOneDecibelOfHeadroom() throws {
+        let dir = TempDir()
+        let job = dir.file("demo")
+        XCTAssertEqual(DubdeckBinary.run(["demo", job, "--no-tui"]).status, 0)
+        let r = DubdeckBinary.run(["synth", job, "--all"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let limit = Int(32767 * pow(10, -1.0 / 20)) + 1
+        var takes = 0
+        for name in try FileManager.default.contentsOfDirectory(atPath: job + "/segments_preview") where name.hasSuffix(".wav") && !name.contains("take") {
+            let data = try Data(contentsOf: URL(fileURLWithPath: job + "/segments_preview/" + name))
+            var peak = 0
+            data.withUnsafeBytes { b in
+                var i = 44
+                while i + 1 < b.count { peak = max(peak, abs(Int(Int16(bitPattern: UInt16(b[i]) | UInt16(b[i + 1]) << 8)))); i += 2 }
+            }
+            XCTAssertLessThanOrEqual(peak, limit, "\(name): peak \(peak)")
+            takes += 1
+        }
+        XCTAssertGreaterThan(takes, 5)
+    }
+}

@@ -260,6 +260,17 @@ enum LazyLibrary {
     }
 }
 
+extension AudioBuffer {
+    /// Scaled down (never up) so that its peak is at least `db` below full scale.
+    public func withHeadroom(_ db: Double) -> AudioBuffer {
+        let limit = Float(pow(10, -db / 20))
+        let p = peak
+        guard p > limit else { return self }
+        let gain = limit / p
+        return AudioBuffer(samples: samples.map { $0 * gain }, rate: rate, channels: channels)
+    }
+}
+
 /// libsoxr, high quality.
 public enum Resampler {
     public static func resample(_ buffer: AudioBuffer, to rate: Int) throws -> AudioBuffer {
@@ -289,7 +300,9 @@ public enum TimeStretch {
         try LazyLibrary.require(dd_rubberband_load(), package: "librubberband2")
         let mono = buffer.mono()
         let options = Int32(RubberBandOptionProcessOffline.rawValue | RubberBandOptionPitchHighConsistency.rawValue)
-        guard let rb = dd_rubberband_new(UInt32(mono.rate), 1, options, 1 / speedup, 1.0) else { return mono }
+        guard let rb = dd_rubberband_new(UInt32(mono.rate), 1, options, 1 / speedup, 1.0) else {
+            throw DubdeckError(.ioError, "librubberband could not make a stretcher (\(mono.rate) Hz, × \(JSONValue.formatNumber(speedup))): the take was not made")
+        }
         defer { dd_rubberband_delete(rb) }
         dd_rubberband_set_expected_input_duration(rb, UInt32(mono.frames))
         var out: [Float] = []
@@ -327,6 +340,11 @@ public enum TimeStretch {
                 if out.count == before { break }
                 spins += 1
             }
+        }
+        // No silent fallback (SPEC §11.7): a stretch that gave far from what was asked is a failure.
+        let expected = Double(mono.frames) / speedup
+        guard !out.isEmpty, Double(out.count) > expected * 0.8 - 2048, Double(out.count) < expected * 1.2 + 2048 else {
+            throw DubdeckError(.ioError, "librubberband returned \(out.count) frames for the \(Int(expected)) asked (× \(JSONValue.formatNumber(speedup))): the take was not made")
         }
         return AudioBuffer(samples: out, rate: mono.rate, channels: 1)
     }

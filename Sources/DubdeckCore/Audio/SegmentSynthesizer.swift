@@ -78,6 +78,10 @@ public final class SegmentSynthesizer {
         return RenderInput(n: n, slot: seg.duration, text: text, voice: voice, request: request)
     }
 
+    /// Resampling overshoots a little past an engine's peak (espeak speaks at −0.01 dBFS): every take
+    /// keeps at least this much below full scale, so nothing is clipped when it is written as 16 bits.
+    public static let headroomDB = 1.0
+
     /// The fitted take, in memory (no file written): what `synthesize` writes.
     public func render(_ n: Int) throws -> (AudioBuffer, Result, Voice, String) {
         let input = try prepare(n)
@@ -120,7 +124,7 @@ public final class SegmentSynthesizer {
                 speech = try TimeStretch.stretch(speech, speedup: maxSpeedup / final).trimmedSilence()
             }
         }
-        var out = try Resampler.resample(speech, to: outputRate)
+        var out = try Resampler.resample(speech, to: outputRate).withHeadroom(Self.headroomDB)
         let speechS = out.duration
         let slotFrames = Int((slot * Double(outputRate)).rounded())
         let overflow = max(0, speechS - slot)
