@@ -119,4 +119,54 @@ final class PostgresClientTests: XCTestCase {
         let slow = DubdeckBinary.run(["characters", "list"], env: env(dir, url), timeout: 25)
         XCTAssertEqual(slow.status, 75, slow.stderr)
     }
+
+    /// SPEC §11.4: the sealed meta row commits to the set of rows. A row deleted, an older (version,
+    /// sealed) pair put back, a meta row rolled back (a row it does not list), an emptied meta row:
+    /// each is 65 naming the row, and nothing is written over it.
+    func testTheMetaRowCommitsToEveryRow() throws {
+        let pg = try server()
+        let dir = TempDir()
+        let url = pg.database("row_set")
+        let e = env(dir, url)
+        let ep1 = Fixtures.embeddedEpisode(in: dir, "ep1", [("A", [1, 0, 0, 0.2]), ("B", [0, 1, 0, 0.2])])
+        XCTAssertEqual(DubdeckBinary.run(["characters", "identify", ep1], env: e).status, 0)
+        func sql(_ q: String) -> String { pg.psql(q, database: "row_set").trimmingCharacters(in: .whitespacesAndNewlines) }
+        func refused(_ what: String, says: String, file: StaticString = #filePath, line: UInt = #line) {
+            for args in [["characters", "list"], ["characters", "rename", "SPEAKER_01", "Zed"]] {
+                let r = DubdeckBinary.run(args, env: e)
+                XCTAssertEqual(r.status, 65, "\(what) \(args): \(r.stderr)", file: file, line: line)
+                XCTAssertTrue(r.stderr.contains(says), "\(what): \(r.stderr)", file: file, line: line)
+                XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr, file: file, line: line)
+            }
+        }
+        let snapshot = "CREATE TABLE saved AS SELECT * FROM dubdeck_characters; CREATE TABLE saved_meta AS SELECT * FROM dubdeck_meta"
+        _ = sql(snapshot)
+        XCTAssertEqual(DubdeckBinary.run(["characters", "rename", "SPEAKER_02", "Bo"], env: e).status, 0)
+
+        // An older (version, sealed) pair put back: an un-rename.
+        _ = sql("CREATE TABLE now AS SELECT * FROM dubdeck_characters WHERE id = 'SPEAKER_02'")
+        _ = sql("UPDATE dubdeck_characters d SET version = s.version, sealed = s.sealed FROM saved s WHERE d.id = s.id AND d.id = 'SPEAKER_02'")
+        refused("rolled-back row", says: "row dubdeck_characters SPEAKER_02 is at version 1 but the store wrote version 2")
+        _ = sql("UPDATE dubdeck_characters d SET version = n.version, sealed = n.sealed FROM now n WHERE d.id = n.id")
+        XCTAssertEqual(DubdeckBinary.run(["characters", "list"], env: e).status, 0, "put right, it reads")
+
+        // A row deleted: a character vanishing.
+        _ = sql("DELETE FROM dubdeck_characters WHERE id = 'SPEAKER_01'")
+        refused("deleted row", says: "row dubdeck_characters SPEAKER_01 (version 1) is missing")
+        _ = sql("INSERT INTO dubdeck_characters SELECT * FROM saved WHERE id = 'SPEAKER_01'")
+        XCTAssertEqual(DubdeckBinary.run(["characters", "list"], env: e).status, 0)
+
+        // The meta row rolled back to before the rename: the rows it lists are older than those there.
+        _ = sql("UPDATE dubdeck_meta m SET version = s.version, sealed = s.sealed, header = s.header FROM saved_meta s")
+        refused("rolled-back meta", says: "row dubdeck_characters SPEAKER_02 is at version 2 but the store wrote version 1")
+
+        // The meta row emptied: never a new store over the rows (the names would be lost).
+        _ = sql("DELETE FROM dubdeck_meta")
+        let ep2 = Fixtures.embeddedEpisode(in: dir, "ep2", [("A", [1, 0, 0, 0.2])])
+        let r = DubdeckBinary.run(["characters", "identify", ep2], env: e)
+        XCTAssertEqual(r.status, 65, r.stderr)
+        XCTAssertTrue(r.stderr.contains("row dubdeck_meta 1 is missing but 3 other rows exist"), r.stderr)
+        XCTAssertEqual(sql("SELECT count(*) FROM dubdeck_meta"), "0", "no store made over the rows")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ep2 + "/characters.map.json"))
+    }
 }

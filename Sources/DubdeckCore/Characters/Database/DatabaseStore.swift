@@ -24,6 +24,57 @@ struct DatabaseState {
     var deleted = Swift.Set<String>()
     /// Every row is written (a key rotation).
     var rewriteAll = false
+    /// The set of rows the sealed meta row commits to (nil: a meta row written before it did).
+    var rows: RowSet?
+}
+
+/// What the sealed meta row commits to (SPEC §11.4): the store's generation, incremented by every
+/// commit, and each row's id and version. A row missing, added, rolled back or changed from outside
+/// no longer matches it.
+struct RowSet: Equatable {
+    var generation = 0
+    var characters: [String: Int] = [:]
+    var series: [String: Int] = [:]
+
+    var json: JSONValue {
+        func versions(_ m: [String: Int]) -> JSONValue { .object(JSONObject(m.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.number($0.value)) })) }
+        return .object(JSONObject([("generation", .number(generation)), ("characters", versions(characters)), ("series", versions(series))]))
+    }
+
+    init() {}
+
+    init?(json: JSONValue?) {
+        guard let o = json?.objectValue, let g = o["generation"]?.intValue, g >= 0 else { return nil }
+        generation = g
+        func versions(_ v: JSONValue?) -> [String: Int]? {
+            guard let m = v?.objectValue else { return nil }
+            var out: [String: Int] = [:]
+            for (id, n) in m.members {
+                guard let k = n.intValue, k >= 1 else { return nil }
+                out[id] = k
+            }
+            return out
+        }
+        guard let c = versions(o["characters"]), let s = versions(o["series"]) else { return nil }
+        characters = c
+        series = s
+    }
+
+    /// The first difference between the rows found and the rows committed to, as a message naming the row.
+    static func mismatch(table: String, found: [String: Int], committed: [String: Int]) -> String? {
+        for (id, v) in found.sorted(by: { $0.key < $1.key }) {
+            guard let w = committed[id] else {
+                return "row \(table) \(Sanitizer.display(id)) (version \(v)) is not one the store wrote (the sealed meta row does not list it)"
+            }
+            if w != v {
+                return "row \(table) \(Sanitizer.display(id)) is at version \(v) but the store wrote version \(w) (a row put back or changed from outside)"
+            }
+        }
+        for (id, w) in committed.sorted(by: { $0.key < $1.key }) where found[id] == nil {
+            return "row \(table) \(Sanitizer.display(id)) (version \(w)) is missing (deleted from outside)"
+        }
+        return nil
+    }
 }
 
 enum RowSeal {
@@ -163,11 +214,21 @@ extension CharacterStore {
     func loadRows(_ c: PGConnection) throws {
         reset()
         var state = DatabaseState()
-        guard try schemaVersion(c) != nil, let meta = try c.execBinary("SELECT version, header, sealed FROM \(c.table("dubdeck_meta")) WHERE id = 1").first else {
+        let shown = shownPath
+        guard try schemaVersion(c) != nil else {
             database = state
             return
         }
-        let shown = shownPath
+        guard let meta = try c.execBinary("SELECT version, header, sealed FROM \(c.table("dubdeck_meta")) WHERE id = 1").first else {
+            // No meta row: a new store, unless rows are there (an emptied meta row): never a store
+            // created over them.
+            let rows = try c.exec("SELECT (SELECT count(*) FROM \(c.table("dubdeck_characters"))) + (SELECT count(*) FROM \(c.table("dubdeck_series")))")
+            if let n = Int(rows.first?[0] ?? "0"), n > 0 {
+                throw DubdeckError.data(shown, "row dubdeck_meta 1 is missing but \(n) other row\(n == 1 ? "" : "s") exist: refusing to make a new store over them")
+            }
+            database = state
+            return
+        }
         guard let version = PGConnection.int8(meta[0]), let headerBytes = meta[1], headerBytes.count == Envelope.headerSize else {
             throw DubdeckError.data(shown, "row dubdeck_meta 1: damaged (header or version)")
         }
@@ -175,8 +236,17 @@ extension CharacterStore {
         let (k, _) = try resolveKey(header)
         let metaPlain = try openRow(meta[2], key: k, "dubdeck_meta", "1", version)
         state.metaVersion = version
-        state.meta = metaPlain
-        var doc = Array(trimmedObject(metaPlain, shown: shown, row: "dubdeck_meta 1"))
+        // What this dubdeck would write for these members (the row set, written last, cut off).
+        let mark = Array(", \"rows\": ".utf8)
+        if let at = metaPlain.ranges(of: mark).last?.lowerBound { state.meta = Array(metaPlain[..<at]) + [UInt8(ascii: "}")] } else { state.meta = metaPlain }
+        // The row set is the meta row's, not the document's: taken out before the document is parsed.
+        var metaObject = try JSONParser.parse(metaPlain).objectValue ?? JSONObject()
+        if let r = metaObject["rows"] {
+            guard let set = RowSet(json: r) else { throw DubdeckError.data(shown, "row dubdeck_meta 1: its row set is damaged") }
+            state.rows = set
+            metaObject["rows"] = nil
+        }
+        var doc = Array(trimmedObject(JSONWriter.encode(.object(metaObject)), shown: shown, row: "dubdeck_meta 1"))
         var observationsOut = JSONObject(), reconcileOut = JSONObject()
         for row in try fetchRows(c, "dubdeck_series") {
             let plain = try openRow(row.sealed, key: k, "dubdeck_series", row.id, row.version)
@@ -197,6 +267,12 @@ extension CharacterStore {
             state.characterVersions[row.id] = row.version
         }
         doc += Array("}}".utf8)
+        if let set = state.rows {
+            if let why = RowSet.mismatch(table: "dubdeck_characters", found: state.characterVersions, committed: set.characters)
+                ?? RowSet.mismatch(table: "dubdeck_series", found: state.seriesVersions, committed: set.series) {
+                throw DubdeckError.data(shown, why)
+            }
+        }
         try parse(doc, 0..<doc.count)
         key = k
         kdf = header.kdf
@@ -214,6 +290,15 @@ extension CharacterStore {
             return try loadRows(c)
         }
         let characterNow = try versions(c, "dubdeck_characters"), seriesNow = try versions(c, "dubdeck_series")
+        if let set = state.rows {
+            // Every commit moves the meta row: rows that moved while it did not were changed from outside.
+            if let why = RowSet.mismatch(table: "dubdeck_characters", found: characterNow, committed: set.characters)
+                ?? RowSet.mismatch(table: "dubdeck_series", found: seriesNow, committed: set.series) {
+                throw DubdeckError.data(shownPath, why)
+            }
+            database = state
+            return
+        }
         if state.characterVersions.keys.contains(where: { characterNow[$0] == nil }) || state.seriesVersions.keys.contains(where: { seriesNow[$0] == nil }) {
             return try loadRows(c)
         }
@@ -336,18 +421,7 @@ extension CharacterStore {
         try validateChanged()
         var state = database ?? DatabaseState()
         let now = Clock.isoNow()
-        let meta = metaPlaintext()
-        if state.rewriteAll || state.metaVersion == nil || meta != state.meta {
-            let v = (state.metaVersion ?? 0) + 1
-            let header = Envelope.headerBytes(kdf: kdf, key: key, nonce: [UInt8](repeating: 0, count: 12))
-            try c.exec("""
-                INSERT INTO \(c.table("dubdeck_meta")) (id, version, next_n, header, updated_at, sealed) VALUES (1, $1, $2, $3, $4, $5)
-                ON CONFLICT (id) DO UPDATE SET version = $1, next_n = $2, header = $3, updated_at = $4, sealed = $5
-                """, [.text(String(v)), .text(String(nextN)), .bytes(header), .text(now),
-                      .bytes(try RowSeal.seal(meta, key: key, table: "dubdeck_meta", id: "1", version: v))])
-            state.metaVersion = v
-            state.meta = meta
-        }
+        var wroteRows = false
         for (i, ch) in characters.enumerated() where raw[i] == nil || state.rewriteAll || state.characterVersions[ch.id] == nil {
             let v = (state.characterVersions[ch.id] ?? 0) + 1
             var plain: [UInt8] = []
@@ -362,10 +436,12 @@ extension CharacterStore {
                       .text(String(ch.embeddingCount)), .text(ch.updatedAt),
                       .bytes(try RowSeal.seal(plain, key: key, table: "dubdeck_characters", id: ch.id, version: v))])
             state.characterVersions[ch.id] = v
+            wroteRows = true
         }
         for id in state.deleted where index[id] == nil {
             try c.exec("DELETE FROM \(c.table("dubdeck_characters")) WHERE id = $1", [.text(id)])
             state.characterVersions[id] = nil
+            wroteRows = true
         }
         state.deleted = []
         for id in Swift.Set(observationOrder + reconcileOrder).sorted() {
@@ -378,6 +454,28 @@ extension CharacterStore {
                       .bytes(try RowSeal.seal(plain, key: key, table: "dubdeck_series", id: id, version: v))])
             state.seriesVersions[id] = v
             state.series[id] = plain
+            wroteRows = true
+        }
+        // The meta row last, committing to every row as now written: written whenever anything was.
+        let meta = metaPlaintext()
+        if wroteRows || state.rewriteAll || state.metaVersion == nil || state.rows == nil || meta != state.meta {
+            var set = RowSet()
+            set.generation = (state.rows?.generation ?? 0) + 1
+            set.characters = state.characterVersions
+            set.series = state.seriesVersions
+            var sealedMeta = meta
+            sealedMeta.removeLast()  // the closing brace: the row set goes in before it
+            sealedMeta += Array(", \"rows\": ".utf8) + JSONWriter.encode(set.json) + [UInt8(ascii: "}")]
+            let v = (state.metaVersion ?? 0) + 1
+            let header = Envelope.headerBytes(kdf: kdf, key: key, nonce: [UInt8](repeating: 0, count: 12))
+            try c.exec("""
+                INSERT INTO \(c.table("dubdeck_meta")) (id, version, next_n, header, updated_at, sealed) VALUES (1, $1, $2, $3, $4, $5)
+                ON CONFLICT (id) DO UPDATE SET version = $1, next_n = $2, header = $3, updated_at = $4, sealed = $5
+                """, [.text(String(v)), .text(String(nextN)), .bytes(header), .text(now),
+                      .bytes(try RowSeal.seal(sealedMeta, key: key, table: "dubdeck_meta", id: "1", version: v))])
+            state.metaVersion = v
+            state.meta = meta
+            state.rows = set
         }
         state.rewriteAll = false
         state.exists = true
