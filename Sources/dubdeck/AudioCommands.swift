@@ -66,7 +66,7 @@ struct Synth: ParsableCommand {
             let synth = SegmentSynthesizer(store: transcript, engine: try makeEngine(engine, template: engineCommand, timeout: timeout),
                                            maxSpeedup: maxSpeedup)
             // Each character speaks with its persisted voice.
-            if let cast = openCast(store) {
+            if let cast = openCast(store, following: transcript) {
                 synth.characterVoices = cast.voices()
                 synth.referenceWavs = cast.referenceWavs()
                 applyVoices(cast, to: transcript)

@@ -31,7 +31,7 @@ struct Status: ParsableCommand {
     func run() throws {
         try guarded {
             let transcript = try openStore(job)
-            applyVoices(openCast(self.store), to: transcript)
+            applyVoices(openCast(self.store, following: transcript), to: transcript)
             let store = transcript
             let c = store.counts()
             if json {
@@ -75,7 +75,7 @@ struct Segments: ParsableCommand {
     func run() throws {
         try guarded {
             let transcript = try openStore(job)
-            let cast = openCast(store)
+            let cast = openCast(store, following: transcript)
             applyVoices(cast, to: transcript)
             if let maxCps { transcript.cpsLimit = maxCps }
             let store = transcript

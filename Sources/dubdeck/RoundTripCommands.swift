@@ -17,7 +17,7 @@ struct Apply: ParsableCommand {
     func run() throws {
         try guarded {
             let transcript = try openStore(job)
-            let r = try RoundTrip.apply(transcript, approvedOnly: approvedOnly, outDir: out, cast: openCast(store))
+            let r = try RoundTrip.apply(transcript, approvedOnly: approvedOnly, outDir: out, cast: openCast(store, following: transcript))
             printOut("wrote \(Sanitizer.display(r.json)) (\(r.segments) segments\(approvedOnly ? ", \(r.silenced) silenced" : "")), \(Sanitizer.display(r.srt)) and \(Sanitizer.display(r.voiceMap))\n")
         }
     }

@@ -86,6 +86,18 @@ func openCast(_ explicit: String?) -> CharacterStore? {
     }
 }
 
+/// The character store for a job's command: its map brought up to date with the store first (a
+/// reconcile or assignment made elsewhere reaches this job's map, SPEC §11.4).
+func openCast(_ explicit: String?, following transcript: TranscriptStore) -> CharacterStore? {
+    guard let cast = openCast(explicit) else { return nil }
+    do {
+        try CharacterIdentifier.followStore(transcript, cast: cast)
+    } catch let e as DubdeckError {
+        printError("warning: characters.map.json not brought up to date with the store: " + e.message)
+    } catch {}
+    return cast
+}
+
 /// Makes the store judge takes against the characters' current voices (a changed voice is stale).
 func applyVoices(_ cast: CharacterStore?, to store: TranscriptStore) {
     guard let cast else { return }

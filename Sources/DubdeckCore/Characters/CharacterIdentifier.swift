@@ -171,19 +171,20 @@ public enum CharacterIdentifier {
         let (labels, type, dim, model) = try labels(of: job, encoder: { try SpeakerEncoder() })
         let mapPath = job.directory + "/characters.map.json"
         var outcome = Outcome(assignments: [], reused: false, series: series, episode: episode)
-        // Already identified: reuse the map, count nothing twice, move nothing.
-        if !force, store.episodeIdentified(series: series, episode: episode), let existing = try readMap(mapPath) {
-            outcome.assignments = existing
+        // Already identified: reuse the map (as the store has it now), count nothing twice, move nothing.
+        if !force, store.episodeIdentified(series: series, episode: episode), let existing = try following(mapPath, series: series, episode: episode, cast: store) {
+            outcome.assignments = existing.labels
             outcome.reused = true
             return outcome
         }
         // A reviewer's assignment stands: its label is neither matched nor counted again.
-        let overrides = (try readMap(mapPath) ?? []).filter(\.override)
+        let overrides = (try following(mapPath, series: series, episode: episode, cast: store)?.labels ?? []).filter(\.override)
         let matched = labels.filter { l in !overrides.contains { $0.label == l.0 } }
         // The map is written once the store committed (SPEC §11.4): a store that refused the change
         // leaves the map as it was, never naming a character the store does not hold.
         try store.update(then: {
-            try writeMap(mapPath, outcome.assignments, series: series, episode: episode, type: type, dim: dim)
+            try CharacterMap(series: series, episode: episode, embeddingType: type, embeddingDim: dim, storeGeneration: store.generation,
+                             labels: outcome.assignments).write(mapPath)
         }) { s in
             try s.checkEmbedding(type: type, dim: dim, model: model, file: job.directory + "/diarization.json")
             let again = s.episodeIdentified(series: series, episode: episode)
@@ -208,26 +209,34 @@ public enum CharacterIdentifier {
         return outcome
     }
 
-    static func writeMap(_ path: String, _ a: [LabelAssignment], series: String, episode: String, type: String, dim: Int) throws {
-        let labels = JSONObject(a.map { x in
-            (x.label, JSONValue.object(JSONObject([("character_id", .string(x.characterID)), ("similarity", .number(x.similarity)),
-                                                    ("created", .bool(x.created))] + (x.override ? [("override", .bool(true))] : []))))
-        })
-        let doc = JSONValue.object(JSONObject([
-            ("series_id", .string(series)), ("episode", .string(episode)),
-            ("embedding", .object(JSONObject([("type", .string(type)), ("dim", .number(dim))]))), ("labels", .object(labels)),
-        ]))
-        try FileIO.writeAtomically(path, JSONWriter.encodePretty(doc))
+    /// The episode's map as the store has it now: a map older than the store's last change to its
+    /// episode (another reviewer's reconcile, an assignment) is derived again from the store's
+    /// observations — each observed label's character, through merges — and written back with the
+    /// store's generation (SPEC §11.4). nil when there is no map.
+    static func following(_ path: String, series: String, episode: String, cast: CharacterStore) throws -> CharacterMap? {
+        guard var map = try CharacterMap.read(path) else { return nil }
+        guard map.series == nil || map.series == series, map.episode == nil || map.episode == episode else { return map }
+        let view = cast.episodeView(series: series, episode: episode)
+        guard view.generation > map.storeGeneration else { return map }
+        for i in map.labels.indices {
+            if let id = view.labels[map.labels[i].label] { map.labels[i].characterID = id }
+        }
+        map.storeGeneration = cast.generation
+        try map.write(path)
+        return map
     }
 
-    static func readMap(_ path: String) throws -> [LabelAssignment]? {
-        guard let bytes = try FileIO.readIfExists(path, owner: .own) else { return nil }
-        let root = try JobLoader.parseFile(path, bytes: bytes)
-        return (root.objectValue?["labels"]?.objectValue?.members ?? []).map { label, v in
-            LabelAssignment(label: label, characterID: v.objectValue?["character_id"]?.stringValue ?? "",
-                            similarity: v.objectValue?["similarity"]?.doubleValue ?? 0, created: v.objectValue?["created"]?.boolValue ?? false,
-                            override: v.objectValue?["override"]?.boolValue ?? false)
-        }
+    /// The job's map brought up to date with the store (see `following`): the store's job and its
+    /// label → character map are replaced when the map moved. Returns whether it did.
+    @discardableResult
+    public static func followStore(_ store: TranscriptStore, cast: CharacterStore) throws -> Bool {
+        guard let series = store.job.info.seriesID else { return false }
+        let path = store.job.directory + "/characters.map.json"
+        guard let map = try following(path, series: series, episode: store.job.info.episode, cast: cast) else { return false }
+        let ids = map.characterIDs
+        guard ids != store.job.characterMap else { return false }
+        store.job = store.job.with(characterMap: ids)
+        return true
     }
 
     /// The labels a line of this episode can be given: the diarization labels and every line's
@@ -262,9 +271,12 @@ public enum CharacterIdentifier {
         }
         let mapPath = job.directory + "/characters.map.json"
         var result = Assignment(label: label, characterID: id ?? "", previous: nil)
-        var mapWrite: (list: [LabelAssignment], type: String, dim: Int)?
+        var mapWrite: CharacterMap?
         try cast.update(then: {
-            if let m = mapWrite { try writeMap(mapPath, m.list, series: series, episode: job.info.episode, type: m.type, dim: m.dim) }
+            if var m = mapWrite {
+                m.storeGeneration = cast.generation
+                try m.write(mapPath)
+            }
         }) { s in
             mapWrite = nil
             var target: String? = nil
@@ -272,8 +284,9 @@ public enum CharacterIdentifier {
                 guard let c = s.resolve(id) else { throw DubdeckError(.usage, "no character \(Sanitizer.display(id)) in the store") }
                 target = c.id
             }
-            let (meta, existing) = try readMapDocument(mapPath)
-            var list = existing
+            let existing = try following(mapPath, series: series, episode: job.info.episode, cast: s)
+                ?? CharacterMap(series: series, episode: job.info.episode, embeddingType: "none", embeddingDim: 0, storeGeneration: 0, labels: [])
+            var list = existing.labels
             let old = list.firstIndex { $0.label == label }
             result.previous = old.map { list[$0] }
             if let old { list.remove(at: old) }
@@ -283,17 +296,13 @@ public enum CharacterIdentifier {
             result.characterID = target ?? previous?.characterID ?? ""
             s.noteAssignment(series: series, episode: job.info.episode, label: label, characterID: target ?? previous?.characterID,
                              override: previous?.override ?? (target != nil))
-            mapWrite = (list, meta.type, meta.dim)
+            var m = existing
+            m.series = series
+            m.episode = job.info.episode
+            m.labels = list
+            mapWrite = m
         }
         return result
-    }
-
-    /// The map's assignments and its embedding description (type, dim), or defaults for a new map.
-    static func readMapDocument(_ path: String) throws -> (meta: (type: String, dim: Int), list: [LabelAssignment]) {
-        guard let list = try readMap(path) else { return (("none", 0), []) }
-        let root = try JobLoader.parseFile(path, bytes: try FileIO.read(path))
-        let e = root.objectValue?["embedding"]?.objectValue
-        return ((e?["type"]?.stringValue ?? "none", e?["dim"]?.intValue ?? 0), list)
     }
 
     /// `voice_map.json` for the pipeline's TTS: every label of the episode → its character, name,

@@ -97,6 +97,9 @@ public final class CharacterStore {
     public let path: String
     public let withEmbeddings: Bool
     public internal(set) var nextN = 1
+    /// Incremented by every committed change of the store (never a clock): maps record the generation
+    /// they were derived from, observations the generation of their last change (SPEC §11.4).
+    public internal(set) var generation = 0
     /// {"type","dim","model","encoding","updated_at"}, nil for a store with no embedding yet.
     public internal(set) var embeddingMeta: JSONObject?
     var extraTop: [(key: String, value: JSONValue)] = []
@@ -173,6 +176,7 @@ public final class CharacterStore {
 
     func reset() {
         nextN = 1
+        generation = 0
         embeddingMeta = nil
         extraTop = []
         characters = []
@@ -239,6 +243,9 @@ public final class CharacterStore {
                 case "next_n":
                     guard let n = try p.parseValue(depth: 1).intValue, n >= 0 else { throw DubdeckError.data(shown, "\"next_n\" must be an integer") }
                     nextN = n
+                case "generation":
+                    guard let n = try p.parseValue(depth: 1).intValue, n >= 0 else { throw DubdeckError.data(shown, "\"generation\" must be an integer from 0 to 2^53") }
+                    generation = n
                 case "embedding":
                     let v = try p.parseValue(depth: 1)
                     embeddingMeta = v.isNull ? nil : v.objectValue
@@ -251,11 +258,12 @@ public final class CharacterStore {
                         characters.append(c)
                         raw.append(withEmbeddings ? bytes[start..<q.offset] : nil)
                     }
-                case "observations" where withEmbeddings:
+                case "observations":
+                    // Read without embeddings too (the desk): maps follow the store by them.
                     observationsValue = try p.parseValue(depth: 1)
                 case "reconcile" where withEmbeddings:
                     reconcileValue = try p.parseValue(depth: 1)
-                case "observations", "reconcile":
+                case "reconcile":
                     try p.skipValue(depth: 1)
                 default:
                     extraTop.append((key, try p.parseValue(depth: 1)))
@@ -364,7 +372,7 @@ public final class CharacterStore {
 
     /// `{` and the top-level members but characters, observations and reconcile (no closing brace).
     func writeTopMembers(into out: inout [UInt8]) {
-        out += Array("{\"version\": \(CharacterStore.schemaVersion), \"next_n\": \(nextN), \"embedding\": ".utf8)
+        out += Array("{\"version\": \(CharacterStore.schemaVersion), \"next_n\": \(nextN), \"generation\": \(generation), \"embedding\": ".utf8)
         JSONWriter.write(embeddingMeta.map { .object($0) } ?? .null, into: &out, indent: nil, level: 0)
         for m in extraTop {
             out += Array(", ".utf8)
@@ -416,6 +424,7 @@ public final class CharacterStore {
         if !exists { try prepareNewStore() }
         ensureStoreID()
         do {
+            generation += 1  // this commit's: what the change stamps on what it changes
             try change(self)
             try save()
         } catch {

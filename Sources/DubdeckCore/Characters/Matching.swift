@@ -183,14 +183,6 @@ public struct LabelEvidence: Sendable {
 }
 
 /// Who each diarization label of an episode is.
-public struct LabelAssignment: Equatable {
-    public var label: String
-    public var characterID: String
-    public var similarity: Double
-    public var created: Bool
-    /// Set by a reviewer (`characters assign`): identify keeps it.
-    public var override = false
-}
 
 extension CharacterStore {
     func matrix() -> EmbeddingMatrix? {

@@ -17,6 +17,8 @@ public struct Observation: Equatable, Sendable {
     /// The job directory identify read (absolute): where reconcile re-writes the map.
     public var job: String?
     public var at: String
+    /// The store generation of this observation's last change (its character or override).
+    public var gen = 0
 
     public init(episode: String, label: String, characterID: String, embedding: [Float], utterances: Int? = nil, seconds: Double? = nil,
                 override: Bool = false, job: String? = nil, at: String = Clock.isoNow()) {
@@ -42,22 +44,27 @@ public struct Observation: Equatable, Sendable {
             ("episode", .string(episode)), ("label", .string(label)), ("character_id", .string(characterID)),
             ("embedding", .string(Base64.encodeFloats(embedding))),
             ("utterances", utterances.map { .number($0) } ?? .null), ("seconds", seconds.map { .number($0) } ?? .null),
-            ("override", .bool(override)), ("job", job.map { .string($0) } ?? .null), ("at", .string(at)),
+            ("override", .bool(override)), ("job", job.map { .string($0) } ?? .null), ("at", .string(at)), ("gen", .number(gen)),
         ]))
     }
 
     /// Every field checked: the store is our own output, but still input.
-    init(json v: JSONValue, file: String, dim: Int?) throws {
+    /// `withEmbedding` false (a reader of names: the embedding was stripped to null): no embedding.
+    init(json v: JSONValue, file: String, dim: Int?, withEmbedding: Bool = true) throws {
         let shown = file
         guard let o = v.objectValue, let episode = o["episode"]?.stringValue, let label = o["label"]?.stringValue,
-              let id = o["character_id"]?.stringValue, let e = o["embedding"]?.stringValue else {
+              let id = o["character_id"]?.stringValue, let embeddingValue = o["embedding"], withEmbedding ? embeddingValue.stringValue != nil : true else {
             throw DubdeckError.data(shown, "an observation needs episode, label, character_id and embedding")
         }
         try SafeName.check(id, file: file, field: "observation character_id")
-        guard let floats = Base64.decodeFloats(Array(e.utf8)[...]), !floats.isEmpty, floats.allSatisfy({ $0.isFinite }) else {
-            throw DubdeckError.data(shown, "observation \(Sanitizer.display(episode))/\(Sanitizer.display(label)): embedding is not base64 of finite float32")
+        var floats: [Float] = []
+        if withEmbedding {
+            guard let e = embeddingValue.stringValue, let f = Base64.decodeFloats(Array(e.utf8)[...]), !f.isEmpty, f.allSatisfy({ $0.isFinite }) else {
+                throw DubdeckError.data(shown, "observation \(Sanitizer.display(episode))/\(Sanitizer.display(label)): embedding is not base64 of finite float32")
+            }
+            floats = f
         }
-        if let d = dim, floats.count != d {
+        if withEmbedding, let d = dim, floats.count != d {
             throw DubdeckError.data(shown, "observation \(Sanitizer.display(episode))/\(Sanitizer.display(label)): \(floats.count) values, the store's dim is \(d)")
         }
         let utterances = o["utterances"]?.intValue, seconds = o["seconds"]?.doubleValue
@@ -67,8 +74,14 @@ public struct Observation: Equatable, Sendable {
         if let j = job, !j.hasPrefix("/") || j.utf8.contains(0) || j.split(separator: "/").contains("..") {
             throw DubdeckError.data(shown, "observation \(Sanitizer.display(episode)): job is not an absolute path without ..")
         }
+        var gen = 0
+        if let g = o["gen"], !g.isNull {
+            guard let n = g.intValue, n >= 0 else { throw DubdeckError.data(shown, "observation \(Sanitizer.display(episode)): gen must be an integer from 0") }
+            gen = n
+        }
         self.init(episode: episode, label: label, characterID: id, embedding: floats, utterances: utterances, seconds: seconds,
                   override: o["override"]?.boolValue ?? false, job: job, at: o["at"]?.stringValue ?? "")
+        self.gen = gen
     }
 }
 
@@ -82,7 +95,7 @@ extension CharacterStore {
             guard items.count <= Observation.maxPerSeries else {
                 throw DubdeckError.data(shownPath, "observations of \(Sanitizer.display(series)): \(items.count), at most \(Observation.maxPerSeries)")
             }
-            observations[series] = try items.map { try Observation(json: $0, file: shownPath, dim: dim) }
+            observations[series] = try items.map { try Observation(json: $0, file: shownPath, dim: dim, withEmbedding: withEmbeddings) }
             observationOrder.append(series)
         }
     }
@@ -93,9 +106,34 @@ extension CharacterStore {
 
     public func observations(series: String) -> [Observation] { observations[series] ?? [] }
 
+    /// The one place observations change: each one whose character or override is new since the
+    /// list before gets this commit's generation (what a map of its episode is compared with).
     func setObservations(_ list: [Observation], series: String) {
+        var before: [String: Observation] = [:]
+        for o in observations[series] ?? [] { before[o.episode + "\u{0}" + o.label] = o }
         if observations[series] == nil { observationOrder.append(series) }
-        observations[series] = Array(list.suffix(Observation.maxPerSeries))
+        observations[series] = list.suffix(Observation.maxPerSeries).map { o in
+            var o = o
+            if let old = before[o.episode + "\u{0}" + o.label], old.characterID == o.characterID, old.override == o.override {
+                o.gen = old.gen
+            } else {
+                o.gen = generation
+            }
+            return o
+        }
+    }
+
+    /// What the store says of an episode's labels: each observed label's character as recorded (a
+    /// merge is followed where the ID is used, so an unmerge needs no map change) and the generation
+    /// of the last change among them (0: none recorded).
+    public func episodeView(series: String, episode: String) -> (generation: Int, labels: [String: String]) {
+        var g = 0
+        var labels: [String: String] = [:]
+        for o in observations[series] ?? [] where o.episode == episode {
+            g = max(g, o.gen)
+            labels[o.label] = o.characterID
+        }
+        return (g, labels)
     }
 
     /// What identify decided for one episode: the episode's earlier observations (an identify with

@@ -307,7 +307,7 @@ extension CharacterStore {
         var episode: String
         var path: String
         var changes: [(label: String, before: String, after: String)]
-        var document: JSONValue?
+        var document: CharacterMap?
         var reason: String?
     }
 
@@ -413,7 +413,7 @@ extension CharacterStore {
         setReconcileLog(log, series: series)
         let result = ReconcileResult(id: id, applied: proposals, created: created,
                                      maps: plans.map { ($0.job, $0.episode, $0.document != nil, $0.reason) })
-        return (result, plans.map { p in var p = p; p.document = p.document.map { Self.stamp($0, reconcile: id, at: now) }; return p })
+        return (result, plans.map { p in var p = p; p.document = p.document.map { stamp($0, reconcile: id, at: now) }; return p })
     }
 
     /// After a split, `from` no longer has the moved episodes: its series info, snapshots and
@@ -446,39 +446,37 @@ extension CharacterStore {
         var p = plan
         guard !p.job.isEmpty else { p.reason = "no job directory recorded"; return p }
         do {
-            guard let bytes = try FileIO.readIfExists(p.path, owner: .own) else { p.reason = "no characters.map.json"; return p }
-            let doc = try JobLoader.parseFile(p.path, bytes: bytes)
-            guard let root = doc.objectValue, root["series_id"]?.stringValue == series, root["episode"]?.stringValue == p.episode,
-                  var labels = root["labels"]?.objectValue else {
+            guard var map = try CharacterMap.read(p.path) else { p.reason = "no characters.map.json"; return p }
+            guard map.series == series, map.episode == p.episode else {
                 p.reason = "the map is not this series' \(Sanitizer.display(p.episode))"
                 return p
             }
             for ch in p.changes {
-                guard var entry = labels[ch.label]?.objectValue, let have = entry["character_id"]?.stringValue,
-                      (resolve(have)?.id ?? have) == (resolve(ch.before)?.id ?? ch.before) || have == ch.before else {
+                guard let i = map.labels.firstIndex(where: { $0.label == ch.label }),
+                      (resolve(map.labels[i].characterID)?.id ?? map.labels[i].characterID) == (resolve(ch.before)?.id ?? ch.before)
+                        || map.labels[i].characterID == ch.before else {
                     p.reason = "label \(Sanitizer.display(ch.label)) changed in the map since identify"
                     return p
                 }
-                entry["character_id"] = .string(ch.after)
-                labels[ch.label] = .object(entry)
+                map.labels[i].characterID = ch.after
             }
-            var out = root
-            out["labels"] = .object(labels)
-            p.document = .object(out)
+            p.document = map
         } catch {
             p.reason = (error as? DubdeckError)?.message ?? "\(error)"
         }
         return p
     }
 
-    static func stamp(_ doc: JSONValue, reconcile id: String, at: String) -> JSONValue {
-        guard var o = doc.objectValue else { return doc }
-        o["reconciled"] = .object(JSONObject([("id", .string(id)), ("at", .string(at))]))
-        return .object(o)
+    /// The map as this commit leaves it: its generation, and which reconcile wrote it (nil: none).
+    func stamp(_ map: CharacterMap, reconcile id: String?, at: String) -> CharacterMap {
+        var m = map
+        m.storeGeneration = generation
+        m.extra["reconciled"] = id.map { .object(JSONObject([("id", .string($0)), ("at", .string(at))])) }
+        return m
     }
 
     static func writeMaps(_ plans: [MapPlan]) throws {
-        for p in plans { if let d = p.document { try FileIO.writeAtomically(p.path, JSONWriter.encodePretty(d)) } }
+        for p in plans { if let d = p.document { try d.write(p.path) } }
     }
 
     /// Undoes the series' newest reconcile: the characters it touched as they were, the characters it
@@ -529,11 +527,7 @@ extension CharacterStore {
         matrixCache = nil
         return (id, plans.map { p in
             var p = p
-            p.document = p.document.map { d in
-                guard var o = d.objectValue else { return d }
-                o["reconciled"] = nil
-                return .object(o)
-            }
+            p.document = p.document.map { stamp($0, reconcile: nil, at: "") }
             return p
         })
     }

@@ -36,7 +36,8 @@ public final class Job: Sendable {
     public let embeddingDim: Int?
     /// Absolute or JOB-relative path of the source audio, when there is one.
     public let sourceAudioPath: String?
-    /// label → character ID from characters.map.json.
+    /// label → character ID from characters.map.json (brought up to date with the store by
+    /// `CharacterIdentifier.followStore`).
     public let characterMap: [String: String]
     /// Segment numbers whose time range overlaps another segment's.
     public let overlapping: Set<Int>
@@ -58,6 +59,12 @@ public final class Job: Sendable {
         self.sourceAudioPath = sourceAudioPath
         self.characterMap = characterMap
         (overlapping, duplicated) = Job.findOverlaps(segments)
+    }
+
+    /// The same job with another label → character map (the map derived again from the store).
+    public func with(characterMap map: [String: String]) -> Job {
+        Job(directory: directory, info: info, segments: segments, diarizationLabels: diarizationLabels, embeddingDim: embeddingDim,
+            sourceAudioPath: sourceAudioPath, characterMap: map)
     }
 
     /// The character a segment belongs to: its own `character_id`, else the episode's map.
@@ -345,19 +352,6 @@ public enum JobLoader {
     }
 
     static func loadCharacterMap(_ path: String) throws -> [String: String] {
-        guard let bytes = try FileIO.readIfExists(path, owner: .own) else { return [:] }
-        let shown = Sanitizer.display(path)
-        guard case .object(let obj) = try parseFile(path, bytes: bytes) else {
-            throw DubdeckError.data(shown, "expected a JSON object")
-        }
-        var map: [String: String] = [:]
-        if let labels = obj["labels"]?.objectValue {
-            for (label, entry) in labels.members {
-                if let id = entry.objectValue?["character_id"]?.stringValue {
-                    map[label] = try SafeName.check(id, file: path, field: "labels.\(label).character_id")
-                }
-            }
-        }
-        return map
+        try CharacterMap.read(path)?.characterIDs ?? [:]
     }
 }

@@ -223,7 +223,7 @@ public final class TranscriptStore {
         }
     }
 
-    public let job: Job
+    public internal(set) var job: Job
     public let by: String
     var snapshot: Snapshot
     public private(set) var states: [ReviewState]

@@ -142,3 +142,63 @@ final class VersionTests: KeyEnvironmentTestCase {
         XCTAssertEqual(try CharacterStore.open(storePath()).observations(series: "s").filter(\.override).count, 0)
     }
 }
+
+/// SPEC §11.4: a map follows the store. Another reviewer's copy of the job keeps a map made before a
+/// change to its episode (an assignment, a reconcile); the next command with the store derives it
+/// again from the store's observations and writes it back with the store's generation.
+final class MapFollowsStoreTests: KeyEnvironmentTestCase {
+    func copyJob(_ from: String, to name: String) throws -> String {
+        let to = dir.file(name)
+        try FileManager.default.copyItem(atPath: from, toPath: to)
+        return to
+    }
+
+    func testAnotherReviewersMapFollowsAnAssignmentAndAReconcile() throws {
+        _ = useRawKey()
+        let storePath = dir.file("data/characters.json")
+        let mine = Fixtures.embeddedEpisode(in: dir, "ep1", series: "s", [("A", [1, 0, 0, 0]), ("B", [0, 1, 0, 0])])
+        _ = try CharacterIdentifier.identify(job: try JobLoader.load(mine), store: try CharacterStore.open(storePath), threshold: 0.75, force: false)
+        let theirs = try copyJob(mine, to: "theirs-ep1")
+        let before = try XCTUnwrap(try CharacterMap.read(theirs + "/characters.map.json"))
+        XCTAssertEqual(before.characterIDs, ["A": "SPEAKER_01", "B": "SPEAKER_02"])
+        XCTAssertGreaterThan(before.storeGeneration, 0, "the map records the store generation it came from")
+
+        // I assign A to B's character: my map is written; theirs is now older than the store.
+        let myStore = try TranscriptStore(job: try JobLoader.load(mine))
+        try CharacterIdentifier.assign(myStore, label: "A", to: "SPEAKER_02", in: try CharacterStore.open(storePath))
+        XCTAssertEqual(try CharacterMap.read(mine + "/characters.map.json")?.characterIDs["A"], "SPEAKER_02")
+        XCTAssertEqual(try CharacterMap.read(theirs + "/characters.map.json")?.characterIDs["A"], "SPEAKER_01", "not reached yet")
+
+        let theirStore = try TranscriptStore(job: try JobLoader.load(theirs))
+        let cast = try CharacterStore.open(storePath, withEmbeddings: false)  // as the desk and listings open it
+        XCTAssertTrue(try CharacterIdentifier.followStore(theirStore, cast: cast))
+        XCTAssertEqual(theirStore.job.characterMap["A"], "SPEAKER_02", "what commands use")
+        let after = try XCTUnwrap(try CharacterMap.read(theirs + "/characters.map.json"))
+        XCTAssertEqual(after.characterIDs, ["A": "SPEAKER_02", "B": "SPEAKER_02"], "on disk")
+        XCTAssertEqual(after.storeGeneration, cast.generation)
+        XCTAssertFalse(try CharacterIdentifier.followStore(theirStore, cast: cast), "up to date: nothing to do")
+        let bytes = try FileIO.read(theirs + "/characters.map.json")
+        _ = try CharacterIdentifier.followStore(try TranscriptStore(job: try JobLoader.load(theirs)), cast: try CharacterStore.open(storePath))
+        XCTAssertEqual(try FileIO.read(theirs + "/characters.map.json"), bytes, "a current map is not rewritten")
+    }
+
+    /// A merge moves no observation: the map keeps the merged ID (it resolves to the target), so an
+    /// unmerge needs no map change; a hostile generation in a map is refused (65).
+    func testMergesAreFollowedByResolutionAndTheGenerationIsChecked() throws {
+        _ = useRawKey()
+        let storePath = dir.file("data/characters.json")
+        let job = Fixtures.embeddedEpisode(in: dir, "ep1", series: "s", [("A", [1, 0, 0, 0]), ("B", [0, 1, 0, 0])])
+        _ = try CharacterIdentifier.identify(job: try JobLoader.load(job), store: try CharacterStore.open(storePath), threshold: 0.75, force: false)
+        let s = try CharacterStore.open(storePath)
+        try s.update { try $0.merge("SPEAKER_01", into: "SPEAKER_02") }
+        XCTAssertFalse(try CharacterIdentifier.followStore(try TranscriptStore(job: try JobLoader.load(job)), cast: s))
+        XCTAssertEqual(try CharacterMap.read(job + "/characters.map.json")?.characterIDs["A"], "SPEAKER_01")
+        XCTAssertEqual(s.resolve("SPEAKER_01")?.id, "SPEAKER_02")
+        for bad in ["-1", "1.5", "\"3\"", "9007199254740993"] {
+            var text = try String(decoding: FileIO.read(job + "/characters.map.json"), as: UTF8.self)
+            text = text.replacingOccurrences(of: #""store_generation" *: *[0-9]+"#, with: "\"store_generation\": \(bad)", options: .regularExpression)
+            try FileIO.writeAtomically(job + "/characters.map.json", Array(text.utf8))
+            XCTAssertThrowsError(try JobLoader.load(job), bad) { e in XCTAssertEqual((e as? DubdeckError)?.status, .dataError, "\(bad): \(e)") }
+        }
+    }
+}

@@ -390,6 +390,7 @@ extension CharacterStore {
                 if attempt == 1 { try refreshRows(c) } else { try loadRows(c) }
                 if database?.exists != true { try prepareNewStore() }
                 ensureStoreID()
+                generation += 1  // this commit's (a retry read the store again first)
                 try change(self)
                 try writeRows(c)
             }
