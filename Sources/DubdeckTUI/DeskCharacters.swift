@@ -47,6 +47,10 @@ extension Desk {
         switch result {
         case .success(let c):
             cast = c
+            // The episode's map as the store has it now (a reconcile or assignment made elsewhere).
+            do { try CharacterIdentifier.followStore(store, cast: c) } catch let e as DubdeckError {
+                setMessage("characters.map.json not brought up to date: \(e.message)", .warning)
+            } catch {}
             let voices = c.voices()
             let job = store.job
             store.expectedVoice = { seg in Voice.forSegment(seg, job: job, characterVoices: voices) }

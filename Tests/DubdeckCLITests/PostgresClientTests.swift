@@ -1,3 +1,4 @@
+import DubdeckCore
 import Foundation
 import TestSupport
 import XCTest
@@ -168,5 +169,98 @@ final class PostgresClientTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("row dubdeck_meta 1 is missing but 3 other rows exist"), r.stderr)
         XCTAssertEqual(sql("SELECT count(*) FROM dubdeck_meta"), "0", "no store made over the rows")
         XCTAssertFalse(FileManager.default.fileExists(atPath: ep2 + "/characters.map.json"))
+    }
+
+    /// Three reviewers on one database at once, each with their own copy of the season's jobs, in
+    /// bounded loops of identify, merge, unmerge, assign, reconcile and its undo (a fixed random
+    /// order). Every command ends 0, 64 (nothing to do) or 75 (changed since, try again) with one
+    /// line; no reconcile is reported applied or undone twice; the store reads back whole; and once
+    /// each copy has been opened by a command, every map says what the store's observations say.
+    func testThreeReviewersAtOnceLeaveMapsThatAgreeWithTheStore() throws {
+        let pg = try server()
+        let dir = TempDir()
+        let url = pg.database("three_reviewers")
+        let e = env(dir, url)
+        func unit(_ axis: Int, _ tilt: Float) -> [Float] {
+            var v = [Float](repeating: 0, count: 8)
+            v[axis] = 1
+            v[7] = tilt
+            return v
+        }
+        let names = (1...5).map { "ep\($0)" }
+        for (k, name) in names.enumerated() {
+            let made = Fixtures.embeddedEpisode(in: dir, name, series: "s1",
+                                                [("A", unit(0, 0.1 + 0.05 * Float(k % 4))), ("B", unit(2, 0.2)), ("C", unit(4, 0.15 + 0.3 * Float(k % 2)))])
+            try FileManager.default.createDirectory(atPath: dir.file("r0"), withIntermediateDirectories: true)
+            try FileManager.default.moveItem(atPath: made, toPath: dir.file("r0/" + name))
+            let r = DubdeckBinary.run(["characters", "identify", dir.file("r0/" + name), "--threshold", "0.97"], env: e)
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        // The other reviewers' copies, maps included (made on their machines from the same store).
+        for r in 1...2 { try FileManager.default.copyItem(atPath: dir.file("r0"), toPath: dir.file("r\(r)")) }
+        let outputs = Collected<(args: [String], result: DubdeckBinary.Result)>()
+        let root = dir.path
+        DispatchQueue.concurrentPerform(iterations: 3) { reviewer in
+            var seed = UInt64(reviewer + 1) &* 0x9E37_79B9_7F4A_7C15
+            func next(_ n: Int) -> Int { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return Int((seed >> 33) % UInt64(n)) }
+            for _ in 0..<10 {
+                let ep = root + "/r\(reviewer)/" + names[next(names.count)]
+                let a = "SPEAKER_0\(1 + next(6))", b = "SPEAKER_0\(1 + next(6))"
+                let args: [String]
+                switch next(7) {
+                case 0: args = ["characters", "identify", ep, "--force", "--threshold", next(2) == 0 ? "0.97" : "0.75"]
+                case 1: args = ["characters", "merge", a, b]
+                case 2: args = ["characters", "unmerge", a]
+                case 3: args = ["characters", "assign", ep, ["A", "B", "C"][next(3)], a]
+                case 4, 5: args = ["characters", "reconcile", "--series", "s1", "--apply"]
+                default: args = ["characters", "reconcile", "--series", "s1", "--undo"]
+                }
+                outputs.append((args, DubdeckBinary.run(args, env: e)))
+            }
+        }
+        var applied: [String] = [], undone: [String] = []
+        for (args, r) in outputs.values {
+            XCTAssertTrue([0, 64, 75].contains(r.status), "\(args): \(r.status) \(r.stderr)")
+            if r.status != 0 { XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(args): \(r.stderr)") }
+            for line in r.stdout.split(separator: "\n") {
+                if line.hasPrefix("applied reconcile ") { applied.append(String(line.split(separator: " ")[2])) }
+                if line.hasPrefix("undid reconcile ") { undone.append(String(line.split(separator: " ")[2])) }
+            }
+        }
+        let codes = Dictionary(outputs.values.map { ($0.result.status, 1) }, uniquingKeysWith: +)
+        print("three reviewers: exit codes \(codes.sorted { $0.key < $1.key }), reconciles applied \(applied), undone \(undone)")
+        XCTAssertEqual(applied.count, Set(applied).count, "a reconcile reported applied twice: \(applied)")
+        XCTAssertEqual(undone.count, Set(undone).count, "a reconcile reported undone twice: \(undone)")
+        XCTAssertEqual(DubdeckBinary.run(["characters", "list"], env: e).status, 0, "the store reads back whole")
+
+        // Each copy opened by a command; then its map says what the store's observations say.
+        var stale = 0
+        for r in 0...2 {
+            for name in names {
+                let before = try? Data(contentsOf: URL(fileURLWithPath: dir.file("r\(r)/\(name)/characters.map.json")))
+                XCTAssertEqual(DubdeckBinary.run(["segments", dir.file("r\(r)/" + name)], env: e).status, 0)
+                if before != (try? Data(contentsOf: URL(fileURLWithPath: dir.file("r\(r)/\(name)/characters.map.json")))) { stale += 1 }
+            }
+        }
+        print("three reviewers: \(stale) maps followed the store")
+        let saved = ["XDG_CONFIG_HOME", "DUBDECK_STORE_KEY", "DUBDECK_STORE_PASSPHRASE"].map { ($0, ProcessInfo.processInfo.environment[$0]) }
+        setenv("XDG_CONFIG_HOME", dir.file("config"), 1)
+        unsetenv("DUBDECK_STORE_KEY")
+        unsetenv("DUBDECK_STORE_PASSPHRASE")
+        defer { for (k, v) in saved { if let v { setenv(k, v, 1) } else { unsetenv(k) } } }
+        let store = try CharacterStore.open(url, withEmbeddings: false)
+        var checked = 0
+        for r in 0...2 {
+            for name in names {
+                let view = store.episodeView(series: "s1", episode: name)
+                let map = try XCTUnwrap(try CharacterMap.read(dir.file("r\(r)/\(name)/characters.map.json")))
+                for (label, id) in view.labels {
+                    XCTAssertEqual(map.characterIDs[label], id, "r\(r)/\(name) label \(label): the map and the store disagree")
+                    checked += 1
+                }
+                for l in map.labels { XCTAssertNotNil(store.character(l.characterID), "r\(r)/\(name): the map names \(l.characterID), the store has no such character") }
+            }
+        }
+        XCTAssertGreaterThan(checked, 30)
     }
 }
