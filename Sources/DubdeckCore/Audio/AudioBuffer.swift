@@ -215,6 +215,13 @@ public enum AudioFile {
         try LazyLibrary.require(dd_sndfile_load(), package: "libsndfile1")
         let fd = try FileIO.createExclusive(path, mode: 0o644)
         defer { close(fd) }
+        try writeWAV16(buffer, fd: fd, shown: Sanitizer.display(path))
+    }
+
+    /// The same into a file already created (exclusively) and open for writing; fsynced, not closed.
+    public static func writeWAV16(_ buffer: AudioBuffer, fd: Int32, shown: String) throws {
+        try LazyLibrary.require(dd_sndfile_load(), package: "libsndfile1")
+        let path = shown
         var info = SF_INFO()
         info.samplerate = Int32(buffer.rate)
         info.channels = Int32(buffer.channels)

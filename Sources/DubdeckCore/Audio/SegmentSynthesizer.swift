@@ -140,27 +140,46 @@ public final class SegmentSynthesizer {
         // Sendable: value types only (the audio is written out; only its path travels).
         var input: RenderInput
         var result: Result
+        /// The temporary's name inside `dir` (segments_preview, opened once for the line or the batch).
         var tmp: String
         var tmpSlot: Int32
+        var dir: DirectoryHandle
     }
 
     /// Renders and writes the take to a temporary file next to the takes (registered for Ctrl-C).
-    func renderToFile(_ input: RenderInput, rate: Int) throws -> Rendered {
+    func renderToFile(_ input: RenderInput, rate: Int, in dir: DirectoryHandle) throws -> Rendered {
         let (audio, result) = try render(input, rate: rate)
-        return try writeTemporary(input, audio, result)
+        return try writeTemporary(input, audio, result, in: dir)
     }
 
-    func writeTemporary(_ input: RenderInput, _ audio: AudioBuffer, _ result: Result) throws -> Rendered {
-        let tmp = FileIO.temporaryName(for: previewDirectory + "/" + Takes.padded(input.n) + ".take")
-        let slot = dd_cleanup_register(tmp, 0)
+    func writeTemporary(_ input: RenderInput, _ audio: AudioBuffer, _ result: Result, in dir: DirectoryHandle) throws -> Rendered {
+        let tmp = FileIO.temporaryName(for: Takes.padded(input.n) + ".take")
+        let slot = dd_cleanup_register(dir.path + "/" + tmp, 0)
         do {
-            try AudioFile.writeWAV16(audio, to: tmp)
+            let fd = try dir.createExclusive(tmp, mode: 0o644)
+            defer { close(fd) }
+            try AudioFile.writeWAV16(audio, fd: fd, shown: dir.shown(tmp))
         } catch {
-            unlink(tmp)
+            dir.unlink(tmp)
             dd_cleanup_unregister(slot)
             throw error
         }
-        return Rendered(input: input, result: result, tmp: tmp, tmpSlot: slot)
+        return Rendered(input: input, result: result, tmp: tmp, tmpSlot: slot, dir: dir)
+    }
+
+    /// segments_preview, opened (and made) once; NNNN.wav there must not be a link, FIFO or device.
+    func previewHandle(refusingCurrentOf numbers: [Int] = []) throws -> DirectoryHandle {
+        guard let dir = try Takes.open(job: store.job.directory, create: true) else {
+            throw DubdeckError.io(Sanitizer.display(previewDirectory), "cannot make the directory")
+        }
+        for n in numbers { try refuseIfNotRegular(dir, Takes.currentName(n)) }
+        return dir
+    }
+
+    func refuseIfNotRegular(_ dir: DirectoryHandle, _ name: String) throws {
+        if let st = dir.status(name), (st.st_mode & S_IFMT) != S_IFREG {
+            throw DubdeckError.data(dir.shown(name), "is \(FileIO.kindName(st.st_mode)), not a regular file; refusing to replace it")
+        }
     }
 
     /// Synthesizes segment N as a new immutable take and makes it the current one, in one
@@ -179,9 +198,9 @@ public final class SegmentSynthesizer {
             recordFailure(e, n, batch: batch)
             throw e
         }
-        try FileIO.ensureDirectory(previewDirectory)
-        try FileIO.refuseIfNotRegular(currentPath(n))  // a planted link or FIFO: refused before anything is written
-        return try install(try writeTemporary(input, audio, result), batch: batch)
+        // A planted link or FIFO: refused before anything is written.
+        let dir = try previewHandle(refusingCurrentOf: [n])
+        return try install(try writeTemporary(input, audio, result, in: dir), batch: batch)
     }
 
     /// An engine that failed is recorded on the line; bad input changes no file.
@@ -193,13 +212,13 @@ public final class SegmentSynthesizer {
 
     /// The commit of a rendered take: the record, the take under its seq, the store, `NNNN.wav`.
     func install(_ rendered: Rendered, batch: String?) throws -> Result {
-        let n = rendered.input.n, voice = rendered.input.voice, text = rendered.input.text, tmp = rendered.tmp
+        let n = rendered.input.n, voice = rendered.input.voice, text = rendered.input.text, tmp = rendered.tmp, dir = rendered.dir
         var result = rendered.result
         defer {
-            unlink(tmp)  // renamed away on success; gone in every other case
+            dir.unlink(tmp)  // renamed away on success; gone in every other case
             dd_cleanup_unregister(rendered.tmpSlot)
         }
-        try FileIO.refuseIfNotRegular(currentPath(n))
+        try refuseIfNotRegular(dir, Takes.currentName(n))
         var takeSeq = 0
         let job = store.job.directory
         let change = SegmentChange(segment: n, action: "synth", fields: ["last_preview"]) { e in
@@ -219,18 +238,16 @@ public final class SegmentSynthesizer {
         defer { dd_cleanup_unregister(takeSlot) }
         let outcome = try store.commit([change], batch: batch) { seq in
             takeSeq = seq
-            if Takes.isLegacy(self.store.entry(n)) { try Takes.convertLegacy(job: job, n) }
-            let take = self.previewDirectory + "/" + Takes.takeName(n, seq: seq)
-            try FileIO.refuseIfNotRegular(take)
-            takeSlot = dd_cleanup_register(take, 0)  // not yet named by the store: Ctrl-C removes it
-            if rename(tmp, take) != 0 {
-                throw DubdeckError.io(Sanitizer.display(take), "cannot install the new take: \(errnoText())")
-            }
-            try FileIO.fsyncDirectory(self.previewDirectory)
-            return { unlink(take) }
+            if Takes.isLegacy(self.store.entry(n)) { try Takes.convertLegacy(dir, n) }
+            let take = Takes.takeName(n, seq: seq)
+            try self.refuseIfNotRegular(dir, take)
+            takeSlot = dd_cleanup_register(dir.path + "/" + take, 0)  // not yet named by the store: Ctrl-C removes it
+            try dir.rename(tmp, take)
+            try dir.sync()
+            return { dir.unlink(take) }
         }
         lastWarnings = outcome.warnings
-        Takes.prune(job: job, n, keepingCurrent: Takes.current(of: store.entry(n), n))
+        Takes.prune(dir, n, keepingCurrent: Takes.current(of: store.entry(n), n))
         result.take = Takes.takeName(n, seq: takeSeq)
         return result
     }
@@ -266,13 +283,15 @@ public final class SegmentSynthesizer {
         let batchID = "synth-\(Clock.isoNow())-\(getpid())"  // one batch: undone as one
         // What each line needs is read from the store here, on its thread.
         let inputs: [Swift.Result<RenderInput, Error>] = numbers.map { n in Swift.Result { try prepare(n) } }
+        var opened: DirectoryHandle?
         if inputs.contains(where: { (try? $0.get()) != nil }) {
             do {
-                try FileIO.ensureDirectory(previewDirectory)
+                opened = try previewHandle()
             } catch {
                 return batchFailedAtOnce(numbers, error, progress: progress)
             }
         }
+        let dir = opened  // set whenever a line is to be rendered
         let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let shared = BatchPipeline(count: numbers.count, window: 2 * cores + 2)
         // Sendable proof: workers call only render/writeTemporary, which read immutable settings
@@ -283,7 +302,7 @@ public final class SegmentSynthesizer {
         for _ in 0..<min(cores, max(1, numbers.count)) {
             DispatchQueue.global().async {
                 while let i = shared.claim() {
-                    let r = work.value[i].flatMap { input in Swift.Result { try me.value.renderToFile(input, rate: rate) } }
+                    let r = work.value[i].flatMap { input in Swift.Result { try me.value.renderToFile(input, rate: rate, in: dir!) } }
                     shared.finish(i, r)
                 }
             }
@@ -311,7 +330,7 @@ public final class SegmentSynthesizer {
         }
         // Rendered ahead but not installed (cancelled): their temporary files go.
         for r in shared.stopAndDrain(from: installed) {
-            unlink(r.tmp)
+            r.dir.unlink(r.tmp)
             dd_cleanup_unregister(r.tmpSlot)
         }
         progress(summary.done, numbers.count, 0)

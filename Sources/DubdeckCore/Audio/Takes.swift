@@ -25,6 +25,25 @@ public enum Takes {
         return dir
     }
 
+    /// `JOB/segments_preview` opened once (made when `create`): every take operation reaches its files
+    /// through this descriptor, so a link swapped in for the directory meanwhile changes nothing
+    /// (SPEC §11.2). nil when it is absent and not to be made; a link or anything else there: 65.
+    public static func open(job: String, create: Bool = false) throws -> DirectoryHandle? {
+        let jobDir = try DirectoryHandle(path: job)
+        if !create, jobDir.status(directoryName) == nil { return nil }
+        return try DirectoryHandle(in: jobDir, directoryName, create: create)
+    }
+
+    /// The file name inside segments_preview of a take the store names (`segments_preview/NAME`).
+    static func name(of relative: String) throws -> String {
+        let prefix = directoryName + "/"
+        let name = relative.hasPrefix(prefix) ? String(relative.dropFirst(prefix.count)) : ""
+        guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
+            throw DubdeckError.data(Sanitizer.display(relative), "is not a take inside \(directoryName)/")
+        }
+        return name
+    }
+
     public static func padded(_ n: Int) -> String {
         let digits = String(n)
         return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
@@ -89,73 +108,66 @@ public enum Takes {
     }
 
     /// Converts a first-edition segment's files (call under the job lock, before its synthesis).
-    public static func convertLegacy(job: String, _ n: Int) throws {
-        let dir = try directory(job: job)
+    public static func convertLegacy(_ dir: DirectoryHandle, _ n: Int) throws {
         for k in 2...kept {
-            let old = "\(dir)/\(padded(n)).take-\(k).wav"
-            var st = stat()
-            guard lstat(old, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
-            if rename(old, "\(dir)/\(padded(n)).take-0-\(k).wav") != 0 {
-                throw DubdeckError.io(Sanitizer.display(old), "cannot convert the old take: \(errnoText())")
-            }
+            let old = "\(padded(n)).take-\(k).wav"
+            guard dir.isRegular(old) else { continue }
+            try dir.rename(old, "\(padded(n)).take-0-\(k).wav")
         }
-        let current = "\(dir)/\(currentName(n))"
-        var st = stat()
-        if lstat(current, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG {
-            let target = "\(dir)/\(takeName(n, seq: 0))"
-            unlink(target)
-            if link(current, target) != 0 {
-                throw DubdeckError.io(Sanitizer.display(current), "cannot convert the current take: \(errnoText())")
-            }
+        let current = currentName(n)
+        if dir.isRegular(current) {
+            let target = takeName(n, seq: 0)
+            dir.unlink(target)
+            try dir.link(current, target)
         }
-        try FileIO.fsyncDirectory(dir)
+        try dir.sync()
     }
 
     /// Makes `NNNN.wav` the take `relative` names (a hard link under a temporary name, renamed over
     /// it), or removes it when there is no take. A planted link or FIFO is refused, never followed.
-    public static func repoint(job: String, _ n: Int, to relative: String?) throws {
-        let dir = try directory(job: job)
-        let current = dir + "/" + currentName(n)
-        try FileIO.refuseIfNotRegular(current)
+    public static func repoint(_ dir: DirectoryHandle, _ n: Int, to relative: String?) throws {
+        let current = currentName(n)
+        if let st = dir.status(current), (st.st_mode & S_IFMT) != S_IFREG {
+            throw DubdeckError.data(dir.shown(current), "is \(FileIO.kindName(st.st_mode)), not a regular file; refusing to replace it")
+        }
         guard let relative else {
-            if unlink(current) != 0, errno != ENOENT {
-                throw DubdeckError.io(Sanitizer.display(current), "cannot remove: \(errnoText())")
+            if !dir.unlink(current), errno != ENOENT {
+                throw DubdeckError.io(dir.shown(current), "cannot remove: \(errnoText())")
             }
-            if FileIO.isDirectory(dir) { try FileIO.fsyncDirectory(dir) }
+            try dir.sync()
             return
         }
-        let source = job + "/" + relative
-        var st = stat()
-        guard lstat(source, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            throw DubdeckError.io(Sanitizer.display(source), "the take is missing")
-        }
+        let source = try name(of: relative)
+        guard dir.isRegular(source) else { throw DubdeckError.io(dir.shown(source), "the take is missing") }
         let tmp = FileIO.temporaryName(for: current)
-        if FileIO.faults.failLink || link(source, tmp) != 0 {
-            throw DubdeckError.io(Sanitizer.display(current), "cannot point at \(Sanitizer.display(relative)): \(errnoText(FileIO.faults.failLink ? EIO : errno))")
+        try dir.link(source, tmp)
+        do {
+            try dir.rename(tmp, current)
+        } catch {
+            dir.unlink(tmp)
+            throw error
         }
-        try FileIO.renameDurably(tmp, over: current)
+        try dir.sync()
     }
 
     /// Re-points `NNNN.wav` only when it is not already the take `relative` names (the same file).
-    public static func ensureCurrent(job: String, _ n: Int, _ relative: String?) throws {
-        let current = try directory(job: job) + "/" + currentName(n)
-        FileIO.removeStaleTemporaries(of: current)
-        var a = stat(), b = stat()
-        let has = lstat(current, &a) == 0
+    public static func ensureCurrent(_ dir: DirectoryHandle, _ n: Int, _ relative: String?) throws {
+        let current = currentName(n)
+        let a = dir.status(current)
         if let relative {
-            if has, lstat(job + "/" + relative, &b) == 0, a.st_dev == b.st_dev, a.st_ino == b.st_ino { return }
-        } else if !has {
+            if let a, let b = dir.status(try name(of: relative)), a.st_dev == b.st_dev, a.st_ino == b.st_ino { return }
+        } else if a == nil {
             return
         }
-        try repoint(job: job, n, to: relative)
+        try repoint(dir, n, to: relative)
     }
 
     /// Deletes all but the newest `kept` takes of segment n, never the current one.
-    public static func prune(job: String, _ n: Int, keepingCurrent current: String?) {
-        guard let dir = try? directory(job: job) else { return }
-        for take in list(job: job, n).dropFirst(kept) where take.relativePath != current {
-            unlink(dir + "/" + take.name)
-            unlink(dir + "/" + take.name + ".ge2e")  // its voice-match embedding, if made
+    public static func prune(_ dir: DirectoryHandle, _ n: Int, keepingCurrent current: String?) {
+        let takes = dir.names().compactMap { parse($0, n: n) }.sorted { a, b in a.seq != b.seq ? a.seq > b.seq : a.legacyRank < b.legacyRank }
+        for take in takes.dropFirst(kept) where take.relativePath != current {
+            dir.unlink(take.name)
+            dir.unlink(take.name + ".ge2e")  // its voice-match embedding, if made
         }
     }
 
@@ -212,7 +224,7 @@ public enum TakeChoice {
         }
         let job = store.job.directory
         var result = try store.commit([change]) { _ in
-            if legacyUnconverted { try Takes.convertLegacy(job: job, n) }
+            if legacyUnconverted, let dir = try Takes.open(job: job) { try Takes.convertLegacy(dir, n) }
             return {}
         }
         result.warnings = repaired + result.warnings

@@ -896,13 +896,15 @@ public final class TranscriptStore {
             throw rollBack(error)
         }
 
-        // Re-point NNNN.wav wherever the current take changed.
+        // Re-point NNNN.wav wherever the current take changed (segments_preview opened once for all).
         var repointed: [Int] = []
+        var takes: DirectoryHandle?
         do {
             for n in updated.keys.sorted() {
                 let was = Takes.current(of: original[n], n), now = Takes.current(of: updated[n], n)
                 if was != now {
-                    try Takes.repoint(job: job.directory, n, to: now)
+                    if takes == nil { takes = try Takes.open(job: job.directory, create: now != nil) }
+                    if let takes { try Takes.repoint(takes, n, to: now) }
                     repointed.append(n)
                 }
             }
@@ -918,7 +920,7 @@ public final class TranscriptStore {
                 snapshot.fingerprint = FileIO.fingerprint(path: path, bytes: oldBytes)
                 snapshot.bytes = oldBytes
             }
-            for n in repointed { try? Takes.repoint(job: job.directory, n, to: Takes.current(of: original[n], n)) }
+            if let takes { for n in repointed { try? Takes.repoint(takes, n, to: Takes.current(of: original[n], n)) } }
             throw rollBack(error)
         }
 
@@ -1006,8 +1008,9 @@ public final class TranscriptStore {
         if newestBase != storeBase, let listed = newest.extra[TranscriptStore.repointField]?.arrayValue {
             // Committed: the takes it re-pointed are made what the store names (a kill may have come
             // between the store write and re-pointing NNNN.wav).
-            for n in listed.compactMap(\.intValue) where n >= 1 && n <= job.segments.count {
-                try? Takes.ensureCurrent(job: job.directory, n, Takes.current(of: entry(n), n))
+            let numbers = listed.compactMap(\.intValue).filter { $0 >= 1 && $0 <= job.segments.count }
+            if !numbers.isEmpty, let takes = try? Takes.open(job: job.directory) {
+                for n in numbers { try? Takes.ensureCurrent(takes, n, Takes.current(of: entry(n), n)) }
             }
             return end
         }
@@ -1034,10 +1037,11 @@ public final class TranscriptStore {
                 end = try history.scanEnd()
             }
         }
+        let takes = try? Takes.open(job: job.directory)
         for r in lastCommit where r.segment >= 1 && r.segment <= job.segments.count {
             let was = Takes.current(of: r.before.objectValue, r.segment), now = Takes.current(of: r.after.objectValue, r.segment)
             // Best effort: a take file removed by hand must not block every later change.
-            if was != now { try? Takes.ensureCurrent(job: job.directory, r.segment, Takes.current(of: entry(r.segment), r.segment)) }
+            if was != now, let takes = takes ?? nil { try? Takes.ensureCurrent(takes, r.segment, Takes.current(of: entry(r.segment), r.segment)) }
         }
         return end
     }

@@ -126,7 +126,14 @@ public enum FileIO {
     static func requireRegular(fd: Int32, path: String, owner: Owner) throws {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw DubdeckError.io(Sanitizer.display(path), "cannot stat: \(errnoText())") }
-        if (st.st_mode & S_IFMT) == S_IFREG { return }
+        if (st.st_mode & S_IFMT) == S_IFREG {
+            // A file of ours with a second name is shared with something else: appending to it or
+            // cutting it would change that too (SPEC §11.2).
+            if owner == .own, st.st_nlink > 1 {
+                throw DubdeckError.data(Sanitizer.display(path), "has \(st.st_nlink) hard links; a file of dubdeck's is never shared — refusing to use it")
+            }
+            return
+        }
         if (st.st_mode & S_IFMT) == S_IFDIR { throw DubdeckError.io(Sanitizer.display(path), "is a directory") }
         let cause = "not a regular file (\(kindName(st.st_mode)))"
         throw owner == .own ? DubdeckError.data(Sanitizer.display(path), cause + "; refusing to use it")

@@ -121,3 +121,47 @@ final class StaleTemporaryTests: JobTestCase {
         XCTAssertEqual(left, Set(names.dropFirst(2) + ["0006.take.tmp-\(dead)-4c"]), "the dead process's two are gone, the rest kept")
     }
 }
+
+/// SPEC §11.2: the job directory as one handle. segments_preview is opened once for a synthesis:
+/// swapped for a link in the middle, nothing lands where the link points; files of ours with a
+/// second hard link are refused, never appended to or cut.
+final class OneHandleTests: JobTestCase {
+    func testSegmentsPreviewSwappedForALinkMidSynthesisWritesNothingThere() throws {
+        let store = try open()
+        let synth = SegmentSynthesizer(store: store, engine: try EspeakEngine())
+        try synth.synthesize(1)
+        let h = historyBytes
+        let victim = dir.file("victim")
+        try FileIO.makeDirectories(victim)
+        // The directory opened, then its path swapped for a link before the take is written and installed.
+        let preview = try synth.previewHandle(refusingCurrentOf: [2])
+        XCTAssertEqual(rename(jobPath + "/segments_preview", dir.file("moved-preview")), 0)
+        XCTAssertEqual(symlink(victim, jobPath + "/segments_preview"), 0)
+        let (audio, result) = try synth.render(try synth.prepare(2), rate: synth.outputRate)
+        let rendered = try synth.writeTemporary(try synth.prepare(2), audio, result, in: preview)
+        XCTAssertEqual(DirectoryListing.names(victim), [], "the temporary is in the directory opened")
+        XCTAssertThrowsError(try synth.install(rendered, batch: nil)) { e in
+            XCTAssertEqual((e as? DubdeckError)?.status, .dataError, "\(e)")
+        }
+        XCTAssertEqual(DirectoryListing.names(victim), [], "nothing written where the link points")
+        XCTAssertEqual(historyBytes, h, "the record was cut off again")
+        XCTAssertFalse(DirectoryListing.names(dir.file("moved-preview")).contains { $0.hasPrefix("0002.") }, "the new take and its temporary removed")
+    }
+
+    func testFilesOfOursWithASecondHardLinkAreRefused() throws {
+        let store = try open()
+        try store.commit([.edit(1, text: "first")])
+        for name in ["transcript_versions.jsonl", "transcript_store.json"] {
+            let outside = dir.file("outside-" + name)
+            XCTAssertEqual(link(jobPath + "/" + name, outside), 0)
+            let before = try FileIO.read(outside)
+            XCTAssertThrowsError(try open().commit([.edit(2, text: "second")]), name) { e in
+                XCTAssertEqual((e as? DubdeckError)?.status, .dataError, "\(name): \(e)")
+                XCTAssertTrue("\(e)".contains("hard links"), "\(e)")
+            }
+            XCTAssertEqual(try FileIO.read(outside), before, "\(name): the other name's content untouched")
+            unlink(outside)
+        }
+        XCTAssertNoThrow(try open().commit([.edit(2, text: "second")]), "one name again: fine")
+    }
+}
