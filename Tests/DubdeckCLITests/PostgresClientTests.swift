@@ -6,24 +6,7 @@ import XCTest
 /// SPEC §11.5: PostgreSQL as a careful client, on a real server: exit codes by class, the password
 /// in no spelling of the URL, a hostile search_path that runs nothing of ours, a held lock that
 /// times out instead of hanging, and SQLSTATE errors as one line.
-final class PostgresClientTests: XCTestCase {
-    nonisolated(unsafe) static var cluster: PostgresCluster?
-
-    override class func setUp() {
-        super.setUp()
-        cluster = try? PostgresCluster()
-    }
-
-    override class func tearDown() {
-        cluster?.remove()
-        cluster = nil
-        super.tearDown()
-    }
-
-    func server() throws -> PostgresCluster {
-        try XCTUnwrap(PostgresClientTests.cluster, "the test PostgreSQL server did not start (scripts/pg_cluster.sh)")
-    }
-
+final class PostgresClientTests: PostgresServerTestCase {
     func env(_ dir: TempDir, _ store: String) -> [String: String] {
         ["XDG_CONFIG_HOME": dir.file("config"), "DUBDECK_STORE": store]
     }

@@ -5,25 +5,7 @@ import XCTest
 /// The character store on a real PostgreSQL server (started here, private to this class): the same
 /// CLI results as the file store, nothing readable in the tables, concurrent reviewers, tampering,
 /// a server that stops or restarts, a client killed inside its transaction, and migration.
-final class PostgresStoreTests: XCTestCase {
-    nonisolated(unsafe) static var cluster: PostgresCluster?
-
-    override class func setUp() {
-        super.setUp()
-        cluster = try? PostgresCluster()
-    }
-
-    override class func tearDown() {
-        cluster?.remove()
-        cluster = nil
-        super.tearDown()
-    }
-
-    func server() throws -> PostgresCluster {
-        // Never skipped: make test installs PostgreSQL, so a server that cannot start is a failure.
-        try XCTUnwrap(PostgresStoreTests.cluster, "the test PostgreSQL server did not start (scripts/pg_cluster.sh)")
-    }
-
+final class PostgresStoreTests: PostgresServerTestCase {
     func unit(_ axis: Int, _ tilt: Float = 0.2) -> [Float] {
         var v = [Float](repeating: 0, count: 8)
         v[axis] = 1

@@ -173,7 +173,7 @@ public struct KeySource {
         if st.st_mode & 0o077 != 0 {
             throw DubdeckError(.keyError, "\(Sanitizer.display(path)): key file is readable by group or others (mode \(String(st.st_mode & 0o777, radix: 8))); chmod 600 it")
         }
-        guard let bytes = try FileIO.readIfExists(path, limit: 4096, owner: .own) else { return nil }
+        guard let bytes = try FileIO.readIfExists(path, limit: 4096, owner: .ownReadOnly) else { return nil }
         guard let key = Base64.decode(Array(String(decoding: bytes, as: UTF8.self).trimmingWhitespace().utf8)), key.count == 32 else {
             throw DubdeckError(.keyError, "\(Sanitizer.display(path)): not a key file (base64 of 32 bytes expected)")
         }

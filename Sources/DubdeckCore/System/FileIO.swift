@@ -86,15 +86,21 @@ public enum FileIO {
     /// Who wrote a file decides what an unexpected kind means: a pipeline input that is a FIFO or
     /// a device is a missing input (66); a file dubdeck itself writes (store, history, map, take,
     /// lock, key) that is a link, FIFO or device was planted, and is refused (65), never followed.
-    public enum Owner: Sendable { case input, own }
+    /// `input`: another program's file (links followed); `own`: a file of dubdeck's (never through a
+    /// link, never with a second hard link); `ownReadOnly`: ours and only ever read after it was made
+    /// (the key file: linked into place, so it has a second name for a moment).
+    public enum Owner: Sendable {
+        case input, own, ownReadOnly
+        var isOurs: Bool { self != .input }
+    }
 
     /// Reads a whole file; nil when it does not exist. Never blocks on a FIFO, never reads past `limit`.
     public static func readIfExists(_ path: String, limit: Int = jsonLimit, owner: Owner = .input) throws -> [UInt8]? {
-        let flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | (owner == .own ? O_NOFOLLOW : 0)
+        let flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | (owner.isOurs ? O_NOFOLLOW : 0)
         let fd = open(path, flags)
         if fd < 0 {
             if errno == ENOENT { return nil }
-            if errno == ELOOP, owner == .own {
+            if errno == ELOOP, owner.isOurs {
                 throw DubdeckError.data(Sanitizer.display(path), "is a symbolic link; refusing to follow it")
             }
             throw DubdeckError.io(Sanitizer.display(path), "cannot open: \(errnoText())")
@@ -134,9 +140,9 @@ public enum FileIO {
             }
             return
         }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw DubdeckError.io(Sanitizer.display(path), "is a directory") }
+        // A directory, FIFO or device where a file should be: ours, bad data (65); an input, missing (66).
         let cause = "not a regular file (\(kindName(st.st_mode)))"
-        throw owner == .own ? DubdeckError.data(Sanitizer.display(path), cause + "; refusing to use it")
+        throw owner.isOurs ? DubdeckError.data(Sanitizer.display(path), cause + "; refusing to use it")
                             : DubdeckError(.noInput, "\(Sanitizer.display(path)): \(cause)")
     }
 
