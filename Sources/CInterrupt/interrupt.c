@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <stdatomic.h>
 #include <pthread.h>
+#include <time.h>
 
 #define DD_PATH 4096
 /* The registries of temporaries and child process groups: chunks of slots allocated as needed and
@@ -25,6 +26,27 @@ static struct child_slot *_Atomic child_chunks[DD_CHUNKS];
 
 static volatile sig_atomic_t requested = 0;
 static volatile sig_atomic_t polling = 0;
+/* Set once the process is ending: no child is started after it, and the children being started
+ * when it was set are waited for (up to 200 ms) so that their groups are registered, then killed. */
+static _Atomic int exiting = 0;
+static _Atomic int spawning = 0;
+
+int dd_spawn_begin(void) {
+    atomic_fetch_add(&spawning, 1);
+    if (atomic_load(&exiting)) {
+        atomic_fetch_sub(&spawning, 1);
+        return -1;
+    }
+    return 0;
+}
+
+void dd_spawn_end(void) { atomic_fetch_sub(&spawning, 1); }
+
+static void stop_spawning(void) {
+    atomic_store(&exiting, 1);
+    struct timespec ms = {0, 1000000};
+    for (int i = 0; i < 200 && atomic_load(&spawning) > 0; i++) nanosleep(&ms, NULL);
+}
 
 /* Chunk c, allocated by whoever needs it first (the loser of a race frees its own). */
 static void *chunk(void *_Atomic *table, int c, size_t size) {
@@ -61,6 +83,7 @@ static void remove_paths(int directories) {
 }
 
 void dd_exit_cleanup(void) {
+    stop_spawning();
     dd_kill_children();
     remove_paths(0);
     remove_paths(1);
@@ -69,6 +92,7 @@ void dd_exit_cleanup(void) {
 static void on_interrupt(int sig) {
     requested = 1;
     if (polling && sig == SIGINT) return;
+    stop_spawning();
     dd_kill_children();
     /* Files first, then directories (registered after their contents are gone or empty). */
     remove_paths(0);

@@ -89,7 +89,7 @@ struct Export: ParsableCommand {
             }
             // A FIFO, a device or a link such as /dev/stdout is written through, a regular file replaced atomically.
             if let out, out != "-" {
-                try FileIO.writeOutput(out, bytes)
+                try FileIO.writeOutput(out, bytes, terminalText: text)  // /dev/tty, /dev/stdout: sanitized there too
             } else if isTerminal(1) {
                 // A terminal runs what it is sent: the subtitles' text is shown sanitized there
                 // (raw bytes go only to files and pipes, SPEC §11.7).

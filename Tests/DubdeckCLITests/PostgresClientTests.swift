@@ -34,9 +34,16 @@ final class PostgresClientTests: PostgresServerTestCase {
             ("postgresql://postgres:REAL6@/codes?host=\(pg.directory)&port=1", 75, "cannot connect"),
             ("postgresql://postgres:%52EAL7@/nosuchdb?\(base)", 78, "does not exist"),
             ("postgresql://postgres@/codes?\(base)&options=-csearch_path%3Dnosuchschema&password=REAL8", 78, "no schema"),
+            // Other spellings libpq reads are databases too, never a file named after the password.
+            ("host=\(pg.directory) port=\(pg.port) dbname=nosuchdb user=postgres password=REAL9", 78, "does not exist"),
+            ("POSTGRESQL://postgres:REAL10@/nosuchdb?\(base)", 64, "not a PostgreSQL URL"),
+            ("postgresql://postgres:REAL11@/codes?\(base)&connect_timeout=REAL12", 64, "cannot connect"),
+            ("postgresql://postgres@/codes?host=\(pg.directory)&port=notaport&password=REAL13", 64, "cannot connect"),
         ]
+        let cwd = TempDir()
         for (u, code, says) in cases {
-            let r = DubdeckBinary.run(["characters", "list"], env: env(dir, u))
+            let r = DubdeckBinary.run(["characters", "list"], env: env(dir, u), cwd: cwd.path)
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cwd.path), [], "\(u): nothing made in the working directory")
             XCTAssertEqual(r.status, code, "\(u): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains(says), "\(u): \(r.stderr)")
             XCTAssertFalse(r.stderr.contains("REAL"), "the password printed: \(r.stderr)")

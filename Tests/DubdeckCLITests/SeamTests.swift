@@ -54,6 +54,12 @@ final class NeverLieTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertFalse(r.stdout.contains("\u{1b}]0;") || r.stdout.contains("\u{1b}]52") || r.stdout.contains("\u{1b}[2J"), r.stdout.debugDescription)
         XCTAssertTrue(r.stdout.contains("␛]0;owned␇"), r.stdout.debugDescription)
+        for out in ["/dev/stdout", "/dev/tty", "/proc/self/fd/1"] {
+            let r = PostgresCluster.run(["script", "-q", "-e", "-c", cmd + " --out " + out, "/dev/null"])
+            XCTAssertEqual(r.status, 0, "\(out): \(r.stderr)")
+            XCTAssertFalse(r.stdout.contains("\u{1b}]52") || r.stdout.contains("\u{1b}[2J"), "\(out): \(r.stdout.debugDescription)")
+            XCTAssertTrue(r.stdout.contains("␛]0;owned␇"), "\(out): \(r.stdout.debugDescription)")
+        }
         let piped = DubdeckBinary.run(["export", job, "--format", "srt"])
         XCTAssertTrue(piped.stdout.contains("\u{1b}]52;c;"), "a data stream to a pipe is raw")
     }

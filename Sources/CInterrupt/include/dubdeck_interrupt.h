@@ -32,6 +32,11 @@ void dd_kill_children(void);
 /* Every exit path: the registered child groups killed, the registered temporaries removed. */
 void dd_exit_cleanup(void);
 
+/* Around starting a child: -1 when the process is ending (start nothing); then end it once the
+ * child's group is registered. */
+int dd_spawn_begin(void);
+void dd_spawn_end(void);
+
 /* Signals held while a child is started and registered; a spawned child's signals reset. */
 #include <signal.h>
 void dd_signals_hold(sigset_t *saved);

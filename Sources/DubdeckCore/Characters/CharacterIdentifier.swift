@@ -217,10 +217,18 @@ public enum CharacterIdentifier {
         guard var map = try CharacterMap.read(path) else { return nil }
         guard map.series == nil || map.series == series, map.episode == nil || map.episode == episode else { return map }
         let view = cast.episodeView(series: series, episode: episode)
-        guard view.generation > map.storeGeneration else { return map }
+        // A store that never saw this episode (another store, another series) says nothing of it:
+        // the map is left as it is, never emptied.
+        guard !view.labels.isEmpty else { return map }
+        // Older than the store's last change to the episode, from a generation the store never had,
+        // or naming a character the store does not hold: derived again.
+        let unheld = map.labels.contains { cast.character($0.characterID) == nil }
+        guard view.generation > map.storeGeneration || map.storeGeneration > cast.generation || unheld else { return map }
         for i in map.labels.indices {
             if let id = view.labels[map.labels[i].label] { map.labels[i].characterID = id }
         }
+        // A label the store knows nothing of keeps no character the store does not hold.
+        map.labels.removeAll { cast.character($0.characterID) == nil }
         map.storeGeneration = cast.generation
         try map.write(path)
         return map

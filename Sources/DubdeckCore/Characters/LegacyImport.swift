@@ -71,7 +71,9 @@ public enum LegacyImport {
                 s.modify(id) { c in
                     c.embeddingAvg = a.embedding
                     c.embeddingCount = 1
-                    c.speakerWavs = (reference.map { [$0] } ?? []) + a.wavs
+                    // Only the normalized copy made here: a legacy path (outside the store, maybe not
+                    // audio at all) would be handed to voice-cloning engines as it is.
+                    c.speakerWavs = reference.map { [$0] } ?? []
                     if let show = a.show { c.setSeries(show, SeriesInfo(episodes: [], lastSeenAt: nil, lastEpisode: nil)) }
                     c.notes = "imported from the legacy registry"
                     c.extra["legacy_label"] = .string(a.label)

@@ -249,6 +249,8 @@ public final class SpeakerEncoder: @unchecked Sendable {
 
     /// The partials of an utterance (each 160 frames × 40 mel bands): at 16 kHz, its volume raised.
     func partials(of audio: AudioBuffer) throws -> [[Float]] {
+        // A float file can hold NaN or infinity: no embedding of it (it came out as zeros, not normed).
+        guard audio.samples.allSatisfy({ $0.isFinite }) else { throw DubdeckError(.dataError, "the audio holds samples that are not finite numbers (NaN or infinity)") }
         var wav = try Resampler.resample(audio.mono(), to: SpeakerEncoder.sampleRate).samples
         guard !wav.isEmpty else { throw DubdeckError(.dataError, "no audio to embed") }
         SpeakerEncoder.normalizeVolume(&wav)

@@ -835,9 +835,12 @@ public final class TranscriptStore {
         }
         _ = prepared
         let batchID = batch ?? (records.count > 1 ? "b\(firstSeq)" : nil)
-        guard firstSeq + records.count - 1 <= HistoryRecord.maxSeq else {
+        // Seqs stop at 2^53 (what every reader holds); a change keeps room for the undo of itself,
+        // so none is made that could never be undone (an undo or redo needs only its own).
+        let room = extraFields["reverts"] != nil ? records.count : 2 * records.count
+        guard firstSeq + room - 1 <= HistoryRecord.maxSeq else {
             undoPrepare?()
-            throw DubdeckError.data(Sanitizer.display(history.path), "seq \(firstSeq + records.count - 1) would pass 2^53: no record past it can be read back")
+            throw DubdeckError.data(Sanitizer.display(history.path), "seq \(firstSeq + room - 1) would pass 2^53: no record past it could be read back")
         }
         for i in records.indices {
             records[i].seq = firstSeq + i

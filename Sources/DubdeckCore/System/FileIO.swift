@@ -356,9 +356,18 @@ public enum FileIO {
     /// An explicit `--out`: "-" is standard output; an existing path that is not a regular file (a
     /// FIFO, a device, a link such as /dev/stdout) is written through, never renamed over; a regular
     /// file (or a new one) is replaced atomically.
-    public static func writeOutput(_ path: String, _ bytes: [UInt8]) throws {
+    /// `terminalText`: what is written instead when the output turns out to be a terminal (a data
+    /// stream's escape sequences would run there: shown sanitized, SPEC §11.7).
+    public static func writeOutput(_ path: String, _ bytes: [UInt8], terminalText: String? = nil) throws {
+        func writeThrough(_ fd: Int32, shown: String) throws {
+            if let text = terminalText, isatty(fd) == 1 {
+                try writeAll(fd: fd, Array(Sanitizer.displayKeepingLayout(text).utf8), path: shown)
+            } else {
+                try writeAll(fd: fd, bytes, path: shown)
+            }
+        }
         if path == "-" {
-            try writeAll(fd: 1, bytes, path: "standard output")
+            try writeThrough(1, shown: "standard output")
             return
         }
         var st = stat()
@@ -369,7 +378,7 @@ public enum FileIO {
             defer { close(fd) }
             var target = stat()
             if fstat(fd, &target) == 0, (target.st_mode & S_IFMT) == S_IFREG { _ = ftruncate(fd, 0) }
-            try writeAll(fd: fd, bytes, path: path)
+            try writeThrough(fd, shown: path)
             return
         }
         try writeAtomically(path, bytes, mode: 0o644)

@@ -36,9 +36,12 @@ public enum Subprocess {
         var pid: pid_t = 0
         var saved = sigset_t()
         dd_signals_hold(&saved)
+        defer { dd_signals_release(&saved) }
+        // The process is ending (a signal's handler or the exit path has begun): nothing new starts.
+        guard dd_spawn_begin() == 0 else { return (0, ECANCELED, -1) }
+        defer { dd_spawn_end() }
         let rc = posix_spawnp(&pid, argv[0], &actions, &attr, &cargs, environ)
         let slot = rc == 0 ? Interrupt.registerChild(pid) : -1
-        dd_signals_release(&saved)
         return (pid, rc, slot)
     }
 

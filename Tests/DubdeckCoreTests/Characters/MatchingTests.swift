@@ -303,6 +303,14 @@ final class StrictWriterTests: KeyEnvironmentTestCase {
         XCTAssertEqual(Set(report.refused.map(\.label)), ["spaced", "dotdot", "escape", "nul", "slash", "bell"])
         let again = try CharacterStore.open(dir.file("data/characters.json"))
         XCTAssertEqual(again.characters.count, 1, "the store reads back")
+        // Only a normalized copy made in the store's directory is kept: never a legacy path as it was.
+        dir.write("legacy2/voices/registry.json", #"{"speakers": {"shadow": {"wavs": ["/etc/shadow", "", "voices/"]}}}"#)
+        try FileIO.makeDirectories(dir.file("legacy2/voices/embeddings"))
+        dir.writeBytes("legacy2/voices/embeddings/shadow.npy", npy)
+        let r2 = try LegacyImport.run(dir: dir.file("legacy2"), store: try CharacterStore.open(dir.file("data/characters.json")))
+        XCTAssertEqual(r2.imported.map(\.label), ["shadow"])
+        let shadow = try XCTUnwrap(try CharacterStore.open(dir.file("data/characters.json")).characters.first { $0.extra["legacy_label"]?.stringValue == "shadow" })
+        XCTAssertEqual(shadow.speakerWavs, [], "no reference path kept that is not our copy")
     }
 
     /// Any path that puts an unsafe value into a character is stopped at save: nothing written.

@@ -221,4 +221,16 @@ final class VoiceMatchTests: KeyEnvironmentTestCase {
         XCTAssertNil(VoiceMatch.score(store, 2, cast: cast, encoder: encoder), "line 2 has no take")
         XCTAssertNil(VoiceMatch.score(store, 1, cast: nil, encoder: encoder), "no store: unknown")
     }
+
+    /// A float file can hold NaN or infinity: refused (65), never an all-zero "embedding".
+    func testAudioThatIsNotFiniteIsRefused() throws {
+        let encoder = try SpeakerEncoder()
+        for bad in [Float.nan, .infinity, -.infinity] {
+            var samples = (0..<32000).map { Float(sin(Double($0) * 0.05)) * 0.3 }
+            samples[1000] = bad
+            XCTAssertThrowsError(try encoder.embed(AudioBuffer(samples: samples, rate: 16000)), "\(bad)") { e in
+                XCTAssertEqual((e as? DubdeckError)?.status, .dataError, "\(e)")
+            }
+        }
+    }
 }

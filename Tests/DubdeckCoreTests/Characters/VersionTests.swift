@@ -182,6 +182,36 @@ final class MapFollowsStoreTests: KeyEnvironmentTestCase {
         XCTAssertEqual(try FileIO.read(theirs + "/characters.map.json"), bytes, "a current map is not rewritten")
     }
 
+    /// A map that names a character the store does not hold, or claims a generation the store never
+    /// had, is derived again whatever its generation; a store that never saw the episode leaves it be.
+    func testAMapNeverNamesACharacterTheStoreDoesNotHold() throws {
+        _ = useRawKey()
+        let storePath = dir.file("data/characters.json")
+        let job = Fixtures.embeddedEpisode(in: dir, "ep1", series: "s", [("A", [1, 0, 0, 0]), ("B", [0, 1, 0, 0])])
+        _ = try CharacterIdentifier.identify(job: try JobLoader.load(job), store: try CharacterStore.open(storePath), threshold: 0.75, force: false)
+        let path = job + "/characters.map.json"
+        let cast = try CharacterStore.open(storePath, withEmbeddings: false)
+        for generation in [cast.generation, cast.generation + 1, 999_999] {
+            var map = try XCTUnwrap(try CharacterMap.read(path))
+            map.storeGeneration = generation
+            map.labels[0].characterID = "SPEAKER_99"
+            map.labels.append(LabelAssignment(label: "Z", characterID: "SPEAKER_77", similarity: 0, created: false))
+            try map.write(path)
+            let store = try TranscriptStore(job: try JobLoader.load(job))
+            XCTAssertTrue(try CharacterIdentifier.followStore(store, cast: cast), "generation \(generation)")
+            let after = try XCTUnwrap(try CharacterMap.read(path))
+            XCTAssertEqual(after.characterIDs, ["A": "SPEAKER_01", "B": "SPEAKER_02"], "generation \(generation)")
+            XCTAssertEqual(after.storeGeneration, cast.generation)
+        }
+        // Another store (it never saw ep1): the map is left as it is, never emptied.
+        let other = dir.file("other/characters.json")
+        let o = try CharacterStore.open(other)
+        try o.update { s in _ = s.create(name: "X") }
+        let bytes = try FileIO.read(path)
+        XCTAssertFalse(try CharacterIdentifier.followStore(try TranscriptStore(job: try JobLoader.load(job)), cast: try CharacterStore.open(other)))
+        XCTAssertEqual(try FileIO.read(path), bytes)
+    }
+
     /// A merge moves no observation: the map keeps the merged ID (it resolves to the target), so an
     /// unmerge needs no map change; a hostile generation in a map is refused (65).
     func testMergesAreFollowedByResolutionAndTheGenerationIsChecked() throws {

@@ -14,19 +14,23 @@ final class HistoryBoundsTests: JobTestCase {
 
     func testSeqStopsAtTwoToTheFiftyThreeAndNothingIsCut() throws {
         let max = HistoryRecord.maxSeq
-        dir.write("ep01/transcript_versions.jsonl", record(seq: max - 1) + "\n")
+        dir.write("ep01/transcript_versions.jsonl", record(seq: max - 2) + "\n")
         let store = try open()
         try store.commit([.edit(1, text: "the last one")])
+        XCTAssertEqual(try HistoryLog(path: jobPath + "/transcript_versions.jsonl").lastSeq(), max - 1)
+        // No change is made that could not be undone: the last seq is its undo's.
+        XCTAssertThrowsError(try open().commit([.edit(2, text: "no room for its undo")]))
+        try UndoRedo.run(.undo, store: try open())
         XCTAssertEqual(try HistoryLog(path: jobPath + "/transcript_versions.jsonl").lastSeq(), max)
+        XCTAssertEqual(try open().state(1).text, Fixtures.sample[0].text, "undone")
         let before = historyBytes
         XCTAssertThrowsError(try open().commit([.edit(2, text: "one too many")])) { e in
             XCTAssertEqual((e as? DubdeckError)?.status, .dataError, "\(e)")
             XCTAssertTrue((e as? DubdeckError)?.message.contains("2^53") ?? false, "\(e)")
         }
         XCTAssertEqual(historyBytes, before, "the records before are all there")
-        XCTAssertEqual(try open().state(1).text, "the last one")
         XCTAssertEqual(try open().state(2).text, Fixtures.sample[1].text, "nothing changed")
-        XCTAssertEqual(try HistoryLog(path: jobPath + "/transcript_versions.jsonl").readAll().records.count, 2, "every record reads back")
+        XCTAssertEqual(try HistoryLog(path: jobPath + "/transcript_versions.jsonl").readAll().records.count, 3, "every record reads back")
     }
 
     /// A last line that ends with its newline was written whole: unreadable, it is an error (65),

@@ -102,7 +102,22 @@ enum RowSeal {
 extension CharacterStore {
     public static let databaseSchemaVersion = 1
 
-    public static func isDatabaseURL(_ path: String) -> Bool { path.hasPrefix("postgresql://") || path.hasPrefix("postgres://") }
+    /// A database, however libpq may be told of one: a `postgresql://` or `postgres://` URL in any
+    /// letter case, or a `keyword=value` connection string (`host=… dbname=… password=…`). Never
+    /// taken for a file path: a file named after a password would be made, and the name printed.
+    public static func isDatabaseURL(_ path: String) -> Bool {
+        let lower = path.lowercased()
+        if lower.hasPrefix("postgresql://") || lower.hasPrefix("postgres://") { return true }
+        return isConnectionString(path)
+    }
+
+    /// `keyword = value …` as libpq's connection strings begin (a file path never does).
+    static func isConnectionString(_ path: String) -> Bool {
+        let trimmed = path.drop { $0 == " " || $0 == "\t" }
+        guard let eq = trimmed.firstIndex(of: "=") else { return false }
+        let key = trimmed[..<eq].trimmingCharacters()
+        return !key.isEmpty && key.allSatisfy { ($0.isASCII && $0.isLetter) || $0 == "_" }
+    }
 
     /// Whether there may be a store at `path` to read (a database is asked when opened).
     public static func mayExist(_ path: String) -> Bool { isDatabaseURL(path) || FileIO.exists(path) }

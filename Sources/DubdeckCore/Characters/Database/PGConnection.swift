@@ -96,7 +96,8 @@ final class PGConnection {
         }
         guard let c else { throw DubdeckError(.conflict, "\(shown): out of memory connecting") }
         guard dd_PQstatus(c) == CONNECTION_OK else {
-            let why = PGConnection.text(dd_PQerrorMessage(c))
+            // libpq may quote a value of the URL in its message: none of them is printed.
+            let why = PGConnection.withoutValues(PGConnection.text(dd_PQerrorMessage(c)), of: url)
             dd_PQfinish(c)
             throw DubdeckError(PGConnection.connectFailureStatus(why), "\(shown): cannot connect to the database (\(why)); nothing was changed")
         }
@@ -134,10 +135,21 @@ final class PGConnection {
     /// anything else (unreachable, refused, timed out) 75. libpq gives no SQLSTATE here: its message says.
     static func connectFailureStatus(_ why: String) -> ExitStatus {
         let w = why.lowercased()
+        // A value libpq cannot use (port=notaport, connect_timeout=x): the URL is wrong, not the server.
+        if w.contains("invalid") && w.contains("connection option") { return .usage }
         if w.contains("does not exist") { return .config }
         if w.contains("password") || w.contains("authentication") || w.contains("permission denied") || w.contains("not permitted")
             || w.contains("no pg_hba.conf entry") { return .keyError }
         return .conflict
+    }
+
+    /// `message` with every value the URL gives (a password, an option) replaced by `***`.
+    static func withoutValues(_ message: String, of url: String) -> String {
+        var out = message
+        for (k, v) in parse(url) ?? [:] where v.count >= 3 && !["host", "port", "dbname", "user", "hostaddr"].contains(k) {
+            out = out.replacingAll(Sanitizer.display(v), with: "***").replacingAll(v, with: "***")
+        }
+        return out
     }
 
     static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
