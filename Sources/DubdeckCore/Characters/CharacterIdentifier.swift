@@ -220,10 +220,13 @@ public enum CharacterIdentifier {
         // A store that never saw this episode (another store, another series) says nothing of it:
         // the map is left as it is, never emptied.
         guard !view.labels.isEmpty else { return map }
-        // Older than the store's last change to the episode, from a generation the store never had,
-        // or naming a character the store does not hold: derived again.
+        // A map newer than this reading of the store: this reading is the stale one (another process
+        // committed since it was read), so it decides nothing.
+        guard map.storeGeneration <= cast.generation else { return map }
+        // Older than the store's last change to the episode, or naming a character the store does
+        // not hold: derived again.
         let unheld = map.labels.contains { cast.character($0.characterID) == nil }
-        guard view.generation > map.storeGeneration || map.storeGeneration > cast.generation || unheld else { return map }
+        guard view.generation > map.storeGeneration || unheld else { return map }
         for i in map.labels.indices {
             if let id = view.labels[map.labels[i].label] { map.labels[i].characterID = id }
         }

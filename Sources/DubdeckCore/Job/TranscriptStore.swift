@@ -488,15 +488,18 @@ public final class TranscriptStore {
                         guard case .object(let obj) = value else {
                             throw DubdeckError.data(shown, "segment \(Sanitizer.display(segKey)): expected an object, not \(value.typeName)")
                         }
-                        if let n = Int(segKey), n >= 1, n <= job.segments.count, String(n) == segKey {
+                        // A line number written plainly (as dubdeck writes it): "01", "1.0", "0" or
+                        // "-0" would be an entry no line shows, silently.
+                        guard let n = Int(segKey), n >= 1, String(n) == segKey else {
+                            throw DubdeckError.data(shown, "segment key \"\(Sanitizer.display(String(segKey.prefix(40))))\" is not a line number (1, 2, … written plainly)")
+                        }
+                        if n <= job.segments.count {
                             snap.entries[n - 1] = Entry(object: obj, raw: raw)
-                        } else if let n = Int(segKey), n >= 1 {
+                        } else {
                             snap.foreign.append((segKey, value))
                             if snap.mismatch == nil {
                                 snap.mismatch = "transcript_store.json has segment \(n) but translated.json has \(job.segments.count) segments (re-segmented?)"
                             }
-                        } else {
-                            snap.foreign.append((segKey, value))
                         }
                     }
                 default:

@@ -191,7 +191,7 @@ final class MapFollowsStoreTests: KeyEnvironmentTestCase {
         _ = try CharacterIdentifier.identify(job: try JobLoader.load(job), store: try CharacterStore.open(storePath), threshold: 0.75, force: false)
         let path = job + "/characters.map.json"
         let cast = try CharacterStore.open(storePath, withEmbeddings: false)
-        for generation in [cast.generation, cast.generation + 1, 999_999] {
+        for generation in [0, cast.generation - 1, cast.generation] {
             var map = try XCTUnwrap(try CharacterMap.read(path))
             map.storeGeneration = generation
             map.labels[0].characterID = "SPEAKER_99"
@@ -203,6 +203,14 @@ final class MapFollowsStoreTests: KeyEnvironmentTestCase {
             XCTAssertEqual(after.characterIDs, ["A": "SPEAKER_01", "B": "SPEAKER_02"], "generation \(generation)")
             XCTAssertEqual(after.storeGeneration, cast.generation)
         }
+        // A map newer than this reading of the store (another process committed since it was read):
+        // this reading is the stale one and changes nothing.
+        var newer = try XCTUnwrap(try CharacterMap.read(path))
+        newer.storeGeneration = cast.generation + 1
+        newer.labels[0].characterID = "SPEAKER_02"
+        try newer.write(path)
+        XCTAssertFalse(try CharacterIdentifier.followStore(try TranscriptStore(job: try JobLoader.load(job)), cast: cast))
+        XCTAssertEqual(try CharacterMap.read(path)?.characterIDs["A"], "SPEAKER_02")
         // Another store (it never saw ep1): the map is left as it is, never emptied.
         let other = dir.file("other/characters.json")
         let o = try CharacterStore.open(other)

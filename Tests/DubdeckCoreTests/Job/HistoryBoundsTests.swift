@@ -169,3 +169,22 @@ final class OneHandleTests: JobTestCase {
         XCTAssertNoThrow(try open().commit([.edit(2, text: "second")]), "one name again: fine")
     }
 }
+
+/// A store key dubdeck would never write ("01", "1.0", "0", "-0", a number past any integer, a
+/// word) is 65 naming it: never an entry no line shows, silently.
+final class StoreKeyTests: JobTestCase {
+    func testOnlyPlainLineNumbersAreKeys() throws {
+        try open().commit([.edit(1, text: "first")])
+        let good = try XCTUnwrap(storeBytes)
+        let text = String(decoding: good, as: UTF8.self)
+        for bad in ["01", "1.0", "0", "-0", "18446744073709551617", "one", " 1"] {
+            dir.write("ep01/transcript_store.json", text.replacingOccurrences(of: "\"1\":", with: "\"\(bad)\":"))
+            XCTAssertThrowsError(try open(), bad) { e in
+                XCTAssertEqual((e as? DubdeckError)?.status, .dataError, "\(bad): \(e)")
+                XCTAssertTrue("\(e)".contains("is not a line number"), "\(bad): \(e)")
+            }
+        }
+        dir.write("ep01/transcript_store.json", text)
+        XCTAssertEqual(try open().state(1).text, "first")
+    }
+}
