@@ -39,6 +39,11 @@ final class PostgresClientTests: PostgresServerTestCase {
             ("POSTGRESQL://postgres:REAL10@/nosuchdb?\(base)", 64, "not a PostgreSQL URL"),
             ("postgresql://postgres:REAL11@/codes?\(base)&connect_timeout=REAL12", 64, "cannot connect"),
             ("postgresql://postgres@/codes?host=\(pg.directory)&port=notaport&password=REAL13", 64, "cannot connect"),
+            ("postgresql://postgres@/codes?host=\(pg.directory)&port=99999&password=REAL14", 64, "cannot connect"),
+            ("host=\(pg.directory) port=\(pg.port) sslmode=REAL15 password=REAL16", 64, "cannot connect"),
+            ("postgresql:nosuch?password=REAL17", 64, "not a PostgreSQL URL"),
+            (" postgresql://u:REAL18@h/db?nosuchkey=1", 64, "not a PostgreSQL URL"),
+            ("file:postgresql://u:REAL19@h/db", 64, "not a PostgreSQL URL"),
         ]
         let cwd = TempDir()
         for (u, code, says) in cases {

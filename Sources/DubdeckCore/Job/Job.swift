@@ -116,7 +116,7 @@ public enum JobLoader {
         if let series, !series.isEmpty { info.seriesID = try SafeName.checkArgument(series, option: "--series") }
         let segments = try loadSegments(dir + "/translated.json")
         let (labels, dim) = try loadDiarization(dir + "/diarization.json")
-        let map = try loadCharacterMap(dir + "/characters.map.json")
+        let map = try loadCharacterMap(dir + "/characters.map.json", info: info)
         var audio: String? = nil
         if let declared = info.sourceAudio {
             audio = declared.hasPrefix("/") ? declared : dir + "/" + declared
@@ -351,7 +351,16 @@ public enum JobLoader {
         return (labels, dim)
     }
 
-    static func loadCharacterMap(_ path: String) throws -> [String: String] {
-        try CharacterMap.read(path)?.characterIDs ?? [:]
+    /// The map, which must be this episode's: another episode's or series' map would give its
+    /// characters to this episode's labels (65).
+    static func loadCharacterMap(_ path: String, info: JobInfo) throws -> [String: String] {
+        guard let map = try CharacterMap.read(path) else { return [:] }
+        if let e = map.episode, e != info.episode {
+            throw DubdeckError.data(Sanitizer.display(path), "is episode \(Sanitizer.display(e))'s map, not \(Sanitizer.display(info.episode))'s")
+        }
+        if let s = map.series, let mine = info.seriesID, s != mine {
+            throw DubdeckError.data(Sanitizer.display(path), "is series \(Sanitizer.display(s))'s map, not \(Sanitizer.display(mine))'s")
+        }
+        return map.characterIDs
     }
 }

@@ -490,7 +490,7 @@ public final class TranscriptStore {
                         }
                         // A line number written plainly (as dubdeck writes it): "01", "1.0", "0" or
                         // "-0" would be an entry no line shows, silently.
-                        guard let n = Int(segKey), n >= 1, String(n) == segKey else {
+                        guard let n = Int(segKey), n >= 1, n <= Int(JSONValue.maxExactInteger), String(n) == segKey else {
                             throw DubdeckError.data(shown, "segment key \"\(Sanitizer.display(String(segKey.prefix(40))))\" is not a line number (1, 2, … written plainly)")
                         }
                         if n <= job.segments.count {
@@ -840,7 +840,7 @@ public final class TranscriptStore {
         let batchID = batch ?? (records.count > 1 ? "b\(firstSeq)" : nil)
         // Seqs stop at 2^53 (what every reader holds); a change keeps room for the undo of itself,
         // so none is made that could never be undone (an undo or redo needs only its own).
-        let room = extraFields["reverts"] != nil ? records.count : 2 * records.count
+        let room = records.allSatisfy { $0.action == "undo" } ? records.count : 2 * records.count
         guard firstSeq + room - 1 <= HistoryRecord.maxSeq else {
             undoPrepare?()
             throw DubdeckError.data(Sanitizer.display(history.path), "seq \(firstSeq + room - 1) would pass 2^53: no record past it could be read back")

@@ -211,6 +211,15 @@ final class MapFollowsStoreTests: KeyEnvironmentTestCase {
         try newer.write(path)
         XCTAssertFalse(try CharacterIdentifier.followStore(try TranscriptStore(job: try JobLoader.load(job)), cast: cast))
         XCTAssertEqual(try CharacterMap.read(path)?.characterIDs["A"], "SPEAKER_02")
+        // Another episode's or series' map is not this episode's: 65 when the job is read.
+        for (key, value) in [("episode", "ep2"), ("series_id", "other")] {
+            var m = try XCTUnwrap(try CharacterMap.read(path))
+            if key == "episode" { m.episode = value } else { m.series = value }
+            try m.write(path)
+            XCTAssertThrowsError(try JobLoader.load(job), key) { e in XCTAssertEqual((e as? DubdeckError)?.status, .dataError, "\(e)") }
+            if key == "episode" { m.episode = "ep1" } else { m.series = "s" }
+            try m.write(path)
+        }
         // Another store (it never saw ep1): the map is left as it is, never emptied.
         let other = dir.file("other/characters.json")
         let o = try CharacterStore.open(other)

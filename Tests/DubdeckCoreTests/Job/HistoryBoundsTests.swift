@@ -23,6 +23,9 @@ final class HistoryBoundsTests: JobTestCase {
         try UndoRedo.run(.undo, store: try open())
         XCTAssertEqual(try HistoryLog(path: jobPath + "/transcript_versions.jsonl").lastSeq(), max)
         XCTAssertEqual(try open().state(1).text, Fixtures.sample[0].text, "undone")
+        // A redo needs room for its own undo too: refused here, the undone state kept.
+        XCTAssertThrowsError(try UndoRedo.run(.redo, store: try open()))
+        XCTAssertEqual(try open().state(1).text, Fixtures.sample[0].text)
         let before = historyBytes
         XCTAssertThrowsError(try open().commit([.edit(2, text: "one too many")])) { e in
             XCTAssertEqual((e as? DubdeckError)?.status, .dataError, "\(e)")
@@ -177,7 +180,7 @@ final class StoreKeyTests: JobTestCase {
         try open().commit([.edit(1, text: "first")])
         let good = try XCTUnwrap(storeBytes)
         let text = String(decoding: good, as: UTF8.self)
-        for bad in ["01", "1.0", "0", "-0", "18446744073709551617", "one", " 1"] {
+        for bad in ["01", "1.0", "0", "-0", "18446744073709551617", "9007199254740993", "one", " 1"] {
             dir.write("ep01/transcript_store.json", text.replacingOccurrences(of: "\"1\":", with: "\"\(bad)\":"))
             XCTAssertThrowsError(try open(), bad) { e in
                 XCTAssertEqual((e as? DubdeckError)?.status, .dataError, "\(bad): \(e)")

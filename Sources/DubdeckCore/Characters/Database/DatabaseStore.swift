@@ -106,8 +106,10 @@ extension CharacterStore {
     /// letter case, or a `keyword=value` connection string (`host=… dbname=… password=…`). Never
     /// taken for a file path: a file named after a password would be made, and the name printed.
     public static func isDatabaseURL(_ path: String) -> Bool {
-        let lower = path.lowercased()
-        if lower.hasPrefix("postgresql://") || lower.hasPrefix("postgres://") { return true }
+        let lower = String(path.lowercased().drop { $0 == " " || $0 == "\t" })
+        // Anything that reads like a database address (a scheme, a password) is one: libpq reads it or
+        // it is refused (64) — never a file made with a password in its name.
+        if lower.hasPrefix("postgres") || lower.contains("://") || lower.contains("password=") { return true }
         return isConnectionString(path)
     }
 

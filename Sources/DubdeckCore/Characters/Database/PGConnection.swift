@@ -136,7 +136,8 @@ final class PGConnection {
     static func connectFailureStatus(_ why: String) -> ExitStatus {
         let w = why.lowercased()
         // A value libpq cannot use (port=notaport, connect_timeout=x): the URL is wrong, not the server.
-        if w.contains("invalid") && w.contains("connection option") { return .usage }
+        if w.contains("invalid") && (w.contains("connection option") || w.contains("value") || w.contains("port number")) { return .usage }
+        if w.contains("definition of service") { return .usage }
         if w.contains("does not exist") { return .config }
         if w.contains("password") || w.contains("authentication") || w.contains("permission denied") || w.contains("not permitted")
             || w.contains("no pg_hba.conf entry") { return .keyError }
