@@ -420,6 +420,7 @@ struct CharImportLegacy: ParsableCommand {
             for (label, id) in report.imported { out += "imported \(Sanitizer.display(label)) as \(id)\n" }
             for label in report.skipped { out += "skipped \(Sanitizer.display(label)) (imported before)\n" }
             for (label, why) in report.refused { out += "refused \(Sanitizer.display(label)): \(Sanitizer.display(why))\n" }
+            for (label, path) in report.unusedWavs { out += "not used for \(Sanitizer.display(label)): \(Sanitizer.display(path)) (not a readable audio file, or a reference was already taken)\n" }
             out += "\(report.imported.count) imported, \(report.skipped.count) skipped, \(report.refused.count) refused\n"
             printOut(out)
         }

@@ -323,7 +323,8 @@ public enum CharacterIdentifier {
         let voices = cast?.voices() ?? [:]
         var out = JSONObject()
         for label in episodeLabels(store) {
-            let id = job.characterMap[label]
+            // A character the store does not hold is no character for the pipeline's TTS.
+            let id = job.characterMap[label].flatMap { id in cast == nil || cast?.resolve(id) != nil ? id : nil }
             let c = id.flatMap { cast?.resolve($0) }
             let voice = id.flatMap { voices[$0] } ?? Voice.deterministic(for: id ?? label)
             out[label] = .object(JSONObject([

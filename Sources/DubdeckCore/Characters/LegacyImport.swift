@@ -9,6 +9,8 @@ public enum LegacyImport {
         public var imported: [(label: String, id: String)] = []
         public var refused: [(label: String, why: String)] = []
         public var skipped: [String] = []
+        /// Reference recordings listed but not taken (not a readable audio file): said, not dropped silently.
+        public var unusedWavs: [(label: String, path: String)] = []
     }
 
     public static func run(dir: String, store: CharacterStore) throws -> Report {
@@ -57,17 +59,24 @@ public enum LegacyImport {
             accepted.append((label, o["name"]?.stringValue ?? label, embedding, wavs, o["show"]?.stringValue))
         }
         guard !accepted.isEmpty else { return report }
+        var unused: [(label: String, path: String)] = []
         try store.update { s in
+            unused = []
             try s.checkEmbedding(type: s.embeddingType ?? "ecapa", dim: dim!, model: nil, file: registryPath)
             for a in accepted {
                 let id = s.create(name: a.name)
                 var reference: String? = nil
-                if let first = a.wavs.first(where: { FileIO.exists($0) }), let audio = try? AudioFile.read(first) {
+                // The first listed file that is a regular, readable audio file becomes the reference copy.
+                var used: String?
+                for w in a.wavs where used == nil {
+                    guard (try? FileIO.requireRegularInput(w)) != nil, let audio = try? AudioFile.read(w) else { continue }
                     let target = ReferenceVoice.path(store: s, id: id)
                     try FileIO.makeDirectories(FileIO.directory(of: target))
                     try AudioFile.writeWAV16Atomically(ReferenceVoice.normalized(audio), to: target)
                     reference = target
+                    used = w
                 }
+                for w in a.wavs where w != used { unused.append((a.label, w)) }
                 s.modify(id) { c in
                     c.embeddingAvg = a.embedding
                     c.embeddingCount = 1
@@ -81,6 +90,7 @@ public enum LegacyImport {
                 report.imported.append((a.label, id))
             }
         }
+        report.unusedWavs = unused
         return report
     }
 }

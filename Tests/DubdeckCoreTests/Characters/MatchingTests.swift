@@ -311,6 +311,7 @@ final class StrictWriterTests: KeyEnvironmentTestCase {
         XCTAssertEqual(r2.imported.map(\.label), ["shadow"])
         let shadow = try XCTUnwrap(try CharacterStore.open(dir.file("data/characters.json")).characters.first { $0.extra["legacy_label"]?.stringValue == "shadow" })
         XCTAssertEqual(shadow.speakerWavs, [], "no reference path kept that is not our copy")
+        XCTAssertEqual(r2.unusedWavs.map(\.path).count, 3, "each listed path not taken is said")
     }
 
     /// Any path that puts an unsafe value into a character is stopped at save: nothing written.

@@ -227,6 +227,13 @@ final class MapFollowsStoreTests: KeyEnvironmentTestCase {
         let bytes = try FileIO.read(path)
         XCTAssertFalse(try CharacterIdentifier.followStore(try TranscriptStore(job: try JobLoader.load(job)), cast: try CharacterStore.open(other)))
         XCTAssertEqual(try FileIO.read(path), bytes)
+        // …and the pipeline's voice map gives no character the store does not hold.
+        var m = try XCTUnwrap(try CharacterMap.read(path))
+        m.labels = m.labels.map { var l = $0; l.characterID = l.label == "A" ? "SPEAKER_01" : "SPEAKER_02"; return l }
+        try m.write(path)
+        let vm = CharacterIdentifier.voiceMap(try TranscriptStore(job: try JobLoader.load(job)), cast: try CharacterStore.open(other)).objectValue
+        XCTAssertEqual(vm?["A"]?.objectValue?["character_id"]?.stringValue, "SPEAKER_01", "held by the other store")
+        XCTAssertEqual(vm?["B"]?.objectValue?["character_id"]?.isNull, true, "SPEAKER_02: not held")
     }
 
     /// A merge moves no observation: the map keeps the merged ID (it resolves to the target), so an
