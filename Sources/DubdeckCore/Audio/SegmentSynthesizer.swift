@@ -172,14 +172,8 @@ public final class SegmentSynthesizer {
         guard let dir = try Takes.open(job: store.job.directory, create: true) else {
             throw DubdeckError.io(Sanitizer.display(previewDirectory), "cannot make the directory")
         }
-        for n in numbers { try refuseIfNotRegular(dir, Takes.currentName(n)) }
+        for n in numbers { try dir.refuseIfNotRegular(Takes.currentName(n)) }
         return dir
-    }
-
-    func refuseIfNotRegular(_ dir: DirectoryHandle, _ name: String) throws {
-        if let st = dir.status(name), (st.st_mode & S_IFMT) != S_IFREG {
-            throw DubdeckError.data(dir.shown(name), "is \(FileIO.kindName(st.st_mode)), not a regular file; refusing to replace it")
-        }
     }
 
     /// Synthesizes segment N as a new immutable take and makes it the current one, in one
@@ -218,7 +212,7 @@ public final class SegmentSynthesizer {
             dir.unlink(tmp)  // renamed away on success; gone in every other case
             dd_cleanup_unregister(rendered.tmpSlot)
         }
-        try refuseIfNotRegular(dir, Takes.currentName(n))
+        try dir.refuseIfNotRegular(Takes.currentName(n))
         var takeSeq = 0
         let job = store.job.directory
         let change = SegmentChange(segment: n, action: "synth", fields: ["last_preview"]) { e in
@@ -240,7 +234,7 @@ public final class SegmentSynthesizer {
             takeSeq = seq
             if Takes.isLegacy(self.store.entry(n)) { try Takes.convertLegacy(dir, n) }
             let take = Takes.takeName(n, seq: seq)
-            try self.refuseIfNotRegular(dir, take)
+            try dir.refuseIfNotRegular(take)
             takeSlot = dd_cleanup_register(dir.path + "/" + take, 0)  // not yet named by the store: Ctrl-C removes it
             try dir.rename(tmp, take)
             try dir.sync()

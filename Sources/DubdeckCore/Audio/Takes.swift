@@ -102,9 +102,12 @@ public enum Takes {
             }
             return out
         }
-        return names.compactMap { parse($0, n: n) }.sorted { a, b in
-            a.seq != b.seq ? a.seq > b.seq : a.legacyRank < b.legacyRank
-        }
+        return newestFirst(names, n)
+    }
+
+    /// Segment n's takes among `names`, newest first (by seq, then legacy rank).
+    static func newestFirst(_ names: [String], _ n: Int) -> [Take] {
+        names.compactMap { parse($0, n: n) }.sorted { a, b in a.seq != b.seq ? a.seq > b.seq : a.legacyRank < b.legacyRank }
     }
 
     /// Converts a first-edition segment's files (call under the job lock, before its synthesis).
@@ -127,9 +130,7 @@ public enum Takes {
     /// it), or removes it when there is no take. A planted link or FIFO is refused, never followed.
     public static func repoint(_ dir: DirectoryHandle, _ n: Int, to relative: String?) throws {
         let current = currentName(n)
-        if let st = dir.status(current), (st.st_mode & S_IFMT) != S_IFREG {
-            throw DubdeckError.data(dir.shown(current), "is \(FileIO.kindName(st.st_mode)), not a regular file; refusing to replace it")
-        }
+        try dir.refuseIfNotRegular(current)
         guard let relative else {
             if !dir.unlink(current), errno != ENOENT {
                 throw DubdeckError.io(dir.shown(current), "cannot remove: \(errnoText())")
@@ -164,8 +165,7 @@ public enum Takes {
 
     /// Deletes all but the newest `kept` takes of segment n, never the current one.
     public static func prune(_ dir: DirectoryHandle, _ n: Int, keepingCurrent current: String?) {
-        let takes = dir.names().compactMap { parse($0, n: n) }.sorted { a, b in a.seq != b.seq ? a.seq > b.seq : a.legacyRank < b.legacyRank }
-        for take in takes.dropFirst(kept) where take.relativePath != current {
+        for take in newestFirst(dir.names(), n).dropFirst(kept) where take.relativePath != current {
             dir.unlink(take.name)
             dir.unlink(take.name + ".ge2e")  // its voice-match embedding, if made
         }

@@ -171,14 +171,16 @@ public enum CharacterIdentifier {
         let (labels, type, dim, model) = try labels(of: job, encoder: { try SpeakerEncoder() })
         let mapPath = job.directory + "/characters.map.json"
         var outcome = Outcome(assignments: [], reused: false, series: series, episode: episode)
-        // Already identified: reuse the map (as the store has it now), count nothing twice, move nothing.
-        if !force, store.episodeIdentified(series: series, episode: episode), let existing = try following(mapPath, series: series, episode: episode, cast: store) {
+        // The map as the store has it now, read once.
+        let current = try following(mapPath, series: series, episode: episode, cast: store)
+        // Already identified: reuse the map, count nothing twice, move nothing.
+        if !force, store.episodeIdentified(series: series, episode: episode), let existing = current {
             outcome.assignments = existing.labels
             outcome.reused = true
             return outcome
         }
         // A reviewer's assignment stands: its label is neither matched nor counted again.
-        let overrides = (try following(mapPath, series: series, episode: episode, cast: store)?.labels ?? []).filter(\.override)
+        let overrides = (current?.labels ?? []).filter(\.override)
         let matched = labels.filter { l in !overrides.contains { $0.label == l.0 } }
         // The map is written once the store committed (SPEC §11.4): a store that refused the change
         // leaves the map as it was, never naming a character the store does not hold.
@@ -215,7 +217,7 @@ public enum CharacterIdentifier {
     /// store's generation (SPEC §11.4). nil when there is no map.
     static func following(_ path: String, series: String, episode: String, cast: CharacterStore) throws -> CharacterMap? {
         guard var map = try CharacterMap.read(path) else { return nil }
-        guard map.series == nil || map.series == series, map.episode == nil || map.episode == episode else { return map }
+        try map.requireEpisode(episode, series: series, path: path)
         let view = cast.episodeView(series: series, episode: episode)
         // A store that never saw this episode (another store, another series) says nothing of it:
         // the map is left as it is, never emptied.

@@ -96,6 +96,17 @@ public struct CharacterMap: Equatable, Sendable {
         return .object(o)
     }
 
+    /// The map must be this episode's: another episode's or series' map would give its characters
+    /// to this episode's labels (65). A map that does not say (older) is taken as this episode's.
+    public func requireEpisode(_ episode: String, series: String?, path: String) throws {
+        if let e = self.episode, e != episode {
+            throw DubdeckError.data(Sanitizer.display(path), "is episode \(Sanitizer.display(e))'s map, not \(Sanitizer.display(episode))'s")
+        }
+        if let s = self.series, let mine = series, s != mine {
+            throw DubdeckError.data(Sanitizer.display(path), "is series \(Sanitizer.display(s))'s map, not \(Sanitizer.display(mine))'s")
+        }
+    }
+
     /// Written atomically; what is written is checked as the reader checks it first.
     public func write(_ path: String) throws {
         for l in labels { try SafeName.check(l.characterID, file: path, field: "labels.\(l.label).character_id") }

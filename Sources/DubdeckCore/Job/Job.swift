@@ -355,12 +355,7 @@ public enum JobLoader {
     /// characters to this episode's labels (65).
     static func loadCharacterMap(_ path: String, info: JobInfo) throws -> [String: String] {
         guard let map = try CharacterMap.read(path) else { return [:] }
-        if let e = map.episode, e != info.episode {
-            throw DubdeckError.data(Sanitizer.display(path), "is episode \(Sanitizer.display(e))'s map, not \(Sanitizer.display(info.episode))'s")
-        }
-        if let s = map.series, let mine = info.seriesID, s != mine {
-            throw DubdeckError.data(Sanitizer.display(path), "is series \(Sanitizer.display(s))'s map, not \(Sanitizer.display(mine))'s")
-        }
+        try map.requireEpisode(info.episode, series: info.seriesID, path: path)
         return map.characterIDs
     }
 }

@@ -51,6 +51,14 @@ public final class DirectoryHandle: Sendable {
 
     public func isRegular(_ name: String) -> Bool { status(name).map { ($0.st_mode & S_IFMT) == S_IFREG } ?? false }
 
+    /// An entry about to be replaced must be a regular file or absent: a planted link, FIFO or
+    /// device is refused (65), never followed or replaced.
+    public func refuseIfNotRegular(_ name: String) throws {
+        if let st = status(name), (st.st_mode & S_IFMT) != S_IFREG {
+            throw DubdeckError.data(shown(name), "is \(FileIO.kindName(st.st_mode)), not a regular file; refusing to replace it")
+        }
+    }
+
     /// A new file that was not there (O_EXCL), never through a link.
     public func createExclusive(_ name: String, mode: mode_t) throws -> Int32 {
         let fd = FileIO.faults.readOnly ? -1 : openat(self.fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
