@@ -225,10 +225,13 @@ public enum CharacterIdentifier {
         // A map newer than this reading of the store: this reading is the stale one (another process
         // committed since it was read), so it decides nothing.
         guard map.storeGeneration <= cast.generation else { return map }
-        // Older than the store's last change to the episode, or naming a character the store does
-        // not hold: derived again.
+        // Older than the store's last change to the episode, naming a character the store does not
+        // hold, or saying of an observed label another ID than the store records: derived again. The
+        // store's observations are the truth for every label they hold (a merge is followed where an
+        // ID is used, so the map names what the observation names).
         let unheld = map.labels.contains { cast.character($0.characterID) == nil }
-        guard view.generation > map.storeGeneration || unheld else { return map }
+        let disagrees = map.labels.contains { l in view.labels[l.label].map { $0 != l.characterID } ?? false }
+        guard view.generation > map.storeGeneration || unheld || disagrees else { return map }
         for i in map.labels.indices {
             if let id = view.labels[map.labels[i].label] { map.labels[i].characterID = id }
         }
