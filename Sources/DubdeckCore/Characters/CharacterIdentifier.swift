@@ -237,6 +237,10 @@ public enum CharacterIdentifier {
         }
         // A label the store knows nothing of keeps no character the store does not hold.
         map.labels.removeAll { cast.character($0.characterID) == nil }
+        // Inside a change the generation is not yet committed: a map stamped with it could claim a
+        // generation another reviewer's commit then takes (its change would never be followed). The
+        // change's own commit writes the map (assign's `then`).
+        guard !cast.changing else { return map }
         map.storeGeneration = cast.generation
         try map.write(path)
         return map

@@ -100,6 +100,9 @@ public final class CharacterStore {
     /// Incremented by every committed change of the store (never a clock): maps record the generation
     /// they were derived from, observations the generation of their last change (SPEC §11.4).
     public internal(set) var generation = 0
+    /// True while a change runs: `generation` is then this commit's, not yet committed (a retry or a
+    /// refused save never commits it), so nothing may be stamped with it outside the store.
+    public internal(set) var changing = false
     /// {"type","dim","model","encoding","updated_at"}, nil for a store with no embedding yet.
     public internal(set) var embeddingMeta: JSONObject?
     var extraTop: [(key: String, value: JSONValue)] = []
@@ -425,6 +428,8 @@ public final class CharacterStore {
         ensureStoreID()
         do {
             generation += 1  // this commit's: what the change stamps on what it changes
+            changing = true
+            defer { changing = false }
             try change(self)
             try save()
         } catch {

@@ -182,6 +182,40 @@ final class MapFollowsStoreTests: KeyEnvironmentTestCase {
         XCTAssertEqual(try FileIO.read(theirs + "/characters.map.json"), bytes, "a current map is not rewritten")
     }
 
+    /// A change that reads a stale map inside its transaction (assign) and is then refused or retried
+    /// never leaves the map stamped with the generation it did not commit: another reviewer's commit
+    /// takes that generation next, and a map claiming it would never follow that change.
+    func testAMapIsNeverStampedWithAGenerationThatDidNotCommit() throws {
+        _ = useRawKey()
+        let storePath = dir.file("data/characters.json")
+        let mine = Fixtures.embeddedEpisode(in: dir, "ep1", series: "s", [("A", [1, 0, 0, 0]), ("B", [0, 1, 0, 0])])
+        _ = try CharacterIdentifier.identify(job: try JobLoader.load(mine), store: try CharacterStore.open(storePath), threshold: 0.75, force: false)
+        let theirs = try copyJob(mine, to: "theirs-ep1")
+        try CharacterIdentifier.assign(try TranscriptStore(job: try JobLoader.load(mine)), label: "A", to: "SPEAKER_02", in: try CharacterStore.open(storePath))
+        let path = theirs + "/characters.map.json"
+        let staleBytes = try FileIO.read(path)
+        struct Refused: Error {}
+        let cast = try CharacterStore.open(storePath)
+        let committed = cast.generation
+        XCTAssertThrowsError(try cast.update { s in
+            XCTAssertTrue(s.changing)
+            let seen = try CharacterIdentifier.following(path, series: "s", episode: "ep1", cast: s)
+            XCTAssertEqual(seen?.characterIDs["A"], "SPEAKER_02", "the change sees the store's truth")
+            throw Refused()
+        })
+        XCTAssertFalse(cast.changing)
+        XCTAssertEqual(String(decoding: try FileIO.read(path), as: UTF8.self), String(decoding: staleBytes, as: UTF8.self), "nothing written with an uncommitted generation")
+        XCTAssertEqual(try CharacterStore.open(storePath).generation, committed)
+        // Another reviewer's change now commits the generation the refused one would have had…
+        try CharacterIdentifier.assign(try TranscriptStore(job: try JobLoader.load(mine)), label: "B", to: "SPEAKER_01", in: try CharacterStore.open(storePath))
+        XCTAssertEqual(try CharacterStore.open(storePath).generation, committed + 1)
+        // …and the stale map still follows it.
+        let store = try TranscriptStore(job: try JobLoader.load(theirs))
+        XCTAssertTrue(try CharacterIdentifier.followStore(store, cast: try CharacterStore.open(storePath, withEmbeddings: false)))
+        XCTAssertEqual(store.job.characterMap, ["A": "SPEAKER_02", "B": "SPEAKER_01"])
+        XCTAssertEqual(try CharacterMap.read(path)?.storeGeneration, committed + 1)
+    }
+
     /// A map that names a character the store does not hold, or claims a generation the store never
     /// had, is derived again whatever its generation; a store that never saw the episode leaves it be.
     func testAMapNeverNamesACharacterTheStoreDoesNotHold() throws {

@@ -408,6 +408,8 @@ extension CharacterStore {
                 if database?.exists != true { try prepareNewStore() }
                 ensureStoreID()
                 generation += 1  // this commit's (a retry read the store again first)
+                changing = true
+                defer { changing = false }
                 try change(self)
                 try writeRows(c)
             }
