@@ -120,7 +120,7 @@ public final class Desk {
         self.audio = audio
         self.characterStorePath = characterStorePath
         worker = audio.map { SynthWorker(job: store.job, by: store.by, maxSpeedup: $0.maxSpeedup, makeEngine: $0.makeEngine) }
-        mapSignature = FileIO.statSignature(store.job.directory + "/characters.map.json")
+        mapSignature = FileIO.statSignature(store.job.mapPlace)
         // The names are read once the first screen is out (the first tick): a second thread
         // decrypting 20 MB while the first frame is drawn slows that frame on two cores.
         castLoadDue = true
@@ -205,7 +205,7 @@ public final class Desk {
     /// The timing strip of line n, computed once per line, width and take file (it reads audio).
     func timingStrip(_ n: Int, columns: Int) -> TimingStrip? {
         guard job.sourceAudioPath != nil || store.state(n).preview != nil else { return nil }
-        let take = FileIO.statSignature(job.directory + "/" + Takes.directoryName + "/" + Takes.currentName(n))
+        let take = Takes.file(job, Takes.currentName(n)).flatMap { FileIO.statSignature($0) }
         let key = [n, columns, Int(take?.inode ?? 0), take?.mtimeNs ?? 0, take?.size ?? -1]
         if let c = stripCache, c.key == key { return c.strip }
         let strip = TimingStrip.build(store, n, columns: columns)
@@ -650,18 +650,17 @@ public final class Desk {
 
     /// The decoded current take of line n, if the file is still the one decoded.
     func decodedTake(of n: Int) -> PCM16? {
-        let path = job.directory + "/" + Takes.directoryName + "/" + Takes.currentName(n)
-        guard let d = decodedTake, d.path == path, FileIO.statSignature(path) == d.signature else { return nil }
+        guard let file = Takes.file(job, Takes.currentName(n)), let d = decodedTake, d.path == file.path,
+              FileIO.statSignature(file) == d.signature else { return nil }
         return d.pcm
     }
 
     /// Between keys: decode the selected line's current take, so playing it starts at once.
     func prefetchSelectedTake() {
         guard audio != nil, let seg = selectedSegment else { return }
-        let path = job.directory + "/" + Takes.directoryName + "/" + Takes.currentName(seg.number)
-        guard let sig = FileIO.statSignature(path), sig.size <= 64 << 20 else { return }
-        if let d = decodedTake, d.path == path, d.signature == sig { return }
-        if let pcm = try? AudioFile.readPCM16(path) { decodedTake = (path, sig, pcm) }
+        guard let file = Takes.file(job, Takes.currentName(seg.number)), let sig = FileIO.statSignature(file), sig.size <= 64 << 20 else { return }
+        if let d = decodedTake, d.path == file.path, d.signature == sig { return }
+        if let pcm = try? AudioFile.readPCM16(file, owner: .own) { decodedTake = (file.path, sig, pcm) }
     }
 
     func playOriginal(_ n: Int) {
@@ -767,8 +766,7 @@ public final class Desk {
     /// `characters identify` (or an assign) in another process rewrote this episode's label →
     /// character map: the job is read again so the speaker column and the detail pane follow.
     func reloadMapIfChanged() -> Redraw {
-        let path = job.directory + "/characters.map.json"
-        let sig = FileIO.statSignature(path)
+        let sig = FileIO.statSignature(job.mapPlace)
         if sig == mapSignature { return .nothing }
         mapSignature = sig
         do {

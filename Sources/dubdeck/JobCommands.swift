@@ -173,7 +173,7 @@ struct History: ParsableCommand {
     func run() throws {
         try guarded {
             let loaded = try JobLoader.load(job)
-            let log = HistoryLog(path: loaded.historyPath)
+            let log = HistoryLog(loaded.historyPlace)
             let all = try log.readAll()
             if let w = all.warning { printError("warning: " + w) }
             let records = all.records.filter { n == nil || $0.segment == n }

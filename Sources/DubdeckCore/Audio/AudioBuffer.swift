@@ -87,12 +87,31 @@ public enum AudioFile {
         public var channels: Int
     }
 
-    static func open(_ path: String) throws -> (OpaquePointer, SF_INFO) {
+    static func open(_ path: String) throws -> (OpaquePointer, SF_INFO) { try open(FilePlace(path: path), owner: .input) }
+
+    /// One opening for every audio file: through the place's directory (a take: relative to the
+    /// job's `segments_preview` handle, never through a link), a regular file only (a FIFO or a
+    /// device would hang or never end), then handed to libsndfile as a descriptor.
+    static func open(_ place: FilePlace, owner: FileIO.Owner) throws -> (OpaquePointer, SF_INFO) {
+        let path = place.path
         var info = SF_INFO()
-        guard FileIO.exists(path) else { throw DubdeckError(.noInput, "\(Sanitizer.display(path)): no such audio file") }
-        try FileIO.requireRegularInput(path)  // a FIFO or a device would hang or never end
-        try LazyLibrary.require(dd_sndfile_load(), package: "libsndfile1")
-        guard let sf = dd_sf_open(path, Int32(SFM_READ), &info) else {
+        let fd = place.open(O_RDONLY | O_CLOEXEC | O_NONBLOCK | (owner.isOurs ? O_NOFOLLOW : 0))
+        guard fd >= 0 else {
+            if errno == ENOENT { throw DubdeckError(.noInput, "\(place.shown): no such audio file") }
+            if errno == ELOOP, owner.isOurs { throw DubdeckError.data(place.shown, "is a symbolic link; refusing to follow it") }
+            throw DubdeckError.io(place.shown, "cannot open: \(errnoText())")
+        }
+        do {
+            try FileIO.requireRegular(fd: fd, path: path, owner: owner == .own ? .ownReadOnly : owner)
+            try LazyLibrary.require(dd_sndfile_load(), package: "libsndfile1")
+        } catch {
+            close(fd)
+            throw error
+        }
+        // Blocking reads from here on (O_NONBLOCK only kept a FIFO from hanging the open).
+        _ = fcntl(fd, F_SETFL, 0)
+        // libsndfile owns the descriptor from here: it closes it at sf_close, and on a failed open.
+        guard let sf = dd_sf_open_fd(fd, Int32(SFM_READ), &info, 1) else {
             let why = String(cString: dd_sf_strerror(nil))
             throw DubdeckError.data(Sanitizer.display(path), "not a readable audio file (\(why))")
         }
@@ -135,8 +154,10 @@ public enum AudioFile {
         return nil
     }
 
-    public static func info(_ path: String) throws -> Info {
-        let (sf, info) = try open(path)
+    public static func info(_ path: String) throws -> Info { try info(FilePlace(path: path), owner: .input) }
+
+    public static func info(_ place: FilePlace, owner: FileIO.Owner) throws -> Info {
+        let (sf, info) = try open(place, owner: owner)
         dd_sf_close(sf)
         return Info(frames: Int(info.frames), rate: Int(info.samplerate), channels: Int(info.channels))
     }
@@ -199,7 +220,12 @@ public enum AudioFile {
 
     /// 16-bit samples exactly as stored (no float round trip), frames [from, to) by seeking.
     public static func readPCM16(_ path: String, frames range: Range<Int>? = nil) throws -> PCM16 {
-        let (sf, info) = try open(path)
+        try readPCM16(FilePlace(path: path), owner: .input, frames: range)
+    }
+
+    public static func readPCM16(_ place: FilePlace, owner: FileIO.Owner, frames range: Range<Int>? = nil) throws -> PCM16 {
+        let path = place.path
+        let (sf, info) = try open(place, owner: owner)
         defer { dd_sf_close(sf) }
         let count = try window(sf, info, range, path)
         let samples: [Int16] = try readFrames(sf, count: count, channels: Int(info.channels), whole: range == nil, path: path) {

@@ -50,7 +50,7 @@ public enum ContextMix {
     public static func takeMatches(_ store: TranscriptStore, _ n: Int) -> Bool {
         let status = store.state(n).takeStatus
         return (status == .fresh || status == .overflow)
-            && FileIO.exists(store.job.directory + "/" + Takes.directoryName + "/" + Takes.currentName(n))
+            && Takes.file(store.job, Takes.currentName(n))?.exists == true
     }
 
     public static func mix(_ store: TranscriptStore, _ n: Int, _ options: Options = Options()) throws -> Result {

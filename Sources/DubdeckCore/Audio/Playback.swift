@@ -238,15 +238,16 @@ public enum PlaybackSource {
     /// converted lists its old files).
     public static func takes(_ store: TranscriptStore, _ n: Int) -> [Takes.Take] {
         let entry = store.entry(n)
-        let converted = FileIO.exists(store.job.directory + "/" + Takes.directoryName + "/" + Takes.takeName(n, seq: 0))
-        return Takes.list(job: store.job.directory, n, legacy: Takes.isLegacy(entry) && !converted)
+        let converted = Takes.file(store.job, Takes.takeName(n, seq: 0))?.exists == true
+        return Takes.list(job: store.job.handle, n, legacy: Takes.isLegacy(entry) && !converted)
     }
 
     /// Take k of segment n as `takes` lists them (1 = newest), the way `take JOB N K` counts.
     public static func listedTake(_ store: TranscriptStore, _ n: Int, _ k: Int, in listed: [Takes.Take]? = nil) throws -> PCM16 {
         let list = listed ?? takes(store, n)
         guard k >= 1, k <= list.count else { throw DubdeckError(.noInput, "segment \(n) has no take \(k)") }
-        return try AudioFile.readPCM16(store.job.directory + "/" + Takes.directoryName + "/" + list[k - 1].name)
+        guard let file = Takes.file(store.job, list[k - 1].name) else { throw DubdeckError(.noInput, "segment \(n) has no take \(k)") }
+        return try AudioFile.readPCM16(file, owner: .own)
     }
 
     /// Which of the listed takes (1 = newest) is the current one, if any.
@@ -258,22 +259,24 @@ public enum PlaybackSource {
 
     /// The file of take K of segment N: 1 is the current take (`NNNN.wav`); 2, 3, … the others,
     /// newest first.
-    public static func takePath(_ store: TranscriptStore, _ n: Int, take k: Int) throws -> String {
-        let dir = store.job.directory + "/" + Takes.directoryName
+    public static func takeFile(_ store: TranscriptStore, _ n: Int, take k: Int) throws -> FilePlace {
         if k == 1 {
-            let path = dir + "/" + Takes.currentName(n)
-            guard FileIO.exists(path) else { throw DubdeckError(.noInput, "segment \(n) has no take yet (synthesize it first)") }
-            return path
+            guard let file = Takes.file(store.job, Takes.currentName(n)), file.exists else {
+                throw DubdeckError(.noInput, "segment \(n) has no take yet (synthesize it first)")
+            }
+            return file
         }
         let current = Takes.current(of: store.entry(n), n)
         let others = takes(store, n).filter { $0.relativePath != current && $0.name != Takes.currentName(n) }
-        guard k >= 2, k - 2 < others.count else { throw DubdeckError(.noInput, "segment \(n) has no take \(k)") }
-        return dir + "/" + others[k - 2].name
+        guard k >= 2, k - 2 < others.count, let file = Takes.file(store.job, others[k - 2].name) else {
+            throw DubdeckError(.noInput, "segment \(n) has no take \(k)")
+        }
+        return file
     }
 
     /// Take K (1 = current) of segment N.
     public static func take(_ store: TranscriptStore, _ n: Int, take k: Int) throws -> PCM16 {
-        try AudioFile.readPCM16(try takePath(store, n, take: k))
+        try AudioFile.readPCM16(try takeFile(store, n, take: k), owner: .own)
     }
 
     /// The original line: source audio frames round(start·rate) to round(end·rate), by seeking.

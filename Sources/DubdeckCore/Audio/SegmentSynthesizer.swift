@@ -169,7 +169,7 @@ public final class SegmentSynthesizer {
 
     /// segments_preview, opened (and made) once; NNNN.wav there must not be a link, FIFO or device.
     func previewHandle(refusingCurrentOf numbers: [Int] = []) throws -> DirectoryHandle {
-        guard let dir = try Takes.open(job: store.job.directory, create: true) else {
+        guard let dir = try Takes.open(job: store.job.handle, create: true) else {
             throw DubdeckError.io(Sanitizer.display(previewDirectory), "cannot make the directory")
         }
         for n in numbers { try dir.refuseIfNotRegular(Takes.currentName(n)) }

@@ -29,7 +29,16 @@ public enum Takes {
     /// through this descriptor, so a link swapped in for the directory meanwhile changes nothing
     /// (SPEC §11.2). nil when it is absent and not to be made; a link or anything else there: 65.
     public static func open(job: String, create: Bool = false) throws -> DirectoryHandle? {
-        let jobDir = try DirectoryHandle(path: job)
+        try open(job: DirectoryHandle(path: job), create: create)
+    }
+
+    /// A file of the job's takes, reached through `segments_preview` opened from the job's handle;
+    /// nil when there is no such directory (or it cannot be used).
+    public static func file(_ job: Job, _ name: String) -> FilePlace? {
+        ((try? open(job: job.handle)) ?? nil)?.place(name)
+    }
+
+    public static func open(job jobDir: DirectoryHandle, create: Bool = false) throws -> DirectoryHandle? {
         if !create, jobDir.status(directoryName) == nil { return nil }
         return try DirectoryHandle(in: jobDir, directoryName, create: create)
     }
@@ -91,9 +100,9 @@ public enum Takes {
 
     /// Takes of segment n, newest first. A first-edition segment not yet converted lists its
     /// `NNNN.wav` and rank files in their old order.
-    public static func list(job: String, _ n: Int, legacy: Bool = false) -> [Take] {
-        guard let dir = try? directory(job: job) else { return [] }
-        let names = DirectoryListing.names(dir)
+    public static func list(job: DirectoryHandle, _ n: Int, legacy: Bool = false) -> [Take] {
+        guard let dir = (try? open(job: job)) ?? nil else { return [] }
+        let names = dir.names()
         if legacy {
             var out: [Take] = []
             if names.contains(currentName(n)) { out.append(Take(name: currentName(n), seq: 0, legacyRank: 1)) }
@@ -195,7 +204,7 @@ public enum TakeChoice {
         }
         let chosen = list[k - 1]
         let legacyUnconverted = Takes.isLegacy(store.entry(n)) && chosen.legacyRank >= 1 && chosen.seq == 0
-            && !FileIO.exists(store.job.directory + "/" + Takes.directoryName + "/" + Takes.takeName(n, seq: 0))
+            && Takes.file(store.job, Takes.takeName(n, seq: 0))?.exists != true
         // After conversion a first-edition file has its new name.
         let name = !legacyUnconverted ? chosen.name
             : chosen.legacyRank == 1 ? Takes.takeName(n, seq: 0) : "\(Takes.padded(n)).take-0-\(chosen.legacyRank).wav"
@@ -208,7 +217,8 @@ public enum TakeChoice {
             known = true
         } else {
             // A first-edition take: what the file says (its text is unknown, so it counts as stale).
-            let info = try AudioFile.info(store.job.directory + "/" + Takes.directoryName + "/" + chosen.name)
+            guard let file = Takes.file(store.job, chosen.name) else { throw DubdeckError(.noInput, "segment \(n) has no take \(k)") }
+            let info = try AudioFile.info(file, owner: .own)
             preview = JSONObject([("wav", .string(Takes.directoryName + "/" + Takes.currentName(n))),
                                   ("duration_s", .number((Double(info.frames) / Double(info.rate) * 1000).rounded() / 1000))])
         }
@@ -222,7 +232,7 @@ public enum TakeChoice {
                 e["audio_status"] = .string("stale")
             }
         }
-        let job = store.job.directory
+        let job = store.job.handle
         var result = try store.commit([change]) { _ in
             if legacyUnconverted, let dir = try Takes.open(job: job) { try Takes.convertLegacy(dir, n) }
             return {}

@@ -16,8 +16,9 @@ public enum CharacterIdentifier {
     /// when it has none — GE2E embeddings computed here from the source audio (per label, the mean
     /// of its segments' embeddings; the segments of diarization.json, else the job's lines).
     public static func labels(of job: Job, encoder: (() throws -> SpeakerEncoder)? = nil) throws -> (labels: [(String, [Float])], type: String, dim: Int, model: String?) {
-        let path = job.directory + "/diarization.json"
-        let bytes = try FileIO.readIfExists(path)
+        let place = job.place("diarization.json")
+        let path = place.path
+        let bytes = try FileIO.readIfExists(place)
         let root = try bytes.map { try JobLoader.parseFile(path, bytes: $0) }
         guard let table = root?.objectValue?["speaker_embeddings"]?.objectValue, !table.members.isEmpty else {
             guard let encoder else {
@@ -74,9 +75,9 @@ public enum CharacterIdentifier {
     public static let minimumConfidence = 0.5
 
     static func diarizationDocument(_ job: Job) -> JSONValue? {
-        let path = job.directory + "/diarization.json"
-        guard let bytes = try? FileIO.readIfExists(path) else { return nil }
-        return try? JobLoader.parseFile(path, bytes: bytes)
+        let place = job.place("diarization.json")
+        guard let bytes = try? FileIO.readIfExists(place) else { return nil }
+        return try? JobLoader.parseFile(place.path, bytes: bytes)
     }
 
     /// How much speech each label has.
@@ -169,10 +170,10 @@ public enum CharacterIdentifier {
         }
         let episode = job.info.episode
         let (labels, type, dim, model) = try labels(of: job, encoder: { try SpeakerEncoder() })
-        let mapPath = job.directory + "/characters.map.json"
+        let mapPlace = job.mapPlace
         var outcome = Outcome(assignments: [], reused: false, series: series, episode: episode)
         // The map as the store has it now, read once.
-        let current = try following(mapPath, series: series, episode: episode, cast: store)
+        let current = try following(mapPlace, series: series, episode: episode, cast: store)
         // Already identified: reuse the map, count nothing twice, move nothing.
         if !force, store.episodeIdentified(series: series, episode: episode), let existing = current {
             outcome.assignments = existing.labels
@@ -186,7 +187,7 @@ public enum CharacterIdentifier {
         // leaves the map as it was, never naming a character the store does not hold.
         try store.update(then: {
             try CharacterMap(series: series, episode: episode, embeddingType: type, embeddingDim: dim, storeGeneration: store.generation,
-                             labels: outcome.assignments).write(mapPath)
+                             labels: outcome.assignments).write(mapPlace)
         }) { s in
             try s.checkEmbedding(type: type, dim: dim, model: model, file: job.directory + "/diarization.json")
             let again = s.episodeIdentified(series: series, episode: episode)
@@ -215,9 +216,9 @@ public enum CharacterIdentifier {
     /// episode (another reviewer's reconcile, an assignment) is derived again from the store's
     /// observations — each observed label's character, through merges — and written back with the
     /// store's generation (SPEC §11.4). nil when there is no map.
-    static func following(_ path: String, series: String, episode: String, cast: CharacterStore) throws -> CharacterMap? {
-        guard var map = try CharacterMap.read(path) else { return nil }
-        try map.requireEpisode(episode, series: series, path: path)
+    static func following(_ place: FilePlace, series: String, episode: String, cast: CharacterStore) throws -> CharacterMap? {
+        guard var map = try CharacterMap.read(place) else { return nil }
+        try map.requireEpisode(episode, series: series, path: place.path)
         let view = cast.episodeView(series: series, episode: episode)
         // A store that never saw this episode (another store, another series) says nothing of it:
         // the map is left as it is, never emptied.
@@ -242,7 +243,7 @@ public enum CharacterIdentifier {
         // change's own commit writes the map (assign's `then`).
         guard !cast.changing else { return map }
         map.storeGeneration = cast.generation
-        try map.write(path)
+        try map.write(place)
         return map
     }
 
@@ -251,8 +252,7 @@ public enum CharacterIdentifier {
     @discardableResult
     public static func followStore(_ store: TranscriptStore, cast: CharacterStore) throws -> Bool {
         guard let series = store.job.info.seriesID else { return false }
-        let path = store.job.directory + "/characters.map.json"
-        guard let map = try following(path, series: series, episode: store.job.info.episode, cast: cast) else { return false }
+        guard let map = try following(store.job.mapPlace, series: series, episode: store.job.info.episode, cast: cast) else { return false }
         let ids = map.characterIDs
         guard ids != store.job.characterMap else { return false }
         store.job = store.job.with(characterMap: ids)
@@ -289,13 +289,13 @@ public enum CharacterIdentifier {
         guard episodeLabels(store).contains(label) else {
             throw DubdeckError(.usage, "no label \(Sanitizer.display(label)) in \(Sanitizer.display(job.info.episode)) (its labels: \(episodeLabels(store).joined(separator: ", ")))")
         }
-        let mapPath = job.directory + "/characters.map.json"
+        let mapPlace = job.mapPlace
         var result = Assignment(label: label, characterID: id ?? "", previous: nil)
         var mapWrite: CharacterMap?
         try cast.update(then: {
             if var m = mapWrite {
                 m.storeGeneration = cast.generation
-                try m.write(mapPath)
+                try m.write(mapPlace)
             }
         }) { s in
             mapWrite = nil
@@ -304,7 +304,7 @@ public enum CharacterIdentifier {
                 guard let c = s.resolve(id) else { throw DubdeckError(.usage, "no character \(Sanitizer.display(id)) in the store") }
                 target = c.id
             }
-            let existing = try following(mapPath, series: series, episode: job.info.episode, cast: s)
+            let existing = try following(mapPlace, series: series, episode: job.info.episode, cast: s)
                 ?? CharacterMap(series: series, episode: job.info.episode, embeddingType: "none", embeddingDim: 0, storeGeneration: 0, labels: [])
             var list = existing.labels
             let old = list.firstIndex { $0.label == label }

@@ -56,9 +56,12 @@ public struct CharacterMap: Equatable, Sendable {
 
     /// The map, or nil when there is none. Ours, so never a link, FIFO or device; every character
     /// ID a safe name, the generation an integer from 0.
-    public static func read(_ path: String) throws -> CharacterMap? {
-        guard let bytes = try FileIO.readIfExists(path, owner: .own) else { return nil }
-        let shown = Sanitizer.display(path)
+    public static func read(_ path: String) throws -> CharacterMap? { try read(FilePlace(path: path)) }
+
+    public static func read(_ place: FilePlace) throws -> CharacterMap? {
+        guard let bytes = try FileIO.readIfExists(place, owner: .own) else { return nil }
+        let path = place.path
+        let shown = place.shown
         guard case .object(let obj) = try JobLoader.parseFile(path, bytes: bytes) else {
             throw DubdeckError.data(shown, "expected a JSON object")
         }
@@ -108,8 +111,14 @@ public struct CharacterMap: Equatable, Sendable {
     }
 
     /// Written atomically; what is written is checked as the reader checks it first.
-    public func write(_ path: String) throws {
-        for l in labels { try SafeName.check(l.characterID, file: path, field: "labels.\(l.label).character_id") }
-        try FileIO.writeAtomically(path, JSONWriter.encodePretty(json))
+    public func write(_ path: String) throws { try write(FilePlace(path: path)) }
+
+    public func write(_ place: FilePlace) throws {
+        for l in labels { try SafeName.check(l.characterID, file: place.path, field: "labels.\(l.label).character_id") }
+        try FileIO.writeAtomically(place, JSONWriter.encodePretty(json))
     }
+
+    /// Its name in a job directory.
+    public static let fileName = "characters.map.json"
+
 }

@@ -62,7 +62,10 @@ public struct HistoryRecord: Equatable, Sendable {
 /// The append-only history. Opening a job reads only its tail: the file can hold hundreds of
 /// thousands of lines.
 public struct HistoryLog: Sendable {
-    public let path: String
+    /// Reached through the job's directory handle (a path only for a history named outside a job).
+    public let place: FilePlace
+    /// For messages only.
+    public var path: String { place.path }
 
     public struct LineError: Error { let message: String; init(_ m: String) { message = m } }
 
@@ -77,7 +80,8 @@ public struct HistoryLog: Sendable {
         public var partial: Bool
     }
 
-    public init(path: String) { self.path = path }
+    public init(path: String) { place = FilePlace(path: path) }
+    public init(_ place: FilePlace) { self.place = place }
 
     static func parseLine(_ bytes: ArraySlice<UInt8>) throws -> HistoryRecord {
         do {
@@ -98,7 +102,7 @@ public struct HistoryLog: Sendable {
 
     /// The history is ours: a link, FIFO or device in its place is refused, never followed.
     func openForReading() throws -> Int32? {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        let fd = place.open(O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }
             if errno == ELOOP { throw DubdeckError.data(Sanitizer.display(path), "is a symbolic link; refusing to follow it") }
@@ -218,7 +222,7 @@ public struct HistoryLog: Sendable {
 
     /// Every record of the file (the `history` command).
     public func readAll() throws -> Tail {
-        guard let bytes = try FileIO.readIfExists(path, owner: .own) else {
+        guard let bytes = try FileIO.readIfExists(place, owner: .own) else {
             return Tail(records: [], warning: nil, tornOffset: nil, partial: false)
         }
         return try parse(bytes, fileOffset: 0, fd: nil)
@@ -308,10 +312,10 @@ public struct HistoryLog: Sendable {
         let end = try scan ?? scanEnd()
         var bytes: [UInt8] = []
         if let torn = end.tornOffset {
-            try FileIO.truncateDurably(path, to: torn)
+            try FileIO.truncateDurably(place, to: torn)
         } else if end.size > 0 {
             // Ensure the file ends with a newline (a complete record written by a tool without one).
-            let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            let fd = place.open(O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
             var last: UInt8 = 0x0A
             if fd >= 0 {
                 _ = pread(fd, &last, 1, off_t(end.size - 1))
@@ -323,6 +327,6 @@ public struct HistoryLog: Sendable {
             JSONWriter.write(r.json, into: &bytes, indent: nil, level: 0)
             bytes.append(0x0A)
         }
-        return try FileIO.appendDurably(path, bytes)
+        return try FileIO.appendDurably(place, bytes)
     }
 }

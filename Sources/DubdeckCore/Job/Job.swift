@@ -28,7 +28,11 @@ public struct JobInfo: Sendable {
 
 /// A job directory, loaded and validated. Inputs are never written.
 public final class Job: Sendable {
+    /// For messages and for what is recorded (observations): never used to reach a file.
     public let directory: String
+    /// The job directory opened once: every file of the job is reached relative to it (SPEC §11.2),
+    /// so a directory swapped for a link meanwhile cannot move a read or a write elsewhere.
+    public let handle: DirectoryHandle
     public let info: JobInfo
     public let segments: [Segment]
     /// Diarization labels that carry a speaker embedding (the embeddings themselves are not kept).
@@ -45,13 +49,23 @@ public final class Job: Sendable {
     public let duplicated: Set<Int>
 
     public var translatedPath: String { directory + "/translated.json" }
-    public var storePath: String { directory + "/transcript_store.json" }
-    public var historyPath: String { directory + "/transcript_versions.jsonl" }
+    public var storePath: String { directory + "/" + Job.storeFileName }
+    public var historyPath: String { directory + "/" + Job.historyFileName }
     public var lockPath: String { directory + "/.dubdeck.lock" }
 
-    init(directory: String, info: JobInfo, segments: [Segment], diarizationLabels: [String], embeddingDim: Int?,
+    /// A file of the job, reached through its directory handle.
+    public func place(_ name: String) -> FilePlace { handle.place(name) }
+    public var storePlace: FilePlace { place(Job.storeFileName) }
+    public var historyPlace: FilePlace { place(Job.historyFileName) }
+    public var lockPlace: FilePlace { place(".dubdeck.lock") }
+    public static let storeFileName = "transcript_store.json"
+    public static let historyFileName = "transcript_versions.jsonl"
+    public var mapPlace: FilePlace { place(CharacterMap.fileName) }
+
+    init(directory: String, handle: DirectoryHandle, info: JobInfo, segments: [Segment], diarizationLabels: [String], embeddingDim: Int?,
          sourceAudioPath: String?, characterMap: [String: String]) {
         self.directory = directory
+        self.handle = handle
         self.info = info
         self.segments = segments
         self.diarizationLabels = diarizationLabels
@@ -63,7 +77,7 @@ public final class Job: Sendable {
 
     /// The same job with another label → character map (the map derived again from the store).
     public func with(characterMap map: [String: String]) -> Job {
-        Job(directory: directory, info: info, segments: segments, diarizationLabels: diarizationLabels, embeddingDim: embeddingDim,
+        Job(directory: directory, handle: handle, info: info, segments: segments, diarizationLabels: diarizationLabels, embeddingDim: embeddingDim,
             sourceAudioPath: sourceAudioPath, characterMap: map)
     }
 
@@ -108,25 +122,35 @@ public enum JobLoader {
     }
 
     public static func load(_ directory: String, series: String? = nil) throws -> Job {
+        try load(openDirectory(directory), series: series)
+    }
+
+    /// The job directory, opened once (the directory named may itself be a link to it).
+    public static func openDirectory(_ directory: String) throws -> DirectoryHandle {
         let dir = normalized(directory)
         guard FileIO.isDirectory(dir) else {
             throw DubdeckError(.noInput, "\(Sanitizer.display(dir)): no such job directory")
         }
-        var info = try loadInfo(dir)
+        return try DirectoryHandle(path: dir)
+    }
+
+    public static func load(_ handle: DirectoryHandle, series: String? = nil) throws -> Job {
+        let dir = handle.path
+        var info = try loadInfo(handle)
         if let series, !series.isEmpty { info.seriesID = try SafeName.checkArgument(series, option: "--series") }
-        let segments = try loadSegments(dir + "/translated.json")
-        let (labels, dim) = try loadDiarization(dir + "/diarization.json")
-        let map = try loadCharacterMap(dir + "/characters.map.json", info: info)
+        let segments = try loadSegments(handle.place("translated.json"))
+        let (labels, dim) = try loadDiarization(handle.place("diarization.json"))
+        let map = try loadCharacterMap(handle.place(CharacterMap.fileName), info: info)
         var audio: String? = nil
         if let declared = info.sourceAudio {
             audio = declared.hasPrefix("/") ? declared : dir + "/" + declared
         } else {
-            for name in ["audio.wav", "audio.flac"] where FileIO.exists(dir + "/" + name) {
+            for name in ["audio.wav", "audio.flac"] where handle.status(name) != nil {
                 audio = dir + "/" + name
                 break
             }
         }
-        return Job(directory: dir, info: info, segments: segments, diarizationLabels: labels, embeddingDim: dim,
+        return Job(directory: dir, handle: handle, info: info, segments: segments, diarizationLabels: labels, embeddingDim: dim,
                    sourceAudioPath: audio, characterMap: map)
     }
 
@@ -144,10 +168,12 @@ public enum JobLoader {
         }
     }
 
-    static func loadInfo(_ dir: String) throws -> JobInfo {
-        let path = dir + "/job.json"
+    static func loadInfo(_ handle: DirectoryHandle) throws -> JobInfo {
+        let dir = handle.path
+        let place = handle.place("job.json")
+        let path = place.path
         let name = baseName(dir)
-        guard let bytes = try FileIO.readIfExists(path) else {
+        guard let bytes = try FileIO.readIfExists(place) else {
             return JobInfo(stem: name, seriesID: nil, episode: name, sourceAudio: nil, srcLang: nil, tgtLang: "en")
         }
         return try info(from: bytes, path: path, directory: dir)
@@ -190,9 +216,10 @@ public enum JobLoader {
         return info
     }
 
-    public static func loadSegments(_ path: String) throws -> [Segment] {
-        let shown = Sanitizer.display(path)
-        guard let bytes = try FileIO.readIfExists(path) else {
+    public static func loadSegments(_ place: FilePlace) throws -> [Segment] {
+        let path = place.path
+        let shown = place.shown
+        guard let bytes = try FileIO.readIfExists(place) else {
             throw DubdeckError(.noInput, "\(shown): no such file (every job needs translated.json)")
         }
         // The common case straight into Segments; anything unusual is read again the generic way,
@@ -317,8 +344,9 @@ public enum JobLoader {
         return out
     }
 
-    static func loadDiarization(_ path: String) throws -> ([String], Int?) {
-        guard let bytes = try FileIO.readIfExists(path) else { return ([], nil) }
+    static func loadDiarization(_ place: FilePlace) throws -> ([String], Int?) {
+        let path = place.path
+        guard let bytes = try FileIO.readIfExists(place) else { return ([], nil) }
         let shown = Sanitizer.display(path)
         let root = try parseFile(path, bytes: bytes) { e in e.index(under: "segments").map { "segment \($0 + 1)" } }
         guard case .object(let obj) = root else { throw DubdeckError.data(shown, "expected a JSON object") }
@@ -353,9 +381,9 @@ public enum JobLoader {
 
     /// The map, which must be this episode's: another episode's or series' map would give its
     /// characters to this episode's labels (65).
-    static func loadCharacterMap(_ path: String, info: JobInfo) throws -> [String: String] {
-        guard let map = try CharacterMap.read(path) else { return [:] }
-        try map.requireEpisode(info.episode, series: info.seriesID, path: path)
+    static func loadCharacterMap(_ place: FilePlace, info: JobInfo) throws -> [String: String] {
+        guard let map = try CharacterMap.read(place) else { return [:] }
+        try map.requireEpisode(info.episode, series: info.seriesID, path: place.path)
         return map.characterIDs
     }
 }

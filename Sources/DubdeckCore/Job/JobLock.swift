@@ -15,7 +15,12 @@ public final class JobLock {
 
     /// Waits up to `timeout` seconds, then fails with exit 75.
     public static func acquire(_ path: String, timeout: Double = 2.0) throws -> JobLock {
-        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o600)
+        try acquire(FilePlace(path: path), timeout: timeout)
+    }
+
+    public static func acquire(_ place: FilePlace, timeout: Double = 2.0) throws -> JobLock {
+        let path = place.path
+        let fd = place.open(O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode: 0o600)
         guard fd >= 0 else {
             if errno == ELOOP { throw DubdeckError.data(Sanitizer.display(path), "is a symbolic link; refusing to follow it") }
             throw DubdeckError(.cannotCreate, "\(Sanitizer.display(path)): cannot open lock file: \(errnoText())")

@@ -229,7 +229,7 @@ public final class TranscriptStore {
     public private(set) var states: [ReviewState]
     /// Why this job cannot be changed (re-segmented under its store), or nil.
     public var readOnlyReason: String? { snapshot.mismatch }
-    public var history: HistoryLog { HistoryLog(path: job.historyPath) }
+    public var history: HistoryLog { HistoryLog(job.historyPlace) }
     /// How long an operation waits for the job lock.
     public var lockTimeout: Double = 2.0
 
@@ -244,21 +244,23 @@ public final class TranscriptStore {
     /// `historyTail`: the history's last bytes are read (and parsed) on another core too, for
     /// `recentHistory` (the desk's first look at the history).
     public static func open(_ directory: String, series: String? = nil, by: String? = nil, historyTail: Int? = nil) throws -> TranscriptStore {
-        let dir = JobLoader.normalized(directory)
-        let early = EarlyStoreRead(path: dir + "/transcript_store.json")
-        let tail = historyTail.map { EarlyHistoryTail(HistoryLog(path: dir + "/transcript_versions.jsonl"), maxBytes: $0) }
-        let job = try JobLoader.load(directory, series: series)
-        let store = TranscriptStore(job: job, by: by, snapshot: try TranscriptStore.read(job: job, early: early))
-        if let tail, tail.path == job.historyPath { store.earlyHistoryTail = tail }
-        TranscriptStore.sweepTemporaries(dir)
+        // The directory opened once; the early reads and the job's own go through it (SPEC §11.2).
+        let handle = try JobLoader.openDirectory(directory)
+        let early = EarlyStoreRead(handle.place(Job.storeFileName))
+        let tail = historyTail.map { EarlyHistoryTail(HistoryLog(handle.place(Job.historyFileName)), maxBytes: $0) }
+        let loaded = try JobLoader.load(handle, series: series)
+        let store = TranscriptStore(job: loaded, by: by, snapshot: try TranscriptStore.read(job: loaded, early: early))
+        store.earlyHistoryTail = tail
+        TranscriptStore.sweepTemporaries(handle)
         return store
     }
 
     /// Take temporaries a killed synthesis left (its process is gone) go at the next opening of the
     /// job, off this core (SPEC §11.6); a live process's own are never touched.
-    static func sweepTemporaries(_ dir: String) {
-        let preview = dir + "/" + Takes.directoryName
-        BackgroundWork.start { FileIO.removeStaleTemporaries(in: preview) }
+    static func sweepTemporaries(_ job: DirectoryHandle) {
+        BackgroundWork.start {
+            if let preview = try? Takes.open(job: job) { FileIO.removeStaleTemporaries(in: preview) }
+        }
     }
 
     var earlyHistoryTail: EarlyHistoryTail?
@@ -294,7 +296,9 @@ public final class TranscriptStore {
         rebuildStates()
     }
 
+    /// For messages only: the store is reached through the job's directory handle (`place`).
     public var path: String { job.storePath }
+    var place: FilePlace { job.storePlace }
     public var fingerprint: FileFingerprint { snapshot.fingerprint }
 
     public func state(_ n: Int) -> ReviewState { states[n - 1] }
@@ -425,7 +429,7 @@ public final class TranscriptStore {
     }
 
     static func read(job: Job, early: EarlyStoreRead) throws -> Snapshot {
-        guard early.path == job.storePath else { return try read(job: job) }
+        guard early.place.directory === job.handle else { return try read(job: job) }
         guard let (bytes, fingerprint, scan) = try early.take() else { return emptySnapshot(job) }
         var direct: Snapshot? = nil
         if let scan { direct = finishDirect(scan, job: job) }
@@ -437,14 +441,14 @@ public final class TranscriptStore {
     }
 
     static func read(job: Job) throws -> Snapshot {
-        let path = job.storePath
-        guard let bytes = try FileIO.readIfExists(path, owner: .own) else {
+        let place = job.storePlace
+        guard let bytes = try FileIO.readIfExists(place, owner: .own) else {
             return emptySnapshot(job)
         }
         // Hashed on the other core while this one parses: the hash is first needed by a commit.
         let hash = BackgroundHash(hashing: bytes)
         var snap = try parse(bytes, job: job)
-        snap.fingerprint = FileIO.fingerprint(path: path, bytes: bytes, sha256: [])
+        snap.fingerprint = FileIO.fingerprint(place, bytes: bytes, sha256: [])
         snap.pendingHash = hash
         snap.bytes = bytes
         return snap
@@ -736,7 +740,7 @@ public final class TranscriptStore {
 
     /// True when the file on disk is not the one this store last read or wrote (cheap stat check).
     public func changedOnDisk() -> Bool {
-        let sig = FileIO.statSignature(path)
+        let sig = FileIO.statSignature(place)
         let fp = snapshot.fingerprint
         if sig == nil { return fp != .missing }
         if fp.racy { return true }  // read in the tick of its last write: compare the bytes
@@ -747,8 +751,8 @@ public final class TranscriptStore {
     @discardableResult
     public func reloadIfChanged() throws -> Bool {
         guard changedOnDisk() else { return false }
-        let bytes = try FileIO.readIfExists(path, owner: .own)
-        let fp = FileIO.fingerprint(path: path, bytes: bytes)
+        let bytes = try FileIO.readIfExists(place, owner: .own)
+        let fp = FileIO.fingerprint(place, bytes: bytes)
         if fp.sha256 == snapshot.fingerprint.sha256, !fp.sha256.isEmpty {
             snapshot.fingerprint = fp
             return false
@@ -796,7 +800,7 @@ public final class TranscriptStore {
         for c in changes where c.segment < 1 || c.segment > job.segments.count {
             throw DubdeckError(.usage, "no segment \(c.segment) (the job has \(job.segments.count))")
         }
-        let lock = try JobLock.acquire(job.lockPath, timeout: lockTimeout)
+        let lock = try JobLock.acquire(job.lockPlace, timeout: lockTimeout)
         defer { lock.release() }
 
         let reloaded = try takeOutsideChanges(changes)
@@ -866,10 +870,10 @@ public final class TranscriptStore {
             undoPrepare?()
             do {
                 if oldLength == 0, historyEnd.size == 0, historyEnd.records.isEmpty, historyEnd.tornOffset == nil {
-                    unlink(history.path)  // this append created it
-                    try FileIO.fsyncDirectory(job.directory)
+                    history.place.unlink()  // this append created it
+                    try job.handle.sync()
                 } else {
-                    try FileIO.truncateDurably(history.path, to: oldLength)
+                    try FileIO.truncateDurably(history.place, to: oldLength)
                 }
             } catch let e as DubdeckError {
                 return DubdeckError(.ioError, "\(Sanitizer.display(String(describing: cause))); and the history record could not be cut off again (\(e.message)): the next writer will cut it")
@@ -896,7 +900,7 @@ public final class TranscriptStore {
             if FileIO.faults.failStoreWrite {
                 throw DubdeckError.io(Sanitizer.display(path), "write failed: \(errnoText(ENOSPC))")
             }
-            try FileIO.writeAtomically(path, bytes)
+            try FileIO.writeAtomically(place, bytes)
         } catch {
             putBack()
             throw rollBack(error)
@@ -909,7 +913,7 @@ public final class TranscriptStore {
             for n in updated.keys.sorted() {
                 let was = Takes.current(of: original[n], n), now = Takes.current(of: updated[n], n)
                 if was != now {
-                    if takes == nil { takes = try Takes.open(job: job.directory, create: now != nil) }
+                    if takes == nil { takes = try Takes.open(job: job.handle, create: now != nil) }
                     if let takes { try Takes.repoint(takes, n, to: now) }
                     repointed.append(n)
                 }
@@ -918,19 +922,19 @@ public final class TranscriptStore {
             // Put the store and the takes back as they were, then cut the records.
             putBack()
             if snapshot.fingerprint == .missing {
-                unlink(path)
-                try? FileIO.fsyncDirectory(job.directory)
+                place.unlink()
+                try? job.handle.sync()
             } else {
                 let oldBytes = TranscriptStore.encode(&snapshot)
-                try? FileIO.writeAtomically(path, oldBytes)
-                snapshot.fingerprint = FileIO.fingerprint(path: path, bytes: oldBytes)
+                try? FileIO.writeAtomically(place, oldBytes)
+                snapshot.fingerprint = FileIO.fingerprint(place, bytes: oldBytes)
                 snapshot.bytes = oldBytes
             }
             if let takes { for n in repointed { try? Takes.repoint(takes, n, to: Takes.current(of: original[n], n)) } }
             throw rollBack(error)
         }
 
-        snapshot.fingerprint = FileIO.fingerprint(path: path, bytes: bytes, sha256: hashed.value)
+        snapshot.fingerprint = FileIO.fingerprint(place, bytes: bytes, sha256: hashed.value)
         snapshot.bytes = bytes
         for n in updated.keys {
             states[n - 1] = TranscriptStore.storedState(of: updated[n], job.segments[n - 1])
@@ -944,7 +948,7 @@ public final class TranscriptStore {
     @discardableResult
     public func repairHistory() throws -> [String] {
         if readOnlyReason != nil { return [] }
-        let lock = try JobLock.acquire(job.lockPath, timeout: lockTimeout)
+        let lock = try JobLock.acquire(job.lockPlace, timeout: lockTimeout)
         defer { lock.release() }
         _ = try takeOutsideChanges([])
         var warnings: [String] = []
@@ -959,10 +963,10 @@ public final class TranscriptStore {
         let fp = snapshot.fingerprint
         // Always read: size, mtime and inode cannot prove a file unchanged (timestamps are coarse,
         // inodes are reused). The same bytes as last read or written need no hash.
-        let diskBytes = try FileIO.readIfExists(path, owner: .own)
+        let diskBytes = try FileIO.readIfExists(place, owner: .own)
         if diskBytes == nil, fp == .missing { return false }
         if let diskBytes, let known = snapshot.bytes, FileIO.sameBytes(diskBytes, known) { return false }
-        let diskFingerprint = FileIO.fingerprint(path: path, bytes: diskBytes)
+        let diskFingerprint = FileIO.fingerprint(place, bytes: diskBytes)
         if diskFingerprint.sha256 == fp.sha256, diskFingerprint.size == fp.size {
             snapshot.fingerprint = diskFingerprint
             snapshot.bytes = diskBytes
@@ -1015,7 +1019,7 @@ public final class TranscriptStore {
             // Committed: the takes it re-pointed are made what the store names (a kill may have come
             // between the store write and re-pointing NNNN.wav).
             let numbers = listed.compactMap(\.intValue).filter { $0 >= 1 && $0 <= job.segments.count }
-            if !numbers.isEmpty, let takes = try? Takes.open(job: job.directory) {
+            if !numbers.isEmpty, let takes = try? Takes.open(job: job.handle) {
                 for n in numbers { try? Takes.ensureCurrent(takes, n, Takes.current(of: entry(n), n)) }
             }
             return end
@@ -1031,7 +1035,7 @@ public final class TranscriptStore {
         if newestBase == storeBase {
             // The whole trailing group (the records of one commit) never reached the store.
             let cutAt = end.offsets[first]
-            try FileIO.truncateDurably(history.path, to: cutAt)
+            try FileIO.truncateDurably(history.place, to: cutAt)
             let seqs = lastCommit.map { $0.seq }
             warnings.append("\(Sanitizer.display(history.path)): cut \(seqs.count) record\(seqs.count == 1 ? "" : "s") (seq \(seqs.first!)\(seqs.count > 1 ? "–\(seqs.last!)" : "")) that the store never got (an interrupted save)")
             end.records.removeSubrange(first...)
@@ -1043,7 +1047,7 @@ public final class TranscriptStore {
                 end = try history.scanEnd()
             }
         }
-        let takes = try? Takes.open(job: job.directory)
+        let takes = try? Takes.open(job: job.handle)
         for r in lastCommit where r.segment >= 1 && r.segment <= job.segments.count {
             let was = Takes.current(of: r.before.objectValue, r.segment), now = Takes.current(of: r.after.objectValue, r.segment)
             // Best effort: a take file removed by hand must not block every later change.
@@ -1265,17 +1269,17 @@ extension Pending where T == [UInt8] {
 /// the same reading `read(job:)` does, begun before the job is loaded. Its outcome, error included,
 /// is looked at only once the job has loaded.
 final class EarlyStoreRead: Sendable {
-    let path: String
+    let place: FilePlace
     let hash = BackgroundHash()
     /// The file's bytes, fingerprint (its hash in `hash`) and direct scan; nil: there is no store.
     let outcome = Pending<Result<([UInt8], FileFingerprint, TranscriptStore.DirectScan?)?, Error>>()
 
-    init(path: String) {
-        self.path = path
+    init(_ place: FilePlace) {
+        self.place = place
         BackgroundWork.start(on: BackgroundWork.early) { [self] in
-            let read = Result { try FileIO.readIfExists(path, owner: .own) }
+            let read = Result { try FileIO.readIfExists(place, owner: .own) }
             outcome.fulfil(read.map { bytes in
-                bytes.map { ($0, FileIO.fingerprint(path: path, bytes: $0, sha256: []), TranscriptStore.scanDirect($0)) }
+                bytes.map { ($0, FileIO.fingerprint(place, bytes: $0, sha256: []), TranscriptStore.scanDirect($0)) }
             })
             // The hash is needed last (by a change): after the history tail on this lane.
             if let bytes = (try? read.get()) ?? nil {

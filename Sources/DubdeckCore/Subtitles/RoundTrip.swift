@@ -6,7 +6,7 @@ import Glibc
 public enum RoundTrip {
     /// translated.json as a value (the loader keeps only what the desk needs; these keep all fields).
     static func translatedDocument(_ job: Job) throws -> JSONObject {
-        let bytes = try FileIO.read(job.translatedPath)
+        let bytes = try FileIO.read(job.place("translated.json"))
         guard let obj = try JobLoader.parseFile(job.translatedPath, bytes: bytes).objectValue else {
             throw DubdeckError.data(Sanitizer.display(job.translatedPath), "expected a JSON object")
         }

@@ -43,29 +43,20 @@ public final class DirectoryHandle: Sendable {
 
     public func shown(_ name: String) -> String { Sanitizer.display(path + "/" + name) }
 
+    /// A file of this directory.
+    public func place(_ name: String) -> FilePlace { FilePlace(name, in: self) }
+
     /// The entry itself (a link is not followed), or nil when there is none.
-    public func status(_ name: String) -> stat? {
-        var st = stat()
-        return fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? st : nil
-    }
+    public func status(_ name: String) -> stat? { place(name).status() }
 
     public func isRegular(_ name: String) -> Bool { status(name).map { ($0.st_mode & S_IFMT) == S_IFREG } ?? false }
 
     /// An entry about to be replaced must be a regular file or absent: a planted link, FIFO or
     /// device is refused (65), never followed or replaced.
-    public func refuseIfNotRegular(_ name: String) throws {
-        if let st = status(name), (st.st_mode & S_IFMT) != S_IFREG {
-            throw DubdeckError.data(shown(name), "is \(FileIO.kindName(st.st_mode)), not a regular file; refusing to replace it")
-        }
-    }
+    public func refuseIfNotRegular(_ name: String) throws { try FileIO.refuseIfNotRegular(place(name)) }
 
     /// A new file that was not there (O_EXCL), never through a link.
-    public func createExclusive(_ name: String, mode: mode_t) throws -> Int32 {
-        let fd = FileIO.faults.readOnly ? -1 : openat(self.fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
-        if FileIO.faults.readOnly { errno = EROFS }
-        guard fd >= 0 else { throw DubdeckError(.cannotCreate, "\(shown(name)): cannot create: \(errnoText())") }
-        return fd
-    }
+    public func createExclusive(_ name: String, mode: mode_t) throws -> Int32 { try FileIO.createExclusive(place(name), mode: mode) }
 
     public func rename(_ from: String, _ to: String) throws {
         if FileIO.faults.failRename || renameat(fd, from, fd, to) != 0 {
@@ -81,7 +72,7 @@ public final class DirectoryHandle: Sendable {
     }
 
     @discardableResult
-    public func unlink(_ name: String) -> Bool { unlinkat(fd, name, 0) == 0 }
+    public func unlink(_ name: String) -> Bool { place(name).unlink() }
 
     public func sync() throws {
         if FileIO.faults.failFsync || fsync(fd) != 0 {

@@ -96,23 +96,31 @@ public enum FileIO {
 
     /// Reads a whole file; nil when it does not exist. Never blocks on a FIFO, never reads past `limit`.
     public static func readIfExists(_ path: String, limit: Int = jsonLimit, owner: Owner = .input) throws -> [UInt8]? {
+        try readIfExists(FilePlace(path: path), limit: limit, owner: owner)
+    }
+
+    public static func readIfExists(_ place: FilePlace, limit: Int = jsonLimit, owner: Owner = .input) throws -> [UInt8]? {
         let flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | (owner.isOurs ? O_NOFOLLOW : 0)
-        let fd = open(path, flags)
+        let fd = place.open(flags)
         if fd < 0 {
             if errno == ENOENT { return nil }
             if errno == ELOOP, owner.isOurs {
-                throw DubdeckError.data(Sanitizer.display(path), "is a symbolic link; refusing to follow it")
+                throw DubdeckError.data(place.shown, "is a symbolic link; refusing to follow it")
             }
-            throw DubdeckError.io(Sanitizer.display(path), "cannot open: \(errnoText())")
+            throw DubdeckError.io(place.shown, "cannot open: \(errnoText())")
         }
         defer { close(fd) }
-        try requireRegular(fd: fd, path: path, owner: owner)
-        return try readAll(fd: fd, path: path, limit: limit)
+        try requireRegular(fd: fd, path: place.path, owner: owner)
+        return try readAll(fd: fd, path: place.path, limit: limit)
     }
 
     public static func read(_ path: String, limit: Int = jsonLimit, owner: Owner = .input) throws -> [UInt8] {
-        guard let bytes = try readIfExists(path, limit: limit, owner: owner) else {
-            throw DubdeckError(.noInput, "\(Sanitizer.display(path)): no such file")
+        try read(FilePlace(path: path), limit: limit, owner: owner)
+    }
+
+    public static func read(_ place: FilePlace, limit: Int = jsonLimit, owner: Owner = .input) throws -> [UInt8] {
+        guard let bytes = try readIfExists(place, limit: limit, owner: owner) else {
+            throw DubdeckError(.noInput, "\(place.shown): no such file")
         }
         return bytes
     }
@@ -161,12 +169,11 @@ public enum FileIO {
 
     /// A file dubdeck is about to replace or append to must be a regular file or absent: a planted
     /// link, FIFO or device is refused (65), never followed, truncated or replaced.
-    public static func refuseIfNotRegular(_ path: String) throws {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return }
-        let kind = st.st_mode & S_IFMT
-        if kind == S_IFREG { return }
-        throw DubdeckError.data(Sanitizer.display(path), "is \(kindName(st.st_mode)), not a regular file; refusing to replace it")
+    public static func refuseIfNotRegular(_ path: String) throws { try refuseIfNotRegular(FilePlace(path: path)) }
+
+    public static func refuseIfNotRegular(_ place: FilePlace) throws {
+        guard let st = place.status(), (st.st_mode & S_IFMT) != S_IFREG else { return }
+        throw DubdeckError.data(place.shown, "is \(kindName(st.st_mode)), not a regular file; refusing to replace it")
     }
 
     static func readAll(fd: Int32, path: String, limit: Int = jsonLimit) throws -> [UInt8] {
@@ -220,8 +227,11 @@ public enum FileIO {
     }
 
     public static func fingerprint(path: String, bytes: [UInt8]?, sha256 known: [UInt8]? = nil) -> FileFingerprint {
-        var st = stat()
-        guard lstat(path, &st) == 0, let bytes else { return .missing }
+        fingerprint(FilePlace(path: path), bytes: bytes, sha256: known)
+    }
+
+    public static func fingerprint(_ place: FilePlace, bytes: [UInt8]?, sha256 known: [UInt8]? = nil) -> FileFingerprint {
+        guard let st = place.status(), let bytes else { return .missing }
         let mtimeNs = Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec)
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
@@ -237,9 +247,10 @@ public enum FileIO {
         public var inode: UInt64
     }
 
-    public static func statSignature(_ path: String) -> StatSignature? {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return nil }
+    public static func statSignature(_ path: String) -> StatSignature? { statSignature(FilePlace(path: path)) }
+
+    public static func statSignature(_ place: FilePlace) -> StatSignature? {
+        guard let st = place.status() else { return nil }
         return StatSignature(size: Int(st.st_size), mtimeNs: Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec),
                              inode: UInt64(st.st_ino))
     }
@@ -285,38 +296,51 @@ public enum FileIO {
 
     /// An unpredictable temporary name beside `path`: NAME.tmp-<pid>-<random>. The pid lets a later
     /// writer remove what a killed one left; the random part defeats a link planted in advance.
-    public static func temporaryName(for path: String) -> String {
-        "\(path).tmp-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
-    }
+    public static func temporaryName(for path: String) -> String { FilePlace(path: path).temporary().name }
 
     /// Creates a new file that did not exist (O_EXCL), never through a link (O_NOFOLLOW).
     public static func createExclusive(_ path: String, mode: mode_t) throws -> Int32 {
-        let fd = faults.readOnly ? -1 : open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        try createExclusive(FilePlace(path: path), mode: mode)
+    }
+
+    public static func createExclusive(_ place: FilePlace, mode: mode_t) throws -> Int32 {
+        let fd = faults.readOnly ? -1 : place.open(O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: mode)
         if faults.readOnly { errno = EROFS }
-        guard fd >= 0 else { throw DubdeckError(.cannotCreate, "\(Sanitizer.display(path)): cannot create: \(errnoText())") }
+        guard fd >= 0 else { throw DubdeckError(.cannotCreate, "\(place.shown): cannot create: \(errnoText())") }
         return fd
     }
 
     /// Removes temporary files of `path` left by a process that no longer runs (a kill -9 during a
     /// save). Files of a live process are its own business.
-    public static func removeStaleTemporaries(of path: String) {
-        let prefix = String(path.split(separator: "/").last ?? "") + ".tmp-"
-        removeStaleTemporaries(in: directory(of: path)) { $0.hasPrefix(prefix) }
+    public static func removeStaleTemporaries(of path: String) { removeStaleTemporaries(of: FilePlace(path: path)) }
+
+    public static func removeStaleTemporaries(of place: FilePlace) {
+        let prefix = place.baseName + ".tmp-"
+        _ = removeStaleTemporaries(beside: place) { $0.hasPrefix(prefix) }
     }
 
     /// The same for every temporary name (`*.tmp-<pid>-<random>`) in `dir` that `matching` accepts.
     /// Returns how many were removed.
     @discardableResult
     public static func removeStaleTemporaries(in dir: String, matching: (String) -> Bool = { _ in true }) -> Int {
+        removeStaleTemporaries(beside: FilePlace(path: dir + "/."), matching: matching)
+    }
+
+    @discardableResult
+    public static func removeStaleTemporaries(in dir: DirectoryHandle, matching: (String) -> Bool = { _ in true }) -> Int {
+        removeStaleTemporaries(beside: FilePlace(".dubdeck", in: dir), matching: matching)
+    }
+
+    /// The stale temporaries among the entries of the directory `place` is in.
+    static func removeStaleTemporaries(beside place: FilePlace, matching: (String) -> Bool) -> Int {
         var removed = 0
-        for name in DirectoryListing.names(dir) where matching(name) {
+        for name in place.directoryNames() where matching(name) {
             guard let mark = name.firstRange(of: ".tmp-") else { continue }
             let rest = name[mark.upperBound...]
             guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid > 0 else { continue }
             if pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH { continue }
-            var st = stat()
-            let full = dir + "/" + name
-            if lstat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, unlink(full) == 0 { removed += 1 }
+            let entry = place.sibling(name)
+            if let st = entry.status(), (st.st_mode & S_IFMT) == S_IFREG, entry.unlink() { removed += 1 }
         }
         return removed
     }
@@ -325,32 +349,40 @@ public enum FileIO {
     /// directory (exclusive, no-follow, `mode`), fsync, rename over NAME, fsync the directory. On any
     /// failure the old file stays. NAME itself must be a regular file or absent.
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws {
-        try refuseIfNotRegular(path)
-        removeStaleTemporaries(of: path)
-        let tmp = temporaryName(for: path)
-        try Interrupt.removingOnInterrupt(tmp) {
+        try writeAtomically(FilePlace(path: path), bytes, mode: mode)
+    }
+
+    public static func writeAtomically(_ place: FilePlace, _ bytes: [UInt8], mode: mode_t = 0o600) throws {
+        try refuseIfNotRegular(place)
+        removeStaleTemporaries(of: place)
+        let tmp = place.temporary()
+        try Interrupt.removingOnInterrupt(tmp.path) {
             let fd = try createExclusive(tmp, mode: mode)
             do {
-                try writeAll(fd: fd, bytes, path: tmp)
-                try sync(fd: fd, path: tmp)
+                try writeAll(fd: fd, bytes, path: tmp.path)
+                try sync(fd: fd, path: tmp.path)
             } catch {
                 close(fd)
-                unlink(tmp)
+                tmp.unlink()
                 throw error
             }
             close(fd)
-            try renameDurably(tmp, over: path)
+            try renameDurably(tmp, over: place)
         }
     }
 
     /// rename(2) then fsync of the directory; the temporary is removed when the rename fails.
     public static func renameDurably(_ tmp: String, over path: String) throws {
-        if faults.failRename || rename(tmp, path) != 0 {
+        try renameDurably(FilePlace(path: tmp), over: FilePlace(path: path))
+    }
+
+    public static func renameDurably(_ tmp: FilePlace, over place: FilePlace) throws {
+        if faults.failRename || !place.replace(with: tmp) {
             let code = faults.failRename ? EXDEV : errno
-            unlink(tmp)
-            throw DubdeckError.io(Sanitizer.display(path), "rename failed: \(errnoText(code))")
+            tmp.unlink()
+            throw DubdeckError.io(place.shown, "rename failed: \(errnoText(code))")
         }
-        try fsyncDirectory(directory(of: path))
+        try place.syncDirectory()
     }
 
     /// An explicit `--out`: "-" is standard output; an existing path that is not a regular file (a
@@ -388,11 +420,17 @@ public enum FileIO {
     /// Returns the file's length before the append (to cut the record off again on a later failure).
     @discardableResult
     public static func appendDurably(_ path: String, _ bytes: [UInt8]) throws -> Int {
-        let fd = faults.readOnly ? -1 : open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o600)
+        try appendDurably(FilePlace(path: path), bytes)
+    }
+
+    @discardableResult
+    public static func appendDurably(_ place: FilePlace, _ bytes: [UInt8]) throws -> Int {
+        let path = place.path
+        let fd = faults.readOnly ? -1 : place.open(O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode: 0o600)
         if faults.readOnly { errno = EROFS }
         guard fd >= 0 else {
-            if errno == ELOOP { throw DubdeckError.data(Sanitizer.display(path), "is a symbolic link; refusing to follow it") }
-            throw DubdeckError(.cannotCreate, "\(Sanitizer.display(path)): cannot open for append: \(errnoText())")
+            if errno == ELOOP { throw DubdeckError.data(place.shown, "is a symbolic link; refusing to follow it") }
+            throw DubdeckError(.cannotCreate, "\(place.shown): cannot open for append: \(errnoText())")
         }
         defer { close(fd) }
         try requireRegular(fd: fd, path: path, owner: .own)
@@ -415,7 +453,12 @@ public enum FileIO {
 
     /// Cuts a file back to `size` bytes and fsyncs it (undoes an append whose transaction failed).
     public static func truncateDurably(_ path: String, to size: Int) throws {
-        let fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        try truncateDurably(FilePlace(path: path), to: size)
+    }
+
+    public static func truncateDurably(_ place: FilePlace, to size: Int) throws {
+        let path = place.path
+        let fd = place.open(O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw DubdeckError.io(Sanitizer.display(path), "cannot open to cut: \(errnoText())") }
         defer { close(fd) }
         try requireRegular(fd: fd, path: path, owner: .own)

@@ -161,7 +161,7 @@ final class SynthesisTests: XCTestCase {
         XCTAssertEqual(a.st_ino, b.st_ino)
         // Take K of playback: 1 is the current one, 2… the others newest first.
         XCTAssertTrue(try PlaybackSource.take(store, 1, take: 2).samples.count > 0)
-        XCTAssertEqual(try PlaybackSource.takePath(store, 1, take: 2), synth.previewDirectory + "/0001.take-\(seqs[4]).wav")
+        XCTAssertEqual(try PlaybackSource.takeFile(store, 1, take: 2).path, synth.previewDirectory + "/0001.take-\(seqs[4]).wav")
         XCTAssertEqual(Takes.currentName(12345), "12345.wav")
         XCTAssertEqual(Takes.takeName(7, seq: 3), "0007.take-3.wav")
     }

@@ -199,7 +199,7 @@ final class MapFollowsStoreTests: KeyEnvironmentTestCase {
         let committed = cast.generation
         XCTAssertThrowsError(try cast.update { s in
             XCTAssertTrue(s.changing)
-            let seen = try CharacterIdentifier.following(path, series: "s", episode: "ep1", cast: s)
+            let seen = try CharacterIdentifier.following(FilePlace(path: path), series: "s", episode: "ep1", cast: s)
             XCTAssertEqual(seen?.characterIDs["A"], "SPEAKER_02", "the change sees the store's truth")
             throw Refused()
         })

@@ -155,6 +155,37 @@ final class OneHandleTests: JobTestCase {
         XCTAssertFalse(DirectoryListing.names(dir.file("moved-preview")).contains { $0.hasPrefix("0002.") }, "the new take and its temporary removed")
     }
 
+    /// The job opened, then its path swapped for a link to another copy of it (SPEC §11.2): the
+    /// commit's store, history, lock, and a map written for it, all land in the directory opened;
+    /// the copy the link points at is left byte for byte as it was.
+    func testTheJobDirectorySwappedForALinkAfterOpeningMovesNoWriteThere() throws {
+        let store = try TranscriptStore.open(jobPath)
+        try store.commit([.edit(1, text: "before the swap")])
+        let moved = dir.file("moved-ep01"), decoy = dir.file("decoy")
+        try FileManager.default.copyItem(atPath: jobPath, toPath: decoy)
+        func snapshot(_ d: String) -> [String: [UInt8]] {
+            var out: [String: [UInt8]] = [:]
+            for name in DirectoryListing.names(d) { out[name] = (try? FileIO.read(d + "/" + name)) ?? [] }
+            return out
+        }
+        let decoyBefore = snapshot(decoy)
+        XCTAssertEqual(rename(jobPath, moved), 0)
+        XCTAssertEqual(symlink(decoy, jobPath), 0)
+
+        let result = try store.commit([.edit(2, text: "after the swap")])
+        XCTAssertEqual(result.records.count, 1)
+        try CharacterMap(series: store.job.info.seriesID, episode: store.job.info.episode, embeddingType: "none", embeddingDim: 0, storeGeneration: 0,
+                         labels: [LabelAssignment(label: "SPEAKER_00", characterID: "SPEAKER_01", similarity: 1, created: true)])
+            .write(store.job.mapPlace)
+        XCTAssertEqual(snapshot(decoy), decoyBefore, "nothing written where the link points")
+        // Everything reached the directory opened.
+        let reopened = try TranscriptStore.open(moved)
+        XCTAssertEqual(reopened.state(2).text, "after the swap")
+        XCTAssertEqual(try HistoryLog(path: moved + "/transcript_versions.jsonl").readAll().records.map(\.segment), [1, 2])
+        XCTAssertNotNil(try CharacterMap.read(moved + "/characters.map.json"))
+        XCTAssertFalse(DirectoryListing.names(moved).contains { $0.contains(".tmp-") }, "no temporary left")
+    }
+
     func testFilesOfOursWithASecondHardLinkAreRefused() throws {
         let store = try open()
         try store.commit([.edit(1, text: "first")])

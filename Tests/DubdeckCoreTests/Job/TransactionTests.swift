@@ -351,7 +351,7 @@ final class TakeAndUndoTests: JobTestCase {
         let old = try open()
         XCTAssertTrue(Takes.isLegacy(old.entry(1)))
         XCTAssertEqual(PlaybackSource.takes(old, 1).map { $0.name }, ["0001.wav", "0001.take-2.wav"])
-        XCTAssertEqual(try PlaybackSource.takePath(old, 1, take: 2), dirPath + "/0001.take-2.wav")
+        XCTAssertEqual(try PlaybackSource.takeFile(old, 1, take: 2).path, dirPath + "/0001.take-2.wav")
         try SegmentSynthesizer(store: old, engine: try EspeakEngine()).synthesize(1)
         let names = DirectoryListing.names(dirPath).sorted()
         // The old rank file moved aside first, so the new take (seq 2) does not collide with it.
