@@ -102,7 +102,7 @@ final class ReconcileCommandTests: XCTestCase {
         XCTAssertNotEqual(try map(jobs[3])["A"], pID)
     }
 
-    func testAMapChangedByHandIsLeftAsItIsAndBadArgumentsAreRefused() throws {
+    func testAMapChangedByHandFollowsTheStoreAndBadArgumentsAreRefused() throws {
         let dir = TempDir()
         let e = ["XDG_CONFIG_HOME": dir.file("config"), "DUBDECK_STORE": dir.file("data/characters.json")]
         XCTAssertEqual(DubdeckBinary.run(["characters", "reconcile", "--series", "s1"], env: e).status, 66, "no store yet")
@@ -112,13 +112,18 @@ final class ReconcileCommandTests: XCTestCase {
             XCTAssertEqual(DubdeckBinary.run(["characters", "identify", j] + (k == 2 ? ["--threshold", "0.3"] : []), env: e).status, 0)
         }
         let mapPath = jobs[2] + "/characters.map.json"
-        // Somebody re-points the label by hand: reconcile must not overwrite what it did not expect.
-        let edited = try String(contentsOfFile: mapPath, encoding: .utf8).replacingOccurrences(of: "SPEAKER_01", with: "SPEAKER_77")
+        // Somebody re-points the label by hand, to a character the store does not hold: the map says
+        // what the store says all the same (SPEC §11.4), re-written by reconcile as every reading would.
+        let edited = try String(contentsOfFile: mapPath, encoding: .utf8).replacingOccurrences(of: "SPEAKER_0", with: "SPEAKER_7")
+        XCTAssertNotEqual(edited, try String(contentsOfFile: mapPath, encoding: .utf8))
         try edited.write(toFile: mapPath, atomically: true, encoding: .utf8)
         var res = DubdeckBinary.run(["characters", "reconcile", "--series", "s1", "--apply"], env: e)
         XCTAssertEqual(res.status, 0, res.stderr)
-        XCTAssertTrue(res.stdout.contains("left ep3's map as it is: label A changed in the map since identify"), res.stdout)
-        XCTAssertEqual(try String(contentsOfFile: mapPath, encoding: .utf8), edited)
+        XCTAssertTrue(res.stdout.contains("re-wrote") && res.stdout.contains("characters.map.json (ep3)"), res.stdout)
+        let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: mapPath))) as? [String: Any]
+        let followed = try XCTUnwrap((doc?["labels"] as? [String: [String: Any]])?["A"]?["character_id"] as? String)
+        XCTAssertFalse(followed.hasPrefix("SPEAKER_7"), "no character the store does not hold: \(followed)")
+        XCTAssertTrue(DubdeckBinary.run(["characters", "list"], env: e).stdout.contains(followed), followed)
         // A map that is a link (planted): never followed, never replaced; the link's target untouched.
         XCTAssertEqual(DubdeckBinary.run(["characters", "reconcile", "--series", "s1", "--undo"], env: e).status, 0)
         let target = dir.file("elsewhere.json")

@@ -233,11 +233,7 @@ public enum CharacterIdentifier {
         let unheld = map.labels.contains { cast.character($0.characterID) == nil }
         let disagrees = map.labels.contains { l in view.labels[l.label].map { $0 != l.characterID } ?? false }
         guard view.generation > map.storeGeneration || unheld || disagrees else { return map }
-        for i in map.labels.indices {
-            if let id = view.labels[map.labels[i].label] { map.labels[i].characterID = id }
-        }
-        // A label the store knows nothing of keeps no character the store does not hold.
-        map.labels.removeAll { cast.character($0.characterID) == nil }
+        map = map.following(view.labels) { cast.character($0) != nil }
         // Inside a change the generation is not yet committed: a map stamped with it could claim a
         // generation another reviewer's commit then takes (its change would never be followed). The
         // change's own commit writes the map (assign's `then`).

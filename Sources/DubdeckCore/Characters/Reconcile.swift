@@ -440,27 +440,21 @@ extension CharacterStore {
         }
     }
 
-    /// Reads one episode's map for a re-write: it must be a map of this series and episode whose
-    /// labels still say what the store recorded; otherwise it is left as it is, with the reason.
+    /// Reads one episode's map for a re-write: a map of this series and episode, derived from the
+    /// store's observations as this change leaves them — the rule every reading of a map follows
+    /// (`CharacterMap.following`), so a map another reviewer's change left behind, or one edited by
+    /// hand, says what the store says. Anything else (no map, another episode's, a link) is left as
+    /// it is, with the reason.
     func planMap(_ plan: MapPlan, series: String) -> MapPlan {
         var p = plan
         guard !p.job.isEmpty else { p.reason = "no job directory recorded"; return p }
         do {
-            guard var map = try CharacterMap.read(p.path) else { p.reason = "no characters.map.json"; return p }
+            guard let map = try CharacterMap.read(p.path) else { p.reason = "no characters.map.json"; return p }
             guard map.series == series, map.episode == p.episode else {
                 p.reason = "the map is not this series' \(Sanitizer.display(p.episode))"
                 return p
             }
-            for ch in p.changes {
-                guard let i = map.labels.firstIndex(where: { $0.label == ch.label }),
-                      (resolve(map.labels[i].characterID)?.id ?? map.labels[i].characterID) == (resolve(ch.before)?.id ?? ch.before)
-                        || map.labels[i].characterID == ch.before else {
-                    p.reason = "label \(Sanitizer.display(ch.label)) changed in the map since identify"
-                    return p
-                }
-                map.labels[i].characterID = ch.after
-            }
-            p.document = map
+            p.document = map.following(episodeView(series: series, episode: p.episode).labels) { character($0) != nil }
         } catch {
             p.reason = (error as? DubdeckError)?.message ?? "\(error)"
         }
@@ -481,7 +475,7 @@ extension CharacterStore {
 
     /// Undoes the series' newest reconcile: the characters it touched as they were, the characters it
     /// created gone, the observations and the maps back. Refused when a touched character changed
-    /// since (undoing would lose that); a map whose labels changed since is left as it is.
+    /// since (undoing would lose that); the maps follow the observations put back.
     func undoReconcile(series: String) throws -> (id: String, plans: [MapPlan]) {
         guard var log = reconcileLog[series], let last = log.applied.last?.objectValue, let id = last["id"]?.stringValue else {
             throw DubdeckError(.usage, "no reconcile to undo in series \(Sanitizer.display(series))")

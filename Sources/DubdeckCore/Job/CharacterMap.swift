@@ -118,6 +118,20 @@ public struct CharacterMap: Equatable, Sendable {
         try FileIO.writeAtomically(place, JSONWriter.encodePretty(json))
     }
 
+    /// The map as the store's observations say (SPEC §11.4), the one rule for reading a map and for
+    /// reconcile's re-writing of it: each label the store observed names the character it recorded
+    /// (a merge is followed where the ID is used); a label it did not observe keeps its entry unless
+    /// that names a character the store does not hold. Labels are never added (a reviewer's undo of
+    /// an assignment removed its entry).
+    public func following(_ observed: [String: String], holds: (String) -> Bool) -> CharacterMap {
+        var map = self
+        for i in map.labels.indices {
+            if let id = observed[map.labels[i].label] { map.labels[i].characterID = id }
+        }
+        map.labels.removeAll { !holds($0.characterID) }
+        return map
+    }
+
     /// Its name in a job directory.
     public static let fileName = "characters.map.json"
 
