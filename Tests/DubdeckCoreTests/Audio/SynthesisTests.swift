@@ -239,6 +239,35 @@ final class SynthesisTests: XCTestCase {
         XCTAssertEqual(DirectoryListing.names(store.job.directory + "/segments_preview").filter { $0.contains(".tmp-") }, [])
     }
 
+    /// No silent fallback (SPEC §11.7): a stretch that comes back far from what was asked is an
+    /// error naming librubberband, and a line that needed it gets no take — the unstretched audio is
+    /// never installed in its place; the line is marked failed, as after an engine's failure.
+    func testAFailedStretchIsReportedAndMakesNoTake() throws {
+        let tone = AudioBuffer(samples: (0..<48_000).map { Float(sin(Double($0) * 0.05)) * 0.5 }, rate: 48_000)
+        XCTAssertEqual(try TimeStretch.stretch(tone, speedup: 1.2).duration, 1 / 1.2, accuracy: 0.02, "the real library, working")
+        try TimeStretch.$losesOutput.withValue(true) {
+            XCTAssertThrowsError(try TimeStretch.stretch(tone, speedup: 1.2)) { e in
+                XCTAssertEqual((e as? DubdeckError)?.status, .ioError, "\(e)")
+                XCTAssertTrue("\(e)".contains("librubberband") && "\(e)".contains("the take was not made"), "\(e)")
+            }
+            XCTAssertEqual(try? TimeStretch.stretch(tone, speedup: 1), tone, "no stretch asked: nothing to fail")
+        }
+        // An engine that cannot speak faster: its too-long line needs librubberband.
+        let store = try job([.init(0, 2.2, "S", "", "We have to leave right now, the storm is coming.")])
+        let jobPath = store.job.directory
+        let engine = try CommandEngine(template: ["espeak-ng", "-v", "{voice}", "-w", "{out}", "-f", "{text_file}"])
+        let synth = SegmentSynthesizer(store: store, engine: engine, maxSpeedup: 1.5)
+        try TimeStretch.$losesOutput.withValue(true) {
+            XCTAssertThrowsError(try synth.synthesize(1)) { e in XCTAssertTrue("\(e)".contains("librubberband"), "\(e)") }
+        }
+        XCTAssertEqual(store.state(1).audioStatus, "failed", "recorded as a failure, as an engine's is")
+        XCTAssertEqual(DirectoryListing.names(jobPath + "/segments_preview").filter { $0.hasPrefix("0001") }, [], "no take, no temporary")
+        XCTAssertEqual(JobInvariants.problems(job: jobPath, allowPhantom: false), [])
+        XCTAssertNotEqual(store.state(1).takeStatus, .fresh)
+        // The same line with the library working: a take.
+        XCTAssertEqual(try synth.synthesize(1).status, "fresh")
+    }
+
     func testEngineFailureMarksTheLineFailed() throws {
         let store = try job([.init(0, 3, "S", "", "Words.")])
         dir.write("fail.sh", "#!/bin/sh\necho 'model not found: xtts' >&2\nexit 3\n")
