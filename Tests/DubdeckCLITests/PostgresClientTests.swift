@@ -66,6 +66,47 @@ final class PostgresClientTests: PostgresServerTestCase {
 
     /// The role's search path puts a schema someone else controls before pg_catalog: none of its
     /// functions or operators runs in our session.
+    /// One connection per command (SPEC §11.5): the server logs every connection it authorizes; each
+    /// command — a reading, an identify that reads the map and commits, an assignment, a rename, a
+    /// reconcile that commits and re-writes maps — is one of them.
+    func testEachCommandOpensOneConnection() throws {
+        let pg = try server()
+        let dir = TempDir()
+        let url = populated(pg, dir, "conns")
+        XCTAssertEqual(pg.psql("ALTER SYSTEM SET log_connections = on"), "")
+        XCTAssertEqual(pg.psql("SELECT pg_reload_conf()").trimmingCharacters(in: .whitespacesAndNewlines), "t")
+        defer {
+            pg.psql("ALTER SYSTEM RESET log_connections")
+            pg.psql("SELECT pg_reload_conf()")
+        }
+        let log = pg.directory + "/server.log"
+        func connections(_ args: [String]) -> Int {
+            let before = (try? Data(contentsOf: URL(fileURLWithPath: log)).count) ?? 0
+            let r = DubdeckBinary.run(args, env: env(dir, url))
+            XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
+            let text = String(decoding: ((try? Data(contentsOf: URL(fileURLWithPath: log))) ?? Data()).dropFirst(before), as: UTF8.self)
+            return text.split(separator: "\n").filter { $0.contains("connection authorized") && $0.contains("database=conns") }.count
+        }
+        // The setting reaches new sessions once the server has re-read it.
+        var seen = 0
+        for _ in 0..<50 where seen == 0 {
+            seen = connections(["characters", "list"])
+            if seen == 0 { usleep(100_000) }
+        }
+        XCTAssertEqual(seen, 1, "characters list")
+        let ep2 = Fixtures.embeddedEpisode(in: dir, "ep2", [("A", [1, 0, 0, 0.25]), ("B", [0, 1, 0, 0])])
+        let commands: [[String]] = [
+            ["characters", "identify", ep2],
+            ["characters", "identify", ep2],
+            ["characters", "assign", ep2, "B", "SPEAKER_01"],
+            ["characters", "rename", "SPEAKER_01", "Ana"],
+            ["characters", "reconcile", "--series", "test_series", "--apply"],
+            ["characters", "show", "SPEAKER_01"],
+            ["segments", ep2, "--store", url],
+        ]
+        for c in commands { XCTAssertEqual(connections(c), 1, "\(c)") }
+    }
+
     func testAHostileSearchPathRunsNothingOfOurs() throws {
         let pg = try server()
         let dir = TempDir()
