@@ -121,6 +121,7 @@ void dd_interrupt_install(void) {
 
 void dd_interrupt_set_polling(int on) { polling = on ? 1 : 0; }
 int dd_interrupt_requested(void) { return requested; }
+void dd_interrupt_request(void) { requested = 1; }
 void dd_interrupt_clear(void) { requested = 0; }
 
 int dd_cleanup_register(const char *path, int is_directory) {

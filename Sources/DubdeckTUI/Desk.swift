@@ -98,6 +98,9 @@ public final class Desk {
     /// Sound: nil when the desk runs without an audio setup.
     public let audio: DeskAudio?
     let worker: SynthWorker?
+
+    /// Before the process exits: work in progress stops cleanly (see `SynthWorker.stopForExit`).
+    public func stopForExit() { worker?.stopForExit() }
     /// The selected line's current take, decoded between keys (path, file signature, samples), so
     /// `p` hands it to the sink without reading the disk (SPEC §10.10 P7).
     var decodedTake: (path: String, signature: FileIO.StatSignature, pcm: PCM16)?

@@ -123,6 +123,16 @@ public final class SynthWorker: @unchecked Sendable {
 
     /// Blocks until everything queued so far has run.
     public func waitUntilIdle() { queue.sync {} }
+
+    /// The desk is closing (SPEC §11.6): a batch or a line in progress stops as after Ctrl-C — the
+    /// engines' process groups killed, a take rendered but not installed removed, a commit under
+    /// way finished (a record is never left without its store) — before the process exits.
+    public func stopForExit() {
+        guard busy else { return }
+        cancel()
+        Interrupt.request()
+        waitUntilIdle()
+    }
 }
 
 /// How the desk makes sound: the engine, the fitting limit and the playback sink.

@@ -66,6 +66,7 @@ func openDesk(jobDir: String, keymapFile: String?, script: String?, series: Stri
     if let script {
         let text = String(decoding: try FileIO.read(script), as: UTF8.self)
         var runner = ScriptRunner(desk: desk, baseDirectory: ".")
+        defer { desk.stopForExit() }
         try runner.run(script: text, file: script)
         return
     }
@@ -73,4 +74,5 @@ func openDesk(jobDir: String, keymapFile: String?, script: String?, series: Stri
         throw DubdeckError(.usage, "the review desk needs a terminal (use --script FILE to run it headless)")
     }
     DeskApp.run(desk)
+    desk.stopForExit()
 }

@@ -1,4 +1,5 @@
 import Foundation
+import DubdeckCore
 import TestSupport
 import XCTest
 
@@ -162,6 +163,51 @@ final class TmuxEndToEndTests: XCTestCase {
         XCTAssertFalse(tmux(["list-buffers"]).1.contains("pwned"), "the clipboard was written")
         XCTAssertFalse(screen.unicodeScalars.contains { $0.value == 0x202E || $0.value == 0x2066 }, "a bidi control reached the screen")
         tmux(["send-keys", "-t", "desk", "q"])
+    }
+
+    /// `q` in the middle of a batch (SPEC §11.6): the desk exits at once, the engine's process (a
+    /// slow command engine, still speaking) is gone, no take temporary is left, every finished
+    /// take is committed and the job's invariants hold.
+    func testQuitInTheMiddleOfABatchLeavesNothingBehind() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        for n in 1...3 { XCTAssertEqual(DubdeckBinary.run(["set", job, String(n), "--approve"]).status, 0) }
+        let marker = "dubdeck-slow-engine-\(getpid())"
+        // A command engine that takes its time: 1.5 s a line, then espeak-ng writes the audio.
+        let engine = #"["sh","-c","sleep 1.5 # MARK\nexec espeak-ng -w \"$0\" -f \"$1\"","{out}","{text_file}"]"#
+            .replacingOccurrences(of: "MARK", with: marker)
+        let command = "env XDG_CONFIG_HOME=\(dir.path)/config DUBDECK_ENGINE_COMMAND='\(engine)' TERM=xterm-256color "
+            + "\(DubdeckBinary.path) review \(job) --engine command; echo DESK-EXITED-$?; sleep 30"
+        XCTAssertEqual(tmux(["new-session", "-d", "-s", "desk", "-x", "120", "-y", "30", command]).0, 0)
+        XCTAssertTrue(waitFor("test_series"), capture())
+        tmux(["send-keys", "-t", "desk", "S"])
+        // Wait until the first take is in and the second line is being spoken.
+        let preview = job + "/segments_preview"
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, !DirectoryListing.names(preview).contains("0001.wav") { usleep(50_000) }
+        XCTAssertTrue(DirectoryListing.names(preview).contains("0001.wav"), "the batch did not begin: \(capture())")
+        usleep(300_000)
+        XCTAssertTrue(Self.running(marker), "the engine speaks line 2 when q is pressed")
+        tmux(["send-keys", "-t", "desk", "q"])
+        XCTAssertTrue(waitFor("DESK-EXITED-0", timeout: 10), capture())
+        var gone = false
+        for _ in 0..<50 where !gone { gone = !Self.running(marker); if !gone { usleep(100_000) } }
+        XCTAssertTrue(gone, "the engine's process outlived the desk")
+        XCTAssertEqual(DirectoryListing.names(preview).filter { $0.contains(".tmp-") }, [], "a take temporary was left")
+        XCTAssertEqual(JobInvariants.problems(job: job, allowPhantom: false), [])
+        let status = DubdeckBinary.run(["segments", job, "--json"])
+        XCTAssertEqual(status.status, 0, status.stderr)
+    }
+
+    /// Whether the slow engine runs: a `sh -c` whose script (its third argument) holds `marker`
+    /// (the pane's own shell holds the marker too, further in its command line).
+    static func running(_ marker: String) -> Bool {
+        for pid in DirectoryListing.names("/proc") where Int(pid) != nil {
+            guard let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { continue }
+            let args = cmd.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+            if args.count > 2, args[0] == "sh", args[2].hasPrefix("sleep 1.5 # " + marker) { return true }
+        }
+        return false
     }
 
     func testSIGTERMRestoresTheTerminal() throws {

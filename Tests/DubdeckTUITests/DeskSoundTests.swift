@@ -86,6 +86,37 @@ final class DeskSoundTests: XCTestCase {
         XCTAssertTrue(desk.message.contains("no batch"), desk.message)
     }
 
+    /// The desk closing in the middle of a batch (SPEC §11.6): the engine speaking is stopped (its
+    /// process group killed), the line it spoke gets no take and is not marked failed, no temporary
+    /// is left, the history has no record its store lacks — and nothing runs on after.
+    func testClosingMidBatchStopsTheEngineAndLeavesNothingBehind() throws {
+        let marker = "dubdeck-desk-slow-\(getpid())"
+        let engine = try CommandEngine(template: ["sh", "-c", "sleep 5 # \(marker)\nexec espeak-ng -w \"$0\" -f \"$1\"", "{out}", "{text_file}"])
+        let audio = DeskAudio(makeEngine: { engine }, sink: sink)
+        runner = ScriptRunner(desk: Desk(store: desk.store, keymap: .builtIn(), audio: audio), width: 100, height: 30)
+        for key in ["a", "j", "a", "j", "a", "S"] { runner.key(key) }
+        func speaking() -> Bool {
+            DirectoryListing.names("/proc").contains { pid in
+                guard Int(pid) != nil, let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+                let args = cmd.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+                return args.count > 2 && args[0] == "sh" && args[2].hasPrefix("sleep 5 # " + marker)
+            }
+        }
+        var began = false
+        for _ in 0..<200 where !began { began = speaking(); if !began { usleep(20_000) } }
+        XCTAssertTrue(began, "the engine did not begin")
+        defer { Interrupt.clear() }
+        desk.stopForExit()
+        XCTAssertNil(desk.worker?.progress, "the batch is over")
+        XCTAssertFalse(speaking(), "the engine outlived the desk's close")
+        let job = desk.job.directory
+        XCTAssertEqual(DirectoryListing.names(job + "/segments_preview").filter { $0.hasSuffix(".wav") || $0.contains(".tmp-") }, [],
+                       "no take was made of a line cut off, no temporary left")
+        let reopened = try TranscriptStore(job: try JobLoader.load(job))
+        XCTAssertEqual((1...3).map { reopened.state($0).audioStatus }, ["none", "none", "none"], "a line cut off is not a failure")
+        XCTAssertEqual(JobInvariants.problems(job: job, allowPhantom: false), [])
+    }
+
     func testEditDuringSynthesisIsNotLost() throws {
         runner.key("s")
         runner.key("e")

@@ -12,6 +12,8 @@
 void dd_interrupt_install(void);
 void dd_interrupt_set_polling(int on);
 int dd_interrupt_requested(void);
+/* The process stops what it is doing as if Ctrl-C had been pressed, without exiting (the desk's quit). */
+void dd_interrupt_request(void);
 void dd_interrupt_clear(void);
 
 /* SIGTERM/SIGHUP for the desk: a flag the loop reads (it restores the terminal and leaves). */

@@ -7,6 +7,9 @@ public enum Interrupt {
     public static func install() { dd_interrupt_install() }
     public static var requested: Bool { dd_interrupt_requested() != 0 }
     public static func clear() { dd_interrupt_clear() }
+    /// What Ctrl-C does to work in progress, without exiting: every engine is stopped at its next
+    /// check (its process group killed), every loop stops between steps (the desk's quit).
+    public static func request() { dd_interrupt_request() }
 
     /// Runs `body` with Ctrl-C only setting the flag (the body stops at its next check).
     public static func polling<T>(_ body: () throws -> T) rethrows -> T {
