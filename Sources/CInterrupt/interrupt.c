@@ -8,6 +8,9 @@
 #include <stdatomic.h>
 #include <pthread.h>
 #include <time.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/syscall.h>
 
 #define DD_PATH 4096
 /* The registries of temporaries and child process groups: chunks of slots allocated as needed and
@@ -71,13 +74,42 @@ void dd_kill_children(void) {
     }
 }
 
+/* A registered directory is ours (a mkdtemp'd engine folder): what a program we ran left in it
+ * beside the files we named goes too, one level deep (a link is removed, never followed), with
+ * calls a signal handler may make (open, getdents64, unlinkat, close). */
+static void empty_directory(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return;
+    char buf[4096] __attribute__((aligned(8)));
+    for (int pass = 0; pass < 4; pass++) {
+        int removed = 0;
+        lseek(fd, 0, SEEK_SET);
+        for (;;) {
+            long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+            if (n <= 0) break;
+            for (long off = 0; off < n;) {
+                struct entry { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; } *d = (void *)(buf + off);
+                const char *name = d->name;
+                if (!(name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)))) {
+                    if (unlinkat(fd, name, 0) == 0 || unlinkat(fd, name, AT_REMOVEDIR) == 0) removed++;
+                }
+                off += d->reclen;
+            }
+        }
+        if (!removed) break;
+    }
+    close(fd);
+}
+
+void dd_empty_directory(const char *path) { empty_directory(path); }
+
 static void remove_paths(int directories) {
     for (int c = 0; c < DD_CHUNKS; c++) {
         struct path_slot *p = atomic_load(&path_chunks[c]);
         if (!p) break;
         for (int i = 0; i < DD_CHUNK; i++) {
             if (atomic_load(&p[i].state) != READY || p[i].is_dir != directories) continue;
-            if (directories) rmdir(p[i].path); else unlink(p[i].path);
+            if (directories) { empty_directory(p[i].path); rmdir(p[i].path); } else unlink(p[i].path);
         }
     }
 }

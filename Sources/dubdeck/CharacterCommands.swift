@@ -391,7 +391,7 @@ struct CharEmbed: ParsableCommand {
             let seconds = Double(min(b, info.frames) - a) / Double(info.rate)
             if seconds > CharEmbed.maxSeconds { throw DubdeckError(.usage, "\(Sanitizer.display(audio)): \(Int(seconds)) s is more than the 30 minutes one embedding takes") }
             let encoder = try SpeakerEncoder()
-            let buffer = try AudioFile.read(audio, frames: a..<min(b, info.frames))
+            let buffer = try AudioFile.read(audio, frames: a..<min(b, info.frames), mono: true)
             let e = try encoder.embed(buffer)
             if json {
                 printJSON(.object(JSONObject([

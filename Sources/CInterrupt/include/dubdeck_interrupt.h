@@ -14,6 +14,8 @@ void dd_interrupt_set_polling(int on);
 int dd_interrupt_requested(void);
 /* The process stops what it is doing as if Ctrl-C had been pressed, without exiting (the desk's quit). */
 void dd_interrupt_request(void);
+/* Removes what a directory holds, one level deep, never following a link (async-signal-safe). */
+void dd_empty_directory(const char *path);
 void dd_interrupt_clear(void);
 
 /* SIGTERM/SIGHUP for the desk: a flag the loop reads (it restores the terminal and leaves). */

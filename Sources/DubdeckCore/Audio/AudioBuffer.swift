@@ -202,20 +202,62 @@ public enum AudioFile {
         return samples
     }
 
+    /// The most samples (frames × channels kept) one read may hold: 2^27 floats, 512 MB. What a
+    /// file claims within the other caps (384 kHz × 64 channels) could otherwise ask for gigabytes.
+    public static let maxSamplesPerRead = 1 << 27
+
     /// Reads frames [from, to) (all when nil) by seeking, never the whole file.
     /// `maxSeconds`: a file whose header claims more is refused (65, named `what`) before it is read.
-    public static func read(_ path: String, frames range: Range<Int>? = nil, maxSeconds: Double? = nil, what: String? = nil) throws -> AudioBuffer {
+    /// `mono`: the channels are mixed down a block at a time as they are decoded (memory follows the
+    /// frames, not frames × channels). Samples that are not finite numbers are refused (65).
+    public static func read(_ path: String, frames range: Range<Int>? = nil, maxSeconds: Double? = nil, what: String? = nil,
+                            mono: Bool = false) throws -> AudioBuffer {
         let (sf, info) = try open(path)
         defer { dd_sf_close(sf) }
+        let shown = what ?? Sanitizer.display(path)
         if let limit = maxSeconds, Double(info.frames) > limit * Double(info.samplerate) {
-            throw DubdeckError.data(what ?? Sanitizer.display(path),
+            throw DubdeckError.data(shown,
                                     "\(Int(Double(info.frames) / Double(info.samplerate))) s of audio is more than 4 × slot + 30 s (\(JSONValue.formatNumber(limit.rounded(.up))) s for this slot)")
         }
         let count = try window(sf, info, range, path)
-        let samples: [Float] = try readFrames(sf, count: count, channels: Int(info.channels), whole: range == nil, path: path) {
-            dd_sf_readf_float($0, $1, $2)
+        let channels = Int(info.channels)
+        let kept = mono ? 1 : channels
+        guard count <= maxSamplesPerRead / kept else {
+            throw DubdeckError.data(shown, "\(count) frames × \(kept) channel\(kept == 1 ? "" : "s") is more audio than one reading holds (\(maxSamplesPerRead) samples)")
         }
-        return AudioBuffer(samples: samples, rate: Int(info.samplerate), channels: Int(info.channels))
+        var samples: [Float]
+        if mono, channels > 1 {
+            samples = []
+            samples.reserveCapacity(min(count, 1 << 20))
+            var got = 0
+            var block = [Float]()
+            let scale = 1 / Float(channels)
+            while got < count {
+                let want = min(1 << 14, count - got)
+                block = try readFrames(sf, count: want, channels: channels, whole: false, path: path) { dd_sf_readf_float($0, $1, $2) }
+                let frames = block.count / channels
+                for f in 0..<frames {
+                    var sum: Float = 0
+                    for c in 0..<channels { sum += block[f * channels + c] }
+                    samples.append(sum * scale)
+                }
+                got += frames
+                if frames < want { break }
+            }
+            if range == nil, got < count {
+                throw DubdeckError.data(Sanitizer.display(path), "truncated audio file (\(got) of \(count) frames)")
+            }
+        } else {
+            samples = try readFrames(sf, count: count, channels: channels, whole: range == nil, path: path) {
+                dd_sf_readf_float($0, $1, $2)
+            }
+        }
+        // A float file can hold NaN or infinity: never a take, never an embedding (a clipped,
+        // full-scale take would be reported fresh).
+        if !samples.allSatisfy({ $0.isFinite }) {
+            throw DubdeckError.data(shown, "holds samples that are not finite numbers (NaN or infinity)")
+        }
+        return AudioBuffer(samples: samples, rate: Int(info.samplerate), channels: kept)
     }
 
     /// 16-bit samples exactly as stored (no float round trip), frames [from, to) by seeking.
@@ -228,6 +270,9 @@ public enum AudioFile {
         let (sf, info) = try open(place, owner: owner)
         defer { dd_sf_close(sf) }
         let count = try window(sf, info, range, path)
+        guard count <= maxSamplesPerRead / Int(info.channels) else {
+            throw DubdeckError.data(place.shown, "\(count) frames × \(info.channels) channels is more audio than one reading holds (\(maxSamplesPerRead) samples)")
+        }
         let samples: [Int16] = try readFrames(sf, count: count, channels: Int(info.channels), whole: range == nil, path: path) {
             dd_sf_readf_short($0, $1, $2)
         }

@@ -48,7 +48,7 @@ public final class CommandEngine: SpeechEngine {
         var slots: [Int32] = [dd_cleanup_register(dir, 1)]
         for f in [textFile, out, errFile] { slots.append(dd_cleanup_register(f, 0)) }
         defer {
-            for name in DirectoryListing.names(dir) { unlink(dir + "/" + name) }
+            dd_empty_directory(dir)  // what the engine left beside {out} too (the same rule as Ctrl-C's)
             rmdir(dir)
             for s in slots { dd_cleanup_unregister(s) }
         }
@@ -80,7 +80,7 @@ public final class CommandEngine: SpeechEngine {
         if lstat(out, &st) == 0, Int(st.st_size) > FileIO.engineAudioLimit {
             throw DubdeckError.data("the engine's audio", "\(st.st_size) bytes is over the \(FileIO.engineAudioLimit)-byte limit")
         }
-        return try AudioFile.read(out, maxSeconds: request.maxSeconds, what: "the engine's audio").mono()
+        return try AudioFile.read(out, maxSeconds: request.maxSeconds, what: "the engine's audio", mono: true)
     }
 }
 

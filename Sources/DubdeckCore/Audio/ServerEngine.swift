@@ -54,7 +54,7 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
 
     deinit {
         stop()
-        for name in DirectoryListing.names(workDir) { unlink(workDir + "/" + name) }
+        dd_empty_directory(workDir)
         rmdir(workDir)
         dd_cleanup_unregister(errSlot)
         dd_cleanup_unregister(dirSlot)
@@ -164,7 +164,7 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
             if Int(st.st_size) > FileIO.engineAudioLimit {
                 throw DubdeckError.data("the engine's audio", "\(st.st_size) bytes is over the \(FileIO.engineAudioLimit)-byte limit")
             }
-            return try AudioFile.read(out, maxSeconds: request.maxSeconds, what: "the engine's audio").mono()
+            return try AudioFile.read(out, maxSeconds: request.maxSeconds, what: "the engine's audio", mono: true)
         }
     }
 

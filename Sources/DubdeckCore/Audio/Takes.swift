@@ -148,6 +148,7 @@ public enum Takes {
             return
         }
         let source = try name(of: relative)
+        try dir.refuseIfNotRegular(source)  // a planted link, FIFO or directory: 65, never "missing"
         guard dir.isRegular(source) else { throw DubdeckError.io(dir.shown(source), "the take is missing") }
         let tmp = FileIO.temporaryName(for: current)
         try dir.link(source, tmp)

@@ -31,7 +31,11 @@ public enum CharacterIdentifier {
             guard let values = v.arrayValue?.compactMap({ $0.doubleValue }), values.count == v.arrayValue?.count, !values.isEmpty else {
                 throw DubdeckError.data(Sanitizer.display(path), "speaker_embeddings.\(Sanitizer.display(label)): expected an array of numbers")
             }
-            labels.append((label, values.map { Float($0) }))
+            let vector = values.map { Float($0) }
+            if let why = Matching.embeddingProblem(vector) {
+                throw DubdeckError.data(Sanitizer.display(path), "speaker_embeddings.\(Sanitizer.display(label)): \(why)")
+            }
+            labels.append((label, vector))
         }
         let dim = labels[0].1.count
         for (label, v) in labels where v.count != dim {
@@ -112,7 +116,7 @@ public enum CharacterIdentifier {
                 let from = Int((a * Double(info.rate)).rounded())
                 let to = min(info.frames, Int((min(b, a + maxEmbedSeconds) * Double(info.rate)).rounded()))
                 guard to > from else { continue }
-                part.append((label, b - a, try AudioFile.read(audioPath, frames: from..<to)))
+                part.append((label, b - a, try AudioFile.read(audioPath, frames: from..<to, mono: true)))
             }
             let embeddings = try encoder.embed(batch: part.map { $0.2 })
             for ((label, seconds, _), e) in zip(part, embeddings) {
@@ -149,7 +153,7 @@ public enum CharacterIdentifier {
         let a = min(info.frames, Int((seg.start * Double(info.rate)).rounded()))
         let b = min(info.frames, Int((min(seg.end, seg.start + maxEmbedSeconds) * Double(info.rate)).rounded()))
         guard b > a else { throw DubdeckError(.dataError, "line \(n) has no audio in \(Sanitizer.display(src))") }
-        let buffer = try AudioFile.read(src, frames: a..<b)
+        let buffer = try AudioFile.read(src, frames: a..<b, mono: true)
         let e = try encoder.embed(buffer)
         let sims = cast.similarities(e)
         var byCharacter: [String: [String]] = [:]

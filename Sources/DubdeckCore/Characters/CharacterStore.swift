@@ -76,6 +76,10 @@ public struct CharacterRecord: Equatable, Sendable {
             try SafeName.check(voice.engine, file: file, field: "\(who) voice.engine")
         }
         if let m = mergedInto { try SafeName.check(m, file: file, field: "\(who) merged_into") }
+        // An average is written by dubdeck only: NaN or infinity in it is a writer's fault, caught here.
+        if !embeddingAvg.allSatisfy({ $0.isFinite }) {
+            throw DubdeckError.data(Sanitizer.display(file), "\(who): its average embedding is not finite")
+        }
         guard embeddingCount >= 0, version >= 0, version <= Int(JSONValue.maxExactInteger) else {
             throw DubdeckError.data(Sanitizer.display(file), "\(who): counts out of range")
         }
@@ -556,8 +560,17 @@ public final class CharacterStore {
     }
 
     public func rename(_ id: String, to name: String) throws {
+        let name = try CharacterStore.checkedName(name)
         guard let c = resolve(id) else { throw DubdeckError(.usage, "no character \(Sanitizer.display(id))") }
         modify(c.id) { $0.name = name }
+    }
+
+    /// A name as a reviewer gives it (the command line and the desk alike): spaces around it go,
+    /// and a name of nothing but spaces is none (64).
+    public static func checkedName(_ name: String) throws -> String {
+        let trimmed = name.unicodeScalars.drop { $0.properties.isWhitespace }.reversed().drop { $0.properties.isWhitespace }.reversed()
+        guard !trimmed.isEmpty else { throw DubdeckError(.usage, "a name cannot be empty") }
+        return String(String.UnicodeScalarView(trimmed))
     }
 
     /// FROM becomes a tombstone pointing at INTO; INTO takes its embeddings, series and references.

@@ -69,7 +69,7 @@ public enum LegacyImport {
                 // The first listed file that is a regular, readable audio file becomes the reference copy.
                 var used: String?
                 for w in a.wavs where used == nil {
-                    guard (try? FileIO.requireRegularInput(w)) != nil, let audio = try? AudioFile.read(w) else { continue }
+                    guard (try? FileIO.requireRegularInput(w)) != nil, let audio = try? AudioFile.read(w, mono: true) else { continue }
                     let target = ReferenceVoice.path(store: s, id: id)
                     try FileIO.makeDirectories(FileIO.directory(of: target))
                     try AudioFile.writeWAV16Atomically(ReferenceVoice.normalized(audio), to: target)

@@ -99,6 +99,17 @@ public enum Matching {
         v.withUnsafeBufferPointer { dot($0.baseAddress!, $0.baseAddress!, v.count).squareRoot() }
     }
 
+    /// What an embedding must be before anything of it is stored (SPEC §11.1): float32 numbers
+    /// that are finite (a JSON 1e39 is a finite double but an infinite float) and not all zero (a
+    /// vector with no direction matches nothing, and its average is NaN). The one rule for every
+    /// writer: diarization's embeddings, a legacy .npy, a character's average.
+    public static func embeddingProblem(_ v: [Float]) -> String? {
+        if v.isEmpty { return "no values" }
+        if !v.allSatisfy({ $0.isFinite }) { return "a value is not a finite float32 number (NaN, infinite, or past ±3.4e38)" }
+        if !(norm(v) > 0) || !norm(v).isFinite { return "all zeros (or too large to measure): it has no direction to compare" }
+        return nil
+    }
+
     public static func normalized(_ v: [Float]) -> [Float] {
         let n = norm(v)
         return n > 0 ? v.map { $0 / n } : v

@@ -63,6 +63,8 @@ public enum NPY {
                 mean[c] += v / Double(rows)
             }
         }
-        return mean.map { Float($0) }
+        let vector = mean.map { Float($0) }
+        if let why = Matching.embeddingProblem(vector) { throw DubdeckError.data(shown, "the mean embedding: \(why)") }
+        return vector
     }
 }

@@ -36,7 +36,7 @@ public enum VoiceMatch {
         let cachePath = audio + ".ge2e"
         let sig = FileIO.statSignature(audio)
         if let bytes = try? FileIO.readIfExists(cachePath, limit: 4096), let v = decode(bytes, signature: sig) { return v }
-        guard compute, let enc = try? encoder(), let buffer = try? AudioFile.read(audio), let v = try? enc.embed(buffer) else { return nil }
+        guard compute, let enc = try? encoder(), let buffer = try? AudioFile.read(audio, mono: true), let v = try? enc.embed(buffer) else { return nil }
         try? FileIO.writeAtomically(cachePath, encode(v, signature: sig))
         return v
     }

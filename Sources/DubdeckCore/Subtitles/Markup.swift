@@ -5,7 +5,8 @@
 ///   space; `\{` `\}` literal braces (dubdeck writes them; libass reads them).
 /// - SRT: `<` (maybe `/`) and an ASCII letter up to `>` is a tag (`<i> <font …> </b>`, as pysubs2 reads
 ///   them), as are ASS `{\…}` blocks Aegisub writes; `<` followed by anything else (a digit, a
-///   space) is text; `&lt; &gt; &amp;` are `< > &`.
+///   space) is text; `&lt; &gt; &amp;` are `< > &`; `--⁠>` (a word joiner inside) is `-->`, how a
+///   text line that would read as a timing line is written.
 /// - WebVTT: `<c.x> <i> <b> <u> <v …> <lang …> <ruby> <rt>` and `<00:01.000>` timestamps are tags;
 ///   `&lt; &gt; &amp; &nbsp; &lrm; &rlm;` entities.
 public enum Markup {
@@ -140,6 +141,11 @@ public enum Markup {
                     continue
                 }
             }
+            // The writer's escape of an arrow in a line that would read as a timing line (`srtTextLine`).
+            if format == .srt, c == "\u{2060}", i >= 2, s[i - 1] == "-", s[i - 2] == "-", i + 1 < s.count, s[i + 1] == ">" {
+                i += 1
+                continue
+            }
             text.append(c)
             i += 1
         }
@@ -260,7 +266,7 @@ public enum Markup {
             }
         }
         var runs = open
-        for (k, line) in plain.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (k, line) in plainLines(plain).enumerated() {
             if k > 0 { runs.append(.newline) }
             if !line.isEmpty { runs.append(.text(String(line))) }
         }
@@ -317,6 +323,7 @@ public enum Markup {
             if !carried.isEmpty {
                 if kept.isEmpty { kept.append(carried) } else { kept[kept.count - 1] += carried }
             }
+            if format == .srt { kept = kept.map(srtTextLine) }
             var text = kept.joined(separator: "\n")
             if format == .srt, styled.top { text = "{\\an8}" + text }
             return text
@@ -438,10 +445,25 @@ public enum Markup {
     }
 
     static func escapedBody(_ plain: String, format: SubtitleFormat) -> String {
-        let lines = plain.split(separator: "\n", omittingEmptySubsequences: false).map { escape(String($0), for: format) }
+        let lines = plainLines(plain).map { escape(String($0), for: format) }
         switch format {
         case .ass: return lines.joined(separator: "\\N")
-        case .srt, .vtt: return lines.filter { !$0.allSatisfy { $0 == " " || $0 == "\t" } }.joined(separator: "\n")
+        case .srt: return lines.filter { !$0.allSatisfy { $0 == " " || $0 == "\t" } }.map(srtTextLine).joined(separator: "\n")
+        case .vtt: return lines.filter { !$0.allSatisfy { $0 == " " || $0 == "\t" } }.joined(separator: "\n")
         }
+    }
+
+    /// A plain text's lines: every newline a reviewer can type or paste (LF, CRLF, a lone CR,
+    /// U+2028 …) ends one — a CR written raw into a Dialogue line or a cue would split it.
+    static func plainLines(_ plain: String) -> [Substring] {
+        plain.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+    }
+
+    /// SRT has no escape for a text line that reads as a timing line (its reader starts a new cue
+    /// there): its arrows are written with a word joiner (U+2060, invisible) inside, so the line
+    /// reads back as text.
+    static func srtTextLine(_ line: String) -> String {
+        guard SubtitleParser.isTiming(line, at: 0) else { return line }
+        return line.replacingAll("-->", with: "--\u{2060}>")
     }
 }

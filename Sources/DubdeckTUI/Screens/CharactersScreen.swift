@@ -160,7 +160,7 @@ public struct CharactersScreen: DeskScreen {
         let text = answer.text.trimmingCharacters()
         switch q {
         case .rename(let id):
-            guard !text.isEmpty else {
+            guard (try? CharacterStore.checkedName(text)) != nil else {
                 desk.setMessage("a name cannot be empty (Esc keeps \(id)'s name)", .warning)
                 return .all
             }
