@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN = .build/debug/dubdeck
 
-.PHONY: all deps build run test bench release fuzz clean install uninstall deb staged
+.PHONY: all deps build run test check-install bench release fuzz clean install uninstall deb staged
 
 # Installation (make install / uninstall / deb): PREFIX and DESTDIR as usual.
 PREFIX ?= /usr/local
@@ -23,12 +23,19 @@ build: deps
 run: build
 	$(BIN) demo ./dubdeck-demo
 
-# Unit tests, headless TUI scripts and the tmux end-to-end test, with XCTest's summary.
+# Unit tests, headless TUI scripts (Swift Testing: one case per .desk file) and the tmux end-to-end
+# test, with XCTest's and Swift Testing's summaries. The installed build is checked apart (check-install).
 test: deps
 	@python3 -c "import pysubs2" 2>/dev/null || PYTHONPATH=.build/pylib python3 -c "import pysubs2" 2>/dev/null \
 		|| python3 -m pip install --quiet --target .build/pylib pysubs2==1.8.1
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --disable-swift-testing
+	$(SWIFT) test --skip-build --skip InstallTests
+
+# The release build as users install it: make install into a staging folder, the installed tool run,
+# its man page and completions, then the .deb (dpkg-shlibdeps, lintian). CI runs it after make test.
+check-install: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --filter InstallTests --disable-swift-testing
 
 # The Swift runtime linked in, as installed (make install): what is measured is what users run.
 release: deps

@@ -2,7 +2,8 @@ import DubdeckCore
 
 /// The headless mode of `review --script FILE`: the real desk driven by a file of keys, with no
 /// terminal. One key per line in keymap notation, plus `:size WxH`, `:dump PATH`, `:wait-idle`,
-/// `:type TEXT` (types each character of TEXT) and `:quit`. `#` lines are comments.
+/// `:type TEXT` (types each character of TEXT) and `:quit`; a lone `:` is the key. `#` lines are
+/// comments.
 public struct ScriptRunner {
     public let desk: Desk
     /// The screen as drawn. The first draw waits until the screen is looked at, a key comes or
@@ -40,43 +41,52 @@ public struct ScriptRunner {
         var lineNo = 0
         for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNo += 1
-            var line = String(raw)
-            if line.hasSuffix("\r") { line.removeLast() }
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            func fail(_ m: String) -> DubdeckError {
-                DubdeckError(.usage, "\(Sanitizer.display(file)):\(lineNo): \(m)")
-            }
-            if line.hasPrefix(":") {
-                let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
-                let arg = parts.count > 1 ? parts[1] : ""
-                switch parts[0] {
-                case ":size":
-                    let wh = arg.split(separator: "x").compactMap { Int($0) }
-                    guard wh.count == 2, wh[0] > 0, wh[1] > 0, wh[0] <= 1000, wh[1] <= 1000 else { throw fail("expected :size WxH") }
-                    resize(width: wh[0], height: wh[1])
-                case ":dump":
-                    guard !arg.isEmpty else { throw fail("expected :dump PATH") }
-                    let path = arg.hasPrefix("/") ? arg : baseDirectory + "/" + arg
-                    do {
-                        try FileIO.writeAtomically(path, Array(grid.text().utf8))
-                    } catch let e as DubdeckError {
-                        throw DubdeckError(.cannotCreate, e.message)
-                    }
-                case ":wait-idle":
-                    waitIdle()
-                case ":type":
-                    for ch in arg { key(ch == " " ? "<Space>" : ch == "<" ? "<lt>" : String(ch)) }
-                case ":quit":
-                    return
-                default:
-                    throw fail("unknown command \(Sanitizer.display(parts[0])) (:size, :dump, :wait-idle, :type, :quit)")
-                }
-                continue
-            }
-            guard let key = KeyNotation.canonical(line) else { throw fail("bad key '\(Sanitizer.display(line))'") }
-            self.key(key)
-            if desk.quitRequested { return }
+            guard try perform(String(raw), file: file, line: lineNo) else { return }
         }
+    }
+
+    /// One line of a script: a key in keymap notation, a `:` command, or a `#` comment. The one
+    /// reading of the language, for `review --script` and for the test harness (whose own `@` lines
+    /// set up what a script cannot: the job, other writers, expectations). False: `:quit` or the
+    /// desk quit.
+    public mutating func perform(_ raw: String, file: String, line lineNo: Int) throws -> Bool {
+        var line = raw
+        if line.hasSuffix("\r") { line.removeLast() }
+        if line.isEmpty || line.hasPrefix("#") { return true }
+        func fail(_ m: String) -> DubdeckError {
+            DubdeckError(.usage, "\(Sanitizer.display(file)):\(lineNo): \(m)")
+        }
+        // `:word` is a command; a lone `:` (or `:` before anything but a letter) is the key itself.
+        if line.hasPrefix(":"), line.unicodeScalars.dropFirst().first.map({ ("a"..."z").contains($0) }) == true {
+            let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+            let arg = parts.count > 1 ? parts[1] : ""
+            switch parts[0] {
+            case ":size":
+                let wh = arg.split(separator: "x").compactMap { Int($0) }
+                guard wh.count == 2, wh[0] > 0, wh[1] > 0, wh[0] <= 1000, wh[1] <= 1000 else { throw fail("expected :size WxH") }
+                resize(width: wh[0], height: wh[1])
+            case ":dump":
+                guard !arg.isEmpty else { throw fail("expected :dump PATH") }
+                let path = arg.hasPrefix("/") ? arg : baseDirectory + "/" + arg
+                do {
+                    try FileIO.writeAtomically(path, Array(grid.text().utf8))
+                } catch let e as DubdeckError {
+                    throw DubdeckError(.cannotCreate, e.message)
+                }
+            case ":wait-idle":
+                waitIdle()
+            case ":type":
+                for ch in arg { key(ch == " " ? "<Space>" : ch == "<" ? "<lt>" : String(ch)) }
+            case ":quit":
+                return false
+            default:
+                throw fail("unknown command \(Sanitizer.display(parts[0])) (:size, :dump, :wait-idle, :type, :quit)")
+            }
+            return true
+        }
+        guard let key = KeyNotation.canonical(line) else { throw fail("bad key '\(Sanitizer.display(line))'") }
+        self.key(key)
+        return !desk.quitRequested
     }
 
     public mutating func key(_ key: String) {

@@ -1,9 +1,10 @@
 import Foundation
 import TestSupport
+import Testing
 import XCTest
 
 /// Headless TUI scripts: keys in (Scripts/NAME.keys), screen dumps out, each compared with the
-/// expected Scripts/NAME-K.ref. Run with DUBDECK_UPDATE_REFS=1 to rewrite the refs (then review them).
+/// expected Scripts/NAME-K.ref. Run with DUBDECK_UPDATE_REFS=1 to rewrite the refs (the differences are still reported; review them).
 final class ScriptedDeskTests: XCTestCase {
     static let scripts = DubdeckBinary.packageRoot + "/Tests/DubdeckCLITests/Scripts"
 
@@ -15,39 +16,35 @@ final class ScriptedDeskTests: XCTestCase {
         ])
     }
 
-    func runScript(_ name: String) throws {
+    /// Runs Scripts/NAME.keys through the real binary; what did not hold, one line each.
+    static func runScript(_ name: String) throws -> [String] {
+        var problems: [String] = []
         let dir = TempDir()
         let job = ScriptedDeskTests.makeJob(in: dir)
         let keys = ScriptedDeskTests.scripts + "/\(name).keys"
         let r = DubdeckBinary.run(["review", job, "--script", keys], cwd: dir.path)
-        XCTAssertEqual(r.status, 0, r.stderr)
+        if r.status != 0 { problems.append("\(name).keys: exit \(r.status): \(r.stderr)") }
         let refs = try FileManager.default.contentsOfDirectory(atPath: ScriptedDeskTests.scripts)
             .filter { $0.hasPrefix(name + "-") && $0.hasSuffix(".ref") }.sorted()
         let dumps = try FileManager.default.contentsOfDirectory(atPath: dir.path)
             .filter { $0.hasPrefix(name + "-") && $0.hasSuffix(".txt") }.sorted()
+        if refs.isEmpty { problems.append("no .ref files for \(name)") }
+        let expectedNames = refs.map { $0.replacingOccurrences(of: ".ref", with: "") }, dumped = dumps.map { $0.replacingOccurrences(of: ".txt", with: "") }
+        if expectedNames != dumped { problems.append("\(name): screens \(dumped), refs \(expectedNames)") }
+        for ref in refs {
+            let expected = try String(contentsOfFile: ScriptedDeskTests.scripts + "/" + ref, encoding: .utf8)
+            let got = dir.read(ref.replacingOccurrences(of: ".ref", with: ".txt")) ?? ""
+            if got != expected { problems.append("\(ref) differs:\n\(got)") }
+        }
+        // Compared in both modes: an update rewrites the refs and still says which ones changed.
         if ProcessInfo.processInfo.environment["DUBDECK_UPDATE_REFS"] != nil {
             for d in dumps {
                 let ref = ScriptedDeskTests.scripts + "/" + d.replacingOccurrences(of: ".txt", with: ".ref")
                 try? FileManager.default.removeItem(atPath: ref)
                 try FileManager.default.copyItem(atPath: dir.file(d), toPath: ref)
             }
-            return
         }
-        XCTAssertFalse(refs.isEmpty, "no .ref files for \(name)")
-        XCTAssertEqual(refs.map { $0.replacingOccurrences(of: ".ref", with: "") }, dumps.map { $0.replacingOccurrences(of: ".txt", with: "") })
-        for ref in refs {
-            let expected = try String(contentsOfFile: ScriptedDeskTests.scripts + "/" + ref, encoding: .utf8)
-            let got = dir.read(ref.replacingOccurrences(of: ".ref", with: ".txt")) ?? ""
-            XCTAssertEqual(got, expected, "\(ref) differs:\n\(got)")
-        }
-    }
-
-    /// Every Scripts/NAME.keys, found by glob (no test method per script).
-    func testEveryScript() throws {
-        let names = try FileManager.default.contentsOfDirectory(atPath: ScriptedDeskTests.scripts)
-            .filter { $0.hasSuffix(".keys") }.map { String($0.dropLast(5)) }.sorted()
-        XCTAssertGreaterThanOrEqual(names.count, 7)
-        for name in names { try runScript(name) }
+        return problems
     }
 
     func testScriptErrorsNameTheLine() {
@@ -88,5 +85,18 @@ final class ScriptedDeskTests: XCTestCase {
         let bad = DubdeckBinary.run(["review", job, "--keymap", dir.file("broken.keys"), "--script", dir.file("s.keys")])
         XCTAssertEqual(bad.status, 65)
         XCTAssertTrue(bad.stderr.contains("broken.keys:2: unknown action 'explode'"), bad.stderr)
+    }
+}
+
+/// Every Scripts/NAME.keys, found by glob, each its own case (`swift test --filter KeyScripts`).
+@Suite struct KeyScripts {
+    static let names: [String] = ((try? FileManager.default.contentsOfDirectory(atPath: ScriptedDeskTests.scripts)) ?? [])
+        .filter { $0.hasSuffix(".keys") }.map { String($0.dropLast(5)) }.sorted()
+
+    @Test func theScriptsAreFound() { #expect(KeyScripts.names.count >= 7) }
+
+    @Test(arguments: KeyScripts.names)
+    func script(_ name: String) throws {
+        for problem in try ScriptedDeskTests.runScript(name) { Issue.record(Comment(rawValue: problem)) }
     }
 }

@@ -1,11 +1,14 @@
 import Foundation
-import XCTest
+import Testing
 import TestSupport
 @testable import DubdeckCore
 @testable import DubdeckTUI
 
-/// The desk's scripted tests, one file each in Tests/DubdeckTUITests/Desk/*.desk, discovered by glob:
-/// the job, the keys and the expected screens together, read like tig's and vis's test files.
+/// The desk's scripted tests, one file each in Tests/DubdeckTUITests/Desk/*.desk, each its own test
+/// case (`swift test --filter "DeskScripts"`; a failing script does not stop the others): the job,
+/// the keys and the expected screens together, read like tig's and vis's test files. Keys and `:`
+/// commands are the language of `review --script` (ScriptRunner reads them: one dialect); `@` lines
+/// set up what a script cannot and say what to expect.
 ///
 ///     # what this shows
 ///     @job sample              the fixture: sample (seven lines, wide and hostile text), charids,
@@ -16,12 +19,11 @@ import TestSupport
 ///                              second at 1.5 s and a quiet 0.4 s at 3.6 s), espeak-ng (tone: the
 ///                              ToneEngine, whose takes are known to the sample), a paced sink (50×)
 ///     @hold-lock / @release-lock   another writer holds the job lock
-///     @size 90x24
-///     j                        a key in keymap notation (also :type TEXT)
+///     :size 90x24              (ScriptRunner) the terminal's size
+///     j                        (ScriptRunner) a key in keymap notation; also :type TEXT, :wait-idle
 ///     @outside set 2 text Hi   another writer: set N text T | approve N | lock N | unlock N |
 ///                              identify 0 LABEL ID (characters.map.json)
 ///     @tick                    one background poll (a second later)
-///     @wait-idle               background work finished
 ///     @screen                  the screen as it is now, until @end: a `>` gutter marks the
 ///     …                        selected row, the last line says where the cursor is
 ///     @end
@@ -31,9 +33,40 @@ import TestSupport
 ///     @cast ID merged-into ID2 what the character store on disk says (merged-into X | active |
 ///                              reference | no-reference)
 ///
-/// DUBDECK_UPDATE_REFS=1 rewrites the @screen blocks with what the desk shows (review the diff).
-final class DeskScriptTests: XCTestCase {
+/// DUBDECK_UPDATE_REFS=1 rewrites the @screen blocks with what the desk shows, and still reports
+/// every block that differed (review the diff; the next run passes).
+@Suite(.serialized) struct DeskScripts {
     static let folder = DubdeckBinary.packageRoot + "/Tests/DubdeckTUITests/Desk"
+
+    static let files: [String] = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
+        .filter { $0.hasSuffix(".desk") }.sorted()
+
+    @Test func theScriptsAreFound() {
+        #expect(DeskScripts.files.count >= 18)
+    }
+
+    @Test(arguments: DeskScripts.files)
+    func script(_ file: String) throws {
+        // The character store of a fixture is sealed with a key of the test's own.
+        let saved = Environment.get("DUBDECK_STORE_KEY")
+        setenv("DUBDECK_STORE_KEY", Base64.encode([UInt8](repeating: 9, count: 32)), 1)
+        defer { if let saved { setenv("DUBDECK_STORE_KEY", saved, 1) } else { unsetenv("DUBDECK_STORE_KEY") } }
+        var harness = DeskScriptHarness(file: file)
+        try harness.run()
+        for problem in harness.problems { Issue.record(Comment(rawValue: problem)) }
+    }
+}
+
+/// Runs one .desk file; what did not hold is collected in `problems` (one line each, file:line first).
+struct DeskScriptHarness {
+    let file: String
+    var problems: [String] = []
+
+    init(file: String) { self.file = file }
+
+    mutating func check(_ ok: Bool, _ message: @autoclosure () -> String) {
+        if !ok { problems.append(message()) }
+    }
 
     static func fixture(_ name: String, in dir: TempDir) -> String {
         switch name {
@@ -50,7 +83,7 @@ final class DeskScriptTests: XCTestCase {
         case "reconcile":
             // The identified sample, then two more episodes of the series: in ep03 SPEAKER_00's voice
             // (a little off) was taken for a stranger, so reconcile proposes merging that character back.
-            let path = fixture("identified", in: dir)
+            let path = DeskScriptHarness.fixture("identified", in: dir)
             for (name, tilt, threshold) in [("ep02", 0.3, 0.7), ("ep03", 0.9, 0.99)] {
                 let job = Fixtures.job(in: dir, name: name, lines: [.init(1, 3, "SPEAKER_00", "a", "x"), .init(4, 6, "SPEAKER_00", "b", "y")])
                 let table = JSONObject([("SPEAKER_00", JSONValue.array([1, 0, 0, tilt].map { .number($0) }))])
@@ -84,24 +117,13 @@ final class DeskScriptTests: XCTestCase {
         }
     }
 
-    func testEveryDeskScript() throws {
-        // The character store of a fixture is sealed with a key of the test's own.
-        let saved = Environment.get("DUBDECK_STORE_KEY")
-        setenv("DUBDECK_STORE_KEY", Base64.encode([UInt8](repeating: 9, count: 32)), 1)
-        defer { if let saved { setenv("DUBDECK_STORE_KEY", saved, 1) } else { unsetenv("DUBDECK_STORE_KEY") } }
-        let files = try FileManager.default.contentsOfDirectory(atPath: DeskScriptTests.folder).filter { $0.hasSuffix(".desk") }.sorted()
-        XCTAssertGreaterThanOrEqual(files.count, 10)
-        for f in files { try run(f) }
-    }
-
-    func run(_ file: String) throws {
-        let path = DeskScriptTests.folder + "/" + file
+    mutating func run() throws {
+        let path = DeskScripts.folder + "/" + file
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let dir = TempDir()
         var job = ""
         var runner: ScriptRunner? = nil
-        var size = (90, 24)
         var out: [String] = []
         var now = Clock.monotonic()
         var i = 0
@@ -112,8 +134,7 @@ final class DeskScriptTests: XCTestCase {
         defer { held?.release() }
         func start() throws {
             if runner != nil { return }
-            if job.isEmpty { job = DeskScriptTests.fixture("sample", in: dir) }
-            let store = try TranscriptStore(job: try JobLoader.load(job), by: "tester")
+            if job.isEmpty { job = DeskScriptHarness.fixture("sample", in: dir) }
             var audio: DeskAudio? = nil
             if withAudio {
                 // A steady tone, or (bursts) silence but for a loud second at 1.5 s and a quiet 0.4 s at 3.6 s.
@@ -128,11 +149,10 @@ final class DeskScriptTests: XCTestCase {
             let castPath = dir.file("data/characters.json")
             runner = ScriptRunner(desk: Desk(store: try TranscriptStore(job: try JobLoader.load(job), by: "tester"), keymap: .builtIn(), audio: audio,
                                              characterStorePath: FileIO.exists(castPath) ? castPath : nil),
-                                  width: size.0, height: size.1)
-            _ = store
+                                  width: 90, height: 24)
         }
         func other() throws -> TranscriptStore { try TranscriptStore(job: try JobLoader.load(job), by: "other") }
-        while i < lines.count {
+        reading: while i < lines.count {
             let line = lines[i]
             i += 1
             out.append(line)
@@ -140,11 +160,7 @@ final class DeskScriptTests: XCTestCase {
             if line.isEmpty || line.hasPrefix("#") { continue }
             let words = line.split(separator: " ").map(String.init)
             switch words[0] {
-            case "@job": job = DeskScriptTests.fixture(words.dropFirst().joined(separator: " "), in: dir)
-            case "@size":
-                let wh = words[1].split(separator: "x").compactMap { Int($0) }
-                size = (wh[0], wh[1])
-                if runner != nil { runner!.resize(width: size.0, height: size.1) }
+            case "@job": job = DeskScriptHarness.fixture(words.dropFirst().joined(separator: " "), in: dir)
             case "@outside":
                 try start()
                 let n = Int(words[2])!
@@ -157,7 +173,7 @@ final class DeskScriptTests: XCTestCase {
                     // words: @outside identify 0 LABEL ID — another process wrote the episode's map.
                     let map = #"{"series_id": "test_series", "episode": "ep01", "labels": {"\#(words[3])": {"character_id": "\#(words[4])"}}}"#
                     try FileIO.writeAtomically(job + "/characters.map.json", Array(map.utf8))
-                default: XCTFail("\(where_): unknown @outside \(words[1])")
+                default: check(false, "\(where_): unknown @outside \(words[1])")
                 }
             case "@audio":
                 withAudio = true
@@ -173,31 +189,35 @@ final class DeskScriptTests: XCTestCase {
                 try start()
                 now += 1
                 if runner!.desk.tick(now: now) != .nothing { DeskView.draw(runner!.desk, into: &runner!.grid) }
-            case "@wait-idle":
-                try start()
-                runner!.waitIdle()
             case "@disk":
                 try start()
                 let st = try other().state(Int(words[1])!)
+                let said = words.dropFirst(3).joined(separator: " ")
                 switch words[2] {
-                case "text": XCTAssertEqual(st.text, words.dropFirst(3).joined(separator: " "), where_)
-                case "approved": XCTAssertTrue(st.approved, where_)
-                case "locked": XCTAssertTrue(st.locked, where_)
-                case "unlocked": XCTAssertFalse(st.locked, where_)
-                case "speaker": XCTAssertEqual(try other().segment(Int(words[1])!).speaker, words[3], where_)
-                case "character": XCTAssertEqual(try other().characterID(Int(words[1])!), words[3], where_)
-                case "take": XCTAssertEqual(PlaybackSource.currentListed(try other(), Int(words[1])!), Int(words[3]), "\(where_): the current take")
-                default: XCTFail("\(where_): unknown @disk \(words[2])")
+                case "text": check(st.text == said, "\(where_): the text on disk is \(st.text.debugDescription)")
+                case "approved": check(st.approved, "\(where_): not approved on disk")
+                case "locked": check(st.locked, "\(where_): not locked on disk")
+                case "unlocked": check(!st.locked, "\(where_): locked on disk")
+                case "speaker":
+                    let got = try other().segment(Int(words[1])!).speaker
+                    check(got == words[3], "\(where_): the speaker on disk is \(got)")
+                case "character":
+                    let got = try other().characterID(Int(words[1])!)
+                    check(got == words[3], "\(where_): the character on disk is \(got ?? "none")")
+                case "take":
+                    let got = PlaybackSource.currentListed(try other(), Int(words[1])!)
+                    check(got == Int(words[3]), "\(where_): the current take is \(got.map(String.init) ?? "none")")
+                default: check(false, "\(where_): unknown @disk \(words[2])")
                 }
             case "@cast":
                 let cast = try CharacterStore.open(dir.file("data/characters.json"))
-                guard let c = cast.character(words[1]) else { XCTFail("\(where_): no character \(words[1]) on disk"); continue }
+                guard let c = cast.character(words[1]) else { check(false, "\(where_): no character \(words[1]) on disk"); continue }
                 switch words[2] {
-                case "merged-into": XCTAssertEqual(c.mergedInto, words[3], where_)
-                case "active": XCTAssertNil(c.mergedInto, where_)
-                case "reference": XCTAssertFalse(c.speakerWavs.isEmpty, where_)
-                case "no-reference": XCTAssertTrue(c.speakerWavs.isEmpty, where_)
-                default: XCTFail("\(where_): unknown @cast \(words[2])")
+                case "merged-into": check(c.mergedInto == words[3], "\(where_): merged into \(c.mergedInto ?? "nothing")")
+                case "active": check(c.mergedInto == nil, "\(where_): merged into \(c.mergedInto ?? "")")
+                case "reference": check(!c.speakerWavs.isEmpty, "\(where_): no reference")
+                case "no-reference": check(c.speakerWavs.isEmpty, "\(where_): a reference")
+                default: check(false, "\(where_): unknown @cast \(words[2])")
                 }
             case "@screen":
                 try start()
@@ -210,16 +230,13 @@ final class DeskScriptTests: XCTestCase {
                 let got = shown.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
                 out.append(contentsOf: got)
                 out.append("@end")
-                if ProcessInfo.processInfo.environment["DUBDECK_UPDATE_REFS"] == nil {
-                    XCTAssertEqual(got.joined(separator: "\n"), expected.joined(separator: "\n"), "\(where_): the screen differs:\n\(got.joined(separator: "\n"))")
-                }
-            case ":type":
-                try start()
-                for ch in line.dropFirst(6) { runner!.key(ch == " " ? "<Space>" : ch == "<" ? "<lt>" : String(ch)) }
+                // Compared in both modes: an update still says which screens changed.
+                check(got == expected, "\(where_): the screen differs:\n\(got.joined(separator: "\n"))")
             default:
+                if line.hasPrefix("@") { check(false, "\(where_): unknown \(words[0]) (keys and : commands are ScriptRunner's)"); continue }
+                // A key or a `:` command: the language of `review --script`, read by ScriptRunner.
                 try start()
-                guard let key = KeyNotation.canonical(line) else { XCTFail("\(where_): bad key \(line)"); continue }
-                runner!.key(key)
+                guard try runner!.perform(line, file: file, line: i) else { break reading }
             }
         }
         if ProcessInfo.processInfo.environment["DUBDECK_UPDATE_REFS"] != nil {
