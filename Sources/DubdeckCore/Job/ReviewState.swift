@@ -1,0 +1,76 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The review state of one segment, as the desk and the CLI see it.
+public struct ReviewState: Equatable, Sendable {
+    public var text: String
+    public var approved: Bool
+    public var locked: Bool
+    public var lockedAt: String?
+    public var lockedBy: String?
+    public var flags: [String]
+    /// The take's state as the line should be shown now: a take spoken with another voice than
+    /// the line has now is stale whatever the entry records.
+    public var audioStatus: String
+    /// `audio_status` as the entry records it.
+    var recordedAudioStatus = "none"
+    /// True when the target text differs from the machine translation.
+    public var edited: Bool
+
+    /// The diarization label a reviewer gave this line (`set --speaker`), nil: the pipeline's.
+    public var speakerOverride: String? = nil
+
+    /// The current take as the views need it (nil: no take), typed: no view reads store JSON.
+    public var preview: TakePreview? = nil
+
+    /// Characters per second of slot (spaces and line breaks not counted), and over the limit?
+    public var cps: Double = 0
+    public var tooFast = false
+
+    /// Needs a reviewer: unapproved, flagged, a stale or overflowing take, or read too fast.
+    public var isProblem: Bool { !approved || !flags.isEmpty || audioStatus == "stale" || audioStatus == "overflow" || tooFast }
+
+    /// A line with no entry and no text yet (filled in as the store is read).
+    static let placeholder = ReviewState(text: "", approved: false, locked: false, lockedAt: nil, lockedBy: nil, flags: [],
+                                         audioStatus: "none", edited: false)
+
+    public var flaggedForRetranslation: Bool { flags.contains(ReviewState.needsRetranslate) }
+    public static let needsRetranslate = "needs_retranslate"
+    public var takeStatus: TakeStatus { TakeStatus(rawValue: audioStatus) ?? .unknown }
+}
+
+/// `audio_status`, typed (a value another tool wrote that we do not know is `unknown`).
+public enum TakeStatus: String, Sendable {
+    case none, fresh, stale, overflow, failed, unknown
+}
+
+/// What `last_preview` says of the current take. A class: a line's state holds a reference, not
+/// a hundred bytes that 5,000 lines would copy about.
+public final class TakePreview: Equatable, Sendable {
+    public let durationS: Double?
+    public let speechS: Double?
+    public let overflowS: Double
+    public let voiceEngine: String?
+    public let voiceVariant: String?
+    /// The immutable take file (`segments_preview/NNNN.take-<seq>.wav`), nil for a first-edition take.
+    public let take: String?
+    /// The voice the take was spoken with (nil when the record has none a voice can be read from).
+    public let voice: Voice?
+
+    public static func == (a: TakePreview, b: TakePreview) -> Bool {
+        a === b || (a.durationS == b.durationS && a.speechS == b.speechS && a.overflowS == b.overflowS && a.voiceEngine == b.voiceEngine
+                    && a.voiceVariant == b.voiceVariant && a.take == b.take && a.voice == b.voice)
+    }
+
+    init(_ p: JSONObject) {
+        durationS = p["duration_s"]?.doubleValue
+        speechS = p["speech_s"]?.doubleValue
+        overflowS = p["overflow_s"]?.doubleValue ?? 0
+        voiceEngine = p["voice"]?.objectValue?["engine"]?.stringValue
+        voiceVariant = p["voice"]?.objectValue?["variant"]?.stringValue
+        take = p["take"]?.stringValue
+        voice = Voice(json: p["voice"])
+    }
+}

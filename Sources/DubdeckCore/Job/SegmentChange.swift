@@ -1,0 +1,84 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A history record as the views show it.
+public extension HistoryRecord {
+    /// The line's text after the change ("" when the record holds none).
+    var textAfter: String { after.objectValue?["tgt_text"]?.stringValue ?? "" }
+    var approvedAfter: Bool { after.objectValue?["approved"]?.boolValue == true }
+    var lockedAfter: Bool { after.objectValue?["locked"]?.boolValue == true }
+}
+
+/// What one operation does to one segment's store entry.
+public struct SegmentChange {
+    public var segment: Int
+    public var action: String
+    /// The entry fields this change means to set. When another writer changed the same segment
+    /// meanwhile, the change still applies on top unless that writer changed one of these fields.
+    /// Derived fields (a take going stale) are recomputed by applying the change to the fresh entry.
+    public var fields: [String]
+    public var apply: (inout JSONObject) throws -> Void
+
+    public init(segment: Int, action: String, fields: [String] = [], apply: @escaping (inout JSONObject) throws -> Void) {
+        self.segment = segment
+        self.action = action
+        self.fields = fields
+        self.apply = apply
+    }
+
+    /// New target text (refused on a locked line); `action` is "edit", or "restore" from the history.
+    public static func edit(_ n: Int, text: String, action: String = "edit") -> SegmentChange {
+        SegmentChange(segment: n, action: action, fields: ["tgt_text"]) { e in
+            try refuseIfLocked(e, n)
+            e["tgt_text"] = .string(text)
+            markTakeAgainstText(&e, text)
+        }
+    }
+
+    /// A take made from other text is stale; editing back to the take's text makes it current again.
+    public static func markTakeAgainstText(_ e: inout JSONObject, _ text: String) {
+        guard let preview = e["last_preview"]?.objectValue, let sha = preview["text_sha256"]?.stringValue,
+              let status = e["audio_status"]?.stringValue, ["fresh", "stale", "overflow"].contains(status) else { return }
+        if SHA256.hex(Array(text.utf8)) != sha {
+            e["audio_status"] = .string("stale")
+        } else {
+            e["audio_status"] = .string((preview["overflow_s"]?.doubleValue ?? 0) > 0 ? "overflow" : "fresh")
+        }
+    }
+    /// The line's diarization label (a reviewer fixing diarization); the pipeline's label removes
+    /// the override. `voiceChanges`: the take was spoken by another voice, so it goes stale.
+    public static func speaker(_ n: Int, _ label: String, original: String, voiceChanges: Bool) -> SegmentChange {
+        SegmentChange(segment: n, action: "speaker", fields: ["speaker"]) { e in
+            e["speaker"] = label == original ? nil : .string(label)
+            if voiceChanges, let s = e["audio_status"]?.stringValue, s == "fresh" || s == "overflow" { e["audio_status"] = .string("stale") }
+        }
+    }
+
+    public static func approve(_ n: Int, _ on: Bool) -> SegmentChange {
+        SegmentChange(segment: n, action: on ? "approve" : "unapprove", fields: ["approved"]) { e in e["approved"] = .bool(on) }
+    }
+    public static func lock(_ n: Int, _ on: Bool, by: String) -> SegmentChange {
+        SegmentChange(segment: n, action: on ? "lock" : "unlock", fields: ["locked"]) { e in
+            e["locked"] = .bool(on)
+            e["locked_at"] = on ? .string(Clock.isoNow()) : .null
+            e["locked_by"] = on ? .string(by) : .null
+        }
+    }
+    public static func flag(_ n: Int, _ flag: String, _ on: Bool) -> SegmentChange {
+        SegmentChange(segment: n, action: on ? "flag" : "unflag", fields: ["flags"]) { e in
+            var flags = e["flags"]?.arrayValue ?? []
+            let has = flags.contains(.string(flag))
+            if on, !has { flags.append(.string(flag)) }
+            if !on { flags.removeAll { $0 == .string(flag) } }
+            e["flags"] = .array(flags)
+        }
+    }
+
+    public static func refuseIfLocked(_ e: JSONObject, _ n: Int) throws {
+        if e["locked"]?.boolValue == true {
+            throw DubdeckError.conflict("segment \(n) is locked: unlock first")
+        }
+    }
+}

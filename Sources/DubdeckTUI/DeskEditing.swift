@@ -1,0 +1,126 @@
+import DubdeckCore
+
+extension Desk {
+    // MARK: Editing
+
+    func startEditing() -> Redraw {
+        guard let seg = selectedSegment else { return .nothing }
+        if let reason = store.readOnlyReason {
+            setMessage("read-only: \(reason)", .error)
+            return .status
+        }
+        if store.state(seg.number).locked {
+            setMessage("line \(seg.number) is locked: unlock first (L)", .error)
+            return .status
+        }
+        mode = .editor(EditorScreen(segment: seg.number, text: store.state(seg.number).text))
+        setMessage("editing line \(seg.number): Enter saves, Esc cancels")
+        return .all
+    }
+
+    // MARK: Durable changes
+
+    /// Commits a change (history, then store, both fsync'd) before saying it is done.
+    func change(_ c: SegmentChange) -> Redraw {
+        if let reason = store.readOnlyReason {
+            setMessage("read-only: \(reason)", .error)
+            return .status
+        }
+        if !pending.isEmpty {
+            pending.append(c)
+            setMessage("waiting for the job lock: \(pending.count) change(s) pending", .warning)
+            return .all
+        }
+        return commitNow([c], lockTimeout: Desk.lockTry)
+    }
+
+    /// How long a keypress may wait for the job lock before its change is kept pending (and retried
+    /// between keys): short, so keys never freeze.
+    static let lockTry = 0.05
+
+    func commitNow(_ changes: [SegmentChange], lockTimeout: Double) -> Redraw {
+        let keep = selectedSegment.map { $0.number - 1 }
+        let saved = store.lockTimeout
+        store.lockTimeout = lockTimeout
+        defer { store.lockTimeout = saved }
+        do {
+            let result = try store.commit(changes)
+            if !result.warnings.isEmpty {
+                try? readRecentHistory()  // records of an interrupted save were cut: read what is there
+            } else {
+                recentHistory.append(contentsOf: result.records)
+            }
+            if recentHistory.count > 4096 { recentHistory.removeFirst(recentHistory.count - 4096) }
+            for r in result.records { searchCache[r.segment - 1] = nil }
+            if result.reloaded { invalidateSearch() }
+            if let warning = result.warnings.last {
+                setMessage("saved, and repaired: \(warning)", .warning)
+            } else if let last = result.records.last {
+                setMessage("saved: \(describe(last))\(result.records.count > 1 ? " (+\(result.records.count - 1))" : "")")
+            } else {
+                setMessage("no change")
+            }
+            pending.removeAll()
+            if !result.records.isEmpty { lastAssign = nil }  // u now undoes this change
+        } catch let e as DubdeckError where e.reason == .lockBusy {
+            if pending.isEmpty { pending = changes }
+            setMessage(e.message, .warning)
+        } catch let e as DubdeckError {
+            pending.removeAll()
+            setMessage(e.message, .error)
+        } catch {
+            pending.removeAll()
+            setMessage("\(error)", .error)
+        }
+        applyFilter(keepSegment: keep)
+        return .all
+    }
+
+    /// How many takes line n has on disk (the current one counts).
+    func takeCount(_ n: Int) -> Int { PlaybackSource.takes(store, n).count }
+
+    func describe(_ r: HistoryRecord) -> String {
+        "line \(r.segment) \(r.action)"
+    }
+
+    /// Background duties between keys: retry pending changes, take in finished synthesis, notice
+    /// outside changes, keep the playback and batch progress moving.
+    @discardableResult
+    public func tick(now: Double = Clock.monotonic()) -> Redraw {
+        var redraw = Redraw.nothing
+        if castLoadDue {
+            castLoadDue = false
+            startLoadingCast()
+        }
+        if !pending.isEmpty {
+            redraw = commitNow(pending, lockTimeout: 0)
+        }
+        redraw = max(redraw, takeInSynthesis())
+        redraw = max(redraw, takeInCast())
+        if audio != nil, let said = ALSAMessages.take() {
+            // ALSA's own words, as one message instead of lines over the screen.
+            setMessage("audio device: \(said) — pick one with --device or DUBDECK_AUDIO_DEVICE", .warning)
+            redraw = max(redraw, .status)
+        }
+        let playing = audio?.sink.isPlaying == true
+        if playing || worker?.progress != nil { redraw = max(redraw, .status) }
+        if wasPlaying && !playing {
+            // The progress goes with the sound; the status line says what was played.
+            if messageKind == .info, message.isEmpty, let label = playingLabel { setMessage("played \(label)") }
+            playingLabel = nil
+            redraw = max(redraw, .status)
+        }
+        wasPlaying = playing
+        prefetchSelectedTake()
+        redraw = max(redraw, prepareVoiceMatch())
+        if now - lastPoll >= 0.5 {
+            lastPoll = now
+            redraw = max(redraw, reloadIfChangedOutside())
+        }
+        return redraw
+    }
+
+    /// True when nothing is left to do in the background (`:wait-idle`).
+    public var isIdle: Bool { pending.isEmpty && worker?.busy != true && audio?.sink.isPlaying != true && !castLoading && !castLoadDue }
+
+}

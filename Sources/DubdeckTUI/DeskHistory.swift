@@ -1,0 +1,123 @@
+import DubdeckCore
+
+extension Desk {
+    // MARK: Undo, redo, history
+
+    func undoRedo(_ d: UndoRedo.Direction) -> Redraw {
+        if let reason = store.readOnlyReason { setMessage("read-only: \(reason)", .error); return .status }
+        let keep = selectedSegment.map { $0.number - 1 }
+        do {
+            _ = try store.reloadIfChanged()
+            let result = try UndoRedo.runWithResult(d, store: store)
+            lastAssign = nil
+            let records = result.records
+            if !result.warnings.isEmpty {
+                try? readRecentHistory()
+            } else {
+                recentHistory.append(contentsOf: records)
+            }
+            invalidateSearch()
+            let lines = Array(Swift.Set(records.map { $0.segment })).sorted()
+            setMessage("\(d.rawValue): line\(lines.count == 1 ? "" : "s") \(lines.map(String.init).joined(separator: ", "))")
+            if let first = lines.first { applyFilter(keepSegment: first - 1); return .all }
+        } catch let e as DubdeckError {
+            setMessage(e.message, e.status == .usage ? .warning : .error)
+        } catch {
+            setMessage("\(error)", .error)
+        }
+        applyFilter(keepSegment: keep)
+        return .all
+    }
+
+    func openHistory() -> Redraw {
+        guard let seg = selectedSegment else { return .nothing }
+        do {
+            let records = try store.history.readAll().records.filter { $0.segment == seg.number }
+            mode = .history(HistoryScreen(segment: seg.number, records: records.reversed()))
+            if records.isEmpty { setMessage("line \(seg.number) has no recorded change") }
+            return .all
+        } catch let e as DubdeckError {
+            setMessage(e.message, .error)
+            return .status
+        } catch { return .nothing }
+    }
+
+    /// Gives line n the text of a history record (the history screen's restore): the segment is the
+    /// record's own.
+    func restoreVersion(_ record: HistoryRecord, line n: Int) -> Redraw {
+        guard record.segment == n else { setMessage("record #\(record.seq) is not of line \(n)", .error); return .status }
+        do {
+            let done = try UndoRedo.restore(record: record, store: store)
+            recentHistory.append(contentsOf: done)
+            searchCache[n - 1] = nil
+            setMessage(done.isEmpty ? "line \(n) already has that text" : "line \(n): restored the text of #\(record.seq)")
+            mode = .list(ListScreen())
+            applyFilter(keepSegment: n - 1)
+        } catch let e as DubdeckError {
+            setMessage(e.message, .error)
+        } catch {}
+        return .all
+    }
+
+    // MARK: Search
+
+    func invalidateSearch() {
+        for i in searchCache.indices { searchCache[i] = nil }
+    }
+
+    func haystack(_ i: Int) -> String {
+        if let h = searchCache[i] { return h }
+        let seg = job.segments[i]
+        let h = (store.states[i].text + "\u{1}" + seg.srcText + "\u{1}" + store.segment(i + 1).speaker + "\u{1}"
+            + (store.characterID(seg.number) ?? "")).lowercased()
+        searchCache[i] = h
+        return h
+    }
+
+    func runSearch(_ text: String) -> Redraw {
+        guard !text.isEmpty else { setMessage(""); return .all }
+        lastSearch = text
+        return find(text.lowercased(), from: cursor, forward: true, includeCurrent: true)
+    }
+
+    func searchAgain(forward: Bool) -> Redraw {
+        guard let s = lastSearch else {
+            setMessage("no search yet (/)", .warning)
+            return .status
+        }
+        return find(s.lowercased(), from: cursor, forward: forward, includeCurrent: false)
+    }
+
+    func find(_ needle: String, from: Int, forward: Bool, includeCurrent: Bool) -> Redraw {
+        let n = visible.count
+        guard n > 0 else { return .nothing }
+        for step in (includeCurrent ? 0 : 1)...n {
+            let p = ((forward ? from + step : from - step) % n + n) % n
+            if haystack(visible[p]).contains(needle) {
+                let wrapped = forward ? p < from : p > from
+                _ = move(to: p)
+                // match k/n among the lines the filter shows.
+                var k = 0, total = 0
+                for q in 0..<n where haystack(visible[q]).contains(needle) {
+                    total += 1
+                    if q == p { k = total }
+                }
+                setMessage("/\(lastSearch ?? needle)  match \(k)/\(total)\(wrapped ? " (wrapped)" : "")")
+                return .all
+            }
+        }
+        setMessage("not found: \(lastSearch ?? needle)", .warning)
+        return .all
+    }
+
+    // MARK: History for the detail pane
+
+    func lastChanges(of segment: Int, limit: Int) -> [HistoryRecord] {
+        var out: [HistoryRecord] = []
+        for r in recentHistory.reversed() where r.segment == segment {
+            out.append(r)
+            if out.count == limit { break }
+        }
+        return out
+    }
+}

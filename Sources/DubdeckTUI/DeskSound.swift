@@ -1,0 +1,233 @@
+import DubdeckCore
+
+extension Desk {
+    // MARK: Sound
+
+    func soundAction(_ action: Action) -> Redraw {
+        guard let audio, let worker else {
+            setMessage("no audio in this desk", .warning)
+            return .status
+        }
+        guard let seg = selectedSegment else { return .nothing }
+        let n = seg.number
+        switch action {
+        case .synthesize:
+            worker.synthesize(n)
+            setMessage("synthesizing line \(n)…")
+        case .synthesizeApproved:
+            if worker.progress != nil {
+                setMessage("a batch is running (X cancels it)", .warning)
+                return .status
+            }
+            let list = SegmentSynthesizer.batchSelection(store, approvedOnly: true)
+            if list.isEmpty {
+                setMessage("no approved line needs synthesis", .warning)
+                return .status
+            }
+            worker.batch(list)
+            setMessage("synthesizing \(list.count) approved line\(list.count == 1 ? "" : "s")… (X cancels)")
+        case .cancelBatch:
+            guard worker.progress != nil else { setMessage("no batch is running", .warning); return .status }
+            worker.cancel()
+            setMessage("cancelling the batch after the current line…")
+        case .playTake:
+            guard let k = PlaybackSource.currentListed(store, n) else { setMessage("line \(n) has no take yet (s synthesizes it)", .warning); return .status }
+            playTake(n, k)
+        case .playOriginal:
+            playOriginal(n)
+        case .playPreviousTake:
+            // Newest → oldest: after take k of this line comes k+1, after the oldest the newest.
+            let count = takeCount(n)
+            guard count >= 1 else { setMessage("line \(n) has no take yet (s synthesizes it)", .warning); return .status }
+            var k = 1
+            if let last = lastTakeHeard, last.segment == n, lastHeardOriginal != n { k = last.k >= count ? 1 : last.k + 1 }
+            playTake(n, k)
+        case .playAB:
+            if lastHeardOriginal == n {
+                let k = lastTakeHeard.flatMap { $0.segment == n ? $0.k : nil } ?? PlaybackSource.currentListed(store, n)
+                guard let k else { setMessage("line \(n) has no take to compare (s synthesizes it)", .warning); return .status }
+                playTake(n, k)
+            } else {
+                playOriginal(n)
+            }
+        case .playContext:
+            play(label: "line \(n) in context") { try ContextMix.mix(self.store, n).pcm }
+        case .keepTake:
+            guard let last = lastTakeHeard, last.segment == n else {
+                setMessage("play a take of line \(n) first (p, P or b), then K keeps it", .warning)
+                return .status
+            }
+            return keepTake(n, last.k)
+        case .stopPlayback:
+            audio.sink.stop()
+            setMessage("stopped")
+        // Not this screen's: decided here, not dropped silently.
+        case .quit, .help, .redraw, .back, .characters, .moveDown, .moveUp, .pageDown, .pageUp, .top,
+             .bottom, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock, .flagRetranslate, .undo,
+             .redo, .history, .restoreVersion, .seriesNext, .playReference, .renameCharacter,
+             .mergeCharacter, .useLineAudio, .undoMerge, .reconcile, .acceptProposal, .rejectProposal, .search, .searchNext, .searchPrev, .filterNext, .filterPrev,
+             .filterAll, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft, .wordRight, .lineStart,
+             .lineEnd, .deleteBack, .deleteForward, .deleteWordBack, .killLine, .killToStart,
+             .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick,
+             .suggestCharacter,
+             .insertNewline:
+            return .nothing
+        }
+        return .all
+    }
+
+    /// Listed take k (1 = newest) of line n, named "take k of N" (and "current" when it is).
+    func playTake(_ n: Int, _ k: Int, announce: Bool = true) {
+        let list = PlaybackSource.takes(store, n)  // read once for the count, the current one and the file
+        let isCurrent = PlaybackSource.currentListed(store, n, in: list) == k
+        lastTakeHeard = (n, k)
+        lastHeardOriginal = nil
+        play(label: "line \(n): take \(k) of \(list.count)\(isCurrent ? ", current" : "")", announce: announce) {
+            if isCurrent, let cached = self.decodedTake(of: n) { return cached }
+            return try PlaybackSource.listedTake(self.store, n, k, in: list)
+        }
+    }
+
+    /// The decoded current take of line n, if the file is still the one decoded.
+    func decodedTake(of n: Int) -> PCM16? {
+        guard let file = Takes.file(job, Takes.currentName(n)), let d = decodedTake, d.path == file.path,
+              FileIO.statSignature(file) == d.signature else { return nil }
+        return d.pcm
+    }
+
+    /// Between keys: decode the selected line's current take, so playing it starts at once.
+    func prefetchSelectedTake() {
+        guard audio != nil, let seg = selectedSegment else { return }
+        guard let file = Takes.file(job, Takes.currentName(seg.number)), let sig = FileIO.statSignature(file), sig.size <= 64 << 20 else { return }
+        if let d = decodedTake, d.path == file.path, d.signature == sig { return }
+        if let pcm = try? AudioFile.readPCM16(file, owner: .own) { decodedTake = (file.path, sig, pcm) }
+    }
+
+    func playOriginal(_ n: Int) {
+        lastHeardOriginal = n
+        play(label: "original \(n)") { try PlaybackSource.original(self.store, n) }
+    }
+
+    /// Makes listed take k the current one: a `take` record, undoable, under the job lock (tried
+    /// briefly: a busy lock says so and the key can be pressed again).
+    func keepTake(_ n: Int, _ k: Int) -> Redraw {
+        if let reason = store.readOnlyReason { setMessage("read-only: \(reason)", .error); return .status }
+        let keep = selectedSegment.map { $0.number - 1 }
+        let saved = store.lockTimeout
+        store.lockTimeout = Desk.lockTry
+        defer { store.lockTimeout = saved }
+        do {
+            let result = try TakeChoice.choose(store, n, k)
+            if !result.records.isEmpty { lastAssign = nil }
+            recentHistory.append(contentsOf: result.records)
+            searchCache[n - 1] = nil
+            setMessage(result.records.isEmpty ? "line \(n): take \(k) is already the current one" : "line \(n): take \(k) of \(takeCount(n)) is now the current one (u undoes it)")
+        } catch let e as DubdeckError {
+            setMessage(e.message, e.reason == .lockBusy ? .warning : .error)
+        } catch {
+            setMessage("\(error)", .error)
+        }
+        applyFilter(keepSegment: keep)
+        return .all
+    }
+
+    func play(label: String, announce: Bool = true, _ load: () throws -> PCM16) {
+        guard let audio else { return }
+        do {
+            try audio.sink.play(try load(), label: label)
+            // The status line's progress names what plays; its end says what was played.
+            playingLabel = label
+            if announce { setMessage("") }
+        } catch let e as DubdeckError {
+            setMessage(e.message, .error)
+        } catch {
+            setMessage("\(error)", .error)
+        }
+    }
+
+    /// Results of the synthesis worker: reload the store it wrote, report, play a single new take.
+    func takeInSynthesis() -> Redraw {
+        guard let worker else { return .nothing }
+        let events = worker.drain()
+        guard !events.isEmpty else { return .nothing }
+        let keep = selectedSegment.map { $0.number - 1 }
+        _ = try? store.reloadIfChanged()
+        try? readRecentHistory()
+        invalidateSearch()
+        applyFilter(keepSegment: keep)
+        for e in events {
+            switch e {
+            case .done(let r, let autoplay):
+                let fit = r.overflowS > 0 ? "overflow +\(DeskView.format2(r.overflowS)) s" : "fits (×\(DeskView.format2(r.stretch)))"
+                setMessage("line \(r.segment) synthesized: \(DeskView.format2(r.speechS)) s speech, \(fit)", r.overflowS > 0 ? .warning : .info)
+                if autoplay {
+                    let n = r.segment
+                    playTake(n, PlaybackSource.currentListed(store, n) ?? 1, announce: false)
+                }
+            case .failed(let n, let why):
+                setMessage(n > 0 ? "line \(n): synthesis failed: \(why)" : "synthesis failed: \(why)", .error)
+            case .batchFinished(let s):
+                setMessage("batch: \(s.done) lines, \(s.fresh) fresh, \(s.overflow) overflow, \(s.failed) failed\(s.cancelled ? " (cancelled)" : "")",
+                           s.failed > 0 ? .warning : .info)
+            }
+        }
+        return .all
+    }
+
+    public func reloadIfChangedOutside() -> Redraw {
+        // Every screen shows the disk; the editor keeps the reviewer's words (its commit checks).
+        if case .editor = mode { return .nothing }
+        if case .list(let s) = mode, s.search != nil { return .nothing }
+        var redraw = reloadCastIfChanged()
+        redraw = max(redraw, reloadMapIfChanged())
+        do {
+            if try store.reloadIfChanged() {
+                let keep = selectedSegment.map { $0.number - 1 }
+                invalidateSearch()
+                try? readRecentHistory()
+                applyFilter(keepSegment: keep)
+                if case .history(var h) = mode {
+                    let records = ((try? store.history.readAll().records) ?? []).filter { $0.segment == h.segment }
+                    h.records = records.reversed()
+                    h.selection = min(h.selection, max(0, records.count - 1))
+                    mode = .history(h)
+                }
+                // The desk's own batch writes through its worker: that is not another writer.
+                if worker?.busy != true { setMessage("reloaded: the store was changed outside this desk") }
+                return .all
+            }
+        } catch let e as DubdeckError {
+            setMessage(e.message, .error)
+            return .status
+        } catch {}
+        return redraw
+    }
+
+    /// `characters identify` (or an assign) in another process rewrote this episode's label →
+    /// character map: the job is read again so the speaker column and the detail pane follow.
+    func reloadMapIfChanged() -> Redraw {
+        let sig = FileIO.statSignature(job.mapPlace)
+        if sig == mapSignature { return .nothing }
+        mapSignature = sig
+        do {
+            let fresh = try TranscriptStore(job: try JobLoader.load(job.directory, series: job.info.seriesID), by: store.by)
+            guard fresh.job.segments.count == job.segments.count else {
+                setMessage("the job changed underneath (translated.json): reopen it", .warning)
+                return .status
+            }
+            let keep = selectedSegment.map { $0.number - 1 }
+            if let o = cpsOverride { fresh.cpsLimit = o }
+            store = fresh
+            worker?.setJob(fresh.job)  // its voices follow the new map too
+            if let cast { adoptCast(.success(cast)) }
+            invalidateSearch()
+            applyFilter(keepSegment: keep)
+            setMessage("characters of this episode changed outside this desk: names updated")
+            return .all
+        } catch let e as DubdeckError {
+            setMessage(e.message, .error)
+            return .status
+        } catch { return .nothing }
+    }
+
+}
