@@ -1,8 +1,10 @@
 import Dispatch
 import DubdeckCore
+import Synchronization
 
 /// A background load of the character store, handed over between keys.
-/// Sendable: `pending` and `result` are used only under `state`.
+/// Sendable (unchecked, one proof): every field is used only under `state`. Not a Mutex<State>: the
+/// loaded `CharacterStore` is not Sendable and the region checker will not take it into one.
 final class CastLoad: @unchecked Sendable {
     let state = Mutex()
     var pending = false
@@ -16,20 +18,22 @@ final class CastLoad: @unchecked Sendable {
 }
 
 /// The voice match of the selected line, computed in the background (the encoder takes tens of
-/// milliseconds; keys never wait for it). Sendable: every field is used only under `state`.
-final class VoiceMatchWork: @unchecked Sendable {
-    let state = Mutex()
-    var running: String?
-    var done = false
-    /// Pairs that could not be embedded (damaged audio): not tried again and again.
-    var failed = Swift.Set<String>()
-    var encoder: SpeakerEncoder?
-    var encoderTried = false
+/// milliseconds; keys never wait for it).
+final class VoiceMatchWork: Sendable {
+    struct State {
+        var running: String?
+        var done = false
+        /// Pairs that could not be embedded (damaged audio): not tried again and again.
+        var failed = Swift.Set<String>()
+        var encoder: SpeakerEncoder?
+        var encoderTried = false
+    }
+    let state = Synchronization.Mutex(State())
 
     func sharedEncoder() -> SpeakerEncoder? {
-        state.locked {
-            if !encoderTried { encoderTried = true; encoder = try? SpeakerEncoder() }
-            return encoder
+        state.withLock { s in
+            if !s.encoderTried { s.encoderTried = true; s.encoder = try? SpeakerEncoder() }
+            return s.encoder
         }
     }
 }
@@ -137,24 +141,24 @@ extension Desk {
     /// Between keys: start the voice match of the selected line when it is not cached yet.
     func prepareVoiceMatch() -> Redraw {
         let work = voiceMatchWork
-        if work.state.locked({ let d = work.done; work.done = false; return d }) { return .all }
+        if work.state.withLock({ s in let d = s.done; s.done = false; return d }) { return .all }
         guard let seg = selectedSegment, let files = VoiceMatch.inputs(store, seg.number, cast: cast),
               VoiceMatch.score(store, seg.number, cast: cast, encoder: { nil }, compute: false) == nil,
               FileIO.exists(SpeakerEncoder.defaultModelPath) else { return .nothing }
         let key = files.take + "|" + files.reference
-        let start: Bool = work.state.locked {
-            guard work.running == nil, work.failed.contains(key) == false else { return false }
-            work.running = key
+        let start: Bool = work.state.withLock { s in
+            guard s.running == nil, s.failed.contains(key) == false else { return false }
+            s.running = key
             return true
         }
         guard start else { return .nothing }
         DispatchQueue.global().async {
             VoiceMatch.prepare([files.take, files.reference], encoder: { work.sharedEncoder() })
             let ok = VoiceMatch.cachedBoth(files.take, files.reference)
-            work.state.locked {
-                work.running = nil
-                work.done = true
-                if !ok { work.failed.insert(key) }
+            work.state.withLock { s in
+                s.running = nil
+                s.done = true
+                if !ok { s.failed.insert(key) }
             }
         }
         return .nothing

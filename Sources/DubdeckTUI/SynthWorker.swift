@@ -1,13 +1,14 @@
 import Dispatch
 import DubdeckCore
+import Synchronization
 
 /// Synthesis off the UI thread. The worker has its own `TranscriptStore` on the same job, so its
 /// commits are like another writer's: durable on their own, merged by the desk on reload. The desk
 /// polls `drain()` between keys.
-/// Sendable: `events`, `queued`, `cancelRequested`, `batchProgress` are used only under `state`;
-/// `job`, `synthesizer`, `voices`, `references` only on `queue` (after init); everything else is immutable.
+/// Sendable (unchecked, one proof): `job`, `synthesizer`, `voices`, `references` are used only on
+/// `queue` (after init); what the desk and the queue share is in `shared`, a Mutex the compiler checks.
 public final class SynthWorker: @unchecked Sendable {
-    public enum Event {
+    public enum Event: Sendable {
         case done(SegmentSynthesizer.Result, autoplay: Bool)
         case failed(Int, String)
         case batchFinished(SegmentSynthesizer.BatchSummary)
@@ -17,11 +18,14 @@ public final class SynthWorker: @unchecked Sendable {
     let makeEngine: () throws -> SpeechEngine
     let maxSpeedup: Double
     let queue = DispatchQueue(label: "dubdeck.synth")
-    let state = Mutex()
-    var events: [Event] = []
-    var queued = 0
-    var cancelRequested = false
-    var batchProgress: (done: Int, total: Int)?
+    /// What the desk's thread and the worker's queue both read and write.
+    struct Shared {
+        var events: [Event] = []
+        var queued = 0
+        var cancelRequested = false
+        var batchProgress: (done: Int, total: Int)?
+    }
+    let shared = Synchronization.Mutex(Shared())
     var synthesizer: SegmentSynthesizer?
     var voices: [String: Voice] = [:]
     var references: [String: String] = [:]
@@ -48,11 +52,11 @@ public final class SynthWorker: @unchecked Sendable {
         try body(synthesizer!)
     }
 
-    func post(_ e: Event) { state.locked { events.append(e) } }
+    func post(_ e: Event) { shared.withLock { $0.events.append(e) } }
 
     /// Synthesizes one line; the desk plays it when it is done.
     public func synthesize(_ n: Int) {
-        state.locked { queued += 1 }
+        shared.withLock { $0.queued += 1 }
         queue.async { [self] in
             do {
                 try withSynthesizer { s in post(.done(try s.synthesize(n), autoplay: true)) }
@@ -61,22 +65,22 @@ public final class SynthWorker: @unchecked Sendable {
             } catch {
                 post(.failed(n, "\(error)"))
             }
-            state.locked { queued -= 1 }
+            shared.withLock { $0.queued -= 1 }
         }
     }
 
     /// Synthesizes lines in turn until done or cancelled; progress is readable meanwhile.
     public func batch(_ numbers: [Int]) {
-        state.locked {
-            queued += 1
-            cancelRequested = false
-            batchProgress = (0, numbers.count)
+        shared.withLock {
+            $0.queued += 1
+            $0.cancelRequested = false
+            $0.batchProgress = (0, numbers.count)
         }
         queue.async { [self] in
             do {
                 try withSynthesizer { s in
-                    let summary = s.batch(numbers, cancelled: { state.locked { cancelRequested } }) { done, total, _ in
-                        state.locked { batchProgress = (done, total) }
+                    let summary = s.batch(numbers, cancelled: { shared.withLock { $0.cancelRequested } }) { done, total, _ in
+                        shared.withLock { $0.batchProgress = (done, total) }
                     }
                     post(.batchFinished(summary))
                 }
@@ -85,9 +89,9 @@ public final class SynthWorker: @unchecked Sendable {
             } catch {
                 post(.failed(0, "\(error)"))
             }
-            state.locked {
-                batchProgress = nil
-                queued -= 1
+            shared.withLock {
+                $0.batchProgress = nil
+                $0.queued -= 1
             }
         }
     }
@@ -108,15 +112,15 @@ public final class SynthWorker: @unchecked Sendable {
         }
     }
 
-    public func cancel() { state.locked { cancelRequested = true } }
+    public func cancel() { shared.withLock { $0.cancelRequested = true } }
 
-    public var busy: Bool { state.locked { queued > 0 || !events.isEmpty } }
-    public var progress: (done: Int, total: Int)? { state.locked { batchProgress } }
+    public var busy: Bool { shared.withLock { $0.queued > 0 || !$0.events.isEmpty } }
+    public var progress: (done: Int, total: Int)? { shared.withLock { $0.batchProgress } }
 
     public func drain() -> [Event] {
-        state.locked {
-            let out = events
-            events.removeAll()
+        shared.withLock {
+            let out = $0.events
+            $0.events.removeAll()
             return out
         }
     }

@@ -2,6 +2,7 @@ import CEspeak
 import CLazyLibs
 #if canImport(Glibc)
 import Glibc
+import Synchronization
 #endif
 
 /// libespeak-ng in-process. espeak-ng keeps global state, so every call is serialized.
@@ -12,10 +13,10 @@ public final class EspeakEngine: SpeechEngine {
     // espeak-ng's global state, and what its callback collects: used only under `lock`.
     nonisolated(unsafe) static var sampleRate: Int32 = 0
     nonisolated(unsafe) static var collected: [Int16] = []
-    static let lock = Mutex()
+    static let lock = Synchronization.Mutex(())
 
     public init() throws {
-        try EspeakEngine.lock.locked {
+        try EspeakEngine.lock.withLock { _ in
             if EspeakEngine.sampleRate > 0 { return }
             if let why = dd_espeak_load() { throw DubdeckError(.ioError, "espeak-ng: \(String(cString: why)) (Debian package libespeak-ng1)") }
             let rate = dd_espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 200, nil, 0)
@@ -30,7 +31,7 @@ public final class EspeakEngine: SpeechEngine {
 
     public func synthesize(_ request: SpeechRequest) throws -> AudioBuffer {
         let text = request.text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).joined(separator: " ")
-        return try EspeakEngine.lock.locked {
+        return try EspeakEngine.lock.withLock { _ in
             // A language or variant from a file must be a plain name espeak-ng lists: espeak-ng opens
             // a voice name with a path in it as a file (and aborts on what it reads).
             guard SafeName.isValid(request.lang), EspeakEngine.languages().contains(request.lang.lowercased()) else {

@@ -2,6 +2,7 @@ import CAlsa
 import CAlsaQuiet
 import CLazyLibs
 import Dispatch
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,67 +38,69 @@ public protocol AudioSink: AnyObject {
 }
 
 /// Shared bookkeeping of the sinks: one background player at a time, a stop flag, progress.
-/// Sendable: every mutable field is read and written only inside `state.locked`.
+/// Sendable as its subclasses are: what the player's thread and the caller share is in `state`.
 public class ThreadedSink: @unchecked Sendable {
-    let state = Mutex()
-    var generation = 0
-    var playing = false
-    var framesDone = 0
-    var current: PCM16?
-    var currentLabel = ""
+    struct State {
+        var generation = 0
+        var playing = false
+        var framesDone = 0
+        var current: PCM16?
+        var currentLabel = ""
+        var waiting = 0
+    }
+    let state = Synchronization.Mutex(State())
     let done = DispatchSemaphore(value: 0)
-    var waiting = 0
 
     func begin(_ pcm: PCM16, label: String) -> Int {
-        state.locked {
-            generation += 1
-            playing = true
-            framesDone = 0
-            current = pcm
-            currentLabel = label
-            return generation
+        state.withLock { s in
+            s.generation += 1
+            s.playing = true
+            s.framesDone = 0
+            s.current = pcm
+            s.currentLabel = label
+            return s.generation
         }
     }
 
-    func isCurrent(_ gen: Int) -> Bool { state.locked { generation == gen && playing } }
+    func isCurrent(_ gen: Int) -> Bool { state.withLock { $0.generation == gen && $0.playing } }
 
-    func advance(_ gen: Int, frames: Int) { state.locked { if generation == gen { framesDone += frames } } }
+    func advance(_ gen: Int, frames: Int) { state.withLock { s in if s.generation == gen { s.framesDone += frames } } }
 
     func finish(_ gen: Int) {
-        let wake: Int = state.locked {
-            guard generation == gen else { return 0 }
-            playing = false
-            let w = waiting
-            waiting = 0
+        let wake: Int = state.withLock { s in
+            guard s.generation == gen else { return 0 }
+            s.playing = false
+            let w = s.waiting
+            s.waiting = 0
             return w
         }
         for _ in 0..<wake { done.signal() }
     }
 
     public func stop() {
-        let wake: Int = state.locked {
-            generation += 1
-            playing = false
-            let w = waiting
-            waiting = 0
+        let wake: Int = state.withLock { s in
+            s.generation += 1
+            s.playing = false
+            let w = s.waiting
+            s.waiting = 0
             return w
         }
         for _ in 0..<wake { done.signal() }
     }
 
-    public var isPlaying: Bool { state.locked { playing } }
+    public var isPlaying: Bool { state.withLock { $0.playing } }
 
     public var progress: (elapsed: Double, total: Double, label: String)? {
-        state.locked {
-            guard playing, let pcm = current else { return nil }
-            return (Double(framesDone) / Double(pcm.rate), pcm.duration, currentLabel)
+        state.withLock { s in
+            guard s.playing, let pcm = s.current else { return nil }
+            return (Double(s.framesDone) / Double(pcm.rate), pcm.duration, s.currentLabel)
         }
     }
 
     public func wait() {
-        let mustWait: Bool = state.locked {
-            if !playing { return false }
-            waiting += 1
+        let mustWait: Bool = state.withLock { s in
+            if !s.playing { return false }
+            s.waiting += 1
             return true
         }
         if mustWait { done.wait() }
@@ -191,34 +194,37 @@ public final class ALSASink: ThreadedSink, AudioSink, @unchecked Sendable {
 
 /// A sink that keeps real time without a device, recording what it played: stop, replace and
 /// progress are testable with it (ALSA's file PCM plays faster than real time).
-/// Sendable as ThreadedSink: `played`, `playCount` and `speed` are used only inside `state.locked`.
+/// Sendable (unchecked, one proof): its own mutable state is in `paced`, the rest is ThreadedSink's.
 public final class PacedSink: ThreadedSink, AudioSink, @unchecked Sendable {
-    private var played: [Int16] = []
-    private var plays = 0
-    private var pace: Double
+    struct Paced {
+        var played: [Int16] = []
+        var plays = 0
+        var pace: Double
+    }
+    let paced: Synchronization.Mutex<Paced>
     let queue = DispatchQueue(label: "dubdeck.paced")
 
     /// Playback speed: 1 is real time; tests may speed it up.
     public var speed: Double {
-        get { state.locked { pace } }
-        set { state.locked { pace = newValue } }
+        get { paced.withLock { $0.pace } }
+        set { paced.withLock { $0.pace = newValue } }
     }
-    public var playCount: Int { state.locked { plays } }
+    public var playCount: Int { paced.withLock { $0.plays } }
 
-    public init(speed: Double = 1) { pace = speed }
+    public init(speed: Double = 1) { paced = Synchronization.Mutex(Paced(pace: speed)) }
 
     public func play(_ pcm: PCM16, label: String) throws {
         stop()
         queue.sync {}
         let gen = begin(pcm, label: label)
-        state.locked { played = []; plays += 1 }
+        paced.withLock { $0.played = []; $0.plays += 1 }
         queue.async { [self] in
             let chunk = max(1, pcm.rate / 100)
             let start = Clock.monotonic()
             var offset = 0
             while offset < pcm.frames, isCurrent(gen) {
                 let n = min(chunk, pcm.frames - offset)
-                state.locked { played.append(contentsOf: pcm.samples[(offset * pcm.channels)..<((offset + n) * pcm.channels)]) }
+                paced.withLock { $0.played.append(contentsOf: pcm.samples[(offset * pcm.channels)..<((offset + n) * pcm.channels)]) }
                 offset += n
                 advance(gen, frames: n)
                 let due = start + Double(offset) / Double(pcm.rate) / speed  // `speed` reads under the lock
@@ -229,7 +235,7 @@ public final class PacedSink: ThreadedSink, AudioSink, @unchecked Sendable {
         }
     }
 
-    public var recorded: [Int16] { state.locked { played } }
+    public var recorded: [Int16] { paced.withLock { $0.played } }
 }
 
 /// What the desk and `play` can play.

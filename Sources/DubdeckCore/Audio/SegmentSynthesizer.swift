@@ -1,3 +1,4 @@
+import Synchronization
 import CInterrupt
 import Dispatch
 #if canImport(Glibc)
@@ -28,7 +29,7 @@ public final class SegmentSynthesizer {
         self.maxSpeedup = max(1, maxSpeedup)
     }
 
-    public struct Result: Equatable {
+    public struct Result: Equatable, Sendable {
         public var segment: Int
         public var status: String
         public var durationS: Double
@@ -261,7 +262,7 @@ public final class SegmentSynthesizer {
         }
     }
 
-    public struct BatchSummary: Equatable {
+    public struct BatchSummary: Equatable, Sendable {
         public var done = 0, fresh = 0, overflow = 0, failed = 0, cancelled = false
         public var failures: [String] = []
     }
@@ -342,29 +343,30 @@ public final class SegmentSynthesizer {
 }
 
 /// Hands lines from the batch's workers to its installing thread, in order, at most `window` ahead.
-/// Sendable: every mutable field is used only under `state`.
-final class BatchPipeline: @unchecked Sendable {
-    let state = Mutex()
+final class BatchPipeline: Sendable {
+    struct State {
+        var next = 0, taken = 0, stopped = false
+        var results: [Swift.Result<SegmentSynthesizer.Rendered, Error>?]
+    }
+    let state: Synchronization.Mutex<State>
     let ready = DispatchSemaphore(value: 0)
     let room = DispatchSemaphore(value: 0)
     let count: Int, window: Int
-    var next = 0, taken = 0, stopped = false
-    var results: [Swift.Result<SegmentSynthesizer.Rendered, Error>?]
 
     init(count: Int, window: Int) {
         self.count = count
         self.window = window
-        results = Array(repeating: nil, count: count)
+        state = Synchronization.Mutex(State(results: Array(repeating: nil, count: count)))
     }
 
     /// The next line to render, once it is within the window; nil when none is left or stopped.
     func claim() -> Int? {
         while true {
-            let answer: Int?? = state.locked {
-                if stopped || next >= count { return .some(nil) }
-                if next >= taken + window { return nil }  // wait for room
-                next += 1
-                return .some(next - 1)
+            let answer: Int?? = state.withLock { s in
+                if s.stopped || s.next >= count { return .some(nil) }
+                if s.next >= s.taken + window { return nil }  // wait for room
+                s.next += 1
+                return .some(s.next - 1)
             }
             if let a = answer { return a }
             room.wait()
@@ -372,17 +374,17 @@ final class BatchPipeline: @unchecked Sendable {
     }
 
     func finish(_ i: Int, _ r: Swift.Result<SegmentSynthesizer.Rendered, Error>) {
-        state.locked { results[i] = r }
+        state.withLock { $0.results[i] = r }
         ready.signal()
     }
 
     /// Waits for line i's outcome and moves the window on.
     func take(_ i: Int) -> Swift.Result<SegmentSynthesizer.Rendered, Error> {
         while true {
-            if let r = state.locked({ () -> Swift.Result<SegmentSynthesizer.Rendered, Error>? in
-                guard let r = results[i] else { return nil }
-                results[i] = nil
-                taken = i + 1
+            if let r = state.withLock({ s -> Swift.Result<SegmentSynthesizer.Rendered, Error>? in
+                guard let r = s.results[i] else { return nil }
+                s.results[i] = nil
+                s.taken = i + 1
                 return r
             }) {
                 room.signal()
@@ -395,9 +397,9 @@ final class BatchPipeline: @unchecked Sendable {
     /// Stops the workers, waits for the lines they are rendering, and returns what was rendered
     /// from line `from` on (never installed).
     func stopAndDrain(from: Int) -> [SegmentSynthesizer.Rendered] {
-        let inFlight: Int = state.locked {
-            stopped = true
-            return next
+        let inFlight: Int = state.withLock { s in
+            s.stopped = true
+            return s.next
         }
         for _ in 0..<64 { room.signal() }  // wake workers waiting for room: they see `stopped`
         var out: [SegmentSynthesizer.Rendered] = []

@@ -1,6 +1,7 @@
 import CInterrupt
 #if canImport(Glibc)
 import Glibc
+import Synchronization
 #endif
 
 /// A persistent TTS process (SPEC §10.6): started once, it loads its model once and answers JSON
@@ -20,7 +21,7 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
     public let canChangeRate = false
     public let argv: [String]
     public let timeout: Double
-    let lock = Mutex()
+    let lock = Synchronization.Mutex(())
     var pid: pid_t = 0
     var fd: Int32 = -1
     var childSlot: Int32 = -1
@@ -61,7 +62,7 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
     }
 
     /// Ends the server (its whole process group) and forgets the conversation.
-    public func close() { lock.locked { stop() } }
+    public func close() { lock.withLock { _ in stop() } }
 
     func stop() {
         if pid > 0 {
@@ -102,7 +103,7 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
     }
 
     public func synthesize(_ request: SpeechRequest) throws -> AudioBuffer {
-        try lock.locked {
+        try lock.withLock { _ in
             do {
                 return try exchange(request)
             } catch let e as ServerFailure where e.died {

@@ -2,6 +2,7 @@ import CKernels
 import Dispatch
 #if canImport(Glibc)
 import Glibc
+import Synchronization
 #endif
 
 /// The GE2E speaker encoder (SPEC §10.8) as Resemblyzer 0.1.4 runs it, in Swift: audio at 16 kHz,
@@ -198,7 +199,7 @@ public final class SpeakerEncoder: @unchecked Sendable {
 
     /// `body(i)` for i in 0..<count on every core, the results in order (the first error thrown).
     static func parallelMap<T>(_ count: Int, _ body: @Sendable (Int) throws -> T) throws -> [T] {
-        let lock = Mutex()
+        let lock = Synchronization.Mutex(())
         // Sendable proof: each index writes its own slot, under `lock`; read after all have run.
         let slots = UncheckedSendable(UnsafeMutablePointer<Swift.Result<T, Error>?>.allocate(capacity: count))
         slots.value.initialize(repeating: nil, count: count)
@@ -208,7 +209,7 @@ public final class SpeakerEncoder: @unchecked Sendable {
         }
         DispatchQueue.concurrentPerform(iterations: count) { i in
             let r = Swift.Result { try body(i) }
-            lock.locked { slots.value[i] = r }
+            lock.withLock { _ in slots.value[i] = r }
         }
         return try (0..<count).map { try slots.value[$0]!.get() }
     }
