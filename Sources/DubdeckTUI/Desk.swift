@@ -400,7 +400,7 @@ public final class Desk {
             var why: [String] = []
             if !st.approved { why.append("unapproved") }
             if !st.flags.isEmpty { why.append("flagged") }
-            if st.audioStatus == "stale" || st.audioStatus == "overflow" { why.append(st.audioStatus) }
+            if st.takeStatus == .stale || st.takeStatus == .overflow { why.append(st.audioStatus) }
             if st.tooFast { why.append("too fast (\(DeskView.format1(st.cps)) chars/s)") }
             setMessage("line \(visible[p] + 1): \(why.joined(separator: ", "))\(wrapped ? " (wrapped)" : "")")
             return .all

@@ -130,7 +130,7 @@ public final class SegmentSynthesizer {
         let slotFrames = Int((slot * Double(outputRate)).rounded())
         let overflow = max(0, speechS - slot)
         out = out.padded(toFrames: slotFrames)
-        let result = Result(segment: n, status: overflow > 0.001 ? "overflow" : "fresh", durationS: out.duration, speechS: speechS,
+        let result = Result(segment: n, status: (overflow > 0.001 ? TakeStatus.overflow : .fresh).rawValue, durationS: out.duration, speechS: speechS,
                             stretch: naturalS / max(speechS, 1e-9), overflowS: overflow > 0.001 ? overflow : 0,
                             wav: Takes.directoryName + "/" + Takes.currentName(n))
         return (out, result)
@@ -201,7 +201,7 @@ public final class SegmentSynthesizer {
     /// An engine that failed is recorded on the line; bad input changes no file.
     func recordFailure(_ e: DubdeckError, _ n: Int, batch: String?) {
         if e.status == .ioError {
-            _ = try? store.commit([SegmentChange(segment: n, action: "synth", fields: ["last_preview"]) { $0["audio_status"] = .string("failed") }], batch: batch)
+            _ = try? store.commit([SegmentChange(segment: n, action: "synth", fields: ["last_preview"]) { $0["audio_status"] = .string(TakeStatus.failed.rawValue) }], batch: batch)
         }
     }
 
@@ -257,7 +257,7 @@ public final class SegmentSynthesizer {
         store.job.segments.compactMap { seg in
             let st = store.state(seg.number)
             if approvedOnly && !st.approved { return nil }
-            if st.locked && st.audioStatus == "fresh" { return nil }
+            if st.locked && st.takeStatus == .fresh { return nil }
             return seg.number
         }
     }
@@ -310,7 +310,7 @@ public final class SegmentSynthesizer {
             installed = i + 1
             do {
                 let r = try install(try outcome.get(), batch: batchID)
-                if r.status == "overflow" { summary.overflow += 1 } else { summary.fresh += 1 }
+                if r.status == TakeStatus.overflow.rawValue { summary.overflow += 1 } else { summary.fresh += 1 }
             } catch let e as DubdeckError where e.status == .interrupted {
                 summary.cancelled = true  // Ctrl-C during this line: it was not made, nothing failed
                 break

@@ -227,10 +227,10 @@ public enum TakeChoice {
         let change = SegmentChange(segment: n, action: "take", fields: ["last_preview"]) { e in
             e["last_preview"] = .object(preview)
             if known {
-                e["audio_status"] = .string((preview["overflow_s"]?.doubleValue ?? 0) > 0.001 ? "overflow" : "fresh")
+                e["audio_status"] = .string((preview["overflow_s"]?.doubleValue ?? 0) > 0.001 ? TakeStatus.overflow.rawValue : TakeStatus.fresh.rawValue)
                 if let text = e["tgt_text"]?.stringValue { SegmentChange.markTakeAgainstText(&e, text) }
             } else {
-                e["audio_status"] = .string("stale")
+                e["audio_status"] = .string(TakeStatus.stale.rawValue)
             }
         }
         let job = store.job.handle

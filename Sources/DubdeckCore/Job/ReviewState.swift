@@ -15,7 +15,7 @@ public struct ReviewState: Equatable, Sendable {
     /// the line has now is stale whatever the entry records.
     public var audioStatus: String
     /// `audio_status` as the entry records it.
-    var recordedAudioStatus = "none"
+    var recordedAudioStatus = TakeStatus.none.rawValue
     /// True when the target text differs from the machine translation.
     public var edited: Bool
 
@@ -30,11 +30,11 @@ public struct ReviewState: Equatable, Sendable {
     public var tooFast = false
 
     /// Needs a reviewer: unapproved, flagged, a stale or overflowing take, or read too fast.
-    public var isProblem: Bool { !approved || !flags.isEmpty || audioStatus == "stale" || audioStatus == "overflow" || tooFast }
+    public var isProblem: Bool { !approved || !flags.isEmpty || takeStatus == .stale || takeStatus == .overflow || tooFast }
 
     /// A line with no entry and no text yet (filled in as the store is read).
     static let placeholder = ReviewState(text: "", approved: false, locked: false, lockedAt: nil, lockedBy: nil, flags: [],
-                                         audioStatus: "none", edited: false)
+                                         audioStatus: TakeStatus.none.rawValue, edited: false)
 
     public var flaggedForRetranslation: Bool { flags.contains(ReviewState.needsRetranslate) }
     public static let needsRetranslate = "needs_retranslate"

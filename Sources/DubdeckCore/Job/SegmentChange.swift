@@ -40,11 +40,11 @@ public struct SegmentChange {
     /// A take made from other text is stale; editing back to the take's text makes it current again.
     public static func markTakeAgainstText(_ e: inout JSONObject, _ text: String) {
         guard let preview = e["last_preview"]?.objectValue, let sha = preview["text_sha256"]?.stringValue,
-              let status = e["audio_status"]?.stringValue, ["fresh", "stale", "overflow"].contains(status) else { return }
+              let status = e["audio_status"]?.stringValue.flatMap(TakeStatus.init(rawValue:)), [.fresh, .stale, .overflow].contains(status) else { return }
         if SHA256.hex(Array(text.utf8)) != sha {
-            e["audio_status"] = .string("stale")
+            e["audio_status"] = .string(TakeStatus.stale.rawValue)
         } else {
-            e["audio_status"] = .string((preview["overflow_s"]?.doubleValue ?? 0) > 0 ? "overflow" : "fresh")
+            e["audio_status"] = .string((preview["overflow_s"]?.doubleValue ?? 0) > 0 ? TakeStatus.overflow.rawValue : TakeStatus.fresh.rawValue)
         }
     }
     /// The line's diarization label (a reviewer fixing diarization); the pipeline's label removes
@@ -52,7 +52,7 @@ public struct SegmentChange {
     public static func speaker(_ n: Int, _ label: String, original: String, voiceChanges: Bool) -> SegmentChange {
         SegmentChange(segment: n, action: "speaker", fields: ["speaker"]) { e in
             e["speaker"] = label == original ? nil : .string(label)
-            if voiceChanges, let s = e["audio_status"]?.stringValue, s == "fresh" || s == "overflow" { e["audio_status"] = .string("stale") }
+            if voiceChanges, let s = e["audio_status"]?.stringValue.flatMap(TakeStatus.init(rawValue:)), s == .fresh || s == .overflow { e["audio_status"] = .string(TakeStatus.stale.rawValue) }
         }
     }
 

@@ -314,7 +314,7 @@ extension TranscriptStore {
             }
             if upgrading {
                 for (key, value) in [("locked", JSONValue.bool(false)), ("locked_at", .null), ("locked_by", .null),
-                                     ("flags", .array([])), ("audio_status", .string("none"))] where snap.entries[i]!.parsed![key] == nil {
+                                     ("flags", .array([])), ("audio_status", .string(TakeStatus.none.rawValue))] where snap.entries[i]!.parsed![key] == nil {
                     snap.entries[i]!.parsed![key] = value
                 }
                 snap.entries[i]!.raw = nil

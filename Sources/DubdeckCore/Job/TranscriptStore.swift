@@ -162,7 +162,7 @@ public final class TranscriptStore {
         JSONObject([
             ("start", .number(s.start)), ("end", .number(s.end)), ("tgt_text", .string(s.text)),
             ("approved", .bool(false)), ("locked", .bool(false)), ("locked_at", .null), ("locked_by", .null),
-            ("flags", .array([])), ("audio_status", .string("none")),
+            ("flags", .array([])), ("audio_status", .string(TakeStatus.none.rawValue)),
         ])
     }
 
@@ -219,9 +219,9 @@ public final class TranscriptStore {
     func finish(_ st: inout ReviewState, _ pipelineSegment: Segment) {
         st.tooFast = st.cps > cpsLimit + 1e-9
         st.audioStatus = st.recordedAudioStatus
-        if let expectedVoice, st.audioStatus == "fresh" || st.audioStatus == "overflow", let usedVoice = st.preview?.voice,
+        if let expectedVoice, st.takeStatus == .fresh || st.takeStatus == .overflow, let usedVoice = st.preview?.voice,
            usedVoice != expectedVoice(TranscriptStore.effective(pipelineSegment, st.speakerOverride)) {
-            st.audioStatus = "stale"
+            st.audioStatus = TakeStatus.stale.rawValue
         }
     }
 
@@ -312,8 +312,8 @@ public final class TranscriptStore {
             if s.approved { c.approved += 1 }
             if s.locked { c.locked += 1 }
             if !s.flags.isEmpty { c.flagged += 1 }
-            if s.audioStatus == "stale" { c.stale += 1 }
-            if s.audioStatus == "overflow" { c.overflow += 1 }
+            if s.takeStatus == .stale { c.stale += 1 }
+            if s.takeStatus == .overflow { c.overflow += 1 }
             if s.edited { c.edited += 1 }
             if s.tooFast { c.tooFast += 1 }
         }
@@ -335,8 +335,8 @@ public enum SegmentFilter: String, CaseIterable, Sendable {
         case .unlocked: return !s.locked
         case .locked: return s.locked
         case .flagged: return !s.flags.isEmpty
-        case .stale: return s.audioStatus == "stale"
-        case .overflow: return s.audioStatus == "overflow"
+        case .stale: return s.takeStatus == .stale
+        case .overflow: return s.takeStatus == .overflow
         case .tooFast: return s.tooFast
         case .problems: return s.isProblem
         }

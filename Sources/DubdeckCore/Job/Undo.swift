@@ -76,7 +76,7 @@ public enum UndoRedo {
         }
         if let take = Takes.current(of: e, n), !FileIO.exists(job + "/" + take) {
             e["last_preview"] = nil
-            e["audio_status"] = .string("none")
+            e["audio_status"] = .string(TakeStatus.none.rawValue)
         } else if touched, let text = e["tgt_text"]?.stringValue {
             SegmentChange.markTakeAgainstText(&e, text)
         }
