@@ -6,12 +6,31 @@
 
 struct lib {
     const char *soname;
+    /* Every symbol its wrappers below call: all looked up when the library is loaded, so a library
+     * that lacks one is refused then, with a clear error, never at the call (a test checks the lists
+     * against the wrappers). */
+    const char *const *symbols;
     void *handle;
     char error[512];
     pthread_once_t once;
 };
 
-#define LIB(var, so) static struct lib var = {so, NULL, "", PTHREAD_ONCE_INIT}
+#define SYMBOLS(var, ...) static const char *const var##_symbols[] = {__VA_ARGS__, NULL};
+SYMBOLS(espeak, "espeak_Initialize", "espeak_ListVoices", "espeak_SetParameter", "espeak_SetSynthCallback", "espeak_SetVoiceByName",
+        "espeak_Synchronize", "espeak_Synth")
+SYMBOLS(pq, "PQclear", "PQconnectdb", "PQconnectdbParams", "PQconninfoFree", "PQconninfoParse", "PQerrorMessage", "PQexecParams",
+        "PQfinish", "PQfreemem", "PQgetisnull", "PQgetlength", "PQgetvalue", "PQnfields", "PQntuples", "PQresultErrorField",
+        "PQresultErrorMessage", "PQresultStatus", "PQsetNoticeProcessor", "PQstatus")
+SYMBOLS(sndfile, "sf_close", "sf_command", "sf_open", "sf_open_fd", "sf_readf_float", "sf_readf_short", "sf_seek", "sf_strerror",
+        "sf_writef_short")
+SYMBOLS(soxr, "soxr_io_spec", "soxr_oneshot", "soxr_quality_spec")
+SYMBOLS(rubberband, "rubberband_available", "rubberband_delete", "rubberband_new", "rubberband_process", "rubberband_retrieve",
+        "rubberband_set_expected_input_duration", "rubberband_study")
+SYMBOLS(alsa, "snd_lib_error_set_handler", "snd_pcm_close", "snd_pcm_drain", "snd_pcm_drop", "snd_pcm_open", "snd_pcm_recover",
+        "snd_pcm_set_params", "snd_pcm_writei", "snd_strerror")
+SYMBOLS(uchardet, "uchardet_data_end", "uchardet_delete", "uchardet_get_charset", "uchardet_handle_data", "uchardet_new")
+
+#define LIB(var, so) static struct lib var = {so, var##_symbols, NULL, "", PTHREAD_ONCE_INIT}
 LIB(espeak, "libespeak-ng.so.1");
 LIB(pq, "libpq.so.5");
 LIB(sndfile, "libsndfile.so.1");
@@ -25,6 +44,15 @@ static void open_lib(struct lib *l) {
     if (!l->handle) {
         const char *e = dlerror();
         snprintf(l->error, sizeof l->error, "%s cannot be loaded (%s)", l->soname, e ? e : "unknown error");
+        return;
+    }
+    for (const char *const *s = l->symbols; *s; s++) {
+        if (!dlsym(l->handle, *s)) {
+            snprintf(l->error, sizeof l->error, "%s has no %s (another version than this dubdeck was built for?)", l->soname, *s);
+            dlclose(l->handle);
+            l->handle = NULL;
+            return;
+        }
     }
 }
 
@@ -40,7 +68,8 @@ LOADER(rubberband)
 LOADER(alsa)
 LOADER(uchardet)
 
-/* A symbol of a loaded library; a wrapper called before its library was loaded is a bug: stop. */
+/* A symbol of a loaded library (all were checked at load); a wrapper called before its library
+ * was loaded is a bug in dubdeck: stop. */
 static void *need(struct lib *l, const char *symbol) {
     void *f = l->handle ? dlsym(l->handle, symbol) : NULL;
     if (!f) {

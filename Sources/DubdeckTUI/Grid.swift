@@ -47,11 +47,6 @@ public struct CellGrid: Equatable {
         }
     }
 
-    public mutating func setStyle(row: Int, from: Int, to: Int, style: Style) {
-        guard row >= 0, row < height else { return }
-        for c in max(0, from)..<min(to, width) { cells[row * width + c].style = style }
-    }
-
     /// Draws text at (row, col), clipped at `limit` (default: the right edge); returns the column
     /// after the last cell drawn. Control and bidi characters become visible placeholders.
     @discardableResult

@@ -35,7 +35,7 @@ enum DubdeckMain {
                     // One line, as every error: the usage lines the parser adds are what --help shows.
                     let first = message.split(separator: "\n").first.map(String.init) ?? message
                     let name = (CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") }).map { " \($0)" } ?? ""
-                    let hint = first.hasPrefix("Error: ") ? " (see 'dubdeck\(Dubdeck.configuration.subcommands.contains { $0._commandName == name.dropFirst() } ? name : "") --help')" : ""
+                    let hint = first.hasPrefix("Error: ") ? " (see 'dubdeck\(Dubdeck.configuration.subcommands.contains { $0.configuration.commandName == String(name.dropFirst()) } ? name : "") --help')" : ""
                     Console.err(Sanitizer.display(first) + hint + "\n")
                 }
             }

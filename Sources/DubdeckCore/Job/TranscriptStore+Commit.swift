@@ -45,7 +45,6 @@ extension TranscriptStore {
 
         let firstSeq = historyEnd.lastSeq + 1
         let undoPrepare = try prepare?(firstSeq)
-        var prepared = undoPrepare != nil
 
         // Apply to copies first: a refused change leaves nothing half-done.
         var updated: [Int: JSONObject] = [:]
@@ -72,10 +71,8 @@ extension TranscriptStore {
         }
         if records.isEmpty {
             undoPrepare?()
-            prepared = false
             return CommitResult(records: [], reloaded: reloaded, warnings: warnings)
         }
-        _ = prepared
         let batchID = batch ?? (records.count > 1 ? "b\(firstSeq)" : nil)
         // Seqs stop at 2^53 (what every reader holds); a change keeps room for the undo of itself,
         // so none is made that could never be undone (an undo or redo needs only its own).
