@@ -285,7 +285,7 @@ public final class Desk {
         let context = screen.keyContext
         let redraw: Redraw
         if let action = keymap.action(for: key, in: context) {
-            redraw = screen.handle(action, desk: self)
+            redraw = screen.handle(action, desk: self) ?? commonAction(action)
         } else if let text = typedText(key), let r = screen.type(text, desk: self) {
             redraw = r
         } else if screen.prompt != nil {
@@ -306,13 +306,21 @@ public final class Desk {
         return key
     }
 
-    /// Performs a named action from the action table.
-    @discardableResult
-    public func perform(_ action: Action) -> Redraw {
+    /// What an action does on a screen that does not handle it: the same everywhere.
+    func commonAction(_ action: Action) -> Redraw {
         switch action {
         case .quit: quitRequested = true; return .nothing
         case .help: return openHelp()
         case .redraw: return .all
+        default: return .nothing
+        }
+    }
+
+    /// Performs a named action from the action table (the list's, and the actions every screen shares).
+    @discardableResult
+    public func perform(_ action: Action) -> Redraw {
+        switch action {
+        case .quit, .help, .redraw: return commonAction(action)
         case .moveDown: return move(to: cursor + 1)
         case .moveUp: return move(to: cursor - 1)
         case .pageDown: top = min(top + pageSize, max(0, visible.count - pageSize)); return move(to: cursor + pageSize)
@@ -360,11 +368,7 @@ public final class Desk {
             applyFilter(keepSegment: keep)
             setMessage("filter: \(filter.rawValue) (\(visible.count) line\(visible.count == 1 ? "" : "s"))")
             return .all
-        // Not this screen's: decided here, not dropped silently.
-        case .search, .gotoLine, .pick, .back, .restoreVersion, .seriesNext, .playReference, .renameCharacter, .mergeCharacter,
-             .useLineAudio, .undoMerge, .reconcile, .acceptProposal, .rejectProposal, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft, .wordRight, .lineStart,
-             .lineEnd, .deleteBack, .deleteForward, .deleteWordBack, .killLine, .killToStart,
-             .insertNewline:
+        default:
             setMessage("\(action) does nothing here", .warning)
             return .status
         }

@@ -61,17 +61,8 @@ extension Desk {
         case .stopPlayback:
             audio.sink.stop()
             setMessage("stopped")
-        // Not this screen's: decided here, not dropped silently.
-        case .quit, .help, .redraw, .back, .characters, .moveDown, .moveUp, .pageDown, .pageUp, .top,
-             .bottom, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock, .flagRetranslate, .undo,
-             .redo, .history, .restoreVersion, .seriesNext, .playReference, .renameCharacter,
-             .mergeCharacter, .useLineAudio, .undoMerge, .reconcile, .acceptProposal, .rejectProposal, .search, .searchNext, .searchPrev, .filterNext, .filterPrev,
-             .filterAll, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft, .wordRight, .lineStart,
-             .lineEnd, .deleteBack, .deleteForward, .deleteWordBack, .killLine, .killToStart,
-             .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick,
-             .suggestCharacter,
-             .insertNewline:
-            return .nothing
+        default:
+            return .nothing  // not a sound action
         }
         return .all
     }

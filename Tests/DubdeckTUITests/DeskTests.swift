@@ -152,6 +152,26 @@ final class DeskTests: XCTestCase {
         XCTAssertFalse(desk.quitRequested, "q in help closes help")
     }
 
+    /// A screen answers the actions it knows and returns nil for the rest; the desk then does what
+    /// every screen shares (help, redraw, quit) and nothing else.
+    func testAScreenFallsBackToTheDesksCommonActions() throws {
+        let k = desk.keymap
+        func key(_ a: Action, _ c: KeyContext) throws -> String { try XCTUnwrap((k.keys(for: a, in: c) + k.keys(for: a, in: .generic)).first, "\(a)") }
+        for (name, make) in [("history", { Desk.Mode.history(HistoryScreen(segment: 1, records: [])) }),
+                             ("picker", { Desk.Mode.picker(PickerScreen(purpose: .lineSpeaker(1), title: "t", choices: [], selected: nil)) })] {
+            desk.mode = make()
+            let context: KeyContext = name == "history" ? .history : .picker
+            XCTAssertEqual(desk.handle(key: try key(.redraw, context)), .all, "\(name): redraw")
+            let text = try reopen().state(1).text
+            _ = desk.handle(key: try key(.approve, .list))  // the list's, not this screen's: nothing happens
+            XCTAssertEqual(try reopen().state(1).text, text)
+            XCTAssertFalse(try reopen().state(1).approved, "\(name): approve is not this screen's")
+            _ = desk.handle(key: try key(.help, context))
+            XCTAssertEqual(desk.mode.kind, .help, "\(name): help from the common handling")
+            desk.mode = .list(ListScreen())
+        }
+    }
+
     func testResizeAndTooSmall() {
         runner.resize(width: 40, height: 10)
         XCTAssertTrue(screen().contains("Terminal too small"))

@@ -54,15 +54,12 @@ public struct CharactersScreen: DeskScreen {
         return .status
     }
 
-    mutating func handle(_ action: Action, desk: Desk) -> Redraw {
+    mutating func handle(_ action: Action, desk: Desk) -> Redraw? {
         if let q = asked { return answer(q, action, desk) }
         if proposals != nil { return handleProposals(action, desk) }
         let count = rows(desk).count
         switch action {
         case .back: desk.mode = .list(ListScreen()); return .all
-        case .quit: desk.quitRequested = true; return .nothing
-        case .help: return desk.openHelp()
-        case .redraw: return .all
         case .moveDown: selection = min(selection + 1, max(0, count - 1))
         case .moveUp: selection = max(0, selection - 1)
         case .top: selection = 0
@@ -92,14 +89,7 @@ public struct CharactersScreen: DeskScreen {
         case .acceptProposal, .rejectProposal:
             desk.setMessage("c shows the series' reconcile proposals", .warning)
             return .status
-        // Not this screen's: decided here, not dropped silently.
-        case .characters, .pageDown, .pageUp, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock,
-             .flagRetranslate, .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal,
-             .playPreviousTake, .stopPlayback, .undo, .redo, .history, .restoreVersion, .search,
-             .searchNext, .searchPrev, .filterNext, .filterPrev, .filterAll, .commit, .cancel, .cursorLeft,
-             .cursorRight, .wordLeft, .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward,
-             .deleteWordBack, .killLine, .killToStart, .playContext, .playAB, .keepTake, .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick, .suggestCharacter, .insertNewline:
-            return .nothing
+        default: return nil
         }
         return .all
     }
@@ -118,14 +108,11 @@ public struct CharactersScreen: DeskScreen {
         return .all
     }
 
-    mutating func handleProposals(_ action: Action, _ desk: Desk) -> Redraw {
+    mutating func handleProposals(_ action: Action, _ desk: Desk) -> Redraw? {
         let list = proposals?.proposals ?? []
         let selected = proposalSelection < list.count ? list[proposalSelection] : nil
         switch action {
         case .back, .cancel: proposals = nil; return .all
-        case .quit: desk.quitRequested = true; return .nothing
-        case .help: return desk.openHelp()
-        case .redraw: return .all
         case .moveDown: proposalSelection = min(proposalSelection + 1, max(0, list.count - 1))
         case .moveUp: proposalSelection = max(0, proposalSelection - 1)
         case .top: proposalSelection = 0
@@ -144,7 +131,7 @@ public struct CharactersScreen: DeskScreen {
             desk.undoReconcile(series: s)
             return showProposals(desk)
         default:
-            return .nothing
+            return nil
         }
         return .all
     }

@@ -22,7 +22,7 @@ public struct EditorScreen: DeskScreen {
         return .all
     }
 
-    mutating func handle(_ action: Action, desk: Desk) -> Redraw {
+    mutating func handle(_ action: Action, desk: Desk) -> Redraw? {
         if action == .commit { return commit(desk) }
         if action == .cancel {
             desk.mode = .list(ListScreen())

@@ -7,28 +7,19 @@ public struct HelpScreen: DeskScreen {
 
     public init() {}
 
-    mutating func handle(_ action: Action, desk: Desk) -> Redraw {
+    mutating func handle(_ action: Action, desk: Desk) -> Redraw? {
         let lines = DeskView.helpLines(keymap: desk.keymap).count
         let page = max(1, desk.height - 3)
         let maxScroll = max(0, lines - page)
         switch action {
         case .back, .help: desk.mode = desk.helpReturn; return .all
-        case .quit: desk.quitRequested = true; return .nothing
         case .moveDown: scroll += 1
         case .moveUp: scroll -= 1
         case .pageDown: scroll += page
         case .pageUp: scroll -= page
         case .top: scroll = 0
         case .bottom: scroll = maxScroll
-        case .redraw: return .all
-        // Not this screen's: decided here, not dropped silently.
-        case .characters, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock, .flagRetranslate,
-             .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal, .playPreviousTake,
-             .stopPlayback, .undo, .redo, .history, .restoreVersion, .seriesNext, .playReference,
-             .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .reconcile, .acceptProposal, .rejectProposal, .search, .searchNext, .searchPrev,
-             .filterNext, .filterPrev, .filterAll, .commit, .cancel, .cursorLeft, .cursorRight, .wordLeft,
-             .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward, .deleteWordBack, .killLine,
-             .killToStart, .playContext, .playAB, .keepTake, .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick, .suggestCharacter, .insertNewline: return .nothing
+        default: return nil
         }
         scroll = max(0, min(scroll, maxScroll))
         return .all

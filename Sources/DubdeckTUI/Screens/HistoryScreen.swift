@@ -13,12 +13,10 @@ public struct HistoryScreen: DeskScreen {
         self.records = records
     }
 
-    mutating func handle(_ action: Action, desk: Desk) -> Redraw {
+    mutating func handle(_ action: Action, desk: Desk) -> Redraw? {
         let last = max(0, records.count - 1)
         switch action {
         case .back: desk.mode = .list(ListScreen()); return .all
-        case .quit: desk.quitRequested = true; return .nothing
-        case .help: return desk.openHelp()
         case .moveDown: selection = min(selection + 1, last)
         case .moveUp: selection = max(0, selection - 1)
         case .top: selection = 0
@@ -26,15 +24,7 @@ public struct HistoryScreen: DeskScreen {
         case .restoreVersion:
             guard selection < records.count else { return .nothing }
             return desk.restoreVersion(records[selection], line: segment)
-        case .redraw: return .all  // <C-l> repaints here too
-        // Not this screen's: decided here, not dropped silently.
-        case .characters, .pageDown, .pageUp, .nextUnapproved, .prevUnapproved, .edit, .approve,
-             .lock, .flagRetranslate, .synthesize, .synthesizeApproved, .cancelBatch, .playTake,
-             .playOriginal, .playPreviousTake, .stopPlayback, .undo, .redo, .history, .seriesNext,
-             .playReference, .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .reconcile, .acceptProposal, .rejectProposal, .search, .searchNext,
-             .searchPrev, .filterNext, .filterPrev, .filterAll, .commit, .cancel, .cursorLeft,
-             .cursorRight, .wordLeft, .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward,
-             .deleteWordBack, .killLine, .killToStart, .playContext, .playAB, .keepTake, .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick, .suggestCharacter, .insertNewline: return .nothing
+        default: return nil
         }
         return .all
     }

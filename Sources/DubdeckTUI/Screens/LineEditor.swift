@@ -93,15 +93,8 @@ extension LineEditor {
         case .killLine: killLine()
         case .killToStart: killToStart()
         case .insertNewline: if multiline { insert("\n") }
-        // Not edits of the buffer: the holder's (commit, cancel) or not an editor's at all.
-        case .commit, .cancel, .quit, .help, .redraw, .back, .characters, .moveDown, .moveUp, .pageDown,
-             .pageUp, .top, .bottom, .nextUnapproved, .prevUnapproved, .edit, .approve, .lock,
-             .flagRetranslate, .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal,
-             .playPreviousTake, .stopPlayback, .undo, .redo, .history, .restoreVersion, .seriesNext,
-             .playReference, .renameCharacter, .mergeCharacter, .useLineAudio, .undoMerge, .reconcile, .acceptProposal, .rejectProposal, .search,
-             .searchNext, .searchPrev, .filterNext, .filterPrev, .filterAll, .playContext, .playAB, .keepTake,
-             .nextProblem, .prevProblem, .gotoLine, .setSpeaker, .assignCharacter, .pick, .suggestCharacter:
-            return false
+        default:
+            return false  // not an edit of the buffer: the holder's (commit, cancel) or not an editor's at all
         }
         return true
     }

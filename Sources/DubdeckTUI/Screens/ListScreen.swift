@@ -30,7 +30,7 @@ public struct ListScreen: DeskScreen {
         return .status
     }
 
-    mutating func handle(_ action: Action, desk: Desk) -> Redraw {
+    mutating func handle(_ action: Action, desk: Desk) -> Redraw? {
         if let ask = asking {
             if action == .commit {
                 asking = nil

@@ -31,13 +31,10 @@ public struct PickerScreen: DeskScreen {
 
     var keyContext: KeyContext { .picker }
 
-    mutating func handle(_ action: Action, desk: Desk) -> Redraw {
+    mutating func handle(_ action: Action, desk: Desk) -> Redraw? {
         let last = max(0, choices.count - 1)
         switch action {
         case .back: desk.mode = .list(ListScreen()); return .all
-        case .quit: desk.quitRequested = true; return .nothing
-        case .help: return desk.openHelp()
-        case .redraw: return .all
         case .moveDown: selection = min(selection + 1, last)
         case .moveUp: selection = max(0, selection - 1)
         case .top: selection = 0
@@ -46,15 +43,7 @@ public struct PickerScreen: DeskScreen {
             guard selection < choices.count else { return .nothing }
             desk.mode = .list(ListScreen())
             return desk.picked(purpose, choices[selection].value)
-        // Not this screen's: decided here, not dropped silently.
-        case .characters, .pageDown, .pageUp, .nextUnapproved, .prevUnapproved, .nextProblem, .prevProblem, .gotoLine,
-             .setSpeaker, .assignCharacter, .suggestCharacter, .edit, .approve, .lock, .flagRetranslate, .synthesize, .synthesizeApproved,
-             .cancelBatch, .playTake, .playOriginal, .playPreviousTake, .stopPlayback, .playContext, .playAB, .keepTake,
-             .undo, .redo, .history, .restoreVersion, .seriesNext, .playReference, .renameCharacter, .mergeCharacter,
-             .useLineAudio, .undoMerge, .reconcile, .acceptProposal, .rejectProposal, .search, .searchNext, .searchPrev, .filterNext, .filterPrev, .filterAll, .commit,
-             .cancel, .cursorLeft, .cursorRight, .wordLeft, .wordRight, .lineStart, .lineEnd, .deleteBack, .deleteForward,
-             .deleteWordBack, .killLine, .killToStart, .insertNewline:
-            return .nothing
+        default: return nil
         }
         return .all
     }
