@@ -10,7 +10,7 @@ DESTDIR ?=
 # The installed binary links the Swift runtime statically (a reviewer's machine has no toolchain);
 # its own build folder, so the debug and benchmark builds are not rebuilt for it.
 STATIC = .build/static
-VERSION = $(shell sed -n 's/.*static let string = "\(.*\)"/\1/p' Sources/DubdeckCore/System/Version.swift)
+VERSION = $(shell sed -n 's/.*static let string = "\(.*\)"/\1/p' Sources/DubdeckBase/System/Version.swift)
 
 all: build
 

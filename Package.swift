@@ -43,7 +43,10 @@ let package = Package(
         // ALSA's own error printing routed into a message (its handler is variadic: C).
         .target(name: "CAlsaQuiet", dependencies: ["CAlsa", "CLazyLibs"], path: "Sources/CAlsaQuiet"),
 
-        .target(name: "DubdeckCore", dependencies: ["CInterrupt", "CAlsaQuiet", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CUchardet", "CKernels", "CLazyLibs", "CThreadStart"]),
+        // The base layer: files, processes, signals, clocks, errors (System) and JSON, names, display
+        // text (Text). Imports nothing of dubdeck's; everything above imports it.
+        .target(name: "DubdeckBase", dependencies: ["CInterrupt", "CCrypto", "CThreadStart"]),
+        .target(name: "DubdeckCore", dependencies: ["DubdeckBase", "CInterrupt", "CAlsaQuiet", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CUchardet", "CKernels", "CLazyLibs", "CThreadStart"]),
         .target(name: "DubdeckTUI", dependencies: ["DubdeckCore", "CNcursesw", "CDubdeckShim"]),
         .executableTarget(
             name: "dubdeck",
@@ -59,7 +62,7 @@ let package = Package(
         .executableTarget(name: "dubdeck-torture", dependencies: ["DubdeckCore"], path: "Tests/Torture"),
 
         .target(name: "TestSupport", dependencies: ["DubdeckCore"], path: "Tests/TestSupport"),
-        .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckCore", "TestSupport", "CKernels", "CThreadStart", "CInterrupt"]),
+        .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckBase", "DubdeckCore", "TestSupport", "CKernels", "CThreadStart", "CInterrupt"]),
         .testTarget(name: "DubdeckTUITests", dependencies: ["DubdeckTUI", "DubdeckCore", "TestSupport", "CNcursesw"], exclude: ["Desk"]),
         .testTarget(
             name: "DubdeckCLITests", dependencies: ["DubdeckCore", "TestSupport"], exclude: ["Scripts"]),

@@ -410,8 +410,3 @@ final class BatchPipeline: Sendable {
     }
 }
 
-/// A value handed to another thread with a written proof at the use site.
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}

@@ -311,7 +311,7 @@ public final class CharacterStore {
             case "snapshots":
                 if !withEmbeddings { try q.skipValue(depth: 3); return }
                 guard q.peek() == UInt8(ascii: "[") else { throw DubdeckError.data(shown, "\(who): snapshots must be an array") }
-                let v = try q.parseValueSkippingEmbeddings(depth: 3) { inner in try parseFloats(&inner, what: "\(who) snapshot", shown: shown) }
+                let v = try q.parseEmbeddingSnapshots(depth: 3) { inner in try parseFloats(&inner, what: "\(who) snapshot", shown: shown) }
                 c.snapshots = v
             default:
                 let v = try q.parseValue(depth: 3)
@@ -658,6 +658,28 @@ public final class CharacterStore {
     public func referenceWavs() -> [String: String] {
         var out: [String: String] = [:]
         for c in characters { if let t = resolve(c.id), let w = t.speakerWavs.first { out[c.id] = w } }
+        return out
+    }
+}
+
+extension JSONParser {
+    /// A character's snapshots: an array of objects whose "embedding" member is decoded by `embedding`
+    /// (the store's reader; the base layer's parser knows nothing of characters).
+    mutating func parseEmbeddingSnapshots(depth: Int, _ embedding: (inout JSONParser) throws -> [Float]) throws -> [EmbeddingSnapshot] {
+        var out: [EmbeddingSnapshot] = []
+        try parseArrayElements(depth: depth) { p in
+            var snap = EmbeddingSnapshot(series: "", episode: "", embedding: [], at: "")
+            try p.parseObjectMembers(depth: depth + 1) { key, p in
+                switch key {
+                case "embedding": snap.embedding = try embedding(&p)
+                case "series": snap.series = try p.parseValue(depth: depth + 2).stringValue ?? ""
+                case "episode": snap.episode = try p.parseValue(depth: depth + 2).stringValue ?? ""
+                case "at": snap.at = try p.parseValue(depth: depth + 2).stringValue ?? ""
+                default: try p.skipValue(depth: depth + 2)
+                }
+            }
+            out.append(snap)
+        }
         return out
     }
 }

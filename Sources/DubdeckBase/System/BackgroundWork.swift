@@ -11,10 +11,10 @@ public enum BackgroundWork {
 
     /// The lane of a job's early reads (the store, then the history tail): one after another on
     /// one other core, so the store — needed first — does not share that core with the tail.
-    static let early = WorkerLane()
+    package static let early = WorkerLane()
 
     /// Runs `body` on another core (after what was put on `lane` before it), counted until it returns.
-    static func start(on lane: WorkerLane? = nil, _ body: @escaping @Sendable () -> Void) {
+    package static func start(on lane: WorkerLane? = nil, _ body: @escaping @Sendable () -> Void) {
         OpenSSLLibrary.ready()
         pending.enter()
         let counted: @Sendable () -> Void = {
@@ -33,7 +33,7 @@ public enum BackgroundWork {
 /// A thread of its own running closures one after another, begun on a core other than the one
 /// that asks first: a new thread woken beside a busy one waits there for a time slice (up to a few
 /// milliseconds) before the scheduler moves it to the idle core.
-final class WorkerLane: @unchecked Sendable {
+package final class WorkerLane: @unchecked Sendable {
     // Sendable: `items` only under `lock`; the thread is started once, under `lock`.
     private let lock = Mutex()
     private var items: [@Sendable () -> Void] = []
@@ -43,9 +43,9 @@ final class WorkerLane: @unchecked Sendable {
 
     /// `ownThread` false: on Dispatch's threads from the start (what happens when no thread can be
     /// made; the tests take that road too).
-    init(ownThread: Bool = true) { self.ownThread = ownThread }
+    package init(ownThread: Bool = true) { self.ownThread = ownThread }
 
-    func async(_ body: @escaping @Sendable () -> Void) {
+    package func async(_ body: @escaping @Sendable () -> Void) {
         let start = lock.locked { () -> Bool in
             items.append(body)
             defer { started = true }

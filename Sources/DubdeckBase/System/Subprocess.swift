@@ -9,7 +9,7 @@ public enum Subprocess {
     public enum Status: Equatable { case exited(Int32), signaled(Int32), timedOut, interrupted }
 
     /// The last three lines a program wrote to the file (its stderr), " | "-joined, for a message.
-    static func lastLines(of path: String) -> String {
+    package static func lastLines(of path: String) -> String {
         let text = ((try? FileIO.readIfExists(path, limit: 1 << 20)) ?? nil).map { String(decoding: $0, as: UTF8.self) } ?? ""
         return text.split(separator: "\n").suffix(3).joined(separator: " | ")
     }
@@ -18,7 +18,7 @@ public enum Subprocess {
     /// 0–2 as `streams` sets them and nothing else of ours, and registers its group to be killed on
     /// Ctrl-C, SIGTERM, SIGHUP and exit — with those signals held in between, so none can come after
     /// the start and before the registration. The pid and its registry slot (a spawn error from posix_spawnp).
-    static func spawn(_ argv: [String], streams: (inout posix_spawn_file_actions_t) -> Void) -> (pid: pid_t, error: Int32, slot: Int32) {
+    package static func spawn(_ argv: [String], streams: (inout posix_spawn_file_actions_t) -> Void) -> (pid: pid_t, error: Int32, slot: Int32) {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

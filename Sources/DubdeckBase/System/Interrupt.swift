@@ -32,7 +32,7 @@ public enum Interrupt {
 
     /// How many temporaries are registered now (the tests).
     public static var registeredTemporaries: Int { Int(dd_cleanup_count()) }
-    static func unregisterChild(_ slot: Int32) { dd_child_unregister(slot) }
+    package static func unregisterChild(_ slot: Int32) { dd_child_unregister(slot) }
 
     /// SIGTERM/SIGHUP set a flag (a C volatile sig_atomic_t: no Swift global is touched in a handler).
     public static func installTermination() { dd_termination_install() }

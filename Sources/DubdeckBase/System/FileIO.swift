@@ -15,6 +15,14 @@ public struct FileFingerprint: Equatable, Sendable {
     /// (git's "racily clean"). Not part of the identity.
     public var racy = false
 
+    package init(size: Int, mtimeNs: Int, sha256: [UInt8], inode: UInt64 = 0, racy: Bool = false) {
+        self.size = size
+        self.mtimeNs = mtimeNs
+        self.sha256 = sha256
+        self.inode = inode
+        self.racy = racy
+    }
+
     public static func == (a: FileFingerprint, b: FileFingerprint) -> Bool {
         a.size == b.size && a.mtimeNs == b.mtimeNs && a.sha256 == b.sha256 && a.inode == b.inode
     }
@@ -91,7 +99,7 @@ public enum FileIO {
     /// (the key file: linked into place, so it has a second name for a moment).
     public enum Owner: Sendable {
         case input, own, ownReadOnly
-        var isOurs: Bool { self != .input }
+        package var isOurs: Bool { self != .input }
     }
 
     /// Reads a whole file; nil when it does not exist. Never blocks on a FIFO, never reads past `limit`.
@@ -125,7 +133,7 @@ public enum FileIO {
         return bytes
     }
 
-    static func kindName(_ mode: mode_t) -> String {
+    package static func kindName(_ mode: mode_t) -> String {
         switch mode & S_IFMT {
         case S_IFDIR: return "a directory"
         case S_IFIFO: return "a FIFO"
@@ -137,7 +145,7 @@ public enum FileIO {
         }
     }
 
-    static func requireRegular(fd: Int32, path: String, owner: Owner) throws {
+    package static func requireRegular(fd: Int32, path: String, owner: Owner) throws {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw DubdeckError.io(Sanitizer.display(path), "cannot stat: \(errnoText())") }
         if (st.st_mode & S_IFMT) == S_IFREG {

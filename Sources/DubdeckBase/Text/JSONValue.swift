@@ -31,7 +31,7 @@ public enum JSONValue: Equatable, Sendable {
     /// A decimal without an exponent, of at most 19 digits, whose digits make an integer m <= 2^53
     /// with at most 22 after the point, is m / 10^k in one correctly rounded division — the value
     /// strtod gives (both operands exact: Clinger's fast path). nil for anything else (strtod decides).
-    static func fastDouble(_ b: UnsafeBufferPointer<UInt8>) -> Double? {
+    package static func fastDouble(_ b: UnsafeBufferPointer<UInt8>) -> Double? {
         guard let (d, next) = fastDecimal(b, from: 0), next == b.count else { return nil }
         return d
     }

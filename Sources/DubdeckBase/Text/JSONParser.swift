@@ -5,7 +5,7 @@ import Glibc
 
 public struct JSONParser {
     let bytes: [UInt8]
-    var pos: Int = 0
+    package var pos: Int = 0
     let maxDepth = 512
     /// Values a document may build: each costs tens of bytes in memory, so a 512 MB file of `[0,0,…`
     /// would cost gigabytes. Ten million is far above any job (5,000 segments ≈ 50,000 values) and
@@ -37,7 +37,7 @@ public struct JSONParser {
         return v
     }
 
-    mutating func skipBOM() {
+    package mutating func skipBOM() {
         if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { pos = 3 }
     }
 
@@ -52,12 +52,12 @@ public struct JSONParser {
         return line
     }
 
-    func error(_ message: String, at offset: Int? = nil) -> JSONParseError {
+    package func error(_ message: String, at offset: Int? = nil) -> JSONParseError {
         let o = offset ?? pos
         return JSONParseError(message: message, offset: o, line: lineNumber(at: o))
     }
 
-    mutating func skipWhitespace() {
+    package mutating func skipWhitespace() {
         // Through a pointer: the parser's hottest loops without a bounds check per byte.
         pos = bytes.withUnsafeBufferPointer { b in
             var i = pos
@@ -94,33 +94,6 @@ public struct JSONParser {
                 i += 1
             }
             return (i, seen & highs != 0)
-        }
-    }
-
-    /// Snapshots: an array of objects whose "embedding" member is decoded by `embedding`.
-    public mutating func parseValueSkippingEmbeddings(depth: Int, _ embedding: (inout JSONParser) throws -> [Float]) throws -> [EmbeddingSnapshot] {
-        var out: [EmbeddingSnapshot] = []
-        skipWhitespace()
-        pos += 1  // '['
-        skipWhitespace()
-        if pos < end, bytes[pos] == UInt8(ascii: "]") { pos += 1; return out }
-        while true {
-            var snap = EmbeddingSnapshot(series: "", episode: "", embedding: [], at: "")
-            try parseObjectMembers(depth: depth + 1) { key, p in
-                switch key {
-                case "embedding": snap.embedding = try embedding(&p)
-                case "series": snap.series = try p.parseValue(depth: depth + 2).stringValue ?? ""
-                case "episode": snap.episode = try p.parseValue(depth: depth + 2).stringValue ?? ""
-                case "at": snap.at = try p.parseValue(depth: depth + 2).stringValue ?? ""
-                default: try p.skipValue(depth: depth + 2)
-                }
-            }
-            out.append(snap)
-            skipWhitespace()
-            guard pos < end else { throw error("unexpected end of file in array") }
-            if bytes[pos] == UInt8(ascii: ",") { pos += 1; skipWhitespace(); continue }
-            if bytes[pos] == UInt8(ascii: "]") { pos += 1; return out }
-            throw error("expected ',' or ']' in array")
         }
     }
 
@@ -242,8 +215,8 @@ public struct JSONParser {
     }
 
     /// Where a string's content stands in the source, and what making it needs.
-    struct StringSpan {
-        var start: Int, end: Int
+    package struct StringSpan {
+        package var start: Int, end: Int
         var escaped: Bool, high: Bool
     }
 
@@ -269,7 +242,7 @@ public struct JSONParser {
         return StringSpan(start: start, end: stop, escaped: hasEscape, high: hasHigh)
     }
 
-    func makeString(_ span: StringSpan) throws -> String {
+    package func makeString(_ span: StringSpan) throws -> String {
         if !span.escaped {
             if !span.high { return String(decoding: bytes[span.start..<span.end], as: UTF8.self) }
             guard let s = String(validating: bytes[span.start..<span.end], as: UTF8.self) else {
@@ -403,7 +376,7 @@ public struct JSONParser {
     /// byte (`is`) and make no String. `string` is set when the name had to be made (an escape or
     /// non-ASCII bytes, validated).
     public struct RawKey {
-        let span: StringSpan
+        package let span: StringSpan
         public let string: String?
         /// Its index among the names the reader gave (`known`), nil for any other name.
         public var index: Int? = nil

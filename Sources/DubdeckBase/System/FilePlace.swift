@@ -28,7 +28,7 @@ public struct FilePlace: Sendable {
     public var path: String { directory.map { $0.path + "/" + name } ?? name }
     public var shown: String { Sanitizer.display(path) }
 
-    func open(_ flags: Int32, mode: mode_t = 0) -> Int32 { openat(dirfd, name, flags, mode) }
+    package func open(_ flags: Int32, mode: mode_t = 0) -> Int32 { openat(dirfd, name, flags, mode) }
 
     /// The entry itself (a link is not followed), or nil when there is none.
     public func status() -> stat? {
