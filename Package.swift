@@ -46,7 +46,9 @@ let package = Package(
         // The base layer: files, processes, signals, clocks, errors (System) and JSON, names, display
         // text (Text). Imports nothing of dubdeck's; everything above imports it.
         .target(name: "DubdeckBase", dependencies: ["CInterrupt", "CCrypto", "CThreadStart"]),
-        .target(name: "DubdeckCore", dependencies: ["DubdeckBase", "CInterrupt", "CAlsaQuiet", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CUchardet", "CKernels", "CLazyLibs", "CThreadStart"]),
+        // The job: its files, the review store and its transaction, the history, the takes' names.
+        .target(name: "DubdeckJob", dependencies: ["DubdeckBase"]),
+        .target(name: "DubdeckCore", dependencies: ["DubdeckBase", "DubdeckJob", "CInterrupt", "CAlsaQuiet", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CUchardet", "CKernels", "CLazyLibs", "CThreadStart"]),
         .target(name: "DubdeckTUI", dependencies: ["DubdeckCore", "CNcursesw", "CDubdeckShim"]),
         .executableTarget(
             name: "dubdeck",
@@ -62,10 +64,10 @@ let package = Package(
         .executableTarget(name: "dubdeck-torture", dependencies: ["DubdeckCore"], path: "Tests/Torture"),
 
         .target(name: "TestSupport", dependencies: ["DubdeckCore"], path: "Tests/TestSupport"),
-        .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckBase", "DubdeckCore", "TestSupport", "CKernels", "CThreadStart", "CInterrupt"]),
-        .testTarget(name: "DubdeckTUITests", dependencies: ["DubdeckTUI", "DubdeckCore", "TestSupport", "CNcursesw"], exclude: ["Desk"]),
+        .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckBase", "DubdeckJob", "DubdeckCore", "TestSupport", "CKernels", "CThreadStart", "CInterrupt"]),
+        .testTarget(name: "DubdeckTUITests", dependencies: ["DubdeckTUI", "DubdeckBase", "DubdeckJob", "DubdeckCore", "TestSupport", "CNcursesw"], exclude: ["Desk"]),
         .testTarget(
-            name: "DubdeckCLITests", dependencies: ["DubdeckCore", "TestSupport"], exclude: ["Scripts"]),
+            name: "DubdeckCLITests", dependencies: ["DubdeckBase", "DubdeckJob", "DubdeckCore", "TestSupport"], exclude: ["Scripts"]),
     ],
     // Swift 6 language mode, complete concurrency checking, for the product and the tests.
     swiftLanguageModes: [.v6]

@@ -15,7 +15,7 @@ clang -O1 -fsanitize=address -c Sources/CAlsaQuiet/alsa_quiet.c -I Sources/CAlsa
 INC="$INC -I Sources/CAlsaQuiet/include"
 # The keymap parser lives in DubdeckTUI; -D FUZZ compiles it into the same module.
 swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name DubdeckCore -D FUZZ $INC \
-    Sources/DubdeckBase/*/*.swift Sources/DubdeckCore/*/*.swift Sources/DubdeckTUI/Keys/*.swift Fuzz/FuzzTargets.swift \
+    Sources/DubdeckBase/*/*.swift Sources/DubdeckJob/*/*.swift Sources/DubdeckCore/*/*.swift Sources/DubdeckTUI/Keys/*.swift Fuzz/FuzzTargets.swift \
     "$OUT/interrupt.o" "$OUT/alsa_quiet.o" \
     -lcrypto -lsndfile -lasound -lespeak-ng -lrubberband -lsoxr -luchardet -o "$OUT/fuzz-dubdeck"
 status=0

@@ -1,3 +1,4 @@
-// The base layer (files, processes, JSON, names) is part of what DubdeckCore offers: whoever imports
-// DubdeckCore sees it, as before the split.
+// The layers below (the base: files, processes, JSON, names; the job) are part of what DubdeckCore
+// offers: whoever imports DubdeckCore sees them, as before the split.
 @_exported import DubdeckBase
+@_exported import DubdeckJob

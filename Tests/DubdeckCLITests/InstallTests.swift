@@ -1,6 +1,8 @@
 import Foundation
 import TestSupport
 import XCTest
+@testable import DubdeckBase
+@testable import DubdeckJob
 @testable import DubdeckCore
 
 /// `make install` into a temporary DESTDIR (the installed binary runs, its man page renders, its

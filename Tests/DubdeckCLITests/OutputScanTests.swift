@@ -1,6 +1,8 @@
 import Foundation
 import TestSupport
 import XCTest
+@testable import DubdeckBase
+@testable import DubdeckJob
 @testable import DubdeckCore
 
 /// Every human-readable output of every command passes the sanitizer: a job full of escape

@@ -1,6 +1,8 @@
 import Foundation
 import TestSupport
 import XCTest
+@testable import DubdeckBase
+@testable import DubdeckJob
 @testable import DubdeckCore
 
 /// Crash consistency, concurrent writers and failing writes.

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import TestSupport
+@testable import DubdeckBase
+@testable import DubdeckJob
 @testable import DubdeckCore
 @testable import DubdeckTUI
 

@@ -1,6 +1,8 @@
 import Foundation
 import TestSupport
 import XCTest
+@testable import DubdeckBase
+@testable import DubdeckJob
 @testable import DubdeckCore
 
 /// The persistent-engine protocol against servers that behave and servers that do not.

@@ -3,6 +3,8 @@ import XCTest
 import Glibc
 #endif
 import TestSupport
+@testable import DubdeckBase
+@testable import DubdeckJob
 @testable import DubdeckCore
 
 final class SynthesisTests: XCTestCase {

@@ -2,6 +2,8 @@ import Foundation
 import TestSupport
 import XCTest
 import CKernels
+@testable import DubdeckBase
+@testable import DubdeckJob
 @testable import DubdeckCore
 
 /// The GE2E encoder against an independent numpy reference (Tests/Fixtures/ge2e_reference.py), and

@@ -1,4 +1,6 @@
 import XCTest
+@testable import DubdeckBase
+@testable import DubdeckJob
 @testable import DubdeckCore
 
 /// The direct reading of translated.json gives exactly the generic reading's segments, and gives

@@ -2,6 +2,8 @@ import XCTest
 import TestSupport
 import CInterrupt
 import Foundation
+@testable import DubdeckBase
+@testable import DubdeckJob
 @testable import DubdeckCore
 
 /// SPEC §11.1 for the history: a writer never writes a seq its reader refuses; a whole record is

@@ -3,6 +3,8 @@ import XCTest
 import Glibc
 #endif
 import TestSupport
+@testable import DubdeckBase
+@testable import DubdeckJob
 @testable import DubdeckCore
 
 /// One change = one transaction (SPEC §10.2): every step after the history append that fails cuts

@@ -1,6 +1,8 @@
 import Foundation
 import TestSupport
 import XCTest
+@testable import DubdeckBase
+@testable import DubdeckJob
 @testable import DubdeckCore
 
 /// SPEC §10.7 on the fixture files of Tests/Fixtures/subtitles (one per class of trouble).

@@ -1,6 +1,8 @@
 import CThreadStart
 import Dispatch
 import XCTest
+@testable import DubdeckBase
+@testable import DubdeckJob
 @testable import DubdeckCore
 
 /// The job's early reads: a lane of its own thread, and values that whoever needs them first

@@ -1,5 +1,7 @@
 import Foundation
 import XCTest
+@testable import DubdeckBase
+@testable import DubdeckJob
 @testable import DubdeckCore
 
 final class JSONTests: XCTestCase {

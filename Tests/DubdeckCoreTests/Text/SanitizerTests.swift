@@ -1,5 +1,7 @@
 import XCTest
 import TestSupport
+@testable import DubdeckBase
+@testable import DubdeckJob
 @testable import DubdeckCore
 
 final class SanitizerTests: XCTestCase {

@@ -71,10 +71,10 @@ public final class TranscriptStore {
         }
     }
 
-    public internal(set) var job: Job
+    public package(set) var job: Job
     public let by: String
     var snapshot: Snapshot
-    public internal(set) var states: [ReviewState]
+    public package(set) var states: [ReviewState]
     /// Why this job cannot be changed (re-segmented under its store), or nil.
     public var readOnlyReason: String? { snapshot.mismatch }
     public var history: HistoryLog { HistoryLog(job.historyPlace) }

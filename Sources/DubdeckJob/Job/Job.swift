@@ -5,12 +5,12 @@ public struct Segment: Sendable {
     public let start: Double
     public let end: Double
     /// The episode's diarization label ("" when the pipeline gave none).
-    public internal(set) var speaker: String
+    public package(set) var speaker: String
     public let srcText: String
     /// The machine translation (the target text before any review).
     public let text: String
     /// Set by the pipeline when it already identified the character; wins over characters.map.json.
-    public internal(set) var characterID: String?
+    public package(set) var characterID: String?
 
     public var duration: Double { end - start }
 }
