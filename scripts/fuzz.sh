@@ -14,7 +14,7 @@ clang -O1 -fsanitize=address -c Sources/CInterrupt/interrupt.c -I Sources/CInter
 clang -O1 -fsanitize=address -c Sources/CAlsaQuiet/alsa_quiet.c -I Sources/CAlsaQuiet/include -o "$OUT/alsa_quiet.o"
 INC="$INC -I Sources/CAlsaQuiet/include"
 # The keymap parser lives in DubdeckTUI; -D FUZZ compiles it into the same module.
-swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name DubdeckCore -D FUZZ $INC \
+swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name DubdeckCore -package-name dubdeck -D FUZZ $INC \
     Sources/DubdeckBase/*/*.swift Sources/DubdeckJob/*/*.swift Sources/DubdeckCore/*/*.swift Sources/DubdeckTUI/Keys/*.swift Fuzz/FuzzTargets.swift \
     "$OUT/interrupt.o" "$OUT/alsa_quiet.o" \
     -lcrypto -lsndfile -lasound -lespeak-ng -lrubberband -lsoxr -luchardet -o "$OUT/fuzz-dubdeck"

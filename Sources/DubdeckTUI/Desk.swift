@@ -404,7 +404,7 @@ public final class Desk {
             var why: [String] = []
             if !st.approved { why.append("unapproved") }
             if !st.flags.isEmpty { why.append("flagged") }
-            if st.takeStatus == .stale || st.takeStatus == .overflow { why.append(st.audioStatus) }
+            if st.audioStatus == TakeStatus.stale.rawValue || st.audioStatus == TakeStatus.overflow.rawValue { why.append(st.audioStatus) }
             if st.tooFast { why.append("too fast (\(DeskView.format1(st.cps)) chars/s)") }
             setMessage("line \(visible[p] + 1): \(why.joined(separator: ", "))\(wrapped ? " (wrapped)" : "")")
             return .all

@@ -217,7 +217,7 @@ public enum DeskView {
             grid.put(strip.original.map { strip.row($0) } ?? "(no source audio)", row: row, col: 5, style: strip.original == nil ? .dim : .normal)
             grid.put("take ", row: row + 1, col: 0, style: .dim)
             grid.put(strip.take.map { strip.row($0) } ?? "(no take)", row: row + 1, col: 5,
-                     style: strip.take == nil ? .dim : st.takeStatus == .overflow ? .warning : .normal)
+                     style: strip.take == nil ? .dim : st.audioStatus == TakeStatus.overflow.rawValue ? .warning : .normal)
             row += 2
         }
         guard row <= last else { return }

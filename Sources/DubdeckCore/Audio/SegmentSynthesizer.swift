@@ -257,7 +257,7 @@ public final class SegmentSynthesizer {
         store.job.segments.compactMap { seg in
             let st = store.state(seg.number)
             if approvedOnly && !st.approved { return nil }
-            if st.locked && st.takeStatus == .fresh { return nil }
+            if st.locked && st.audioStatus == TakeStatus.fresh.rawValue { return nil }
             return seg.number
         }
     }

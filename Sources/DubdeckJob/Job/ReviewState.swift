@@ -30,7 +30,7 @@ public struct ReviewState: Equatable, Sendable {
     public var tooFast = false
 
     /// Needs a reviewer: unapproved, flagged, a stale or overflowing take, or read too fast.
-    public var isProblem: Bool { !approved || !flags.isEmpty || takeStatus == .stale || takeStatus == .overflow || tooFast }
+    public var isProblem: Bool { !approved || !flags.isEmpty || audioStatus == TakeStatus.stale.rawValue || audioStatus == TakeStatus.overflow.rawValue || tooFast }
 
     /// A line with no entry and no text yet (filled in as the store is read).
     static let placeholder = ReviewState(text: "", approved: false, locked: false, lockedAt: nil, lockedBy: nil, flags: [],

@@ -219,7 +219,7 @@ public final class TranscriptStore {
     func finish(_ st: inout ReviewState, _ pipelineSegment: Segment) {
         st.tooFast = st.cps > cpsLimit + 1e-9
         st.audioStatus = st.recordedAudioStatus
-        if let expectedVoice, st.takeStatus == .fresh || st.takeStatus == .overflow, let usedVoice = st.preview?.voice,
+        if let expectedVoice, st.audioStatus == TakeStatus.fresh.rawValue || st.audioStatus == TakeStatus.overflow.rawValue, let usedVoice = st.preview?.voice,
            usedVoice != expectedVoice(TranscriptStore.effective(pipelineSegment, st.speakerOverride)) {
             st.audioStatus = TakeStatus.stale.rawValue
         }
@@ -312,8 +312,8 @@ public final class TranscriptStore {
             if s.approved { c.approved += 1 }
             if s.locked { c.locked += 1 }
             if !s.flags.isEmpty { c.flagged += 1 }
-            if s.takeStatus == .stale { c.stale += 1 }
-            if s.takeStatus == .overflow { c.overflow += 1 }
+            if s.audioStatus == TakeStatus.stale.rawValue { c.stale += 1 }
+            if s.audioStatus == TakeStatus.overflow.rawValue { c.overflow += 1 }
             if s.edited { c.edited += 1 }
             if s.tooFast { c.tooFast += 1 }
         }
@@ -335,8 +335,8 @@ public enum SegmentFilter: String, CaseIterable, Sendable {
         case .unlocked: return !s.locked
         case .locked: return s.locked
         case .flagged: return !s.flags.isEmpty
-        case .stale: return s.takeStatus == .stale
-        case .overflow: return s.takeStatus == .overflow
+        case .stale: return s.audioStatus == TakeStatus.stale.rawValue
+        case .overflow: return s.audioStatus == TakeStatus.overflow.rawValue
         case .tooFast: return s.tooFast
         case .problems: return s.isProblem
         }
