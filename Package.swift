@@ -48,7 +48,9 @@ let package = Package(
         .target(name: "DubdeckBase", dependencies: ["CInterrupt", "CCrypto", "CThreadStart"]),
         // The job: its files, the review store and its transaction, the history, the takes' names.
         .target(name: "DubdeckJob", dependencies: ["DubdeckBase"]),
-        .target(name: "DubdeckCore", dependencies: ["DubdeckBase", "DubdeckJob", "CInterrupt", "CAlsaQuiet", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CUchardet", "CKernels", "CLazyLibs", "CThreadStart"]),
+        // Sound: files, engines, the fit, takes, playback. Knows jobs; knows no characters.
+        .target(name: "DubdeckAudio", dependencies: ["DubdeckJob", "CInterrupt", "CAlsaQuiet", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CLazyLibs"]),
+        .target(name: "DubdeckCore", dependencies: ["DubdeckBase", "DubdeckJob", "DubdeckAudio", "CInterrupt", "CAlsaQuiet", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CUchardet", "CKernels", "CLazyLibs", "CThreadStart"]),
         .target(name: "DubdeckTUI", dependencies: ["DubdeckCore", "CNcursesw", "CDubdeckShim"]),
         .executableTarget(
             name: "dubdeck",
@@ -64,10 +66,10 @@ let package = Package(
         .executableTarget(name: "dubdeck-torture", dependencies: ["DubdeckCore"], path: "Tests/Torture"),
 
         .target(name: "TestSupport", dependencies: ["DubdeckCore"], path: "Tests/TestSupport"),
-        .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckBase", "DubdeckJob", "DubdeckCore", "TestSupport", "CKernels", "CThreadStart", "CInterrupt"]),
-        .testTarget(name: "DubdeckTUITests", dependencies: ["DubdeckTUI", "DubdeckBase", "DubdeckJob", "DubdeckCore", "TestSupport", "CNcursesw"], exclude: ["Desk"]),
+        .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckBase", "DubdeckJob", "DubdeckAudio", "DubdeckCore", "TestSupport", "CKernels", "CThreadStart", "CInterrupt"]),
+        .testTarget(name: "DubdeckTUITests", dependencies: ["DubdeckTUI", "DubdeckBase", "DubdeckJob", "DubdeckAudio", "DubdeckCore", "TestSupport", "CNcursesw"], exclude: ["Desk"]),
         .testTarget(
-            name: "DubdeckCLITests", dependencies: ["DubdeckBase", "DubdeckJob", "DubdeckCore", "TestSupport"], exclude: ["Scripts"]),
+            name: "DubdeckCLITests", dependencies: ["DubdeckBase", "DubdeckJob", "DubdeckAudio", "DubdeckCore", "TestSupport"], exclude: ["Scripts"]),
     ],
     // Swift 6 language mode, complete concurrency checking, for the product and the tests.
     swiftLanguageModes: [.v6]

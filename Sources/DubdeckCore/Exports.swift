@@ -2,3 +2,4 @@
 // offers: whoever imports DubdeckCore sees them, as before the split.
 @_exported import DubdeckBase
 @_exported import DubdeckJob
+@_exported import DubdeckAudio

@@ -3,6 +3,7 @@ import TestSupport
 import XCTest
 @testable import DubdeckBase
 @testable import DubdeckJob
+@testable import DubdeckAudio
 @testable import DubdeckCore
 
 /// `make install` into a temporary DESTDIR (the installed binary runs, its man page renders, its

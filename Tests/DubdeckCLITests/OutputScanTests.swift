@@ -3,6 +3,7 @@ import TestSupport
 import XCTest
 @testable import DubdeckBase
 @testable import DubdeckJob
+@testable import DubdeckAudio
 @testable import DubdeckCore
 
 /// Every human-readable output of every command passes the sanitizer: a job full of escape

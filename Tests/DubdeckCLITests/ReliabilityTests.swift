@@ -3,6 +3,7 @@ import TestSupport
 import XCTest
 @testable import DubdeckBase
 @testable import DubdeckJob
+@testable import DubdeckAudio
 @testable import DubdeckCore
 
 /// Crash consistency, concurrent writers and failing writes.

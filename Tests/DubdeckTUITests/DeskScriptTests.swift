@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 @testable import DubdeckBase
 @testable import DubdeckJob
+@testable import DubdeckAudio
 @testable import DubdeckCore
 @testable import DubdeckTUI
 

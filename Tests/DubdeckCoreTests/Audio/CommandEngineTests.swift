@@ -2,6 +2,7 @@ import XCTest
 import TestSupport
 @testable import DubdeckBase
 @testable import DubdeckJob
+@testable import DubdeckAudio
 @testable import DubdeckCore
 
 final class CommandEngineTests: XCTestCase {

@@ -3,6 +3,7 @@ import TestSupport
 import XCTest
 @testable import DubdeckBase
 @testable import DubdeckJob
+@testable import DubdeckAudio
 @testable import DubdeckCore
 
 /// The persistent-engine protocol against servers that behave and servers that do not.

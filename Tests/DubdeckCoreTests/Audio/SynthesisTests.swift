@@ -5,6 +5,7 @@ import Glibc
 import TestSupport
 @testable import DubdeckBase
 @testable import DubdeckJob
+@testable import DubdeckAudio
 @testable import DubdeckCore
 
 final class SynthesisTests: XCTestCase {

@@ -2,6 +2,7 @@ import XCTest
 import TestSupport
 @testable import DubdeckBase
 @testable import DubdeckJob
+@testable import DubdeckAudio
 @testable import DubdeckCore
 
 /// Environment for key tests: each test sets what it needs; nothing leaks between tests.

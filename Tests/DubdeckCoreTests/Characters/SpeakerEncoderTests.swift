@@ -4,6 +4,7 @@ import XCTest
 import CKernels
 @testable import DubdeckBase
 @testable import DubdeckJob
+@testable import DubdeckAudio
 @testable import DubdeckCore
 
 /// The GE2E encoder against an independent numpy reference (Tests/Fixtures/ge2e_reference.py), and

@@ -2,6 +2,7 @@ import XCTest
 import TestSupport
 @testable import DubdeckBase
 @testable import DubdeckJob
+@testable import DubdeckAudio
 @testable import DubdeckCore
 
 /// The desk's reading of the store (names and voices, in chunks, embeddings stripped on the way,

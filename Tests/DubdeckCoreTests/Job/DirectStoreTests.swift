@@ -2,6 +2,7 @@ import XCTest
 import TestSupport
 @testable import DubdeckBase
 @testable import DubdeckJob
+@testable import DubdeckAudio
 @testable import DubdeckCore
 
 /// The direct reading of transcript_store.json (states scanned from the bytes, no objects built)

@@ -5,6 +5,7 @@ import Glibc
 import TestSupport
 @testable import DubdeckBase
 @testable import DubdeckJob
+@testable import DubdeckAudio
 @testable import DubdeckCore
 
 /// One change = one transaction (SPEC §10.2): every step after the history append that fails cuts

@@ -3,6 +3,7 @@ import TestSupport
 import XCTest
 @testable import DubdeckBase
 @testable import DubdeckJob
+@testable import DubdeckAudio
 @testable import DubdeckCore
 
 /// SPEC §10.7 on the fixture files of Tests/Fixtures/subtitles (one per class of trouble).

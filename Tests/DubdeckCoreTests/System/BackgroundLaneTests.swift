@@ -3,6 +3,7 @@ import Dispatch
 import XCTest
 @testable import DubdeckBase
 @testable import DubdeckJob
+@testable import DubdeckAudio
 @testable import DubdeckCore
 
 /// The job's early reads: a lane of its own thread, and values that whoever needs them first

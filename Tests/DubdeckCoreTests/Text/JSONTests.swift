@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import DubdeckBase
 @testable import DubdeckJob
+@testable import DubdeckAudio
 @testable import DubdeckCore
 
 final class JSONTests: XCTestCase {
