@@ -52,8 +52,7 @@ public final class SegmentSynthesizer {
 
     /// What rendering line n needs, read from the store (on the thread that owns it): rendering
     /// itself then touches no store and may run on another core.
-    struct RenderInput: @unchecked Sendable {
-        // Sendable: value types only; `request` holds strings and a Voice.
+    struct RenderInput: Sendable {
         var n: Int
         var slot: Double
         var text: String
@@ -137,8 +136,8 @@ public final class SegmentSynthesizer {
     }
 
     /// A rendered line waiting to be installed: its take already in a temporary file.
-    struct Rendered: @unchecked Sendable {
-        // Sendable: value types only (the audio is written out; only its path travels).
+    struct Rendered: Sendable {
+        // The audio is written out; only its temporary's name travels.
         var input: RenderInput
         var result: Result
         /// The temporary's name inside `dir` (segments_preview, opened once for the line or the batch).

@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// What a speech engine is asked for.
-public struct SpeechRequest {
+public struct SpeechRequest: Sendable {
     public var text: String
     public var voice: Voice
     public var lang: String
