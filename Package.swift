@@ -50,7 +50,9 @@ let package = Package(
         .target(name: "DubdeckJob", dependencies: ["DubdeckBase"]),
         // Sound: files, engines, the fit, takes, playback. Knows jobs; knows no characters.
         .target(name: "DubdeckAudio", dependencies: ["DubdeckJob", "CInterrupt", "CAlsaQuiet", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CLazyLibs"]),
-        .target(name: "DubdeckCore", dependencies: ["DubdeckBase", "DubdeckJob", "DubdeckAudio", "CInterrupt", "CAlsaQuiet", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CUchardet", "CKernels", "CLazyLibs", "CThreadStart"]),
+        // The character voice memory: the encrypted store (file or PostgreSQL), matching, identify, reconcile.
+        .target(name: "DubdeckCharacters", dependencies: ["DubdeckAudio", "CCrypto", "CKernels", "CLazyLibs", "CInterrupt"]),
+        .target(name: "DubdeckCore", dependencies: ["DubdeckBase", "DubdeckJob", "DubdeckAudio", "DubdeckCharacters", "CInterrupt", "CAlsaQuiet", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CUchardet", "CKernels", "CLazyLibs", "CThreadStart"]),
         .target(name: "DubdeckTUI", dependencies: ["DubdeckCore", "CNcursesw", "CDubdeckShim"]),
         .executableTarget(
             name: "dubdeck",
@@ -66,10 +68,10 @@ let package = Package(
         .executableTarget(name: "dubdeck-torture", dependencies: ["DubdeckCore"], path: "Tests/Torture"),
 
         .target(name: "TestSupport", dependencies: ["DubdeckCore"], path: "Tests/TestSupport"),
-        .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckBase", "DubdeckJob", "DubdeckAudio", "DubdeckCore", "TestSupport", "CKernels", "CThreadStart", "CInterrupt"]),
-        .testTarget(name: "DubdeckTUITests", dependencies: ["DubdeckTUI", "DubdeckBase", "DubdeckJob", "DubdeckAudio", "DubdeckCore", "TestSupport", "CNcursesw"], exclude: ["Desk"]),
+        .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckBase", "DubdeckJob", "DubdeckAudio", "DubdeckCharacters", "DubdeckCore", "TestSupport", "CKernels", "CThreadStart", "CInterrupt"]),
+        .testTarget(name: "DubdeckTUITests", dependencies: ["DubdeckTUI", "DubdeckBase", "DubdeckJob", "DubdeckAudio", "DubdeckCharacters", "DubdeckCore", "TestSupport", "CNcursesw"], exclude: ["Desk"]),
         .testTarget(
-            name: "DubdeckCLITests", dependencies: ["DubdeckBase", "DubdeckJob", "DubdeckAudio", "DubdeckCore", "TestSupport"], exclude: ["Scripts"]),
+            name: "DubdeckCLITests", dependencies: ["DubdeckBase", "DubdeckJob", "DubdeckAudio", "DubdeckCharacters", "DubdeckCore", "TestSupport"], exclude: ["Scripts"]),
     ],
     // Swift 6 language mode, complete concurrency checking, for the product and the tests.
     swiftLanguageModes: [.v6]

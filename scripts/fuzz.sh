@@ -26,7 +26,7 @@ for mh in CLazyLibs:lazy_libs.h CKernels:ckernels.h CThreadStart:thread_start.h;
 done
 # The keymap parser lives in DubdeckTUI; -D FUZZ compiles it into the same module.
 swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name DubdeckCore -package-name dubdeck -D FUZZ $INC \
-    $(find Sources/DubdeckBase Sources/DubdeckJob Sources/DubdeckAudio Sources/DubdeckCore -name '*.swift' ! -name Exports.swift | sort) \
+    $(find Sources/DubdeckBase Sources/DubdeckJob Sources/DubdeckAudio Sources/DubdeckCharacters Sources/DubdeckCore -name '*.swift' ! -name Exports.swift | sort) \
     Sources/DubdeckTUI/Keys/*.swift Fuzz/FuzzTargets.swift \
     "$OUT/interrupt.o" "$OUT/alsa_quiet.o" "$OUT/lazy_libs.o" "$OUT/kernels.o" "$OUT/thread_start.o" -ldl \
     -lcrypto -lsndfile -lasound -lespeak-ng -lrubberband -lsoxr -luchardet -o "$OUT/fuzz-dubdeck"

@@ -3,3 +3,4 @@
 @_exported import DubdeckBase
 @_exported import DubdeckJob
 @_exported import DubdeckAudio
+@_exported import DubdeckCharacters

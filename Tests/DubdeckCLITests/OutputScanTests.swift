@@ -4,6 +4,7 @@ import XCTest
 @testable import DubdeckBase
 @testable import DubdeckJob
 @testable import DubdeckAudio
+@testable import DubdeckCharacters
 @testable import DubdeckCore
 
 /// Every human-readable output of every command passes the sanitizer: a job full of escape

@@ -4,6 +4,7 @@ import XCTest
 @testable import DubdeckBase
 @testable import DubdeckJob
 @testable import DubdeckAudio
+@testable import DubdeckCharacters
 @testable import DubdeckCore
 
 /// `characters reconcile` through the binary: a speaker identify gave two characters is merged, a

@@ -4,6 +4,7 @@ import TestSupport
 @testable import DubdeckBase
 @testable import DubdeckJob
 @testable import DubdeckAudio
+@testable import DubdeckCharacters
 @testable import DubdeckCore
 @testable import DubdeckTUI
 

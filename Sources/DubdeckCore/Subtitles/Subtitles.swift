@@ -442,28 +442,9 @@ extension String {
         return nil
     }
 
-    /// Every `a` replaced by `b`, in one pass (the rest was copied again at each match: N²).
-    func replacingAll(_ a: String, with b: String) -> String {
-        guard !a.isEmpty else { return self }
-        var out = ""
-        var rest = self[...]
-        while let r = rest.firstRange(of: a) {
-            out += rest[..<r.lowerBound]
-            out += b
-            rest = rest[r.upperBound...]
-        }
-        return out + rest
-    }
 }
 
 extension Substring {
-    func trimmingCharacters() -> String {
-        var s = self
-        while s.first?.isWhitespace == true { s.removeFirst() }
-        while s.last?.isWhitespace == true { s.removeLast() }
-        return String(s)
-    }
-
     func trimmingLeadingSpaces() -> Substring {
         var s = self
         while s.first == " " || s.first == "\t" { s.removeFirst() }
@@ -473,6 +454,3 @@ extension Substring {
     func replacingComma() -> Substring { Substring(String(self.map { $0 == "," ? "." : $0 })) }
 }
 
-extension String {
-    func trimmingCharacters() -> String { Substring(self).trimmingCharacters() }
-}

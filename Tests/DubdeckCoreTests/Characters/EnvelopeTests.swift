@@ -3,6 +3,7 @@ import TestSupport
 @testable import DubdeckBase
 @testable import DubdeckJob
 @testable import DubdeckAudio
+@testable import DubdeckCharacters
 @testable import DubdeckCore
 
 /// Environment for key tests: each test sets what it needs; nothing leaks between tests.

@@ -3,6 +3,7 @@ import TestSupport
 @testable import DubdeckBase
 @testable import DubdeckJob
 @testable import DubdeckAudio
+@testable import DubdeckCharacters
 @testable import DubdeckCore
 
 /// Reconcile on simulated seasons (the goals of SPEC §10.8), its constraints one by one, and its

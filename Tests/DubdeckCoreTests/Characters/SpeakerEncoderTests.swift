@@ -5,6 +5,7 @@ import CKernels
 @testable import DubdeckBase
 @testable import DubdeckJob
 @testable import DubdeckAudio
+@testable import DubdeckCharacters
 @testable import DubdeckCore
 
 /// The GE2E encoder against an independent numpy reference (Tests/Fixtures/ge2e_reference.py), and

@@ -3,6 +3,7 @@ import TestSupport
 @testable import DubdeckBase
 @testable import DubdeckJob
 @testable import DubdeckAudio
+@testable import DubdeckCharacters
 @testable import DubdeckCore
 
 /// The desk's reading of the store (names and voices, in chunks, embeddings stripped on the way,

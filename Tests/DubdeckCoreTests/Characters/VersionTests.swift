@@ -3,6 +3,7 @@ import TestSupport
 @testable import DubdeckBase
 @testable import DubdeckJob
 @testable import DubdeckAudio
+@testable import DubdeckCharacters
 @testable import DubdeckCore
 
 /// SPEC §11.3–§11.4: every "changed since" is a version the changing transaction incremented, never

@@ -2,6 +2,7 @@ import XCTest
 @testable import DubdeckBase
 @testable import DubdeckJob
 @testable import DubdeckAudio
+@testable import DubdeckCharacters
 @testable import DubdeckCore
 
 /// The direct reading of translated.json gives exactly the generic reading's segments, and gives

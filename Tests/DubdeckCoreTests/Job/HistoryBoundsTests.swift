@@ -5,6 +5,7 @@ import Foundation
 @testable import DubdeckBase
 @testable import DubdeckJob
 @testable import DubdeckAudio
+@testable import DubdeckCharacters
 @testable import DubdeckCore
 
 /// SPEC §11.1 for the history: a writer never writes a seq its reader refuses; a whole record is

@@ -3,6 +3,7 @@ import TestSupport
 @testable import DubdeckBase
 @testable import DubdeckJob
 @testable import DubdeckAudio
+@testable import DubdeckCharacters
 @testable import DubdeckCore
 
 /// A reproducible random generator (the seed is in every failure message).

@@ -6,6 +6,7 @@ import TestSupport
 @testable import DubdeckBase
 @testable import DubdeckJob
 @testable import DubdeckAudio
+@testable import DubdeckCharacters
 @testable import DubdeckCore
 
 /// One change = one transaction (SPEC §10.2): every step after the history append that fails cuts

@@ -2,6 +2,7 @@ import XCTest
 @testable import DubdeckBase
 @testable import DubdeckJob
 @testable import DubdeckAudio
+@testable import DubdeckCharacters
 @testable import DubdeckCore
 
 /// SPEC §11.1: work on an input grows linearly with it. Openers without closers (`<a` × N,

@@ -4,6 +4,7 @@ import XCTest
 @testable import DubdeckBase
 @testable import DubdeckJob
 @testable import DubdeckAudio
+@testable import DubdeckCharacters
 @testable import DubdeckCore
 
 /// SPEC §10.7 on the fixture files of Tests/Fixtures/subtitles (one per class of trouble).

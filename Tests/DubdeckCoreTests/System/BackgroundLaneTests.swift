@@ -4,6 +4,7 @@ import XCTest
 @testable import DubdeckBase
 @testable import DubdeckJob
 @testable import DubdeckAudio
+@testable import DubdeckCharacters
 @testable import DubdeckCore
 
 /// The job's early reads: a lane of its own thread, and values that whoever needs them first

@@ -1,0 +1,27 @@
+extension String {
+    /// Every `a` replaced by `b`, in one pass (the rest was copied again at each match: N²).
+    package func replacingAll(_ a: String, with b: String) -> String {
+        guard !a.isEmpty else { return self }
+        var out = ""
+        var rest = self[...]
+        while let r = rest.firstRange(of: a) {
+            out += rest[..<r.lowerBound]
+            out += b
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+
+    /// Without the white space at either end.
+    package func trimmingCharacters() -> String { Substring(self).trimmingCharacters() }
+}
+
+extension Substring {
+    /// Without the white space at either end.
+    package func trimmingCharacters() -> String {
+        var s = self
+        while s.first?.isWhitespace == true { s.removeFirst() }
+        while s.last?.isWhitespace == true { s.removeLast() }
+        return String(s)
+    }
+}
