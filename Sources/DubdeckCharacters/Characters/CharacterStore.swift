@@ -568,9 +568,9 @@ public final class CharacterStore {
     /// A name as a reviewer gives it (the command line and the desk alike): spaces around it go,
     /// and a name of nothing but spaces is none (64).
     public static func checkedName(_ name: String) throws -> String {
-        let trimmed = name.unicodeScalars.drop { $0.properties.isWhitespace }.reversed().drop { $0.properties.isWhitespace }.reversed()
+        let trimmed = name.trimmingCharacters()  // the one trim (the desk's prompt and the subtitle reader use it too)
         guard !trimmed.isEmpty else { throw DubdeckError(.usage, "a name cannot be empty") }
-        return String(String.UnicodeScalarView(trimmed))
+        return trimmed
     }
 
     /// FROM becomes a tombstone pointing at INTO; INTO takes its embeddings, series and references.
