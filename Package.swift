@@ -38,21 +38,19 @@ let package = Package(
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // Ctrl-C handling (an async-signal-safe handler: kill children, remove temporaries, exit 130).
         .target(name: "CInterrupt", path: "Sources/CInterrupt"),
-        // A thread begun on another core than the caller's (the job's early reads).
-        .target(name: "CThreadStart", path: "Sources/CThreadStart"),
         // ALSA's own error printing routed into a message (its handler is variadic: C).
         .target(name: "CAlsaQuiet", dependencies: ["CAlsa", "CLazyLibs"], path: "Sources/CAlsaQuiet"),
 
         // The base layer: files, processes, signals, clocks, errors (System) and JSON, names, display
         // text (Text). Imports nothing of dubdeck's; everything above imports it.
-        .target(name: "DubdeckBase", dependencies: ["CInterrupt", "CCrypto", "CThreadStart"]),
+        .target(name: "DubdeckBase", dependencies: ["CInterrupt", "CCrypto"]),
         // The job: its files, the review store and its transaction, the history, the takes' names.
         .target(name: "DubdeckJob", dependencies: ["DubdeckBase"]),
         // Sound: files, engines, the fit, takes, playback. Knows jobs; knows no characters.
         .target(name: "DubdeckAudio", dependencies: ["DubdeckJob", "CInterrupt", "CAlsaQuiet", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CLazyLibs"]),
         // The character voice memory: the encrypted store (file or PostgreSQL), matching, identify, reconcile.
         .target(name: "DubdeckCharacters", dependencies: ["DubdeckAudio", "CCrypto", "CKernels", "CLazyLibs", "CInterrupt"]),
-        .target(name: "DubdeckCore", dependencies: ["DubdeckBase", "DubdeckJob", "DubdeckAudio", "DubdeckCharacters", "CInterrupt", "CAlsaQuiet", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CUchardet", "CKernels", "CLazyLibs", "CThreadStart"]),
+        .target(name: "DubdeckCore", dependencies: ["DubdeckBase", "DubdeckJob", "DubdeckAudio", "DubdeckCharacters", "CInterrupt", "CAlsaQuiet", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CUchardet", "CKernels", "CLazyLibs"]),
         .target(name: "DubdeckTUI", dependencies: ["DubdeckCore", "CNcursesw", "CDubdeckShim"]),
         .executableTarget(
             name: "dubdeck",
@@ -68,7 +66,7 @@ let package = Package(
         .executableTarget(name: "dubdeck-torture", dependencies: ["DubdeckCore"], path: "Tests/Torture"),
 
         .target(name: "TestSupport", dependencies: ["DubdeckCore"], path: "Tests/TestSupport"),
-        .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckBase", "DubdeckJob", "DubdeckAudio", "DubdeckCharacters", "DubdeckCore", "TestSupport", "CKernels", "CThreadStart", "CInterrupt"]),
+        .testTarget(name: "DubdeckCoreTests", dependencies: ["DubdeckBase", "DubdeckJob", "DubdeckAudio", "DubdeckCharacters", "DubdeckCore", "TestSupport", "CKernels", "CInterrupt"]),
         .testTarget(name: "DubdeckTUITests", dependencies: ["DubdeckTUI", "DubdeckBase", "DubdeckJob", "DubdeckAudio", "DubdeckCharacters", "DubdeckCore", "TestSupport", "CNcursesw"], exclude: ["Desk"]),
         .testTarget(
             name: "DubdeckCLITests", dependencies: ["DubdeckBase", "DubdeckJob", "DubdeckAudio", "DubdeckCharacters", "DubdeckCore", "TestSupport"], exclude: ["Scripts"]),

@@ -35,9 +35,19 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
             precondition(again == v, "JSON round trip changed the value")
         }
     case "translated":
-        if let v = try? JSONParser.parse(bytes) { _ = try? JobLoader.segments(from: v, file: "fuzz") }
+        // The one reader against Foundation read by the rules: the same lines whenever both accept.
+        let lines = try? JobLoader.segments(from: bytes, file: "fuzz")
+        if let lines, JSONOracle.tree(bytes) != nil {
+            let mine = lines.map { "\($0.number)|\($0.start)|\($0.end)|\($0.speaker)|\($0.srcText)|\($0.text)|\($0.characterID ?? "-")" }
+            precondition(mine == JSONOracle.segments(bytes), "translated.json: the reader and Foundation disagree")
+        }
     case "store":
-        _ = try? TranscriptStore.parse(bytes, job: fuzzJobOnce)
+        let job = fuzzJobOnce
+        if let snap = try? TranscriptStore.parse(bytes, job: job), JSONOracle.tree(bytes) != nil {
+            let mine = snap.stored.map { "\($0.text)|\($0.approved)|\($0.locked)|\($0.flags.joined(separator: ","))|\($0.audioStatus)|\($0.speakerOverride ?? "-")" }
+            precondition(mine == JSONOracle.storeStates(bytes, lines: job.segments.map { ($0.start, $0.end, $0.text) }),
+                         "transcript_store.json: the reader and Foundation disagree")
+        }
     case "history":
         _ = try? HistoryLog(path: "/nonexistent").parse(bytes, fileOffset: 0, fd: nil)
     case "historyend":

@@ -11,14 +11,13 @@ for m in CCrypto CSndfile CAlsa CEspeak CRubberband CSoxr CUchardet CLibpq; do I
 INC="$INC -I Sources/CInterrupt/include"
 clang -O1 -fsanitize=address -c Sources/CInterrupt/interrupt.c -I Sources/CInterrupt/include -o "$OUT/interrupt.o"
 # The C targets the Swift sources call: the lazily opened libraries, ALSA's quiet handler, the
-# encoder's kernels, the thread started on another core.
+# encoder's kernels.
 clang -O1 -fsanitize=address -c Sources/CLazyLibs/lazy_libs.c -I Sources/CLazyLibs/include -o "$OUT/lazy_libs.o"
 clang -O1 -fsanitize=address -c Sources/CAlsaQuiet/alsa_quiet.c -I Sources/CAlsaQuiet/include -I Sources/CLazyLibs/include -o "$OUT/alsa_quiet.o"
 clang -O2 -fsanitize=address -c Sources/CKernels/kernels.c -I Sources/CKernels/include -o "$OUT/kernels.o"
-clang -O1 -fsanitize=address -c Sources/CThreadStart/thread_start.c -I Sources/CThreadStart/include -o "$OUT/thread_start.o"
 INC="$INC -I Sources/CAlsaQuiet/include -I Sources/CLazyLibs/include"
 # SwiftPM makes these C targets' module maps; for swiftc they are written here.
-for mh in CLazyLibs:lazy_libs.h CKernels:ckernels.h CThreadStart:thread_start.h; do
+for mh in CLazyLibs:lazy_libs.h CKernels:ckernels.h; do
     m=${mh%%:*}; h=${mh#*:}
     mkdir -p "$OUT/modules/$m"
     printf 'module %s {\n    header "%s"\n    export *\n}\n' "$m" "$PWD/Sources/$m/include/$h" > "$OUT/modules/$m/module.modulemap"
@@ -27,8 +26,8 @@ done
 # The keymap parser lives in DubdeckTUI; -D FUZZ compiles it into the same module.
 swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name DubdeckCore -package-name dubdeck -D FUZZ $INC \
     $(find Sources/DubdeckBase Sources/DubdeckJob Sources/DubdeckAudio Sources/DubdeckCharacters Sources/DubdeckCore -name '*.swift' ! -name Exports.swift | sort) \
-    Sources/DubdeckTUI/Keys/*.swift Fuzz/FuzzTargets.swift \
-    "$OUT/interrupt.o" "$OUT/alsa_quiet.o" "$OUT/lazy_libs.o" "$OUT/kernels.o" "$OUT/thread_start.o" -ldl \
+    Sources/DubdeckTUI/Keys/*.swift Tests/TestSupport/JSONOracle.swift Fuzz/FuzzTargets.swift \
+    "$OUT/interrupt.o" "$OUT/alsa_quiet.o" "$OUT/lazy_libs.o" "$OUT/kernels.o" -ldl \
     -lcrypto -lsndfile -lasound -lespeak-ng -lrubberband -lsoxr -luchardet -o "$OUT/fuzz-dubdeck"
 status=0
 for t in json translated store history historyend srt vtt ass envelope charstore npy keymap sanitizer names; do

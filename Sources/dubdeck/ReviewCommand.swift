@@ -48,21 +48,15 @@ func loadKeymap(_ extra: String?) throws -> Keymap {
     return keymap
 }
 
-/// Objects the process keeps until it exits (their memory goes with the process, not one by one).
-nonisolated(unsafe) var heldUntilExit: [AnyObject] = []
-
 func openDesk(jobDir: String, keymapFile: String?, script: String?, series: String? = nil, engine: String? = nil,
               device: String? = nil, store storeOption: String? = nil, maxCPS: Double? = nil) throws {
     let keymap = try loadKeymap(keymapFile)
-    let store = try openStore(jobDir, series: series, historyTail: Desk.historyTailBytes)
+    let store = try openStore(jobDir, series: series)
     // The engine is made on first use (by the synthesis worker), so a desk opens even without one.
     let engineName = engine ?? ((try? CommandEngine.templateFromEnvironment()) != nil ? "command" : "espeak")
     let audio = DeskAudio(makeEngine: { try makeEngine(engineName, template: [], timeout: 60) }, sink: ALSASink(device: device))
     let desk = Desk(store: store, keymap: keymap, audio: audio, characterStorePath: CharacterStore.defaultPath(storeOption))
     desk.cpsOverride = maxCPS
-    // Everything is on disk when the desk closes: the process exits with the desk and the job still
-    // held, rather than spending milliseconds taking apart 5,000 lines it is about to drop anyway.
-    heldUntilExit += [desk, store]
     if let script {
         let text = String(decoding: try FileIO.read(script), as: UTF8.self)
         var runner = ScriptRunner(desk: desk, baseDirectory: ".")

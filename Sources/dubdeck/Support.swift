@@ -67,8 +67,8 @@ func checkOut(_ out: String?) throws {
     if let out, out.isEmpty { throw ValidationError("--out must not be empty (a file, a directory, or - for standard output)") }
 }
 
-func openStore(_ jobDir: String, by: String? = nil, series: String? = nil, historyTail: Int? = nil) throws -> TranscriptStore {
-    try TranscriptStore.open(jobDir, series: series, by: by, historyTail: historyTail)
+func openStore(_ jobDir: String, by: String? = nil, series: String? = nil) throws -> TranscriptStore {
+    try TranscriptStore.open(jobDir, series: series, by: by)
 }
 
 /// The character store without embeddings, for names and voices; nil when there is none or it

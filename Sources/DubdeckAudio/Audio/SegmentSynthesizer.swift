@@ -214,7 +214,6 @@ public final class SegmentSynthesizer {
         }
         try dir.refuseIfNotRegular(Takes.currentName(n))
         var takeSeq = 0
-        let job = store.job.directory
         let change = SegmentChange(segment: n, action: "synth", fields: ["last_preview"]) { e in
             let preview = JSONObject([
                 ("wav", .string(result.wav)), ("take", .string(Takes.directoryName + "/" + Takes.takeName(n, seq: takeSeq))),

@@ -392,6 +392,14 @@ public struct JSONParser {
         return bytes.withUnsafeBufferPointer { b in memcmp(b.baseAddress! + key.span.start, name.utf8Start, n) == 0 }
     }
 
+    /// The index of a member's name among the reader's `names`: a plain name's (matched as bytes),
+    /// or a made one's, compared as Swift compares Strings — what a lookup in a built object finds.
+    public func knownIndex(_ key: RawKey, in names: [StaticString]) -> Int? {
+        if let i = key.index { return i }
+        guard let s = key.string else { return nil }
+        return names.firstIndex { $0.description == s }
+    }
+
     /// The index of a plain name among `names` (matched as bytes), nil for any other.
     func keyIndex(_ span: StringSpan, in names: [StaticString]) -> Int? {
         let count = span.end - span.start

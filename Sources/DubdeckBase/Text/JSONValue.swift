@@ -113,6 +113,16 @@ public enum JSONScalar: Equatable, Sendable {
 
     public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
     public var isNull: Bool { self == .null }
+
+    /// The same value as a JSONValue (a number as the shortest text that reads back as it).
+    public var value: JSONValue {
+        switch self {
+        case .null: return .null
+        case .bool(let b): return .bool(b)
+        case .number(let d): return .number(d)
+        case .string(let s): return .string(s)
+        }
+    }
 }
 
 /// An ordered JSON object. Lookups are linear: dubdeck's objects are small, except the store's

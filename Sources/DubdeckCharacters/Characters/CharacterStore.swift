@@ -162,14 +162,13 @@ public final class CharacterStore {
 
     func load() throws {
         if isDatabase { return try loadFromDatabase() }
-        // Names and voices only (the desk): never the whole decrypted store in memory.
-        if !withEmbeddings { return try loadSkimming() }
         guard var bytes = try FileIO.readIfExists(path, owner: .own) else {
             reset()
             fingerprint = .missing
             return
         }
-        let fp = FileIO.fingerprint(path: path, bytes: bytes)
+        // Names and voices only (the desk) never commit: their fingerprint needs no hash.
+        let fp = FileIO.fingerprint(path: path, bytes: bytes, sha256: withEmbeddings ? nil : [])
         let header = try Envelope.header(bytes, file: shownPath)
         let (k, source) = try resolveKey(header)
         let range = try Envelope.open(&bytes, key: k, file: shownPath)

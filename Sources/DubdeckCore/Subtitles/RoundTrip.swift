@@ -83,7 +83,7 @@ public enum RoundTrip {
         let infoBytes = JSONWriter.encodePretty(.object(info)), translatedBytes = JSONWriter.encodePretty(.object(root))
         do {
             _ = try JobLoader.info(from: infoBytes, path: dir + "/job.json", directory: dir)
-            _ = try JobLoader.segments(from: try JSONParser.parse(translatedBytes), file: "translated.json")
+            _ = try JobLoader.segments(from: translatedBytes, file: "translated.json")
         } catch let e as DubdeckError {
             throw DubdeckError.data(Sanitizer.display(path), "the job it would make could not be read back: \(e.message)")
         }
@@ -205,8 +205,7 @@ public enum RoundTrip {
     public static func mergeMT(_ store: TranscriptStore, newPath: String, onlyFlagged: Bool) throws -> MergeResult {
         let shown = Sanitizer.display(newPath)
         let bytes = try FileIO.read(newPath)
-        let root = try JobLoader.parseFile(newPath, bytes: bytes) { e in e.index(under: "segments").map { "segment \($0 + 1)" } }
-        let fresh = try JobLoader.segments(from: root, file: shown)
+        let fresh = try JobLoader.segments(from: bytes, file: shown)
         let old = store.job.segments
         guard fresh.count == old.count else {
             throw DubdeckError.data(shown, "\(fresh.count) segments, the job has \(old.count) (segment \(min(fresh.count, old.count) + 1) differs)")

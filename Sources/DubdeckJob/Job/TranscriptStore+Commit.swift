@@ -127,7 +127,6 @@ extension TranscriptStore {
         let bytes = TranscriptStore.encode(&snapshot)
         // The file's hash (the next commit's base) is computed on the other core while this one
         // writes and waits for the disk: the same one hash per commit, off the commit's path.
-        let hashed = BackgroundHash(hashing: bytes)
         do {
             if FileIO.faults.failStoreWrite {
                 throw DubdeckError.io(Sanitizer.display(path), "write failed: \(errnoText(ENOSPC))")
@@ -166,7 +165,7 @@ extension TranscriptStore {
             throw rollBack(error)
         }
 
-        snapshot.fingerprint = FileIO.fingerprint(place, bytes: bytes, sha256: hashed.value)
+        snapshot.fingerprint = FileIO.fingerprint(place, bytes: bytes, sha256: [])  // hashed when next needed
         snapshot.bytes = bytes
         for n in updated.keys {
             states[n - 1] = TranscriptStore.storedState(of: updated[n], job.segments[n - 1])

@@ -14,86 +14,87 @@ extension TranscriptStore {
         return snap
     }
 
-    static func read(job: Job, early: EarlyStoreRead) throws -> Snapshot {
-        guard early.place.directory === job.handle else { return try read(job: job) }
-        guard let (bytes, fingerprint, scan) = try early.take() else { return emptySnapshot(job) }
-        var direct: Snapshot? = nil
-        if let scan { direct = finishDirect(scan, job: job) }
-        var snap = try direct ?? parseGeneric(bytes, job: job)
-        snap.fingerprint = fingerprint
-        snap.pendingHash = early.hash
-        snap.bytes = bytes
-        return snap
-    }
-
     static func read(job: Job) throws -> Snapshot {
         let place = job.storePlace
         guard let bytes = try FileIO.readIfExists(place, owner: .own) else {
             return emptySnapshot(job)
         }
-        // Hashed on the other core while this one parses: the hash is first needed by a commit.
-        let hash = BackgroundHash(hashing: bytes)
         var snap = try parse(bytes, job: job)
+        // Hashed when first needed (a commit names the store it changed): not at every open.
         snap.fingerprint = FileIO.fingerprint(place, bytes: bytes, sha256: [])
-        snap.pendingHash = hash
         snap.bytes = bytes
         return snap
     }
 
-    static func parse(_ bytes: [UInt8], job: Job) throws -> Snapshot {
-        // The common case straight into states; anything unusual is read again the generic way,
-        // which gives the exact error (the direct reading is never less strict: it gives up instead).
-        if let direct = parseDirect(bytes, job: job) { return direct }
-        return try parseGeneric(bytes, job: job)
-    }
+    static let entryFields: [StaticString] = ["start", "end", "tgt_text", "approved", "locked", "locked_at", "locked_by", "flags",
+                                              "audio_status", "speaker", "last_preview"]
 
-    static func parseGeneric(_ bytes: [UInt8], job: Job) throws -> Snapshot {
+    /// transcript_store.json's one reader: every entry checked field by field into its line's state
+    /// and kept as its bytes (no object is built until a change needs one). Faults are the ones a
+    /// whole-tree reading reports: the syntax and the version as met, then the entry fault of the
+    /// lowest line; a foreign key makes the job read-only rather than refusing it.
+    static func parse(_ bytes: [UInt8], job: Job) throws -> Snapshot {
         let shown = Sanitizer.display(job.storePath)
-        var snap = Snapshot(version: 0, extra: [], updatedAt: nil, entries: Array(repeating: nil, count: job.segments.count),
+        let count = job.segments.count
+        var snap = Snapshot(version: 1, extra: [], updatedAt: nil, entries: Array(repeating: nil, count: count),
                             foreign: [], recordedFingerprint: .missing, mismatch: nil)
+        snap.stored = Array(repeating: ReviewState.placeholder, count: count)
+        /// Entry faults by line: the lowest line's is reported (once the whole file is read).
+        var fault: (n: Int, error: DubdeckError)? = nil
+        /// Lines whose entry gives no times, and the first line whose times are another line's.
+        var untimed: [Int] = []
+        var timesMismatch: (n: Int, reason: String)? = nil
+        var foreignMismatch: String? = nil
         var parser = JSONParser(bytes: bytes)
         parser.skipBOM()
-        var sawVersion = false
         do {
-            try parser.parseObjectMembers(depth: 0) { key, p in
-                switch key {
-                case "version":
+            try parser.parseObjectMembersRaw(depth: 0) { key, p in
+                if p.key(key, is: "version") || key.string == "version" {
                     let v = try p.parseValue(depth: 1)
-                    guard let n = v.intValue, n >= 1 else {
-                        throw DubdeckError.data(shown, "\"version\" must be a positive integer")
-                    }
-                    snap.version = n
-                    sawVersion = true
+                    guard let n = v.intValue, n >= 1 else { throw DubdeckError.data(shown, "\"version\" must be a positive integer") }
                     if n > currentVersion {
                         throw DubdeckError.data(shown, "store version \(n) is newer than this dubdeck knows (\(currentVersion)); refusing to touch it")
                     }
-                case "updated_at":
+                    snap.version = n
+                } else if p.key(key, is: "updated_at") || key.string == "updated_at" {
                     snap.updatedAt = try p.parseValue(depth: 1).stringValue
-                case "segments":
-                    try p.parseObjectMembers(depth: 1) { segKey, q in
-                        q.skipWhitespace()
+                } else if p.key(key, is: "segments") || key.string == "segments" {
+                    try p.parseObjectMembersRaw(depth: 1) { segKey, q in
+                        let n = try lineNumber(segKey, &q, shown: shown)
                         let start = q.offset
-                        let value = try q.parseValue(depth: 2)
+                        var st = ReviewState.placeholder
+                        var facts = EntryFacts()
+                        var entryFault: DubdeckError? = nil
+                        try q.parseObjectValueRaw(depth: 2, known: entryFields) { field, f in
+                            let k = f.knownIndex(field, in: entryFields)
+                            let problem = try readField(k, &f, into: &st, &facts, line: n, shown: shown)
+                            if entryFault == nil, let problem { entryFault = problem }
+                        }
                         let raw = bytes[start..<q.offset]
-                        guard case .object(let obj) = value else {
-                            throw DubdeckError.data(shown, "segment \(Sanitizer.display(segKey)): expected an object, not \(value.typeName)")
-                        }
-                        // A line number written plainly (as dubdeck writes it): "01", "1.0", "0" or
-                        // "-0" would be an entry no line shows, silently.
-                        guard let n = Int(segKey), n >= 1, n <= Int(JSONValue.maxExactInteger), String(n) == segKey else {
-                            throw DubdeckError.data(shown, "segment key \"\(Sanitizer.display(String(segKey.prefix(40))))\" is not a line number (1, 2, … written plainly)")
-                        }
-                        if n <= job.segments.count {
-                            snap.entries[n - 1] = Entry(object: obj, raw: raw)
-                        } else {
-                            snap.foreign.append((segKey, value))
-                            if snap.mismatch == nil {
-                                snap.mismatch = "transcript_store.json has segment \(n) but translated.json has \(job.segments.count) segments (re-segmented?)"
+                        guard n <= count else {
+                            // A line this job does not have: kept as it is; the job is read-only.
+                            snap.foreign.append((String(n), try JSONParser.parse(Array(raw))))
+                            if foreignMismatch == nil {
+                                foreignMismatch = "transcript_store.json has segment \(n) but translated.json has \(count) segments (re-segmented?)"
                             }
+                            return
                         }
+                        if let entryFault, fault == nil || n < fault!.n { fault = (n, entryFault) }
+                        let seg = job.segments[n - 1]
+                        if let s = facts.start, let e = facts.end {
+                            if let reason = TranscriptStore.timesMismatch(n, s, e, seg), timesMismatch == nil || n < timesMismatch!.n {
+                                timesMismatch = (n, reason)
+                            }
+                        } else {
+                            untimed.append(n)
+                        }
+                        if !facts.ownText { st.text = seg.text }
+                        complete(&st, seg)
+                        snap.entries[n - 1] = Entry(checkedRaw: raw)
+                        snap.stored[n - 1] = st
                     }
-                default:
-                    snap.extra.append((key, try p.parseValue(depth: 1)))
+                } else {
+                    snap.extra.append((try key.string ?? p.makeString(key.span), try p.parseValue(depth: 1)))
                 }
             }
             parser.skipWhitespace()
@@ -102,10 +103,103 @@ extension TranscriptStore {
             let seg = e.key(under: "segments").map { "segment \(Sanitizer.display($0)): " } ?? ""
             throw DubdeckError.data(shown, "\(seg)line \(e.line): \(e.message)")
         }
-        if !sawVersion { snap.version = 1 }
-        try validate(&snap, job: job, shown: shown)
-        snap.stored = job.segments.indices.map { storedState(of: snap.entries[$0]?.parsed, job.segments[$0]) }
+        if let fault { throw fault.error }
+        snap.mismatch = foreignMismatch ?? timesMismatch?.reason
+        for i in snap.entries.indices where snap.entries[i] == nil { snap.stored[i] = storedState(of: nil, job.segments[i]) }
+        // Written by another tool without times: taken as matching, times added on the next save.
+        for n in untimed {
+            var o = snap.entries[n - 1]!.object
+            o["start"] = .number(job.segments[n - 1].start)
+            o["end"] = .number(job.segments[n - 1].end)
+            snap.entries[n - 1] = Entry(object: o, raw: nil)
+        }
+        // Versions 1–2: the fields version 3 added, with their defaults.
+        if snap.version < currentVersion {
+            for i in snap.entries.indices where snap.entries[i] != nil {
+                var o = snap.entries[i]!.object
+                for (key, value) in [("locked", JSONValue.bool(false)), ("locked_at", .null), ("locked_by", .null),
+                                     ("flags", .array([])), ("audio_status", .string(TakeStatus.none.rawValue))] where o[key] == nil {
+                    o[key] = value
+                }
+                snap.entries[i] = Entry(object: o, raw: nil)
+            }
+        }
         return snap
+    }
+
+    /// A store's segment key, whose value must be an object: a line number written plainly (as
+    /// dubdeck writes it) — "01", "1.0", "0" or "-0" would be an entry no line shows, silently.
+    /// The value is checked first, and read whole before a bad key is reported.
+    static func lineNumber(_ key: JSONParser.RawKey, _ p: inout JSONParser, shown: String) throws -> Int {
+        let decimal = p.decimalKey(key)
+        let text = try decimal.map(String.init) ?? key.string ?? p.makeString(key.span)
+        guard p.peek() == UInt8(ascii: "{") else {
+            let v = try p.parseValue(depth: 2)
+            throw DubdeckError.data(shown, "segment \(Sanitizer.display(text)): expected an object, not \(v.typeName)")
+        }
+        if let decimal, decimal >= 1 { return decimal }
+        guard let n = Int(text), n >= 1, n <= Int(JSONValue.maxExactInteger), String(n) == text else {
+            _ = try p.parseValue(depth: 2)
+            throw DubdeckError.data(shown, "segment key \"\(Sanitizer.display(String(text.prefix(40))))\" is not a line number (1, 2, … written plainly)")
+        }
+        return n
+    }
+
+    /// What an entry says beside its line's state: its times, and whether it has a text of its own.
+    struct EntryFacts {
+        var start: Double?, end: Double?
+        var ownText = false
+    }
+
+    /// One member of line n's entry (`k`: its index in `entryFields`) read into its state; what is
+    /// wrong with it, if anything (the entry is read to its end either way). A null is as good as absent.
+    static func readField(_ k: Int?, _ f: inout JSONParser, into st: inout ReviewState, _ facts: inout EntryFacts,
+                          line n: Int, shown: String) throws -> DubdeckError? {
+        guard let k else { _ = try f.parseValue(depth: 3); return nil }
+        let name = entryFields[k].description
+        let value: JSONValue
+        if let scalar = try f.parseScalar(depth: 3) {
+            switch (k, scalar) {
+            case (_, .null): return nil
+            case (0, .number(let t)): facts.start = t; return nil
+            case (1, .number(let t)): facts.end = t; return nil
+            case (2, .string(let t)): st.text = t; facts.ownText = true; return nil
+            case (3, .bool(let b)): st.approved = b; return nil
+            case (4, .bool(let b)): st.locked = b; return nil
+            case (5, _): st.lockedAt = scalar.stringValue; return nil
+            case (6, _): st.lockedBy = scalar.stringValue; return nil
+            case (8, .string(let a)): st.audioStatus = a; return nil
+            case (9, .string(let label)):
+                // A label becomes a key of voice_map.json and selects a voice: a safe name only.
+                do { _ = try SafeName.check(label, file: shown, field: "segment \(n) speaker") } catch let e as DubdeckError { return e }
+                st.speakerOverride = label
+                return nil
+            default: value = scalar.value
+            }
+        } else {
+            value = try f.parseValue(depth: 3)
+            switch (k, value) {
+            case (7, .array(let items)) where items.allSatisfy({ $0.stringValue != nil }):
+                st.flags = items.map { $0.stringValue! }
+                return nil
+            case (10, .object(let preview)):
+                // A take name becomes a path: only one of this segment's take files.
+                guard takeIsOwn(preview, n) else { return .data(shown, "segment \(n): last_preview.take is not a take file of this segment") }
+                st.preview = TakePreview(preview)
+                return nil
+            case (5, _), (6, _): return nil
+            default: break
+            }
+        }
+        let wanted: String
+        switch k {
+        case 0, 1: wanted = "a number"
+        case 2, 8, 9: wanted = "a string"
+        case 3, 4: wanted = "a boolean"
+        case 7: wanted = "an array of strings"
+        default: wanted = "an object"
+        }
+        return .data(shown, "segment \(n): \"\(name)\" must be \(wanted), not \(value.typeName)")
     }
 
     /// Why entry n's times say it belongs to another line than translated.json's line n (nil: it does not).
@@ -120,206 +214,4 @@ extension TranscriptStore {
         guard let take = preview["take"] else { return true }
         return take.stringValue.map { Takes.isTakePath($0, n) } ?? false
     }
-
-    static let entryFields: [StaticString] = ["start", "end", "tgt_text", "approved", "locked", "locked_at", "locked_by", "flags",
-                                              "audio_status", "speaker", "last_preview"]
-
-    /// A current (version 3) store read straight into its lines' states: each entry is checked
-    /// field by field and kept as its bytes, no object built (one is built when a change needs it).
-    /// nil whenever anything is unusual — a wrong type, an old version, an entry without times, a
-    /// foreign key, a name with an escape — so the generic reading decides and says why.
-    static func parseDirect(_ bytes: [UInt8], job: Job) -> Snapshot? {
-        guard let scan = scanDirect(bytes) else { return nil }
-        return finishDirect(scan, job: job)
-    }
-
-    /// What the direct reading takes from the bytes alone (it needs no job: it can run while
-    /// translated.json is read on the other core).
-    struct DirectScan: @unchecked Sendable {
-        // Sendable: values only; the slices share the file's immutable buffer.
-        struct Line {
-            var n: Int
-            var start: Double, end: Double
-            var raw: ArraySlice<UInt8>
-            /// False: the entry has no text of its own (translated.json's line is its text).
-            var ownText: Bool
-        }
-        var lines: [Line] = []
-        /// What each entry says, by the index of its line in `lines` (moved out when finishing).
-        var states: [ReviewState] = []
-        var updatedAt: String?
-        var extra: [(key: String, value: JSONValue)] = []
-    }
-
-    static func scanDirect(_ bytes: [UInt8]) -> DirectScan? {
-        struct GiveUp: Error {}
-        var scan = DirectScan()
-        // Room for an entry per ~150 bytes: no regrowth copies (untouched room costs nothing).
-        scan.lines.reserveCapacity(bytes.count / 150 + 1)
-        scan.states.reserveCapacity(bytes.count / 150 + 1)
-        var sawVersion = false
-        var parser = JSONParser(bytes: bytes)
-        parser.skipBOM()
-        do {
-            try parser.parseObjectMembersRaw(depth: 0) { key, p in
-                guard key.plain else { throw GiveUp() }
-                if p.key(key, is: "version") {
-                    guard case .number(let v)? = try p.parseScalar(depth: 1), v == Double(currentVersion) else { throw GiveUp() }
-                    sawVersion = true
-                } else if p.key(key, is: "updated_at") {
-                    scan.updatedAt = try p.parseValue(depth: 1).stringValue
-                } else if p.key(key, is: "segments") {
-                    try p.parseObjectMembersRaw(depth: 1) { segKey, q in
-                        guard let n = q.decimalKey(segKey), n >= 1, q.peek() == UInt8(ascii: "{") else { throw GiveUp() }
-                        let start = q.offset
-                        var st = ReviewState.placeholder  // its text comes from the entry, or translated.json's
-                        var ownText = false
-                        var times: (Double?, Double?) = (nil, nil)
-                        try q.parseObjectValueRaw(depth: 2, known: entryFields) { field, f in
-                            guard field.plain else { throw GiveUp() }
-                            let k = field.index
-                            guard let v = try f.parseScalar(depth: 3) else {
-                                switch k {
-                                case 7:  // flags: an array of strings
-                                    var flags: [String] = []
-                                    try f.parseArrayElements(depth: 3) { r in
-                                        guard case .string(let flag)? = try r.parseScalar(depth: 4) else { throw GiveUp() }
-                                        flags.append(flag)
-                                    }
-                                    st.flags = flags
-                                case 10:  // last_preview: its take must be one of this line's take files
-                                    guard case .object(let preview) = try f.parseValue(depth: 3) else { throw GiveUp() }
-                                    guard takeIsOwn(preview, n) else { throw GiveUp() }
-                                    st.preview = TakePreview(preview)
-                                case 5, 6, nil:  // locked_at/by are read as strings only; others are kept as they are
-                                    _ = try f.parseValue(depth: 3)
-                                default: throw GiveUp()
-                                }
-                                return
-                            }
-                            switch (k, v) {
-                            case (_, .null) where k != 5 && k != 6: break  // a null is as good as absent
-                            case (0, .number(let t)): times.0 = t
-                            case (1, .number(let t)): times.1 = t
-                            case (2, .string(let t)): st.text = t; ownText = true
-                            case (3, .bool(let b)): st.approved = b
-                            case (4, .bool(let b)): st.locked = b
-                            case (5, _): st.lockedAt = v.stringValue
-                            case (6, _): st.lockedBy = v.stringValue
-                            case (8, .string(let a)): st.audioStatus = a
-                            case (9, .string(let label)) where SafeName.isValid(label): st.speakerOverride = label
-                            case (nil, _): break
-                            default: throw GiveUp()
-                            }
-                        }
-                        guard let s = times.0, let e = times.1 else { throw GiveUp() }  // the generic reading adds them
-                        // Its reading speed counted here, on this core: kept if translated.json's
-                        // times are these (a line's duration is end − start, the same bits).
-                        if ownText { st.cps = ReadingSpeed.cps(st.text, duration: e - s) }
-                        scan.lines.append(DirectScan.Line(n: n, start: s, end: e, raw: bytes[start..<q.offset], ownText: ownText))
-                        scan.states.append(st)
-                    }
-                } else {
-                    scan.extra.append((try key.string ?? p.makeString(key.span), try p.parseValue(depth: 1)))
-                }
-            }
-            parser.skipWhitespace()
-            guard parser.offset == bytes.count, sawVersion else { return nil }
-        } catch {
-            return nil
-        }
-        return scan
-    }
-
-    /// The scan put against the job's lines: each entry at its line (one this job does not have:
-    /// nil), translated.json's text where the entry has none, the reading speeds, the first line
-    /// whose times are another line's.
-    static func finishDirect(_ scan: consuming DirectScan, job: Job) -> Snapshot? {
-        let count = job.segments.count
-        var snap = Snapshot(version: currentVersion, extra: scan.extra, updatedAt: scan.updatedAt, entries: Array(repeating: nil, count: count),
-                            foreign: [], recordedFingerprint: .missing, mismatch: nil)
-        // Every line's state, in one array: an entry for every line in order (a store a review went
-        // through) hands its states over whole; otherwise placeholders, each entry's state swapped in
-        // (a move, not a copy). Then completed in place; lines without an entry get translated.json's.
-        let inOrder = scan.lines.count == count && scan.lines.indices.allSatisfy { scan.lines[$0].n == $0 + 1 }
-        if inOrder {
-            swap(&snap.stored, &scan.states)
-        } else {
-            snap.stored = Array(repeating: ReviewState.placeholder, count: count)
-        }
-        var firstMismatch: (index: Int, reason: String)?
-        for k in scan.lines.indices {
-            let n = scan.lines[k].n
-            guard n <= count else { return nil }
-            let i = n - 1
-            if let reason = timesMismatch(n, scan.lines[k].start, scan.lines[k].end, job.segments[i]), firstMismatch == nil || i < firstMismatch!.index {
-                firstMismatch = (i, reason)
-            }
-            snap.entries[i] = Entry(checkedRaw: scan.lines[k].raw)
-            if !inOrder { swap(&snap.stored[i], &scan.states[k]) }
-            if !scan.lines[k].ownText { snap.stored[i].text = job.segments[i].text }
-            let counted = scan.lines[k].ownText && scan.lines[k].start == job.segments[i].start && scan.lines[k].end == job.segments[i].end
-            complete(&snap.stored[i], job.segments[i], cpsCounted: counted)
-        }
-        snap.mismatch = firstMismatch?.reason
-        for i in snap.entries.indices where snap.entries[i] == nil { snap.stored[i] = storedState(of: nil, job.segments[i]) }
-        return snap
-    }
-
-    /// Types, times against translated.json, and the upgrade of versions 1–2.
-    static func validate(_ snap: inout Snapshot, job: Job, shown: String) throws {
-        let upgrading = snap.version < currentVersion
-        for i in snap.entries.indices where snap.entries[i] != nil {
-            let n = i + 1
-            let o = snap.entries[i]!.parsed!
-            // One pass over the entry's members (not a lookup per field: 5,000 entries at open).
-            var start: Double?, end: Double?
-            for (key, v) in o.members where !v.isNull {
-                func want(_ ok: Bool, _ what: String) throws {
-                    if !ok { throw DubdeckError.data(shown, "segment \(n): \"\(key)\" must be \(what), not \(v.typeName)") }
-                }
-                switch key {
-                case "tgt_text", "audio_status": try want(v.stringValue != nil, "a string")
-                case "approved", "locked": try want(v.boolValue != nil, "a boolean")
-                case "flags": try want(v.arrayValue?.allSatisfy { $0.stringValue != nil } == true, "an array of strings")
-                case "speaker":
-                    // A label becomes a key of voice_map.json and selects a voice: a safe name only.
-                    guard let label = v.stringValue else { throw DubdeckError.data(shown, "segment \(n): \"speaker\" must be a string, not \(v.typeName)") }
-                    _ = try SafeName.check(label, file: shown, field: "segment \(n) speaker")
-                case "start":
-                    start = v.doubleValue
-                    try want(start != nil, "a number")
-                case "end":
-                    end = v.doubleValue
-                    try want(end != nil, "a number")
-                case "last_preview":
-                    guard let p = v.objectValue else {
-                        throw DubdeckError.data(shown, "segment \(n): \"last_preview\" must be an object, not \(v.typeName)")
-                    }
-                    // A take name becomes a path: only one of this segment's take files.
-                    if !takeIsOwn(p, n) {
-                        throw DubdeckError.data(shown, "segment \(n): last_preview.take is not a take file of this segment")
-                    }
-                default: break
-                }
-            }
-            let seg = job.segments[i]
-            if let s = start, let e = end {
-                if snap.mismatch == nil { snap.mismatch = timesMismatch(n, s, e, seg) }
-            } else {
-                // Written by another tool without times: taken as matching, times added on the next save.
-                snap.entries[i]!.parsed!["start"] = .number(seg.start)
-                snap.entries[i]!.parsed!["end"] = .number(seg.end)
-                snap.entries[i]!.raw = nil
-            }
-            if upgrading {
-                for (key, value) in [("locked", JSONValue.bool(false)), ("locked_at", .null), ("locked_by", .null),
-                                     ("flags", .array([])), ("audio_status", .string(TakeStatus.none.rawValue))] where snap.entries[i]!.parsed![key] == nil {
-                    snap.entries[i]!.parsed![key] = value
-                }
-                snap.entries[i]!.raw = nil
-            }
-        }
-    }
-
 }

@@ -46,7 +46,7 @@ public final class TranscriptStore {
         var entries: [Entry?]
         /// Entries whose key is not a segment number of this job (kept as they are).
         var foreign: [(key: String, value: JSONValue)]
-        /// The fingerprint as taken; its SHA-256 may still be computed on the other core (`pendingHash`).
+        /// The fingerprint as taken; its SHA-256 is made from `bytes` when first asked for.
         var recordedFingerprint: FileFingerprint
         var mismatch: String?
         /// The file as last read or written (the next commit compares the disk with it).
@@ -54,20 +54,16 @@ public final class TranscriptStore {
         /// What each line's entry says (index = segment number − 1; absent entries: translated.json's
         /// line), handed to the store's `states` when the snapshot is adopted (then emptied).
         var stored: [ReviewState] = []
-        /// The file's SHA-256 while the other core computes it (a store opens while it is hashed).
-        var pendingHash: BackgroundHash? = nil
 
+        /// Hashed on first use: an open that changes nothing never hashes the file.
         var fingerprint: FileFingerprint {
-            get {
-                guard let pendingHash else { return recordedFingerprint }
-                var fp = recordedFingerprint
-                fp.sha256 = pendingHash.value
-                return fp
+            mutating get {
+                if recordedFingerprint.sha256.isEmpty, recordedFingerprint != .missing, let bytes {
+                    recordedFingerprint.sha256 = SHA256.digest(bytes)
+                }
+                return recordedFingerprint
             }
-            set {
-                recordedFingerprint = newValue
-                pendingHash = nil
-            }
+            set { recordedFingerprint = newValue }
         }
     }
 
@@ -85,20 +81,11 @@ public final class TranscriptStore {
         self.init(job: job, by: by, snapshot: try TranscriptStore.read(job: job))
     }
 
-    /// Opens a job and its store on both cores: the store is read, fingerprinted and scanned on
-    /// the other core while this one reads translated.json (the scan needs the job's lines only at
-    /// its end). The same checks and the same errors, in the same order, as `JobLoader.load` then
-    /// `init(job:)`: a bad job is reported before anything about its store.
-    /// `historyTail`: the history's last bytes are read (and parsed) on another core too, for
-    /// `recentHistory` (the desk's first look at the history).
-    public static func open(_ directory: String, series: String? = nil, by: String? = nil, historyTail: Int? = nil) throws -> TranscriptStore {
-        // The directory opened once; the early reads and the job's own go through it (SPEC §11.2).
+    /// Opens a job and its store: the directory once (SPEC §11.2), translated.json, then the store.
+    public static func open(_ directory: String, series: String? = nil, by: String? = nil) throws -> TranscriptStore {
         let handle = try JobLoader.openDirectory(directory)
-        let early = EarlyStoreRead(handle.place(Job.storeFileName))
-        let tail = historyTail.map { EarlyHistoryTail(HistoryLog(handle.place(Job.historyFileName)), maxBytes: $0) }
         let loaded = try JobLoader.load(handle, series: series)
-        let store = TranscriptStore(job: loaded, by: by, snapshot: try TranscriptStore.read(job: loaded, early: early))
-        store.earlyHistoryTail = tail
+        let store = try TranscriptStore(job: loaded, by: by)
         TranscriptStore.sweepTemporaries(handle)
         return store
     }
@@ -111,15 +98,9 @@ public final class TranscriptStore {
         }
     }
 
-    var earlyHistoryTail: EarlyHistoryTail?
-
-    /// The history's last `maxBytes`, parsed (what was read while the job opened, the first time).
+    /// The history's last `maxBytes`, parsed (the desk's first look at the history).
     public func recentHistory(maxBytes: Int) throws -> HistoryLog.Tail {
-        if let early = earlyHistoryTail, early.maxBytes == maxBytes {
-            earlyHistoryTail = nil
-            return try early.take()
-        }
-        return try history.readTail(maxBytes: maxBytes)
+        try history.readTail(maxBytes: maxBytes)
     }
 
     init(job: Job, by: String?, snapshot: consuming Snapshot) {

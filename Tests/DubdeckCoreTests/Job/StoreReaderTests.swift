@@ -6,10 +6,10 @@ import TestSupport
 @testable import DubdeckCharacters
 @testable import DubdeckCore
 
-/// The direct reading of transcript_store.json (states scanned from the bytes, no objects built)
-/// gives exactly what the generic reading gives, and gives up (nil) on everything the generic
-/// reading refuses — so an error is always the generic reading's exact one.
-final class DirectStoreTests: XCTestCase {
+/// transcript_store.json's one reader (states read from the bytes, no objects built) against
+/// Foundation's JSONSerialization read by the format's rules (TestSupport's JSONOracle): the same
+/// lines' states on every store both accept, refused where the rules refuse, the exact errors.
+final class StoreReaderTests: XCTestCase {
     var dir: TempDir!
     var job: Job!
 
@@ -40,30 +40,33 @@ final class DirectStoreTests: XCTestCase {
             + entries.joined(separator: "\n")
     }
 
-    func check(_ doc: [UInt8], direct expected: Bool, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
-        let generic = try? TranscriptStore.parseGeneric(doc, job: job)
-        let direct = TranscriptStore.parseDirect(doc, job: job)
-        guard let generic else {
-            XCTAssertNil(direct, "refused by the generic reading, so the direct one must give up: \(what)", file: file, line: line)
-            return
-        }
-        guard let direct else {
-            XCTAssertFalse(expected, "the direct reading gave up on a plain store: \(what)", file: file, line: line)
-            return
-        }
-        XCTAssertTrue(expected, "the direct reading should have given up: \(what)", file: file, line: line)
-        XCTAssertEqual(describe(direct), describe(generic), what, file: file, line: line)
-        XCTAssertEqual(direct.stored, generic.stored, "the lines' states: \(what)", file: file, line: line)
-        XCTAssertTrue(direct.entries.allSatisfy { $0?.parsed == nil }, "no object built at open: \(what)", file: file, line: line)
+    func oracleLines() -> [(start: Double, end: Double, text: String)] { job.segments.map { ($0.start, $0.end, $0.text) } }
+
+    func describe(_ st: ReviewState) -> String {
+        "\(st.text)|\(st.approved)|\(st.locked)|\(st.flags.joined(separator: ","))|\(st.audioStatus)|\(st.speakerOverride ?? "-")"
     }
 
-    func testTheSameSnapshotAsTheGenericReading() {
+    /// Read by the one reader and by the oracle: both accept it and agree on every line's state.
+    /// `built`: whether the reading had to build entries (an old version, an entry without times).
+    func check(_ doc: [UInt8], built: Bool, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        let expected = JSONOracle.storeStates(doc, lines: oracleLines())
+        XCTAssertNotNil(expected, "the rules accept it: \(what)", file: file, line: line)
+        do {
+            let snap = try TranscriptStore.parse(doc, job: job)
+            XCTAssertEqual(snap.stored.map(describe), expected, "the lines' states: \(what)", file: file, line: line)
+            XCTAssertEqual(snap.entries.contains { $0?.parsed != nil }, built, "objects built at open: \(what)", file: file, line: line)
+        } catch {
+            XCTFail("refused: \(what): \(error)", file: file, line: line)
+        }
+    }
+
+    func testTheSameStatesAsFoundationReadByTheRules() {
         let preview = #""last_preview": {"wav": "segments_preview/0001.wav", "take": "segments_preview/0001.take-3.wav", "duration_s": 2, "speech_s": 1.75, "overflow_s": 0, "voice": {"engine": "espeak", "variant": "Alex", "pitch": 55, "rate": 175}}"#
         let plain: [(String, [UInt8])] = [
             ("every line", document((1...5).map { ("\($0)", entry($0)) })),
             ("no lines", document([])),
             ("some lines, out of order", document([("3", entry(3)), ("1", entry(1))])),
-            ("flags, a speaker, a take", document([("1", entry(1, #""flags": ["needs_retranslate", "x"], "speaker": "SPEAKER_03""#)),
+            ("flags, a speaker, a take", document([("1", entry(1, #""speaker": "SPEAKER_03""#).replacingOccurrences(of: "\"flags\": []", with: #""flags": ["needs_retranslate", "x"]"#)),
                                                    ("2", entry(1, preview).replacingOccurrences(of: "\"none\"", with: "\"fresh\"")
                                                        .replacingOccurrences(of: "\"start\": 1, \"end\": 3", with: "\"start\": 3.5, \"end\": 5")
                                                        .replacingOccurrences(of: "0001.take", with: "0002.take"))])),
@@ -81,20 +84,25 @@ final class DirectStoreTests: XCTestCase {
             ("times a little off (within the tolerance)", document([("1", entry(1).replacingOccurrences(of: "\"start\": 1, \"end\": 3", with: "\"start\": 1.0004, \"end\": 2.9996")),
                                                                    ("2", entry(2).replacingOccurrences(of: "\"Line 2\"", with: "\"a much longer line of text\""))])),
         ]
-        for (what, doc) in plain { check(doc, direct: true, what) }
+        for (what, doc) in plain { check(doc, built: false, what) }
 
-        let givesUp: [(String, [UInt8])] = [
+        let built: [(String, [UInt8])] = [
             ("version 2 (upgraded)", document([("1", entry(1))], version: "2")),
             ("no version", Array(#"{"segments": {"1": {"start": 1, "end": 3}}}"#.utf8)),
             ("an entry without times", document([("1", #"{"tgt_text": "x"}"#)])),
             ("an entry with a null time", document([("1", #"{"start": null, "end": 3, "tgt_text": "x"}"#)])),
+        ]
+        for (what, doc) in built { check(doc, built: true, what) }
+        let unusual: [(String, [UInt8])] = [
             ("a segment this job does not have", document([("1", entry(1)), ("9", entry(1))])),
-            ("a key with a leading zero", document([("01", entry(1))])),
-            ("a key that is no number", document([("x", entry(1))])),
             ("an escaped name", document([("1", entry(1, #""tgt\u005ftext2": 1"#))])),
             ("a non-ASCII name", document([("1", entry(1, #""nöte": 1"#))])),
+            ("a field named with an escape", document([("1", #"{"start": 1, "end": 3, "tgt\u005ftext": "escaped", "appro\u0076ed": true}"#)])),
         ]
-        for (what, doc) in givesUp { check(doc, direct: false, what) }
+        for (what, doc) in unusual { check(doc, built: false, what) }
+        let foreign = try! TranscriptStore.parse(unusual[0].1, job: job)
+        XCTAssertEqual(foreign.foreign.map(\.key), ["9"])
+        XCTAssertEqual(foreign.mismatch, "transcript_store.json has segment 9 but translated.json has 5 segments (re-segmented?)")
 
         var refused: [(String, [UInt8])] = [
             ("approved a string", document([("1", entry(1).replacingOccurrences(of: "\"approved\": true", with: "\"approved\": \"yes\""))])),
@@ -128,9 +136,15 @@ final class DirectStoreTests: XCTestCase {
         invalidUTF8[at] = 0xC3
         invalidUTF8[at + 1] = 0x28
         refused.append(("invalid UTF-8 in a text", invalidUTF8))
+        refused += [
+            ("a key with a leading zero", document([("01", entry(1))])),
+            ("a key that is no number", document([("x", entry(1))])),
+        ]
+        // Refused by JSON itself (Foundation keeps one of two equal keys; dubdeck refuses them).
+        let jsonLevel: Set<String> = ["a duplicate field", "a duplicate field spelled with an escape", "a duplicate segment", "a trailing comma"]
         for (what, doc) in refused {
-            XCTAssertThrowsError(try TranscriptStore.parseGeneric(doc, job: job), what)
-            check(doc, direct: false, what)
+            XCTAssertThrowsError(try TranscriptStore.parse(doc, job: job), what)
+            if !jsonLevel.contains(what) { XCTAssertNil(JSONOracle.storeStates(doc, lines: oracleLines()), "the rules refuse it too: \(what)") }
         }
     }
 
@@ -153,21 +167,35 @@ final class DirectStoreTests: XCTestCase {
         XCTAssertEqual(again.states, store.states)
     }
 
-    /// `open` reads the store on the other core while translated.json loads: the same store as
-    /// `init(job:)` gives, the same errors in the same order (the job's before its store's), and the
-    /// desk's history tail is the tail a read then gives.
-    func testOpeningOnTwoCoresIsOpeningOnOne() throws {
+    /// The fault reported is the one a whole-tree reading reports: the syntax anywhere first, then
+    /// the lowest line's; within an entry, its first member at fault.
+    func testTheFaultReportedIsTheFirstByLine() {
+        func message(_ doc: [UInt8]) -> String? {
+            do { _ = try TranscriptStore.parse(doc, job: job); return nil } catch { return (error as? DubdeckError)?.message.components(separatedBy: "transcript_store.json: ").last }
+        }
+        let late = document([("4", entry(4).replacingOccurrences(of: "\"approved\": true", with: "\"approved\": 1")),
+                             ("2", entry(2, #""speaker": 3, "flags2": 1"#).replacingOccurrences(of: "\"locked\": false", with: "\"locked\": \"no\""))])
+        XCTAssertEqual(message(late), "segment 2: \"locked\" must be a boolean, not string")
+        XCTAssertTrue(message(late + Array(" x".utf8))?.contains("unexpected data after the JSON value") == true, "the syntax first")
+        XCTAssertEqual(message(document([("1", entry(1))], version: "9")), "store version 9 is newer than this dubdeck knows (3); refusing to touch it")
+        XCTAssertEqual(message(document([("0", "[]")])), "segment 0: expected an object, not array")
+        XCTAssertEqual(message(document([("1", entry(1, #""last_preview": {"take": "../x"}"#))])), "segment 1: last_preview.take is not a take file of this segment")
+    }
+
+    /// The desk opens through `open` (the directory once): the same store as `init(job:)` gives,
+    /// the same errors in the same order (the job's before its store's).
+    func testOpeningIsReadingTheJobThenItsStore() throws {
         let doc = document([("2", entry(2, #""speaker": "SPEAKER_03""#)), ("5", entry(5))])
         dir.write("ep01/transcript_store.json", String(decoding: doc, as: UTF8.self))
         let one = try TranscriptStore(job: job, by: "tester")
         try one.commit([.edit(1, text: "Edited")])
         try one.commit([.approve(3, true)])
-        let two = try TranscriptStore.open(dir.file("ep01") + "/", by: "tester", historyTail: 4096)
+        let two = try TranscriptStore.open(dir.file("ep01") + "/", by: "tester")
         let again = try TranscriptStore(job: job, by: "tester")
         XCTAssertEqual(two.states, again.states)
-        XCTAssertEqual(two.fingerprint, again.fingerprint, "the hash made on the other core")
-        XCTAssertEqual(try two.recentHistory(maxBytes: 4096).records.map(\.seq), try again.history.readTail(maxBytes: 4096).records.map(\.seq))
-        XCTAssertEqual(try two.recentHistory(maxBytes: 4096).records.count, 2, "asked again: read again")
+        XCTAssertEqual(two.fingerprint, again.fingerprint, "hashed when asked for")
+        XCTAssertEqual(two.fingerprint.sha256, SHA256.digest(Array(dir.read("ep01/transcript_store.json")!.utf8)))
+        XCTAssertEqual(try two.recentHistory(maxBytes: 4096).records.count, 2)
         try two.commit([.approve(4, true)])
         XCTAssertTrue(try TranscriptStore(job: job, by: "tester").state(4).approved)
 
