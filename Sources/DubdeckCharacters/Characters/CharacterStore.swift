@@ -114,7 +114,6 @@ public final class CharacterStore {
     var index: [String: Int] = [:]
     /// Each character's JSON as read; nil once it changed (re-encoded on save).
     var raw: [ArraySlice<UInt8>?] = []
-    var fingerprint = FileFingerprint.missing
     var key: [UInt8] = []
     var kdf: Envelope.KDF = .raw
     var matrixCache: EmbeddingMatrix?
@@ -124,13 +123,10 @@ public final class CharacterStore {
     /// Per series, the reconciles applied (undoable) and the proposals a reviewer rejected.
     var reconcileLog: [String: ReconcileLog] = [:]
     var reconcileOrder: [String] = []
-    /// The PostgreSQL backend's row versions and what was read (nil: the file store).
-    var database: DatabaseState?
-    /// The one connection of this store (a database store), made at the first use.
-    var connection: PGConnection?
-    var isDatabase: Bool { CharacterStore.isDatabaseURL(path) }
+    /// The file or the database the memory is kept in.
+    lazy var backend: CharacterBackend = CharacterStore.isDatabaseURL(path) ? DatabaseCharacterBackend(self) : FileCharacterBackend(self)
 
-    public var exists: Bool { isDatabase ? database?.exists == true : fingerprint != .missing }
+    public var exists: Bool { backend.exists }
     public var dim: Int? { embeddingMeta?["dim"]?.intValue }
     public var embeddingType: String? { embeddingMeta?["type"]?.stringValue }
 
@@ -142,11 +138,10 @@ public final class CharacterStore {
     }
 
     /// Where reference recordings go: beside the file store; for a database, `data/` (they are files).
-    public var directory: String { isDatabase ? "data" : FileIO.directory(of: path) }
+    public var directory: String { backend.directory }
 
     /// A store path as it may be printed (a database URL without its password).
     public static func shown(_ path: String) -> String { isDatabaseURL(path) ? PGConnection.redacted(path) : Sanitizer.display(path) }
-    public var lockPath: String { path + ".lock" }
 
     init(path: String, withEmbeddings: Bool) {
         self.path = path
@@ -161,23 +156,14 @@ public final class CharacterStore {
     }
 
     func load() throws {
-        if isDatabase { return try loadFromDatabase() }
-        guard var bytes = try FileIO.readIfExists(path, owner: .own) else {
-            reset()
-            fingerprint = .missing
-            return
-        }
-        // Names and voices only (the desk) never commit: their fingerprint needs no hash.
-        let fp = FileIO.fingerprint(path: path, bytes: bytes, sha256: withEmbeddings ? nil : [])
-        let header = try Envelope.header(bytes, file: shownPath)
-        let (k, source) = try resolveKey(header)
-        let range = try Envelope.open(&bytes, key: k, file: shownPath)
-        try parse(bytes, range)
+        try backend.load()
         if withEmbeddings { matrixCache = matrix() }  // ready for matching
+    }
+
+    /// The key the store was read or is to be written with.
+    func sealed(key k: [UInt8], kdf d: Envelope.KDF) {
         key = k
-        kdf = header.kdf
-        fingerprint = fp
-        if case .keyFile(let p) = source.kind, p.hasSuffix(".new") { finishRotation(p) }
+        kdf = d
     }
 
     func reset() {
@@ -209,20 +195,11 @@ public final class CharacterStore {
         throw DubdeckError(.keyError, "\(shownPath): wrong key (the key check does not match)")
     }
 
-    /// An interrupted rotate left the store re-encrypted with store.key.new: make it the key.
-    /// Under the store's lock, and only when store.key.new is still the key that opens the store
-    /// (a rotation running in another process right now has the lock, so this waits or gives up).
-    func finishRotation(_ newPath: String) {
-        if isDatabase {
-            // The re-sealing committed in one transaction: the new key is the key.
-            let final = String(newPath.dropLast(4))
-            if Glibc.rename(newPath, final) == 0 { try? FileIO.fsyncDirectory(FileIO.directory(of: final)) }
-            return
-        }
-        guard let lock = try? JobLock.acquire(lockPath, timeout: 0.5) else { return }
-        defer { lock.release() }
-        guard let bytes = try? FileIO.readIfExists(path, owner: .own), let header = try? Envelope.header(bytes, file: shownPath),
-              let newKey = try? KeySource.readKeyFile(newPath), Envelope.keyCheck(newKey) == header.keyCheck else { return }
+    /// An interrupted rotate left the store sealed with store.key.new: the backend makes it the key.
+    func finishRotation(_ newPath: String) { backend.finishRotation(newPath) }
+
+    /// store.key.new becomes store.key (the store is already sealed with it).
+    static func adoptNewKeyFile(_ newPath: String) {
         let final = String(newPath.dropLast(4))
         if Glibc.rename(newPath, final) == 0 { try? FileIO.fsyncDirectory(FileIO.directory(of: final)) }
     }
@@ -345,7 +322,7 @@ public final class CharacterStore {
 
     /// Every character changed since it was read passes the reader's rules before anything is written.
     func validateChanged() throws {
-        for (i, c) in characters.enumerated() where raw[i] == nil || database?.rewriteAll == true { try c.validate(file: shownPath) }
+        for (i, c) in characters.enumerated() where raw[i] == nil || backend.rewritesAll { try c.validate(file: shownPath) }
     }
 
     // MARK: Encoding
@@ -414,33 +391,24 @@ public final class CharacterStore {
 
     // MARK: Saving
 
-    /// One writer at a time: lock, re-read when the file changed since it was read (then `change`
-    /// runs on the fresh state: no lost update), apply, encrypt, write atomically, unlock.
-    /// `then` runs once the store is saved, still under its lock (files that follow the store:
-    /// reconcile's maps).
+    /// One change as one transaction of the backend: applied to the store as committed now (no
+    /// lost update), validated, sealed and written. `then` runs once it is committed, still under
+    /// the file's lock (files that follow the store: reconcile's maps).
     public func update(then: () throws -> Void = {}, _ change: (CharacterStore) throws -> Void) throws {
         guard withEmbeddings else { throw DubdeckError(.usage, "internal: the store was opened without embeddings") }
-        if isDatabase { return try updateInDatabase(then: then, change) }
-        try FileIO.makeDirectories(directory)
-        let lock = try JobLock.acquire(lockPath)
-        defer { lock.release() }
-        let disk = try FileIO.readIfExists(path, owner: .own)
-        let fp = FileIO.fingerprint(path: path, bytes: disk)
-        if fp.sha256 != fingerprint.sha256 || fp.size != fingerprint.size { try load() }
+        try backend.commit(change)
+        try then()
+    }
+
+    /// Inside a backend's transaction, on the store as committed: a new store gets its key, and the
+    /// change is made under this commit's generation.
+    func apply(_ change: (CharacterStore) throws -> Void) throws {
         if !exists { try prepareNewStore() }
         ensureStoreID()
-        do {
-            generation += 1  // this commit's: what the change stamps on what it changes
-            changing = true
-            defer { changing = false }
-            try change(self)
-            try save()
-        } catch {
-            // Refused or not written: this store is again what the disk holds, not the change.
-            try? load()
-            throw error
-        }
-        try then()
+        generation += 1  // this commit's: what the change stamps on what it changes
+        changing = true
+        defer { changing = false }
+        try change(self)
     }
 
     /// This store's identity (random, made once, copied by migrate): `characters migrate` tells
@@ -471,23 +439,7 @@ public final class CharacterStore {
         }
     }
 
-    public func save() throws {
-        if isDatabase {
-            let c = try connect()
-            try database {
-                try ensureSchema(c)
-                try withRetry(c) { _ in try writeRows(c) }
-            }
-            markSaved()
-            return
-        }
-        try validateChanged()
-        let sealed = try Envelope.seal(plaintext(), key: key, kdf: kdf)
-        if FileIO.faults.failCharacterStoreWrite { throw DubdeckError.io(shownPath, "write failed: \(errnoText(ENOSPC))") }
-        try FileIO.writeAtomically(path, sealed, mode: 0o600)
-        fingerprint = FileIO.fingerprint(path: path, bytes: sealed)
-        markSaved()
-    }
+    public func save() throws { try backend.save() }
 
     /// What was written is what was read: each character's encoded bytes kept for the next save.
     func markSaved() {
@@ -500,12 +452,7 @@ public final class CharacterStore {
     }
 
     /// Re-encrypts everything with a new key (key rotate).
-    func reencrypt(newKey: [UInt8]) throws {
-        if isDatabase { return try reencryptDatabase(newKey: newKey) }
-        key = newKey
-        kdf = .raw
-        try save()
-    }
+    func reencrypt(newKey: [UInt8]) throws { try backend.reseal(newKey: newKey) }
 
     // MARK: Characters
 

@@ -127,3 +127,38 @@ public enum Base64 {
         return out
     }
 }
+
+/// AES-256-GCM decryption in pieces (the store read in chunks, never whole): `update` decrypts a
+/// chunk in place; `finish` says whether the tag verifies. Nothing decrypted may be acted on
+/// before `finish` returned true.
+final class GCMDecryptStream {
+    let ctx: OpaquePointer
+    var ok: Bool
+
+    init?(key: [UInt8], nonce: [UInt8], aad: [UInt8]) {
+        guard let c = EVP_CIPHER_CTX_new() else { return nil }
+        ctx = c
+        var outl: Int32 = 0
+        ok = EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), nil, nil, nil, 0) == 1
+        ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, Int32(nonce.count), nil) == 1
+        ok = ok && EVP_CipherInit_ex(ctx, nil, nil, key, nonce, 0) == 1
+        ok = ok && EVP_CipherUpdate(ctx, nil, &outl, aad, Int32(aad.count)) == 1
+    }
+
+    deinit { EVP_CIPHER_CTX_free(ctx) }
+
+    func update(_ chunk: inout [UInt8], count: Int) {
+        guard ok, count > 0 else { return }
+        var outl: Int32 = 0
+        ok = chunk.withUnsafeMutableBufferPointer { b in
+            EVP_CipherUpdate(ctx, b.baseAddress!, &outl, b.baseAddress!, Int32(count)) == 1 && Int(outl) == count
+        }
+    }
+
+    func finish(tag: [UInt8]) -> Bool {
+        var t = tag
+        var outl: Int32 = 0
+        var final = [UInt8](repeating: 0, count: 32)
+        return ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, &t) == 1 && EVP_CipherFinal_ex(ctx, &final, &outl) == 1
+    }
+}

@@ -8,12 +8,9 @@ import Glibc
 public enum KeyRotation {
     public static func rotate(storePath: String, keyPath: String) throws {
         let newPath = keyPath + ".new"
-        // A database store re-seals every row in one transaction: no lock file.
-        var lock: JobLock?
-        if !CharacterStore.isDatabaseURL(storePath) {
-            try FileIO.makeDirectories(FileIO.directory(of: storePath))
-            lock = try JobLock.acquire(storePath + ".lock")
-        }
+        // The file's lock from before it is read until the key file is replaced (a database re-seals
+        // every row in one transaction: no lock).
+        let lock = try CharacterStore(path: storePath, withEmbeddings: true).backend.rotationLock()
         defer { lock?.release() }
         let store = try CharacterStore.open(storePath)  // under the lock: nobody writes meanwhile
         let newKey = try Crypto.randomBytes(32)

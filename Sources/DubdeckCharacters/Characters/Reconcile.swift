@@ -528,7 +528,7 @@ extension CharacterStore {
 
     func removeCharacter(_ id: String) {
         guard let i = index[id] else { return }
-        database?.deleted.insert(id)
+        backend.forget(id)
         characters.remove(at: i)
         raw.remove(at: i)
         index = [:]

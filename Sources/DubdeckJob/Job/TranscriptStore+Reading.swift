@@ -80,16 +80,15 @@ extension TranscriptStore {
                             return
                         }
                         if let entryFault, fault == nil || n < fault!.n { fault = (n, entryFault) }
-                        let seg = job.segments[n - 1]
                         if let s = facts.start, let e = facts.end {
-                            if let reason = TranscriptStore.timesMismatch(n, s, e, seg), timesMismatch == nil || n < timesMismatch!.n {
+                            if let reason = TranscriptStore.timesMismatch(n, s, e, job.segments[n - 1]), timesMismatch == nil || n < timesMismatch!.n {
                                 timesMismatch = (n, reason)
                             }
                         } else {
                             untimed.append(n)
                         }
-                        if !facts.ownText { st.text = seg.text }
-                        complete(&st, seg)
+                        if !facts.ownText { st.text = job.segments[n - 1].text }
+                        complete(&st, job.segments[n - 1])
                         snap.entries[n - 1] = Entry(checkedRaw: raw)
                         snap.stored[n - 1] = st
                     }
@@ -156,7 +155,6 @@ extension TranscriptStore {
     static func readField(_ k: Int?, _ f: inout JSONParser, into st: inout ReviewState, _ facts: inout EntryFacts,
                           line n: Int, shown: String) throws -> DubdeckError? {
         guard let k else { _ = try f.parseValue(depth: 3); return nil }
-        let name = entryFields[k].description
         let value: JSONValue
         if let scalar = try f.parseScalar(depth: 3) {
             switch (k, scalar) {
@@ -199,7 +197,7 @@ extension TranscriptStore {
         case 7: wanted = "an array of strings"
         default: wanted = "an object"
         }
-        return .data(shown, "segment \(n): \"\(name)\" must be \(wanted), not \(value.typeName)")
+        return .data(shown, "segment \(n): \"\(entryFields[k])\" must be \(wanted), not \(value.typeName)")
     }
 
     /// Why entry n's times say it belongs to another line than translated.json's line n (nil: it does not).

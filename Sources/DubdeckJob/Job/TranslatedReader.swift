@@ -25,7 +25,7 @@ extension JobLoader {
                 }
             }
         }
-        var values = [Value?](repeating: nil, count: JobLoader.segmentFields.count)
+        var values = InlineArray<9, Value?>(repeating: nil)
     }
 
     /// The segments of translated.json's bytes; errors name `shown` (and the line at fault).
@@ -90,36 +90,34 @@ extension JobLoader {
 
     /// Line n from its fields: times within 0–48 h and in order, a text, a safe character ID.
     static func segment(_ n: Int, _ fields: SegmentFields) throws -> Segment {
-        func name(_ k: Int) -> String { segmentFields[k].description }
+        func name(_ k: Int) -> StaticString { segmentFields[k] }
         func number(_ k: Int) throws -> Double {
             guard let v = fields.values[k] else { throw SegmentFault(cause: "missing \"\(name(k))\"") }
             guard case .scalar(.number(let d)) = v else { throw SegmentFault(cause: "\"\(name(k))\" must be a number, not \(v.typeName)") }
             return d
         }
-        /// The first of `keys` present and not null, which must be a string.
-        func string(_ keys: [Int], required: Bool) throws -> String? {
-            for k in keys {
-                guard let v = fields.values[k] else { continue }
-                if case .scalar(.null) = v { continue }
-                guard case .scalar(.string(let s)) = v else { throw SegmentFault(cause: "\"\(name(k))\" must be a string, not \(v.typeName)") }
-                return s
-            }
-            if required { throw SegmentFault(cause: "missing \"\(name(keys[0]))\"") }
-            return nil
+        /// Field k when present and not null, which must be a string.
+        func string(_ k: Int) throws -> String? {
+            guard let v = fields.values[k] else { return nil }
+            if case .scalar(.null) = v { return nil }
+            guard case .scalar(.string(let s)) = v else { throw SegmentFault(cause: "\"\(name(k))\" must be a string, not \(v.typeName)") }
+            return s
         }
         let start = try number(0)
         let end = try number(1)
         if start < 0 { throw SegmentFault(cause: "start \(JSONValue.formatNumber(start)) is negative") }
-        for (key, t) in [("start", start), ("end", end)] where t > Bounds.maxTime {
+        if max(start, end) > Bounds.maxTime {
+            let (key, t) = start > Bounds.maxTime ? ("start", start) : ("end", end)
             throw SegmentFault(cause: "\(key) \(JSONValue.formatNumber(t)) is past 48 hours (\(Int(Bounds.maxTime)) s)")
         }
         if end < start {
             throw SegmentFault(cause: "end \(JSONValue.formatNumber(end)) is before start \(JSONValue.formatNumber(start))")
         }
-        let text = try string([2, 3], required: true)!
-        let src = try string([4, 5], required: false) ?? ""
-        let speaker = try string([6, 7], required: false) ?? ""
-        let character = try string([8], required: false)
+        // The first of two spellings present and not null counts.
+        guard let text = try string(2) ?? string(3) else { throw SegmentFault(cause: "missing \"text\"") }
+        let src = try string(4) ?? string(5) ?? ""
+        let speaker = try string(6) ?? string(7) ?? ""
+        let character = try string(8)
         if let c = character, !c.isEmpty, !SafeName.isValid(c) {
             throw SegmentFault(cause: "character_id \"\(Sanitizer.display(String(c.prefix(80))))\" is not a safe name (\(SafeName.rule))")
         }

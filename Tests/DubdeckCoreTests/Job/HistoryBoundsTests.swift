@@ -68,7 +68,7 @@ final class HistoryBoundsTests: JobTestCase {
         let n = store.job.segments.count
         try store.commit((1...n).map { .approve($0, true) })
         var warnings: [String] = []
-        let end = try open().repairHistoryEnd(storeBase: try open().snapshot.fingerprint.shaHex, warnings: &warnings)
+        let end = try open().repairHistoryEnd(storeBase: try open().fingerprint.shaHex, warnings: &warnings)
         XCTAssertEqual(end.records.count, 2, "the newest record and the one before it, not the \(n) of the batch")
         XCTAssertEqual(end.lastSeq, n)
         // A history written before records named their takes: read back to the commit's start once.
@@ -78,10 +78,10 @@ final class HistoryBoundsTests: JobTestCase {
             r.extra[TranscriptStore.repointField] = nil
             return String(decoding: JSONWriter.encode(r.json), as: UTF8.self)
         }.joined(separator: "\n") + "\n")
-        let old = try open().repairHistoryEnd(storeBase: try open().snapshot.fingerprint.shaHex, warnings: &warnings)
+        let old = try open().repairHistoryEnd(storeBase: try open().fingerprint.shaHex, warnings: &warnings)
         XCTAssertEqual(old.records.count, n, "the whole last commit")
         // Interrupted: the store never got the batch (its base is the store on disk): cut whole.
-        let base = try open().snapshot.fingerprint.shaHex
+        let base = try open().fingerprint.shaHex
         dir.write("ep01/transcript_versions.jsonl", (1...3).map { record(seq: $0, segment: $0, base: base) }.joined(separator: "\n") + "\n")
         let cut = try open().commit([.edit(1, text: "after the crash")])
         XCTAssertEqual(cut.records.first?.seq, 1, "all three cut")

@@ -124,8 +124,6 @@ extension CharacterStore {
     /// Whether there may be a store at `path` to read (a database is asked when opened).
     public static func mayExist(_ path: String) -> Bool { isDatabaseURL(path) || FileIO.exists(path) }
 
-    var shownPath: String { isDatabase ? PGConnection.redacted(path) : Sanitizer.display(path) }
-
     /// The tables, in the connection's schema (never found through a search path).
     static func schemaSQL(_ c: PGConnection) -> [String] {
         let t = c.table
@@ -147,11 +145,65 @@ extension CharacterStore {
         ]
     }
 
+    /// A PostgreSQL array literal of safe names (store IDs: no quote or backslash can occur).
+    static func textArray(_ items: [String]) -> String {
+        "{" + items.map { "\"" + $0.filter { $0 != "\"" && $0 != "\\" } + "\"" }.joined(separator: ",") + "}"
+    }
+
+    /// A cheap signature of the database's content (the desk's poll): every row's version.
+    public static func databaseSignature(_ url: String) -> String? {
+        guard let c = try? PGConnection(url: url),
+              let rows = try? c.exec("""
+                SELECT (SELECT coalesce(max(version), 0) FROM \(c.table("dubdeck_meta"))), (SELECT coalesce(sum(version), 0) FROM \(c.table("dubdeck_characters"))),
+                       (SELECT count(*) FROM \(c.table("dubdeck_characters"))), (SELECT coalesce(sum(version), 0) FROM \(c.table("dubdeck_series")))
+                """), let r = rows.first else { return nil }
+        return r.map { $0 ?? "" }.joined(separator: "/")
+    }
+
+    var shownPath: String { CharacterStore.shown(path) }
+}
+
+/// The store as rows of a PostgreSQL database (docs/FORMATS.md): every row sealed on its own,
+/// the meta row committing to the set of rows; a change is one SERIALIZABLE transaction, retried
+/// from the start on a conflict; one connection per command (SPEC §11.5).
+final class DatabaseCharacterBackend: CharacterBackend {
+    unowned let store: CharacterStore
+    let url: String
+    /// The rows' versions and what was read (nil: nothing read yet).
+    var db: DatabaseState?
+    /// The one connection of this store, made at the first use.
+    var connection: PGConnection?
+    var shownPath: String { store.shownPath }
+
+    init(_ store: CharacterStore) {
+        self.store = store
+        url = store.path
+    }
+
+    var exists: Bool { db?.exists == true }
+    /// Reference recordings are files: `data/` beside the commands.
+    var directory: String { "data" }
+    var rewritesAll: Bool { db?.rewriteAll == true }
+    func forget(_ id: String) { db?.deleted.insert(id) }
+    func rotationLock() throws -> JobLock? { nil }
+
+    /// The re-sealing committed in one transaction: the new key is the key.
+    func finishRotation(_ newPath: String) { CharacterStore.adoptNewKeyFile(newPath) }
+
+    func save() throws {
+        let c = try connect()
+        try database {
+            try ensureSchema(c)
+            try withRetry(c) { _ in try writeRows(c) }
+        }
+        store.markSaved()
+    }
+
     /// One connection per command (SPEC §11.5): made at the first use, kept while it is good.
     func connect() throws -> PGConnection {
         if let c = connection, dd_PQstatus(c.conn) == CONNECTION_OK { return c }
         connection = nil
-        let c = try PGConnection(url: path)
+        let c = try PGConnection(url: url)
         connection = c
         return c
     }
@@ -222,18 +274,13 @@ extension CharacterStore {
         return out
     }
 
-    /// A PostgreSQL array literal of safe names (store IDs: no quote or backslash can occur).
-    static func textArray(_ items: [String]) -> String {
-        "{" + items.map { "\"" + $0.filter { $0 != "\"" && $0 != "\\" } + "\"" }.joined(separator: ",") + "}"
-    }
-
     /// Reads every row (inside the caller's transaction) into this store.
     func loadRows(_ c: PGConnection) throws {
-        reset()
+        store.reset()
         var state = DatabaseState()
         let shown = shownPath
         guard try schemaVersion(c) != nil else {
-            database = state
+            db = state
             return
         }
         guard let meta = try c.execBinary("SELECT version, header, sealed FROM \(c.table("dubdeck_meta")) WHERE id = 1").first else {
@@ -243,14 +290,14 @@ extension CharacterStore {
             if let n = Int(rows.first?[0] ?? "0"), n > 0 {
                 throw DubdeckError.data(shown, "row dubdeck_meta 1 is missing but \(n) other row\(n == 1 ? "" : "s") exist: refusing to make a new store over them")
             }
-            database = state
+            db = state
             return
         }
         guard let version = PGConnection.int8(meta[0]), let headerBytes = meta[1], headerBytes.count == Envelope.headerSize else {
             throw DubdeckError.data(shown, "row dubdeck_meta 1: damaged (header or version)")
         }
         let header = try Envelope.header(headerBytes + [UInt8](repeating: 0, count: Envelope.tagSize), file: shown)
-        let (k, _) = try resolveKey(header)
+        let (k, _) = try store.resolveKey(header)
         let metaPlain = try openRow(meta[2], key: k, "dubdeck_meta", "1", version)
         state.metaVersion = version
         // What this dubdeck would write for these members (the row set, written last, cut off).
@@ -290,19 +337,17 @@ extension CharacterStore {
                 throw DubdeckError.data(shown, why)
             }
         }
-        try parse(doc, 0..<doc.count)
-        key = k
-        kdf = header.kdf
+        try store.parse(doc, 0..<doc.count)
+        store.sealed(key: k, kdf: header.kdf)
         state.exists = true
-        database = state
-        if withEmbeddings { matrixCache = matrix() }
+        db = state
     }
 
     /// Inside a transaction, brings the store read earlier up to date by reading only the rows whose
     /// version moved (identify on a 2,000-character store reads a few rows, not megabytes). Anything
     /// unusual — the meta row changed (the key, the counters), a row deleted — reads everything again.
     func refreshRows(_ c: PGConnection) throws {
-        guard var state = database, state.exists, let mv = state.metaVersion, withEmbeddings,
+        guard var state = db, state.exists, let mv = state.metaVersion, store.withEmbeddings,
               let row = try c.execBinary("SELECT version FROM \(c.table("dubdeck_meta")) WHERE id = 1").first, PGConnection.int8(row[0]) == mv else {
             return try loadRows(c)
         }
@@ -313,7 +358,7 @@ extension CharacterStore {
                 ?? RowSet.mismatch(table: "dubdeck_series", found: seriesNow, committed: set.series) {
                 throw DubdeckError.data(shownPath, why)
             }
-            database = state
+            db = state
             return
         }
         if state.characterVersions.keys.contains(where: { characterNow[$0] == nil }) || state.seriesVersions.keys.contains(where: { seriesNow[$0] == nil }) {
@@ -322,37 +367,37 @@ extension CharacterStore {
         let staleCharacters = characterNow.filter { state.characterVersions[$0.key] != $0.value }.map(\.key)
         if !staleCharacters.isEmpty {
             for r in try fetchRows(c, "dubdeck_characters", ids: staleCharacters) {
-                let plain = try openRow(r.sealed, key: key, "dubdeck_characters", r.id, r.version)
+                let plain = try openRow(r.sealed, key: store.key, "dubdeck_characters", r.id, r.version)
                 var parser = JSONParser(bytes: plain)
-                let ch = try parseCharacter(id: r.id, &parser, shown: shownPath)
-                if let d = dim, !ch.embeddingAvg.isEmpty, ch.embeddingAvg.count != d {
+                let ch = try store.parseCharacter(id: r.id, &parser, shown: shownPath)
+                if let d = store.dim, !ch.embeddingAvg.isEmpty, ch.embeddingAvg.count != d {
                     throw DubdeckError.data(shownPath, "row dubdeck_characters \(Sanitizer.display(r.id)): embedding has \(ch.embeddingAvg.count) values, the store's dim is \(d)")
                 }
-                if let i = index[r.id] { characters[i] = ch; raw[i] = plain[...] } else {
-                    index[r.id] = characters.count
-                    characters.append(ch)
-                    raw.append(plain[...])
+                if let i = store.index[r.id] { store.characters[i] = ch; store.raw[i] = plain[...] } else {
+                    store.index[r.id] = store.characters.count
+                    store.characters.append(ch)
+                    store.raw.append(plain[...])
                 }
                 state.characterVersions[r.id] = r.version
             }
-            matrixCache = nil
+            store.matrixCache = nil
         }
         let staleSeries = seriesNow.filter { state.seriesVersions[$0.key] != $0.value }.map(\.key)
         if !staleSeries.isEmpty {
             for r in try fetchRows(c, "dubdeck_series", ids: staleSeries) {
-                let plain = try openRow(r.sealed, key: key, "dubdeck_series", r.id, r.version)
+                let plain = try openRow(r.sealed, key: store.key, "dubdeck_series", r.id, r.version)
                 let o = try JSONParser.parse(plain).objectValue
-                observations[r.id] = nil
-                observationOrder.removeAll { $0 == r.id }
-                reconcileLog[r.id] = nil
-                reconcileOrder.removeAll { $0 == r.id }
-                if let obs = o?["observations"], !obs.isNull { try parseObservations(.object(JSONObject([(r.id, obs)]))) }
-                if let rec = o?["reconcile"], !rec.isNull { try parseReconcileLog(.object(JSONObject([(r.id, rec)]))) }
+                store.observations[r.id] = nil
+                store.observationOrder.removeAll { $0 == r.id }
+                store.reconcileLog[r.id] = nil
+                store.reconcileOrder.removeAll { $0 == r.id }
+                if let obs = o?["observations"], !obs.isNull { try store.parseObservations(.object(JSONObject([(r.id, obs)]))) }
+                if let rec = o?["reconcile"], !rec.isNull { try store.parseReconcileLog(.object(JSONObject([(r.id, rec)]))) }
                 state.seriesVersions[r.id] = r.version
                 state.series[r.id] = plain
             }
         }
-        database = state
+        db = state
     }
 
     /// The members of a JSON object's text (its braces cut off), for the assembled document.
@@ -363,7 +408,7 @@ extension CharacterStore {
         return [UInt8(ascii: "{")] + bytes[(a + 1)..<max(a + 1, b - 1)]
     }
 
-    func loadFromDatabase() throws {
+    func load() throws {
         try database {
             let c = try connect()
             try withRetry(c, readOnly: true) { _ in try loadRows(c) }
@@ -397,7 +442,7 @@ extension CharacterStore {
 
     /// `update` on a database: one SERIALIZABLE transaction that reads everything, applies `change`
     /// and writes the rows that changed; retried from the start on a conflict.
-    func updateInDatabase(then: () throws -> Void, _ change: (CharacterStore) throws -> Void) throws {
+    func commit(_ change: (CharacterStore) throws -> Void) throws {
         let c = try connect()
         try database { try ensureSchema(c) }
         do {
@@ -405,47 +450,41 @@ extension CharacterStore {
                 // The first try refreshes what was read at open; a retry (its change was applied to
                 // this store in memory, then rolled back) reads everything again.
                 if attempt == 1 { try refreshRows(c) } else { try loadRows(c) }
-                if database?.exists != true { try prepareNewStore() }
-                ensureStoreID()
-                generation += 1  // this commit's (a retry read the store again first)
-                changing = true
-                defer { changing = false }
-                try change(self)
+                try store.apply(change)  // this commit's generation (a retry read the store again first)
                 try writeRows(c)
             }
         } catch {
             // Rolled back: what is in memory is not the database's; the next use reads every row.
-            database?.metaVersion = nil
+            db?.metaVersion = nil
             throw error
         }
-        markSaved()
-        try then()
+        store.markSaved()
     }
 
     /// The meta row's plaintext: the top-level members but characters, observations and reconcile.
     func metaPlaintext() -> [UInt8] {
         var out: [UInt8] = []
-        writeTopMembers(into: &out)
+        store.writeTopMembers(into: &out)
         out.append(UInt8(ascii: "}"))
         return out
     }
 
     func seriesPlaintext(_ id: String) -> [UInt8]? {
-        let obs = observations[id], rec = reconcileLog[id]
+        let obs = store.observations[id], rec = store.reconcileLog[id]
         guard obs != nil || rec != nil else { return nil }
         let recJSON: JSONValue = rec?.json ?? .null
         return JSONWriter.encode(.object(JSONObject([("observations", obs.map { .array($0.map(\.json)) } ?? .null), ("reconcile", recJSON)])))
     }
 
     func writeRows(_ c: PGConnection) throws {
-        try validateChanged()
-        var state = database ?? DatabaseState()
+        try store.validateChanged()
+        var state = db ?? DatabaseState()
         let now = Clock.isoNow()
         var wroteRows = false
-        for (i, ch) in characters.enumerated() where raw[i] == nil || state.rewriteAll || state.characterVersions[ch.id] == nil {
+        for (i, ch) in store.characters.enumerated() where store.raw[i] == nil || state.rewriteAll || state.characterVersions[ch.id] == nil {
             let v = (state.characterVersions[ch.id] ?? 0) + 1
             var plain: [UInt8] = []
-            if let r = raw[i] { plain = Array(r) } else { JSONWriter.write(characterJSON(ch), into: &plain, indent: nil, level: 0) }
+            if let r = store.raw[i] { plain = Array(r) } else { JSONWriter.write(store.characterJSON(ch), into: &plain, indent: nil, level: 0) }
             let seriesArray = "{" + ch.series.map { "\"\($0.id)\"" }.joined(separator: ",") + "}"  // safe names: no quoting needed
             try c.exec("""
                 INSERT INTO \(c.table("dubdeck_characters")) (id, version, merged_into, series, embedding_count, updated_at, sealed)
@@ -454,24 +493,24 @@ extension CharacterStore {
                     updated_at = $6, sealed = $7
                 """, [.text(ch.id), .text(String(v)), ch.mergedInto.map { .text($0) } ?? .null, .text(seriesArray),
                       .text(String(ch.embeddingCount)), .text(ch.updatedAt),
-                      .bytes(try RowSeal.seal(plain, key: key, table: "dubdeck_characters", id: ch.id, version: v))])
+                      .bytes(try RowSeal.seal(plain, key: store.key, table: "dubdeck_characters", id: ch.id, version: v))])
             state.characterVersions[ch.id] = v
             wroteRows = true
         }
-        for id in state.deleted where index[id] == nil {
+        for id in state.deleted where store.index[id] == nil {
             try c.exec("DELETE FROM \(c.table("dubdeck_characters")) WHERE id = $1", [.text(id)])
             state.characterVersions[id] = nil
             wroteRows = true
         }
         state.deleted = []
-        for id in Swift.Set(observationOrder + reconcileOrder).sorted() {
+        for id in Swift.Set(store.observationOrder + store.reconcileOrder).sorted() {
             guard let plain = seriesPlaintext(id), state.rewriteAll || plain != state.series[id] else { continue }
             let v = (state.seriesVersions[id] ?? 0) + 1
             try c.exec("""
                 INSERT INTO \(c.table("dubdeck_series")) (id, version, observations, sealed) VALUES ($1, $2, $3, $4)
                 ON CONFLICT (id) DO UPDATE SET version = $2, observations = $3, sealed = $4
-                """, [.text(id), .text(String(v)), .text(String(observations[id]?.count ?? 0)),
-                      .bytes(try RowSeal.seal(plain, key: key, table: "dubdeck_series", id: id, version: v))])
+                """, [.text(id), .text(String(v)), .text(String(store.observations[id]?.count ?? 0)),
+                      .bytes(try RowSeal.seal(plain, key: store.key, table: "dubdeck_series", id: id, version: v))])
             state.seriesVersions[id] = v
             state.series[id] = plain
             wroteRows = true
@@ -487,40 +526,31 @@ extension CharacterStore {
             sealedMeta.removeLast()  // the closing brace: the row set goes in before it
             sealedMeta += Array(", \"rows\": ".utf8) + JSONWriter.encode(set.json) + [UInt8(ascii: "}")]
             let v = (state.metaVersion ?? 0) + 1
-            let header = Envelope.headerBytes(kdf: kdf, key: key, nonce: [UInt8](repeating: 0, count: 12))
+            let header = Envelope.headerBytes(kdf: store.kdf, key: store.key, nonce: [UInt8](repeating: 0, count: 12))
             try c.exec("""
                 INSERT INTO \(c.table("dubdeck_meta")) (id, version, next_n, header, updated_at, sealed) VALUES (1, $1, $2, $3, $4, $5)
                 ON CONFLICT (id) DO UPDATE SET version = $1, next_n = $2, header = $3, updated_at = $4, sealed = $5
-                """, [.text(String(v)), .text(String(nextN)), .bytes(header), .text(now),
-                      .bytes(try RowSeal.seal(sealedMeta, key: key, table: "dubdeck_meta", id: "1", version: v))])
+                """, [.text(String(v)), .text(String(store.nextN)), .bytes(header), .text(now),
+                      .bytes(try RowSeal.seal(sealedMeta, key: store.key, table: "dubdeck_meta", id: "1", version: v))])
             state.metaVersion = v
             state.meta = meta
             state.rows = set
         }
         state.rewriteAll = false
         state.exists = true
-        database = state
+        db = state
     }
 
     /// Re-seals every row with a new key in one transaction (key rotate).
-    func reencryptDatabase(newKey: [UInt8]) throws {
+    func reseal(newKey: [UInt8]) throws {
         let c = try connect()
         try database { try withRetry(c) { _ in
             try loadRows(c)
-            key = newKey
-            kdf = .raw
-            database?.rewriteAll = true
+            store.sealed(key: newKey, kdf: .raw)
+            db?.rewriteAll = true
             try writeRows(c)
         } }
     }
 
-    /// A cheap signature of the database's content (the desk's poll): every row's version.
-    public static func databaseSignature(_ url: String) -> String? {
-        guard let c = try? PGConnection(url: url),
-              let rows = try? c.exec("""
-                SELECT (SELECT coalesce(max(version), 0) FROM \(c.table("dubdeck_meta"))), (SELECT coalesce(sum(version), 0) FROM \(c.table("dubdeck_characters"))),
-                       (SELECT count(*) FROM \(c.table("dubdeck_characters"))), (SELECT coalesce(sum(version), 0) FROM \(c.table("dubdeck_series")))
-                """), let r = rows.first else { return nil }
-        return r.map { $0 ?? "" }.joined(separator: "/")
-    }
+
 }

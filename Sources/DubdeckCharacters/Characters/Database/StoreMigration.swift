@@ -64,7 +64,7 @@ public enum StoreMigration {
 extension CharacterStore {
     /// Everything of `other` becomes this store's (every row written again: raw bytes dropped).
     func adoptContents(of other: CharacterStore) {
-        database?.deleted.formUnion(characters.map(\.id))
+        for c in characters { backend.forget(c.id) }
         nextN = other.nextN
         embeddingMeta = other.embeddingMeta
         extraTop = other.extraTop

@@ -6,11 +6,30 @@ import TestSupport
 @testable import DubdeckCharacters
 @testable import DubdeckCore
 
-/// The desk's reading of the store (names and voices: the one reader skipping the embeddings,
-/// decrypted in place and parsed only after the tag verified) gives what the whole reading gives,
-/// and refuses what it refuses.
-final class NamesOnlyReadingTests: KeyEnvironmentTestCase {
-    func testTheNamesOnlyReadingEqualsTheWholeReadingAndRefusesTheSame() throws {
+/// The desk's reading of the store (names and voices, in chunks, embeddings stripped on the way,
+/// parsed only after the tag verified) gives what the whole reading gives, and refuses what it refuses.
+final class StoreSkimTests: KeyEnvironmentTestCase {
+    func strip(_ text: String, chunk: Int) -> String {
+        var s = EmbeddingStripper()
+        let bytes = Array(text.utf8)
+        var i = 0
+        while i < bytes.count {
+            let n = min(chunk, bytes.count - i)
+            bytes.withUnsafeBufferPointer { s.feed(UnsafeBufferPointer(rebasing: $0[i..<(i + n)])) }
+            i += n
+        }
+        return String(decoding: s.output, as: UTF8.self)
+    }
+
+    func testTheStripperDropsOnlyEmbeddingStringValuesWhereverTheChunksEnd() {
+        let text = #"{"embedding": {"type": "ecapa"}, "characters": {"A": {"name": "embedding", "notes": "say \"embedding\": \"x\"", "#
+            + #""embedding_avg": "QUJD\/RA==", "snapshots": [{"embedding" : "AAAA", "at": "t"}], "embedding_count": 3, "x": "embedding_avg"}}}"#
+        let want = #"{"embedding": {"type": "ecapa"}, "characters": {"A": {"name": "embedding", "notes": "say \"embedding\": \"x\"", "#
+            + #""embedding_avg": null, "snapshots": [{"embedding" : null, "at": "t"}], "embedding_count": 3, "x": "embedding_avg"}}}"#
+        for chunk in [1, 2, 3, 7, 64, 1 << 20] { XCTAssertEqual(strip(text, chunk: chunk), want, "chunks of \(chunk)") }
+    }
+
+    func testSkimmedReadingEqualsTheWholeReadingAndRefusesTheSame() throws {
         _ = useRawKey()
         let path = dir.file("data/characters.json")
         let s = try CharacterStore.open(path)
