@@ -35,15 +35,18 @@ let package = Package(
         .target(name: "CLazyLibs", dependencies: ["CEspeak", "CLibpq", "CSndfile", "CSoxr", "CRubberband", "CAlsa", "CUchardet"],
                 path: "Sources/CLazyLibs", linkerSettings: [.linkedLibrary("dl")]),
         // The speaker encoder's inner loops, optimised in every build.
-        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "CKernels", path: "Sources/CKernels"),
         // Ctrl-C handling (an async-signal-safe handler: kill children, remove temporaries, exit 130).
         .target(name: "CInterrupt", path: "Sources/CInterrupt"),
         // ALSA's own error printing routed into a message (its handler is variadic: C).
         .target(name: "CAlsaQuiet", dependencies: ["CAlsa", "CLazyLibs"], path: "Sources/CAlsaQuiet"),
 
         // The base layer: files, processes, signals, clocks, errors (System) and JSON, names, display
-        // text (Text). Imports nothing of dubdeck's; everything above imports it.
-        .target(name: "DubdeckBase", dependencies: ["CInterrupt", "CCrypto"]),
+        // text (Text). Imports nothing of dubdeck's; everything above imports it. Its Sonames.swift is
+        // made at build time (SonamePlugin): the shared objects CLazyLibs opens, as this build found them.
+        .target(name: "DubdeckBase", dependencies: ["CInterrupt", "CCrypto"], plugins: ["SonamePlugin"]),
+        .executableTarget(name: "soname-probe", path: "Sources/soname-probe"),
+        .plugin(name: "SonamePlugin", capability: .buildTool(), dependencies: ["soname-probe"]),
         // The job: its files, the review store and its transaction, the history, the takes' names.
         .target(name: "DubdeckJob", dependencies: ["DubdeckBase"]),
         // Sound: files, engines, the fit, takes, playback. Knows jobs; knows no characters.

@@ -23,10 +23,13 @@ for mh in CLazyLibs:lazy_libs.h CKernels:ckernels.h; do
     printf 'module %s {\n    header "%s"\n    export *\n}\n' "$m" "$PWD/Sources/$m/include/$h" > "$OUT/modules/$m/module.modulemap"
     INC="$INC -I $OUT/modules/$m"
 done
+# Sonames.swift as the build makes it (SonamePlugin runs soname-probe; here it is run by hand).
+swift build --product soname-probe >/dev/null
+"$(swift build --show-bin-path)/soname-probe" "$OUT/Sonames.swift"
 # The keymap parser lives in DubdeckTUI; -D FUZZ compiles it into the same module.
 swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name DubdeckCore -package-name dubdeck -D FUZZ $INC \
     $(find Sources/DubdeckBase Sources/DubdeckJob Sources/DubdeckAudio Sources/DubdeckCharacters Sources/DubdeckCore -name '*.swift' ! -name Exports.swift | sort) \
-    Sources/DubdeckTUI/Keys/*.swift Tests/TestSupport/JSONOracle.swift Fuzz/FuzzTargets.swift \
+    Sources/DubdeckTUI/Keys/*.swift Tests/TestSupport/JSONOracle.swift Fuzz/FuzzTargets.swift "$OUT/Sonames.swift" \
     "$OUT/interrupt.o" "$OUT/alsa_quiet.o" "$OUT/lazy_libs.o" "$OUT/kernels.o" -ldl \
     -lcrypto -lsndfile -lasound -lespeak-ng -lrubberband -lsoxr -luchardet -o "$OUT/fuzz-dubdeck"
 status=0

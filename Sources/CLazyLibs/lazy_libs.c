@@ -5,14 +5,16 @@
 #include <stdlib.h>
 
 struct lib {
-    const char *soname;
+    const char *name;
+    char soname[128];
     /* Every symbol its wrappers below call: all looked up when the library is loaded, so a library
      * that lacks one is refused then, with a clear error, never at the call (a test checks the lists
      * against the wrappers). */
     const char *const *symbols;
     void *handle;
     char error[512];
-    pthread_once_t once;
+    pthread_mutex_t lock;
+    int tried;
 };
 
 #define SYMBOLS(var, ...) static const char *const var##_symbols[] = {__VA_ARGS__, NULL};
@@ -30,16 +32,22 @@ SYMBOLS(alsa, "snd_lib_error_set_handler", "snd_pcm_close", "snd_pcm_drain", "sn
         "snd_pcm_set_params", "snd_pcm_writei", "snd_strerror")
 SYMBOLS(uchardet, "uchardet_data_end", "uchardet_delete", "uchardet_get_charset", "uchardet_handle_data", "uchardet_new")
 
-#define LIB(var, so) static struct lib var = {so, var##_symbols, NULL, "", PTHREAD_ONCE_INIT}
-LIB(espeak, "libespeak-ng.so.1");
-LIB(pq, "libpq.so.5");
-LIB(sndfile, "libsndfile.so.1");
-LIB(soxr, "libsoxr.so.0");
-LIB(rubberband, "librubberband.so.2");
-LIB(alsa, "libasound.so.2");
-LIB(uchardet, "libuchardet.so.0");
+/* The shared object's name comes from the build (dd_<lib>_load's argument: Sonames.swift, which
+ * the build writes from pkg-config and the library's ELF SONAME), never from this file. */
+#define LIB(var) static struct lib var = {#var, "", var##_symbols, NULL, "", PTHREAD_MUTEX_INITIALIZER, 0}
+LIB(espeak);
+LIB(pq);
+LIB(sndfile);
+LIB(soxr);
+LIB(rubberband);
+LIB(alsa);
+LIB(uchardet);
 
 static void open_lib(struct lib *l) {
+    if (!l->soname[0]) {
+        snprintf(l->error, sizeof l->error, "%s: no shared object named by the build", l->name);
+        return;
+    }
     l->handle = dlopen(l->soname, RTLD_NOW | RTLD_LOCAL);
     if (!l->handle) {
         const char *e = dlerror();
@@ -56,10 +64,21 @@ static void open_lib(struct lib *l) {
     }
 }
 
-/* dd_<name>_load(): opens the library once; NULL when it is there, else why not. */
+/* dd_<name>_load(soname): opens the library once (the first caller's name counts); NULL when it
+ * is there, else why not. */
+static const char *load(struct lib *l, const char *soname) {
+    pthread_mutex_lock(&l->lock);
+    if (!l->tried) {
+        if (soname) snprintf(l->soname, sizeof l->soname, "%s", soname);
+        open_lib(l);
+        l->tried = 1;
+    }
+    pthread_mutex_unlock(&l->lock);
+    return l->handle ? NULL : l->error;
+}
+
 #define LOADER(var) \
-    static void open_##var(void) { open_lib(&var); } \
-    const char *dd_##var##_load(void) { pthread_once(&var.once, open_##var); return var.handle ? NULL : var.error; }
+    const char *dd_##var##_load(const char *soname) { return load(&var, soname); }
 LOADER(espeak)
 LOADER(pq)
 LOADER(sndfile)

@@ -5,7 +5,8 @@
  * libsndfile (with FLAC, Vorbis, Opus, Ogg, mpg123, LAME), librubberband and libuchardet (with
  * the C++ runtime), libsoxr (with OpenMP) and ALSA — objects that every command would otherwise
  * map and relocate before main, most of the start-up time of `dubdeck`. The wrappers have the
- * libraries' own signatures; call dd_<lib>_load() first (NULL: loaded, else why not). A wrapper
+ * libraries' own signatures; call dd_<lib>_load(soname) first with the name the build found
+ * (Sonames.swift; NULL: loaded, else why not). A wrapper
  * called without its library loaded stops the process with that reason (a programming error). */
 #include <espeak-ng/speak_lib.h>
 #include <postgresql/libpq-fe.h>
@@ -15,7 +16,7 @@
 #include <alsa/asoundlib.h>
 #include <uchardet/uchardet.h>
 
-const char *dd_espeak_load(void);
+const char *dd_espeak_load(const char *soname);
 int dd_espeak_Initialize(espeak_AUDIO_OUTPUT output, int buflength, const char *path, int options);
 void dd_espeak_SetSynthCallback(t_espeak_callback *callback);
 espeak_ERROR dd_espeak_SetVoiceByName(const char *name);
@@ -25,7 +26,7 @@ espeak_ERROR dd_espeak_Synth(const void *text, size_t size, unsigned int positio
 espeak_ERROR dd_espeak_Synchronize(void);
 const espeak_VOICE **dd_espeak_ListVoices(espeak_VOICE *voice_spec);
 
-const char *dd_pq_load(void);
+const char *dd_pq_load(const char *soname);
 PGconn *dd_PQconnectdb(const char *conninfo);
 PGconn *dd_PQconnectdbParams(const char *const *keywords, const char *const *values, int expand_dbname);
 PQconninfoOption *dd_PQconninfoParse(const char *conninfo, char **errmsg);
@@ -47,7 +48,7 @@ int dd_PQgetisnull(const PGresult *res, int tup_num, int field_num);
 char *dd_PQgetvalue(const PGresult *res, int tup_num, int field_num);
 int dd_PQgetlength(const PGresult *res, int tup_num, int field_num);
 
-const char *dd_sndfile_load(void);
+const char *dd_sndfile_load(const char *soname);
 SNDFILE *dd_sf_open(const char *path, int mode, SF_INFO *info);
 SNDFILE *dd_sf_open_fd(int fd, int mode, SF_INFO *info, int close_desc);
 const char *dd_sf_strerror(SNDFILE *sndfile);
@@ -58,14 +59,14 @@ sf_count_t dd_sf_readf_float(SNDFILE *sndfile, float *ptr, sf_count_t frames);
 sf_count_t dd_sf_readf_short(SNDFILE *sndfile, short *ptr, sf_count_t frames);
 sf_count_t dd_sf_writef_short(SNDFILE *sndfile, const short *ptr, sf_count_t frames);
 
-const char *dd_soxr_load(void);
+const char *dd_soxr_load(const char *soname);
 soxr_io_spec_t dd_soxr_io_spec(soxr_datatype_t itype, soxr_datatype_t otype);
 soxr_quality_spec_t dd_soxr_quality_spec(unsigned long recipe, unsigned long flags);
 soxr_error_t dd_soxr_oneshot(double input_rate, double output_rate, unsigned num_channels, soxr_in_t in, size_t ilen, size_t *idone,
                              soxr_out_t out, size_t olen, size_t *odone, soxr_io_spec_t const *io, soxr_quality_spec_t const *q,
                              soxr_runtime_spec_t const *rt);
 
-const char *dd_rubberband_load(void);
+const char *dd_rubberband_load(const char *soname);
 RubberBandState dd_rubberband_new(unsigned int sampleRate, unsigned int channels, RubberBandOptions options, double initialTimeRatio,
                                   double initialPitchScale);
 void dd_rubberband_delete(RubberBandState state);
@@ -75,7 +76,7 @@ void dd_rubberband_process(RubberBandState state, const float *const *input, uns
 int dd_rubberband_available(const RubberBandState state);
 unsigned int dd_rubberband_retrieve(const RubberBandState state, float *const *output, unsigned int samples);
 
-const char *dd_alsa_load(void);
+const char *dd_alsa_load(const char *soname);
 int dd_snd_pcm_open(snd_pcm_t **pcm, const char *name, snd_pcm_stream_t stream, int mode);
 int dd_snd_pcm_set_params(snd_pcm_t *pcm, snd_pcm_format_t format, snd_pcm_access_t access, unsigned int channels, unsigned int rate,
                           int soft_resample, unsigned int latency);
@@ -87,7 +88,7 @@ int dd_snd_pcm_close(snd_pcm_t *pcm);
 const char *dd_snd_strerror(int errnum);
 int dd_snd_lib_error_set_handler(snd_lib_error_handler_t handler);
 
-const char *dd_uchardet_load(void);
+const char *dd_uchardet_load(const char *soname);
 uchardet_t dd_uchardet_new(void);
 void dd_uchardet_delete(uchardet_t ud);
 int dd_uchardet_handle_data(uchardet_t ud, const char *data, size_t len);

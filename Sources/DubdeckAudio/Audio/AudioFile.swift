@@ -30,7 +30,7 @@ public enum AudioFile {
         }
         do {
             try FileIO.requireRegular(fd: fd, path: path, owner: owner == .own ? .ownReadOnly : owner)
-            try LazyLibrary.require(dd_sndfile_load(), package: "libsndfile1")
+            try LazyLibrary.require(dd_sndfile_load, Soname.sndfile)
         } catch {
             close(fd)
             throw error
@@ -210,7 +210,7 @@ public enum AudioFile {
     /// write to a temporary name and rename).
     /// `path` must not exist yet: it is created exclusively, never through a link (a temporary name).
     public static func writeWAV16(_ buffer: AudioBuffer, to path: String) throws {
-        try LazyLibrary.require(dd_sndfile_load(), package: "libsndfile1")
+        try LazyLibrary.require(dd_sndfile_load, Soname.sndfile)
         let fd = try FileIO.createExclusive(path, mode: 0o644)
         defer { close(fd) }
         try writeWAV16(buffer, fd: fd, shown: Sanitizer.display(path))
@@ -218,7 +218,7 @@ public enum AudioFile {
 
     /// The same into a file already created (exclusively) and open for writing; fsynced, not closed.
     public static func writeWAV16(_ buffer: AudioBuffer, fd: Int32, shown: String) throws {
-        try LazyLibrary.require(dd_sndfile_load(), package: "libsndfile1")
+        try LazyLibrary.require(dd_sndfile_load, Soname.sndfile)
         let path = shown
         var info = SF_INFO()
         info.samplerate = Int32(buffer.rate)

@@ -18,7 +18,7 @@ public final class EspeakEngine: SpeechEngine {
     public init() throws {
         try EspeakEngine.lock.withLock { _ in
             if EspeakEngine.sampleRate > 0 { return }
-            if let why = dd_espeak_load() { throw DubdeckError(.ioError, "espeak-ng: \(String(cString: why)) (Debian package libespeak-ng1)") }
+            if let why = LazyLibrary.failure(dd_espeak_load, Soname.espeak) { throw DubdeckError(.ioError, "espeak-ng: \(why)") }
             let rate = dd_espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 200, nil, 0)
             guard rate > 0 else { throw DubdeckError(.ioError, "espeak-ng: cannot initialize (is espeak-ng-data installed?)") }
             EspeakEngine.sampleRate = rate

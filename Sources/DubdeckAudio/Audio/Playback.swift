@@ -151,7 +151,7 @@ public final class ALSASink: ThreadedSink, AudioSink, @unchecked Sendable {
         stop()
         queue.sync {}  // the previous player has released the device
         // libasound is opened with the first playback (a desk that plays nothing never maps it).
-        try LazyLibrary.require(dd_alsa_load(), package: "libasound2")
+        try LazyLibrary.require(dd_alsa_load, Soname.alsa)
         ALSAMessages.quiet()
         var handle: OpaquePointer?
         var rc = dd_snd_pcm_open(&handle, device, SND_PCM_STREAM_PLAYBACK, 0)

@@ -9,7 +9,7 @@ import Glibc
 public enum Resampler {
     public static func resample(_ buffer: AudioBuffer, to rate: Int) throws -> AudioBuffer {
         if buffer.rate == rate || buffer.frames == 0 { return AudioBuffer(samples: buffer.samples, rate: rate, channels: buffer.channels) }
-        try LazyLibrary.require(dd_soxr_load(), package: "libsoxr0")
+        try LazyLibrary.require(dd_soxr_load, Soname.soxr)
         let outFrames = Int((Double(buffer.frames) * Double(rate) / Double(buffer.rate)).rounded(.up)) + 16
         var out = [Float](repeating: 0, count: outFrames * buffer.channels)
         var done = 0

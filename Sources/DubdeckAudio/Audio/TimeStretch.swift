@@ -13,7 +13,7 @@ public enum TimeStretch {
 
     public static func stretch(_ buffer: AudioBuffer, speedup: Double) throws -> AudioBuffer {
         guard speedup > 0, abs(speedup - 1) > 1e-4, buffer.frames > 0 else { return buffer }
-        try LazyLibrary.require(dd_rubberband_load(), package: "librubberband2")
+        try LazyLibrary.require(dd_rubberband_load, Soname.rubberband)
         let mono = buffer.mono()
         let options = Int32(RubberBandOptionProcessOffline.rawValue | RubberBandOptionPitchHighConsistency.rawValue)
         guard let rb = dd_rubberband_new(UInt32(mono.rate), 1, options, 1 / speedup, 1.0) else {

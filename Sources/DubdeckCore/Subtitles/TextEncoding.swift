@@ -75,7 +75,7 @@ public enum TextEncoding {
 
     /// libuchardet's guess, as an iconv name; nil when it has none.
     public static func detect(_ bytes: [UInt8]) throws -> String? {
-        if let why = dd_uchardet_load() { throw Failure(message: "\(String(cString: why)) (Debian package libuchardet0)") }
+        if let why = LazyLibrary.failure(dd_uchardet_load, Soname.uchardet) { throw Failure(message: why) }
         guard let d = dd_uchardet_new() else { return nil }
         defer { dd_uchardet_delete(d) }
         let rc = bytes.withUnsafeBufferPointer { p in

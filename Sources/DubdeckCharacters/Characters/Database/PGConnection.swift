@@ -44,7 +44,7 @@ final class PGConnection {
 
     /// The URL's keywords as libpq reads them, or nil when it is not one libpq can read.
     static func parse(_ url: String) -> [String: String]? {
-        guard dd_pq_load() == nil else { return nil }
+        guard LazyLibrary.failure(dd_pq_load, Soname.pq) == nil else { return nil }
         var err: UnsafeMutablePointer<CChar>? = nil
         guard let opts = dd_PQconninfoParse(url, &err) else {
             if let err { dd_PQfreemem(err) }
@@ -78,7 +78,7 @@ final class PGConnection {
     }
 
     init(url: String) throws {
-        if let why = dd_pq_load() { throw DubdeckError(.ioError, "the character store's database: \(String(cString: why)) (Debian package libpq5)") }
+        if let why = LazyLibrary.failure(dd_pq_load, Soname.pq) { throw DubdeckError(.ioError, "the character store's database: \(why)") }
         guard PGConnection.parse(url) != nil else {
             throw DubdeckError(.usage, "--store: not a PostgreSQL URL libpq can read (postgresql://[user@]host[:port]/database[?…])")
         }
