@@ -40,25 +40,24 @@ public final class Desk {
     public var job: Job { store.job }
     public let keymap: Keymap
     public internal(set) var mode: Mode = .list(ListScreen())
-    public internal(set) var filter: SegmentFilter = .all
-    /// Indices (0-based) of the segments the filter shows, in order.
-    public internal(set) var visible: [Int] = []
-    /// Position in `visible` of the selected line.
-    public internal(set) var cursor = 0
-    /// Position in `visible` of the first row on screen.
-    public internal(set) var top = 0
+    /// The filter, the lines it shows, the cursor and the scroll (Models/Selection).
+    public internal(set) var selection = Selection()
+    public var filter: SegmentFilter { selection.filter }
+    public var visible: [Int] { selection.visible }
+    public var cursor: Int { selection.cursor }
+    public var top: Int { selection.top }
     public internal(set) var message = ""
     public internal(set) var messageKind: MessageKind = .info
     /// Warnings that stay until their cause goes (read-only job, a change waiting for the lock).
     public var banner: String? {
         if let reason = store.readOnlyReason { return "READ-ONLY: \(reason)" }
-        if !pending.isEmpty { return "WAITING: another dubdeck is writing this job; \(pending.count) change(s) kept, retrying" }
-        return nil
+        return pendingCommits.banner
     }
     public internal(set) var lastSearch: String?
     public internal(set) var quitRequested = false
-    /// Changes that could not take the job lock yet; retried when idle, in order.
-    public internal(set) var pending: [SegmentChange] = []
+    /// Changes that could not take the job lock yet; retried when idle, in order (Models/PendingCommits).
+    public internal(set) var pendingCommits = PendingCommits()
+    public var pending: [SegmentChange] { pendingCommits.changes }
     public var width = 100
     public var height = 30
     /// How much of the history the desk reads at open (the detail pane's "last changes"): enough
@@ -68,24 +67,12 @@ public final class Desk {
     var recentHistory: [HistoryRecord] = []
     /// True when `recentHistory` reaches the start of the file (no older record can exist).
     var recentHistoryComplete = true
-    /// Playback was running at the last tick (its end clears the progress).
-    var wasPlaying = false
-    var playingLabel: String?
-    /// The character store file as last loaded (size, mtime, inode): a change reloads the names.
-    var castSignature: FileIO.StatSignature?
+    /// What was heard last, the decoded take, playback at the last tick (Models/SoundState).
+    var sound = SoundState()
     var detailRowsCache: (key: [Int], rows: Int)?
     var stripCache: (key: [Int], strip: TimingStrip)?
-    /// characters.map.json as last read (size, mtime, inode).
-    var mapSignature: FileIO.StatSignature?
-    /// The last label → character assignment made here, with what the label had before: `u` undoes
-    /// it while no other change was made since.
-    var lastAssign: (label: String, previous: LabelAssignment?)?
-    /// The last merge made on the characters screen (U undoes it).
-    var lastMerge: (from: String, into: String)?
     var searchCache: [String?] = []
     var lastPoll = 0.0
-    /// The character store is to be read in the background at the next tick.
-    var castLoadDue = false
     /// The command line's reading-speed limit (kept when the store is read again).
     public var cpsOverride: Double? {
         didSet {
@@ -101,32 +88,24 @@ public final class Desk {
 
     /// Before the process exits: work in progress stops cleanly (see `SynthWorker.stopForExit`).
     public func stopForExit() { worker?.stopForExit() }
-    /// The selected line's current take, decoded between keys (path, file signature, samples), so
-    /// `p` hands it to the sink without reading the disk (SPEC §10.10 P7).
-    var decodedTake: (path: String, signature: FileIO.StatSignature, pcm: PCM16)?
-    /// The take of a line heard last (segment, listed take k, 1 = newest): the next older one, the
-    /// take A/B returns to and the one `keep-take` keeps.
-    var lastTakeHeard: (segment: Int, k: Int)?
-    /// True when the last thing heard of `lastTakeHeard`'s line… was its original (A/B alternates).
-    var lastHeardOriginal: Int?
+    /// The characters and the work on the character store (Models/Cast).
+    let castModel: Cast
     /// The character store's path (nil: the desk shows no characters).
-    public let characterStorePath: String?
+    public var characterStorePath: String? { castModel.path }
     /// The characters (names, series, voices; never embeddings), nil without a readable store.
-    public internal(set) var cast: CharacterStore?
-    let castLoad = CastLoad()
-    let voiceMatchWork = VoiceMatchWork()
+    public var cast: CharacterStore? { castModel.names }
     var helpReturn: Mode = .list(ListScreen())
 
     public init(store: TranscriptStore, keymap: Keymap, audio: DeskAudio? = nil, characterStorePath: String? = nil) {
         self.store = store
         self.keymap = keymap
         self.audio = audio
-        self.characterStorePath = characterStorePath
+        castModel = Cast(path: characterStorePath)
         worker = audio.map { SynthWorker(job: store.job, by: store.by, maxSpeedup: $0.maxSpeedup, makeEngine: $0.makeEngine) }
-        mapSignature = FileIO.statSignature(store.job.mapPlace)
+        castModel.mapSignature = FileIO.statSignature(store.job.mapPlace)
         // The names are read once the first screen is out (the first tick): a second thread
         // decrypting 20 MB while the first frame is drawn slows that frame on two cores.
-        castLoadDue = true
+        castModel.loadDue = true
         searchCache = Array(repeating: nil, count: store.job.segments.count)
         applyFilter(keepSegment: nil)
         let help = (keymap.keys(for: .help, in: .list) + keymap.keys(for: .help, in: .generic)).first ?? "?"
@@ -171,10 +150,7 @@ public final class Desk {
         }
     }
 
-    public var selectedSegment: Segment? {
-        guard cursor >= 0, cursor < visible.count else { return nil }
-        return job.segments[visible[cursor]]
-    }
+    public var selectedSegment: Segment? { selection.selected.map { job.segments[$0] } }
 
     /// A line another library printed on standard error while the desk ran (never drawn raw).
     public func showOutsideOutput(_ line: String) {
@@ -233,27 +209,10 @@ public final class Desk {
 
     var pageSize: Int { max(1, layout.listRows) }
 
-    func keepCursorVisible() {
-        let rows = pageSize
-        if cursor < top { top = cursor }
-        if cursor >= top + rows { top = cursor - rows + 1 }
-        top = max(0, min(top, max(0, visible.count - rows)))
-    }
+    func keepCursorVisible() { selection.keepCursorVisible(rows: pageSize) }
 
-    func applyFilter(keepSegment: Int?) {
-        let states = store.states
-        if filter == .all {
-            visible = Array(states.indices)
-        } else {
-            visible = states.indices.filter { filter.includes(states[$0]) }
-        }
-        if let keep = keepSegment {
-            // Stay on that line, or on the next one the filter shows.
-            cursor = visible.firstIndex(where: { $0 >= keep }) ?? max(0, visible.count - 1)
-        }
-        cursor = max(0, min(cursor, visible.count - 1))
-        keepCursorVisible()
-    }
+    /// The filter applied to the store's states again, staying on line index `keepSegment`.
+    func applyFilter(keepSegment: Int?) { selection.apply(store.states, keep: keepSegment, rows: pageSize) }
 
     // MARK: Keys
 
@@ -323,8 +282,7 @@ public final class Desk {
         case .quit, .help, .redraw: return commonAction(action)
         case .moveDown: return move(to: cursor + 1)
         case .moveUp: return move(to: cursor - 1)
-        case .pageDown: top = min(top + pageSize, max(0, visible.count - pageSize)); return move(to: cursor + pageSize)
-        case .pageUp: top = max(0, top - pageSize); return move(to: cursor - pageSize)
+        case .pageDown, .pageUp: return moved(selection.page(forward: action == .pageDown, rows: pageSize))
         case .top: return move(to: 0)
         case .bottom: return move(to: visible.count - 1)
         case .nextUnapproved: return jumpUnapproved(forward: true)
@@ -349,7 +307,7 @@ public final class Desk {
              .playContext, .playAB, .keepTake:
             return soundAction(action)
         case .characters: return openCharacters()
-        case .undo: return lastAssign != nil ? undoAssign() : undoRedo(.undo)
+        case .undo: return castModel.lastAssign != nil ? undoAssign() : undoRedo(.undo)
         case .redo: return undoRedo(.redo)
         case .history: return openHistory()
         case .searchNext: return searchAgain(forward: true)
@@ -357,15 +315,8 @@ public final class Desk {
         case .filterNext, .filterPrev, .filterAll:
             let all = SegmentFilter.allCases
             let i = all.firstIndex(of: filter)!
-            let keep = selectedSegment.map { $0.number - 1 }
-            if action == .filterNext {
-                filter = all[(i + 1) % all.count]
-            } else if action == .filterPrev {
-                filter = all[(i + all.count - 1) % all.count]
-            } else {
-                filter = .all
-            }
-            applyFilter(keepSegment: keep)
+            let next = action == .filterNext ? all[(i + 1) % all.count] : action == .filterPrev ? all[(i + all.count - 1) % all.count] : .all
+            selection.setFilter(next, store.states, rows: pageSize)
             setMessage("filter: \(filter.rawValue) (\(visible.count) line\(visible.count == 1 ? "" : "s"))")
             return .all
         default:
@@ -381,25 +332,20 @@ public final class Desk {
         return .all
     }
 
-    func move(to position: Int) -> Redraw {
-        guard !visible.isEmpty else { return .nothing }
-        let p = max(0, min(position, visible.count - 1))
-        if p == cursor { return .nothing }
-        cursor = p
-        keepCursorVisible()
+    func move(to position: Int) -> Redraw { moved(selection.move(to: position, rows: pageSize)) }
+
+    /// After the selection moved (or not): an info message belonged to the line left.
+    func moved(_ did: Bool) -> Redraw {
+        guard did else { return .nothing }
         if messageKind == .info { message = "" }
         return .all
     }
 
     /// The next line (in the filter's order) that needs attention, wrapping; says why it does.
     func jumpProblem(forward: Bool) -> Redraw {
-        let states = store.states, n = visible.count
-        guard n > 0 else { return .nothing }
-        for step in 1...n {
-            let p = ((forward ? cursor + step : cursor - step) % n + n) % n
-            let st = states[visible[p]]
-            guard st.isProblem else { continue }
-            let wrapped = forward ? p <= cursor : p >= cursor
+        guard !visible.isEmpty else { return .nothing }
+        if let (p, wrapped) = selection.nextProblem(store.states, forward: forward) {
+            let st = store.states[visible[p]]
             _ = move(to: p)
             var why: [String] = []
             if !st.approved { why.append("unapproved") }
@@ -421,26 +367,13 @@ public final class Desk {
             setMessage("no line \(t) (1 … \(job.segments.count))", .warning)
             return .all
         }
-        if !visible.contains(n - 1) {
-            filter = .all
-            applyFilter(keepSegment: n - 1)
-            setMessage("line \(n) (the filter is cleared to show it)")
-        } else {
-            setMessage("line \(n)")
-        }
-        cursor = visible.firstIndex(of: n - 1) ?? cursor
-        keepCursorVisible()
+        let cleared = selection.show(n - 1, store.states, rows: pageSize)
+        setMessage(cleared ? "line \(n) (the filter is cleared to show it)" : "line \(n)")
         return .all
     }
 
     func jumpUnapproved(forward: Bool) -> Redraw {
-        let states = store.states
-        var p = cursor
-        for _ in 0..<visible.count {
-            p = forward ? p + 1 : p - 1
-            if p < 0 || p >= visible.count { break }
-            if !states[visible[p]].approved { return move(to: p) }
-        }
+        if let p = selection.nextUnapproved(store.states, forward: forward) { return move(to: p) }
         setMessage(forward ? "no unapproved line below" : "no unapproved line above", .warning)
         return .status
     }

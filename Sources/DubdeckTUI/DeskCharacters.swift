@@ -2,76 +2,36 @@ import Dispatch
 import DubdeckCore
 import Synchronization
 
-/// A background load of the character store, handed over between keys.
-/// Sendable (unchecked, one proof): every field is used only under `state`. Not a Mutex<State>: the
-/// loaded `CharacterStore` is not Sendable and the region checker will not take it into one.
-final class CastLoad: @unchecked Sendable {
-    let state = Mutex()
-    var pending = false
-    var result: Result<CharacterStore, Error>?
-    /// A database store is polled in the background: the last rows' signature seen, whether a
-    /// check runs, whether one saw a change, and when the last one started.
-    var databaseSignature: String?
-    var checking = false
-    var changed = false
-    var lastCheck = -1e9
-}
-
-/// The voice match of the selected line, computed in the background (the encoder takes tens of
-/// milliseconds; keys never wait for it).
-final class VoiceMatchWork: Sendable {
-    struct State {
-        var running: String?
-        var done = false
-        /// Pairs that could not be embedded (damaged audio): not tried again and again.
-        var failed = Swift.Set<String>()
-        var encoder: SpeakerEncoder?
-        var encoderTried = false
-    }
-    let state = Synchronization.Mutex(State())
-
-    func sharedEncoder() -> SpeakerEncoder? {
-        state.withLock { s in
-            if !s.encoderTried { s.encoderTried = true; s.encoder = try? SpeakerEncoder() }
-            return s.encoder
-        }
-    }
-}
-
 /// The characters screen and the character names in the list.
 extension Desk {
-    /// Reads the character store without embeddings (the desk holds none). A store that cannot be
-    /// opened (no key, damaged) leaves the desk working, with a message.
-    func loadCast() {
-        guard let path = characterStorePath, CharacterStore.mayExist(path) else { cast = nil; return }
-        adoptCast(Result { try CharacterStore.open(path, withEmbeddings: false) })
-    }
-
+    /// The names read (without embeddings: the desk holds none) become the desk's. A store that
+    /// cannot be opened (no key, damaged) leaves the desk working, with a message.
     func adoptCast(_ result: Result<CharacterStore, Error>) {
         switch result {
         case .success(let c):
-            cast = c
+            castModel.names = c
             // The episode's map as the store has it now (a reconcile or assignment made elsewhere).
             do { try CharacterIdentifier.followStore(store, cast: c) } catch let e as DubdeckError {
                 setMessage("characters.map.json not brought up to date: \(e.message)", .warning)
             } catch {}
             let voices = c.voices()
-            let job = store.job
-            store.expectedVoice = { seg in Voice.forSegment(seg, job: job, characterVoices: voices) }
+            store.characterVoices = voices
             worker?.setVoices(voices, references: c.referenceWavs())
         case .failure(let e):
-            cast = nil
-            setMessage("characters unavailable: \((e as? DubdeckError)?.message ?? "\(e)")", .warning)
+            castModel.names = nil
+            setMessage("characters unavailable: \(Desk.text(of: e))", .warning)
         }
     }
+
+    static func text(of e: Error) -> String { (e as? DubdeckError)?.message ?? "\(e)" }
 
     /// At open, the names load in the background: the first screen does not wait for the
     /// decryption of a large store (a job without characters never reads it).
     /// Another process changed the character store (rename, merge, identify): load it again.
     func reloadCastIfChanged() -> Redraw {
-        guard let path = characterStorePath, !castLoading else { return .nothing }
+        guard let path = characterStorePath, !castModel.busy else { return .nothing }
         if CharacterStore.isDatabaseURL(path) { return pollDatabaseCast(path) }
-        if FileIO.statSignature(path) == castSignature { return .nothing }
+        if FileIO.statSignature(path) == castModel.signature { return .nothing }
         startLoadingCast()
         return .nothing
     }
@@ -79,68 +39,56 @@ extension Desk {
     /// Every 2 s at most, a background query of the rows' versions; a change loads the store again.
     /// A server that is down costs a background thread its connect timeout, never a key.
     func pollDatabaseCast(_ path: String) -> Redraw {
-        let box = castLoad
-        let (changed, start): (Bool, Bool) = box.state.locked {
-            let c = box.changed
-            box.changed = false
+        let work = castModel.work
+        let (changed, start): (Bool, Bool) = work.state.withLock { s in
+            let c = s.changed
+            s.changed = false
             let now = Clock.monotonic()
-            guard !box.checking, now - box.lastCheck >= 2 else { return (c, false) }
-            box.checking = true
-            box.lastCheck = now
+            guard !s.checking, now - s.lastCheck >= 2 else { return (c, false) }
+            s.checking = true
+            s.lastCheck = now
             return (c, true)
         }
         if changed { startLoadingCast() }
         if start {
             DispatchQueue.global().async {
                 let signature = CharacterStore.databaseSignature(path)
-                box.state.locked {
-                    if let signature, signature != box.databaseSignature {
-                        if box.databaseSignature != nil { box.changed = true }
-                        box.databaseSignature = signature
+                work.state.withLock { s in
+                    if let signature, signature != s.databaseSignature {
+                        if s.databaseSignature != nil { s.changed = true }
+                        s.databaseSignature = signature
                     }
-                    box.checking = false
+                    s.checking = false
                 }
             }
         }
         return .nothing
     }
 
-    func startLoadingCast() {
-        castSignature = characterStorePath.flatMap { FileIO.statSignature($0) }
+    /// The names read again in the background (a job none of whose lines has a character never
+    /// reads the store); `then` follows once they are the desk's.
+    func startLoadingCast(force: Bool = false, then: ((Desk) -> Redraw)? = nil) {
+        castModel.signature = characterStorePath.flatMap { FileIO.statSignature($0) }
         guard let path = characterStorePath, CharacterStore.mayExist(path),
-              job.segments.contains(where: { store.characterID($0.number) != nil }) else { return }
-        let box = castLoad
-        box.state.locked { box.pending = true }
-        DispatchQueue.global().async {
+              force || job.segments.contains(where: { store.characterID($0.number) != nil }) else { return }
+        let work = castModel.work
+        castModel.run({ path in
             // A database's rows' versions as of this read: the poll compares with them (taken first,
             // so a change during the read is noticed next time, never missed).
             let signature = CharacterStore.isDatabaseURL(path) ? CharacterStore.databaseSignature(path) : nil
-            let r = Result { try CharacterStore.open(path, withEmbeddings: false) }
-            box.state.locked {
-                box.result = r
-                if let signature { box.databaseSignature = signature }
-            }
+            let outcome = try CastOutcome.names(path)
+            if let signature { work.state.withLock { $0.databaseSignature = signature } }
+            return outcome
+        }) { [unowned self] r in
+            adoptCast(r.map { $0.names! })
+            invalidateSearch()
+            return max(.all, then?(self) ?? .nothing)
         }
     }
 
-    /// Takes in a background load that finished.
-    func takeInCast() -> Redraw {
-        let box = castLoad
-        guard let r: Result<CharacterStore, Error> = box.state.locked({
-            let r = box.result
-            if r != nil { box.result = nil; box.pending = false }
-            return r
-        }) else { return .nothing }
-        adoptCast(r)
-        invalidateSearch()
-        return .all
-    }
-
-    var castLoading: Bool { castLoad.state.locked { castLoad.pending } }
-
     /// Between keys: start the voice match of the selected line when it is not cached yet.
     func prepareVoiceMatch() -> Redraw {
-        let work = voiceMatchWork
+        let work = castModel.voiceMatch
         if work.state.withLock({ s in let d = s.done; s.done = false; return d }) { return .all }
         guard let seg = selectedSegment, let files = VoiceMatch.inputs(store, seg.number, cast: cast),
               VoiceMatch.score(store, seg.number, cast: cast, encoder: { nil }, compute: false) == nil,
@@ -202,89 +150,116 @@ extension Desk {
     }
 
     func openCharacters() -> Redraw {
-        guard characterStorePath != nil else { setMessage("no character store", .warning); return .status }
-        loadCast()
-        guard cast != nil else {
-            if messageKind == .info { setMessage("no character store yet: run `dubdeck characters identify JOB`", .warning) }
-            return .status
+        guard let path = characterStorePath else { setMessage("no character store", .warning); return .status }
+        if cast != nil {
+            mode = .characters(CharactersScreen(series: job.info.seriesID))
+            return .all
         }
-        mode = .characters(CharactersScreen(series: job.info.seriesID))
-        return .all
+        guard CharacterStore.mayExist(path) else { setMessage("no character store yet: run `dubdeck characters identify JOB`", .warning); return .status }
+        // Read in the background; the screen opens once the names are here (if the list still shows).
+        startLoadingCast(force: true) { desk in
+            guard desk.cast != nil, case .list = desk.mode else { return .nothing }
+            return desk.openCharacters()
+        }
+        setMessage("reading the characters…")
+        return .status
     }
 
-    /// Writes to the character store (opened whole for the change, then read again without embeddings).
-    func changeCast(_ done: String, _ body: (CharacterStore) throws -> Void) -> Redraw {
-        withFullCast(done) { try $0.update(body) }
+    /// A change of the character store (one transaction on the whole store), in the background.
+    func changeCast(_ done: String, then: ((Desk) -> Void)? = nil, _ body: @escaping @Sendable (CharacterStore) throws -> Void) -> Redraw {
+        withFullCast(done, then: then) { full in
+            try full.update(body)
+            return nil
+        }
     }
 
-    /// Runs `body` on the whole store (embeddings too), then reads it again as the desk holds it
-    /// and the episode's map (reconcile re-writes it); an error is the message.
+    /// Runs `body` on the whole store (embeddings too) on the cast's queue, then reads the store
+    /// again as the desk holds it; between keys the desk takes the names and the episode's map
+    /// (reconcile re-writes it) and says `done` (or what `body` said), or the error.
     @discardableResult
-    func withFullCast(_ done: String, _ body: (CharacterStore) throws -> Void) -> Redraw {
-        guard let path = characterStorePath else { return .nothing }
-        do {
-            let full = try CharacterStore.open(path)
-            try body(full)
-            loadCast()
-            _ = reloadMapIfChanged()
-            setMessage(done)
-        } catch let e as DubdeckError {
-            setMessage(e.message, .error)
-        } catch {
-            setMessage("\(error)", .error)
+    func withFullCast(_ done: String, then: ((Desk) -> Void)? = nil, _ body: @escaping @Sendable (CharacterStore) throws -> String?) -> Redraw {
+        guard characterStorePath != nil else { return .nothing }
+        castModel.run({ path in
+            let said = try body(try CharacterStore.open(path))
+            let outcome = try CastOutcome.names(path)
+            outcome.note = said ?? ""
+            return outcome
+        }) { [unowned self] r in
+            switch r {
+            case .success(let o):
+                adoptCast(.success(o.names!))
+                _ = reloadMapIfChanged()
+                invalidateSearch()
+                setMessage(o.note.isEmpty ? done : o.note)
+                then?(self)
+            case .failure(let e):
+                setMessage(Desk.text(of: e), .error)
+            }
+            return .all
         }
-        return .all
+        setMessage("saving to the character store…")
+        return .status
     }
 
     /// Folds one character into another for good (the screen asked for confirmation); U undoes it.
     func mergeCharacter(_ id: String, into: String) -> Redraw {
-        let r = changeCast("\(id) merged into \(into) (U undoes it)") { try $0.merge(id, into: into) }
-        if messageKind != .error { lastMerge = (id, into) }
-        return r
+        changeCast("\(id) merged into \(into) (U undoes it)", then: { $0.castModel.lastMerge = (id, into) }) { try $0.merge(id, into: into) }
     }
 
     func undoLastMerge() -> Redraw {
-        guard let (from, into) = lastMerge else { setMessage("no merge to undo here", .warning); return .status }
-        let r = changeCast("\(from) is a character again (merge into \(into) undone)") { try $0.unmerge(from) }
-        if messageKind != .error { lastMerge = nil }
-        return r
+        guard let (from, into) = castModel.lastMerge else { setMessage("no merge to undo here", .warning); return .status }
+        return changeCast("\(from) is a character again (merge into \(into) undone)", then: { $0.castModel.lastMerge = nil }) { try $0.unmerge(from) }
     }
 
     // MARK: Reconcile
 
-    /// The series' proposals, from the store as it is on disk now (nil: it could not be read; the message says why).
-    func reconcileProposals(series: String) -> ReconcileAnalysis? {
+    /// The series' proposals, from the store as it is on disk now, read in the background: the
+    /// characters screen shows them when they are here (an error is the message).
+    func requestProposals(series: String) -> Redraw {
         guard let path = characterStorePath, CharacterStore.mayExist(path) else {
             setMessage("no character store yet: run `dubdeck characters identify JOB`", .warning)
-            return nil
+            return .status
         }
-        do {
-            return Reconcile.propose(try CharacterStore.open(path), series: series)
-        } catch {
-            setMessage("characters unavailable: \((error as? DubdeckError)?.message ?? "\(error)")", .error)
-            return nil
+        castModel.run({ path in
+            let o = CastOutcome()
+            o.proposals = Reconcile.propose(try CharacterStore.open(path), series: series)
+            return o
+        }) { [unowned self] r in
+            switch r {
+            case .success(let o):
+                guard case .characters(var screen) = mode, let analysis = o.proposals else { return .nothing }
+                screen.showProposals(analysis)
+                mode = .characters(screen)
+            case .failure(let e):
+                setMessage("characters unavailable: \(Desk.text(of: e))", .error)
+            }
+            return .all
         }
+        return .status
     }
 
+    /// A proposal applied (one reconcile, undoable), then the proposals read again.
     func acceptProposal(_ p: ReconcileProposal, series: String) {
-        withFullCast("applied: \(p.summary) (U undoes it)") { full in
+        withFullCast("applied: \(p.summary) (U undoes it)", then: { _ = $0.requestProposals(series: series) }) { full in
             guard try Reconcile.apply(full, series: series, keys: [p.key]) != nil else {
                 throw DubdeckError.conflict("the proposal is no longer made")
             }
+            return nil
         }
     }
 
     func rejectProposal(_ p: ReconcileProposal, series: String) {
-        withFullCast("rejected: \(p.summary) (not proposed again)") { try Reconcile.reject($0, series: series, key: p.key) }
+        withFullCast("rejected: \(p.summary) (not proposed again)", then: { _ = $0.requestProposals(series: series) }) { full in
+            try Reconcile.reject(full, series: series, key: p.key)
+            return nil
+        }
     }
 
     func undoReconcile(series: String) {
-        var done = ""
-        withFullCast("") { full in
+        withFullCast("", then: { _ = $0.requestProposals(series: series) }) { full in
             let (id, maps) = try Reconcile.undo(full, series: series)
-            done = "reconcile \(id) undone (\(maps) map\(maps == 1 ? "" : "s") put back)"
+            return "reconcile \(id) undone (\(maps) map\(maps == 1 ? "" : "s") put back)"
         }
-        if messageKind != .error { setMessage(done) }
     }
 
     // MARK: Speaker fixes
@@ -308,10 +283,15 @@ extension Desk {
     /// Picks the character of the selected line's label from the series' characters.
     func openCharacterPicker() -> Redraw {
         guard let seg = selectedSegment else { return .nothing }
-        guard characterStorePath != nil, job.info.seriesID != nil else { setMessage("no character store or no series for this job", .warning); return .status }
-        if cast == nil { loadCast() }
-        guard cast != nil else {
-            if messageKind == .info { setMessage("no character store yet: run `dubdeck characters identify JOB`", .warning) }
+        guard let path = characterStorePath, job.info.seriesID != nil else { setMessage("no character store or no series for this job", .warning); return .status }
+        if cast == nil {
+            guard CharacterStore.mayExist(path) else { setMessage("no character store yet: run `dubdeck characters identify JOB`", .warning); return .status }
+            // The picker opens once the names are here (if the same line is still selected in the list).
+            startLoadingCast(force: true) { desk in
+                guard desk.cast != nil, case .list = desk.mode, desk.selectedSegment?.number == seg.number else { return .nothing }
+                return desk.openCharacterPicker()
+            }
+            setMessage("reading the characters…")
             return .status
         }
         let label = store.segment(seg.number).speaker
@@ -329,26 +309,35 @@ extension Desk {
     func openSuggestions() -> Redraw {
         guard let seg = selectedSegment else { return .nothing }
         if let reason = store.readOnlyReason { setMessage("read-only: \(reason)", .error); return .status }
-        guard let path = characterStorePath else { setMessage("no character store", .warning); return .status }
-        do {
-            let full = try CharacterStore.open(path)
-            let list = try CharacterIdentifier.suggest(store, seg.number, cast: full, encoder: voiceMatchWork.sharedEncoder() ?? SpeakerEncoder())
-            let choices = list.compactMap { s -> PickerScreen.Choice? in
-                guard let label = s.labels.first else { return nil }
-                return .init(value: label, text: DeskView.pad(s.characterID, 14) + " " + DeskView.pad(s.name.isEmpty ? "(unnamed)" : s.name, 18)
-                             + " " + DeskView.format2(s.similarity) + "  label " + s.labels.joined(separator: ", "))
+        guard characterStorePath != nil else { setMessage("no character store", .warning); return .status }
+        let job = self.job, by = store.by, n = seg.number, voiceMatch = castModel.voiceMatch
+        // The store opened whole and the line's audio embedded on the cast's queue, with a review
+        // store of its own on the same job (what is on disk, as this desk's).
+        castModel.run({ path in
+            let o = CastOutcome()
+            let review = try TranscriptStore(job: job, by: by)
+            o.suggestions = try CharacterIdentifier.suggest(review, n, cast: try CharacterStore.open(path), encoder: voiceMatch.sharedEncoder() ?? SpeakerEncoder())
+            return o
+        }) { [unowned self] r in
+            switch r {
+            case .success(let o):
+                // Shown if the list still shows that line.
+                guard case .list = mode, selectedSegment?.number == n else { return .nothing }
+                let choices = (o.suggestions ?? []).compactMap { s -> PickerScreen.Choice? in
+                    guard let label = s.labels.first else { return nil }
+                    return .init(value: label, text: DeskView.pad(s.characterID, 14) + " " + DeskView.pad(s.name.isEmpty ? "(unnamed)" : s.name, 18)
+                                 + " " + DeskView.format2(s.similarity) + "  label " + s.labels.joined(separator: ", "))
+                }
+                guard !choices.isEmpty else { setMessage("no character of this episode to compare with", .warning); return .status }
+                setMessage("")
+                mode = .picker(PickerScreen(purpose: .lineSpeaker(n), title: "closest voices to line \(n)", choices: choices, selected: choices.first?.value))
+            case .failure(let e):
+                setMessage(Desk.text(of: e), .error)
             }
-            guard !choices.isEmpty else { setMessage("no character of this episode to compare with", .warning); return .status }
-            mode = .picker(PickerScreen(purpose: .lineSpeaker(seg.number), title: "closest voices to line \(seg.number)", choices: choices,
-                                        selected: choices.first?.value))
             return .all
-        } catch let e as DubdeckError {
-            setMessage(e.message, .error)
-            return .status
-        } catch {
-            setMessage("\(error)", .error)
-            return .status
         }
+        setMessage("comparing line \(n)'s voice with the characters…")
+        return .status
     }
 
     func picked(_ purpose: PickerScreen.Purpose, _ value: String) -> Redraw {
@@ -361,31 +350,39 @@ extension Desk {
         }
     }
 
-    /// Writes the episode's label → character map (opening the whole store for its lock), then
-    /// reads the job again so names and voices follow at once.
+    /// Writes the episode's label → character map (one transaction on the whole store, on the
+    /// cast's queue), then reads the job again so names and voices follow.
     func assign(_ label: String, to id: String?, restoring previous: LabelAssignment?) -> Redraw {
-        guard let path = characterStorePath else { return .nothing }
-        do {
-            let full = try CharacterStore.open(path)
-            let r = try CharacterIdentifier.assign(store, label: label, to: id, in: full, restoring: previous)
-            _ = reloadMapIfChanged()
-            if id != nil {
-                lastAssign = (label, r.previous)
-                setMessage("\(label) → \(r.characterID) in this episode (was \(r.previous?.characterID ?? "none")) · u undoes it")
-            } else {
-                lastAssign = nil
-                setMessage("\(label) is \(previous?.characterID ?? "without a character") again (assignment undone)")
+        guard characterStorePath != nil else { return .nothing }
+        let job = self.job, by = store.by
+        castModel.run({ path in
+            let o = CastOutcome()
+            o.assignment = try CharacterIdentifier.assign(try TranscriptStore(job: job, by: by), label: label, to: id,
+                                                          in: try CharacterStore.open(path), restoring: previous)
+            return o
+        }) { [unowned self] r in
+            switch r {
+            case .success(let o):
+                _ = reloadMapIfChanged()
+                let a = o.assignment!
+                if id != nil {
+                    castModel.lastAssign = (label, a.previous)
+                    setMessage("\(label) → \(a.characterID) in this episode (was \(a.previous?.characterID ?? "none")) · u undoes it")
+                } else {
+                    castModel.lastAssign = nil
+                    setMessage("\(label) is \(previous?.characterID ?? "without a character") again (assignment undone)")
+                }
+            case .failure(let e):
+                setMessage(Desk.text(of: e), .error)
             }
-        } catch let e as DubdeckError {
-            setMessage(e.message, .error)
-        } catch {
-            setMessage("\(error)", .error)
+            return .all
         }
-        return .all
+        setMessage("saving to the character store…")
+        return .status
     }
 
     func undoAssign() -> Redraw {
-        guard let (label, previous) = lastAssign else { return .nothing }
+        guard let (label, previous) = castModel.lastAssign else { return .nothing }
         return assign(label, to: nil, restoring: previous)
     }
 

@@ -26,8 +26,7 @@ extension Desk {
             setMessage("read-only: \(reason)", .error)
             return .status
         }
-        if !pending.isEmpty {
-            pending.append(c)
+        if pendingCommits.queueBehind(c) {
             setMessage("waiting for the job lock: \(pending.count) change(s) pending", .warning)
             return .all
         }
@@ -60,16 +59,16 @@ extension Desk {
             } else {
                 setMessage("no change")
             }
-            pending.removeAll()
-            if !result.records.isEmpty { lastAssign = nil }  // u now undoes this change
+            pendingCommits.settle()
+            if !result.records.isEmpty { castModel.lastAssign = nil }  // u now undoes this change
         } catch let e as DubdeckError where e.reason == .lockBusy {
-            if pending.isEmpty { pending = changes }
+            pendingCommits.keep(changes)
             setMessage(e.message, .warning)
         } catch let e as DubdeckError {
-            pending.removeAll()
+            pendingCommits.settle()
             setMessage(e.message, .error)
         } catch {
-            pending.removeAll()
+            pendingCommits.settle()
             setMessage("\(error)", .error)
         }
         applyFilter(keepSegment: keep)
@@ -88,15 +87,15 @@ extension Desk {
     @discardableResult
     public func tick(now: Double = Clock.monotonic()) -> Redraw {
         var redraw = Redraw.nothing
-        if castLoadDue {
-            castLoadDue = false
+        if castModel.loadDue {
+            castModel.loadDue = false
             startLoadingCast()
         }
         if !pending.isEmpty {
             redraw = commitNow(pending, lockTimeout: 0)
         }
         redraw = max(redraw, takeInSynthesis())
-        redraw = max(redraw, takeInCast())
+        redraw = max(redraw, castModel.takeIn())
         if audio != nil, let said = ALSAMessages.take() {
             // ALSA's own words, as one message instead of lines over the screen.
             setMessage("audio device: \(said) — pick one with --device or DUBDECK_AUDIO_DEVICE", .warning)
@@ -104,13 +103,11 @@ extension Desk {
         }
         let playing = audio?.sink.isPlaying == true
         if playing || worker?.progress != nil { redraw = max(redraw, .status) }
-        if wasPlaying && !playing {
+        if let ended = sound.playbackEnded(playing: playing) {
             // The progress goes with the sound; the status line says what was played.
-            if messageKind == .info, message.isEmpty, let label = playingLabel { setMessage("played \(label)") }
-            playingLabel = nil
+            if messageKind == .info, message.isEmpty, let label = ended { setMessage("played \(label)") }
             redraw = max(redraw, .status)
         }
-        wasPlaying = playing
         prefetchSelectedTake()
         redraw = max(redraw, prepareVoiceMatch())
         if now - lastPoll >= 0.5 {
@@ -121,6 +118,6 @@ extension Desk {
     }
 
     /// True when nothing is left to do in the background (`:wait-idle`).
-    public var isIdle: Bool { pending.isEmpty && worker?.busy != true && audio?.sink.isPlaying != true && !castLoading && !castLoadDue }
+    public var isIdle: Bool { pending.isEmpty && worker?.busy != true && audio?.sink.isPlaying != true && !castModel.busy && !castModel.loadDue }
 
 }

@@ -9,7 +9,7 @@ extension Desk {
         do {
             _ = try store.reloadIfChanged()
             let result = try UndoRedo.runWithResult(d, store: store)
-            lastAssign = nil
+            castModel.lastAssign = nil
             let records = result.records
             if !result.warnings.isEmpty {
                 try? readRecentHistory()

@@ -39,25 +39,21 @@ extension Desk {
             // Newest → oldest: after take k of this line comes k+1, after the oldest the newest.
             let count = takeCount(n)
             guard count >= 1 else { setMessage("line \(n) has no take yet (s synthesizes it)", .warning); return .status }
-            var k = 1
-            if let last = lastTakeHeard, last.segment == n, lastHeardOriginal != n { k = last.k >= count ? 1 : last.k + 1 }
-            playTake(n, k)
+            playTake(n, sound.previousTake(n, count: count))
         case .playAB:
-            if lastHeardOriginal == n {
-                let k = lastTakeHeard.flatMap { $0.segment == n ? $0.k : nil } ?? PlaybackSource.currentListed(store, n)
-                guard let k else { setMessage("line \(n) has no take to compare (s synthesizes it)", .warning); return .status }
-                playTake(n, k)
-            } else {
-                playOriginal(n)
+            switch sound.abTarget(n, current: PlaybackSource.currentListed(store, n)) {
+            case .original: playOriginal(n)
+            case .take(let k?): playTake(n, k)
+            case .take(nil): setMessage("line \(n) has no take to compare (s synthesizes it)", .warning); return .status
             }
         case .playContext:
             play(label: "line \(n) in context") { try ContextMix.mix(self.store, n).pcm }
         case .keepTake:
-            guard let last = lastTakeHeard, last.segment == n else {
+            guard let k = sound.takeToKeep(n) else {
                 setMessage("play a take of line \(n) first (p, P or b), then K keeps it", .warning)
                 return .status
             }
-            return keepTake(n, last.k)
+            return keepTake(n, k)
         case .stopPlayback:
             audio.sink.stop()
             setMessage("stopped")
@@ -71,8 +67,7 @@ extension Desk {
     func playTake(_ n: Int, _ k: Int, announce: Bool = true) {
         let list = PlaybackSource.takes(store, n)  // read once for the count, the current one and the file
         let isCurrent = PlaybackSource.currentListed(store, n, in: list) == k
-        lastTakeHeard = (n, k)
-        lastHeardOriginal = nil
+        sound.heardTake(n, k)
         play(label: "line \(n): take \(k) of \(list.count)\(isCurrent ? ", current" : "")", announce: announce) {
             if isCurrent, let cached = self.decodedTake(of: n) { return cached }
             return try PlaybackSource.listedTake(self.store, n, k, in: list)
@@ -81,21 +76,20 @@ extension Desk {
 
     /// The decoded current take of line n, if the file is still the one decoded.
     func decodedTake(of n: Int) -> PCM16? {
-        guard let file = Takes.file(job, Takes.currentName(n)), let d = decodedTake, d.path == file.path,
-              FileIO.statSignature(file) == d.signature else { return nil }
-        return d.pcm
+        guard let file = Takes.file(job, Takes.currentName(n)) else { return nil }
+        return sound.decoded(path: file.path, signature: FileIO.statSignature(file))
     }
 
     /// Between keys: decode the selected line's current take, so playing it starts at once.
     func prefetchSelectedTake() {
         guard audio != nil, let seg = selectedSegment else { return }
         guard let file = Takes.file(job, Takes.currentName(seg.number)), let sig = FileIO.statSignature(file), sig.size <= 64 << 20 else { return }
-        if let d = decodedTake, d.path == file.path, d.signature == sig { return }
-        if let pcm = try? AudioFile.readPCM16(file, owner: .own) { decodedTake = (file.path, sig, pcm) }
+        if sound.decoded(path: file.path, signature: sig) != nil { return }
+        if let pcm = try? AudioFile.readPCM16(file, owner: .own) { sound.decoded = (file.path, sig, pcm) }
     }
 
     func playOriginal(_ n: Int) {
-        lastHeardOriginal = n
+        sound.heardOriginal(n)
         play(label: "original \(n)") { try PlaybackSource.original(self.store, n) }
     }
 
@@ -109,7 +103,7 @@ extension Desk {
         defer { store.lockTimeout = saved }
         do {
             let result = try TakeChoice.choose(store, n, k)
-            if !result.records.isEmpty { lastAssign = nil }
+            if !result.records.isEmpty { castModel.lastAssign = nil }
             recentHistory.append(contentsOf: result.records)
             searchCache[n - 1] = nil
             setMessage(result.records.isEmpty ? "line \(n): take \(k) is already the current one" : "line \(n): take \(k) of \(takeCount(n)) is now the current one (u undoes it)")
@@ -127,7 +121,7 @@ extension Desk {
         do {
             try audio.sink.play(try load(), label: label)
             // The status line's progress names what plays; its end says what was played.
-            playingLabel = label
+            sound.playingLabel = label
             if announce { setMessage("") }
         } catch let e as DubdeckError {
             setMessage(e.message, .error)
@@ -198,8 +192,8 @@ extension Desk {
     /// character map: the job is read again so the speaker column and the detail pane follow.
     func reloadMapIfChanged() -> Redraw {
         let sig = FileIO.statSignature(job.mapPlace)
-        if sig == mapSignature { return .nothing }
-        mapSignature = sig
+        if sig == castModel.mapSignature { return .nothing }
+        castModel.mapSignature = sig
         do {
             let fresh = try TranscriptStore(job: try JobLoader.load(job.directory, series: job.info.seriesID), by: store.by)
             guard fresh.job.segments.count == job.segments.count else {

@@ -101,9 +101,7 @@ func openCast(_ explicit: String?, following transcript: TranscriptStore) -> Cha
 /// Makes the store judge takes against the characters' current voices (a changed voice is stale).
 func applyVoices(_ cast: CharacterStore?, to store: TranscriptStore) {
     guard let cast else { return }
-    let voices = cast.voices()
-    let job = store.job
-    store.expectedVoice = { seg in Voice.forSegment(seg, job: job, characterVoices: voices) }
+    store.characterVoices = cast.voices()
 }
 
 /// A `segments --json` row (SPEC §8).

@@ -48,9 +48,12 @@ final class DeskCharactersTests: XCTestCase {
         r.key("R")
         for ch in "Kenta" { r.key(String(ch)) }
         r.key("<Enter>")
+        XCTAssertTrue(r.desk.message.contains("saving"), "the store is written off this thread: \(r.desk.message)")
+        r.waitIdle()
         XCTAssertEqual(try CharacterStore.open(storePath).character("SPEAKER_02")?.name, "Kenta")
         XCTAssertTrue(r.grid.text().contains("Kenta"))
         r.key("u")  // line 2's original audio becomes Kenta's reference
+        r.waitIdle()
         let ref = try CharacterStore.open(storePath).character("SPEAKER_02")!.speakerWavs.first!
         XCTAssertTrue(ref.hasSuffix("voices/SPEAKER_02/ref.wav"))
         XCTAssertEqual(try AudioFile.read(ref).duration, store.job.segments[1].duration, accuracy: 0.01)
@@ -80,6 +83,7 @@ final class DeskCharactersTests: XCTestCase {
         r.key("R")
         for ch in "Kenta" { r.key(String(ch)) }
         r.key("<Enter>")
+        r.waitIdle()
         XCTAssertEqual(try CharacterStore.open(url).character("SPEAKER_02")?.name, "Kenta")
         r.key("q")
         try CharacterStore.open(url).update { try $0.rename("SPEAKER_01", to: "Mio") }
@@ -105,7 +109,8 @@ final class DeskCharactersTests: XCTestCase {
         XCTAssertEqual(desk.store.state(1).audioStatus, "fresh")
         let full = try CharacterStore.open(storePath)
         try full.update { $0.modify("SPEAKER_01") { $0.voice = Voice(variant: "Annie", pitch: 40, rate: 160) } }
-        desk.loadCast()
+        desk.startLoadingCast()  // what the poll does when the file changed
+        r.waitIdle()
         XCTAssertEqual(desk.store.state(1).audioStatus, "stale", "a take made with another voice is stale")
     }
 
@@ -122,6 +127,7 @@ final class DeskCharactersTests: XCTestCase {
         while r.desk.selectedCharacter?.id == lineCharacter { r.key("j") }
         let other = r.desk.selectedCharacter!.id
         r.key("u")
+        r.waitIdle()
         let cast = try CharacterStore.open(storePath)
         XCTAssertEqual(cast.character(lineCharacter)?.speakerWavs.first?.hasSuffix("voices/\(lineCharacter)/ref.wav"), true)
         XCTAssertTrue(cast.character(other)?.speakerWavs.isEmpty ?? false, "the selected row's character was left alone")
@@ -146,10 +152,12 @@ final class DeskCharactersTests: XCTestCase {
         r.key("<Enter>")
         r.key("y")
         r.key("<Enter>")
+        r.waitIdle()
         XCTAssertEqual(try CharacterStore.open(storePath).character(other)?.mergedInto, lineCharacter)
         let merged = try CharacterStore.open(storePath).character(lineCharacter)!
         // The merge is undoable: both characters as they were before.
         r.key("U")
+        r.waitIdle()
         XCTAssertTrue(r.desk.message.contains("is a character again"), r.desk.message)
         let after = try CharacterStore.open(storePath)
         XCTAssertNil(after.character(other)?.mergedInto)
@@ -174,6 +182,7 @@ final class DeskSuggestTests: XCTestCase {
         var r = ScriptRunner(desk: Desk(store: store, keymap: .builtIn(), characterStorePath: castPath), width: 100, height: 30)
         r.waitIdle()
         r.key("I")
+        r.waitIdle()  // the voices are compared off this thread
         guard case .picker(let picker) = r.desk.mode else { return XCTFail("no picker: \(r.desk.message)") }
         XCTAssertEqual(picker.choices.first?.value, "SPEAKER_00", "line 1's own voice first")
         XCTAssertEqual(picker.choices.count, 2)

@@ -156,10 +156,16 @@ public final class TranscriptStore {
         states = all
     }
 
-    /// The voice each line should be spoken with now (set when the character voices are known):
-    /// a take made with another voice is stale.
-    public var expectedVoice: ((Segment) -> Voice)? {
+    /// The characters' voices as the character store has them now (nil: not known). The stale-take
+    /// rule is this store's alone: a take spoken with another voice than its line's character (or
+    /// label) has now is stale; the front ends only say what the voices are.
+    public var characterVoices: [String: Voice]? {
         didSet { rebuildStates() }
+    }
+
+    /// The voice line `seg` should be spoken with now, when the characters' voices are known.
+    func expectedVoice(_ seg: Segment) -> Voice? {
+        characterVoices.map { Voice.forSegment(seg, job: job, characterVoices: $0) }
     }
 
     /// The reading-speed limit in force (characters per second): the language's, job.json's
@@ -200,7 +206,7 @@ public final class TranscriptStore {
     func finish(_ st: inout ReviewState, _ pipelineSegment: Segment) {
         st.tooFast = st.cps > cpsLimit + 1e-9
         st.audioStatus = st.recordedAudioStatus
-        if let expectedVoice, st.audioStatus == TakeStatus.fresh.rawValue || st.audioStatus == TakeStatus.overflow.rawValue, let usedVoice = st.preview?.voice,
+        if characterVoices != nil, st.audioStatus == TakeStatus.fresh.rawValue || st.audioStatus == TakeStatus.overflow.rawValue, let usedVoice = st.preview?.voice,
            usedVoice != expectedVoice(TranscriptStore.effective(pipelineSegment, st.speakerOverride)) {
             st.audioStatus = TakeStatus.stale.rawValue
         }

@@ -102,10 +102,13 @@ public struct CharactersScreen: DeskScreen {
             desk.setMessage("no series: reconcile looks at one series (set series_id in job.json)", .warning)
             return .status
         }
-        guard let analysis = desk.reconcileProposals(series: s) else { return .all }
+        return desk.requestProposals(series: s)
+    }
+
+    /// The proposals read in the background arrived.
+    mutating func showProposals(_ analysis: ReconcileAnalysis) {
         proposals = analysis
         proposalSelection = min(proposalSelection, max(0, analysis.proposals.count - 1))
-        return .all
     }
 
     mutating func handleProposals(_ action: Action, _ desk: Desk) -> Redraw? {
@@ -121,15 +124,15 @@ public struct CharactersScreen: DeskScreen {
         case .acceptProposal:
             guard let p = selected, let s = proposalSeries(desk) else { return .nothing }
             desk.acceptProposal(p, series: s)
-            return showProposals(desk)
+            return .status  // the proposals follow once the change is made
         case .rejectProposal:
             guard let p = selected, let s = proposalSeries(desk) else { return .nothing }
             desk.rejectProposal(p, series: s)
-            return showProposals(desk)
+            return .status  // the proposals follow once the change is made
         case .undoMerge:
             guard let s = proposalSeries(desk) else { return .nothing }
             desk.undoReconcile(series: s)
-            return showProposals(desk)
+            return .status  // the proposals follow once the change is made
         default:
             return nil
         }

@@ -1,4 +1,5 @@
 import XCTest
+import Synchronization
 import TestSupport
 import CInterrupt
 import Foundation
@@ -95,13 +96,13 @@ final class CleanupRegistryTests: XCTestCase {
     func testManyThreadsRegisterHundredsAndEveryOneIsKept() {
         let base = Interrupt.registeredTemporaries
         let threads = 8, each = 50
-        let slots = Mutex()
-        nonisolated(unsafe) var all: [Int32] = []
+        let slots = Synchronization.Mutex<[Int32]>([])
         DispatchQueue.concurrentPerform(iterations: threads) { t in
             var mine: [Int32] = []
             for k in 0..<each { mine.append(dd_cleanup_register("/tmp/dubdeck-registry-test-\(t)-\(k)", 0)) }
-            slots.locked { all += mine }
+            slots.withLock { $0 += mine }
         }
+        let all = slots.withLock { $0 }
         XCTAssertEqual(all.count, threads * each)
         XCTAssertFalse(all.contains(-1), "no registration refused")
         XCTAssertEqual(Set(all).count, threads * each, "no slot given twice")
