@@ -307,6 +307,9 @@ public final class Desk {
              .playContext, .playAB, .keepTake:
             return soundAction(action)
         case .characters: return openCharacters()
+        case .nudgeStartEarlier, .nudgeStartLater, .nudgeEndEarlier, .nudgeEndLater,
+             .nudgeStartEarlierFine, .nudgeStartLaterFine, .nudgeEndEarlierFine, .nudgeEndLaterFine:
+            return nudge(action)
         case .undo: return castModel.lastAssign != nil ? undoAssign() : undoRedo(.undo)
         case .redo: return undoRedo(.redo)
         case .history: return openHistory()

@@ -18,6 +18,35 @@ extension Desk {
         return .all
     }
 
+    /// Moves the selected dub line's start or end by 50 ms (10 ms: fine): a `retime` record, refused
+    /// on a locked line and where it would overlap a neighbour; says the new times and the gaps.
+    func nudge(_ action: Action) -> Redraw {
+        guard let seg = selectedSegment else { return .nothing }
+        let n = seg.number
+        let now = store.segment(n)
+        let fine: Set<Action> = [.nudgeStartEarlierFine, .nudgeStartLaterFine, .nudgeEndEarlierFine, .nudgeEndLaterFine]
+        let step = fine.contains(action) ? 0.01 : 0.05
+        var start = now.start, end = now.end
+        switch action {
+        case .nudgeStartEarlier, .nudgeStartEarlierFine: start -= step
+        case .nudgeStartLater, .nudgeStartLaterFine: start += step
+        case .nudgeEndEarlier, .nudgeEndEarlierFine: end -= step
+        default: end += step
+        }
+        // Whole milliseconds: ten nudges of 10 ms are 0.1 s, not 0.09999.
+        start = (start * 1000).rounded() / 1000
+        end = (end * 1000).rounded() / 1000
+        guard let slot = TimeSlot(start: start, end: end) else {
+            setMessage("line \(n): \(start < 0 ? "cannot start before 0" : "cannot end before it starts")", .warning)
+            return .status
+        }
+        let redraw = change(store.retime(n, to: slot))
+        if messageKind == .info {
+            setMessage("line \(n): \(Clock.formatTime(slot.start))–\(Clock.formatTime(slot.end)) (slot \(DeskView.format2(slot.duration)) s, \(DeskView.gaps(store, n)))")
+        }
+        return redraw
+    }
+
     // MARK: Durable changes
 
     /// Commits a change (history, then store, both fsync'd) before saying it is done.

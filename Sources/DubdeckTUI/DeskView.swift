@@ -86,7 +86,7 @@ public enum DeskView {
         let mark = desk.job.duplicated.contains(seg.number) ? "=" : desk.job.overlapping.contains(seg.number) ? "^" : " "
         let num = String(seg.number)
         col = grid.put(String(repeating: " ", count: max(0, numberWidth - num.count)) + num + mark, row: row, col: col, style: base)
-        col = grid.put(" " + pad(Clock.formatTime(seg.start), timeWidth), row: row, col: col, style: base)
+        col = grid.put(" " + pad(Clock.formatTime(st.slot?.start ?? seg.start), timeWidth), row: row, col: col, style: base)  // the dub's start
         col = grid.put(" " + pad(speakerLabel(desk, seg), speakerWidth) + " ", row: row, col: col, style: base)
         // State glyphs: approved, locked, flagged, take.
         col = grid.put(st.approved ? "A" : "·", row: row, col: col, style: selected ? base : (st.approved ? .approved : .dim))
@@ -207,7 +207,7 @@ public enum DeskView {
         if let match = VoiceMatch.score(desk.store, seg.number, cast: desk.cast, encoder: { nil }, compute: false) {
             info += " · voice match \(format2(match))"
         }
-        info += " · " + gaps(desk.job, seg.number)
+        info += " · " + gaps(desk.store, seg.number)
         if st.edited { info += " · edited (MT: \(seg.text.count) chars)" }
         grid.put(info, row: row, col: 0, style: .dim)
         row += 1
@@ -228,12 +228,13 @@ public enum DeskView {
         grid.put(text, row: row, col: 0, style: .dim)
     }
 
-    /// The gaps to the neighbours: "gaps ◂0.50 0.30▸" (negative: an overlap).
-    static func gaps(_ job: Job, _ n: Int) -> String {
-        let seg = job.segments[n - 1]
+    /// The gaps to the neighbours, as the dub lines stand (the reviewer's times): "gaps ◂0.50 0.30▸"
+    /// (negative: an overlap).
+    static func gaps(_ store: TranscriptStore, _ n: Int) -> String {
+        let seg = store.segment(n), count = store.job.segments.count
         func shown(_ g: Double) -> String { g < 0 ? "-" + format2(-g) : format2(g) }
-        let before = n > 1 ? shown(seg.start - job.segments[n - 2].end) : "-"
-        let after = n < job.segments.count ? shown(job.segments[n].start - seg.end) : "-"
+        let before = n > 1 ? shown(seg.start - store.segment(n - 1).end) : "-"
+        let after = n < count ? shown(store.segment(n + 1).start - seg.end) : "-"
         return "gaps ◂\(before) \(after)▸"
     }
 
@@ -370,7 +371,7 @@ public enum DeskView {
             lines.append("")
             lines.append("[\(context.rawValue)]")
             for (keys, a) in entries {
-                lines.append("  " + pad(keys, 22) + " " + pad(a.name, 20) + " " + a.description)
+                lines.append("  " + pad(keys, 22) + " " + pad(a.name, 24) + " " + a.description)
             }
         }
         return lines

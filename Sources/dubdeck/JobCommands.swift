@@ -97,9 +97,10 @@ struct Segments: ParsableCommand {
                 let st = store.state(seg.number)
                 let glyphs = (st.approved ? "A" : ".") + (st.locked ? "L" : ".") + (st.flags.isEmpty ? "." : "R") + (st.tooFast ? "!" : ".")
                 let id = store.characterID(seg.number)
-                let label = store.segment(seg.number).speaker
+                let dub = store.segment(seg.number)  // the reviewer's label and times
+                let label = dub.speaker
                 let who = id.flatMap { cast?.resolve($0)?.name }.flatMap { $0.isEmpty ? nil : $0 } ?? id ?? (label.isEmpty ? "?" : label)
-                out += "\(seg.number)\t\(Clock.formatTime(seg.start))\t\(Sanitizer.display(who))\t\(glyphs)\t\(st.audioStatus)\t"
+                out += "\(seg.number)\t\(Clock.formatTime(dub.start))\t\(Sanitizer.display(who))\t\(glyphs)\t\(st.audioStatus)\t"
                 out += Sanitizer.display(st.text) + "\n"
             }
             printOut(out)
@@ -110,8 +111,8 @@ struct Segments: ParsableCommand {
 struct Set: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "set",
-        abstract: "Change one line: text, approval, lock, flags (durable; recorded in the history).",
-        discussion: "Applied in this order: unlock, text, approve/unapprove, flags, lock. A locked line's text is refused (exit 75) unless --unlock is given.")
+        abstract: "Change one line: text, times, approval, lock, flags (durable; recorded in the history).",
+        discussion: "Applied in this order: unlock, text, times, approve/unapprove, flags, lock. A locked line's text and times are refused (exit 75) unless --unlock is given. New times that overlap the line before or after are refused (exit 75, naming it) unless --allow-overlap; the take goes stale.")
 
     @Argument(help: "The job directory.") var job: String
     @Argument(help: "The segment number (1-based).") var n: Int
@@ -123,14 +124,28 @@ struct Set: ParsableCommand {
     @Option(help: "Add a flag (e.g. needs_retranslate).") var flag: [String] = []
     @Option(help: "Remove a flag.") var unflag: [String] = []
     @Option(help: "The line's diarization label (a diarization error fixed; the pipeline's label removes the fix).") var speaker: String?
+    @Option(help: "The dub line's new start, in seconds (the original cue stays in translated.json).") var start: Double?
+    @Option(help: "The dub line's new end, in seconds.") var end: Double?
+    @Option(help: "Move the dub line by this many seconds (earlier: --shift=-0.25).", transform: { s in
+        guard let v = Double(s) else { throw ValidationError("--shift takes seconds (e.g. -0.25)") }
+        return v
+    }) var shift: Double?
+    @Flag(help: "Allow the new times to overlap the line before or after.") var allowOverlap = false
     @Option(help: "Who made the change (else $USER).") var by: String?
+
+    var retiming: Bool { start != nil || end != nil || shift != nil }
 
     func validate() throws {
         if approve && unapprove { throw ValidationError("--approve and --unapprove exclude each other") }
         if lock && unlock { throw ValidationError("--lock and --unlock exclude each other") }
-        if text == nil && !approve && !unapprove && !lock && !unlock && flag.isEmpty && unflag.isEmpty && speaker == nil {
-            throw ValidationError("nothing to change: give --text, --approve, --unapprove, --lock, --unlock, --flag, --unflag or --speaker")
+        if text == nil && !approve && !unapprove && !lock && !unlock && flag.isEmpty && unflag.isEmpty && speaker == nil && !retiming {
+            throw ValidationError("nothing to change: give --text, --start, --end, --shift, --approve, --unapprove, --lock, --unlock, --flag, --unflag or --speaker")
         }
+        if shift != nil && (start != nil || end != nil) { throw ValidationError("--shift moves both times: give it alone, or --start and --end") }
+        for (name, v) in [("--start", start), ("--end", end), ("--shift", shift)] {
+            if let v, !v.isFinite || abs(v) > Bounds.maxTime { throw ValidationError("\(name) must be a number of seconds within \(Int(Bounds.maxTime))") }
+        }
+        if allowOverlap && !retiming { throw ValidationError("--allow-overlap goes with --start, --end or --shift") }
         if let speaker { try checkName(speaker, "--speaker") }
         if n < 1 { throw ValidationError("N counts from 1") }
         for f in flag + unflag where f.isEmpty || f.contains(where: { $0.isWhitespace }) {
@@ -147,6 +162,14 @@ struct Set: ParsableCommand {
             var changes: [SegmentChange] = []
             if unlock { changes.append(.lock(n, false, by: store.by)) }
             if let text { changes.append(.edit(n, text: text)) }
+            if retiming {
+                let now = store.segment(n)
+                let a = shift.map { now.start + $0 } ?? start ?? now.start, b = shift.map { now.end + $0 } ?? end ?? now.end
+                guard let slot = TimeSlot(start: a, end: b) else {
+                    throw DubdeckError(.usage, "segment \(n): \(JSONValue.formatNumber(a))–\(JSONValue.formatNumber(b)) s are not \(TimeSlot.rule)")
+                }
+                changes.append(store.retime(n, to: slot, allowOverlap: allowOverlap, hint: "; --allow-overlap allows it"))
+            }
             if let speaker { changes.append(store.speakerChange(n, speaker)) }
             if approve { changes.append(.approve(n, true)) }
             if unapprove { changes.append(.approve(n, false)) }

@@ -108,12 +108,14 @@ func applyVoices(_ cast: CharacterStore?, to store: TranscriptStore) {
 func segmentJSON(_ store: TranscriptStore, _ seg: Segment, cast: CharacterStore? = nil, voiceMatch: Double? = nil) -> JSONValue {
     let st = store.state(seg.number)
     let character = store.characterID(seg.number)
-    let label = store.segment(seg.number).speaker
+    let dub = store.segment(seg.number)  // the reviewer's label and times
+    let label = dub.speaker
     let takes = PlaybackSource.takes(store, seg.number)
     let k = PlaybackSource.currentListed(store, seg.number)
     let name = character.flatMap { cast?.resolve($0)?.name }.flatMap { $0.isEmpty ? nil : $0 }
     return .object(JSONObject([
-        ("n", .number(seg.number)), ("start", .number(seg.start)), ("end", .number(seg.end)),
+        ("n", .number(seg.number)), ("start", .number(dub.start)), ("end", .number(dub.end)),
+        ("orig_start", .number(seg.start)), ("orig_end", .number(seg.end)),
         ("speaker", .string(label)), ("label_override", .bool(st.speakerOverride != nil && st.speakerOverride != seg.speaker)),
         ("character", character.map { .string($0) } ?? .null),
         ("character_name", name.map { .string($0) } ?? .null), ("src_text", .string(seg.srcText)), ("tgt_text", .string(st.text)),

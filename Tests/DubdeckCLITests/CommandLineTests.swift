@@ -26,7 +26,7 @@ final class CommandLineTests: XCTestCase {
         let rows = try json(r) as! [[String: Any]]
         XCTAssertEqual(rows.count, 1)
         let row = rows[0]
-        XCTAssertEqual(Set(row.keys), ["n", "start", "end", "speaker", "label_override", "character", "character_name", "src_text", "tgt_text",
+        XCTAssertEqual(Set(row.keys), ["n", "start", "end", "orig_start", "orig_end", "speaker", "label_override", "character", "character_name", "src_text", "tgt_text",
                                        "approved", "locked", "flags", "audio_status", "cps", "too_fast", "take", "voice_match"])
         XCTAssertEqual(row["n"] as? Int, 2)
         XCTAssertEqual(row["tgt_text"] as? String, "Hey")

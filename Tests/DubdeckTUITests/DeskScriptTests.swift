@@ -33,7 +33,8 @@ import TestSupport
 ///     @end
 ///     @disk 2 text Hi          what the store on disk says (text T | approved | locked | unlocked |
 ///                              take K: the current take is K of the takes listed newest first |
-///                              speaker LABEL | character ID, as the job and its map give them now)
+///                              speaker LABEL | character ID, as the job and its map give them now |
+///                              times S E: the dub line's start and end)
 ///     @cast ID merged-into ID2 what the character store on disk says (merged-into X | active |
 ///                              reference | no-reference)
 ///
@@ -208,6 +209,10 @@ struct DeskScriptHarness {
                 case "character":
                     let got = try other().characterID(Int(words[1])!)
                     check(got == words[3], "\(where_): the character on disk is \(got ?? "none")")
+                case "times":  // the dub line's times on disk: "@disk 2 times 3.5 5.1"
+                    let seg = try other().segment(Int(words[1])!)
+                    let got = "\(JSONValue.formatNumber(seg.start)) \(JSONValue.formatNumber(seg.end))"
+                    check(got == said, "\(where_): the times on disk are \(got)")
                 case "take":
                     let got = PlaybackSource.currentListed(try other(), Int(words[1])!)
                     check(got == Int(words[3]), "\(where_): the current take is \(got.map(String.init) ?? "none")")

@@ -13,7 +13,8 @@ import Glibc
 ///   matches its text: status none, stale or failed), where it plays at 1;
 /// - a line whose take matches its text (fresh or overflow) adds its current take (`NNNN.wav`,
 ///   resampled to the source rate if it differs; a mono take on every channel) starting at
-///   round(start·rate), cut at the window's end;
+///   round(start·rate) of its dub slot (the reviewer's times, when moved), cut at the window's end;
+///   the window covers the original cues and the dub slots both;
 /// - each output sample is the sum in Double, rounded half away from zero, clamped to Int16.
 public enum ContextMix {
     public struct Options: Equatable, Sendable {
@@ -63,7 +64,9 @@ public enum ContextMix {
         let segs = lines.map { job.segments[$0 - 1] }
         let info = try AudioFile.info(src)
         let rate = info.rate, channels = max(1, info.channels)
-        let first = segs.map(\.start).min()!, last = segs.map(\.end).max()!
+        // A take plays from its dub slot (moved by the reviewer or not); the original at its cue.
+        let dubs = lines.map { store.segment($0) }
+        let first = (segs + dubs).map(\.start).min()!, last = (segs + dubs).map(\.end).max()!
         let a = min(info.frames, Int((max(0, first - options.before) * Double(rate)).rounded()))
         let b = max(a, min(info.frames, Int(((last + options.after) * Double(rate)).rounded())))
         let source = try AudioFile.readPCM16(src, frames: a..<b)
@@ -79,6 +82,7 @@ public enum ContextMix {
             parts.append(Part(segment: line, take: heardTake))
             let start = Int((seg.start * Double(rate)).rounded()) - a
             if heardTake {
+                let start = Int((dubs[k].start * Double(rate)).rounded()) - a
                 var take = try PlaybackSource.take(store, line, take: 1)
                 if take.rate != rate {
                     let f = AudioBuffer(samples: take.samples.map { Float($0) / 32768 }, rate: take.rate, channels: take.channels)

@@ -20,10 +20,10 @@ public struct TimingStrip: Equatable, Sendable {
     /// The strip of line n in `columns` columns: nil parts where there is no source audio or no take.
     public static func build(_ store: TranscriptStore, _ n: Int, columns: Int) -> TimingStrip {
         let job = store.job
-        let seg = job.segments[n - 1]
+        let seg = store.segment(n), cue = job.segments[n - 1]  // the dub's slot; the original's cue
         let takePCM = try? PlaybackSource.take(store, n, take: 1)
         let takeEnd = takePCM.map { seg.start + $0.duration } ?? seg.end
-        let from = max(0, seg.start - margin), to = max(seg.end, takeEnd) + margin
+        let from = max(0, min(seg.start, cue.start) - margin), to = max(seg.end, cue.end, takeEnd) + margin
         var strip = TimingStrip(from: from, to: to, slotStart: seg.start, slotEnd: seg.end)
         let cols = max(1, columns)
         if let src = job.sourceAudioPath, let info = try? AudioFile.info(src) {

@@ -123,9 +123,10 @@ public enum RoundTrip {
         for seg in store.job.segments {
             guard include(seg.number) else { entries.append(nil); continue }
             let obj = segs[seg.number - 1].objectValue ?? JSONObject()
+            let dub = store.segment(seg.number)  // the reviewer's label and times
             entries.append(SubtitleWriter.Entry(
-                startMs: Int((seg.start * 1000).rounded()), endMs: Int((seg.end * 1000).rounded()),
-                text: store.state(seg.number).text, speaker: store.segment(seg.number).speaker,
+                startMs: Int((dub.start * 1000).rounded()), endMs: Int((dub.end * 1000).rounded()),
+                text: store.state(seg.number).text, speaker: dub.speaker,
                 original: importedCue(obj, text: seg.text), originalFormat: sourceFormat))
         }
         let eventFormat = (source?["event_format"]?.arrayValue ?? []).compactMap { $0.stringValue }
@@ -170,6 +171,13 @@ public enum RoundTrip {
             if o["tgt_text"] != nil { o["tgt_text"] = .string(st.text) }
             o["locked"] = .bool(st.locked)
             o["approved"] = .bool(st.approved)
+            if let slot = st.slot {
+                // The dub's times; the cue's own kept beside them.
+                o["orig_start"] = o["start"]
+                o["orig_end"] = o["end"]
+                o["start"] = .number(slot.start)
+                o["end"] = .number(slot.end)
+            }
             if let label = st.speakerOverride, label != seg.speaker {
                 // The reviewer's label; the pipeline's character_id was for the old one.
                 if o["speaker_id"] != nil, o["speaker"] == nil { o["speaker_id"] = .string(label) } else { o["speaker"] = .string(label) }

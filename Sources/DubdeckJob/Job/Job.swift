@@ -13,6 +13,11 @@ public struct Segment: Sendable {
     public package(set) var characterID: String?
 
     public var duration: Double { end - start }
+
+    /// The same line at other times (a dub slot the reviewer moved).
+    public func at(_ slot: TimeSlot) -> Segment {
+        Segment(number: number, start: slot.start, end: slot.end, speaker: speaker, srcText: srcText, text: text, characterID: characterID)
+    }
 }
 
 public struct JobInfo: Sendable {

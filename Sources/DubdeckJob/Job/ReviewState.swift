@@ -25,6 +25,10 @@ public struct ReviewState: Equatable, Sendable {
     /// The current take as the views need it (nil: no take), typed: no view reads store JSON.
     public var preview: TakePreview? = nil
 
+    /// The dub line's own times when a reviewer moved them (`set --start/--end`, the desk's nudges);
+    /// nil: the pipeline's segment times.
+    public var slot: TimeSlot? = nil
+
     /// Characters per second of slot (spaces and line breaks not counted), and over the limit?
     public var cps: Double = 0
     public var tooFast = false
@@ -73,4 +77,20 @@ public final class TakePreview: Equatable, Sendable {
         take = p["take"]?.stringValue
         voice = Voice(json: p["voice"])
     }
+}
+
+/// A dub line's times (seconds), checked as every time from outside is: 0 ≤ start ≤ end ≤ 48 h.
+public struct TimeSlot: Equatable, Sendable {
+    public var start: Double
+    public var end: Double
+    public var duration: Double { end - start }
+
+    /// nil when the two are not a slot (the reader refuses them, a writer never writes them).
+    public init?(start: Double, end: Double) {
+        guard Bounds.isTime(start), Bounds.isTime(end), end >= start else { return nil }
+        self.start = start
+        self.end = end
+    }
+
+    public static let rule = "two times within 0–\(Int(Bounds.maxTime)) s, end not before start"
 }

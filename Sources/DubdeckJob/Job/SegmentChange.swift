@@ -20,6 +20,9 @@ public struct SegmentChange {
     /// Derived fields (a take going stale) are recomputed by applying the change to the fresh entry.
     public var fields: [String]
     public var apply: (inout JSONObject) throws -> Void
+    /// Run under the job lock on the store as committed (outside changes taken), before anything
+    /// is applied: what a change must check against other lines (a retime's neighbours).
+    public var check: ((TranscriptStore) throws -> Void)? = nil
 
     public init(segment: Int, action: String, fields: [String] = [], apply: @escaping (inout JSONObject) throws -> Void) {
         self.segment = segment
@@ -76,9 +79,10 @@ public struct SegmentChange {
         }
     }
 
-    public static func refuseIfLocked(_ e: JSONObject, _ n: Int) throws {
+    /// A locked line's text — and times — are final (75).
+    public static func refuseIfLocked(_ e: JSONObject, _ n: Int, what: String? = nil) throws {
         if e["locked"]?.boolValue == true {
-            throw DubdeckError.conflict("segment \(n) is locked: unlock first")
+            throw DubdeckError.conflict("segment \(n) is locked\(what.map { ": \($0) cannot change" } ?? ""): unlock first")
         }
     }
 }

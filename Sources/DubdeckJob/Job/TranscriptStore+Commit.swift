@@ -39,6 +39,7 @@ extension TranscriptStore {
         defer { lock.release() }
 
         let reloaded = try takeOutsideChanges(changes)
+        for c in changes { try c.check?(self) }
         var warnings: [String] = []
         let base = snapshot.fingerprint.shaHex
         let historyEnd = try repairHistoryEnd(storeBase: base, warnings: &warnings)

@@ -27,7 +27,7 @@ extension TranscriptStore {
     }
 
     static let entryFields: [StaticString] = ["start", "end", "tgt_text", "approved", "locked", "locked_at", "locked_by", "flags",
-                                              "audio_status", "speaker", "last_preview"]
+                                              "audio_status", "speaker", "last_preview", "slot_start", "slot_end"]
 
     /// transcript_store.json's one reader: every entry checked field by field into its line's state
     /// and kept as its bytes (no object is built until a change needs one). Faults are the ones a
@@ -79,6 +79,7 @@ extension TranscriptStore {
                             }
                             return
                         }
+                        if entryFault == nil, let problem = slotFault(facts, &st, line: n, shown: shown) { entryFault = problem }
                         if let entryFault, fault == nil || n < fault!.n { fault = (n, entryFault) }
                         if let s = facts.start, let e = facts.end {
                             if let reason = TranscriptStore.timesMismatch(n, s, e, job.segments[n - 1]), timesMismatch == nil || n < timesMismatch!.n {
@@ -144,10 +145,23 @@ extension TranscriptStore {
         return n
     }
 
-    /// What an entry says beside its line's state: its times, and whether it has a text of its own.
+    /// What an entry says beside its line's state: its times, whether it has a text of its own, and
+    /// the dub slot's times when a reviewer moved them.
     struct EntryFacts {
         var start: Double?, end: Double?
         var ownText = false
+        var slotStart: Double?, slotEnd: Double?
+    }
+
+    /// An entry's `slot_start`/`slot_end`: both or neither, a slot by `TimeSlot`'s rule (the one the
+    /// writers check); into the line's state.
+    static func slotFault(_ facts: EntryFacts, _ st: inout ReviewState, line n: Int, shown: String) -> DubdeckError? {
+        guard facts.slotStart != nil || facts.slotEnd != nil else { return nil }
+        guard let a = facts.slotStart, let b = facts.slotEnd, let slot = TimeSlot(start: a, end: b) else {
+            return .data(shown, "segment \(n): slot_start and slot_end must be \(TimeSlot.rule)")
+        }
+        st.slot = slot
+        return nil
     }
 
     /// One member of line n's entry (`k`: its index in `entryFields`) read into its state; what is
@@ -161,6 +175,8 @@ extension TranscriptStore {
             case (_, .null): return nil
             case (0, .number(let t)): facts.start = t; return nil
             case (1, .number(let t)): facts.end = t; return nil
+            case (11, .number(let t)): facts.slotStart = t; return nil
+            case (12, .number(let t)): facts.slotEnd = t; return nil
             case (2, .string(let t)): st.text = t; facts.ownText = true; return nil
             case (3, .bool(let b)): st.approved = b; return nil
             case (4, .bool(let b)): st.locked = b; return nil
@@ -191,7 +207,7 @@ extension TranscriptStore {
         }
         let wanted: String
         switch k {
-        case 0, 1: wanted = "a number"
+        case 0, 1, 11, 12: wanted = "a number"
         case 2, 8, 9: wanted = "a string"
         case 3, 4: wanted = "a boolean"
         case 7: wanted = "an array of strings"

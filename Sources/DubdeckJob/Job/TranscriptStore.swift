@@ -178,7 +178,48 @@ public final class TranscriptStore {
     /// Line n as the review has it: with the reviewer's speaker label, if one was given (the
     /// pipeline's `character_id` then yields to the label's character).
     public func segment(_ n: Int) -> Segment {
-        TranscriptStore.effective(job.segments[n - 1], states.isEmpty ? nil : states[n - 1].speakerOverride)
+        guard !states.isEmpty else { return job.segments[n - 1] }
+        let seg = TranscriptStore.effective(job.segments[n - 1], states[n - 1].speakerOverride)
+        return states[n - 1].slot.map { seg.at($0) } ?? seg
+    }
+
+    /// Line n's times as the pipeline cut them (the original audio is there).
+    public func originalTimes(_ n: Int) -> TimeSlot { TimeSlot(start: job.segments[n - 1].start, end: job.segments[n - 1].end)! }
+
+    /// Line n moved to `slot`: one `retime` record, refused on a locked line (75) and, unless
+    /// `allowOverlap`, when it would overlap line n−1 or n+1 (as the store has them when the change
+    /// commits) more than it did (75, naming the line); the take goes stale. The pipeline's own times remove the slot.
+    /// `hint`: what the front end offers when an overlap is refused.
+    public func retime(_ n: Int, to slot: TimeSlot, allowOverlap: Bool = false, hint: String = "") -> SegmentChange {
+        let original = originalTimes(n)
+        var change = SegmentChange(segment: n, action: "retime", fields: ["slot_start", "slot_end"]) { e in
+            try SegmentChange.refuseIfLocked(e, n, what: "its times")
+            if slot == original {
+                e["slot_start"] = nil
+                e["slot_end"] = nil
+            } else {
+                e["slot_start"] = .number(slot.start)
+                e["slot_end"] = .number(slot.end)
+            }
+            if let s = e["audio_status"]?.stringValue.flatMap(TakeStatus.init(rawValue:)), s == .fresh || s == .overflow {
+                e["audio_status"] = .string(TakeStatus.stale.rawValue)
+            }
+        }
+        if !allowOverlap {
+            change.check = { store in
+                // Refused: an overlap the change makes or makes longer (the pipeline's own overlaps stay).
+                func overlap(_ a: Segment, _ s: Double, _ e: Double) -> Double { min(a.end, e) - max(a.start, s) }
+                let now = store.segment(n)
+                for m in [n - 1, n + 1] where m >= 1 && m <= store.job.segments.count {
+                    let other = store.segment(m)
+                    let after = overlap(other, slot.start, slot.end)
+                    if after > 0, after > overlap(other, now.start, now.end) + 1e-9 {
+                        throw DubdeckError(.conflict, "line \(n) at \(JSONValue.formatNumber(slot.start))–\(JSONValue.formatNumber(slot.end)) s would overlap line \(m) (\(JSONValue.formatNumber(other.start))–\(JSONValue.formatNumber(other.end)) s)\(hint)")
+                    }
+                }
+            }
+        }
+        return change
     }
 
     static func effective(_ seg: Segment, _ label: String?) -> Segment {
@@ -234,6 +275,7 @@ public final class TranscriptStore {
             default: break
             }
         }
+        if let a = e["slot_start"]?.doubleValue, let b = e["slot_end"]?.doubleValue { st.slot = TimeSlot(start: a, end: b) }
         complete(&st, seg)
         return st
     }
@@ -249,7 +291,7 @@ public final class TranscriptStore {
     /// `cpsCounted`: `st.cps` is already that of its text over the segment's duration.
     static func complete(_ st: inout ReviewState, _ seg: Segment, cpsCounted: Bool = false) {
         st.edited = st.text != seg.text
-        if !cpsCounted { st.cps = ReadingSpeed.cps(st.text, duration: seg.duration) }
+        if !cpsCounted { st.cps = ReadingSpeed.cps(st.text, duration: st.slot?.duration ?? seg.duration) }
         st.recordedAudioStatus = st.audioStatus
     }
 

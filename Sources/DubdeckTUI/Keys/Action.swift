@@ -47,6 +47,14 @@ public enum Action: String, CaseIterable, Sendable {
     case playContext = "play-context"
     case playAB = "play-ab"
     case keepTake = "keep-take"
+    case nudgeStartEarlier = "nudge-start-earlier"
+    case nudgeStartLater = "nudge-start-later"
+    case nudgeEndEarlier = "nudge-end-earlier"
+    case nudgeEndLater = "nudge-end-later"
+    case nudgeStartEarlierFine = "nudge-start-earlier-fine"
+    case nudgeStartLaterFine = "nudge-start-later-fine"
+    case nudgeEndEarlierFine = "nudge-end-earlier-fine"
+    case nudgeEndLaterFine = "nudge-end-later-fine"
     case undo
     case redo
     case history
@@ -153,6 +161,14 @@ public enum Action: String, CaseIterable, Sendable {
         case .killLine: return "Delete from the cursor to the end of the line"
         case .killToStart: return "Delete from the start of the line to the cursor"
         case .insertNewline: return "Insert a line break (two-line subtitles)"
+        case .nudgeStartEarlier: return "Start the dub line 50 ms earlier (undoable; the gaps to the neighbours are shown)"
+        case .nudgeStartLater: return "Start the dub line 50 ms later"
+        case .nudgeEndEarlier: return "End the dub line 50 ms earlier"
+        case .nudgeEndLater: return "End the dub line 50 ms later (the usual fix for a line that does not fit)"
+        case .nudgeStartEarlierFine: return "Start the dub line 10 ms earlier"
+        case .nudgeStartLaterFine: return "Start the dub line 10 ms later"
+        case .nudgeEndEarlierFine: return "End the dub line 10 ms earlier"
+        case .nudgeEndLaterFine: return "End the dub line 10 ms later"
         }
     }
 
@@ -183,6 +199,8 @@ public enum Action: String, CaseIterable, Sendable {
         case .approve: return [.list]
         case .lock: return [.list]
         case .flagRetranslate: return [.list]
+        case .nudgeStartEarlier, .nudgeStartLater, .nudgeEndEarlier, .nudgeEndLater,
+             .nudgeStartEarlierFine, .nudgeStartLaterFine, .nudgeEndEarlierFine, .nudgeEndLaterFine: return [.list]
         case .synthesize: return [.list]
         case .synthesizeApproved: return [.list]
         case .cancelBatch: return [.list]

@@ -36,6 +36,14 @@ bind list <Enter> edit
 bind list a approve
 bind list L lock
 bind list r flag-retranslate
+bind list <lt> nudge-start-earlier
+bind list > nudge-start-later
+bind list , nudge-end-earlier
+bind list . nudge-end-later
+bind list <M-lt> nudge-start-earlier-fine
+bind list <M->> nudge-start-later-fine
+bind list <M-,> nudge-end-earlier-fine
+bind list <M-.> nudge-end-later-fine
 bind list s synthesize
 bind list S synthesize-approved
 bind list X cancel-batch
