@@ -172,7 +172,9 @@ public enum KeyDecoder {
         case 32: return "<Space>"
         case 60: return "<lt>"
         case 1...26: return "<C-\(Character(Unicode.Scalar(v + 96)!))>"
-        case 0, 28...31: return nil
+        // Control with @ \ ] ^ _ (0, 28–31): the keys KEYMAPS.md lets a keymap bind (emacs's <C-_> undo).
+        case 0: return "<C-@>"
+        case 28...31: return "<C-\(Character(Unicode.Scalar(v + 64)!))>"
         default:
             guard let s = Unicode.Scalar(v) else { return nil }
             return String(Character(s))

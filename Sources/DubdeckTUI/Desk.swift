@@ -55,6 +55,13 @@ public final class Desk {
     }
     public internal(set) var lastSearch: String?
     public internal(set) var quitRequested = false
+    /// An action that asked to be pressed again to confirm (S to regenerate everything, q to stop a
+    /// batch and leave): armed by that key, confirmed by the next one if it is the same action.
+    var armed: Action?
+    /// The armed action the key being handled confirms (nil: none).
+    var confirmed: Action?
+    /// Said when the desk closes (after the terminal is restored): a batch stopped by q, what it did.
+    public internal(set) var exitNote: String?
     /// Changes that could not take the job lock yet; retried when idle, in order (Models/PendingCommits).
     public internal(set) var pendingCommits = PendingCommits()
     public var pending: [SegmentChange] { pendingCommits.changes }
@@ -174,7 +181,7 @@ public final class Desk {
         // Asked several times per keypress: the wrap is computed once per line, size and text.
         var editing = -1
         if case .editor(let e) = mode { var h = Hasher(); h.combine(e.editor); editing = h.finalize() }
-        let key = [seg.number, width, height, editing, store.state(seg.number).text.utf8.count]
+        let key = [seg.number, width, height, editing, store.state(seg.number).text.utf8.count, store.state(seg.number).edited ? 1 : 0]
         if let c = detailRowsCache, c.key == key { return c.rows }
         let rows = computeDetailRows(seg, cap: cap)
         detailRowsCache = (key, rows)
@@ -204,7 +211,8 @@ public final class Desk {
         let text: Int
         if case .editor(let e) = mode { text = DeskView.editorRows(e.editor, width: w).count } else { text = TextWidth.wrap(store.state(seg.number).text, columns: w).count }
         let strip = job.sourceAudioPath != nil || store.state(seg.number).preview != nil ? 2 : 0
-        return max(4, min(cap, src + max(1, text) + 2 + strip))
+        let machine = store.state(seg.number).edited ? 1 : 0  // the mt row beside an edited line
+        return max(4, min(cap, src + machine + max(1, text) + 2 + strip))
     }
 
     var pageSize: Int { max(1, layout.listRows) }
@@ -219,6 +227,10 @@ public final class Desk {
     /// Handles one key in canonical notation (see `KeyNotation`).
     @discardableResult
     public func handle(key: String) -> Redraw {
+        // A confirmation lasts one key.
+        confirmed = armed
+        armed = nil
+        defer { confirmed = nil }
         if layout.tooSmall {
             // Nothing is visible: only quit works (a key typed now must not land in a hidden editor).
             if keymap.action(for: key, in: .list) == .quit || keymap.action(for: key, in: .generic) == .quit {
@@ -268,7 +280,7 @@ public final class Desk {
     /// What an action does on a screen that does not handle it: the same everywhere.
     func commonAction(_ action: Action) -> Redraw {
         switch action {
-        case .quit: quitRequested = true; return .nothing
+        case .quit: return quit()
         case .help: return openHelp()
         case .redraw: return .all
         default: return .nothing

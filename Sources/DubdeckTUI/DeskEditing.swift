@@ -47,6 +47,21 @@ extension Desk {
         return redraw
     }
 
+    /// Leaves the desk. During a batch it asks first (q again stops the batch after its current
+    /// line, every finished take already saved) and says at exit what the batch did.
+    func quit() -> Redraw {
+        guard let worker, let p = worker.progress else { quitRequested = true; return .nothing }
+        guard confirmed == .quit else {
+            armed = .quit
+            setMessage("a batch is running (\(p.done) of \(p.total) done): q again stops it and leaves, any other key keeps it", .warning)
+            return .status
+        }
+        worker.cancel()
+        exitNote = "batch stopped: \(p.done) of \(p.total) lines synthesized (each one saved), \(p.total - p.done) not"
+        quitRequested = true
+        return .nothing
+    }
+
     // MARK: Durable changes
 
     /// Commits a change (history, then store, both fsync'd) before saying it is done.

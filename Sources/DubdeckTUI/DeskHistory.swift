@@ -33,13 +33,22 @@ extension Desk {
         guard let seg = selectedSegment else { return .nothing }
         do {
             let records = try store.history.readAll().records.filter { $0.segment == seg.number }
-            mode = .history(HistoryScreen(segment: seg.number, records: records.reversed()))
+            mode = .history(HistoryScreen(segment: seg.number, records: records.reversed(), machineText: seg.text))
             if records.isEmpty { setMessage("line \(seg.number) has no recorded change") }
             return .all
         } catch let e as DubdeckError {
             setMessage(e.message, .error)
             return .status
         } catch { return .nothing }
+    }
+
+    /// Gives line n its machine translation back (the history's first version): a `reset-text`
+    /// record, undoable, refused on a locked line.
+    func resetText(_ n: Int) -> Redraw {
+        let r = change(.resetText(n, to: job.segments[n - 1].text))
+        if messageKind != .error { mode = .list(ListScreen()) }
+        if messageKind == .info { setMessage(store.state(n).edited ? "line \(n): the machine translation could not be restored" : "line \(n): back to the machine translation") }
+        return max(r, .all)
     }
 
     /// Gives line n the text of a history record (the history screen's restore): the segment is the

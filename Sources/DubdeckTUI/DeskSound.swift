@@ -19,13 +19,18 @@ extension Desk {
                 setMessage("a batch is running (X cancels it)", .warning)
                 return .status
             }
-            let list = SegmentSynthesizer.batchSelection(store, approvedOnly: true)
+            // Lines with a matching or chosen take are kept; S again at once regenerates them all.
+            let force = confirmed == .synthesizeApproved
+            let list = SegmentSynthesizer.batchSelection(store, approvedOnly: true, force: force)
             if list.isEmpty {
-                setMessage("no approved line needs synthesis", .warning)
+                let all = SegmentSynthesizer.batchSelection(store, approvedOnly: true, force: true).count
+                guard all > 0 else { setMessage("no approved line to synthesize", .warning); return .status }
+                armed = .synthesizeApproved
+                setMessage("every approved line has a fresh or chosen take: S again regenerates all \(all) (chosen takes too)", .warning)
                 return .status
             }
             worker.batch(list)
-            setMessage("synthesizing \(list.count) approved line\(list.count == 1 ? "" : "s")… (X cancels)")
+            setMessage("synthesizing \(list.count) approved line\(list.count == 1 ? "" : "s")\(force ? ", fresh and chosen takes too" : "")… (X cancels)")
         case .cancelBatch:
             guard worker.progress != nil else { setMessage("no batch is running", .warning); return .status }
             worker.cancel()

@@ -178,6 +178,17 @@ public enum DeskView {
             grid.put(line, row: row, col: 5, style: .dim)
             row += 1
         }
+        // The machine translation beside an edited line, the words the edit dropped or changed marked.
+        if st.edited, row <= last {
+            grid.put(" mt  ", row: row, col: 0, style: .dim)
+            var col = 5
+            for (k, part) in wordChanges(seg.text, st.text).enumerated() {
+                let word = (k == 0 ? "" : " ") + part.word
+                guard col + TextWidth.width(of: word) < grid.width - 1 else { grid.put(" …", row: row, col: col, style: .dim); break }
+                col = grid.put(word, row: row, col: col, style: part.changed ? .flagged : .dim)
+            }
+            row += 1
+        }
         // Target text, or the editor.
         let infoRows = 2
         let textRows = max(1, last - row + 1 - infoRows)
@@ -226,6 +237,30 @@ public enum DeskView {
         let text = changes.isEmpty ? none
             : "     last: " + changes.map { "\($0.action) by \($0.by) (#\($0.seq))" }.joined(separator: " · ")
         grid.put(text, row: row, col: 0, style: .dim)
+    }
+
+    /// The words of the machine translation `mt`, each marked when `edited` dropped or changed it
+    /// (what is left of the longest common run of words is unchanged). Texts past 400 words are
+    /// shown without marks (the comparison grows with the product of their lengths).
+    static func wordChanges(_ mt: String, _ edited: String) -> [(word: String, changed: Bool)] {
+        let a = mt.split(whereSeparator: { $0.isWhitespace }).map(String.init)
+        let b = edited.split(whereSeparator: { $0.isWhitespace }).map(String.init)
+        guard a.count <= 400, b.count <= 400 else { return a.map { ($0, false) } }
+        // lcs[i][j]: the longest common run of a[i...] and b[j...].
+        var lcs = Array(repeating: Array(repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in stride(from: a.count - 1, through: 0, by: -1) {
+            for j in stride(from: b.count - 1, through: 0, by: -1) {
+                lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : max(lcs[i + 1][j], lcs[i][j + 1])
+            }
+        }
+        var out: [(word: String, changed: Bool)] = []
+        var i = 0, j = 0
+        while i < a.count {
+            if j < b.count, a[i] == b[j] { out.append((a[i], false)); i += 1; j += 1 }
+            else if j < b.count, lcs[i][j + 1] >= lcs[i + 1][j] { j += 1 }
+            else { out.append((a[i], true)); i += 1 }
+        }
+        return out
     }
 
     /// The gaps to the neighbours, as the dub lines stand (the reviewer's times): "gaps ◂0.50 0.30▸"

@@ -32,7 +32,8 @@ struct Synth: ParsableCommand {
         abstract: "Regenerate the speech of lines, fitted to their time slots.",
         discussion: """
         Named lines are always synthesized (locked ones with their locked text). --approved and --all skip \
-        locked lines whose take is fresh. --engine-command takes the rest of the command line as the argv \
+        lines whose take matches their text and voice (fresh or overflow) and lines whose take a reviewer \
+        chose (dubdeck take, the desk's K); --force regenerates them all. --engine-command takes the rest of the command line as the argv \
         template ({text_file} {out} {ref_wav} {lang} {voice}) and implies --engine command, e.g.
           dubdeck synth JOB 5 --engine-command espeak-ng -v en -w {out} -f {text_file}
         --engine server starts the command once and talks JSON lines with it (a neural TTS loads its \
@@ -45,6 +46,7 @@ struct Synth: ParsableCommand {
     @Argument(help: "Segment numbers.") var numbers: [Int] = []
     @Flag(help: "Every approved line.") var approved = false
     @Flag(help: "Every line.") var all = false
+    @Flag(help: "With --approved or --all: every line, fresh and chosen takes too.") var force = false
     @Option(help: "espeak (default), command (one process per line) or server (one process, JSON lines).") var engine: String?
     @Option(name: .customLong("max-speedup"), help: "Largest speed-up to fit a slot (default 1.30).") var maxSpeedup: Double = 1.30
     @Option(help: "Seconds an engine command may take (default 60).") var timeout: Double = 60
@@ -55,6 +57,7 @@ struct Synth: ParsableCommand {
     func validate() throws {
         let modes = (numbers.isEmpty ? 0 : 1) + (approved ? 1 : 0) + (all ? 1 : 0)
         if modes != 1 { throw ValidationError("give segment numbers, --approved or --all (one of them)") }
+        if force && numbers.count > 0 { throw ValidationError("--force goes with --approved or --all (named lines are always synthesized)") }
         try checkRange(maxSpeedup, 1...4, "--max-speedup")
         try checkRange(timeout, 0...86_400, "--timeout", open: true)
         if let e = engine, !["espeak", "command", "server"].contains(e) { throw ValidationError("--engine must be espeak, command or server") }
@@ -81,7 +84,7 @@ struct Synth: ParsableCommand {
                 printOut(describe(r) + "\n")
                 return
             }
-            let list = numbers.isEmpty ? SegmentSynthesizer.batchSelection(transcript, approvedOnly: approved) : numbers
+            let list = numbers.isEmpty ? SegmentSynthesizer.batchSelection(transcript, approvedOnly: approved, force: force) : numbers
             let tty = isTerminal(2)
             // Ctrl-C stops the batch after the current line; what was done is printed.
             let summary = Interrupt.polling { synth.batch(list, cancelled: { Interrupt.requested }) { done, total, n in

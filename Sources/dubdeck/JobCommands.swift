@@ -117,6 +117,7 @@ struct Set: ParsableCommand {
     @Argument(help: "The job directory.") var job: String
     @Argument(help: "The segment number (1-based).") var n: Int
     @Option(help: "New target text.") var text: String?
+    @Flag(help: "Back to the machine translation (translated.json's text).") var resetText = false
     @Flag(help: "Approve the line.") var approve = false
     @Flag(help: "Unapprove the line.") var unapprove = false
     @Flag(help: "Lock the line (its text becomes final).") var lock = false
@@ -138,8 +139,9 @@ struct Set: ParsableCommand {
     func validate() throws {
         if approve && unapprove { throw ValidationError("--approve and --unapprove exclude each other") }
         if lock && unlock { throw ValidationError("--lock and --unlock exclude each other") }
-        if text == nil && !approve && !unapprove && !lock && !unlock && flag.isEmpty && unflag.isEmpty && speaker == nil && !retiming {
-            throw ValidationError("nothing to change: give --text, --start, --end, --shift, --approve, --unapprove, --lock, --unlock, --flag, --unflag or --speaker")
+        if text != nil && resetText { throw ValidationError("--text and --reset-text exclude each other") }
+        if text == nil && !resetText && !approve && !unapprove && !lock && !unlock && flag.isEmpty && unflag.isEmpty && speaker == nil && !retiming {
+            throw ValidationError("nothing to change: give --text, --reset-text, --start, --end, --shift, --approve, --unapprove, --lock, --unlock, --flag, --unflag or --speaker")
         }
         if shift != nil && (start != nil || end != nil) { throw ValidationError("--shift moves both times: give it alone, or --start and --end") }
         for (name, v) in [("--start", start), ("--end", end), ("--shift", shift)] {
@@ -162,6 +164,7 @@ struct Set: ParsableCommand {
             var changes: [SegmentChange] = []
             if unlock { changes.append(.lock(n, false, by: store.by)) }
             if let text { changes.append(.edit(n, text: text)) }
+            if resetText { changes.append(.resetText(n, to: store.job.segments[n - 1].text)) }
             if retiming {
                 let now = store.segment(n)
                 let a = shift.map { now.start + $0 } ?? start ?? now.start, b = shift.map { now.end + $0 } ?? end ?? now.end
@@ -170,7 +173,14 @@ struct Set: ParsableCommand {
                 }
                 changes.append(store.retime(n, to: slot, allowOverlap: allowOverlap, hint: "; --allow-overlap allows it"))
             }
-            if let speaker { changes.append(store.speakerChange(n, speaker)) }
+            if let speaker {
+                // One of the episode's labels, as `characters assign` takes them (a typo is no new speaker).
+                let labels = CharacterIdentifier.episodeLabels(store)
+                guard labels.contains(speaker) else {
+                    throw DubdeckError(.usage, "no label \(Sanitizer.display(speaker)) in \(Sanitizer.display(store.job.info.episode)) (its labels: \(labels.joined(separator: ", ")))")
+                }
+                changes.append(store.speakerChange(n, speaker))
+            }
             if approve { changes.append(.approve(n, true)) }
             if unapprove { changes.append(.approve(n, false)) }
             for f in flag { changes.append(.flag(n, f, true)) }
@@ -196,6 +206,9 @@ struct History: ParsableCommand {
     func run() throws {
         try guarded {
             let loaded = try JobLoader.load(job)
+            if let n, n < 1 || n > loaded.segments.count {
+                throw DubdeckError(.usage, "\(Sanitizer.display(loaded.translatedPath)): no segment \(n) (the job has \(loaded.segments.count))")
+            }
             let log = HistoryLog(loaded.historyPlace)
             let all = try log.readAll()
             if let w = all.warning { printError("warning: " + w) }
@@ -208,7 +221,7 @@ struct History: ParsableCommand {
             for r in records {
                 out += "\(r.seq)\t\(r.ts)\t\(Sanitizer.display(r.by))\tsegment \(r.segment)\t\(r.action)"
                 if let b = r.batch { out += "\tbatch \(Sanitizer.display(b))" }
-                if r.action == "edit" || r.action == "restore" || r.action == "merge-mt",
+                if r.changesText,
                    let before = r.before.objectValue?["tgt_text"]?.stringValue,
                    let after = r.after.objectValue?["tgt_text"]?.stringValue {
                     out += "\t\"\(Sanitizer.display(before))\" → \"\(Sanitizer.display(after))\""

@@ -62,6 +62,7 @@ func openDesk(jobDir: String, keymapFile: String?, script: String?, series: Stri
         var runner = ScriptRunner(desk: desk, baseDirectory: ".")
         defer { desk.stopForExit() }
         try runner.run(script: text, file: script)
+        if let note = desk.exitNote { printOut(note + "\n") }
         return
     }
     guard isTerminal(0), isTerminal(1) else {
@@ -69,4 +70,5 @@ func openDesk(jobDir: String, keymapFile: String?, script: String?, series: Stri
     }
     DeskApp.run(desk)
     desk.stopForExit()
+    if let note = desk.exitNote { printOut(note + "\n") }  // on the terminal the desk gave back
 }

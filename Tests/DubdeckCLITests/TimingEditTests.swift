@@ -123,3 +123,27 @@ final class TimingEditTests: XCTestCase {
         }
     }
 }
+
+/// SPEC §11.9: back to the machine translation — `set --reset-text`, and in the desk the history's
+/// last row (the MT text, the first version of every line).
+final class ResetTextTests: XCTestCase {
+    func testResetTextRestoresTheMachineTranslationAsOneUndoableRecord() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        XCTAssertEqual(DubdeckBinary.run(["set", job, "2", "--text", "Hi there, friend"]).status, 0)
+        var r = DubdeckBinary.run(["set", job, "2", "--reset-text"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("reset-text"), r.stdout)
+        XCTAssertEqual(try TranscriptStore(job: try JobLoader.load(job)).state(2).text, "Hello there")
+        XCTAssertFalse(try TranscriptStore(job: try JobLoader.load(job)).state(2).edited)
+        r = DubdeckBinary.run(["history", job, "2"])
+        XCTAssertTrue(r.stdout.contains("reset-text\t\"Hi there, friend\" → \"Hello there\""), r.stdout)
+        XCTAssertEqual(DubdeckBinary.run(["undo", job]).status, 0)
+        XCTAssertEqual(try TranscriptStore(job: try JobLoader.load(job)).state(2).text, "Hi there, friend")
+        // Refused like any text change on a locked line; with --text it makes no sense.
+        XCTAssertEqual(DubdeckBinary.run(["set", job, "2", "--lock"]).status, 0)
+        r = DubdeckBinary.run(["set", job, "2", "--reset-text"])
+        XCTAssertEqual(r.status, 75, r.stderr)
+        XCTAssertEqual(DubdeckBinary.run(["set", job, "2", "--reset-text", "--text", "x"]).status, 64)
+    }
+}

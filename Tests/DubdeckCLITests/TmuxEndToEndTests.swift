@@ -188,8 +188,13 @@ final class TmuxEndToEndTests: XCTestCase {
         XCTAssertTrue(DirectoryListing.names(preview).contains("0001.wav"), "the batch did not begin: \(capture())")
         usleep(300_000)
         XCTAssertTrue(Self.running(marker), "the engine speaks line 2 when q is pressed")
+        // q asks first during a batch; q again stops it and leaves, saying what the batch did.
+        tmux(["send-keys", "-t", "desk", "q"])
+        XCTAssertTrue(waitFor("q again stops it", timeout: 5), capture())
+        XCTAssertFalse(capture().contains("DESK-EXITED"), "the first q only asks")
         tmux(["send-keys", "-t", "desk", "q"])
         XCTAssertTrue(waitFor("DESK-EXITED-0", timeout: 10), capture())
+        XCTAssertTrue(capture().contains("batch stopped:"), "the summary is said on the terminal: \(capture())")
         var gone = false
         for _ in 0..<50 where !gone { gone = !Self.running(marker); if !gone { usleep(100_000) } }
         XCTAssertTrue(gone, "the engine's process outlived the desk")

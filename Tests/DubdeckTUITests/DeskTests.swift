@@ -161,7 +161,7 @@ final class DeskTests: XCTestCase {
     func testAScreenFallsBackToTheDesksCommonActions() throws {
         let k = desk.keymap
         func key(_ a: Action, _ c: KeyContext) throws -> String { try XCTUnwrap((k.keys(for: a, in: c) + k.keys(for: a, in: .generic)).first, "\(a)") }
-        for (name, make) in [("history", { Desk.Mode.history(HistoryScreen(segment: 1, records: [])) }),
+        for (name, make) in [("history", { Desk.Mode.history(HistoryScreen(segment: 1, records: [], machineText: "Good morning")) }),
                              ("picker", { Desk.Mode.picker(PickerScreen(purpose: .lineSpeaker(1), title: "t", choices: [], selected: nil)) })] {
             desk.mode = make()
             let context: KeyContext = name == "history" ? .history : .picker
@@ -244,10 +244,16 @@ final class DeskHistoryTests: XCTestCase {
         r.key("?")
         r.key("q")
         if case .history = r.desk.mode {} else { XCTFail("help returns to the screen it was opened from") }
-        r.key("G")  // the first edit
+        r.key("G")  // the machine translation, the first version of every line
+        r.key("k")  // the first edit
         r.key("<Enter>")
         XCTAssertEqual(store.state(1).text, "First")
         XCTAssertEqual(try store.history.readAll().records.last?.action, "restore")
         XCTAssertEqual(r.desk.mode.kind, .list)
+        r.key("h")
+        r.key("G")
+        r.key("<Enter>")
+        XCTAssertEqual(store.state(1).text, store.job.segments[0].text, "back to the machine translation")
+        XCTAssertEqual(try store.history.readAll().records.last?.action, "reset-text")
     }
 }

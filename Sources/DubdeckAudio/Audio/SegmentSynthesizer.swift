@@ -251,11 +251,14 @@ public final class SegmentSynthesizer {
     func round3(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
 
     /// Which lines a batch synthesizes: approved (or all) lines, skipping locked lines whose take is fresh.
-    public static func batchSelection(_ store: TranscriptStore, approvedOnly: Bool) -> [Int] {
+    /// The lines a batch synthesizes (SPEC §11.9): those without a take that matches their text and
+    /// voice (fresh or overflow) and without a take a reviewer chose; `force`: every one.
+    public static func batchSelection(_ store: TranscriptStore, approvedOnly: Bool, force: Bool = false) -> [Int] {
         store.job.segments.compactMap { seg in
             let st = store.state(seg.number)
             if approvedOnly && !st.approved { return nil }
-            if st.locked && st.audioStatus == TakeStatus.fresh.rawValue { return nil }
+            if force { return seg.number }
+            if st.takeStatus == .fresh || st.takeStatus == .overflow || st.preview?.chosenBy != nil { return nil }
             return seg.number
         }
     }

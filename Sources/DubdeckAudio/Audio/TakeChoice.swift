@@ -37,6 +37,7 @@ public enum TakeChoice {
                                   ("duration_s", .number((Double(info.frames) / Double(info.rate) * 1000).rounded() / 1000))])
         }
         preview["take"] = .string(relative)
+        preview["chosen_by"] = .string(store.by)  // a batch never replaces a take a reviewer chose
         let change = SegmentChange(segment: n, action: "take", fields: ["last_preview"]) { e in
             e["last_preview"] = .object(preview)
             if known {

@@ -29,8 +29,9 @@ public struct HistoryRecord: Equatable, Sendable {
     /// The largest seq: what every JSON reader holds exactly (2^53). A writer never goes past it.
     public static let maxSeq = Int(JSONValue.maxExactInteger)
 
-    public static let actions = ["edit", "approve", "unapprove", "lock", "unlock", "flag", "unflag", "synth", "merge-mt",
-                                 "restore", "undo", "redo", "take", "speaker"]
+    /// The actions that set a line's text (what the history views show as text before → after).
+    public static let textActions: Swift.Set<String> = ["edit", "restore", "merge-mt", "reset-text"]
+    public var changesText: Bool { HistoryRecord.textActions.contains(action) }
 
     public var json: JSONValue {
         .object(JSONObject([

@@ -62,10 +62,13 @@ public final class TakePreview: Equatable, Sendable {
     public let take: String?
     /// The voice the take was spoken with (nil when the record has none a voice can be read from).
     public let voice: Voice?
+    /// Who made this take the current one by choosing it (`K`, `dubdeck take`): a batch never
+    /// replaces it (nil: the newest take, made by a synthesis).
+    public let chosenBy: String?
 
     public static func == (a: TakePreview, b: TakePreview) -> Bool {
         a === b || (a.durationS == b.durationS && a.speechS == b.speechS && a.overflowS == b.overflowS && a.voiceEngine == b.voiceEngine
-                    && a.voiceVariant == b.voiceVariant && a.take == b.take && a.voice == b.voice)
+                    && a.voiceVariant == b.voiceVariant && a.take == b.take && a.voice == b.voice && a.chosenBy == b.chosenBy)
     }
 
     init(_ p: JSONObject) {
@@ -76,6 +79,7 @@ public final class TakePreview: Equatable, Sendable {
         voiceVariant = p["voice"]?.objectValue?["variant"]?.stringValue
         take = p["take"]?.stringValue
         voice = Voice(json: p["voice"])
+        chosenBy = p["chosen_by"]?.stringValue
     }
 }
 

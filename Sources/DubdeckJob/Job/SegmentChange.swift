@@ -40,6 +40,9 @@ public struct SegmentChange {
         }
     }
 
+    /// The machine translation back (translated.json's text): a `reset-text` record.
+    public static func resetText(_ n: Int, to machineText: String) -> SegmentChange { edit(n, text: machineText, action: "reset-text") }
+
     /// A take made from other text is stale; editing back to the take's text makes it current again.
     public static func markTakeAgainstText(_ e: inout JSONObject, _ text: String) {
         guard let preview = e["last_preview"]?.objectValue, let sha = preview["text_sha256"]?.stringValue,

@@ -247,9 +247,10 @@ public enum Action: String, CaseIterable, Sendable {
         }
     }
 
-    /// True when the action may be bound in `context` (generic actions may be bound anywhere).
+    /// True when the action may be bound in `context`: generic actions anywhere but the editor (where
+    /// a key types itself: `bind editor q quit` would leave the desk on a typed q).
     public func allowed(in context: KeyContext) -> Bool {
-        if contexts.contains(.generic) { return true }
+        if contexts.contains(.generic) { return context != .editor }
         if context == .generic { return false }
         return contexts.contains(context)
     }

@@ -49,6 +49,7 @@ final class KeymapTests: XCTestCase {
             ("\n\nbind list <Nope> approve\n", 3, "bad key"),
             ("bind list j fly\n", 1, "unknown action 'fly'"),
             ("bind editor j approve\n", 1, "does not apply"),
+            ("bind editor q quit\n", 1, "does not apply"),  // a typed q would leave the desk
             ("bind list j\n", 1, "expected 'bind"),
             ("map list j approve\n", 1, "unknown command"),
         ]
@@ -93,6 +94,8 @@ final class KeymapTests: XCTestCase {
         for action in [Action.undo, .redo, .help, .quit, .edit, .approve, .lock] {
             XCTAssertFalse(k.keys(for: action, in: .list).isEmpty && k.keys(for: action, in: .generic).isEmpty, "\(action) has no key with emacs.keys")
         }
+        // Its <C-_> fires: the terminal's code 31 is that key (it used to be dropped).
+        XCTAssertEqual(KeyDecoder.decode(.char(31), next: { nil }).flatMap { k.action(for: $0, in: .list) }, .undo)
     }
 
     /// A keymap saved with CRLF line ends reads as the same lines (it used to be one long line: Swift
@@ -140,8 +143,8 @@ final class KeyDecoderTests: XCTestCase {
             ([.char(27)], "<Esc>"), ([.char(27), .char(120)], "<M-x>"), ([.char(27), .char(60)], "<M-lt>"),
             ([.char(27), .char(13)], "<M-Enter>"), ([.char(27), .function(KEY_DOWN)], "<M-Down>"),
             ([.function(KEY_NPAGE)], "<PgDn>"), ([.function(KEY_F0 + 5)], "<F5>"), ([.function(KEY_BTAB)], "<S-Tab>"),
-            ([.function(KEY_DC)], "<Del>"), ([.char(0)], nil), ([.char(28)], nil), ([.function(99999)], nil),
-            ([.char(27), .char(0)], "<Esc>"),
+            ([.function(KEY_DC)], "<Del>"), ([.char(0)], "<C-@>"), ([.char(28)], "<C-\\>"), ([.char(29)], "<C-]>"), ([.char(30)], "<C-^>"), ([.char(31)], "<C-_>"), ([.function(99999)], nil),
+            ([.char(27), .char(0)], "<M-C-@>"),
         ]
         for (seq, want) in cases {
             let got = decode(seq)
