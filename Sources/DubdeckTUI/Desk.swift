@@ -308,6 +308,14 @@ public final class Desk {
         case .approve:
             guard let seg = selectedSegment else { return .nothing }
             return change(.approve(seg.number, !store.state(seg.number).approved))
+        case .approveNext:
+            guard let seg = selectedSegment else { return .nothing }
+            let r = store.state(seg.number).approved ? .nothing : change(.approve(seg.number, true))
+            if messageKind == .error { return r }
+            let (said, kind) = (message, messageKind)
+            _ = move(to: cursor + 1)
+            setMessage(said, kind)  // what was saved stays said on the next line
+            return .all
         case .lock:
             guard let seg = selectedSegment else { return .nothing }
             return change(.lock(seg.number, !store.state(seg.number).locked, by: store.by))

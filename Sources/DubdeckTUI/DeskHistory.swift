@@ -18,7 +18,9 @@ extension Desk {
             }
             invalidateSearch()
             let lines = Array(Swift.Set(records.map { $0.segment })).sorted()
-            setMessage("\(d.rawValue): line\(lines.count == 1 ? "" : "s") \(lines.map(String.init).joined(separator: ", "))")
+            // Said as what changed: "undo: line 5 text "…" → "…"" (several lines: their numbers).
+            let what = records.count == 1 ? records[0].whatChanged : ""
+            setMessage("\(d.rawValue): line\(lines.count == 1 ? "" : "s") \(lines.map(String.init).joined(separator: ", "))\(what.isEmpty ? "" : " " + what)")
             if let first = lines.first { applyFilter(keepSegment: first - 1); return .all }
         } catch let e as DubdeckError {
             setMessage(e.message, e.status == .usage ? .warning : .error)

@@ -80,7 +80,8 @@ struct Export: ParsableCommand {
     func run() throws {
         try guarded {
             let store = try openStore(job)
-            let text = try RoundTrip.export(store, format: SubtitleFormat(rawValue: format)!)
+            // Characters' names for ASS's Name and WebVTT's <v> (the labels where none is known).
+            let text = try RoundTrip.export(store, format: SubtitleFormat(rawValue: format)!, cast: openCast(nil, following: store))
             let bytes: [UInt8]
             do {
                 bytes = try TextEncoding.encode(text, to: encoding, bom: bom, crlf: crlf)

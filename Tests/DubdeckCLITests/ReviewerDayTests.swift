@@ -22,3 +22,27 @@ final class ReviewerDayRefusalTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
     }
 }
+
+/// SPEC §11.9: a named character speaks by its name in the subtitle files (ASS Name, WebVTT <v>).
+final class ExportNamesTests: XCTestCase {
+    func testANamedCharacterIsTheSpeakerInAssAndWebVTT() throws {
+        let dir = TempDir()
+        let e = ["XDG_CONFIG_HOME": dir.file("config"), "DUBDECK_STORE": dir.file("data/characters.json")]
+        let job = dir.file("ep01")
+        XCTAssertEqual(DubdeckBinary.run(["demo", job, "--no-tui"], env: e).status, 0)
+        XCTAssertEqual(DubdeckBinary.run(["characters", "identify", job], env: e).status, 0)
+        let rows = try JSONSerialization.jsonObject(with: Data(DubdeckBinary.run(["segments", job, "--json"], env: e).stdout.utf8)) as! [[String: Any]]
+        let id = try XCTUnwrap(rows[0]["character"] as? String)
+        let label = try XCTUnwrap(rows[0]["speaker"] as? String)
+        XCTAssertEqual(DubdeckBinary.run(["characters", "rename", id, "Hana"], env: e).status, 0)
+        var r = DubdeckBinary.run(["export", job, "--format", "ass", "--out", "-"], env: e)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let first = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("Dialogue:") })
+        XCTAssertEqual(first.split(separator: ",")[4], "Hana", String(first))
+        r = DubdeckBinary.run(["export", job, "--format", "vtt", "--out", "-"], env: e)
+        XCTAssertTrue(r.stdout.contains("<v Hana>"), r.stdout)
+        // An unnamed character's lines keep the label.
+        let other = try XCTUnwrap(rows.first { ($0["character"] as? String) != id && ($0["speaker"] as? String) != label })
+        XCTAssertTrue(r.stdout.contains("<v \(other["speaker"] as! String)>"), r.stdout)
+    }
+}

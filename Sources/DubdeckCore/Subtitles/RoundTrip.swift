@@ -114,7 +114,10 @@ public enum RoundTrip {
     /// The current target texts as a subtitle file: in the file's own format with its layout (all
     /// but edited texts as read), else a fresh file with styling carried over. Times are
     /// ms = round(s·1000).
-    public static func export(_ store: TranscriptStore, format: SubtitleFormat, include: (Int) -> Bool = { _ in true }) throws -> String {
+    /// `cast`: a line whose character has a name is spoken by that name (ASS `Name`, WebVTT `<v>`);
+    /// else by its diarization label.
+    public static func export(_ store: TranscriptStore, format: SubtitleFormat, cast: CharacterStore? = nil,
+                              include: (Int) -> Bool = { _ in true }) throws -> String {
         let root = try translatedDocument(store.job)
         let segs = root["segments"]?.arrayValue ?? []
         let source = root["subtitle_source"]?.objectValue
@@ -126,7 +129,7 @@ public enum RoundTrip {
             let dub = store.segment(seg.number)  // the reviewer's label and times
             entries.append(SubtitleWriter.Entry(
                 startMs: Int((dub.start * 1000).rounded()), endMs: Int((dub.end * 1000).rounded()),
-                text: store.state(seg.number).text, speaker: dub.speaker,
+                text: store.state(seg.number).text, speaker: characterName(store, seg.number, cast) ?? dub.speaker,
                 original: importedCue(obj, text: seg.text), originalFormat: sourceFormat))
         }
         let eventFormat = (source?["event_format"]?.arrayValue ?? []).compactMap { $0.stringValue }
@@ -146,6 +149,11 @@ public enum RoundTrip {
                                       eventFormat: eventFormat)
         }
         return SubtitleWriter.write(entries.compactMap { $0 }, format: format, assHeader: header)
+    }
+
+    /// The name of line n's character, when it has one.
+    static func characterName(_ store: TranscriptStore, _ n: Int, _ cast: CharacterStore?) -> String? {
+        store.characterID(n).flatMap { cast?.resolve($0)?.name }.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     // MARK: apply
@@ -195,7 +203,7 @@ public enum RoundTrip {
         let jsonPath = out + "/translated.edited.json"
         let srtPath = out + "/" + store.job.info.stem + ".edited.srt"
         try FileIO.writeAtomically(jsonPath, JSONWriter.encodePretty(.object(root)), mode: 0o644)
-        let srt = try export(store, format: .srt) { n in !(approvedOnly && !store.state(n).approved) }
+        let srt = try export(store, format: .srt, cast: cast) { n in !(approvedOnly && !store.state(n).approved) }
         try FileIO.writeAtomically(srtPath, Array(srt.utf8), mode: 0o644)
         let voicePath = out + "/voice_map.json"
         try FileIO.writeAtomically(voicePath, JSONWriter.encodePretty(CharacterIdentifier.voiceMap(store, cast: cast)), mode: 0o644)

@@ -9,6 +9,28 @@ public extension HistoryRecord {
     var textAfter: String { after.objectValue?["tgt_text"]?.stringValue ?? "" }
     var approvedAfter: Bool { after.objectValue?["approved"]?.boolValue == true }
     var lockedAfter: Bool { after.objectValue?["locked"]?.boolValue == true }
+
+    /// What the record changed in the line's entry, in words: `text "Hi" → "Hello"`, `approved`,
+    /// `times 3.5–5.1 → 3.5–5 s`… (texts cut at 40 characters; "" when nothing a reviewer sees).
+    var whatChanged: String {
+        let a = before.objectValue ?? JSONObject(), b = after.objectValue ?? JSONObject()
+        func cut(_ s: String) -> String { s.count > 40 ? String(s.prefix(39)) + "…" : s }
+        func times(_ o: JSONObject) -> String {
+            guard let s = o["slot_start"]?.doubleValue ?? o["start"]?.doubleValue, let e = o["slot_end"]?.doubleValue ?? o["end"]?.doubleValue else { return "?" }
+            return "\(JSONValue.formatNumber(s))–\(JSONValue.formatNumber(e))"
+        }
+        var parts: [String] = []
+        if a["tgt_text"] != b["tgt_text"] {
+            parts.append("text \"\(cut(a["tgt_text"]?.stringValue ?? ""))\" → \"\(cut(b["tgt_text"]?.stringValue ?? ""))\"")
+        }
+        if (a["approved"]?.boolValue ?? false) != (b["approved"]?.boolValue ?? false) { parts.append(b["approved"]?.boolValue == true ? "approved" : "not approved") }
+        if (a["locked"]?.boolValue ?? false) != (b["locked"]?.boolValue ?? false) { parts.append(b["locked"]?.boolValue == true ? "locked" : "unlocked") }
+        if a["flags"] != b["flags"] { parts.append("flags [\((b["flags"]?.arrayValue ?? []).compactMap { $0.stringValue }.joined(separator: ", "))]") }
+        if times(a) != times(b) { parts.append("times \(times(a)) → \(times(b)) s") }
+        if a["speaker"] != b["speaker"] { parts.append("speaker → \(b["speaker"]?.stringValue ?? "the pipeline's label")") }
+        if a["last_preview"]?.objectValue?["take"] != b["last_preview"]?.objectValue?["take"] { parts.append("take changed") }
+        return parts.joined(separator: ", ")
+    }
 }
 
 /// What one operation does to one segment's store entry.

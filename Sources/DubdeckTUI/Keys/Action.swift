@@ -35,6 +35,7 @@ public enum Action: String, CaseIterable, Sendable {
     case pick
     case edit
     case approve
+    case approveNext = "approve-next"
     case lock
     case flagRetranslate = "flag-retranslate"
     case synthesize
@@ -161,6 +162,7 @@ public enum Action: String, CaseIterable, Sendable {
         case .killLine: return "Delete from the cursor to the end of the line"
         case .killToStart: return "Delete from the start of the line to the cursor"
         case .insertNewline: return "Insert a line break (two-line subtitles)"
+        case .approveNext: return "Approve the line and go to the next one"
         case .nudgeStartEarlier: return "Start the dub line 50 ms earlier (undoable; the gaps to the neighbours are shown)"
         case .nudgeStartLater: return "Start the dub line 50 ms later"
         case .nudgeEndEarlier: return "End the dub line 50 ms earlier"
@@ -197,6 +199,7 @@ public enum Action: String, CaseIterable, Sendable {
         case .pick: return [.picker]
         case .edit: return [.list]
         case .approve: return [.list]
+        case .approveNext: return [.list]
         case .lock: return [.list]
         case .flagRetranslate: return [.list]
         case .nudgeStartEarlier, .nudgeStartLater, .nudgeEndEarlier, .nudgeEndLater,

@@ -34,6 +34,7 @@ bind list I suggest-character
 bind list e edit
 bind list <Enter> edit
 bind list a approve
+bind list A approve-next
 bind list L lock
 bind list r flag-retranslate
 bind list <lt> nudge-start-earlier

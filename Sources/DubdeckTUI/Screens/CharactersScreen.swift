@@ -183,7 +183,11 @@ public struct CharactersScreen: DeskScreen {
         let rows = rows(desk)
         let titles = pad("ID", 12) + " " + pad("name", 18) + " " + padLeft("eps", 4) + " " + pad("last seen", 12) + " "
             + padLeft("lines", 5) + "  ref  voice"
-        DeskView.drawTable(title: " characters ", info: " series: \(series ?? "all") (Tab switches) · \(rows.count) characters",
+        // The screen's keys as the keymap in force binds them.
+        let keys: [(Action, String)] = [(.renameCharacter, "rename"), (.mergeCharacter, "merge"), (.undoMerge, "undo merge"),
+                                        (.useLineAudio, "line audio as reference"), (.playReference, "play reference"), (.reconcile, "proposals")]
+        let legend = keys.compactMap { a, what in desk.keymap.keys(for: a, in: .characters).first.map { "\($0) \(what)" } }.joined(separator: " · ")
+        DeskView.drawTable(title: " characters ", info: " series: \(series ?? "all") (Tab switches) · \(rows.count) characters · \(legend)",
                            columns: titles, count: rows.count, selection: selection,
                            empty: "  no characters in this series (Tab shows the others)", into: &grid) { k in
             let c = rows[k]
