@@ -78,6 +78,7 @@ public final class Desk {
     var sound = SoundState()
     var detailRowsCache: (key: [Int], rows: Int)?
     var stripCache: (key: [Int], strip: TimingStrip)?
+    var takePositionCache: (key: [Int], position: (k: Int, of: Int)?)?
     var searchCache: [String?] = []
     var lastPoll = 0.0
     /// The command line's reading-speed limit (kept when the store is read again).
@@ -197,6 +198,19 @@ public final class Desk {
         let strip = TimingStrip.build(store, n, columns: columns)
         stripCache = (key, strip)
         return strip
+    }
+
+    /// Which of line n's takes is the current one ("take 2 of 4"), listed once per line, take and
+    /// state of segments_preview/ (a directory of thousands of takes is not read at every key).
+    func takePosition(_ n: Int) -> (k: Int, of: Int)? {
+        guard let preview = store.state(n).preview else { return nil }
+        let dir = FileIO.statSignature(job.place(Takes.directoryName))
+        let key = [n, dir?.mtimeNs ?? -1, Int(truncatingIfNeeded: dir?.inode ?? 0), dir?.size ?? -1, preview.take?.hashValue ?? 0]
+        if let c = takePositionCache, c.key == key { return c.position }
+        let list = PlaybackSource.takes(store, n)
+        let position = PlaybackSource.currentListed(store, n, in: list).map { (k: $0, of: list.count) }
+        takePositionCache = (key, position)
+        return position
     }
 
     /// The line the detail pane shows: the one being edited, else the selected one.

@@ -207,7 +207,8 @@ public enum DeskView {
         // Timing and voice.
         var info = "     \(format1(st.cps)) chars/s"
         if let p = st.preview {
-            if let d = p.durationS { info += " · take \(format2(d)) s" }
+            let which = desk.takePosition(seg.number).map { "take \($0.k) of \($0.of), " } ?? "take "
+            if let d = p.durationS { info += " · \(which)\(format2(d)) s" }
             if let s = p.speechS { info += " (speech \(format2(s)) s)" }
             let desc = [p.voiceEngine, p.voiceVariant].compactMap { $0 }.joined(separator: " ")
             if !desc.isEmpty { info += " · voice \(desc)" }
