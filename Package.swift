@@ -50,7 +50,7 @@ let package = Package(
         // The job: its files, the review store and its transaction, the history, the takes' names.
         .target(name: "DubdeckJob", dependencies: ["DubdeckBase"]),
         // Sound: files, engines, the fit, takes, playback. Knows jobs; knows no characters.
-        .target(name: "DubdeckAudio", dependencies: ["DubdeckJob", "CInterrupt", "CAlsaQuiet", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CLazyLibs"]),
+        .target(name: "DubdeckAudio", dependencies: ["DubdeckJob", "CInterrupt", "CAlsaQuiet", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CLazyLibs", "CKernels"]),
         // The character voice memory: the encrypted store (file or PostgreSQL), matching, identify, reconcile.
         .target(name: "DubdeckCharacters", dependencies: ["DubdeckAudio", "CCrypto", "CKernels", "CLazyLibs", "CInterrupt"]),
         .target(name: "DubdeckCore", dependencies: ["DubdeckBase", "DubdeckJob", "DubdeckAudio", "DubdeckCharacters", "CInterrupt", "CAlsaQuiet", "CCrypto", "CSndfile", "CAlsa", "CEspeak", "CRubberband", "CSoxr", "CUchardet", "CKernels", "CLazyLibs"]),

@@ -142,6 +142,9 @@ def main():
         print("    GE2E embedding of a 3-second line; baseline: its mel spectrogram alone")
         line("P8b", float(p8[3]), "<= 30 s", 1200.0, "s", most=30)
         print("    the per-label embeddings of a 20-minute episode (400 lines, 4 labels) from its audio; baseline: the audio's length")
+        # Predicted fit: the prediction's error against real syntheses, per voice (docs/AUDIO.md).
+        for row in subprocess.check_output([a.bench, "predict"], env=env).decode().splitlines():
+            print("  " + row)
         # P9: the same 2,000-character store in a private PostgreSQL server (scripts/pg_cluster.sh).
         pgdir = tempfile.mkdtemp(prefix="dubdeck-bench-pg.")
         cluster = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "pg_cluster.sh")

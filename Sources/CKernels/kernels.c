@@ -242,3 +242,16 @@ void dd_lstm_layer(const float *wih, const float *whh, const float *bias, int in
     dd_layer_run(&job, 0);
     for (int k = 1; k < job.nthreads; k++) pthread_join(threads[k], NULL);
 }
+
+void dd_yin_difference(const float *x, int n, int maxLag, float *out) {
+    double running = 0;
+    for (int t = 1; t <= maxLag; t++) {
+        float d = 0;
+        for (int i = 0; i < n; i++) {
+            float e = x[i] - x[i + t];
+            d += e * e;
+        }
+        running += d;
+        out[t - 1] = running > 0 ? (float)((double)d * t / running) : 1.0f;
+    }
+}

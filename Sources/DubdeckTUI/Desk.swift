@@ -103,13 +103,19 @@ public final class Desk {
     /// The characters (names, series, voices; never embeddings), nil without a readable store.
     public var cast: CharacterStore? { castModel.names }
     var helpReturn: Mode = .list(ListScreen())
+    /// How long the lines on screen and the text being typed will be spoken (Models/Forecast).
+    let forecast: Forecast
 
-    public init(store: TranscriptStore, keymap: Keymap, audio: DeskAudio? = nil, characterStorePath: String? = nil) {
+    /// `predictor`: how long texts will be spoken (espeak-ng's count; nil: no prediction).
+    public init(store: TranscriptStore, keymap: Keymap, audio: DeskAudio? = nil, characterStorePath: String? = nil,
+                predictor: (any SpeechLengthPredicting)? = try? SpokenLength()) {
         self.store = store
+        forecast = Forecast(predictor: predictor)
         self.keymap = keymap
         self.audio = audio
         castModel = Cast(path: characterStorePath)
         worker = audio.map { SynthWorker(job: store.job, by: store.by, maxSpeedup: $0.maxSpeedup, makeEngine: $0.makeEngine) }
+        if let audio { store.maxSpeedup = audio.maxSpeedup }
         castModel.mapSignature = FileIO.statSignature(store.job.mapPlace)
         // The names are read once the first screen is out (the first tick): a second thread
         // decrypting 20 MB while the first frame is drawn slows that frame on two cores.
@@ -193,7 +199,8 @@ public final class Desk {
     func timingStrip(_ n: Int, columns: Int) -> TimingStrip? {
         guard job.sourceAudioPath != nil || store.state(n).preview != nil else { return nil }
         let take = Takes.file(job, Takes.currentName(n)).flatMap { FileIO.statSignature($0) }
-        let key = [n, columns, Int(take?.inode ?? 0), take?.mtimeNs ?? 0, take?.size ?? -1]
+        let slot = store.segment(n)  // the dub's times: a nudge redraws the strip
+        let key = [n, columns, Int(take?.inode ?? 0), take?.mtimeNs ?? 0, take?.size ?? -1, Int(slot.start * 1000), Int(slot.end * 1000)]
         if let c = stripCache, c.key == key { return c.strip }
         let strip = TimingStrip.build(store, n, columns: columns)
         stripCache = (key, strip)
@@ -209,7 +216,8 @@ public final class Desk {
         if let c = takePositionCache, c.key == key { return c.position }
         let list = PlaybackSource.takes(store, n)
         let position = PlaybackSource.currentListed(store, n, in: list).map { (k: $0, of: list.count) }
-        takePositionCache = (key, position)
+        // A directory changed in the last second may change again under the same stamp: not kept.
+        takePositionCache = dir.map { FileIO.isRacy(mtimeNs: $0.mtimeNs) } == false ? (key, position) : nil
         return position
     }
 
@@ -224,7 +232,7 @@ public final class Desk {
         let src = min(2, TextWidth.wrap(seg.srcText.isEmpty ? "(no source text)" : seg.srcText, columns: w).count)
         let text: Int
         if case .editor(let e) = mode { text = DeskView.editorRows(e.editor, width: w).count } else { text = TextWidth.wrap(store.state(seg.number).text, columns: w).count }
-        let strip = job.sourceAudioPath != nil || store.state(seg.number).preview != nil ? 2 : 0
+        let strip = job.sourceAudioPath != nil || store.state(seg.number).preview != nil ? 3 : 0  // ruler, orig, take
         let machine = store.state(seg.number).edited ? 1 : 0  // the mt row beside an edited line
         return max(4, min(cap, src + machine + max(1, text) + 2 + strip))
     }
@@ -388,7 +396,9 @@ public final class Desk {
             if !st.approved { why.append("unapproved") }
             if !st.flags.isEmpty { why.append("flagged") }
             if st.audioStatus == TakeStatus.stale.rawValue || st.audioStatus == TakeStatus.overflow.rawValue { why.append(st.audioStatus) }
-            if st.tooFast { why.append("too fast (\(DeskView.format1(st.cps)) chars/s)") }
+            if st.willNotFit, let predicted = st.predictedS {
+                why.append("will not fit (\(SpokenPrediction.format(predicted)) for a \(DeskView.format1(store.segment(visible[p] + 1).duration)) s slot)")
+            }
             setMessage("line \(visible[p] + 1): \(why.joined(separator: ", "))\(wrapped ? " (wrapped)" : "")")
             return .all
         }

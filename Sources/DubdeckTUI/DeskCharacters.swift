@@ -10,6 +10,7 @@ extension Desk {
         switch result {
         case .success(let c):
             castModel.names = c
+            invalidateSearch()  // the names are searched too
             // The episode's map as the store has it now (a reconcile or assignment made elsewhere).
             do { try CharacterIdentifier.followStore(store, cast: c) } catch let e as DubdeckError {
                 setMessage("characters.map.json not brought up to date: \(e.message)", .warning)
@@ -113,14 +114,29 @@ extension Desk {
     }
 
     /// The name shown for a line's speaker: the character's name, else its ID, else the label.
-    /// A character without a name shows its ID marked `◆`, so it is never taken for a diarization label.
+    /// Who speaks line `seg` in the list: the character's name, else `unnamed 07` — never the bare
+    /// character ID, which looks like a diarization label; a line without a character shows its label.
     func speakerName(_ seg: Segment) -> String {
         guard let id = store.characterID(seg.number) else {
             let label = store.segment(seg.number).speaker
             return label.isEmpty ? "?" : label
         }
-        if let c = cast?.resolve(id) { return c.name.isEmpty ? "◆" + c.id : c.name }
-        return "◆" + id
+        return characterShown(id)
+    }
+
+    /// A character as the desk names it: `Hana`, `unnamed 07`, or `character 07` while the names
+    /// are not read yet.
+    func characterShown(_ id: String) -> String {
+        guard let cast else { return "character " + CharacterRecord.number(of: id) }
+        guard let c = cast.resolve(id) else { return "character " + CharacterRecord.number(of: id) }
+        return c.displayName
+    }
+
+    /// `Hana (character 07)`: a character beside a diarization label, never alike.
+    func characterWithNumber(_ id: String) -> String {
+        let resolved = cast?.resolve(id)?.id ?? id
+        let shown = characterShown(id)
+        return shown.hasPrefix("character ") ? shown : "\(shown) (character \(CharacterRecord.number(of: resolved)))"
     }
 
     /// Characters of a series (nil: all), the job's characters first.
@@ -271,12 +287,12 @@ extension Desk {
         let current = store.segment(seg.number).speaker
         let choices = CharacterIdentifier.episodeLabels(store).map { label -> PickerScreen.Choice in
             let id = job.characterMap[label]
-            let who = id.map { id in cast?.resolve(id).map { $0.name.isEmpty ? "◆" + $0.id : "\($0.name) (\($0.id))" } ?? "◆" + id } ?? "no character"
+            let who = id.map { characterWithNumber($0) } ?? "no character"
             let marks = (label == current ? "  ← now" : "") + (label == seg.speaker && label != current ? "  ← the pipeline's" : "")
             return .init(value: label, text: DeskView.pad(label, 16) + " " + who + marks)
         }
         guard !choices.isEmpty else { setMessage("this episode has no diarization labels", .warning); return .status }
-        mode = .picker(PickerScreen(purpose: .lineSpeaker(seg.number), title: "speaker of line \(seg.number)", choices: choices, selected: current))
+        mode = .picker(PickerScreen(purpose: .lineSpeaker(seg.number), title: "label of line \(seg.number) — this line only (W sets a label's character)", choices: choices, selected: current))
         return .all
     }
 
@@ -296,11 +312,16 @@ extension Desk {
         }
         let label = store.segment(seg.number).speaker
         guard !label.isEmpty else { setMessage("line \(seg.number) has no diarization label (w gives it one)", .warning); return .status }
+        let now = store.characterID(seg.number).flatMap { cast?.resolve($0)?.id }
         let choices = castRows(series: nil).map { c in
-            PickerScreen.Choice(value: c.id, text: DeskView.pad(c.id, 14) + " " + (c.name.isEmpty ? "(unnamed)" : c.name))
+            PickerScreen.Choice(value: c.id, text: DeskView.pad(c.displayName, 20) + " character " + DeskView.pad(CharacterRecord.number(of: c.id), 6)
+                                + (c.id == now ? "  ← now" : ""))
         }
-        mode = .picker(PickerScreen(purpose: .labelCharacter(label), title: "character of \(label) in this episode", choices: choices,
-                                    selected: store.characterID(seg.number).flatMap { cast?.resolve($0)?.id }))
+        // A label's character is the character of every line of the label: the title says how many.
+        let lines = job.segments.filter { store.segment($0.number).speaker == label }.count
+        mode = .picker(PickerScreen(purpose: .labelCharacter(label),
+                                    title: "character of label \(label) — applies to all \(lines) line\(lines == 1 ? "" : "s") of the label in this episode",
+                                    choices: choices, selected: now))
         return .all
     }
 
@@ -325,7 +346,8 @@ extension Desk {
                 guard case .list = mode, selectedSegment?.number == n else { return .nothing }
                 let choices = (o.suggestions ?? []).compactMap { s -> PickerScreen.Choice? in
                     guard let label = s.labels.first else { return nil }
-                    return .init(value: label, text: DeskView.pad(s.characterID, 14) + " " + DeskView.pad(s.name.isEmpty ? "(unnamed)" : s.name, 18)
+                    return .init(value: label, text: DeskView.pad(CharacterRecord.shownName(id: s.characterID, name: s.name), 20)
+                                 + " character " + DeskView.pad(CharacterRecord.number(of: s.characterID), 6)
                                  + " " + DeskView.format2(s.similarity) + "  label " + s.labels.joined(separator: ", "))
                 }
                 guard !choices.isEmpty else { setMessage("no character of this episode to compare with", .warning); return .status }

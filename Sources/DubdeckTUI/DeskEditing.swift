@@ -140,6 +140,8 @@ extension Desk {
         }
         redraw = max(redraw, takeInSynthesis())
         redraw = max(redraw, castModel.takeIn())
+        redraw = max(redraw, forecast.takeIn(store: store))
+        forecast.want(linesOnScreen + forecast.backlog(store), editing: editingText, store: store)
         if audio != nil, let said = ALSAMessages.take() {
             // ALSA's own words, as one message instead of lines over the screen.
             setMessage("audio device: \(said) — pick one with --device or DUBDECK_AUDIO_DEVICE", .warning)
@@ -162,6 +164,22 @@ extension Desk {
     }
 
     /// True when nothing is left to do in the background (`:wait-idle`).
-    public var isIdle: Bool { pending.isEmpty && worker?.busy != true && audio?.sink.isPlaying != true && !castModel.busy && !castModel.loadDue }
+    public var isIdle: Bool {
+        pending.isEmpty && worker?.busy != true && audio?.sink.isPlaying != true && !castModel.busy && !castModel.loadDue && !forecast.busy
+    }
+
+    /// The lines the list shows now, and the selected one.
+    var linesOnScreen: [Int] {
+        let rows = layout.listRows
+        var lines = visible[min(top, visible.count)..<min(visible.count, top + rows)].map { $0 + 1 }
+        if let s = selectedSegment?.number, !lines.contains(s) { lines.append(s) }
+        return lines
+    }
+
+    /// The line being edited and the editor's text (nil: not editing).
+    var editingText: (n: Int, text: String)? {
+        if case .editor(let e) = mode { return (e.segment, e.editor.text) }
+        return nil
+    }
 
 }

@@ -79,8 +79,11 @@ extension Desk {
     func haystack(_ i: Int) -> String {
         if let h = searchCache[i] { return h }
         let seg = job.segments[i]
+        // The text, the source, the label, the character ID and the character's name as shown
+        // (`/hana` finds Hana's lines, `/unnamed 07` an unnamed character's).
+        let id = store.characterID(seg.number)
         let h = (store.states[i].text + "\u{1}" + seg.srcText + "\u{1}" + store.segment(i + 1).speaker + "\u{1}"
-            + (store.characterID(seg.number) ?? "")).lowercased()
+            + (id ?? "") + "\u{1}" + (id.map { characterShown($0) } ?? "")).lowercased()
         searchCache[i] = h
         return h
     }

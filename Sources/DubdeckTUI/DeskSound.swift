@@ -207,6 +207,7 @@ extension Desk {
             }
             let keep = selectedSegment.map { $0.number - 1 }
             if let o = cpsOverride { fresh.cpsLimit = o }
+            fresh.maxSpeedup = store.maxSpeedup
             store = fresh
             worker?.setJob(fresh.job)  // its voices follow the new map too
             if let cast { adoptCast(.success(cast)) }

@@ -38,9 +38,11 @@ public enum DeskView {
         grid.fill(row: 0, style: .header)
         var name = " \(job.info.episode)"
         if let series = job.info.seriesID { name += " · \(series)" }
-        var counts = "  \(c.segments) lines · \(c.approved) approved · \(c.locked) locked · \(c.flagged) flagged · \(c.stale) stale · \(c.overflow) overflow · \(c.tooFast) too fast"
+        // "won't fit…": lines are still being predicted (in the background, the screen's first).
+        let fit = "\(c.willNotFit) won't fit\(c.predicted < c.segments ? "…" : "")"
+        var counts = "  \(c.segments) lines · \(c.approved) approved · \(c.locked) locked · \(c.flagged) flagged · \(c.stale) stale · \(c.overflow) overflow · \(fit)"
         if TextWidth.width(of: name + counts) > grid.width {
-            counts = "  \(c.segments) lines · \(c.approved) appr · \(c.locked) lock · \(c.flagged) flag · \(c.stale) stale · \(c.overflow) over · \(c.tooFast) fast"
+            counts = "  \(c.segments) lines · \(c.approved) appr · \(c.locked) lock · \(c.flagged) flag · \(c.stale) stale · \(c.overflow) over · \(fit)"
         }
         var col = 0
         if TextWidth.width(of: name + counts) + 9 <= grid.width {
@@ -95,7 +97,7 @@ public enum DeskView {
         let take = takeGlyph(st.takeStatus)
         col = grid.put(take, row: row, col: col, style: selected ? base : (take == "~" || take == ">" || take == "x" ? .warning : .dim))
         col = grid.put(st.edited ? "*" : " ", row: row, col: col, style: base)
-        col = grid.put(st.tooFast ? "!" : " ", row: row, col: col, style: selected ? base : .warning)
+        col = grid.put(st.willNotFit ? "!" : " ", row: row, col: col, style: selected ? base : .warning)
         col = grid.put(" " + padLeft(fitText(desk, i), fitWidth) + "  ", row: row, col: col, style: base)
         let text = st.text.utf8.contains(0x0A) ? st.text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: " ⏎ ") : st.text
         grid.put(text, row: row, col: col, style: base)
@@ -126,15 +128,29 @@ public enum DeskView {
         }
     }
 
-    /// The take's speech against the slot: "92%", or "+0.4s" past it.
+    /// The take's speech against the dub's slot: "92%", or "+0.4s" past it; without a fresh take,
+    /// the predicted speech against the slot: "~115%"; "-" when neither is known.
     static func fitText(_ desk: Desk, _ i: Int) -> String {
-        let seg = desk.job.segments[i]
-        guard let preview = desk.store.states[i].preview, let speech = preview.speechS ?? preview.durationS else { return "-" }
-        if preview.overflowS > 0 {
-            return "+" + String(format1(preview.overflowS)) + "s"
+        let st = desk.store.states[i]
+        let slot = st.slot?.duration ?? desk.job.segments[i].duration
+        if st.takeStatus == .fresh || st.takeStatus == .overflow, let preview = st.preview, let speech = preview.speechS ?? preview.durationS {
+            if preview.overflowS > 0 { return "+" + String(format1(preview.overflowS)) + "s" }
+            guard slot > 0 else { return "-" }
+            return "\(Int((speech / slot * 100).rounded()))%"
         }
-        guard seg.duration > 0 else { return "-" }
-        return "\(Int((speech / seg.duration * 100).rounded()))%"
+        guard let predicted = st.predictedS, slot > 0 else { return "-" }
+        return "~\(min(999, Int((predicted / slot * 100).rounded())))%"
+    }
+
+    /// A prediction against its slot: "~2.4 s / 2.1 s slot, ×1.14", and when the cap is not enough
+    /// "… — will not fit at ×1.30".
+    static func predictionText(_ seconds: Double, slot: Double, maxSpeedup: Double) -> String {
+        var s = SpokenPrediction.format(seconds) + " / " + format1(slot) + " s slot"
+        guard slot > 0 else { return s }
+        let ratio = seconds / slot
+        if ratio > 1.005 { s += ", ×" + format2(ratio) }
+        if seconds > slot * maxSpeedup + 0.001 { s += " — will not fit at ×" + format2(maxSpeedup) }
+        return s
     }
 
     static func format1(_ v: Double) -> String {
@@ -157,8 +173,7 @@ public enum DeskView {
         let fixed = st.speakerOverride != nil ? " (fixed; pipeline: \(desk.job.segments[number - 1].speaker))" : ""
         if let id = desk.job.characterID(of: seg) {
             // label → character: the two namespaces never look alike.
-            let name = desk.cast?.resolve(id).map { $0.name } ?? ""
-            title += "  label \(seg.speaker.isEmpty ? "?" : seg.speaker)\(fixed) → character \(id)\(name.isEmpty ? "" : " \(name)")"
+            title += "  label \(seg.speaker.isEmpty ? "?" : seg.speaker)\(fixed) → \(desk.characterWithNumber(id))"
         } else {
             title += "  \(speakerLabel(desk, seg))\(fixed)"
         }
@@ -204,32 +219,53 @@ public enum DeskView {
             }
         }
         guard row <= last else { return }
-        // Timing and voice.
-        var info = "     \(format1(st.cps)) chars/s"
+        // Predicted fit (of the editor's text while editing), timing and voice.
+        var info = "     "
+        let slot = seg.duration  // the dub's slot
+        if let ed = editor {
+            info += desk.forecast.editorPrediction(seg.number, ed.text).map { predictionText($0.seconds, slot: slot, maxSpeedup: desk.store.maxSpeedup) }
+                ?? (desk.forecast.predictor == nil ? "no prediction" : "~… s / \(format1(slot)) s slot")
+        } else {
+            info += st.predictedS.map { predictionText($0, slot: slot, maxSpeedup: desk.store.maxSpeedup) }
+                ?? (desk.forecast.predictor == nil ? "no prediction" : "~… s / \(format1(slot)) s slot")
+        }
+        // The take (its length is the slot's: only its speech is said), the gaps, then the voice
+        // and the reading speed: what a narrow pane cuts last matters least.
         if let p = st.preview {
-            let which = desk.takePosition(seg.number).map { "take \($0.k) of \($0.of), " } ?? "take "
-            if let d = p.durationS { info += " · \(which)\(format2(d)) s" }
-            if let s = p.speechS { info += " (speech \(format2(s)) s)" }
+            info += desk.takePosition(seg.number).map { " · take \($0.k) of \($0.of)" } ?? " · take"
+            if let s = p.speechS { info += ", speech \(format2(s)) s" }
+            info += ", audio \(st.audioStatus)"
+        } else {
+            info += " · no take, audio \(st.audioStatus)"
+        }
+        info += " · " + gaps(desk.store, seg.number)
+        if let p = st.preview {
             let desc = [p.voiceEngine, p.voiceVariant].compactMap { $0 }.joined(separator: " ")
             if !desc.isEmpty { info += " · voice \(desc)" }
-        } else {
-            info += " · no take"
         }
-        info += " · audio \(st.audioStatus)"
         if let match = VoiceMatch.score(desk.store, seg.number, cast: desk.cast, encoder: { nil }, compute: false) {
             info += " · voice match \(format2(match))"
         }
-        info += " · " + gaps(desk.store, seg.number)
+        info += " · \(format1(st.cps)) chars/s\(st.tooFast ? " (over \(format1(desk.store.cpsLimit)))" : "")"
         if st.edited { info += " · edited (MT: \(seg.text.count) chars)" }
         grid.put(info, row: row, col: 0, style: .dim)
         row += 1
         // The timing strip: the original's and the take's loudness across the slot and its margins.
         if let strip = desk.timingStrip(seg.number, columns: w), row + 1 < last {
+            // The ruler (slot edges, seconds) when there is room for it too.
+            if row + 2 < last {
+                grid.put("time ", row: row, col: 0, style: .dim)
+                grid.put(strip.ruler(), row: row, col: 5, style: .dim)
+                row += 1
+            }
             grid.put("orig ", row: row, col: 0, style: .dim)
-            grid.put(strip.original.map { strip.row($0) } ?? "(no source audio)", row: row, col: 5, style: strip.original == nil ? .dim : .normal)
+            if let levels = strip.original { drawStrip(strip.cells(levels), row: row, into: &grid) } else {
+                grid.put("(no source audio)", row: row, col: 5, style: .dim)
+            }
             grid.put("take ", row: row + 1, col: 0, style: .dim)
-            grid.put(strip.take.map { strip.row($0) } ?? "(no take)", row: row + 1, col: 5,
-                     style: strip.take == nil ? .dim : st.audioStatus == TakeStatus.overflow.rawValue ? .warning : .normal)
+            if let levels = strip.take { drawStrip(strip.cells(levels, take: true), row: row + 1, into: &grid) } else {
+                grid.put("(no take)", row: row + 1, col: 5, style: .dim)
+            }
             row += 2
         }
         guard row <= last else { return }
@@ -238,6 +274,13 @@ public enum DeskView {
         let text = changes.isEmpty ? none
             : "     last: " + changes.map { "\($0.action) by \($0.by) (#\($0.seq))" }.joined(separator: " · ")
         grid.put(text, row: row, col: 0, style: .dim)
+    }
+
+    /// A strip row from column 5: the take past the slot in the warning style (a colour where colours
+    /// are on, bold without), the rest as it is.
+    static func drawStrip(_ cells: [(glyph: Character, cell: TimingStrip.Cell)], row: Int, into grid: inout CellGrid) {
+        var col = 5
+        for (glyph, cell) in cells { col = grid.put(String(glyph), row: row, col: col, style: cell == .overflow ? .warning : .normal) }
     }
 
     /// The words of the machine translation `mt`, each marked when `edited` dropped or changed it
@@ -390,11 +433,15 @@ public enum DeskView {
         lines.append("dubdeck keys — the action table and the keymap in force (q or Esc returns)")
         lines.append("")
         lines.append("List glyphs: A approved · L locked · R flagged for re-translation · take: + fresh ~ stale > overflow x failed · * edited")
-        lines.append("             ! too fast: over the reading-speed limit (chars/s without spaces; en 17, ja 4, zh 9, ko 12; job.json max_cps)")
+        lines.append("             ! will not fit: the predicted speech needs more than the speed-up cap (--max-speedup, 1.30)")
         lines.append("Number marks: ^ overlaps another line · = same times as another line")
-        lines.append("fit: the take's speech as a share of the slot (92%), or how far it runs past it (+0.4s); - no take")
-        lines.append("Timing strip: orig and take loudness from 1 s before the slot to 1 s after it (or the take's end):")
-        lines.append("             inside the slot · silence ▁…█ louder; outside it ░ ▒ ▓ — a late start or an overflow shows")
+        lines.append("fit: the take's speech as a share of the slot (92%), or how far it runs past it (+0.4s);")
+        lines.append("     without a fresh take the predicted speech (~115%); - not known yet")
+        lines.append("Reading speed (chars/s, the detail pane; segments --filter too-fast) is a subtitle measure, not the speech's")
+        lines.append("speaker: the character's name, unnamed 07 for one without a name, else the diarization label")
+        lines.append("Timing strip, on a fixed scale (0.1 s a column while the line fits): time ╵ whole seconds, [ ] the slot's edges;")
+        lines.append("             orig and take loudness: inside the slot · silence ▁…█ louder, outside it ░ ▒ ▓;")
+        lines.append("             take sounding past the slot's end █ (overflow, in the warning colour)")
         for context in KeyContext.allCases {
             let rows = Action.allCases.filter { $0.allowed(in: context) && (context == .generic) == $0.contexts.contains(.generic) }
             var entries: [(String, Action)] = []

@@ -386,7 +386,75 @@ func commits(_ dir: String, count: Int) throws {
     print("commits \(count) \(t / Double(count) * 1000) ms each")
 }
 
+/// Predicted fit against real syntheses: per voice, the median and worst error of the prediction
+/// against the length the engine then speaks (trimmed as a take is), and the time a prediction takes.
+/// espeak-ng voices directly; flite (when installed) through the command engine, its scale learnt
+/// from five of its takes as the desk learns it from a voice's takes.
+func predictBench() throws {
+    let sentences = [
+        "Morning, everyone! Nice weather today.", "Teacher, I forgot my homework again.", "Again? That is a problem, you know.",
+        "I will show you mine after class.", "Really? Thanks a lot, Kenta!", "Beep. Data saved.", "Huh? The robot just talked!",
+        "I am Robo. Pleased to meet you.", "We should leave before it starts to rain.", "Where did you put the keys this time?",
+        "Let us meet again tomorrow at the station.", "I have never seen the sea so calm.", "Nobody told me the shop was closed.",
+        "Could you say that once more, slowly?", "The train to the city leaves at seven.", "Hurry up, we are going to be late!",
+        "That is not what I said, and you know it.", "Please take your seats, the lesson begins.", "Wait for me at the gate.",
+        "What a strange thing to say.", "I think the answer is forty two.", "Everyone was quiet for a long time.",
+        "If it rains, the match will be cancelled.", "She laughed and walked away.", "Do you remember the first day we met?",
+        "The library opens at nine every morning.", "He forgot his umbrella on the bus.", "Thank you, that helps a great deal.",
+        "Turn left at the second light.", "Good night, and sleep well.",
+    ]
+    func stats(_ errors: [Double]) -> (median: Double, worst: Double) {
+        let e = errors.sorted()
+        return (e[e.count / 2], e.last!)
+    }
+    let predictor = try SpokenLength()
+    let espeak = try EspeakEngine()
+    for variant in ["m1", "m3", "f2", "f4", "Alex", "belinda", "max", "Annie"] {
+        let voice = Voice(variant: variant, pitch: 50, rate: 175)
+        var errors: [Double] = [], seconds: [Double] = [], predictMs: [Double] = [], synthMs: [Double] = []
+        for text in sentences {
+            var predicted = 0.0
+            predictMs.append(try time { predicted = try SpokenLength().espeakSeconds(text, voice, lang: "en") })
+            var spoken = 0.0
+            synthMs.append(try time {
+                spoken = try espeak.synthesize(SpeechRequest(text: text, voice: voice, lang: "en", speakerName: "x")).trimmedSilence().duration
+            })
+            errors.append(abs(predicted - spoken))
+            seconds.append(spoken)
+        }
+        let (m, w) = stats(errors)
+        print("PREDICT espeak \(variant) median_s \(m) worst_s \(w) mean_len_s \(seconds.reduce(0, +) / Double(seconds.count)) predict_ms \(median(predictMs) * 1000) synth_ms \(median(synthMs) * 1000)")
+    }
+    guard access("/usr/bin/flite", X_OK) == 0 else {
+        print("PREDICT flite not installed: skipped")
+        return
+    }
+    let voice = Voice.deterministic(for: "SPEAKER_00")
+    for fliteVoice in ["slt", "kal", "awb", "rms"] {
+        let engine = try CommandEngine(template: ["/usr/bin/flite", "-voice", fliteVoice, "-f", "{text_file}", "-o", "{out}"])
+        func spoken(_ text: String) throws -> Double {
+            try engine.synthesize(SpeechRequest(text: text, voice: voice, lang: "en", speakerName: "x")).trimmedSilence().duration
+        }
+        var samples: [(text: String, naturalS: Double)] = []
+        for text in sentences.prefix(5) { samples.append((text, try spoken(text))) }
+        var scaled: [Double] = [], raw: [Double] = []
+        for text in sentences.dropFirst(5) {
+            let input = SpokenLength.Input(n: 1, text: text, voice: voice, lang: "en", samples: samples)
+            let predicted = predictor.predict(input)!.seconds
+            let actual = try spoken(text)
+            scaled.append(abs(predicted - actual) / actual)
+            raw.append(abs(try predictor.espeakSeconds(text, voice, lang: "en") - actual) / actual)
+        }
+        let (m, w) = stats(scaled), (rm, rw) = stats(raw)
+        print("PREDICT flite \(fliteVoice) scaled median_pct \(m * 100) worst_pct \(w * 100) unscaled median_pct \(rm * 100) worst_pct \(rw * 100)")
+    }
+}
+
 let args = CommandLine.arguments
+if args.count == 2, args[1] == "predict" {
+    do { try predictBench() } catch { Console.err("dubdeck-bench: \(error)\n"); exit(1) }
+    exit(0)
+}
 guard args.count >= 3 else {
     print("usage: dubdeck-bench generate DIR | inprocess DIR [RUNS] | p3 DIR [RUNS]")
     exit(64)

@@ -8,7 +8,7 @@ struct Characters: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "characters",
         abstract: "The character voice memory: who is who across the episodes of a series.",
-        subcommands: [CharList.self, CharShow.self, CharRename.self, CharMerge.self, CharUnmerge.self, CharIdentify.self, CharAssign.self, CharSuggest.self, CharReconcile.self, CharMigrate.self, CharEmbed.self, CharImportLegacy.self])
+        subcommands: [CharList.self, CharShow.self, CharRename.self, CharVoice.self, CharMerge.self, CharUnmerge.self, CharIdentify.self, CharAssign.self, CharSuggest.self, CharReconcile.self, CharMigrate.self, CharEmbed.self, CharImportLegacy.self])
 }
 
 struct StoreOption: ParsableArguments {
@@ -43,6 +43,10 @@ func characterJSON(_ c: CharacterRecord, detail: Bool = false) -> JSONValue {
         o["notes"] = .string(c.notes)
         o["created_at"] = .string(c.createdAt)
         o["updated_at"] = .string(c.updatedAt)
+        o["voice_estimate"] = c.voiceEstimate.map { e in
+            .object(JSONObject([("f0_median_hz", .number((e.medianHz * 10).rounded() / 10)), ("f0_low_hz", .number((e.lowHz * 10).rounded() / 10)),
+                                ("f0_high_hz", .number((e.highHz * 10).rounded() / 10)), ("voiced_s", .number((e.voicedSeconds * 100).rounded() / 100))]))
+        } ?? .null
     }
     return .object(o)
 }
@@ -62,7 +66,7 @@ struct CharList: ParsableCommand {
             for c in shown {
                 let seen = c.series.map { "\($0.id): \($0.info.seen) ep, last \($0.info.lastEpisode ?? "-")" }.joined(separator: "; ")
                 let voice = c.voice.map { "\($0.variant) p\($0.pitch) r\($0.rate)" } ?? "-"
-                out += "\(c.id)\t\(Sanitizer.display(c.name.isEmpty ? "(unnamed)" : c.name))\t\(Sanitizer.display(seen))\tvoice \(voice)\t\(c.speakerWavs.isEmpty ? "no reference" : "reference")\n"
+                out += "\(c.id)\t\(Sanitizer.display(c.displayName))\t\(Sanitizer.display(seen))\tvoice \(voice)\t\(c.speakerWavs.isEmpty ? "no reference" : "reference")\n"
             }
             if shown.isEmpty { out = s.exists ? "no characters\(series.map { " in \(Sanitizer.display($0))" } ?? "")\n" : "no character store yet (\(CharacterStore.shown(store.path)))\n" }
             printOut(out)
@@ -87,7 +91,12 @@ struct CharShow: ParsableCommand {
             for sr in target.series {
                 out += "  \(Sanitizer.display(sr.id)): \(sr.info.seen) episodes (\(Sanitizer.display(sr.info.episodes.joined(separator: ", ")))), last \(Sanitizer.display(sr.info.lastEpisode ?? "-")) at \(sr.info.lastSeenAt ?? "-")\n"
             }
-            if let v = target.voice { out += "  voice: \(v.engine) \(Sanitizer.display(v.variant)) pitch \(v.pitch) rate \(v.rate)\n" }
+            if let v = target.voice {
+                let register = Casting.register(of: v.variant).map { ", \($0) register" } ?? ""
+                out += "  voice: \(v.engine) \(Sanitizer.display(v.variant)) pitch \(v.pitch) rate \(v.rate)\(register)\n"
+            }
+            out += "  original voice: \(target.voiceEstimate.map { "\($0.description) — the voice was cast in its register" } ?? "not measured (the voice comes from the ID)")\n"
+            if let p = target.previousVoice { out += "  before the last re-cast: \(Sanitizer.display(p.voice.variant)) pitch \(p.voice.pitch) rate \(p.voice.rate) (characters voice \(target.id) --undo)\n" }
             out += "  references: \(target.speakerWavs.isEmpty ? "none" : Sanitizer.display(target.speakerWavs.joined(separator: ", ")))\n"
             out += "  embeddings averaged: \(target.embeddingCount)\n"
             printOut(out)
@@ -104,6 +113,60 @@ extension JSONValue {
     }
 }
 
+struct CharVoice: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "voice", abstract: "Re-cast a character: the espeak-ng voice it speaks with (undoable with --undo).",
+        discussion: "VOICE is VARIANT[:PITCH[:RATE]] (e.g. f2:62): a variant espeak-ng has (\(Voice.variants.joined(separator: ", "))), pitch 0 … 100 (default: the present one), rate 80 … 450 words a minute. Its lines' takes go stale. --undo puts the voice before the last re-cast back, refused (75) when the character changed since.")
+    @Argument var id: String
+    @Argument var voice: String?
+    @Flag(help: "Put the voice before the last re-cast back.") var undo = false
+    @OptionGroup var store: StoreOption
+
+    func validate() throws {
+        try checkName(id, "ID")
+        if undo == (voice != nil) { throw ValidationError("give VOICE or --undo (one of them)") }
+        if let voice { _ = try CharVoice.parse(voice, current: nil) }
+    }
+
+    /// VARIANT[:PITCH[:RATE]], each part checked; missing parts from `current`.
+    static func parse(_ text: String, current: Voice?) throws -> Voice {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard (1...3).contains(parts.count), Voice.variants.contains(parts[0]) else {
+            throw ValidationError("VOICE must be VARIANT[:PITCH[:RATE]] with a variant of: \(Voice.variants.joined(separator: ", "))")
+        }
+        var v = Voice(variant: parts[0], pitch: current?.pitch ?? 50, rate: current?.rate ?? 175)
+        if parts.count > 1 {
+            guard let p = Int(parts[1]), (0...100).contains(p) else { throw ValidationError("the pitch must be an integer from 0 to 100") }
+            v.pitch = p
+        }
+        if parts.count > 2 {
+            guard let r = Int(parts[2]), (80...450).contains(r) else { throw ValidationError("the rate must be an integer from 80 to 450") }
+            v.rate = r
+        }
+        return v
+    }
+
+    func run() throws {
+        try guarded {
+            var said = ""
+            let s = try store.updateExisting { s in
+                guard let c = s.resolve(id) else { throw DubdeckError(.usage, "no character \(Sanitizer.display(id))") }
+                if undo {
+                    let v = try s.undoRecast(c.id)
+                    said = "character \(CharacterRecord.number(of: c.id)) speaks with \(Sanitizer.display(v.variant)) pitch \(v.pitch) rate \(v.rate) again\n"
+                } else {
+                    let new = try CharVoice.parse(voice!, current: c.voice)
+                    let before = try s.recast(c.id, to: new)
+                    said = "character \(CharacterRecord.number(of: c.id)) now speaks with \(new.variant) pitch \(new.pitch) rate \(new.rate)"
+                        + (before.map { " (was \(Sanitizer.display($0.variant)) pitch \($0.pitch) rate \($0.rate); --undo puts it back)" } ?? "") + "\n"
+                }
+            }
+            _ = s
+            printOut(said)
+        }
+    }
+}
+
 struct CharRename: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rename", abstract: "Name a character.")
     @Argument var id: String
@@ -113,7 +176,7 @@ struct CharRename: ParsableCommand {
     func run() throws {
         try guarded {
             let s = try store.updateExisting { try $0.rename(id, to: name) }
-            printOut("\(Sanitizer.display(s.resolve(id)?.id ?? id)) is now \(Sanitizer.display(name))\n")
+            printOut("character \(Sanitizer.display(CharacterRecord.number(of: s.resolve(id)?.id ?? id))) is now \(Sanitizer.display(name))\n")
         }
     }
 }
@@ -156,6 +219,7 @@ struct CharIdentify: ParsableCommand {
     @Option(help: "Series ID (else job.json's series_id).") var series: String?
     @Option(help: "Match threshold (cosine, default 0.70; updates need +0.10).") var threshold: Double = Matching.defaultThreshold
     @Flag(help: "Identify again even if the episode was identified before.") var force = false
+    @Flag(name: .customLong("from-audio"), help: "Embed the labels' voices from the source audio even where diarization.json has embeddings (a store of audio embeddings: what suggest and the desk's I compare).") var fromAudio = false
     @OptionGroup var store: StoreOption
 
     func validate() throws {
@@ -166,13 +230,18 @@ struct CharIdentify: ParsableCommand {
         try guarded {
             let j = try JobLoader.load(job, series: series)
             let s = try CharacterStore.open(store.path)
-            let outcome = try CharacterIdentifier.identify(job: j, store: s, threshold: threshold, force: force)
+            let outcome = try CharacterIdentifier.identify(job: j, store: s, threshold: threshold, force: force, fromAudio: fromAudio)
             var out = outcome.reused ? "\(Sanitizer.display(outcome.episode)) was identified before: reusing characters.map.json (nothing counted)\n" : ""
             for a in outcome.assignments {
-                let name = s.resolve(a.characterID)?.displayName ?? a.characterID
-                out += "\(Sanitizer.display(a.label)) → \(Sanitizer.display(a.characterID)) \(Sanitizer.display(name)) (\(a.created ? "new" : "similarity \(a.similarity)"))\n"
+                // label → character: the two namespaces never look alike; a new character says its voice.
+                var how = a.created ? "new" : "similarity \(a.similarity)"
+                if a.created, let c = s.resolve(a.characterID), let v = c.voice {
+                    how += c.voiceEstimate.map { ", voice \(Sanitizer.display(v.variant)) pitch \(v.pitch) cast from a \(Int($0.medianHz.rounded())) Hz median" }
+                        ?? ", voice \(Sanitizer.display(v.variant)) pitch \(v.pitch) (no pitch measured)"
+                }
+                out += "label \(Sanitizer.display(a.label)) → \(characterWithNumber(s, a.characterID, how))\n"
             }
-            printOut(out)
+            printOut(out + keyFileNote(s))
         }
     }
 }
@@ -198,8 +267,8 @@ struct CharAssign: ParsableCommand {
             let cast = try CharacterStore.open(store.path)
             guard cast.exists else { throw DubdeckError(.noInput, "\(CharacterStore.shown(store.path)): no character store yet") }
             let r = try CharacterIdentifier.assign(transcript, label: label, to: id, in: cast)
-            let was = r.previous.map { "was \(Sanitizer.display($0.characterID))\($0.override ? " (assigned)" : "")" } ?? "had no character"
-            printOut("\(Sanitizer.display(label)) → \(Sanitizer.display(r.characterID)) (\(was))\n")
+            let was = r.previous.map { "was \(characterAside(cast, $0.characterID))\($0.override ? ", assigned" : "")" } ?? "had no character"
+            printOut("label \(Sanitizer.display(label)) → \(characterWithNumber(cast, r.characterID, was))\n")
         }
     }
 }
@@ -422,7 +491,7 @@ struct CharImportLegacy: ParsableCommand {
             for (label, why) in report.refused { out += "refused \(Sanitizer.display(label)): \(Sanitizer.display(why))\n" }
             for (label, path) in report.unusedWavs { out += "not used for \(Sanitizer.display(label)): \(Sanitizer.display(path)) (not a readable audio file, or a reference was already taken)\n" }
             out += "\(report.imported.count) imported, \(report.skipped.count) skipped, \(report.refused.count) refused\n"
-            printOut(out)
+            printOut(out + keyFileNote(s))
         }
     }
 }
@@ -449,7 +518,7 @@ struct KeyInit: ParsableCommand {
                 throw DubdeckError(.cannotCreate, "\(CharacterStore.shown(store.path)) exists: a new key could not open it (restore its key file instead)")
             }
             try KeySource.writeKeyFile(path, key: try Crypto.randomBytes(32))
-            printOut("created \(Sanitizer.display(path)) (mode 0600); keep a copy somewhere safe\n")
+            printOut(keyFileNote(path))
         }
     }
 }
@@ -471,4 +540,24 @@ struct KeyRotate: ParsableCommand {
             printOut("rotated: \(CharacterStore.shown(store.path)) is encrypted with the new key in \(Sanitizer.display(keyPath))\n")
         }
     }
+}
+
+/// `Hana (character 07)`, `unnamed 07 (character 07; new)`: a character as it is printed beside a label.
+func characterWithNumber(_ cast: CharacterStore, _ id: String, _ detail: String = "") -> String {
+    let c = cast.resolve(id)
+    let shown = c?.displayName ?? CharacterRecord.shownName(id: id, name: "")
+    return "\(Sanitizer.display(shown)) (character \(Sanitizer.display(CharacterRecord.number(of: c?.id ?? id)))\(detail.isEmpty ? "" : "; " + detail))"
+}
+
+/// `unnamed 07, character 07`: the same, inside another's parentheses.
+func characterAside(_ cast: CharacterStore, _ id: String) -> String {
+    let c = cast.resolve(id)
+    return "\(Sanitizer.display(c?.displayName ?? CharacterRecord.shownName(id: id, name: ""))), character \(Sanitizer.display(CharacterRecord.number(of: c?.id ?? id)))"
+}
+
+/// What `key init` says, said by whichever command created the key file with a new store.
+func keyFileNote(_ path: String) -> String { "created \(Sanitizer.display(path)) (mode 0600); keep a copy somewhere safe\n" }
+
+func keyFileNote(_ store: CharacterStore) -> String {
+    store.createdKeyFile.map { "the character store's key: " + keyFileNote($0) } ?? ""
 }

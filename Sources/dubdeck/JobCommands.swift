@@ -60,8 +60,9 @@ struct Status: ParsableCommand {
 struct Segments: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "segments", abstract: "List a job's lines with their review state.")
     @Argument(help: "The job directory.") var job: String
-    @Option(help: "all, unapproved, unlocked, locked, flagged, stale, overflow, too-fast or problems (unapproved, flagged, stale, overflow or too fast).") var filter: String = "all"
+    @Option(help: "all, unapproved, unlocked, locked, flagged, stale, overflow, too-fast (subtitle reading speed), will-not-fit (predicted speech past --max-speedup) or problems (unapproved, flagged, stale, overflow or will not fit).") var filter: String = "all"
     @Option(help: "Reading-speed limit in characters per second (1 … 100; else job.json max_cps, else the target language's).") var maxCps: Double?
+    @Option(name: .customLong("max-speedup"), help: "The speed-up a fit may use (1 … 4, default 1.30): predicted speech longer than slot × this will not fit (!).") var maxSpeedup: Double = 1.30
     @Flag(help: "One JSON document on stdout.") var json = false
     @Option(help: "Character store for names (else DUBDECK_STORE, else data/characters.json).") var store: String?
 
@@ -70,6 +71,7 @@ struct Segments: ParsableCommand {
             throw ValidationError("--filter must be one of: \(SegmentFilter.allCases.map { $0.rawValue }.joined(separator: ", "))")
         }
         if let maxCps { try checkRange(maxCps, ReadingSpeed.limitRange, "--max-cps") }
+        try checkRange(maxSpeedup, 1...4, "--max-speedup")
     }
 
     func run() throws {
@@ -78,6 +80,10 @@ struct Segments: ParsableCommand {
             let cast = openCast(store, following: transcript)
             applyVoices(cast, to: transcript)
             if let maxCps { transcript.cpsLimit = maxCps }
+            transcript.maxSpeedup = maxSpeedup
+            // How long each line will be spoken (espeak-ng counting, scaled by the voice's takes);
+            // without espeak-ng the lines are listed without a prediction.
+            (try? SpokenLength())?.predictAll(transcript)
             let store = transcript
             let f = SegmentFilter(rawValue: filter)!
             let shown = store.job.segments.filter { f.includes(store.state($0.number)) }
@@ -95,11 +101,12 @@ struct Segments: ParsableCommand {
             var out = ""
             for seg in shown {
                 let st = store.state(seg.number)
-                let glyphs = (st.approved ? "A" : ".") + (st.locked ? "L" : ".") + (st.flags.isEmpty ? "." : "R") + (st.tooFast ? "!" : ".")
+                let glyphs = (st.approved ? "A" : ".") + (st.locked ? "L" : ".") + (st.flags.isEmpty ? "." : "R") + (st.willNotFit ? "!" : ".")
                 let id = store.characterID(seg.number)
                 let dub = store.segment(seg.number)  // the reviewer's label and times
                 let label = dub.speaker
-                let who = id.flatMap { cast?.resolve($0)?.name }.flatMap { $0.isEmpty ? nil : $0 } ?? id ?? (label.isEmpty ? "?" : label)
+                // The character's name, else `unnamed 07` (a character ID looks like a label); no character: the label.
+                let who = id.map { id in cast?.resolve(id)?.displayName ?? CharacterRecord.shownName(id: id, name: "") } ?? (label.isEmpty ? "?" : label)
                 out += "\(seg.number)\t\(Clock.formatTime(dub.start))\t\(Sanitizer.display(who))\t\(glyphs)\t\(st.audioStatus)\t"
                 out += Sanitizer.display(st.text) + "\n"
             }

@@ -16,9 +16,11 @@ struct Review: ParsableCommand {
     @Option(help: "Speech engine: espeak, command (DUBDECK_ENGINE_COMMAND per line) or server (DUBDECK_ENGINE_COMMAND started once).") var engine: String?
     @Option(help: "Run headless: keys from this file, no terminal.") var script: String?
     @Option(help: "Reading-speed limit in characters per second (1 … 100; else job.json max_cps, else the target language's).") var maxCps: Double?
+    @Option(name: .customLong("max-speedup"), help: "Largest speed-up to fit a slot (1 … 4, default 1.30); predicted speech past it is marked !.") var maxSpeedup: Double = 1.30
 
     func validate() throws {
         if let maxCps { try checkRange(maxCps, ReadingSpeed.limitRange, "--max-cps") }
+        try checkRange(maxSpeedup, 1...4, "--max-speedup")
         if let e = engine, !["espeak", "command", "server"].contains(e) {
             throw ValidationError("--engine must be espeak, command or server")
         }
@@ -27,7 +29,7 @@ struct Review: ParsableCommand {
     func run() throws {
         try guarded {
             try openDesk(jobDir: job, keymapFile: keymap, script: script, series: series, engine: engine, device: device, store: store,
-                         maxCPS: maxCps)
+                         maxCPS: maxCps, maxSpeedup: maxSpeedup)
         }
     }
 }
@@ -49,12 +51,12 @@ func loadKeymap(_ extra: String?) throws -> Keymap {
 }
 
 func openDesk(jobDir: String, keymapFile: String?, script: String?, series: String? = nil, engine: String? = nil,
-              device: String? = nil, store storeOption: String? = nil, maxCPS: Double? = nil) throws {
+              device: String? = nil, store storeOption: String? = nil, maxCPS: Double? = nil, maxSpeedup: Double = 1.30) throws {
     let keymap = try loadKeymap(keymapFile)
     let store = try openStore(jobDir, series: series)
     // The engine is made on first use (by the synthesis worker), so a desk opens even without one.
     let engineName = engine ?? ((try? CommandEngine.templateFromEnvironment()) != nil ? "command" : "espeak")
-    let audio = DeskAudio(makeEngine: { try makeEngine(engineName, template: [], timeout: 60) }, sink: ALSASink(device: device))
+    let audio = DeskAudio(makeEngine: { try makeEngine(engineName, template: [], timeout: 60) }, maxSpeedup: maxSpeedup, sink: ALSASink(device: device))
     let desk = Desk(store: store, keymap: keymap, audio: audio, characterStorePath: CharacterStore.defaultPath(storeOption))
     desk.cpsOverride = maxCPS
     if let script {

@@ -122,6 +122,7 @@ func segmentJSON(_ store: TranscriptStore, _ seg: Segment, cast: CharacterStore?
         ("approved", .bool(st.approved)), ("locked", .bool(st.locked)),
         ("flags", .array(st.flags.map { .string($0) })), ("audio_status", .string(st.audioStatus)),
         ("cps", .number((st.cps * 100).rounded() / 100)), ("too_fast", .bool(st.tooFast)),
+        ("predicted_s", st.predictedS.map { .number(($0 * 100).rounded() / 100) } ?? .null), ("will_not_fit", .bool(st.willNotFit)),
         ("take", k.map { .object(JSONObject([("k", .number($0)), ("of", .number(takes.count))])) } ?? .null),
         ("voice_match", voiceMatch.map { .number($0) } ?? .null),
     ]))

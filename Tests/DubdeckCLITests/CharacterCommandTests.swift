@@ -18,7 +18,12 @@ final class CharacterCommandTests: XCTestCase {
         XCTAssertEqual(DubdeckBinary.run(["demo", dir.file("ep01"), "--no-tui"], env: e).status, 0)
         var r = DubdeckBinary.run(["characters", "identify", dir.file("ep01")], env: e)
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(r.stdout.split(separator: "\n").count, 4, r.stdout)
+        // label → character, never alike; the key file the first identify created is said, once.
+        let said = r.stdout.split(separator: "\n")
+        XCTAssertEqual(said.count, 5, r.stdout)
+        XCTAssertEqual(said.filter { $0.hasPrefix("label SPEAKER_0") && $0.contains(" → unnamed 0") && $0.contains("(character 0") }.count, 4, r.stdout)
+        XCTAssertEqual(said.last, "the character store's key: created \(dir.file("config"))/dubdeck/store.key (mode 0600); keep a copy somewhere safe", r.stdout)
+        XCTAssertFalse(DubdeckBinary.run(["characters", "identify", dir.file("ep01"), "--force"], env: e).stdout.contains("key"), "said once")
         r = DubdeckBinary.run(["characters", "list", "--json", "--series", "dubdeck_demo_s01"], env: e)
         let list = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
         XCTAssertEqual(list.count, 4)
@@ -84,7 +89,7 @@ final class CharacterCommandTests: XCTestCase {
         // A label's character: an override that re-identify keeps.
         r = DubdeckBinary.run(["characters", "assign", job, l1, c2], env: e)
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(r.stdout, "\(l1) → \(c2) (was \(c1))\n")
+        XCTAssertEqual(r.stdout, "label \(l1) → unnamed \(c2.dropFirst(8)) (character \(c2.dropFirst(8)); was unnamed \(c1.dropFirst(8)), character \(c1.dropFirst(8)))\n")
         XCTAssertEqual(try rows()[0]["character"] as? String, c2)
         for args in [[], ["--force"]] {
             XCTAssertEqual(DubdeckBinary.run(["characters", "identify", job] + args, env: e).status, 0)
@@ -179,6 +184,50 @@ final class CharacterCommandTests: XCTestCase {
         fromEnv["DUBDECK_STORE_KEY"] = Data(repeating: 1, count: 32).base64EncodedString()
         XCTAssertEqual(DubdeckBinary.run(["key", "rotate"], env: fromEnv).status, 64)
     }
+
+    /// Casting from the original voice: identify says each new character's voice and the pitch it was
+    /// cast from, `characters show` prints the estimate, `characters voice` re-casts (the line's take
+    /// goes stale) and --undo puts the voice back.
+    func testIdentifyCastsAndCharactersVoiceRecasts() throws {
+        let dir = TempDir()
+        let e = env(dir)
+        let job = dir.file("ep01")
+        XCTAssertEqual(DubdeckBinary.run(["demo", job, "--no-tui"], env: e).status, 0)
+        var r = DubdeckBinary.run(["characters", "identify", job], env: e)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let cast = r.stdout.split(separator: "\n").filter { $0.contains(" Hz median") }
+        XCTAssertEqual(cast.count, 4, r.stdout)
+        r = DubdeckBinary.run(["characters", "show", "SPEAKER_01"], env: e)
+        XCTAssertTrue(r.stdout.contains("original voice: median "), r.stdout)
+        XCTAssertTrue(r.stdout.contains("register"), r.stdout)
+        let shown = try JSONSerialization.jsonObject(with: Data(DubdeckBinary.run(["characters", "show", "SPEAKER_01", "--json"], env: e).stdout.utf8)) as! [String: Any]
+        let estimate = try XCTUnwrap(shown["voice_estimate"] as? [String: Any])
+        XCTAssertGreaterThan(estimate["f0_median_hz"] as! Double, 40)
+        let before = shown["voice"] as! [String: Any]
+
+        // Line 1's take, then a re-cast of its character: stale.
+        XCTAssertEqual(DubdeckBinary.run(["synth", job, "1"], env: e).status, 0)
+        let id = try XCTUnwrap((try json(DubdeckBinary.run(["segments", job, "--json"], env: e)) as! [[String: Any]])[0]["character"] as? String)
+        r = DubdeckBinary.run(["characters", "voice", id, "m2:20"], env: e)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("now speaks with m2 pitch 20"), r.stdout)
+        XCTAssertEqual((try json(DubdeckBinary.run(["segments", job, "--json"], env: e)) as! [[String: Any]])[0]["audio_status"] as? String, "stale")
+        r = DubdeckBinary.run(["characters", "voice", id, "--undo"], env: e)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(DubdeckBinary.run(["characters", "voice", id, "--undo"], env: e).status, 66, "nothing left to undo")
+        if id == "SPEAKER_01" {
+            let after = try JSONSerialization.jsonObject(with: Data(DubdeckBinary.run(["characters", "show", id, "--json"], env: e).stdout.utf8)) as! [String: Any]
+            XCTAssertEqual(after["voice"] as? NSDictionary, before as NSDictionary)
+        }
+        XCTAssertEqual((try json(DubdeckBinary.run(["segments", job, "--json"], env: e)) as! [[String: Any]])[0]["audio_status"] as? String, "fresh",
+                       "the voice it was spoken with again")
+        for bad in [["m2:101"], ["nope"], ["m2:-1"], ["m2:50:79"], ["m2:50:451"], ["../x"], ["m2", "--undo"], [], ["m2:1:2:3"]] {
+            XCTAssertEqual(DubdeckBinary.run(["characters", "voice", id] + bad, env: e).status, 64, "\(bad)")
+        }
+        XCTAssertEqual(DubdeckBinary.run(["characters", "voice", "SPEAKER_77", "m2"], env: e).status, 64, "no such character")
+    }
+
+    func json(_ r: DubdeckBinary.Result) throws -> Any { try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) }
 
     func testKeyInitAndRotate() throws {
         let dir = TempDir()

@@ -27,7 +27,7 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(rows.count, 1)
         let row = rows[0]
         XCTAssertEqual(Set(row.keys), ["n", "start", "end", "orig_start", "orig_end", "speaker", "label_override", "character", "character_name", "src_text", "tgt_text",
-                                       "approved", "locked", "flags", "audio_status", "cps", "too_fast", "take", "voice_match"])
+                                       "approved", "locked", "flags", "audio_status", "cps", "too_fast", "predicted_s", "will_not_fit", "take", "voice_match"])
         XCTAssertEqual(row["n"] as? Int, 2)
         XCTAssertEqual(row["tgt_text"] as? String, "Hey")
         XCTAssertEqual(row["flags"] as? [String], ["needs_retranslate"])
@@ -80,6 +80,41 @@ final class CommandLineTests: XCTestCase {
             dir.write("ep01/job.json", #"{"series_id": "test_series", "episode": "ep01", "max_cps": "# + bad + "}")
             XCTAssertEqual(DubdeckBinary.run(["segments", job]).status, bad == "null" ? 0 : 65, bad)
         }
+    }
+
+    /// Predicted fit (SPEC §11.9): `predicted_s`, `will_not_fit` past slot × --max-speedup, the `!`
+    /// glyph and the will-not-fit and problems filters; reading speed never makes `!`.
+    func testPredictedFitInSegments() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir, lines: [.init(0, 1.0, "SPEAKER_00", "", "This line has far too many words for one second of speech."),
+                                                .init(2, 5.0, "SPEAKER_00", "", "Short one.")])
+        func rows(_ extra: [String] = []) throws -> [[String: Any]] {
+            let r = DubdeckBinary.run(["segments", job, "--json"] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return try json(r) as! [[String: Any]]
+        }
+        let all = try rows()
+        let long = try XCTUnwrap(all[0]["predicted_s"] as? Double), short = try XCTUnwrap(all[1]["predicted_s"] as? Double)
+        XCTAssertGreaterThan(long, 2.5)
+        XCTAssertLessThan(short, 1.5)
+        XCTAssertEqual(all.map { $0["will_not_fit"] as? Bool }, [true, false])
+        XCTAssertEqual(try rows(["--filter", "will-not-fit"]).map { $0["n"] as! Int }, [1])
+        XCTAssertEqual(try rows(["--filter", "will-not-fit", "--max-speedup", "4"]).count, long > 4 ? 1 : 0)
+        XCTAssertEqual(DubdeckBinary.run(["set", job, "1", "--approve"]).status, 0)
+        XCTAssertEqual(DubdeckBinary.run(["set", job, "2", "--approve"]).status, 0)
+        XCTAssertEqual(try rows(["--filter", "problems"]).map { $0["n"] as! Int }, [1], "approved, but its speech will not fit")
+        let text = DubdeckBinary.run(["segments", job]).stdout.split(separator: "\n")
+        XCTAssertEqual(text.map { $0.split(separator: "\t")[3] }, ["A..!", "A..."])
+        // Reading speed alone: over a 1 char/s limit, the short line is still no problem and has no `!`.
+        XCTAssertEqual(try rows(["--filter", "problems", "--max-cps", "1"]).map { $0["n"] as! Int }, [1])
+        XCTAssertEqual(try rows(["--filter", "too-fast", "--max-cps", "1"]).map { $0["n"] as! Int }, [1, 2])
+        for bad in ["nan", "0.99", "4.01", "-1", "inf"] {
+            XCTAssertEqual(DubdeckBinary.run(["segments", job, "--max-speedup", bad]).status, 64, bad)
+            XCTAssertEqual(DubdeckBinary.run(["review", job, "--script", "/dev/null", "--max-speedup", bad]).status, 64, bad)
+        }
+        // A target language espeak-ng does not speak: listed, with no prediction.
+        dir.write("ep01/job.json", #"{"series_id": "test_series", "episode": "ep01", "tgt_lang": "qq"}"#)
+        XCTAssertEqual(try rows().map { $0["predicted_s"] is NSNull }, [true, true])
     }
 
     func testLockedLineRefusesTextWith75() {
@@ -205,7 +240,9 @@ final class CommandLineTests: XCTestCase {
             let rows = try json(DubdeckBinary.run(["segments", job, "--json", "--max-cps", limit])) as! [[String: Any]]
             let count = rows.filter { $0["too_fast"] as? Bool == true }.count
             XCTAssertEqual(count > 0, some, "limit \(limit): \(count)")
-            XCTAssertTrue(dir.read("screen.txt")!.contains("\(count) too fast"), dir.read("screen.txt")!)
+            // Line 1 (selected): its reading speed in the detail pane, marked when over the limit.
+            let over = rows[0]["too_fast"] as! Bool
+            XCTAssertEqual(dir.read("screen.txt")!.contains("chars/s (over \(limit).0)"), over, dir.read("screen.txt")!)
         }
         XCTAssertEqual(DubdeckBinary.run(["review", job, "--script", dir.file("s.keys"), "--max-cps", "nan"]).status, 64)
     }

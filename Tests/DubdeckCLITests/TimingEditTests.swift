@@ -15,6 +15,26 @@ final class TimingEditTests: XCTestCase {
         return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
     }
 
+    /// The second writer: another reviewer moved the neighbour after this one read the store. The
+    /// overlap check runs under the job lock against the store as committed, so the change that would
+    /// now overlap is refused (75, naming the line) and nothing is written; one that still fits lands.
+    func testAnOverlapWithANeighbourAnotherWriterMovedIsRefusedUnderTheLock() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir, lines: [.init(0, 2, "A", "", "one"), .init(3, 5, "B", "", "two")])
+        let mine = try TranscriptStore(job: try JobLoader.load(job), by: "me")
+        let theirs = try TranscriptStore(job: try JobLoader.load(job), by: "them")
+        _ = try theirs.commit([theirs.retime(2, to: TimeSlot(start: 2.2, end: 5)!)])
+        let before = dir.read("ep01/transcript_store.json")
+        XCTAssertThrowsError(try mine.commit([mine.retime(1, to: TimeSlot(start: 0, end: 2.5)!)])) { e in
+            XCTAssertEqual((e as? DubdeckError)?.status, .conflict, "\(e)")
+            XCTAssertTrue("\(e)".contains("line 2 (2.2–5 s)"), "\(e)")
+        }
+        XCTAssertEqual(dir.read("ep01/transcript_store.json"), before, "nothing written")
+        _ = try mine.commit([mine.retime(1, to: TimeSlot(start: 0, end: 2.1)!)])
+        XCTAssertEqual(try rows(job).map { $0["end"] as? Double }, [2.1, 5])
+        XCTAssertEqual(try rows(job).map { $0["start"] as? Double }, [0, 2.2])
+    }
+
     func testSetTimesIsOneUndoableRecordAndBothTimesAreShown() throws {
         let dir = TempDir()
         let job = Fixtures.job(in: dir)  // line 2: 3.5–5.0; line 1 ends at 3.0, line 3 starts at 5.5

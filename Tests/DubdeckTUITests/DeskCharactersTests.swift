@@ -38,7 +38,7 @@ final class DeskCharactersTests: XCTestCase {
         var r = ScriptRunner(desk: Desk(store: store, keymap: .builtIn(), characterStorePath: storePath), width: 100, height: 30)
         r.waitIdle()  // the names load in the background
         XCTAssertTrue(r.grid.rowText(2).contains("Hana"), r.grid.rowText(2))
-        XCTAssertTrue(r.grid.text().contains("label SPEAKER_00 → character SPEAKER_01 Hana"), r.grid.text())
+        XCTAssertTrue(r.grid.text().contains("label SPEAKER_00 → Hana (character 01)"), r.grid.text())
         XCTAssertNil(r.desk.cast?.characters.first { !$0.embeddingAvg.isEmpty }, "the desk holds no embeddings")
         r.key("j")
         r.key("C")

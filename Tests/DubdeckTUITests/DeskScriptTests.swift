@@ -153,7 +153,7 @@ struct DeskScriptHarness {
             }
             let castPath = dir.file("data/characters.json")
             runner = ScriptRunner(desk: Desk(store: try TranscriptStore(job: try JobLoader.load(job), by: "tester"), keymap: .builtIn(), audio: audio,
-                                             characterStorePath: FileIO.exists(castPath) ? castPath : nil),
+                                             characterStorePath: FileIO.exists(castPath) ? castPath : nil, predictor: CharacterCountPredictor()),
                                   width: 90, height: 24)
         }
         func other() throws -> TranscriptStore { try TranscriptStore(job: try JobLoader.load(job), by: "other") }

@@ -21,3 +21,13 @@ public final class ToneEngine: SpeechEngine {
         return AudioBuffer(samples: samples, rate: rate)
     }
 }
+
+/// A spoken-length predictor for screen scripts: 70 ms a character that is not a space, fixed to the
+/// millisecond (espeak-ng's count moves by a few samples with what it spoke before, and a screen
+/// compared cell by cell would flicker at a rounding edge). Beside `SpokenLength`, tested on its own.
+public struct CharacterCountPredictor: SpeechLengthPredicting {
+    public init() {}
+    public func predict(_ input: SpokenLength.Input) -> SpokenPrediction? {
+        SpokenPrediction(text: input.text, voice: input.voice, seconds: 0.07 * Double(input.text.filter { !$0.isWhitespace }.count))
+    }
+}

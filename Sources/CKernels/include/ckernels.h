@@ -33,4 +33,9 @@ long dd_lstm_scratch_size(int H, int T, int B);
 void dd_lstm_layer(const float *wih, const float *whh, const float *bias, int in, int H, int T, int B,
                    const float *x, float *hseq, float *scratch, int nthreads);
 
+/* The pitch estimator's inner loop (YIN's cumulative mean normalised difference): for lags
+ * 1 … maxLag, d(t) = Σ_{i<n} (x[i] − x[i+t])², then out[t−1] = d(t) · t / Σ_{j≤t} d(j) (1 where the
+ * running sum is 0). x holds n + maxLag samples. */
+void dd_yin_difference(const float *x, int n, int maxLag, float *out);
+
 #endif

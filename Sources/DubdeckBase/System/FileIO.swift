@@ -241,11 +241,16 @@ public enum FileIO {
     public static func fingerprint(_ place: FilePlace, bytes: [UInt8]?, sha256 known: [UInt8]? = nil) -> FileFingerprint {
         guard let st = place.status(), let bytes else { return .missing }
         let mtimeNs = Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec)
+        return FileFingerprint(size: Int(st.st_size), mtimeNs: mtimeNs, sha256: known ?? SHA256.digest(bytes), inode: UInt64(st.st_ino),
+                               racy: isRacy(mtimeNs: mtimeNs))
+    }
+
+    /// A modification time this recent cannot tell two changes apart (file systems stamp with a
+    /// coarse clock): what was derived from the file must be checked again, not trusted.
+    public static func isRacy(mtimeNs: Int) -> Bool {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        let nowNs = Int(now.tv_sec) * 1_000_000_000 + Int(now.tv_nsec)
-        return FileFingerprint(size: Int(st.st_size), mtimeNs: mtimeNs, sha256: known ?? SHA256.digest(bytes), inode: UInt64(st.st_ino),
-                               racy: mtimeNs > nowNs - 1_000_000_000)
+        return mtimeNs > Int(now.tv_sec) * 1_000_000_000 + Int(now.tv_nsec) - 1_000_000_000
     }
 
     /// size, mtime and inode only: the cheap poll the desk runs to notice outside changes.

@@ -10,17 +10,21 @@ public enum CharacterIdentifier {
         public var reused: Bool
         public var series: String
         public var episode: String
+        /// The labels' pitch as measured from the audio (a new character's voice was cast from it).
+        public var pitches: [String: PitchEstimate] = [:]
     }
 
     /// The episode's labels with their embeddings: diarization.json's `speaker_embeddings`, or —
     /// when it has none — GE2E embeddings computed here from the source audio (per label, the mean
     /// of its segments' embeddings; the segments of diarization.json, else the job's lines).
-    public static func labels(of job: Job, encoder: (() throws -> SpeakerEncoder)? = nil) throws -> (labels: [(String, [Float])], type: String, dim: Int, model: String?) {
+    /// `fromAudio`: the labels' voices embedded from the source audio even where diarization.json
+    /// has the pipeline's embeddings (a store of audio embeddings, for suggestions).
+    public static func labels(of job: Job, encoder: (() throws -> SpeakerEncoder)? = nil, fromAudio: Bool = false) throws -> (labels: [(String, [Float])], type: String, dim: Int, model: String?) {
         let place = job.place("diarization.json")
         let path = place.path
         let bytes = try FileIO.readIfExists(place)
         let root = try bytes.map { try JobLoader.parseFile(path, bytes: $0) }
-        guard let table = root?.objectValue?["speaker_embeddings"]?.objectValue, !table.members.isEmpty else {
+        guard !fromAudio, let table = root?.objectValue?["speaker_embeddings"]?.objectValue, !table.members.isEmpty else {
             guard let encoder else {
                 throw DubdeckError.data(Sanitizer.display(path), "no \"speaker_embeddings\"")
             }
@@ -52,6 +56,28 @@ public enum CharacterIdentifier {
     /// left out), else the job's lines — one reading for the speech counts and for the embeddings.
     /// A segment diarization is unsure of (`conf` under 0.5) is no evidence of who its label is; a
     /// `conf` that is not a number in [0, 1] makes the segment unreadable (left out).
+    /// Each label's pitch, from up to `Pitch.maxSeconds` of its lines in the source audio (none
+    /// without audio; a label whose lines cannot be read or hold too little voiced speech has none:
+    /// its character keeps the voice its ID gives).
+    static func labelPitches(_ job: Job, labels: [String]) -> [String: PitchEstimate] {
+        guard let audioPath = job.sourceAudioPath, let info = try? AudioFile.info(audioPath), info.rate > 0 else { return [:] }
+        let root = (try? FileIO.readIfExists(job.place("diarization.json"))).flatMap { $0 }.flatMap { try? JobLoader.parseFile("diarization.json", bytes: $0) }
+        let wanted = Swift.Set(labels)
+        var parts: [String: [AudioBuffer]] = [:], seconds: [String: Double] = [:]
+        for (label, a, b) in labelSpans(job, diarization: root) where wanted.contains(label) && b - a >= 0.3 {
+            let have = seconds[label] ?? 0
+            guard have < Pitch.maxSeconds else { continue }
+            let from = Int((a * Double(info.rate)).rounded())
+            let to = min(info.frames, Int((min(b, a + Pitch.maxSeconds - have) * Double(info.rate)).rounded()))
+            guard to > from, let audio = try? AudioFile.read(audioPath, frames: from..<to, mono: true) else { continue }
+            parts[label, default: []].append(audio)
+            seconds[label] = have + audio.duration
+        }
+        var out: [String: PitchEstimate] = [:]
+        for (label, audio) in parts { if let e = try? Pitch.estimate(audio) { out[label] = e } }
+        return out
+    }
+
     static func labelSpans(_ job: Job, diarization: JSONValue?) -> [(label: String, start: Double, end: Double)] {
         labelSpansWithConfidence(job, diarization: diarization).filter(\.confident).map { ($0.label, $0.start, $0.end) }
     }
@@ -143,7 +169,7 @@ public enum CharacterIdentifier {
     /// GE2E embeddings).
     public static func suggest(_ store: TranscriptStore, _ n: Int, cast: CharacterStore, encoder: SpeakerEncoder) throws -> [Suggestion] {
         guard cast.embeddingType == SpeakerEncoder.type, cast.dim == SpeakerEncoder.dim else {
-            throw DubdeckError.data("the character store", "its embeddings are \(cast.embeddingType ?? "none")/\(cast.dim ?? 0), not \(SpeakerEncoder.type)/\(SpeakerEncoder.dim): suggestions compare only the same kind (identify the episodes from audio)")
+            throw DubdeckError(.dataError, "run: dubdeck characters identify --from-audio --store characters-audio.json \(Sanitizer.display(store.job.directory)) — suggestions compare voices from the audio (\(SpeakerEncoder.type)/\(SpeakerEncoder.dim)); this store holds the pipeline's \(cast.embeddingType ?? "none")/\(cast.dim ?? 0): then give that --store")
         }
         guard let src = store.job.sourceAudioPath else {
             throw DubdeckError(.noInput, "\(Sanitizer.display(store.job.directory)): no source audio (job.json source_audio, audio.wav or audio.flac)")
@@ -168,12 +194,12 @@ public enum CharacterIdentifier {
         return Array(out.sorted { ($0.similarity, $1.characterID) > ($1.similarity, $0.characterID) }.prefix(3))
     }
 
-    public static func identify(job: Job, store: CharacterStore, threshold: Double, force: Bool) throws -> Outcome {
+    public static func identify(job: Job, store: CharacterStore, threshold: Double, force: Bool, fromAudio: Bool = false) throws -> Outcome {
         guard let series = job.info.seriesID else {
             throw DubdeckError(.usage, "\(Sanitizer.display(job.directory)): no series (give --series or set series_id in job.json; a file name is never a series)")
         }
         let episode = job.info.episode
-        let (labels, type, dim, model) = try labels(of: job, encoder: { try SpeakerEncoder() })
+        let (labels, type, dim, model) = try labels(of: job, encoder: { try SpeakerEncoder() }, fromAudio: fromAudio)
         let mapPlace = job.mapPlace
         var outcome = Outcome(assignments: [], reused: false, series: series, episode: episode)
         // The map as the store has it now, read once.
@@ -187,6 +213,10 @@ public enum CharacterIdentifier {
         // A reviewer's assignment stands: its label is neither matched nor counted again.
         let overrides = (current?.labels ?? []).filter(\.override)
         let matched = labels.filter { l in !overrides.contains { $0.label == l.0 } }
+        // Each label's pitch from the episode's audio, measured before the store's lock is taken: a
+        // character made for a label is cast in its register (SPEC §11.9).
+        let pitches = labelPitches(job, labels: matched.map { $0.0 })
+        outcome.pitches = pitches
         // The map is written once the store committed (SPEC §11.4): a store that refused the change
         // leaves the map as it was, never naming a character the store does not hold.
         try store.update(then: {
@@ -203,6 +233,9 @@ public enum CharacterIdentifier {
             let jobPath = CharacterStore.absoluteDirectory(job.directory)
             outcome.assignments = s.identify(evidence: evidence, series: series, episode: episode, threshold: threshold,
                                              update: !again || force, job: jobPath) + overrides
+            for a in outcome.assignments where a.created {
+                if let estimate = pitches[a.label] { s.cast(a.characterID, from: estimate) }
+            }
             // A reviewer's assignment is observed too (reconcile never moves it).
             if !again || force {
                 let now = Clock.isoNow()

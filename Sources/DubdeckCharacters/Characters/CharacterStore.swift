@@ -35,6 +35,12 @@ public struct CharacterRecord: Equatable, Sendable {
     public var series: [(id: String, info: SeriesInfo)]
     public var speakerWavs: [String]
     public var voice: Voice?
+    /// The original speaker's pitch, measured from the episode's audio when the character was made
+    /// (`voice_estimate`; nil: not measured): the voice was cast in its register.
+    public var voiceEstimate: PitchEstimate? = nil
+    /// The voice before the last re-cast and the version that re-cast gave the character
+    /// (`voice_previous`): `characters voice ID --undo` puts it back while nothing changed since.
+    public var previousVoice: (voice: Voice, version: Int)? = nil
     public var mergedInto: String?
     public var notes: String
     public var createdAt: String
@@ -53,7 +59,24 @@ public struct CharacterRecord: Equatable, Sendable {
         if let i = series.firstIndex(where: { $0.id == id }) { series[i].info = info } else { series.append((id, info)) }
     }
 
-    public var displayName: String { name.isEmpty ? id : name }
+    /// How a reviewer sees the character: its name, else `unnamed 07` (never the bare ID, which
+    /// looks like the episode's diarization labels).
+    public var displayName: String { CharacterRecord.shownName(id: id, name: name) }
+
+    /// `Hana`, or `unnamed 07` for SPEAKER_07 without a name (`unnamed <ID>` for another kind of ID).
+    public static func shownName(id: String, name: String) -> String {
+        name.isEmpty ? "unnamed " + number(of: id) : name
+    }
+
+    /// The ID's number (`07` of SPEAKER_07), else the ID itself: `character 07` in the wording that
+    /// puts a label and a character side by side.
+    public static func number(of id: String) -> String {
+        let prefix = "SPEAKER_"
+        if id.hasPrefix(prefix), id.count > prefix.count, id.dropFirst(prefix.count).allSatisfy({ $0.isASCII && $0.isNumber }) {
+            return String(id.dropFirst(prefix.count))
+        }
+        return id
+    }
 
     /// A reference recording's path as the store may hold it: no `..` component, nothing the
     /// sanitizer would change, no NUL.
@@ -71,9 +94,16 @@ public struct CharacterRecord: Equatable, Sendable {
         for w in speakerWavs where !CharacterRecord.isSafeSpeakerWav(w) {
             throw DubdeckError.data(Sanitizer.display(file), "\(who): speaker_wavs holds an unsafe path")
         }
-        if let voice {
-            try SafeName.check(voice.variant, file: file, field: "\(who) voice.variant")
-            try SafeName.check(voice.engine, file: file, field: "\(who) voice.engine")
+        for (field, voice) in [("voice", voice), ("voice_previous", previousVoice?.voice)] {
+            guard let voice else { continue }
+            try SafeName.check(voice.variant, file: file, field: "\(who) \(field).variant")
+            try SafeName.check(voice.engine, file: file, field: "\(who) \(field).engine")
+        }
+        if let e = voiceEstimate, !e.isValid {
+            throw DubdeckError.data(Sanitizer.display(file), "\(who): voice_estimate is not a pitch (40–1000 Hz, low ≤ median ≤ high)")
+        }
+        if let p = previousVoice, p.version < 0 || p.version > Int(JSONValue.maxExactInteger) {
+            throw DubdeckError.data(Sanitizer.display(file), "\(who): voice_previous.version out of range")
         }
         if let m = mergedInto { try SafeName.check(m, file: file, field: "\(who) merged_into") }
         // An average is written by dubdeck only: NaN or infinity in it is a writer's fault, caught here.
@@ -89,6 +119,7 @@ public struct CharacterRecord: Equatable, Sendable {
         a.id == b.id && a.name == b.name && a.embeddingAvg == b.embeddingAvg && a.embeddingCount == b.embeddingCount
             && a.snapshots == b.snapshots && a.series.map { $0.id } == b.series.map { $0.id }
             && a.series.map { $0.info } == b.series.map { $0.info } && a.speakerWavs == b.speakerWavs && a.voice == b.voice
+            && a.voiceEstimate == b.voiceEstimate && a.previousVoice?.voice == b.previousVoice?.voice && a.previousVoice?.version == b.previousVoice?.version
             && a.mergedInto == b.mergedInto && a.notes == b.notes && a.extra == b.extra && a.version == b.version
     }
 }
@@ -304,6 +335,19 @@ public final class CharacterStore {
                     c.speakerWavs = (v.arrayValue ?? []).compactMap { $0.stringValue }
                 case "voice":
                     c.voice = Voice(json: v)
+                case "voice_estimate":
+                    guard !v.isNull else { return }
+                    guard let o = v.objectValue, let m = o["f0_median_hz"]?.doubleValue, let lo = o["f0_low_hz"]?.doubleValue,
+                          let hi = o["f0_high_hz"]?.doubleValue, let sec = o["voiced_s"]?.doubleValue else {
+                        throw DubdeckError.data(shown, "\(who): voice_estimate must hold f0_median_hz, f0_low_hz, f0_high_hz and voiced_s")
+                    }
+                    c.voiceEstimate = PitchEstimate(medianHz: m, lowHz: lo, highHz: hi, voicedSeconds: sec)
+                case "voice_previous":
+                    guard !v.isNull else { return }
+                    guard let o = v.objectValue, let pv = Voice(json: o["voice"]), let n = o["version"]?.intValue else {
+                        throw DubdeckError.data(shown, "\(who): voice_previous must hold a voice and a version")
+                    }
+                    c.previousVoice = (pv, n)
                 case "merged_into":
                     c.mergedInto = v.stringValue
                 case "notes": c.notes = v.stringValue ?? ""
@@ -345,6 +389,11 @@ public final class CharacterStore {
             }))),
             ("speaker_wavs", .array(c.speakerWavs.map { .string($0) })),
             ("voice", c.voice?.json ?? .null),
+            ("voice_estimate", c.voiceEstimate.map { e in
+                .object(JSONObject([("f0_median_hz", .number((e.medianHz * 10).rounded() / 10)), ("f0_low_hz", .number((e.lowHz * 10).rounded() / 10)),
+                                    ("f0_high_hz", .number((e.highHz * 10).rounded() / 10)), ("voiced_s", .number((e.voicedSeconds * 100).rounded() / 100))]))
+            } ?? .null),
+            ("voice_previous", c.previousVoice.map { .object(JSONObject([("voice", $0.voice.json), ("version", .number($0.version))])) } ?? .null),
             ("merged_into", c.mergedInto.map { .string($0) } ?? .null),
             ("notes", .string(c.notes)), ("created_at", .string(c.createdAt)), ("updated_at", .string(c.updatedAt)),
             ("version", .number(c.version)),
@@ -434,10 +483,15 @@ public final class CharacterStore {
                 key = source.secret
             }
         } else {
-            key = try KeySource.createKeyFile(KeySource.keyFilePath())
+            let made = try KeySource.createKeyFile(KeySource.keyFilePath())
+            key = made.key
+            if made.created { createdKeyFile = KeySource.keyFilePath() }
             kdf = .raw
         }
     }
+
+    /// The key file this process created for a new store (the command says so, as `key init` does).
+    public private(set) var createdKeyFile: String?
 
     public func save() throws { try backend.save() }
 
@@ -477,6 +531,42 @@ public final class CharacterStore {
         characters[i].version += 1
         raw[i] = nil
         matrixCache = nil
+    }
+
+    /// A new character's voice, cast from the original speaker's pitch (`Casting`), the estimate kept.
+    func cast(_ id: String, from estimate: PitchEstimate) {
+        modify(id) { c in
+            c.voice = Casting.voice(for: estimate, id: c.id)
+            c.voiceEstimate = estimate
+        }
+    }
+
+    /// `characters voice ID VOICE`: the reviewer re-casts; the voice it had is kept for `--undo`
+    /// with the version this change gives the character.
+    public func recast(_ id: String, to voice: Voice) throws -> Voice? {
+        guard let c = resolve(id) else { throw DubdeckError(.usage, "no character \(Sanitizer.display(id))") }
+        let before = c.voice
+        guard before != voice else { return before }
+        modify(c.id) { r in
+            r.previousVoice = before.map { ($0, r.version + 1) }
+            r.voice = voice
+        }
+        return before
+    }
+
+    /// `characters voice ID --undo`: the voice before the last re-cast, refused (75) when the
+    /// character changed since (versions, not clocks).
+    public func undoRecast(_ id: String) throws -> Voice {
+        guard let c = resolve(id) else { throw DubdeckError(.usage, "no character \(Sanitizer.display(id))") }
+        guard let previous = c.previousVoice else { throw DubdeckError(.noInput, "character \(Sanitizer.display(c.id)) has no re-cast to undo") }
+        guard previous.version == c.version else {
+            throw DubdeckError(.conflict, "character \(Sanitizer.display(c.id)) changed since its re-cast (version \(c.version), the re-cast made \(previous.version)): not undone")
+        }
+        modify(c.id) { r in
+            r.voice = previous.voice
+            r.previousVoice = nil
+        }
+        return previous.voice
     }
 
     @discardableResult

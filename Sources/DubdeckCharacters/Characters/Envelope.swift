@@ -189,7 +189,7 @@ public struct KeySource {
 
     /// A new key file — unless another process made one first (two reviewers' first identify at
     /// the same moment): then its key. Linked into place, so it is never replaced.
-    static func createKeyFile(_ path: String) throws -> [UInt8] {
+    static func createKeyFile(_ path: String) throws -> (key: [UInt8], created: Bool) {
         try FileIO.makeDirectories(FileIO.directory(of: path))
         let key = try Crypto.randomBytes(32)
         let tmp = FileIO.temporaryName(for: path)
@@ -197,10 +197,10 @@ public struct KeySource {
         defer { unlink(tmp) }
         if link(tmp, path) == 0 {
             try FileIO.fsyncDirectory(FileIO.directory(of: path))
-            return key
+            return (key, true)
         }
         let why = errno
-        if why == EEXIST, let existing = try readKeyFile(path) { return existing }
+        if why == EEXIST, let existing = try readKeyFile(path) { return (existing, false) }
         throw DubdeckError.io(Sanitizer.display(path), "cannot create the key file: \(String(cString: strerror(why)))")
     }
 

@@ -33,8 +33,16 @@ public struct ReviewState: Equatable, Sendable {
     public var cps: Double = 0
     public var tooFast = false
 
-    /// Needs a reviewer: unapproved, flagged, a stale or overflowing take, or read too fast.
-    public var isProblem: Bool { !approved || !flags.isEmpty || audioStatus == TakeStatus.stale.rawValue || audioStatus == TakeStatus.overflow.rawValue || tooFast }
+    /// How long the text will be spoken in the line's voice (seconds), before any fit; nil: not
+    /// predicted yet (or no engine can say). In memory only: see `TranscriptStore.recordPrediction`.
+    public var predictedS: Double? = nil
+    /// The speech will not fit the slot at an acceptable rate: predicted length / slot above the
+    /// speed-up cap (`--max-speedup`). The desk's `!`: about the speech, not the subtitle's reading speed.
+    public var willNotFit = false
+
+    /// Needs a reviewer: unapproved, flagged, a stale or overflowing take, or speech that will not fit.
+    /// (Reading speed is a subtitle measure: `too-fast` filters it on its own.)
+    public var isProblem: Bool { !approved || !flags.isEmpty || audioStatus == TakeStatus.stale.rawValue || audioStatus == TakeStatus.overflow.rawValue || willNotFit }
 
     /// A line with no entry and no text yet (filled in as the store is read).
     static let placeholder = ReviewState(text: "", approved: false, locked: false, lockedAt: nil, lockedBy: nil, flags: [],
@@ -55,8 +63,12 @@ public enum TakeStatus: String, Sendable {
 public final class TakePreview: Equatable, Sendable {
     public let durationS: Double?
     public let speechS: Double?
+    /// Natural length / fitted length (1: not sped up).
+    public let stretch: Double?
     public let overflowS: Double
     public let voiceEngine: String?
+    /// The engine that spoke the take (`last_preview.engine`).
+    public let engine: String?
     public let voiceVariant: String?
     /// The immutable take file (`segments_preview/NNNN.take-<seq>.wav`), nil for a first-edition take.
     public let take: String?
@@ -67,19 +79,40 @@ public final class TakePreview: Equatable, Sendable {
     public let chosenBy: String?
 
     public static func == (a: TakePreview, b: TakePreview) -> Bool {
-        a === b || (a.durationS == b.durationS && a.speechS == b.speechS && a.overflowS == b.overflowS && a.voiceEngine == b.voiceEngine
+        a === b || (a.durationS == b.durationS && a.speechS == b.speechS && a.stretch == b.stretch && a.overflowS == b.overflowS && a.voiceEngine == b.voiceEngine && a.engine == b.engine
                     && a.voiceVariant == b.voiceVariant && a.take == b.take && a.voice == b.voice && a.chosenBy == b.chosenBy)
     }
 
     init(_ p: JSONObject) {
         durationS = p["duration_s"]?.doubleValue
         speechS = p["speech_s"]?.doubleValue
+        stretch = p["stretch"]?.doubleValue
         overflowS = p["overflow_s"]?.doubleValue ?? 0
         voiceEngine = p["voice"]?.objectValue?["engine"]?.stringValue
+        engine = p["engine"]?.stringValue
         voiceVariant = p["voice"]?.objectValue?["variant"]?.stringValue
         take = p["take"]?.stringValue
         voice = Voice(json: p["voice"])
         chosenBy = p["chosen_by"]?.stringValue
+    }
+}
+
+/// A spoken-length prediction: for this text in this voice (a line whose text or voice changed
+/// since has none until it is predicted again).
+public struct SpokenPrediction: Equatable, Sendable {
+    public var text: String
+    public var voice: Voice
+    public var seconds: Double
+    public init(text: String, voice: Voice, seconds: Double) {
+        self.text = text
+        self.voice = voice
+        self.seconds = seconds
+    }
+
+    /// The seconds as shown: `~2.4 s`.
+    public static func format(_ s: Double) -> String {
+        let t = Int((max(0, min(s, 1e6)) * 10).rounded())
+        return "~\(t / 10).\(t % 10) s"
     }
 }
 

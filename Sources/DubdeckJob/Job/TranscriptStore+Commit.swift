@@ -170,7 +170,7 @@ extension TranscriptStore {
         snapshot.bytes = bytes
         for n in updated.keys {
             states[n - 1] = TranscriptStore.storedState(of: updated[n], job.segments[n - 1])
-            finish(&states[n - 1], job.segments[n - 1])
+            finish(&states[n - 1], job.segments[n - 1], n)
         }
         return CommitResult(records: records, reloaded: reloaded, warnings: warnings)
     }

@@ -152,7 +152,7 @@ public final class TranscriptStore {
         // On a local array: no exclusivity check of the class's property per line.
         var all = states
         states = []
-        for i in all.indices { finish(&all[i], job.segments[i]) }
+        for i in all.indices { finish(&all[i], job.segments[i], i + 1) }
         states = all
     }
 
@@ -242,10 +242,40 @@ public final class TranscriptStore {
     /// The character of line n (through the reviewer's label, the pipeline's ID or the map).
     public func characterID(_ n: Int) -> String? { job.characterID(of: segment(n)) }
 
-    /// A line's stored state with the settings of the moment: the reading-speed limit, and a take
-    /// spoken with another voice than the line should have now is stale.
-    func finish(_ st: inout ReviewState, _ pipelineSegment: Segment) {
+    /// Spoken-length predictions by line number (derived, never written): whoever can predict (the
+    /// desk in the background, `segments`) records them; a line's state shows the one made for its text and voice.
+    var predictions: [Int: SpokenPrediction] = [:]
+
+    /// The speed-up a fit may use (`--max-speedup`): past it, a predicted line will not fit.
+    public var maxSpeedup: Double = 1.30 {
+        didSet { if maxSpeedup != oldValue { rebuildStates() } }
+    }
+
+    /// Records how long line n's text will be spoken in `prediction.voice`; its state shows it while
+    /// the line keeps that text and voice.
+    public func recordPrediction(_ n: Int, _ prediction: SpokenPrediction) {
+        predictions[n] = prediction
+        finish(&states[n - 1], job.segments[n - 1], n)
+    }
+
+    /// The voice line n should be spoken with now (the characters' voices as known, else the label's).
+    public func voice(_ n: Int) -> Voice { Voice.forSegment(segment(n), job: job, characterVoices: characterVoices ?? [:]) }
+
+    /// A line's stored state with the settings of the moment: the reading-speed limit, the
+    /// prediction made for its text and voice, and a take spoken with another voice than the line
+    /// should have now is stale.
+    func finish(_ st: inout ReviewState, _ pipelineSegment: Segment, _ n: Int) {
         st.tooFast = st.cps > cpsLimit + 1e-9
+        st.predictedS = nil
+        st.willNotFit = false
+        if let p = predictions[n], p.text == st.text {
+            let seg = TranscriptStore.effective(pipelineSegment, st.speakerOverride)
+            if p.voice == Voice.forSegment(seg, job: job, characterVoices: characterVoices ?? [:]) {
+                let slot = st.slot?.duration ?? pipelineSegment.duration
+                st.predictedS = p.seconds
+                st.willNotFit = p.seconds > slot * maxSpeedup + 0.001
+            }
+        }
         st.audioStatus = st.recordedAudioStatus
         if characterVoices != nil, st.audioStatus == TakeStatus.fresh.rawValue || st.audioStatus == TakeStatus.overflow.rawValue, let usedVoice = st.preview?.voice,
            usedVoice != expectedVoice(TranscriptStore.effective(pipelineSegment, st.speakerOverride)) {
@@ -331,7 +361,7 @@ public final class TranscriptStore {
     // MARK: Counts
 
     public struct Counts: Equatable {
-        public var segments = 0, approved = 0, locked = 0, flagged = 0, stale = 0, overflow = 0, edited = 0, tooFast = 0
+        public var segments = 0, approved = 0, locked = 0, flagged = 0, stale = 0, overflow = 0, edited = 0, tooFast = 0, willNotFit = 0, predicted = 0
     }
 
     public func counts() -> Counts {
@@ -345,6 +375,8 @@ public final class TranscriptStore {
             if s.audioStatus == TakeStatus.overflow.rawValue { c.overflow += 1 }
             if s.edited { c.edited += 1 }
             if s.tooFast { c.tooFast += 1 }
+            if s.willNotFit { c.willNotFit += 1 }
+            if s.predictedS != nil { c.predicted += 1 }
         }
         return c
     }
@@ -353,8 +385,11 @@ public final class TranscriptStore {
 /// The list filters of the desk and of `segments --filter`.
 public enum SegmentFilter: String, CaseIterable, Sendable {
     case all, unapproved, unlocked, locked, flagged, stale, overflow
+    /// Over the subtitle reading-speed limit (characters per second).
     case tooFast = "too-fast"
-    /// Lines that need attention: unapproved, flagged, stale, overflow or too fast.
+    /// Speech predicted not to fit its slot within the speed-up cap.
+    case willNotFit = "will-not-fit"
+    /// Lines that need attention: unapproved, flagged, stale, overflow or will not fit.
     case problems
 
     public func includes(_ s: ReviewState) -> Bool {
@@ -367,6 +402,7 @@ public enum SegmentFilter: String, CaseIterable, Sendable {
         case .stale: return s.audioStatus == TakeStatus.stale.rawValue
         case .overflow: return s.audioStatus == TakeStatus.overflow.rawValue
         case .tooFast: return s.tooFast
+        case .willNotFit: return s.willNotFit
         case .problems: return s.isProblem
         }
     }

@@ -23,7 +23,7 @@ public struct Voice: Equatable, Sendable {
                                   "f1", "f2", "f3", "f4", "m1", "m2", "m3", "m4"]
 
     /// FNV-1a: stable across runs and platforms (Swift's Hasher is seeded per process).
-    static func stableHash(_ s: String) -> UInt64 {
+    public static func stableHash(_ s: String) -> UInt64 {
         var h: UInt64 = 0xcbf29ce484222325
         for b in s.utf8 {
             h ^= UInt64(b)

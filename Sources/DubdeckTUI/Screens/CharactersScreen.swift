@@ -155,7 +155,7 @@ public struct CharactersScreen: DeskScreen {
                 return .all
             }
             asked = nil
-            return desk.changeCast("\(id) is now \(text)") { try $0.rename(id, to: text) }
+            return desk.changeCast("character \(CharacterRecord.number(of: id)) is now \(text)") { try $0.rename(id, to: text) }
         case .merge(let id):
             // First the target, then a confirmation: a merge folds one character into another.
             guard !text.isEmpty else { asked = nil; return .all }
