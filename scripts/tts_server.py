@@ -10,14 +10,27 @@ It writes the audio to "out" and answers on standard output, one line per reques
 
     {"id": 1, "ok": true}        or        {"id": 1, "ok": false, "error": "…"}
 
+A `predict` request (no "out") asks how long the text would be spoken, for the desk's predicted fit:
+
+    {"id": 2, "op": "predict", "text": "…", "lang": "en", "voice": "en+m3", "ref_wav": null}
+    → {"id": 2, "ok": true, "seconds": 2.41}
+
+(here: espeak-ng speaks it into a temporary file whose length is measured, silence at the ends
+trimmed; a neural TTS would answer from its duration predictor). A server that cannot say answers
+"ok": false and is not asked again.
+
 The text never appears in an argument: it is handed to espeak-ng on its standard input. Anything
 for a person goes to standard error (dubdeck shows its last lines when the server fails). To wrap
 a neural TTS (Piper, Coqui XTTS), load the model once before the loop and replace speak(); see
 docs/ENGINES.md. Standard library only.
 """
 import json
+import os
+import struct
 import subprocess
 import sys
+import tempfile
+import wave
 
 
 def speak(request):
@@ -35,6 +48,18 @@ def speak(request):
         raise RuntimeError(result.stderr.decode("utf-8", "replace").strip() or f"espeak-ng exited {result.returncode}")
 
 
+def predict(request):
+    """Seconds of speech (16-bit mono WAV from espeak-ng, quieter than -50 dBFS at either end trimmed)."""
+    with tempfile.TemporaryDirectory(prefix="tts_server.") as d:
+        path = os.path.join(d, "p.wav")
+        speak(dict(request, out=path))
+        with wave.open(path, "rb") as w:
+            frames, rate = w.readframes(w.getnframes()), w.getframerate()
+        samples = struct.unpack("<%dh" % (len(frames) // 2), frames)
+        loud = [i for i, v in enumerate(samples) if abs(v) > 103]
+        return (loud[-1] - loud[0] + 1) / rate if loud else 0.0
+
+
 def main():
     print("tts_server: ready (espeak-ng)", file=sys.stderr, flush=True)
     for line in sys.stdin:
@@ -45,6 +70,10 @@ def main():
         try:
             request = json.loads(line)
             rid = request["id"]
+            if request.get("op") == "predict" and isinstance(request.get("text"), str):
+                sys.stdout.write(json.dumps({"id": rid, "ok": True, "seconds": round(predict(request), 3)}) + "\n")
+                sys.stdout.flush()
+                continue
             if not isinstance(request.get("text"), str) or not isinstance(request.get("out"), str):
                 raise ValueError("a request needs a text and an out path")
             speak(request)

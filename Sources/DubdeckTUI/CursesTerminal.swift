@@ -231,6 +231,26 @@ public enum DeskApp {
             case .key(let k):
                 redraw = desk.handle(key: k)
                 if k == "<C-l>" { force = true }
+                // A paste arrives as many keys at once: they are all handled before the next frame
+                // (one redraw, not one per key: a long text would cost the square of its length).
+                let started = Clock.monotonic()
+                pasting: while !desk.quitRequested, Clock.monotonic() - started < 0.05 {
+                    switch term.read(timeoutMs: 0) {
+                    case .key(let next):
+                        redraw = max(redraw, desk.handle(key: next))
+                        if next == "<C-l>" { force = true }
+                    case .resize:
+                        let s = term.size
+                        grid.resize(width: s.width, height: s.height)
+                        desk.width = s.width
+                        desk.height = s.height
+                        desk.keepCursorVisible()
+                        redraw = .all
+                        force = true
+                    case .none:
+                        break pasting
+                    }
+                }
             case .resize:
                 let s = term.size
                 grid.resize(width: s.width, height: s.height)

@@ -114,7 +114,11 @@ public final class Desk {
         self.keymap = keymap
         self.audio = audio
         castModel = Cast(path: characterStorePath)
-        worker = audio.map { SynthWorker(job: store.job, by: store.by, maxSpeedup: $0.maxSpeedup, makeEngine: $0.makeEngine) }
+        // An engine that can say how long it would speak (a server's `predict`) answers the desk's
+        // predicted fit once the synthesis made it.
+        let engineAware = predictor as? EngineLengthPredictor
+        worker = audio.map { SynthWorker(job: store.job, by: store.by, maxSpeedup: $0.maxSpeedup, makeEngine: $0.makeEngine,
+                                         engineMade: { engineAware?.adopt($0) }) }
         if let audio { store.maxSpeedup = audio.maxSpeedup }
         castModel.mapSignature = FileIO.statSignature(store.job.mapPlace)
         // The names are read once the first screen is out (the first tick): a second thread
@@ -185,10 +189,11 @@ public final class Desk {
     var detailRowsNeeded: Int {
         let cap = max(4, min(12, height / 2))
         guard let seg = detailSegment else { return 4 }
+        // While editing: wrapped no further than the pane can show (bounded work at every key,
+        // whatever the length of the text; no cache to key on the whole buffer).
+        if case .editor = mode { return computeDetailRows(seg, cap: cap) }
         // Asked several times per keypress: the wrap is computed once per line, size and text.
-        var editing = -1
-        if case .editor(let e) = mode { var h = Hasher(); h.combine(e.editor); editing = h.finalize() }
-        let key = [seg.number, width, height, editing, store.state(seg.number).text.utf8.count, store.state(seg.number).edited ? 1 : 0]
+        let key = [seg.number, width, height, -1, store.state(seg.number).text.utf8.count, store.state(seg.number).edited ? 1 : 0]
         if let c = detailRowsCache, c.key == key { return c.rows }
         let rows = computeDetailRows(seg, cap: cap)
         detailRowsCache = (key, rows)
@@ -231,7 +236,7 @@ public final class Desk {
         let w = max(10, width - 6)
         let src = min(2, TextWidth.wrap(seg.srcText.isEmpty ? "(no source text)" : seg.srcText, columns: w).count)
         let text: Int
-        if case .editor(let e) = mode { text = DeskView.editorRows(e.editor, width: w).count } else { text = TextWidth.wrap(store.state(seg.number).text, columns: w).count }
+        if case .editor(let e) = mode { text = DeskView.editorRows(e.editor, width: w, upTo: cap).count } else { text = TextWidth.wrap(store.state(seg.number).text, columns: w).count }
         let strip = job.sourceAudioPath != nil || store.state(seg.number).preview != nil ? 3 : 0  // ruler, orig, take
         let machine = store.state(seg.number).edited ? 1 : 0  // the mt row beside an edited line
         return max(4, min(cap, src + machine + max(1, text) + 2 + strip))
@@ -259,6 +264,15 @@ public final class Desk {
                 quitRequested = true
             }
             return .nothing
+        }
+        // Typing into the editor changes its buffer in place: the screen is taken out of `mode`
+        // first (else the buffer, shared with it, is copied at every key, and a pasted text costs
+        // the square of its length).
+        if case .editor(var screen) = mode, keymap.action(for: key, in: screen.keyContext) == nil, let text = typedText(key) {
+            mode = .list(ListScreen())
+            let redraw = screen.type(text, desk: self) ?? .nothing
+            mode = .editor(screen)
+            return redraw
         }
         switch mode {
         case .list(let s): return dispatch(key, to: s) { .list($0) }

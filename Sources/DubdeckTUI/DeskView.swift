@@ -325,10 +325,12 @@ public enum DeskView {
 
     /// The editor's rows: explicit line breaks kept, wrapped at word boundaries (a word longer than
     /// the row is cut); each cell with its index in the buffer.
-    static func editorRows(_ ed: LineEditor, width: Int) -> [[(Character, Int)]] {
+    /// `upTo`: stop once there are more rows than this (the pane's height needs no more).
+    static func editorRows(_ ed: LineEditor, width: Int, upTo limit: Int = Int.max) -> [[(Character, Int)]] {
         var rows: [[(Character, Int)]] = [[]]
         var used = 0
         for (i, ch) in ed.chars.enumerated() {
+            if rows.count > limit { break }
             if ch == "\n" {
                 rows[rows.count - 1].append(("⏎", i))
                 rows.append([])

@@ -76,7 +76,11 @@ public struct ScriptRunner {
             case ":wait-idle":
                 waitIdle()
             case ":type":
-                for ch in arg { key(ch == " " ? "<Space>" : ch == "<" ? "<lt>" : String(ch)) }
+                // As a paste reaches the desk: every key handled, then one frame (DeskApp's loop).
+                drawIfPending()
+                var redraw = Redraw.nothing
+                for ch in arg { redraw = max(redraw, desk.handle(key: ch == " " ? "<Space>" : ch == "<" ? "<lt>" : String(ch))) }
+                if redraw != .nothing { pendingDraw = true }
             case ":quit":
                 return false
             default:

@@ -33,18 +33,25 @@ public final class SynthWorker: @unchecked Sendable {
     /// Who the takes are recorded by: the desk's reviewer.
     let by: String
 
-    public init(job: Job, by: String, maxSpeedup: Double, makeEngine: @escaping () throws -> SpeechEngine) {
+    /// Told the engine once it is made (the desk's predicted fit asks it too, when it can say).
+    let engineMade: (any SpeechEngine) -> Void
+
+    public init(job: Job, by: String, maxSpeedup: Double, makeEngine: @escaping () throws -> SpeechEngine,
+                engineMade: @escaping (any SpeechEngine) -> Void = { _ in }) {
         self.job = job
         self.by = by
         self.maxSpeedup = maxSpeedup
         self.makeEngine = makeEngine
+        self.engineMade = engineMade
     }
 
     /// Runs on the worker queue: the synthesizer is made there, once.
     func withSynthesizer(_ body: (SegmentSynthesizer) throws -> Void) throws {
         if synthesizer == nil {
             let store = try TranscriptStore(job: job, by: by)
-            synthesizer = SegmentSynthesizer(store: store, engine: try makeEngine(), maxSpeedup: maxSpeedup)
+            let engine = try makeEngine()
+            synthesizer = SegmentSynthesizer(store: store, engine: engine, maxSpeedup: maxSpeedup)
+            engineMade(engine)
         }
         synthesizer!.characterVoices = voices
         synthesizer!.referenceWavs = references

@@ -156,6 +156,10 @@ struct CharVoice: ParsableCommand {
                     said = "character \(CharacterRecord.number(of: c.id)) speaks with \(Sanitizer.display(v.variant)) pitch \(v.pitch) rate \(v.rate) again\n"
                 } else {
                     let new = try CharVoice.parse(voice!, current: c.voice)
+                    guard c.voice != new else {
+                        said = "character \(CharacterRecord.number(of: c.id)) already speaks with \(new.variant) pitch \(new.pitch) rate \(new.rate): nothing changed\n"
+                        return
+                    }
                     let before = try s.recast(c.id, to: new)
                     said = "character \(CharacterRecord.number(of: c.id)) now speaks with \(new.variant) pitch \(new.pitch) rate \(new.rate)"
                         + (before.map { " (was \(Sanitizer.display($0.variant)) pitch \($0.pitch) rate \($0.rate); --undo puts it back)" } ?? "") + "\n"
@@ -241,6 +245,7 @@ struct CharIdentify: ParsableCommand {
                 }
                 out += "label \(Sanitizer.display(a.label)) → \(characterWithNumber(s, a.characterID, how))\n"
             }
+            if let why = outcome.pitchProblem { printError("warning: \(Sanitizer.display(why))") }
             printOut(out + keyFileNote(s))
         }
     }

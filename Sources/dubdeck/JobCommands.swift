@@ -81,12 +81,16 @@ struct Segments: ParsableCommand {
             applyVoices(cast, to: transcript)
             if let maxCps { transcript.cpsLimit = maxCps }
             transcript.maxSpeedup = maxSpeedup
-            // How long each line will be spoken (espeak-ng counting, scaled by the voice's takes);
-            // without espeak-ng the lines are listed without a prediction.
-            (try? SpokenLength())?.predictAll(transcript)
+            // How long each line will be spoken (espeak-ng counting, scaled by the voice's takes):
+            // every line when the filter asks about the fit, else the lines shown; without
+            // espeak-ng the lines are listed without a prediction.
             let store = transcript
             let f = SegmentFilter(rawValue: filter)!
+            let predictor = try? SpokenLength()
+            let needsFit = f == .willNotFit || f == .problems
+            if needsFit { predictor?.predictAll(transcript) }
             let shown = store.job.segments.filter { f.includes(store.state($0.number)) }
+            if !needsFit { predictor?.predictAll(transcript, lines: shown.map(\.number)) }
             if json {
                 // The encoder is loaded once, and only when some line has a take and a reference.
                 var encoder: SpeakerEncoder?

@@ -57,7 +57,8 @@ func openDesk(jobDir: String, keymapFile: String?, script: String?, series: Stri
     // The engine is made on first use (by the synthesis worker), so a desk opens even without one.
     let engineName = engine ?? ((try? CommandEngine.templateFromEnvironment()) != nil ? "command" : "espeak")
     let audio = DeskAudio(makeEngine: { try makeEngine(engineName, template: [], timeout: 60) }, maxSpeedup: maxSpeedup, sink: ALSASink(device: device))
-    let desk = Desk(store: store, keymap: keymap, audio: audio, characterStorePath: CharacterStore.defaultPath(storeOption))
+    let desk = Desk(store: store, keymap: keymap, audio: audio, characterStorePath: CharacterStore.defaultPath(storeOption),
+                    predictor: EngineLengthPredictor(fallback: try? SpokenLength()))
     desk.cpsOverride = maxCPS
     if let script {
         let text = String(decoding: try FileIO.read(script), as: UTF8.self)

@@ -43,20 +43,24 @@ struct MergeMT: ParsableCommand {
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Create a job from subtitles (SRT, WebVTT, ASS/SSA): their text becomes the target text.",
-        discussion: "The character set: --encoding NAME (an iconv name), else a byte-order mark, else UTF-8, else libuchardet's guess (named in a warning). A cue that cannot be read is skipped with one warning line naming its line; --strict makes it an error (65).")
-    @Argument(help: "The subtitle file (.srt, .vtt, .webvtt, .ass, .ssa).") var subs: String
+        abstract: "Create a job from subtitles (SRT, WebVTT, ASS/SSA, SBV, MicroDVD): their text becomes the target text.",
+        discussion: "The format is found from the content (the file name only breaks ties; a mismatch is a warning). The character set: --encoding NAME (an iconv name), else a byte-order mark, else UTF-16/32 found from its zero bytes, else UTF-8 (a few lines in a legacy character set repaired, counted in a warning), else libuchardet's guess (named in a warning). A cue that cannot be read is skipped with one warning line naming its line; --strict makes it an error (65). MicroDVD counts frames: --fps, else the file's {1}{1}FPS line, else 65 with a hint.")
+    @Argument(help: "The subtitle file (.srt, .vtt, .webvtt, .ass, .ssa, .sbv, .sub).") var subs: String
+    @Option(help: "MicroDVD's frame rate (1 … 240; else the file's {1}{1}FPS line).") var fps: Double?
     @Option(help: "The job directory to create.") var out: String
     @Option(help: "The episode's audio (becomes the job's source audio).") var audio: String?
     @Option(help: "Series ID.") var series: String?
     @Option(help: "The file's character set (iconv names: UTF-16, WINDOWS-1251, GB2312, …).") var encoding: String?
     @Flag(help: "Refuse the file when any cue cannot be read.") var strict = false
 
-    func validate() throws { try checkOut(out) }
+    func validate() throws {
+        try checkOut(out)
+        if let fps { try checkRange(fps, MicroDVD.fpsRange, "--fps") }
+    }
 
     func run() throws {
         try guarded {
-            let r = try RoundTrip.importSubtitles(subs, into: out, audio: audio, series: series, encoding: encoding, strict: strict)
+            let r = try RoundTrip.importSubtitles(subs, into: out, audio: audio, series: series, encoding: encoding, strict: strict, fps: fps)
             for w in r.warnings { printError("warning: \(Sanitizer.display(subs)): \(Sanitizer.display(w))") }
             printOut("imported \(r.cues) subtitles into \(Sanitizer.display(out))\n")
         }
@@ -66,25 +70,30 @@ struct Import: ParsableCommand {
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "export", abstract: "Write the current target texts as subtitles.")
     @Argument(help: "The job directory.") var job: String
-    @Option(help: "srt, ass or vtt.") var format: String
+    @Option(help: "srt, ass, vtt, sbv or microdvd.") var format: String
     @Option(help: "The file to write; - or none: standard output (raw: a data stream).") var out: String?
     @Option(help: "The character set to write (iconv names; default UTF-8).") var encoding: String = "UTF-8"
-    @Flag(help: "Windows line ends (CRLF).") var crlf = false
+    @Flag(help: "Windows line ends (CRLF; the same as --line-ends crlf).") var crlf = false
+    @Option(name: .customLong("line-ends"), help: "lf (default), crlf (Windows) or cr (old Mac).") var lineEnds: String?
     @Flag(help: "Begin with a byte-order mark.") var bom = false
+    @Option(help: "MicroDVD's frame rate (1 … 240; else the imported MicroDVD file's).") var fps: Double?
 
     func validate() throws {
         try checkOut(out)
-        if SubtitleFormat(rawValue: format) == nil { throw ValidationError("--format must be srt, ass or vtt") }
+        if SubtitleFormat(rawValue: format) == nil { throw ValidationError("--format must be srt, ass, vtt, sbv or microdvd") }
+        if let lineEnds, !["lf", "crlf", "cr"].contains(lineEnds) { throw ValidationError("--line-ends must be lf, crlf or cr") }
+        if crlf, let lineEnds, lineEnds != "crlf" { throw ValidationError("--crlf and --line-ends \(lineEnds) disagree") }
+        if let fps { try checkRange(fps, MicroDVD.fpsRange, "--fps") }
     }
 
     func run() throws {
         try guarded {
             let store = try openStore(job)
             // Characters' names for ASS's Name and WebVTT's <v> (the labels where none is known).
-            let text = try RoundTrip.export(store, format: SubtitleFormat(rawValue: format)!, cast: openCast(nil, following: store))
+            let text = try RoundTrip.export(store, format: SubtitleFormat(rawValue: format)!, cast: openCast(nil, following: store), fps: fps)
             let bytes: [UInt8]
             do {
-                bytes = try TextEncoding.encode(text, to: encoding, bom: bom, crlf: crlf)
+                bytes = try TextEncoding.encode(text, to: encoding, bom: bom, crlf: crlf || lineEnds == "crlf", cr: lineEnds == "cr")
             } catch let e as TextEncoding.Failure {
                 throw DubdeckError(e.message.hasPrefix("unknown") ? .usage : .dataError, "--encoding \(Sanitizer.display(encoding)): \(e.message)")
             }

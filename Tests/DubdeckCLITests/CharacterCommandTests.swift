@@ -227,6 +227,21 @@ final class CharacterCommandTests: XCTestCase {
         XCTAssertEqual(DubdeckBinary.run(["characters", "voice", "SPEAKER_77", "m2"], env: e).status, 64, "no such character")
     }
 
+    /// Source audio that cannot be read for the pitch: identify still identifies, and says why the
+    /// new characters' voices come from their IDs (never silently).
+    func testUnreadableAudioForThePitchIsSaid() throws {
+        let dir = TempDir()
+        let e = env(dir)
+        let job = Fixtures.job(in: dir)
+        let table = JSONObject(["SPEAKER_00", "SPEAKER_01", "SPEAKER_02"].enumerated().map { k, l in (l, JSONValue.array((0..<4).map { .number($0 == k ? 1 : 0.05) })) })
+        dir.writeBytes("ep01/diarization.json", JSONWriter.encode(.object(JSONObject([("speaker_embeddings", .object(table))]))))
+        dir.write("ep01/audio.wav", "RIFF this is not audio at all")
+        let r = DubdeckBinary.run(["characters", "identify", job], env: e)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("dubdeck: warning: ") && r.stderr.contains("audio.wav") && r.stderr.contains("voices come from their IDs"), r.stderr)
+        XCTAssertTrue(r.stdout.contains("(no pitch measured)"), r.stdout)
+    }
+
     func json(_ r: DubdeckBinary.Result) throws -> Any { try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) }
 
     func testKeyInitAndRotate() throws {

@@ -62,6 +62,20 @@ final class DeskTests: XCTestCase {
         XCTAssertEqual(desk.store.state(1).text, "Good morning")
     }
 
+    /// A pasted page: every key lands in the buffer, the pane is wrapped no further than it shows
+    /// (bounded work at each key), and the text is saved whole.
+    func testAPastedLongTextIsTypedWhole() throws {
+        let long = String(repeating: "word ", count: 1_000)
+        XCTAssertLessThanOrEqual(DeskView.editorRows(LineEditor(long), width: 80, upTo: 12).count, 13)
+        runner.key("e")
+        runner.key("<C-u>")
+        try runner.perform(":type " + long + "end", file: "t", line: 1)
+        guard case .editor(let e) = runner.desk.mode else { return XCTFail("still editing") }
+        XCTAssertEqual(e.editor.text, long + "end")
+        runner.key("<Enter>")
+        XCTAssertEqual(runner.desk.store.state(1).text, long + "end")
+    }
+
     func testLineBreakKeyMakesTwoLineSubtitles() throws {
         keys("e", "<C-a>", "<C-k>")
         type("Line one")

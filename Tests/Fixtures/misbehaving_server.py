@@ -14,6 +14,10 @@ and misbehaves as argv[1] says:
   slow-pid      appends its pid to argv[2], then answers each request after 0.3 s (ignores EOF)
   huge-ids      answers first with ids no integer holds (1e300, -1e300, 2^64, 1.5, "1"), then rightly
   long-claim    writes a sparse WAV of an hour of silence (115 MB that take no disk), then ok
+
+A `predict` request ({"op": "predict"}, no "out"): `good` answers 20 ms per character (the length it
+would speak), `bad-seconds` a negative number, every other mode ok:false; each one is counted as a
+line "predict" in the marker file argv[2] when there is one.
 """
 import json
 import math
@@ -47,6 +51,17 @@ def answer(obj):
 
 for line in sys.stdin:
     req = json.loads(line)
+    if req.get("op") == "predict":
+        if marker:
+            with open(marker, "a") as f:
+                f.write("predict\n")
+        if mode == "good":
+            answer({"id": req["id"], "ok": True, "seconds": 0.02 * max(1, len(req["text"]))})
+        elif mode == "bad-seconds":
+            answer({"id": req["id"], "ok": True, "seconds": -1})
+        else:
+            answer({"id": req["id"], "ok": False, "error": "no predict here"})
+        continue
     if mode == "slow-pid":
         import time
         time.sleep(0.3)

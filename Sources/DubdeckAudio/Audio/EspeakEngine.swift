@@ -75,15 +75,15 @@ public final class EspeakEngine: SpeechEngine, Sendable {
         let text = request.text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).joined(separator: " ")
         // A language or variant from a file must be a plain name espeak-ng lists: espeak-ng opens
         // a voice name with a path in it as a file (and aborts on what it reads).
-        guard SafeName.isValid(request.lang), EspeakEngine.languages().contains(request.lang.lowercased()) else {
+        guard SafeName.isValid(request.lang), let lang = EspeakEngine.language(request.lang) else {
             throw DubdeckError.data("job.json", "tgt_lang \"\(Sanitizer.display(String(request.lang.prefix(80))))\" is not a language espeak-ng lists")
         }
         guard SafeName.isValid(request.voice.variant) else {
             throw DubdeckError.data("voice", "variant \"\(Sanitizer.display(String(request.voice.variant.prefix(80))))\" is not a safe name")
         }
-        if dd_espeak_SetVoiceByName(request.voice.name(lang: request.lang)) != EE_OK,
-           dd_espeak_SetVoiceByName(request.lang) != EE_OK {
-            throw DubdeckError(.dataError, "espeak-ng has no voice for language '\(Sanitizer.display(request.lang))'")
+        if dd_espeak_SetVoiceByName(request.voice.name(lang: lang)) != EE_OK,
+           dd_espeak_SetVoiceByName(lang) != EE_OK {
+            throw DubdeckError.data("job.json", "espeak-ng has no voice for tgt_lang '\(Sanitizer.display(request.lang))'")
         }
         let rate = Int32(min(450, max(80, (Double(request.voice.rate) * request.rateFactor).rounded())))
         dd_espeak_SetParameter(espeakRATE, rate, 0)
@@ -98,6 +98,19 @@ public final class EspeakEngine: SpeechEngine, Sendable {
 }
 
 extension EspeakEngine {
+    /// Language tags espeak-ng knows by another name (Chinese is Mandarin `cmn`, Cantonese `yue`).
+    static let aliases = ["zh": "cmn", "zh-cn": "cmn", "zh-hans": "cmn", "zh-sg": "cmn", "zh-tw": "cmn", "zh-hant": "cmn",
+                          "zh-hk": "yue", "zh-yue": "yue"]
+
+    /// The name espeak-ng speaks `tag` by (nil: none it lists). Call under `lock`.
+    static func language(_ tag: String) -> String? {
+        let lower = tag.lowercased()
+        // `zh` is listed as another language of cmn, but no voice file is named so: the alias first.
+        if let alias = aliases[lower], languages().contains(alias) { return alias }
+        if languages().contains(lower) { return tag }
+        return nil
+    }
+
     nonisolated(unsafe) static var languageCache: Swift.Set<String>? = nil  // used only under `lock`
 
     /// The languages espeak-ng lists (voice files' language entries, lower case). Call under `lock`.

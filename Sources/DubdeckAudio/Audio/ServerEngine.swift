@@ -10,6 +10,14 @@ import Synchronization
 ///     → {"id":1,"text":"…","lang":"en","voice":"…","ref_wav":"/abs.wav"|null,"out":"/abs/path.wav"}
 ///     ← {"id":1,"ok":true}   or   {"id":1,"ok":false,"error":"…"}
 ///
+/// and, when it can, how long it would speak a text without speaking it (the desk's predicted fit):
+///
+///     → {"id":2,"op":"predict","text":"…","lang":"en","voice":"…","ref_wav":…}
+///     ← {"id":2,"ok":true,"seconds":2.41}
+///
+/// A server that answers a `predict` without `"ok":true` and a number of seconds (0 … 86,400) is not
+/// asked again; espeak-ng's count scaled by its takes stands in.
+///
 /// The text travels only inside the JSON (never in an argument or a file name). Each request has a
 /// timeout; a server that hangs, answers garbage or dies is killed (its whole process group); a
 /// dead server is started again once for the request, and a second death is reported with the last
@@ -33,6 +41,8 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
     var errSlot: Int32 = -1
     /// How many times the server was started (the tests read it).
     public private(set) var starts = 0
+    /// The server answered a `predict` request with something else than seconds: not asked again.
+    var predictUnsupported = false
 
     /// Longest answer line read (a server writing without newlines is garbage, not a memory hog).
     static let maxLine = 1 << 20
@@ -118,6 +128,43 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
             } catch let e as ServerFailure {
                 stop()  // hung or confused: its next request starts a fresh one
                 throw DubdeckError(.ioError, "engine server \(Sanitizer.display(argv[0])): \(e.message)\(stderrTail())")
+            }
+        }
+    }
+
+    /// The server's own length for the request (nil: it cannot say, or failed; a failure is not
+    /// retried as a synthesis is — the prediction has a stand-in).
+    public func predictSeconds(_ request: SpeechRequest) -> Double? {
+        lock.withLock { _ in
+            guard !predictUnsupported else { return nil }
+            do {
+                if pid == 0 { try start() }
+                nextID += 1
+                let id = nextID
+                try send(JSONWriter.encode(.object(JSONObject([
+                    ("id", .number(id)), ("op", .string("predict")), ("text", .string(request.text)), ("lang", .string(request.lang)),
+                    ("voice", .string(request.voice.name(lang: request.lang))), ("ref_wav", request.referenceWav.map { .string($0) } ?? .null),
+                ]))) + [0x0A])
+                let deadline = Clock.monotonic() + timeout
+                while true {
+                    let answer = try readLine(deadline: deadline)
+                    guard let o = (try? JSONParser.parse(answer))?.objectValue, let got = o["id"] else {
+                        throw ServerFailure(message: "not a JSON line with an id", died: false)
+                    }
+                    if got.intValue != id { continue }
+                    guard o["ok"]?.boolValue == true, let seconds = o["seconds"]?.doubleValue, seconds.isFinite, (0...86_400).contains(seconds) else {
+                        predictUnsupported = true
+                        return nil
+                    }
+                    return seconds
+                }
+            } catch let e as ServerFailure {
+                if e.died || e.message.contains("not a JSON") { stop() }
+                predictUnsupported = true
+                return nil
+            } catch {
+                predictUnsupported = true
+                return nil
             }
         }
     }

@@ -35,4 +35,12 @@ public protocol SpeechEngine: AnyObject {
     /// True when the engine can speak faster itself (then the fit re-synthesizes instead of stretching).
     var canChangeRate: Bool { get }
     func synthesize(_ request: SpeechRequest) throws -> AudioBuffer
+    /// How long the engine would speak the request (seconds), when it can say without speaking it
+    /// (a server's `predict` request); nil: it cannot, and espeak-ng's count scaled by the engine's
+    /// takes stands in (SpokenLength).
+    func predictSeconds(_ request: SpeechRequest) -> Double?
+}
+
+extension SpeechEngine {
+    public func predictSeconds(_ request: SpeechRequest) -> Double? { nil }
 }

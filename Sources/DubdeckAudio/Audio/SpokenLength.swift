@@ -60,12 +60,22 @@ public final class SpokenLength: SpeechLengthPredicting {
         return Input(n: n, text: text ?? store.state(n).text, voice: voice, lang: store.job.info.tgtLang, samples: samples)
     }
 
+    /// Past this many characters a text is counted on its first ones and scaled by its length: no
+    /// dub line is that long, and a pasted page must not cost minutes (about 40 s of speech counted).
+    public static let countedCharacters = 600
+
     /// espeak-ng's length of `text` in `voice` (seconds; 0 for a text with nothing to speak).
     public func espeakSeconds(_ text: String, _ voice: Voice, lang: String) throws -> Double {
         let key = "\(lang)\u{1}\(voice.variant)\u{1}\(voice.pitch)\u{1}\(voice.rate)\u{1}\(text)"
         if let known = memo.withLock({ $0[key] }) { return known }
         guard text.contains(where: { !$0.isWhitespace }) else { return 0 }
-        let s = try espeak.spokenSeconds(SpeechRequest(text: text, voice: voice, lang: lang, speakerName: ""))
+        var spoken = text, factor = 1.0
+        let scalars = text.unicodeScalars
+        if scalars.count > SpokenLength.countedCharacters {
+            spoken = String(String.UnicodeScalarView(scalars.prefix(SpokenLength.countedCharacters)))
+            factor = Double(scalars.count) / Double(SpokenLength.countedCharacters)
+        }
+        let s = try espeak.spokenSeconds(SpeechRequest(text: spoken, voice: voice, lang: lang, speakerName: "")) * factor
         memo.withLock { m in
             if m.count >= SpokenLength.memoLimit { m.removeAll(keepingCapacity: true) }
             m[key] = s
@@ -93,10 +103,34 @@ public final class SpokenLength: SpeechLengthPredicting {
         return SpokenPrediction(text: input.text, voice: input.voice, seconds: e * scale(input))
     }
 
-    /// Every line of the store predicted and recorded (the command line's `segments`).
-    public func predictAll(_ store: TranscriptStore) {
-        for n in 1...max(1, store.states.count) where n <= store.states.count {
+    /// Lines of the store predicted and recorded (the command line's `segments`): `lines`, else all.
+    public func predictAll(_ store: TranscriptStore, lines: [Int]? = nil) {
+        for n in lines ?? Array(0..<store.states.count).map({ $0 + 1 }) where n >= 1 && n <= store.states.count {
             if let p = predict(SpokenLength.input(store, n)) { store.recordPrediction(n, p) }
         }
+    }
+}
+
+/// The predicted fit through the engine that speaks the takes, when it can say (a server's
+/// `predict`): its answer; else espeak-ng's count scaled by its takes (`SpokenLength`). The engine
+/// is handed over once it exists (the desk's synthesis makes it on first use).
+public final class EngineLengthPredictor: SpeechLengthPredicting {
+    let fallback: SpokenLength?
+    /// Only a server has a `predict` request (and serializes its conversation under its own lock).
+    let engine = Mutex<ServerEngine?>(nil)
+
+    public init(fallback: SpokenLength?) { self.fallback = fallback }
+
+    /// The engine to ask from now on, when it is one that can say.
+    public func adopt(_ e: any SpeechEngine) {
+        if let server = e as? ServerEngine { engine.withLock { $0 = server } }
+    }
+
+    public func predict(_ input: SpokenLength.Input) -> SpokenPrediction? {
+        if let e = engine.withLock({ $0 }),
+           let s = e.predictSeconds(SpeechRequest(text: input.text, voice: input.voice, lang: input.lang, speakerName: "")) {
+            return SpokenPrediction(text: input.text, voice: input.voice, seconds: s)
+        }
+        return fallback?.predict(input)
     }
 }

@@ -18,10 +18,12 @@ extension String {
 
 extension Substring {
     /// Without the white space at either end.
+    /// Scalar by scalar, as Python's strip() and every other reader: a combining mark after a space is
+    /// kept though the two make one Character.
     package func trimmingCharacters() -> String {
-        var s = self
-        while s.first?.isWhitespace == true { s.removeFirst() }
-        while s.last?.isWhitespace == true { s.removeLast() }
-        return String(s)
+        var s = unicodeScalars[...]
+        while let f = s.first, f.properties.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.properties.isWhitespace { s.removeLast() }
+        return String(String.UnicodeScalarView(s))
     }
 }

@@ -12,6 +12,8 @@ public enum CharacterIdentifier {
         public var episode: String
         /// The labels' pitch as measured from the audio (a new character's voice was cast from it).
         public var pitches: [String: PitchEstimate] = [:]
+        /// Why the source audio gave no pitch (said as a warning; the voices then come from the IDs).
+        public var pitchProblem: String?
     }
 
     /// The episode's labels with their embeddings: diarization.json's `speaker_embeddings`, or —
@@ -59,23 +61,47 @@ public enum CharacterIdentifier {
     /// Each label's pitch, from up to `Pitch.maxSeconds` of its lines in the source audio (none
     /// without audio; a label whose lines cannot be read or hold too little voiced speech has none:
     /// its character keeps the voice its ID gives).
-    static func labelPitches(_ job: Job, labels: [String]) -> [String: PitchEstimate] {
-        guard let audioPath = job.sourceAudioPath, let info = try? AudioFile.info(audioPath), info.rate > 0 else { return [:] }
+    static func labelPitches(_ job: Job, labels: [String]) -> (pitches: [String: PitchEstimate], problem: String?) {
+        guard let audioPath = job.sourceAudioPath else { return ([:], nil) }
+        let info: AudioFile.Info
+        do {
+            info = try AudioFile.info(audioPath)
+        } catch {
+            return ([:], "\((error as? DubdeckError)?.message ?? "\(error)") — the new characters' voices come from their IDs")
+        }
+        guard info.rate > 0 else { return ([:], "\(Sanitizer.display(audioPath)): no sample rate — the new characters' voices come from their IDs") }
         let root = (try? FileIO.readIfExists(job.place("diarization.json"))).flatMap { $0 }.flatMap { try? JobLoader.parseFile("diarization.json", bytes: $0) }
         let wanted = Swift.Set(labels)
         var parts: [String: [AudioBuffer]] = [:], seconds: [String: Double] = [:]
+        var problem: String?
         for (label, a, b) in labelSpans(job, diarization: root) where wanted.contains(label) && b - a >= 0.3 {
             let have = seconds[label] ?? 0
             guard have < Pitch.maxSeconds else { continue }
             let from = Int((a * Double(info.rate)).rounded())
             let to = min(info.frames, Int((min(b, a + Pitch.maxSeconds - have) * Double(info.rate)).rounded()))
-            guard to > from, let audio = try? AudioFile.read(audioPath, frames: from..<to, mono: true) else { continue }
-            parts[label, default: []].append(audio)
-            seconds[label] = have + audio.duration
+            guard to > from else { continue }
+            do {
+                let audio = try AudioFile.read(audioPath, frames: from..<to, mono: true)
+                // Audio that is not finite is no pitch (and no voice to cast from).
+                guard audio.samples.allSatisfy({ $0.isFinite }) else {
+                    problem = problem ?? "\(Sanitizer.display(audioPath)): samples that are not finite numbers — no pitch measured"
+                    continue
+                }
+                parts[label, default: []].append(audio)
+                seconds[label] = have + audio.duration
+            } catch {
+                problem = problem ?? "\((error as? DubdeckError)?.message ?? "\(error)") — no pitch measured there"
+            }
         }
         var out: [String: PitchEstimate] = [:]
-        for (label, audio) in parts { if let e = try? Pitch.estimate(audio) { out[label] = e } }
-        return out
+        for (label, audio) in parts {
+            do {
+                if let e = try Pitch.estimate(audio) { out[label] = e }
+            } catch {
+                problem = problem ?? "\((error as? DubdeckError)?.message ?? "\(error)") — no pitch measured for \(Sanitizer.display(label))"
+            }
+        }
+        return (out, problem)
     }
 
     static func labelSpans(_ job: Job, diarization: JSONValue?) -> [(label: String, start: Double, end: Double)] {
@@ -215,8 +241,9 @@ public enum CharacterIdentifier {
         let matched = labels.filter { l in !overrides.contains { $0.label == l.0 } }
         // Each label's pitch from the episode's audio, measured before the store's lock is taken: a
         // character made for a label is cast in its register (SPEC §11.9).
-        let pitches = labelPitches(job, labels: matched.map { $0.0 })
+        let (pitches, pitchProblem) = labelPitches(job, labels: matched.map { $0.0 })
         outcome.pitches = pitches
+        outcome.pitchProblem = pitchProblem
         // The map is written once the store committed (SPEC §11.4): a store that refused the change
         // leaves the map as it was, never naming a character the store does not hold.
         try store.update(then: {

@@ -98,6 +98,9 @@ public struct CharacterRecord: Equatable, Sendable {
             guard let voice else { continue }
             try SafeName.check(voice.variant, file: file, field: "\(who) \(field).variant")
             try SafeName.check(voice.engine, file: file, field: "\(who) \(field).engine")
+            guard voice.isValid else {
+                throw DubdeckError.data(Sanitizer.display(file), "\(who): \(field) has pitch \(voice.pitch) and rate \(voice.rate) (pitch 0–100, rate 80–450)")
+            }
         }
         if let e = voiceEstimate, !e.isValid {
             throw DubdeckError.data(Sanitizer.display(file), "\(who): voice_estimate is not a pitch (40–1000 Hz, low ≤ median ≤ high)")
@@ -334,7 +337,11 @@ public final class CharacterStore {
                 case "speaker_wavs":
                     c.speakerWavs = (v.arrayValue ?? []).compactMap { $0.stringValue }
                 case "voice":
-                    c.voice = Voice(json: v)
+                    guard !v.isNull else { return }
+                    guard let voice = Voice(strictJSON: v) else {
+                        throw DubdeckError.data(shown, "\(who): voice must be an object with a variant and integer pitch and rate")
+                    }
+                    c.voice = voice
                 case "voice_estimate":
                     guard !v.isNull else { return }
                     guard let o = v.objectValue, let m = o["f0_median_hz"]?.doubleValue, let lo = o["f0_low_hz"]?.doubleValue,
@@ -344,7 +351,7 @@ public final class CharacterStore {
                     c.voiceEstimate = PitchEstimate(medianHz: m, lowHz: lo, highHz: hi, voicedSeconds: sec)
                 case "voice_previous":
                     guard !v.isNull else { return }
-                    guard let o = v.objectValue, let pv = Voice(json: o["voice"]), let n = o["version"]?.intValue else {
+                    guard let o = v.objectValue, let pv = o["voice"].flatMap({ Voice(strictJSON: $0) }), let n = o["version"]?.intValue else {
                         throw DubdeckError.data(shown, "\(who): voice_previous must hold a voice and a version")
                     }
                     c.previousVoice = (pv, n)

@@ -7,12 +7,12 @@
 ///   them), as are ASS `{\…}` blocks Aegisub writes; `<` followed by anything else (a digit, a
 ///   space) is text; `&lt; &gt; &amp;` are `< > &`; `--⁠>` (a word joiner inside) is `-->`, how a
 ///   text line that would read as a timing line is written.
-/// - WebVTT: `<c.x> <i> <b> <u> <v …> <lang …> <ruby> <rt>` and `<00:01.000>` timestamps are tags;
+/// - WebVTT: any `<name …>` and `</name>` (`<c.x> <i> <v …>`, and `<font>`, `<span>` that browsers
+///   ignore), a tag left open to the cue's end, and `<00:01.000>` timestamps are tags;
 ///   `&lt; &gt; &amp; &nbsp; &lrm; &rlm;` entities.
+/// - SBV: no markup. MicroDVD: `{y:i}`-style control codes; `|` between lines.
 public enum Markup {
     typealias Scalars = [Unicode.Scalar]
-
-    static let vttTags: Swift.Set<String> = ["c", "i", "b", "u", "v", "lang", "ruby", "rt"]
 
     /// Where the next `>` or `}` is, for positions asked in increasing order: a search that found
     /// the closer at c answers every later position up to c, and one that found none answers every
@@ -42,6 +42,13 @@ public enum Markup {
     static func tagLength(_ s: Scalars, _ i: Int, format: SubtitleFormat, _ closers: inout Closers) -> Int? {
         let c = s[i]
         switch format {
+        case .sbv:
+            return nil  // SBV has no markup
+        case .microdvd:
+            // Control codes {y:i}, {C:$0000FF}, {f:Arial}: a letter, a colon, a value.
+            guard c == "{", i + 2 < s.count, s[i + 1].properties.isAlphabetic, s[i + 2] == ":",
+                  let close = closers.next("}", after: i) else { return nil }
+            return close - i + 1
         case .ass:
             guard c == "{" else { return nil }
             if i > 0, s[i - 1] == "\\", !(i > 1 && s[i - 2] == "\\") { return nil }  // `\{` is a brace
@@ -53,7 +60,12 @@ public enum Markup {
                 guard i + 1 < s.count, s[i + 1] == "\\", let close = closers.next("}", after: i) else { return nil }
                 return close - i + 1
             }
-            guard c == "<", let close = closers.next(">", after: i) else { return nil }
+            guard c == "<" else { return nil }
+            guard let close = closers.next(">", after: i) else {
+                // WebVTT as browsers read it: a tag left open (`<a` with no `>`) runs to the end of the cue.
+                guard format == .vtt, i + 1 < s.count, s[i + 1].properties.isAlphabetic || (s[i + 1] == "/" && i + 2 < s.count && s[i + 2].properties.isAlphabetic) else { return nil }
+                return s.count - i
+            }
             var j = i + 1
             if j < close, s[j] == "/" { j += 1 }
             let nameEnd = s[j..<close].firstIndex { !($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == ":" || $0 == ".") } ?? close
@@ -62,15 +74,15 @@ public enum Markup {
                 // A karaoke timestamp <00:01.000>: a tag only when it is one.
                 return (try? SubtitleParser.time(Substring(name), line: 0)) != nil && nameEnd == close ? close - i + 1 : nil
             }
-            let base = String(name.split(separator: ".").first ?? "")
             if format == .srt {
                 // As players and pysubs2 read SRT: `<`, maybe `/`, a letter … `>` is a tag; `<3`, `< x` are text.
                 guard j < close, s[j].properties.isAlphabetic, s[j].isASCII else { return nil }
                 return close - i + 1
             }
-            let known = vttTags.contains(base)
-            // After the name: the end, or attributes after a space (<font color="…">, <v Joe>).
-            guard known, nameEnd == close || s[nameEnd] == " " || s[nameEnd] == "\t" || s[nameEnd] == "." else { return nil }
+            // Any tag a browser would read (`<font color="…">`, `<span>`, the known `<c.x>`, `<v Joe>`):
+            // not spoken, kept as written for a WebVTT export. `<3` and `< x` are text.
+            guard j < close, s[j].properties.isAlphabetic,
+                  nameEnd == close || s[nameEnd] == " " || s[nameEnd] == "\t" || s[nameEnd] == "." || s[nameEnd] == "/" || s[nameEnd] == "=" else { return nil }
             return close - i + 1
         }
     }
@@ -112,13 +124,29 @@ public enum Markup {
             if !text.isEmpty { out.append(.text(String(text))) }
             text = .init()
         }
+        // ASS: between `\p1` (… `\p9`) and `\p0` the text is a shape's drawing commands, not words:
+        // kept with the tags (an edit keeps it), never spoken.
+        var drawing = false
+        var shape = String.UnicodeScalarView()
+        func flushShape() {
+            if !shape.isEmpty { out.append(.tag(String(shape))) }
+            shape = .init()
+        }
         var i = 0
         while i < s.count {
             let c = s[i]
             if let n = tagLength(s, i, format: format, &closers) {
                 flush()
-                out.append(.tag(String(String.UnicodeScalarView(s[i..<(i + n)]))))
+                flushShape()
+                let tag = String(String.UnicodeScalarView(s[i..<(i + n)]))
+                out.append(.tag(tag))
+                if format == .ass, let level = Markup.drawingLevel(tag) { drawing = level > 0 }
                 i += n
+                continue
+            }
+            if drawing {
+                shape.append(c)
+                i += 1
                 continue
             }
             if c == "\n" { flush(); out.append(.newline); i += 1; continue }
@@ -128,9 +156,9 @@ public enum Markup {
                 if next == "h" { text.append(" "); i += 2; continue }
                 if next == "{" || next == "}" { text.append(next); i += 2; continue }
             }
-            if format != .ass, c == "&" {
+            if format == .srt || format == .vtt, c == "&" {
                 let entities: [(String, Unicode.Scalar)] = format == .srt
-                    ? [("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&")]
+                    ? [("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"), ("&nbsp;", "\u{00A0}")]
                     : [("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"), ("&nbsp;", "\u{00A0}"), ("&lrm;", "\u{200E}"), ("&rlm;", "\u{200F}")]
                 if let (e, r) = entities.first(where: { e in
                     let es = Scalars(e.0.unicodeScalars)
@@ -150,7 +178,26 @@ public enum Markup {
             i += 1
         }
         flush()
+        flushShape()
         return out
+    }
+
+    /// The last `\pN` in an ASS override block (nil: none): N > 0 starts drawing, 0 ends it.
+    static func drawingLevel(_ tag: String) -> Int? {
+        let s = Scalars(tag.unicodeScalars)
+        var level: Int?
+        var i = 0
+        while i + 2 < s.count {
+            if s[i] == "\\", s[i + 1] == "p", ("0"..."9").contains(s[i + 2]) {
+                var j = i + 2
+                while j < s.count, ("0"..."9").contains(s[j]) { j += 1 }
+                level = Int(String(String.UnicodeScalarView(s[(i + 2)..<j])))
+                i = j
+                continue
+            }
+            i += 1
+        }
+        return level
     }
 
     /// A WebVTT cue's opening voice tag as written and the speaker it names (`<v.loud Joe>` → Joe).
@@ -164,15 +211,13 @@ public enum Markup {
         return ("", "")
     }
 
-    /// An ASS drawing: an override block switches drawing mode on (`\p1`…), so the "text" is a shape.
+    /// An ASS drawing and nothing else: an override block switches drawing mode on (`\p1`…) and no
+    /// word is left outside the shape (a line mixing text and an inline drawing is its text).
     static func isDrawing(_ raw: String) -> Bool {
-        for case .tag(let t) in pieces(raw, format: .ass) {
-            let s = Scalars(t.unicodeScalars)
-            for i in 0..<max(0, s.count - 2) where s[i] == "\\" && s[i + 1] == "p" {
-                if ("1"..."9").contains(s[i + 2]) { return true }
-            }
-        }
-        return false
+        let parts = pieces(raw, format: .ass)
+        let drawn = parts.contains { if case .tag(let t) = $0 { return (drawingLevel(t) ?? 0) > 0 } else { return false } }
+        let words = parts.contains { if case .text(let t) = $0 { return !t.allSatisfy(\.isWhitespace) } else { return false } }
+        return drawn && !words
     }
 
     // MARK: Styling across formats
@@ -202,8 +247,15 @@ public enum Markup {
             for i in r.indices where i < first || i > last {
                 if case .text = r[i] { r[i] = .text("") } else if r[i] == .newline { r[i] = .text("") }
             }
-            if case .text(let t) = r[first] { r[first] = .text(String(t.drop { $0.isWhitespace })) }
-            if case .text(let t) = r[last] { r[last] = .text(String(t.reversed().drop { $0.isWhitespace }.reversed())) }
+            // On scalars: a combining mark after a space stays (they are one Character).
+            func trim(_ t: String, atStart: Bool) -> String {
+                var u = t.unicodeScalars[...]
+                if atStart { while let f = u.first, f.properties.isWhitespace { u.removeFirst() } }
+                else { while let l = u.last, l.properties.isWhitespace { u.removeLast() } }
+                return String(String.UnicodeScalarView(u))
+            }
+            if case .text(let t) = r[first] { r[first] = .text(trim(t, atStart: true)) }
+            if case .text(let t) = r[last] { r[last] = .text(trim(t, atStart: false)) }
             return Styled(runs: r.filter { $0 != .text("") }, top: top)
         }
     }
@@ -217,7 +269,13 @@ public enum Markup {
             case .text(let t): runs.append(.text(t))
             case .newline: runs.append(.newline)
             case .tag(let t):
-                if t.hasPrefix("{") {
+                if format == .microdvd {
+                    // {y:i} {Y:b} {y:u}: the style of the line (y) or of the whole cue (Y).
+                    let value = t.dropFirst(3).dropLast().lowercased()
+                    if value.contains("i") { runs.append(.italic(true)) }
+                    if value.contains("b") { runs.append(.bold(true)) }
+                    if value.contains("u") { runs.append(.underline(true)) }
+                } else if t.hasPrefix("{") {
                     // ASS override tags: \i1 \i0 \b1 \b0 \u1 \u0 \an7-9.
                     let s = Scalars(t.unicodeScalars)
                     var i = 0
@@ -288,6 +346,7 @@ public enum Markup {
         var lines: [String] = [""]
         func tag(_ r: Run) -> String {
             switch (format, r) {
+            case (.sbv, _), (.microdvd, _): return ""  // styles are not written in these
             case (.ass, .italic(let on)): return "{\\i\(on ? 1 : 0)}"
             case (.ass, .bold(let on)): return "{\\b\(on ? 1 : 0)}"
             case (.ass, .underline(let on)): return "{\\u\(on ? 1 : 0)}"
@@ -307,7 +366,10 @@ public enum Markup {
         switch format {
         case .ass:
             return (styled.top ? "{\\an8}" : "") + lines.joined(separator: "\\N")
-        case .srt, .vtt:
+        case .microdvd:
+            // One line in the file: `|` between the cue's lines; an empty line is no line.
+            return lines.filter { !$0.isEmpty }.joined(separator: "\n")
+        case .srt, .vtt, .sbv:
             // A line with no visible text would end the cue: its tags move to a neighbour.
             var kept: [String] = []
             var carried = ""
@@ -338,6 +400,17 @@ public enum Markup {
     /// Text written so that the format's reader gives it back.
     static func escape(_ text: String, for format: SubtitleFormat) -> String {
         switch format {
+        case .sbv:
+            return text
+        case .microdvd:
+            // `|` is the format's line break and `{x:…}` a control code: neither can be text there.
+            let s = text.unicodeScalars.map { $0 == "|" ? "¦" : $0 }
+            var out = String.UnicodeScalarView()
+            for (i, c) in s.enumerated() {
+                let code = c == "{" && i + 2 < s.count && s[i + 1].properties.isAlphabetic && s[i + 2] == ":"
+                out.append(code ? "(" : c)
+            }
+            return String(out)
         case .ass:
             return text.replacingAll("{", with: "\\{").replacingAll("}", with: "\\}")
         case .vtt:
@@ -449,7 +522,8 @@ public enum Markup {
         switch format {
         case .ass: return lines.joined(separator: "\\N")
         case .srt: return lines.filter { !$0.allSatisfy { $0 == " " || $0 == "\t" } }.map(srtTextLine).joined(separator: "\n")
-        case .vtt: return lines.filter { !$0.allSatisfy { $0 == " " || $0 == "\t" } }.joined(separator: "\n")
+        case .vtt, .sbv: return lines.filter { !$0.allSatisfy { $0 == " " || $0 == "\t" } }.joined(separator: "\n")
+        case .microdvd: return lines.filter { !$0.isEmpty }.joined(separator: "\n")
         }
     }
 

@@ -25,20 +25,28 @@ public enum RoundTrip {
     /// WebVTT voice the speaker; the file's whole layout is kept in translated.json, so an export in
     /// the same format writes it back as it was but for edited texts.
     public static func importSubtitles(_ path: String, into dir: String, audio: String?, series: String?,
-                                       encoding: String? = nil, strict: Bool = false) throws -> ImportResult {
-        guard let format = SubtitleFormat.of(path: path) else {
-            throw DubdeckError(.usage, "\(Sanitizer.display(path)): unknown subtitle type (.srt, .vtt, .webvtt, .ass or .ssa)")
-        }
+                                       encoding: String? = nil, strict: Bool = false, fps: Double? = nil) throws -> ImportResult {
         if let series { try SafeName.checkArgument(series, option: "--series") }
         let bytes = try FileIO.read(path, limit: FileIO.subtitleLimit)
-        let doc: SubtitleDocument
+        // The format is the content's; the name only breaks ties (SPEC §11.10).
+        let named = SubtitleFormat.of(path: path)
+        let found = (try? TextEncoding.decode(bytes, encoding: encoding)).flatMap { SubtitleFormat.of(content: $0.text) }
+        guard let format = found ?? named else {
+            throw DubdeckError(.dataError, "\(Sanitizer.display(path)): not a subtitle file dubdeck reads (SRT, WebVTT, ASS/SSA, SBV, MicroDVD)")
+        }
+        var formatWarning: String?
+        if let named, named != format {
+            formatWarning = "the content is \(format.title), not \(named.title) as its name says: read as \(format.title)"
+        }
+        var doc: SubtitleDocument
         do {
-            doc = try SubtitleParser.parse(bytes, format: format, encoding: encoding, strict: strict)
+            doc = try SubtitleParser.parse(bytes, format: format, encoding: encoding, strict: strict, fps: fps)
         } catch let e as SubtitleError {
             if e.message.hasPrefix("unknown character set") { throw DubdeckError(.usage, "--encoding: \(e.message)") }
             throw DubdeckError.data(Sanitizer.display(path), e.line > 0 ? "line \(e.line): \(e.message)" : e.message)
         }
         guard !doc.cues.isEmpty else { throw DubdeckError.data(Sanitizer.display(path), "no subtitles in the file") }
+        if let formatWarning { doc.warnings.insert(formatWarning, at: 0) }
         if FileIO.exists(dir + "/translated.json") {
             throw DubdeckError(.cannotCreate, "\(Sanitizer.display(dir)): already holds a job (translated.json); refusing to overwrite it")
         }
@@ -64,11 +72,13 @@ public enum RoundTrip {
             }
         }
         var root = JSONObject([("segments", .array(segments))])
-        root["subtitle_source"] = .object(JSONObject([
+        var source = JSONObject([
             ("format", .string(format.rawValue)), ("file", .string(path)), ("encoding", .string(doc.encoding)),
             ("script_info", .array(doc.scriptInfo.map { .string($0) })), ("styles", .array(doc.styles.map { .string($0) })),
             ("event_format", .array(doc.eventFormat.map { .string($0) })), ("layout", .array(layout)),
-        ]))
+        ])
+        if let rate = doc.fps { source["fps"] = .number(rate) }  // MicroDVD's frames, for its export
+        root["subtitle_source"] = .object(source)
         var stem = String(path.split(separator: "/").last ?? "subs")
         if let dot = stem.lastIndex(of: ".") { stem = String(stem[..<dot]) }
         stem = SafeName.make(stem)
@@ -102,7 +112,9 @@ public enum RoundTrip {
     static func importedCue(_ seg: JSONObject, text: String) -> SubtitleCue? {
         guard let sub = seg["subtitle"]?.objectValue else { return nil }
         let fields = (sub["fields"]?.objectValue?.members ?? []).map { ($0.key, $0.value.stringValue ?? "") }
-        var c = SubtitleCue(startMs: 0, endMs: 0, text: text, raw: sub["raw"]?.stringValue ?? "",
+        // The times it was imported with (translated.json's, written from the cue's milliseconds).
+        func ms(_ key: String) -> Int { seg[key]?.doubleValue.map { Int(($0 * 1000).rounded()) } ?? 0 }
+        var c = SubtitleCue(startMs: ms("start"), endMs: ms("end"), text: text, raw: sub["raw"]?.stringValue ?? "",
                             speaker: seg["speaker"]?.stringValue ?? "", fields: fields)
         c.vttSettings = sub["vtt_settings"]?.stringValue ?? ""
         c.id = sub["id"]?.stringValue ?? ""
@@ -116,12 +128,17 @@ public enum RoundTrip {
     /// ms = round(s·1000).
     /// `cast`: a line whose character has a name is spoken by that name (ASS `Name`, WebVTT `<v>`);
     /// else by its diarization label.
-    public static func export(_ store: TranscriptStore, format: SubtitleFormat, cast: CharacterStore? = nil,
+    /// `fps`: MicroDVD's frame rate (else the imported MicroDVD file's; without either, 64).
+    public static func export(_ store: TranscriptStore, format: SubtitleFormat, cast: CharacterStore? = nil, fps: Double? = nil,
                               include: (Int) -> Bool = { _ in true }) throws -> String {
         let root = try translatedDocument(store.job)
         let segs = root["segments"]?.arrayValue ?? []
         let source = root["subtitle_source"]?.objectValue
         let sourceFormat = source?["format"]?.stringValue.flatMap(SubtitleFormat.init(rawValue:))
+        let rate = fps ?? source?["fps"]?.doubleValue.flatMap { MicroDVD.fpsRange.contains($0) ? $0 : nil }
+        if format == .microdvd, rate == nil {
+            throw DubdeckError(.usage, "MicroDVD counts frames: give --fps (23.976, 25, 29.97 …); this job was not imported from a MicroDVD file that names one")
+        }
         var entries: [SubtitleWriter.Entry?] = []
         for seg in store.job.segments {
             guard include(seg.number) else { entries.append(nil); continue }
@@ -139,7 +156,7 @@ public enum RoundTrip {
                 if let k = o["cue"]?.intValue { return .cue(k) }
                 return .lines((o["lines"]?.arrayValue ?? []).compactMap { $0.stringValue })
             }
-            return SubtitleWriter.writeLayout(items, entries: entries, format: format, eventFormat: eventFormat)
+            return SubtitleWriter.writeLayout(items, entries: entries, format: format, eventFormat: eventFormat, fps: rate)
         }
         var header: SubtitleDocument? = nil
         if let src = source, sourceFormat == .ass, format == .ass {
@@ -148,7 +165,7 @@ public enum RoundTrip {
                                       styles: (src["styles"]?.arrayValue ?? []).compactMap { $0.stringValue },
                                       eventFormat: eventFormat)
         }
-        return SubtitleWriter.write(entries.compactMap { $0 }, format: format, assHeader: header)
+        return SubtitleWriter.write(entries.compactMap { $0 }, format: format, assHeader: header, fps: rate)
     }
 
     /// The name of line n's character, when it has one.

@@ -13,6 +13,19 @@ public enum SubtitleWriter {
         "\(two(ms / 3_600_000)):\(two(ms / 60_000 % 60)):\(two(ms / 1000 % 60)).\(three(ms % 1000))"
     }
 
+    public static func sbvTime(_ ms: Int) -> String {
+        "\(ms / 3_600_000):\(two(ms / 60_000 % 60)):\(two(ms / 1000 % 60)).\(three(ms % 1000))"
+    }
+
+    /// A MicroDVD line: `{start}{end}` in frames at `fps`, the cue's lines joined by `|`.
+    static func microdvdLine(_ e: Entry, fps: Double) -> String {
+        let text = String(String.UnicodeScalarView(cueText(e, format: .microdvd).unicodeScalars.map { $0 == "\n" ? "|" : $0 }))
+        return "{\(MicroDVD.frame(e.startMs, fps: fps))}{\(MicroDVD.frame(e.endMs, fps: fps))}" + text
+    }
+
+    /// `{1}{1}23.976`: the frame rate, first, so the file says what its frames count.
+    static func microdvdRateLine(_ fps: Double) -> String { "{1}{1}" + JSONValue.formatNumber(fps) }
+
     public static func assTime(_ ms: Int) -> String {
         let cs = Int((Double(ms) / 10).rounded())
         return "\(cs / 360_000):\(two(cs / 6000 % 60)):\(two(cs / 100 % 60)).\(two(cs % 100))"
@@ -39,6 +52,8 @@ public enum SubtitleWriter {
         }
 
         var changed: Bool { original.map { $0.text != text } ?? true }
+        /// Moved since it was imported (a timing edit): its timing line is written anew.
+        var retimed: Bool { original.map { $0.startMs != startMs || $0.endMs != endMs } ?? true }
     }
 
     /// The text of a cue as the file holds it.
@@ -60,8 +75,16 @@ public enum SubtitleWriter {
 
     // MARK: A fresh file
 
-    public static func write(_ entries: [Entry], format: SubtitleFormat, assHeader: SubtitleDocument? = nil) -> String {
+    /// `fps`: MicroDVD's frame rate (25 when none is known).
+    public static func write(_ entries: [Entry], format: SubtitleFormat, assHeader: SubtitleDocument? = nil, fps: Double? = nil) -> String {
         switch format {
+        case .sbv:
+            var out = ""
+            for e in entries { out += "\(sbvTime(e.startMs)),\(sbvTime(e.endMs))\n\(cueText(e, format: .sbv))\n\n" }
+            return out
+        case .microdvd:
+            let rate = fps ?? 25
+            return ([microdvdRateLine(rate)] + entries.map { microdvdLine($0, fps: rate) }).joined(separator: "\n") + "\n"
         case .srt:
             var out = ""
             for (k, e) in entries.enumerated() {
@@ -135,7 +158,7 @@ public enum SubtitleWriter {
 
     /// `items` as read; `entries[k]` the cue in place K (nil: left out, e.g. not approved). WebVTT
     /// cues are written in start order (the places are filled in that order).
-    public static func writeLayout(_ items: [SubtitleItem], entries: [Entry?], format: SubtitleFormat, eventFormat: [String]) -> String {
+    public static func writeLayout(_ items: [SubtitleItem], entries: [Entry?], format: SubtitleFormat, eventFormat: [String], fps: Double? = nil) -> String {
         var queue: [Entry] = entries.compactMap { $0 }
         if format == .vtt { queue = sortedByStart(queue) }
         let inPlace = format != .vtt
@@ -153,30 +176,41 @@ public enum SubtitleWriter {
                     next += 1
                 }
                 guard let e else { continue }
-                out += cueLines(e, format: format, eventFormat: eventFormat)
+                out += cueLines(e, format: format, eventFormat: eventFormat, fps: fps)
             }
         }
         return out.joined(separator: "\n") + "\n"
     }
 
-    /// A cue's lines: as read when its text is unchanged; else its number or id and timing line as
-    /// read, with the new text (its tags kept where their words remain).
-    static func cueLines(_ e: Entry, format: SubtitleFormat, eventFormat: [String]) -> [String] {
+    /// A cue's lines: as read when neither its text nor its times changed; else its number or id as
+    /// read, its timing line in the format's canonical spelling (a timing the reader tolerated, such
+    /// as `00:00:01 --> 00:00:03,5`, is not written back), WebVTT settings kept, and its text (an
+    /// edited one with its tags kept where their words remain).
+    static func cueLines(_ e: Entry, format: SubtitleFormat, eventFormat: [String], fps: Double? = nil) -> [String] {
         guard let o = e.original, e.originalFormat == format, !o.lines.isEmpty else {
             switch format {
             case .srt: return ["0", "\(srtTime(e.startMs)) --> \(srtTime(e.endMs))", cueText(e, format: .srt)]
             case .vtt: return vttCue(e)
             case .ass: return [dialogue(e, format: eventFormat.isEmpty ? defaultEventFormat : eventFormat)]
+            case .sbv: return ["\(sbvTime(e.startMs)),\(sbvTime(e.endMs))"] + cueText(e, format: .sbv).split(separator: "\n").map(String.init)
+            case .microdvd: return [microdvdLine(e, fps: fps ?? 25)]
             }
         }
-        if !e.changed { return o.lines }
+        if !e.changed && !e.retimed { return o.lines }
         let text = cueText(e, format: format)
         switch format {
         case .srt, .vtt:
-            let head = Array(o.lines.prefix(o.id.isEmpty ? 1 : 2))
+            let timing = format == .srt ? "\(srtTime(e.startMs)) --> \(srtTime(e.endMs))"
+                : "\(vttTime(e.startMs)) --> \(vttTime(e.endMs))" + (o.vttSettings.isEmpty ? "" : " " + o.vttSettings)
+            let head = (o.id.isEmpty ? [] : [o.lines[0]]) + [timing]
             return head + (text.isEmpty ? [] : text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
         case .ass:
+            if e.retimed { return [dialogue(e, format: eventFormat.isEmpty ? defaultEventFormat : eventFormat)] }
             return [replacingText(o.lines[0], fieldCount: max(1, eventFormat.count), with: text)]
+        case .sbv:
+            return ["\(sbvTime(e.startMs)),\(sbvTime(e.endMs))"] + (text.isEmpty ? [] : text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
+        case .microdvd:
+            return [microdvdLine(e, fps: fps ?? 25)]
         }
     }
 

@@ -45,12 +45,54 @@ public struct SubtitleCue: Equatable, Sendable {
 
 public enum SubtitleFormat: String, CaseIterable, Sendable {
     case srt, vtt, ass
+    /// YouTube's SubViewer-like format: `0:00:01.000,0:00:03.500`, the text, a blank line.
+    case sbv
+    /// `{start}{end}text` in frames, `|` between lines; `{1}{1}23.976` gives the frame rate.
+    case microdvd
 
     public static func of(path: String) -> SubtitleFormat? {
         let lower = path.lowercased()
         if lower.hasSuffix(".srt") { return .srt }
         if lower.hasSuffix(".vtt") || lower.hasSuffix(".webvtt") { return .vtt }
         if lower.hasSuffix(".ass") || lower.hasSuffix(".ssa") { return .ass }
+        if lower.hasSuffix(".sbv") { return .sbv }
+        if lower.hasSuffix(".sub") || lower.hasSuffix(".mdvd") { return .microdvd }
+        return nil
+    }
+
+    /// Its name in messages.
+    public var title: String {
+        switch self {
+        case .srt: return "SubRip (SRT)"
+        case .vtt: return "WebVTT"
+        case .ass: return "ASS/SSA"
+        case .sbv: return "SBV"
+        case .microdvd: return "MicroDVD"
+        }
+    }
+
+    /// The format the text is written in, found from its first lines (nil: none of ours). The
+    /// extension only breaks ties (SPEC §11.10): an SRT named `.vtt` is SRT.
+    public static func of(content text: String) -> SubtitleFormat? {
+        var looked = 0
+        var sawArrow = false, sawSBV = false
+        for raw in SubtitleParser.splitLines(text) {
+            let line = raw.trimmingCharacters()
+            if line.isEmpty { continue }
+            looked += 1
+            if looked == 1 {
+                if line.hasPrefix("WEBVTT") { return .vtt }
+                if line.hasPrefix("[Script Info]") || line.lowercased().hasPrefix("[script info]") { return .ass }
+                if MicroDVD.frames(of: line) != nil { return .microdvd }
+            }
+            let lower = line.lowercased()
+            if lower.hasPrefix("[events]") || lower.hasPrefix("[v4+ styles]") || lower.hasPrefix("[v4 styles]") || lower.hasPrefix("dialogue:") { return .ass }
+            if line.contains("-->") { sawArrow = true }
+            if SubtitleParser.sbvTiming(line, at: 0) != nil { sawSBV = true }
+            if looked >= 40 || sawArrow || sawSBV { break }
+        }
+        if sawArrow { return .srt }
+        if sawSBV { return .sbv }
         return nil
     }
 }
@@ -74,6 +116,8 @@ public struct SubtitleDocument: Sendable {
     public var warnings: [String] = []
     /// The character set the file was decoded from.
     public var encoding = "UTF-8"
+    /// MicroDVD: the frame rate the times were counted at.
+    public var fps: Double?
 
     public init(format: SubtitleFormat, cues: [SubtitleCue], scriptInfo: [String] = [], styles: [String] = [], eventFormat: [String] = []) {
         self.format = format
@@ -118,7 +162,8 @@ public enum SubtitleParser {
     /// Decodes the file (TextEncoding: BOM, UTF-8, else a guess; or `encoding`) and reads it.
     /// Tolerant: a cue that cannot be read is skipped with a warning naming its line (kept as written
     /// in the layout); `strict` makes that an error. Nothing readable left is an error.
-    public static func parse(_ bytes: [UInt8], format: SubtitleFormat, encoding: String? = nil, strict: Bool = false) throws -> SubtitleDocument {
+    /// `fps`: MicroDVD's frame rate (else the file's `{1}{1}FPS` line; without either it is refused).
+    public static func parse(_ bytes: [UInt8], format: SubtitleFormat, encoding: String? = nil, strict: Bool = false, fps: Double? = nil) throws -> SubtitleDocument {
         let decoded: TextEncoding.Decoded
         do {
             decoded = try TextEncoding.decode(bytes, encoding: encoding)
@@ -131,6 +176,8 @@ public enum SubtitleParser {
         case .srt: doc = try reader.srt()
         case .vtt: doc = try reader.vtt()
         case .ass: doc = try reader.ass()
+        case .sbv: doc = try reader.sbv()
+        case .microdvd: doc = try reader.microdvd(fps: fps)
         }
         doc.encoding = decoded.encoding
         if let w = decoded.warning { doc.warnings.insert(w, at: 0) }
@@ -172,7 +219,15 @@ public enum SubtitleParser {
         guard let arrow = line.range(ofArrow: "-->") else { throw SubtitleError(line: n, message: "expected 'start --> end'") }
         let start = try time(line[..<arrow.lowerBound], line: n)
         let rest = line[arrow.upperBound...].trimmingLeadingSpaces()
-        let endText = rest.prefix { !$0.isWhitespace }
+        // The end time to the first space; settings glued to it (`…02.000align:start`: a letter right
+        // after its digits) are settings.
+        var endText = rest.prefix { !$0.isWhitespace }
+        let timePart = endText.prefix { ($0.isASCII && $0.isNumber) || $0 == ":" || $0 == "." || $0 == "," }
+        let glued = endText.dropFirst(timePart.count)
+        if !glued.isEmpty, timePart.last?.isNumber == true, (try? time(timePart, line: n)) != nil,
+           let colon = glued.firstIndex(of: ":"), glued[..<colon].allSatisfy({ $0.isASCII && $0.isLetter }), colon != glued.startIndex {
+            endText = timePart
+        }
         let settings = rest.dropFirst(endText.count).trimmingCharacters()
         let end = try time(endText, line: n)
         guard end >= start else { throw SubtitleError(line: n, message: "end is before start") }
@@ -181,6 +236,14 @@ public enum SubtitleParser {
 
     static func isTiming(_ line: String, at n: Int) -> Bool {
         line.contains("-->") && (try? timing(line, at: n)) != nil
+    }
+
+    /// An SBV timing line, `0:00:01.000,0:00:03.500` (nil: not one).
+    static func sbvTiming(_ line: String, at n: Int) -> (Int, Int)? {
+        let parts = line.trimmingCharacters().split(separator: ",", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts.allSatisfy({ $0.contains(":") && $0.contains(".") }),
+              let a = try? time(parts[0], line: n), let b = try? time(parts[1], line: n), b >= a else { return nil }
+        return (a, b)
     }
 
     // MARK: Reading, with the layout
@@ -255,7 +318,8 @@ public enum SubtitleParser {
             do {
                 times = try SubtitleParser.timing(lines[timingLine], at: timingLine + 1)
             } catch let e as SubtitleError {
-                let end = blockEnd(start)
+                // Read again from the next timing line (a cue that follows without a blank line is kept).
+                let end = cueTextEnd(timingLine + 1)
                 try skip(e, lines: start..<end)
                 return end
             }
@@ -285,7 +349,7 @@ public enum SubtitleParser {
                 if !lines[i].contains("-->") {
                     let number = Int(lines[i].trimmingCharacters()) != nil
                     guard number, i + 1 < lines.count, lines[i + 1].contains("-->") else {
-                        let end = blockEnd(i)
+                        let end = cueTextEnd(i + 1)
                         let e = number && i + 1 < lines.count && !Reader.blank(lines[i + 1])
                             ? SubtitleError(line: i + 2, message: "expected 'start --> end'")
                             : SubtitleError(line: i + 1, message: "expected a cue number or a timing line ('start --> end')")
@@ -308,8 +372,10 @@ public enum SubtitleParser {
                   first.count == 6 || first.dropFirst(6).first == " " || first.dropFirst(6).first == "\t" else {
                 throw SubtitleError(line: 1, message: "a WebVTT file starts with WEBVTT")
             }
-            // The header: WEBVTT and any lines up to the first blank one (X-TIMESTAMP-MAP, Kind, Language…).
-            var i = blockEnd(0)
+            // The header: WEBVTT and any lines up to the first blank one (X-TIMESTAMP-MAP, Kind, Language…)
+            // or the first timing line (a cue right after the WEBVTT line is a cue).
+            var i = 1
+            while i < lines.count, !Reader.blank(lines[i]), !SubtitleParser.isTiming(lines[i], at: i + 1) { i += 1 }
             keep(lines[0..<i])
             while i < lines.count {
                 if Reader.blank(lines[i]) { keep(lines[i...i]); i += 1; continue }
@@ -324,7 +390,7 @@ public enum SubtitleParser {
                 var timingLine = i
                 if !lines[i].contains("-->") {
                     guard i + 1 < lines.count, lines[i + 1].contains("-->") else {
-                        let end = blockEnd(i)
+                        let end = cueTextEnd(i + 1)
                         try skip(SubtitleError(line: i + 1, message: "expected a cue timing ('start --> end')"), lines: i..<end)
                         i = end
                         continue
@@ -333,6 +399,74 @@ public enum SubtitleParser {
                 }
                 i = try cue(from: start, timing: timingLine, format: .vtt)
             }
+            return try finish()
+        }
+
+        // MARK: SBV
+
+        /// Blocks of a timing line `H:MM:SS.mmm,H:MM:SS.mmm` and the text to a blank line (or to the
+        /// next timing line when the blank line is missing).
+        mutating func sbv() throws -> SubtitleDocument {
+            doc = SubtitleDocument(format: .sbv, cues: [])
+            var i = 0
+            while i < lines.count {
+                if Reader.blank(lines[i]) { keep(lines[i...i]); i += 1; continue }
+                guard let (a, b) = SubtitleParser.sbvTiming(lines[i], at: i + 1) else {
+                    // Resynchronised at the next timing line, not the next blank one.
+                    var end = i + 1
+                    while end < lines.count, !Reader.blank(lines[end]), SubtitleParser.sbvTiming(lines[end], at: end + 1) == nil { end += 1 }
+                    try skip(SubtitleError(line: i + 1, message: "expected an SBV timing line ('0:00:01.000,0:00:03.500')"), lines: i..<end)
+                    i = end
+                    continue
+                }
+                var end = i + 1
+                while end < lines.count, !Reader.blank(lines[end]), SubtitleParser.sbvTiming(lines[end], at: end + 1) == nil { end += 1 }
+                let raw = lines[(i + 1)..<end].joined(separator: "\n")
+                var cue = SubtitleCue(startMs: a, endMs: b, text: Markup.plain(raw, format: .sbv), raw: raw)
+                cue.lines = Array(lines[i..<end])
+                cue.line = i + 1
+                add(cue)
+                i = end
+            }
+            return try finish()
+        }
+
+        // MARK: MicroDVD
+
+        /// `{start}{end}text` lines in frames, `|` between a cue's lines. The frame rate: `fps`, else
+        /// the file's `{1}{1}23.976` line (kept in the layout), else refused with a hint.
+        mutating func microdvd(fps given: Double?) throws -> SubtitleDocument {
+            doc = SubtitleDocument(format: .microdvd, cues: [])
+            var fps = given
+            for (k, line) in lines.enumerated() {
+                if Reader.blank(line) { keep(lines[k...k]); continue }
+                guard let (a, b, rest) = MicroDVD.frames(of: line) else {
+                    try skip(SubtitleError(line: k + 1, message: "expected a MicroDVD line ('{start}{end}text', in frames)"), lines: k..<(k + 1))
+                    continue
+                }
+                // {1}{1}23.976: the frame rate the file was made at (not a subtitle).
+                if doc.cues.isEmpty, a == b, a <= 1, let rate = Double(rest.trimmingCharacters()), MicroDVD.fpsRange.contains(rate) {
+                    if fps == nil { fps = rate }
+                    doc.fps = rate
+                    keep(lines[k...k])
+                    continue
+                }
+                guard let rate = fps else {
+                    throw SubtitleError(line: k + 1, message: "MicroDVD counts frames and the file names no frame rate: give --fps (23.976, 25, 29.97 …)")
+                }
+                let start = Int((Double(a) * 1000 / rate).rounded()), end = Int((Double(b) * 1000 / rate).rounded())
+                guard b >= a, Bounds.isTime(Double(end) / 1000) else {
+                    try skip(SubtitleError(line: k + 1, message: b < a ? "end is before start" : "frame \(b) at \(rate) fps is past 48 hours"), lines: k..<(k + 1))
+                    continue
+                }
+                // On scalars: a `|` before a combining mark is one Character with it.
+                let raw = String(String.UnicodeScalarView(rest.unicodeScalars.map { $0 == "|" ? "\n" : $0 }))
+                var cue = SubtitleCue(startMs: start, endMs: end, text: Markup.plain(raw, format: .microdvd), raw: raw)
+                cue.lines = [line]
+                cue.line = k + 1
+                add(cue)
+            }
+            if doc.fps == nil { doc.fps = fps }
             return try finish()
         }
 
@@ -454,3 +588,26 @@ extension Substring {
     func replacingComma() -> Substring { Substring(String(self.map { $0 == "," ? "." : $0 })) }
 }
 
+
+/// MicroDVD's frame lines.
+public enum MicroDVD {
+    /// The frame rates a file or `--fps` may name.
+    public static let fpsRange = 1.0...240.0
+
+    /// `{start}{end}rest` (nil: not such a line). Frame numbers of at most 9 digits.
+    static func frames(of line: String) -> (Int, Int, String)? {
+        let s = Array(line.unicodeScalars)
+        func number(from i: Int) -> (Int, Int)? {
+            guard i < s.count, s[i] == "{" else { return nil }
+            var j = i + 1
+            while j < s.count, ("0"..."9").contains(s[j]) { j += 1 }
+            guard j > i + 1, j - i - 1 <= 9, j < s.count, s[j] == "}", let v = Int(String(String.UnicodeScalarView(s[(i + 1)..<j]))) else { return nil }
+            return (v, j + 1)
+        }
+        guard let (a, next) = number(from: 0), let (b, rest) = number(from: next) else { return nil }
+        return (a, b, String(String.UnicodeScalarView(s[rest...])))
+    }
+
+    /// Milliseconds to the frame at `fps`.
+    public static func frame(_ ms: Int, fps: Double) -> Int { Int((Double(ms) * fps / 1000).rounded()) }
+}

@@ -51,9 +51,14 @@ public enum TextEncoding {
             guard let text = try convert(body, from: b.name) else { throw Failure(message: "a \(b.name) byte-order mark, but not \(b.name) text") }
             return Decoded(text: text, encoding: b.name, warning: nil, hadBOM: true)
         }
+        // UTF-16/32 without a byte-order mark: its zero bytes say which (ASCII is valid UTF-8 with NULs in it).
+        if let form = unmarkedUnicode(bytes), let text = try convert(bytes, from: form) {
+            return Decoded(text: text, encoding: form, warning: "\(form) without a byte-order mark (found from its zero bytes)", hadBOM: false)
+        }
         if let text = String(validating: bytes, as: UTF8.self) {
             return Decoded(text: text, encoding: "UTF-8", warning: nil, hadBOM: false)
         }
+        if let repaired = try nearlyUTF8(bytes) { return repaired }
         var guess = try detect(bytes)
         // As browsers do: an ISO-8859 guess whose text has C1 control characters is the Windows code
         // page of the same script (0x80–0x9F are letters and quotes there: Š, ť, €, “).
@@ -67,6 +72,87 @@ public enum TextEncoding {
                            warning: "not UTF-8: decoded as \(guess) (a guess; --encoding NAME to be sure)", hadBOM: false)
         }
         throw Failure(message: "not UTF-8 text, and no character set decodes it (best guess: \(guess.map { Sanitizer.display($0) } ?? "none"); try --encoding NAME)")
+    }
+
+    /// UTF-16/32 LE/BE told apart by where the zero bytes of the (mostly Latin) text fall: at least
+    /// 40% of the code units must show the pattern, and the text must decode.
+    static func unmarkedUnicode(_ bytes: [UInt8]) -> String? {
+        guard bytes.count >= 4, bytes.contains(0) else { return nil }
+        func share(_ unit: Int, _ zeroAt: [Int], _ nonzeroAt: Int) -> Double {
+            let units = bytes.count / unit
+            guard units > 0 else { return 0 }
+            var hits = 0
+            for u in 0..<units {
+                let b = u * unit
+                if zeroAt.allSatisfy({ bytes[b + $0] == 0 }), bytes[b + nonzeroAt] != 0 { hits += 1 }
+            }
+            return Double(hits) / Double(units)
+        }
+        if bytes.count % 4 == 0 {
+            if share(4, [1, 2, 3], 0) >= 0.4 { return "UTF-32LE" }
+            if share(4, [0, 1, 2], 3) >= 0.4 { return "UTF-32BE" }
+        }
+        if bytes.count % 2 == 0 {
+            if share(2, [1], 0) >= 0.4 { return "UTF-16LE" }
+            if share(2, [0], 1) >= 0.4 { return "UTF-16BE" }
+        }
+        return nil
+    }
+
+    /// UTF-8 with a few lines in a legacy character set (smart quotes pasted from Windows), or cut
+    /// inside its last character: each line that is not UTF-8 decoded in the character set
+    /// libuchardet names for those lines (WINDOWS-1252 when it names none), said in a warning with
+    /// the number of lines; a last character cut short is dropped, said too. nil: not such a file
+    /// (no valid multi-byte UTF-8 in it, or most of its non-ASCII lines are not UTF-8).
+    static func nearlyUTF8(_ bytes: [UInt8]) throws -> Decoded? {
+        var lines: [ArraySlice<UInt8>] = []
+        var start = 0
+        for (i, b) in bytes.enumerated() where b == 0x0A {
+            lines.append(bytes[start...i])
+            start = i + 1
+        }
+        if start < bytes.count { lines.append(bytes[start...]) }
+        var good = 0, bad: [Int] = []
+        for (k, l) in lines.enumerated() where l.contains(where: { $0 >= 0x80 }) {
+            if String(validating: Array(l), as: UTF8.self) != nil { good += 1 } else { bad.append(k) }
+        }
+        // A last character cut short: the file is UTF-8 but for its last bytes.
+        var dropped = 0
+        if bad == [lines.count - 1] {
+            let last = Array(lines[lines.count - 1])
+            for cut in 1...min(3, last.count) where String(validating: Array(last.dropLast(cut)), as: UTF8.self) != nil {
+                // What is dropped is the start of a character: a lead byte and its continuations.
+                if last[last.count - cut] >= 0xC0, last.suffix(cut - 1).allSatisfy({ $0 & 0xC0 == 0x80 }) {
+                    dropped = cut
+                    break
+                }
+            }
+        }
+        if dropped > 0 {
+            let text = String(decoding: bytes.dropLast(dropped), as: UTF8.self)
+            return Decoded(text: text, encoding: "UTF-8", warning: "the file ends inside a character: its last \(dropped) byte\(dropped == 1 ? "" : "s") dropped", hadBOM: false)
+        }
+        guard good > 0, !bad.isEmpty, bad.count <= good else { return nil }
+        let badBytes = bad.flatMap { Array(lines[$0]) }
+        // Only Windows punctuation (“ ” ‘ ’ – — … € in 0x80–0x9F) pasted in: WINDOWS-1252, which a
+        // detector cannot tell from its siblings on a few bytes; else the detector's guess.
+        let punctuationOnly = badBytes.allSatisfy { $0 < 0x80 || (0x80...0x9F).contains($0) }
+        var legacy = punctuationOnly ? "WINDOWS-1252" : (try? detect(badBytes)).flatMap { $0 } ?? "WINDOWS-1252"
+        if legacy.uppercased().hasPrefix("UTF") { legacy = "WINDOWS-1252" }
+        legacy = windowsSibling[legacy.uppercased()] ?? legacy
+        var text = ""
+        let badSet = Swift.Set(bad)
+        for (k, l) in lines.enumerated() {
+            if badSet.contains(k) {
+                guard let t = try convert(Array(l), from: legacy) else { return nil }
+                text += t
+            } else {
+                text += String(decoding: l, as: UTF8.self)
+            }
+        }
+        return Decoded(text: text, encoding: "UTF-8",
+                       warning: "UTF-8 but for \(bad.count) line\(bad.count == 1 ? "" : "s") in \(legacy), repaired (line\(bad.count == 1 ? "" : "s") \(bad.prefix(5).map { String($0 + 1) }.joined(separator: ", "))\(bad.count > 5 ? ", …" : ""))",
+                       hadBOM: false)
     }
 
     static let windowsSibling = ["ISO-8859-1": "WINDOWS-1252", "ISO-8859-15": "WINDOWS-1252", "ISO-8859-2": "WINDOWS-1250",
@@ -99,8 +185,9 @@ public enum TextEncoding {
     }
 
     /// Text → bytes in `encoding`; throws naming what cannot be represented.
-    public static func encode(_ text: String, to encoding: String, bom: Bool, crlf: Bool = false) throws -> [UInt8] {
-        let text = crlf ? text.replacingAll("\n", with: "\r\n") : text
+    /// `cr`: old Mac line ends (CR alone); `crlf`: Windows'.
+    public static func encode(_ text: String, to encoding: String, bom: Bool, crlf: Bool = false, cr: Bool = false) throws -> [UInt8] {
+        let text = crlf ? text.replacingAll("\n", with: "\r\n") : cr ? text.replacingAll("\n", with: "\r") : text
         let key = normalized(encoding)
         var out: [UInt8] = []
         if key == "UTF8" {

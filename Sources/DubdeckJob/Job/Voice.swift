@@ -39,6 +39,20 @@ public struct Voice: Equatable, Sendable {
                      rate: 160 + Int((h >> 32) % 26))
     }
 
+    /// espeak-ng's pitch parameter and speaking rate (words a minute) as a voice may hold them.
+    public static let pitchRange = 0...100
+    public static let rateRange = 80...450
+    public var isValid: Bool { Voice.pitchRange.contains(pitch) && Voice.rateRange.contains(rate) }
+
+    /// A voice as a store holds it, checked: an object with a variant, and pitch and rate integers
+    /// when given (nil: not such a voice; the reader refuses it, 65).
+    public init?(strictJSON v: JSONValue) {
+        guard let o = v.objectValue, let variant = o["variant"]?.stringValue else { return nil }
+        if let e = o["engine"], e.stringValue == nil { return nil }
+        for key in ["pitch", "rate"] where o[key] != nil && o[key]?.intValue == nil { return nil }
+        self.init(json: v)
+    }
+
     public var json: JSONValue {
         .object(JSONObject([("engine", .string(engine)), ("variant", .string(variant)), ("pitch", .number(pitch)),
                             ("rate", .number(rate))]))

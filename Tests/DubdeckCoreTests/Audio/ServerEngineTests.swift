@@ -99,6 +99,40 @@ final class ServerEngineTests: XCTestCase {
         XCTAssertFalse(m.contains("secret"), "never in an argument: \(m)")
     }
 
+    /// The predicted fit through a server that can say how long it would speak, and through one that
+    /// cannot (asked once, then espeak-ng's count stands in).
+    func testAPredictRequestIsAnsweredOrNotAskedAgain() throws {
+        let dir = TempDir()
+        let good = try engine("good", [dir.file("good.log")])
+        XCTAssertEqual(try XCTUnwrap(good.predictSeconds(request)), 0.02 * Double(request.text.count), accuracy: 1e-9)
+        XCTAssertNotNil(good.predictSeconds(request), "asked again: it answers")
+        XCTAssertEqual(dir.read("good.log")?.split(separator: "\n").count, 2)
+        XCTAssertGreaterThan(try good.synthesize(request).duration, 0.1, "synthesis on the same process goes on")
+        XCTAssertEqual(good.starts, 1)
+        good.close()
+        for mode in ["refuse", "bad-seconds"] {
+            let e = try engine(mode, [dir.file("\(mode).log")])
+            XCTAssertNil(e.predictSeconds(request), mode)
+            XCTAssertNil(e.predictSeconds(request), mode)
+            XCTAssertEqual(dir.read("\(mode).log")?.split(separator: "\n").count, 1, "\(mode): not asked again")
+            e.close()
+        }
+        // The desk's predictor: the engine's answer once it has one, espeak-ng's count before.
+        let predictor = EngineLengthPredictor(fallback: try SpokenLength())
+        let input = SpokenLength.Input(n: 1, text: "A line to predict.", voice: Voice.deterministic(for: "A"), lang: "en", samples: [])
+        let before = try XCTUnwrap(predictor.predict(input)).seconds
+        XCTAssertEqual(before, try SpokenLength().espeakSeconds(input.text, input.voice, lang: "en"), accuracy: 0.05)
+        let server = try engine("good")
+        predictor.adopt(server)
+        XCTAssertEqual(try XCTUnwrap(predictor.predict(input)).seconds, 0.02 * Double(input.text.count), accuracy: 1e-9)
+        server.close()
+        // The reference server answers from espeak-ng, near the in-process count.
+        let reference = try ServerEngine(argv: ["python3", DubdeckBinary.packageRoot + "/scripts/tts_server.py"], timeout: 30)
+        let said = try XCTUnwrap(reference.predictSeconds(SpeechRequest(text: input.text, voice: Voice(variant: "m3", pitch: 50, rate: 175), lang: "en", speakerName: "x")))
+        XCTAssertGreaterThan(said, 0.5)
+        reference.close()
+    }
+
     func testTheReferenceServerSpeaksThroughEspeak() throws {
         let e = try ServerEngine(argv: ["python3", DubdeckBinary.packageRoot + "/scripts/tts_server.py"], timeout: 30)
         let a = try e.synthesize(request)

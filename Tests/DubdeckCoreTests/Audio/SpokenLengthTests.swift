@@ -38,6 +38,20 @@ final class SpokenLengthTests: XCTestCase {
                           try predictor.espeakSeconds("Yes, and then we walked all the way home.", voice, lang: "en") * 0.8)
     }
 
+    /// A pasted page is counted on its first characters and scaled by its length: the cost of a
+    /// prediction is bounded whatever the text, and its figure still grows with it.
+    func testAVeryLongTextIsCountedOnItsBeginningAndScaled() throws {
+        let predictor = try SpokenLength()
+        let voice = Voice.deterministic(for: "SPEAKER_00")
+        let unit = "We walked home along the river before dark. "  // 45 characters
+        let short = try predictor.espeakSeconds(String(repeating: unit, count: 13), voice, lang: "en")  // 585: counted whole
+        let long = try predictor.espeakSeconds(String(repeating: unit, count: 2_000), voice, lang: "en")  // 90,000
+        XCTAssertEqual(long / short, 2_000.0 / 13.0, accuracy: 2_000.0 / 13.0 * 0.1)
+        // Chinese is spoken by espeak-ng as Mandarin (cmn): zh has a prediction.
+        XCTAssertGreaterThan(try predictor.espeakSeconds("你好，世界", voice, lang: "zh"), 0.3)
+        XCTAssertGreaterThan(try predictor.espeakSeconds("你好，世界", voice, lang: "zh-CN"), 0.3)
+    }
+
     func testALanguageEspeakLacksOrAHostileVariantIsNoPrediction() throws {
         let predictor = try SpokenLength()
         let input = SpokenLength.Input(n: 1, text: "hello", voice: Voice.deterministic(for: "A"), lang: "xx-nope", samples: [])

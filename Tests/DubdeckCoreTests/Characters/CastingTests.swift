@@ -122,5 +122,17 @@ final class CastingTests: XCTestCase {
             c.voiceEstimate = bad
             XCTAssertThrowsError(try c.validate(file: "s.json"), "a writer refuses what the reader refuses")
         }
+        // A voice past espeak-ng's bounds, or not a voice at all, is refused too (now and before a re-cast).
+        var c = CharacterRecord(id: "SPEAKER_01", name: "", embeddingAvg: [], embeddingCount: 0, snapshots: [], series: [], speakerWavs: [],
+                                voice: Voice(variant: "f2", pitch: 101, rate: 175), mergedInto: nil, notes: "", createdAt: "", updatedAt: "", extra: JSONObject())
+        XCTAssertThrowsError(try c.validate(file: "s.json"))
+        c.voice = Voice(variant: "f2", pitch: 50, rate: 175)
+        XCTAssertNoThrow(try c.validate(file: "s.json"))
+        c.previousVoice = (Voice(variant: "f2", pitch: 50, rate: 5000), 3)
+        XCTAssertThrowsError(try c.validate(file: "s.json"))
+        for bad in [#""f2""#, #"{"variant": "f2", "pitch": 1e308}"#, #"{"variant": "f2", "rate": "fast"}"#, #"{"pitch": 50}"#, #"{"variant": "f2", "engine": 3}"#] {
+            XCTAssertNil(Voice(strictJSON: try JSONParser.parse(Array(bad.utf8))), bad)
+        }
+        XCTAssertNotNil(Voice(strictJSON: try JSONParser.parse(Array(#"{"variant": "f2"}"#.utf8))), "pitch and rate may be left out")
     }
 }

@@ -31,7 +31,9 @@ final class MarkupWorkTests: XCTestCase {
     func testTagsAreFoundAsBefore() {
         XCTAssertEqual(Markup.plain("<a<i>x</i> <3 {\\an8}y", format: .srt), "x <3 y")
         XCTAssertEqual(Markup.plain("a{b{\\i1}c}d\\{e", format: .ass), "ac}d{e")
-        XCTAssertEqual(Markup.plain("<c.x><i>a</i></c> <b", format: .vtt), "a <b")
+        // A WebVTT tag left open runs to the end of the cue, as browsers read it (SPEC §11.10).
+        XCTAssertEqual(Markup.plain("<c.x><i>a</i></c> <b", format: .vtt), "a ")
+        XCTAssertEqual(Markup.plain("<c.x><i>a</i></c> <3", format: .vtt), "a <3")
         XCTAssertEqual(Markup.pieces("<i>a</i>", format: .srt), [.tag("<i>"), .text("a"), .tag("</i>")])
     }
 }
