@@ -13,14 +13,16 @@ func makeEngine(_ name: String?, template: [String], timeout: Double) throws -> 
         }
         return try ServerEngine(argv: argv, timeout: timeout)
     }
-    if !template.isEmpty { return try CommandEngine(template: template, timeout: timeout) }
+    // A command engine may print how long it would speak (the desk's predicted fit).
+    let predict = try CommandEngine.templateFromEnvironment("DUBDECK_ENGINE_PREDICT_COMMAND")
+    if !template.isEmpty { return try CommandEngine(template: template, timeout: timeout, predictTemplate: predict) }
     switch name ?? "espeak" {
     case "espeak": return try EspeakEngine()
     case "command":
         guard let t = try CommandEngine.templateFromEnvironment() else {
             throw DubdeckError(.usage, "--engine command needs --engine-command ARGV... or DUBDECK_ENGINE_COMMAND (a JSON array)")
         }
-        return try CommandEngine(template: t, timeout: timeout)
+        return try CommandEngine(template: t, timeout: timeout, predictTemplate: predict)
     default:
         throw DubdeckError(.usage, "unknown engine '\(Sanitizer.display(name ?? ""))' (espeak, command or server)")
     }

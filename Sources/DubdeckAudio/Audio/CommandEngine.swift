@@ -1,4 +1,5 @@
 import CInterrupt
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,13 +7,17 @@ import Glibc
 /// Any external TTS (Piper, Coqui XTTS, the pipeline's own) through an argv template with
 /// `{text_file} {out} {ref_wav} {lang} {voice}`: run without a shell, the text passed only through
 /// a file, with a timeout; its stderr is shown on failure.
-public final class CommandEngine: SpeechEngine {
+public final class CommandEngine: SpeechEngine, Sendable {
     public let name = "command"
     public let canChangeRate = false
     public let template: [String]
     public let timeout: Double
+    /// Prints how long it would speak the text (the desk's predicted fit); nil: none.
+    public let predictTemplate: [String]?
+    let predictFailed = Mutex(false)
 
-    public init(template: [String], timeout: Double = 60) throws {
+    public init(template: [String], timeout: Double = 60, predictTemplate: [String]? = nil) throws {
+        self.predictTemplate = predictTemplate
         guard let first = template.first, !first.isEmpty else {
             throw DubdeckError(.usage, "the command engine needs an argv template (--engine-command or DUBDECK_ENGINE_COMMAND)")
         }
@@ -23,12 +28,12 @@ public final class CommandEngine: SpeechEngine {
         self.timeout = timeout
     }
 
-    /// DUBDECK_ENGINE_COMMAND: a JSON array of strings.
-    public static func templateFromEnvironment() throws -> [String]? {
-        guard let text = Environment.get("DUBDECK_ENGINE_COMMAND"), !text.isEmpty else { return nil }
-        guard let v = try? JSONParser.parse(Array(text.utf8)), let items = v.arrayValue,
+    /// DUBDECK_ENGINE_COMMAND (or `variable`): a JSON array of strings.
+    public static func templateFromEnvironment(_ variable: String = "DUBDECK_ENGINE_COMMAND") throws -> [String]? {
+        guard let text = Environment.get(variable), !text.isEmpty else { return nil }
+        guard let v = try? JSONParser.parse(Array(text.utf8)), let items = v.arrayValue, !items.isEmpty,
               items.allSatisfy({ $0.stringValue != nil }) else {
-            throw DubdeckError(.usage, "DUBDECK_ENGINE_COMMAND must be a JSON array of strings")
+            throw DubdeckError(.usage, "\(variable) must be a JSON array of strings")
         }
         return items.map { $0.stringValue! }
     }
@@ -38,15 +43,50 @@ public final class CommandEngine: SpeechEngine {
         if usesRef, request.referenceWav == nil {
             throw DubdeckError(.dataError, "the engine command uses {ref_wav} but \(Sanitizer.display(request.speakerName)) has no reference recording")
         }
+        return try run(template, request, stdout: nil) { out, _, lastLines in
+            guard FileIO.exists(out) else {
+                throw DubdeckError(.ioError, "engine command wrote no audio to {out}\(lastLines.isEmpty ? "" : ": " + Sanitizer.display(lastLines))")
+            }
+            var st = stat()
+            if lstat(out, &st) == 0, Int(st.st_size) > FileIO.engineAudioLimit {
+                throw DubdeckError.data("the engine's audio", "\(st.st_size) bytes is over the \(FileIO.engineAudioLimit)-byte limit")
+            }
+            return try AudioFile.read(out, maxSeconds: request.maxSeconds, what: "the engine's audio", mono: true)
+        }
+    }
+
+    /// The predict command's answer (`DUBDECK_ENGINE_PREDICT_COMMAND`: the same placeholders but
+    /// {out}; it prints the seconds it would speak): nil without one, and after its first failure
+    /// (espeak-ng's count scaled by the takes stands in, SpokenLength).
+    public func predictSeconds(_ request: SpeechRequest) -> Double? {
+        guard let predictTemplate, !predictFailed.withLock({ $0 }) else { return nil }
+        let seconds = try? run(predictTemplate, request, stdout: "seconds.txt") { _, printed, _ -> Double in
+            // A number of seconds, 0 … 86,400, and nothing else (at most 64 bytes read).
+            let said = String(decoding: (try FileIO.readIfExists(printed!, limit: 64)) ?? [], as: UTF8.self).trimmingCharacters()
+            guard let value = Double(said), value.isFinite, (0...86_400).contains(value) else {
+                throw DubdeckError(.ioError, "the predict command printed no number of seconds")
+            }
+            return value
+        }
+        if seconds == nil { predictFailed.withLock { $0 = true } }
+        return seconds
+    }
+
+    /// Runs one command of the engine in a temporary directory of its own (the text in a file, never
+    /// an argument; removed on return and on Ctrl-C): `stdout` a file name there for its output (else
+    /// /dev/null); `done` reads what it wrote ({out}, that file, its last stderr lines) before the
+    /// directory goes.
+    func run<T>(_ template: [String], _ request: SpeechRequest, stdout: String?, done: (String, String?, String) throws -> T) throws -> T {
         var tmpl = Array("/tmp/dubdeck-tts.XXXXXX".utf8CString)
         guard let dirPtr = tmpl.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw DubdeckError(.cannotCreate, "cannot create a temporary directory: \(errnoText())")
         }
         let dir = String(cString: dirPtr)
         let textFile = dir + "/text.txt", out = dir + "/out.wav", errFile = dir + "/stderr.txt"
+        let outputFile = stdout.map { dir + "/" + $0 }
         // Ctrl-C removes the directory and what is in it (the line's text): registered before use.
         var slots: [Int32] = [dd_cleanup_register(dir, 1)]
-        for f in [textFile, out, errFile] { slots.append(dd_cleanup_register(f, 0)) }
+        for f in [textFile, out, errFile] + (outputFile.map { [$0] } ?? []) { slots.append(dd_cleanup_register(f, 0)) }
         defer {
             dd_empty_directory(dir)  // what the engine left beside {out} too (the same rule as Ctrl-C's)
             rmdir(dir)
@@ -59,7 +99,7 @@ public final class CommandEngine: SpeechEngine {
                 "{lang}": request.lang, "{voice}": request.voice.name(lang: request.lang),
             ])
         }
-        let status = try Subprocess.run(argv, stdoutPath: "/dev/null", stderrPath: errFile, timeout: timeout)
+        let status = try Subprocess.run(argv, stdoutPath: outputFile ?? "/dev/null", stderrPath: errFile, timeout: timeout)
         let lastLines = Subprocess.lastLines(of: errFile)
         switch status {
         case .timedOut:
@@ -73,14 +113,7 @@ public final class CommandEngine: SpeechEngine {
         default:
             break
         }
-        guard FileIO.exists(out) else {
-            throw DubdeckError(.ioError, "engine command wrote no audio to {out}\(lastLines.isEmpty ? "" : ": " + Sanitizer.display(lastLines))")
-        }
-        var st = stat()
-        if lstat(out, &st) == 0, Int(st.st_size) > FileIO.engineAudioLimit {
-            throw DubdeckError.data("the engine's audio", "\(st.st_size) bytes is over the \(FileIO.engineAudioLimit)-byte limit")
-        }
-        return try AudioFile.read(out, maxSeconds: request.maxSeconds, what: "the engine's audio", mono: true)
+        return try done(out, outputFile, lastLines)
     }
 }
 

@@ -116,14 +116,16 @@ public final class SpokenLength: SpeechLengthPredicting {
 /// is handed over once it exists (the desk's synthesis makes it on first use).
 public final class EngineLengthPredictor: SpeechLengthPredicting {
     let fallback: SpokenLength?
-    /// Only a server has a `predict` request (and serializes its conversation under its own lock).
-    let engine = Mutex<ServerEngine?>(nil)
+    /// A server (its `predict` request, its conversation under its own lock) or a command engine
+    /// (its predict command, a process per question): the engines that can say.
+    let engine = Mutex<(any SpeechEngine & Sendable)?>(nil)
 
     public init(fallback: SpokenLength?) { self.fallback = fallback }
 
     /// The engine to ask from now on, when it is one that can say.
     public func adopt(_ e: any SpeechEngine) {
         if let server = e as? ServerEngine { engine.withLock { $0 = server } }
+        if let command = e as? CommandEngine, command.predictTemplate != nil { engine.withLock { $0 = command } }
     }
 
     public func predict(_ input: SpokenLength.Input) -> SpokenPrediction? {

@@ -63,6 +63,33 @@ final class CommandEngineTests: XCTestCase {
         }
     }
 
+    /// A command engine's predict command (DUBDECK_ENGINE_PREDICT_COMMAND): its printed seconds are
+    /// the prediction; one that prints anything else is not run again; none: no prediction of its own.
+    func testAPredictCommandSaysHowLongOrIsNotAskedAgain() throws {
+        let dir = TempDir()
+        let request = SpeechRequest(text: "twelve chars", voice: Voice.deterministic(for: "A"), lang: "en", speakerName: "A")
+        let say = try CommandEngine(template: ["true", "{out}"], predictTemplate: [
+            "python3", "-c", "import sys; print(0.05 * len(open(sys.argv[1]).read()))", "{text_file}"])
+        XCTAssertEqual(try XCTUnwrap(say.predictSeconds(request)), 0.6, accuracy: 1e-9)
+        let log = dir.file("asked.log")
+        let garbage = try CommandEngine(template: ["true", "{out}"], predictTemplate: [
+            "python3", "-c", "import sys; open(sys.argv[1], 'a').write('x\\n'); print('soon')", log])
+        XCTAssertNil(garbage.predictSeconds(request))
+        XCTAssertNil(garbage.predictSeconds(request))
+        XCTAssertEqual(dir.read("asked.log"), "x\n", "not run again")
+        for printed in ["-1", "1e9", "nan", "inf", ""] {
+            let e = try CommandEngine(template: ["true", "{out}"], predictTemplate: ["python3", "-c", "print('\(printed)')"])
+            XCTAssertNil(e.predictSeconds(request), printed)
+        }
+        XCTAssertNil(try CommandEngine(template: ["true", "{out}"]).predictSeconds(request))
+        // The desk's predictor asks it once the synthesis made it.
+        let predictor = EngineLengthPredictor(fallback: nil)
+        let input = SpokenLength.Input(n: 1, text: "twelve chars", voice: request.voice, lang: "en", samples: [])
+        XCTAssertNil(predictor.predict(input))
+        predictor.adopt(say)
+        XCTAssertEqual(try XCTUnwrap(predictor.predict(input)).seconds, 0.6, accuracy: 1e-9)
+    }
+
     func testTemplateErrors() {
         XCTAssertThrowsError(try CommandEngine(template: []))
         XCTAssertThrowsError(try CommandEngine(template: ["espeak-ng", "{text_file}"]), "a template must write {out}")
