@@ -68,7 +68,7 @@ public enum Markup {
             }
             var j = i + 1
             if j < close, s[j] == "/" { j += 1 }
-            let nameEnd = s[j..<close].firstIndex { !($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == ":" || $0 == ".") } ?? close
+            let nameEnd = s[j..<close].firstIndex { !($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == ":" || $0 == "." || $0 == "_" || $0 == "-") } ?? close
             let name = String(String.UnicodeScalarView(s[j..<nameEnd])).lowercased()
             if format == .vtt, let first = name.unicodeScalars.first, ("0"..."9").contains(first) {
                 // A karaoke timestamp <00:01.000>: a tag only when it is one.
@@ -227,6 +227,35 @@ public enum Markup {
         case text(String)
         case newline
         case italic(Bool), bold(Bool), underline(Bool)
+        /// A text colour from here (`RRGGBB`), nil: back to the default.
+        case color(String?)
+    }
+
+    /// Colour names SRT's `<font color>` uses, and the classes WebVTT's default style sheet colours.
+    static let namedColors: [(name: String, hex: String)] = [
+        ("white", "FFFFFF"), ("lime", "00FF00"), ("cyan", "00FFFF"), ("red", "FF0000"), ("yellow", "FFFF00"),
+        ("magenta", "FF00FF"), ("blue", "0000FF"), ("black", "000000"), ("green", "008000"), ("aqua", "00FFFF"),
+        ("fuchsia", "FF00FF"), ("gray", "808080"), ("grey", "808080"), ("orange", "FFA500"), ("purple", "800080"),
+    ]
+    static let vttColorClasses = ["white", "lime", "cyan", "red", "yellow", "magenta", "blue", "black"]
+
+    /// `#FF0000`, `ff0000`, `red` → `FF0000` (nil: not a colour).
+    static func hexColor(_ value: Substring) -> String? {
+        var v = value.trimmingCharacters().lowercased()
+        if let named = namedColors.first(where: { $0.name == v }) { return named.hex }
+        if v.hasPrefix("#") { v.removeFirst() }
+        guard v.count == 6, v.allSatisfy({ $0.isHexDigit }) else { return nil }
+        return v.uppercased()
+    }
+
+    /// The WebVTT class of the default palette nearest a colour.
+    static func vttClass(_ hex: String) -> String {
+        func rgb(_ h: String) -> [Int] { stride(from: 0, to: 6, by: 2).map { Int(h.dropFirst($0).prefix(2), radix: 16) ?? 0 } }
+        let c = rgb(hex)
+        return vttColorClasses.min { a, b in
+            let (x, y) = (rgb(hexColor(Substring(a))!), rgb(hexColor(Substring(b))!))
+            return zip(c, x).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) < zip(c, y).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+        }!
     }
 
     struct Styled: Equatable {
@@ -287,6 +316,22 @@ public enum Markup {
                         while k < s.count, ("0"..."9").contains(s[k]) { k += 1 }
                         let name = String(String.UnicodeScalarView(s[(i + 1)..<j]))
                         let value = Int(String(String.UnicodeScalarView(s[j..<k])))
+                        // \c&HBBGGRR& and \1c&HBBGGRR&: the primary colour (\c alone: the style's).
+                        let colour = name == "c" ? j : (name.isEmpty && k == i + 2 && s[i + 1] == "1" && k < s.count && s[k] == "c") ? k + 1 : nil
+                        if let at = colour {
+                            var e = at
+                            while e < s.count, s[e] != "\\", s[e] != "}" { e += 1 }
+                            let spec = String(String.UnicodeScalarView(s[at..<e])).uppercased().filter { $0.isHexDigit }
+                            let digits = spec.hasPrefix("H") ? String(spec.dropFirst()) : spec
+                            if digits.isEmpty {
+                                runs.append(.color(nil))
+                            } else if digits.count <= 8 {
+                                let bgr = String(String(repeating: "0", count: max(0, 6 - digits.count)) + digits.suffix(6))
+                                runs.append(.color(String(bgr.suffix(2)) + String(bgr.dropFirst(2).prefix(2)) + String(bgr.prefix(2))))
+                            }
+                            i = max(e, i + 1)
+                            continue
+                        }
                         switch name {
                         case "i": runs.append(.italic(value.map { $0 != 0 } ?? false))
                         case "b": runs.append(.bold(value.map { $0 != 0 } ?? false))
@@ -303,6 +348,18 @@ public enum Markup {
                     case "i": runs.append(.italic(!closing))
                     case "b": runs.append(.bold(!closing))
                     case "u": runs.append(.underline(!closing))
+                    case "font":
+                        // <font color="#FF0000">, <font color=red>
+                        if closing { runs.append(.color(nil)); break }
+                        if let r = t.range(ofArrow: "color=") ?? t.range(ofArrow: "COLOR=") ?? t.range(ofArrow: "Color=") {
+                            let value = t[r.upperBound...].drop { $0 == "\"" || $0 == "'" }.prefix { $0 != "\"" && $0 != "'" && $0 != " " && $0 != ">" }
+                            if let hex = hexColor(value) { runs.append(.color(hex)) }
+                        }
+                    case "c":
+                        // <c.yellow.bg_black>: the first class that is a colour.
+                        if closing { runs.append(.color(nil)); break }
+                        let classes = t.dropFirst(2).prefix { $0 != ">" && $0 != " " }.split(separator: ".")
+                        if let c = classes.first(where: { vttColorClasses.contains(String($0).lowercased()) }) { runs.append(.color(hexColor(c))) }
                     default: break
                     }
                 }
@@ -321,6 +378,7 @@ public enum Markup {
                 if case .text(let t) = r, !t.isEmpty { break }
                 if case .newline = r { break }
                 if [.italic(true), .bold(true), .underline(true)].contains(r) { open.append(r) }
+                if case .color(let hex) = r, hex != nil { open.append(r) }
             }
         }
         var runs = open
@@ -333,6 +391,7 @@ public enum Markup {
             case .italic: runs.append(.italic(false))
             case .bold: runs.append(.bold(false))
             case .underline: runs.append(.underline(false))
+            case .color: runs.append(.color(nil))
             default: break
             }
         }
@@ -353,6 +412,11 @@ public enum Markup {
             case (_, .italic(let on)): return on ? "<i>" : "</i>"
             case (_, .bold(let on)): return on ? "<b>" : "</b>"
             case (_, .underline(let on)): return on ? "<u>" : "</u>"
+            case (.ass, .color(let hex)):
+                guard let hex else { return "{\\c}" }
+                return "{\\c&H\(hex.suffix(2))\(hex.dropFirst(2).prefix(2))\(hex.prefix(2))&}"
+            case (.vtt, .color(let hex)): return hex.map { "<c.\(vttClass($0))>" } ?? "</c>"
+            case (.srt, .color(let hex)): return hex.map { "<font color=\"#\($0)\">" } ?? "</font>"
             default: return ""
             }
         }

@@ -155,6 +155,27 @@ final class SubtitleThirdEditionTests: XCTestCase {
         XCTAssertTrue(out.contains("{\\p1}m 0 0 l 10 0 10 10{\\p0}Hi\n"), out)
     }
 
+    /// SRT's `<font color>` becomes WebVTT's `<c.red>` (the default palette's nearest class) and ASS's
+    /// `\c&HBBGGRR&` on conversion, and back; the text is the same everywhere.
+    func testColoursCarryAcrossFormats() throws {
+        let srt = Markup.styled("<font color=\"#FF0000\">Red</font> plain", format: .srt)
+        XCTAssertEqual(Markup.render(srt, to: .vtt), "<c.red>Red</c> plain")
+        XCTAssertEqual(Markup.render(srt, to: .ass), "{\\c&H0000FF&}Red{\\c} plain")
+        XCTAssertEqual(Markup.render(srt, to: .sbv), "Red plain")
+        let ass = Markup.styled("{\\1c&H00FFFF&}Yellow{\\c} and {\\c&HFF0000&}blue", format: .ass)
+        XCTAssertEqual(Markup.render(ass, to: .srt), "<font color=\"#FFFF00\">Yellow</font> and <font color=\"#0000FF\">blue")
+        XCTAssertEqual(Markup.render(Markup.styled("<c.yellow.bg_black>x</c> <font color=lime>y</font> <font color=\"#FE0101\">z</font>", format: .vtt), to: .vtt),
+                       "<c.yellow>x</c> <c.lime>y</c> <c.red>z</c>")
+        for (raw, from) in [("<font color=\"#FF0000\">Red</font> plain", SubtitleFormat.srt), ("{\\c&H00FF00&}Green", .ass), ("<c.cyan>C</c>", .vtt)] {
+            let styled = Markup.styled(raw, format: from)
+            for to in SubtitleFormat.allCases {
+                XCTAssertEqual(Markup.plain(Markup.render(styled, to: to), format: to), Markup.plain(raw, format: from), "\(from) → \(to)")
+            }
+        }
+        // An edited line keeps the colour its whole line had.
+        XCTAssertEqual(Markup.render(Markup.styled(plain: "New words", like: srt), to: .vtt), "<c.red>New words</c>")
+    }
+
     func testAnEditedOrMovedCueIsWrittenWithCanonicalTimes() throws {
         let srt = "1\n00:00:01 --> 00:00:03,5\nTolerated\n\n2\n0:00:04,000 --> 0:00:05,000\nUntouched\n"
         let doc = try parse(srt, .srt)
