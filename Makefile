@@ -28,6 +28,8 @@ run: build
 test: deps
 	@python3 -c "import pysubs2" 2>/dev/null || PYTHONPATH=.build/pylib python3 -c "import pysubs2" 2>/dev/null \
 		|| python3 -m pip install --quiet --target .build/pylib pysubs2==1.8.1
+	@PYTHONPATH=.build/pylib python3 -c "import ttconv" 2>/dev/null \
+		|| python3 -m pip install --quiet --target .build/pylib ttconv==1.2.3
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --skip InstallTests
 

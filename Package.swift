@@ -32,8 +32,9 @@ let package = Package(
         .target(name: "CDubdeckShim", dependencies: ["CNcursesw"], path: "Sources/CDubdeckShim"),
 
         // The libraries not every command needs, opened on first use (dlopen): not mapped by every command at start.
+        // libxml2's headers are included by lazy_libs.c alone (Debian keeps them in /usr/include/libxml2).
         .target(name: "CLazyLibs", dependencies: ["CEspeak", "CLibpq", "CSndfile", "CSoxr", "CRubberband", "CAlsa", "CUchardet"],
-                path: "Sources/CLazyLibs", linkerSettings: [.linkedLibrary("dl")]),
+                path: "Sources/CLazyLibs", cSettings: [.unsafeFlags(["-I/usr/include/libxml2"])], linkerSettings: [.linkedLibrary("dl")]),
         // The speaker encoder's inner loops, optimised in every build.
         .target(name: "CKernels", path: "Sources/CKernels"),
         // Ctrl-C handling (an async-signal-safe handler: kill children, remove temporaries, exit 130).

@@ -12,7 +12,7 @@ INC="$INC -I Sources/CInterrupt/include"
 clang -O1 -fsanitize=address -c Sources/CInterrupt/interrupt.c -I Sources/CInterrupt/include -o "$OUT/interrupt.o"
 # The C targets the Swift sources call: the lazily opened libraries, ALSA's quiet handler, the
 # encoder's kernels.
-clang -O1 -fsanitize=address -c Sources/CLazyLibs/lazy_libs.c -I Sources/CLazyLibs/include -o "$OUT/lazy_libs.o"
+clang -O1 -fsanitize=address -c Sources/CLazyLibs/lazy_libs.c -I Sources/CLazyLibs/include -I /usr/include/libxml2 -o "$OUT/lazy_libs.o"
 clang -O1 -fsanitize=address -c Sources/CAlsaQuiet/alsa_quiet.c -I Sources/CAlsaQuiet/include -I Sources/CLazyLibs/include -o "$OUT/alsa_quiet.o"
 clang -O2 -fsanitize=address -c Sources/CKernels/kernels.c -I Sources/CKernels/include -o "$OUT/kernels.o"
 INC="$INC -I Sources/CAlsaQuiet/include -I Sources/CLazyLibs/include"
@@ -31,7 +31,7 @@ swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name DubdeckCore -p
     $(find Sources/DubdeckBase Sources/DubdeckJob Sources/DubdeckAudio Sources/DubdeckCharacters Sources/DubdeckCore -name '*.swift' ! -name Exports.swift | sort) \
     Sources/DubdeckTUI/Keys/*.swift Tests/TestSupport/JSONOracle.swift Fuzz/FuzzTargets.swift "$OUT/Sonames.swift" \
     "$OUT/interrupt.o" "$OUT/alsa_quiet.o" "$OUT/lazy_libs.o" "$OUT/kernels.o" -ldl \
-    -lcrypto -lsndfile -lasound -lespeak-ng -lrubberband -lsoxr -luchardet -o "$OUT/fuzz-dubdeck"
+    -lcrypto -lsndfile -lasound -lespeak-ng -lrubberband -lsoxr -luchardet -lxml2 -o "$OUT/fuzz-dubdeck"
 status=0
 for t in json translated store history historyend srt vtt ass envelope charstore npy keymap sanitizer names; do
     mkdir -p "$OUT/corpus-$t"

@@ -3,6 +3,11 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+/* libxml2's headers only here (they need -I/usr/include/libxml2): lazy_libs.h shows Swift a small tree API. */
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
 
 struct lib {
     const char *name;
@@ -31,6 +36,7 @@ SYMBOLS(rubberband, "rubberband_available", "rubberband_delete", "rubberband_new
 SYMBOLS(alsa, "snd_lib_error_set_handler", "snd_pcm_close", "snd_pcm_drain", "snd_pcm_drop", "snd_pcm_open", "snd_pcm_recover",
         "snd_pcm_set_params", "snd_pcm_writei", "snd_strerror")
 SYMBOLS(uchardet, "uchardet_data_end", "uchardet_delete", "uchardet_get_charset", "uchardet_handle_data", "uchardet_new")
+SYMBOLS(xml2, "xmlCtxtGetLastError", "xmlCtxtReadMemory", "xmlFreeDoc", "xmlFreeParserCtxt", "xmlNewParserCtxt", "xmlStopParser")
 
 /* The shared object's name comes from the build (dd_<lib>_load's argument: Sonames.swift, which
  * the build writes from pkg-config and the library's ELF SONAME), never from this file. */
@@ -42,6 +48,7 @@ LIB(soxr);
 LIB(rubberband);
 LIB(alsa);
 LIB(uchardet);
+LIB(xml2);
 
 static void open_lib(struct lib *l) {
     if (!l->soname[0]) {
@@ -86,6 +93,7 @@ LOADER(soxr)
 LOADER(rubberband)
 LOADER(alsa)
 LOADER(uchardet)
+LOADER(xml2)
 
 /* A symbol of a loaded library (all were checked at load); a wrapper called before its library
  * was loaded is a bug in dubdeck: stop. */
@@ -179,3 +187,114 @@ void dd_uchardet_delete(uchardet_t u) { CALL(uchardet, uchardet_delete, u); }
 int dd_uchardet_handle_data(uchardet_t u, const char *d, size_t n) { CALL(uchardet, uchardet_handle_data, u, d, n); }
 void dd_uchardet_data_end(uchardet_t u) { CALL(uchardet, uchardet_data_end, u); }
 const char *dd_uchardet_get_charset(uchardet_t u) { CALL(uchardet, uchardet_get_charset, u); }
+
+static xmlParserCtxtPtr dd_xmlNewParserCtxt(void) { CALL(xml2, xmlNewParserCtxt); }
+static void dd_xmlFreeParserCtxt(xmlParserCtxtPtr c) { CALL(xml2, xmlFreeParserCtxt, c); }
+static xmlDocPtr dd_xmlCtxtReadMemory(xmlParserCtxtPtr c, const char *b, int n, const char *url, const char *enc, int options) {
+    CALL(xml2, xmlCtxtReadMemory, c, b, n, url, enc, options);
+}
+static xmlErrorPtr dd_xmlCtxtGetLastError(void *c) { CALL(xml2, xmlCtxtGetLastError, c); }
+static void dd_xmlStopParser(xmlParserCtxtPtr c) { CALL(xml2, xmlStopParser, c); }
+void dd_xml_free(dd_xml_doc *d) { CALL(xml2, xmlFreeDoc, (xmlDocPtr)d); }
+
+/* What a parse found, in the context's _private: a DOCTYPE, and libxml2's first error (the cause;
+ * the errors after it are consequences). */
+struct parse_notes {
+    int doctype;
+    int line;
+    char first[400];
+};
+
+/* A document type declaration: TTML has none, and a DTD is where entity bombs and external
+ * entities live. The parse stops at its first byte; dd_xml_read refuses the document. */
+static void refuse_doctype(void *ctx, const xmlChar *name, const xmlChar *external, const xmlChar *system) {
+    (void)name; (void)external; (void)system;
+    xmlParserCtxtPtr c = ctx;
+    struct parse_notes *notes = c->_private;
+    notes->doctype = 1;
+    notes->line = c->input ? c->input->line : 0;
+    dd_xmlStopParser(c);
+}
+
+/* Errors are noted (the first one), never printed by libxml2. */
+static void note_error(void *ctx, xmlErrorPtr error) {
+    xmlParserCtxtPtr c = ctx;
+    struct parse_notes *notes = c ? c->_private : NULL;
+    if (!notes || notes->first[0] || !error || !error->message || error->level < XML_ERR_ERROR) return;
+    snprintf(notes->first, sizeof notes->first, "%s", error->message);
+    size_t n = strlen(notes->first);
+    while (n > 0 && (notes->first[n - 1] == '\n' || notes->first[n - 1] == ' ')) notes->first[--n] = 0;
+    notes->line = error->line;
+}
+
+dd_xml_doc *dd_xml_read(const char *bytes, int size, int *line, char *error, size_t error_size) {
+    *line = 0;
+    if (error_size) error[0] = 0;
+    xmlParserCtxtPtr c = dd_xmlNewParserCtxt();
+    if (!c) {
+        snprintf(error, error_size, "out of memory");
+        return NULL;
+    }
+    struct parse_notes notes = {0, 0, ""};
+    c->sax->internalSubset = refuse_doctype;
+    c->sax->serror = note_error;
+    c->_private = &notes;
+    /* No network, no messages; never XML_PARSE_NOENT, XML_PARSE_DTDLOAD or XML_PARSE_HUGE (libxml2's
+     * limits on depth and sizes stay). CDATA is text. */
+    int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA;
+    xmlDocPtr doc = dd_xmlCtxtReadMemory(c, bytes, size, NULL, "UTF-8", options);
+    if (notes.doctype || !doc || !c->wellFormed) {
+        if (notes.doctype) {
+            snprintf(error, error_size, "a DOCTYPE (document type declaration) is not read: TTML has none");
+        } else if (notes.first[0]) {
+            snprintf(error, error_size, "not well-formed XML: %s", notes.first);
+        } else {
+            xmlErrorPtr e = dd_xmlCtxtGetLastError(c);
+            snprintf(error, error_size, "not well-formed XML: %s", e && e->message ? e->message : "libxml2 gave no reason");
+            size_t n = strlen(error);
+            while (n > 0 && (error[n - 1] == '\n' || error[n - 1] == ' ')) error[--n] = 0;
+            notes.line = e ? e->line : 0;
+        }
+        *line = notes.line;
+        if (doc) dd_xml_free((dd_xml_doc *)doc);
+        dd_xmlFreeParserCtxt(c);
+        return NULL;
+    }
+    dd_xmlFreeParserCtxt(c);
+    return (dd_xml_doc *)doc;
+}
+
+const dd_xml_node *dd_xml_root(const dd_xml_doc *d) {
+    for (xmlNodePtr n = ((xmlDocPtr)d)->children; n; n = n->next)
+        if (n->type == XML_ELEMENT_NODE) return (const dd_xml_node *)n;
+    return NULL;
+}
+int dd_xml_kind(const dd_xml_node *node) {
+    const xmlNode *n = (const xmlNode *)node;
+    if (n->type == XML_ELEMENT_NODE) return 1;
+    if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) return 2;
+    return 0;
+}
+const dd_xml_node *dd_xml_first_child(const dd_xml_node *n) { return (const dd_xml_node *)((const xmlNode *)n)->children; }
+const dd_xml_node *dd_xml_next(const dd_xml_node *n) { return (const dd_xml_node *)((const xmlNode *)n)->next; }
+const char *dd_xml_name(const dd_xml_node *n) { return (const char *)((const xmlNode *)n)->name; }
+const char *dd_xml_namespace(const dd_xml_node *node) {
+    const xmlNode *n = (const xmlNode *)node;
+    return n->ns && n->ns->href ? (const char *)n->ns->href : NULL;
+}
+const char *dd_xml_text(const dd_xml_node *n) {
+    const xmlChar *c = ((const xmlNode *)n)->content;
+    return c ? (const char *)c : "";
+}
+long dd_xml_line(const dd_xml_node *n) { return (long)((const xmlNode *)n)->line; }
+const dd_xml_attr *dd_xml_first_attribute(const dd_xml_node *node) {
+    const xmlNode *n = (const xmlNode *)node;
+    return n->type == XML_ELEMENT_NODE ? (const dd_xml_attr *)n->properties : NULL;
+}
+const dd_xml_attr *dd_xml_next_attribute(const dd_xml_attr *a) { return (const dd_xml_attr *)((const xmlAttr *)a)->next; }
+const char *dd_xml_attribute_name(const dd_xml_attr *a) { return (const char *)((const xmlAttr *)a)->name; }
+const char *dd_xml_attribute_namespace(const dd_xml_attr *attr) {
+    const xmlAttr *a = (const xmlAttr *)attr;
+    return a->ns && a->ns->href ? (const char *)a->ns->href : NULL;
+}
+const dd_xml_node *dd_xml_attribute_value(const dd_xml_attr *a) { return (const dd_xml_node *)((const xmlAttr *)a)->children; }

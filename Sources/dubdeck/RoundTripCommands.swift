@@ -43,9 +43,9 @@ struct MergeMT: ParsableCommand {
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Create a job from subtitles (SRT, WebVTT, ASS/SSA, SBV, MicroDVD): their text becomes the target text.",
-        discussion: "The format is found from the content (the file name only breaks ties; a mismatch is a warning). The character set: --encoding NAME (an iconv name), else a byte-order mark, else UTF-16/32 found from its zero bytes, else UTF-8 (a few lines in a legacy character set repaired, counted in a warning), else libuchardet's guess (named in a warning). A cue that cannot be read is skipped with one warning line naming its line; --strict makes it an error (65). MicroDVD counts frames: --fps, else the file's {1}{1}FPS line, else 65 with a hint.")
-    @Argument(help: "The subtitle file (.srt, .vtt, .webvtt, .ass, .ssa, .sbv, .sub).") var subs: String
+        abstract: "Create a job from subtitles (SRT, WebVTT, ASS/SSA, SBV, MicroDVD, TTML/IMSC): their text becomes the target text.",
+        discussion: "The format is found from the content (the file name only breaks ties; a mismatch is a warning). The character set: --encoding NAME (an iconv name), else a byte-order mark, else UTF-16/32 found from its zero bytes, else UTF-8 (a few lines in a legacy character set repaired, counted in a warning), else libuchardet's guess (named in a warning). A cue that cannot be read is skipped with one warning line naming its line; --strict makes it an error (65). MicroDVD counts frames: --fps, else the file's {1}{1}FPS line, else 65 with a hint. TTML is read with libxml2 (a DOCTYPE is refused); its ttm:agent names the speaker.")
+    @Argument(help: "The subtitle file (.srt, .vtt, .webvtt, .ass, .ssa, .sbv, .sub, .ttml, .dfxp, .xml).") var subs: String
     @Option(help: "MicroDVD's frame rate (1 … 240; else the file's {1}{1}FPS line).") var fps: Double?
     @Option(help: "The job directory to create.") var out: String
     @Option(help: "The episode's audio (becomes the job's source audio).") var audio: String?
@@ -70,7 +70,7 @@ struct Import: ParsableCommand {
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "export", abstract: "Write the current target texts as subtitles.")
     @Argument(help: "The job directory.") var job: String
-    @Option(help: "srt, ass, vtt, sbv or microdvd.") var format: String
+    @Option(help: "srt, ass, vtt, sbv, microdvd or ttml (IMSC 1.1 Text).") var format: String
     @Option(help: "The file to write; - or none: standard output (raw: a data stream).") var out: String?
     @Option(help: "The character set to write (iconv names; default UTF-8).") var encoding: String = "UTF-8"
     @Flag(help: "Windows line ends (CRLF; the same as --line-ends crlf).") var crlf = false
@@ -80,7 +80,7 @@ struct Export: ParsableCommand {
 
     func validate() throws {
         try checkOut(out)
-        if SubtitleFormat(rawValue: format) == nil { throw ValidationError("--format must be srt, ass, vtt, sbv or microdvd") }
+        if SubtitleFormat(rawValue: format) == nil { throw ValidationError("--format must be srt, ass, vtt, sbv, microdvd or ttml") }
         if let lineEnds, !["lf", "crlf", "cr"].contains(lineEnds) { throw ValidationError("--line-ends must be lf, crlf or cr") }
         if crlf, let lineEnds, lineEnds != "crlf" { throw ValidationError("--crlf and --line-ends \(lineEnds) disagree") }
         if let fps { try checkRange(fps, MicroDVD.fpsRange, "--fps") }
@@ -90,7 +90,11 @@ struct Export: ParsableCommand {
         try guarded {
             let store = try openStore(job)
             // Characters' names for ASS's Name and WebVTT's <v> (the labels where none is known).
-            let text = try RoundTrip.export(store, format: SubtitleFormat(rawValue: format)!, cast: openCast(nil, following: store), fps: fps)
+            var text = try RoundTrip.export(store, format: SubtitleFormat(rawValue: format)!, cast: openCast(nil, following: store), fps: fps)
+            // An XML declaration names the character set it is written in.
+            if format == "ttml", encoding.uppercased() != "UTF-8", encoding.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:".contains($0)) }) {
+                text = text.replacingAll("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", with: "<?xml version=\"1.0\" encoding=\"\(encoding)\"?>")
+            }
             let bytes: [UInt8]
             do {
                 bytes = try TextEncoding.encode(text, to: encoding, bom: bom, crlf: crlf || lineEnds == "crlf", cr: lineEnds == "cr")

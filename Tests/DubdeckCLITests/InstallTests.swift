@@ -55,7 +55,7 @@ final class InstallTests: XCTestCase {
         XCTAssertTrue(deb.hasSuffix(".deb") && FileManager.default.fileExists(atPath: deb), r.stdout)
         XCTAssertEqual(PostgresCluster.run(["dpkg-deb", "-f", deb, "Version"]).stdout, DubdeckVersion.string + "\n")
         let depends = PostgresCluster.run(["dpkg-deb", "-f", deb, "Depends"]).stdout
-        for lib in ["libncursesw6", "libsndfile1", "libasound2", "libssl3", "libespeak-ng1", "librubberband2", "libsoxr0", "libpq5", "libuchardet0"] {
+        for lib in ["libncursesw6", "libsndfile1", "libasound2", "libssl3", "libespeak-ng1", "librubberband2", "libsoxr0", "libpq5", "libuchardet0", "libxml2"] {
             XCTAssertTrue(depends.contains(lib), "\(lib) in Depends: \(depends)")
         }
         XCTAssertFalse(depends.contains("swift"), "the Swift runtime is linked in, not a dependency")

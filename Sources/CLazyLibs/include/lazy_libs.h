@@ -94,4 +94,33 @@ void dd_uchardet_delete(uchardet_t ud);
 int dd_uchardet_handle_data(uchardet_t ud, const char *data, size_t len);
 void dd_uchardet_data_end(uchardet_t ud);
 const char *dd_uchardet_get_charset(uchardet_t ud);
+/* libxml2 (TTML subtitles). Its headers need the compiler's -I/usr/include/libxml2, so they stay in
+ * lazy_libs.c and Swift sees this small read-only tree API instead: a document parsed from memory
+ * (no network, no DTD: a DOCTYPE stops the parse and is refused; entity references never expanded),
+ * its nodes and attributes walked in order. Pointers live as long as their document. */
+typedef struct dd_xml_doc dd_xml_doc;
+typedef struct dd_xml_node dd_xml_node;
+typedef struct dd_xml_attr dd_xml_attr;
+const char *dd_xml2_load(const char *soname);
+/* NULL when the bytes are not a well-formed XML document: `error` then holds libxml2's message and
+ * `line` the line it names (0 when none). `bytes` are UTF-8 whatever the declaration says. */
+dd_xml_doc *dd_xml_read(const char *bytes, int size, int *line, char *error, size_t error_size);
+void dd_xml_free(dd_xml_doc *doc);
+const dd_xml_node *dd_xml_root(const dd_xml_doc *doc);
+/* 1: element, 2: text (CDATA included), 0: anything else (comments, processing instructions). */
+int dd_xml_kind(const dd_xml_node *node);
+const dd_xml_node *dd_xml_first_child(const dd_xml_node *node);
+const dd_xml_node *dd_xml_next(const dd_xml_node *node);
+const char *dd_xml_name(const dd_xml_node *node);
+/* The element's namespace URI, NULL when none. */
+const char *dd_xml_namespace(const dd_xml_node *node);
+/* A text node's characters. */
+const char *dd_xml_text(const dd_xml_node *node);
+long dd_xml_line(const dd_xml_node *node);
+const dd_xml_attr *dd_xml_first_attribute(const dd_xml_node *node);
+const dd_xml_attr *dd_xml_next_attribute(const dd_xml_attr *attr);
+const char *dd_xml_attribute_name(const dd_xml_attr *attr);
+const char *dd_xml_attribute_namespace(const dd_xml_attr *attr);
+/* The value as text nodes (usually one; walk them with dd_xml_next, read them with dd_xml_text). */
+const dd_xml_node *dd_xml_attribute_value(const dd_xml_attr *attr);
 #endif

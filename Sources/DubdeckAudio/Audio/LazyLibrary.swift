@@ -19,6 +19,8 @@ package enum LazyLibrary {
     /// The Debian package of a shared library, by Debian's naming of them: libsndfile.so.1 is in
     /// libsndfile1, libfoo1.so.2 in libfoo1-2.
     package static func debianPackage(_ soname: String) -> String {
+        // Named before Debian's rule was: libxml2.so.2 is in libxml2.
+        if soname == "libxml2.so.2" { return "libxml2" }
         let parts = soname.split(separator: ".", omittingEmptySubsequences: false)
         guard let so = parts.lastIndex(of: "so"), so > 0, so + 1 < parts.count else { return soname }
         let name = parts[..<so].joined(separator: "."), version = parts[so + 1]

@@ -11,6 +11,9 @@
 ///   ignore), a tag left open to the cue's end, and `<00:01.000>` timestamps are tags;
 ///   `&lt; &gt; &amp; &nbsp; &lrm; &rlm;` entities.
 /// - SBV: no markup. MicroDVD: `{y:i}`-style control codes; `|` between lines.
+/// - TTML: the cue's text as the TTML reader renders it (never the file's XML, which libxml2
+///   reads): flat `<span tts:fontStyle="italic" tts:color="#FF0000">` runs, `\n` for `<br/>`, text
+///   escaped (`&amp; &lt; &gt; &quot;`), so `<` always starts a tag.
 public enum Markup {
     typealias Scalars = [Unicode.Scalar]
 
@@ -44,6 +47,9 @@ public enum Markup {
         switch format {
         case .sbv:
             return nil  // SBV has no markup
+        case .ttml:
+            guard c == "<", let close = closers.next(">", after: i) else { return nil }
+            return close - i + 1
         case .microdvd:
             // Control codes {y:i}, {C:$0000FF}, {f:Arial}: a letter, a colon, a value.
             guard c == "{", i + 2 < s.count, s[i + 1].properties.isAlphabetic, s[i + 2] == ":",
@@ -156,9 +162,10 @@ public enum Markup {
                 if next == "h" { text.append(" "); i += 2; continue }
                 if next == "{" || next == "}" { text.append(next); i += 2; continue }
             }
-            if format == .srt || format == .vtt, c == "&" {
+            if format == .srt || format == .vtt || format == .ttml, c == "&" {
                 let entities: [(String, Unicode.Scalar)] = format == .srt
                     ? [("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"), ("&nbsp;", "\u{00A0}")]
+                    : format == .ttml ? [("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"), ("&quot;", "\""), ("&apos;", "'")]
                     : [("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"), ("&nbsp;", "\u{00A0}"), ("&lrm;", "\u{200E}"), ("&rlm;", "\u{200F}")]
                 if let (e, r) = entities.first(where: { e in
                     let es = Scalars(e.0.unicodeScalars)
@@ -266,8 +273,9 @@ public enum Markup {
         /// Without whitespace or line breaks before the first visible character and after the last.
         func trimmed() -> Styled {
             var r = runs
+            // On scalars: a combining mark after a space is visible (one Character with the space).
             func visible(_ run: Run) -> Bool {
-                if case .text(let t) = run { return t.contains { !$0.isWhitespace } }
+                if case .text(let t) = run { return t.unicodeScalars.contains { !$0.properties.isWhitespace } }
                 return false
             }
             guard let first = r.firstIndex(where: visible), let last = r.lastIndex(where: visible) else {
@@ -290,14 +298,43 @@ public enum Markup {
     }
 
     /// A cue's raw text as runs (tags of no other format dropped).
-    static func styled(_ raw: String, format: SubtitleFormat, vttSettings: String = "") -> Styled {
+    static func styled(_ raw: String, format: SubtitleFormat, vttSettings: String = "", region: String = "") -> Styled {
         var runs: [Run] = []
         var top = format == .vtt && vttSettings.split(separator: " ").contains { $0 == "line:0" || $0 == "line:0%" }
+        if format == .ttml { top = region == "top" }
+        // TTML: what each open <span> switched on, switched off at its </span>.
+        var spans: [[Run]] = []
         for piece in pieces(raw, format: format) {
             switch piece {
             case .text(let t): runs.append(.text(t))
             case .newline: runs.append(.newline)
             case .tag(let t):
+                if format == .ttml {
+                    if t.hasPrefix("</") {
+                        for r in (spans.popLast() ?? []).reversed() {
+                            switch r {
+                            case .italic: runs.append(.italic(false))
+                            case .bold: runs.append(.bold(false))
+                            case .underline: runs.append(.underline(false))
+                            default: runs.append(.color(nil))
+                            }
+                        }
+                        continue
+                    }
+                    guard t.hasPrefix("<span"), !t.hasSuffix("/>") else { continue }
+                    var opened: [Run] = []
+                    func value(_ name: String) -> Substring? {
+                        guard let r = t.range(ofArrow: name + "=\"") else { return nil }
+                        return t[r.upperBound...].prefix { $0 != "\"" }
+                    }
+                    if value("tts:fontStyle") == "italic" { opened.append(.italic(true)) }
+                    if value("tts:fontWeight") == "bold" { opened.append(.bold(true)) }
+                    if value("tts:textDecoration") == "underline" { opened.append(.underline(true)) }
+                    if let c = value("tts:color").flatMap({ hexColor($0) }) { opened.append(.color(c)) }
+                    runs += opened
+                    spans.append(opened)
+                    continue
+                }
                 if format == .microdvd {
                     // {y:i} {Y:b} {y:u}: the style of the line (y) or of the whole cue (Y).
                     let value = t.dropFirst(3).dropLast().lowercased()
@@ -402,6 +439,7 @@ public enum Markup {
     /// lines collapsed in SRT/WebVTT (a blank line ends a cue there), characters that would read as
     /// markup escaped.
     static func render(_ styled: Styled, to format: SubtitleFormat) -> String {
+        if format == .ttml { return renderTTML(styled) }
         var lines: [String] = [""]
         func tag(_ r: Run) -> String {
             switch (format, r) {
@@ -433,7 +471,7 @@ public enum Markup {
         case .microdvd:
             // One line in the file: `|` between the cue's lines; an empty line is no line.
             return lines.filter { !$0.isEmpty }.joined(separator: "\n")
-        case .srt, .vtt, .sbv:
+        case .srt, .vtt, .sbv, .ttml:
             // A line with no visible text would end the cue: its tags move to a neighbour.
             var kept: [String] = []
             var carried = ""
@@ -456,6 +494,33 @@ public enum Markup {
         }
     }
 
+    /// TTML's cue text: each text run in one flat `<span>` with the styles on at that point (never
+    /// nested, so always balanced), `\n` between lines; the region carries "top".
+    static func renderTTML(_ styled: Styled) -> String {
+        var italic = false, bold = false, underline = false
+        var color: String?
+        var out = ""
+        for r in styled.runs {
+            switch r {
+            case .italic(let on): italic = on
+            case .bold(let on): bold = on
+            case .underline(let on): underline = on
+            case .color(let c): color = c
+            case .newline: out += "\n"
+            case .text(let t):
+                let text = escape(t, for: .ttml)
+                guard !text.isEmpty else { continue }
+                var attributes = ""
+                if italic { attributes += " tts:fontStyle=\"italic\"" }
+                if bold { attributes += " tts:fontWeight=\"bold\"" }
+                if underline { attributes += " tts:textDecoration=\"underline\"" }
+                if let c = color { attributes += " tts:color=\"#\(c)\"" }
+                out += attributes.isEmpty ? text : "<span\(attributes)>" + text + "</span>"
+            }
+        }
+        return out
+    }
+
     /// Only the tags of a line (its text was blank).
     static func stripVisible(_ line: String, format: SubtitleFormat) -> String {
         pieces(line, format: format).compactMap { if case .tag(let t) = $0 { return t } else { return nil } }.joined()
@@ -466,6 +531,9 @@ public enum Markup {
         switch format {
         case .sbv:
             return text
+        case .ttml:
+            // A line break is a run of its own; what XML 1.0 cannot hold is left out.
+            return TTML.escape(text.unicodeScalars.contains("\n") ? text.replacingAll("\n", with: " ") : text)
         case .microdvd:
             // `|` is the format's line break and `{x:…}` a control code: neither can be text there.
             let s = text.unicodeScalars.map { $0 == "|" ? "¦" : $0 }
@@ -588,6 +656,7 @@ public enum Markup {
         case .srt: return lines.filter { !$0.allSatisfy { $0 == " " || $0 == "\t" } }.map(srtTextLine).joined(separator: "\n")
         case .vtt, .sbv: return lines.filter { !$0.allSatisfy { $0 == " " || $0 == "\t" } }.joined(separator: "\n")
         case .microdvd: return lines.filter { !$0.isEmpty }.joined(separator: "\n")
+        case .ttml: return lines.joined(separator: "\n")
         }
     }
 

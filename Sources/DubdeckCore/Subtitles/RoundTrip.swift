@@ -32,7 +32,7 @@ public enum RoundTrip {
         let named = SubtitleFormat.of(path: path)
         let found = (try? TextEncoding.decode(bytes, encoding: encoding)).flatMap { SubtitleFormat.of(content: $0.text) }
         guard let format = found ?? named else {
-            throw DubdeckError(.dataError, "\(Sanitizer.display(path)): not a subtitle file dubdeck reads (SRT, WebVTT, ASS/SSA, SBV, MicroDVD)")
+            throw DubdeckError(.dataError, "\(Sanitizer.display(path)): not a subtitle file dubdeck reads (SRT, WebVTT, ASS/SSA, SBV, MicroDVD, TTML)")
         }
         var formatWarning: String?
         if let named, named != format {
@@ -56,6 +56,7 @@ public enum RoundTrip {
             if !c.vttSettings.isEmpty { sub["vtt_settings"] = .string(c.vttSettings) }
             if !c.id.isEmpty { sub["id"] = .string(c.id) }
             if !c.voice.isEmpty { sub["voice"] = .string(c.voice) }
+            if !c.region.isEmpty { sub["region"] = .string(c.region) }
             sub["lines"] = .array(c.lines.map { .string($0) })
             sub["line"] = .number(c.line)
             var o = JSONObject([("start", .number(Double(c.startMs) / 1000)), ("end", .number(Double(c.endMs) / 1000))])
@@ -78,6 +79,7 @@ public enum RoundTrip {
             ("event_format", .array(doc.eventFormat.map { .string($0) })), ("layout", .array(layout)),
         ])
         if let rate = doc.fps { source["fps"] = .number(rate) }  // MicroDVD's frames, for its export
+        if let lang = doc.language, !TTML.language(lang).isEmpty { source["language"] = .string(lang) }  // TTML's xml:lang
         root["subtitle_source"] = .object(source)
         var stem = String(path.split(separator: "/").last ?? "subs")
         if let dot = stem.lastIndex(of: ".") { stem = String(stem[..<dot]) }
@@ -119,6 +121,7 @@ public enum RoundTrip {
         c.vttSettings = sub["vtt_settings"]?.stringValue ?? ""
         c.id = sub["id"]?.stringValue ?? ""
         c.voice = sub["voice"]?.stringValue ?? ""
+        c.region = sub["region"]?.stringValue == "top" ? "top" : ""
         c.lines = (sub["lines"]?.arrayValue ?? []).compactMap { $0.stringValue }
         return c
     }
@@ -149,6 +152,8 @@ public enum RoundTrip {
                 text: store.state(seg.number).text, speaker: characterName(store, seg.number, cast) ?? dub.speaker,
                 original: importedCue(obj, text: seg.text), originalFormat: sourceFormat))
         }
+        // TTML's xml:lang: the imported document's, else the job's target language.
+        let language = source?["language"]?.stringValue ?? store.job.info.tgtLang
         let eventFormat = (source?["event_format"]?.arrayValue ?? []).compactMap { $0.stringValue }
         if let layout = source?["layout"]?.arrayValue, sourceFormat == format {
             let items: [SubtitleItem] = layout.compactMap { v in
@@ -156,7 +161,7 @@ public enum RoundTrip {
                 if let k = o["cue"]?.intValue { return .cue(k) }
                 return .lines((o["lines"]?.arrayValue ?? []).compactMap { $0.stringValue })
             }
-            return SubtitleWriter.writeLayout(items, entries: entries, format: format, eventFormat: eventFormat, fps: rate)
+            return SubtitleWriter.writeLayout(items, entries: entries, format: format, eventFormat: eventFormat, fps: rate, language: language)
         }
         var header: SubtitleDocument? = nil
         if let src = source, sourceFormat == .ass, format == .ass {
@@ -165,7 +170,7 @@ public enum RoundTrip {
                                       styles: (src["styles"]?.arrayValue ?? []).compactMap { $0.stringValue },
                                       eventFormat: eventFormat)
         }
-        return SubtitleWriter.write(entries.compactMap { $0 }, format: format, assHeader: header, fps: rate)
+        return SubtitleWriter.write(entries.compactMap { $0 }, format: format, assHeader: header, fps: rate, language: language)
     }
 
     /// The name of line n's character, when it has one.

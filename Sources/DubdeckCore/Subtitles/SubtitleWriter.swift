@@ -61,23 +61,26 @@ public enum SubtitleWriter {
         guard let o = e.original, let from = e.originalFormat else {
             return Markup.render(Markup.styled(plain: e.text, like: nil), to: format)
         }
-        if from == format {
+        let source = Markup.styled(o.raw, format: from, vttSettings: o.vttSettings, region: o.region)
+        // TTML's spans are balanced XML: an edited line takes the style its whole line had.
+        if from == format, format != .ttml {
             return e.changed ? Markup.merge(original: o.raw, edited: e.text, format: format) : o.raw
         }
-        let source = Markup.styled(o.raw, format: from, vttSettings: o.vttSettings)
         return Markup.render(e.changed ? Markup.styled(plain: e.text, like: source) : source, to: format)
     }
 
     static func isTop(_ e: Entry) -> Bool {
         guard let o = e.original, let from = e.originalFormat else { return false }
-        return Markup.styled(o.raw, format: from, vttSettings: o.vttSettings).top
+        return Markup.styled(o.raw, format: from, vttSettings: o.vttSettings, region: o.region).top
     }
 
     // MARK: A fresh file
 
-    /// `fps`: MicroDVD's frame rate (25 when none is known).
-    public static func write(_ entries: [Entry], format: SubtitleFormat, assHeader: SubtitleDocument? = nil, fps: Double? = nil) -> String {
+    /// `fps`: MicroDVD's frame rate (25 when none is known). `language`: TTML's xml:lang.
+    public static func write(_ entries: [Entry], format: SubtitleFormat, assHeader: SubtitleDocument? = nil, fps: Double? = nil, language: String? = nil) -> String {
         switch format {
+        case .ttml:
+            return TTML.write(entries, language: language)
         case .sbv:
             var out = ""
             for e in entries { out += "\(sbvTime(e.startMs)),\(sbvTime(e.endMs))\n\(cueText(e, format: .sbv))\n\n" }
@@ -158,7 +161,10 @@ public enum SubtitleWriter {
 
     /// `items` as read; `entries[k]` the cue in place K (nil: left out, e.g. not approved). WebVTT
     /// cues are written in start order (the places are filled in that order).
-    public static func writeLayout(_ items: [SubtitleItem], entries: [Entry?], format: SubtitleFormat, eventFormat: [String], fps: Double? = nil) -> String {
+    public static func writeLayout(_ items: [SubtitleItem], entries: [Entry?], format: SubtitleFormat, eventFormat: [String], fps: Double? = nil,
+                                   language: String? = nil) -> String {
+        // A TTML document is written anew (IMSC 1.1 Text), its cues in their places.
+        if format == .ttml { return TTML.write(entries.compactMap { $0 }, language: language) }
         var queue: [Entry] = entries.compactMap { $0 }
         if format == .vtt { queue = sortedByStart(queue) }
         let inPlace = format != .vtt
@@ -194,6 +200,7 @@ public enum SubtitleWriter {
             case .ass: return [dialogue(e, format: eventFormat.isEmpty ? defaultEventFormat : eventFormat)]
             case .sbv: return ["\(sbvTime(e.startMs)),\(sbvTime(e.endMs))"] + cueText(e, format: .sbv).split(separator: "\n").map(String.init)
             case .microdvd: return [microdvdLine(e, fps: fps ?? 25)]
+            case .ttml: return []  // written whole by TTML.write
             }
         }
         if !e.changed && !e.retimed { return o.lines }
@@ -211,6 +218,8 @@ public enum SubtitleWriter {
             return ["\(sbvTime(e.startMs)),\(sbvTime(e.endMs))"] + (text.isEmpty ? [] : text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
         case .microdvd:
             return [microdvdLine(e, fps: fps ?? 25)]
+        case .ttml:
+            return []
         }
     }
 

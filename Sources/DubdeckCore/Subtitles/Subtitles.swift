@@ -12,8 +12,10 @@ public struct SubtitleCue: Equatable, Sendable {
     public var text: String
     /// The text as written in the file (tags kept).
     public var raw: String
-    /// ASS Name/actor, or a WebVTT <v Speaker> voice.
+    /// ASS Name/actor, a WebVTT <v Speaker> voice, or a TTML ttm:agent's name.
     public var speaker: String = ""
+    /// TTML: "top" when the cue's region is at the top of the picture ("" otherwise).
+    public var region: String = ""
     /// ASS fields of the Dialogue line (Layer, Style, MarginL, …) by Format name.
     public var fields: [(String, String)] = []
     /// WebVTT cue settings (`line:0 align:start`).
@@ -39,7 +41,7 @@ public struct SubtitleCue: Equatable, Sendable {
     public static func == (a: SubtitleCue, b: SubtitleCue) -> Bool {
         a.startMs == b.startMs && a.endMs == b.endMs && a.text == b.text && a.raw == b.raw && a.speaker == b.speaker
             && a.vttSettings == b.vttSettings && a.fields.map { $0.0 } == b.fields.map { $0.0 } && a.fields.map { $0.1 } == b.fields.map { $0.1 }
-            && a.id == b.id && a.voice == b.voice && a.lines == b.lines
+            && a.id == b.id && a.voice == b.voice && a.lines == b.lines && a.region == b.region
     }
 }
 
@@ -49,6 +51,8 @@ public enum SubtitleFormat: String, CaseIterable, Sendable {
     case sbv
     /// `{start}{end}text` in frames, `|` between lines; `{1}{1}23.976` gives the frame rate.
     case microdvd
+    /// TTML / IMSC 1.1 Text (`.ttml`, `.dfxp`, `.xml`), read with libxml2.
+    case ttml
 
     public static func of(path: String) -> SubtitleFormat? {
         let lower = path.lowercased()
@@ -57,6 +61,7 @@ public enum SubtitleFormat: String, CaseIterable, Sendable {
         if lower.hasSuffix(".ass") || lower.hasSuffix(".ssa") { return .ass }
         if lower.hasSuffix(".sbv") { return .sbv }
         if lower.hasSuffix(".sub") || lower.hasSuffix(".mdvd") { return .microdvd }
+        if lower.hasSuffix(".ttml") || lower.hasSuffix(".dfxp") || lower.hasSuffix(".xml") { return .ttml }
         return nil
     }
 
@@ -68,12 +73,14 @@ public enum SubtitleFormat: String, CaseIterable, Sendable {
         case .ass: return "ASS/SSA"
         case .sbv: return "SBV"
         case .microdvd: return "MicroDVD"
+        case .ttml: return "TTML"
         }
     }
 
     /// The format the text is written in, found from its first lines (nil: none of ours). The
     /// extension only breaks ties (SPEC §11.10): an SRT named `.vtt` is SRT.
     public static func of(content text: String) -> SubtitleFormat? {
+        if TTML.looksLike(text) { return .ttml }
         var looked = 0
         var sawArrow = false, sawSBV = false
         for raw in SubtitleParser.splitLines(text) {
@@ -118,6 +125,8 @@ public struct SubtitleDocument: Sendable {
     public var encoding = "UTF-8"
     /// MicroDVD: the frame rate the times were counted at.
     public var fps: Double?
+    /// TTML: the document's xml:lang.
+    public var language: String?
 
     public init(format: SubtitleFormat, cues: [SubtitleCue], scriptInfo: [String] = [], styles: [String] = [], eventFormat: [String] = []) {
         self.format = format
@@ -170,14 +179,21 @@ public enum SubtitleParser {
         } catch let e as TextEncoding.Failure {
             throw SubtitleError(line: 0, message: e.message)
         }
-        var reader = Reader(lines: splitLines(decoded.text), strict: strict)
         var doc: SubtitleDocument
+        if format == .ttml {
+            doc = try TTML.read(decoded.text, strict: strict)
+            doc.encoding = decoded.encoding
+            if let w = decoded.warning { doc.warnings.insert(w, at: 0) }
+            return doc
+        }
+        var reader = Reader(lines: splitLines(decoded.text), strict: strict)
         switch format {
         case .srt: doc = try reader.srt()
         case .vtt: doc = try reader.vtt()
         case .ass: doc = try reader.ass()
         case .sbv: doc = try reader.sbv()
         case .microdvd: doc = try reader.microdvd(fps: fps)
+        case .ttml: doc = try TTML.read(decoded.text, strict: strict)
         }
         doc.encoding = decoded.encoding
         if let w = decoded.warning { doc.warnings.insert(w, at: 0) }

@@ -236,10 +236,10 @@ final class SubtitleSecondEditionTests: XCTestCase {
 /// blank lines, combining marks, tags, braces, `<`, RTL text and emoji.
 final class SubtitleRoundTripProperty: XCTestCase {
     /// What a format's reader gives back of a text: SRT/WebVTT cannot hold a blank line inside a cue
-    /// (those collapse), and SRT readers trim the text.
+    /// (those collapse), and SRT readers trim the text. TTML keeps every line and space (xml:space).
     static func normalized(_ text: String, for format: SubtitleFormat) -> String {
         switch format {
-        case .ass: return text
+        case .ass, .ttml: return text
         case .microdvd:
             // One line in the file: an empty line of the cue is no line.
             return text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.isEmpty }.joined(separator: "\n")
