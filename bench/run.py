@@ -37,6 +37,97 @@ def median(xs):
 MISSED = []
 
 
+def exponent(sizes, values):
+    """k of cost ∝ size^k: the least-squares slope of log(value) on log(size)."""
+    import math
+    xs = [math.log(x) for x in sizes]
+    ys = [math.log(max(v, 1e-9)) for v in values]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def curve(ident, what, sizes, values, unit, most_k, why=""):
+    """One scaling curve: each size's median, the fitted exponent, the goal on it."""
+    k = exponent(sizes, values)
+    met = k <= most_k
+    if not met:
+        MISSED.append(f"{ident} (k = {k:.2f}; goal k <= {most_k})")
+    points = "  ".join(f"{n:>6}: {v:9.3f}" for n, v in zip(sizes, values))
+    print(f"{ident:<4} {what:<34} {points} {unit:<3} k = {k:5.2f}  goal k <= {most_k:<4} {'ok' if met else 'MISSED'}")
+    if why:
+        print("     " + why)
+    return k
+
+
+def curves(a, work, env, runs):
+    """SPEC §11.12: how open, a key, an edit, memory, the first commit after a batch, identify and
+    reconcile grow with the job, the history, the store and the series (sizes x10 apart)."""
+    print("CURVES (release build; each point the median of several runs; k: cost ∝ size^k)")
+    sizes = [500, 5000, 50000]
+    p1, m1, p2, p4, p4io = [], [], [], [], []
+    for n in sizes:
+        job = os.path.join(work, f"curve{n}")
+        subprocess.check_call([a.bench, "generate", job, str(n)])
+        script = os.path.join(work, f"curve{n}.keys")
+        with open(script, "w") as f:
+            f.write(":size 120x40\n:quit\n")
+        desk = [a.bin, "review", job, "--script", script]
+        run_child(desk, env)
+        t, r = [], []
+        for _ in range(max(5, runs // 2)):
+            dt, rss = run_child(desk, env)
+            t.append(dt)
+            r.append(rss)
+        p1.append(median(t) * 1000)
+        m1.append(max(r))
+        out = subprocess.check_output([a.bench, "inprocess", job, str(max(5, runs // 2))], env=env).decode()
+        fig = {l.split()[0]: [float(x) for x in l.split()[1:]] for l in out.splitlines() if l.strip()}
+        p2.append(fig["P2"][0])
+        p4.append(fig["P4"][0])
+        p4io.append(fig["P4"][1])
+        shutil.rmtree(job, ignore_errors=True)
+    curve("P1c", "open to first screen (lines)", sizes, p1, "ms", 1.1)
+    curve("M1c", "desk peak memory (lines)", sizes, m1, "MB", 1.1,
+          "     (a process's fixed ~15 MB of runtime and libraries flatten the small sizes)")
+    curve("P2c", "key to redraw (lines)", sizes, p2, "ms", 0.2)
+    curve("P4c", "one durable edit (lines)", sizes, p4, "ms", 1.1)
+    worst = max(v / io for v, io in zip(p4, p4io))
+    line("P4r", worst, "<= 1.5x the I/O at every size", 1.0, "x", most_ratio=1.5)
+    print("     the edit against the durable I/O it must do at that size (a store-sized atomic rewrite): %s"
+          % "  ".join(f"{n}: {v:.1f}/{io:.1f} ms" for n, v, io in zip(sizes, p4, p4io)))
+    # The first commit after a batch: the history is read per record from its end, not per batch.
+    batches = [1, 20000, 200000]
+    first = []
+    for b in batches:
+        d = os.path.join(work, f"p4h{b}")
+        out = subprocess.check_output([a.bench, "p4h", d, str(b)], env=env).decode().split()
+        first.append(float(out[2]))
+        shutil.rmtree(d, ignore_errors=True)
+    curve("P4h", "first commit after a batch (records)", batches, first, "ms", 0.2)
+    # Identify on a store that grows while the series stays the same (40 characters).
+    stores = [200, 2000, 20000]
+    rows = []
+    for n in stores:
+        out = subprocess.check_output([a.bench, "p5curve", work, str(n), str(max(3, runs // 3))], env=env).decode().split()
+        rows.append([float(x) for x in out[2:6]])
+    curve("P5o", "open + decrypt (characters)", stores, [r[0] for r in rows], "ms", 1.1,
+          "     the file store is one encrypted document: opening it reads every character")
+    curve("P5m", "one match, fixed series (characters)", stores, [r[1] for r in rows], "ms", 0.3)
+    curve("P5c", "identify 20 labels, fixed series", stores, [r[2] for r in rows], "ms", 0.3)
+    curve("P5s", "save (characters)", stores, [r[3] for r in rows], "ms", 1.1)
+    # Reconcile over a growing series.
+    series = [10, 50, 200]
+    rt, rm = [], []
+    for e in series:
+        rt.append(float(subprocess.check_output([a.bench, "p10", work, str(e)], env=env).decode().split()[2]))
+    for e in series:
+        _, rss = run_child([a.bench, "p10", work, str(e)], env)
+        rm.append(rss)
+    curve("P10", "reconcile time (episodes x 10 labels)", series, rt, "ms", 1.5,
+          "     clustering compares every episode's labels with the others' (pairs: up to 1.5 allowed)")
+    curve("P10m", "reconcile peak memory (episodes)", series, rm, "MB", 1.1)
+
+
 def line(ident, value, goal, baseline, unit, most=None, most_ratio=None, least=None):
     """One figure beside its baseline; the goal checked (SPEC §10.10, else §9) and a miss remembered."""
     ratio = value / baseline if baseline > 0 else float("nan")
@@ -51,9 +142,21 @@ def main():
     ap.add_argument("--bin", required=True)
     ap.add_argument("--bench", required=True)
     ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--no-curves", action="store_true", help="leave out the scaling curves")
+    ap.add_argument("--only-curves", action="store_true", help="the scaling curves alone")
     a = ap.parse_args()
     runs = max(10, a.runs)
     work = tempfile.mkdtemp(prefix="dubdeck-bench.")
+    if a.only_curves:
+        try:
+            key = base64.b64encode(bytes(range(32))).decode()
+            env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(work, "config"),
+                       DUBDECK_STORE=os.path.join(work, "characters.json"), DUBDECK_STORE_KEY=key, USER="bench")
+            curves(a, work, env, runs)
+            print("SUMMARY: every goal met" if not MISSED else "SUMMARY: missed " + "; ".join(MISSED))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     try:
         job = os.path.join(work, "ep01")
         subprocess.check_call([a.bench, "generate", job])
@@ -171,6 +274,8 @@ def main():
             name, rest = l[4:].split(": ", 1)
             w = rest.split()
             print("    %-28s stability %.4f  shared/season %.3f" % (name, float(w[1]), float(w[3])))
+        if not a.no_curves:
+            curves(a, work, env, runs)
         print("SUMMARY: every goal met" if not MISSED else "SUMMARY: missed " + "; ".join(MISSED))
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -36,7 +36,7 @@ SYMBOLS(rubberband, "rubberband_available", "rubberband_delete", "rubberband_new
 SYMBOLS(alsa, "snd_lib_error_set_handler", "snd_pcm_close", "snd_pcm_drain", "snd_pcm_drop", "snd_pcm_open", "snd_pcm_recover",
         "snd_pcm_set_params", "snd_pcm_writei", "snd_strerror")
 SYMBOLS(uchardet, "uchardet_data_end", "uchardet_delete", "uchardet_get_charset", "uchardet_handle_data", "uchardet_new")
-SYMBOLS(xml2, "xmlCtxtGetLastError", "xmlCtxtReadMemory", "xmlFreeDoc", "xmlFreeParserCtxt", "xmlNewParserCtxt", "xmlStopParser")
+SYMBOLS(xml2, "xmlCtxtGetLastError", "xmlCtxtReadMemory", "xmlFreeDoc", "xmlFreeParserCtxt", "xmlGetLineNo", "xmlNewParserCtxt", "xmlStopParser")
 
 /* The shared object's name comes from the build (dd_<lib>_load's argument: Sonames.swift, which
  * the build writes from pkg-config and the library's ELF SONAME), never from this file. */
@@ -241,9 +241,9 @@ dd_xml_doc *dd_xml_read(const char *bytes, int size, int *line, char *error, siz
     c->_private = &notes;
     /* No network, no messages; never XML_PARSE_NOENT, XML_PARSE_DTDLOAD or XML_PARSE_HUGE (libxml2's
      * limits on depth and sizes stay). CDATA is text. */
-    int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA;
+    int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA | XML_PARSE_BIG_LINES;
     xmlDocPtr doc = dd_xmlCtxtReadMemory(c, bytes, size, NULL, "UTF-8", options);
-    if (notes.doctype || !doc || !c->wellFormed) {
+    if (notes.doctype || !doc || !c->wellFormed || !c->nsWellFormed) {
         if (notes.doctype) {
             snprintf(error, error_size, "a DOCTYPE (document type declaration) is not read: TTML has none");
         } else if (notes.first[0]) {
@@ -286,7 +286,8 @@ const char *dd_xml_text(const dd_xml_node *n) {
     const xmlChar *c = ((const xmlNode *)n)->content;
     return c ? (const char *)c : "";
 }
-long dd_xml_line(const dd_xml_node *n) { return (long)((const xmlNode *)n)->line; }
+/* Past line 65535 the node's own field saturates; xmlGetLineNo reads where XML_PARSE_BIG_LINES kept it. */
+long dd_xml_line(const dd_xml_node *n) { CALL(xml2, xmlGetLineNo, (const xmlNode *)n); }
 const dd_xml_attr *dd_xml_first_attribute(const dd_xml_node *node) {
     const xmlNode *n = (const xmlNode *)node;
     return n->type == XML_ELEMENT_NODE ? (const dd_xml_attr *)n->properties : NULL;

@@ -31,10 +31,12 @@ func generate(_ dir: String, segments: Int = 5000, history: Int = 20_000) throws
     var segs: [JSONValue] = []
     var entries: [(Int, JSONObject)] = []
     var t = 1.0
+    // Past 20,000 lines, shorter lines and gaps: 50,000 of them still fit dubdeck's 48 hours.
+    let scale = segments > 20_000 ? 0.5 : 1.0
     for n in 1...segments {
-        let dur = Double(15 + Int(r.next() % 35)) / 10
+        let dur = Double(15 + Int(r.next() % 35)) / 10 * scale
         let start = (t * 100).rounded() / 100, end = ((t + dur) * 100).rounded() / 100
-        t += dur + Double(Int(r.next() % 10)) / 10
+        t += dur + Double(Int(r.next() % 10)) / 10 * scale
         let text = sentence(&r, words, 4 + Int(r.next() % 8), sep: " ")
         segs.append(.object(JSONObject([
             ("start", .number(start)), ("end", .number(end)), ("speaker", .string("SPEAKER_0\(r.next() % 6)")),
@@ -222,6 +224,60 @@ func p6(_ dir: String) throws {
     print("P6 \(300 / t) \(300 / raw) done=\(summary?.done ?? 0) failed=\(summary?.failed ?? 0) overflow=\(summary?.overflow ?? 0)")
 }
 
+/// P6s and P3 restated, through a server engine that costs `latency` a request and takes `concurrent`
+/// at once (bench/slow_server.py): 300 lines of real length as one batch (P6s: goal ≤ 1.1 × 300 ×
+/// latency / concurrent), then each line regenerated alone (P3: its time against one engine call,
+/// the share of lines within 1.15×, and the engine calls a line took).
+func p6s(_ dir: String, server: String, latency: Double, concurrent: Int) throws {
+    var r = LCG(state: 61)
+    let job = dir + "/p6s"
+    try? FileIO.makeDirectories(job)
+    for name in DirectoryListing.names(job) where name != "translated.json" { unlink(job + "/" + name) }
+    if FileIO.exists(job + "/segments_preview") {
+        for name in DirectoryListing.names(job + "/segments_preview") { unlink(job + "/segments_preview/" + name) }
+    }
+    // Texts of 4–14 words; slots of 2–4 s: at 70 ms a character many lines are too long for theirs.
+    let texts = (0..<300).map { _ in sentence(&r, words, 4 + Int(r.next() % 11), sep: " ").capitalized(first: true) + "." }
+    var t = 0.0
+    let segs = texts.map { text -> JSONValue in
+        let slot = 2 + Double(r.next() % 21) / 10
+        defer { t += slot + 0.5 }
+        return .object(JSONObject([("start", .number(t)), ("end", .number(t + slot)), ("speaker", .string("SPEAKER_00")),
+                                   ("src_text", .string("x")), ("text", .string(text))]))
+    }
+    try FileIO.writeAtomically(job + "/translated.json", JSONWriter.encode(.object(JSONObject([("segments", .array(segs))]))))
+    let count = dir + "/p6s-requests.txt"
+    let argv = ["python3", server, "--latency", String(latency), "--concurrent", String(concurrent), "--count", count]
+    let store = try TranscriptStore(job: try JobLoader.load(job), by: "bench")
+    let engine = try ServerEngine(argv: argv, timeout: 60)
+    defer { engine.close() }
+    _ = try engine.synthesize(SpeechRequest(text: "warm up", voice: Voice.deterministic(for: "x"), lang: "en", speakerName: "x"))
+    let synth = SegmentSynthesizer(store: store, engine: engine, maxSpeedup: 1.3)
+    var summary: SegmentSynthesizer.BatchSummary?
+    let batch = time { summary = synth.batch(Array(1...300)) }
+    let afterBatch = Int((String(decoding: (try? FileIO.read(count)) ?? [], as: UTF8.self)).trimmingCharacters()) ?? 0
+    // Each line alone: the regeneration against one raw call of the same request.
+    var ratios: [Double] = [], lineMs: [Double] = [], callMs: [Double] = []
+    var tooLong = 0
+    for n in 1...300 {
+        let request = SpeechRequest(text: store.state(n).text, voice: synth.voice(for: store.segment(n)), lang: store.job.info.tgtLang, speakerName: "x")
+        let call = try time { _ = try engine.synthesize(request) }
+        var result: SegmentSynthesizer.Result?
+        let whole = try time { result = try synth.synthesize(n) }
+        if (result?.stretch ?? 1) > 1.0001 { tooLong += 1 }
+        ratios.append(whole / call)
+        lineMs.append(whole * 1000)
+        callMs.append(call * 1000)
+    }
+    let requests = Int((String(decoding: (try? FileIO.read(count)) ?? [], as: UTF8.self)).trimmingCharacters()) ?? 0
+    let within = Double(ratios.filter { $0 <= 1.15 }.count) / Double(ratios.count)
+    let sorted = ratios.sorted()
+    // Requests of the regeneration pass: 300 raw calls + the lines' own.
+    let callsPerLine = Double(requests - afterBatch - 300) / 300
+    print("P6S \(batch) \(300 * latency / Double(concurrent)) done=\(summary?.done ?? 0) failed=\(summary?.failed ?? 0) calls_per_line=\(two(Double(afterBatch - 1) / 300))")
+    print("P3S \(within) \(sorted[sorted.count * 9 / 10]) \(median(lineMs)) \(median(callMs)) calls_per_line=\(two(callsPerLine)) too_long=\(tooLong)")
+}
+
 /// A sink that only notes when it was handed a sound (P7 times the desk up to that moment).
 final class TimingSink: AudioSink {
     var handedAt = 0.0
@@ -318,23 +374,90 @@ extension String {
 
 /// The P5 store: 2,000 characters, 192-d, 8 snapshots each, in 5 series.
 func generateStore(_ path: String) throws -> [[Float]] {
+    try generateStore(path, count: 2000) { i in "series_\(i % 5)" }
+}
+
+/// A store of `count` characters (192-d, 8 snapshots each), character i in series `series(i)`.
+func generateStore(_ path: String, count: Int, series: (Int) -> String) throws -> [[Float]] {
     var r = LCG(state: 7)
     func vector() -> [Float] { (0..<192).map { _ in Float(Int(r.next() % 20001) - 10000) / 10000 } }
     let store = try CharacterStore.open(path)
     var centers: [[Float]] = []
     try store.update { s in
         try s.checkEmbedding(type: "ecapa", dim: 192, model: "speechbrain/spkrec-ecapa-voxceleb", file: "bench")
-        for i in 0..<2000 {
+        for i in 0..<count {
             let center = vector()
             centers.append(center)
             let id = s.createForBench(name: "Character \(i)")
             s.fillForBench(id, avg: center, snapshots: (0..<8).map { k in
-                EmbeddingSnapshot(series: "series_\(i % 5)", episode: "ep\(k + 1)", embedding: center.map { $0 + Float(Int(r.next() % 2001) - 1000) / 10000 },
+                EmbeddingSnapshot(series: series(i), episode: "ep\(k + 1)", embedding: center.map { $0 + Float(Int(r.next() % 2001) - 1000) / 10000 },
                                   at: "2026-01-0\(k + 1)T00:00:00Z")
-            }, series: "series_\(i % 5)")
+            }, series: series(i))
         }
     }
     return centers
+}
+
+/// P5 at a store size: the series asked about always holds the same 40 characters (the first 40);
+/// the others belong to 50 other series. Open+decrypt, one match, identify 20 labels, save.
+func p5Curve(_ dir: String, count: Int, runs: Int) throws {
+    let path = dir + "/characters-\(count).json"
+    unlink(path)
+    let centers = try generateStore(path, count: count) { i in i < 40 ? "series_fixed" : "other_\(i % 50)" }
+    var r = LCG(state: 99)
+    func noisy(_ c: [Float]) -> [Float] { c.map { $0 + Float(Int(r.next() % 2001) - 1000) / 20000 } }
+    var open: [Double] = [], match: [Double] = [], identify: [Double] = [], save: [Double] = []
+    for i in 0..<max(runs, 3) {
+        var store: CharacterStore!
+        open.append(try time { store = try CharacterStore.open(path) })
+        let q = noisy(centers[i * 7 % 40])
+        match.append(time { _ = store.match(q, series: "series_fixed") })
+        let labels = (0..<20).map { k in LabelEvidence(label: "SPEAKER_\(k)", embedding: noisy(centers[(i * 3 + k) % 40]), utterances: 5, seconds: 20) }
+        identify.append(time { _ = store.identify(evidence: labels, series: "series_fixed", episode: "bench\(i)") })
+        save.append(try time { try store.save() })
+    }
+    unlink(path)
+    print("P5CURVE \(count) \(median(open) * 1000) \(median(match) * 1000) \(median(identify) * 1000) \(median(save) * 1000)")
+}
+
+/// P10 at a series length: `episodes` episodes of 8 recurring characters and 2 one-off guests,
+/// identified one by one (as the pipeline does), then `reconcile` timed (median of three).
+func p10(_ dir: String, episodes: Int) throws {
+    let path = dir + "/reconcile-\(episodes).json"
+    unlink(path)
+    var r = LCG(state: 11)
+    func vector() -> [Float] { (0..<192).map { _ in Float(Int(r.next() % 20001) - 10000) / 10000 } }
+    func noisy(_ c: [Float]) -> [Float] { c.map { $0 + Float(Int(r.next() % 2001) - 1000) / 8000 } }
+    let cast = (0..<8).map { _ in vector() }
+    let store = try CharacterStore.open(path)
+    try store.update { s in
+        try s.checkEmbedding(type: "ecapa", dim: 192, model: "speechbrain/spkrec-ecapa-voxceleb", file: "bench")
+        for e in 0..<episodes {
+            var labels = cast.enumerated().map { k, c in LabelEvidence(label: "SPEAKER_0\(k)", embedding: noisy(c), utterances: 20, seconds: 60) }
+            labels += (0..<2).map { k in LabelEvidence(label: "SPEAKER_1\(k)", embedding: vector(), utterances: 3, seconds: 6) }
+            _ = s.identify(evidence: labels, series: "long_series", episode: "ep\(e + 1)")
+        }
+    }
+    var times: [Double] = []
+    var proposals = 0
+    for _ in 0..<3 { times.append(time { proposals = store.reconcile(series: "long_series").proposals.count }) }
+    unlink(path)
+    print("P10 \(episodes) \(median(times) * 1000) \(proposals)")
+}
+
+/// P4h: the first commit after a batch of `records` records (one commit of that many changes, as a
+/// `synth` or `merge-mt` batch makes), in a fresh store as the next command would open it.
+func p4h(_ dir: String, records: Int) throws {
+    try generate(dir, segments: 2000, history: 1)
+    let store = try TranscriptStore(job: try JobLoader.load(dir), by: "bench")
+    let changes = (0..<records).map { i in
+        SegmentChange(segment: 1 + i % 2000, action: "merge-mt", fields: ["tgt_text"]) { e in e["tgt_text"] = .string("batch text \(i)") }
+    }
+    _ = try store.commit(changes, batch: "bench-batch")
+    let fresh = try TranscriptStore(job: try JobLoader.load(dir), by: "bench")
+    let first = try time { _ = try fresh.commit([.approve(5, !fresh.state(5).approved)]) }
+    let second = try time { _ = try fresh.commit([.approve(5, !fresh.state(5).approved)]) }
+    print("P4H \(records) \(first * 1000) \(second * 1000)")
 }
 
 /// P5: open+decrypt, one match, identify 20 labels, save, on the 2,000-character store (raw key).
@@ -461,7 +584,11 @@ guard args.count >= 3 else {
 }
 do {
     switch args[1] {
-    case "generate": try generate(args[2])
+    case "generate":
+        try generate(args[2], segments: args.count > 3 ? Int(args[3]) ?? 5000 : 5000)
+    case "p5curve": try p5Curve(args[2], count: Int(args[3]) ?? 2000, runs: args.count > 4 ? Int(args[4]) ?? 5 : 5)
+    case "p10": try p10(args[2], episodes: Int(args[3]) ?? 10)
+    case "p4h": try p4h(args[2], records: Int(args[3]) ?? 1)
     case "inprocess": try inProcess(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     case "p3": try p3(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     case "phases":
@@ -479,6 +606,7 @@ do {
         }
     case "p5": try p5(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     case "p6": try p6(args[2])
+    case "p6s": try p6s(args[2], server: args[3], latency: Double(args[4]) ?? 0.1, concurrent: Int(args[5]) ?? 4)
     case "sim":
         var p = ReconcileParameters()
         if args.count > 5, let l = Float(args[3]), let j = Double(args[4]), let a = Double(args[5]) { p.link = l; p.join = j; p.apart = a }

@@ -91,9 +91,15 @@ struct Export: ParsableCommand {
             let store = try openStore(job)
             // Characters' names for ASS's Name and WebVTT's <v> (the labels where none is known).
             var text = try RoundTrip.export(store, format: SubtitleFormat(rawValue: format)!, cast: openCast(nil, following: store), fps: fps)
-            // An XML declaration names the character set it is written in.
-            if format == "ttml", encoding.uppercased() != "UTF-8", encoding.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:".contains($0)) }) {
-                text = text.replacingAll("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", with: "<?xml version=\"1.0\" encoding=\"\(encoding)\"?>")
+            // An XML declaration names the character set it is written in, by its IANA name; UTF-16
+            // begins with its byte-order mark (XML requires it).
+            var bom = bom
+            if format == "ttml" {
+                guard let name = TextEncoding.xmlName(encoding) else {
+                    throw DubdeckError(.usage, "--encoding \(Sanitizer.display(encoding)): TTML names its character set in its XML declaration; give UTF-8, UTF-16, ISO-8859-1 … 16, WINDOWS-1250 … 1258, KOI8-R, KOI8-U, SHIFT_JIS, EUC-JP, EUC-KR, GB2312, GBK, GB18030 or BIG5")
+                }
+                text = text.replacingAll("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", with: "<?xml version=\"1.0\" encoding=\"\(name)\"?>")
+                if name == "UTF-16" { bom = true }
             }
             let bytes: [UInt8]
             do {

@@ -14,6 +14,9 @@ and misbehaves as argv[1] says:
   slow-pid      appends its pid to argv[2], then answers each request after 0.3 s (ignores EOF)
   huge-ids      answers first with ids no integer holds (1e300, -1e300, 2^64, 1.5, "1"), then rightly
   long-claim    writes a sparse WAV of an hour of silence (115 MB that take no disk), then ok
+  concurrent    takes 3 requests at once (says "concurrent": 3 in its answers), answers each after
+                0.2 s from a thread of its own, in the order they finish; writes to argv[2] the
+                most requests it ever had at once
 
 A `predict` request ({"op": "predict"}, no "out"): `good` answers 20 ms per character (the length it
 would speak), `bad-seconds` a negative number, every other mode ok:false; each one is counted as a
@@ -48,6 +51,28 @@ def answer(obj):
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
 
+
+if mode == "concurrent":
+    import threading
+    import time
+    lock = threading.Lock()
+    state = {"now": 0, "most": 0}
+
+    def work(req):
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+            with open(marker, "w") as f:
+                f.write(f"{state['most']}\n")
+        time.sleep(0.2)
+        write_wav(req["out"], req["text"])
+        with lock:
+            state["now"] -= 1
+            answer({"id": req["id"], "ok": True, "concurrent": 3})
+
+    for line in sys.stdin:
+        threading.Thread(target=work, args=(json.loads(line),)).start()
+    sys.exit(0)
 
 for line in sys.stdin:
     req = json.loads(line)

@@ -288,14 +288,15 @@ public final class SegmentSynthesizer {
             }
         }
         let dir = opened  // set whenever a line is to be rendered
-        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        let shared = BatchPipeline(count: numbers.count, window: 2 * cores + 2)
+        // One worker a core; more for an engine that waits on a server (it says how many it takes).
+        let workers = max(max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))), engine.concurrentRequests)
+        let shared = BatchPipeline(count: numbers.count, window: 2 * workers + 2)
         // Sendable proof: workers call only render/writeTemporary, which read immutable settings
         // (engine, maxSpeedup, the output rate fixed above) and no store; every engine is safe to
         // call from several threads (espeak under its static lock, a command per call, a server
         // under its own lock).
         let me = UncheckedSendable(self), rate = outputRate, work = UncheckedSendable(inputs)
-        for _ in 0..<min(cores, max(1, numbers.count)) {
+        for _ in 0..<min(workers, max(1, numbers.count)) {
             DispatchQueue.global().async {
                 while let i = shared.claim() {
                     let r = work.value[i].flatMap { input in Swift.Result { try me.value.renderToFile(input, rate: rate, in: dir!) } }

@@ -1,4 +1,5 @@
 import CInterrupt
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 import Synchronization
@@ -22,7 +23,12 @@ import Synchronization
 /// timeout; a server that hangs, answers garbage or dies is killed (its whole process group); a
 /// dead server is started again once for the request, and a second death is reported with the last
 /// lines it wrote on standard error. An answer with another id (one a timed-out request never got)
-/// is skipped. Requests are serialized: one engine, one conversation.
+/// is skipped.
+///
+/// Requests go one at a time until the server says how many it takes at once: any answer may carry
+/// `"concurrent": K` (1 … 64), and then up to K requests are in flight, their answers taken by id in
+/// whatever order they come (a batch keeps that many lines in the server). One thread at a time
+/// reads the connection and files every answer it finds for its owner.
 public final class ServerEngine: SpeechEngine, @unchecked Sendable {
     // Sendable: every mutable field is used only inside `lock`.
     public let name = "server"
@@ -35,6 +41,20 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
     var childSlot: Int32 = -1
     var nextID = 0
     var pending: [UInt8] = []
+    /// Requests sent and not yet answered, and answers read for them (by id).
+    var inFlight: Set<Int> = []
+    var answers: [Int: JSONObject] = [:]
+    /// The waiting requests' wake-ups, and the one that reads the connection for all (by id).
+    var waiters: [Int: DispatchSemaphore] = [:]
+    var reader: Int?
+    /// How many requests this server takes at once (its answers say; 1 until they do).
+    var capacity = 1
+    /// Bumped whenever the server is stopped: a request sent to an older one is lost.
+    var generation = 0
+    /// The most requests that were in flight at once (the tests read it).
+    public private(set) var mostInFlight = 0
+    /// The most requests a server may take at once, whatever it announces.
+    public static let maxConcurrent = 64
     /// Where the server's stderr and the requests' audio go (0700, removed at the end).
     let workDir: String
     var dirSlot: Int32 = -1
@@ -85,7 +105,17 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
         pid = 0
         fd = -1
         pending = []
+        inFlight = []
+        answers = [:]
+        capacity = 1
+        generation += 1
+        reader = nil
+        for w in waiters.values { w.signal() }  // each finds its server gone
     }
+
+    /// Requests a batch may hand this engine at once: the server's own limit decides how many are
+    /// in flight (workers beyond it wait for a place).
+    public var concurrentRequests: Int { 16 }
 
     func start() throws {
         var pair: [Int32] = [-1, -1]
@@ -113,60 +143,40 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
     }
 
     public func synthesize(_ request: SpeechRequest) throws -> AudioBuffer {
-        try lock.withLock { _ in
+        do {
+            return try exchange(request)
+        } catch let e as ServerFailure where e.died {
+            // Died (before or while answering): started again once for this request.
             do {
                 return try exchange(request)
-            } catch let e as ServerFailure where e.died {
-                // Died (before or while answering): started again once for this request.
-                stop()
-                do {
-                    return try exchange(request)
-                } catch let again as ServerFailure {
-                    stop()
-                    throw DubdeckError(.ioError, "engine server \(Sanitizer.display(argv[0])) died again after a restart: \(again.message)\(stderrTail())")
-                }
-            } catch let e as ServerFailure {
-                stop()  // hung or confused: its next request starts a fresh one
-                throw DubdeckError(.ioError, "engine server \(Sanitizer.display(argv[0])): \(e.message)\(stderrTail())")
+            } catch let again as ServerFailure {
+                lock.withLock { _ in stop() }
+                throw DubdeckError(.ioError, "engine server \(Sanitizer.display(argv[0])) died again after a restart: \(again.message)\(stderrTail())")
             }
+        } catch let e as ServerFailure {
+            throw DubdeckError(.ioError, "engine server \(Sanitizer.display(argv[0])): \(e.message)\(stderrTail())")
         }
     }
 
     /// The server's own length for the request (nil: it cannot say, or failed; a failure is not
     /// retried as a synthesis is — the prediction has a stand-in).
     public func predictSeconds(_ request: SpeechRequest) -> Double? {
-        lock.withLock { _ in
-            guard !predictUnsupported else { return nil }
-            do {
-                if pid == 0 { try start() }
-                nextID += 1
-                let id = nextID
-                try send(JSONWriter.encode(.object(JSONObject([
-                    ("id", .number(id)), ("op", .string("predict")), ("text", .string(request.text)), ("lang", .string(request.lang)),
-                    ("voice", .string(request.voice.name(lang: request.lang))), ("ref_wav", request.referenceWav.map { .string($0) } ?? .null),
-                ]))) + [0x0A])
-                let deadline = Clock.monotonic() + timeout
-                while true {
-                    let answer = try readLine(deadline: deadline)
-                    guard let o = (try? JSONParser.parse(answer))?.objectValue, let got = o["id"] else {
-                        throw ServerFailure(message: "not a JSON line with an id", died: false)
-                    }
-                    if got.intValue != id { continue }
-                    guard o["ok"]?.boolValue == true, let seconds = o["seconds"]?.doubleValue, seconds.isFinite, (0...86_400).contains(seconds) else {
-                        predictUnsupported = true
-                        return nil
-                    }
-                    return seconds
-                }
-            } catch let e as ServerFailure {
-                if e.died || e.message.contains("not a JSON") { stop() }
-                predictUnsupported = true
-                return nil
-            } catch {
-                predictUnsupported = true
-                return nil
-            }
+        guard !lock.withLock({ _ in predictUnsupported }) else { return nil }
+        let answer: JSONObject
+        do {
+            answer = try ask([
+                ("op", .string("predict")), ("text", .string(request.text)), ("lang", .string(request.lang)),
+                ("voice", .string(request.voice.name(lang: request.lang))), ("ref_wav", request.referenceWav.map { .string($0) } ?? .null),
+            ])
+        } catch {
+            lock.withLock { _ in predictUnsupported = true }
+            return nil
         }
+        guard answer["ok"]?.boolValue == true, let seconds = answer["seconds"]?.doubleValue, seconds.isFinite, (0...86_400).contains(seconds) else {
+            lock.withLock { _ in predictUnsupported = true }
+            return nil
+        }
+        return seconds
     }
 
     struct ServerFailure: Error {
@@ -175,45 +185,140 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
     }
 
     func exchange(_ request: SpeechRequest) throws -> AudioBuffer {
-        if pid == 0 { try start() }
-        nextID += 1
-        let id = nextID
-        let out = workDir + "/take-\(id).wav"
+        // The file's name is the request's id, known once it is sent: reserved here under a name of
+        // its own (a counter shared with the ids keeps it unique).
+        let tag = lock.withLock { _ -> Int in nextID += 1; return nextID }
+        let out = workDir + "/take-\(tag).wav"
         unlink(out)
         let outSlot = dd_cleanup_register(out, 0)
         defer {
             unlink(out)
             dd_cleanup_unregister(outSlot)
         }
-        let line = JSONWriter.encode(.object(JSONObject([
-            ("id", .number(id)), ("text", .string(request.text)), ("lang", .string(request.lang)),
-            ("voice", .string(request.voice.name(lang: request.lang))),
+        let o = try ask([
+            ("text", .string(request.text)), ("lang", .string(request.lang)), ("voice", .string(request.voice.name(lang: request.lang))),
             ("ref_wav", request.referenceWav.map { .string($0) } ?? .null), ("out", .string(out)),
-        ]))) + [0x0A]
-        try send(line)
+        ])
+        guard let ok = o["ok"]?.boolValue else { throw ServerFailure(message: "an answer has no \"ok\"", died: false) }
+        if !ok {
+            let why = o["error"]?.stringValue ?? "no reason given"
+            throw DubdeckError(.ioError, "engine server could not speak \(Sanitizer.display(request.speakerName))'s line: \(Sanitizer.display(String(why.prefix(200))))")
+        }
+        var st = stat()
+        guard lstat(out, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            throw DubdeckError(.ioError, "engine server said ok but wrote no audio to its \"out\" file")
+        }
+        if Int(st.st_size) > FileIO.engineAudioLimit {
+            throw DubdeckError.data("the engine's audio", "\(st.st_size) bytes is over the \(FileIO.engineAudioLimit)-byte limit")
+        }
+        return try AudioFile.read(out, maxSeconds: request.maxSeconds, what: "the engine's audio", mono: true)
+    }
+
+    /// One request and its answer: sent when the server has a place for it (started first if it is
+    /// not running), the answer taken by id from whatever the connection brings. A timeout or a
+    /// confused server stops it (every request in flight then fails as lost, `died`).
+    func ask(_ fields: [(String, JSONValue)]) throws -> JSONObject {
+        var sent: (id: Int, generation: Int)?
+        while sent == nil {
+            try lock.withLock { _ in
+                if pid == 0 { try start() }
+                guard inFlight.count < capacity else { return }
+                nextID += 1
+                let id = nextID
+                do {
+                    try send(JSONWriter.encode(.object(JSONObject([("id", .number(id))] + fields))) + [0x0A])
+                } catch let e as ServerFailure {
+                    stop()
+                    throw e
+                }
+                inFlight.insert(id)
+                mostInFlight = max(mostInFlight, inFlight.count)
+                sent = (id, generation)
+            }
+            if sent == nil {
+                if Interrupt.requested { throw Interrupt.error }
+                usleep(2000)  // every place taken: one is freed when an answer comes
+            }
+        }
+        let (id, gen) = sent!
+        // One waiter at a time reads the connection (the reader); the others sleep until the reader
+        // files their answer and wakes them, or hands the reading on when it has its own.
+        let wake = DispatchSemaphore(value: 0)
+        lock.withLock { _ in if generation == gen { waiters[id] = wake } }
+        defer {
+            lock.withLock { _ in
+                waiters[id] = nil
+                if generation == gen { inFlight.remove(id) }
+                if reader == id {
+                    reader = nil
+                    waiters.first { answers[$0.key] == nil }?.value.signal()  // someone else reads now
+                }
+            }
+        }
         let deadline = Clock.monotonic() + timeout
         while true {
-            let answer = try readLine(deadline: deadline)
-            guard let value = try? JSONParser.parse(answer), let o = value.objectValue, let got = o["id"] else {
-                throw ServerFailure(message: "answered something that is not a JSON line with an id: \"\(Sanitizer.display(String(decoding: answer.prefix(80), as: UTF8.self)))\"", died: false)
+            let (answer, watched, reads) = try lock.withLock { _ -> (JSONObject?, Int32, Bool) in
+                guard generation == gen else { throw ServerFailure(message: "it exited", died: true) }
+                if let a = answers.removeValue(forKey: id) { return (a, fd, false) }
+                if reader == nil { reader = id }
+                return (nil, fd, reader == id)
             }
-            // The answer to an earlier request that timed out, or an id no request had (1e300, 1.5,
-            // "1": range-checked as an integer, never converted unchecked).
-            if got.intValue != id { continue }
-            guard let ok = o["ok"]?.boolValue else { throw ServerFailure(message: "answer \(id) has no \"ok\"", died: false) }
-            if !ok {
-                let why = o["error"]?.stringValue ?? "no reason given"
-                throw DubdeckError(.ioError, "engine server could not speak \(Sanitizer.display(request.speakerName))'s line: \(Sanitizer.display(String(why.prefix(200))))")
+            if let answer { return answer }
+            if Interrupt.requested { throw Interrupt.error }
+            let left = deadline - Clock.monotonic()
+            if left <= 0 {
+                lock.withLock { _ in if generation == gen { stop() } }
+                throw ServerFailure(message: "no answer within \(JSONValue.formatNumber(timeout)) s", died: false)
             }
-            var st = stat()
-            guard lstat(out, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-                throw DubdeckError(.ioError, "engine server said ok but wrote no audio to its \"out\" file")
+            guard reads else {
+                _ = wake.wait(timeout: .now() + min(left, 0.2))
+                continue
             }
-            if Int(st.st_size) > FileIO.engineAudioLimit {
-                throw DubdeckError.data("the engine's audio", "\(st.st_size) bytes is over the \(FileIO.engineAudioLimit)-byte limit")
+            // The reader: wait for bytes without the lock (others send meanwhile; a descriptor closed by
+            // a stop only makes this return early), then file what came.
+            var p = pollfd(fd: watched, events: Int16(POLLIN), revents: 0)
+            _ = poll(&p, 1, Int32(max(1, min(left, 0.2) * 1000)))
+            try lock.withLock { _ in
+                guard generation == gen else { return }
+                do {
+                    try readAvailable()
+                } catch let e as ServerFailure {
+                    stop()
+                    throw e
+                }
             }
-            return try AudioFile.read(out, maxSeconds: request.maxSeconds, what: "the engine's audio", mono: true)
         }
+    }
+
+    /// Reads what the connection holds now (never waits) and files each complete answer for the
+    /// request in flight it names; an answer with another id (one a timed-out request never got, or
+    /// no integer at all) is skipped. Under `lock`.
+    func readAvailable() throws {
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { break }
+                throw ServerFailure(message: "reading its answers failed: \(errnoText())", died: true)
+            }
+            if n == 0 { throw ServerFailure(message: "it exited", died: true) }
+            pending.append(contentsOf: buf[0..<n])
+            if pending.count > ServerEngine.maxLine, !pending.contains(0x0A) { break }
+        }
+        while let nl = pending.firstIndex(of: 0x0A) {
+            let line = Array(pending[..<nl])
+            pending.removeSubrange(...nl)
+            guard let value = try? JSONParser.parse(line), let o = value.objectValue, let got = o["id"] else {
+                throw ServerFailure(message: "answered something that is not a JSON line with an id: \"\(Sanitizer.display(String(decoding: line.prefix(80), as: UTF8.self)))\"", died: false)
+            }
+            // Range-checked as an integer (1e300, 1.5, "1" are no request's), never converted unchecked.
+            guard let id = got.intValue, inFlight.contains(id) else { continue }
+            answers[id] = o
+            waiters[id]?.signal()
+            if let k = o["concurrent"]?.intValue, (1...ServerEngine.maxConcurrent).contains(k) { capacity = k }
+        }
+        if pending.count > ServerEngine.maxLine { throw ServerFailure(message: "answered a line longer than 1 MiB", died: false) }
     }
 
     func send(_ bytes: [UInt8]) throws {
@@ -225,30 +330,6 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
                 throw ServerFailure(message: "it stopped reading (\(errnoText()))", died: true)
             }
             sent += n
-        }
-    }
-
-    /// One answer line, by the deadline: a timeout, a closed connection (died) or an overlong line.
-    func readLine(deadline: Double) throws -> [UInt8] {
-        while true {
-            if let nl = pending.firstIndex(of: 0x0A) {
-                let line = Array(pending[..<nl])
-                pending.removeSubrange(...nl)
-                return line
-            }
-            if pending.count > ServerEngine.maxLine { throw ServerFailure(message: "answered a line longer than 1 MiB", died: false) }
-            if Interrupt.requested { throw Interrupt.error }
-            let left = deadline - Clock.monotonic()
-            if left <= 0 { throw ServerFailure(message: "no answer within \(JSONValue.formatNumber(timeout)) s", died: false) }
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let r = poll(&p, 1, Int32(min(left, 0.2) * 1000) + 1)
-            if r < 0 && errno != EINTR { throw ServerFailure(message: "poll failed: \(errnoText())", died: true) }
-            if r <= 0 { continue }
-            var buf = [UInt8](repeating: 0, count: 65536)
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { throw ServerFailure(message: "it exited", died: true) }
-            pending.append(contentsOf: buf[0..<n])
         }
     }
 

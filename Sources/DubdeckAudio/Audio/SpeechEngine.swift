@@ -39,8 +39,12 @@ public protocol SpeechEngine: AnyObject {
     /// (a server's `predict` request); nil: it cannot, and espeak-ng's count scaled by the engine's
     /// takes stands in (SpokenLength).
     func predictSeconds(_ request: SpeechRequest) -> Double?
+    /// How many requests a batch may hand the engine at once (1: as many as the machine has cores;
+    /// a server that waits on its own model takes more, and says how many in its answers).
+    var concurrentRequests: Int { get }
 }
 
 extension SpeechEngine {
     public func predictSeconds(_ request: SpeechRequest) -> Double? { nil }
+    public var concurrentRequests: Int { 1 }
 }

@@ -4,13 +4,14 @@
 public enum Sanitizer {
     /// Placeholder for a scalar that must not reach the terminal, or nil when it is safe. Each is
     /// visible and distinct (never U+FFFD, which looks like broken encoding): ␀ … ␟ for C0 (␛ for
-    /// ESC, ␇ for BEL), ␡ for DEL, `⟨U+009B⟩` for C1 and bidi controls.
+    /// ESC, ␇ for BEL), ␡ for DEL, `⟨U+009B⟩` for C1, bidi controls and U+2028/U+2029.
     @inline(__always)
     public static func placeholder(for v: UInt32) -> String? {
         if v < 0x20 { return String(Character(Unicode.Scalar(0x2400 + v)!)) }
         if v < 0x7F { return nil }
         if v == 0x7F { return "\u{2421}" }
         if v <= 0x9F || isBidiControl(v) { return codePoint(v) }  // C1 (CSI 0x9B, OSC 0x9D, …), bidi
+        if v == 0x2028 || v == 0x2029 { return codePoint(v) }  // line and paragraph separators: a line break to some terminals
         return nil
     }
 
@@ -39,10 +40,11 @@ public enum Sanitizer {
             keepingLayout && (v == 0x0A || v == 0x09) ? nil : placeholder(for: v)
         }
         guard s.unicodeScalars.contains(where: { unsafe($0.value) != nil }) else { return s }
-        var out = String.UnicodeScalarView()
+        // A String: appending a sequence to a UnicodeScalarView copies it whole each time (quadratic).
+        var out = ""
         for u in s.unicodeScalars {
-            if let p = unsafe(u.value) { out.append(contentsOf: p.unicodeScalars) } else { out.append(u) }
+            if let p = unsafe(u.value) { out += p } else { out.unicodeScalars.append(u) }
         }
-        return String(out)
+        return out
     }
 }

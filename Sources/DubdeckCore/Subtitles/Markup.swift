@@ -95,15 +95,15 @@ public enum Markup {
 
     /// The text as shown.
     public static func plain(_ raw: String, format: SubtitleFormat) -> String {
-        var out = String.UnicodeScalarView()
+        // A String, not a UnicodeScalarView: appending a sequence to the view copies it whole each time.
+        var text = ""
         for piece in pieces(raw, format: format) {
             switch piece {
             case .tag: break
-            case .text(let t): out.append(contentsOf: t.unicodeScalars)
-            case .newline: out.append("\n")
+            case .text(let t): text += t
+            case .newline: text += "\n"
             }
         }
-        let text = String(out)
         return format == .srt ? text.trimmingCharacters() : text
     }
 
@@ -550,21 +550,21 @@ public enum Markup {
         case .srt:
             // Only what SRT would read as markup: an entity, a tag, an override block.
             let s = Scalars(text.unicodeScalars)
-            var out = String.UnicodeScalarView()
+            var out = ""
             var closers = Closers(s)
             for (i, c) in s.enumerated() {
                 if c == "&", ["lt;", "gt;", "amp;"].contains(where: { e in
                     let es = Scalars(e.unicodeScalars)
                     return i + 1 + es.count <= s.count && Array(s[(i + 1)..<(i + 1 + es.count)]) == es
                 }) {
-                    out.append(contentsOf: "&amp;".unicodeScalars)
+                    out += "&amp;"
                 } else if c == "<", tagLength(s, i, format: .srt, &closers) != nil {
-                    out.append(contentsOf: "&lt;".unicodeScalars)
+                    out += "&lt;"
                 } else {
-                    out.append(c)
+                    out.unicodeScalars.append(c)
                 }
             }
-            return String(out)
+            return out
         }
     }
 
@@ -639,14 +639,14 @@ public enum Markup {
                 }
             }
         }
-        var out = String.UnicodeScalarView()
+        var out = ""
         var k = 0
         for (i, c) in body.enumerated() {
-            while k < insertions.count, insertions[k].0 == i { out.append(contentsOf: insertions[k].1.unicodeScalars); k += 1 }
-            out.append(c)
+            while k < insertions.count, insertions[k].0 == i { out += insertions[k].1; k += 1 }
+            out.unicodeScalars.append(c)
         }
-        while k < insertions.count { out.append(contentsOf: insertions[k].1.unicodeScalars); k += 1 }
-        return leading + String(out) + trailing
+        while k < insertions.count { out += insertions[k].1; k += 1 }
+        return leading + out + trailing
     }
 
     static func escapedBody(_ plain: String, format: SubtitleFormat) -> String {

@@ -147,7 +147,9 @@ public enum SubtitleWriter {
             case "start": return assTime(e.startMs)
             case "end": return assTime(e.endMs)
             case "text": return cueText(e, format: .ass)
-            case "name", "actor": return e.speaker.replacingAll(",", with: ";")
+            case "name", "actor":
+                // One field of one line: no comma, no line break (a name with one would end the Dialogue).
+                return String(String.UnicodeScalarView(e.speaker.unicodeScalars.map { $0 == "," ? ";" : $0.properties.isWhitespace || $0.value < 0x20 ? " " : $0 }))
             case "layer": return fields.first { $0.0.lowercased() == "layer" }?.1 ?? "0"
             case "style": return fields.first { $0.0.lowercased() == "style" }?.1 ?? "Default"
             case "marginl", "marginr", "marginv": return fields.first { $0.0.lowercased() == f.lowercased() }?.1 ?? "0"

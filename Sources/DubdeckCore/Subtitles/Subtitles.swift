@@ -173,11 +173,18 @@ public enum SubtitleParser {
     /// in the layout); `strict` makes that an error. Nothing readable left is an error.
     /// `fps`: MicroDVD's frame rate (else the file's `{1}{1}FPS` line; without either it is refused).
     public static func parse(_ bytes: [UInt8], format: SubtitleFormat, encoding: String? = nil, strict: Bool = false, fps: Double? = nil) throws -> SubtitleDocument {
-        let decoded: TextEncoding.Decoded
+        var decoded: TextEncoding.Decoded
         do {
             decoded = try TextEncoding.decode(bytes, encoding: encoding)
         } catch let e as TextEncoding.Failure {
             throw SubtitleError(line: 0, message: e.message)
+        }
+        // XML names its character set: a TTML file that is not Unicode is read in the one it declares
+        // (libuchardet's guess, which the decoding above fell back to, only when it declares none).
+        if format == .ttml, encoding == nil, !decoded.hadBOM, decoded.encoding != "UTF-8", !decoded.encoding.hasPrefix("UTF-"),
+           let declared = TextEncoding.declaredXMLEncoding(bytes), !TextEncoding.normalized(declared).hasPrefix("UTF"),
+           let again = try? TextEncoding.decode(bytes, encoding: declared) {
+            decoded = again
         }
         var doc: SubtitleDocument
         if format == .ttml {
@@ -625,5 +632,8 @@ public enum MicroDVD {
     }
 
     /// Milliseconds to the frame at `fps`.
-    public static func frame(_ ms: Int, fps: Double) -> Int { Int((Double(ms) * fps / 1000).rounded()) }
+    /// Never a frame past 48 hours (the reader's bound): rounding up at the very end would be.
+    public static func frame(_ ms: Int, fps: Double) -> Int {
+        min(Int((Double(ms) * fps / 1000).rounded()), Int((Bounds.maxTime * fps).rounded(.down)))
+    }
 }

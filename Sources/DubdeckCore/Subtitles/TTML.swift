@@ -34,9 +34,34 @@ public enum TTML {
         return .other
     }
 
+    /// A speaker's name as an agent gives it: white space (line breaks included) one space, control
+    /// characters left out, 200 characters at most — a name every format's speaker field can hold.
+    static func speakerName(_ s: String) -> String {
+        var out = ""
+        var space = false
+        for c in s.unicodeScalars {
+            if c.properties.isWhitespace { space = !out.isEmpty; continue }
+            if c.value < 0x20 || (0x7F...0x9F).contains(c.value) || c.value == 0x2028 || c.value == 0x2029 { continue }
+            if space { out += " " }
+            space = false
+            out.unicodeScalars.append(c)
+            if out.unicodeScalars.count >= 200 { break }
+        }
+        return out
+    }
+
+    /// Without XML's white space (space, tab, CR, LF) at either end; a no-break space is not XML's.
+    static func trimmed(_ s: String) -> String {
+        var u = s.unicodeScalars[...]
+        func xmlSpace(_ c: Unicode.Scalar) -> Bool { c == " " || c == "\t" || c == "\n" || c == "\r" }
+        while let f = u.first, xmlSpace(f) { u.removeFirst() }
+        while let l = u.last, xmlSpace(l) { u.removeLast() }
+        return String(String.UnicodeScalarView(u))
+    }
+
     /// Whether the text looks like a TTML document (for SubtitleFormat.of(content:)).
     static func looksLike(_ text: String) -> Bool {
-        let head = String(text.unicodeScalars.prefix(4096))
+        let head = String(text.unicodeScalars.prefix(65536))
         guard head.unicodeScalars.first(where: { !$0.properties.isWhitespace && $0 != "\u{FEFF}" }) == "<" else { return false }
         return head.contains("<tt") && bases.contains { head.contains($0) } || head.contains("<tt:tt")
     }
@@ -50,7 +75,7 @@ public enum TTML {
 
         /// Seconds (nil: not a time expression, or past dubdeck's 48 hours).
         func seconds(_ expression: String) -> Double? {
-            let t = expression.trimmingCharacters()
+            let t = TTML.trimmed(expression)
             func digits(_ s: Substring, max: Int) -> Bool { !s.isEmpty && s.count <= max && s.allSatisfy { $0.isASCII && $0.isNumber } }
             func number(_ s: Substring) -> Double? {
                 let parts = s.split(separator: ".", omittingEmptySubsequences: false)
@@ -68,7 +93,8 @@ public enum TTML {
                 } else {
                     guard digits(parts[2], max: 2), let s = Double(parts[2]), s < 60 else { return nil }
                     let frameParts = parts[3].split(separator: ".", omittingEmptySubsequences: false)
-                    guard frameParts.count <= 2, digits(frameParts[0], max: 3), let f = Double(frameParts[0]) else { return nil }
+                    // A frame number is below the frame rate (frame 25 at 25 fps is the next second's 0).
+                    guard frameParts.count <= 2, digits(frameParts[0], max: 3), let f = Double(frameParts[0]), f < frameRate.rounded(.up) else { return nil }
                     var frames = f
                     if frameParts.count == 2 {
                         guard digits(frameParts[1], max: 4), let sub = Double(frameParts[1]) else { return nil }
@@ -89,19 +115,24 @@ public enum TTML {
         /// The root's parameters; a value out of range is an error naming it.
         init(root: XMLNode) throws {
             func parameter(_ name: String) -> String? {
-                root.attributes.first { $0.name == name && TTML.space($0.namespace) == .parameter }?.value.trimmingCharacters()
+                root.attributes.first { $0.name == name && TTML.space($0.namespace) == .parameter }.map { TTML.trimmed($0.value) }
+            }
+            // Digits and at most one point (Double() alone would take 0x10, 1e9, inf).
+            func decimal(_ v: String) -> Double? {
+                guard !v.isEmpty, v.allSatisfy({ ($0.isASCII && $0.isNumber) || $0 == "." }), v.filter({ $0 == "." }).count <= 1, v.count <= 20 else { return nil }
+                return Double(v)
             }
             func bad(_ name: String, _ value: String, _ range: String) -> SubtitleError {
                 SubtitleError(line: root.line, message: "ttp:\(name) '\(Sanitizer.display(String(value.prefix(40))))' is not \(range)")
             }
             var nominal: Double?
             if let v = parameter("frameRate") {
-                guard let r = Double(v), r.isFinite, r >= 1, r <= 240 else { throw bad("frameRate", v, "a frame rate (1 to 240)") }
+                guard let r = decimal(v), r >= 1, r <= 240 else { throw bad("frameRate", v, "a frame rate (1 to 240)") }
                 nominal = r
             }
             var multiplier = 1.0
             if let v = parameter("frameRateMultiplier") {
-                let p = v.split(separator: " ").compactMap { Int($0) }
+                let p = v.split { $0 == " " || $0 == "\t" }.compactMap { $0.allSatisfy { $0.isASCII && $0.isNumber } ? Int($0) : nil }
                 guard p.count == 2, (1...1_000_000).contains(p[0]), (1...1_000_000).contains(p[1]) else {
                     throw bad("frameRateMultiplier", v, "two whole numbers ('1000 1001')")
                 }
@@ -109,11 +140,11 @@ public enum TTML {
             }
             frameRate = (nominal ?? 30) * multiplier
             if let v = parameter("subFrameRate") {
-                guard let r = Int(v), (1...1000).contains(r) else { throw bad("subFrameRate", v, "a sub-frame rate (1 to 1000)") }
+                guard let r = decimal(v).flatMap({ $0 == $0.rounded() ? Int($0) : nil }), (1...1000).contains(r) else { throw bad("subFrameRate", v, "a sub-frame rate (1 to 1000)") }
                 subFrameRate = Double(r)
             }
             if let v = parameter("tickRate") {
-                guard let r = Double(v), r.isFinite, r >= 1, r <= 1e12, r == r.rounded() else { throw bad("tickRate", v, "a tick rate (1 to 10^12)") }
+                guard let r = decimal(v), r >= 1, r <= 1e12, r == r.rounded() else { throw bad("tickRate", v, "a tick rate (1 to 10^12)") }
                 tickRate = r
             } else if nominal != nil {
                 tickRate = frameRate * subFrameRate  // TTML's default when a frame rate is given
@@ -164,19 +195,51 @@ public enum TTML {
             (node.attribute(name) ?? "").split { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }.map(String.init)
         }
 
-        /// A `<style>`'s properties with the styles it names (chains followed, a loop cut).
-        func resolved(_ id: String, seen: Set<String> = []) -> [String: String] {
-            guard let s = styles[id], !seen.contains(id), seen.count < 32 else { return [:] }
-            var out: [String: String] = [:]
-            for r in s.refs { out.merge(resolved(r, seen: seen.union([id]))) { $1 } }
-            out.merge(s.props) { $1 }
-            return out
+        /// Every `<style>` resolved once (its named styles under its own properties), memoised: a
+        /// style naming another twice at each of 30 levels is 30 resolutions, not 2^30; a loop is cut.
+        var resolvedStyles: [String: [String: String]] = [:]
+
+        mutating func resolveStyles() {
+            // Depth first with a stack of its own (a chain of 100,000 styles is no recursion), each
+            // style finished once its named styles are; one met again on the way down is a loop, cut.
+            var resolving: Set<String> = []
+            let refs = styles.mapValues { Reader.distinct($0.refs) }
+            for root in styles.keys.sorted() where resolvedStyles[root] == nil {
+                var stack: [(id: String, next: Int)] = [(root, 0)]
+                resolving.insert(root)
+                while let top = stack.last {
+                    let named = refs[top.id] ?? []
+                    if top.next < named.count {
+                        stack[stack.count - 1].next += 1
+                        let r = named[top.next]
+                        if resolvedStyles[r] == nil, styles[r] != nil, !resolving.contains(r) {
+                            resolving.insert(r)
+                            stack.append((r, 0))
+                        }
+                        continue
+                    }
+                    var out: [String: String] = [:]
+                    for r in named { out.merge(resolvedStyles[r] ?? [:]) { $1 } }
+                    out.merge(styles[top.id]?.props ?? [:]) { $1 }
+                    resolvedStyles[top.id] = out
+                    resolving.remove(top.id)
+                    stack.removeLast()
+                }
+            }
+        }
+
+        func resolved(_ id: String) -> [String: String] { resolvedStyles[id] ?? [:] }
+
+        /// Each reference once, the first 64 (no element needs more).
+        static func distinct(_ refs: [String]) -> [String] {
+            var seen: Set<String> = []
+            return Array(refs.filter { seen.insert($0).inserted }.prefix(64))
         }
 
         /// An element's own style: the styles it names, then its inline properties.
         func own(_ node: XMLNode) -> [String: String] {
             var out: [String: String] = [:]
-            for r in Reader.references(node) { out.merge(resolved(r)) { $1 } }
+            for r in Reader.distinct(Reader.references(node)) { out.merge(resolved(r)) { $1 } }
             out.merge(Reader.styling(node)) { $1 }
             return out
         }
@@ -197,10 +260,11 @@ public enum TTML {
                 }
                 collectAgents(head)
             }
+            resolveStyles()
             // A region's referenced styles under its inline properties.
             for (id, r) in regionDefinitions {
                 var out: [String: String] = [:]
-                for ref in r.refs { out.merge(resolved(ref)) { $1 } }
+                for ref in Reader.distinct(r.refs) { out.merge(resolved(ref)) { $1 } }
                 out.merge(r.props) { $1 }
                 regions[id] = out
             }
@@ -271,7 +335,7 @@ public enum TTML {
             if let s = root.attribute("space", in: TTML.xmlNamespace) { top.preserve = s == "preserve" }
             for body in root.elements where body.name == "body" && TTML.space(body.namespace) == .tt {
                 let (b, e, _) = try interval(body, reference: 0, parent: top)
-                try container(body, context(body, parent: top, begin: b, end: e))
+                _ = try container(body, context(body, parent: top, begin: b, end: e))
             }
             if doc.cues.isEmpty, let first = firstSkip { throw first }
             return doc
@@ -279,23 +343,27 @@ public enum TTML {
 
         var firstSkip: SubtitleError?
 
-        /// `<body>` or `<div>`: its `<div>`s and `<p>`s in document order.
-        mutating func container(_ node: XMLNode, _ ctx: Context) throws {
+        /// `<body>` or `<div>`: its `<div>`s and `<p>`s in document order. Returns the latest end of
+        /// what it showed (an untimed `<div>` in a `seq` ends there).
+        mutating func container(_ node: XMLNode, _ ctx: Context) throws -> Double? {
             let seq = node.attribute("timeContainer") == "seq"
             var previousEnd = ctx.begin
+            var latest: Double?
             for child in node.elements where TTML.space(child.namespace) == .tt {
                 let reference = seq ? previousEnd : ctx.begin
                 switch child.name {
                 case "div":
                     let (b, e, _) = try interval(child, reference: reference, parent: ctx)
-                    try container(child, context(child, parent: ctx, begin: b, end: e))
-                    previousEnd = e ?? b
+                    let inner = try container(child, context(child, parent: ctx, begin: b, end: e))
+                    previousEnd = e ?? inner ?? b
                 case "p":
                     previousEnd = try paragraph(child, reference: reference, parent: ctx) ?? previousEnd
                 default:
                     continue  // metadata, set, animate: nothing shown
                 }
+                latest = max(latest ?? previousEnd, previousEnd)
             }
+            return latest
         }
 
         /// One `<p>`: a cue (or a skipped one, said). Returns its end.
@@ -316,9 +384,19 @@ public enum TTML {
             if !times.timed, !spanTimes.isEmpty {
                 begin = spanTimes.map(\.0).min()!
                 if spanTimes.allSatisfy({ $0.1 != nil }) { end = spanTimes.compactMap(\.1).max() }
+                if let pe = parent.end, let e = end { end = min(e, pe) }  // still inside its container
+            }
+            if let pe = parent.end, begin >= pe, times.timed || !spanTimes.isEmpty {
+                try skip(SubtitleError(line: p.line, message: "begins at \(JSONValue.formatNumber(begin)) s, after its container ends (\(JSONValue.formatNumber(pe)) s)"))
+                return nil
             }
             guard let finish = end, finish.isFinite else {
                 try skip(SubtitleError(line: p.line, message: "a paragraph with no end (no end or dur on it or around it)"))
+                return nil
+            }
+            // Offsets add up: each time is within 48 hours, their sum may not be.
+            guard Bounds.isTime(begin), Bounds.isTime(finish) else {
+                try skip(SubtitleError(line: p.line, message: "ends at \(JSONValue.formatNumber(finish)) s once its containers' times are added: past 48 hours"))
                 return nil
             }
             guard finish >= begin else {
@@ -329,7 +407,7 @@ public enum TTML {
             let styled = Markup.Styled(runs: runs.finish(), top: regionTop)
             let raw = Markup.render(styled, to: .ttml)
             var cue = SubtitleCue(startMs: Int((begin * 1000).rounded()), endMs: Int((finish * 1000).rounded()), text: Markup.plain(raw, format: .ttml), raw: raw)
-            if let a = ctx.agent { cue.speaker = agents[a] ?? a }
+            if let a = ctx.agent { cue.speaker = TTML.speakerName(agents[a] ?? a) }
             if regionTop { cue.region = "top" }
             cue.id = Reader.id(p) ?? ""
             cue.line = p.line
@@ -496,20 +574,22 @@ public enum TTML {
     /// Text as XML character data or an attribute value: markup escaped, characters XML 1.0 cannot
     /// hold left out.
     static func escape(_ text: String) -> String {
-        var out = String.UnicodeScalarView()
+        // A String (appending a sequence to a UnicodeScalarView copies it whole: quadratic).
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
         for c in text.unicodeScalars {
             switch c {
-            case "&": out.append(contentsOf: "&amp;".unicodeScalars)
-            case "<": out.append(contentsOf: "&lt;".unicodeScalars)
-            case ">": out.append(contentsOf: "&gt;".unicodeScalars)
-            case "\"": out.append(contentsOf: "&quot;".unicodeScalars)
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
             default:
                 if c.value < 0x20, c != "\t", c != "\n" { continue }
                 if c.value == 0xFFFE || c.value == 0xFFFF { continue }
-                out.append(c)
+                out.unicodeScalars.append(c)
             }
         }
-        return String(out)
+        return out
     }
 
     /// Whether TTML's default whitespace handling would change the text (on scalars: a space

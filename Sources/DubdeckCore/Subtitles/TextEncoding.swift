@@ -27,6 +27,37 @@ public enum TextEncoding {
         ([0xEF, 0xBB, 0xBF], "UTF-8"), ([0xFE, 0xFF], "UTF-16BE"), ([0xFF, 0xFE], "UTF-16LE"),
     ]
 
+    /// The character set an XML declaration names (`<?xml version="1.0" encoding="ISO-8859-2"?>`),
+    /// read from the first 256 bytes when they begin with it in ASCII; nil otherwise.
+    public static func declaredXMLEncoding(_ bytes: [UInt8]) -> String? {
+        var head = bytes.prefix(256)
+        if head.starts(with: [0xEF, 0xBB, 0xBF]) { head = head.dropFirst(3) }
+        guard head.starts(with: Array("<?xml".utf8)), let close = head.firstIndex(of: 0x3E) else { return nil }
+        let decl = String(decoding: head[..<close], as: UTF8.self)
+        guard let r = decl.range(ofArrow: "encoding") else { return nil }
+        let rest = decl[r.upperBound...].drop { $0 == " " || $0 == "=" || $0 == "\t" }
+        guard let quote = rest.first, quote == "\"" || quote == "'" else { return nil }
+        let name = rest.dropFirst().prefix { $0 != quote }
+        guard !name.isEmpty, name.count <= 40, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:".contains($0)) }) else { return nil }
+        return String(name)
+    }
+
+    /// The IANA name an XML declaration gives a character set dubdeck writes (nil: none it names):
+    /// the Unicode forms but UTF-32 (many XML readers refuse it), ISO-8859, Windows code pages and the
+    /// common East Asian and Cyrillic sets.
+    public static func xmlName(_ encoding: String) -> String? {
+        let n = normalized(encoding)
+        if n == "UTF8" { return "UTF-8" }
+        if n == "UTF16" || n == "UTF16LE" || n == "UTF16BE" { return "UTF-16" }
+        if n.hasPrefix("ISO8859"), let k = Int(n.dropFirst(7)), (1...16).contains(k) { return "ISO-8859-\(k)" }
+        for prefix in ["WINDOWS", "CP"] where n.hasPrefix(prefix) {
+            if let k = Int(n.dropFirst(prefix.count)), (1250...1258).contains(k) { return "windows-\(k)" }
+        }
+        let named = ["KOI8R": "KOI8-R", "KOI8U": "KOI8-U", "SHIFTJIS": "Shift_JIS", "SJIS": "Shift_JIS", "EUCJP": "EUC-JP",
+                     "EUCKR": "EUC-KR", "GB2312": "GB2312", "GBK": "GBK", "GB18030": "GB18030", "BIG5": "Big5"]
+        return named[n]
+    }
+
     public static func decode(_ bytes: [UInt8], encoding: String? = nil) throws -> Decoded {
         if let encoding {
             var body = bytes[...]

@@ -13,6 +13,9 @@ final class XMLTree {
     init(utf8 bytes: [UInt8]) throws {
         if let why = LazyLibrary.failure(dd_xml2_load, Soname.xml2) { throw SubtitleError(line: 0, message: why) }
         guard bytes.count < Int(Int32.max) else { throw SubtitleError(line: 0, message: "too large for an XML document") }
+        if let (count, line) = XMLTree.crowdedElement(bytes) {
+            throw SubtitleError(line: line, message: "an element with \(count) attributes or more (at most \(XMLTree.maxAttributes))")
+        }
         var line: Int32 = 0
         var error = [CChar](repeating: 0, count: 512)
         let parsed = bytes.withUnsafeBufferPointer { b in
@@ -33,6 +36,37 @@ final class XMLTree {
     }
 
     deinit { dd_xml_free(doc) }
+
+    /// libxml2 2.9 checks an element's attributes for duplicates pair by pair: 100,000 attributes on
+    /// one element cost it minutes. No document dubdeck reads needs more than a few dozen.
+    static let maxAttributes = 512
+
+    /// The first start tag with more than `maxAttributes` attributes (its count so far and line), or
+    /// nil: each `<name …>` scanned once to its `>` outside quotes, counting `=` outside quotes. A
+    /// bound checked before parsing, not a reading of the document (libxml2 reads it).
+    static func crowdedElement(_ b: [UInt8]) -> (Int, Int)? {
+        var i = 0
+        while i < b.count {
+            guard b[i] == 0x3C, i + 1 < b.count, b[i + 1] >= 0x41 else { i += 1; continue }  // `<` and a name
+            var j = i + 1, quote: UInt8 = 0, count = 0
+            while j < b.count {
+                let c = b[j]
+                if quote != 0 {
+                    if c == quote { quote = 0 }
+                } else if c == 0x22 || c == 0x27 {
+                    quote = c
+                } else if c == 0x3D {
+                    count += 1
+                    if count > maxAttributes { return (count, 1 + b[..<i].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }) }
+                } else if c == 0x3E {
+                    break
+                }
+                j += 1
+            }
+            i = j + 1
+        }
+        return nil
+    }
 }
 
 /// One node of an XMLTree; it holds the tree, so libxml2's memory outlives every node.

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import XCTest
+import Synchronization
 @testable import DubdeckBase
 @testable import DubdeckJob
 @testable import DubdeckAudio
@@ -67,6 +68,34 @@ final class ServerEngineTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(t0), 10, "the timeout holds")
         _ = message { _ = try e.synthesize(request) }
         XCTAssertEqual(e.starts, 2, "the hung server was killed; the next line starts a new one")
+    }
+
+    /// A server that says it takes three at once gets three requests in flight, never more, and
+    /// every answer reaches its own request whatever order they come in.
+    func testAServerThatTakesSeveralAtOnceGetsThatManyAndNoMore() throws {
+        let dir = TempDir()
+        let e = try engine("concurrent", [dir.file("most")])
+        XCTAssertEqual(try e.synthesize(request).frames, 11 * 16000 / 50, "the first request goes alone and learns the server's number")
+        XCTAssertEqual(e.mostInFlight, 1)
+        let texts = (0..<9).map { "line \($0) " + String(repeating: "x", count: $0 * 3) }
+        let results = Synchronization.Mutex([Int](repeating: 0, count: texts.count))
+        let done = DispatchGroup()
+        for (i, text) in texts.enumerated() {
+            done.enter()
+            Thread.detachNewThread { [request] in
+                var r = request
+                r.text = text
+                let frames = (try? e.synthesize(r).frames) ?? -1
+                results.withLock { $0[i] = frames }
+                done.leave()
+            }
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
+        XCTAssertEqual(results.withLock { $0 }, texts.map { $0.count * 16000 / 50 }, "each request got its own answer")
+        XCTAssertEqual(e.mostInFlight, 3, "three in flight at once")
+        XCTAssertEqual(dir.read("most"), "3\n", "the server never had more than three")
+        XCTAssertEqual(e.starts, 1)
+        XCTAssertEqual(e.concurrentRequests, 16, "a batch hands a server engine up to 16 lines; its own number decides how many go")
     }
 
     func testADeadServerIsRestartedOnceThenReported() throws {

@@ -237,6 +237,87 @@ final class SubtitleTTMLTests: XCTestCase {
         XCTAssertEqual(try SubtitleParser.parse(utf16, format: .ttml).cues.map(\.text), ["ütf-16"])
     }
 
+    // MARK: What an attacker found
+
+    func testStylesNamingStylesTwiceAtEveryLevelResolveOnce() throws {
+        // 40 levels, each naming the next twice: 2^40 resolutions the naive way, 40 memoised.
+        let chain = (0..<40).map { "<style xml:id=\"s\($0)\" style=\"s\($0 + 1) s\($0 + 1)\"/>" }.joined() + "<style xml:id=\"s40\" tts:fontStyle=\"italic\"/>"
+        let refs = String(repeating: "s0 ", count: 20000)
+        let doc = try read(body("<p begin=\"1s\" end=\"2s\" region=\"r\"><span style=\"\(refs)\">deep</span></p>",
+                                head: "<styling>\(chain)</styling><layout><region xml:id=\"r\" style=\"s0\"/></layout>"))
+        XCTAssertEqual(doc.cues.map(\.raw), ["<span tts:fontStyle=\"italic\">deep</span>"])
+        // A chain of 20,000 styles is no recursion.
+        let long = (0..<20000).map { "<style xml:id=\"t\($0)\" style=\"t\($0 + 1)\"/>" }.joined() + "<style xml:id=\"t20000\" tts:fontWeight=\"bold\"/>"
+        XCTAssertEqual(try read(body("<p begin=\"1s\" end=\"2s\" style=\"t0\">long</p>", head: "<styling>\(long)</styling>")).cues.map(\.raw),
+                       ["<span tts:fontWeight=\"bold\">long</span>"])
+    }
+
+    func testTimesAddedUpThroughContainers() throws {
+        // An untimed <div> in a seq ends with what it shows; a span-timed paragraph stays in its container.
+        var doc = try read(Self.head + "><body><div timeContainer=\"seq\"><div><p begin=\"1s\" end=\"2s\">a</p></div><p dur=\"1s\">b</p></div>"
+                           + "<div begin=\"10s\" end=\"12s\"><p><span begin=\"1s\" end=\"100s\">clipped</span></p></div></body></tt>")
+        XCTAssertEqual(doc.cues.map(\.text), ["a", "b", "clipped"])
+        XCTAssertEqual(doc.cues.map(\.startMs), [1000, 2000, 11000])
+        XCTAssertEqual(doc.cues.map(\.endMs), [2000, 3000, 12000])
+        // Offsets past 48 hours once added: that cue skipped with its line, the others kept.
+        let nested = String(repeating: "<div begin=\"47h\">", count: 3) + "<p begin=\"1s\" end=\"2s\">far</p>" + String(repeating: "</div>", count: 3)
+        doc = try read(Self.head + "><body><div><p begin=\"1s\" end=\"2s\">near</p></div>\n" + nested + "\n<div><p begin=\"00:00:01:99\" end=\"3s\">frames</p>"
+                       + "</div><div end=\"2s\">\n<p begin=\"5s\" end=\"6s\">late</p></div></body></tt>", strict: false)
+        XCTAssertEqual(doc.cues.map(\.text), ["near"])
+        XCTAssertEqual(doc.warnings.count, 3, "\(doc.warnings)")
+        XCTAssertTrue(doc.warnings[0].hasPrefix("line 3: ") && doc.warnings[0].contains("past 48 hours"), doc.warnings[0])
+        XCTAssertTrue(doc.warnings[1].contains("bad begin '00:00:01:99'"), "frame 99 at 30 fps: \(doc.warnings[1])")
+        XCTAssertTrue(doc.warnings[2].hasPrefix("line 5: ") && doc.warnings[2].contains("after its container ends"), doc.warnings[2])
+        // Numbers are digits (0x10, a no-break space are not).
+        XCTAssertNil(TTML.Clock().seconds("1s\u{00A0}"))
+        XCTAssertThrowsError(try read(body("<p begin=\"1s\" end=\"2s\">x</p>", parameters: "ttp:tickRate=\"0x10\"")))
+        XCTAssertThrowsError(try read(body("<p begin=\"1s\" end=\"2s\">x</p>", parameters: "ttp:frameRate=\"1e2\"")))
+    }
+
+    func testLinesPast65535AreNamedRight() throws {
+        let padding = String(repeating: "\n", count: 70000)
+        let doc = try read(body(padding + "<p begin=\"1s\">no end</p><p begin=\"1s\" end=\"2s\">ok</p>"))
+        XCTAssertTrue(doc.warnings.first?.hasPrefix("line 70005: ") == true, "\(doc.warnings)")
+    }
+
+    func testCrowdedElementsAndUndeclaredPrefixesAreRefused() throws {
+        let attributes = (0..<600).map { "a\($0)=\"x\"" }.joined(separator: " ")
+        XCTAssertThrowsError(try read(body("<p begin=\"1s\" end=\"2s\" \(attributes)>x</p>"))) { e in
+            XCTAssertTrue((e as? SubtitleError)?.message.contains("attributes or more (at most 512)") == true, "\(e)")
+        }
+        // Quoted '>' and '=' do not count or end the tag; 500 attributes are read.
+        let many = (0..<500).map { "b\($0)=\"=>\"" }.joined(separator: " ")
+        XCTAssertEqual(try read(body("<p begin=\"1s\" end=\"2s\" \(many)>x</p>")).cues.count, 1)
+        let undeclared = "<tt xmlns=\"http://www.w3.org/ns/ttml\"><body><div><p begin=\"1s\" end=\"2s\" foo:agent=\"a\">x</p></div></body></tt>"
+        XCTAssertThrowsError(try read(undeclared)) { e in
+            XCTAssertTrue((e as? SubtitleError)?.message.contains("foo") == true, "\(e)")
+        }
+    }
+
+    func testTheDeclaredCharacterSetAndTheOneExportNames() throws {
+        let text = "<?xml version=\"1.0\" encoding=\"ISO-8859-2\"?>\n" + body("<p begin=\"1s\" end=\"2s\">Zażółć gęślą jaźń</p>").split(separator: "\n", maxSplits: 1)[1]
+        let latin2 = try TextEncoding.encode(String(text), to: "ISO-8859-2", bom: false, crlf: false, cr: false)
+        XCTAssertNil(String(validating: latin2, as: UTF8.self))
+        XCTAssertEqual(try SubtitleParser.parse(latin2, format: .ttml).cues.map(\.text), ["Zażółć gęślą jaźń"])
+        XCTAssertEqual(TextEncoding.xmlName("iso_8859-2"), "ISO-8859-2")
+        XCTAssertEqual(TextEncoding.xmlName("cp1250"), "windows-1250")
+        XCTAssertEqual(TextEncoding.xmlName("UTF-16LE"), "UTF-16")
+        for refused in ["8859_2", "ISO-8859-2//TRANSLIT", "UTF-32", "UTF-7", "ISO_8859-2:1987"] { XCTAssertNil(TextEncoding.xmlName(refused), refused) }
+    }
+
+    func testAnAgentsNameIsOneLineEveryFormatHolds() throws {
+        let doc = try read(body("<p begin=\"1s\" end=\"2s\" ttm:agent=\"x&#10;Dialogue:&#9;0,0:00:05.00\u{85}\">hi</p>"))
+        XCTAssertEqual(doc.cues.map(\.speaker), ["x Dialogue: 0,0:00:05.00"])
+        let ass = SubtitleWriter.write(entries(doc), format: .ass)
+        XCTAssertEqual(try SubtitleParser.parse(Array(ass.utf8), format: .ass, strict: true).cues.map(\.speaker), ["x Dialogue: 0;0:00:05.00"])
+        XCTAssertEqual(Sanitizer.display("a\u{2028}b\u{2029}"), "a\u{27E8}U+2028\u{27E9}b\u{27E8}U+2029\u{27E9}")
+        // MicroDVD's last frame stays within 48 hours.
+        let end = SubtitleWriter.write([SubtitleWriter.Entry(startMs: 0, endMs: 172_800_000, text: "end")], format: .microdvd, fps: 23.976)
+        XCTAssertEqual(try SubtitleParser.parse(Array(end.utf8), format: .microdvd, strict: true).cues.count, 1)
+        // A long comment before the root: still found from the content.
+        XCTAssertEqual(SubtitleFormat.of(content: "<?xml version=\"1.0\"?>\n<!--" + String(repeating: "x", count: 10000) + "-->\n" + body("<p begin=\"1s\" end=\"2s\">x</p>").split(separator: "\n", maxSplits: 1)[1]), .ttml)
+    }
+
     // MARK: Helpers
 
     func entries(_ doc: SubtitleDocument) -> [SubtitleWriter.Entry] {
