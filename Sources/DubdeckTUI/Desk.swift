@@ -80,6 +80,10 @@ public final class Desk {
     var stripCache: (key: [Int], strip: TimingStrip)?
     var takePositionCache: (key: [Int], position: (k: Int, of: Int)?)?
     var searchCache: [String?] = []
+    /// The last search's matches (DeskHistory.matches), nil when a text it read changed.
+    var searchMatches: (needle: String, visible: [Int], positions: [Int])?
+    /// Passes the search made over the lines (the tests check `n` makes none).
+    var searchPasses = 0
     var lastPoll = 0.0
     /// The command line's reading-speed limit (kept when the store is read again).
     public var cpsOverride: Double? {

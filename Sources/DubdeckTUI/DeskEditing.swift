@@ -95,6 +95,7 @@ extension Desk {
             }
             if recentHistory.count > 4096 { recentHistory.removeFirst(recentHistory.count - 4096) }
             for r in result.records { searchCache[r.segment - 1] = nil }
+            searchMatches = nil
             if result.reloaded { invalidateSearch() }
             if let warning = result.warnings.last {
                 setMessage("saved, and repaired: \(warning)", .warning)

@@ -61,6 +61,7 @@ extension Desk {
             let done = try UndoRedo.restore(record: record, store: store)
             recentHistory.append(contentsOf: done)
             searchCache[n - 1] = nil
+            searchMatches = nil
             setMessage(done.isEmpty ? "line \(n) already has that text" : "line \(n): restored the text of #\(record.seq)")
             mode = .list(ListScreen())
             applyFilter(keepSegment: n - 1)
@@ -74,6 +75,18 @@ extension Desk {
 
     func invalidateSearch() {
         for i in searchCache.indices { searchCache[i] = nil }
+        searchMatches = nil
+    }
+
+    /// The positions in `visible` whose line holds `needle`, in order: found once per search, list
+    /// and text (a key that goes to the next match then costs a binary search, not a pass over every
+    /// line: flat in the job's size).
+    func matches(_ needle: String) -> [Int] {
+        if let m = searchMatches, m.needle == needle, m.visible == visible { return m.positions }
+        searchPasses += 1
+        let positions = visible.indices.filter { haystack(visible[$0]).contains(needle) }
+        searchMatches = (needle, visible, positions)
+        return positions
     }
 
     func haystack(_ i: Int) -> String {
@@ -103,24 +116,24 @@ extension Desk {
     }
 
     func find(_ needle: String, from: Int, forward: Bool, includeCurrent: Bool) -> Redraw {
-        let n = visible.count
-        guard n > 0 else { return .nothing }
-        for step in (includeCurrent ? 0 : 1)...n {
-            let p = ((forward ? from + step : from - step) % n + n) % n
-            if haystack(visible[p]).contains(needle) {
-                let wrapped = forward ? p < from : p > from
-                _ = move(to: p)
-                // match k/n among the lines the filter shows.
-                var k = 0, total = 0
-                for q in 0..<n where haystack(visible[q]).contains(needle) {
-                    total += 1
-                    if q == p { k = total }
-                }
-                setMessage("/\(lastSearch ?? needle)  match \(k)/\(total)\(wrapped ? " (wrapped)" : "")")
-                return .all
-            }
+        guard !visible.isEmpty else { return .nothing }
+        let found = matches(needle)
+        guard !found.isEmpty else {
+            setMessage("not found: \(lastSearch ?? needle)", .warning)
+            return .all
         }
-        setMessage("not found: \(lastSearch ?? needle)", .warning)
+        // The first match at or after (before) `from`, by binary search; past the end it wraps.
+        var lo = 0, hi = found.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if forward ? (found[mid] < from + (includeCurrent ? 0 : 1)) : (found[mid] <= from - (includeCurrent ? 0 : 1)) { lo = mid + 1 } else { hi = mid }
+        }
+        let index = forward ? (lo < found.count ? lo : 0) : (lo > 0 ? lo - 1 : found.count - 1)
+        let p = found[index]
+        let wrapped = forward ? p < from : p > from
+        _ = move(to: p)
+        // match k/n among the lines the filter shows.
+        setMessage("/\(lastSearch ?? needle)  match \(index + 1)/\(found.count)\(wrapped ? " (wrapped)" : "")")
         return .all
     }
 

@@ -111,6 +111,7 @@ extension Desk {
             if !result.records.isEmpty { castModel.lastAssign = nil }
             recentHistory.append(contentsOf: result.records)
             searchCache[n - 1] = nil
+            searchMatches = nil
             setMessage(result.records.isEmpty ? "line \(n): take \(k) is already the current one" : "line \(n): take \(k) of \(takeCount(n)) is now the current one (u undoes it)")
         } catch let e as DubdeckError {
             setMessage(e.message, e.reason == .lockBusy ? .warning : .error)

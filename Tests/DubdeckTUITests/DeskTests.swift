@@ -24,6 +24,36 @@ final class DeskTests: XCTestCase {
     func screen() -> String { runner.grid.text() }
     func reopen() throws -> TranscriptStore { try TranscriptStore(job: try JobLoader.load(dir.file("ep01"))) }
 
+    /// A key that changes nothing makes no pass over every line: the header's counts and the search's
+    /// matches are found once (P2 flat in the job's size); an edit makes one new pass of each.
+    func testKeysMakeNoPassOverEveryLine() throws {
+        let lines = (0..<2000).map { i in Fixtures.Line(Double(i) * 2 + 1, Double(i) * 2 + 2, "SPEAKER_00", "x", i % 100 == 0 ? "treasure \(i)" : "line \(i)") }
+        let store = try TranscriptStore(job: try JobLoader.load(Fixtures.job(in: dir, name: "big", lines: lines)), by: "tester")
+        var r = ScriptRunner(desk: Desk(store: store, keymap: .builtIn()), width: 90, height: 24)
+        r.key("/")
+        for ch in "treasure" { r.key(String(ch)) }
+        r.key("<Enter>")
+        let before = (store.countsPasses, r.desk.searchPasses)
+        for _ in 0..<50 { r.key("n") }
+        XCTAssertTrue(r.grid.text().contains("match 11/20"), String(r.grid.text().split(separator: "\n").suffix(3).joined(separator: "|")))
+        r.key("j")
+        r.key("k")
+        XCTAssertEqual(store.countsPasses, before.0, "the header's counts kept")
+        XCTAssertEqual(r.desk.searchPasses, before.1, "the matches kept")
+        XCTAssertEqual(r.desk.selectedSegment?.number, 1001)
+        for _ in 0..<3 { r.key("N") }
+        XCTAssertEqual(r.desk.selectedSegment?.number, 701, "backwards too")
+        // An edit: one new pass of each; the new text is found.
+        _ = try store.commit([SegmentChange(segment: 5, action: "edit", fields: ["tgt_text"]) { e in e["tgt_text"] = .string("treasure found") }])
+        r.desk.invalidateSearch()
+        r.key("g")
+        r.key("n")
+        XCTAssertEqual(r.desk.selectedSegment?.number, 5)
+        XCTAssertTrue(r.grid.text().contains("match 2/21"), r.grid.text())
+        XCTAssertEqual(store.countsPasses, before.0 + 1)
+        XCTAssertEqual(r.desk.searchPasses, before.1 + 1)
+    }
+
     func testMovingAndPaging() {
         XCTAssertEqual(desk.selectedSegment?.number, 1)
         keys("j", "j")

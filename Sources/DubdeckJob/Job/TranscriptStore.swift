@@ -70,7 +70,13 @@ public final class TranscriptStore {
     public package(set) var job: Job
     public let by: String
     var snapshot: Snapshot
-    public package(set) var states: [ReviewState]
+    public package(set) var states: [ReviewState] { didSet { revision &+= 1 } }
+    /// Counts every change of `states` (a commit, a reload, a prediction): what is derived from them
+    /// (the header's counts) is kept while it stays the same.
+    public private(set) var revision = 0
+    var countsCache: (revision: Int, counts: Counts)?
+    /// Passes counts() made over the lines (the tests check a key makes none).
+    public private(set) var countsPasses = 0
     /// Why this job cannot be changed (re-segmented under its store), or nil.
     public var readOnlyReason: String? { snapshot.mismatch }
     public var history: HistoryLog { HistoryLog(job.historyPlace) }
@@ -364,7 +370,11 @@ public final class TranscriptStore {
         public var segments = 0, approved = 0, locked = 0, flagged = 0, stale = 0, overflow = 0, edited = 0, tooFast = 0, willNotFit = 0, predicted = 0
     }
 
+    /// The header's counts: one pass over the lines when they changed, else kept (a key that changes
+    /// nothing costs nothing here, whatever the job's size).
     public func counts() -> Counts {
+        if let cached = countsCache, cached.revision == revision { return cached.counts }
+        countsPasses += 1
         var c = Counts()
         c.segments = states.count
         for s in states {
@@ -378,6 +388,7 @@ public final class TranscriptStore {
             if s.willNotFit { c.willNotFit += 1 }
             if s.predictedS != nil { c.predicted += 1 }
         }
+        countsCache = (revision, c)
         return c
     }
 }
