@@ -14,6 +14,10 @@ and misbehaves as argv[1] says:
   slow-pid      appends its pid to argv[2], then answers each request after 0.3 s (ignores EOF)
   huge-ids      answers first with ids no integer holds (1e300, -1e300, 2^64, 1.5, "1"), then rightly
   long-claim    writes a sparse WAV of an hour of silence (115 MB that take no disk), then ok
+  poison        like concurrent, but exits when a text holds POISON (the lines in flight with it are lost)
+  dup           answers each request twice: ok, then ok:false (the first answer counts)
+  long-tail     answers an unknown id, then 2 MB without a newline
+  no-read       never reads its input
   concurrent    takes 3 requests at once (says "concurrent": 3 in its answers), answers each after
                 0.2 s from a thread of its own, in the order they finish; writes to argv[2] the
                 most requests it ever had at once
@@ -52,18 +56,41 @@ def answer(obj):
     sys.stdout.flush()
 
 
-if mode == "concurrent":
+if mode == "no-read":
+    import time
+    time.sleep(60)
+    sys.exit(0)
+if mode == "long-tail":
+    sys.stdin.readline()
+    sys.stdout.write('{"id": 0}\n' + "x" * (2 << 20))
+    sys.stdout.flush()
+    import time
+    time.sleep(60)
+    sys.exit(0)
+if mode == "dup":
+    for line in sys.stdin:
+        req = json.loads(line)
+        write_wav(req["out"], req["text"])
+        answer({"id": req["id"], "ok": True})
+        answer({"id": req["id"], "ok": False, "error": "a second answer"})
+    sys.exit(0)
+if mode in ("concurrent", "poison"):
     import threading
     import time
     lock = threading.Lock()
     state = {"now": 0, "most": 0}
 
     def work(req):
+        if mode == "poison" and "POISON" in req["text"]:
+            time.sleep(0.1)
+            print("test server: poisoned", file=sys.stderr, flush=True)
+            os._exit(3)
         with lock:
             state["now"] += 1
             state["most"] = max(state["most"], state["now"])
-            with open(marker, "w") as f:
-                f.write(f"{state['most']}\n")
+            if marker:
+                with open(marker, "w") as f:
+                    f.write(f"{state['most']}\n")
         time.sleep(0.2)
         write_wav(req["out"], req["text"])
         with lock:

@@ -296,8 +296,9 @@ public final class SegmentSynthesizer {
         // call from several threads (espeak under its static lock, a command per call, a server
         // under its own lock).
         let me = UncheckedSendable(self), rate = outputRate, work = UncheckedSendable(inputs)
+        // Threads of their own: the global queues would add one a second while these wait on a server.
         for _ in 0..<min(workers, max(1, numbers.count)) {
-            DispatchQueue.global().async {
+            Threads.detach {
                 while let i = shared.claim() {
                     let r = work.value[i].flatMap { input in Swift.Result { try me.value.renderToFile(input, rate: rate, in: dir!) } }
                     shared.finish(i, r)

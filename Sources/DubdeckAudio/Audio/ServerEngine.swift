@@ -47,6 +47,9 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
     /// The waiting requests' wake-ups, and the one that reads the connection for all (by id).
     var waiters: [Int: DispatchSemaphore] = [:]
     var reader: Int?
+    /// Requests waiting for a place (in order), and the request sent alone (a retry) if one is.
+    var placeWaiters: [DispatchSemaphore] = []
+    var aloneInFlight: Int?
     /// How many requests this server takes at once (its answers say; 1 until they do).
     var capacity = 1
     /// Bumped whenever the server is stopped: a request sent to an older one is lost.
@@ -111,6 +114,9 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
         generation += 1
         reader = nil
         for w in waiters.values { w.signal() }  // each finds its server gone
+        for w in placeWaiters { w.signal() }
+        placeWaiters = []
+        aloneInFlight = nil
     }
 
     /// Requests a batch may hand this engine at once: the server's own limit decides how many are
@@ -146,12 +152,14 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
         do {
             return try exchange(request)
         } catch let e as ServerFailure where e.died {
-            // Died (before or while answering): started again once for this request.
+            // Died (before or while answering): started again once for this request, sent alone — a
+            // line that kills the server kills it again by itself, not with the lines lost beside it.
             do {
-                return try exchange(request)
+                return try exchange(request, alone: true)
             } catch let again as ServerFailure {
                 lock.withLock { _ in stop() }
-                throw DubdeckError(.ioError, "engine server \(Sanitizer.display(argv[0])) died again after a restart: \(again.message)\(stderrTail())")
+                let what = again.died ? "died again after a restart" : "after a restart"
+                throw DubdeckError(.ioError, "engine server \(Sanitizer.display(argv[0])) \(what): \(again.message)\(stderrTail())")
             }
         } catch let e as ServerFailure {
             throw DubdeckError(.ioError, "engine server \(Sanitizer.display(argv[0])): \(e.message)\(stderrTail())")
@@ -184,7 +192,7 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
         var died: Bool
     }
 
-    func exchange(_ request: SpeechRequest) throws -> AudioBuffer {
+    func exchange(_ request: SpeechRequest, alone: Bool = false) throws -> AudioBuffer {
         // The file's name is the request's id, known once it is sent: reserved here under a name of
         // its own (a counter shared with the ids keeps it unique).
         let tag = lock.withLock { _ -> Int in nextID += 1; return nextID }
@@ -198,7 +206,7 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
         let o = try ask([
             ("text", .string(request.text)), ("lang", .string(request.lang)), ("voice", .string(request.voice.name(lang: request.lang))),
             ("ref_wav", request.referenceWav.map { .string($0) } ?? .null), ("out", .string(out)),
-        ])
+        ], alone: alone)
         guard let ok = o["ok"]?.boolValue else { throw ServerFailure(message: "an answer has no \"ok\"", died: false) }
         if !ok {
             let why = o["error"]?.stringValue ?? "no reason given"
@@ -217,12 +225,19 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
     /// One request and its answer: sent when the server has a place for it (started first if it is
     /// not running), the answer taken by id from whatever the connection brings. A timeout or a
     /// confused server stops it (every request in flight then fails as lost, `died`).
-    func ask(_ fields: [(String, JSONValue)]) throws -> JSONObject {
+    func ask(_ fields: [(String, JSONValue)], alone: Bool = false) throws -> JSONObject {
         var sent: (id: Int, generation: Int)?
+        // Every place taken: this request sleeps until an answer frees one (or the server says it
+        // takes more), never polling.
+        let place = DispatchSemaphore(value: 0)
         while sent == nil {
             try lock.withLock { _ in
                 if pid == 0 { try start() }
-                guard inFlight.count < capacity else { return }
+                // Alone: sent when nothing else is in flight, and nothing else is sent until it is answered.
+                guard alone ? inFlight.isEmpty : (inFlight.count < capacity && aloneInFlight == nil) else {
+                    if !placeWaiters.contains(where: { $0 === place }) { placeWaiters.append(place) }
+                    return
+                }
                 nextID += 1
                 let id = nextID
                 do {
@@ -232,12 +247,14 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
                     throw e
                 }
                 inFlight.insert(id)
+                if alone { aloneInFlight = id }
+                placeWaiters.removeAll { $0 === place }  // it has its place now
                 mostInFlight = max(mostInFlight, inFlight.count)
                 sent = (id, generation)
             }
             if sent == nil {
                 if Interrupt.requested { throw Interrupt.error }
-                usleep(2000)  // every place taken: one is freed when an answer comes
+                _ = place.wait(timeout: .now() + 0.2)
             }
         }
         let (id, gen) = sent!
@@ -248,7 +265,15 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
         defer {
             lock.withLock { _ in
                 waiters[id] = nil
-                if generation == gen { inFlight.remove(id) }
+                if generation == gen, inFlight.remove(id) != nil {
+                    if aloneInFlight == id {
+                        aloneInFlight = nil
+                        for w in placeWaiters { w.signal() }  // all may try again: the server is shared again
+                        placeWaiters = []
+                    } else if !placeWaiters.isEmpty {
+                        placeWaiters.removeFirst().signal()
+                    }
+                }
                 if reader == id {
                     reader = nil
                     waiters.first { answers[$0.key] == nil }?.value.signal()  // someone else reads now
@@ -295,7 +320,11 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
     /// no integer at all) is skipped. Under `lock`.
     func readAvailable() throws {
         var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
+        // Where the line being read begins: only its length is bounded (an early newline does not
+        // lift the limit for what follows). At most 4 MB a pass, so the lock is let go between them.
+        var lineStart = (pending.lastIndex(of: 0x0A) ?? -1) + 1
+        var taken = 0
+        while taken < 4 << 20 {
             let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -303,30 +332,51 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
                 throw ServerFailure(message: "reading its answers failed: \(errnoText())", died: true)
             }
             if n == 0 { throw ServerFailure(message: "it exited", died: true) }
+            if let last = buf[0..<n].lastIndex(of: 0x0A) { lineStart = pending.count + last + 1 }
             pending.append(contentsOf: buf[0..<n])
-            if pending.count > ServerEngine.maxLine, !pending.contains(0x0A) { break }
+            taken += n
+            if pending.count - lineStart > ServerEngine.maxLine { throw ServerFailure(message: "answered a line longer than 1 MiB", died: false) }
         }
-        while let nl = pending.firstIndex(of: 0x0A) {
-            let line = Array(pending[..<nl])
-            pending.removeSubrange(...nl)
+        // Each complete line once, from an offset; the buffer shortened once at the end (removing
+        // each line from its front was quadratic in a flood of answers).
+        var start = 0
+        defer { pending.removeSubrange(0..<start) }
+        while let nl = pending[start...].firstIndex(of: 0x0A) {
+            let line = Array(pending[start..<nl])
+            start = nl + 1
             guard let value = try? JSONParser.parse(line), let o = value.objectValue, let got = o["id"] else {
                 throw ServerFailure(message: "answered something that is not a JSON line with an id: \"\(Sanitizer.display(String(decoding: line.prefix(80), as: UTF8.self)))\"", died: false)
             }
             // Range-checked as an integer (1e300, 1.5, "1" are no request's), never converted unchecked.
             guard let id = got.intValue, inFlight.contains(id) else { continue }
+            guard answers[id] == nil else { continue }  // a second answer to one request: the first counts
             answers[id] = o
             waiters[id]?.signal()
-            if let k = o["concurrent"]?.intValue, (1...ServerEngine.maxConcurrent).contains(k) { capacity = k }
+            if let k = o["concurrent"]?.intValue, (1...ServerEngine.maxConcurrent).contains(k), k != capacity {
+                capacity = k
+                // Places the server just made: as many requests waiting for one go.
+                for _ in 0..<min(placeWaiters.count, max(0, k - inFlight.count)) { placeWaiters.removeFirst().signal() }
+            }
         }
-        if pending.count > ServerEngine.maxLine { throw ServerFailure(message: "answered a line longer than 1 MiB", died: false) }
     }
 
+    /// The request, by the timeout: a server that stops reading its input (a long line filling the
+    /// socket) fails the request like one that does not answer, instead of blocking in a write.
     func send(_ bytes: [UInt8]) throws {
         var sent = 0
+        let deadline = Clock.monotonic() + timeout
         while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
             if n < 0 {
                 if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK {
+                    if Interrupt.requested { throw Interrupt.error }
+                    let left = deadline - Clock.monotonic()
+                    if left <= 0 { throw ServerFailure(message: "it took no request within \(JSONValue.formatNumber(timeout)) s", died: false) }
+                    var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                    _ = poll(&p, 1, Int32(max(1, min(left, 0.2) * 1000)))
+                    continue
+                }
                 throw ServerFailure(message: "it stopped reading (\(errnoText()))", died: true)
             }
             sent += n

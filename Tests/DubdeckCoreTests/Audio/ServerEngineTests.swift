@@ -98,6 +98,40 @@ final class ServerEngineTests: XCTestCase {
         XCTAssertEqual(e.concurrentRequests, 16, "a batch hands a server engine up to 16 lines; its own number decides how many go")
     }
 
+    /// What an attacker's servers did to several requests in flight: a line that kills the server
+    /// fails alone (the lines lost with it are sent again one by one), a second answer to one request
+    /// does not replace the first, a line longer than 1 MiB after an early newline is refused, and a
+    /// server that does not read its input fails the request by the timeout.
+    func testWhatSeveralInFlightMustSurvive() throws {
+        let e = try engine("poison", timeout: 10)
+        XCTAssertGreaterThan(try e.synthesize(request).frames, 0, "learns 3 at once")
+        let texts = (0..<8).map { $0 == 3 ? "POISON line" : "good line \($0)" }
+        let outcomes = Synchronization.Mutex([String](repeating: "", count: texts.count))
+        let done = DispatchGroup()
+        for (i, text) in texts.enumerated() {
+            done.enter()
+            Thread.detachNewThread { [request] in
+                var r = request
+                r.text = text
+                let outcome: String
+                do { outcome = "\(try e.synthesize(r).frames)" } catch { outcome = "failed" }
+                outcomes.withLock { $0[i] = outcome }
+                done.leave()
+            }
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
+        XCTAssertEqual(outcomes.withLock { $0 }, texts.map { $0.hasPrefix("POISON") ? "failed" : "\($0.count * 16000 / 50)" }, "only the poisoned line fails")
+        XCTAssertEqual(try engine("dup").synthesize(request).frames, 11 * 16000 / 50, "the first answer counts")
+        var m = message { _ = try engine("long-tail").synthesize(request) }
+        XCTAssertTrue(m.contains("longer than 1 MiB"), m)
+        var long = request
+        long.text = String(repeating: "word ", count: 60000)
+        let t0 = Date()
+        m = message { _ = try engine("no-read", timeout: 1).synthesize(long) }
+        XCTAssertTrue(m.contains("took no request within 1 s"), m)
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 30, "bounded by the timeout, not the server")
+    }
+
     func testADeadServerIsRestartedOnceThenReported() throws {
         let dir = TempDir()
         let once = try engine("die-once", [dir.file("marker")])
