@@ -221,6 +221,16 @@ public enum DeskApp {
         desk.keepCursorVisible()
         var redraw = Redraw.all
         var force = false
+        // The terminal's new size: the grid and the desk follow it, everything redrawn.
+        func resized() {
+            let s = term.size
+            grid.resize(width: s.width, height: s.height)
+            desk.width = s.width
+            desk.height = s.height
+            desk.keepCursorVisible()
+            redraw = .all
+            force = true
+        }
         while !desk.quitRequested && !Interrupt.terminationRequested {
             if redraw != .nothing {
                 DeskView.draw(desk, into: &grid)
@@ -240,25 +250,13 @@ public enum DeskApp {
                         redraw = max(redraw, desk.handle(key: next))
                         if next == "<C-l>" { force = true }
                     case .resize:
-                        let s = term.size
-                        grid.resize(width: s.width, height: s.height)
-                        desk.width = s.width
-                        desk.height = s.height
-                        desk.keepCursorVisible()
-                        redraw = .all
-                        force = true
+                        resized()
                     case .none:
                         break pasting
                     }
                 }
             case .resize:
-                let s = term.size
-                grid.resize(width: s.width, height: s.height)
-                desk.width = s.width
-                desk.height = s.height
-                desk.keepCursorVisible()
-                redraw = .all
-                force = true
+                resized()
             case .none:
                 redraw = desk.tick()
                 if let said = capture.take() {

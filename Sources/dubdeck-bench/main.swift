@@ -196,17 +196,23 @@ func p3(_ dir: String, runs: Int) throws {
           + " floor \(median(floor) * 1000) parts: natural \(two(m["natural"]!)) faster \(two(m["faster"]!)) trim+resample+pad \(two(rest)) wav+commit \(two(median(values) * 1000 - m["render"]!)) ms")
 }
 
-/// P6: a durable batch of 300 three-second lines on the cores there are (espeak, fit, 48 kHz takes,
-/// one history record per line); baseline: the same 300 texts through raw in-process espeak alone
-/// (no fit, no files) — the engine's own ceiling.
-func p6(_ dir: String) throws {
-    var r = LCG(state: 6)
-    let job = dir + "/p6"
+/// A job directory for a batch bench, left as a run found it but for its translated.json (takes,
+/// store, history and temporaries of an earlier run removed).
+func emptiedJob(_ job: String) throws -> String {
     try? FileIO.makeDirectories(job)
     for name in DirectoryListing.names(job) where name != "translated.json" { unlink(job + "/" + name) }
     if FileIO.exists(job + "/segments_preview") {
         for name in DirectoryListing.names(job + "/segments_preview") { unlink(job + "/segments_preview/" + name) }
     }
+    return job
+}
+
+/// P6: a durable batch of 300 three-second lines on the cores there are (espeak, fit, 48 kHz takes,
+/// one history record per line); baseline: the same 300 texts through raw in-process espeak alone
+/// (no fit, no files) — the engine's own ceiling.
+func p6(_ dir: String) throws {
+    var r = LCG(state: 6)
+    let job = try emptiedJob(dir + "/p6")
     let texts = (0..<300).map { _ in sentence(&r, words, 7, sep: " ").capitalized(first: true) + "." }
     let segs = texts.enumerated().map { i, t in
         JSONValue.object(JSONObject([("start", .number(Double(i) * 3.5)), ("end", .number(Double(i) * 3.5 + 3)),
@@ -230,12 +236,7 @@ func p6(_ dir: String) throws {
 /// the share of lines within 1.15×, and the engine calls a line took).
 func p6s(_ dir: String, server: String, latency: Double, concurrent: Int) throws {
     var r = LCG(state: 61)
-    let job = dir + "/p6s"
-    try? FileIO.makeDirectories(job)
-    for name in DirectoryListing.names(job) where name != "translated.json" { unlink(job + "/" + name) }
-    if FileIO.exists(job + "/segments_preview") {
-        for name in DirectoryListing.names(job + "/segments_preview") { unlink(job + "/segments_preview/" + name) }
-    }
+    let job = try emptiedJob(dir + "/p6s")
     // Texts of 4–14 words; slots of 2–4 s: at 70 ms a character many lines are too long for theirs.
     let texts = (0..<300).map { _ in sentence(&r, words, 4 + Int(r.next() % 11), sep: " ").capitalized(first: true) + "." }
     var t = 0.0

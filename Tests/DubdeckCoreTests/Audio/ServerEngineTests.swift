@@ -17,6 +17,25 @@ final class ServerEngineTests: XCTestCase {
         try ServerEngine(argv: ["python3", ServerEngineTests.script, mode] + extra, timeout: timeout)
     }
 
+    /// Each text synthesized on a thread of its own, all at once: the frames each got, or "failed".
+    func atOnce(_ e: ServerEngine, _ texts: [String]) throws -> [String] {
+        let outcomes = Synchronization.Mutex([String](repeating: "", count: texts.count))
+        let done = DispatchGroup()
+        for (i, text) in texts.enumerated() {
+            done.enter()
+            Thread.detachNewThread { [request] in
+                var r = request
+                r.text = text
+                let outcome: String
+                do { outcome = "\(try e.synthesize(r).frames)" } catch { outcome = "failed" }
+                outcomes.withLock { $0[i] = outcome }
+                done.leave()
+            }
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
+        return outcomes.withLock { $0 }
+    }
+
     func message(_ body: () throws -> Void) -> String {
         do { try body() } catch let e as DubdeckError { return e.message } catch { return "\(error)" }
         return ""
@@ -78,20 +97,7 @@ final class ServerEngineTests: XCTestCase {
         XCTAssertEqual(try e.synthesize(request).frames, 11 * 16000 / 50, "the first request goes alone and learns the server's number")
         XCTAssertEqual(e.mostInFlight, 1)
         let texts = (0..<9).map { "line \($0) " + String(repeating: "x", count: $0 * 3) }
-        let results = Synchronization.Mutex([Int](repeating: 0, count: texts.count))
-        let done = DispatchGroup()
-        for (i, text) in texts.enumerated() {
-            done.enter()
-            Thread.detachNewThread { [request] in
-                var r = request
-                r.text = text
-                let frames = (try? e.synthesize(r).frames) ?? -1
-                results.withLock { $0[i] = frames }
-                done.leave()
-            }
-        }
-        XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
-        XCTAssertEqual(results.withLock { $0 }, texts.map { $0.count * 16000 / 50 }, "each request got its own answer")
+        XCTAssertEqual(try atOnce(e, texts), texts.map { "\($0.count * 16000 / 50)" }, "each request got its own answer")
         XCTAssertEqual(e.mostInFlight, 3, "three in flight at once")
         XCTAssertEqual(dir.read("most"), "3\n", "the server never had more than three")
         XCTAssertEqual(e.starts, 1)
@@ -106,21 +112,7 @@ final class ServerEngineTests: XCTestCase {
         let e = try engine("poison", timeout: 10)
         XCTAssertGreaterThan(try e.synthesize(request).frames, 0, "learns 3 at once")
         let texts = (0..<8).map { $0 == 3 ? "POISON line" : "good line \($0)" }
-        let outcomes = Synchronization.Mutex([String](repeating: "", count: texts.count))
-        let done = DispatchGroup()
-        for (i, text) in texts.enumerated() {
-            done.enter()
-            Thread.detachNewThread { [request] in
-                var r = request
-                r.text = text
-                let outcome: String
-                do { outcome = "\(try e.synthesize(r).frames)" } catch { outcome = "failed" }
-                outcomes.withLock { $0[i] = outcome }
-                done.leave()
-            }
-        }
-        XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
-        XCTAssertEqual(outcomes.withLock { $0 }, texts.map { $0.hasPrefix("POISON") ? "failed" : "\($0.count * 16000 / 50)" }, "only the poisoned line fails")
+        XCTAssertEqual(try atOnce(e, texts), texts.map { $0.hasPrefix("POISON") ? "failed" : "\($0.count * 16000 / 50)" }, "only the poisoned line fails")
         XCTAssertEqual(try engine("dup").synthesize(request).frames, 11 * 16000 / 50, "the first answer counts")
         var m = message { _ = try engine("long-tail").synthesize(request) }
         XCTAssertTrue(m.contains("longer than 1 MiB"), m)
