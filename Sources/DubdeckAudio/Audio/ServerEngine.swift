@@ -157,7 +157,8 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
             do {
                 return try exchange(request, alone: true)
             } catch let again as ServerFailure {
-                lock.withLock { _ in stop() }
+                // Already stopped where it failed; stopping here could end the server another
+                // request has started since (and the lines in it).
                 let what = again.died ? "died again after a restart" : "after a restart"
                 throw DubdeckError(.ioError, "engine server \(Sanitizer.display(argv[0])) \(what): \(again.message)\(stderrTail())")
             }
