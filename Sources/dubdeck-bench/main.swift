@@ -353,7 +353,8 @@ func p8(_ dir: String, runs: Int) throws {
 /// one-pass matching, the second edition's, and the second edition's with `reconcile --apply` at
 /// the season's end. Reconcile's parameters can be given to tune them (link join apart).
 func sim(seasons: Int, parameters: ReconcileParameters) throws {
-    for (name, edition) in [("first edition", 1), ("second edition", 2), ("second edition + reconcile", 3)] {
+    for (name, edition, oneStore) in [("first edition", 1, false), ("second edition", 2, false), ("second edition + reconcile", 3, false),
+                                      ("second edition, every season in one store", 2, true)] {
         var s = SeasonSimulator(seed: 2026)
         let f = try s.measure(seasons: seasons, identify: { store, labels, series, episode in
             let result = edition == 1
@@ -364,8 +365,8 @@ func sim(seasons: Int, parameters: ReconcileParameters) throws {
         }, reconcile: edition == 3 ? { store, series in
             let proposals = store.reconcile(series: series, parameters: parameters).proposals
             if !proposals.isEmpty { try Reconcile.applyInMemory(store, series: series, proposals) }
-        } : nil)
-        print("SIM \(name): stability \(f.stability) shared/season \(f.sharedPerSeason) unassigned/season \(f.unassignedPerSeason) | same mean \(f.sameMean) min \(f.sameMin) different mean \(f.differentMean) max \(f.differentMax)")
+        } : nil, oneStore: oneStore)
+        print("SIM \(name): stability \(f.stability) shared/season \(f.sharedPerSeason) unassigned/season \(f.unassignedPerSeason) cross-series/season \(f.crossSeriesPerSeason) | same mean \(f.sameMean) min \(f.sameMin) different mean \(f.differentMean) max \(f.differentMax)")
     }
 }
 

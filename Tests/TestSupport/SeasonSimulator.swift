@@ -24,6 +24,9 @@ public struct SeasonSimulator {
         public var sameMean: Double, sameMin: Double, differentMean: Double, differentMax: Double
         /// Labels left without a character (thin evidence that matched nothing), per season.
         public var unassignedPerSeason: Double = 0
+        /// With one store for every season (each season its own series and its own people): the
+        /// characters given to speakers of two seasons, per season — each one a mistake.
+        public var crossSeriesPerSeason: Double = 0
     }
 
     var rng: UInt64
@@ -75,8 +78,10 @@ public struct SeasonSimulator {
     static let noise = 0.36
 
     /// One season: 10 episodes, each a list of labels (in a shuffled order).
-    public mutating func season() -> [[Label]] {
-        let shared = unit(), clusters = (0..<3).map { _ in unit() }
+    /// `space`: the direction all speech shares and the voice-type clusters (one embedding model's:
+    /// the same for every season kept in one store); nil: drawn for this season.
+    public mutating func season(space: ([Double], [[Double]])? = nil) -> [[Label]] {
+        let shared = space?.0 ?? unit(), clusters = space?.1 ?? (0..<3).map { _ in unit() }
         let pool = int(10...30)
         let centres = speakers(pool + 20, shared: shared, clusters: clusters)  // the last 20: guests
         let cast = Array(0..<int(4...7))
@@ -118,13 +123,17 @@ public struct SeasonSimulator {
     /// then, when given, `reconcile` on the season's series: the figures count the characters the
     /// store's observations say after it (merges followed).
     public mutating func measure(seasons: Int, identify: (CharacterStore, [Label], String, String) -> [String: String],
-                                 reconcile: ((CharacterStore, String) throws -> Void)? = nil) throws -> Figures {
+                                 reconcile: ((CharacterStore, String) throws -> Void)? = nil, oneStore: Bool = false) throws -> Figures {
         var stability = 0.0, shared = 0.0, unassigned = 0.0
         var same: [Double] = [], different: [Double] = []
+        var seasonsOf: [String: Swift.Set<Int>] = [:]
+        let common = try CharacterStore.open("/nonexistent/dubdeck-sim-all.json")
+        try common.checkEmbedding(type: "sim", dim: dim, model: nil, file: "simulator")
+        let space = oneStore ? (unit(), (0..<3).map { _ in unit() }) : nil
         for s in 0..<seasons {
-            let store = try CharacterStore.open("/nonexistent/dubdeck-sim-\(s).json")
+            let store = oneStore ? common : try CharacterStore.open("/nonexistent/dubdeck-sim-\(s).json")
             try store.checkEmbedding(type: "sim", dim: dim, model: nil, file: "simulator")
-            let episodes = season()
+            let episodes = season(space: space)
             let series = "sim\(s)"
             var maps: [[String: String]] = []
             for (k, labels) in episodes.enumerated() { maps.append(identify(store, labels, series, "ep\(k + 1)")) }
@@ -143,7 +152,7 @@ public struct SeasonSimulator {
                     let id = raw.isEmpty ? "" : (store.resolve(raw)?.id ?? raw)
                     if id.isEmpty { unassigned += 1 }
                     seen[l.speaker, default: []].append(id)
-                    if !id.isEmpty { owners[id, default: []].insert(l.speaker) }
+                    if !id.isEmpty { owners[id, default: []].insert(l.speaker); if oneStore { seasonsOf[id, default: []].insert(s) } }
                     if let f = firstEmbedding[l.speaker] { same.append(Double(Matching.cosine(f, l.embedding))) } else { firstEmbedding[l.speaker] = l.embedding }
                 }
             }
@@ -164,7 +173,8 @@ public struct SeasonSimulator {
         return Figures(stability: stability / Double(seasons), sharedPerSeason: shared / Double(seasons),
                        sameMean: same.reduce(0, +) / Double(max(1, same.count)), sameMin: same.min() ?? 0,
                        differentMean: different.reduce(0, +) / Double(max(1, different.count)), differentMax: different.max() ?? 0,
-                       unassignedPerSeason: unassigned / Double(seasons))
+                       unassignedPerSeason: unassigned / Double(seasons),
+                       crossSeriesPerSeason: Double(seasonsOf.values.filter { $0.count >= 2 }.count) / Double(seasons))
     }
 }
 

@@ -537,7 +537,7 @@ public final class CharacterStore {
         characters[i].updatedAt = Clock.isoNow()
         characters[i].version += 1
         raw[i] = nil
-        matrixCache = nil
+        matrixCache?.refresh(i, characters[i])  // its row alone: matching stays a series' work
     }
 
     /// A new character's voice, cast from the original speaker's pitch (`Casting`), the estimate kept.
@@ -587,7 +587,7 @@ public final class CharacterStore {
         index[id] = characters.count
         characters.append(c)
         raw.append(nil)
-        matrixCache = nil
+        matrixCache?.refresh(characters.count - 1, c)
         return id
     }
 

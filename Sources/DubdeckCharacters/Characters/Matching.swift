@@ -2,70 +2,110 @@
 import Glibc
 #endif
 
-/// Every comparable vector of the store, L2-normalized, in contiguous blocks: the averages of the
-/// active characters (small: one pass per query) and each character's snapshots with the largest
-/// angle between them and the average. A query compares snapshots only where that angle could lift
-/// the similarity to the floor (spherical triangle inequality), so the result is exact for every
-/// decision while a query reads the averages alone almost always.
-struct EmbeddingMatrix {
+/// Every comparable vector of the store, L2-normalized: the averages of the active characters in one
+/// contiguous block (one pass per query) and each character's snapshots with the largest angle between
+/// them and the average. A query compares snapshots only where that angle could lift the similarity
+/// to the floor (spherical triangle inequality), so the result is exact for every decision while a
+/// query reads the averages alone almost always.
+///
+/// Kept row by row, with the characters of each series: a changed character refreshes its own row
+/// (`refresh`), so matching an episode reads its series' rows, never the whole store (SPEC §11.12).
+final class EmbeddingMatrix {
     let dim: Int
-    /// Characters with an average: index into `CharacterStore.characters`, row in `averages`.
+    /// Row → index into `CharacterStore.characters` (-1: retired, a character merged or emptied).
     var owners: [Int] = []
     var averages: [Float] = []
-    /// Per owner: its snapshot rows [start, end) in `snapshots`, and the largest snapshot angle.
-    var snapshotRange: [Range<Int>] = []
+    /// Per row: its snapshots (contiguous) and the largest snapshot angle from the average.
+    var snapshots: [[Float]] = []
     var spread: [Float] = []
-    var snapshots: [Float] = []
+    /// Character index → row (-1: none).
+    var rowOf: [Int] = []
+    /// Series → the characters (indices) seen in it that have a row; and back.
+    var members: [String: [Int]] = [:]
+    var seriesOf: [Int: [String]] = [:]
+    /// Queries answered and rows they compared (tests check the shape: a series' rows, not the store's).
+    var rowsRead = 0
 
     init(store: CharacterStore, dim: Int) {
         self.dim = dim
-        for (i, c) in store.characters.enumerated() where c.mergedInto == nil && c.embeddingAvg.count == dim {
-            let avg = Matching.normalized(c.embeddingAvg)
-            guard Matching.norm(c.embeddingAvg) > 0 else { continue }
-            owners.append(i)
-            averages.append(contentsOf: avg)
-            let first = snapshots.count / dim
-            var widest: Float = 0
-            for s in c.snapshots where s.embedding.count == dim && Matching.norm(s.embedding) > 0 {
-                let v = Matching.normalized(s.embedding)
-                snapshots.append(contentsOf: v)
-                let cosine = max(-1, min(1, Matching.cosine(avg, v)))
-                widest = max(widest, acos(cosine))
-            }
-            snapshotRange.append(first..<(snapshots.count / dim))
-            spread.append(widest + 1e-4)
-        }
+        for (i, c) in store.characters.enumerated() { refresh(i, c) }
     }
 
-    /// Best cosine per character index for each normalized query. Exact wherever the best is at
+    /// Brings character i's row and series membership up to date with `c`.
+    func refresh(_ i: Int, _ c: CharacterRecord) {
+        let eligible = c.mergedInto == nil && c.embeddingAvg.count == dim && Matching.norm(c.embeddingAvg) > 0
+        while rowOf.count <= i { rowOf.append(-1) }
+        if let old = seriesOf[i] {
+            for s in old { members[s]?.removeAll { $0 == i } }
+            seriesOf[i] = nil
+        }
+        guard eligible else {
+            if rowOf[i] >= 0 { owners[rowOf[i]] = -1; rowOf[i] = -1 }
+            return
+        }
+        let avg = Matching.normalized(c.embeddingAvg)
+        var snaps: [Float] = []
+        var widest: Float = 0
+        for s in c.snapshots where s.embedding.count == dim && Matching.norm(s.embedding) > 0 {
+            let v = Matching.normalized(s.embedding)
+            snaps.append(contentsOf: v)
+            widest = max(widest, acos(max(-1, min(1, Matching.cosine(avg, v)))))
+        }
+        let r: Int
+        if rowOf[i] >= 0 {
+            r = rowOf[i]
+            averages.replaceSubrange(r * dim..<(r + 1) * dim, with: avg)
+            snapshots[r] = snaps
+            spread[r] = widest + 1e-4
+        } else {
+            r = owners.count
+            owners.append(i)
+            averages.append(contentsOf: avg)
+            snapshots.append(snaps)
+            spread.append(widest + 1e-4)
+            rowOf[i] = r
+        }
+        let ids = c.series.map(\.id)
+        for s in ids { members[s, default: []].append(i) }
+        seriesOf[i] = ids
+    }
+
+    /// Best cosine of each normalized query to each character of `among` (indices into the store's
+    /// characters; nil: every row), aligned with `among` (-2: no row). Exact wherever the best is at
     /// or above `floor`; below it a character may show its average's similarity instead.
-    func bestPerCharacter(_ queries: [[Float]], count: Int, floor: Float) -> [[Float]] {
+    func best(_ queries: [[Float]], among: [Int], floor: Float) -> [[Float]] {
+        rowsRead += queries.count * among.count
         var out: [[Float]] = []
         out.reserveCapacity(queries.count)
         averages.withUnsafeBufferPointer { avg in
-            snapshots.withUnsafeBufferPointer { snaps in
-                for q in queries {
-                    var best = [Float](repeating: -2, count: count)
-                    q.withUnsafeBufferPointer { qp in
-                        for (k, o) in owners.enumerated() {
-                            var b = Matching.dot(avg.baseAddress! + k * dim, qp.baseAddress!, dim)
-                            let range = snapshotRange[k]
-                            if !range.isEmpty {
-                                let angle = acos(max(-1, min(1, b)))
-                                let bound = angle <= spread[k] ? 1 : cos(angle - spread[k])
-                                if bound >= floor {
-                                    for r in range { b = max(b, Matching.dot(snaps.baseAddress! + r * dim, qp.baseAddress!, dim)) }
+            for q in queries {
+                var best = [Float](repeating: -2, count: among.count)
+                q.withUnsafeBufferPointer { qp in
+                    for (k, i) in among.enumerated() {
+                        let r = i < rowOf.count ? rowOf[i] : -1
+                        guard r >= 0 else { continue }
+                        var b = Matching.dot(avg.baseAddress! + r * dim, qp.baseAddress!, dim)
+                        let snaps = snapshots[r]
+                        if !snaps.isEmpty {
+                            let angle = acos(max(-1, min(1, b)))
+                            let bound = angle <= spread[r] ? 1 : cos(angle - spread[r])
+                            if bound >= floor {
+                                snaps.withUnsafeBufferPointer { sp in
+                                    for j in stride(from: 0, to: snaps.count, by: dim) { b = max(b, Matching.dot(sp.baseAddress! + j, qp.baseAddress!, dim)) }
                                 }
                             }
-                            best[o] = b
                         }
+                        best[k] = b
                     }
-                    out.append(best)
                 }
+                out.append(best)
             }
         }
         return out
     }
+
+    /// Every character with a row, in row order.
+    var all: [Int] { owners.filter { $0 >= 0 } }
 }
 
 public enum Matching {
@@ -223,31 +263,42 @@ extension CharacterStore {
     /// Best similarity (average or snapshots) of one embedding to every active character,
     /// index-aligned with `characters`; exact at or above `floor`.
     public func similarities(_ embedding: [Float], floor: Double = 0) -> [Float] {
-        similarities(batch: [embedding], floor: floor)[0]
+        var out = [Float](repeating: -2, count: characters.count)
+        guard let m = matrix() else { return out }
+        let all = m.all
+        for (k, s) in similarities([embedding], among: all, floor: floor)[0].enumerated() { out[all[k]] = s }
+        return out
     }
 
-    /// The same for several embeddings.
-    public func similarities(batch: [[Float]], floor: Double = 0) -> [[Float]] {
-        guard let m = matrix(), batch.allSatisfy({ $0.count == m.dim }) else {
-            return batch.map { _ in Array(repeating: -2, count: characters.count) }
-        }
-        return m.bestPerCharacter(batch.map { Matching.normalized($0) }, count: characters.count, floor: Float(floor))
+    /// The same for several embeddings against the characters `among` (indices), aligned with it.
+    func similarities(_ batch: [[Float]], among: [Int], floor: Double) -> [[Float]] {
+        guard let m = matrix(), batch.allSatisfy({ $0.count == m.dim }) else { return batch.map { _ in Array(repeating: -2, count: among.count) } }
+        return m.best(batch.map { Matching.normalized($0) }, among: among, floor: Float(floor))
     }
 
-    /// The best match for one embedding under the series rules, or nil.
+    /// The characters seen in a series that can be compared (indices into `characters`).
+    func seriesMembers(_ series: String) -> [Int] { matrix()?.members[series] ?? [] }
+
+    /// The comparable characters never seen in a series: read only for what the series cannot match.
+    func otherMembers(_ series: String) -> [Int] {
+        guard let m = matrix() else { return [] }
+        let local = Swift.Set(m.members[series] ?? [])
+        return m.all.filter { !local.contains($0) }
+    }
+
+    /// Rows compared by matching since the store was opened (the shape a test checks).
+    var rowsCompared: Int { matrixCache?.rowsRead ?? 0 }
+
+    /// The best match for one embedding under the series rules, or nil: a character of the series at
+    /// the threshold; only when none, one of another series at the update threshold (SPEC §4.2).
     public func match(_ embedding: [Float], series: String, threshold: Double = Matching.defaultThreshold) -> (String, Double)? {
-        let sims = similarities(embedding, floor: threshold)
-        var best: (Int, Float)? = nil
-        for (i, s) in sims.enumerated() where s > -2 {
-            let c = characters[i]
-            let local = c.seriesInfo(series) != nil
-            let need = local ? threshold : threshold + Matching.updateMargin
-            guard Double(s) >= need else { continue }
-            let score = s + (local ? Matching.seriesBonus : 0)
-            if best == nil || score > best!.1 { best = (i, score) }
+        for (among, need) in [(seriesMembers(series), threshold), (otherMembers(series), threshold + Matching.updateMargin)] {
+            let sims = similarities([embedding], among: among, floor: need)[0]
+            if let k = sims.indices.filter({ Double(sims[$0]) >= need }).max(by: { sims[$0] < sims[$1] }) {
+                return (characters[among[k]].id, Double(sims[k]))
+            }
         }
-        guard let (i, _) = best else { return nil }
-        return (characters[i].id, Double(sims[i]))
+        return nil
     }
 
     /// Assigns all labels of one episode jointly (one-to-one), merging labels that are one speaker,
@@ -255,6 +306,28 @@ extension CharacterStore {
     public func identify(labels: [(String, [Float])], series: String, episode: String, threshold: Double = Matching.defaultThreshold,
                          update: Bool = true) -> [LabelAssignment] {
         identify(labels: labels, series: series, episode: episode, threshold: threshold, update: update, rules: nil)
+    }
+
+    /// One round of identify's joint assignment: `groups` against the characters `among`, each pair
+    /// allowed at `needed`. Returns per group its character index, similarity and best other
+    /// similarity seen (for the margin rule), or nil.
+    private func assignRound(_ embeddings: [[Float]], groups: [Int], among: [Int], floor: Double,
+                             needed: (Int) -> Double) -> [Int: (character: Int, similarity: Float, runnerUp: Float)] {
+        guard !groups.isEmpty, !among.isEmpty else { return [:] }
+        let sims = similarities(groups.map { embeddings[$0] }, among: among, floor: floor)
+        var columns: [Int] = []  // positions in `among` some group may take
+        var seen = Swift.Set<Int>()
+        for row in sims { for (k, s) in row.enumerated() where s > -2 && Double(s) >= needed(among[k]) && seen.insert(k).inserted { columns.append(k) } }
+        guard !columns.isEmpty else { return [:] }
+        let weights: [[Float?]] = sims.map { row in columns.map { k in Double(row[k]) >= needed(among[k]) ? row[k] : nil } }
+        var out: [Int: (character: Int, similarity: Float, runnerUp: Float)] = [:]
+        for (g, col) in Matching.assign(weights).enumerated() {
+            guard let col else { continue }
+            let k = columns[col]
+            let runnerUp = sims[g].enumerated().filter { $0.offset != k }.map(\.element).max() ?? -2
+            out[groups[g]] = (among[k], sims[g][k], runnerUp)
+        }
+        return out
     }
 
     func identify(labels: [(String, [Float])], series: String, episode: String, threshold: Double, update: Bool,
@@ -276,51 +349,34 @@ extension CharacterStore {
             for m in members { for (k, x) in Matching.normalized(labels[m].1).enumerated() { sum[k] += x } }
             return Matching.normalized(sum)
         }
-        // Eligible candidates per group, then a joint assignment over the characters any group could be.
-        let sims = similarities(batch: groupEmbeddings, floor: threshold)
         let thinGroup = groupList.map { members in rules.map { r in members.allSatisfy { r.thin.contains(labels[$0].0) } } ?? false }
-        /// The similarity a group needs to be character i: the threshold, or the update threshold
-        /// across series, for a provisional character (second edition) and for thin evidence.
-        func needed(_ g: Int, _ i: Int) -> Double {
-            let info = characters[i].seriesInfo(series)
-            if info == nil { return updateThreshold }
-            // A provisional character (one episode, one embedding) takes only a closer voice.
-            if let r = rules, (info?.seen ?? 0) <= 1 && characters[i].embeddingCount <= 1 { return r.provisionalThreshold }
-            return threshold
+        // First the series' own characters, jointly; a provisional one (one episode, one embedding,
+        // second edition) takes only a closer voice. Then, for the groups the series could not place,
+        // the other series' characters at the update threshold (SPEC §4.2): the rest of the store is
+        // read only for a voice new to the series.
+        let provisional = rules?.provisionalThreshold
+        var chosen = assignRound(groupEmbeddings, groups: Array(groupList.indices), among: seriesMembers(series), floor: threshold) { i in
+            guard let p = provisional, let info = self.characters[i].seriesInfo(series), info.seen <= 1, self.characters[i].embeddingCount <= 1 else { return threshold }
+            return p
         }
-        var candidates: [Int] = []
-        var weights: [[Float?]] = []
-        var candidateSet = Set<Int>()
-        for g in groupList.indices {
-            for (i, s) in sims[g].enumerated() where s > -2 {
-                if Double(s) >= needed(g, i), candidateSet.insert(i).inserted { candidates.append(i) }
+        let unplaced = groupList.indices.filter { chosen[$0] == nil }
+        if !unplaced.isEmpty {
+            for (g, a) in assignRound(groupEmbeddings, groups: unplaced, among: otherMembers(series), floor: updateThreshold, needed: { _ in updateThreshold }) {
+                chosen[g] = a
             }
         }
-        for g in groupList.indices {
-            weights.append(candidates.map { i in
-                let s = sims[g][i]
-                let local = characters[i].seriesInfo(series) != nil
-                guard Double(s) >= needed(g, i) else { return nil }
-                return s + (local ? Matching.seriesBonus : 0)
-            })
-        }
-        let chosen = candidates.isEmpty ? Array(repeating: nil, count: groupList.count) : Matching.assign(weights)
         var result: [LabelAssignment] = []
         let now = Clock.isoNow()
         for (g, members) in groupList.enumerated() {
             var id: String
             var similarity: Double
             var created = false
-            if let col = chosen[g] {
-                let i = candidates[col]
-                id = characters[i].id
-                similarity = Double(sims[g][i])
+            if let a = chosen[g] {
+                id = characters[a.character].id
+                similarity = Double(a.similarity)
                 // Second edition: thin evidence, or a runner-up within the margin, moves nothing.
                 var ambiguous = false
-                if let r = rules {
-                    let runnerUp = sims[g].enumerated().filter { $0.offset != i && $0.element > -2 }.map { Double($0.element) }.max() ?? -2
-                    ambiguous = thinGroup[g] || similarity - runnerUp < r.margin
-                }
+                if let r = rules { ambiguous = thinGroup[g] || similarity - Double(a.runnerUp) < r.margin }
                 if update {
                     let e = groupEmbeddings[g]
                     let moves = similarity >= updateThreshold && !ambiguous

@@ -110,50 +110,100 @@ extension CharacterStore {
     }
 
     /// Average-linkage clustering with cannot-link inside an episode. Returns a cluster index per unit.
+    ///
+    /// The linkage of two clusters of unit vectors is the dot product of their sums over the product
+    /// of their sizes (the mean of every pair's cosine), so a cluster is kept as its sum: no matrix of
+    /// pairs. And the clustering starts from what identify decided: each character's units as one
+    /// cluster, after peeling off, worst first, every unit whose mean cosine to the rest of its
+    /// character is under `link` (a unit average linkage would not have joined them; those start
+    /// alone, so a split is still found). The clusters compared are then the series' characters and
+    /// its doubtful units, not every unit: reconcile grows with the units read once, plus the
+    /// square of the characters and outliers (SPEC §11.12).
     static func cluster(_ units: [ReconcileUnit], link: Float) -> [Int] {
+        var linkages = 0
+        return cluster(units, link: link, linkages: &linkages)
+    }
+
+    /// The same, counting the cluster pairs compared (the shape a test checks).
+    static func cluster(_ units: [ReconcileUnit], link: Float, linkages: inout Int) -> [Int] {
         let n = units.count
         guard n > 1 else { return Array(0..<n) }
-        var sum = [Double](repeating: 0, count: n * n)
-        for i in 0..<n {
-            for j in (i + 1)..<n {
-                let s = Double(units[i].embedding.withUnsafeBufferPointer { a in
-                    units[j].embedding.withUnsafeBufferPointer { b in Matching.dot(a.baseAddress!, b.baseAddress!, a.count) }
-                })
-                sum[i * n + j] = s
-                sum[j * n + i] = s
-            }
+        let dim = units[0].embedding.count
+        guard units.allSatisfy({ $0.embedding.count == dim }) else { return Array(0..<n) }
+        var episodeNumber: [String: Int] = [:]
+        for u in units where episodeNumber[u.episode] == nil { episodeNumber[u.episode] = episodeNumber.count }
+        let words = (episodeNumber.count + 63) / 64
+        // The seeds: per character (in order of first appearance) its core, and its outliers alone.
+        var byCharacter: [String: [Int]] = [:]
+        var characterOrder: [String] = []
+        for (i, u) in units.enumerated() {
+            if byCharacter[u.character] == nil { characterOrder.append(u.character) }
+            byCharacter[u.character, default: []].append(i)
         }
-        var size = [Int](repeating: 1, count: n)
-        var episodes = units.map { Swift.Set([$0.episode]) }
-        var alive = [Bool](repeating: true, count: n)
-        var owner = Array(0..<n)
-        func linkage(_ i: Int, _ j: Int) -> Double? {
-            guard i != j, alive[j], episodes[i].isDisjoint(with: episodes[j]) else { return nil }
-            return sum[i * n + j] / Double(size[i] * size[j])
+        func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> Float { Matching.dot(a, b, dim) }
+        var seeds: [[Int]] = []
+        for id in characterOrder {
+            var members = byCharacter[id]!
+            var sum = [Float](repeating: 0, count: dim)
+            for u in members { for k in 0..<dim { sum[k] += units[u].embedding[k] } }
+            while members.count > 1 {
+                // Mean cosine of each unit to the rest: (u · sum − u · u) / (k − 1), u · u being 1.
+                var worst = 0
+                var worstLink = Float.infinity
+                for (p, u) in members.enumerated() {
+                    let l = units[u].embedding.withUnsafeBufferPointer { e in sum.withUnsafeBufferPointer { s in
+                        (dot(e.baseAddress!, s.baseAddress!) - dot(e.baseAddress!, e.baseAddress!)) / Float(members.count - 1)
+                    } }
+                    if l < worstLink { worstLink = l; worst = p }
+                }
+                guard worstLink < link else { break }
+                let out = members.remove(at: worst)
+                for k in 0..<dim { sum[k] -= units[out].embedding[k] }
+                seeds.append([out])
+            }
+            seeds.append(members)
+        }
+        let m = seeds.count
+        var sums = [Float](repeating: 0, count: m * dim)
+        var size = [Int](repeating: 0, count: m)
+        var episodes = [UInt64](repeating: 0, count: m * words)
+        var owner = [Int](repeating: 0, count: n)
+        for (c, seed) in seeds.enumerated() {
+            for u in seed {
+                for k in 0..<dim { sums[c * dim + k] += units[u].embedding[k] }
+                let e = episodeNumber[units[u].episode]!
+                episodes[c * words + e / 64] |= 1 << UInt64(e % 64)
+                owner[u] = c
+            }
+            size[c] = seed.count
+        }
+        var alive = [Bool](repeating: true, count: m)
+        func linkage(_ i: Int, _ j: Int) -> Float? {
+            guard i != j, alive[j] else { return nil }
+            linkages += 1
+            for w in 0..<words where episodes[i * words + w] & episodes[j * words + w] != 0 { return nil }
+            return sums.withUnsafeBufferPointer { s in dot(s.baseAddress! + i * dim, s.baseAddress! + j * dim) } / Float(size[i] * size[j])
         }
         // Each cluster's best partner, kept up to date: a merge touches only the rows that pointed at it.
-        var best = [(Int, Double)?](repeating: nil, count: n)
+        var best = [(Int, Float)?](repeating: nil, count: m)
         func refresh(_ i: Int) {
-            var b: (Int, Double)? = nil
-            for j in 0..<n { if let l = linkage(i, j), b == nil || l > b!.1 { b = (j, l) } }
+            var b: (Int, Float)? = nil
+            for j in 0..<m { if let l = linkage(i, j), b == nil || l > b!.1 { b = (j, l) } }
             best[i] = b
         }
-        for i in 0..<n { refresh(i) }
+        for i in 0..<m { refresh(i) }
         while true {
-            var pick: (Int, Int, Double)? = nil
-            for i in 0..<n where alive[i] {
+            var pick: (Int, Int, Float)? = nil
+            for i in 0..<m where alive[i] {
                 if let (j, l) = best[i], pick == nil || l > pick!.2 { pick = (i, j, l) }
             }
-            guard let (a, b, l) = pick, l >= Double(link) else { break }
-            for k in 0..<n where alive[k] && k != a && k != b {
-                sum[a * n + k] += sum[b * n + k]
-                sum[k * n + a] = sum[a * n + k]
-            }
+            guard let (a, b, l) = pick, l >= link else { break }
+            for k in 0..<dim { sums[a * dim + k] += sums[b * dim + k] }
+            for w in 0..<words { episodes[a * words + w] |= episodes[b * words + w] }
             size[a] += size[b]
-            episodes[a].formUnion(episodes[b])
             alive[b] = false
             for u in 0..<n where owner[u] == b { owner[u] = a }
-            for k in 0..<n where alive[k] {
+            for k in 0..<m where alive[k] {
                 if k == a || best[k]?.0 == a || best[k]?.0 == b {
                     refresh(k)
                 } else if let l = linkage(k, a), best[k] == nil || l > best[k]!.1 {

@@ -143,6 +143,54 @@ final class MatchingTests: KeyEnvironmentTestCase {
         XCTAssertTrue(out2.assignments[0].created)
     }
 
+    /// SPEC §11.12: an episode is matched against its series' characters; the rest of the store is
+    /// read only for a voice the series cannot place, and then only at the update threshold. The
+    /// shape is counted (rows compared), not timed: the old matching compared every character.
+    func testASeriesIsMatchedAgainstItsOwnCharactersAndTheStoreOnlyForANewVoice() throws {
+        let store = try newStore()
+        try store.checkEmbedding(type: "ecapa", dim: dim, model: nil, file: "test")
+        var noise = Noise(state: 21)
+        let cast = (0..<4).map { _ in Matching.normalized(noise.vector(dim)) }
+        func near(_ v: [Float], _ k: Float) -> [Float] { Matching.normalized(zip(v, noise.vector(dim)).map { $0 + k * $1 }) }
+        let seed = store.identify(evidence: cast.enumerated().map { LabelEvidence(label: "S\($0.offset)", embedding: $0.element, utterances: 5, seconds: 20) },
+                                  series: "mine", episode: "e1")
+        // A large store of other series' characters, one of them close to cast member 0 (below the
+        // update threshold, so it became a character of its own).
+        let twin = near(cast[0], 0.1)
+        XCTAssertLessThan(Matching.cosine(twin, cast[0]), 0.8)
+        _ = store.identify(evidence: [LabelEvidence(label: "T", embedding: twin, utterances: 5, seconds: 20)], series: "theirs", episode: "t1")
+        for e in 0..<60 {
+            _ = store.identify(evidence: (0..<5).map { LabelEvidence(label: "O\($0)", embedding: Matching.normalized(noise.vector(dim)), utterances: 5, seconds: 20) },
+                               series: "other\(e % 6)", episode: "o\(e)")
+        }
+        let twinID = store.characters.first { $0.seriesInfo("theirs") != nil }!.id
+        XCTAssertGreaterThan(store.characters.count, 300)
+        // The series' own characters are compared, not the 300 others: four labels × four characters.
+        let before = store.rowsCompared
+        let again = store.identify(evidence: cast.enumerated().map { LabelEvidence(label: "S\($0.offset)", embedding: near($0.element, 0.05), utterances: 5, seconds: 20) },
+                                   series: "mine", episode: "e2")
+        XCTAssertEqual(again.map(\.characterID), seed.map(\.characterID), "the cast is found again")
+        XCTAssertEqual(store.rowsCompared - before, 4 * 4, "only the series' rows were read")
+        // Cast member 0's twin in another series is more alike than cast member 0's own average, yet
+        // the series' character is preferred (SPEC §4.2: a character of the series first).
+        let q = near(twin, 0.002)
+        let own = Matching.cosine(q, store.character(seed[0].characterID)!.embeddingAvg)
+        XCTAssertGreaterThan(own, 0.7)
+        XCTAssertGreaterThan(Matching.cosine(q, twin), own + 0.15, "the other series' character is far more alike")
+        XCTAssertEqual(store.match(q, series: "mine")?.0, seed[0].characterID)
+        // A voice new to the series: the store is read, and the twin (≥ 0.80) is found there.
+        let reads = store.rowsCompared
+        XCTAssertEqual(store.match(q, series: "newcomer")?.0, twinID)
+        XCTAssertGreaterThan(store.rowsCompared - reads, 300, "a new series reads the other series' characters")
+        let out = store.identify(evidence: [LabelEvidence(label: "N", embedding: q, utterances: 5, seconds: 20)], series: "newcomer", episode: "n1")
+        XCTAssertEqual(out.first?.characterID, twinID)
+        XCTAssertFalse(out.first?.created ?? true)
+        // Below the update threshold another series' character is never taken.
+        let far = Matching.normalized(zip(twin, noise.vector(dim).map { $0 * 0.12 }).map { $0 * 0.75 + $1 })
+        XCTAssertLessThan(Matching.cosine(far, twin), 0.8)
+        XCTAssertNil(store.match(far, series: "stranger"))
+    }
+
     func testReidentifyCountsNothingTwiceAndMovesNothingUnlessForced() throws {
         let store = try newStore()
         var noise = Noise(state: 9)

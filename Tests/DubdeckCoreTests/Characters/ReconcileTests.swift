@@ -40,6 +40,34 @@ final class ReconcileTests: KeyEnvironmentTestCase {
 
     /// Two labels of one episode are two people, however alike: no merge joins them (without the
     /// cannot-link, their units are one cluster and a merge is proposed).
+    /// SPEC §11.12: reconcile compares the series' characters and its doubtful units, not every pair
+    /// of units (the old clustering compared n²/2 pairs: 1.28 million here); a unit identify gave the
+    /// wrong character is still split off to the right one.
+    func testClusteringComparesCharactersNotEveryUnitAndStillFindsASplit() {
+        var noise = Noise(state: 3)
+        let dim = 32
+        let cast = (0..<8).map { _ in Matching.normalized(noise.vector(dim)) }
+        var units: [CharacterStore.ReconcileUnit] = []
+        for e in 0..<200 {
+            for (k, c) in cast.enumerated() {
+                // Episodes 10–15: character 1 is absent and its voice was given to character 0.
+                if (10...15).contains(e) && k == 1 { continue }
+                let voice = (10...15).contains(e) && k == 0 ? cast[1] : c
+                units.append(.init(episode: "ep\(e)", character: "C\(k)", labels: ["S\(k)"],
+                                   embedding: Matching.normalized(zip(voice, noise.vector(dim)).map { $0 + 0.08 * $1 }), fixed: false))
+            }
+        }
+        var linkages = 0
+        let clusters = CharacterStore.cluster(units, link: 0.8, linkages: &linkages)
+        XCTAssertLessThan(linkages, units.count, "pairs of clusters compared, for \(units.count) units")
+        XCTAssertEqual(Set(clusters).count, 8, "one cluster per voice")
+        let ofVoice1 = units.indices.first { units[$0].character == "C1" }!
+        for (i, u) in units.enumerated() where u.character == "C0" {
+            let e = Int(u.episode.dropFirst(2))!
+            XCTAssertEqual(clusters[i] == clusters[ofVoice1], (10...15).contains(e), "\(u.episode): the wrong unit goes with voice 1, the rest stays")
+        }
+    }
+
     func testTwoLabelsOfOneEpisodeAreNeverMerged() throws {
         let s = try memoryStore()
         let x = s.create(), y = s.create()
