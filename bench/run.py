@@ -221,8 +221,8 @@ def main():
         line("P3", p3_value, "<= 1.3x raw", p3_raw, "ms", most_ratio=1.3)
         p3_floor = float(p3[p3.index("floor") + 1])
         print("    baseline: raw in-process espeak-ng synthesis of the same text + the three durable writes (%s)" % " ".join(p3[3:p3.index("floor")]))
-        print("    floor: the fit speaks this too-long line twice (natural, then faster) and resamples it to 48 kHz, the baseline")
-        print("    speaks once and resamples nothing: two raw syntheses + one resampling + the writes take %.3f ms = %.2fx raw"
+        print("    floor: the fit speaks this too-long line once at its predicted rate and resamples it to 48 kHz, the baseline")
+        print("    resamples nothing: one raw synthesis + one resampling + the writes take %.3f ms = %.2fx raw"
               % (p3_floor, p3_floor / p3_raw))
         print("    in this run; P3 is %.2fx that floor. %s" % (p3_value / p3_floor, " ".join(p3[p3.index("floor") + 2:])))
         line("P3s", p3_value, "<= 0.5x baseline", median(shell) * 1000, "ms", most_ratio=0.5)

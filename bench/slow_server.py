@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """make bench's stand-in for a neural TTS behind `--engine server`: every request costs a fixed
 latency (the model's time, `--latency S`, default 0.1) and yields a tone of 70 ms a character
-(standard library), written ready-made, so what is measured is dubdeck around the engine. It takes
+(standard library; a request's "rate" divides it), written ready-made, so what is measured is dubdeck around the engine. It takes
 `--concurrent K` requests at once (default 1), says so in every answer ("concurrent": K), and
 answers each from a thread of its own as it finishes. Counts the requests it got in `--count FILE`."""
 import argparse
@@ -42,7 +42,7 @@ def work(req):
         if req.get("op") == "predict":
             answer = {"id": req["id"], "ok": True, "seconds": round(0.07 * max(1, len(req["text"])), 3)}
         else:
-            tone(req["out"], 0.07 * max(1, len(req["text"])))
+            tone(req["out"], 0.07 * max(1, len(req["text"])) / float(req.get("rate", 1)))
             answer = {"id": req["id"], "ok": True}
     answer["concurrent"] = a.concurrent
     with out_lock:

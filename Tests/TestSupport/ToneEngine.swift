@@ -31,3 +31,23 @@ public struct CharacterCountPredictor: SpeechLengthPredicting {
         SpokenPrediction(text: input.text, voice: input.voice, seconds: 0.07 * Double(input.text.filter { !$0.isWhitespace }.count))
     }
 }
+
+/// A real engine with its requests counted (and kept): beside it, never instead of it.
+public final class CountingEngine: SpeechEngine, @unchecked Sendable {
+    public let inner: SpeechEngine
+    let lock = NSLock()
+    var seen: [SpeechRequest] = []
+    public init(_ inner: SpeechEngine) { self.inner = inner }
+    public var name: String { inner.name }
+    public var canChangeRate: Bool { inner.canChangeRate }
+    public var retakesFaster: Bool { inner.retakesFaster }
+    public var concurrentRequests: Int { inner.concurrentRequests }
+    public var requests: [SpeechRequest] { lock.lock(); defer { lock.unlock() }; return seen }
+    public func synthesize(_ request: SpeechRequest) throws -> AudioBuffer {
+        lock.lock()
+        seen.append(request)
+        lock.unlock()
+        return try inner.synthesize(request)
+    }
+    public func predictSeconds(_ request: SpeechRequest) -> Double? { inner.predictSeconds(request) }
+}

@@ -9,6 +9,7 @@ import Synchronization
 public final class EspeakEngine: SpeechEngine, Sendable {
     public let name = "espeak"
     public let canChangeRate = true
+    public let retakesFaster = true
 
     // espeak-ng's global state, and what its callback collects: used only under `lock`.
     nonisolated(unsafe) static var sampleRate: Int32 = 0

@@ -58,6 +58,8 @@ public final class SegmentSynthesizer {
         var text: String
         var voice: Voice
         var request: SpeechRequest
+        /// The spoken length predicted for this text and voice (the desk's, while the reviewer typed).
+        var predicted: Double?
     }
 
     func prepare(_ n: Int) throws -> RenderInput {
@@ -75,7 +77,8 @@ public final class SegmentSynthesizer {
                                     referenceWav: store.job.characterID(of: seg).flatMap { referenceWavs[$0] }, speakerName: who)
         request.maxSeconds = SpeechRequest.longestAudio(slot: seg.duration)
         _ = outputRate  // decided here, on the store's thread
-        return RenderInput(n: n, slot: seg.duration, text: text, voice: voice, request: request)
+        return RenderInput(n: n, slot: seg.duration, text: text, voice: voice, request: request,
+                           predicted: store.prediction(n, text: text, voice: voice))
     }
 
     /// Resampling overshoots a little past an engine's peak (espeak speaks at −0.01 dBFS): every take
@@ -93,20 +96,28 @@ public final class SegmentSynthesizer {
     func render(_ input: RenderInput, rate outputRate: Int) throws -> (AudioBuffer, Result) {
         let n = input.n
         var request = input.request
-        let natural = try engine.synthesize(request).trimmedSilence()
-        guard natural.frames > 0 else { throw DubdeckError(.ioError, "the engine produced no speech for segment \(n)") }
         let slot = input.slot
-        let naturalS = natural.duration
-        // An engine's audio far longer than its slot is refused before it costs more memory.
-        if naturalS > SpeechRequest.longestAudio(slot: slot) {
-            throw DubdeckError(.dataError, "segment \(n): the engine's audio is \(Int(naturalS)) s for a \(JSONValue.formatNumber(slot)) s slot (more than 4 × slot + 30 s)")
+        // One engine call a line (SPEC §11.12, P3): a line predicted too long for its slot is asked
+        // for at the rate the prediction needs (2% more, never past the cap), not spoken twice.
+        var asked = 1.0
+        if engine.canChangeRate, let p = input.predicted, slot > 0, p > slot + 0.001 {
+            asked = min(p / slot * 1.02, maxSpeedup)
+            request.rateFactor = asked
         }
-        var speech = natural
-        if naturalS > slot + 0.001, slot > 0 {
-            let target = min(naturalS / slot, maxSpeedup)
-            if engine.canChangeRate {
-                // espeak: speak faster, once (2% more than needed, never past the cap, so the rate
-                // lands inside the slot without a stretch); a small remainder is stretched within the limit.
+        let first = try engine.synthesize(request).trimmedSilence()
+        guard first.frames > 0 else { throw DubdeckError(.ioError, "the engine produced no speech for segment \(n)") }
+        // An engine's audio far longer than its slot is refused before it costs more memory.
+        if first.duration > SpeechRequest.longestAudio(slot: slot) {
+            throw DubdeckError(.dataError, "segment \(n): the engine's audio is \(Int(first.duration)) s for a \(JSONValue.formatNumber(slot)) s slot (more than 4 × slot + 30 s)")
+        }
+        // The natural length: measured; asked faster, the prediction, within what the take allows (as
+        // spoken, when the engine ignored the rate; the take times the rate, when it followed it).
+        let naturalS = asked > 1 ? min(max(input.predicted ?? first.duration, first.duration), first.duration * asked) : first.duration
+        var speech = first
+        if speech.duration > slot + 0.001, slot > 0 {
+            if asked == 1, engine.retakesFaster {
+                // No prediction, and a second synthesis is cheap (espeak-ng in process): faster, once.
+                let target = min(naturalS / slot, maxSpeedup)
                 request.rateFactor = min(target * 1.02, maxSpeedup)
                 speech = try engine.synthesize(request).trimmedSilence()
                 let achieved = naturalS / max(speech.duration, 1e-6)
@@ -114,7 +125,9 @@ public final class SegmentSynthesizer {
                     speech = try TimeStretch.stretch(speech, speedup: min(speech.duration / slot, target / achieved)).trimmedSilence()
                 }
             } else {
-                speech = try TimeStretch.stretch(natural, speedup: target).trimmedSilence()
+                // What is still too long is stretched, within the cap counted from the natural length.
+                let room = maxSpeedup * speech.duration / naturalS
+                if room > 1.0001 { speech = try TimeStretch.stretch(speech, speedup: min(speech.duration / slot, room)).trimmedSilence() }
             }
             // --max-speedup is a hard cap: espeak's rate is not linear and trimming shortens a little
             // more, so whatever went past it is slowed back (at most twice, each a small correction).

@@ -32,7 +32,8 @@ import Synchronization
 public final class ServerEngine: SpeechEngine, @unchecked Sendable {
     // Sendable: every mutable field is used only inside `lock`.
     public let name = "server"
-    public let canChangeRate = false
+    /// A line that must be spoken faster is sent with `"rate"`; a server that ignores it is stretched.
+    public let canChangeRate = true
     public let argv: [String]
     public let timeout: Double
     let lock = Synchronization.Mutex(())
@@ -204,10 +205,12 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
             unlink(out)
             dd_cleanup_unregister(outSlot)
         }
-        let o = try ask([
+        var fields: [(String, JSONValue)] = [
             ("text", .string(request.text)), ("lang", .string(request.lang)), ("voice", .string(request.voice.name(lang: request.lang))),
             ("ref_wav", request.referenceWav.map { .string($0) } ?? .null), ("out", .string(out)),
-        ], alone: alone)
+        ]
+        if request.rateFactor != 1 { fields.append(("rate", .number((request.rateFactor * 1000).rounded() / 1000))) }
+        let o = try ask(fields, alone: alone)
         guard let ok = o["ok"]?.boolValue else { throw ServerFailure(message: "an answer has no \"ok\"", died: false) }
         if !ok {
             let why = o["error"]?.stringValue ?? "no reason given"

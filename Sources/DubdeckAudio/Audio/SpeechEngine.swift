@@ -7,7 +7,7 @@ public struct SpeechRequest: Sendable {
     public var text: String
     public var voice: Voice
     public var lang: String
-    /// Multiplies the voice's speaking rate (the espeak fit re-synthesizes faster once).
+    /// Multiplies the voice's speaking rate (1: as the voice speaks; a server is sent it as `rate`).
     public var rateFactor: Double = 1
     /// The character's reference recording, for voice-cloning engines.
     public var referenceWav: String?
@@ -32,8 +32,12 @@ public struct SpeechRequest: Sendable {
 
 public protocol SpeechEngine: AnyObject {
     var name: String { get }
-    /// True when the engine can speak faster itself (then the fit re-synthesizes instead of stretching).
+    /// True when the engine is told `rateFactor` and speaks faster itself: a line predicted too long
+    /// for its slot is then asked for once at the rate its prediction needs (SPEC §11.12, P3).
     var canChangeRate: Bool { get }
+    /// True when a second synthesis costs less than a stretch (in-process espeak-ng): a too-long line
+    /// with no prediction is spoken again faster; otherwise it is stretched (one engine call a line).
+    var retakesFaster: Bool { get }
     func synthesize(_ request: SpeechRequest) throws -> AudioBuffer
     /// How long the engine would speak the request (seconds), when it can say without speaking it
     /// (a server's `predict` request); nil: it cannot, and espeak-ng's count scaled by the engine's
@@ -46,5 +50,6 @@ public protocol SpeechEngine: AnyObject {
 
 extension SpeechEngine {
     public func predictSeconds(_ request: SpeechRequest) -> Double? { nil }
+    public var retakesFaster: Bool { false }
     public var concurrentRequests: Int { 1 }
 }

@@ -1,3 +1,4 @@
+import Synchronization
 import CRubberband
 import CSoxr
 import CLazyLibs
@@ -11,8 +12,12 @@ public enum TimeStretch {
     /// cannot be made to show on demand), bound around the operation checked.
     @TaskLocal public static var losesOutput = false
 
+    /// Stretches run in this process (a test checks that a line its engine fitted was not stretched).
+    public static let performed = Atomic<Int>(0)
+
     public static func stretch(_ buffer: AudioBuffer, speedup: Double) throws -> AudioBuffer {
         guard speedup > 0, abs(speedup - 1) > 1e-4, buffer.frames > 0 else { return buffer }
+        performed.add(1, ordering: .relaxed)
         try LazyLibrary.require(dd_rubberband_load, Soname.rubberband)
         let mono = buffer.mono()
         // Offline, the pitch left as it is: no resampler inside the stretcher (PitchHighConsistency

@@ -259,6 +259,12 @@ public final class TranscriptStore {
 
     /// Records how long line n's text will be spoken in `prediction.voice`; its state shows it while
     /// the line keeps that text and voice.
+    /// The spoken length recorded for line n's `text` in `voice` (nil: none, or for another text or voice).
+    public func prediction(_ n: Int, text: String, voice: Voice) -> Double? {
+        guard let p = predictions[n], p.text == text, p.voice == voice else { return nil }
+        return p.seconds
+    }
+
     public func recordPrediction(_ n: Int, _ prediction: SpokenPrediction) {
         predictions[n] = prediction
         finish(&states[n - 1], job.segments[n - 1], n)

@@ -98,6 +98,63 @@ final class SynthesisTests: XCTestCase {
         XCTAssertEqual(take.frames, Int((slot * 48_000).rounded()))
     }
 
+    /// SPEC §11.12, P3: a line predicted too long is asked for once, at the rate its prediction needs;
+    /// without a prediction espeak-ng speaks it twice (natural, then faster), as before.
+    func testAPredictedLineIsSpokenOnceAtItsRate() throws {
+        let text = "We have to leave right now, the storm is coming."
+        let voice = Voice.deterministic(for: "S")
+        let natural = try EspeakEngine().synthesize(SpeechRequest(text: text, voice: voice, lang: "en", speakerName: "S")).trimmedSilence().duration
+        let slot = (natural / 1.15 * 100).rounded() / 100
+        let store = try job([.init(1, 1 + slot, "S", "", text)])
+        let unpredicted = CountingEngine(try EspeakEngine())
+        _ = try SegmentSynthesizer(store: store, engine: unpredicted, maxSpeedup: 1.3).synthesize(1)
+        XCTAssertEqual(unpredicted.requests.map(\.rateFactor).count, 2, "no prediction: natural, then faster")
+        let engine = CountingEngine(try EspeakEngine())
+        let synth = SegmentSynthesizer(store: store, engine: engine, maxSpeedup: 1.3)
+        let predicted = try SpokenLength().espeakSeconds(text, voice, lang: "en")
+        store.recordPrediction(1, SpokenPrediction(text: text, voice: synth.voice(for: store.segment(1)), seconds: predicted))
+        let r = try synth.synthesize(1)
+        XCTAssertEqual(engine.requests.count, 1, "one engine call")
+        XCTAssertEqual(engine.requests[0].rateFactor, min(predicted / slot * 1.02, 1.3), accuracy: 1e-9)
+        XCTAssertEqual(r.status, "fresh", "\(r)")
+        XCTAssertLessThanOrEqual(r.speechS, slot + 0.001)
+        XCTAssertGreaterThan(r.stretch, 1.05)
+        XCTAssertLessThanOrEqual(r.stretch, 1.3 + 0.003)
+        // A prediction for another text is not this line's: espeak-ng speaks it twice again.
+        let other = CountingEngine(try EspeakEngine())
+        store.recordPrediction(1, SpokenPrediction(text: text + " Now.", voice: synth.voice(for: store.segment(1)), seconds: predicted))
+        _ = try SegmentSynthesizer(store: store, engine: other, maxSpeedup: 1.3).synthesize(1)
+        XCTAssertEqual(other.requests.count, 2)
+    }
+
+    /// The same through a server: the request carries "rate", the reference server speaks faster, and
+    /// nothing is stretched; a line past the cap is asked at the cap (what espeak-ng's words per
+    /// minute fall short of it is stretched) and overflows, never past the cap.
+    func testAServerIsToldTheRateAndNothingIsStretched() throws {
+        let server = try ServerEngine(argv: ["python3", DubdeckBinary.packageRoot + "/scripts/tts_server.py"], timeout: 30)
+        defer { server.close() }
+        let engine = CountingEngine(server)
+        let text = "We have to leave right now, the storm is coming."
+        let voice = Voice.deterministic(for: "S")
+        let natural = try XCTUnwrap(server.predictSeconds(SpeechRequest(text: text, voice: voice, lang: "en", speakerName: "S")))
+        for (slot, status) in [((natural / 1.15 * 100).rounded() / 100, "fresh"), ((natural / 1.6 * 100).rounded() / 100, "overflow")] {
+            dir = TempDir()
+            let store = try job([.init(1, 1 + slot, "S", "", text)])
+            let synth = SegmentSynthesizer(store: store, engine: engine, maxSpeedup: 1.3)
+            store.recordPrediction(1, SpokenPrediction(text: text, voice: synth.voice(for: store.segment(1)), seconds: natural))
+            let before = engine.requests.count, stretches = TimeStretch.performed.load(ordering: .relaxed)
+            let r = try synth.synthesize(1)
+            XCTAssertEqual(engine.requests.count - before, 1, "one engine call")
+            XCTAssertEqual(engine.requests.last!.rateFactor, min(natural / slot * 1.02, 1.3), accuracy: 1e-9)
+            if status == "fresh" {
+                XCTAssertEqual(TimeStretch.performed.load(ordering: .relaxed), stretches, "the server spoke faster: nothing stretched (\(r))")
+            }
+            XCTAssertEqual(r.status, status, "\(r)")
+            XCTAssertLessThanOrEqual(r.stretch, 1.3 + 0.003)
+            XCTAssertGreaterThan(r.stretch, 1.1, "\(r)")
+        }
+    }
+
     func testTooLongLineIsOverflowNeverCut() throws {
         let text = "This sentence is far too long to ever fit into the tiny slot that it was given by the pipeline."
         let store = try job([.init(0, 1.0, "S", "", text)])
