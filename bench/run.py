@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 
@@ -126,6 +127,74 @@ def curves(a, work, env, runs):
     curve("P10", "reconcile time (episodes x 10 labels)", series, rt, "ms", 1.5,
           "     clustering compares every episode's labels with the others' (pairs: up to 1.5 allowed)")
     curve("P10m", "reconcile peak memory (episodes)", series, rm, "MB", 1.1)
+    # The studio: the same stores in a private PostgreSQL server, and reviewers identifying at once.
+    pgdir = tempfile.mkdtemp(prefix="dubdeck-bench-pg.")
+    cluster = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "pg_cluster.sh")
+    url = subprocess.check_output(["sh", cluster, "start", pgdir]).decode().strip()
+    try:
+        def database(name):
+            subprocess.check_call(["psql", "-X", "-q", url, "-c", f"CREATE DATABASE {name}"])
+            return url.replace("/postgres?", f"/{name}?")
+        rows = []
+        for n in stores:
+            out = subprocess.check_output([a.bench, "p9curve", work, database(f"p9c{n}"), str(n), str(max(3, runs // 3))], env=env).decode().split()
+            rows.append([float(x) for x in out[2:6]])
+        curve("P9o", "PostgreSQL open (characters)", stores, [r[2] for r in rows], "ms", 1.1,
+              "     every character's row is read and opened (one round trip), as the file store reads its document")
+        curve("P9c", "PostgreSQL identify+commit, fixed series", stores, [r[3] for r in rows], "ms", 0.3)
+        worst = max((r[2] + r[3]) / (r[0] + r[1]) for r in rows)
+        line("P9r", worst, "<= 1.5x the file at every size", 1.0, "x", most_ratio=1.5)
+        print("     open + identify 20 labels + write, PostgreSQL against the file store: %s"
+              % "  ".join(f"{n}: {r[2] + r[3]:.1f}/{r[0] + r[1]:.1f} ms" for n, r in zip(stores, rows)))
+        p11(a, work, env, database)
+    finally:
+        subprocess.call(["sh", cluster, "stop", pgdir])
+        shutil.rmtree(pgdir, ignore_errors=True)
+
+
+def p11(a, work, env, database):
+    """P11: 1, 4 and 8 reviewers, each identifying 6 episodes of one series one after another with
+    `dubdeck characters identify` (a process each, as a reviewer runs it) against one PostgreSQL store
+    of 2,000 characters: episodes a second, errors shown, and no update lost (every episode recorded
+    with its 9 labels; 8 cast characters + one per guest, none made twice)."""
+    per = 6
+    rates = {}
+    for reviewers in [1, 4, 8]:
+        url = database(f"p11r{reviewers}")
+        subprocess.check_call([a.bench, "p9curve", work, url, "2000", "1"], env=env, stdout=subprocess.DEVNULL)
+        jobs = os.path.join(work, f"p11jobs{reviewers}")
+        shutil.rmtree(jobs, ignore_errors=True)
+        subprocess.check_call([a.bench, "p11jobs", jobs, str(reviewers * per)], env=env)
+        errors = []
+
+        def reviewer(r):
+            for e in range(per):
+                job = os.path.join(jobs, f"ep{r * per + e + 1}")
+                p = subprocess.run([a.bin, "characters", "identify", job, "--store", url], env=env, capture_output=True)
+                if p.returncode != 0:
+                    errors.append(f"{job}: {p.returncode} {p.stderr.decode(errors='replace').strip()[:200]}")
+        t0 = time.perf_counter()
+        threads = [threading.Thread(target=reviewer, args=(r,)) for r in range(reviewers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - t0
+        check = subprocess.check_output([a.bench, "p11check", url, str(reviewers * per)], env=env).decode().split()
+        complete, total, characters = int(check[1]), int(check[2]), int(check[3])
+        rates[reviewers] = reviewers * per / elapsed
+        lost = total - complete
+        met = not errors and lost == 0 and characters == 8 + total
+        if not met:
+            MISSED.append(f"P11 at {reviewers} ({len(errors)} errors, {lost} episodes lost, {characters} characters for {8 + total})")
+        print(f"P11  {reviewers} reviewer{'s' if reviewers > 1 else ' '}  {rates[reviewers]:6.2f} episodes/s  errors {len(errors)}"
+              f"  episodes recorded {complete}/{total}  characters {characters} (8 cast + {total} guests)  {'ok' if met else 'MISSED'}")
+        for e in errors[:3]:
+            print("     " + e)
+        shutil.rmtree(jobs, ignore_errors=True)
+    line("P11s", rates[4] / rates[1], ">= 1.5x one reviewer at 4", 1.0, "x", least=1.5)
+    print(f"     throughput at 4 and 8 reviewers against one: {rates[4] / rates[1]:.2f}x, {rates[8] / rates[1]:.2f}x"
+          f" ({os.cpu_count()} cores: each identify is a process that opens the store)")
 
 
 def line(ident, value, goal, baseline, unit, most=None, most_ratio=None, least=None):

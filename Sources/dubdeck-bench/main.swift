@@ -504,6 +504,72 @@ func p9(_ dir: String, url: String, runs: Int) throws {
     print("P9 \(median(open) * 1000) \(median(identify) * 1000)")
 }
 
+/// P9 at a store size: the same store (a fixed series of 40 characters, the rest in 50 others) as a
+/// file and in PostgreSQL (`url`, an empty database); `identify` of 20 labels as the command does it
+/// — open, then one update (identify and write) — on each.
+func p9Curve(_ dir: String, url: String, count: Int, runs: Int) throws {
+    let path = dir + "/p9-\(count).json"
+    unlink(path)
+    let centers = try generateStore(path, count: count) { i in i < 40 ? "series_fixed" : "other_\(i % 50)" }
+    _ = try StoreMigration.copy(from: path, to: url)
+    var r = LCG(state: 19)
+    func noisy(_ c: [Float]) -> [Float] { c.map { $0 + Float(Int(r.next() % 2001) - 1000) / 20000 } }
+    var times: [String: [Double]] = [:]
+    for i in 0..<max(runs, 3) {
+        for (name, place) in [("file", path), ("pg", url)] {
+            let labels = (0..<20).map { k in LabelEvidence(label: "SPEAKER_\(k)", embedding: noisy(centers[(i * 3 + k) % 40]), utterances: 5, seconds: 20) }
+            var store: CharacterStore!
+            times[name + "-open", default: []].append(try time { store = try CharacterStore.open(place) })
+            times[name + "-identify", default: []].append(try time {
+                try store.update { s in _ = s.identify(evidence: labels, series: "series_fixed", episode: "bench\(i)") }
+            })
+        }
+    }
+    unlink(path)
+    let m = times.mapValues { median($0) * 1000 }
+    print("P9CURVE \(count) \(m["file-open"]!) \(m["file-identify"]!) \(m["pg-open"]!) \(m["pg-identify"]!)")
+}
+
+/// P11's jobs: `episodes` episodes of one series, each with 8 recurring voices (a cast) and one guest,
+/// as the pipeline leaves them (translated.json, job.json, diarization.json with 192-d embeddings).
+func p11Jobs(_ dir: String, episodes: Int) throws {
+    var r = LCG(state: 111)
+    func vector() -> [Float] { (0..<192).map { _ in Float(Int(r.next() % 20001) - 10000) / 10000 } }
+    func noisy(_ c: [Float]) -> [Float] { c.map { $0 + Float(Int(r.next() % 2001) - 1000) / 8000 } }
+    let cast = (0..<8).map { _ in vector() }
+    for e in 1...episodes {
+        let job = dir + "/ep\(e)"
+        try FileIO.makeDirectories(job)
+        let labels = (0..<9).map { "SPEAKER_0\($0)" }
+        let segs = labels.enumerated().map { k, l in
+            JSONValue.object(JSONObject([("start", .number(Double(k) * 3)), ("end", .number(Double(k) * 3 + 2.5)), ("speaker", .string(l)),
+                                         ("src_text", .string("x")), ("text", .string("Line \(k).")), ]))
+        }
+        try FileIO.writeAtomically(job + "/translated.json", JSONWriter.encode(.object(JSONObject([("segments", .array(segs))]))))
+        try FileIO.writeAtomically(job + "/job.json", JSONWriter.encode(.object(JSONObject([("series_id", .string("p11")), ("episode", .string("ep\(e)"))]))))
+        let embeddings = labels.enumerated().map { k, l in (l, JSONValue.array((k < 8 ? noisy(cast[k]) : vector()).map { .number(Double($0)) })) }
+        let turns: [JSONValue] = labels.enumerated().flatMap { k, l in (0..<3).map { t in
+            JSONValue.object(JSONObject([("start", .number(Double(k * 30 + t * 8))), ("end", .number(Double(k * 30 + t * 8 + 6))), ("speaker", .string(l))]))
+        } }
+        try FileIO.writeAtomically(job + "/diarization.json", JSONWriter.encode(.object(JSONObject([
+            ("segments", .array(turns)), ("speaker_embeddings", .object(JSONObject(embeddings))),
+            ("embedding", .object(JSONObject([("type", .string("ecapa")), ("dim", .number(192))]))),
+        ]))))
+    }
+}
+
+/// P11's check: every episode of the series recorded once with its 9 labels (no update lost), and
+/// the series' characters (8 cast + one per guest when no two reviewers made one speaker twice).
+func p11Check(_ url: String, episodes: Int) throws {
+    let store = try CharacterStore.open(url)
+    let observations = store.observations(series: "p11")
+    var perEpisode: [String: Int] = [:]
+    for o in observations { perEpisode[o.episode, default: 0] += 1 }
+    let complete = (1...episodes).filter { perEpisode["ep\($0)"] == 9 }.count
+    let characters = store.characters.filter { $0.mergedInto == nil && $0.seriesInfo("p11") != nil }.count
+    print("P11CHECK \(complete) \(episodes) \(characters)")
+}
+
 /// Commits alone (for a profiler): N durable approve toggles on the job.
 func commits(_ dir: String, count: Int) throws {
     let store = try TranscriptStore(job: try JobLoader.load(dir), by: "bench")
@@ -617,6 +683,9 @@ do {
         try sim(seasons: Int(args[2]) ?? 20, parameters: p)
     case "commits": try commits(args[2], count: args.count > 3 ? Int(args[3]) ?? 100 : 100)
     case "p9": try p9(args[2], url: args[3], runs: args.count > 4 ? Int(args[4]) ?? 10 : 10)
+    case "p9curve": try p9Curve(args[2], url: args[3], count: Int(args[4]) ?? 2000, runs: args.count > 5 ? Int(args[5]) ?? 3 : 3)
+    case "p11jobs": try p11Jobs(args[2], episodes: Int(args[3]) ?? 8)
+    case "p11check": try p11Check(args[2], episodes: Int(args[3]) ?? 8)
     case "p8": try p8(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     case "p7": try p7(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)
     default: print("unknown command \(args[1])"); exit(64)

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import XCTest
+@testable import DubdeckCharacters
 
 /// The character store on a real PostgreSQL server (started here, private to this class): the same
 /// CLI results as the file store, nothing readable in the tables, concurrent reviewers, tampering,
@@ -102,6 +103,42 @@ final class PostgresStoreTests: PostgresServerTestCase {
             maps.insert(["A", "B", "C"].map { labels[$0]!["character_id"] as! String }.joined(separator: ","))
         }
         XCTAssertEqual(maps.count, 1, "every episode maps A, B, C to the same characters: \(maps)")
+    }
+
+    /// SPEC §11.12, P11: writers take turns (a lock per store), so reviewers identifying the same
+    /// series at once do not conflict and re-read the store to retry: every change commits on its
+    /// first try, and none is lost. (Without the lock, SERIALIZABLE failed most of them once or more.)
+    func testWritersTakeTurnsAndNoneRetries() throws {
+        let pg = try server()
+        let dir = TempDir()
+        let url = pg.database("turns")
+        setenv("DUBDECK_STORE_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", 1)
+        defer { unsetenv("DUBDECK_STORE_KEY") }
+        let first = try CharacterStore.open(url)
+        try first.update { s in try s.checkEmbedding(type: "t", dim: 8, model: nil, file: "test") }
+        let before = DatabaseCharacterBackend.writeAttempts.load(ordering: .relaxed)
+        let readsBefore = DatabaseCharacterBackend.wholeReads.load(ordering: .relaxed)
+        let failures = Collected<String>()
+        let a = unit(0), b = unit(2)
+        DispatchQueue.concurrentPerform(iterations: 4) { r in
+            do {
+                let store = try CharacterStore.open(url)
+                for e in 0..<3 {
+                    try store.update { s in
+                        _ = s.identify(evidence: [LabelEvidence(label: "A", embedding: a, utterances: 5, seconds: 20),
+                                                  LabelEvidence(label: "B", embedding: b, utterances: 5, seconds: 20)],
+                                       series: "s1", episode: "r\(r)e\(e)")
+                    }
+                }
+            } catch { failures.append("\(error)") }
+        }
+        XCTAssertEqual(failures.values, [])
+        XCTAssertEqual(DatabaseCharacterBackend.writeAttempts.load(ordering: .relaxed) - before, 12, "each change committed on its first try")
+        XCTAssertEqual(DatabaseCharacterBackend.wholeReads.load(ordering: .relaxed) - readsBefore, 4,
+                       "each reviewer read the store once, at open; another's commit is read as the rows it changed")
+        let after = try CharacterStore.open(url)
+        XCTAssertEqual(after.observations(series: "s1").count, 24, "twelve episodes of two labels, none lost")
+        XCTAssertEqual(after.characters.filter { $0.mergedInto == nil }.count, 2, "one character per speaker")
     }
 
     func testTamperingWrongKeyNewerSchemaAndAServerThatGoesAway() throws {

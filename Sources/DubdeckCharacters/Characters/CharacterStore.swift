@@ -251,21 +251,6 @@ public final class CharacterStore {
         do {
             try parser.parseObjectMembers(depth: 0) { key, p in
                 switch key {
-                case "version":
-                    guard let v = try p.parseValue(depth: 1).intValue else { throw DubdeckError.data(shown, "\"version\" must be an integer") }
-                    guard v <= CharacterStore.schemaVersion else {
-                        throw DubdeckError.data(shown, "character store schema version \(v) is newer than this dubdeck knows (\(CharacterStore.schemaVersion))")
-                    }
-                    sawVersion = true
-                case "next_n":
-                    guard let n = try p.parseValue(depth: 1).intValue, n >= 0 else { throw DubdeckError.data(shown, "\"next_n\" must be an integer") }
-                    nextN = n
-                case "generation":
-                    guard let n = try p.parseValue(depth: 1).intValue, n >= 0 else { throw DubdeckError.data(shown, "\"generation\" must be an integer from 0 to 2^53") }
-                    generation = n
-                case "embedding":
-                    let v = try p.parseValue(depth: 1)
-                    embeddingMeta = v.isNull ? nil : v.objectValue
                 case "characters":
                     try p.parseObjectMembers(depth: 1) { id, q in
                         q.skipWhitespace()
@@ -283,7 +268,8 @@ public final class CharacterStore {
                 case "reconcile":
                     try p.skipValue(depth: 1)
                 default:
-                    extraTop.append((key, try p.parseValue(depth: 1)))
+                    try parseTopMember(key, &p, shown: shown)
+                    sawVersion = sawVersion || key == "version"
                 }
             }
         } catch let e as JSONParseError {
@@ -298,6 +284,50 @@ public final class CharacterStore {
         // After the characters and the embedding's dim, wherever they were in the file.
         if let v = observationsValue { try parseObservations(v) }
         if let v = reconcileValue { try parseReconcileLog(v) }
+    }
+
+    /// One of the document's own members (not a character, observation or reconcile record).
+    func parseTopMember(_ key: String, _ p: inout JSONParser, shown: String) throws {
+        switch key {
+        case "version":
+            guard let v = try p.parseValue(depth: 1).intValue else { throw DubdeckError.data(shown, "\"version\" must be an integer") }
+            guard v <= CharacterStore.schemaVersion else {
+                throw DubdeckError.data(shown, "character store schema version \(v) is newer than this dubdeck knows (\(CharacterStore.schemaVersion))")
+            }
+        case "next_n":
+            guard let n = try p.parseValue(depth: 1).intValue, n >= 0 else { throw DubdeckError.data(shown, "\"next_n\" must be an integer") }
+            nextN = n
+        case "generation":
+            guard let n = try p.parseValue(depth: 1).intValue, n >= 0 else { throw DubdeckError.data(shown, "\"generation\" must be an integer from 0 to 2^53") }
+            generation = n
+        case "embedding":
+            let v = try p.parseValue(depth: 1)
+            embeddingMeta = v.isNull ? nil : v.objectValue
+        default:
+            extraTop.append((key, try p.parseValue(depth: 1)))
+        }
+    }
+
+    /// The document's own members read again from `bytes` (an object of them alone: a database's
+    /// meta row after another writer's commit), the characters kept.
+    func reparseTop(_ bytes: [UInt8]) throws {
+        let shown = shownPath
+        let dimBefore = dim
+        extraTop = []
+        embeddingMeta = nil
+        var parser = JSONParser(bytes: bytes, start: 0, end: bytes.count)
+        var sawVersion = false
+        do {
+            try parser.parseObjectMembers(depth: 0) { key, p in
+                guard !["characters", "observations", "reconcile"].contains(key) else { throw DubdeckError.data(shown, "the meta row holds \"\(key)\"") }
+                try parseTopMember(key, &p, shown: shown)
+                sawVersion = sawVersion || key == "version"
+            }
+        } catch let e as JSONParseError {
+            throw DubdeckError.data(shown, "line \(e.line): \(e.message)")
+        }
+        if !sawVersion { throw DubdeckError.data(shown, "missing \"version\"") }
+        if dim != dimBefore { matrixCache = nil }
     }
 
     func parseFloats(_ p: inout JSONParser, what: String, shown: String) throws -> [Float] {
