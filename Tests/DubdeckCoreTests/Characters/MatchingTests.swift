@@ -177,7 +177,9 @@ final class MatchingTests: KeyEnvironmentTestCase {
         let own = Matching.cosine(q, store.character(seed[0].characterID)!.embeddingAvg)
         XCTAssertGreaterThan(own, 0.7)
         XCTAssertGreaterThan(Matching.cosine(q, twin), own + 0.15, "the other series' character is far more alike")
+        let beforeMatch = store.rowsCompared
         XCTAssertEqual(store.match(q, series: "mine")?.0, seed[0].characterID)
+        XCTAssertEqual(store.rowsCompared - beforeMatch, 4, "one match read the series' four rows")
         // A voice new to the series: the store is read, and the twin (≥ 0.80) is found there.
         let reads = store.rowsCompared
         XCTAssertEqual(store.match(q, series: "newcomer")?.0, twinID)
