@@ -353,7 +353,7 @@ def main():
         for l in sim.splitlines():
             name, rest = l[4:].split(": ", 1)
             w = rest.split()
-            print("    %-28s stability %.4f  shared/season %.3f" % (name, float(w[1]), float(w[3])))
+            print("    %-42s stability %.4f  shared/season %.3f  across series/season %.3f" % (name, float(w[1]), float(w[3]), float(w[7])))
         if not a.no_curves:
             curves(a, work, env, runs)
         print("SUMMARY: every goal met" if not MISSED else "SUMMARY: missed " + "; ".join(MISSED))
