@@ -354,6 +354,22 @@ def main():
             name, rest = l[4:].split(": ", 1)
             w = rest.split()
             print("    %-42s stability %.4f  shared/season %.3f  across series/season %.3f" % (name, float(w[1]), float(w[3]), float(w[7])))
+        # Identity in a real mix (SPEC §11.13): real speakers' snippets in noise, identified from the audio.
+        speech = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "speech")
+        if os.path.isdir(speech):
+            noise_dir = os.path.join(work, "noise")
+            os.makedirs(noise_dir, exist_ok=True)
+            out = subprocess.check_output([a.bench, "noise", noise_dir, "20", os.path.abspath(speech)], env=env).decode()
+            print("NOISE identity from audio alone, 20 seasons of the four LibriSpeech speakers (1-3 s snippets, 2-3 a label)")
+            for l in out.splitlines():
+                w = l.split()
+                name, stability, shared = w[1], float(w[3]), float(w[5])
+                goal = {"clean": (0.995, None), "pink-10dB": (0.97, 0.1)}.get(name)
+                met = goal is None or (stability >= goal[0] and (goal[1] is None or shared <= goal[1]))
+                if not met:
+                    MISSED.append(f"NOISE {name} (stability {stability:.4f}, shared {shared:.2f}/season)")
+                print("    %-12s stability %.4f  shared/season %.2f  %s" % (name, stability, shared,
+                      "" if goal is None else ("ok" if met else "MISSED")))
         if not a.no_curves:
             curves(a, work, env, runs)
         print("SUMMARY: every goal met" if not MISSED else "SUMMARY: missed " + "; ".join(MISSED))

@@ -684,6 +684,11 @@ do {
     case "commits": try commits(args[2], count: args.count > 3 ? Int(args[3]) ?? 100 : 100)
     case "p9": try p9(args[2], url: args[3], runs: args.count > 4 ? Int(args[4]) ?? 10 : 10)
     case "p9curve": try p9Curve(args[2], url: args[3], count: Int(args[4]) ?? 2000, runs: args.count > 5 ? Int(args[5]) ?? 3 : 3)
+    case "noise":
+        let conditions: [(String, String?, Double)] = [("clean", nil, 0), ("pink-20dB", "pink", 20), ("pink-10dB", "pink", 10), ("pink-5dB", "pink", 5),
+                                                       ("brown-10dB", "brown", 10), ("babble-10dB", "babble", 10)]
+        let speech = args.count > 4 && args[4] != "espeak" ? args[4] : nil
+        try noiseSeasons(args[2], seasons: Int(args[3]) ?? 20, speech: speech, conditions: args.count > 5 ? conditions.filter { args[5...].contains($0.0) } : conditions)
     case "p11jobs": try p11Jobs(args[2], episodes: Int(args[3]) ?? 8)
     case "p11check": try p11Check(args[2], episodes: Int(args[3]) ?? 8)
     case "p8": try p8(args[2], runs: args.count > 3 ? Int(args[3]) ?? 10 : 10)

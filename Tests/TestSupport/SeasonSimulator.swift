@@ -16,6 +16,13 @@ public struct SeasonSimulator {
         public var speaker: Int
         public var utterances: Int
         public var seconds: Double
+        public init(name: String, embedding: [Float], speaker: Int, utterances: Int, seconds: Double) {
+            self.name = name
+            self.embedding = embedding
+            self.speaker = speaker
+            self.utterances = utterances
+            self.seconds = seconds
+        }
     }
 
     public struct Figures: Equatable {
@@ -124,16 +131,26 @@ public struct SeasonSimulator {
     /// store's observations say after it (merges followed).
     public mutating func measure(seasons: Int, identify: (CharacterStore, [Label], String, String) -> [String: String],
                                  reconcile: ((CharacterStore, String) throws -> Void)? = nil, oneStore: Bool = false) throws -> Figures {
+        let space = oneStore ? (unit(), (0..<3).map { _ in unit() }) : nil
+        var all: [[[Label]]] = []
+        for _ in 0..<seasons { all.append(season(space: space)) }
+        return try Self.measure(all, dim: dim, identify: identify, reconcile: reconcile, oneStore: oneStore)
+    }
+
+    /// The same figures for seasons made elsewhere (labels whose embeddings come from audio, say):
+    /// `all[s][k]` is episode k + 1 of season s, each label with its real speaker (numbered per season).
+    public static func measure(_ all: [[[Label]]], dim: Int, type: String = "sim", identify: (CharacterStore, [Label], String, String) -> [String: String],
+                               reconcile: ((CharacterStore, String) throws -> Void)? = nil, oneStore: Bool = false) throws -> Figures {
+        let seasons = all.count
         var stability = 0.0, shared = 0.0, unassigned = 0.0
         var same: [Double] = [], different: [Double] = []
         var seasonsOf: [String: Swift.Set<Int>] = [:]
         let common = try CharacterStore.open("/nonexistent/dubdeck-sim-all.json")
-        try common.checkEmbedding(type: "sim", dim: dim, model: nil, file: "simulator")
-        let space = oneStore ? (unit(), (0..<3).map { _ in unit() }) : nil
+        try common.checkEmbedding(type: type, dim: dim, model: nil, file: "simulator")
         for s in 0..<seasons {
             let store = oneStore ? common : try CharacterStore.open("/nonexistent/dubdeck-sim-\(s).json")
-            try store.checkEmbedding(type: "sim", dim: dim, model: nil, file: "simulator")
-            let episodes = season(space: space)
+            try store.checkEmbedding(type: type, dim: dim, model: nil, file: "simulator")
+            let episodes = all[s]
             let series = "sim\(s)"
             var maps: [[String: String]] = []
             for (k, labels) in episodes.enumerated() { maps.append(identify(store, labels, series, "ep\(k + 1)")) }

@@ -137,7 +137,7 @@ public enum CharacterIdentifier {
     }
 
     /// How much speech each label has.
-    static func speechPerLabel(_ job: Job) -> [String: (count: Int, seconds: Double)] {
+    public static func speechPerLabel(_ job: Job) -> [String: (count: Int, seconds: Double)] {
         var out: [String: (count: Int, seconds: Double)] = [:]
         // A label diarization only ever was unsure of is there, with no speech: thin, not unknown.
         for span in labelSpansWithConfidence(job, diarization: diarizationDocument(job)) {
