@@ -322,9 +322,9 @@ def main():
         print("    from the p key to the take handed to the sink (the selected take decoded between keys);")
         print("    baseline: decoding that take from disk alone")
         line("P8a", float(p8[1]), "<= 60 ms", float(p8[2]), "ms", most=60)
-        print("    GE2E embedding of a 3-second line; baseline: its mel spectrogram alone")
+        print("    GE2E embedding of a 3-second line, its speech found by the voice activity detector first; baseline: its mel spectrogram alone")
         line("P8b", float(p8[3]), "<= 30 s", 1200.0, "s", most=30)
-        print("    the per-label embeddings of a 20-minute episode (400 lines, 4 labels) from its audio; baseline: the audio's length")
+        print("    the per-label embeddings of a 20-minute episode (400 lines, 4 labels) from its audio, the detector on; baseline: the audio's length")
         # Predicted fit: the prediction's error against real syntheses, per voice (docs/AUDIO.md).
         for row in subprocess.check_output([a.bench, "predict"], env=env).decode().splitlines():
             print("  " + row)
@@ -368,8 +368,8 @@ def main():
                 met = goal is None or (stability >= goal[0] and (goal[1] is None or shared <= goal[1]))
                 if not met:
                     MISSED.append(f"NOISE {name} (stability {stability:.4f}, shared {shared:.2f}/season)")
-                print("    %-12s stability %.4f  shared/season %.2f  %s" % (name, stability, shared,
-                      "" if goal is None else ("ok" if met else "MISSED")))
+                print("    %-12s stability %.4f  shared/season %.2f  heard at quality %.2f, %4.1f%% poor  %s" % (name, stability, shared,
+                      float(w[-3]), 100 * float(w[-1]), "" if goal is None else ("ok" if met else "MISSED")))
         if not a.no_curves:
             curves(a, work, env, runs)
         print("SUMMARY: every goal met" if not MISSED else "SUMMARY: missed " + "; ".join(MISSED))

@@ -31,7 +31,7 @@ swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name DubdeckCore -p
     $(find Sources/DubdeckBase Sources/DubdeckJob Sources/DubdeckAudio Sources/DubdeckCharacters Sources/DubdeckCore -name '*.swift' ! -name Exports.swift | sort) \
     Sources/DubdeckTUI/Keys/*.swift Tests/TestSupport/JSONOracle.swift Fuzz/FuzzTargets.swift "$OUT/Sonames.swift" \
     "$OUT/interrupt.o" "$OUT/alsa_quiet.o" "$OUT/lazy_libs.o" "$OUT/kernels.o" -ldl \
-    -lcrypto -lsndfile -lasound -lespeak-ng -lrubberband -lsoxr -luchardet -lxml2 -o "$OUT/fuzz-dubdeck"
+    -lcrypto -lsndfile -lasound -lespeak-ng -lrubberband -lsoxr -luchardet -lxml2 -lwebrtc_audio_processing -o "$OUT/fuzz-dubdeck"
 status=0
 for t in json translated store history historyend srt vtt ass envelope charstore npy keymap sanitizer names; do
     mkdir -p "$OUT/corpus-$t"

@@ -37,7 +37,7 @@ printf 'Source: dubdeck\n\nPackage: dubdeck\nArchitecture: any\n' > "$work/debia
 # The libraries CLazyLibs opens at run time (dlopen) are not named by the binary: a probe
 # object linked against them lets dpkg-shlibdeps compute their packages and versions too.
 printf '' > "$work/probe.c"
-"${CC:-$(command -v cc || command -v clang)}" -shared -o "$work/probe.so" "$work/probe.c" -Wl,--no-as-needed -lespeak-ng -lpq -lsndfile -lsoxr -lrubberband -lasound -luchardet -lxml2
+"${CC:-$(command -v cc || command -v clang)}" -shared -o "$work/probe.so" "$work/probe.c" -Wl,--no-as-needed -lespeak-ng -lpq -lsndfile -lsoxr -lrubberband -lasound -luchardet -lxml2 -lwebrtc_audio_processing
 depends=$(cd "$work" && dpkg-shlibdeps -O "$(cd "$here" && pwd)/$stage/usr/bin/dubdeck" "probe.so" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 [ -n "$depends" ] || { echo "make_deb: dpkg-shlibdeps computed no Depends" >&2; exit 1; }
 size=$(du -sk "$stage/usr" | cut -f1)

@@ -9,6 +9,23 @@
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
+/* WebRTC's voice activity detector. Debian's libwebrtc-audio-processing (0.3) exports its C functions
+ * but installs no header for them (only the C++ AudioProcessing API): these are their signatures, as
+ * in that version's common_audio/vad/include/webrtc_vad.h (the detector the GE2E reference and
+ * py-webrtcvad use). Looked up by name like every symbol here; a test checks the decisions. */
+VadInst *WebRtcVad_Create(void);
+void WebRtcVad_Free(VadInst *handle);
+int WebRtcVad_Init(VadInst *handle);
+int WebRtcVad_set_mode(VadInst *handle, int mode);
+int WebRtcVad_Process(VadInst *handle, int fs, const int16_t *audio_frame, size_t frame_length);
+/* And its noise suppressor's (modules/audio_processing/ns/noise_suppression.h of that version). */
+NsHandle *WebRtcNs_Create(void);
+void WebRtcNs_Free(NsHandle *handle);
+int WebRtcNs_Init(NsHandle *handle, uint32_t fs);
+int WebRtcNs_set_policy(NsHandle *handle, int mode);
+void WebRtcNs_Analyze(NsHandle *handle, const float *frame);
+void WebRtcNs_Process(NsHandle *handle, const float *const *frame, size_t bands, float *const *out);
+
 struct lib {
     const char *name;
     char soname[128];
@@ -36,6 +53,8 @@ SYMBOLS(rubberband, "rubberband_available", "rubberband_delete", "rubberband_new
 SYMBOLS(alsa, "snd_lib_error_set_handler", "snd_pcm_close", "snd_pcm_drain", "snd_pcm_drop", "snd_pcm_open", "snd_pcm_recover",
         "snd_pcm_set_params", "snd_pcm_writei", "snd_strerror")
 SYMBOLS(uchardet, "uchardet_data_end", "uchardet_delete", "uchardet_get_charset", "uchardet_handle_data", "uchardet_new")
+SYMBOLS(webrtc, "WebRtcNs_Analyze", "WebRtcNs_Create", "WebRtcNs_Free", "WebRtcNs_Init", "WebRtcNs_Process", "WebRtcNs_set_policy",
+        "WebRtcVad_Create", "WebRtcVad_Free", "WebRtcVad_Init", "WebRtcVad_Process", "WebRtcVad_set_mode")
 SYMBOLS(xml2, "xmlCtxtGetLastError", "xmlCtxtReadMemory", "xmlFreeDoc", "xmlFreeParserCtxt", "xmlGetLineNo", "xmlNewParserCtxt", "xmlStopParser")
 
 /* The shared object's name comes from the build (dd_<lib>_load's argument: Sonames.swift, which
@@ -49,6 +68,7 @@ LIB(rubberband);
 LIB(alsa);
 LIB(uchardet);
 LIB(xml2);
+LIB(webrtc);
 
 static void open_lib(struct lib *l) {
     if (!l->soname[0]) {
@@ -94,6 +114,7 @@ LOADER(rubberband)
 LOADER(alsa)
 LOADER(uchardet)
 LOADER(xml2)
+LOADER(webrtc)
 
 /* A symbol of a loaded library (all were checked at load); a wrapper called before its library
  * was loaded is a bug in dubdeck: stop. */
@@ -187,6 +208,18 @@ void dd_uchardet_delete(uchardet_t u) { CALL(uchardet, uchardet_delete, u); }
 int dd_uchardet_handle_data(uchardet_t u, const char *d, size_t n) { CALL(uchardet, uchardet_handle_data, u, d, n); }
 void dd_uchardet_data_end(uchardet_t u) { CALL(uchardet, uchardet_data_end, u); }
 const char *dd_uchardet_get_charset(uchardet_t u) { CALL(uchardet, uchardet_get_charset, u); }
+
+VadInst *dd_WebRtcVad_Create(void) { CALL(webrtc, WebRtcVad_Create); }
+void dd_WebRtcVad_Free(VadInst *h) { CALL(webrtc, WebRtcVad_Free, h); }
+int dd_WebRtcVad_Init(VadInst *h) { CALL(webrtc, WebRtcVad_Init, h); }
+int dd_WebRtcVad_set_mode(VadInst *h, int mode) { CALL(webrtc, WebRtcVad_set_mode, h, mode); }
+int dd_WebRtcVad_Process(VadInst *h, int fs, const int16_t *frame, size_t n) { CALL(webrtc, WebRtcVad_Process, h, fs, frame, n); }
+NsHandle *dd_WebRtcNs_Create(void) { CALL(webrtc, WebRtcNs_Create); }
+void dd_WebRtcNs_Free(NsHandle *h) { CALL(webrtc, WebRtcNs_Free, h); }
+int dd_WebRtcNs_Init(NsHandle *h, uint32_t fs) { CALL(webrtc, WebRtcNs_Init, h, fs); }
+int dd_WebRtcNs_set_policy(NsHandle *h, int mode) { CALL(webrtc, WebRtcNs_set_policy, h, mode); }
+void dd_WebRtcNs_Analyze(NsHandle *h, const float *frame) { CALL(webrtc, WebRtcNs_Analyze, h, frame); }
+void dd_WebRtcNs_Process(NsHandle *h, const float *const *frame, size_t bands, float *const *out) { CALL(webrtc, WebRtcNs_Process, h, frame, bands, out); }
 
 static xmlParserCtxtPtr dd_xmlNewParserCtxt(void) { CALL(xml2, xmlNewParserCtxt); }
 static void dd_xmlFreeParserCtxt(xmlParserCtxtPtr c) { CALL(xml2, xmlFreeParserCtxt, c); }

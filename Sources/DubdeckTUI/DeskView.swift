@@ -174,6 +174,9 @@ public enum DeskView {
         if let id = desk.job.characterID(of: seg) {
             // label → character: the two namespaces never look alike.
             title += "  label \(seg.speaker.isEmpty ? "?" : seg.speaker)\(fixed) → \(desk.characterWithNumber(id))"
+            if let series = desk.job.info.seriesID, let q = desk.cast?.poorAudio(series: series, episode: desk.job.info.episode, label: seg.speaker) {
+                title += "  poor audio (quality \(format2(q)))"
+            }
         } else {
             title += "  \(speakerLabel(desk, seg))\(fixed)"
         }

@@ -85,7 +85,20 @@ struct CharShow: ParsableCommand {
             let s = try CharacterStore.open(store.path, withEmbeddings: false)
             guard let c = s.character(id) else { throw DubdeckError(.usage, "no character \(Sanitizer.display(id))") }
             let target = s.resolve(id) ?? c
-            if json { printJSON(characterJSON(c.mergedInto == nil ? c : target, detail: true).merging(mergedFrom: c)); return }
+            // The matches that rest on poor audio (SPEC §11.13): heard under the quality identify trusts.
+            let poor = s.poorlyHeard(target.id)
+            if json {
+                var doc = characterJSON(c.mergedInto == nil ? c : target, detail: true).merging(mergedFrom: c)
+                if var o = doc.objectValue {
+                    o["poor_audio"] = .array(poor.map { p in
+                        .object(JSONObject([("series", .string(p.series)), ("episode", .string(p.observation.episode)), ("label", .string(p.observation.label)),
+                                            ("quality", .number(((p.observation.quality ?? 0) * 100).rounded() / 100))]))
+                    })
+                    doc = .object(o)
+                }
+                printJSON(doc)
+                return
+            }
             var out = c.mergedInto != nil ? "\(c.id) was merged into \(target.id)\n" : ""
             out += "\(target.id)  \(Sanitizer.display(target.displayName))\n"
             for sr in target.series {
@@ -99,6 +112,12 @@ struct CharShow: ParsableCommand {
             if let p = target.previousVoice { out += "  before the last re-cast: \(Sanitizer.display(p.voice.variant)) pitch \(p.voice.pitch) rate \(p.voice.rate) (characters voice \(target.id) --undo)\n" }
             out += "  references: \(target.speakerWavs.isEmpty ? "none" : Sanitizer.display(target.speakerWavs.joined(separator: ", ")))\n"
             out += "  embeddings averaged: \(target.embeddingCount)\n"
+            if !poor.isEmpty {
+                let listed = poor.suffix(5).map { p in
+                    "\(Sanitizer.display(p.series)) \(Sanitizer.display(p.observation.episode)) \(Sanitizer.display(p.observation.label)) (quality \(JSONValue.formatNumber(((p.observation.quality ?? 0) * 100).rounded() / 100)))"
+                }
+                out += "  poor audio: \(poor.count) match\(poor.count == 1 ? " rests" : "es rest") on it, none moved the voice — \(listed.joined(separator: ", "))\(poor.count > 5 ? " (the last 5)" : "")\n"
+            }
             printOut(out)
         }
     }

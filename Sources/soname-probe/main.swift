@@ -10,7 +10,7 @@ import Glibc
 let libraries: [(String, String, String)] = [
     ("espeak", "espeak-ng", "espeak-ng"), ("pq", "libpq", "pq"), ("sndfile", "sndfile", "sndfile"), ("soxr", "soxr", "soxr"),
     ("rubberband", "rubberband", "rubberband"), ("alsa", "alsa", "asound"), ("uchardet", "uchardet", "uchardet"),
-    ("xml2", "libxml-2.0", "xml2"),
+    ("xml2", "libxml-2.0", "xml2"), ("webrtc", "webrtc-audio-processing", "webrtc_audio_processing"),
 ]
 
 func fail(_ message: String) -> Never {

@@ -151,6 +151,45 @@ final class CharacterCommandTests: XCTestCase {
         XCTAssertEqual(DubdeckBinary.run(["characters", "embed", job + "/audio.wav", "--start", "9999"], env: e).status, 64)
     }
 
+    /// A voice buried in noise (SPEC §11.13): identify from the audio still gives it a character, but
+    /// the match rests on poor audio and `characters show` says so (text and JSON); the clear voice's
+    /// does not.
+    func testAMatchOnPoorAudioIsSaid() throws {
+        let dir = TempDir()
+        let e = env(dir)
+        let job = Fixtures.twoVoiceJob(in: dir)
+        // SPEAKER_01's lines (the even ones) under white noise far louder than the voice.
+        let loaded = try JobLoader.load(job)
+        var audio = try AudioFile.read(job + "/audio.wav", mono: true)
+        var state: UInt64 = 5
+        for seg in loaded.segments where seg.speaker == "SPEAKER_01" {
+            for i in Int((seg.start - 0.2) * Double(audio.rate))..<min(audio.frames, Int((seg.end + 0.2) * Double(audio.rate))) {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                audio.samples[i] = audio.samples[i] * 0.05 + (Float(state >> 40) / Float(1 << 24) - 0.5) * 1.2
+            }
+        }
+        unlink(job + "/audio.wav")
+        try AudioFile.writeWAV16(audio, to: job + "/audio.wav")
+        var r = DubdeckBinary.run(["characters", "identify", job], env: e)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let map = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: job + "/characters.map.json"))) as! [String: Any]
+        let labels = map["labels"] as! [String: [String: Any]]
+        let clear = try XCTUnwrap(labels["SPEAKER_00"]?["character_id"] as? String), buried = try XCTUnwrap(labels["SPEAKER_01"]?["character_id"] as? String)
+        r = DubdeckBinary.run(["characters", "show", buried], env: e)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("poor audio: 1 match rests on it, none moved the voice — test_series ep01 SPEAKER_01 (quality 0"), r.stdout)
+        r = DubdeckBinary.run(["characters", "show", buried, "--json"], env: e)
+        let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let poor = try XCTUnwrap(doc["poor_audio"] as? [[String: Any]])
+        XCTAssertEqual(poor.count, 1)
+        XCTAssertEqual(poor.first?["label"] as? String, "SPEAKER_01")
+        XCTAssertLessThan(try XCTUnwrap(poor.first?["quality"] as? Double), Matching.poorQuality)
+        r = DubdeckBinary.run(["characters", "show", clear], env: e)
+        XCTAssertFalse(r.stdout.contains("poor audio"), r.stdout)
+        r = DubdeckBinary.run(["characters", "show", clear, "--json"], env: e)
+        XCTAssertEqual(((try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["poor_audio"] as? [Any])?.count, 0, r.stdout)
+    }
+
     func testKeyErrorsAndTamperingLeaveTheFileUntouched() throws {
         let dir = TempDir()
         let e = env(dir)

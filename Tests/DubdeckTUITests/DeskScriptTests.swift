@@ -17,7 +17,8 @@ import TestSupport
 ///     # what this shows
 ///     @job sample              the fixture: sample (seven lines, wide and hostile text), charids,
 ///                              identified (the sample with a character store),
-///                              reconcile (identified, and two more episodes: one merge to propose)
+///                              reconcile (identified, and two more episodes: one merge to propose),
+///                              poorly_heard (identified, SPEAKER_01 heard under the poor-audio quality)
 ///                              (lines the pipeline gave character IDs) or long N
 ///     @audio [bursts] [tone]   sound: source audio (a steady tone; bursts: silence but for a loud
 ///                              second at 1.5 s and a quiet 0.4 s at 3.6 s), espeak-ng (tone: the
@@ -84,6 +85,19 @@ struct DeskScriptHarness {
             dir.writeBytes("ep01/diarization.json", JSONWriter.encode(.object(JSONObject([("speaker_embeddings", .object(table))]))))
             _ = try! CharacterIdentifier.identify(job: try! JobLoader.load(path),
                                                   store: try! CharacterStore.open(dir.file("data/characters.json")), threshold: 0.7, force: false)
+            return path
+        case "poorly_heard":
+            // The identified sample, SPEAKER_01's voice heard under the poor-audio quality (as identify
+            // from a noisy track records it).
+            let path = DeskScriptHarness.fixture("identified", in: dir)
+            let store = try! CharacterStore.open(dir.file("data/characters.json"))
+            try! store.update { s in
+                s.setObservations(s.observations(series: "test_series").map { o in
+                    var o = o
+                    if o.label == "SPEAKER_01" { o.quality = 0.02 }
+                    return o
+                }, series: "test_series")
+            }
             return path
         case "reconcile":
             // The identified sample, then two more episodes of the series: in ep03 SPEAKER_00's voice

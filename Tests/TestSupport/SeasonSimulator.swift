@@ -16,12 +16,15 @@ public struct SeasonSimulator {
         public var speaker: Int
         public var utterances: Int
         public var seconds: Double
-        public init(name: String, embedding: [Float], speaker: Int, utterances: Int, seconds: Double) {
+        /// How clearly it was heard (nil: not measured).
+        public var quality: Double?
+        public init(name: String, embedding: [Float], speaker: Int, utterances: Int, seconds: Double, quality: Double? = nil) {
             self.name = name
             self.embedding = embedding
             self.speaker = speaker
             self.utterances = utterances
             self.seconds = seconds
+            self.quality = quality
         }
     }
 

@@ -15,6 +15,8 @@
 #include <rubberband/rubberband-c.h>
 #include <alsa/asoundlib.h>
 #include <uchardet/uchardet.h>
+#include <stddef.h>
+#include <stdint.h>
 
 const char *dd_espeak_load(const char *soname);
 int dd_espeak_Initialize(espeak_AUDIO_OUTPUT output, int buflength, const char *path, int options);
@@ -94,6 +96,25 @@ void dd_uchardet_delete(uchardet_t ud);
 int dd_uchardet_handle_data(uchardet_t ud, const char *data, size_t len);
 void dd_uchardet_data_end(uchardet_t ud);
 const char *dd_uchardet_get_charset(uchardet_t ud);
+
+/* WebRTC's voice activity detector (libwebrtc-audio-processing): mode 0–3, 10/20/30 ms frames of
+ * 16-bit audio at 8/16/32/48 kHz; Process says 1 (speech), 0 (none) or -1 (bad frame). */
+typedef struct WebRtcVadInst VadInst;
+const char *dd_webrtc_load(const char *soname);
+VadInst *dd_WebRtcVad_Create(void);
+void dd_WebRtcVad_Free(VadInst *handle);
+int dd_WebRtcVad_Init(VadInst *handle);
+int dd_WebRtcVad_set_mode(VadInst *handle, int mode);
+int dd_WebRtcVad_Process(VadInst *handle, int fs, const int16_t *audio_frame, size_t frame_length);
+/* Its noise suppressor: policy 0–3 (mild … very aggressive), 10 ms frames of one band (16 kHz:
+ * 160 samples) as floats at 16-bit scale; Analyze before Process, frame by frame. */
+typedef struct NsHandleT NsHandle;
+NsHandle *dd_WebRtcNs_Create(void);
+void dd_WebRtcNs_Free(NsHandle *handle);
+int dd_WebRtcNs_Init(NsHandle *handle, uint32_t fs);
+int dd_WebRtcNs_set_policy(NsHandle *handle, int mode);
+void dd_WebRtcNs_Analyze(NsHandle *handle, const float *frame);
+void dd_WebRtcNs_Process(NsHandle *handle, const float *const *frame, size_t bands, float *const *out);
 /* libxml2 (TTML subtitles). Its headers need the compiler's -I/usr/include/libxml2, so they stay in
  * lazy_libs.c and Swift sees this small read-only tree API instead: a document parsed from memory
  * (no network, no DTD: a DOCTYPE stops the parse and is refused; entity references never expanded),

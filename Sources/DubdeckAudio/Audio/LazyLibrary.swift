@@ -21,6 +21,8 @@ package enum LazyLibrary {
     package static func debianPackage(_ soname: String) -> String {
         // Named before Debian's rule was: libxml2.so.2 is in libxml2.
         if soname == "libxml2.so.2" { return "libxml2" }
+        // Debian's package names have no underscore: libwebrtc_audio_processing.so.1 is in libwebrtc-audio-processing1.
+        let soname = soname.replacingAll("_", with: "-")
         let parts = soname.split(separator: ".", omittingEmptySubsequences: false)
         guard let so = parts.lastIndex(of: "so"), so > 0, so + 1 < parts.count else { return soname }
         let name = parts[..<so].joined(separator: "."), version = parts[so + 1]

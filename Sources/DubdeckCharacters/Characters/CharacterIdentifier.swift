@@ -21,7 +21,7 @@ public enum CharacterIdentifier {
     /// of its segments' embeddings; the segments of diarization.json, else the job's lines).
     /// `fromAudio`: the labels' voices embedded from the source audio even where diarization.json
     /// has the pipeline's embeddings (a store of audio embeddings, for suggestions).
-    public static func labels(of job: Job, encoder: (() throws -> SpeakerEncoder)? = nil, fromAudio: Bool = false) throws -> (labels: [(String, [Float])], type: String, dim: Int, model: String?) {
+    public static func labels(of job: Job, encoder: (() throws -> SpeakerEncoder)? = nil, fromAudio: Bool = false) throws -> EpisodeVoices {
         let place = job.place("diarization.json")
         let path = place.path
         let bytes = try FileIO.readIfExists(place)
@@ -51,7 +51,27 @@ public enum CharacterIdentifier {
         if let declared = meta?["dim"]?.intValue, declared != dim {
             throw DubdeckError.data(Sanitizer.display(path), "embedding.dim is \(declared) but the vectors have \(dim) values")
         }
-        return (labels, meta?["type"]?.stringValue ?? "ecapa", dim, meta?["model"]?.stringValue)
+        return EpisodeVoices(labels: labels, type: meta?["type"]?.stringValue ?? "ecapa", dim: dim, model: meta?["model"]?.stringValue)
+    }
+
+    /// An episode's labels with their embeddings, and — when embedded here from the audio — how
+    /// much of each was heard and how clearly.
+    public struct EpisodeVoices {
+        public var labels: [(String, [Float])]
+        public var type: String
+        public var dim: Int
+        public var model: String?
+        /// Per label from the audio (empty: the pipeline's embeddings, nothing heard here).
+        public var heard: [String: LabelHearing] = [:]
+
+        /// What identify weighs a label by: from the audio, what was heard; else diarization's speech counts.
+        func evidence(_ label: String, _ embedding: [Float], speech: [String: (count: Int, seconds: Double)]) -> LabelEvidence {
+            if let h = heard[label] {
+                return LabelEvidence(label: label, embedding: embedding, utterances: h.utterances, seconds: h.seconds, quality: h.quality)
+            }
+            // A label nobody says how much speech it has is taken as enough (unknown, not thin).
+            return LabelEvidence(label: label, embedding: embedding, utterances: speech[label]?.count, seconds: speech[label]?.seconds)
+        }
     }
 
     /// Who speaks when: diarization.json's segments (times checked, empty labels and empty spans
@@ -147,41 +167,62 @@ public enum CharacterIdentifier {
         return out
     }
 
-    /// Per-label GE2E embeddings from the source audio: every segment of at least 0.3 s embedded,
-    /// the label's embedding the L2-normed mean, weighted by duration.
-    static func labelsFromAudio(_ job: Job, diarization: JSONValue?, encoder: SpeakerEncoder) throws -> (labels: [(String, [Float])], type: String, dim: Int, model: String?) {
+    /// Per-label GE2E embeddings from the source audio: each span's speech (the voice activity
+    /// detector's) embedded when it holds at least `minSpeechSeconds`; the label's embedding the
+    /// L2-normed mean weighted by seconds of speech times how clearly it was heard (SPEC §11.13).
+    static func labelsFromAudio(_ job: Job, diarization: JSONValue?, encoder: SpeakerEncoder) throws -> EpisodeVoices {
         guard let audioPath = job.sourceAudioPath else {
             throw DubdeckError(.noInput, "\(Sanitizer.display(job.directory)): no speaker embeddings in diarization.json and no source audio to compute them from")
         }
         var spans = labelSpans(job, diarization: diarization)
-        spans = spans.filter { $0.end - $0.start >= 0.3 }
+        spans = spans.filter { $0.end - $0.start >= minSpeechSeconds }
         guard !spans.isEmpty else { throw DubdeckError.data(Sanitizer.display(job.directory), "no labelled speech of 0.3 s or more to embed") }
         let info = try AudioFile.info(audioPath)
         var sums: [String: [Float]] = [:]
+        var heard: [String: LabelHearing] = [:]
         var order: [String] = []
         // In chunks: the audio of a few dozen lines in memory at a time, embedded on every core.
         let chunk = 64
         for first in stride(from: 0, to: spans.count, by: chunk) {
-            var part: [(String, Double, AudioBuffer)] = []
+            var part: [(String, VoiceActivity.Hearing)] = []
             for (label, a, b) in spans[first..<min(first + chunk, spans.count)] {
                 // A voice is known from its first minute: a span of hours is not read whole.
                 let from = Int((a * Double(info.rate)).rounded())
                 let to = min(info.frames, Int((min(b, a + maxEmbedSeconds) * Double(info.rate)).rounded()))
                 guard to > from else { continue }
-                part.append((label, b - a, try AudioFile.read(audioPath, frames: from..<to, mono: true)))
+                let hearing = try VoiceActivity.hear(try AudioFile.read(audioPath, frames: from..<to, mono: true))
+                guard hearing.seconds >= minSpeechSeconds else { continue }
+                part.append((label, hearing))
             }
-            let embeddings = try encoder.embed(batch: part.map { $0.2 })
-            for ((label, seconds, _), e) in zip(part, embeddings) {
+            let embeddings = try encoder.embed(batch: part.map { $0.1.speech })
+            for ((label, hearing), e) in zip(part, embeddings) {
                 if sums[label] == nil { sums[label] = [Float](repeating: 0, count: e.count); order.append(label) }
-                for k in e.indices { sums[label]![k] += Float(seconds) * e[k] }
+                // Weighed by how clearly it was heard, gently (the fourth root: a stronger weight let a
+                // label's one clear span outvote its others and cost identity at 10 dB); a span heard
+                // badly still counts a little, a label heard only badly still has a voice, marked poor.
+                let weight = Float(pow(max(hearing.quality, 0.05), qualityExponent) * hearing.seconds)
+                for k in e.indices { sums[label]![k] += weight * e[k] }
+                heard[label, default: LabelHearing()].add(hearing)
             }
         }
         let labels = order.map { ($0, Matching.normalized(sums[$0]!)) }
-        return (labels, SpeakerEncoder.type, SpeakerEncoder.dim, SpeakerEncoder.model)
+        return EpisodeVoices(labels: labels, type: SpeakerEncoder.type, dim: SpeakerEncoder.dim, model: SpeakerEncoder.model, heard: heard)
     }
 
     /// The most of one span or line that is embedded (seconds).
     public static let maxEmbedSeconds = 60.0
+    /// The least speech a span must hold to be embedded (seconds): less is no voice to know.
+    public static let minSpeechSeconds = 0.3
+    /// How much a span's quality weighs its embedding in its label's mean (SPEC §11.13): quality^¼.
+    static let qualityExponent = 0.25
+
+    /// What of a span's audio is embedded: its speech alone, as the voice activity detector finds it
+    /// (SPEC §11.13: the silence, music and noise a span begins and ends in are not the speaker); nil
+    /// when too little is left.
+    static func speechToEmbed(_ audio: AudioBuffer) throws -> AudioBuffer? {
+        let hearing = try VoiceActivity.hear(audio)
+        return hearing.seconds >= minSpeechSeconds ? hearing.speech : nil
+    }
 
     public struct Suggestion: Equatable {
         public var characterID: String
@@ -205,7 +246,9 @@ public enum CharacterIdentifier {
         let a = min(info.frames, Int((seg.start * Double(info.rate)).rounded()))
         let b = min(info.frames, Int((min(seg.end, seg.start + maxEmbedSeconds) * Double(info.rate)).rounded()))
         guard b > a else { throw DubdeckError(.dataError, "line \(n) has no audio in \(Sanitizer.display(src))") }
-        let buffer = try AudioFile.read(src, frames: a..<b, mono: true)
+        guard let buffer = try speechToEmbed(try AudioFile.read(src, frames: a..<b, mono: true)) else {
+            throw DubdeckError(.dataError, "line \(n) has no speech the voice detector finds in \(Sanitizer.display(src))")
+        }
         let e = try encoder.embed(buffer)
         let sims = cast.similarities(e)
         var byCharacter: [String: [String]] = [:]
@@ -225,7 +268,8 @@ public enum CharacterIdentifier {
             throw DubdeckError(.usage, "\(Sanitizer.display(job.directory)): no series (give --series or set series_id in job.json; a file name is never a series)")
         }
         let episode = job.info.episode
-        let (labels, type, dim, model) = try labels(of: job, encoder: { try SpeakerEncoder() }, fromAudio: fromAudio)
+        let voices = try labels(of: job, encoder: { try SpeakerEncoder() }, fromAudio: fromAudio)
+        let (labels, type, dim, model) = (voices.labels, voices.type, voices.dim, voices.model)
         let mapPlace = job.mapPlace
         var outcome = Outcome(assignments: [], reused: false, series: series, episode: episode)
         // The map as the store has it now, read once.
@@ -253,10 +297,7 @@ public enum CharacterIdentifier {
             try s.checkEmbedding(type: type, dim: dim, model: model, file: job.directory + "/diarization.json")
             let again = s.episodeIdentified(series: series, episode: episode)
             let speech = speechPerLabel(job)
-            let evidence = matched.map { l in
-                // A label nobody says how much speech it has is taken as enough (unknown, not thin).
-                LabelEvidence(label: l.0, embedding: l.1, utterances: speech[l.0]?.count, seconds: speech[l.0]?.seconds)
-            }
+            let evidence = matched.map { voices.evidence($0.0, $0.1, speech: speech) }
             let jobPath = CharacterStore.absoluteDirectory(job.directory)
             outcome.assignments = s.identify(evidence: evidence, series: series, episode: episode, threshold: threshold,
                                              update: !again || force, job: jobPath) + overrides
@@ -268,8 +309,9 @@ public enum CharacterIdentifier {
                 let now = Clock.isoNow()
                 s.recordObservations(series: series, episode: episode, overrides.compactMap { a in
                     guard let l = labels.first(where: { $0.0 == a.label }) else { return nil }
-                    return Observation(episode: episode, label: a.label, characterID: a.characterID, embedding: l.1, utterances: speech[a.label]?.count,
-                                       seconds: speech[a.label]?.seconds, override: true, job: jobPath, at: now)
+                    let e = voices.evidence(l.0, l.1, speech: speech)
+                    return Observation(episode: episode, label: a.label, characterID: a.characterID, embedding: l.1, utterances: e.utterances,
+                                       seconds: e.seconds, quality: e.quality, override: true, job: jobPath, at: now)
                 }, replace: false)
             }
         }

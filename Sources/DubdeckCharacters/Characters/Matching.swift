@@ -116,6 +116,10 @@ public enum Matching {
     public static let countCap = 50
     /// Second edition: a runner-up this close makes a match ambiguous (it moves nothing).
     public static let margin = 0.05
+    /// Third edition (SPEC §11.13): a label heard at a lower quality (0…1: SNR, length, share of
+    /// speech) is thin — it never creates a settled character nor moves one — and its match is said
+    /// to rest on poor audio. Chosen on the noise bench (docs/CHARACTERS.md).
+    public static let poorQuality = 0.05
     /// Tie-break towards characters already seen in the episode's series.
     static let seriesBonus: Float = 0.05
 
@@ -221,16 +225,38 @@ public struct LabelEvidence: Sendable {
     /// Utterances and seconds of speech (nil: unknown, taken as enough).
     public var utterances: Int?
     public var seconds: Double?
+    /// How clearly it was heard, 0…1 (SPEC §11.13; nil: not measured — the pipeline's embedding).
+    public var quality: Double?
 
-    public init(label: String, embedding: [Float], utterances: Int? = nil, seconds: Double? = nil) {
+    public init(label: String, embedding: [Float], utterances: Int? = nil, seconds: Double? = nil, quality: Double? = nil) {
         self.label = label
         self.embedding = embedding
         self.utterances = utterances
         self.seconds = seconds
+        self.quality = quality
     }
 
-    /// Too little speech to create or move a character (SPEC §10.8).
-    public var thin: Bool { (utterances.map { $0 < 2 } ?? false) || (seconds.map { $0 < 3 } ?? false) }
+    /// Too little speech, or speech heard too poorly, to create or move a character (SPEC §10.8, §11.13).
+    public var thin: Bool { (utterances.map { $0 < 2 } ?? false) || (seconds.map { $0 < 3 } ?? false) || poorAudio }
+    /// Heard under `Matching.poorQuality`: the match rests on poor audio.
+    public var poorAudio: Bool { quality.map { $0 < Matching.poorQuality } ?? false }
+}
+
+/// How much of one label the audio held (summed over its spans with speech): what identify weighs it by.
+public struct LabelHearing: Equatable, Sendable {
+    public var utterances = 0
+    public var seconds = 0.0
+    /// Σ quality × seconds: `quality` is their mean weighted by seconds.
+    var weightedQuality = 0.0
+    public var quality: Double { seconds > 0 ? weightedQuality / seconds : 0 }
+
+    public init() {}
+
+    mutating func add(_ h: VoiceActivity.Hearing) {
+        utterances += 1
+        seconds += h.seconds
+        weightedQuality += h.quality * h.seconds
+    }
 }
 
 /// Who each diarization label of an episode is.
@@ -456,7 +482,7 @@ extension CharacterStore {
             let entries = evidence.compactMap { e -> Observation? in
                 guard let a = result.first(where: { $0.label == e.label }), !a.characterID.isEmpty else { return nil }
                 return Observation(episode: episode, label: e.label, characterID: a.characterID, embedding: e.embedding,
-                                   utterances: e.utterances, seconds: e.seconds, job: job, at: now)
+                                   utterances: e.utterances, seconds: e.seconds, quality: e.quality, job: job, at: now)
             }
             recordObservations(series: series, episode: episode, entries, replace: true)
         }

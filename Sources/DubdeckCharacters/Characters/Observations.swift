@@ -12,6 +12,8 @@ public struct Observation: Equatable, Sendable {
     public var embedding: [Float]
     public var utterances: Int?
     public var seconds: Double?
+    /// How clearly the label was heard, 0…1 (nil: not measured — the pipeline's embedding).
+    public var quality: Double?
     /// A reviewer's assignment (`characters assign`): reconcile never moves it.
     public var override: Bool
     /// The job directory identify read (absolute): where reconcile re-writes the map.
@@ -21,20 +23,24 @@ public struct Observation: Equatable, Sendable {
     public var gen = 0
 
     public init(episode: String, label: String, characterID: String, embedding: [Float], utterances: Int? = nil, seconds: Double? = nil,
-                override: Bool = false, job: String? = nil, at: String = Clock.isoNow()) {
+                quality: Double? = nil, override: Bool = false, job: String? = nil, at: String = Clock.isoNow()) {
         self.episode = episode
         self.label = label
         self.characterID = characterID
         self.embedding = embedding
         self.utterances = utterances
         self.seconds = seconds
+        self.quality = quality
         self.override = override
         self.job = job
         self.at = at
     }
 
     /// Too little speech to move a character (the same rule as identify's).
-    public var thin: Bool { LabelEvidence(label: label, embedding: [], utterances: utterances, seconds: seconds).thin }
+    public var thin: Bool { evidence.thin }
+    /// Heard too poorly to be sure of (the same rule as identify's).
+    public var poorAudio: Bool { evidence.poorAudio }
+    var evidence: LabelEvidence { LabelEvidence(label: label, embedding: [], utterances: utterances, seconds: seconds, quality: quality) }
 
     /// A series keeps at most this many (the oldest go first): reconcile stays quadratic in a bound.
     public static let maxPerSeries = 4000
@@ -44,6 +50,7 @@ public struct Observation: Equatable, Sendable {
             ("episode", .string(episode)), ("label", .string(label)), ("character_id", .string(characterID)),
             ("embedding", .string(Base64.encodeFloats(embedding))),
             ("utterances", utterances.map { .number($0) } ?? .null), ("seconds", seconds.map { .number($0) } ?? .null),
+            ("quality", quality.map { .number($0) } ?? .null),
             ("override", .bool(override)), ("job", job.map { .string($0) } ?? .null), ("at", .string(at)), ("gen", .number(gen)),
         ]))
     }
@@ -70,6 +77,11 @@ public struct Observation: Equatable, Sendable {
         let utterances = o["utterances"]?.intValue, seconds = o["seconds"]?.doubleValue
         if let u = utterances, u < 0 { throw DubdeckError.data(shown, "observation utterances must not be negative") }
         if let s = seconds, !(s >= 0 && s <= 1e7) { throw DubdeckError.data(shown, "observation seconds out of range") }
+        var quality: Double?
+        if let q = o["quality"], !q.isNull {
+            guard let x = q.doubleValue, x >= 0, x <= 1 else { throw DubdeckError.data(shown, "observation \(Sanitizer.display(episode)): quality must be a number in [0, 1]") }
+            quality = x
+        }
         let job = o["job"]?.stringValue
         if let j = job, !j.hasPrefix("/") || j.utf8.contains(0) || j.split(separator: "/").contains("..") {
             throw DubdeckError.data(shown, "observation \(Sanitizer.display(episode)): job is not an absolute path without ..")
@@ -80,7 +92,7 @@ public struct Observation: Equatable, Sendable {
             gen = n
         }
         self.init(episode: episode, label: label, characterID: id, embedding: floats, utterances: utterances, seconds: seconds,
-                  override: o["override"]?.boolValue ?? false, job: job, at: o["at"]?.stringValue ?? "")
+                  quality: quality, override: o["override"]?.boolValue ?? false, job: job, at: o["at"]?.stringValue ?? "")
         self.gen = gen
     }
 }
@@ -105,6 +117,21 @@ extension CharacterStore {
     }
 
     public func observations(series: String) -> [Observation] { observations[series] ?? [] }
+
+    /// The matches of character `id` (merges followed) that rest on poor audio (SPEC §11.13): its
+    /// observations heard under `Matching.poorQuality`, per series in the order recorded.
+    public func poorlyHeard(_ id: String) -> [(series: String, observation: Observation)] {
+        guard let target = resolve(id)?.id else { return [] }
+        return observationOrder.flatMap { series in
+            (observations[series] ?? []).filter { $0.poorAudio && resolve($0.characterID)?.id == target }.map { (series, $0) }
+        }
+    }
+
+    /// How clearly an episode's label was heard when its match rests on poor audio (nil: it does not,
+    /// or was never heard here).
+    public func poorAudio(series: String, episode: String, label: String) -> Double? {
+        (observations[series] ?? []).last { $0.episode == episode && $0.label == label && $0.poorAudio }?.quality
+    }
 
     /// The one place observations change: each one whose character or override is new since the
     /// list before gets this commit's generation (what a map of its episode is compared with).

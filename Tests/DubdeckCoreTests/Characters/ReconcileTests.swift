@@ -174,6 +174,12 @@ final class ReconcileTests: KeyEnvironmentTestCase {
             good.replacingOccurrences(of: one, with: Base64.encodeFloats([.nan, 0, 0, 0])),
             good.replacingOccurrences(of: "\"job\"", with: "\"seconds\": -4, \"job\""),
             Array(repeating: good, count: Observation.maxPerSeries + 1).joined(separator: ","),
+            // How clearly it was heard: a number in [0, 1] or null, nothing else.
+            good.replacingOccurrences(of: "\"job\"", with: "\"quality\": -0.01, \"job\""),
+            good.replacingOccurrences(of: "\"job\"", with: "\"quality\": 1.0001, \"job\""),
+            good.replacingOccurrences(of: "\"job\"", with: "\"quality\": 1e400, \"job\""),
+            good.replacingOccurrences(of: "\"job\"", with: "\"quality\": \"0.5\", \"job\""),
+            good.replacingOccurrences(of: "\"job\"", with: "\"quality\": true, \"job\""),
         ]
         for (k, c) in cases.enumerated() {
             let path = dir.file("bad\(k).json")
@@ -187,5 +193,53 @@ final class ReconcileTests: KeyEnvironmentTestCase {
         let fine = dir.file("fine.json")
         try FileIO.writeAtomically(fine, try Envelope.seal(Array(obs(good).utf8), key: key, kdf: .raw))
         XCTAssertEqual(try CharacterStore.open(fine).observations(series: "s").count, 1, "the good one reads")
+        for (q, expected) in [("null", nil), ("0", 0.0), ("1", 1.0), ("0.04", 0.04)] as [(String, Double?)] {
+            let path = dir.file("q\(q).json")
+            let text = obs(good.replacingOccurrences(of: "\"job\"", with: "\"quality\": \(q), \"job\""))
+            try FileIO.writeAtomically(path, try Envelope.seal(Array(text.utf8), key: key, kdf: .raw))
+            XCTAssertEqual(try CharacterStore.open(path).observations(series: "s").first?.quality, expected, q)
+        }
+    }
+
+    /// How clearly a label was heard is kept with what identify saw (sealed, read back), a label heard
+    /// under the poor-audio quality is thin (never moves a voice) and its match is said to rest on
+    /// poor audio — for its character, merges followed, and for its episode's label.
+    func testQualityIsKeptAndPoorAudioIsThinAndSaid() throws {
+        _ = useRawKey()
+        let s = try CharacterStore.open(storePath())
+        let clear = LabelEvidence(label: "A", embedding: [1, 0, 0, 0.1], utterances: 5, seconds: 20, quality: 0.9)
+        let poor = LabelEvidence(label: "B", embedding: [0, 1, 0, 0.1], utterances: 5, seconds: 20, quality: Matching.poorQuality / 2)
+        XCTAssertFalse(clear.thin)
+        XCTAssertTrue(poor.thin, "enough speech, heard too poorly")
+        XCTAssertTrue(poor.poorAudio)
+        XCTAssertFalse(LabelEvidence(label: "C", embedding: [], utterances: 5, seconds: 20, quality: Matching.poorQuality).poorAudio, "at the bound: not poor")
+        XCTAssertFalse(LabelEvidence(label: "C", embedding: [], utterances: 5, seconds: 20).poorAudio, "not measured: not poor")
+        var ids: [String: String] = [:]
+        try s.update { s in
+            try s.checkEmbedding(type: "t", dim: 4, model: nil, file: "test")
+            for a in s.identify(evidence: [clear, poor], series: "s", episode: "e1") { ids[a.label] = a.characterID }
+        }
+        let again = try CharacterStore.open(storePath())
+        let seen = Dictionary(uniqueKeysWithValues: again.observations(series: "s").map { ($0.label, $0) })
+        XCTAssertEqual(seen["A"]?.quality, 0.9)
+        XCTAssertEqual(seen["B"]?.quality, Matching.poorQuality / 2)
+        XCTAssertTrue(seen["B"]?.thin ?? false)
+        XCTAssertEqual(again.poorAudio(series: "s", episode: "e1", label: "B"), Matching.poorQuality / 2)
+        XCTAssertNil(again.poorAudio(series: "s", episode: "e1", label: "A"))
+        XCTAssertNil(again.poorAudio(series: "s", episode: "e2", label: "B"))
+        XCTAssertEqual(again.poorlyHeard(ids["B"]!).map(\.observation.label), ["B"])
+        XCTAssertTrue(again.poorlyHeard(ids["A"]!).isEmpty)
+        // A poor second hearing of B's voice matches B and moves nothing.
+        let before = again.character(ids["B"]!)!.embeddingAvg
+        try again.update { s in
+            let r = s.identify(evidence: [LabelEvidence(label: "B", embedding: [0, 1, 0.2, 0.1], utterances: 5, seconds: 20, quality: 0.01)], series: "s", episode: "e2")
+            XCTAssertEqual(r.first?.characterID, ids["B"])
+        }
+        let third = try CharacterStore.open(storePath())
+        XCTAssertEqual(third.character(ids["B"]!)!.embeddingAvg, before, "poor audio never moves a voice")
+        XCTAssertEqual(third.poorlyHeard(ids["B"]!).map(\.observation.episode), ["e1", "e2"])
+        // Merged into A, B's poor matches are A's.
+        try third.update { s in try s.merge(ids["B"]!, into: ids["A"]!) }
+        XCTAssertEqual(try CharacterStore.open(storePath()).poorlyHeard(ids["A"]!).count, 2)
     }
 }

@@ -9,7 +9,7 @@ import TestSupport
 /// package that has the library.
 final class SonameTests: XCTestCase {
     func testTheBuildsSonamesAreTheInstalledLibrariesAndTheirPackages() throws {
-        let names = [Soname.espeak, Soname.pq, Soname.sndfile, Soname.soxr, Soname.rubberband, Soname.alsa, Soname.uchardet, Soname.xml2]
+        let names = [Soname.espeak, Soname.pq, Soname.sndfile, Soname.soxr, Soname.rubberband, Soname.alsa, Soname.uchardet, Soname.xml2, Soname.webrtc]
         for so in names {
             XCTAssertTrue(so.hasPrefix("lib") && so.contains(".so."), so)
             // The runtime package holds a file of exactly that name (what dlopen will look for).
@@ -33,5 +33,6 @@ final class SonameTests: XCTestCase {
         XCTAssertEqual(LazyLibrary.debianPackage("libfoo1.so.2.3"), "libfoo1-2")
         XCTAssertEqual(LazyLibrary.debianPackage("libplain.so"), "libplain.so")
         XCTAssertEqual(LazyLibrary.debianPackage("libxml2.so.2"), "libxml2", "named before the rule")
+        XCTAssertEqual(LazyLibrary.debianPackage("libwebrtc_audio_processing.so.1"), "libwebrtc-audio-processing1")
     }
 }
