@@ -264,6 +264,9 @@ struct CharIdentify: ParsableCommand {
                 }
                 out += "label \(Sanitizer.display(a.label)) → \(characterWithNumber(s, a.characterID, how))\n"
             }
+            for label in outcome.unheard where !outcome.reused {
+                out += "label \(Sanitizer.display(label)): no speech the voice detector finds in its spans — no character\n"
+            }
             if let why = outcome.pitchProblem { printError("warning: \(Sanitizer.display(why))") }
             printOut(out + keyFileNote(s))
         }

@@ -190,6 +190,36 @@ final class CharacterCommandTests: XCTestCase {
         XCTAssertEqual(((try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["poor_audio"] as? [Any])?.count, 0, r.stdout)
     }
 
+    /// A label whose spans hold no speech is said (no character), never dropped without a word; an
+    /// episode with no speech at all is refused and its map left as it was.
+    func testALabelWithNoSpeechIsSaidAndAnEpisodeWithoutAnyIsRefused() throws {
+        let dir = TempDir()
+        let e = env(dir)
+        let job = Fixtures.twoVoiceJob(in: dir)
+        let loaded = try JobLoader.load(job)
+        func silence(_ label: String?) throws {
+            var audio = try AudioFile.read(job + "/audio.wav", mono: true)
+            for seg in loaded.segments where label == nil || seg.speaker == label {
+                for i in max(0, Int((seg.start - 0.2) * Double(audio.rate)))..<min(audio.frames, Int((seg.end + 0.2) * Double(audio.rate))) { audio.samples[i] = 0 }
+            }
+            unlink(job + "/audio.wav")
+            try AudioFile.writeWAV16(audio, to: job + "/audio.wav")
+        }
+        try silence("SPEAKER_01")
+        var r = DubdeckBinary.run(["characters", "identify", job], env: e)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("label SPEAKER_01: no speech the voice detector finds in its spans — no character\n"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("label SPEAKER_00 → "), r.stdout)
+        let map = try XCTUnwrap(dir.read("ep01/characters.map.json"))
+        XCTAssertFalse(map.contains("\"SPEAKER_01\": {"), "no label SPEAKER_01 in the map: \(map)")
+        XCTAssertTrue(map.contains("\"SPEAKER_00\": {"), map)
+        try silence(nil)
+        r = DubdeckBinary.run(["characters", "identify", job, "--force"], env: e)
+        XCTAssertEqual(r.status, 65, r.stderr)
+        XCTAssertTrue(r.stderr.contains("no speech the voice detector finds in any labelled span"), r.stderr)
+        XCTAssertEqual(dir.read("ep01/characters.map.json"), map, "the map is left as it was")
+    }
+
     func testKeyErrorsAndTamperingLeaveTheFileUntouched() throws {
         let dir = TempDir()
         let e = env(dir)

@@ -14,6 +14,8 @@ public enum CharacterIdentifier {
         public var pitches: [String: PitchEstimate] = [:]
         /// Why the source audio gave no pitch (said as a warning; the voices then come from the IDs).
         public var pitchProblem: String?
+        /// Labels with no speech in their spans (embedded from the audio): left without a character.
+        public var unheard: [String] = []
     }
 
     /// The episode's labels with their embeddings: diarization.json's `speaker_embeddings`, or —
@@ -63,6 +65,8 @@ public enum CharacterIdentifier {
         public var model: String?
         /// Per label from the audio (empty: the pipeline's embeddings, nothing heard here).
         public var heard: [String: LabelHearing] = [:]
+        /// Labels whose spans held no speech the detector finds (from the audio): no embedding, no character.
+        public var unheard: [String] = []
 
         /// What identify weighs a label by: from the audio, what was heard; else diarization's speech counts.
         func evidence(_ label: String, _ embedding: [Float], speech: [String: (count: Int, seconds: Double)]) -> LabelEvidence {
@@ -205,8 +209,15 @@ public enum CharacterIdentifier {
                 heard[label, default: LabelHearing()].add(hearing)
             }
         }
+        // A label none of whose spans holds speech the detector finds has no voice to know: said,
+        // never dropped without a word; an episode with no speech at all is refused (nothing written).
+        var unheard: [String] = []
+        for (label, _, _) in spans where sums[label] == nil && !unheard.contains(label) { unheard.append(label) }
+        guard !order.isEmpty else {
+            throw DubdeckError.data(Sanitizer.display(audioPath), "no speech the voice detector finds in any labelled span (\(unheard.count) label\(unheard.count == 1 ? "" : "s"))")
+        }
         let labels = order.map { ($0, Matching.normalized(sums[$0]!)) }
-        return EpisodeVoices(labels: labels, type: SpeakerEncoder.type, dim: SpeakerEncoder.dim, model: SpeakerEncoder.model, heard: heard)
+        return EpisodeVoices(labels: labels, type: SpeakerEncoder.type, dim: SpeakerEncoder.dim, model: SpeakerEncoder.model, heard: heard, unheard: unheard)
     }
 
     /// The most of one span or line that is embedded (seconds).
@@ -271,7 +282,7 @@ public enum CharacterIdentifier {
         let voices = try labels(of: job, encoder: { try SpeakerEncoder() }, fromAudio: fromAudio)
         let (labels, type, dim, model) = (voices.labels, voices.type, voices.dim, voices.model)
         let mapPlace = job.mapPlace
-        var outcome = Outcome(assignments: [], reused: false, series: series, episode: episode)
+        var outcome = Outcome(assignments: [], reused: false, series: series, episode: episode, unheard: voices.unheard)
         // The map as the store has it now, read once.
         let current = try following(mapPlace, series: series, episode: episode, cast: store)
         // Already identified: reuse the map, count nothing twice, move nothing.

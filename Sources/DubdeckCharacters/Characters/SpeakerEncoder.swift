@@ -254,6 +254,11 @@ public final class SpeakerEncoder: @unchecked Sendable {
         guard audio.samples.allSatisfy({ $0.isFinite }) else { throw DubdeckError(.dataError, "the audio holds samples that are not finite numbers (NaN or infinity)") }
         var wav = try Resampler.resample(audio.mono(), to: SpeakerEncoder.sampleRate).samples
         guard !wav.isEmpty else { throw DubdeckError(.dataError, "no audio to embed") }
+        // A float file's values past full scale (1e18 fits a float): its level, not its voice — the
+        // power spectrum of them overflows, and the embedding came out all zeros, a vector with no
+        // direction. Brought to full scale first; within it, nothing changes.
+        let peak = wav.reduce(Float(0)) { max($0, abs($1)) }
+        if peak > 1 { for i in wav.indices { wav[i] /= peak } }
         SpeakerEncoder.normalizeVolume(&wav)
         let starts = SpeakerEncoder.partialStarts(samples: wav.count)
         let needed = (starts.last! + SpeakerEncoder.partialFrames) * SpeakerEncoder.hop

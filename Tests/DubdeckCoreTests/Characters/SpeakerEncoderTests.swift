@@ -237,4 +237,19 @@ final class VoiceMatchTests: KeyEnvironmentTestCase {
             }
         }
     }
+
+    /// Values past full scale (a float file may hold 1e18) are the voice at another level: the same
+    /// embedding as at full scale, never the all-zero vector the overflow gave.
+    func testAudioPastFullScaleIsTheSameVoice() throws {
+        let encoder = try SpeakerEncoder()
+        let speech = try AudioFile.read(DubdeckBinary.packageRoot + "/Tests/Fixtures/speech/four_speakers.flac", frames: 0..<16_000, mono: true)
+        let peak = speech.samples.reduce(Float(0)) { max($0, abs($1)) }
+        let full = try encoder.embed(AudioBuffer(samples: speech.samples.map { $0 / peak }, rate: speech.rate))
+        for scale: Float in [2, 1e18, 1e30] {
+            let e = try encoder.embed(AudioBuffer(samples: speech.samples.map { $0 / peak * scale }, rate: speech.rate))
+            XCTAssertEqual(e.reduce(0) { $0 + $1 * $1 }, 1, accuracy: 1e-3, "\(scale): a unit vector")
+            XCTAssertGreaterThan(Matching.cosine(e, full), 0.999, "\(scale)")
+        }
+    }
 }
+
