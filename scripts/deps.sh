@@ -2,7 +2,7 @@
 # Installs the Debian packages dubdeck builds and tests with, when missing.
 # Idempotent and quick when everything is there; uses sudo when not root.
 set -eu
-PACKAGES="pkg-config libncurses-dev libssl-dev libsndfile1-dev libasound2-dev libespeak-ng-dev espeak-ng-data espeak-ng librubberband-dev libsoxr-dev libuchardet-dev libxml2-dev libwebrtc-audio-processing-dev libpq-dev postgresql dpkg-dev lintian man-db sox tmux procps python3 python3-pip locales"
+PACKAGES="pkg-config libncurses-dev libssl-dev libsndfile1-dev libasound2-dev libespeak-ng-dev espeak-ng-data espeak-ng librubberband-dev libsoxr-dev libuchardet-dev libxml2-dev libwebrtc-audio-processing-dev apertium apertium-eng-spa libpq-dev postgresql dpkg-dev lintian man-db sox tmux procps python3 python3-pip locales"
 missing=""
 for p in $PACKAGES; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

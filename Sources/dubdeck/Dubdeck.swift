@@ -10,7 +10,7 @@ struct Dubdeck: ParsableCommand {
         abstract: "A full-screen terminal review desk for machine-dubbed episodes.",
         discussion: "dubdeck \(DubdeckVersion.string). Exit codes: 0 ok, 64 usage, 65 bad input data, 66 missing input, 73 cannot create output, 74 I/O error, 75 conflict (locked line, another writer, a busy or unreachable database), 77 key/crypto or database access failure, 78 a database, role or schema that does not exist.",
         version: DubdeckVersion.string,
-        subcommands: [Review.self, Demo.self, Status.self, Segments.self, Set.self, Synth.self, Play.self, Take.self, History.self, Undo.self, Redo.self, Apply.self, MergeMT.self, Import.self, Export.self, Characters.self, Key.self, Actions.self],
+        subcommands: [Review.self, Demo.self, Status.self, Segments.self, Set.self, Synth.self, Play.self, Take.self, History.self, Undo.self, Redo.self, Apply.self, MergeMT.self, Translate.self, Import.self, Export.self, Characters.self, Key.self, Actions.self],
         defaultSubcommand: Review.self)
 }
 

@@ -40,6 +40,75 @@ struct MergeMT: ParsableCommand {
     }
 }
 
+struct Translate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "translate",
+        abstract: "Re-translate lines from their source text: the current and the proposed text, written with --apply.",
+        discussion: """
+        The engine: apertium (the default: Debian's apertium with the job's language pair installed, e.g. apertium-eng-spa for en↔es) \
+        or command (--mt-command ARGV...: the rest of the line, {src_lang} and {tgt_lang} replaced, the source text on its standard \
+        input, the translation on its standard output; no shell). --apply writes each proposal as one retranslate record (undoable \
+        with dubdeck undo) and clears the line's needs_retranslate flag. A locked line is refused (75) when named, left out with \
+        --flagged. The job's languages are job.json's src_lang (else --src-lang) and tgt_lang.
+        """)
+    @Argument(help: "The job directory.") var job: String
+    @Argument(help: "Line numbers (1-based).") var numbers: [Int] = []
+    @Flag(help: "Every line flagged needs_retranslate.") var flagged = false
+    @Flag(help: "Write the proposals.") var apply = false
+    @Flag(help: "One JSON document on stdout.") var json = false
+    @Option(name: .customLong("mt-engine"), help: "apertium (default) or command.") var engine: String?
+    @Option(name: .customLong("src-lang"), help: "The source language when job.json has no src_lang (en, es, …).") var srcLang: String?
+    @Option(help: "Who is writing (default: $USER).") var by: String?
+    @Option(name: .customLong("mt-timeout"), help: "Seconds the engine may take for one line (1 … 600; default 30).") var timeout: Double = Translation.defaultTimeout
+    @Option(name: .customLong("mt-command"), parsing: .remaining, help: "The MT command's argv template (the rest of the line).")
+    var command: [String] = []
+
+    func validate() throws {
+        if numbers.isEmpty && !flagged { throw ValidationError("give line numbers or --flagged") }
+        if numbers.contains(where: { $0 < 1 }) { throw ValidationError("N counts from 1") }
+        if let srcLang { try checkName(srcLang, "--src-lang") }
+        if let engine, !["apertium", "command"].contains(engine) { throw ValidationError("--mt-engine is apertium or command") }
+        if !command.isEmpty && engine != "command" { throw ValidationError("--mt-command goes with --mt-engine command") }
+        if !(timeout.isFinite && timeout >= 1 && timeout <= 600) { throw ValidationError("--mt-timeout is 1 … 600 seconds") }
+    }
+
+    func run() throws {
+        try guarded {
+            let store = try openStore(job, by: by)
+            let count = store.job.segments.count
+            if let bad = numbers.first(where: { $0 > count }) {
+                throw DubdeckError(.usage, "\(Sanitizer.display(store.job.translatedPath)): no segment \(bad) (the job has \(count))")
+            }
+            if apply, let locked = numbers.first(where: { store.state($0).locked }) {
+                throw DubdeckError.conflict("segment \(locked) is locked: text cannot change: unlock first")
+            }
+            var lines: [Int] = []
+            for n in numbers + (flagged ? (1...max(1, count)).filter { $0 <= count && store.state($0).flaggedForRetranslation } : []) where !lines.contains(n) {
+                lines.append(n)
+            }
+            guard let src = srcLang ?? store.job.info.srcLang else {
+                throw DubdeckError(.usage, "\(Sanitizer.display(job)): no source language (src_lang in job.json, or --src-lang)")
+            }
+            let engine = try Translation.engine(engine, command: command, srcLang: src, tgtLang: store.job.info.tgtLang, timeout: timeout)
+            let proposals = try Translation.propose(store, lines, engine: engine, srcLang: src)
+            let written = apply ? try Translation.apply(store, proposals) : []
+            if json {
+                printJSON(.array(proposals.map { p in
+                    .object(JSONObject([("segment", .number(p.number)), ("current", .string(p.current)), ("proposed", .string(p.proposed)),
+                                        ("locked", .bool(p.locked)), ("written", .bool(written.contains(p.number)))]))
+                }))
+                return
+            }
+            var out = lines.isEmpty ? "no line flagged needs_retranslate\n" : ""
+            for p in proposals {
+                out += "#\(p.number)\(p.locked ? " (locked: kept)" : "")\n  now  \(Sanitizer.display(p.current))\n  \(engine.name)  \(Sanitizer.display(p.proposed))\n"
+            }
+            if apply { out += "wrote \(written.count) line\(written.count == 1 ? "" : "s") (dubdeck undo takes them back)\n" }
+            printOut(out)
+        }
+    }
+}
+
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",

@@ -129,7 +129,7 @@ final class HostileValuesTests: XCTestCase {
             folder = ((try? String(contentsOfFile: said, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
             if folder.isEmpty || !FileManager.default.fileExists(atPath: folder + "/sub") { folder = ""; usleep(50_000) }
         }
-        XCTAssertTrue(folder.hasPrefix("/tmp/dubdeck-tts."), folder)
+        XCTAssertTrue(folder.hasPrefix("/tmp/dubdeck-engine."), folder)
         kill(p.processIdentifier, SIGTERM)
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 143)

@@ -142,7 +142,7 @@ final class ExitCodeTests: XCTestCase {
         p.arguments = ["synth", job, "1", "--engine-command", "sh", "-c", script, "sh", "{out}", "{text_file}"]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
-        let before = Set((try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("dubdeck-tts.") } ?? [])
+        let before = Set((try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("dubdeck-engine.") } ?? [])
         try p.run()
         var waited = 0
         while !FileManager.default.fileExists(atPath: pidFile) && waited < 200 { usleep(50_000); waited += 1 }
@@ -155,7 +155,7 @@ final class ExitCodeTests: XCTestCase {
         XCTAssertEqual(p.terminationStatus, 130)
         usleep(200_000)
         XCTAssertFalse(isRunning(child), "the engine's background child was killed")
-        let after = Set((try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("dubdeck-tts.") } ?? [])
+        let after = Set((try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("dubdeck-engine.") } ?? [])
         XCTAssertEqual(after.subtracting(before), [], "no temporary directory left")
         XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: job).contains { $0.contains(".tmp-") })
         XCTAssertNil(dir.read("ep01/transcript_versions.jsonl"), "nothing recorded")

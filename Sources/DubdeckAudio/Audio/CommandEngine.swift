@@ -77,48 +77,64 @@ public final class CommandEngine: SpeechEngine, Sendable {
     /// /dev/null); `done` reads what it wrote ({out}, that file, its last stderr lines) before the
     /// directory goes.
     func run<T>(_ template: [String], _ request: SpeechRequest, stdout: String?, done: (String, String?, String) throws -> T) throws -> T {
-        var tmpl = Array("/tmp/dubdeck-tts.XXXXXX".utf8CString)
+        try EngineCommand.run(what: "engine command", timeout: timeout, files: ["text.txt", "out.wav"] + (stdout.map { [$0] } ?? [])) { dir in
+            try FileIO.writeAtomically(dir + "/text.txt", Array(request.text.utf8))
+            let argv = template.map { arg in
+                arg.replacingPlaceholders([
+                    "{text_file}": dir + "/text.txt", "{out}": dir + "/out.wav", "{ref_wav}": request.referenceWav ?? "",
+                    "{lang}": request.lang, "{voice}": request.voice.name(lang: request.lang),
+                ])
+            }
+            return (argv, nil, stdout.map { dir + "/" + $0 } ?? "/dev/null")
+        } done: { dir, lastLines in
+            try done(dir + "/out.wav", stdout.map { dir + "/" + $0 }, lastLines)
+        }
+    }
+}
+
+/// An external engine's one command (a TTS's, a machine translation's): run without a shell in a
+/// temporary directory of its own — registered so Ctrl-C removes it and what is in it (a line's
+/// text), emptied and removed on return — with a timeout; its failure said with its last stderr lines.
+package enum EngineCommand {
+    /// `prepare` writes its inputs into the directory and gives the argv, standard input (nil:
+    /// /dev/null) and standard output paths; `done` reads what it left (the directory, its last
+    /// stderr lines) before the directory goes.
+    package static func run<T>(what: String, timeout: Double, files: [String], prepare: (String) throws -> ([String], String?, String),
+                               done: (String, String) throws -> T) throws -> T {
+        var tmpl = Array("/tmp/dubdeck-engine.XXXXXX".utf8CString)
         guard let dirPtr = tmpl.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw DubdeckError(.cannotCreate, "cannot create a temporary directory: \(errnoText())")
         }
         let dir = String(cString: dirPtr)
-        let textFile = dir + "/text.txt", out = dir + "/out.wav", errFile = dir + "/stderr.txt"
-        let outputFile = stdout.map { dir + "/" + $0 }
-        // Ctrl-C removes the directory and what is in it (the line's text): registered before use.
+        let errFile = dir + "/stderr.txt"
         var slots: [Int32] = [dd_cleanup_register(dir, 1)]
-        for f in [textFile, out, errFile] + (outputFile.map { [$0] } ?? []) { slots.append(dd_cleanup_register(f, 0)) }
+        for f in files + ["stderr.txt"] { slots.append(dd_cleanup_register(dir + "/" + f, 0)) }
         defer {
-            dd_empty_directory(dir)  // what the engine left beside {out} too (the same rule as Ctrl-C's)
+            dd_empty_directory(dir)  // what the engine left beside its output too (the same rule as Ctrl-C's)
             rmdir(dir)
             for s in slots { dd_cleanup_unregister(s) }
         }
-        try FileIO.writeAtomically(textFile, Array(request.text.utf8))
-        let argv = template.map { arg in
-            arg.replacingPlaceholders([
-                "{text_file}": textFile, "{out}": out, "{ref_wav}": request.referenceWav ?? "",
-                "{lang}": request.lang, "{voice}": request.voice.name(lang: request.lang),
-            ])
-        }
-        let status = try Subprocess.run(argv, stdoutPath: outputFile ?? "/dev/null", stderrPath: errFile, timeout: timeout)
+        let (argv, stdin, stdout) = try prepare(dir)
+        let status = try Subprocess.run(argv, stdinPath: stdin ?? "/dev/null", stdoutPath: stdout, stderrPath: errFile, timeout: timeout)
         let lastLines = Subprocess.lastLines(of: errFile)
         switch status {
         case .timedOut:
-            throw DubdeckError(.ioError, "engine command timed out after \(JSONValue.formatNumber(timeout)) s: \(Sanitizer.display(argv[0]))")
+            throw DubdeckError(.ioError, "\(what) timed out after \(JSONValue.formatNumber(timeout)) s: \(Sanitizer.display(argv[0]))")
         case .interrupted:
             throw Interrupt.error
         case .exited(let code) where code != 0:
-            throw DubdeckError(.ioError, "engine command failed (exit \(code)): \(Sanitizer.display(argv[0]))\(lastLines.isEmpty ? "" : ": " + Sanitizer.display(lastLines))")
+            throw DubdeckError(.ioError, "\(what) failed (exit \(code)): \(Sanitizer.display(argv[0]))\(lastLines.isEmpty ? "" : ": " + Sanitizer.display(lastLines))")
         case .signaled(let sig):
-            throw DubdeckError(.ioError, "engine command killed by signal \(sig): \(Sanitizer.display(argv[0]))")
+            throw DubdeckError(.ioError, "\(what) killed by signal \(sig): \(Sanitizer.display(argv[0]))")
         default:
             break
         }
-        return try done(out, outputFile, lastLines)
+        return try done(dir, lastLines)
     }
 }
 
 extension String {
-    func replacingPlaceholders(_ table: [String: String]) -> String {
+    package func replacingPlaceholders(_ table: [String: String]) -> String {
         var out = ""
         var rest = Substring(self)
         outer: while !rest.isEmpty {

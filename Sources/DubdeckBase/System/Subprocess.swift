@@ -45,9 +45,10 @@ public enum Subprocess {
         return (pid, rc, slot)
     }
 
-    public static func run(_ argv: [String], stdoutPath: String, stderrPath: String, timeout: Double) throws -> Status {
+    /// Runs argv to its end or `timeout`: standard input from `stdinPath`, output and errors to files.
+    public static func run(_ argv: [String], stdinPath: String = "/dev/null", stdoutPath: String, stderrPath: String, timeout: Double) throws -> Status {
         let (pid, rc, childSlot) = spawn(argv) { actions in
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 0, stdinPath, O_RDONLY | O_NOFOLLOW, 0)
             posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
             posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         }

@@ -30,7 +30,7 @@ public struct HistoryRecord: Equatable, Sendable {
     public static let maxSeq = Int(JSONValue.maxExactInteger)
 
     /// The actions that set a line's text (what the history views show as text before → after).
-    public static let textActions: Swift.Set<String> = ["edit", "restore", "merge-mt", "reset-text"]
+    public static let textActions: Swift.Set<String> = ["edit", "restore", "merge-mt", "reset-text", "retranslate"]
     public var changesText: Bool { HistoryRecord.textActions.contains(action) }
 
     public var json: JSONValue {

@@ -1,0 +1,192 @@
+import DubdeckBase
+import DubdeckJob
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One line to translate (SPEC §11.11): its source text, the languages, the neighbours' source
+/// lines as context (for engines that take it) and the most characters the slot holds (nil: any).
+public struct TranslationRequest: Sendable {
+    public var text: String
+    public var srcLang: String
+    public var tgtLang: String
+    public var context: [String] = []
+    public var maxChars: Int?
+
+    public init(text: String, srcLang: String, tgtLang: String, context: [String] = [], maxChars: Int? = nil) {
+        self.text = text
+        self.srcLang = srcLang
+        self.tgtLang = tgtLang
+        self.context = context
+        self.maxChars = maxChars
+    }
+}
+
+/// A machine translation engine, shaped like the TTS engines: the translations of one line, the
+/// best first (an engine that gives one answer gives one).
+public protocol TranslationEngine: Sendable {
+    var name: String { get }
+    func translate(_ request: TranslationRequest) throws -> [String]
+}
+
+public enum Translation {
+    /// The most an engine may print for one line (bytes), and how long it may take (seconds).
+    public static let outputLimit = 64 * 1024
+    public static let defaultTimeout = 30.0
+
+    /// What an engine printed, as a line's text: UTF-8 without NUL, trailing blanks and line ends
+    /// cut, not empty, within `outputLimit`. The one check of every engine's answer.
+    static func answer(_ bytes: [UInt8], engine: String) throws -> String {
+        guard bytes.count <= outputLimit else {
+            throw DubdeckError(.ioError, "\(engine) printed more than \(outputLimit) bytes for one line")
+        }
+        guard !bytes.contains(0), let text = String(validating: bytes, as: UTF8.self) else {
+            throw DubdeckError(.ioError, "\(engine) printed something that is not UTF-8 text")
+        }
+        var t = Substring(text)
+        while let last = t.last, last.isWhitespace { t = t.dropLast() }
+        while let first = t.first, first.isWhitespace { t = t.dropFirst() }
+        guard !t.isEmpty else { throw DubdeckError(.ioError, "\(engine) printed no translation") }
+        return String(t)
+    }
+
+    /// Runs `argv` with `text` on its standard input (the text in a file of the command's temporary
+    /// directory, never an argument); what it printed, checked by `answer`.
+    static func run(_ argv: [String], text: String, engine: String, timeout: Double) throws -> String {
+        try EngineCommand.run(what: engine, timeout: timeout, files: ["text.txt", "out.txt"]) { dir in
+            try FileIO.writeAtomically(dir + "/text.txt", Array((text + "\n").utf8))
+            return (argv, dir + "/text.txt", dir + "/out.txt")
+        } done: { dir, _ in
+            // A flood is refused, never cut into a line.
+            var st = stat()
+            if lstat(dir + "/out.txt", &st) == 0, Int(st.st_size) > outputLimit {
+                throw DubdeckError(.ioError, "\(engine) printed more than \(outputLimit) bytes for one line")
+            }
+            return try answer(FileIO.readIfExists(dir + "/out.txt", limit: outputLimit) ?? [], engine: engine)
+        }
+    }
+
+    /// The engine `name` (nil: apertium) for a job's languages; `command` is the argv template of
+    /// the command engine.
+    public static func engine(_ name: String?, command: [String], srcLang: String, tgtLang: String,
+                              timeout: Double = defaultTimeout) throws -> TranslationEngine {
+        switch name ?? "apertium" {
+        case "apertium": return try ApertiumEngine(srcLang: srcLang, tgtLang: tgtLang, timeout: timeout)
+        case "command": return try CommandTranslationEngine(template: command, timeout: timeout)
+        case let other:
+            throw DubdeckError(.usage, "unknown --mt-engine \(Sanitizer.display(other)) (apertium or command)")
+        }
+    }
+}
+
+/// Apertium, the offline default: `apertium -u MODE`, the text on its standard input. `-u` leaves
+/// unknown words unmarked (without it a word Apertium does not know comes back as `*word`, which
+/// would be spoken). The pair packages name their modes with three-letter codes (`eng-spa`) or, the
+/// older ones, two-letter codes (`fr-es`): the job's `en`/`es` are looked up both ways.
+public struct ApertiumEngine: TranslationEngine {
+    public let name = "apertium"
+    public let mode: String
+    public let timeout: Double
+    /// Where Debian's pair packages put their modes.
+    public static let modesDirectory = "/usr/share/apertium/modes"
+
+    /// ISO 639-1 → the three-letter codes Apertium's pairs use.
+    static let threeLetter: [String: String] = [
+        "en": "eng", "es": "spa", "ca": "cat", "fr": "fra", "pt": "por", "it": "ita", "de": "deu", "nl": "nld", "ro": "ron",
+        "eu": "eus", "gl": "glg", "oc": "oci", "an": "arg", "ast": "ast", "sv": "swe", "da": "dan", "nb": "nob", "nn": "nno",
+        "is": "isl", "cy": "cym", "br": "bre", "ga": "gle", "mt": "mlt", "ar": "ara", "eo": "epo", "kk": "kaz", "tt": "tat", "ja": "jpn", "zh": "zho", "ru": "rus", "uk": "ukr", "pl": "pol",
+    ]
+
+    /// The mode names a pair could have for `src` → `tgt`, in the order tried.
+    static func modeNames(_ src: String, _ tgt: String) -> [String] {
+        let base = { (l: String) in String(l.lowercased().split(separator: "-").first ?? "").split(separator: "_").first.map(String.init) ?? "" }
+        let s = base(src), t = base(tgt)
+        var out = [String]()
+        if let s3 = threeLetter[s], let t3 = threeLetter[t] { out.append("\(s3)-\(t3)") }
+        out.append("\(s)-\(t)")
+        var seen = Set<String>()
+        return out.filter { seen.insert($0).inserted }
+    }
+
+    public init(srcLang: String, tgtLang: String, timeout: Double = Translation.defaultTimeout) throws {
+        let candidates = Self.modeNames(srcLang, tgtLang)
+        guard let found = candidates.first(where: { SafeName.isValid($0) && FileIO.isRegularFile(Self.modesDirectory + "/" + $0 + ".mode") }) else {
+            let package = candidates.first.map { "apertium-\($0)" } ?? "an apertium pair"
+            throw DubdeckError(.noInput, "Apertium has no \(Sanitizer.display(srcLang))→\(Sanitizer.display(tgtLang)) pair installed (mode \(Sanitizer.display(candidates.joined(separator: " or "))) in \(Self.modesDirectory)): install its pair package, e.g. \(Sanitizer.display(package)) (the pair may be packaged the other way round), or give --mt-engine command")
+        }
+        mode = found
+        self.timeout = timeout
+    }
+
+    public func translate(_ request: TranslationRequest) throws -> [String] {
+        // One line in, one line out: Apertium would keep a line break, the dub has none.
+        let text = request.text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        return [try Translation.run(["apertium", "-u", mode], text: text, engine: "apertium \(mode)", timeout: timeout)]
+    }
+}
+
+/// Any MT a studio runs, through an argv template with `{src_lang}` and `{tgt_lang}`: run without a
+/// shell, the text on its standard input, the translation on its standard output.
+public struct CommandTranslationEngine: TranslationEngine {
+    public let name = "command"
+    public let template: [String]
+    public let timeout: Double
+
+    public init(template: [String], timeout: Double = Translation.defaultTimeout) throws {
+        guard let first = template.first, !first.isEmpty else {
+            throw DubdeckError(.usage, "--mt-engine command needs --mt-command ARGV... (the rest of the line)")
+        }
+        self.template = template
+        self.timeout = timeout
+    }
+
+    public func translate(_ request: TranslationRequest) throws -> [String] {
+        let argv = template.map { $0.replacingPlaceholders(["{src_lang}": request.srcLang, "{tgt_lang}": request.tgtLang]) }
+        return [try Translation.run(argv, text: request.text, engine: "the MT command \(Sanitizer.display(template[0]))", timeout: timeout)]
+    }
+}
+
+/// `dubdeck translate` (SPEC §11.11): proposals for lines of a job, and taking them.
+extension Translation {
+    public struct Proposal: Sendable {
+        public var number: Int
+        public var current: String
+        public var proposed: String
+        /// Locked lines are proposed for but never written.
+        public var locked: Bool
+    }
+
+    /// The engine's proposal for each of `numbers` (1-based, in order, each once), from the line's
+    /// source text with its neighbours' as context. A line without source text is refused (65).
+    public static func propose(_ store: TranscriptStore, _ numbers: [Int], engine: TranslationEngine, srcLang: String) throws -> [Proposal] {
+        let segments = store.job.segments
+        return try numbers.map { n in
+            let seg = segments[n - 1]
+            guard !seg.srcText.trimmingCharacters().isEmpty else {
+                throw DubdeckError(.dataError, "line \(n) has no source text to translate")
+            }
+            let context = [n - 2, n].filter { segments.indices.contains($0) }.map { segments[$0].srcText }
+            let request = TranslationRequest(text: seg.srcText, srcLang: srcLang, tgtLang: store.job.info.tgtLang, context: context)
+            let st = store.state(n)
+            return Proposal(number: n, current: st.text, proposed: try engine.translate(request)[0], locked: st.locked)
+        }
+    }
+
+    /// Takes the proposals: one `retranslate` history record a line (undoable like an edit), the
+    /// needs_retranslate flag cleared; proposals for locked lines left out, a line locked since
+    /// refused (75, nothing written).
+    /// Returns the lines changed.
+    public static func apply(_ store: TranscriptStore, _ proposals: [Proposal]) throws -> [Int] {
+        let changes = proposals.filter { !$0.locked && $0.proposed != $0.current }.map { p in
+            SegmentChange(segment: p.number, action: "retranslate", fields: ["tgt_text", "flags"]) { e in
+                // Locked meanwhile (another reviewer): refused like any edit, nothing written.
+                try SegmentChange.refuseIfLocked(e, p.number, what: "text")
+                e["tgt_text"] = .string(p.proposed)
+                SegmentChange.markTakeAgainstText(&e, p.proposed)
+                e["flags"] = .array((e["flags"]?.arrayValue ?? []).filter { $0 != .string(ReviewState.needsRetranslate) })
+            }
+        }
+        guard !changes.isEmpty else { return [] }
+        return try store.commit(changes, batch: "retranslate-\(Clock.isoNow())-\(getpid())").records.map(\.segment)
+    }
+}

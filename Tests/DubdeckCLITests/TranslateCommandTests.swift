@@ -1,0 +1,148 @@
+import Foundation
+import TestSupport
+import XCTest
+@testable import DubdeckBase
+@testable import DubdeckJob
+@testable import DubdeckCore
+
+/// `dubdeck translate` (SPEC §11.11) with the real Apertium (en→es, es→en) and a command engine that
+/// misbehaves: proposals printed, applied as one undoable `retranslate` record a line with the flag
+/// cleared, locked lines refused, every bad answer one clear error with nothing written.
+final class TranslateCommandTests: XCTestCase {
+    let english = ["The ship leaves the harbour at dawn.", "Nobody knows where the captain went.", "We will find the treasure together."]
+    let spanish = ["El barco sale del puerto al amanecer.", "Nadie sabe dónde fue el capitán.", "Encontraremos el tesoro juntos."]
+
+    /// A job whose lines have `sources` as their source text in `src`, translated into `tgt`.
+    func job(_ dir: TempDir, src: String, tgt: String, _ sources: [String]) -> String {
+        let lines = sources.enumerated().map { k, s in Fixtures.Line(Double(k) * 3 + 1, Double(k) * 3 + 3, "SPEAKER_00", s, "old \(k + 1)") }
+        let path = Fixtures.job(in: dir, lines: lines)
+        dir.write("ep01/job.json", #"{"stem": "ep01", "episode": "ep01", "src_lang": "\#(src)", "tgt_lang": "\#(tgt)"}"#)
+        return path
+    }
+
+    /// What `apertium -u MODE` prints for `text`, run here directly.
+    func apertium(_ mode: String, _ text: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/apertium")
+        p.arguments = ["-u", mode]
+        let input = Pipe(), output = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        try p.run()
+        input.fileHandleForWriting.write(Data((text + "\n").utf8))
+        try input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func proposals(_ r: DubdeckBinary.Result) throws -> [[String: Any]] {
+        try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]], r.stdout + r.stderr)
+    }
+
+    func testApertiumBothWaysIsWhatApertiumSays() throws {
+        let dir = TempDir()
+        for (src, tgt, mode, texts) in [("en", "es", "eng-spa", english), ("es", "en", "spa-eng", spanish)] {
+            let path = job(dir, src: src, tgt: tgt, texts)
+            let r = DubdeckBinary.run(["translate", path, "1", "2", "3", "--json"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let got = try proposals(r)
+            XCTAssertEqual(got.map { $0["segment"] as? Int }, [1, 2, 3])
+            for (k, p) in got.enumerated() {
+                let proposed = try XCTUnwrap(p["proposed"] as? String)
+                XCTAssertEqual(proposed, try apertium(mode, texts[k]), "\(mode) line \(k + 1)")
+                XCTAssertNotEqual(proposed, texts[k], "translated, not copied")
+                XCTAssertFalse(proposed.contains("*"), "unknown words unmarked")
+                XCTAssertEqual(p["current"] as? String, "old \(k + 1)")
+                XCTAssertEqual(p["written"] as? Bool, false, "without --apply nothing is written")
+            }
+            XCTAssertEqual(try JobLoader.load(path).segments.map(\.text), ["old 1", "old 2", "old 3"])
+            // The text form names the engine and both texts.
+            let text = DubdeckBinary.run(["translate", path, "2"])
+            XCTAssertTrue(text.stdout.contains("#2\n  now  old 2\n  apertium  \(try apertium(mode, texts[1]))"), text.stdout)
+            try FileManager.default.removeItem(atPath: path)
+        }
+    }
+
+    func testApplyIsOneUndoableRecordAndClearsTheFlagAndLockedLinesAreRefused() throws {
+        let dir = TempDir()
+        let path = job(dir, src: "en", tgt: "es", english)
+        let env = ["USER": "tester"]
+        XCTAssertEqual(DubdeckBinary.run(["set", path, "2", "--flag", "needs_retranslate"], env: env).status, 0)
+        XCTAssertEqual(DubdeckBinary.run(["set", path, "3", "--flag", "needs_retranslate", "--lock"], env: env).status, 0)
+        // A locked line named with --apply: refused, nothing written.
+        let before = dir.bytes("ep01/.dubdeck/review.jsonl") ?? dir.bytes("ep01/review.json")
+        var r = DubdeckBinary.run(["translate", path, "2", "3", "--apply"], env: env)
+        XCTAssertEqual(r.status, 75, r.stderr)
+        XCTAssertTrue(r.stderr.contains("segment 3 is locked"), r.stderr)
+        XCTAssertEqual(dir.bytes("ep01/.dubdeck/review.jsonl") ?? dir.bytes("ep01/review.json"), before)
+        // --flagged: line 2 written, locked line 3 kept.
+        r = DubdeckBinary.run(["translate", path, "--flagged", "--apply", "--json"], env: env)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let got = try proposals(r)
+        XCTAssertEqual(got.map { $0["segment"] as? Int }, [2, 3])
+        XCTAssertEqual(got.map { $0["written"] as? Bool }, [true, false])
+        XCTAssertEqual(got.map { $0["locked"] as? Bool }, [false, true])
+        let segs = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(DubdeckBinary.run(["segments", path, "--json"]).stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(segs[1]["tgt_text"] as? String, try apertium("eng-spa", english[1]))
+        XCTAssertEqual(segs[2]["tgt_text"] as? String, "old 3")
+        XCTAssertEqual((segs[1]["flags"] as? [String]) ?? [], [], "the flag is cleared")
+        XCTAssertEqual(segs[2]["flags"] as? [String], ["needs_retranslate"], "the locked line keeps its flag")
+        let history = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(DubdeckBinary.run(["history", path, "2", "--json"]).stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(history.last?["action"] as? String, "retranslate")
+        // Undone like any edit: the text and the flag come back.
+        XCTAssertEqual(DubdeckBinary.run(["undo", path], env: env).status, 0)
+        let again = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(DubdeckBinary.run(["segments", path, "--json"]).stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(again[1]["tgt_text"] as? String, "old 2")
+        XCTAssertEqual(again[1]["flags"] as? [String], ["needs_retranslate"])
+        XCTAssertEqual(DubdeckBinary.run(["translate", path, "--flagged"], env: env).status, 0)
+        XCTAssertEqual(DubdeckBinary.run(["translate", path, "9"]).status, 64)
+        XCTAssertEqual(DubdeckBinary.run(["translate", path]).status, 64, "no line named")
+    }
+
+    func testAMissingPairSaysWhichPackage() throws {
+        let dir = TempDir()
+        let path = job(dir, src: "ja", tgt: "en", ["おはよう"])
+        let r = DubdeckBinary.run(["translate", path, "1"])
+        XCTAssertEqual(r.status, 66)
+        XCTAssertTrue(r.stderr.contains("apertium-jpn-eng"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+    }
+
+    /// The command engine: {src_lang}/{tgt_lang} in its argv, the text on stdin; each way an engine
+    /// can misbehave is one clear error (74 or 75) and nothing written.
+    func testACommandEngineAndItsMisbehaviour() throws {
+        let dir = TempDir()
+        let path = job(dir, src: "en", tgt: "es", english)
+        func run(_ script: String, _ extra: [String] = []) -> DubdeckBinary.Result {
+            DubdeckBinary.run(["translate", path, "1", "--apply"] + extra + ["--mt-engine", "command", "--mt-command", "python3", "-c", script, "{src_lang}", "{tgt_lang}"])
+        }
+        var r = run("import sys; print(sys.argv[1] + '>' + sys.argv[2] + ': ' + sys.stdin.read().strip().upper())")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try JobLoader.load(path).segments.count, 3)
+        let segs = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(DubdeckBinary.run(["segments", path, "--json"]).stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(segs[0]["tgt_text"] as? String, "en>es: " + english[0].uppercased())
+        let cases: [(String, [String], Int32, String)] = [
+            ("import sys; sys.stdout.write('x' * 200000)", [], 74, "more than 65536 bytes"),
+            ("import sys; sys.stdout.buffer.write(b'\\xff\\xfe bad')", [], 74, "not UTF-8"),
+            ("import sys; sys.stdout.buffer.write(b'a\\x00b')", [], 74, "not UTF-8"),
+            ("print('   ')", [], 74, "no translation"),
+            ("import sys; sys.stderr.write('no model\\n'); sys.exit(3)", [], 74, "exit 3"),
+            ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", [], 74, "signal 9"),
+            ("import time; time.sleep(30)", ["--mt-timeout", "1"], 74, "timed out after 1 s"),
+        ]
+        let before = try XCTUnwrap(DubdeckBinary.run(["segments", path, "--json"]).stdout)
+        for (script, extra, status, said) in cases {
+            let r = run(script, extra)
+            XCTAssertEqual(r.status, status, "\(script): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(said), "\(script): \(r.stderr)")
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        }
+        XCTAssertEqual(DubdeckBinary.run(["segments", path, "--json"]).stdout, before, "nothing written")
+        r = DubdeckBinary.run(["translate", path, "1", "--mt-command", "cat"])
+        XCTAssertEqual(r.status, 64, "--mt-command without --mt-engine command")
+        r = DubdeckBinary.run(["translate", path, "1", "--mt-engine", "command", "--mt-command", "/nonexistent/mt"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(DubdeckBinary.run(["translate", path, "1", "--mt-timeout", "0"]).status, 64)
+    }
+}
