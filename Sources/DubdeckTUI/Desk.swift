@@ -102,6 +102,12 @@ public final class Desk {
     public func stopForExit() { worker?.stopForExit() }
     /// The characters and the work on the character store (Models/Cast).
     let castModel: Cast
+    /// Re-translation of one line, in the background (Models/Retranslation; `review --mt-engine`).
+    private(set) var retranslation = Retranslation(engineName: nil, command: [], srcLang: nil)
+    /// The machine translation engine the desk asks (`review --mt-engine`, `DUBDECK_MT_COMMAND`).
+    public func useTranslation(engine: String?, command: [String], srcLang: String?) {
+        retranslation = Retranslation(engineName: engine, command: command, srcLang: srcLang)
+    }
     /// The character store's path (nil: the desk shows no characters).
     public var characterStorePath: String? { castModel.path }
     /// The characters (names, series, voices; never embeddings), nil without a readable store.
@@ -363,6 +369,7 @@ public final class Desk {
             guard let seg = selectedSegment else { return .nothing }
             let on = !store.state(seg.number).flaggedForRetranslation
             return change(.flag(seg.number, ReviewState.needsRetranslate, on))
+        case .retranslate: return askRetranslation()
         case .synthesize, .synthesizeApproved, .cancelBatch, .playTake, .playOriginal, .playPreviousTake, .stopPlayback,
              .playContext, .playAB, .keepTake:
             return soundAction(action)

@@ -369,6 +369,8 @@ extension Desk {
             return change(store.speakerChange(n, value))
         case .labelCharacter(let label):
             return assign(label, to: value, restoring: nil)
+        case .retranslation(let n):
+            return takeRetranslation(n, value)
         }
     }
 

@@ -141,6 +141,7 @@ extension Desk {
         }
         redraw = max(redraw, takeInSynthesis())
         redraw = max(redraw, castModel.takeIn())
+        redraw = max(redraw, takeInRetranslation())
         redraw = max(redraw, forecast.takeIn(store: store))
         forecast.want(linesOnScreen + forecast.backlog(store), editing: editingText, store: store)
         if audio != nil, let said = ALSAMessages.take() {
@@ -166,7 +167,7 @@ extension Desk {
 
     /// True when nothing is left to do in the background (`:wait-idle`).
     public var isIdle: Bool {
-        pending.isEmpty && worker?.busy != true && audio?.sink.isPlaying != true && !castModel.busy && !castModel.loadDue && !forecast.busy
+        pending.isEmpty && worker?.busy != true && audio?.sink.isPlaying != true && !castModel.busy && !castModel.loadDue && !forecast.busy && !retranslation.busy
     }
 
     /// The lines the list shows now, and the selected one.

@@ -17,6 +17,8 @@ struct Review: ParsableCommand {
     @Option(help: "Run headless: keys from this file, no terminal.") var script: String?
     @Option(help: "Reading-speed limit in characters per second (1 … 100; else job.json max_cps, else the target language's).") var maxCps: Double?
     @Option(name: .customLong("max-speedup"), help: "Largest speed-up to fit a slot (1 … 4, default 1.30); predicted speech past it is marked !.") var maxSpeedup: Double = 1.30
+    @Option(name: .customLong("mt-engine"), help: "Machine translation for the R key: apertium (default) or command (DUBDECK_MT_COMMAND, a JSON array).") var mtEngine: String?
+    @Option(name: .customLong("src-lang"), help: "The source language when job.json has no src_lang (for R).") var srcLang: String?
 
     func validate() throws {
         if let maxCps { try checkRange(maxCps, ReadingSpeed.limitRange, "--max-cps") }
@@ -24,12 +26,14 @@ struct Review: ParsableCommand {
         if let e = engine, !["espeak", "command", "server"].contains(e) {
             throw ValidationError("--engine must be espeak, command or server")
         }
+        if let mtEngine, !["apertium", "command"].contains(mtEngine) { throw ValidationError("--mt-engine is apertium or command") }
+        if let srcLang { try checkName(srcLang, "--src-lang") }
     }
 
     func run() throws {
         try guarded {
             try openDesk(jobDir: job, keymapFile: keymap, script: script, series: series, engine: engine, device: device, store: store,
-                         maxCPS: maxCps, maxSpeedup: maxSpeedup)
+                         maxCPS: maxCps, maxSpeedup: maxSpeedup, mtEngine: mtEngine, srcLang: srcLang)
         }
     }
 }
@@ -51,7 +55,8 @@ func loadKeymap(_ extra: String?) throws -> Keymap {
 }
 
 func openDesk(jobDir: String, keymapFile: String?, script: String?, series: String? = nil, engine: String? = nil,
-              device: String? = nil, store storeOption: String? = nil, maxCPS: Double? = nil, maxSpeedup: Double = 1.30) throws {
+              device: String? = nil, store storeOption: String? = nil, maxCPS: Double? = nil, maxSpeedup: Double = 1.30,
+              mtEngine: String? = nil, srcLang: String? = nil) throws {
     let keymap = try loadKeymap(keymapFile)
     let store = try openStore(jobDir, series: series)
     // The engine is made on first use (by the synthesis worker), so a desk opens even without one.
@@ -60,6 +65,10 @@ func openDesk(jobDir: String, keymapFile: String?, script: String?, series: Stri
     let desk = Desk(store: store, keymap: keymap, audio: audio, characterStorePath: CharacterStore.defaultPath(storeOption),
                     predictor: EngineLengthPredictor(fallback: try? SpokenLength()))
     desk.cpsOverride = maxCPS
+    // The MT command, like the TTS one, from the environment (a JSON array): the desk's options take no argv.
+    let mtCommand = try CommandEngine.templateFromEnvironment("DUBDECK_MT_COMMAND") ?? []
+    if mtEngine == "command" && mtCommand.isEmpty { throw DubdeckError(.usage, "--mt-engine command needs DUBDECK_MT_COMMAND (a JSON array)") }
+    desk.useTranslation(engine: mtEngine, command: mtCommand, srcLang: srcLang)
     if let script {
         let text = String(decoding: try FileIO.read(script), as: UTF8.self)
         var runner = ScriptRunner(desk: desk, baseDirectory: ".")

@@ -18,7 +18,8 @@ import TestSupport
 ///     @job sample              the fixture: sample (seven lines, wide and hostile text), charids,
 ///                              identified (the sample with a character store),
 ///                              reconcile (identified, and two more episodes: one merge to propose),
-///                              poorly_heard (identified, SPEAKER_01 heard under the poor-audio quality)
+///                              poorly_heard (identified, SPEAKER_01 heard under the poor-audio quality),
+///                              english (three English lines dubbed into Spanish, for R)
 ///                              (lines the pipeline gave character IDs) or long N
 ///     @audio [bursts] [tone]   sound: source audio (a steady tone; bursts: silence but for a loud
 ///                              second at 1.5 s and a quiet 0.4 s at 3.6 s), espeak-ng (tone: the
@@ -85,6 +86,14 @@ struct DeskScriptHarness {
             dir.writeBytes("ep01/diarization.json", JSONWriter.encode(.object(JSONObject([("speaker_embeddings", .object(table))]))))
             _ = try! CharacterIdentifier.identify(job: try! JobLoader.load(path),
                                                   store: try! CharacterStore.open(dir.file("data/characters.json")), threshold: 0.7, force: false)
+            return path
+        case "english":
+            // Three English lines to dub into Spanish (job.json: en → es), the second flagged for
+            // re-translation by the pipeline's reviewer: what Apertium (eng-spa) is asked for.
+            let path = Fixtures.job(in: dir, lines: [.init(1, 3, "SPEAKER_00", "The ship leaves the harbour at dawn.", "El barco sale."),
+                                                     .init(4, 6, "SPEAKER_01", "Nobody knows where the captain went.", "Nadie sabe."),
+                                                     .init(7, 9, "SPEAKER_00", "We will find the treasure together.", "Juntos.")])
+            dir.write("ep01/job.json", #"{"stem": "ep01", "episode": "ep01", "src_lang": "en", "tgt_lang": "es"}"#)
             return path
         case "poorly_heard":
             // The identified sample, SPEAKER_01's voice heard under the poor-audio quality (as identify

@@ -187,13 +187,18 @@ public enum CharacterIdentifier {
         var order: [String] = []
         // In chunks: the audio of a few dozen lines in memory at a time, embedded on every core.
         let chunk = 64
+        var read: [String: Double] = [:]  // seconds of audio read per label
         for first in stride(from: 0, to: spans.count, by: chunk) {
             var part: [(String, VoiceActivity.Hearing)] = []
             for (label, a, b) in spans[first..<min(first + chunk, spans.count)] {
-                // A voice is known from its first minute: a span of hours is not read whole.
+                // A voice is known from its first minute: a span of hours is not read whole; nor
+                // is a label's audio past its first `maxLabelSeconds` (10,000 copies of one span
+                // would cost as much as hours).
+                guard read[label, default: 0] < maxLabelSeconds else { continue }
                 let from = Int((a * Double(info.rate)).rounded())
                 let to = min(info.frames, Int((min(b, a + maxEmbedSeconds) * Double(info.rate)).rounded()))
                 guard to > from else { continue }
+                read[label, default: 0] += Double(to - from) / Double(info.rate)
                 let hearing = try VoiceActivity.hear(try AudioFile.read(audioPath, frames: from..<to, mono: true))
                 guard hearing.seconds >= minSpeechSeconds else { continue }
                 part.append((label, hearing))
@@ -222,6 +227,9 @@ public enum CharacterIdentifier {
 
     /// The most of one span or line that is embedded (seconds).
     public static let maxEmbedSeconds = 60.0
+    /// The most of one label's audio that is read (seconds, its spans in order): a voice is known well
+    /// before five minutes, and the work of an episode stays bounded by its labels.
+    public static let maxLabelSeconds = 300.0
     /// The least speech a span must hold to be embedded (seconds): less is no voice to know.
     public static let minSpeechSeconds = 0.3
     /// How much a span's quality weighs its embedding in its label's mean (SPEC §11.13): quality^¼.

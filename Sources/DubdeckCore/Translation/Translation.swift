@@ -159,16 +159,32 @@ extension Translation {
     /// The engine's proposal for each of `numbers` (1-based, in order, each once), from the line's
     /// source text with its neighbours' as context. A line without source text is refused (65).
     public static func propose(_ store: TranscriptStore, _ numbers: [Int], engine: TranslationEngine, srcLang: String) throws -> [Proposal] {
-        let segments = store.job.segments
-        return try numbers.map { n in
-            let seg = segments[n - 1]
-            guard !seg.srcText.trimmingCharacters().isEmpty else {
-                throw DubdeckError(.dataError, "line \(n) has no source text to translate")
-            }
-            let context = [n - 2, n].filter { segments.indices.contains($0) }.map { segments[$0].srcText }
-            let request = TranslationRequest(text: seg.srcText, srcLang: srcLang, tgtLang: store.job.info.tgtLang, context: context)
+        try numbers.map { n in
             let st = store.state(n)
-            return Proposal(number: n, current: st.text, proposed: try engine.translate(request)[0], locked: st.locked)
+            return Proposal(number: n, current: st.text, proposed: try engine.translate(try request(store, n, srcLang: srcLang))[0], locked: st.locked)
+        }
+    }
+
+    /// What is sent for line `n`: its source text, its neighbours' as context. A line without
+    /// source text is refused (65).
+    public static func request(_ store: TranscriptStore, _ n: Int, srcLang: String) throws -> TranslationRequest {
+        let segments = store.job.segments
+        let seg = segments[n - 1]
+        guard !seg.srcText.trimmingCharacters().isEmpty else {
+            throw DubdeckError(.dataError, "line \(n) has no source text to translate")
+        }
+        let context = [n - 2, n].filter { segments.indices.contains($0) }.map { segments[$0].srcText }
+        return TranslationRequest(text: seg.srcText, srcLang: srcLang, tgtLang: store.job.info.tgtLang, context: context)
+    }
+
+    /// Line `n` takes `text` from the engine: one `retranslate` record, the needs_retranslate flag
+    /// cleared; a line locked (meanwhile, by anyone) is refused like any edit (75).
+    public static func change(_ n: Int, _ text: String) -> SegmentChange {
+        SegmentChange(segment: n, action: "retranslate", fields: ["tgt_text", "flags"]) { e in
+            try SegmentChange.refuseIfLocked(e, n, what: "text")
+            e["tgt_text"] = .string(text)
+            SegmentChange.markTakeAgainstText(&e, text)
+            e["flags"] = .array((e["flags"]?.arrayValue ?? []).filter { $0 != .string(ReviewState.needsRetranslate) })
         }
     }
 
@@ -177,15 +193,7 @@ extension Translation {
     /// refused (75, nothing written).
     /// Returns the lines changed.
     public static func apply(_ store: TranscriptStore, _ proposals: [Proposal]) throws -> [Int] {
-        let changes = proposals.filter { !$0.locked && $0.proposed != $0.current }.map { p in
-            SegmentChange(segment: p.number, action: "retranslate", fields: ["tgt_text", "flags"]) { e in
-                // Locked meanwhile (another reviewer): refused like any edit, nothing written.
-                try SegmentChange.refuseIfLocked(e, p.number, what: "text")
-                e["tgt_text"] = .string(p.proposed)
-                SegmentChange.markTakeAgainstText(&e, p.proposed)
-                e["flags"] = .array((e["flags"]?.arrayValue ?? []).filter { $0 != .string(ReviewState.needsRetranslate) })
-            }
-        }
+        let changes = proposals.filter { !$0.locked && $0.proposed != $0.current }.map { change($0.number, $0.proposed) }
         guard !changes.isEmpty else { return [] }
         return try store.commit(changes, batch: "retranslate-\(Clock.isoNow())-\(getpid())").records.map(\.segment)
     }

@@ -38,6 +38,7 @@ public enum Action: String, CaseIterable, Sendable {
     case approveNext = "approve-next"
     case lock
     case flagRetranslate = "flag-retranslate"
+    case retranslate = "retranslate"
     case synthesize
     case synthesizeApproved = "synthesize-approved"
     case cancelBatch = "cancel-batch"
@@ -119,6 +120,7 @@ public enum Action: String, CaseIterable, Sendable {
         case .approve: return "Approve / unapprove this line"
         case .lock: return "Lock / unlock this line (a locked text is final)"
         case .flagRetranslate: return "Flag / unflag this line for re-translation"
+        case .retranslate: return "Ask the machine translation engine for this line again (in the background); Enter takes its proposal, Esc leaves it"
         case .synthesize: return "Regenerate this line's speech, fitted to its slot, and play it"
         case .synthesizeApproved: return "Synthesize every approved line in the background"
         case .cancelBatch: return "Cancel the running batch after the current line"
@@ -202,6 +204,7 @@ public enum Action: String, CaseIterable, Sendable {
         case .approveNext: return [.list]
         case .lock: return [.list]
         case .flagRetranslate: return [.list]
+        case .retranslate: return [.list]
         case .nudgeStartEarlier, .nudgeStartLater, .nudgeEndEarlier, .nudgeEndLater,
              .nudgeStartEarlierFine, .nudgeStartLaterFine, .nudgeEndEarlierFine, .nudgeEndLaterFine: return [.list]
         case .synthesize: return [.list]

@@ -37,6 +37,7 @@ bind list a approve
 bind list A approve-next
 bind list L lock
 bind list r flag-retranslate
+bind list R retranslate
 bind list <lt> nudge-start-earlier
 bind list > nudge-start-later
 bind list , nudge-end-earlier

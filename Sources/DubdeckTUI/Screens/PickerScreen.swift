@@ -8,6 +8,8 @@ public struct PickerScreen: DeskScreen {
         case lineSpeaker(Int)
         /// The character of this episode's label.
         case labelCharacter(String)
+        /// Line N's text: the engine's proposal (the one choice) taken or left.
+        case retranslation(Int)
     }
 
     public struct Choice: Equatable, Sendable {

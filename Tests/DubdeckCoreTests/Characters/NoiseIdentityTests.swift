@@ -32,4 +32,20 @@ final class NoiseIdentityTests: KeyEnvironmentTestCase {
         // Sanity of the bench itself: seasons of several speakers, most kept apart even clean.
         XCTAssertGreaterThan(clean.figures.stability, 0.8, said)
     }
+
+    /// A hostile diarization (10,000 copies of one span) costs what one label's first
+    /// `maxLabelSeconds` cost: the work of identify from the audio is bounded by its labels.
+    func testTenThousandCopiesOfASpanReadOneLabelsWorth() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir, lines: [.init(0, 3.9, "A", "x", "y")])
+        let speech = try AudioFile.read(DubdeckBinary.packageRoot + "/Tests/Fixtures/speech/four_speakers.flac", frames: 0..<32_000, mono: true)
+        try AudioFile.writeWAV16(speech, to: job + "/audio.wav")
+        let span = #"{"start": 0, "end": 3.9, "speaker": "A"}"#
+        dir.write("ep01/diarization.json", #"{"segments": ["# + Array(repeating: span, count: 10_000).joined(separator: ",") + "]}")
+        let voices = try CharacterIdentifier.labels(of: try JobLoader.load(job), encoder: { try SpeakerEncoder() }, fromAudio: true)
+        let heard = try XCTUnwrap(voices.heard["A"])
+        XCTAssertEqual(heard.utterances, Int((CharacterIdentifier.maxLabelSeconds / 3.9).rounded(.up)), "spans read until 300 s of the label's audio")
+        XCTAssertEqual(voices.labels.map(\.0), ["A"])
+    }
 }
+
