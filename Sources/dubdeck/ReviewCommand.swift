@@ -17,7 +17,7 @@ struct Review: ParsableCommand {
     @Option(help: "Run headless: keys from this file, no terminal.") var script: String?
     @Option(help: "Reading-speed limit in characters per second (1 … 100; else job.json max_cps, else the target language's).") var maxCps: Double?
     @Option(name: .customLong("max-speedup"), help: "Largest speed-up to fit a slot (1 … 4, default 1.30); predicted speech past it is marked !.") var maxSpeedup: Double = 1.30
-    @Option(name: .customLong("mt-engine"), help: "Machine translation for the R key: apertium (default) or command (DUBDECK_MT_COMMAND, a JSON array).") var mtEngine: String?
+    @Option(name: .customLong("mt-engine"), help: "Machine translation for the R key: apertium (default), command or server (DUBDECK_MT_COMMAND, a JSON array).") var mtEngine: String?
     @Option(name: .customLong("src-lang"), help: "The source language when job.json has no src_lang (for R).") var srcLang: String?
 
     func validate() throws {
@@ -26,7 +26,7 @@ struct Review: ParsableCommand {
         if let e = engine, !["espeak", "command", "server"].contains(e) {
             throw ValidationError("--engine must be espeak, command or server")
         }
-        if let mtEngine, !["apertium", "command"].contains(mtEngine) { throw ValidationError("--mt-engine is apertium or command") }
+        if let mtEngine, !["apertium", "command", "server"].contains(mtEngine) { throw ValidationError("--mt-engine is apertium, command or server") }
         if let srcLang { try checkName(srcLang, "--src-lang") }
     }
 
@@ -67,7 +67,7 @@ func openDesk(jobDir: String, keymapFile: String?, script: String?, series: Stri
     desk.cpsOverride = maxCPS
     // The MT command, like the TTS one, from the environment (a JSON array): the desk's options take no argv.
     let mtCommand = try CommandEngine.templateFromEnvironment("DUBDECK_MT_COMMAND") ?? []
-    if mtEngine == "command" && mtCommand.isEmpty { throw DubdeckError(.usage, "--mt-engine command needs DUBDECK_MT_COMMAND (a JSON array)") }
+    if ["command", "server"].contains(mtEngine ?? "") && mtCommand.isEmpty { throw DubdeckError(.usage, "--mt-engine \(mtEngine!) needs DUBDECK_MT_COMMAND (a JSON array)") }
     desk.useTranslation(engine: mtEngine, command: mtCommand, srcLang: srcLang)
     if let script {
         let text = String(decoding: try FileIO.read(script), as: UTF8.self)

@@ -47,7 +47,8 @@ struct Translate: ParsableCommand {
         discussion: """
         The engine: apertium (the default: Debian's apertium with the job's language pair installed, e.g. apertium-eng-spa for en↔es) \
         or command (--mt-command ARGV...: the rest of the line, {src_lang} and {tgt_lang} replaced, the source text on its standard \
-        input, the translation on its standard output; no shell). --apply writes each proposal as one retranslate record (undoable \
+        input, the translation on its standard output; no shell) or server (--mt-command is its command line: one JSON-lines process \
+        for the run, docs/ENGINES.md; scripts/mt_server.py is a reference over Apertium). --apply writes each proposal as one retranslate record (undoable \
         with dubdeck undo) and clears the line's needs_retranslate flag. A locked line is refused (75) when named, left out with \
         --flagged. The job's languages are job.json's src_lang (else --src-lang) and tgt_lang.
         """)
@@ -56,7 +57,7 @@ struct Translate: ParsableCommand {
     @Flag(help: "Every line flagged needs_retranslate.") var flagged = false
     @Flag(help: "Write the proposals.") var apply = false
     @Flag(help: "One JSON document on stdout.") var json = false
-    @Option(name: .customLong("mt-engine"), help: "apertium (default) or command.") var engine: String?
+    @Option(name: .customLong("mt-engine"), help: "apertium (default), command or server.") var engine: String?
     @Option(name: .customLong("src-lang"), help: "The source language when job.json has no src_lang (en, es, …).") var srcLang: String?
     @Option(help: "Who is writing (default: $USER).") var by: String?
     @Option(name: .customLong("mt-timeout"), help: "Seconds the engine may take for one line (1 … 600; default 30).") var timeout: Double = Translation.defaultTimeout
@@ -67,8 +68,8 @@ struct Translate: ParsableCommand {
         if numbers.isEmpty && !flagged { throw ValidationError("give line numbers or --flagged") }
         if numbers.contains(where: { $0 < 1 }) { throw ValidationError("N counts from 1") }
         if let srcLang { try checkName(srcLang, "--src-lang") }
-        if let engine, !["apertium", "command"].contains(engine) { throw ValidationError("--mt-engine is apertium or command") }
-        if !command.isEmpty && engine != "command" { throw ValidationError("--mt-command goes with --mt-engine command") }
+        if let engine, !["apertium", "command", "server"].contains(engine) { throw ValidationError("--mt-engine is apertium, command or server") }
+        if !command.isEmpty && !["command", "server"].contains(engine ?? "") { throw ValidationError("--mt-command goes with --mt-engine command or server") }
         if !(timeout.isFinite && timeout >= 1 && timeout <= 600) { throw ValidationError("--mt-timeout is 1 … 600 seconds") }
     }
 

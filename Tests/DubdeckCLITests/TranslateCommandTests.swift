@@ -145,4 +145,39 @@ final class TranslateCommandTests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertEqual(DubdeckBinary.run(["translate", path, "1", "--mt-timeout", "0"]).status, 64)
     }
+
+    /// The server engine: one process for the run, the reference over Apertium says what Apertium
+    /// says; a server that hangs, lies about ids, floods, refuses or dies is one clear error (74),
+    /// nothing written.
+    func testTheServerEngineAndItsMisbehaviour() throws {
+        let dir = TempDir()
+        let path = job(dir, src: "en", tgt: "es", english)
+        let reference = ["python3", DubdeckBinary.packageRoot + "/scripts/mt_server.py"]
+        var r = DubdeckBinary.run(["translate", path, "1", "2", "3", "--json", "--mt-engine", "server", "--mt-command"] + reference)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try proposals(r).map { $0["proposed"] as? String }, try english.map { try apertium("eng-spa", $0) })
+        // Alternatives: the first is the proposal; what a request carries is what the server saw.
+        let echo = "import json,sys\nfor l in sys.stdin:\n q=json.loads(l); print(json.dumps({'id':q['id'],'ok':True,'alternatives':[q['src_lang']+q['tgt_lang']+':'+q['text'], 'x'],'concurrent':1}), flush=True)"
+        r = DubdeckBinary.run(["translate", path, "2", "--json", "--mt-engine", "server", "--mt-command", "python3", "-c", echo])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try proposals(r).first?["proposed"] as? String, "enes:" + english[1])
+        let before = DubdeckBinary.run(["segments", path, "--json"]).stdout
+        let cases: [(String, String)] = [
+            ("import time,sys\nfor l in sys.stdin: time.sleep(30)", "no answer within 2 s"),
+            ("import json,sys\nfor l in sys.stdin: print(json.dumps({'id':999,'ok':True,'text':'lie'}), flush=True)", "no answer within 2 s"),
+            ("import sys\nfor l in sys.stdin: sys.stdout.write('x' * 3000000); sys.stdout.flush()", "line"),
+            ("import json,sys\nfor l in sys.stdin: q=json.loads(l); print(json.dumps({'id':q['id'],'ok':False,'error':'no model'}), flush=True)", "no model"),
+            ("import json,sys\nfor l in sys.stdin: q=json.loads(l); print(json.dumps({'id':q['id'],'ok':True,'text':'  '}), flush=True)", "no translation"),
+            ("import json,sys\nfor l in sys.stdin: q=json.loads(l); print(json.dumps({'id':q['id'],'ok':True}), flush=True)", "no \"text\""),
+            ("import sys; sys.stderr.write('cannot load\\n'); sys.exit(1)", "after a restart"),
+        ]
+        for (script, said) in cases {
+            let r = DubdeckBinary.run(["translate", path, "1", "--apply", "--mt-timeout", "2", "--mt-engine", "server", "--mt-command", "python3", "-c", script])
+            XCTAssertEqual(r.status, 74, "\(script): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(said), "\(script): \(r.stderr)")
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        }
+        XCTAssertEqual(DubdeckBinary.run(["segments", path, "--json"]).stdout, before, "nothing written")
+    }
 }
+

@@ -95,6 +95,9 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
         dd_cleanup_unregister(dirSlot)
     }
 
+    /// The server's command line (what its errors name).
+    package var command: [String] { argv }
+
     /// Ends the server (its whole process group) and forgets the conversation.
     public func close() { lock.withLock { _ in stop() } }
 
@@ -150,13 +153,24 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
     }
 
     public func synthesize(_ request: SpeechRequest) throws -> AudioBuffer {
+        try restartingOnce { alone in try exchange(request, alone: alone) }
+    }
+
+    /// One request of another protocol over the same connection (a machine translation server's):
+    /// `fields` sent, the answer object returned whatever it says; a server that died is started
+    /// again once for it, as for a line to speak.
+    package func request(_ fields: [(String, JSONValue)]) throws -> JSONObject {
+        try restartingOnce { alone in try ask(fields, alone: alone) }
+    }
+
+    func restartingOnce<T>(_ body: (Bool) throws -> T) throws -> T {
         do {
-            return try exchange(request)
+            return try body(false)
         } catch let e as ServerFailure where e.died {
             // Died (before or while answering): started again once for this request, sent alone — a
             // line that kills the server kills it again by itself, not with the lines lost beside it.
             do {
-                return try exchange(request, alone: true)
+                return try body(true)
             } catch let again as ServerFailure {
                 // Already stopped where it failed; stopping here could end the server another
                 // request has started since (and the lines in it).

@@ -73,8 +73,9 @@ public enum Translation {
         switch name ?? "apertium" {
         case "apertium": return try ApertiumEngine(srcLang: srcLang, tgtLang: tgtLang, timeout: timeout)
         case "command": return try CommandTranslationEngine(template: command, timeout: timeout)
+        case "server": return try ServerTranslationEngine(argv: command, timeout: timeout)
         case let other:
-            throw DubdeckError(.usage, "unknown --mt-engine \(Sanitizer.display(other)) (apertium or command)")
+            throw DubdeckError(.usage, "unknown --mt-engine \(Sanitizer.display(other)) (apertium, command or server)")
         }
     }
 }
@@ -198,3 +199,45 @@ extension Translation {
         return try store.commit(changes, batch: "retranslate-\(Clock.isoNow())-\(getpid())").records.map(\.segment)
     }
 }
+
+/// One JSON-lines process for the run's (or the desk's) life, over the TTS server's connection
+/// (ServerEngine: one request at a time until it says more, a timeout each, a dead server started
+/// again once, its process group killed at the end):
+///
+///     → {"id":1,"text":"…","src_lang":"en","tgt_lang":"es","context":["previous","next"],"max_chars":40|null}
+///     ← {"id":1,"ok":true,"text":"…"}  or  {"id":1,"ok":true,"alternatives":["…","…"]}  or  {"id":1,"ok":false,"error":"…"}
+///
+/// Each text is checked as every engine's answer is; at most `maxAlternatives` are taken.
+public struct ServerTranslationEngine: TranslationEngine {
+    public let name = "server"
+    let server: ServerEngine
+    public static let maxAlternatives = 10
+
+    public init(argv: [String], timeout: Double = Translation.defaultTimeout) throws {
+        guard let first = argv.first, !first.isEmpty else {
+            throw DubdeckError(.usage, "--mt-engine server needs --mt-command ARGV... (the server's command line)")
+        }
+        server = try ServerEngine(argv: argv, timeout: timeout)
+    }
+
+    public func translate(_ request: TranslationRequest) throws -> [String] {
+        let what = "the MT server \(Sanitizer.display(server.command[0]))"
+        let o = try server.request([
+            ("text", .string(request.text)), ("src_lang", .string(request.srcLang)), ("tgt_lang", .string(request.tgtLang)),
+            ("context", .array(request.context.map { .string($0) })), ("max_chars", request.maxChars.map { .number($0) } ?? .null),
+        ])
+        guard let ok = o["ok"]?.boolValue else { throw DubdeckError(.ioError, "\(what) answered without \"ok\"") }
+        guard ok else {
+            throw DubdeckError(.ioError, "\(what) could not translate the line: \(Sanitizer.display(String((o["error"]?.stringValue ?? "no reason given").prefix(200))))")
+        }
+        let texts: [JSONValue]
+        if let one = o["text"] { texts = [one] } else if let many = o["alternatives"]?.arrayValue, !many.isEmpty { texts = Array(many.prefix(Self.maxAlternatives)) } else {
+            throw DubdeckError(.ioError, "\(what) answered ok with no \"text\" and no \"alternatives\"")
+        }
+        return try texts.map { t in
+            guard let s = t.stringValue else { throw DubdeckError(.ioError, "\(what) answered a translation that is not a string") }
+            return try Translation.answer(Array(s.utf8), engine: what)
+        }
+    }
+}
+

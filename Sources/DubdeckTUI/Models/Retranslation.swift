@@ -14,6 +14,8 @@ final class Retranslation: Sendable {
         /// The line asked for (nil: nothing asked) and, once answered, its proposal or error.
         var asked: Int?
         var answer: (line: Int, result: Result<String, Error>)?
+        /// The engine, made on first use and kept (a server runs for the desk's life).
+        var engine: (any TranslationEngine)?
     }
     let state = Mutex(State())
     private let queue = DispatchQueue(label: "dubdeck.retranslation")
@@ -33,7 +35,8 @@ final class Retranslation: Sendable {
         let (name, command) = (engineName, command)
         queue.async { [self] in
             let result = Result { () throws -> String in
-                let engine = try Translation.engine(name, command: command, srcLang: request.srcLang, tgtLang: request.tgtLang)
+                let engine = try state.withLock { $0.engine } ?? Translation.engine(name, command: command, srcLang: request.srcLang, tgtLang: request.tgtLang)
+                state.withLock { $0.engine = engine }
                 return try engine.translate(request)[0]
             }
             state.withLock { s in
