@@ -15,7 +15,14 @@ extension Desk {
             return .status
         }
         do {
-            retranslation.ask(n, try Translation.request(store, n, srcLang: src))
+            var request = try Translation.request(store, n, srcLang: src)
+            // A line predicted to run past its slot asks for a shorter one: as many characters as the
+            // present text's speaking rate says the slot holds.
+            let st = store.state(n), slot = store.segment(n).duration
+            if let predicted = st.predictedS, predicted > slot, !st.text.isEmpty {
+                request.maxChars = max(1, Int(Double(st.text.count) * slot / predicted))
+            }
+            retranslation.ask(n, request, slot: slot, predictor: forecast.predictor, spoken: SpokenLength.input(store, n))
         } catch {
             setMessage(Desk.text(of: error), .error)
             return .status
@@ -31,17 +38,22 @@ extension Desk {
         case .failure(let e):
             setMessage(Desk.text(of: e), .error)
             return .status
-        case .success(let proposed):
+        case .success(let proposals):
             guard case .list = mode, selectedSegment?.number == n else {
                 setMessage("line \(n)'s translation came after you left it: R asks again")
                 return .status
             }
-            let now = store.state(n).text
-            guard proposed != now else { setMessage("line \(n): the engine proposes the text it has"); return .status }
+            let now = store.state(n).text, slot = store.segment(n).duration
+            let fresh = proposals.filter { $0.text != now }
+            guard let first = fresh.first else { setMessage("line \(n): the engine proposes the text it has"); return .status }
             setMessage("")
+            // Each with its predicted fit, the best fit first (Models/Retranslation.ranked).
+            let choices = fresh.map { p in
+                PickerScreen.Choice(value: p.text, text: DeskView.pad(p.seconds.map { "~\(DeskView.format1($0)) s / \(DeskView.format1(slot)) s" } ?? "~… s", 16) + p.text)
+            }
             mode = .picker(PickerScreen(purpose: .retranslation(n),
                                         title: "line \(n) re-translated (\(retranslation.engineName ?? "apertium")) · now: \(now)",
-                                        choices: [.init(value: proposed, text: proposed)], selected: proposed))
+                                        choices: choices, selected: first.text))
             return .all
         }
     }
