@@ -404,6 +404,7 @@ public final class CharacterStore {
     /// Every character changed since it was read passes the reader's rules before anything is written.
     func validateChanged() throws {
         for (i, c) in characters.enumerated() where raw[i] == nil || backend.rewritesAll { try c.validate(file: shownPath) }
+        for list in observations.values { for o in list { try Observation.checkQuality(o.quality, shownPath, o.episode) } }
     }
 
     // MARK: Encoding

@@ -36,6 +36,16 @@ public struct Observation: Equatable, Sendable {
         self.at = at
     }
 
+    /// How clearly a label was heard is a number in [0, 1]: the one rule the reader and the writer
+    /// (`CharacterStore.validateChanged`) apply.
+    static func checkQuality(_ q: Double?, _ shown: String, _ episode: String) throws {
+        if let q, !(q >= 0 && q <= 1) { throw badQuality(shown, episode) }
+    }
+
+    static func badQuality(_ shown: String, _ episode: String) -> DubdeckError {
+        DubdeckError.data(shown, "observation \(Sanitizer.display(episode)): quality must be a number in [0, 1]")
+    }
+
     /// Too little speech to move a character (the same rule as identify's).
     public var thin: Bool { evidence.thin }
     /// Heard too poorly to be sure of (the same rule as identify's).
@@ -79,7 +89,8 @@ public struct Observation: Equatable, Sendable {
         if let s = seconds, !(s >= 0 && s <= 1e7) { throw DubdeckError.data(shown, "observation seconds out of range") }
         var quality: Double?
         if let q = o["quality"], !q.isNull {
-            guard let x = q.doubleValue, x >= 0, x <= 1 else { throw DubdeckError.data(shown, "observation \(Sanitizer.display(episode)): quality must be a number in [0, 1]") }
+            guard let x = q.doubleValue else { throw Self.badQuality(shown, episode) }
+            try Self.checkQuality(x, shown, episode)
             quality = x
         }
         let job = o["job"]?.stringValue

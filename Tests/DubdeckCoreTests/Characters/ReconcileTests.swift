@@ -238,6 +238,14 @@ final class ReconcileTests: KeyEnvironmentTestCase {
         let third = try CharacterStore.open(storePath())
         XCTAssertEqual(third.character(ids["B"]!)!.embeddingAvg, before, "poor audio never moves a voice")
         XCTAssertEqual(third.poorlyHeard(ids["B"]!).map(\.observation.episode), ["e1", "e2"])
+        // The writer refuses what the reader would: a quality out of [0, 1] is never saved.
+        let saved = try FileIO.read(storePath())
+        for bad in [1.5, -0.1, Double.nan] {
+            XCTAssertThrowsError(try third.update { s in
+                _ = s.identify(evidence: [LabelEvidence(label: "C", embedding: [0, 0, 1, 0.1], utterances: 5, seconds: 20, quality: bad)], series: "s", episode: "e9")
+            }, "\(bad)")
+            XCTAssertEqual(try FileIO.read(storePath()), saved, "\(bad): nothing written")
+        }
         // Merged into A, B's poor matches are A's.
         try third.update { s in try s.merge(ids["B"]!, into: ids["A"]!) }
         XCTAssertEqual(try CharacterStore.open(storePath()).poorlyHeard(ids["A"]!).count, 2)
