@@ -60,6 +60,8 @@ public final class CursesTerminal {
             .status: (Int16(COLOR_WHITE), Int16(COLOR_BLUE), 0, rev),
             .cursor: (-1, -1, rev, rev),
             .banner: (Int16(COLOR_WHITE), Int16(COLOR_RED), bold, rev | bold),
+            .changed: (Int16(COLOR_YELLOW), -1, bold | und, bold | und),
+            .selectedChanged: (Int16(COLOR_BLACK), Int16(COLOR_YELLOW), bold | und, rev | und),
         ]
         for (style, spec) in table {
             let i = Int(style.rawValue)

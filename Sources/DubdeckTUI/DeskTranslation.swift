@@ -47,9 +47,11 @@ extension Desk {
             let fresh = proposals.filter { $0.text != now }
             guard let first = fresh.first else { setMessage("line \(n): the engine proposes the text it has"); return .status }
             setMessage("")
-            // Each with its predicted fit, the best fit first (Models/Retranslation.ranked).
+            // Each with its predicted fit, the best fit first (Models/Retranslation.ranked), the words
+            // it changes in the present text marked.
             let choices = fresh.map { p in
-                PickerScreen.Choice(value: p.text, text: DeskView.pad(p.seconds.map { "~\(DeskView.format1($0)) s / \(DeskView.format1(slot)) s" } ?? "~… s", 16) + p.text)
+                let fit = DeskView.pad(p.seconds.map { "~\(DeskView.format1($0)) s / \(DeskView.format1(slot)) s" } ?? "~… s", 16)
+                return PickerScreen.Choice(value: p.text, runs: [DeskView.TextRun(text: fit, changed: false)] + DeskView.changedRuns(p.text, against: now))
             }
             mode = .picker(PickerScreen(purpose: .retranslation(n),
                                         title: "line \(n) re-translated (\(retranslation.engineName ?? "apertium")) · now: \(now)",

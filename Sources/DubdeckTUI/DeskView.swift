@@ -201,9 +201,9 @@ public enum DeskView {
             grid.put(" mt  ", row: row, col: 0, style: .dim)
             var col = 5
             for (k, part) in wordChanges(seg.text, st.text).enumerated() {
-                let word = (k == 0 ? "" : " ") + part.word
-                guard col + TextWidth.width(of: word) < grid.width - 1 else { grid.put(" …", row: row, col: col, style: .dim); break }
-                col = grid.put(word, row: row, col: col, style: part.changed ? .flagged : .dim)
+                guard col + (k == 0 ? 0 : 1) + TextWidth.width(of: part.word) < grid.width - 1 else { grid.put(" …", row: row, col: col, style: .dim); break }
+                if k > 0 { col = grid.put(" ", row: row, col: col, style: .dim) }
+                col = grid.put(part.word, row: row, col: col, style: part.changed ? .changed : .dim)
             }
             row += 1
         }
@@ -290,9 +290,16 @@ public enum DeskView {
     /// (what is left of the longest common run of words is unchanged). Texts past 400 words are
     /// shown without marks (the comparison grows with the product of their lengths).
     static func wordChanges(_ mt: String, _ edited: String) -> [(word: String, changed: Bool)] {
-        let a = mt.split(whereSeparator: { $0.isWhitespace }).map(String.init)
-        let b = edited.split(whereSeparator: { $0.isWhitespace }).map(String.init)
-        guard a.count <= 400, b.count <= 400 else { return a.map { ($0, false) } }
+        let words = mt.split(whereSeparator: { $0.isWhitespace }).map(String.init)
+        // Words compared without the punctuation around them: "sabe" is kept in "sabe." (a moved
+        // full stop does not mark the word before it).
+        func key(_ w: Substring) -> Substring {
+            let trimmed = w.drop { $0.isPunctuation }.reversed().drop { $0.isPunctuation }
+            return trimmed.isEmpty ? w : Substring(String(trimmed.reversed()))
+        }
+        let a = words.map { key(Substring($0)) }
+        let b = edited.split(whereSeparator: { $0.isWhitespace }).map(key)
+        guard a.count <= 400, b.count <= 400 else { return words.map { ($0, false) } }
         // lcs[i][j]: the longest common run of a[i...] and b[j...].
         var lcs = Array(repeating: Array(repeating: 0, count: b.count + 1), count: a.count + 1)
         for i in stride(from: a.count - 1, through: 0, by: -1) {
@@ -303,9 +310,9 @@ public enum DeskView {
         var out: [(word: String, changed: Bool)] = []
         var i = 0, j = 0
         while i < a.count {
-            if j < b.count, a[i] == b[j] { out.append((a[i], false)); i += 1; j += 1 }
+            if j < b.count, a[i] == b[j] { out.append((words[i], false)); i += 1; j += 1 }
             else if j < b.count, lcs[i][j + 1] >= lcs[i + 1][j] { j += 1 }
-            else { out.append((a[i], true)); i += 1 }
+            else { out.append((words[i], true)); i += 1 }
         }
         return out
     }
@@ -414,6 +421,37 @@ public enum DeskView {
     /// the selection, the selected one highlighted; `empty` when there is none.
     static func drawTable(title: String, info: String, columns: String, count: Int, selection: Int, empty: String,
                           into grid: inout CellGrid, row text: (Int) -> String) {
+        drawMarkedTable(title: title, info: info, columns: columns, count: count, selection: selection, empty: empty,
+                        into: &grid) { [TextRun(text: text($0), changed: false)] }
+    }
+
+    /// A row's text in runs, the changed ones marked (a proposal's words beside the line's text).
+    struct TextRun: Equatable, Sendable {
+        var text: String
+        var changed: Bool
+    }
+
+    /// The words of `proposal` as runs, those not in `current` marked changed (wordChanges).
+    static func changedRuns(_ proposal: String, against current: String) -> [TextRun] {
+        var runs: [TextRun] = []
+        for (k, part) in wordChanges(proposal, current).enumerated() {
+            let sep = k == 0 ? "" : " "
+            if let last = runs.last, last.changed == part.changed {
+                runs[runs.count - 1].text += sep + part.word
+            } else if part.changed {
+                // The space before a changed word stays unmarked.
+                if !sep.isEmpty { runs.append(TextRun(text: sep, changed: false)) }
+                runs.append(TextRun(text: part.word, changed: true))
+            } else {
+                runs.append(TextRun(text: sep + part.word, changed: false))
+            }
+        }
+        return runs
+    }
+
+    /// drawTable with rows in runs, the changed ones marked.
+    static func drawMarkedTable(title: String, info: String, columns: String, count: Int, selection: Int, empty: String,
+                                into grid: inout CellGrid, runs: (Int) -> [TextRun]) {
         grid.fill(row: 0, style: .header)
         let col = grid.put(title, row: 0, col: 0, style: .title)
         grid.put(info, row: 0, col: col, style: .header)
@@ -425,7 +463,11 @@ public enum DeskView {
             let row = 2 + k - top
             let selected = k == selection
             if selected { grid.fill(row: row, style: .selected) }
-            grid.put(text(k), row: row, col: 0, style: selected ? .selected : .normal)
+            var col = 0
+            for run in runs(k) {
+                col = grid.put(run.text, row: row, col: col,
+                               style: run.changed ? (selected ? .selectedChanged : .changed) : (selected ? .selected : .normal))
+            }
         }
         if count == 0 { grid.put(empty, row: 2, col: 0, style: .dim) }
     }

@@ -3,6 +3,9 @@ import DubdeckCore
 /// What a cell means; each backend decides how that looks (colours, attributes, or nothing).
 public enum Style: UInt8, CaseIterable, Sendable {
     case normal, header, columns, selected, dim, approved, locked, flagged, warning, error, status, cursor, banner, title
+    /// Words that differ from the text they are shown against (an edit beside the machine
+    /// translation, a proposal beside the line's text); on the selected row, `selectedChanged`.
+    case changed, selectedChanged
 }
 
 public struct Cell: Equatable, Sendable {
@@ -132,16 +135,31 @@ public struct CellGrid: Equatable {
     }
 
     /// The screen with what plain text cannot show: a `>` gutter on rows drawn as the selection,
-    /// and a last line naming where the cursor cell is (tests compare these).
+    /// a line naming where the cursor cell is, and one a row for the words drawn as changed (tests
+    /// compare these).
     public func annotatedText() -> String {
         var out = ""
         var cursor: (Int, Int)? = nil
+        var changed: [String] = []
         for r in 0..<height {
             let selected = (0..<width).contains { cells[r * width + $0].style == .selected }
             if cursor == nil, let c = (0..<width).first(where: { cells[r * width + $0].style == .cursor }) { cursor = (r, c) }
             out += (selected ? ">" : " ") + rowText(r) + "\n"
+            // Each run of changed cells, as it reads.
+            var runs: [String] = [], run = ""
+            for c in 0...width {
+                let cell = c < width ? cells[r * width + c] : .blank
+                if cell.style == .changed || cell.style == .selectedChanged {
+                    if !cell.continuation { run.append(cell.ch) }
+                } else if !run.isEmpty {
+                    runs.append("«" + run + "»")
+                    run = ""
+                }
+            }
+            if !runs.isEmpty { changed.append("-- changed on row \(r + 1): " + runs.joined(separator: " ")) }
         }
         out += cursor.map { "-- cursor at row \($0.0 + 1), column \($0.1 + 1)\n" } ?? "-- no cursor\n"
+        for line in changed { out += line + "\n" }
         return out
     }
 }

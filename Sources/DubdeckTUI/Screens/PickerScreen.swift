@@ -13,10 +13,21 @@ public struct PickerScreen: DeskScreen {
     }
 
     public struct Choice: Equatable, Sendable {
-        /// What is picked (a label, a character ID).
+        /// What is picked (a label, a character ID, a proposed text).
         public var value: String
-        /// How the row reads.
-        public var text: String
+        /// How the row reads, in runs: a proposal's changed words marked.
+        var runs: [DeskView.TextRun]
+        public var text: String { runs.map(\.text).joined() }
+
+        init(value: String, text: String) {
+            self.value = value
+            runs = [DeskView.TextRun(text: text, changed: false)]
+        }
+
+        init(value: String, runs: [DeskView.TextRun]) {
+            self.value = value
+            self.runs = runs
+        }
     }
 
     public let purpose: Purpose
@@ -51,8 +62,8 @@ public struct PickerScreen: DeskScreen {
     }
 
     func draw(_ desk: Desk, into grid: inout CellGrid) {
-        DeskView.drawTable(title: " pick ", info: " " + title + " · Enter takes it · q returns", columns: "", count: choices.count,
-                           selection: selection, empty: "  nothing to pick from", into: &grid) { "  " + choices[$0].text }
+        DeskView.drawMarkedTable(title: " pick ", info: " " + title + " · Enter takes it · q returns", columns: "", count: choices.count,
+                           selection: selection, empty: "  nothing to pick from", into: &grid) { [DeskView.TextRun(text: "  ", changed: false)] + choices[$0].runs }
         DeskView.drawStatus(desk, into: &grid)
     }
 }
