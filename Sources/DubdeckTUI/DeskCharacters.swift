@@ -369,8 +369,8 @@ extension Desk {
             return change(store.speakerChange(n, value))
         case .labelCharacter(let label):
             return assign(label, to: value, restoring: nil)
-        case .retranslation(let n):
-            return takeRetranslation(n, value)
+        case .retranslation(let n, let current):
+            return change(Translation.change(n, value, replacing: current))
         }
     }
 

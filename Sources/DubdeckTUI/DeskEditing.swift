@@ -111,6 +111,11 @@ extension Desk {
             setMessage(e.message, .warning)
         } catch let e as DubdeckError {
             pendingCommits.settle()
+            if e.status == .conflict {
+                // The store took the other writer's file: the detail pane's history follows it.
+                invalidateSearch()
+                try? readRecentHistory()
+            }
             setMessage(e.message, .error)
         } catch {
             pendingCommits.settle()

@@ -15,14 +15,9 @@ extension Desk {
             return .status
         }
         do {
-            var request = try Translation.request(store, n, srcLang: src)
-            // A line predicted to run past its slot asks for a shorter one: as many characters as the
-            // present text's speaking rate says the slot holds.
-            let st = store.state(n), slot = store.segment(n).duration
-            if let predicted = st.predictedS, predicted > slot, !st.text.isEmpty {
-                request.maxChars = max(1, Int(Double(st.text.count) * slot / predicted))
-            }
-            retranslation.ask(n, request, slot: slot, predictor: forecast.predictor, spoken: SpokenLength.input(store, n))
+            // A line predicted to run past its slot asks for shorter ones (max_chars, Translation.request).
+            let request = try Translation.request(store, n, srcLang: src)
+            retranslation.ask(n, request, slot: store.segment(n).duration, predictor: forecast.predictor, spoken: SpokenLength.input(store, n))
         } catch {
             setMessage(Desk.text(of: error), .error)
             return .status
@@ -47,20 +42,16 @@ extension Desk {
             let fresh = proposals.filter { $0.text != now }
             guard let first = fresh.first else { setMessage("line \(n): the engine proposes the text it has"); return .status }
             setMessage("")
-            // Each with its predicted fit, the best fit first (Models/Retranslation.ranked), the words
+            // Each with its predicted fit, the best fit first (Translation.ranked), the words
             // it changes in the present text marked.
             let choices = fresh.map { p in
                 let fit = DeskView.pad(p.seconds.map { "~\(DeskView.format1($0)) s / \(DeskView.format1(slot)) s" } ?? "~… s", 16)
                 return PickerScreen.Choice(value: p.text, runs: [DeskView.TextRun(text: fit, changed: false)] + DeskView.changedRuns(p.text, against: now))
             }
-            mode = .picker(PickerScreen(purpose: .retranslation(n),
+            mode = .picker(PickerScreen(purpose: .retranslation(n, against: now),
                                         title: "line \(n) re-translated (\(retranslation.engineName ?? "apertium")) · now: \(now)",
                                         choices: choices, selected: first.text))
             return .all
         }
-    }
-
-    func takeRetranslation(_ n: Int, _ text: String) -> Redraw {
-        change(Translation.change(n, text))
     }
 }

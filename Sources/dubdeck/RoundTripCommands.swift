@@ -50,7 +50,9 @@ struct Translate: ParsableCommand {
         input, the translation on its standard output; no shell) or server (--mt-command is its command line: one JSON-lines process \
         for the run, docs/ENGINES.md; scripts/mt_server.py is a reference over Apertium). --apply writes each proposal as one retranslate record (undoable \
         with dubdeck undo) and clears the line's needs_retranslate flag. A locked line is refused (75) when named, left out with \
-        --flagged. The job's languages are job.json's src_lang (else --src-lang) and tgt_lang.
+        --flagged. The job's languages are job.json's src_lang (else --src-lang) and tgt_lang. A line predicted to run past its slot \
+        asks the engine for at most the characters the slot holds (max_chars: the server engine reads it); every answer is listed \
+        with its predicted length against the slot, the best fit first, and --apply takes the first.
         """)
     @Argument(help: "The job directory.") var job: String
     @Argument(help: "Line numbers (1-based).") var numbers: [Int] = []
@@ -91,18 +93,36 @@ struct Translate: ParsableCommand {
                 throw DubdeckError(.usage, "\(Sanitizer.display(job)): no source language (src_lang in job.json, or --src-lang)")
             }
             let engine = try Translation.engine(engine, command: command, srcLang: src, tgtLang: store.job.info.tgtLang, timeout: timeout)
-            let proposals = try Translation.propose(store, lines, engine: engine, srcLang: src)
+            // The present texts' predicted lengths: a line that runs past its slot asks for shorter
+            // ones (max_chars), and every answer is ranked by its own (the desk's R does the same).
+            let predictor = try? SpokenLength()
+            predictor?.predictAll(store, lines: lines)
+            let proposals = try Translation.propose(store, lines, engine: engine, srcLang: src, predictor: predictor)
             let written = apply ? try Translation.apply(store, proposals) : []
+            func seconds(_ s: Double?) -> JSONValue { s.map { .number(($0 * 100).rounded() / 100) } ?? .null }
             if json {
                 printJSON(.array(proposals.map { p in
                     .object(JSONObject([("segment", .number(p.number)), ("current", .string(p.current)), ("proposed", .string(p.proposed)),
+                                        ("slot_s", .number(store.segment(p.number).duration)),
+                                        ("current_predicted_s", seconds(store.state(p.number).predictedS)),
+                                        ("max_chars", p.maxChars.map { .number(Double($0)) } ?? .null),
+                                        ("alternatives", .array(p.alternatives.map { a in
+                                            .object(JSONObject([("text", .string(a.text)), ("predicted_s", seconds(a.seconds))]))
+                                        })),
                                         ("locked", .bool(p.locked)), ("written", .bool(written.contains(p.number)))]))
                 }))
                 return
             }
             var out = lines.isEmpty ? "no line flagged needs_retranslate\n" : ""
             for p in proposals {
-                out += "#\(p.number)\(p.locked ? " (locked: kept)" : "")\n  now  \(Sanitizer.display(p.current))\n  \(engine.name)  \(Sanitizer.display(p.proposed))\n"
+                // Each answer with its predicted length against the slot, the best fit first.
+                let slot = store.segment(p.number).duration
+                func fit(_ s: Double?) -> String { "~\(s.map { JSONValue.formatNumber(($0 * 10).rounded() / 10) } ?? "?") s / \(JSONValue.formatNumber(slot)) s" }
+                out += "#\(p.number)\(p.locked ? " (locked: kept)" : "")\(p.maxChars.map { " (runs past its slot: asked for at most \($0) characters)" } ?? "")\n"
+                out += "  now  \(Sanitizer.display(p.current))  \(fit(store.state(p.number).predictedS))\n"
+                for (k, a) in p.alternatives.enumerated() {
+                    out += "  \(k == 0 ? engine.name : String(repeating: " ", count: engine.name.count))  \(Sanitizer.display(a.text))  \(fit(a.seconds))\n"
+                }
             }
             if apply { out += "wrote \(written.count) line\(written.count == 1 ? "" : "s") (dubdeck undo takes them back)\n" }
             printOut(out)

@@ -170,19 +170,26 @@ final class CharacterCommandTests: XCTestCase {
         }
         unlink(job + "/audio.wav")
         try AudioFile.writeWAV16(audio, to: job + "/audio.wav")
+        // The buried voice's label carries terminal escapes (a hostile pipeline): printed, they are
+        // shown, never sent to the terminal.
+        let hostile = "SPEAKER_01\u{1b}[2J\u{9b}1m"
+        let translated = try String(contentsOfFile: job + "/translated.json", encoding: .utf8)
+        unlink(job + "/translated.json")
+        try FileIO.writeAtomically(job + "/translated.json", Array(translated.replacingOccurrences(of: "\"SPEAKER_01\"", with: "\"SPEAKER_01\\u001b[2J\\u009b1m\"").utf8))
         var r = DubdeckBinary.run(["characters", "identify", job], env: e)
         XCTAssertEqual(r.status, 0, r.stderr)
         let map = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: job + "/characters.map.json"))) as! [String: Any]
         let labels = map["labels"] as! [String: [String: Any]]
-        let clear = try XCTUnwrap(labels["SPEAKER_00"]?["character_id"] as? String), buried = try XCTUnwrap(labels["SPEAKER_01"]?["character_id"] as? String)
+        let clear = try XCTUnwrap(labels["SPEAKER_00"]?["character_id"] as? String), buried = try XCTUnwrap(labels[hostile]?["character_id"] as? String)
         r = DubdeckBinary.run(["characters", "show", buried], env: e)
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("poor audio: 1 match rests on it, none moved the voice — test_series ep01 SPEAKER_01 (quality 0"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("poor audio: 1 match rests on it, none moved the voice — test_series ep01 SPEAKER_01␛[2J⟨U+009B⟩1m (quality 0"), r.stdout)
+        XCTAssertFalse(r.stdout.unicodeScalars.contains { $0.value == 0x1b || $0.value == 0x9b }, "no escape reaches the terminal")
         r = DubdeckBinary.run(["characters", "show", buried, "--json"], env: e)
         let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let poor = try XCTUnwrap(doc["poor_audio"] as? [[String: Any]])
         XCTAssertEqual(poor.count, 1)
-        XCTAssertEqual(poor.first?["label"] as? String, "SPEAKER_01")
+        XCTAssertEqual(poor.first?["label"] as? String, hostile, "JSON carries the label as it is, escaped by JSON")
         XCTAssertLessThan(try XCTUnwrap(poor.first?["quality"] as? Double), Matching.poorQuality)
         r = DubdeckBinary.run(["characters", "show", clear], env: e)
         XCTAssertFalse(r.stdout.contains("poor audio"), r.stdout)

@@ -59,7 +59,9 @@ final class TranslateCommandTests: XCTestCase {
             XCTAssertEqual(try JobLoader.load(path).segments.map(\.text), ["old 1", "old 2", "old 3"])
             // The text form names the engine and both texts.
             let text = DubdeckBinary.run(["translate", path, "2"])
-            XCTAssertTrue(text.stdout.contains("#2\n  now  old 2\n  apertium  \(try apertium(mode, texts[1]))"), text.stdout)
+            XCTAssertTrue(text.stdout.contains("#2\n  now  old 2  ~"), text.stdout)
+            XCTAssertTrue(text.stdout.contains("\n  apertium  \(try apertium(mode, texts[1]))  ~"), text.stdout)
+            XCTAssertTrue(text.stdout.contains(" s / 2 s\n"), "each text with its predicted length against the slot: \(text.stdout)")
             try FileManager.default.removeItem(atPath: path)
         }
     }
@@ -100,6 +102,43 @@ final class TranslateCommandTests: XCTestCase {
         XCTAssertEqual(DubdeckBinary.run(["translate", path]).status, 64, "no line named")
     }
 
+    /// Another writer edits the line while the engine is translating it: --apply writes nothing over
+    /// that edit (75), and the other writer's text and history stay.
+    func testASecondWriterBetweenTheProposalAndApplyIsNeverOverwritten() throws {
+        let dir = TempDir()
+        let path = job(dir, src: "en", tgt: "es", english)
+        // The engine: while it "translates", a reviewer sets line 2 with the real binary.
+        let engine = "import subprocess, sys; subprocess.run([sys.argv[1], 'set', sys.argv[2], '2', '--text', 'Su arreglo'], check=True); print('propuesta')"
+        let r = DubdeckBinary.run(["translate", path, "2", "--apply", "--mt-engine", "command", "--mt-command", "python3", "-c", engine, DubdeckBinary.path, path],
+                                  env: ["USER": "tester"])
+        XCTAssertEqual(r.status, 75, r.stderr)
+        XCTAssertTrue(r.stderr.contains("segment 2"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        let segs = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(DubdeckBinary.run(["segments", path, "--json"]).stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(segs[1]["tgt_text"] as? String, "Su arreglo", "the other writer's edit stays")
+        let history = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(DubdeckBinary.run(["history", path, "2", "--json"]).stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(history.map { $0["action"] as? String }, ["edit"], "no retranslate record")
+        // Asked again, the proposal is made against what is there now, and taken.
+        let again = DubdeckBinary.run(["translate", path, "2", "--apply", "--json", "--mt-engine", "command", "--mt-command", "python3", "-c", "print('propuesta')"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(try proposals(again).first?["current"] as? String, "Su arreglo")
+        XCTAssertEqual(try proposals(again).first?["written"] as? Bool, true)
+    }
+
+    /// The proposal's change itself refuses a line whose text is not the one it was made against
+    /// (the desk's Enter and --apply share it), even on a store that has read the other's edit.
+    func testTheChangeIsMadeAgainstTheTextItWasShownBeside() throws {
+        let dir = TempDir()
+        let path = job(dir, src: "en", tgt: "es", english)
+        let store = try TranscriptStore(job: try JobLoader.load(path), by: "tester")
+        try store.commit([.edit(1, text: "nuevo")])
+        XCTAssertThrowsError(try store.commit([Translation.change(1, "propuesta", replacing: "old 1")])) { e in
+            XCTAssertEqual((e as? DubdeckError)?.status, .conflict)
+        }
+        XCTAssertEqual(store.state(1).text, "nuevo")
+        XCTAssertEqual(try store.commit([Translation.change(1, "propuesta", replacing: "nuevo")]).records.map(\.action), ["retranslate"])
+    }
+
     func testAMissingPairSaysWhichPackage() throws {
         let dir = TempDir()
         let path = job(dir, src: "ja", tgt: "en", ["おはよう"])
@@ -130,6 +169,9 @@ final class TranslateCommandTests: XCTestCase {
             ("import sys; sys.stderr.write('no model\\n'); sys.exit(3)", [], 74, "exit 3"),
             ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", [], 74, "signal 9"),
             ("import time; time.sleep(30)", ["--mt-timeout", "1"], 74, "timed out after 1 s"),
+            // Endless floods are stopped at their bound, long before the timeout.
+            ("import sys\nwhile True: sys.stdout.write('x' * 65536); sys.stdout.flush()", ["--mt-timeout", "600"], 74, "printed more than 65536 bytes"),
+            ("import sys\nwhile True: sys.stderr.write('x' * 65536); sys.stderr.flush()", ["--mt-timeout", "600"], 74, "wrote more than 1048576 bytes to its standard error"),
         ]
         let before = try XCTUnwrap(DubdeckBinary.run(["segments", path, "--json"]).stdout)
         for (script, extra, status, said) in cases {
@@ -156,11 +198,34 @@ final class TranslateCommandTests: XCTestCase {
         var r = DubdeckBinary.run(["translate", path, "1", "2", "3", "--json", "--mt-engine", "server", "--mt-command"] + reference)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try proposals(r).map { $0["proposed"] as? String }, try english.map { try apertium("eng-spa", $0) })
-        // Alternatives: the first is the proposal; what a request carries is what the server saw.
-        let echo = "import json,sys\nfor l in sys.stdin:\n q=json.loads(l); print(json.dumps({'id':q['id'],'ok':True,'alternatives':[q['src_lang']+q['tgt_lang']+':'+q['text'], 'x'],'concurrent':1}), flush=True)"
+        // Alternatives: what a request carries is what the server saw; ranked by their predicted fit,
+        // the first is the proposal.
+        let echo = "import json,sys\nfor l in sys.stdin:\n q=json.loads(l); print(json.dumps({'id':q['id'],'ok':True,'alternatives':[q['src_lang']+q['tgt_lang']+':'+q['text']+' '+str(q['max_chars']), 'x'],'concurrent':1}), flush=True)"
         r = DubdeckBinary.run(["translate", path, "2", "--json", "--mt-engine", "server", "--mt-command", "python3", "-c", echo])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(try proposals(r).first?["proposed"] as? String, "enes:" + english[1])
+        var got = try XCTUnwrap(try proposals(r).first)
+        XCTAssertEqual((got["alternatives"] as? [[String: Any]])?.map { $0["text"] as? String }, ["x", "enes:" + english[1] + " None"],
+                       "the one that fits first; a line that fits asks for any length")
+        XCTAssertEqual(got["proposed"] as? String, "x")
+        XCTAssertTrue(got["max_chars"] is NSNull)
+        // A line predicted to run past its slot asks for at most the characters the slot holds at
+        // its present text's speaking rate; the answers that fit come first.
+        let long = "Nadie en este barco sabe a dónde se fue el capitán aquella noche de tormenta tan larga"
+        XCTAssertEqual(DubdeckBinary.run(["set", path, "2", "--text", long]).status, 0)
+        r = DubdeckBinary.run(["translate", path, "2", "--json", "--mt-engine", "server", "--mt-command", "python3", "-c", echo])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        got = try XCTUnwrap(try proposals(r).first)
+        let maxChars = try XCTUnwrap(got["max_chars"] as? Int, "\(got)")
+        let predicted = try XCTUnwrap(got["current_predicted_s"] as? Double)
+        XCTAssertGreaterThan(predicted, 2, "the long text runs past the 2 s slot")
+        XCTAssertEqual(maxChars, Int(Double(long.count) * 2 / predicted), accuracy: 1)
+        let alternatives = try XCTUnwrap(got["alternatives"] as? [[String: Any]])
+        XCTAssertEqual(alternatives.map { $0["text"] as? String }, ["x", "enes:\(english[1]) \(maxChars)"], "max_chars reached the server")
+        XCTAssertLessThanOrEqual(try XCTUnwrap(alternatives[0]["predicted_s"] as? Double), 2)
+        let text = DubdeckBinary.run(["translate", path, "2", "--mt-engine", "server", "--mt-command", "python3", "-c", echo])
+        XCTAssertTrue(text.stdout.contains("#2 (runs past its slot: asked for at most \(maxChars) characters)\n"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("\n  server  x  ~"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("\n          enes:"), "the other answers below the first: \(text.stdout)")
         let before = DubdeckBinary.run(["segments", path, "--json"]).stdout
         let cases: [(String, String)] = [
             ("import time,sys\nfor l in sys.stdin: time.sleep(30)", "no answer within 2 s"),

@@ -217,6 +217,10 @@ struct DeskScriptHarness {
                 try start()
                 now += 1
                 if runner!.desk.tick(now: now) != .nothing { DeskView.draw(runner!.desk, into: &runner!.grid) }
+            case "@poll":
+                // The desk's look for outside changes, now (its tick does it twice a second).
+                try start()
+                if runner!.desk.reloadIfChangedOutside() != .nothing { DeskView.draw(runner!.desk, into: &runner!.grid) }
             case "@disk":
                 try start()
                 let st = try other().state(Int(words[1])!)

@@ -77,7 +77,11 @@ public final class CommandEngine: SpeechEngine, Sendable {
     /// /dev/null); `done` reads what it wrote ({out}, that file, its last stderr lines) before the
     /// directory goes.
     func run<T>(_ template: [String], _ request: SpeechRequest, stdout: String?, done: (String, String?, String) throws -> T) throws -> T {
-        try EngineCommand.run(what: "engine command", timeout: timeout, files: ["text.txt", "out.wav"] + (stdout.map { [$0] } ?? [])) { dir in
+        // The audio as large as any engine's may be; a printed answer (the predicted seconds) small.
+        var limits = ["out.wav": FileIO.engineAudioLimit]
+        if let stdout { limits[stdout] = 4096 }
+        return try EngineCommand.run(what: "engine command", timeout: timeout, files: ["text.txt", "out.wav"] + (stdout.map { [$0] } ?? []),
+                                     limits: limits) { dir in
             try FileIO.writeAtomically(dir + "/text.txt", Array(request.text.utf8))
             let argv = template.map { arg in
                 arg.replacingPlaceholders([
@@ -96,10 +100,16 @@ public final class CommandEngine: SpeechEngine, Sendable {
 /// temporary directory of its own — registered so Ctrl-C removes it and what is in it (a line's
 /// text), emptied and removed on return — with a timeout; its failure said with its last stderr lines.
 package enum EngineCommand {
+    /// What a command may write to its standard error (its last lines are all that is read).
+    package static let stderrLimit = 1 << 20
+
     /// `prepare` writes its inputs into the directory and gives the argv, standard input (nil:
     /// /dev/null) and standard output paths; `done` reads what it left (the directory, its last
     /// stderr lines) before the directory goes.
-    package static func run<T>(what: String, timeout: Double, files: [String], prepare: (String) throws -> ([String], String?, String),
+    /// `limits`: the most it may write to each named file of its directory (its standard output's
+    /// among them); standard error may take `stderrLimit`. Past one it is killed (74).
+    package static func run<T>(what: String, timeout: Double, files: [String], limits: [String: Int],
+                               prepare: (String) throws -> ([String], String?, String),
                                done: (String, String) throws -> T) throws -> T {
         var tmpl = Array("/tmp/dubdeck-engine.XXXXXX".utf8CString)
         guard let dirPtr = tmpl.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
@@ -115,13 +125,24 @@ package enum EngineCommand {
             for s in slots { dd_cleanup_unregister(s) }
         }
         let (argv, stdin, stdout) = try prepare(dir)
-        let status = try Subprocess.run(argv, stdinPath: stdin ?? "/dev/null", stdoutPath: stdout, stderrPath: errFile, timeout: timeout)
+        let watched = limits.map { (dir + "/" + $0.key, $0.key, $0.value) } + [(errFile, "its standard error", stderrLimit)]
+        let status = try Subprocess.run(argv, stdinPath: stdin ?? "/dev/null", stdoutPath: stdout, stderrPath: errFile, timeout: timeout) {
+            for (path, name, limit) in watched {
+                var st = stat()
+                if lstat(path, &st) == 0, Int(st.st_size) > limit {
+                    return path == stdout ? "printed more than \(limit) bytes" : "wrote more than \(limit) bytes to \(name)"
+                }
+            }
+            return nil
+        }
         let lastLines = Subprocess.lastLines(of: errFile)
         switch status {
         case .timedOut:
             throw DubdeckError(.ioError, "\(what) timed out after \(JSONValue.formatNumber(timeout)) s: \(Sanitizer.display(argv[0]))")
         case .interrupted:
             throw Interrupt.error
+        case .stopped(let why):
+            throw DubdeckError(.ioError, "\(what) \(why): stopped: \(Sanitizer.display(argv[0]))")
         case .exited(let code) where code != 0:
             throw DubdeckError(.ioError, "\(what) failed (exit \(code)): \(Sanitizer.display(argv[0]))\(lastLines.isEmpty ? "" : ": " + Sanitizer.display(lastLines))")
         case .signaled(let sig):

@@ -6,7 +6,8 @@ import Glibc
 /// Runs a program without a shell (posix_spawn), in its own process group so a timeout kills
 /// everything it started.
 public enum Subprocess {
-    public enum Status: Equatable { case exited(Int32), signaled(Int32), timedOut, interrupted }
+    /// `stopped`: `watch` said why it was killed (it wrote more than it may).
+    public enum Status: Equatable { case exited(Int32), signaled(Int32), timedOut, interrupted, stopped(String) }
 
     /// The last three lines a program wrote to the file (its stderr), " | "-joined, for a message.
     package static func lastLines(of path: String) -> String {
@@ -46,7 +47,10 @@ public enum Subprocess {
     }
 
     /// Runs argv to its end or `timeout`: standard input from `stdinPath`, output and errors to files.
-    public static func run(_ argv: [String], stdinPath: String = "/dev/null", stdoutPath: String, stderrPath: String, timeout: Double) throws -> Status {
+    /// `watch`, asked every 50 ms while it runs, stops it with its reason (what it wrote is too much:
+    /// a flood is bounded on disk, not only in time).
+    public static func run(_ argv: [String], stdinPath: String = "/dev/null", stdoutPath: String, stderrPath: String, timeout: Double,
+                           watch: (() -> String?)? = nil) throws -> Status {
         let (pid, rc, childSlot) = spawn(argv) { actions in
             posix_spawn_file_actions_addopen(&actions, 0, stdinPath, O_RDONLY | O_NOFOLLOW, 0)
             posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
@@ -62,11 +66,14 @@ public enum Subprocess {
         }
         let deadline = Clock.monotonic() + timeout
         var status: Int32 = 0
+        var polls = 0
         while true {
             let r = waitpid(pid, &status, WNOHANG)
             if r == pid { break }
             if r < 0 && errno != EINTR { return .exited(-1) }
-            let stop: Status? = Interrupt.requested ? .interrupted : Clock.monotonic() >= deadline ? .timedOut : nil
+            polls += 1
+            let said = polls % 10 == 0 ? watch?() : nil
+            let stop: Status? = Interrupt.requested ? .interrupted : Clock.monotonic() >= deadline ? .timedOut : said.map { .stopped($0) }
             if let stop {
                 kill(-pid, SIGKILL)
                 while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

@@ -1,5 +1,6 @@
 import DubdeckBase
 import DubdeckJob
+import DubdeckAudio
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -53,7 +54,7 @@ public enum Translation {
     /// Runs `argv` with `text` on its standard input (the text in a file of the command's temporary
     /// directory, never an argument); what it printed, checked by `answer`.
     static func run(_ argv: [String], text: String, engine: String, timeout: Double) throws -> String {
-        try EngineCommand.run(what: engine, timeout: timeout, files: ["text.txt", "out.txt"]) { dir in
+        try EngineCommand.run(what: engine, timeout: timeout, files: ["text.txt", "out.txt"], limits: ["out.txt": outputLimit]) { dir in
             try FileIO.writeAtomically(dir + "/text.txt", Array((text + "\n").utf8))
             return (argv, dir + "/text.txt", dir + "/out.txt")
         } done: { dir, _ in
@@ -147,27 +148,49 @@ public struct CommandTranslationEngine: TranslationEngine {
     }
 }
 
-/// `dubdeck translate` (SPEC §11.11): proposals for lines of a job, and taking them.
+/// `dubdeck translate` and the desk's R (SPEC §11.11): proposals for lines of a job, and taking them.
 extension Translation {
     public struct Proposal: Sendable {
         public var number: Int
         public var current: String
-        public var proposed: String
+        /// The engine's answers, ranked by their predicted fit (`ranked`); the first is the proposal.
+        public var alternatives: [Alternative]
+        /// What was asked for (a line predicted to run past its slot), nil: any length.
+        public var maxChars: Int?
         /// Locked lines are proposed for but never written.
         public var locked: Bool
+        public var proposed: String { alternatives[0].text }
     }
 
-    /// The engine's proposal for each of `numbers` (1-based, in order, each once), from the line's
-    /// source text with its neighbours' as context. A line without source text is refused (65).
-    public static func propose(_ store: TranscriptStore, _ numbers: [Int], engine: TranslationEngine, srcLang: String) throws -> [Proposal] {
-        try numbers.map { n in
-            let st = store.state(n)
-            return Proposal(number: n, current: st.text, proposed: try engine.translate(try request(store, n, srcLang: srcLang))[0], locked: st.locked)
+    /// One answer of the engine and how long it would be spoken in the line's voice (nil: not known).
+    public struct Alternative: Sendable, Equatable {
+        public var text: String
+        public var seconds: Double?
+        public init(text: String, seconds: Double?) {
+            self.text = text
+            self.seconds = seconds
         }
     }
 
-    /// What is sent for line `n`: its source text, its neighbours' as context. A line without
-    /// source text is refused (65).
+    /// The engine's proposals for each of `numbers` (1-based, in order, each once), from the line's
+    /// source text with its neighbours' as context, shorter ones asked for where the line runs past
+    /// its slot; each answer's length predicted by `predictor` and the answers ranked. A line
+    /// without source text is refused (65).
+    public static func propose(_ store: TranscriptStore, _ numbers: [Int], engine: TranslationEngine, srcLang: String,
+                               predictor: (any SpeechLengthPredicting)?) throws -> [Proposal] {
+        try numbers.map { n in
+            let st = store.state(n)
+            let req = try request(store, n, srcLang: srcLang)
+            let answers = measured(try engine.translate(req), predictor: predictor, spoken: SpokenLength.input(store, n))
+            return Proposal(number: n, current: st.text, alternatives: ranked(answers, slot: store.segment(n).duration),
+                            maxChars: req.maxChars, locked: st.locked)
+        }
+    }
+
+    /// What is sent for line `n`: its source text, its neighbours' as context, and for a line
+    /// predicted to run past its slot (the store's prediction for its present text) `max_chars`: as
+    /// many characters as that text's speaking rate says the slot holds. A line without source text
+    /// is refused (65).
     public static func request(_ store: TranscriptStore, _ n: Int, srcLang: String) throws -> TranslationRequest {
         let segments = store.job.segments
         let seg = segments[n - 1]
@@ -175,14 +198,47 @@ extension Translation {
             throw DubdeckError(.dataError, "line \(n) has no source text to translate")
         }
         let context = [n - 2, n].filter { segments.indices.contains($0) }.map { segments[$0].srcText }
-        return TranslationRequest(text: seg.srcText, srcLang: srcLang, tgtLang: store.job.info.tgtLang, context: context)
+        var request = TranslationRequest(text: seg.srcText, srcLang: srcLang, tgtLang: store.job.info.tgtLang, context: context)
+        let st = store.state(n), slot = store.segment(n).duration
+        if let predicted = st.predictedS, predicted > slot, !st.text.isEmpty {
+            request.maxChars = max(1, Int(Double(st.text.count) * slot / predicted))
+        }
+        return request
     }
 
-    /// Line `n` takes `text` from the engine: one `retranslate` record, the needs_retranslate flag
-    /// cleared; a line locked (meanwhile, by anyone) is refused like any edit (75).
-    public static func change(_ n: Int, _ text: String) -> SegmentChange {
+    /// Each answer with how long it would be spoken: `spoken` (the line's voice and the takes that
+    /// scale it) with the answer as its text. Safe off the store's thread (`spoken` is a copy).
+    public static func measured(_ texts: [String], predictor: (any SpeechLengthPredicting)?, spoken: SpokenLength.Input) -> [Alternative] {
+        texts.map { text in
+            var input = spoken
+            input.text = text
+            return Alternative(text: text, seconds: predictor?.predict(input)?.seconds)
+        }
+    }
+
+    /// Those that fit the slot first, the fullest first (the closest to what was said); then those
+    /// that do not, the shortest first; those whose length is not known last, in the engine's order.
+    public static func ranked(_ alternatives: [Alternative], slot: Double) -> [Alternative] {
+        alternatives.enumerated().sorted { a, b in
+            func key(_ p: Alternative) -> (Int, Double) {
+                guard let s = p.seconds else { return (2, 0) }
+                return s <= slot ? (0, -s) : (1, s)
+            }
+            let (ka, kb) = (key(a.element), key(b.element))
+            return ka != kb ? ka < kb : a.offset < b.offset
+        }.map(\.element)
+    }
+
+    /// Line `n` takes `text` from the engine in place of `current`, the text the proposal was shown
+    /// against: one `retranslate` record, the needs_retranslate flag cleared. A line locked
+    /// (meanwhile, by anyone) is refused like any edit, and so is one whose text is no longer
+    /// `current` (another writer's edit is never overwritten by a proposal made before it) (75).
+    public static func change(_ n: Int, _ text: String, replacing current: String) -> SegmentChange {
         SegmentChange(segment: n, action: "retranslate", fields: ["tgt_text", "flags"]) { e in
             try SegmentChange.refuseIfLocked(e, n, what: "text")
+            guard (e["tgt_text"]?.stringValue ?? "") == current else {
+                throw DubdeckError.conflict("segment \(n)'s text changed since the translation was proposed: nothing written, ask again")
+            }
             e["tgt_text"] = .string(text)
             SegmentChange.markTakeAgainstText(&e, text)
             e["flags"] = .array((e["flags"]?.arrayValue ?? []).filter { $0 != .string(ReviewState.needsRetranslate) })
@@ -194,7 +250,7 @@ extension Translation {
     /// refused (75, nothing written).
     /// Returns the lines changed.
     public static func apply(_ store: TranscriptStore, _ proposals: [Proposal]) throws -> [Int] {
-        let changes = proposals.filter { !$0.locked && $0.proposed != $0.current }.map { change($0.number, $0.proposed) }
+        let changes = proposals.filter { !$0.locked && $0.proposed != $0.current }.map { change($0.number, $0.proposed, replacing: $0.current) }
         guard !changes.isEmpty else { return [] }
         return try store.commit(changes, batch: "retranslate-\(Clock.isoNow())-\(getpid())").records.map(\.segment)
     }

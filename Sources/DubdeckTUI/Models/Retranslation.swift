@@ -13,7 +13,7 @@ final class Retranslation: Sendable {
     struct State {
         /// The line asked for (nil: nothing asked) and, once answered, its proposal or error.
         var asked: Int?
-        var answer: (line: Int, result: Result<[Proposal], Error>)?
+        var answer: (line: Int, result: Result<[Translation.Alternative], Error>)?
         /// The engine, made on first use and kept (a server runs for the desk's life).
         var engine: (any TranslationEngine)?
     }
@@ -29,28 +29,17 @@ final class Retranslation: Sendable {
     /// True while a line is being translated or its answer waits to be taken in.
     var busy: Bool { state.withLock { $0.asked != nil || $0.answer != nil } }
 
-    /// One proposal and how long it would be spoken (nil: not known).
-    struct Proposal: Sendable {
-        var text: String
-        var seconds: Double?
-    }
-
     /// Asks for line `n` of `request` (made here from the desk's store; the engine found on the
     /// queue); each answer's length predicted from `spoken` (the line's voice, its text replaced)
-    /// and the answers ranked by their fit to `slot` seconds (`ranked`).
+    /// and the answers ranked by their fit to `slot` seconds (Translation.ranked).
     func ask(_ n: Int, _ request: TranslationRequest, slot: Double, predictor: (any SpeechLengthPredicting)?, spoken: SpokenLength.Input) {
         state.withLock { $0.asked = n; $0.answer = nil }
         let (name, command) = (engineName, command)
         queue.async { [self] in
-            let result = Result { () throws -> [Proposal] in
+            let result = Result { () throws -> [Translation.Alternative] in
                 let engine = try state.withLock { $0.engine } ?? Translation.engine(name, command: command, srcLang: request.srcLang, tgtLang: request.tgtLang)
                 state.withLock { $0.engine = engine }
-                let proposals = try engine.translate(request).map { text -> Proposal in
-                    var input = spoken
-                    input.text = text
-                    return Proposal(text: text, seconds: predictor?.predict(input)?.seconds)
-                }
-                return Self.ranked(proposals, slot: slot)
+                return Translation.ranked(Translation.measured(try engine.translate(request), predictor: predictor, spoken: spoken), slot: slot)
             }
             state.withLock { s in
                 s.answer = (n, result)
@@ -59,21 +48,8 @@ final class Retranslation: Sendable {
         }
     }
 
-    /// Those that fit the slot first, the fullest first (the closest to what was said); then those
-    /// that do not, the shortest first; those whose length is not known last, in the engine's order.
-    static func ranked(_ proposals: [Proposal], slot: Double) -> [Proposal] {
-        proposals.enumerated().sorted { a, b in
-            func key(_ p: Proposal) -> (Int, Double) {
-                guard let s = p.seconds else { return (2, 0) }
-                return s <= slot ? (0, -s) : (1, s)
-            }
-            let (ka, kb) = (key(a.element), key(b.element))
-            return ka != kb ? ka < kb : a.offset < b.offset
-        }.map(\.element)
-    }
-
     /// The answer that came since the last tick, once.
-    func takeAnswer() -> (line: Int, result: Result<[Proposal], Error>)? {
+    func takeAnswer() -> (line: Int, result: Result<[Translation.Alternative], Error>)? {
         state.withLock { s in
             defer { s.answer = nil }
             return s.answer

@@ -8,8 +8,9 @@ public struct PickerScreen: DeskScreen {
         case lineSpeaker(Int)
         /// The character of this episode's label.
         case labelCharacter(String)
-        /// Line N's text: the engine's proposal (the one choice) taken or left.
-        case retranslation(Int)
+        /// Line N's text: one of the engine's proposals taken or left, in place of the text they
+        /// were shown against.
+        case retranslation(Int, against: String)
     }
 
     public struct Choice: Equatable, Sendable {

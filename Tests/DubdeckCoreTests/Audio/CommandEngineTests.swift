@@ -56,6 +56,20 @@ final class CommandEngineTests: XCTestCase {
         XCTAssertLessThan(Clock.monotonic() - t0, 10)
     }
 
+    /// A command that floods its standard error is stopped at the bound, not at its timeout (the
+    /// disk is not filled for a minute).
+    func testAFloodIsStoppedOnDisk() throws {
+        let dir = TempDir()
+        dir.write("flood.sh", "#!/bin/sh\nyes 'a line of noise' >&2\n")
+        chmod(dir.file("flood.sh"), 0o755)
+        let engine = try CommandEngine(template: [dir.file("flood.sh"), "{out}"], timeout: 600)
+        XCTAssertThrowsError(try engine.synthesize(request("x"))) { e in
+            let m = (e as! DubdeckError).message
+            XCTAssertTrue(m.contains("wrote more than 1048576 bytes to its standard error"), m)
+            XCTAssertEqual((e as! DubdeckError).status, .ioError)
+        }
+    }
+
     func testMissingReferenceIsAnErrorNamingTheCharacter() throws {
         let engine = try CommandEngine(template: ["xtts", "--ref", "{ref_wav}", "-o", "{out}", "{text_file}"])
         XCTAssertThrowsError(try engine.synthesize(request("x"))) { e in
