@@ -18,6 +18,7 @@ and misbehaves as argv[1] says:
   dup           answers each request twice: ok, then ok:false (the first answer counts)
   long-tail     answers an unknown id, then 2 MB without a newline
   no-read       never reads its input
+  chatty        writes 2 MB on stderr before each answer, then a line of last words, and is good
   concurrent    takes 3 requests at once (says "concurrent": 3 in its answers), answers each after
                 0.2 s from a thread of its own, in the order they finish; writes to argv[2] the
                 most requests it ever had at once
@@ -119,6 +120,10 @@ for line in sys.stdin:
         time.sleep(0.3)
     if mode == "hang":
         continue
+    if mode == "chatty":
+        sys.stderr.write(("noise " * 100 + "\n") * 3500)
+        sys.stderr.write("chatty: request %d done\n" % req["id"])
+        sys.stderr.flush()
     if mode == "die-always" or (mode == "die-once" and not os.path.exists(marker)):
         if marker:
             open(marker, "w").close()

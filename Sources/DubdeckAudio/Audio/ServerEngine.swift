@@ -59,10 +59,12 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
     public private(set) var mostInFlight = 0
     /// The most requests a server may take at once, whatever it announces.
     public static let maxConcurrent = 64
-    /// Where the server's stderr and the requests' audio go (0700, removed at the end).
+    /// Where the requests' audio goes (0700, removed at the end).
     let workDir: String
     var dirSlot: Int32 = -1
-    var errSlot: Int32 = -1
+    /// The running server's standard error, its last 8 KiB kept in memory (never a file: a server
+    /// that talks for a day fills no disk).
+    var errTail: OutputTail?
     /// How many times the server was started (the tests read it).
     public private(set) var starts = 0
     /// The server answered a `predict` request with something else than seconds: not asked again.
@@ -83,15 +85,12 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
         }
         workDir = String(cString: dirPtr)
         dirSlot = dd_cleanup_register(workDir, 1)
-        // Its files too: a signal's handler removes registered files, then registered directories.
-        errSlot = dd_cleanup_register(workDir + "/stderr.txt", 0)
     }
 
     deinit {
         stop()
         dd_empty_directory(workDir)
         rmdir(workDir)
-        dd_cleanup_unregister(errSlot)
         dd_cleanup_unregister(dirSlot)
     }
 
@@ -134,13 +133,22 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             throw DubdeckError(.ioError, "cannot talk to the engine server: \(errnoText())")
         }
-        let errPath = workDir + "/stderr.txt", theirs = pair[1]
+        var errPipe: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &errPipe) == 0 else {
+            Glibc.close(pair[0])
+            Glibc.close(pair[1])
+            throw DubdeckError(.ioError, "cannot talk to the engine server: \(errnoText())")
+        }
+        let theirs = pair[1], theirErr = errPipe[1]
         let (child, rc, slot) = Subprocess.spawn(argv) { actions in
             posix_spawn_file_actions_adddup2(&actions, theirs, 0)
             posix_spawn_file_actions_adddup2(&actions, theirs, 1)
-            posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            posix_spawn_file_actions_adddup2(&actions, theirErr, 2)
         }
         Glibc.close(pair[1])
+        Glibc.close(errPipe[1])
+        errTail?.close()
+        errTail = OutputTail(fd: errPipe[0])
         guard rc == 0 else {
             Glibc.close(pair[0])
             throw DubdeckError(.noInput, "cannot run the engine server \(Sanitizer.display(argv[0])): \(errnoText(rc))")
@@ -403,7 +411,7 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
 
     /// The server's last words on standard error, for the message.
     func stderrTail() -> String {
-        let last = Subprocess.lastLines(of: workDir + "/stderr.txt")
-        return last.isEmpty ? "" : ": " + Sanitizer.display(String(last.prefix(300)))
+        let last = lock.withLock { _ in errTail }?.lastLines ?? ""
+        return last.isEmpty ? "" : ": " + Sanitizer.display(String(last.suffix(300)))
     }
 }

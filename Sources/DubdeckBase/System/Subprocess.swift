@@ -1,4 +1,6 @@
 import CInterrupt
+import Dispatch
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -83,5 +85,89 @@ public enum Subprocess {
         }
         if status & 0x7f == 0 { return .exited((status >> 8) & 0xff) }
         return .signaled(status & 0x7f)
+    }
+}
+
+/// What a long-lived child writes on a stream (a server's standard error), read from a pipe as it
+/// writes: the last `keep` bytes kept, the rest dropped — a chatty or hostile server never fills a
+/// disk, however long it runs, and its last words are at hand for a message.
+package final class OutputTail: Sendable {
+    /// The bytes kept, the pipe's read end (-1 once it is no longer read: at its end, or closed) and
+    /// the source that reads it (taken out when it is cancelled).
+    final class Pipe: Sendable {
+        struct State {
+            var bytes: [UInt8] = []
+            var fd: Int32
+            var source: Source?
+        }
+        /// A Dispatch source is used from its own queue and under this lock only.
+        struct Source: @unchecked Sendable { let read: any DispatchSourceRead }
+        let state: Mutex<State>
+        let keep: Int
+        init(fd: Int32, keep: Int) {
+            state = Mutex(State(fd: fd))
+            self.keep = keep
+        }
+
+        /// Reads what is there now; true when no more will come (every writer gone, or closed).
+        func drain() -> Bool {
+            state.withLock { s in
+                guard s.fd >= 0 else { return true }
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                while true {
+                    let n = buffer.withUnsafeMutableBytes { read(s.fd, $0.baseAddress, $0.count) }
+                    if n > 0 {
+                        s.bytes.append(contentsOf: buffer[0..<n])
+                        if s.bytes.count > keep { s.bytes.removeFirst(s.bytes.count - keep) }
+                        continue
+                    }
+                    if n < 0 && errno == EINTR { continue }
+                    if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return false }
+                    s.fd = -1  // its end: the source's cancel handler closes the descriptor
+                    return true
+                }
+            }
+        }
+
+        /// No more reading: the source cancelled (its cancel handler closes the descriptor).
+        func stop() {
+            let source = state.withLock { s in
+                s.fd = -1
+                defer { s.source = nil }
+                return s.source
+            }
+            source?.read.cancel()
+        }
+    }
+
+    let pipe: Pipe
+
+    /// Takes the read end `fd` (made non-blocking here), read on a queue of its own as data comes;
+    /// the descriptor is closed when reading ends (the source's cancel handler, as Dispatch wants).
+    package init(fd: Int32, keep: Int = 8192) {
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        let pipe = Pipe(fd: fd, keep: keep)
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: DispatchQueue(label: "dubdeck.output-tail"))
+        source.setEventHandler { if pipe.drain() { pipe.stop() } }
+        source.setCancelHandler { Glibc.close(fd) }
+        let held = Pipe.Source(read: source)
+        pipe.state.withLock { $0.source = held }
+        source.resume()
+        self.pipe = pipe
+    }
+
+    deinit { close() }
+
+    /// Stops reading (what was read, and what was there to read, stays).
+    package func close() {
+        _ = pipe.drain()
+        pipe.stop()
+    }
+
+    /// Its last three lines, " | "-joined (what was written so far is read first).
+    package var lastLines: String {
+        _ = pipe.drain()
+        let text = pipe.state.withLock { String(decoding: $0.bytes, as: UTF8.self) }
+        return text.split(separator: "\n").suffix(3).joined(separator: " | ")
     }
 }

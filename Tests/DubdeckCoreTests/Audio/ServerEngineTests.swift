@@ -136,6 +136,19 @@ final class ServerEngineTests: XCTestCase {
         XCTAssertEqual(always.starts, 2, "restarted once, not forever")
     }
 
+    /// A server that talks on standard error for as long as it runs fills no disk: its last 8 KiB
+    /// are kept in memory, its last words at hand.
+    func testAChattyServerFillsNoDisk() throws {
+        let e = try engine("chatty")
+        for _ in 0..<8 { XCTAssertGreaterThan(try e.synthesize(request).frames, 0) }
+        // 8 × 2 MB written on its standard error; nothing of it on disk.
+        let listed = try FileManager.default.contentsOfDirectory(atPath: e.workDir)
+        let bytes = try listed.reduce(0) { $0 + ((try FileManager.default.attributesOfItem(atPath: e.workDir + "/" + $1)[.size] as? Int) ?? 0) }
+        XCTAssertLessThan(bytes, 1 << 20, "\(listed)")
+        XCTAssertNotNil(e.stderrTail().range(of: #"chatty: request \d+ done$"#, options: .regularExpression), "its last words: \(e.stderrTail())")
+        XCTAssertLessThanOrEqual(e.stderrTail().count, 302)
+    }
+
     func testGarbageRefusalsAndMissingAudioAreErrors() throws {
         var m = message { _ = try engine("garbage").synthesize(request) }
         XCTAssertTrue(m.contains("not a JSON line"), m)
