@@ -130,7 +130,7 @@ public final class Desk {
         worker = audio.map { SynthWorker(job: store.job, by: store.by, maxSpeedup: $0.maxSpeedup, makeEngine: $0.makeEngine,
                                          engineMade: { engineAware?.adopt($0) }) }
         if let audio { store.maxSpeedup = audio.maxSpeedup }
-        castModel.mapSignature = FileIO.statSignature(store.job.mapPlace)
+        castModel.jobSignature = Desk.jobSignature(store.job)
         // The names are read once the first screen is out (the first tick): a second thread
         // decrypting 20 MB while the first frame is drawn slows that frame on two cores.
         castModel.loadDue = true

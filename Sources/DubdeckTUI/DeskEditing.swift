@@ -112,9 +112,14 @@ extension Desk {
         } catch let e as DubdeckError {
             pendingCommits.settle()
             if e.status == .conflict {
-                // The store took the other writer's file: the detail pane's history follows it.
+                // The store took the other writer's file: the detail pane's history follows it; a
+                // translation written again is read again (the poll's signature may not have seen it).
                 invalidateSearch()
                 try? readRecentHistory()
+                if (try? job.requireTranslationUnchanged()) == nil {
+                    castModel.jobSignature = Desk.jobSignature(job)
+                    _ = reloadJob("")
+                }
             }
             setMessage(e.message, .error)
         } catch {

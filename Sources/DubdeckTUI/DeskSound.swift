@@ -197,9 +197,22 @@ extension Desk {
     /// `characters identify` (or an assign) in another process rewrote this episode's label →
     /// character map: the job is read again so the speaker column and the detail pane follow.
     func reloadMapIfChanged() -> Redraw {
-        let sig = FileIO.statSignature(job.mapPlace)
-        if sig == castModel.mapSignature { return .nothing }
-        castModel.mapSignature = sig
+        let sig = Desk.jobSignature(job)
+        if sig == castModel.jobSignature { return .nothing }
+        let translationChanged = sig.last != castModel.jobSignature.last
+        castModel.jobSignature = sig
+        return reloadJob(translationChanged ? "translated.json was written again outside this desk: its lines read again"
+                                            : "characters of this episode changed outside this desk: names updated")
+    }
+
+    /// What says the job's files changed (a cheap poll; a writer's check under the lock is exact).
+    static func jobSignature(_ job: Job) -> [FileIO.StatSignature?] {
+        [FileIO.statSignature(job.mapPlace), FileIO.statSignature(job.place("translated.json"))]
+    }
+
+    /// Reads the job again (its map, its translation) and takes it as the desk's, `said` when done;
+    /// a translation with another number of lines is not taken (reopen the job).
+    func reloadJob(_ said: String) -> Redraw {
         do {
             let fresh = try TranscriptStore(job: try JobLoader.load(job.directory, series: job.info.seriesID), by: store.by)
             guard fresh.job.segments.count == job.segments.count else {
@@ -214,7 +227,7 @@ extension Desk {
             if let cast { adoptCast(.success(cast)) }
             invalidateSearch()
             applyFilter(keepSegment: keep)
-            setMessage("characters of this episode changed outside this desk: names updated")
+            setMessage(said)
             return .all
         } catch let e as DubdeckError {
             setMessage(e.message, .error)

@@ -22,6 +22,16 @@ enum DubdeckMain {
         OpenSSLLibrary.ready()
         Interrupt.install()
         var code: Int32 = 0
+        // An argument that is not UTF-8 would reach the command as U+FFFD (a name that names nothing,
+        // a text stored broken): refused, shown byte by byte.
+        for k in 1..<Int(CommandLine.argc) {
+            guard let p = CommandLine.unsafeArgv[k] else { continue }
+            let bytes = Array(UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: strlen(p)))
+            if String(validating: bytes, as: UTF8.self) == nil {
+                Console.err("dubdeck: argument \(k) is not UTF-8 text: \(Sanitizer.display(bytes: bytes.prefix(200))) (names and texts are read as UTF-8)\n")
+                exit(ExitStatus.usage.rawValue)
+            }
+        }
         do {
             var command = try Dubdeck.parseAsRoot()
             try command.run()

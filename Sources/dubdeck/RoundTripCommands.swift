@@ -98,13 +98,17 @@ struct Translate: ParsableCommand {
             let predictor = try? SpokenLength()
             predictor?.predictAll(store, lines: lines)
             let proposals = try Translation.propose(store, lines, engine: engine, srcLang: src, predictor: predictor)
+            // What was shown beside the proposals, before any is written.
+            var before: [Int: (slot: Double, predicted: Double?)] = [:]
+            for p in proposals { before[p.number] = (store.segment(p.number).duration, store.state(p.number).predictedS) }
             let written = apply ? try Translation.apply(store, proposals) : []
-            func seconds(_ s: Double?) -> JSONValue { s.map { .number(($0 * 100).rounded() / 100) } ?? .null }
+            func rounded(_ s: Double) -> Double { (s * 100).rounded() / 100 }
+            func seconds(_ s: Double?) -> JSONValue { s.map { .number(rounded($0)) } ?? .null }
             if json {
                 printJSON(.array(proposals.map { p in
                     .object(JSONObject([("segment", .number(p.number)), ("current", .string(p.current)), ("proposed", .string(p.proposed)),
-                                        ("slot_s", .number(store.segment(p.number).duration)),
-                                        ("current_predicted_s", seconds(store.state(p.number).predictedS)),
+                                        ("slot_s", seconds(before[p.number]?.slot)),
+                                        ("current_predicted_s", seconds(before[p.number]?.predicted)),
                                         ("max_chars", p.maxChars.map { .number(Double($0)) } ?? .null),
                                         ("alternatives", .array(p.alternatives.map { a in
                                             .object(JSONObject([("text", .string(a.text)), ("predicted_s", seconds(a.seconds))]))
@@ -116,10 +120,10 @@ struct Translate: ParsableCommand {
             var out = lines.isEmpty ? "no line flagged needs_retranslate\n" : ""
             for p in proposals {
                 // Each answer with its predicted length against the slot, the best fit first.
-                let slot = store.segment(p.number).duration
-                func fit(_ s: Double?) -> String { "~\(s.map { JSONValue.formatNumber(($0 * 10).rounded() / 10) } ?? "?") s / \(JSONValue.formatNumber(slot)) s" }
+                let shown = before[p.number]!
+                func fit(_ s: Double?) -> String { "~\(s.map { JSONValue.formatNumber(($0 * 10).rounded() / 10) } ?? "?") s / \(JSONValue.formatNumber(rounded(shown.slot))) s" }
                 out += "#\(p.number)\(p.locked ? " (locked: kept)" : "")\(p.maxChars.map { " (runs past its slot: asked for at most \($0) characters)" } ?? "")\n"
-                out += "  now  \(Sanitizer.display(p.current))  \(fit(store.state(p.number).predictedS))\n"
+                out += "  now  \(Sanitizer.display(p.current))  \(fit(shown.predicted))\n"
                 for (k, a) in p.alternatives.enumerated() {
                     out += "  \(k == 0 ? engine.name : String(repeating: " ", count: engine.name.count))  \(Sanitizer.display(a.text))  \(fit(a.seconds))\n"
                 }

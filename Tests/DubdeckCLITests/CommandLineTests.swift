@@ -167,6 +167,39 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("evil␛[2J"), r.stderr)
     }
 
+    /// An argument that is not UTF-8 never reaches a command as U+FFFD (a text stored broken, a name
+    /// that names nothing): 64, shown byte by byte, nothing written.
+    func testAnArgumentThatIsNotUTF8IsRefused() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        let before = dir.bytes("ep01/transcript_store.json")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", "import subprocess, sys; r = subprocess.run([sys.argv[1], 'set', sys.argv[2], '1', '--text', b'a\\xed\\xa0\\x80b\\xff'], capture_output=True); "
+                       + "sys.stdout.buffer.write(str(r.returncode).encode() + b'|' + r.stderr)", DubdeckBinary.path, job]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let said = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertTrue(said.hasPrefix("64|"), said)
+        XCTAssertTrue(said.contains("argument 5 is not UTF-8 text: a⟨0xED⟩⟨0xA0⟩⟨0x80⟩b⟨0xFF⟩"), said)
+        XCTAssertFalse(said.contains("\u{FFFD}"), said)
+        XCTAssertEqual(said.split(separator: "\n").count, 1, said)
+        XCTAssertEqual(dir.bytes("ep01/transcript_store.json"), before)
+    }
+
+    /// A job file that is a link to nothing is not a missing file: it is said (66), not read as absent.
+    func testALinkToNothingIsSaid() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        unlink(job + "/job.json")
+        XCTAssertEqual(symlink(dir.file("nowhere/job.json"), job + "/job.json"), 0)
+        let r = DubdeckBinary.run(["status", job])
+        XCTAssertEqual(r.status, 66, r.stderr)
+        XCTAssertTrue(r.stderr.contains("job.json: a symbolic link to nothing"), r.stderr)
+    }
+
     func testTwoWritersNeverLoseAnUpdate() throws {
         let dir = TempDir()
         let job = Fixtures.job(in: dir)

@@ -125,6 +125,23 @@ final class TranslateCommandTests: XCTestCase {
         XCTAssertEqual(try proposals(again).first?["written"] as? Bool, true)
     }
 
+    /// The pipeline writes translated.json again while the engine is translating (fewer lines, or
+    /// other texts): --apply writes nothing against the translation that is no longer there (75).
+    func testTranslatedJSONWrittenAgainMeanwhileIsNeverWrittenAgainst() throws {
+        let dir = TempDir()
+        for rewrite in ["d['segments'] = d['segments'][:1]", "d['segments'][1]['text'] = 'otra'; d['segments'][1]['src_text'] = 'Another line.'"] {
+            let path = job(dir, src: "en", tgt: "es", english)
+            let engine = "import json, os, sys; p = sys.argv[1] + '/translated.json'; d = json.load(open(p)); \(rewrite); "
+                + "open(p + '.new', 'w').write(json.dumps(d)); os.replace(p + '.new', p); print('propuesta')"
+            let r = DubdeckBinary.run(["translate", path, "2", "--apply", "--mt-engine", "command", "--mt-command", "python3", "-c", engine, path])
+            XCTAssertEqual(r.status, 75, "\(rewrite): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("translated.json: written again since it was read: nothing written"), r.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path + "/transcript_store.json"), "nothing written")
+            XCTAssertEqual((try? String(contentsOfFile: path + "/transcript_versions.jsonl", encoding: .utf8)) ?? "", "")
+            try FileManager.default.removeItem(atPath: path)
+        }
+    }
+
     /// The proposal's change itself refuses a line whose text is not the one it was made against
     /// (the desk's Enter and --apply share it), even on a store that has read the other's edit.
     func testTheChangeIsMadeAgainstTheTextItWasShownBeside() throws {
@@ -164,7 +181,9 @@ final class TranslateCommandTests: XCTestCase {
         let cases: [(String, [String], Int32, String)] = [
             ("import sys; sys.stdout.write('x' * 200000)", [], 74, "more than 65536 bytes"),
             ("import sys; sys.stdout.buffer.write(b'\\xff\\xfe bad')", [], 74, "not UTF-8"),
-            ("import sys; sys.stdout.buffer.write(b'a\\x00b')", [], 74, "not UTF-8"),
+            ("import sys; sys.stdout.buffer.write(b'a\\x00b')", [], 74, "a NUL byte"),
+            // Its last words, bytes that are not UTF-8 among them, shown byte by byte (never U+FFFD).
+            ("import sys; sys.stderr.buffer.write(b'bad \\xff\\xfe bytes\\n'); sys.exit(2)", [], 74, "bad ⟨0xFF⟩⟨0xFE⟩ bytes"),
             ("print('   ')", [], 74, "no translation"),
             ("import sys; sys.stderr.write('no model\\n'); sys.exit(3)", [], 74, "exit 3"),
             ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", [], 74, "signal 9"),
@@ -233,6 +252,9 @@ final class TranslateCommandTests: XCTestCase {
             ("import sys\nfor l in sys.stdin: sys.stdout.write('x' * 3000000); sys.stdout.flush()", "line"),
             ("import json,sys\nfor l in sys.stdin: q=json.loads(l); print(json.dumps({'id':q['id'],'ok':False,'error':'no model'}), flush=True)", "no model"),
             ("import json,sys\nfor l in sys.stdin: q=json.loads(l); print(json.dumps({'id':q['id'],'ok':True,'text':'  '}), flush=True)", "no translation"),
+            ("import json,sys\nfor l in sys.stdin: q=json.loads(l); print(json.dumps({'id':q['id'],'ok':True,'text':'x\\ud800y'}), flush=True)", "lone surrogate"),
+            ("import json,sys\nfor l in sys.stdin: q=json.loads(l); print(json.dumps({'id':q['id'],'ok':True,'text':'x\\u0000y'}), flush=True)", "NUL"),
+            ("import sys\nfor l in sys.stdin: sys.stdout.buffer.write(b'\\xff\\xfe{}\\n'); sys.stdout.flush()", "⟨0xFF⟩⟨0xFE⟩"),
             ("import json,sys\nfor l in sys.stdin: q=json.loads(l); print(json.dumps({'id':q['id'],'ok':True}), flush=True)", "no \"text\""),
             ("import sys; sys.stderr.write('cannot load\\n'); sys.exit(1)", "after a restart"),
         ]

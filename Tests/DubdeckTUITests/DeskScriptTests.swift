@@ -217,6 +217,18 @@ struct DeskScriptHarness {
                 try start()
                 now += 1
                 if runner!.desk.tick(now: now) != .nothing { DeskView.draw(runner!.desk, into: &runner!.grid) }
+            case "@pipeline":
+                // The pipeline writes translated.json again (atomically), line N's text now the rest:
+                // "@pipeline 2 New text".
+                try start()
+                let translated = try JSONParser.parse(FileIO.read(job + "/translated.json"))
+                var root = translated.objectValue!
+                var segs = root["segments"]!.arrayValue!
+                var seg = segs[Int(words[1])! - 1].objectValue!
+                seg["text"] = .string(words.dropFirst(2).joined(separator: " "))
+                segs[Int(words[1])! - 1] = .object(seg)
+                root["segments"] = .array(segs)
+                try FileIO.writeAtomically(job + "/translated.json", JSONWriter.encodePretty(.object(root)))
             case "@poll":
                 // The desk's look for outside changes, now (its tick does it twice a second).
                 try start()

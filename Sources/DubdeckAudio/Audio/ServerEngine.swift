@@ -370,8 +370,16 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
         while let nl = pending[start...].firstIndex(of: 0x0A) {
             let line = Array(pending[start..<nl])
             start = nl + 1
-            guard let value = try? JSONParser.parse(line), let o = value.objectValue, let got = o["id"] else {
-                throw ServerFailure(message: "answered something that is not a JSON line with an id: \"\(Sanitizer.display(String(decoding: line.prefix(80), as: UTF8.self)))\"", died: false)
+            let value: JSONValue
+            do {
+                value = try JSONParser.parse(line)
+            } catch {
+                // What is wrong with it, and how it began.
+                let why = (error as? JSONParseError).map { ": " + $0.message } ?? ""
+                throw ServerFailure(message: "answered a line that is not JSON\(why): \"\(Sanitizer.display(bytes: line.prefix(80)))\"", died: false)
+            }
+            guard let o = value.objectValue, let got = o["id"] else {
+                throw ServerFailure(message: "answered something that is not a JSON line with an id: \"\(Sanitizer.display(bytes: line.prefix(80)))\"", died: false)
             }
             // Range-checked as an integer (1e300, 1.5, "1" are no request's), never converted unchecked.
             guard let id = got.intValue, inFlight.contains(id) else { continue }

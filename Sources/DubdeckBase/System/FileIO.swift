@@ -116,7 +116,13 @@ public enum FileIO {
         let flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | (owner.isOurs ? O_NOFOLLOW : 0)
         let fd = place.open(flags)
         if fd < 0 {
-            if errno == ENOENT { return nil }
+            if errno == ENOENT {
+                // A link to nothing is not a missing file: it names something that is not there.
+                if let st = place.status(), (st.st_mode & S_IFMT) == S_IFLNK {
+                    throw DubdeckError(.noInput, "\(place.shown): a symbolic link to nothing")
+                }
+                return nil
+            }
             if errno == ELOOP, owner.isOurs {
                 throw DubdeckError.data(place.shown, "is a symbolic link; refusing to follow it")
             }

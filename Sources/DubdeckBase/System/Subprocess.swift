@@ -13,8 +13,13 @@ public enum Subprocess {
 
     /// The last three lines a program wrote to the file (its stderr), " | "-joined, for a message.
     package static func lastLines(of path: String) -> String {
-        let text = ((try? FileIO.readIfExists(path, limit: 1 << 20)) ?? nil).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        return text.split(separator: "\n").suffix(3).joined(separator: " | ")
+        lastLines(((try? FileIO.readIfExists(path, limit: 1 << 20)) ?? nil) ?? [])
+    }
+
+    /// The last three lines of what a program wrote, " | "-joined, shown safe (Sanitizer: a byte
+    /// that is not UTF-8 is `⟨0xFF⟩`, never U+FFFD).
+    package static func lastLines(_ bytes: [UInt8]) -> String {
+        bytes.split(separator: 0x0A).suffix(3).map { Sanitizer.display(bytes: $0) }.joined(separator: " | ")
     }
 
     /// Starts argv[0] (found on PATH, no shell) in a process group of its own, with descriptors
@@ -167,7 +172,6 @@ package final class OutputTail: Sendable {
     /// Its last three lines, " | "-joined (what was written so far is read first).
     package var lastLines: String {
         _ = pipe.drain()
-        let text = pipe.state.withLock { String(decoding: $0.bytes, as: UTF8.self) }
-        return text.split(separator: "\n").suffix(3).joined(separator: " | ")
+        return Subprocess.lastLines(pipe.state.withLock { $0.bytes })
     }
 }

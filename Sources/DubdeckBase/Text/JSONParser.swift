@@ -141,7 +141,7 @@ public struct JSONParser {
         case UInt8(ascii: "n"): try expectWord("null"); return .null
         case UInt8(ascii: "N"): throw error("NaN is not valid JSON")
         case UInt8(ascii: "I"): throw error("Infinity is not valid JSON")
-        default: throw error("unexpected character '\(Sanitizer.display(String(decoding: [bytes[pos]], as: UTF8.self)))'")
+        default: throw error("unexpected character '\(Sanitizer.display(bytes: [bytes[pos]]))'")
         }
     }
 
@@ -292,6 +292,7 @@ public struct JSONParser {
             case UInt8(ascii: "r"): out.append(0x0D)
             case UInt8(ascii: "t"): out.append(0x09)
             case UInt8(ascii: "u"):
+                let at = i - 2
                 var v = try hex4(i)
                 i += 4
                 if v >= 0xD800, v < 0xDC00, i + 6 <= end, bytes[i] == 0x5C, bytes[i + 1] == UInt8(ascii: "u") {
@@ -301,7 +302,12 @@ public struct JSONParser {
                         i += 6
                     }
                 }
-                appendScalar(v)  // lone surrogates become U+FFFD
+                // Half of a pair is no character: text that is not text, refused as invalid UTF-8 is
+                // (never stored as U+FFFD).
+                if (0xD800..<0xE000).contains(v) {
+                    throw error("a lone surrogate \\u\(String(v, radix: 16, uppercase: true)) is not a character", at: at)
+                }
+                appendScalar(v)
             default: throw error("invalid escape '\\\(Character(Unicode.Scalar(e)))'", at: i - 2)
             }
         }

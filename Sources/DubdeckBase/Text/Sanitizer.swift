@@ -30,6 +30,32 @@ public enum Sanitizer {
         return false
     }
 
+    /// Bytes that should be UTF-8 text (what a program printed, an argument) shown as `display`
+    /// shows text, each byte that is not part of valid UTF-8 as `⟨0xFF⟩` — never U+FFFD.
+    public static func display(bytes: some Collection<UInt8>, keepingLayout: Bool = false) -> String {
+        let b = Array(bytes)
+        if let text = String(validating: b, as: UTF8.self) { return display(text, keepingLayout: keepingLayout) }
+        var out = ""
+        var i = 0
+        while i < b.count {
+            // The longest valid sequence from here (1–4 bytes), else the byte alone.
+            var taken = 0
+            for n in stride(from: min(4, b.count - i), through: 1, by: -1) {
+                if let s = String(validating: b[i..<(i + n)], as: UTF8.self), s.unicodeScalars.count == 1 {
+                    out += display(s, keepingLayout: keepingLayout)
+                    taken = n
+                    break
+                }
+            }
+            if taken == 0 {
+                out += "\u{27E8}0x" + (b[i] < 0x10 ? "0" : "") + String(b[i], radix: 16, uppercase: true) + "\u{27E9}"
+                taken = 1
+            }
+            i += taken
+        }
+        return out
+    }
+
     /// Human-readable command output: like `display`, but line breaks and tabs stay (the layout).
     public static func displayKeepingLayout(_ s: String) -> String { display(s, keepingLayout: true) }
 

@@ -4,10 +4,10 @@ import Glibc
 
 /// The job ↔ pipeline and job ↔ subtitle-tool round trips: import, export, apply, merge-mt.
 public enum RoundTrip {
-    /// translated.json as a value (the loader keeps only what the desk needs; these keep all fields).
+    /// translated.json as a value (the loader keeps only what the desk needs; these keep all fields),
+    /// from the bytes the job's segments were read from: one read of the file, never two that differ.
     static func translatedDocument(_ job: Job) throws -> JSONObject {
-        let bytes = try FileIO.read(job.place("translated.json"))
-        guard let obj = try JobLoader.parseFile(job.translatedPath, bytes: bytes).objectValue else {
+        guard let obj = try JobLoader.parseFile(job.translatedPath, bytes: job.translatedBytes).objectValue else {
             throw DubdeckError.data(Sanitizer.display(job.translatedPath), "expected a JSON object")
         }
         return obj

@@ -41,7 +41,8 @@ public enum Translation {
         guard bytes.count <= outputLimit else {
             throw DubdeckError(.ioError, "\(engine) printed more than \(outputLimit) bytes for one line")
         }
-        guard !bytes.contains(0), let text = String(validating: bytes, as: UTF8.self) else {
+        guard !bytes.contains(0) else { throw DubdeckError(.ioError, "\(engine) printed a NUL byte: not text") }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
             throw DubdeckError(.ioError, "\(engine) printed something that is not UTF-8 text")
         }
         var t = Substring(text)

@@ -52,6 +52,10 @@ public final class Job: Sendable {
     public let overlapping: Set<Int>
     /// Segment numbers with exactly the same times as another segment.
     public let duplicated: Set<Int>
+    /// translated.json's bytes as the segments were read from them: a writer checks, under the job
+    /// lock, that the file still holds them (a line written against a translation that is no longer
+    /// there would land on another line, or on none).
+    public let translatedBytes: [UInt8]
 
     public var translatedPath: String { directory + "/translated.json" }
     public var storePath: String { directory + "/" + Job.storeFileName }
@@ -68,7 +72,8 @@ public final class Job: Sendable {
     public var mapPlace: FilePlace { place(CharacterMap.fileName) }
 
     init(directory: String, handle: DirectoryHandle, info: JobInfo, segments: [Segment], diarizationLabels: [String], embeddingDim: Int?,
-         sourceAudioPath: String?, characterMap: [String: String]) {
+         sourceAudioPath: String?, characterMap: [String: String], translatedBytes: [UInt8]) {
+        self.translatedBytes = translatedBytes
         self.directory = directory
         self.handle = handle
         self.info = info
@@ -83,7 +88,18 @@ public final class Job: Sendable {
     /// The same job with another label → character map (the map derived again from the store).
     public func with(characterMap map: [String: String]) -> Job {
         Job(directory: directory, handle: handle, info: info, segments: segments, diarizationLabels: diarizationLabels, embeddingDim: embeddingDim,
-            sourceAudioPath: sourceAudioPath, characterMap: map)
+            sourceAudioPath: sourceAudioPath, characterMap: map, translatedBytes: translatedBytes)
+    }
+
+    /// Under the job lock, before a write: translated.json still holds the bytes this job was read
+    /// from (always read and compared: a size, mtime or inode cannot prove a file unchanged), else
+    /// nothing is written (75).
+    public func requireTranslationUnchanged() throws {
+        let place = self.place("translated.json")
+        let now = try FileIO.readIfExists(place)
+        guard let now, FileIO.sameBytes(now, translatedBytes) else {
+            throw DubdeckError.conflict("\(place.shown): written again since it was read: nothing written")
+        }
     }
 
     /// The character a segment belongs to: its own `character_id`, else the episode's map.
@@ -143,7 +159,8 @@ public enum JobLoader {
         let dir = handle.path
         var info = try loadInfo(handle)
         if let series, !series.isEmpty { info.seriesID = try SafeName.checkArgument(series, option: "--series") }
-        let segments = try loadSegments(handle.place("translated.json"))
+        let translated = try readTranslated(handle.place("translated.json"))
+        let segments = try segments(from: translated, file: handle.place("translated.json").shown)
         let (labels, dim) = try loadDiarization(handle.place("diarization.json"))
         let map = try loadCharacterMap(handle.place(CharacterMap.fileName), info: info)
         var audio: String? = nil
@@ -156,7 +173,7 @@ public enum JobLoader {
             }
         }
         return Job(directory: dir, handle: handle, info: info, segments: segments, diarizationLabels: labels, embeddingDim: dim,
-                   sourceAudioPath: audio, characterMap: map)
+                   sourceAudioPath: audio, characterMap: map, translatedBytes: translated)
     }
 
     static func baseName(_ dir: String) -> String {
@@ -222,11 +239,14 @@ public enum JobLoader {
     }
 
     public static func loadSegments(_ place: FilePlace) throws -> [Segment] {
-        let shown = place.shown
+        try segments(from: readTranslated(place), file: place.shown)
+    }
+
+    static func readTranslated(_ place: FilePlace) throws -> [UInt8] {
         guard let bytes = try FileIO.readIfExists(place) else {
-            throw DubdeckError(.noInput, "\(shown): no such file (every job needs translated.json)")
+            throw DubdeckError(.noInput, "\(place.shown): no such file (every job needs translated.json)")
         }
-        return try segments(from: bytes, file: shown)
+        return bytes
     }
 
     static func loadDiarization(_ place: FilePlace) throws -> ([String], Int?) {

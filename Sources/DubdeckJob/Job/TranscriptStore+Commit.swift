@@ -38,6 +38,7 @@ extension TranscriptStore {
         let lock = try JobLock.acquire(job.lockPlace, timeout: lockTimeout)
         defer { lock.release() }
 
+        try job.requireTranslationUnchanged()
         let reloaded = try takeOutsideChanges(changes)
         for c in changes { try c.check?(self) }
         var warnings: [String] = []

@@ -16,8 +16,9 @@ final class Cast {
     var signature: FileIO.StatSignature?
     /// The names are to be read in the background at the next tick.
     var loadDue = false
-    /// characters.map.json as last read (size, mtime, inode).
-    var mapSignature: FileIO.StatSignature?
+    /// characters.map.json and translated.json as last read (size, mtime, inode): a change reads
+    /// the job again.
+    var jobSignature: [FileIO.StatSignature?] = []
     /// The last label → character assignment made here, with what the label had before: `u` undoes
     /// it while no other change was made since.
     var lastAssign: (label: String, previous: LabelAssignment?)?

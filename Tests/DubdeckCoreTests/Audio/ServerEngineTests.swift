@@ -151,7 +151,7 @@ final class ServerEngineTests: XCTestCase {
 
     func testGarbageRefusalsAndMissingAudioAreErrors() throws {
         var m = message { _ = try engine("garbage").synthesize(request) }
-        XCTAssertTrue(m.contains("not a JSON line"), m)
+        XCTAssertTrue(m.contains("answered a line that is not JSON: "), m)
         m = message { _ = try engine("refuse").synthesize(request) }
         XCTAssertTrue(m.contains("could not speak") && m.contains("no voice for"), m)
         XCTAssertFalse(m.contains("\u{1b}"), "the server's words are sanitized: \(m)")

@@ -37,6 +37,12 @@ final class JSONTests: XCTestCase {
         let v = try parse(#""\u00e9\ud83d\ude00\t\u0001""#)
         XCTAssertEqual(v.stringValue, "é😀\t\u{1}")
         XCTAssertEqual(String(decoding: JSONWriter.encode(v), as: UTF8.self), "\"é😀\\t\\u0001\"")
+        // Half a pair is no character: refused as invalid UTF-8 is, never read as U+FFFD.
+        for lone in [#""x\ud800y""#, #""\udc00""#, #""\ud83d""#, #""\ud83d\u0041""#, #""\ude00\ud83d""#] {
+            XCTAssertThrowsError(try parse(lone), lone) { e in
+                XCTAssertTrue("\(e)".contains("lone surrogate"), "\(lone): \(e)")
+            }
+        }
     }
 
     func testC1AndBidiControlsAreWrittenEscapedAndReadBackTheSame() throws {

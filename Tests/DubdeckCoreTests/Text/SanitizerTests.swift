@@ -17,6 +17,16 @@ final class SanitizerTests: XCTestCase {
         XCTAssertEqual(Sanitizer.display("日本語 ok"), "日本語 ok")
     }
 
+    /// Bytes that should be text: valid UTF-8 shown as text is, each stray byte as ⟨0xFF⟩ — never U+FFFD.
+    func testBytesThatAreNotUTF8AreShownByteByByte() {
+        XCTAssertEqual(Sanitizer.display(bytes: Array("a€\u{1b}".utf8) + [0xFF] + Array("b".utf8)), "a€␛⟨0xFF⟩b")
+        XCTAssertEqual(Sanitizer.display(bytes: [0xE2, 0x82]), "⟨0xE2⟩⟨0x82⟩", "a cut sequence")
+        XCTAssertEqual(Sanitizer.display(bytes: [0xED, 0xA0, 0x80]), "⟨0xED⟩⟨0xA0⟩⟨0x80⟩", "an encoded surrogate")
+        XCTAssertEqual(Sanitizer.display(bytes: [0x0A, 0xC2, 0x9B]), "␊⟨U+009B⟩", "valid controls as placeholders")
+        XCTAssertEqual(Sanitizer.display(bytes: [0x0A], keepingLayout: true), "\n")
+        XCTAssertFalse(Sanitizer.display(bytes: (0...255).map { UInt8($0) }).contains("\u{FFFD}"))
+    }
+
     func testWidths() {
         XCTAssertEqual(TextWidth.width(of: "abc"), 3)
         XCTAssertEqual(TextWidth.width(of: "日本"), 4)
