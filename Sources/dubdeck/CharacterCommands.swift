@@ -255,7 +255,7 @@ struct CharIdentify: ParsableCommand {
             let s = try CharacterStore.open(store.path)
             let outcome = try CharacterIdentifier.identify(job: j, store: s, threshold: threshold, force: force, fromAudio: fromAudio)
             var out = outcome.reused ? "\(Sanitizer.display(outcome.episode)) was identified before: reusing characters.map.json (nothing counted)\n" : ""
-            for a in outcome.assignments {
+            for a in outcome.assignments where !outcome.kept.contains(a.label) {
                 // label → character: the two namespaces never look alike; a new character says its voice.
                 var how = a.created ? "new" : "similarity \(a.similarity)"
                 if a.created, let c = s.resolve(a.characterID), let v = c.voice {
@@ -265,7 +265,11 @@ struct CharIdentify: ParsableCommand {
                 out += "label \(Sanitizer.display(a.label)) → \(characterWithNumber(s, a.characterID, how))\n"
             }
             for label in outcome.unheard where !outcome.reused {
-                out += "label \(Sanitizer.display(label)): no speech the voice detector finds in its spans — no character\n"
+                if let a = outcome.assignments.first(where: { $0.label == label }), outcome.kept.contains(label) {
+                    out += "label \(Sanitizer.display(label)): no speech the voice detector finds in its spans — keeps \(characterWithNumber(s, a.characterID, "heard in an earlier run"))\n"
+                } else {
+                    out += "label \(Sanitizer.display(label)): no speech the voice detector finds in its spans — no character\n"
+                }
             }
             if let why = outcome.pitchProblem { printError("warning: \(Sanitizer.display(why))") }
             printOut(out + keyFileNote(s))

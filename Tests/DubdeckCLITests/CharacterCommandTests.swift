@@ -227,6 +227,46 @@ final class CharacterCommandTests: XCTestCase {
         XCTAssertEqual(dir.read("ep01/characters.map.json"), map, "the map is left as it was")
     }
 
+    /// Identified again (--force) from audio where one voice is now silent: that label keeps the
+    /// character an earlier run heard (map and observation), said so; the others are matched anew.
+    func testALabelHeardBeforeButNotNowKeepsItsCharacter() throws {
+        let dir = TempDir()
+        let key = Base64.encode([UInt8](repeating: 5, count: 32))
+        let e = env(dir).merging(["DUBDECK_STORE_KEY": key]) { $1 }
+        let job = Fixtures.twoVoiceJob(in: dir)
+        var r = DubdeckBinary.run(["characters", "identify", job], env: e)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        func labels() throws -> [String: String] {
+            let map = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: job + "/characters.map.json"))) as! [String: Any]
+            return (map["labels"] as! [String: [String: Any]]).mapValues { $0["character_id"] as! String }
+        }
+        let before = try labels()
+        let heard = try XCTUnwrap(before["SPEAKER_01"])
+        // SPEAKER_01's spans silent now.
+        let loaded = try JobLoader.load(job)
+        var audio = try AudioFile.read(job + "/audio.wav", mono: true)
+        for seg in loaded.segments where seg.speaker == "SPEAKER_01" {
+            for i in max(0, Int((seg.start - 0.2) * Double(audio.rate)))..<min(audio.frames, Int((seg.end + 0.2) * Double(audio.rate))) { audio.samples[i] = 0 }
+        }
+        unlink(job + "/audio.wav")
+        try AudioFile.writeWAV16(audio, to: job + "/audio.wav")
+        r = DubdeckBinary.run(["characters", "identify", job, "--force"], env: e)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("label SPEAKER_01: no speech the voice detector finds in its spans — keeps "), r.stdout)
+        XCTAssertTrue(r.stdout.contains("heard in an earlier run"), r.stdout)
+        XCTAssertFalse(r.stdout.contains("label SPEAKER_01 → "), "said once: \(r.stdout)")
+        XCTAssertEqual(try labels(), before, "the map keeps both labels")
+        // The store keeps its observation of the label (what reconcile and the map follow).
+        let saved = Environment.get("DUBDECK_STORE_KEY")
+        setenv("DUBDECK_STORE_KEY", key, 1)
+        defer { if let saved { setenv("DUBDECK_STORE_KEY", saved, 1) } else { unsetenv("DUBDECK_STORE_KEY") } }
+        let observed = try CharacterStore.open(dir.file("data/characters.json")).observations(series: "test_series")
+        XCTAssertEqual(observed.first { $0.episode == "ep01" && $0.label == "SPEAKER_01" }?.characterID, heard)
+        // And once more: nothing drifts.
+        XCTAssertEqual(DubdeckBinary.run(["characters", "identify", job, "--force"], env: e).status, 0)
+        XCTAssertEqual(try labels(), before)
+    }
+
     func testKeyErrorsAndTamperingLeaveTheFileUntouched() throws {
         let dir = TempDir()
         let e = env(dir)

@@ -198,6 +198,13 @@ final class CommandLineTests: XCTestCase {
         let r = DubdeckBinary.run(["status", job])
         XCTAssertEqual(r.status, 66, r.stderr)
         XCTAssertTrue(r.stderr.contains("job.json: a symbolic link to nothing"), r.stderr)
+        // Links in a loop name no file either.
+        unlink(job + "/job.json")
+        XCTAssertEqual(symlink(job + "/loop.json", job + "/job.json"), 0)
+        XCTAssertEqual(symlink(job + "/job.json", job + "/loop.json"), 0)
+        let loop = DubdeckBinary.run(["status", job])
+        XCTAssertEqual(loop.status, 66, loop.stderr)
+        XCTAssertTrue(loop.stderr.contains("job.json: a loop of symbolic links"), loop.stderr)
     }
 
     func testTwoWritersNeverLoseAnUpdate() throws {

@@ -176,6 +176,30 @@ final class ExitCodeTests: XCTestCase {
         XCTAssertFalse(isRunning(quickChild), "no background child outlives the engine")
     }
 
+    /// SIGKILL leaves no handler to run: the engine folder it left (a line's text in it) goes with
+    /// the next operation on the job (SPEC §11.6).
+    func testAnEngineFolderASIGKILLLeftGoesWithTheNextOperation() throws {
+        let dir = TempDir()
+        let job = Fixtures.job(in: dir)
+        let marker = dir.file("started")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: DubdeckBinary.path)
+        p.arguments = ["synth", job, "1", "--engine-command", "sh", "-c", "touch \"$0\"; sleep 30", marker, "{out}", "{text_file}"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: marker), Date() < deadline { usleep(20_000) }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: marker), "the engine started")
+        let folders = { ((try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []).filter { $0.hasPrefix("dubdeck-engine.\(p.processIdentifier).") } }
+        XCTAssertEqual(folders().count, 1, "its folder, named with its process")
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        XCTAssertEqual(folders().count, 1, "no handler ran: the folder is left")
+        XCTAssertEqual(DubdeckBinary.run(["status", job]).status, 0)
+        XCTAssertEqual(folders(), [], "the next operation on the job removed it")
+    }
+
     /// A persistent engine (a model server that would outlive its client) and Ctrl-C, SIGTERM or
     /// SIGHUP at moments across its start and its answers: its process group is killed every time,
     /// no temporary directory or file is left, and the exit code says which signal it was.

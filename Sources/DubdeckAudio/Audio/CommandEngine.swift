@@ -111,11 +111,7 @@ package enum EngineCommand {
     package static func run<T>(what: String, timeout: Double, files: [String], limits: [String: Int],
                                prepare: (String) throws -> ([String], String?, String),
                                done: (String, String) throws -> T) throws -> T {
-        var tmpl = Array("/tmp/dubdeck-engine.XXXXXX".utf8CString)
-        guard let dirPtr = tmpl.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw DubdeckError(.cannotCreate, "cannot create a temporary directory: \(errnoText())")
-        }
-        let dir = String(cString: dirPtr)
+        let dir = try EngineFolders.make("engine")
         let errFile = dir + "/stderr.txt"
         var slots: [Int32] = [dd_cleanup_register(dir, 1)]
         for f in files + ["stderr.txt"] { slots.append(dd_cleanup_register(dir + "/" + f, 0)) }

@@ -79,11 +79,7 @@ public final class ServerEngine: SpeechEngine, @unchecked Sendable {
         }
         self.argv = argv
         self.timeout = timeout
-        var tmpl = Array("/tmp/dubdeck-server.XXXXXX".utf8CString)
-        guard let dirPtr = tmpl.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw DubdeckError(.cannotCreate, "cannot create a temporary directory: \(errnoText())")
-        }
-        workDir = String(cString: dirPtr)
+        workDir = try EngineFolders.make("server")
         dirSlot = dd_cleanup_register(workDir, 1)
     }
 

@@ -126,6 +126,10 @@ public enum FileIO {
             if errno == ELOOP, owner.isOurs {
                 throw DubdeckError.data(place.shown, "is a symbolic link; refusing to follow it")
             }
+            if errno == ELOOP {
+                // Links that lead back to themselves name no file, as a link to nothing does.
+                throw DubdeckError(.noInput, "\(place.shown): a loop of symbolic links")
+            }
             throw DubdeckError.io(place.shown, "cannot open: \(errnoText())")
         }
         defer { close(fd) }

@@ -14,8 +14,11 @@ public enum CharacterIdentifier {
         public var pitches: [String: PitchEstimate] = [:]
         /// Why the source audio gave no pitch (said as a warning; the voices then come from the IDs).
         public var pitchProblem: String?
-        /// Labels with no speech in their spans (embedded from the audio): left without a character.
+        /// Labels with no speech in their spans (embedded from the audio): left without a character,
+        /// or — identified again — with the one an earlier run heard (`kept`).
         public var unheard: [String] = []
+        /// Unheard labels that keep their earlier character (listed in `assignments` too).
+        public var kept: [String] = []
     }
 
     /// The episode's labels with their embeddings: diarization.json's `speaker_embeddings`, or —
@@ -318,8 +321,20 @@ public enum CharacterIdentifier {
             let speech = speechPerLabel(job)
             let evidence = matched.map { voices.evidence($0.0, $0.1, speech: speech) }
             let jobPath = CharacterStore.absoluteDirectory(job.directory)
+            // Identified again: a label heard before but not in this audio keeps what it had — its
+            // observation and its character. A run that cannot hear a voice undoes nothing of it.
+            let keptObservations = again ? s.observations(series: series).filter { o in
+                o.episode == episode && !o.override && voices.unheard.contains(o.label)
+            } : []
             outcome.assignments = s.identify(evidence: evidence, series: series, episode: episode, threshold: threshold,
                                              update: !again || force, job: jobPath) + overrides
+            if !keptObservations.isEmpty { s.recordObservations(series: series, episode: episode, keptObservations, replace: false) }
+            for o in keptObservations where !outcome.assignments.contains(where: { $0.label == o.label }) {
+                guard let id = s.resolve(o.characterID)?.id else { continue }
+                let before = current?.labels.first { $0.label == o.label }
+                outcome.assignments.append(LabelAssignment(label: o.label, characterID: id, similarity: before?.similarity ?? 0, created: false))
+                outcome.kept.append(o.label)
+            }
             for a in outcome.assignments where a.created {
                 if let estimate = pitches[a.label] { s.cast(a.characterID, from: estimate) }
             }

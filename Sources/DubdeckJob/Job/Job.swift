@@ -156,6 +156,8 @@ public enum JobLoader {
     }
 
     public static func load(_ handle: DirectoryHandle, series: String? = nil) throws -> Job {
+        // Engine folders a SIGKILL left (their line texts in /tmp) go with the next job operation.
+        EngineFolders.sweepOnce()
         let dir = handle.path
         var info = try loadInfo(handle)
         if let series, !series.isEmpty { info.seriesID = try SafeName.checkArgument(series, option: "--series") }

@@ -132,6 +132,33 @@ final class StaleTemporaryTests: JobTestCase {
         let left = Set(DirectoryListing.names(jobPath + "/segments_preview"))
         XCTAssertEqual(left, Set(names.dropFirst(2) + ["0006.take.tmp-\(dead)-4c"]), "the dead process's two are gone, the rest kept")
     }
+
+    /// Engine folders a SIGKILL left (SPEC §11.6): those of a dead maker go, with what is in them
+    /// (a link inside removed, never followed); a live maker's, a link, a file and an old-style name
+    /// stay.
+    func testEngineFoldersOfADeadRunAreSwept() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try p.run()
+        p.waitUntilExit()
+        let dead = p.processIdentifier
+        let tmp = dir.file("tmp")
+        try FileIO.makeDirectories(tmp + "/victim")
+        dir.write("tmp/victim/keep.txt", "precious")
+        for name in ["dubdeck-engine.\(dead).aB3dE6", "dubdeck-server.\(dead).Zz9yY8", "dubdeck-engine.\(getpid()).live01", "dubdeck-engine.oldstyle"] {
+            try FileIO.makeDirectories(tmp + "/" + name)
+            dir.write("tmp/\(name)/text.txt", "a line's text")
+        }
+        try FileIO.makeDirectories(tmp + "/dubdeck-engine.\(dead).aB3dE6/deeper")
+        symlink(tmp + "/victim/keep.txt", tmp + "/dubdeck-engine.\(dead).aB3dE6/link")
+        symlink(tmp + "/victim", tmp + "/dubdeck-engine.\(dead).linked")
+        dir.write("tmp/dubdeck-server.\(dead).file", "x")
+        let removed = EngineFolders.sweep(in: tmp)
+        XCTAssertEqual(Set(removed.map { String($0.split(separator: "/").last!) }), ["dubdeck-engine.\(dead).aB3dE6", "dubdeck-server.\(dead).Zz9yY8"])
+        XCTAssertEqual(Set(DirectoryListing.names(tmp)),
+                       ["victim", "dubdeck-engine.\(getpid()).live01", "dubdeck-engine.oldstyle", "dubdeck-engine.\(dead).linked", "dubdeck-server.\(dead).file"])
+        XCTAssertEqual(dir.read("tmp/victim/keep.txt"), "precious", "nothing followed through a link")
+    }
 }
 
 /// SPEC §11.2: the job directory as one handle. segments_preview is opened once for a synthesis:
