@@ -150,7 +150,8 @@ extension Desk {
             switch e {
             case .done(let r, let autoplay):
                 let fit = r.overflowS > 0 ? "overflow +\(DeskView.format2(r.overflowS)) s" : "fits (×\(DeskView.format2(r.stretch)))"
-                setMessage("line \(r.segment) synthesized: \(DeskView.format2(r.speechS)) s speech, \(fit)", r.overflowS > 0 ? .warning : .info)
+                let clipped = r.clippedSamples > 0 ? " · the engine's audio came clipped" : ""
+                setMessage("line \(r.segment) synthesized: \(DeskView.format2(r.speechS)) s speech, \(fit)\(clipped)", r.overflowS > 0 || r.clippedSamples > 0 ? .warning : .info)
                 if autoplay {
                     let n = r.segment
                     playTake(n, PlaybackSource.currentListed(store, n) ?? 1, announce: false)

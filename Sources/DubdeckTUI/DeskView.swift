@@ -238,6 +238,7 @@ public enum DeskView {
             info += desk.takePosition(seg.number).map { " · take \($0.k) of \($0.of)" } ?? " · take"
             if let s = p.speechS { info += ", speech \(format2(s)) s" }
             info += ", audio \(st.audioStatus)"
+            if p.clippedSamples > 0 { info += ", clipped by the engine" }
         } else {
             info += " · no take, audio \(st.audioStatus)"
         }

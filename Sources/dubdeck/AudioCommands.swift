@@ -84,6 +84,9 @@ struct Synth: ParsableCommand {
                 let r = try synth.synthesize(numbers[0])
                 printWarnings(synth.lastWarnings)
                 printOut(describe(r) + "\n")
+                if r.clippedSamples > 0 {
+                    printError("warning: segment \(r.segment): the engine's audio came clipped (\(r.clippedSamples) samples at full scale): turned down, but the distortion stays")
+                }
                 return
             }
             let list = numbers.isEmpty ? SegmentSynthesizer.batchSelection(transcript, approvedOnly: approved, force: force) : numbers
@@ -98,6 +101,9 @@ struct Synth: ParsableCommand {
             } }
             if tty { Console.err("\n") }
             for f in summary.failures { printError(f) }
+            if !summary.clipped.isEmpty {
+                printError("warning: the engine's audio came clipped on \(summary.clipped.count) line\(summary.clipped.count == 1 ? "" : "s") (\(summary.clipped.prefix(10).map(String.init).joined(separator: ", "))\(summary.clipped.count > 10 ? ", …" : "")): turned down, but the distortion stays")
+            }
             printOut("synthesized \(summary.done) of \(list.count) lines: \(summary.fresh) fresh, \(summary.overflow) overflow, \(summary.failed) failed\(summary.cancelled ? " (interrupted)" : "")\n")
             if summary.cancelled || Interrupt.requested { throw ExitCode(130) }
             if summary.failed > 0 { throw DubdeckError(.ioError, "\(summary.failed) line(s) failed") }

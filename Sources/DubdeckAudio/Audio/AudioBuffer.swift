@@ -73,6 +73,31 @@ public struct AudioBuffer: Equatable, Sendable {
 
     public var peak: Float { samples.reduce(0) { max($0, abs($1)) } }
 
+    /// Samples of hard clipping: runs of three or more samples of one channel held at full scale
+    /// (|x| ≥ 0.999, the same sign) — a flattened top that turning down does not undo. A single
+    /// sample that touches full scale is a peak, not a clip.
+    public var clippedSamples: Int {
+        let ch = max(1, channels)
+        var clipped = 0
+        for c in 0..<ch {
+            var run = 0, sign: Float = 0
+            var i = c
+            while i <= samples.count {
+                let s: Float = i < samples.count ? samples[i] : 0
+                if abs(s) >= 0.999, run == 0 || (s > 0) == (sign > 0) {
+                    sign = s
+                    run += 1
+                } else {
+                    if run >= 3 { clipped += run }
+                    run = abs(s) >= 0.999 ? 1 : 0
+                    sign = s
+                }
+                i += ch
+            }
+        }
+        return clipped
+    }
+
     public var rms: Float {
         guard !samples.isEmpty else { return 0 }
         return (samples.reduce(0) { $0 + $1 * $1 } / Float(samples.count)).squareRoot()

@@ -37,6 +37,9 @@ public final class SegmentSynthesizer {
         public var stretch: Double
         public var overflowS: Double
         public var wav: String
+        /// Samples the engine's audio held at full scale (hard clipping it came with; 0: none).
+        /// Turned down to the headroom like any take, but the distortion stays: said, never hidden.
+        public var clippedSamples = 0
         /// The immutable take file's name (`NNNN.take-<seq>.wav`).
         public var take: String = ""
     }
@@ -106,6 +109,7 @@ public final class SegmentSynthesizer {
         }
         let first = try engine.synthesize(request).trimmedSilence()
         guard first.frames > 0 else { throw DubdeckError(.ioError, "the engine produced no speech for segment \(n)") }
+        let clipped = first.clippedSamples
         // An engine's audio far longer than its slot is refused before it costs more memory.
         if first.duration > SpeechRequest.longestAudio(slot: slot) {
             throw DubdeckError(.dataError, "segment \(n): the engine's audio is \(Int(first.duration)) s for a \(JSONValue.formatNumber(slot)) s slot (more than 4 × slot + 30 s)")
@@ -142,9 +146,10 @@ public final class SegmentSynthesizer {
         let slotFrames = Int((slot * Double(outputRate)).rounded())
         let overflow = max(0, speechS - slot)
         out = out.padded(toFrames: slotFrames)
-        let result = Result(segment: n, status: (overflow > 0.001 ? TakeStatus.overflow : .fresh).rawValue, durationS: out.duration, speechS: speechS,
+        var result = Result(segment: n, status: (overflow > 0.001 ? TakeStatus.overflow : .fresh).rawValue, durationS: out.duration, speechS: speechS,
                             stretch: naturalS / max(speechS, 1e-9), overflowS: overflow > 0.001 ? overflow : 0,
                             wav: Takes.directoryName + "/" + Takes.currentName(n))
+        result.clippedSamples = clipped
         return (out, result)
     }
 
@@ -228,13 +233,14 @@ public final class SegmentSynthesizer {
         try dir.refuseIfNotRegular(Takes.currentName(n))
         var takeSeq = 0
         let change = SegmentChange(segment: n, action: "synth", fields: ["last_preview"]) { e in
-            let preview = JSONObject([
+            var preview = JSONObject([
                 ("wav", .string(result.wav)), ("take", .string(Takes.directoryName + "/" + Takes.takeName(n, seq: takeSeq))),
                 ("duration_s", .number(self.round3(result.durationS))),
                 ("speech_s", .number(self.round3(result.speechS))), ("stretch", .number(self.round3(result.stretch))),
                 ("overflow_s", .number(self.round3(result.overflowS))), ("engine", .string(self.engine.name)), ("voice", voice.json),
                 ("text_sha256", .string(SHA256.hex(Array(text.utf8)))), ("created_at", .string(Clock.isoNow())),
             ])
+            if result.clippedSamples > 0 { preview["clipped_samples"] = .number(Double(result.clippedSamples)) }
             e["last_preview"] = .object(preview)
             e["audio_status"] = .string(result.status)
             // The text may have been edited while this take was being made: then it is stale at once.
@@ -278,6 +284,8 @@ public final class SegmentSynthesizer {
 
     public struct BatchSummary: Equatable, Sendable {
         public var done = 0, fresh = 0, overflow = 0, failed = 0, cancelled = false
+        /// Lines whose engine audio came clipped (their takes made, the clipping said).
+        public var clipped: [Int] = []
         public var failures: [String] = []
     }
 
@@ -327,6 +335,7 @@ public final class SegmentSynthesizer {
             do {
                 let r = try install(try outcome.get(), batch: batchID)
                 if r.status == TakeStatus.overflow.rawValue { summary.overflow += 1 } else { summary.fresh += 1 }
+                if r.clippedSamples > 0 { summary.clipped.append(n) }
             } catch let e as DubdeckError where e.status == .interrupted {
                 summary.cancelled = true  // Ctrl-C during this line: it was not made, nothing failed
                 break

@@ -190,10 +190,11 @@ public enum SubtitleWriter {
         return out.joined(separator: "\n") + "\n"
     }
 
-    /// A cue's lines: as read when neither its text nor its times changed; else its number or id as
-    /// read, its timing line in the format's canonical spelling (a timing the reader tolerated, such
-    /// as `00:00:01 --> 00:00:03,5`, is not written back), WebVTT settings kept, and its text (an
-    /// edited one with its tags kept where their words remain).
+    /// A cue's lines: as read when neither its text nor its times changed — but for a timing line
+    /// the reader tolerated (`00:00:01 --> 00:00:03,5`), which is always written in the format's
+    /// canonical spelling (a delivered file is clean, SPEC §11.10); else its number or id as read,
+    /// its timing line canonical, WebVTT settings kept, and its text (an edited one with its tags
+    /// kept where their words remain).
     static func cueLines(_ e: Entry, format: SubtitleFormat, eventFormat: [String], fps: Double? = nil) -> [String] {
         guard let o = e.original, e.originalFormat == format, !o.lines.isEmpty else {
             switch format {
@@ -205,23 +206,46 @@ public enum SubtitleWriter {
             case .ttml: return []  // written whole by TTML.write
             }
         }
-        if !e.changed && !e.retimed { return o.lines }
+        let timing: String? = switch format {
+        case .srt: "\(srtTime(e.startMs)) --> \(srtTime(e.endMs))"
+        case .vtt: "\(vttTime(e.startMs)) --> \(vttTime(e.endMs))" + (o.vttSettings.isEmpty ? "" : " " + o.vttSettings)
+        case .sbv: "\(sbvTime(e.startMs)),\(sbvTime(e.endMs))"
+        default: nil
+        }
+        if !e.changed && !e.retimed {
+            // The timing line where it was read (SBV: the first; SRT and WebVTT: after the number
+            // or id), in canonical spelling; every other line as read.
+            var lines = o.lines
+            let at = format == .sbv ? 0 : (o.id.isEmpty ? 0 : 1)
+            if let timing, at < lines.count, !isCanonicalTiming(lines[at], format: format) { lines[at] = timing }
+            return lines
+        }
         let text = cueText(e, format: format)
         switch format {
         case .srt, .vtt:
-            let timing = format == .srt ? "\(srtTime(e.startMs)) --> \(srtTime(e.endMs))"
-                : "\(vttTime(e.startMs)) --> \(vttTime(e.endMs))" + (o.vttSettings.isEmpty ? "" : " " + o.vttSettings)
-            let head = (o.id.isEmpty ? [] : [o.lines[0]]) + [timing]
+            let head = (o.id.isEmpty ? [] : [o.lines[0]]) + [timing!]
             return head + (text.isEmpty ? [] : text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
         case .ass:
             if e.retimed { return [dialogue(e, format: eventFormat.isEmpty ? defaultEventFormat : eventFormat)] }
             return [replacingText(o.lines[0], fieldCount: max(1, eventFormat.count), with: text)]
         case .sbv:
-            return ["\(sbvTime(e.startMs)),\(sbvTime(e.endMs))"] + (text.isEmpty ? [] : text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
+            return [timing!] + (text.isEmpty ? [] : text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
         case .microdvd:
             return [microdvdLine(e, fps: fps ?? 25)]
         case .ttml:
             return []
+        }
+    }
+
+    /// A timing line in its format's own spelling, kept as read: SRT `00:00:01,000 --> 00:00:03,500`
+    /// (anything after it too), WebVTT the same with `.` and the hours optional (`00:01.000` is
+    /// valid WebVTT), SBV `0:00:01.000,0:00:03.500`. What the reader only tolerated is not.
+    static func isCanonicalTiming(_ line: String, format: SubtitleFormat) -> Bool {
+        switch format {
+        case .srt: return line.wholeMatch(of: /\d{2}:\d{2}:\d{2},\d{3} --> \d{2}:\d{2}:\d{2},\d{3}( .*)?/) != nil
+        case .vtt: return line.wholeMatch(of: /(\d{2,}:)?\d{2}:\d{2}\.\d{3}[ \t]+-->[ \t]+(\d{2,}:)?\d{2}:\d{2}\.\d{3}([ \t].*)?/) != nil
+        case .sbv: return line.wholeMatch(of: /\d+:\d{2}:\d{2}\.\d{3},\d+:\d{2}:\d{2}\.\d{3}/) != nil
+        default: return true
         }
     }
 

@@ -66,6 +66,8 @@ public final class TakePreview: Equatable, Sendable {
     /// Natural length / fitted length (1: not sped up).
     public let stretch: Double?
     public let overflowS: Double
+    /// Samples the engine's audio held at full scale (0: not clipped).
+    public let clippedSamples: Int
     public let voiceEngine: String?
     /// The engine that spoke the take (`last_preview.engine`).
     public let engine: String?
@@ -79,7 +81,7 @@ public final class TakePreview: Equatable, Sendable {
     public let chosenBy: String?
 
     public static func == (a: TakePreview, b: TakePreview) -> Bool {
-        a === b || (a.durationS == b.durationS && a.speechS == b.speechS && a.stretch == b.stretch && a.overflowS == b.overflowS && a.voiceEngine == b.voiceEngine && a.engine == b.engine
+        a === b || (a.durationS == b.durationS && a.speechS == b.speechS && a.stretch == b.stretch && a.overflowS == b.overflowS && a.clippedSamples == b.clippedSamples && a.voiceEngine == b.voiceEngine && a.engine == b.engine
                     && a.voiceVariant == b.voiceVariant && a.take == b.take && a.voice == b.voice && a.chosenBy == b.chosenBy)
     }
 
@@ -88,6 +90,7 @@ public final class TakePreview: Equatable, Sendable {
         speechS = p["speech_s"]?.doubleValue
         stretch = p["stretch"]?.doubleValue
         overflowS = p["overflow_s"]?.doubleValue ?? 0
+        clippedSamples = p["clipped_samples"]?.intValue ?? 0
         voiceEngine = p["voice"]?.objectValue?["engine"]?.stringValue
         engine = p["engine"]?.stringValue
         voiceVariant = p["voice"]?.objectValue?["variant"]?.stringValue

@@ -195,6 +195,28 @@ final class SynthesisTests: XCTestCase {
         XCTAssertEqual(store.entry(1)["last_preview"]?.objectValue?["engine"], .string("command"))
     }
 
+    /// SPEC §11.7: a take whose engine audio came clipped is said (the result, the store's take
+    /// record, hence the desk and the CLI); turned down to the headroom like any, never hidden.
+    func testAClippedTakeIsReported() throws {
+        let store = try job([.init(0, 2, "S", "", "loud"), .init(3, 5, "S", "", "clean")])
+        // sox: a sine 12 dB past full scale is clipped flat at ±32767 (it says so on stderr).
+        let loud = try CommandEngine(template: ["sox", "-n", "-r", "16000", "-b", "16", "{out}", "synth", "1", "sine", "300", "gain", "12"])
+        let r = try SegmentSynthesizer(store: store, engine: loud).synthesize(1)
+        XCTAssertGreaterThan(r.clippedSamples, 1000, "\(r)")
+        XCTAssertEqual(store.entry(1)["last_preview"]?.objectValue?["clipped_samples"]?.intValue, r.clippedSamples)
+        XCTAssertEqual(store.state(1).preview?.clippedSamples, r.clippedSamples)
+        let take = try AudioFile.read(store.job.directory + "/" + r.wav)
+        XCTAssertLessThanOrEqual(take.peak, 0.9, "turned down to the headroom all the same")
+        let clean = try CommandEngine(template: ["sox", "-n", "-r", "16000", "-b", "16", "{out}", "synth", "1", "sine", "300", "gain", "-3"])
+        let c = try SegmentSynthesizer(store: store, engine: clean).synthesize(2)
+        XCTAssertEqual(c.clippedSamples, 0)
+        XCTAssertNil(store.entry(2)["last_preview"]?.objectValue?["clipped_samples"])
+        // What counts: runs held at full scale, not a peak that touches it once.
+        XCTAssertEqual(AudioBuffer(samples: [0, 1, 0.5, -1, 0, 0.999, 0.2], rate: 16000, channels: 1).clippedSamples, 0)
+        XCTAssertEqual(AudioBuffer(samples: [0, 1, 1, 1, 1, 0, -1, -1, -1, 0, 1, -1, 1], rate: 16000, channels: 1).clippedSamples, 7)
+        XCTAssertEqual(AudioBuffer(samples: [1, 0, 1, 0, 1, 0, 1, 0], rate: 16000, channels: 2).clippedSamples, 4, "per channel")
+    }
+
     func testTakesAreImmutableAndTheNewestFiveAreKept() throws {
         let store = try job([.init(0, 3, "S", "", "One.")])
         let synth = SegmentSynthesizer(store: store, engine: try EspeakEngine())

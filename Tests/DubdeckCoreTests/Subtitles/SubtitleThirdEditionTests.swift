@@ -181,10 +181,16 @@ final class SubtitleThirdEditionTests: XCTestCase {
         let doc = try parse(srt, .srt)
         XCTAssertEqual(doc.cues[0].endMs, 3500)
         var entries = doc.cues.map { SubtitleWriter.Entry(startMs: $0.startMs, endMs: $0.endMs, text: $0.text, original: $0, originalFormat: .srt) }
-        XCTAssertEqual(SubtitleWriter.writeLayout(doc.items, entries: entries, format: .srt, eventFormat: []), srt, "untouched: as read")
+        // Untouched, a tolerated timing is written canonical all the same (SPEC §11.10); the rest as read.
+        XCTAssertEqual(SubtitleWriter.writeLayout(doc.items, entries: entries, format: .srt, eventFormat: []),
+                       "1\n00:00:01,000 --> 00:00:03,500\nTolerated\n\n2\n00:00:04,000 --> 00:00:05,000\nUntouched\n")
+        let clean = "1\n00:00:01,000 --> 00:00:03,500\n<i>Tags</i> kept\n\n"
+        let cleanDoc = try parse(clean, .srt)
+        let cleanEntries = cleanDoc.cues.map { SubtitleWriter.Entry(startMs: $0.startMs, endMs: $0.endMs, text: $0.text, original: $0, originalFormat: .srt) }
+        XCTAssertEqual(SubtitleWriter.writeLayout(cleanDoc.items, entries: cleanEntries, format: .srt, eventFormat: []), clean, "a canonical cue: as read")
         entries[0].endMs = 3600  // moved
         let out = SubtitleWriter.writeLayout(doc.items, entries: entries, format: .srt, eventFormat: [])
-        XCTAssertEqual(out, "1\n00:00:01,000 --> 00:00:03,600\nTolerated\n\n2\n0:00:04,000 --> 0:00:05,000\nUntouched\n")
+        XCTAssertEqual(out, "1\n00:00:01,000 --> 00:00:03,600\nTolerated\n\n2\n00:00:04,000 --> 00:00:05,000\nUntouched\n")
         entries[0].endMs = 3500
         entries[0].text = "Edited"
         XCTAssertTrue(SubtitleWriter.writeLayout(doc.items, entries: entries, format: .srt, eventFormat: []).hasPrefix("1\n00:00:01,000 --> 00:00:03,500\nEdited\n"))
