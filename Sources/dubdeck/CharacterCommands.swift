@@ -266,7 +266,8 @@ struct CharIdentify: ParsableCommand {
             }
             for label in outcome.unheard where !outcome.reused {
                 if let a = outcome.assignments.first(where: { $0.label == label }), outcome.kept.contains(label) {
-                    out += "label \(Sanitizer.display(label)): no speech the voice detector finds in its spans — keeps \(characterWithNumber(s, a.characterID, "heard in an earlier run"))\n"
+                    let why = a.override ? "a reviewer's choice" : "heard in an earlier run"
+                    out += "label \(Sanitizer.display(label)): no speech the voice detector finds in its spans — keeps \(characterWithNumber(s, a.characterID, why))\n"
                 } else {
                     out += "label \(Sanitizer.display(label)): no speech the voice detector finds in its spans — no character\n"
                 }

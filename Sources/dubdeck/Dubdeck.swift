@@ -32,6 +32,18 @@ enum DubdeckMain {
                 exit(ExitStatus.usage.rawValue)
             }
         }
+        // So is dubdeck's own environment (a store path, a key file, a command): never a silent
+        // fallback to the default because a value could not be read.
+        var k = 0
+        while let entry = environ[k] {
+            k += 1
+            let bytes = Array(UnsafeBufferPointer(start: UnsafeRawPointer(entry).assumingMemoryBound(to: UInt8.self), count: strlen(entry)))
+            guard bytes.starts(with: Array("DUBDECK_".utf8)), String(validating: bytes, as: UTF8.self) == nil else { continue }
+            let name = bytes.prefix { $0 != UInt8(ascii: "=") }
+            let value = bytes.dropFirst(name.count + 1)
+            Console.err("dubdeck: \(Sanitizer.display(bytes: name)) is not UTF-8 text: \(Sanitizer.display(bytes: value.prefix(200)))\n")
+            exit(ExitStatus.usage.rawValue)
+        }
         do {
             var command = try Dubdeck.parseAsRoot()
             try command.run()

@@ -187,6 +187,19 @@ final class CommandLineTests: XCTestCase {
         XCTAssertFalse(said.contains("\u{FFFD}"), said)
         XCTAssertEqual(said.split(separator: "\n").count, 1, said)
         XCTAssertEqual(dir.bytes("ep01/transcript_store.json"), before)
+        // dubdeck's own environment too: a store path that cannot be read is no reason to use the default.
+        let q = Process()
+        q.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        q.arguments = ["-c", "import os, subprocess, sys; e = os.environb.copy(); e[b'DUBDECK_STORE'] = b'/tmp/s\\xff.json'; "
+                       + "r = subprocess.run([sys.argv[1], 'characters', 'list'], env=e, capture_output=True, cwd=sys.argv[2]); sys.stdout.buffer.write(str(r.returncode).encode() + b'|' + r.stderr)",
+                       DubdeckBinary.path, dir.path]
+        let out2 = Pipe()
+        q.standardOutput = out2
+        try q.run()
+        let said2 = String(decoding: out2.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        q.waitUntilExit()
+        XCTAssertEqual(said2, "64|dubdeck: DUBDECK_STORE is not UTF-8 text: /tmp/s⟨0xFF⟩.json\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("data")), "no default store made")
     }
 
     /// A job file that is a link to nothing is not a missing file: it is said (66), not read as absent.

@@ -11,11 +11,19 @@ public struct AudioBuffer: Equatable, Sendable {
     public var samples: [Float]
     public var rate: Int
     public var channels: Int
+    /// Clipped samples the audio had before it was mixed down as it was read (a channel clipped
+    /// alone is lost in the mix): what `AudioFile.read(mono:)` counted; 0 otherwise.
+    public var sourceClippedSamples = 0
 
     public init(samples: [Float], rate: Int, channels: Int = 1) {
         self.samples = samples
         self.rate = rate
         self.channels = max(1, channels)
+    }
+
+    /// The audio itself: what it was mixed from is no part of its value.
+    public static func == (a: AudioBuffer, b: AudioBuffer) -> Bool {
+        a.rate == b.rate && a.channels == b.channels && a.samples == b.samples
     }
 
     public var frames: Int { samples.count / channels }
@@ -73,29 +81,12 @@ public struct AudioBuffer: Equatable, Sendable {
 
     public var peak: Float { samples.reduce(0) { max($0, abs($1)) } }
 
-    /// Samples of hard clipping: runs of three or more samples of one channel held at full scale
-    /// (|x| ≥ 0.999, the same sign) — a flattened top that turning down does not undo. A single
-    /// sample that touches full scale is a peak, not a clip.
+    /// Samples of hard clipping: its own (ClipCounter), or, for audio mixed down as it was read,
+    /// what its channels had before the mix — whichever is more.
     public var clippedSamples: Int {
-        let ch = max(1, channels)
-        var clipped = 0
-        for c in 0..<ch {
-            var run = 0, sign: Float = 0
-            var i = c
-            while i <= samples.count {
-                let s: Float = i < samples.count ? samples[i] : 0
-                if abs(s) >= 0.999, run == 0 || (s > 0) == (sign > 0) {
-                    sign = s
-                    run += 1
-                } else {
-                    if run >= 3 { clipped += run }
-                    run = abs(s) >= 0.999 ? 1 : 0
-                    sign = s
-                }
-                i += ch
-            }
-        }
-        return clipped
+        var counter = ClipCounter(channels: channels)
+        counter.add(samples)
+        return max(counter.finish(), sourceClippedSamples)
     }
 
     public var rms: Float {
@@ -112,5 +103,46 @@ extension AudioBuffer {
         guard p > limit else { return self }
         let gain = limit / p
         return AudioBuffer(samples: samples.map { $0 * gain }, rate: rate, channels: channels)
+    }
+}
+
+/// Hard clipping, counted as audio streams by: runs of three or more samples of one channel held
+/// at full scale — |x| in [0.99, 1.0001] (8-bit's full scale is 127/128), the same sign, each within
+/// 1e-4 of the one before (a dithered 16-bit clip moves by a step or two) — a flattened top that
+/// turning down does not undo. A peak that touches full scale once is no clip, nor is a float
+/// signal that swings past 1.0 (nothing was flattened).
+public struct ClipCounter {
+    let channels: Int
+    var previous: [Float]
+    var run: [Int]
+    var total = 0
+    var position = 0
+
+    public init(channels: Int) {
+        self.channels = max(1, channels)
+        previous = Array(repeating: 0, count: self.channels)
+        run = Array(repeating: 0, count: self.channels)
+    }
+
+    /// Interleaved samples, continuing where the last call ended.
+    public mutating func add(_ interleaved: some Collection<Float>) {
+        for s in interleaved {
+            let c = position % channels
+            position += 1
+            let full = abs(s) >= 0.99 && abs(s) <= 1.0001
+            if full, run[c] > 0, abs(s - previous[c]) <= 1e-4 {
+                run[c] += 1
+            } else {
+                if run[c] >= 3 { total += run[c] }
+                run[c] = full ? 1 : 0
+            }
+            previous[c] = s
+        }
+    }
+
+    /// The clipped samples counted, the runs still open ended.
+    public mutating func finish() -> Int {
+        for c in 0..<channels where run[c] >= 3 { total += run[c]; run[c] = 0 }
+        return total
     }
 }

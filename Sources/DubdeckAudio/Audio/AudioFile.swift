@@ -153,6 +153,7 @@ public enum AudioFile {
             throw DubdeckError.data(shown, "\(count) frames × \(kept) channel\(kept == 1 ? "" : "s") is more audio than one reading holds (\(maxSamplesPerRead) samples)")
         }
         var samples: [Float]
+        var clip = ClipCounter(channels: channels)
         if mono, channels > 1 {
             samples = []
             samples.reserveCapacity(min(count, 1 << 20))
@@ -162,6 +163,7 @@ public enum AudioFile {
             while got < count {
                 let want = min(1 << 14, count - got)
                 block = try readFrames(sf, count: want, channels: channels, whole: false, path: path) { dd_sf_readf_float($0, $1, $2) }
+                clip.add(block)  // a channel clipped alone is lost in the mix: counted before it
                 let frames = block.count / channels
                 for f in 0..<frames {
                     var sum: Float = 0
@@ -184,7 +186,9 @@ public enum AudioFile {
         if !samples.allSatisfy({ $0.isFinite }) {
             throw DubdeckError.data(shown, "holds samples that are not finite numbers (NaN or infinity)")
         }
-        return AudioBuffer(samples: samples, rate: Int(info.samplerate), channels: kept)
+        var buffer = AudioBuffer(samples: samples, rate: Int(info.samplerate), channels: kept)
+        if mono, channels > 1 { buffer.sourceClippedSamples = clip.finish() }
+        return buffer
     }
 
     /// 16-bit samples exactly as stored (no float round trip), frames [from, to) by seeking.

@@ -107,9 +107,10 @@ public final class SegmentSynthesizer {
             asked = min(p / slot * 1.02, maxSpeedup)
             request.rateFactor = asked
         }
-        let first = try engine.synthesize(request).trimmedSilence()
+        let spoken = try engine.synthesize(request)
+        let clipped = spoken.clippedSamples  // as the engine gave it, its channels before a mix-down too
+        let first = spoken.trimmedSilence()
         guard first.frames > 0 else { throw DubdeckError(.ioError, "the engine produced no speech for segment \(n)") }
-        let clipped = first.clippedSamples
         // An engine's audio far longer than its slot is refused before it costs more memory.
         if first.duration > SpeechRequest.longestAudio(slot: slot) {
             throw DubdeckError(.dataError, "segment \(n): the engine's audio is \(Int(first.duration)) s for a \(JSONValue.formatNumber(slot)) s slot (more than 4 × slot + 30 s)")

@@ -35,7 +35,9 @@ package enum EngineFolders {
         while let entry = readdir(dir) {
             let name = withUnsafePointer(to: entry.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
             let parts = name.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
+            // The PID as dubdeck writes it: digits, no sign, no leading zero.
             guard parts.count == 3, parts[0] == "dubdeck-engine" || parts[0] == "dubdeck-server",
+                  parts[1].first != "0", parts[1].allSatisfy({ $0.isASCII && $0.isNumber }),
                   let pid = Int32(parts[1]), pid > 0, pid != getpid() else { continue }
             // Its maker still runs (or the PID is another's now): left alone.
             guard kill(pid, 0) != 0, errno == ESRCH else { continue }

@@ -329,6 +329,8 @@ public enum CharacterIdentifier {
             outcome.assignments = s.identify(evidence: evidence, series: series, episode: episode, threshold: threshold,
                                              update: !again || force, job: jobPath) + overrides
             if !keptObservations.isEmpty { s.recordObservations(series: series, episode: episode, keptObservations, replace: false) }
+            // A reviewer's assignment of a label unheard now stands as every override does: said as kept.
+            outcome.kept += overrides.filter { voices.unheard.contains($0.label) }.map(\.label)
             for o in keptObservations where !outcome.assignments.contains(where: { $0.label == o.label }) {
                 guard let id = s.resolve(o.characterID)?.id else { continue }
                 let before = current?.labels.first { $0.label == o.label }

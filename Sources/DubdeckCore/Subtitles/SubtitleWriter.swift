@@ -206,8 +206,9 @@ public enum SubtitleWriter {
             case .ttml: return []  // written whole by TTML.write
             }
         }
+        let at = format == .sbv ? 0 : (o.id.isEmpty ? 0 : 1)
         let timing: String? = switch format {
-        case .srt: "\(srtTime(e.startMs)) --> \(srtTime(e.endMs))"
+        case .srt: "\(srtTime(e.startMs)) --> \(srtTime(e.endMs))" + (at < o.lines.count ? srtTimingTail(o.lines[at]) : "")
         case .vtt: "\(vttTime(e.startMs)) --> \(vttTime(e.endMs))" + (o.vttSettings.isEmpty ? "" : " " + o.vttSettings)
         case .sbv: "\(sbvTime(e.startMs)),\(sbvTime(e.endMs))"
         default: nil
@@ -216,7 +217,6 @@ public enum SubtitleWriter {
             // The timing line where it was read (SBV: the first; SRT and WebVTT: after the number
             // or id), in canonical spelling; every other line as read.
             var lines = o.lines
-            let at = format == .sbv ? 0 : (o.id.isEmpty ? 0 : 1)
             if let timing, at < lines.count, !isCanonicalTiming(lines[at], format: format) { lines[at] = timing }
             return lines
         }
@@ -247,6 +247,16 @@ public enum SubtitleWriter {
         case .sbv: return line.wholeMatch(of: /\d+:\d{2}:\d{2}\.\d{3},\d+:\d{2}:\d{2}\.\d{3}/) != nil
         default: return true
         }
+    }
+
+    /// What an SRT timing line has after its end time (position coordinates, `X1:… Y2:…`), kept
+    /// when its times are written anew: " X1:1 X2:2 …", or "".
+    static func srtTimingTail(_ line: String) -> String {
+        guard let arrow = line.firstRange(of: "-->") else { return "" }
+        var rest = line[arrow.upperBound...].drop { $0 == " " || $0 == "\t" }
+        rest = rest.drop { $0 != " " && $0 != "\t" }  // the end time
+        let tail = rest.drop { $0 == " " || $0 == "\t" }
+        return tail.isEmpty ? "" : " " + tail
     }
 
     /// A Dialogue line with its Text field (the last, after fieldCount − 1 commas) replaced.

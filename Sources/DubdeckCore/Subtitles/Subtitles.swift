@@ -299,12 +299,12 @@ public enum SubtitleParser {
             doc.cues.append(cue)
         }
 
-        /// A cue that cannot be read: an error when strict, else a warning and its lines kept.
+        /// A cue that cannot be read: an error when strict, else a warning — and its lines left out
+        /// of the layout: an export never writes back what its own strict import refuses (SPEC §11.1).
         mutating func skip(_ e: SubtitleError, lines range: Range<Int>) throws {
             if strict { throw e }
             if firstSkip == nil { firstSkip = e }
             doc.warnings.append("line \(e.line): \(e.message) (cue skipped)")
-            keep(lines[range])
         }
 
         mutating func finish() throws -> SubtitleDocument {

@@ -213,8 +213,20 @@ final class SynthesisTests: XCTestCase {
         XCTAssertNil(store.entry(2)["last_preview"]?.objectValue?["clipped_samples"])
         // What counts: runs held at full scale, not a peak that touches it once.
         XCTAssertEqual(AudioBuffer(samples: [0, 1, 0.5, -1, 0, 0.999, 0.2], rate: 16000, channels: 1).clippedSamples, 0)
+        XCTAssertEqual(AudioBuffer(samples: [0, 0.99997, 0.99994, 0.99997, 0.3, 1.5, 1.5, 1.5], rate: 16000, channels: 1).clippedSamples, 3,
+                       "a dithered 16-bit clip counts; a float held past full scale is no clip of this audio")
         XCTAssertEqual(AudioBuffer(samples: [0, 1, 1, 1, 1, 0, -1, -1, -1, 0, 1, -1, 1], rate: 16000, channels: 1).clippedSamples, 7)
         XCTAssertEqual(AudioBuffer(samples: [1, 0, 1, 0, 1, 0, 1, 0], rate: 16000, channels: 2).clippedSamples, 4, "per channel")
+        XCTAssertEqual(AudioBuffer(samples: (0..<1000).map { Float(sin(Double($0) * 0.05) * 2) }, rate: 16000).clippedSamples, 0,
+                       "a float signal swinging past 1.0 is not flattened: turned down, nothing distorted")
+        // A stereo file whose left channel alone is clipped: counted before the mix-down the engine's audio gets.
+        let stereo = dir.file("stereo.wav")
+        XCTAssertEqual(Fixtures.runQuietly(["sox", "-n", "-r", "16000", "-b", "16", dir.file("l.wav"), "synth", "1", "sine", "300", "gain", "12"]), 0)
+        XCTAssertEqual(Fixtures.runQuietly(["sox", "-n", "-r", "16000", "-b", "16", dir.file("r.wav"), "synth", "1", "sine", "300", "gain", "-10"]), 0)
+        XCTAssertEqual(Fixtures.runQuietly(["sox", "-M", dir.file("l.wav"), dir.file("r.wav"), stereo]), 0)
+        let mixed = try AudioFile.read(stereo, mono: true)
+        XCTAssertGreaterThan(mixed.clippedSamples, 1000)
+        XCTAssertEqual(try AudioFile.read(stereo).clippedSamples, mixed.clippedSamples, "the same count, read whole")
     }
 
     func testTakesAreImmutableAndTheNewestFiveAreKept() throws {

@@ -153,10 +153,12 @@ final class StaleTemporaryTests: JobTestCase {
         symlink(tmp + "/victim/keep.txt", tmp + "/dubdeck-engine.\(dead).aB3dE6/link")
         symlink(tmp + "/victim", tmp + "/dubdeck-engine.\(dead).linked")
         dir.write("tmp/dubdeck-server.\(dead).file", "x")
+        for odd in ["dubdeck-engine.+\(dead).x", "dubdeck-engine.0\(dead).x"] { try FileIO.makeDirectories(tmp + "/" + odd) }
         let removed = EngineFolders.sweep(in: tmp)
         XCTAssertEqual(Set(removed.map { String($0.split(separator: "/").last!) }), ["dubdeck-engine.\(dead).aB3dE6", "dubdeck-server.\(dead).Zz9yY8"])
         XCTAssertEqual(Set(DirectoryListing.names(tmp)),
-                       ["victim", "dubdeck-engine.\(getpid()).live01", "dubdeck-engine.oldstyle", "dubdeck-engine.\(dead).linked", "dubdeck-server.\(dead).file"])
+                       ["victim", "dubdeck-engine.\(getpid()).live01", "dubdeck-engine.oldstyle", "dubdeck-engine.\(dead).linked", "dubdeck-server.\(dead).file",
+                        "dubdeck-engine.+\(dead).x", "dubdeck-engine.0\(dead).x"])
         XCTAssertEqual(dir.read("tmp/victim/keep.txt"), "precious", "nothing followed through a link")
     }
 }

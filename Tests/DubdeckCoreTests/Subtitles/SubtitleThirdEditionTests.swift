@@ -188,6 +188,15 @@ final class SubtitleThirdEditionTests: XCTestCase {
         let cleanDoc = try parse(clean, .srt)
         let cleanEntries = cleanDoc.cues.map { SubtitleWriter.Entry(startMs: $0.startMs, endMs: $0.endMs, text: $0.text, original: $0, originalFormat: .srt) }
         XCTAssertEqual(SubtitleWriter.writeLayout(cleanDoc.items, entries: cleanEntries, format: .srt, eventFormat: []), clean, "a canonical cue: as read")
+        // A tolerated timing with position coordinates: the times canonical, the coordinates kept
+        // (edited too).
+        let coords = "1\n0:00:03,000 --> 0:00:04,000  X1:1 X2:2 Y1:3 Y2:4\nPlaced\n"
+        let coordsDoc = try parse(coords, .srt)
+        var coordsEntries = coordsDoc.cues.map { SubtitleWriter.Entry(startMs: $0.startMs, endMs: $0.endMs, text: $0.text, original: $0, originalFormat: .srt) }
+        XCTAssertEqual(SubtitleWriter.writeLayout(coordsDoc.items, entries: coordsEntries, format: .srt, eventFormat: []),
+                       "1\n00:00:03,000 --> 00:00:04,000 X1:1 X2:2 Y1:3 Y2:4\nPlaced\n")
+        coordsEntries[0].text = "Moved"
+        XCTAssertTrue(SubtitleWriter.writeLayout(coordsDoc.items, entries: coordsEntries, format: .srt, eventFormat: []).contains("00:00:04,000 X1:1 X2:2 Y1:3 Y2:4\nMoved"))
         entries[0].endMs = 3600  // moved
         let out = SubtitleWriter.writeLayout(doc.items, entries: entries, format: .srt, eventFormat: [])
         XCTAssertEqual(out, "1\n00:00:01,000 --> 00:00:03,600\nTolerated\n\n2\n00:00:04,000 --> 00:00:05,000\nUntouched\n")
