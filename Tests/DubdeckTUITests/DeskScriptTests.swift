@@ -229,6 +229,10 @@ struct DeskScriptHarness {
                 segs[Int(words[1])! - 1] = .object(seg)
                 root["segments"] = .array(segs)
                 try FileIO.writeAtomically(job + "/translated.json", JSONWriter.encodePretty(.object(root)))
+            case "@mt":
+                // The desk's engine: "@mt server FIXTURE" runs python3 Tests/Fixtures/FIXTURE as the MT server.
+                try start()
+                runner!.desk.useTranslation(engine: words[1], command: ["python3", DubdeckBinary.packageRoot + "/Tests/Fixtures/" + words[2]], srcLang: nil)
             case "@poll":
                 // The desk's look for outside changes, now (its tick does it twice a second).
                 try start()
