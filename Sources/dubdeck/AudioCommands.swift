@@ -57,6 +57,7 @@ struct Synth: ParsableCommand {
     var engineCommand: [String] = []
 
     func validate() throws {
+        try checkStore(store)
         let modes = (numbers.isEmpty ? 0 : 1) + (approved ? 1 : 0) + (all ? 1 : 0)
         if modes != 1 { throw ValidationError("give segment numbers, --approved or --all (one of them)") }
         if force && numbers.count > 0 { throw ValidationError("--force goes with --approved or --all (named lines are always synthesized)") }

@@ -15,6 +15,8 @@ struct StoreOption: ParsableArguments {
     @Option(help: "Character store (else DUBDECK_STORE, else data/characters.json).") var store: String?
     var path: String { CharacterStore.defaultPath(store) }
 
+    func validate() throws { try checkStore(store) }
+
     /// One change to an existing store (66 when there is none yet); returns the store as saved.
     func updateExisting(_ change: (CharacterStore) throws -> Void) throws -> CharacterStore {
         let s = try CharacterStore.open(path)

@@ -28,6 +28,8 @@ struct Status: ParsableCommand {
     @Flag(help: "One JSON document on stdout.") var json = false
     @Option(help: "Character store, for voices (else DUBDECK_STORE, else data/characters.json).") var store: String?
 
+    func validate() throws { try checkStore(store) }
+
     func run() throws {
         try guarded {
             let transcript = try openStore(job)
@@ -67,6 +69,7 @@ struct Segments: ParsableCommand {
     @Option(help: "Character store for names (else DUBDECK_STORE, else data/characters.json).") var store: String?
 
     func validate() throws {
+        try checkStore(store)
         if SegmentFilter(rawValue: filter) == nil {
             throw ValidationError("--filter must be one of: \(SegmentFilter.allCases.map { $0.rawValue }.joined(separator: ", "))")
         }

@@ -21,6 +21,7 @@ struct Review: ParsableCommand {
     @Option(name: .customLong("src-lang"), help: "The source language when job.json has no src_lang (for R).") var srcLang: String?
 
     func validate() throws {
+        try checkStore(store)
         if let maxCps { try checkRange(maxCps, ReadingSpeed.limitRange, "--max-cps") }
         try checkRange(maxSpeedup, 1...4, "--max-speedup")
         if let e = engine, !["espeak", "command", "server"].contains(e) {

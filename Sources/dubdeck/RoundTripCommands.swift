@@ -12,7 +12,10 @@ struct Apply: ParsableCommand {
     @Option(help: "Character store, for voice_map.json's names, voices and references (else DUBDECK_STORE, else data/characters.json).") var store: String?
 
     /// An empty --out would make every write land in the current directory or / (SPEC §11.2).
-    func validate() throws { try checkOut(out) }
+    func validate() throws {
+        try checkOut(out)
+        try checkStore(store)
+    }
 
     func run() throws {
         try guarded {

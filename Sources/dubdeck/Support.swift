@@ -73,6 +73,13 @@ func openStore(_ jobDir: String, by: String? = nil, series: String? = nil) throw
 
 /// The character store without embeddings, for names and voices; nil when there is none or it
 /// cannot be opened (a listing still works without names).
+/// `--store ""` names no store: refused (64), never read as "the default" (a silent fallback).
+func checkStore(_ store: String?) throws {
+    if let store, store.isEmpty {
+        throw ValidationError("--store is empty: give a store file or a postgresql:// URL, or leave it out (DUBDECK_STORE, else data/characters.json)")
+    }
+}
+
 func openCast(_ explicit: String?) -> CharacterStore? {
     let path = CharacterStore.defaultPath(explicit)
     guard CharacterStore.mayExist(path) else { return nil }

@@ -138,6 +138,14 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(DubdeckBinary.run(["set", job, "1", "--lock", "--unlock"]).status, 64)
         XCTAssertEqual(DubdeckBinary.run(["segments", job, "--filter", "bogus"]).status, 64)
         XCTAssertEqual(DubdeckBinary.run(["status"]).status, 64)
+        // An empty --store names no store: refused everywhere it is taken, never read as the default.
+        for args in [["status", job], ["segments", job], ["synth", job, "1"], ["apply", job], ["review", job], ["characters", "list"],
+                     ["characters", "show", "SPEAKER_00"], ["characters", "identify", job]] {
+            let r = DubdeckBinary.run(args + ["--store", ""], cwd: dir.path)
+            XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("--store is empty"), "\(args): \(r.stderr)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("data")), "no default store made")
     }
 
     func testBadInputsGiveOneLineAndTheDocumentedCode() {
