@@ -5,11 +5,13 @@ import Glibc
 #endif
 
 /// Any external TTS (Piper, Coqui XTTS, the pipeline's own) through an argv template with
-/// `{text_file} {out} {ref_wav} {lang} {voice}`: run without a shell, the text passed only through
-/// a file, with a timeout; its stderr is shown on failure.
+/// `{text_file} {out} {ref_wav} {lang} {voice} {rate}`: run without a shell, the text passed only
+/// through a file, with a timeout; its stderr is shown on failure.
 public final class CommandEngine: SpeechEngine, Sendable {
     public let name = "command"
-    public let canChangeRate = false
+    /// A template that takes `{rate}` is told how much faster to speak (one call a line, as a
+    /// server is); one without it is stretched.
+    public var canChangeRate: Bool { template.contains { $0.contains("{rate}") } }
     public let template: [String]
     public let timeout: Double
     /// Prints how long it would speak the text (the desk's predicted fit); nil: none.
@@ -87,6 +89,7 @@ public final class CommandEngine: SpeechEngine, Sendable {
                 arg.replacingPlaceholders([
                     "{text_file}": dir + "/text.txt", "{out}": dir + "/out.wav", "{ref_wav}": request.referenceWav ?? "",
                     "{lang}": request.lang, "{voice}": request.voice.name(lang: request.lang),
+                    "{rate}": JSONValue.formatNumber((request.rateFactor * 1000).rounded() / 1000),
                 ])
             }
             return (argv, nil, stdout.map { dir + "/" + $0 } ?? "/dev/null")

@@ -44,6 +44,23 @@ final class CommandEngineTests: XCTestCase {
         XCTAssertEqual(args[4], "--ref=/refs/a.wav")
     }
 
+    /// `{rate}`: a template that takes it is told the rate (and is asked at it by the synthesizer,
+    /// one call a line); one without it cannot change its rate.
+    func testTheRatePlaceholder() throws {
+        let dir = TempDir()
+        dir.write("rate.sh", "#!/bin/sh\nprintf '%s\\n' \"$1\" >> \(dir.file("rates.txt"))\nespeak-ng -s \"$(python3 -c \"print(int(175 * float('$1')))\")\" -w \"$2\" -f \"$3\"\n")
+        chmod(dir.file("rate.sh"), 0o755)
+        let engine = try CommandEngine(template: [dir.file("rate.sh"), "{rate}", "{out}", "{text_file}"])
+        XCTAssertTrue(engine.canChangeRate)
+        XCTAssertFalse(try CommandEngine(template: ["espeak-ng", "-w", "{out}", "-f", "{text_file}"]).canChangeRate)
+        var r = request("Testing the rate of the command engine.")
+        let natural = try engine.synthesize(r).trimmedSilence().duration
+        r.rateFactor = 1.25
+        let faster = try engine.synthesize(r).trimmedSilence().duration
+        XCTAssertEqual(dir.read("rates.txt"), "1\n1.25\n")
+        XCTAssertLessThan(faster, natural * 0.9, "spoken faster by the engine itself")
+    }
+
     func testHangingEngineTimesOut() throws {
         let dir = TempDir()
         dir.write("hang.sh", "#!/bin/sh\nsleep 30\n")
