@@ -16,6 +16,11 @@ struct Dubdeck: ParsableCommand {
 
 /// The entry point: the argument parser's own messages pass through the sanitizer (they echo
 /// arguments), Ctrl-C stops cleanly (exit 130), and a failed write to standard output is exit 74.
+/// A C string's bytes as they are (no decoding: what is not UTF-8 stays visible).
+func cBytes(_ s: UnsafePointer<CChar>) -> [UInt8] {
+    Array(UnsafeBufferPointer(start: UnsafeRawPointer(s).assumingMemoryBound(to: UInt8.self), count: strlen(s)))
+}
+
 @main
 enum DubdeckMain {
     static func main() {
@@ -26,7 +31,7 @@ enum DubdeckMain {
         // a text stored broken): refused, shown byte by byte.
         for k in 1..<Int(CommandLine.argc) {
             guard let p = CommandLine.unsafeArgv[k] else { continue }
-            let bytes = Array(UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: strlen(p)))
+            let bytes = cBytes(p)
             if String(validating: bytes, as: UTF8.self) == nil {
                 Console.err("dubdeck: argument \(k) is not UTF-8 text: \(Sanitizer.display(bytes: bytes.prefix(200))) (names and texts are read as UTF-8)\n")
                 exit(ExitStatus.usage.rawValue)
@@ -37,7 +42,7 @@ enum DubdeckMain {
         var k = 0
         while let entry = environ[k] {
             k += 1
-            let bytes = Array(UnsafeBufferPointer(start: UnsafeRawPointer(entry).assumingMemoryBound(to: UInt8.self), count: strlen(entry)))
+            let bytes = cBytes(entry)
             guard bytes.starts(with: Array("DUBDECK_".utf8)), String(validating: bytes, as: UTF8.self) == nil else { continue }
             let name = bytes.prefix { $0 != UInt8(ascii: "=") }
             let value = bytes.dropFirst(name.count + 1)

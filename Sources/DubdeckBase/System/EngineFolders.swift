@@ -40,7 +40,7 @@ package enum EngineFolders {
                   parts[1].first != "0", parts[1].allSatisfy({ $0.isASCII && $0.isNumber }),
                   let pid = Int32(parts[1]), pid > 0, pid != getpid() else { continue }
             // Its maker still runs (or the PID is another's now): left alone.
-            guard kill(pid, 0) != 0, errno == ESRCH else { continue }
+            guard FileIO.isGone(pid) else { continue }
             let path = directory + "/" + name
             var st = stat()
             guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == getuid() else { continue }

@@ -359,6 +359,12 @@ public enum FileIO {
         removeStaleTemporaries(beside: FilePlace(".dubdeck", in: dir), matching: matching)
     }
 
+    /// The process that named a temporary (its PID in the name) is gone: no process has that PID
+    /// (never this one). The one rule for a take temporary and an engine folder a kill left.
+    package static func isGone(_ pid: Int32) -> Bool {
+        pid > 0 && pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH
+    }
+
     /// The stale temporaries among the entries of the directory `place` is in.
     static func removeStaleTemporaries(beside place: FilePlace, matching: (String) -> Bool) -> Int {
         var removed = 0
@@ -366,7 +372,7 @@ public enum FileIO {
             guard let mark = name.firstRange(of: ".tmp-") else { continue }
             let rest = name[mark.upperBound...]
             guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid > 0 else { continue }
-            if pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH { continue }
+            if !isGone(pid) { continue }
             let entry = place.sibling(name)
             if let st = entry.status(), (st.st_mode & S_IFMT) == S_IFREG, entry.unlink() { removed += 1 }
         }

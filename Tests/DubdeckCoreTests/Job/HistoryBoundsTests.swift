@@ -117,12 +117,17 @@ final class CleanupRegistryTests: XCTestCase {
 /// SPEC §11.6: take temporaries a SIGKILL left are removed by the next opening of the job; those of
 /// a process still running, and anything that is not a regular temporary of ours, are not.
 final class StaleTemporaryTests: JobTestCase {
-    func testTheNextOpeningRemovesWhatADeadProcessLeft() throws {
+    /// The PID of a process that has ended.
+    func deadPID() throws -> Int32 {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/true")
         try p.run()
         p.waitUntilExit()
-        let dead = p.processIdentifier
+        return p.processIdentifier
+    }
+
+    func testTheNextOpeningRemovesWhatADeadProcessLeft() throws {
+        let dead = try deadPID()
         try FileIO.makeDirectories(jobPath + "/segments_preview")
         let names = ["0001.take.tmp-\(dead)-1f", "0002.take.tmp-\(dead)-2e", "0003.take.tmp-\(getpid())-3d", "0004.take-7.wav", "0005.take.tmp-x-1"]
         for n in names { dir.write("ep01/segments_preview/" + n, "x") }
@@ -137,11 +142,7 @@ final class StaleTemporaryTests: JobTestCase {
     /// (a link inside removed, never followed); a live maker's, a link, a file and an old-style name
     /// stay.
     func testEngineFoldersOfADeadRunAreSwept() throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/true")
-        try p.run()
-        p.waitUntilExit()
-        let dead = p.processIdentifier
+        let dead = try deadPID()
         let tmp = dir.file("tmp")
         try FileIO.makeDirectories(tmp + "/victim")
         dir.write("tmp/victim/keep.txt", "precious")
